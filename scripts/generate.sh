@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Generates TypeScript from proto/ into proto/gen (buf generate, protoc-gen-es). The third-party
+# protos the contract imports are materialized first from npm packages (scripts/proto-deps.mjs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+node scripts/proto-deps.mjs
+buf generate
