@@ -1,0 +1,147 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  InvalidArgumentError,
+  decodePageToken,
+  encodePageToken,
+  pageSize,
+  requestLogger,
+  type FieldViolation,
+  type Logger,
+} from "@adbudget/kit";
+import { BrandSchema, type Brand } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
+import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { etagOf, type BrandPatch, type BrandStore } from "./brand-store.js";
+import type { BrandRow } from "./entities.js";
+import { canonicalTimeZone, isCurrency } from "./locale.js";
+
+export const DEFAULT_TIME_ZONE = "UTC";
+export const DEFAULT_CURRENCY = "USD";
+const UPDATABLE = ["name", "time_zone", "currency_code"] as const;
+
+export interface BrandServiceDeps {
+  store: BrandStore;
+  logger: Logger;
+  /** The clock; injected so tests can pin it. */
+  now?: () => Date;
+}
+
+/**
+ * adbudget.brand.v1.BrandService. Shape rules (lengths, patterns, page sizes) are enforced by
+ * the protovalidate interceptor before these methods run; what needs tables (IANA zones, ISO
+ * 4217) or stored state (unique names, etags) is checked here and in the store.
+ */
+export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: BrandServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async createBrand(req: { name: string; timeZone: string; currencyCode: string }, ctx: HandlerContext) {
+    const violations: FieldViolation[] = [];
+    const timeZone = checkTimeZone(req.timeZone || DEFAULT_TIME_ZONE, "time_zone", violations);
+    const currencyCode = checkCurrency(req.currencyCode || DEFAULT_CURRENCY, "currency_code", violations);
+    if (violations.length > 0) throw new InvalidArgumentError(violations);
+    const row = await this.deps.store.create({ name: req.name, timeZone, currencyCode }, this.now());
+    requestLogger(ctx, this.deps.logger).info({ brandId: row.id, name: row.name }, "brand created");
+    return { brand: toProto(row) };
+  }
+
+  async getBrand(req: { id: string }) {
+    return { brand: toProto(await this.deps.store.get(req.id)) };
+  }
+
+  async listBrands(req: { pageSize: number; pageToken: string; showArchived: boolean }) {
+    const filter = { showArchived: req.showArchived };
+    const after = decodePageToken(req.pageToken, filter);
+    const limit = pageSize(req.pageSize);
+    // One extra row tells whether another page exists without a count query.
+    const rows = await this.deps.store.list({ after, limit: limit + 1, showArchived: req.showArchived });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      brands: page.map(toProto),
+      nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(last.id, filter) : "",
+    };
+  }
+
+  async updateBrand(req: { brand?: Brand; updateMask?: { paths: string[] } }, ctx: HandlerContext) {
+    // `brand` and `update_mask` are required by the proto rules; this guards direct calls.
+    const brand = req.brand ?? create(BrandSchema);
+    const paths = req.updateMask?.paths ?? [];
+    const violations: FieldViolation[] = [];
+    if (!/^[0-9a-f-]{36}$/i.test(brand.id)) violations.push({ field: "brand.id", description: "must be a brand id" });
+    if (paths.length === 0) violations.push({ field: "update_mask", description: "must name at least one field" });
+    const patch: BrandPatch = {};
+    for (const path of new Set(paths)) {
+      switch (path) {
+        case "name":
+          checkName(brand.name, "brand.name", violations);
+          patch.name = brand.name;
+          break;
+        case "time_zone":
+          patch.timeZone = checkTimeZone(brand.timeZone || DEFAULT_TIME_ZONE, "brand.time_zone", violations);
+          break;
+        case "currency_code":
+          patch.currencyCode = checkCurrency(brand.currencyCode || DEFAULT_CURRENCY, "brand.currency_code", violations);
+          break;
+        default:
+          violations.push({
+            field: "update_mask",
+            description: `${JSON.stringify(path)} cannot be updated; updatable: ${UPDATABLE.join(", ")}`,
+          });
+      }
+    }
+    if (violations.length > 0) throw new InvalidArgumentError(violations);
+    const row = await this.deps.store.update(brand.id, brand.etag, patch, this.now());
+    requestLogger(ctx, this.deps.logger).info({ brandId: row.id, paths }, "brand updated");
+    return { brand: toProto(row) };
+  }
+
+  async archiveBrand(req: { id: string }, ctx: HandlerContext) {
+    const row = await this.deps.store.archive(req.id, this.now());
+    requestLogger(ctx, this.deps.logger).info({ brandId: row.id }, "brand archived");
+    return { brand: toProto(row) };
+  }
+}
+
+export function toProto(row: BrandRow): Brand {
+  return create(BrandSchema, {
+    id: row.id,
+    name: row.name,
+    timeZone: row.timeZone,
+    currencyCode: row.currencyCode,
+    archived: row.archived,
+    createTime: timestampFromDate(row.createdAt),
+    updateTime: timestampFromDate(row.updatedAt),
+    archiveTime: row.archivedAt ? timestampFromDate(row.archivedAt) : undefined,
+    etag: etagOf(row),
+  });
+}
+
+/** Same rule as CreateBrandRequest.name: 1-200 characters, no surrounding white space. */
+function checkName(name: string, field: string, violations: FieldViolation[]): void {
+  if (name.length < 1 || name.length > 200) {
+    violations.push({ field, description: "must be 1 to 200 characters" });
+  } else if (name.trim() !== name) {
+    violations.push({ field, description: "must not start or end with white space" });
+  }
+}
+
+function checkTimeZone(zone: string, field: string, violations: FieldViolation[]): string {
+  const canonical = canonicalTimeZone(zone);
+  if (canonical === undefined) {
+    violations.push({ field, description: `${JSON.stringify(zone)} is not an IANA time zone (for example "Europe/Paris")` });
+    return zone;
+  }
+  return canonical;
+}
+
+function checkCurrency(code: string, field: string, violations: FieldViolation[]): string {
+  if (!/^[A-Z]{3}$/.test(code) || !isCurrency(code)) {
+    violations.push({ field, description: `${JSON.stringify(code)} is not an ISO 4217 currency code (for example "EUR")` });
+  }
+  return code;
+}

@@ -1,0 +1,99 @@
+import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
+import type { MikroORM } from "@adbudget/kit";
+import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, uuidv7 } from "@adbudget/kit";
+import { BrandEntity, type BrandRow } from "./entities.js";
+
+export interface BrandPatch {
+  name?: string;
+  timeZone?: string;
+  currencyCode?: string;
+}
+
+/**
+ * Persistence of brands (MikroORM). Every method runs in its own forked EntityManager so
+ * concurrent calls never share an identity map. Rules that need the stored state (unique name,
+ * etag, archived) are enforced here, atomically with the write.
+ */
+export class BrandStore {
+  constructor(private readonly orm: MikroORM) {}
+
+  async create(fields: Required<BrandPatch>, now: Date): Promise<BrandRow> {
+    const em = this.orm.em.fork();
+    const row = em.create(BrandEntity, {
+      id: uuidv7(now.getTime()),
+      ...fields,
+      archived: false,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      archivedAt: null,
+    });
+    try {
+      await em.flush();
+    } catch (err) {
+      throw uniqueName(err, fields.name);
+    }
+    return row;
+  }
+
+  async get(id: string): Promise<BrandRow> {
+    const row = await this.orm.em.fork().findOne(BrandEntity, { id });
+    if (row === null) throw new NotFoundError("brand", id);
+    return row;
+  }
+
+  /** One page in id order (UUIDv7: creation order), after the id `after`. */
+  async list(options: { after?: string; limit: number; showArchived: boolean }): Promise<BrandRow[]> {
+    return this.orm.em.fork().find(
+      BrandEntity,
+      {
+        ...(options.after !== undefined ? { id: { $gt: options.after } } : {}),
+        ...(options.showArchived ? {} : { archived: false }),
+      },
+      { orderBy: { id: "asc" }, limit: options.limit },
+    );
+  }
+
+  /**
+   * Applies a patch under a row lock, so the etag check and the write are one atomic step:
+   * two concurrent updates with the same etag cannot both win.
+   */
+  async update(id: string, etag: string, patch: BrandPatch, now: Date): Promise<BrandRow> {
+    try {
+      return await this.orm.em.fork().transactional(async (em) => {
+        const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (row === null) throw new NotFoundError("brand", id);
+        if (etag !== "" && etag !== etagOf(row)) throw new EtagMismatchError("brand", id);
+        if (row.archived) throw new FailedPreconditionError(`brand ${JSON.stringify(id)} is archived`);
+        const changed = Object.entries(patch).some(([k, v]) => row[k as keyof BrandPatch] !== v);
+        if (!changed) return row;
+        em.assign(row, { ...patch, version: row.version + 1, updatedAt: now });
+        return row;
+      });
+    } catch (err) {
+      throw uniqueName(err, patch.name ?? "");
+    }
+  }
+
+  /** Archives once; archiving again returns the brand unchanged. */
+  async archive(id: string, now: Date): Promise<BrandRow> {
+    return this.orm.em.fork().transactional(async (em) => {
+      const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (row === null) throw new NotFoundError("brand", id);
+      if (row.archived) return row;
+      em.assign(row, { archived: true, archivedAt: now, updatedAt: now, version: row.version + 1 });
+      return row;
+    });
+  }
+}
+
+/** The opaque etag of a brand version. */
+export function etagOf(row: Pick<BrandRow, "version">): string {
+  return `v${row.version}`;
+}
+
+function uniqueName(err: unknown, name: string): unknown {
+  return err instanceof UniqueConstraintViolationException
+    ? new AlreadyExistsError(`a brand named ${JSON.stringify(name)} already exists`)
+    : err;
+}

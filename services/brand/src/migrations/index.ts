@@ -1,0 +1,4 @@
+import { Migration0001Brands } from "./0001-brands.js";
+
+/** Every migration of the brand service, in order. Append; never edit one that shipped. */
+export const migrations = [{ name: "0001-brands", class: Migration0001Brands }];

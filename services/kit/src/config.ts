@@ -1,0 +1,131 @@
+/**
+ * Configuration from environment variables, read once at start.
+ *
+ * Every setting has a default that works on a developer machine, so `npm start` needs no .env.
+ * A bad value must stop the process before it serves anything, with a message that names the
+ * variable and what was wrong: that is cheaper than any runtime surprise. `readConfig` collects
+ * every problem at once instead of failing on the first one.
+ */
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads typed settings from an env map, remembering every problem it meets. */
+export class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env = process.env) {}
+
+  string(name: string, fallback: string): string {
+    const raw = this.env[name];
+    return raw === undefined || raw === "" ? fallback : raw;
+  }
+
+  int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  port(name: string, fallback: number): number {
+    return this.int(name, fallback, { min: 0, max: 65535 });
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const v = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off"].includes(v)) return false;
+    this.problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.string(name, fallback);
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${allowed.join(", ")}`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  url(name: string, fallback: string, protocols: readonly string[]): string {
+    const raw = this.string(name, fallback);
+    try {
+      const url = new URL(raw);
+      if (!protocols.includes(url.protocol)) {
+        this.problems.push(`${name}: expected a ${protocols.join(" or ")} URL, got ${url.protocol}`);
+      }
+    } catch {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: not a valid URL`);
+    }
+    return raw;
+  }
+
+  /** Throws a ConfigError listing every problem met so far. */
+  done(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}
+
+/** Settings every service shares. Each service adds its own port and database defaults. */
+export interface ServiceConfig {
+  /** Service name, used in logs and health. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+  /** Apply pending migrations before serving. */
+  readonly migrateOnStart: boolean;
+  readonly logLevel: string;
+  /** How long in-flight calls may take to finish after SIGTERM. */
+  readonly shutdownGraceMs: number;
+  /** TLS: both set = serve HTTP/2 over TLS instead of plaintext h2c. */
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+}
+
+export interface ServiceDefaults {
+  name: string;
+  /** Environment prefix, for example "BRAND" reads BRAND_PORT, BRAND_DATABASE_URL. */
+  prefix: string;
+  port: number;
+  database: string;
+}
+
+/**
+ * Reads the shared settings of a service. `PG_URL` is the server (without database) all
+ * services default to; `<PREFIX>_DATABASE_URL` overrides the whole URL of one service.
+ */
+export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvReader()): ServiceConfig {
+  const pgUrl = reader.url("PG_URL", "postgres://postgres@127.0.0.1:5432", ["postgres:", "postgresql:"]);
+  const defaultDb = new URL(pgUrl);
+  defaultDb.pathname = `/${defaults.database}`;
+  const config: ServiceConfig = {
+    name: defaults.name,
+    host: reader.string(`${defaults.prefix}_HOST`, reader.string("HOST", "0.0.0.0")),
+    port: reader.port(`${defaults.prefix}_PORT`, defaults.port),
+    databaseUrl: reader.url(`${defaults.prefix}_DATABASE_URL`, defaultDb.toString(), ["postgres:", "postgresql:"]),
+    migrateOnStart: reader.bool("MIGRATE_ON_START", true),
+    logLevel: reader.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+    shutdownGraceMs: reader.int("SHUTDOWN_GRACE_MS", 10_000, { min: 0, max: 600_000 }),
+    tlsCertFile: reader.string("TLS_CERT_FILE", ""),
+    tlsKeyFile: reader.string("TLS_KEY_FILE", ""),
+  };
+  if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
+    reader.problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  }
+  reader.done();
+  return config;
+}

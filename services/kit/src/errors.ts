@@ -1,0 +1,99 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { BadRequestSchema, BadRequest_FieldViolationSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
+
+/**
+ * Domain errors: what the business rules say went wrong, independent of the transport.
+ * Services throw these (or a ConnectError when they already speak gRPC); `toConnectError` is the
+ * one place that turns anything thrown into a gRPC status. Nothing a caller sent may become
+ * INTERNAL: that code is reserved for our own bugs and is logged with the request id.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: Code;
+}
+
+/** One invalid field: `field` is the path in the request, for example "brand.time_zone". */
+export interface FieldViolation {
+  field: string;
+  description: string;
+}
+
+export class InvalidArgumentError extends DomainError {
+  readonly code = Code.InvalidArgument;
+  constructor(readonly violations: FieldViolation[]) {
+    super(violations.map((v) => `${v.field}: ${v.description}`).join("; "));
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = Code.NotFound;
+  constructor(kind: string, id: string) {
+    super(`${kind} ${JSON.stringify(id)} not found`);
+  }
+}
+
+export class AlreadyExistsError extends DomainError {
+  readonly code = Code.AlreadyExists;
+}
+
+export class FailedPreconditionError extends DomainError {
+  readonly code = Code.FailedPrecondition;
+}
+
+/** Optimistic concurrency: the etag the caller sent is not the current one. */
+export class EtagMismatchError extends DomainError {
+  readonly code = Code.Aborted;
+  constructor(kind: string, id: string) {
+    super(`${kind} ${JSON.stringify(id)} was changed since it was read (etag mismatch): read it again`);
+  }
+}
+
+export class UnavailableError extends DomainError {
+  readonly code = Code.Unavailable;
+}
+
+/** A ConnectError with google.rpc.BadRequest field violations in its details. */
+export function invalidArgument(violations: FieldViolation[]): ConnectError {
+  const message = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
+  const fieldViolations = violations.map((v) =>
+    create(BadRequest_FieldViolationSchema, { field: v.field, description: v.description }),
+  );
+  return new ConnectError(message, Code.InvalidArgument, undefined, [
+    { desc: BadRequestSchema, value: { fieldViolations } },
+  ]);
+}
+
+/** PostgreSQL SQLSTATE classes that mean "try again", not "you sent something wrong". */
+const RETRIABLE_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** True when the error says a dependency (database, broker) is unreachable or overloaded. */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const { code } = err as { code?: unknown };
+  if (typeof code === "string" && (NETWORK_CODES.has(code) || RETRIABLE_SQLSTATE.test(code))) return true;
+  if (/Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(err.message)) {
+    return true;
+  }
+  return err.cause !== undefined && err.cause !== err && isTransient(err.cause);
+}
+
+/**
+ * Turns anything thrown by a handler into a ConnectError. Returns `internal: true` when the
+ * error is ours (a bug or an unexpected state) so the caller logs it; its message is never sent.
+ */
+export function toConnectError(err: unknown, requestId: string): { error: ConnectError; internal: boolean } {
+  if (err instanceof InvalidArgumentError) return { error: invalidArgument(err.violations), internal: false };
+  if (err instanceof DomainError) return { error: new ConnectError(err.message, err.code), internal: false };
+  if (err instanceof ConnectError) return { error: err, internal: err.code === Code.Internal || err.code === Code.Unknown };
+  if (err instanceof Error && err.name === "AbortError") {
+    return { error: new ConnectError("the call was canceled", Code.Canceled), internal: false };
+  }
+  if (isTransient(err)) {
+    return {
+      error: new ConnectError(`a dependency is unavailable, retry later (request id ${requestId})`, Code.Unavailable),
+      internal: false,
+    };
+  }
+  return { error: new ConnectError(`internal error (request id ${requestId})`, Code.Internal), internal: true };
+}

@@ -1,0 +1,87 @@
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { toConnectError } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { kLogger, kPrincipal, kRequestId } from "./request-context.js";
+
+const REQUEST_ID_HEADER = "x-request-id";
+/** A caller-chosen request id is echoed only if it is short and printable. */
+const SAFE_REQUEST_ID = /^[\w.:/-]{1,128}$/;
+
+/**
+ * The outermost interceptor of every service: gives the call a request id (the caller's
+ * `x-request-id` or a new one, echoed in the response header), a logger carrying it, an access
+ * log line, and turns whatever the handler or an inner interceptor throws into a precise gRPC
+ * status. Unexpected errors are logged with their stack and answered as INTERNAL with only the
+ * request id, so internals never leak to callers.
+ */
+export function createCallInterceptor(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const sent = req.header.get(REQUEST_ID_HEADER);
+    const requestId = sent !== null && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
+    const rpc = `${req.service.typeName}/${req.method.name}`;
+    const log = logger.child({ requestId, rpc });
+    req.contextValues.set(kRequestId, requestId);
+    req.contextValues.set(kLogger, log);
+    const started = performance.now();
+
+    const fail = (err: unknown): never => {
+      const { error, internal } = toConnectError(err, requestId);
+      const ms = Math.round(performance.now() - started);
+      if (internal) {
+        log.error({ err, code: Code[error.code], ms }, "call failed with an internal error");
+      } else {
+        log.info({ code: Code[error.code], ms, error: error.rawMessage }, "call failed");
+      }
+      error.metadata.set(REQUEST_ID_HEADER, requestId);
+      throw error;
+    };
+
+    let res;
+    try {
+      res = await next(req);
+    } catch (err) {
+      return fail(err);
+    }
+    res.header.set(REQUEST_ID_HEADER, requestId);
+    if (!res.stream) {
+      log.debug({ code: "OK", ms: Math.round(performance.now() - started) }, "call");
+      return res;
+    }
+    const messages = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* messages;
+          log.debug({ code: "OK", ms: Math.round(performance.now() - started) }, "stream ended");
+        } catch (err) {
+          fail(err);
+        }
+      })(),
+    } satisfies StreamResponse;
+  };
+}
+
+/**
+ * Authenticates a call from its headers and returns the principal, or undefined when the call
+ * carries no credentials. Throw ConnectError(Unauthenticated / PermissionDenied) to refuse.
+ */
+export type Authenticator = (header: Headers, rpc: string) => Promise<string | undefined>;
+
+/**
+ * The place where authentication plugs in. With no authenticator every call is anonymous
+ * (local development); with one, calls without a principal are UNAUTHENTICATED, except the
+ * standard health and reflection services, which probes and debugging tools call bare.
+ */
+export function createAuthInterceptor(authenticate?: Authenticator): Interceptor {
+  return (next) => async (req) => {
+    if (authenticate === undefined || req.service.typeName.startsWith("grpc.")) return next(req);
+    const principal = await authenticate(req.header, `${req.service.typeName}/${req.method.name}`);
+    if (principal === undefined) {
+      throw new ConnectError("missing or invalid credentials", Code.Unauthenticated);
+    }
+    req.contextValues.set(kPrincipal, principal);
+    return next(req);
+  };
+}

@@ -1,0 +1,187 @@
+import { readFileSync } from "node:fs";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { DescFile, DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ErrorInfoSchema, BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
+import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
+import { HealthMonitor, healthRoutes, type Probe } from "./health.js";
+import { createAuthInterceptor, createCallInterceptor, type Authenticator } from "./interceptors.js";
+import type { Logger } from "./logger.js";
+import { loadContractDescriptors, reflectionRoutes, ReflectionIndex } from "./reflection.js";
+import { createValidationInterceptor } from "./validation.js";
+
+export interface ServerOptions {
+  /** Service name for logs. */
+  name: string;
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  logger: Logger;
+  /** The services this server implements: announced by reflection and health. */
+  services: DescService[];
+  /** Registers the implementations of `services`. */
+  routes: (router: ConnectRouter) => void;
+  /** Readiness probes for grpc.health.v1 (for example the database). */
+  probes: Record<string, Probe>;
+  authenticate?: Authenticator;
+  /** Extra interceptors, inside validation (closest to the handler). */
+  interceptors?: Interceptor[];
+  /** How long in-flight calls may run after close() begins. */
+  shutdownGraceMs?: number;
+  healthIntervalMs?: number;
+  /** PEM files: serve HTTP/2 over TLS (with HTTP/1.1 by ALPN) instead of plaintext. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** Base URL for Connect clients, for example http://127.0.0.1:50051. */
+  readonly url: string;
+  readonly health: HealthMonitor;
+  /** Graceful stop: NOT_SERVING, stop accepting, end streams, drain calls, then return. */
+  close(): Promise<void>;
+}
+
+/** Error detail types callers may meet, so reflection clients can decode them. */
+const DETAIL_FILES: DescFile[] = [BadRequestSchema.file, ErrorInfoSchema.file];
+
+/**
+ * Starts one service: Connect, gRPC and gRPC-Web on one port, over HTTP/2 (h2c, or TLS when
+ * configured) and HTTP/1.1 (plain `curl` with a JSON body), with reflection, health, request
+ * ids, validation and error mapping in front of the service's own routes.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { logger } = options;
+  const health = new HealthMonitor({
+    services: options.services.map((s) => s.typeName),
+    probes: options.probes,
+    intervalMs: options.healthIntervalMs,
+    logger,
+  });
+  const reflection = new ReflectionIndex(
+    [...options.services, Health, ReflectionV1, ReflectionV1alpha],
+    DETAIL_FILES,
+    loadContractDescriptors(),
+  );
+  const shutdown = new AbortController();
+
+  const handler = connectNodeAdapter({
+    routes(router) {
+      options.routes(router);
+      healthRoutes(router, health);
+      reflectionRoutes(router, reflection);
+    },
+    interceptors: [
+      createCallInterceptor(logger),
+      createAuthInterceptor(options.authenticate),
+      createValidationInterceptor(),
+      ...(options.interceptors ?? []),
+    ],
+    shutdownSignal: shutdown.signal,
+  });
+
+  const { server, sessions, h1 } = options.tls ? tlsServer(options.tls, handler) : plaintextServer(handler);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const scheme = options.tls ? "https" : "http";
+  const url = `${scheme}://${options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host}:${port}`;
+  logger.info({ port, url, services: options.services.map((s) => s.typeName) }, `${options.name} listening`);
+  void health.current();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const grace = options.shutdownGraceMs ?? 10_000;
+      logger.info({ graceMs: grace }, "shutting down: NOT_SERVING, draining calls");
+      health.shutdown();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Long-lived streams (Watch) end now; unary calls get the grace period to finish.
+      shutdown.abort();
+      for (const s of sessions) s.close();
+      // HTTP/1.1 keep-alive connections close as soon as they are idle.
+      const idle = setInterval(() => h1.closeIdleConnections(), 50);
+      h1.closeIdleConnections();
+      const timer = setTimeout(() => {
+        logger.warn({ sessions: sessions.size }, "grace period over: closing remaining connections");
+        for (const s of sessions) s.destroy();
+        h1.closeAllConnections();
+      }, grace);
+      timer.unref();
+      await stopped;
+      clearInterval(idle);
+      clearTimeout(timer);
+      logger.info("server stopped");
+    })());
+
+  return { port, url, health, close };
+}
+
+type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+interface Listener {
+  server: net.Server;
+  sessions: Set<http2.ServerHttp2Session>;
+  h1: http.Server;
+}
+
+/** HTTP/2 connection preface: what every h2c (prior knowledge) client sends first. */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
+
+/**
+ * Plaintext HTTP/2 and HTTP/1.1 on one port. Node's h2c server cannot fall back to HTTP/1.1
+ * (that needs TLS ALPN), so the first bytes of each connection decide: the HTTP/2 preface goes
+ * to the HTTP/2 server (gRPC, grpcurl, Connect over h2), anything else to an HTTP/1.1 server
+ * (curl with a JSON body, gRPC-Web from browsers).
+ */
+function plaintextServer(handler: Handler): Listener {
+  const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const h1 = http.createServer(handler as http.RequestListener);
+  const sessions = trackSessions(h2);
+  const server = net.createServer((socket) => {
+    socket.on("error", () => socket.destroy());
+    // Paused mode (read/unshift, never "data"): the HTTP/2 session adopts the socket's native
+    // handle and replays what is buffered, which flowing mode would have lost.
+    let head = Buffer.alloc(0);
+    const onReadable = () => {
+      for (let chunk = socket.read(); chunk !== null; chunk = socket.read()) head = Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, H2_PREFACE.length);
+      if (head.length < H2_PREFACE.length && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return;
+      socket.off("readable", onReadable);
+      socket.unshift(head);
+      (head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE) ? h2 : h1).emit("connection", socket);
+    };
+    socket.on("readable", onReadable);
+  });
+  return { server, sessions, h1 };
+}
+
+/** HTTP/2 over TLS, with HTTP/1.1 negotiated by ALPN for clients that want it. */
+function tlsServer(tls: { certFile: string; keyFile: string }, handler: Handler): Listener {
+  const server = http2.createSecureServer(
+    { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), allowHTTP1: true },
+    handler,
+  );
+  // With TLS, HTTP/1.1 connections are served by the same server; nothing else to drain.
+  const h1 = http.createServer();
+  return { server, sessions: trackSessions(server), h1 };
+}
+
+function trackSessions(server: http2.Http2Server | http2.Http2SecureServer): Set<http2.ServerHttp2Session> {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+  return sessions;
+}
