@@ -1,0 +1,28 @@
+# Shared by the npm scripts: run from the repository root with Node 24 first on PATH.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$ROOT/node_modules/.bin:$PATH"
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# Installs npm dependencies when node_modules is missing or older than the lock file. The Node 24
+# runtime itself comes from the `node` devDependency (this machine's system Node may be older).
+ensure_deps() {
+  if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "installing dependencies (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  local major; major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$major" = 24 ] || { echo "Node 24 is required, found $(node --version) at $(command -v node)" >&2; exit 1; }
+}
+
+# Builds grpcurl once (go install), for the debugging-path tests and the README's examples.
+ensure_grpcurl() {
+  command -v grpcurl >/dev/null && return 0
+  local gobin; gobin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+  [ -x "$gobin/grpcurl" ] && { export PATH="$PATH:$gobin"; return 0; }
+  command -v go >/dev/null || { echo "grpcurl is missing and Go is not installed to build it" >&2; exit 1; }
+  log "building grpcurl with go install (one time)"
+  GOTOOLCHAIN=local go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+  export PATH="$PATH:$gobin"
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, brings up the infrastructure, builds, checks the protos
+# and types, and runs every test (vitest) against real PostgreSQL, NATS and Temporal.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+ensure_deps
+ensure_grpcurl
+log "infrastructure"
+bash deploy/local/infra.sh
+log "build (protos -> TypeScript, then every package)"
+turbo run build --output-logs=errors-only
+log "buf lint and format"
+buf lint
+buf format --diff --exit-code proto
+log "buf breaking (against the previous commit)"
+bash scripts/buf-breaking.sh HEAD~1
+log "typecheck (sources and tests)"
+tsc -p tsconfig.json
+log "tests"
+vitest run "$@"

@@ -1,0 +1,74 @@
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startTcpProxy, type TcpProxy, PG_URL } from "@adbudget/kit/testing";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "@adbudget/proto/grpc/health/v1/health_pb.js";
+import { startBrandHarness, type BrandHarness } from "./testing/brand-harness.js";
+
+let h: BrandHarness;
+let proxy: TcpProxy;
+beforeAll(async () => {
+  const pg = new URL(PG_URL);
+  proxy = await startTcpProxy(pg.hostname, Number(pg.port || 5432));
+  // The service reaches its database only through the proxy, which the test can cut.
+  h = await startBrandHarness({
+    databaseUrl: (db) => {
+      const url = new URL(db.url);
+      url.host = `127.0.0.1:${proxy.port}`;
+      return url.toString();
+    },
+  });
+});
+afterAll(async () => {
+  await h?.close();
+  await proxy?.close();
+});
+
+async function statusEventually(check: () => Promise<Status>, want: Status, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Status | undefined;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last === want) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`health stayed ${Status[last ?? 0]}, wanted ${Status[want]}`);
+}
+
+it("reports NOT_SERVING while the database is unreachable and SERVING once it is back", async () => {
+  const health = createClient(Health, createGrpcTransport({ baseUrl: h.app.server.url }));
+  const check = async () => (await health.check({ service: "" })).status;
+  const brandCheck = async () => (await health.check({ service: "adbudget.brand.v1.BrandService" })).status;
+
+  // Watch sees every transition, in order.
+  const watched: Status[] = [];
+  const abort = new AbortController();
+  const watching = (async () => {
+    try {
+      for await (const res of health.watch({ service: "" }, { signal: abort.signal })) watched.push(res.status);
+    } catch {
+      // aborted at the end of the test
+    }
+  })();
+
+  await statusEventually(check, Status.SERVING);
+  await proxy.cut();
+  await statusEventually(check, Status.NOT_SERVING);
+  expect(await brandCheck()).toBe(Status.NOT_SERVING);
+
+  await proxy.restore();
+  await statusEventually(check, Status.SERVING);
+  expect(await brandCheck()).toBe(Status.SERVING);
+  // The service works again, and what was stored before is still there.
+  await h.client.createBrand({ name: "After outage" });
+
+  await new Promise((r) => setTimeout(r, 300));
+  abort.abort();
+  await watching;
+  expect(watched).toEqual([Status.SERVING, Status.NOT_SERVING, Status.SERVING]);
+});
+
+it("answers NOT_FOUND for a service it does not serve", async () => {
+  const health = createClient(Health, createGrpcTransport({ baseUrl: h.app.server.url }));
+  await expect(health.check({ service: "adbudget.budget.v1.BudgetService" })).rejects.toMatchObject({ code: 5 });
+});

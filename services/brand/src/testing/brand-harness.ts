@@ -1,0 +1,42 @@
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createLogger } from "@adbudget/kit";
+import { createTestDatabase, type TestDatabase } from "@adbudget/kit/testing";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { startBrandApp, type BrandApp } from "../app.js";
+import { readBrandConfig } from "../config.js";
+
+export interface BrandHarness {
+  app: BrandApp;
+  db: TestDatabase;
+  client: Client<typeof BrandService>;
+  close(): Promise<void>;
+}
+
+/**
+ * A brand service on a free port with its own fresh database, and a typed gRPC client talking
+ * to it over a real HTTP/2 connection.
+ */
+export async function startBrandHarness(
+  options: { env?: Record<string, string>; databaseUrl?: (db: TestDatabase) => string } = {},
+): Promise<BrandHarness> {
+  const db = await createTestDatabase();
+  const config = readBrandConfig({
+    BRAND_HOST: "127.0.0.1",
+    BRAND_PORT: "0",
+    BRAND_DATABASE_URL: options.databaseUrl?.(db) ?? db.url,
+    SHUTDOWN_GRACE_MS: "1000",
+    ...options.env,
+  });
+  const app = await startBrandApp(config, { logger: createLogger("brand-test", "silent"), healthIntervalMs: 200 });
+  const client = createClient(BrandService, createGrpcTransport({ baseUrl: app.server.url }));
+  return {
+    app,
+    db,
+    client,
+    async close() {
+      await app.stop();
+      await db.drop();
+    },
+  };
+}
