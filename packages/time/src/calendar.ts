@@ -1,0 +1,56 @@
+import { type CalendarDate, localDate, startOfDay } from "./zone.js";
+
+/** "YYYY-MM-DD". */
+export function formatDate(d: CalendarDate): string {
+  return `${String(d.year).padStart(4, "0")}-${String(d.month).padStart(2, "0")}-${String(d.day).padStart(2, "0")}`;
+}
+
+/** Parses "YYYY-MM-DD" (as PostgreSQL `date` prints it). */
+export function parseDate(s: string): CalendarDate {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+  if (m === null) throw new Error(`not a date: ${JSON.stringify(s)}`);
+  return { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]) };
+}
+
+export function compareDates(a: CalendarDate, b: CalendarDate): number {
+  return a.year - b.year || a.month - b.month || a.day - b.day;
+}
+
+/** The first day of the month of `d`. */
+export function monthStart(d: CalendarDate): CalendarDate {
+  return { year: d.year, month: d.month, day: 1 };
+}
+
+/** `d` plus `days` calendar days (proleptic Gregorian). */
+export function addDays(d: CalendarDate, days: number): CalendarDate {
+  const t = new Date(Date.UTC(d.year, d.month - 1, d.day + days));
+  return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate() };
+}
+
+/** The first day of the month after the month of `d`. */
+export function nextMonthStart(d: CalendarDate): CalendarDate {
+  return d.month === 12 ? { year: d.year + 1, month: 1, day: 1 } : { year: d.year, month: d.month + 1, day: 1 };
+}
+
+/** The local day and month (its 1st) that contain `instant` in `zone`: a spend's periods. */
+export function periodsOf(instant: number, zone: string): { day: CalendarDate; month: CalendarDate } {
+  const day = localDate(instant, zone);
+  return { day, month: monthStart(day) };
+}
+
+/**
+ * The next local day boundary strictly after `instant` in `zone`: the first instant of the next
+ * local day (midnight, or the end of a DST gap that swallowed midnight), and whether a new month
+ * starts there too.
+ */
+export function nextDayStart(instant: number, zone: string): { at: number; day: CalendarDate; newMonth: boolean } {
+  let day = addDays(localDate(instant, zone), 1);
+  let at = startOfDay(day, zone);
+  // A fall-back transition at midnight can make "tomorrow's" first instant come before a late
+  // instant of today in wall terms; step forward until strictly after.
+  while (at <= instant) {
+    day = addDays(day, 1);
+    at = startOfDay(day, zone);
+  }
+  return { at, day, newMonth: day.day === 1 };
+}

@@ -1,0 +1,122 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { formatDate, nextDayStart, periodsOf } from "./calendar.js";
+import { instantOf, localDate, offsetAt, startOfDay, wallTime } from "./zone.js";
+
+const iso = (s: string) => Date.parse(s);
+const ZONES = [
+  "UTC",
+  "America/New_York",
+  "Europe/London",
+  "Australia/Lord_Howe",
+  "Asia/Kathmandu",
+  "Pacific/Chatham",
+  "America/Santiago",
+  "America/Havana",
+  "Pacific/Apia",
+  "Asia/Tokyo",
+];
+
+describe("periodsOf: the local day and month a spend counts toward", () => {
+  it.each([
+    // New York, around local midnight (EST = UTC-5).
+    ["2026-01-15T04:59:00Z", "America/New_York", "2026-01-14", "2026-01-01"],
+    ["2026-01-15T05:01:00Z", "America/New_York", "2026-01-15", "2026-01-01"],
+    // Spring forward 2026-03-08 (02:00 -> 03:00 EST->EDT) and fall back 2026-11-01.
+    ["2026-03-08T04:59:59Z", "America/New_York", "2026-03-07", "2026-03-01"],
+    ["2026-03-08T05:00:00Z", "America/New_York", "2026-03-08", "2026-03-01"],
+    ["2026-03-09T03:59:59Z", "America/New_York", "2026-03-08", "2026-03-01"],
+    ["2026-03-09T04:00:00Z", "America/New_York", "2026-03-09", "2026-03-01"],
+    ["2026-11-01T05:30:00Z", "America/New_York", "2026-11-01", "2026-11-01"], // 01:30 EDT
+    ["2026-11-01T06:30:00Z", "America/New_York", "2026-11-01", "2026-11-01"], // 01:30 EST
+    ["2026-11-02T04:59:59Z", "America/New_York", "2026-11-01", "2026-11-01"],
+    ["2026-11-02T05:00:00Z", "America/New_York", "2026-11-02", "2026-11-01"],
+    // Kathmandu is UTC+05:45.
+    ["2026-06-30T18:14:59Z", "Asia/Kathmandu", "2026-06-30", "2026-06-01"],
+    ["2026-06-30T18:15:00Z", "Asia/Kathmandu", "2026-07-01", "2026-07-01"],
+    // Month end and leap day, in UTC and in Chatham (+13:45 in February).
+    ["2028-02-29T23:59:59Z", "UTC", "2028-02-29", "2028-02-01"],
+    ["2028-03-01T00:00:00Z", "UTC", "2028-03-01", "2028-03-01"],
+    ["2028-02-28T10:15:00Z", "Pacific/Chatham", "2028-02-29", "2028-02-01"],
+    ["2028-02-29T10:15:00Z", "Pacific/Chatham", "2028-03-01", "2028-03-01"],
+    ["2026-12-31T23:59:59Z", "UTC", "2026-12-31", "2026-12-01"],
+    // Santiago skips midnight in September: 2026-09-06 starts at 01:00 local (UTC-3).
+    ["2026-09-06T03:59:59Z", "America/Santiago", "2026-09-05", "2026-09-01"],
+    ["2026-09-06T04:00:00Z", "America/Santiago", "2026-09-06", "2026-09-01"],
+  ])("%s in %s -> day %s, month %s", (at, zone, day, month) => {
+    const p = periodsOf(iso(at), zone);
+    expect(formatDate(p.day)).toBe(day);
+    expect(formatDate(p.month)).toBe(month);
+  });
+});
+
+describe("instantOf: local wall time -> instant", () => {
+  it.each([
+    ["America/New_York", { year: 2026, month: 1, day: 15, hour: 12 }, "2026-01-15T17:00:00Z"],
+    // Spring forward: 02:30 does not exist -> first instant after the gap (03:00 EDT).
+    ["America/New_York", { year: 2026, month: 3, day: 8, hour: 2, minute: 30 }, "2026-03-08T07:00:00Z"],
+    // Fall back: 01:30 exists twice -> the earlier (EDT).
+    ["America/New_York", { year: 2026, month: 11, day: 1, hour: 1, minute: 30 }, "2026-11-01T05:30:00Z"],
+    // Lord Howe moves by 30 minutes: 02:00 -> 02:30 on 2026-10-04.
+    ["Australia/Lord_Howe", { year: 2026, month: 10, day: 4, hour: 2, minute: 15 }, "2026-10-03T15:30:00Z"],
+    // Santiago: midnight of 2026-09-06 does not exist -> 01:00 -03.
+    ["America/Santiago", { year: 2026, month: 9, day: 6 }, "2026-09-06T04:00:00Z"],
+    ["Asia/Kathmandu", { year: 2026, month: 7, day: 1 }, "2026-06-30T18:15:00Z"],
+  ])("%s %j -> %s", (zone, wall, want) => {
+    expect(new Date(instantOf(wall, zone)).toISOString()).toBe(new Date(want).toISOString());
+  });
+});
+
+describe("properties", () => {
+  const instant = fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2060, 0, 1) });
+  const zone = fc.constantFrom(...ZONES);
+
+  it("wall time -> instant -> wall time round-trips for every instant (earliest reading)", () => {
+    fc.assert(
+      fc.property(instant, zone, (t, z) => {
+        const w = wallTime(t, z);
+        const back = instantOf(w, z);
+        // The same wall time, read back: equal, or the earlier reading of a repeated hour.
+        expect(back).toBeLessThanOrEqual(t - (t % 1000 + 1000) % 1000);
+        expect(wallTime(back, z)).toMatchObject({ ...w, weekday: w.weekday });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("the next day boundary is after the instant, on the next local date, and the date is constant before it", () => {
+    fc.assert(
+      fc.property(instant, zone, (t, z) => {
+        const next = nextDayStart(t, z);
+        expect(next.at).toBeGreaterThan(t);
+        expect(formatDate(localDate(next.at, z))).toBe(formatDate(next.day));
+        expect(formatDate(localDate(next.at - 1, z))).toBe(formatDate(localDate(t, z)));
+        expect(next.newMonth).toBe(next.day.day === 1);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("startOfDay is the first instant of its local date", () => {
+    fc.assert(
+      fc.property(instant, zone, (t, z) => {
+        const d = localDate(t, z);
+        const s = startOfDay(d, z);
+        expect(s).toBeLessThanOrEqual(t);
+        expect(formatDate(localDate(s, z))).toBe(formatDate(d));
+        expect(formatDate(localDate(s - 1, z))).not.toBe(formatDate(d));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("offsets are whole minutes within ±14h", () => {
+    fc.assert(
+      fc.property(instant, zone, (t, z) => {
+        const o = offsetAt(t, z);
+        expect(Math.abs(o % 60_000)).toBe(0);
+        expect(Math.abs(o)).toBeLessThanOrEqual(14 * 3_600_000);
+      }),
+    );
+  });
+});

@@ -1,0 +1,115 @@
+import { createValidator } from "@bufbuild/protovalidate";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { connect } from "@nats-io/transport-node";
+import pg from "pg";
+import {
+  createLogger,
+  databaseProbe,
+  migrate,
+  openDatabase,
+  startServer,
+  type Logger,
+  type RunningServer,
+} from "@adbudget/kit";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { BrandDirectory } from "./brand-directory.js";
+import { BudgetServiceImpl } from "./budget-service.js";
+import { BudgetStore } from "./budget-store.js";
+import type { BudgetConfig } from "./config.js";
+import { entities } from "./entities.js";
+import { migrations } from "./migrations/index.js";
+import { OutboxRelay } from "./outbox-relay.js";
+import { routes } from "./routes.js";
+import { SpendWriter } from "./spend-writer.js";
+
+/**
+ * Type parsing of the ledger pool, independent of the global `pg.types` (which MikroORM
+ * changes): timestamps become Dates; every int8 is selected as text and parsed as BigInt.
+ */
+const LEDGER_TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 1184 || oid === 1114 ? (v: string) => new Date(v) : oid === 20 ? (v: string) => v : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface BudgetApp {
+  readonly server: RunningServer;
+  readonly logger: Logger;
+  readonly relay: OutboxRelay;
+  readonly pool: pg.Pool;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the budget service: its database (migrated unless disabled), the brand directory over
+ * BrandService, the group-commit spend writer, the outbox relay to JetStream, and the server.
+ */
+export async function startBudgetApp(
+  config: BudgetConfig,
+  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number } = {},
+): Promise<BudgetApp> {
+  const logger = options.logger ?? createLogger(config.name, config.logLevel);
+  const orm = await openDatabase({ url: config.databaseUrl, entities, migrations, logger, poolMax: config.poolMax });
+  const cleanup: (() => Promise<unknown>)[] = [() => orm.close()];
+  try {
+    if (config.migrateOnStart) await migrate(orm, logger);
+    // The ledger's own pool: plain `pg` (Date for timestamptz, text for int8 -> BigInt), with the
+    // named prepared statements of the hot path. MikroORM keeps its pool for migrations and ORM reads.
+    const pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: config.poolMax,
+      connectionTimeoutMillis: 3000,
+      types: LEDGER_TYPES,
+    });
+    pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
+    cleanup.unshift(() => pool.end());
+    const nc = await connect({ servers: config.natsUrl, name: "adbudget-budget", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    cleanup.unshift(() => nc.close());
+    const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
+      stream: config.stream,
+      subjectPrefix: config.subjectPrefix,
+      pollMs: options.relayPollMs,
+    });
+    relay.start();
+    cleanup.unshift(() => relay.stop());
+
+    const brandClient = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
+    const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
+    const writer = new SpendWriter(pool, logger, {
+      maxBatch: config.spendMaxBatch,
+      concurrency: config.spendConcurrency,
+      subjectPrefix: config.subjectPrefix,
+      onEvents: () => relay.wake(),
+    });
+    const store = new BudgetStore(pool, config.subjectPrefix, () => relay.wake());
+    const impl = new BudgetServiceImpl({ store, writer, brands, validator: createValidator(), logger });
+    const server = await startServer({
+      name: config.name,
+      host: config.host,
+      port: config.port,
+      logger,
+      services: [BudgetService],
+      routes: (router) => routes(router, impl),
+      // Readiness is the database: without it nothing can be recorded. NATS down only delays
+      // events (they wait in the outbox), so it does not take the service out of rotation.
+      probes: { database: databaseProbe(orm) },
+      shutdownGraceMs: config.shutdownGraceMs,
+      healthIntervalMs: options.healthIntervalMs,
+      tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
+    });
+    return {
+      server,
+      logger,
+      relay,
+      pool,
+      async stop() {
+        await server.close();
+        for (const c of cleanup) await c().catch((err: unknown) => logger.warn({ err }, "error while stopping"));
+      },
+    };
+  } catch (err) {
+    for (const c of cleanup) await c().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,68 @@
+import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
+
+/**
+ * The budget tables as MikroORM entities: the schema's documentation in code and the way to
+ * read them with the ORM. The spend hot path and SetBudget use set-based SQL on the same
+ * tables (see spend-writer.ts): a unit of work per event would cost a round trip per row.
+ * Money columns are bigint end to end (`p.bigint("bigint")`).
+ */
+export const BudgetEntity = defineEntity({
+  name: "Budget",
+  tableName: "budgets",
+  properties: {
+    brandId: p.uuid().primary(),
+    dailyLimitMicros: p.bigint("bigint").nullable(),
+    monthlyLimitMicros: p.bigint("bigint").nullable(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+  },
+});
+
+export const BudgetPeriodEntity = defineEntity({
+  name: "BudgetPeriod",
+  tableName: "budget_periods",
+  properties: {
+    brandId: p.uuid().primary(),
+    kind: p.smallint().primary(),
+    periodStart: p.string().columnType("date").primary(),
+    spentMicros: p.bigint("bigint"),
+    eventCount: p.bigint("bigint"),
+    limitMicros: p.bigint("bigint").nullable(),
+    exhausted: p.boolean(),
+    exhaustedAt: p.datetime().nullable(),
+    updatedAt: p.datetime(),
+  },
+});
+
+export const SpendEventEntity = defineEntity({
+  name: "SpendEvent",
+  tableName: "spend_events",
+  properties: {
+    eventId: p.string().primary(),
+    brandId: p.uuid(),
+    campaignId: p.uuid(),
+    amountMicros: p.bigint("bigint"),
+    occurredAt: p.datetime(),
+    recordedAt: p.datetime(),
+    day: p.string().columnType("date"),
+    month: p.string().columnType("date"),
+    brandArchived: p.boolean(),
+  },
+});
+
+export const OutboxEntity = defineEntity({
+  name: "OutboxEntry",
+  tableName: "outbox",
+  properties: {
+    id: p.bigint("string").primary(),
+    eventId: p.uuid().unique(),
+    brandId: p.uuid(),
+    subject: p.text(),
+    payload: p.blob(),
+    createdAt: p.datetime(),
+    publishedAt: p.datetime().nullable(),
+  },
+});
+
+export const entities = [BudgetEntity, BudgetPeriodEntity, SpendEventEntity, OutboxEntity];
+export type BudgetEntityRow = InferEntity<typeof BudgetEntity>;

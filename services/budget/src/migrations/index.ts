@@ -1,0 +1,4 @@
+import { Migration0001Ledger } from "./0001-ledger.js";
+
+/** Every migration of the budget service, in order. Append; never edit one that shipped. */
+export const migrations = [{ name: "0001-ledger", class: Migration0001Ledger }];

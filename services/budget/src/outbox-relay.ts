@@ -1,0 +1,172 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import type pg from "pg";
+import type { Logger } from "@adbudget/kit";
+
+export interface RelayOptions {
+  /** Stream that holds `<prefix>.budget.>`; created if missing. */
+  stream: string;
+  subjectPrefix: string;
+  /** Most rows published per cycle. */
+  batchSize?: number;
+  /** Fallback poll interval when no notification arrives. */
+  pollMs?: number;
+  /** Backoff bounds while NATS is unreachable. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** A fixed key for pg advisory locks: one relay publishes at a time, across replicas. */
+const RELAY_LOCK_KEY = 0x61646275; // "adbu"
+
+/**
+ * Publishes the outbox to JetStream, in id order, with `Nats-Msg-Id` = event id.
+ *
+ * - Order: rows are published one after the other in id order (ids increase per brand in
+ *   commit order) and a failure stops the cycle at that row, so nothing is ever published out
+ *   of order or skipped; the next cycle starts again from the first unpublished row.
+ * - Once: a row is marked published only after JetStream acknowledged it. A crash between the
+ *   two re-publishes it, and JetStream drops the copy by its Nats-Msg-Id (duplicate window).
+ * - One relay at a time: a transaction-scoped advisory lock; other replicas skip the cycle.
+ * - While NATS is down, cycles back off exponentially (100 ms .. 5 s) and spend keeps being
+ *   recorded: events wait in the outbox.
+ */
+export class OutboxRelay {
+  private js: JetStreamClient;
+  private stopped = false;
+  private wakeUp: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  private streamReady = false;
+  private listener: pg.PoolClient | undefined;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly nc: NatsConnection,
+    private readonly logger: Logger,
+    private readonly options: RelayOptions,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  start(): void {
+    this.running = this.loop();
+    void this.listen();
+  }
+
+  /** Runs a cycle now (called after a commit that wrote outbox rows). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.running;
+    this.listener?.release();
+  }
+
+  /** Rows not yet published. */
+  async pending(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>("select count(*)::text as n from outbox where published_at is null");
+    return Number(rows[0]!.n);
+  }
+
+  /** Other replicas' commits wake this relay too, through LISTEN/NOTIFY. */
+  private async listen(): Promise<void> {
+    try {
+      this.listener = await this.pool.connect();
+      this.listener.on("notification", () => this.wake());
+      this.listener.on("error", () => undefined);
+      await this.listener.query("listen budget_outbox");
+    } catch (err) {
+      this.logger.warn({ err }, "outbox relay: LISTEN failed, polling only");
+    }
+  }
+
+  private async ensureStream(): Promise<void> {
+    if (this.streamReady) return;
+    const jsm = await jetstreamManager(this.nc);
+    const subjects = [`${this.options.subjectPrefix}.budget.>`];
+    try {
+      await jsm.streams.info(this.options.stream);
+    } catch {
+      await jsm.streams.add({ name: this.options.stream, subjects, duplicate_window: 120_000_000_000 });
+      this.logger.info({ stream: this.options.stream, subjects }, "created JetStream stream");
+    }
+    this.streamReady = true;
+  }
+
+  private async loop(): Promise<void> {
+    const min = this.options.minBackoffMs ?? 100;
+    const max = this.options.maxBackoffMs ?? 5000;
+    let backoff = 0;
+    while (!this.stopped) {
+      let more = false;
+      try {
+        await this.ensureStream();
+        more = await this.cycle();
+        if (backoff > 0) this.logger.info("outbox relay: publishing again");
+        backoff = 0;
+      } catch (err) {
+        backoff = backoff === 0 ? min : Math.min(max, backoff * 2);
+        this.logger.warn({ err: (err as Error).message, retryInMs: backoff }, "outbox relay: publish failed, will retry");
+      }
+      if (more && backoff === 0) continue;
+      await this.sleep(backoff || (this.options.pollMs ?? 1000));
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  /** Publishes one batch. Returns true when more rows may be pending. */
+  private async cycle(): Promise<boolean> {
+    const client = await this.pool.connect();
+    const limit = this.options.batchSize ?? 500;
+    let published = 0;
+    try {
+      await client.query("begin");
+      const lock = await client.query<{ ok: boolean }>("select pg_try_advisory_xact_lock($1) as ok", [RELAY_LOCK_KEY]);
+      if (!lock.rows[0]!.ok) {
+        await client.query("rollback");
+        return false;
+      }
+      const { rows } = await client.query<{ id: string; event_id: string; subject: string; payload: Buffer }>(
+        "select id::text, event_id::text, subject, payload from outbox where published_at is null order by id limit $1",
+        [limit],
+      );
+      const done: string[] = [];
+      let failure: unknown;
+      for (const row of rows) {
+        try {
+          await this.js.publish(row.subject, row.payload, { msgID: row.event_id, timeout: 5000 });
+          done.push(row.id);
+        } catch (err) {
+          failure = err;
+          break;
+        }
+      }
+      if (done.length > 0) {
+        await client.query("update outbox set published_at = now() where id = any($1::bigint[])", [done]);
+      }
+      await client.query("commit");
+      published = done.length;
+      if (published > 0) this.logger.debug({ published }, "outbox relay: published");
+      if (failure !== undefined) throw failure;
+      return rows.length === limit;
+    } catch (err) {
+      await client.query("rollback").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
