@@ -15,6 +15,7 @@ turbo run build --output-logs=errors-only
 # name|port|entry
 SERVICES=(
   "brand|${BRAND_PORT:-50051}|services/brand/dist/main.js"
+  "budget|${BUDGET_PORT:-50052}|services/budget/dist/main.js"
 )
 
 pids=()

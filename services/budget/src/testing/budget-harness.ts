@@ -1,0 +1,124 @@
+import { randomBytes } from "node:crypto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "@adbudget/kit";
+import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from "@adbudget/kit/testing";
+import { startBrandApp, readBrandConfig, type BrandApp } from "@adbudget/brand-service";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { BudgetPeriodEventSchema, type BudgetPeriodEvent } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { startBudgetApp, type BudgetApp } from "../app.js";
+import { readBudgetConfig } from "../config.js";
+
+export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+export interface BudgetHarness {
+  brandApp: BrandApp;
+  budgetApp: BudgetApp;
+  brands: Client<typeof BrandService>;
+  budget: Client<typeof BudgetService>;
+  /** This test's subject prefix and stream: nothing else publishes there. */
+  prefix: string;
+  stream: string;
+  /** The budget service's database, for checks against the ledger itself. */
+  budgetDbUrl: string;
+  /** The proxy between the budget service and NATS, when asked for. */
+  natsProxy?: TcpProxy;
+  nc: NatsConnection;
+  /** Every budget event published so far on this test's stream. */
+  events(): Promise<{ subject: string; event: BudgetPeriodEvent; msgId: string }[]>;
+  /** Waits until the outbox is empty. */
+  drained(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A brand service and a budget service, each with its own fresh database, wired as in
+ * production (the budget service reads brands through BrandService, publishes to NATS) under a
+ * subject prefix and stream of this test alone.
+ */
+export async function startBudgetHarness(options: { natsProxy?: boolean; env?: Record<string, string> } = {}): Promise<BudgetHarness> {
+  const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const prefix = tag;
+  const stream = `${tag.toUpperCase()}_BUDGET`;
+  const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase()];
+  const silent = createLogger("test", "silent");
+  const brandApp = await startBrandApp(
+    readBrandConfig({ BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500" }),
+    { logger: silent },
+  );
+  const nats = new URL(NATS_URL.replace(/^nats:/, "http:"));
+  const natsProxy = options.natsProxy ? await startTcpProxy(nats.hostname, Number(nats.port || 4222)) : undefined;
+  const budgetApp = await startBudgetApp(
+    readBudgetConfig({
+      BUDGET_HOST: "127.0.0.1",
+      BUDGET_PORT: "0",
+      BUDGET_DATABASE_URL: dbs[1]!.url,
+      BRAND_SERVICE_URL: brandApp.server.url,
+      NATS_URL: natsProxy ? `nats://127.0.0.1:${natsProxy.port}` : NATS_URL,
+      EVENT_SUBJECT_PREFIX: prefix,
+      BUDGET_STREAM: stream,
+      SHUTDOWN_GRACE_MS: "500",
+      ...options.env,
+    }),
+    { logger: silent, relayPollMs: 200 },
+  );
+  const nc = await connect({ servers: NATS_URL });
+  const transport = (url: string) => createGrpcTransport({ baseUrl: url });
+  return {
+    brandApp,
+    budgetApp,
+    brands: createClient(BrandService, transport(brandApp.server.url)),
+    budget: createClient(BudgetService, transport(budgetApp.server.url)),
+    prefix,
+    stream,
+    budgetDbUrl: dbs[1]!.url,
+    natsProxy,
+    nc,
+    async events() {
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      let info;
+      try {
+        info = await jsm.streams.info(stream);
+      } catch {
+        return [];
+      }
+      const out: { subject: string; event: BudgetPeriodEvent; msgId: string }[] = [];
+      if (info.state.messages === 0) return out;
+      const consumer = await js.consumers.get(stream);
+      const messages = await consumer.fetch({ max_messages: info.state.messages, expires: 2000 });
+      for await (const m of messages) {
+        out.push({ subject: m.subject, event: fromBinary(BudgetPeriodEventSchema, m.data), msgId: m.headers?.get("Nats-Msg-Id") ?? "" });
+        if (out.length >= info.state.messages) break;
+      }
+      return out;
+    },
+    async drained(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while ((await budgetApp.relay.pending()) > 0) {
+        if (Date.now() > deadline) throw new Error("outbox not drained");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async close() {
+      await budgetApp.stop();
+      await brandApp.stop();
+      await natsProxy?.close();
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(stream).catch(() => undefined);
+      await nc.close();
+      for (const db of dbs) await db.drop();
+    },
+  };
+}
+
+let campaignCounter = 0;
+/** A campaign id for spend (campaigns are checked once the campaign service exists). */
+export function campaignId(): string {
+  campaignCounter++;
+  return `01900000-0000-7000-8000-${campaignCounter.toString(16).padStart(12, "0")}`;
+}
