@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { isTransient, type Logger } from "@adbudget/kit";
-import { formatDate, periodsOf } from "@adbudget/time";
+import { formatDate, periodsOf, type CalendarDate } from "@adbudget/time";
 import { writeOutbox } from "./outbox.js";
 import { micros, transition, type PeriodFigures } from "./period-rules.js";
 import type { PeriodChange } from "./events.js";
@@ -53,6 +53,8 @@ export interface SpendWriterOptions {
   maxBatch?: number;
   /** Transactions in flight at once. */
   concurrency?: number;
+  /** Queue length that justifies one more concurrent transaction (default 64). */
+  parallelBacklog?: number;
   subjectPrefix: string;
   /** Called after a commit that wrote outbox rows. */
   onEvents?: () => void;
@@ -99,9 +101,19 @@ export class SpendWriter {
     });
   }
 
+  /**
+   * Starts transactions while slots are free. A second (third...) concurrent transaction only
+   * starts for a real backlog: splitting a trickle into many one-event transactions would cost a
+   * commit each, while waiting for the running one lets the next batch grow.
+   */
   private pump(): void {
     const maxBatch = this.options.maxBatch ?? 1000;
-    while (this.queue.length > 0 && this.inFlight < (this.options.concurrency ?? 2)) {
+    const backlog = this.options.parallelBacklog ?? 64;
+    while (
+      this.queue.length > 0 &&
+      this.inFlight < (this.options.concurrency ?? 2) &&
+      (this.inFlight === 0 || this.queue.length >= backlog)
+    ) {
       const batch = this.queue.splice(0, maxBatch);
       this.inFlight++;
       void this.flushWithRetry(batch).finally(() => {
@@ -114,7 +126,9 @@ export class SpendWriter {
   private async flushWithRetry(batch: Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
+        const started = performance.now();
         const outcomes = await this.flush(batch.map((p) => p.input));
+        this.logger.debug({ size: batch.length, ms: Math.round(performance.now() - started) }, "spend batch committed");
         batch.forEach((p, i) => p.resolve(outcomes[i]!));
         return;
       } catch (err) {
@@ -141,6 +155,7 @@ export class SpendWriter {
     });
     const unique = [...first.values()].map((i) => inputs[i]!).sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
     const periods = unique.map((e) => periodsOf(e.occurredAtMs, e.timeZone));
+    const uniqueIndex = new Map(unique.map((e, i) => [e.eventId, i]));
 
     const client = await this.pool.connect();
     try {
@@ -245,7 +260,7 @@ export class SpendWriter {
 
       return inputs.map((e, i) => {
         const isFresh = fresh.has(e.eventId) && first.get(e.eventId) === i;
-        const stored = isFresh ? storedFrom(e, recordedAt) : originals.get(e.eventId);
+        const stored = isFresh ? storedFrom(e, recordedAt, periods[uniqueIndex.get(e.eventId)!]!) : originals.get(e.eventId);
         if (stored === undefined) throw new Error(`spend event ${e.eventId} neither inserted nor found`);
         const c = current.get(stored.brandId) ?? current.get(e.brandId)!;
         return { duplicate: !isFresh, event: stored, day: c.day, month: c.month };
@@ -259,8 +274,7 @@ export class SpendWriter {
   }
 }
 
-function storedFrom(e: SpendInput, recordedAt: Date): StoredSpend {
-  const p = periodsOf(e.occurredAtMs, e.timeZone);
+function storedFrom(e: SpendInput, recordedAt: Date, p: { day: CalendarDate; month: CalendarDate }): StoredSpend {
   return {
     eventId: e.eventId,
     brandId: e.brandId,

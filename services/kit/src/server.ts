@@ -148,7 +148,8 @@ function plaintextServer(handler: Handler): Listener {
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const h1 = http.createServer(handler as http.RequestListener);
   const sessions = trackSessions(h2);
-  const server = net.createServer((socket) => {
+  // No Nagle: small gRPC frames must not wait for the peer's delayed ACK (~40 ms each).
+  const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
     socket.on("error", () => socket.destroy());
     // Paused mode (read/unshift, never "data"): the HTTP/2 session adopts the socket's native
     // handle and replays what is buffered, which flowing mode would have lost.

@@ -1,0 +1,77 @@
+/** Shared bench helpers: child services, latency stats, a table printer. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+
+const require_fs = () => ({ createWriteStream });
+
+export const ROOT = join(import.meta.dirname, "..");
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+/** Starts a service's main.js as a child process with `env`; resolves once it logs "listening". */
+export function startService(entry: string, env: Record<string, string>): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, entry)], {
+      env: { ...process.env, LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? "info", ...env },
+      execArgv: undefined,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let buffered = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      if (buffered.includes("listening")) {
+        child.stdout!.removeAllListeners("data");
+        if (process.env.BENCH_SERVICE_LOG) child.stdout!.pipe(require_fs().createWriteStream(process.env.BENCH_SERVICE_LOG, { flags: "a" }));
+        else child.stdout!.resume();
+        resolve(child);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${entry} exited with ${code}`)));
+  });
+}
+
+export function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export interface Row {
+  name: string;
+  events: number;
+  seconds: number;
+  latenciesMs: number[];
+}
+
+export function printTable(rows: Row[]): void {
+  const header = "| scenario | events | events/s | p50 ms | p99 ms |";
+  console.log(`\n${header}\n| --- | ---: | ---: | ---: | ---: |`);
+  for (const r of rows) {
+    const lat = [...r.latenciesMs].sort((a, b) => a - b);
+    const p50 = lat.length ? percentile(lat, 50).toFixed(2) : "-";
+    const p99 = lat.length ? percentile(lat, 99).toFixed(2) : "-";
+    console.log(`| ${r.name} | ${r.events} | ${Math.round(r.events / r.seconds)} | ${p50} | ${p99} |`);
+  }
+}
+
+export function progress(label: string, done: number, total: number): void {
+  if (done % Math.max(1, Math.floor(total / 10)) === 0) console.error(`  ${label}: ${done}/${total}`);
+}

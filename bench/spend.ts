@@ -1,0 +1,165 @@
+/**
+ * RecordSpend throughput and latency, against real brand and budget services (child processes,
+ * fresh databases) through a real gRPC client over HTTP/2, compared with the ceiling: the same
+ * ledger rows written by plain SQL in batches.
+ *
+ *   npm run build && node bench/spend.ts [--events 20000] [--concurrency 64] [--batch 500]
+ */
+import { parseArgs } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import { createTestDatabase } from "@adbudget/kit/testing";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
+import { freePort, printTable, startService, stop, type Row } from "./lib.ts";
+
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: "20000" },
+    concurrency: { type: "string", default: "64" },
+    batch: { type: "string", default: "500" },
+    brands: { type: "string", default: "50" },
+  },
+});
+const EVENTS = Number(values.events);
+const CONCURRENCY = Number(values.concurrency);
+const BATCH = Number(values.batch);
+const BRANDS = Number(values.brands);
+
+const brandDb = await createTestDatabase();
+const budgetDb = await createTestDatabase();
+const ceilingDb = await createTestDatabase();
+const [brandPort, budgetPort] = [await freePort(), await freePort()];
+const tag = `bench${Date.now().toString(36)}`;
+console.error(`starting brand :${brandPort} and budget :${budgetPort}`);
+const brand = await startService("services/brand/dist/main.js", {
+  BRAND_PORT: String(brandPort), BRAND_HOST: "127.0.0.1", BRAND_DATABASE_URL: brandDb.url,
+});
+const budget = await startService("services/budget/dist/main.js", {
+  BUDGET_PORT: String(budgetPort), BUDGET_HOST: "127.0.0.1", BUDGET_DATABASE_URL: budgetDb.url,
+  BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`, EVENT_SUBJECT_PREFIX: tag, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`,
+  BUDGET_DB_POOL_MAX: "10",
+});
+
+const rows: Row[] = [];
+try {
+  const brands = createClient(BrandService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${brandPort}` }));
+  const spend = createClient(BudgetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${budgetPort}` }));
+  const brandIds: string[] = [];
+  const zones = ["UTC", "America/New_York", "Europe/London", "Asia/Kathmandu", "Australia/Lord_Howe"];
+  for (let i = 0; i < BRANDS; i++) {
+    const { brand: b } = await brands.createBrand({ name: `bench ${tag} ${i}`, timeZone: zones[i % zones.length] });
+    brandIds.push(b!.id);
+    await spend.setBudget({ brandId: b!.id, dailyLimitMicros: 1_000_000_000n });
+  }
+  const campaign = "01900000-0000-7000-8000-00000000beef";
+  const event = (run: string, i: number) => ({
+    eventId: `${run}-${i}`,
+    brandId: brandIds[i % brandIds.length]!,
+    campaignId: campaign,
+    amountMicros: BigInt(1000 + (i % 977)),
+  });
+
+  // Warm-up: JIT, connection pools, prepared statements.
+  await Promise.all(Array.from({ length: 200 }, (_, i) => spend.recordSpend(event("warm", i))));
+
+  // 1. RecordSpend, unary, CONCURRENCY callers.
+  {
+    const latencies: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let i = next++; i < EVENTS; i = next++) {
+          const s = performance.now();
+          await spend.recordSpend(event("unary", i));
+          latencies.push(performance.now() - s);
+          if (i % Math.floor(EVENTS / 5) === 0) console.error(`  unary: ${i}/${EVENTS}`);
+        }
+      }),
+    );
+    rows.push({ name: `RecordSpend unary, ${CONCURRENCY} callers`, events: EVENTS, seconds: (performance.now() - t0) / 1000, latenciesMs: latencies });
+  }
+
+  // 1b. The RPC ceiling: a no-op call (health Check) through the same stack and connection.
+  {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${budgetPort}` }));
+    const latencies: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let i = next++; i < EVENTS; i = next++) {
+          const s = performance.now();
+          await health.check({ service: "" });
+          latencies.push(performance.now() - s);
+        }
+      }),
+    );
+    rows.push({ name: `no-op RPC (health Check), ${CONCURRENCY} callers (RPC ceiling)`, events: EVENTS, seconds: (performance.now() - t0) / 1000, latenciesMs: latencies });
+  }
+
+  // 2. RecordSpendBatch, BATCH events per call, 8 callers.
+  {
+    const total = EVENTS * 5;
+    const latencies: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let b = next++; b * BATCH < total; b = next++) {
+          const events = Array.from({ length: BATCH }, (_, k) => event("batch", b * BATCH + k));
+          const s = performance.now();
+          const { results } = await spend.recordSpendBatch({ events });
+          latencies.push(performance.now() - s);
+          if (results.some((r) => r.error)) throw new Error(`batch error: ${results.find((r) => r.error)!.error!.message}`);
+        }
+      }),
+    );
+    rows.push({ name: `RecordSpendBatch, ${BATCH}/call, 8 callers (latency per call)`, events: total, seconds: (performance.now() - t0) / 1000, latenciesMs: latencies });
+  }
+
+  // 3. Ceiling: the same ledger rows, plain SQL, batches of BATCH, 8 connections, no service.
+  {
+    const total = EVENTS * 5;
+    const pool = new pg.Pool({ connectionString: ceilingDb.url, max: 8 });
+    await pool.query(`create table spend_events (event_id text primary key, brand_id uuid not null, campaign_id uuid not null,
+      amount_micros bigint not null, occurred_at timestamptz not null, recorded_at timestamptz not null, day date not null,
+      month date not null, brand_archived boolean not null default false)`);
+    await pool.query("create index on spend_events (brand_id, occurred_at desc, event_id desc)");
+    await pool.query("create index on spend_events (campaign_id, occurred_at desc, event_id desc)");
+    const latencies: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let b = next++; b * BATCH < total; b = next++) {
+          const es = Array.from({ length: BATCH }, (_, k) => event("sql", b * BATCH + k));
+          const now = new Date();
+          const s = performance.now();
+          await pool.query({
+            name: "ceiling",
+            text: `insert into spend_events select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::timestamptz[],
+                   $5::timestamptz[], $6::date[], $6::date[], $7::bool[]) on conflict do nothing`,
+            values: [es.map((e) => e.eventId), es.map((e) => e.brandId), es.map((e) => e.campaignId),
+              es.map((e) => e.amountMicros.toString()), es.map(() => now), es.map(() => "2026-11-28"), es.map(() => false)],
+          });
+          latencies.push(performance.now() - s);
+        }
+      }),
+    );
+    rows.push({ name: `plain SQL insert, ${BATCH}/statement, 8 connections (ceiling)`, events: total, seconds: (performance.now() - t0) / 1000, latenciesMs: latencies });
+    await pool.end();
+  }
+
+  printTable(rows);
+  const rate = (r: Row) => r.events / r.seconds;
+  console.log(`\nRecordSpend unary / no-op RPC = ${(rate(rows[0]!) / rate(rows[1]!)).toFixed(2)}`);
+  console.log(`RecordSpendBatch / plain-SQL ceiling = ${(rate(rows[2]!) / rate(rows[3]!)).toFixed(2)}`);
+} finally {
+  await stop(budget);
+  await stop(brand);
+  for (const db of [brandDb, budgetDb, ceilingDb]) await db.drop();
+}
