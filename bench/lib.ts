@@ -1,10 +1,11 @@
-/** Shared bench helpers: child services, latency stats, a table printer. */
+/**
+ * Shared bench helpers: child services, latency stats, a table printer.
+ * BENCH_SERVICE_LOG_LEVEL / BENCH_SERVICE_LOG: log level of the services and a file for their logs.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
-
-const require_fs = () => ({ createWriteStream });
 
 export const ROOT = join(import.meta.dirname, "..");
 
@@ -24,7 +25,6 @@ export function startService(entry: string, env: Record<string, string>): Promis
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, entry)], {
       env: { ...process.env, LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? "info", ...env },
-      execArgv: undefined,
       stdio: ["ignore", "pipe", "inherit"],
     });
     let buffered = "";
@@ -32,7 +32,7 @@ export function startService(entry: string, env: Record<string, string>): Promis
       buffered += chunk.toString();
       if (buffered.includes("listening")) {
         child.stdout!.removeAllListeners("data");
-        if (process.env.BENCH_SERVICE_LOG) child.stdout!.pipe(require_fs().createWriteStream(process.env.BENCH_SERVICE_LOG, { flags: "a" }));
+        if (process.env.BENCH_SERVICE_LOG) child.stdout!.pipe(createWriteStream(process.env.BENCH_SERVICE_LOG, { flags: "a" }));
         else child.stdout!.resume();
         resolve(child);
       }

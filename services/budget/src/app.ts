@@ -8,6 +8,7 @@ import {
   databaseProbe,
   migrate,
   openDatabase,
+  OutboxRelay,
   startServer,
   type Logger,
   type RunningServer,
@@ -20,7 +21,7 @@ import { BudgetStore } from "./budget-store.js";
 import type { BudgetConfig } from "./config.js";
 import { entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
-import { OutboxRelay } from "./outbox-relay.js";
+import { OUTBOX_CHANNEL, OUTBOX_LOCK_KEY } from "./events.js";
 import { routes } from "./routes.js";
 import { SpendWriter } from "./spend-writer.js";
 
@@ -68,7 +69,9 @@ export async function startBudgetApp(
     cleanup.unshift(() => nc.close());
     const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
       stream: config.stream,
-      subjectPrefix: config.subjectPrefix,
+      subjects: [`${config.subjectPrefix}.budget.>`],
+      channel: OUTBOX_CHANNEL,
+      lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
     });
     relay.start();

@@ -1,8 +1,7 @@
 import type pg from "pg";
 import { NotFoundError, decodePageToken, encodePageToken, InvalidArgumentError } from "@adbudget/kit";
 import { formatDate, periodsOf } from "@adbudget/time";
-import type { PeriodChange } from "./events.js";
-import { writeOutbox } from "./outbox.js";
+import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { micros, transition } from "./period-rules.js";
 import { currentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type RawSpend, type StoredSpend } from "./spend-writer.js";
 
@@ -90,7 +89,7 @@ export class BudgetStore {
           [brandId, r.kind, r.start, t === "exhausted", now],
         );
       }
-      await writeOutbox(client, this.subjectPrefix, changes, nowMs);
+      await writePeriodEvents(client, this.subjectPrefix, changes, nowMs);
       const current = await currentPeriods(client, new Map([[brandId, timeZone]]), nowMs);
       await client.query("commit");
       if (changes.length > 0) this.onEvents();

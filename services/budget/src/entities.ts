@@ -56,7 +56,7 @@ export const OutboxEntity = defineEntity({
   properties: {
     id: p.bigint("string").primary(),
     eventId: p.uuid().unique(),
-    brandId: p.uuid(),
+    aggregateId: p.text(),
     subject: p.text(),
     payload: p.blob(),
     createdAt: p.datetime(),

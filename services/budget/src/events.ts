@@ -1,6 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { uuidv7 } from "@adbudget/kit";
+import type pg from "pg";
+import { nextOutboxIds, uuidv7, writeOutbox, type OutboxMessage } from "@adbudget/kit";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import {
   BudgetEventCause,
@@ -9,11 +10,21 @@ import {
 } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { parseDate } from "@adbudget/time";
 
-/** Subjects: `<prefix>.budget.exhausted.<brandId>` and `<prefix>.budget.replenished.<brandId>`. */
-export interface Subjects {
-  prefix: string;
+/** The LISTEN/NOTIFY channel of the budget outbox, and its relay's advisory lock key. */
+export const OUTBOX_CHANNEL = "budget_outbox";
+export const OUTBOX_LOCK_KEY = 0x62756467; // "budg"
+
+/**
+ * Writes the events of period changes to the outbox, in the caller's transaction, with the
+ * outbox ids as per-brand sequence numbers.
+ */
+export async function writePeriodEvents(client: pg.ClientBase, prefix: string, changes: PeriodChange[], nowMs: number): Promise<void> {
+  if (changes.length === 0) return;
+  const ids = await nextOutboxIds(client, changes.length);
+  await writeOutbox(client, OUTBOX_CHANNEL, changes.map((c, i) => outboxMessage(prefix, c, ids[i]!, nowMs)), nowMs, ids);
 }
 
+/** Subjects: `<prefix>.budget.exhausted.<brandId>` and `<prefix>.budget.replenished.<brandId>`. */
 export function budgetSubject(prefix: string, type: "exhausted" | "replenished", brandId: string): string {
   return `${prefix}.budget.${type}.${brandId}`;
 }
@@ -29,20 +40,13 @@ export interface PeriodChange {
   cause: "spend" | "limit";
 }
 
-/** An outbox row ready to insert: the protobuf payload and where it goes. */
-export interface OutboxRow {
-  eventId: string;
-  brandId: string;
-  subject: string;
-  payload: Uint8Array;
-}
 
 /**
  * Builds the BudgetPeriodEvent of a change. `sequence` comes from the outbox id sequence,
  * drawn inside the transaction after the period row locks, so it increases per brand in
  * commit order.
  */
-export function outboxRow(prefix: string, change: PeriodChange, sequence: bigint, nowMs: number): OutboxRow {
+export function outboxMessage(prefix: string, change: PeriodChange, sequence: bigint, nowMs: number): OutboxMessage {
   const eventId = uuidv7(nowMs);
   const start = parseDate(change.periodStart);
   const payload = toBinary(
@@ -59,5 +63,5 @@ export function outboxRow(prefix: string, change: PeriodChange, sequence: bigint
       sequence,
     }),
   );
-  return { eventId, brandId: change.brandId, subject: budgetSubject(prefix, change.type, change.brandId), payload };
+  return { eventId, aggregateId: change.brandId, subject: budgetSubject(prefix, change.type, change.brandId), payload };
 }

@@ -1,9 +1,8 @@
 import type pg from "pg";
 import { isTransient, type Logger } from "@adbudget/kit";
 import { formatDate, periodsOf, type CalendarDate } from "@adbudget/time";
-import { writeOutbox } from "./outbox.js";
 import { micros, transition, type PeriodFigures } from "./period-rules.js";
-import type { PeriodChange } from "./events.js";
+import { writePeriodEvents, type PeriodChange } from "./events.js";
 
 /** A validated spend event, with its brand's zone resolved. */
 export interface SpendInput {
@@ -235,7 +234,7 @@ export class SpendWriter {
                    where p.brand_id = u.brand_id and p.kind = u.kind and p.period_start = u.period_start`,
             values: [changes.map((c) => c.brandId), changes.map((c) => c.kind), changes.map((c) => c.periodStart), recordedAt],
           });
-          await writeOutbox(client, this.options.subjectPrefix, changes, now);
+          await writePeriodEvents(client, this.options.subjectPrefix, changes, now);
         }
       }
 

@@ -11,3 +11,6 @@ export * from "./request-context.js";
 export * from "./run.js";
 export * from "./server.js";
 export * from "./validation.js";
+export * from "./outbox.js";
+export * from "./outbox-relay.js";
+export * from "./streams.js";

@@ -1,4 +1,5 @@
 import { Migration } from "@mikro-orm/migrations";
+import { OUTBOX_DDL } from "@adbudget/kit";
 
 /**
  * The ledger. `spend_events` is the fact table (event_id unique forever: idempotency);
@@ -43,17 +44,7 @@ export class Migration0001Ledger extends Migration {
       )`);
     this.addSql("create index spend_events_brand_idx on spend_events (brand_id, occurred_at desc, event_id desc)");
     this.addSql("create index spend_events_campaign_idx on spend_events (campaign_id, occurred_at desc, event_id desc)");
-    this.addSql(`
-      create table outbox (
-        id bigserial primary key,
-        event_id uuid not null unique,
-        brand_id uuid not null,
-        subject text not null,
-        payload bytea not null,
-        created_at timestamptz not null,
-        published_at timestamptz null
-      )`);
-    this.addSql("create index outbox_pending_idx on outbox (id) where published_at is null");
+    for (const sql of OUTBOX_DDL) this.addSql(sql);
   }
 
   override async down(): Promise<void> {

@@ -1,12 +1,17 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type pg from "pg";
-import type { Logger } from "@adbudget/kit";
+import type { Logger } from "./logger.js";
+import { ensureStream } from "./streams.js";
 
 export interface RelayOptions {
-  /** Stream that holds `<prefix>.budget.>`; created if missing. */
+  /** Stream the subjects go to; created if missing, with `subjects`. */
   stream: string;
-  subjectPrefix: string;
+  subjects: string[];
+  /** LISTEN channel that wakes the relay (the one writeOutbox notifies). */
+  channel: string;
+  /** Advisory lock key: one relay of this service publishes at a time, across replicas. */
+  lockKey: number;
   /** Most rows published per cycle. */
   batchSize?: number;
   /** Fallback poll interval when no notification arrives. */
@@ -16,11 +21,8 @@ export interface RelayOptions {
   maxBackoffMs?: number;
 }
 
-/** A fixed key for pg advisory locks: one relay publishes at a time, across replicas. */
-const RELAY_LOCK_KEY = 0x61646275; // "adbu"
-
 /**
- * Publishes the outbox to JetStream, in id order, with `Nats-Msg-Id` = event id.
+ * Publishes a service's outbox to JetStream, in id order, with `Nats-Msg-Id` = event id.
  *
  * - Order: rows are published one after the other in id order (ids increase per brand in
  *   commit order) and a failure stops the cycle at that row, so nothing is ever published out
@@ -28,8 +30,8 @@ const RELAY_LOCK_KEY = 0x61646275; // "adbu"
  * - Once: a row is marked published only after JetStream acknowledged it. A crash between the
  *   two re-publishes it, and JetStream drops the copy by its Nats-Msg-Id (duplicate window).
  * - One relay at a time: a transaction-scoped advisory lock; other replicas skip the cycle.
- * - While NATS is down, cycles back off exponentially (100 ms .. 5 s) and spend keeps being
- *   recorded: events wait in the outbox.
+ * - While NATS is down, cycles back off exponentially (100 ms .. 5 s); the service keeps
+ *   committing changes and their events wait in the outbox.
  */
 export class OutboxRelay {
   private js: JetStreamClient;
@@ -77,7 +79,7 @@ export class OutboxRelay {
       this.listener = await this.pool.connect();
       this.listener.on("notification", () => this.wake());
       this.listener.on("error", () => undefined);
-      await this.listener.query("listen budget_outbox");
+      await this.listener.query(`listen ${this.options.channel}`);
     } catch (err) {
       this.logger.warn({ err }, "outbox relay: LISTEN failed, polling only");
     }
@@ -85,14 +87,7 @@ export class OutboxRelay {
 
   private async ensureStream(): Promise<void> {
     if (this.streamReady) return;
-    const jsm = await jetstreamManager(this.nc);
-    const subjects = [`${this.options.subjectPrefix}.budget.>`];
-    try {
-      await jsm.streams.info(this.options.stream);
-    } catch {
-      await jsm.streams.add({ name: this.options.stream, subjects, duplicate_window: 120_000_000_000 });
-      this.logger.info({ stream: this.options.stream, subjects }, "created JetStream stream");
-    }
+    await ensureStream(this.nc, this.options.stream, this.options.subjects, this.logger);
     this.streamReady = true;
   }
 
@@ -134,7 +129,7 @@ export class OutboxRelay {
     let published = 0;
     try {
       await client.query("begin");
-      const lock = await client.query<{ ok: boolean }>("select pg_try_advisory_xact_lock($1) as ok", [RELAY_LOCK_KEY]);
+      const lock = await client.query<{ ok: boolean }>("select pg_try_advisory_xact_lock($1) as ok", [this.options.lockKey]);
       if (!lock.rows[0]!.ok) {
         await client.query("rollback");
         return false;

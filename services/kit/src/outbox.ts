@@ -1,0 +1,71 @@
+import type pg from "pg";
+
+/** One event to publish: where, with which id (also its Nats-Msg-Id), and its payload. */
+export interface OutboxMessage {
+  eventId: string;
+  /** The aggregate the event is about (brand, campaign): events of one aggregate keep order. */
+  aggregateId: string;
+  subject: string;
+  payload: Uint8Array;
+}
+
+/**
+ * The outbox table every service has (same shape, in its own database). Migrations create it
+ * with this statement.
+ */
+export const OUTBOX_DDL = [
+  `create table if not exists outbox (
+     id bigserial primary key,
+     event_id uuid not null unique,
+     aggregate_id text not null,
+     subject text not null,
+     payload bytea not null,
+     created_at timestamptz not null,
+     published_at timestamptz null
+   )`,
+  "create index if not exists outbox_pending_idx on outbox (id) where published_at is null",
+];
+
+/**
+ * Draws `n` outbox ids inside the caller's transaction. Called after the row locks of the
+ * change, the ids increase per aggregate in commit order: events can carry them as sequence.
+ */
+export async function nextOutboxIds(client: pg.ClientBase, n: number): Promise<bigint[]> {
+  if (n === 0) return [];
+  const { rows } = await client.query<{ id: string }>({
+    name: "outbox-ids",
+    text: "select nextval('outbox_id_seq')::text as id from generate_series(1, $1::int)",
+    values: [n],
+  });
+  return rows.map((r) => BigInt(r.id));
+}
+
+/**
+ * Writes messages to the outbox inside the caller's transaction, so "state changed" and "event
+ * to publish" commit together or not at all, and wakes the relays (LISTEN `channel`).
+ * `ids` (from nextOutboxIds) are optional; without them the table's sequence assigns them.
+ */
+export async function writeOutbox(
+  client: pg.ClientBase,
+  channel: string,
+  messages: OutboxMessage[],
+  nowMs: number,
+  ids?: bigint[],
+): Promise<void> {
+  if (messages.length === 0) return;
+  const assigned = ids ?? (await nextOutboxIds(client, messages.length));
+  await client.query({
+    name: "outbox-insert",
+    text: `insert into outbox (id, event_id, aggregate_id, subject, payload, created_at)
+           select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[])`,
+    values: [
+      assigned.map(String),
+      messages.map((m) => m.eventId),
+      messages.map((m) => m.aggregateId),
+      messages.map((m) => m.subject),
+      messages.map((m) => Buffer.from(m.payload)),
+      messages.map(() => new Date(nowMs)),
+    ],
+  });
+  await client.query(`select pg_notify($1, '')`, [channel]);
+}
