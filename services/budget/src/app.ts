@@ -16,6 +16,8 @@ import {
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { BrandDirectory } from "./brand-directory.js";
+import { CampaignDirectory } from "./campaign-directory.js";
+import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { BudgetServiceImpl } from "./budget-service.js";
 import { BudgetStore } from "./budget-store.js";
 import type { BudgetConfig } from "./config.js";
@@ -86,7 +88,10 @@ export async function startBudgetApp(
       onEvents: () => relay.wake(),
     });
     const store = new BudgetStore(pool, config.subjectPrefix, () => relay.wake());
-    const impl = new BudgetServiceImpl({ store, writer, brands, validator: createValidator(), logger });
+    const campaigns = config.campaignServiceUrl
+      ? new CampaignDirectory(createClient(CampaignService, createGrpcTransport({ baseUrl: config.campaignServiceUrl })))
+      : undefined;
+    const impl = new BudgetServiceImpl({ store, writer, brands, campaigns, validator: createValidator(), logger });
     const server = await startServer({
       name: config.name,
       host: config.host,

@@ -3,6 +3,7 @@ import { anyPack, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Validator } from "@bufbuild/protovalidate";
 import type { ConnectError, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  FailedPreconditionError,
   InvalidArgumentError,
   pageSize,
   requestId,
@@ -24,6 +25,7 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { StatusSchema } from "@adbudget/proto/google/rpc/status_pb.js";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 import type { BrandDirectory } from "./brand-directory.js";
+import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import { budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
 import type { SpendInput, SpendWriter } from "./spend-writer.js";
@@ -36,6 +38,8 @@ export interface BudgetServiceDeps {
   store: BudgetStore;
   writer: SpendWriter;
   brands: BrandDirectory;
+  /** Checks campaign -> brand; absent when no campaign service is configured. */
+  campaigns?: CampaignDirectory;
   validator: Validator;
   logger: Logger;
   now?: () => number;
@@ -167,6 +171,12 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     }
     if (violations.length > 0) throw new InvalidArgumentError(violations);
     const brand = await this.deps.brands.get(req.brandId);
+    if (this.deps.campaigns !== undefined) {
+      const owner = await this.deps.campaigns.brandOf(req.campaignId);
+      if (owner !== brand.id) {
+        throw new FailedPreconditionError(`campaign ${JSON.stringify(req.campaignId)} belongs to another brand`);
+      }
+    }
     return {
       eventId: req.eventId,
       brandId: brand.id,

@@ -14,3 +14,4 @@ export * from "./validation.js";
 export * from "./outbox.js";
 export * from "./outbox-relay.js";
 export * from "./streams.js";
+export * from "./consumer.js";

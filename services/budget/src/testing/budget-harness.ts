@@ -62,6 +62,8 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
       EVENT_SUBJECT_PREFIX: prefix,
       BUDGET_STREAM: stream,
       SHUTDOWN_GRACE_MS: "500",
+      // The ledger alone: campaigns are checked in the campaign service's tests.
+      CAMPAIGN_SERVICE_URL: "",
       ...options.env,
     }),
     { logger: silent, relayPollMs: 200 },

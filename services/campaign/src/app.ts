@@ -1,0 +1,119 @@
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { connect } from "@nats-io/transport-node";
+import pg from "pg";
+import {
+  createLogger,
+  databaseProbe,
+  DurableConsumer,
+  migrate,
+  openDatabase,
+  OutboxRelay,
+  startServer,
+  type Logger,
+  type RunningServer,
+} from "@adbudget/kit";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
+import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { budgetEventHandler } from "./budget-events.js";
+import { CampaignServiceImpl, type CampaignServiceDeps } from "./campaign-service.js";
+import { CampaignStore } from "./campaign-store.js";
+import { CampaignClockServiceImpl } from "./clock-service.js";
+import type { CampaignConfig } from "./config.js";
+import { entities } from "./entities.js";
+import { migrations } from "./migrations/index.js";
+import { outboxMessages } from "./proto-mapping.js";
+import { routes } from "./routes.js";
+import { WatchHub } from "./watch-hub.js";
+
+export const OUTBOX_CHANNEL = "campaign_outbox";
+const OUTBOX_LOCK_KEY = 0x63616d70; // "camp"
+
+/** pg parsing independent of the global pg.types MikroORM changes: Dates, int8 as text. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 1184 || oid === 1114 ? (v: string) => new Date(v) : oid === 20 ? (v: string) => v : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface CampaignApp {
+  readonly server: RunningServer;
+  readonly logger: Logger;
+  readonly store: CampaignStore;
+  readonly relay: OutboxRelay;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the campaign service: database, store, the durable consumer of budget events, the
+ * outbox relay of campaign events, the watch hub fed by those events, and the server.
+ */
+export async function startCampaignApp(
+  config: CampaignConfig,
+  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number; onScheduleChanged?: CampaignServiceDeps["onScheduleChanged"] } = {},
+): Promise<CampaignApp> {
+  const logger = options.logger ?? createLogger(config.name, config.logLevel);
+  const orm = await openDatabase({ url: config.databaseUrl, entities, migrations, logger });
+  const cleanup: (() => Promise<unknown>)[] = [() => orm.close()];
+  try {
+    if (config.migrateOnStart) await migrate(orm, logger);
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.poolMax, connectionTimeoutMillis: 3000, types: TYPES });
+    pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
+    cleanup.unshift(() => pool.end());
+    const store = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
+
+    const nc = await connect({ servers: config.natsUrl, name: "adbudget-campaign", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    cleanup.unshift(() => nc.close());
+    const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
+      stream: config.campaignStream,
+      subjects: [`${config.subjectPrefix}.campaign.>`],
+      channel: OUTBOX_CHANNEL,
+      lockKey: OUTBOX_LOCK_KEY,
+      pollMs: options.relayPollMs,
+    });
+    relay.start();
+    cleanup.unshift(() => relay.stop());
+    const hub = new WatchHub(nc, config.subjectPrefix, logger.child({ component: "watch" }), config.watchBuffer);
+    hub.start();
+    cleanup.unshift(async () => hub.stop());
+    const budgetEvents = new DurableConsumer(nc, {
+      stream: config.budgetStream,
+      streamSubjects: [`${config.subjectPrefix}.budget.>`],
+      durable: config.budgetConsumer,
+      filterSubject: `${config.subjectPrefix}.budget.>`,
+      handle: budgetEventHandler(store, logger),
+      logger: logger.child({ component: "budget-events" }),
+    });
+    budgetEvents.start();
+    cleanup.unshift(() => budgetEvents.stop());
+
+    const brands = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
+    const impl = new CampaignServiceImpl({ store, brands, hub, logger, onScheduleChanged: options.onScheduleChanged });
+    const clock = new CampaignClockServiceImpl({ store, logger });
+    const server = await startServer({
+      name: config.name,
+      host: config.host,
+      port: config.port,
+      logger,
+      services: [CampaignService, CampaignClockService],
+      routes: (router) => routes(router, impl, clock),
+      probes: { database: databaseProbe(orm) },
+      shutdownGraceMs: config.shutdownGraceMs,
+      healthIntervalMs: options.healthIntervalMs,
+      tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
+    });
+    return {
+      server,
+      logger,
+      store,
+      relay,
+      async stop() {
+        await server.close();
+        for (const c of cleanup) await c().catch((err: unknown) => logger.warn({ err }, "error while stopping"));
+      },
+    };
+  } catch (err) {
+    for (const c of cleanup) await c().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,41 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "@adbudget/kit";
+import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { formatDate } from "@adbudget/time";
+import type { CampaignStore } from "./campaign-store.js";
+
+/**
+ * Applies one budget event (exhausted / replenished) to the brand's flags and campaigns, in
+ * one transaction. Idempotent and order-insensitive: the flag keeps its period and the highest
+ * sequence applied, so a replay, a redelivery or a late event for an older period changes
+ * nothing. The NATS message id is the audit source.
+ */
+export function budgetEventHandler(store: CampaignStore, logger: Logger, now: () => number = Date.now) {
+  return async (msg: JsMsg): Promise<void> => {
+    let event;
+    try {
+      event = fromBinary(BudgetPeriodEventSchema, msg.data);
+    } catch (err) {
+      // A poison message would be redelivered forever: log it and let it be acked.
+      logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable budget event, skipped");
+      return;
+    }
+    const kind = event.period?.kind === PeriodKind.MONTH ? 2 : 1;
+    const period = formatDate(event.period?.start ?? { year: 0, month: 0, day: 0 });
+    const nowMs = now();
+    const { changes } = await store.tx(async (client) => {
+      const changes = await store.applyBudgetSignal(
+        client,
+        event.brandId,
+        kind,
+        { kind: "event", period, exhausted: event.type === BudgetEventType.EXHAUSTED, seq: event.sequence },
+        { cause: event.type === BudgetEventType.EXHAUSTED ? "budget.exhausted" : "budget.replenished", sourceId: `nats:${event.eventId}` },
+        new Date(nowMs),
+      );
+      return { result: undefined, changes };
+    }, nowMs);
+    logger.debug({ brandId: event.brandId, period, kind, changed: changes.length }, "budget event applied");
+  };
+}

@@ -1,0 +1,251 @@
+import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  EtagMismatchError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  decodePageToken,
+  encodePageToken,
+  pageSize,
+  requestId,
+  requestLogger,
+  uuidv7,
+  type FieldViolation,
+  type Logger,
+} from "@adbudget/kit";
+import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import type { Campaign, DaypartSchedule } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import {
+  WatchEventType,
+  type CampaignService,
+  type WatchCampaignsResponse,
+} from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { isInside } from "@adbudget/time";
+import { stateOf, type CampaignRow, type CampaignStore, type Cause } from "./campaign-store.js";
+import { campaignProto, changeProto, etagOf } from "./proto-mapping.js";
+import { scheduleFromProto, scheduleZone, type StoredSchedule } from "./schedule.js";
+import type { WatchHub } from "./watch-hub.js";
+
+export interface CampaignServiceDeps {
+  store: CampaignStore;
+  brands: Client<typeof BrandService>;
+  hub: WatchHub;
+  logger: Logger;
+  /** Told when a campaign's schedule is set, changed or removed (the daypart clock). */
+  onScheduleChanged?: (campaign: CampaignRow) => Promise<void>;
+  now?: () => number;
+}
+
+/** The brand's version from its etag ("v7" -> 7n): orders brand data from different sources. */
+function brandVersion(etag: string): bigint {
+  return /^v\d+$/.test(etag) ? BigInt(etag.slice(1)) : 0n;
+}
+
+/**
+ * adbudget.campaign.v1.CampaignService. The user's intent (`enabled`) is only ever changed by
+ * PauseCampaign / ResumeCampaign; serving and its reasons are recomputed from the pure rule in
+ * the same transaction as whatever changed an input, with an audit row and an outbox event.
+ */
+export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: CampaignServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  private cause(ctx: HandlerContext, cause: string): Cause {
+    return { cause, sourceId: `request:${requestId(ctx)}` };
+  }
+
+  /** The brand from BrandService: NOT_FOUND if unknown; UNAVAILABLE if BrandService is down. */
+  private async brand(brandId: string) {
+    try {
+      const { brand } = await this.deps.brands.getBrand({ id: brandId }, { timeoutMs: 3000 });
+      return brand!;
+    } catch (err) {
+      const e = ConnectError.from(err);
+      if (e.code === Code.NotFound) throw new NotFoundError("brand", brandId);
+      throw new UnavailableError(`brand service unavailable: ${e.rawMessage}`);
+    }
+  }
+
+  private daypartNow(schedule: StoredSchedule | null, brandZone: string, nowMs: number): boolean {
+    return schedule === null ? true : isInside(nowMs, schedule.windows, scheduleZone(schedule, brandZone));
+  }
+
+  async createCampaign(req: { brandId: string; name: string; schedule?: DaypartSchedule; enabled?: boolean }, ctx: HandlerContext) {
+    const schedule = scheduleFromProto(req.schedule, "schedule") ?? null;
+    const brand = await this.brand(req.brandId);
+    if (brand.archived) throw new FailedPreconditionError(`brand ${JSON.stringify(brand.id)} is archived`);
+    const nowMs = this.now();
+    const now = new Date(nowMs);
+    const { result } = await this.deps.store.tx(async (client) => {
+      const state = await this.deps.store.upsertBrand(
+        client,
+        { id: brand.id, archived: brand.archived, timeZone: brand.timeZone, version: brandVersion(brand.etag) },
+        now,
+      );
+      const base = {
+        id: uuidv7(nowMs),
+        brandId: brand.id,
+        name: req.name,
+        enabled: req.enabled ?? true,
+        schedule,
+        inDaypart: this.daypartNow(schedule, state.timeZone, nowMs),
+        daypartAsOf: now,
+        version: 1n,
+        createdAt: now,
+        updatedAt: now,
+        deletedAt: null,
+      };
+      const s = stateOf(base, state);
+      const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
+      const change = await this.deps.store.insert(client, row, this.cause(ctx, "create"));
+      return { result: row, changes: [change] };
+    }, nowMs);
+    requestLogger(ctx, this.deps.logger).info({ campaignId: result.id, brandId: result.brandId, serving: result.serving }, "campaign created");
+    if (result.schedule !== null) await this.deps.onScheduleChanged?.(result);
+    return { campaign: campaignProto(result) };
+  }
+
+  async getCampaign(req: { id: string }) {
+    return { campaign: campaignProto(await this.deps.store.getById(req.id)) };
+  }
+
+  async listCampaigns(req: { brandId: string; serving?: boolean; pageSize: number; pageToken: string }) {
+    const filter = { b: req.brandId, s: req.serving ?? null };
+    const after = decodePageToken(req.pageToken, filter);
+    const limit = pageSize(req.pageSize);
+    const rows = await this.deps.store.list({ brandId: req.brandId, serving: req.serving, after, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return {
+      campaigns: page.map(campaignProto),
+      nextPageToken: rows.length > limit ? encodePageToken(page.at(-1)!.id, filter) : "",
+    };
+  }
+
+  async updateCampaign(req: { campaign?: Campaign; updateMask?: { paths: string[] } }, ctx: HandlerContext) {
+    const c = req.campaign!;
+    const paths = [...new Set(req.updateMask?.paths ?? [])];
+    const violations: FieldViolation[] = [];
+    if (!/^[0-9a-f-]{36}$/i.test(c.id)) violations.push({ field: "campaign.id", description: "must be a campaign id" });
+    if (paths.length === 0) violations.push({ field: "update_mask", description: "must name at least one field" });
+    let schedule: StoredSchedule | null | undefined;
+    for (const p of paths) {
+      if (p === "name") {
+        if (c.name.length < 1 || c.name.length > 200) violations.push({ field: "campaign.name", description: "must be 1 to 200 characters" });
+      } else if (p === "schedule") {
+        try {
+          schedule = scheduleFromProto(c.schedule, "campaign.schedule") ?? null;
+        } catch (err) {
+          if (err instanceof InvalidArgumentError) violations.push(...err.violations);
+          else throw err;
+        }
+      } else {
+        violations.push({ field: "update_mask", description: `${JSON.stringify(p)} cannot be updated; updatable: name, schedule` });
+      }
+    }
+    if (violations.length > 0) throw new InvalidArgumentError(violations);
+    const nowMs = this.now();
+    const now = new Date(nowMs);
+    const { result } = await this.deps.store.tx(async (client) => {
+      const before = await this.deps.store.get(client, c.id, true);
+      if (c.etag !== "" && c.etag !== etagOf(before)) throw new EtagMismatchError("campaign", c.id);
+      const brand = await this.deps.store.brandState(client, before.brandId, false);
+      const after: CampaignRow = { ...before };
+      if (paths.includes("name")) after.name = c.name;
+      if (schedule !== undefined) {
+        after.schedule = schedule;
+        after.inDaypart = this.daypartNow(schedule, brand?.timeZone ?? "UTC", nowMs);
+        after.daypartAsOf = now;
+      }
+      const change = await this.deps.store.save(client, before, after, brand, this.cause(ctx, "update"), now);
+      return { result: change.campaign, changes: [change] };
+    }, nowMs);
+    if (schedule !== undefined) await this.deps.onScheduleChanged?.(result);
+    return { campaign: campaignProto(result) };
+  }
+
+  private async setEnabled(id: string, enabled: boolean, ctx: HandlerContext) {
+    const nowMs = this.now();
+    const { result } = await this.deps.store.tx(async (client) => {
+      const before = await this.deps.store.get(client, id, true);
+      if (before.enabled === enabled) return { result: before, changes: [] };
+      const brand = await this.deps.store.brandState(client, before.brandId, false);
+      const change = await this.deps.store.save(
+        client, before, { ...before, enabled }, brand, this.cause(ctx, enabled ? "user.resume" : "user.pause"), new Date(nowMs),
+      );
+      return { result: change.campaign, changes: [change] };
+    }, nowMs);
+    return { campaign: campaignProto(result) };
+  }
+
+  async pauseCampaign(req: { id: string }, ctx: HandlerContext) {
+    return this.setEnabled(req.id, false, ctx);
+  }
+
+  async resumeCampaign(req: { id: string }, ctx: HandlerContext) {
+    return this.setEnabled(req.id, true, ctx);
+  }
+
+  async deleteCampaign(req: { id: string }, ctx: HandlerContext) {
+    const nowMs = this.now();
+    const { result } = await this.deps.store.tx(async (client) => {
+      const before = await this.deps.store.get(client, req.id, true);
+      const change = await this.deps.store.delete(client, before, this.cause(ctx, "delete"), new Date(nowMs));
+      return { result: change.campaign, changes: [change] };
+    }, nowMs);
+    if (result.schedule !== null) await this.deps.onScheduleChanged?.(result);
+    return {};
+  }
+
+  async listCampaignStateChanges(req: { campaignId: string; brandId: string; pageSize: number; pageToken: string }) {
+    const filter = { c: req.campaignId, b: req.brandId };
+    const before = decodePageToken(req.pageToken, filter);
+    const limit = pageSize(req.pageSize);
+    const rows = await this.deps.store.listChanges({ campaignId: req.campaignId, brandId: req.brandId, before, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return {
+      changes: page.map(changeProto),
+      nextPageToken: rows.length > limit ? encodePageToken(page.at(-1)!.id, filter) : "",
+    };
+  }
+
+  /**
+   * The current state of every matching campaign, then every committed change. Subscribes
+   * before reading the snapshot, and skips buffered changes the snapshot already shows (by
+   * version), so nothing is missed or sent twice.
+   */
+  async *watchCampaigns(req: { brandId: string }, ctx: HandlerContext): AsyncGenerator<WatchCampaignsResponse> {
+    const changes = this.deps.hub.subscribe(req.brandId, ctx.signal);
+    try {
+      const versions = new Map<string, bigint>();
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.deps.store.snapshot(req.brandId, after, 500);
+        for (const c of page) {
+          versions.set(c.id, c.version);
+          yield { $typeName: "adbudget.campaign.v1.WatchCampaignsResponse", type: WatchEventType.SNAPSHOT, campaign: campaignProto(c) };
+        }
+        if (page.length < 500) break;
+        after = page.at(-1)!.id;
+      }
+      yield { $typeName: "adbudget.campaign.v1.WatchCampaignsResponse", type: WatchEventType.SNAPSHOT_COMPLETE };
+      for await (const event of changes) {
+        const c = event.campaign!;
+        const version = BigInt(c.etag.slice(1) || "0");
+        if ((versions.get(c.id) ?? -1n) >= version) continue;
+        versions.set(c.id, version);
+        yield {
+          $typeName: "adbudget.campaign.v1.WatchCampaignsResponse",
+          type: event.deleted ? WatchEventType.DELETED : WatchEventType.CHANGED,
+          campaign: c,
+          change: event.change,
+        };
+      }
+    } finally {
+      changes.close();
+    }
+  }
+}

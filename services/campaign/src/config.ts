@@ -1,0 +1,42 @@
+import { EnvReader, readServiceConfig, type ServiceConfig } from "@adbudget/kit";
+
+export interface CampaignConfig extends ServiceConfig {
+  natsUrl: string;
+  subjectPrefix: string;
+  /** The budget service's stream this service consumes. */
+  budgetStream: string;
+  /** This service's stream: `<prefix>.campaign.>`. */
+  campaignStream: string;
+  /** Durable consumer name on the budget stream, shared by replicas. */
+  budgetConsumer: string;
+  brandServiceUrl: string;
+  watchBuffer: number;
+  poolMax: number;
+}
+
+/**
+ * CAMPAIGN_PORT (50053), CAMPAIGN_DATABASE_URL (database `adbudget_campaign`), NATS_URL,
+ * EVENT_SUBJECT_PREFIX (adbudget), BUDGET_STREAM (ADBUDGET_BUDGET), CAMPAIGN_STREAM
+ * (ADBUDGET_CAMPAIGN), CAMPAIGN_BUDGET_CONSUMER (campaign-budget-events), BRAND_SERVICE_URL,
+ * WATCH_BUFFER (1000 changes per watcher), CAMPAIGN_DB_POOL_MAX (10).
+ */
+export function readCampaignConfig(env: Record<string, string | undefined> = process.env): CampaignConfig {
+  const reader = new EnvReader(env);
+  const base = readServiceConfig({ name: "campaign", prefix: "CAMPAIGN", port: 50053, database: "adbudget_campaign" }, reader);
+  const config: CampaignConfig = {
+    ...base,
+    natsUrl: reader.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    subjectPrefix: reader.string("EVENT_SUBJECT_PREFIX", "adbudget"),
+    budgetStream: reader.string("BUDGET_STREAM", "ADBUDGET_BUDGET"),
+    campaignStream: reader.string("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
+    budgetConsumer: reader.string("CAMPAIGN_BUDGET_CONSUMER", "campaign-budget-events"),
+    brandServiceUrl: reader.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
+    watchBuffer: reader.int("WATCH_BUFFER", 1000, { min: 1, max: 1_000_000 }),
+    poolMax: reader.int("CAMPAIGN_DB_POOL_MAX", 10, { min: 2, max: 500 }),
+  };
+  for (const [name, v] of [["EVENT_SUBJECT_PREFIX", config.subjectPrefix], ["BUDGET_STREAM", config.budgetStream], ["CAMPAIGN_STREAM", config.campaignStream], ["CAMPAIGN_BUDGET_CONSUMER", config.budgetConsumer]]) {
+    if (!/^[A-Za-z0-9_-]+$/.test(v!)) reader.problems.push(`${name}: letters, digits, - and _ only`);
+  }
+  reader.done();
+  return config;
+}

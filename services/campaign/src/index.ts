@@ -1,0 +1,6 @@
+export { startCampaignApp, type CampaignApp } from "./app.js";
+export { readCampaignConfig, type CampaignConfig } from "./config.js";
+export { CampaignServiceImpl } from "./campaign-service.js";
+export { CampaignClockServiceImpl } from "./clock-service.js";
+export { servingState, applySignal } from "./serving-state.js";
+export { routes } from "./routes.js";

@@ -1,0 +1,123 @@
+import { randomBytes } from "node:crypto";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { createLogger } from "@adbudget/kit";
+import { createTestDatabase, type TestDatabase } from "@adbudget/kit/testing";
+import { readBrandConfig, startBrandApp, type BrandApp } from "@adbudget/brand-service";
+import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
+import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { startCampaignApp, type CampaignApp } from "../app.js";
+import { readCampaignConfig } from "../config.js";
+
+export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+export interface SystemHarness {
+  brandApp: BrandApp;
+  budgetApp: BudgetApp;
+  campaignApp: CampaignApp;
+  brands: Client<typeof BrandService>;
+  budget: Client<typeof BudgetService>;
+  campaigns: Client<typeof CampaignService>;
+  clock: Client<typeof CampaignClockService>;
+  prefix: string;
+  budgetStream: string;
+  nc: NatsConnection;
+  /** Stops the campaign service (its database and consumer position stay). */
+  stopCampaign(): Promise<void>;
+  /** Starts it again on the same database and durable consumer. */
+  startCampaign(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * All three services over real ports, each with its own fresh database, wired as in
+ * production (typed clients between them, events over NATS) under this test's own subject
+ * prefix and streams.
+ */
+export async function startSystem(options: { campaignEnv?: Record<string, string> } = {}): Promise<SystemHarness> {
+  const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const budgetStream = `${tag.toUpperCase()}_BUDGET`;
+  const campaignStream = `${tag.toUpperCase()}_CAMPAIGN`;
+  const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
+  const silent = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
+  const brandApp = await startBrandApp(
+    readBrandConfig({ BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500" }),
+    { logger: silent },
+  );
+  let campaignPort = "0";
+  const campaignConfig = () =>
+    readCampaignConfig({
+      CAMPAIGN_HOST: "127.0.0.1",
+      CAMPAIGN_PORT: campaignPort,
+      CAMPAIGN_DATABASE_URL: dbs[2]!.url,
+      BRAND_SERVICE_URL: brandApp.server.url,
+      NATS_URL,
+      EVENT_SUBJECT_PREFIX: tag,
+      BUDGET_STREAM: budgetStream,
+      CAMPAIGN_STREAM: campaignStream,
+      SHUTDOWN_GRACE_MS: "500",
+      ...options.campaignEnv,
+    });
+  let campaignApp = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200 });
+  campaignPort = String(campaignApp.server.port);
+  const budgetApp = await startBudgetApp(
+    readBudgetConfig({
+      BUDGET_HOST: "127.0.0.1",
+      BUDGET_PORT: "0",
+      BUDGET_DATABASE_URL: dbs[1]!.url,
+      BRAND_SERVICE_URL: brandApp.server.url,
+      CAMPAIGN_SERVICE_URL: campaignApp.server.url,
+      NATS_URL,
+      EVENT_SUBJECT_PREFIX: tag,
+      BUDGET_STREAM: budgetStream,
+      SHUTDOWN_GRACE_MS: "500",
+    }),
+    { logger: silent, relayPollMs: 200 },
+  );
+  const nc = await connect({ servers: NATS_URL });
+  const t = (url: string) => createGrpcTransport({ baseUrl: url });
+  const h: SystemHarness = {
+    brandApp,
+    budgetApp,
+    campaignApp,
+    brands: createClient(BrandService, t(brandApp.server.url)),
+    budget: createClient(BudgetService, t(budgetApp.server.url)),
+    campaigns: createClient(CampaignService, t(campaignApp.server.url)),
+    clock: createClient(CampaignClockService, t(campaignApp.server.url)),
+    prefix: tag,
+    budgetStream,
+    nc,
+    async stopCampaign() {
+      await h.campaignApp.stop();
+    },
+    async startCampaign() {
+      campaignApp = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200 });
+      h.campaignApp = campaignApp;
+    },
+    async close() {
+      await budgetApp.stop();
+      await h.campaignApp.stop().catch(() => undefined);
+      await brandApp.stop();
+      const jsm = await jetstreamManager(nc);
+      for (const s of [budgetStream, campaignStream]) await jsm.streams.delete(s).catch(() => undefined);
+      await nc.close();
+      for (const db of dbs) await db.drop();
+    },
+  };
+  return h;
+}
+
+/** Polls `check` until it returns true or the time is up. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

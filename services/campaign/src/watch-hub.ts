@@ -1,0 +1,109 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { Logger } from "@adbudget/kit";
+import { CampaignStateChangedEventSchema, type CampaignStateChangedEvent } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
+
+interface Watcher {
+  brandId: string;
+  queue: CampaignStateChangedEvent[];
+  overflowed: boolean;
+  wake: (() => void) | undefined;
+}
+
+/**
+ * Fans committed campaign changes out to WatchCampaigns streams. Fed by the campaign events on
+ * NATS (`<prefix>.campaign.state.>`), not by in-process calls, so a watcher connected to any
+ * replica sees the changes committed by every replica.
+ *
+ * Each watcher has a bounded queue: a reader that falls `maxBuffer` events behind is ended with
+ * RESOURCE_EXHAUSTED (it reconnects and gets a fresh snapshot) instead of growing memory
+ * without bound.
+ */
+export class WatchHub {
+  private readonly watchers = new Set<Watcher>();
+  private sub: Subscription | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subjectPrefix: string,
+    private readonly logger: Logger,
+    private readonly maxBuffer = 1000,
+  ) {}
+
+  start(): void {
+    this.sub = this.nc.subscribe(`${this.subjectPrefix}.campaign.state.>`);
+    void (async () => {
+      for await (const m of this.sub!) {
+        let event: CampaignStateChangedEvent;
+        try {
+          event = fromBinary(CampaignStateChangedEventSchema, m.data);
+        } catch (err) {
+          this.logger.warn({ err, subject: m.subject }, "undecodable campaign event");
+          continue;
+        }
+        this.dispatch(event);
+      }
+    })();
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    for (const w of this.watchers) w.wake?.();
+  }
+
+  get size(): number {
+    return this.watchers.size;
+  }
+
+  private dispatch(event: CampaignStateChangedEvent): void {
+    const brandId = event.campaign?.brandId ?? "";
+    for (const w of this.watchers) {
+      if (w.brandId !== "" && w.brandId !== brandId) continue;
+      if (w.queue.length >= this.maxBuffer) {
+        w.overflowed = true;
+      } else {
+        w.queue.push(event);
+      }
+      w.wake?.();
+    }
+  }
+
+  /**
+   * Starts buffering the changes of `brandId` ("" = all) at once, so a snapshot read after this
+   * call misses nothing; iterate the result to receive them. Ends when `signal` aborts.
+   */
+  subscribe(brandId: string, signal: AbortSignal): AsyncIterable<CampaignStateChangedEvent> & { close(): void } {
+    const w: Watcher = { brandId, queue: [], overflowed: false, wake: undefined };
+    this.watchers.add(w);
+    const close = () => this.watchers.delete(w);
+    const hub = this;
+    return {
+      close,
+      async *[Symbol.asyncIterator]() {
+        try {
+          while (!signal.aborted && hub.sub !== undefined && !hub.sub.isClosed()) {
+            if (w.overflowed) {
+              throw new ConnectError(
+                `watcher fell more than ${hub.maxBuffer} changes behind; reconnect for a fresh snapshot`,
+                Code.ResourceExhausted,
+              );
+            }
+            const next = w.queue.shift();
+            if (next !== undefined) {
+              yield next;
+              continue;
+            }
+            await new Promise<void>((resolve) => {
+              w.wake = resolve;
+              signal.addEventListener("abort", () => resolve(), { once: true });
+            });
+            w.wake = undefined;
+          }
+        } finally {
+          close();
+        }
+      },
+    };
+  }
+}

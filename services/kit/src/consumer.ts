@@ -1,0 +1,96 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "./logger.js";
+import { ensureStream } from "./streams.js";
+
+export interface DurableConsumerOptions {
+  stream: string;
+  /** Subjects of the stream, to create it if the producer has not yet. */
+  streamSubjects: string[];
+  /** Durable name: replicas sharing it share the work; a restarted one resumes where it was. */
+  durable: string;
+  filterSubject: string;
+  /** Handles one message; resolve after the effect is committed. Throw to retry later. */
+  handle: (msg: JsMsg) => Promise<void>;
+  logger: Logger;
+  /** How long a message may be in processing before JetStream redelivers it. */
+  ackWaitMs?: number;
+  /** Delay before a failed message is redelivered. */
+  retryDelayMs?: number;
+}
+
+/**
+ * A durable JetStream pull consumer with explicit acks: a message is acked only after its
+ * handler committed, so a crash or a failure means redelivery, never loss; handlers must be
+ * idempotent. A consumer that was down resumes from its last ack (catch-up). Runs until
+ * `stop()`; reconnects and retries on its own while NATS is away.
+ */
+export class DurableConsumer {
+  private stopped = false;
+  private current: { stop(): void } | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: DurableConsumerOptions,
+  ) {}
+
+  start(): void {
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.current?.stop();
+    await this.running;
+  }
+
+  private async setup() {
+    const o = this.options;
+    await ensureStream(this.nc, o.stream, o.streamSubjects, o.logger);
+    const jsm = await jetstreamManager(this.nc);
+    const config = {
+      durable_name: o.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: o.filterSubject,
+      ack_wait: (o.ackWaitMs ?? 30_000) * 1_000_000,
+      max_ack_pending: 1000,
+    };
+    try {
+      await jsm.consumers.info(o.stream, o.durable);
+    } catch {
+      await jsm.consumers.add(o.stream, config);
+      o.logger.info({ stream: o.stream, durable: o.durable, filter: o.filterSubject }, "created durable consumer");
+    }
+    return jetstream(this.nc).consumers.get(o.stream, o.durable);
+  }
+
+  private async loop(): Promise<void> {
+    const o = this.options;
+    let backoff = 100;
+    while (!this.stopped) {
+      try {
+        const consumer = await this.setup();
+        const messages = await consumer.consume({ max_messages: 256 });
+        this.current = messages;
+        backoff = 100;
+        for await (const msg of messages) {
+          try {
+            await o.handle(msg);
+            msg.ack();
+          } catch (err) {
+            o.logger.warn({ err, subject: msg.subject, seq: msg.seq }, "message handling failed, will be redelivered");
+            msg.nak(o.retryDelayMs ?? 1000);
+          }
+          if (this.stopped) break;
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        o.logger.warn({ err: (err as Error).message, retryInMs: backoff }, "consumer interrupted, retrying");
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(5000, backoff * 2);
+      }
+    }
+  }
+}
