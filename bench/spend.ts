@@ -40,7 +40,7 @@ const brand = await startService("services/brand/dist/main.js", {
 const budget = await startService("services/budget/dist/main.js", {
   BUDGET_PORT: String(budgetPort), BUDGET_HOST: "127.0.0.1", BUDGET_DATABASE_URL: budgetDb.url,
   BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`, EVENT_SUBJECT_PREFIX: tag, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`,
-  BUDGET_DB_POOL_MAX: "10", CAMPAIGN_SERVICE_URL: "",
+  BUDGET_DB_POOL_MAX: "10", CAMPAIGN_SERVICE_URL: "none",
 });
 
 const rows: Row[] = [];

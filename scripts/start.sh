@@ -16,6 +16,7 @@ turbo run build --output-logs=errors-only
 SERVICES=(
   "brand|${BRAND_PORT:-50051}|services/brand/dist/main.js"
   "budget|${BUDGET_PORT:-50052}|services/budget/dist/main.js"
+  "campaign|${CAMPAIGN_PORT:-50053}|services/campaign/dist/main.js"
 )
 
 pids=()

@@ -1,4 +1,7 @@
+import { connect } from "@nats-io/transport-node";
+import pg from "pg";
 import {
+  OutboxRelay,
   createLogger,
   databaseProbe,
   migrate,
@@ -11,7 +14,8 @@ import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb
 import { BrandServiceImpl } from "./brand-service.js";
 import { BrandStore } from "./brand-store.js";
 import type { BrandConfig } from "./config.js";
-import { BrandEntity } from "./entities.js";
+import { BrandEntity, OutboxEntity } from "./entities.js";
+import { brandEvent, OUTBOX_CHANNEL, OUTBOX_LOCK_KEY } from "./events.js";
 import { migrations } from "./migrations/index.js";
 import { routes } from "./routes.js";
 
@@ -22,18 +26,34 @@ export interface BrandApp {
 }
 
 /**
- * Wires the brand service: database (migrated unless disabled), store, implementation and the
- * shared server. Used by main.ts and, with a test database and port 0, by the tests.
+ * Wires the brand service: database (migrated unless disabled), store, the outbox relay of
+ * brand events to JetStream, implementation and the shared server. Used by main.ts and, with a test database and port 0, by the tests.
  */
 export async function startBrandApp(
   config: BrandConfig,
-  options: { logger?: Logger; healthIntervalMs?: number } = {},
+  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number } = {},
 ): Promise<BrandApp> {
   const logger = options.logger ?? createLogger(config.name, config.logLevel);
-  const orm = await openDatabase({ url: config.databaseUrl, entities: [BrandEntity], migrations, logger });
+  const orm = await openDatabase({ url: config.databaseUrl, entities: [BrandEntity, OutboxEntity], migrations, logger });
+  const cleanup: (() => Promise<unknown>)[] = [() => orm.close()];
   try {
     if (config.migrateOnStart) await migrate(orm, logger);
-    const impl = new BrandServiceImpl({ store: new BrandStore(orm), logger });
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2, connectionTimeoutMillis: 3000 });
+    pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
+    cleanup.unshift(() => pool.end());
+    const nc = await connect({ servers: config.natsUrl, name: "adbudget-brand", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    cleanup.unshift(() => nc.close());
+    const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
+      stream: config.stream,
+      subjects: [`${config.subjectPrefix}.brand.>`],
+      channel: OUTBOX_CHANNEL,
+      lockKey: OUTBOX_LOCK_KEY,
+      pollMs: options.relayPollMs,
+    });
+    relay.start();
+    cleanup.unshift(() => relay.stop());
+    const store = new BrandStore(orm, (row, type, now) => brandEvent(config.subjectPrefix, row, type, now), () => relay.wake());
+    const impl = new BrandServiceImpl({ store, logger });
     const server = await startServer({
       name: config.name,
       host: config.host,
@@ -51,11 +71,11 @@ export async function startBrandApp(
       logger,
       async stop() {
         await server.close();
-        await orm.close();
+        for (const c of cleanup) await c().catch((err: unknown) => logger.warn({ err }, "error while stopping"));
       },
     };
   } catch (err) {
-    await orm.close();
+    for (const c of cleanup) await c().catch(() => undefined);
     throw err;
   }
 }

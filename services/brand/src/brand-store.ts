@@ -1,7 +1,9 @@
-import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
-import type { MikroORM } from "@adbudget/kit";
+import { LockMode, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
+import type { MikroORM, OutboxMessage } from "@adbudget/kit";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, uuidv7 } from "@adbudget/kit";
-import { BrandEntity, type BrandRow } from "./entities.js";
+import { BrandEntity, OutboxEntity, type BrandRow } from "./entities.js";
+
+export type BrandChange = "created" | "updated" | "archived";
 
 export interface BrandPatch {
   name?: string;
@@ -15,25 +17,48 @@ export interface BrandPatch {
  * etag, archived) are enforced here, atomically with the write.
  */
 export class BrandStore {
-  constructor(private readonly orm: MikroORM) {}
+  /**
+   * @param events builds the outbox message of a change; it is persisted in the same
+   *   transaction as the change, so a committed change always has its event.
+   */
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly events: (row: BrandRow, type: BrandChange, now: Date) => OutboxMessage,
+    private readonly onEvents: () => void = () => undefined,
+  ) {}
+
+  private emit(em: EntityManager, row: BrandRow, type: BrandChange, now: Date): void {
+    const m = this.events(row, type, now);
+    em.create(OutboxEntity, {
+      eventId: m.eventId,
+      aggregateId: m.aggregateId,
+      subject: m.subject,
+      payload: Buffer.from(m.payload),
+      createdAt: now,
+      publishedAt: null,
+    });
+  }
 
   async create(fields: Required<BrandPatch>, now: Date): Promise<BrandRow> {
-    const em = this.orm.em.fork();
-    const row = em.create(BrandEntity, {
-      id: uuidv7(now.getTime()),
-      ...fields,
-      archived: false,
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-      archivedAt: null,
-    });
     try {
-      await em.flush();
+      const row = await this.orm.em.fork().transactional(async (em) => {
+        const row = em.create(BrandEntity, {
+          id: uuidv7(now.getTime()),
+          ...fields,
+          archived: false,
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+          archivedAt: null,
+        });
+        this.emit(em, row, "created", now);
+        return row;
+      });
+      this.onEvents();
+      return row;
     } catch (err) {
       throw uniqueName(err, fields.name);
     }
-    return row;
   }
 
   async get(id: string): Promise<BrandRow> {
@@ -68,8 +93,9 @@ export class BrandStore {
         const changed = Object.entries(patch).some(([k, v]) => row[k as keyof BrandPatch] !== v);
         if (!changed) return row;
         em.assign(row, { ...patch, version: row.version + 1, updatedAt: now });
+        this.emit(em, row, "updated", now);
         return row;
-      });
+      }).finally(() => this.onEvents());
     } catch (err) {
       throw uniqueName(err, patch.name ?? "");
     }
@@ -82,8 +108,9 @@ export class BrandStore {
       if (row === null) throw new NotFoundError("brand", id);
       if (row.archived) return row;
       em.assign(row, { archived: true, archivedAt: now, updatedAt: now, version: row.version + 1 });
+      this.emit(em, row, "archived", now);
       return row;
-    });
+    }).finally(() => this.onEvents());
   }
 }
 

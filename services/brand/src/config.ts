@@ -1,11 +1,28 @@
 import { EnvReader, readServiceConfig, type ServiceConfig } from "@adbudget/kit";
 
-export type BrandConfig = ServiceConfig;
+export interface BrandConfig extends ServiceConfig {
+  natsUrl: string;
+  subjectPrefix: string;
+  /** Stream of `<prefix>.brand.>`, created if missing. */
+  stream: string;
+}
 
 /**
  * BRAND_PORT (50051), BRAND_HOST, BRAND_DATABASE_URL (default: database `adbudget_brand` on
- * PG_URL), plus the settings every service shares (see .env.example).
+ * PG_URL), NATS_URL, EVENT_SUBJECT_PREFIX (adbudget), BRAND_STREAM (ADBUDGET_BRAND), plus the
+ * settings every service shares (see .env.example).
  */
 export function readBrandConfig(env: Record<string, string | undefined> = process.env): BrandConfig {
-  return readServiceConfig({ name: "brand", prefix: "BRAND", port: 50051, database: "adbudget_brand" }, new EnvReader(env));
+  const reader = new EnvReader(env);
+  const base = readServiceConfig({ name: "brand", prefix: "BRAND", port: 50051, database: "adbudget_brand" }, reader);
+  const config: BrandConfig = {
+    ...base,
+    natsUrl: reader.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    subjectPrefix: reader.string("EVENT_SUBJECT_PREFIX", "adbudget"),
+    stream: reader.string("BRAND_STREAM", "ADBUDGET_BRAND"),
+  };
+  if (!/^[A-Za-z0-9_-]+$/.test(config.subjectPrefix)) reader.problems.push("EVENT_SUBJECT_PREFIX: one subject token");
+  if (!/^[A-Za-z0-9_-]+$/.test(config.stream)) reader.problems.push("BRAND_STREAM: letters, digits, - and _ only");
+  reader.done();
+  return config;
 }

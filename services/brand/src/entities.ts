@@ -21,3 +21,18 @@ export const BrandEntity = defineEntity({
 });
 
 export type BrandRow = InferEntity<typeof BrandEntity>;
+
+/** The outbox row of a brand event, written in the same transaction as the brand change. */
+export const OutboxEntity = defineEntity({
+  name: "OutboxEntry",
+  tableName: "outbox",
+  properties: {
+    id: p.bigint("string").primary().autoincrement(),
+    eventId: p.uuid().unique(),
+    aggregateId: p.text(),
+    subject: p.text(),
+    payload: p.blob(),
+    createdAt: p.datetime(),
+    publishedAt: p.datetime().nullable(),
+  },
+});

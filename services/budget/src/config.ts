@@ -7,7 +7,7 @@ export interface BudgetConfig extends ServiceConfig {
   /** JetStream stream holding `<prefix>.budget.>`, created if missing. */
   stream: string;
   brandServiceUrl: string;
-  /** Empty: spend is not checked against campaigns (no campaign service deployed). */
+  /** Empty (env "none"): spend is not checked against campaigns (no campaign service deployed). */
   campaignServiceUrl: string;
   brandCacheTtlMs: number;
   spendMaxBatch: number;
@@ -18,7 +18,7 @@ export interface BudgetConfig extends ServiceConfig {
 /**
  * BUDGET_PORT (50052), BUDGET_DATABASE_URL (database `adbudget_budget` on PG_URL), NATS_URL,
  * EVENT_SUBJECT_PREFIX (adbudget), BUDGET_STREAM (ADBUDGET_BUDGET), BRAND_SERVICE_URL
- * (http://127.0.0.1:50051), CAMPAIGN_SERVICE_URL (http://127.0.0.1:50053; empty = spend is not checked
+ * (http://127.0.0.1:50051), CAMPAIGN_SERVICE_URL (http://127.0.0.1:50053; "none" = spend is not checked
  * against campaigns), BRAND_CACHE_TTL_MS (5000), SPEND_MAX_BATCH (1000),
  * SPEND_CONCURRENCY (2), BUDGET_DB_POOL_MAX (10), plus the shared settings.
  */
@@ -31,7 +31,7 @@ export function readBudgetConfig(env: Record<string, string | undefined> = proce
     subjectPrefix: reader.string("EVENT_SUBJECT_PREFIX", "adbudget"),
     stream: reader.string("BUDGET_STREAM", "ADBUDGET_BUDGET"),
     brandServiceUrl: reader.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
-    campaignServiceUrl: reader.string("CAMPAIGN_SERVICE_URL", "http://127.0.0.1:50053"),
+    campaignServiceUrl: ((v) => (v === "none" ? "" : v))(reader.string("CAMPAIGN_SERVICE_URL", "http://127.0.0.1:50053")),
     brandCacheTtlMs: reader.int("BRAND_CACHE_TTL_MS", 5000, { min: 0, max: 3_600_000 }),
     spendMaxBatch: reader.int("SPEND_MAX_BATCH", 1000, { min: 1, max: 10_000 }),
     spendConcurrency: reader.int("SPEND_CONCURRENCY", 2, { min: 1, max: 64 }),

@@ -16,7 +16,7 @@ import {
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { budgetEventHandler } from "./budget-events.js";
+import { brandEventHandler, budgetEventHandler } from "./budget-events.js";
 import { CampaignServiceImpl, type CampaignServiceDeps } from "./campaign-service.js";
 import { CampaignStore } from "./campaign-store.js";
 import { CampaignClockServiceImpl } from "./clock-service.js";
@@ -86,6 +86,16 @@ export async function startCampaignApp(
     });
     budgetEvents.start();
     cleanup.unshift(() => budgetEvents.stop());
+    const brandEvents = new DurableConsumer(nc, {
+      stream: config.brandStream,
+      streamSubjects: [`${config.subjectPrefix}.brand.>`],
+      durable: config.brandConsumer,
+      filterSubject: `${config.subjectPrefix}.brand.>`,
+      handle: brandEventHandler(store, logger),
+      logger: logger.child({ component: "brand-events" }),
+    });
+    brandEvents.start();
+    cleanup.unshift(() => brandEvents.stop());
 
     const brands = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
     const impl = new CampaignServiceImpl({ store, brands, hub, logger, onScheduleChanged: options.onScheduleChanged });

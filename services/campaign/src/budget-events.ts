@@ -1,6 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "@adbudget/kit";
+import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
 import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
@@ -37,5 +38,34 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: ()
       return { result: undefined, changes };
     }, nowMs);
     logger.debug({ brandId: event.brandId, period, kind, changed: changes.length }, "budget event applied");
+  };
+}
+
+/**
+ * Applies one brand event (created / updated / archived): the campaign service's view of the
+ * brand (archived, zone) follows, and the brand's campaigns are recomputed. Ordered by the
+ * brand's version: an older version than the one stored changes nothing.
+ */
+export function brandEventHandler(store: CampaignStore, logger: Logger, now: () => number = Date.now) {
+  return async (msg: JsMsg): Promise<void> => {
+    let event;
+    try {
+      event = fromBinary(BrandChangedEventSchema, msg.data);
+    } catch (err) {
+      logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable brand event, skipped");
+      return;
+    }
+    const brand = event.brand;
+    if (brand === undefined) return;
+    const nowMs = now();
+    await store.tx(async (client) => {
+      const changes = await store.applyBrand(
+        client,
+        { id: brand.id, archived: brand.archived, timeZone: brand.timeZone, version: event.version },
+        { cause: event.type === BrandChangeType.ARCHIVED ? "brand.archived" : "brand.updated", sourceId: `nats:${event.eventId}` },
+        new Date(nowMs),
+      );
+      return { result: undefined, changes };
+    }, nowMs);
   };
 }

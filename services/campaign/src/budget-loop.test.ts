@@ -165,3 +165,17 @@ describe("spend against the budget service's view of campaigns", () => {
     expect(events).toEqual([]);
   });
 });
+
+describe("brand changes", () => {
+  it("archiving a brand stops its campaigns with BRAND_ARCHIVED, through the brand events", async () => {
+    const { brand } = await h.brands.createBrand({ name: "Archived later" });
+    const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Doomed" });
+    expect(campaign!.serving).toBe(true);
+    await h.brands.archiveBrand({ id: brand!.id });
+    await eventually(async () => !(await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.serving, 15_000, "archived");
+    const c = (await h.campaigns.getCampaign({ id: campaign!.id })).campaign!;
+    expect(c.pauseReasons).toEqual([PauseReason.BRAND_ARCHIVED]);
+    const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: c.id });
+    expect(changes[0]).toMatchObject({ cause: "brand.archived", toServing: false });
+  });
+});

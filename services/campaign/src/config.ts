@@ -9,6 +9,9 @@ export interface CampaignConfig extends ServiceConfig {
   campaignStream: string;
   /** Durable consumer name on the budget stream, shared by replicas. */
   budgetConsumer: string;
+  /** The brand service's stream (brand archive and zone changes), and our consumer on it. */
+  brandStream: string;
+  brandConsumer: string;
   brandServiceUrl: string;
   watchBuffer: number;
   poolMax: number;
@@ -17,7 +20,8 @@ export interface CampaignConfig extends ServiceConfig {
 /**
  * CAMPAIGN_PORT (50053), CAMPAIGN_DATABASE_URL (database `adbudget_campaign`), NATS_URL,
  * EVENT_SUBJECT_PREFIX (adbudget), BUDGET_STREAM (ADBUDGET_BUDGET), CAMPAIGN_STREAM
- * (ADBUDGET_CAMPAIGN), CAMPAIGN_BUDGET_CONSUMER (campaign-budget-events), BRAND_SERVICE_URL,
+ * (ADBUDGET_CAMPAIGN), CAMPAIGN_BUDGET_CONSUMER (campaign-budget-events), BRAND_STREAM
+ * (ADBUDGET_BRAND), CAMPAIGN_BRAND_CONSUMER (campaign-brand-events), BRAND_SERVICE_URL,
  * WATCH_BUFFER (1000 changes per watcher), CAMPAIGN_DB_POOL_MAX (10).
  */
 export function readCampaignConfig(env: Record<string, string | undefined> = process.env): CampaignConfig {
@@ -30,11 +34,13 @@ export function readCampaignConfig(env: Record<string, string | undefined> = pro
     budgetStream: reader.string("BUDGET_STREAM", "ADBUDGET_BUDGET"),
     campaignStream: reader.string("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
     budgetConsumer: reader.string("CAMPAIGN_BUDGET_CONSUMER", "campaign-budget-events"),
+    brandStream: reader.string("BRAND_STREAM", "ADBUDGET_BRAND"),
+    brandConsumer: reader.string("CAMPAIGN_BRAND_CONSUMER", "campaign-brand-events"),
     brandServiceUrl: reader.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
     watchBuffer: reader.int("WATCH_BUFFER", 1000, { min: 1, max: 1_000_000 }),
     poolMax: reader.int("CAMPAIGN_DB_POOL_MAX", 10, { min: 2, max: 500 }),
   };
-  for (const [name, v] of [["EVENT_SUBJECT_PREFIX", config.subjectPrefix], ["BUDGET_STREAM", config.budgetStream], ["CAMPAIGN_STREAM", config.campaignStream], ["CAMPAIGN_BUDGET_CONSUMER", config.budgetConsumer]]) {
+  for (const [name, v] of [["EVENT_SUBJECT_PREFIX", config.subjectPrefix], ["BUDGET_STREAM", config.budgetStream], ["CAMPAIGN_STREAM", config.campaignStream], ["CAMPAIGN_BUDGET_CONSUMER", config.budgetConsumer], ["BRAND_STREAM", config.brandStream], ["CAMPAIGN_BRAND_CONSUMER", config.brandConsumer]]) {
     if (!/^[A-Za-z0-9_-]+$/.test(v!)) reader.problems.push(`${name}: letters, digits, - and _ only`);
   }
   reader.done();

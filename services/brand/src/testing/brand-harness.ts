@@ -1,4 +1,7 @@
+import { randomBytes } from "node:crypto";
 import { createClient, type Client } from "@connectrpc/connect";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger } from "@adbudget/kit";
 import { createTestDatabase, type TestDatabase } from "@adbudget/kit/testing";
@@ -21,7 +24,11 @@ export async function startBrandHarness(
   options: { env?: Record<string, string>; databaseUrl?: (db: TestDatabase) => string } = {},
 ): Promise<BrandHarness> {
   const db = await createTestDatabase();
+  const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const stream = `${tag.toUpperCase()}_BRAND`;
   const config = readBrandConfig({
+    EVENT_SUBJECT_PREFIX: tag,
+    BRAND_STREAM: stream,
     BRAND_HOST: "127.0.0.1",
     BRAND_PORT: "0",
     BRAND_DATABASE_URL: options.databaseUrl?.(db) ?? db.url,
@@ -37,6 +44,9 @@ export async function startBrandHarness(
     async close() {
       await app.stop();
       await db.drop();
+      const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
+      await nc.close();
     },
   };
 }

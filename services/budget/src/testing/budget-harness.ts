@@ -47,7 +47,10 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase()];
   const silent = createLogger("test", "silent");
   const brandApp = await startBrandApp(
-    readBrandConfig({ BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500" }),
+    readBrandConfig({
+      BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
+      NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
+    }),
     { logger: silent },
   );
   const nats = new URL(NATS_URL.replace(/^nats:/, "http:"));
@@ -63,7 +66,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
       BUDGET_STREAM: stream,
       SHUTDOWN_GRACE_MS: "500",
       // The ledger alone: campaigns are checked in the campaign service's tests.
-      CAMPAIGN_SERVICE_URL: "",
+      CAMPAIGN_SERVICE_URL: "none",
       ...options.env,
     }),
     { logger: silent, relayPollMs: 200 },
@@ -112,6 +115,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
       await natsProxy?.close();
       const jsm = await jetstreamManager(nc);
       await jsm.streams.delete(stream).catch(() => undefined);
+      await jsm.streams.delete(`${tag.toUpperCase()}_BRAND`).catch(() => undefined);
       await nc.close();
       for (const db of dbs) await db.drop();
     },

@@ -46,7 +46,10 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
   const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
   const silent = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const brandApp = await startBrandApp(
-    readBrandConfig({ BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500" }),
+    readBrandConfig({
+      BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
+      NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
+    }),
     { logger: silent },
   );
   let campaignPort = "0";
@@ -60,6 +63,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
       EVENT_SUBJECT_PREFIX: tag,
       BUDGET_STREAM: budgetStream,
       CAMPAIGN_STREAM: campaignStream,
+      BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
       SHUTDOWN_GRACE_MS: "500",
       ...options.campaignEnv,
     });
@@ -104,7 +108,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
       await h.campaignApp.stop().catch(() => undefined);
       await brandApp.stop();
       const jsm = await jetstreamManager(nc);
-      for (const s of [budgetStream, campaignStream]) await jsm.streams.delete(s).catch(() => undefined);
+      for (const s of [budgetStream, campaignStream, `${tag.toUpperCase()}_BRAND`]) await jsm.streams.delete(s).catch(() => undefined);
       await nc.close();
       for (const db of dbs) await db.drop();
     },
