@@ -1,0 +1,110 @@
+/**
+ * Latency from the RecordSpend that exhausts a brand's daily budget to the WatchCampaigns
+ * event that stops its campaign, over many brands, through the real services (child
+ * processes, fresh databases, NATS JetStream): budget commit -> outbox -> relay -> JetStream ->
+ * campaign consumer -> commit -> outbox -> relay -> NATS -> watch hub -> gRPC stream.
+ *
+ *   npm run build && node bench/exhaustion.ts [--brands 200] [--concurrency 8]
+ */
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { createTestDatabase } from "@adbudget/kit/testing";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { freePort, percentile, startService, stop } from "./lib.ts";
+
+const { values } = parseArgs({ options: { brands: { type: "string", default: "200" }, concurrency: { type: "string", default: "8" } } });
+const BRANDS = Number(values.brands);
+const CONCURRENCY = Number(values.concurrency);
+
+const tag = `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
+const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
+const dbs = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
+const [brandPort, budgetPort, campaignPort] = [await freePort(), await freePort(), await freePort()];
+const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1" };
+const brandSvc = await startService("services/brand/dist/main.js", { ...common, BRAND_PORT: String(brandPort), BRAND_DATABASE_URL: dbs[0]!.url });
+const campaignSvc = await startService("services/campaign/dist/main.js", {
+  ...common, CAMPAIGN_PORT: String(campaignPort), CAMPAIGN_DATABASE_URL: dbs[2]!.url, BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`,
+});
+const budgetSvc = await startService("services/budget/dist/main.js", {
+  ...common, BUDGET_PORT: String(budgetPort), BUDGET_DATABASE_URL: dbs[1]!.url,
+  BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`, CAMPAIGN_SERVICE_URL: `http://127.0.0.1:${campaignPort}`,
+});
+
+try {
+  const t = (port: number) => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
+  const brands = createClient(BrandService, t(brandPort));
+  const budget = createClient(BudgetService, t(budgetPort));
+  const campaigns = createClient(CampaignService, t(campaignPort));
+
+  console.error(`creating ${BRANDS} brands with a campaign each`);
+  const setups: { brandId: string; campaignId: string }[] = [];
+  for (let i = 0; i < BRANDS; i++) {
+    const { brand } = await brands.createBrand({ name: `${tag} ${i}`, timeZone: i % 2 ? "America/New_York" : "Asia/Kathmandu" });
+    await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: 1_000_000n });
+    const { campaign } = await campaigns.createCampaign({ brandId: brand!.id, name: `c${i}` });
+    // Warm the budget service's campaign directory, below the limit.
+    await budget.recordSpend({ eventId: `${tag}-warm-${i}`, brandId: brand!.id, campaignId: campaign!.id, amountMicros: 1n });
+    setups.push({ brandId: brand!.id, campaignId: campaign!.id });
+  }
+
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const abort = new AbortController();
+  let ready!: () => void;
+  const snapshotDone = new Promise<void>((r) => (ready = r));
+  let allSeen!: () => void;
+  const seenAll = new Promise<void>((r) => (allSeen = r));
+  const watching = (async () => {
+    try {
+      for await (const m of campaigns.watchCampaigns({}, { signal: abort.signal })) {
+        if (m.type === WatchEventType.SNAPSHOT_COMPLETE) ready();
+        if (m.type !== WatchEventType.CHANGED || !m.campaign?.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED)) continue;
+        const t0 = sentAt.get(m.campaign.id);
+        if (t0 === undefined) continue;
+        sentAt.delete(m.campaign.id);
+        latencies.push(performance.now() - t0);
+        if (latencies.length === BRANDS) allSeen();
+      }
+    } catch {
+      // aborted at the end
+    }
+  })();
+  await snapshotDone;
+
+  console.error(`exhausting ${BRANDS} brands, ${CONCURRENCY} at a time`);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < BRANDS; i = next++) {
+        const s = setups[i]!;
+        sentAt.set(s.campaignId, performance.now());
+        await budget.recordSpend({ eventId: `${tag}-x-${i}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: 2_000_000n });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }),
+  );
+  await Promise.race([seenAll, new Promise((r) => setTimeout(r, 60_000))]);
+  abort.abort();
+  await watching;
+
+  const sorted = latencies.sort((a, b) => a - b);
+  console.log(`\n| brands exhausted | seen on WatchCampaigns | p50 ms | p99 ms | max ms |`);
+  console.log(`| ---: | ---: | ---: | ---: | ---: |`);
+  console.log(`| ${BRANDS} | ${sorted.length} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 99).toFixed(1)} | ${sorted.at(-1)!.toFixed(1)} |`);
+} finally {
+  await stop(budgetSvc);
+  await stop(campaignSvc);
+  await stop(brandSvc);
+  for (const db of dbs) await db.drop();
+  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+  const jsm = await jetstreamManager(nc);
+  for (const s of Object.values(streams)) await jsm.streams.delete(s).catch(() => undefined);
+  await nc.close();
+}
