@@ -41,6 +41,11 @@ done
 
 node scripts/wait-healthy.mjs "${targets[@]}" --timeout 60
 
+# The clocks: the Temporal worker (no port of its own; watch it in the Temporal UI).
+log "starting the clocks worker (Temporal task queue ${TEMPORAL_TASK_QUEUE:-adbudget})"
+node workflows/dist/worker-main.js &
+pids+=($!)
+
 cat >&2 <<TABLE
 
   adbudget is up (all healthy)
@@ -48,6 +53,7 @@ cat >&2 <<TABLE
   what           where
   -------------  -----------------------------------------------
 $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port _ <<<"$s"; printf '  %-13s  %s\n' "$name" "grpc+connect  127.0.0.1:$port"; done)
+  clocks worker  Temporal task queue ${TEMPORAL_TASK_QUEUE:-adbudget}
   PostgreSQL     127.0.0.1:${PG_PORT:-5432}
   NATS           127.0.0.1:${NATS_PORT:-4222}
   Temporal       127.0.0.1:${TEMPORAL_PORT:-7233}

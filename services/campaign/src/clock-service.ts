@@ -28,6 +28,12 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       if (stale || (before.inDaypart === req.inWindow && before.daypartAsOf !== null && before.daypartAsOf.getTime() === asOf.getTime())) {
         return { result: { campaign: before, unchanged: true }, changes: [] };
       }
+      if (before.inDaypart === req.inWindow) {
+        // Same state, newer as-of: remember the as-of (so older calls stay ignored) without a new
+        // version or event: a clock confirming the state is not a change of the campaign.
+        await client.query("update campaigns set daypart_as_of = $2 where id = $1", [before.id, asOf]);
+        return { result: { campaign: before, unchanged: true }, changes: [] };
+      }
       const brand = await this.deps.store.brandState(client, before.brandId, false);
       const change = await this.deps.store.save(
         client, before, { ...before, inDaypart: req.inWindow, daypartAsOf: asOf }, brand,

@@ -26,6 +26,8 @@ export interface SystemHarness {
   clock: Client<typeof CampaignClockService>;
   prefix: string;
   budgetStream: string;
+  brandStream: string;
+  campaignStream: string;
   nc: NatsConnection;
   /** Stops the campaign service (its database and consumer position stay). */
   stopCampaign(): Promise<void>;
@@ -95,6 +97,8 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
     clock: createClient(CampaignClockService, t(campaignApp.server.url)),
     prefix: tag,
     budgetStream,
+    brandStream: `${tag.toUpperCase()}_BRAND`,
+    campaignStream,
     nc,
     async stopCampaign() {
       await h.campaignApp.stop();

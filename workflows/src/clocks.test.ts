@@ -1,0 +1,166 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { temporal } from "@temporalio/proto";
+import { Worker } from "@temporalio/worker";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { formatClock } from "@adbudget/time";
+import { eventually } from "@adbudget/campaign-service/testing";
+import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
+import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { daypartWorkflowId, resetWorkflowId } from "./shared.js";
+import { startClocks, type ClocksHarness } from "./testing/clocks-harness.js";
+import { WORKFLOWS_PATH } from "./worker.js";
+import { HISTORIES } from "./replay.test.js";
+
+let h: ClocksHarness;
+beforeAll(async () => {
+  h = await startClocks();
+}, 180_000);
+afterAll(async () => {
+  await h?.close();
+});
+
+const MINUTE = 60_000;
+const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7] as DayOfWeek[];
+/** A UTC window [from, to) as HH:MM strings on every day (from and to are minute instants). */
+const windowOf = (fromMs: number, toMs: number) => ({
+  daysOfWeek: ALL_DAYS,
+  start: formatClock(Math.floor((fromMs % 86_400_000) / MINUTE)),
+  end: formatClock(Math.floor((toMs % 86_400_000) / MINUTE)) === "00:00" ? "24:00" : formatClock(Math.floor((toMs % 86_400_000) / MINUTE)),
+});
+
+async function campaignState(id: string) {
+  return (await h.system.campaigns.getCampaign({ id })).campaign!;
+}
+
+describe("daypart clock", () => {
+  it("stops serving at the window's end and serves again at the next window's start", async () => {
+    const { brand } = await h.system.brands.createBrand({ name: "Dayparted brand", timeZone: "UTC" });
+    // The next whole minute at least 8 s away ends the window; the next one starts after a minute out.
+    const now = Date.now();
+    let end = Math.ceil(now / MINUTE) * MINUTE;
+    if (end - now < 8000) end += MINUTE;
+    const startAgain = end + MINUTE;
+    const { campaign } = await h.system.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Short window",
+      schedule: { timeZone: "UTC", windows: [windowOf(end - 30 * MINUTE, end), windowOf(startAgain, startAgain + 30 * MINUTE)] },
+    });
+    expect(campaign!.serving).toBe(true);
+    await eventually(async () => !(await campaignState(campaign!.id)).serving, end - Date.now() + 15_000, "out of window");
+    const out = await campaignState(campaign!.id);
+    expect(out.pauseReasons).toEqual([PauseReason.OUTSIDE_DAYPART]);
+    expect(Date.now()).toBeGreaterThanOrEqual(end);
+    await eventually(async () => (await campaignState(campaign!.id)).serving, startAgain - Date.now() + 15_000, "back in window");
+    expect(Date.now()).toBeGreaterThanOrEqual(startAgain);
+
+    const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
+    const daypart = changes.filter((c) => c.cause === "daypart");
+    expect(daypart.map((c) => c.toServing)).toEqual([true, false]);
+    expect(daypart[0]!.sourceId).toMatch(new RegExp(`^${daypartWorkflowId(campaign!.id)}/`));
+    // The operator's view: the workflow is findable by its search attributes.
+    await eventually(async () => {
+      for await (const wf of h.worker.client.workflow.list({ query: `CampaignId = "${campaign!.id}"` })) return wf.workflowId === daypartWorkflowId(campaign!.id);
+      return false;
+    }, 10_000, "visibility");
+  }, 200_000);
+
+  it("a schedule change takes effect without waiting for the old boundary", async () => {
+    const { brand } = await h.system.brands.createBrand({ name: "Rescheduled brand", timeZone: "UTC" });
+    const now = Date.now();
+    const { campaign } = await h.system.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Long window",
+      schedule: { timeZone: "UTC", windows: [windowOf(now - 10 * MINUTE, now + 120 * MINUTE)] },
+    });
+    await eventually(async () => (await h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id)).describe().then(() => true, () => false)), 15_000, "workflow started");
+    // Move the window to later today: the campaign is out now, long before the old boundary.
+    await h.system.campaigns.updateCampaign({
+      campaign: { id: campaign!.id, schedule: { timeZone: "UTC", windows: [windowOf(now + 180 * MINUTE, now + 200 * MINUTE)] } },
+      updateMask: { paths: ["schedule"] },
+    });
+    await eventually(async () => (await campaignState(campaign!.id)).pauseReasons.includes(PauseReason.OUTSIDE_DAYPART), 15_000, "rescheduled");
+    // Removing the schedule ends the clock and the campaign serves always.
+    await h.system.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } });
+    await eventually(async () => (await campaignState(campaign!.id)).serving, 10_000, "no schedule");
+    const result = await h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id)).result();
+    expect(["stopped", "schedule removed"]).toContain(result);
+  }, 60_000);
+});
+
+describe("budget reset clock", () => {
+  it("a reset brings back campaigns paused by an older day (after the worker was down); a month exhaustion holds", async () => {
+    // The worker is down while the brand is created and its yesterday runs out: the campaign
+    // pauses on a flag of yesterday, and nothing opens today until the worker is back.
+    await h.stopWorker();
+    const { brand } = await h.system.brands.createBrand({ name: "Reset brand", timeZone: "Asia/Kathmandu" });
+    const brandId = brand!.id;
+    await h.system.budget.setBudget({ brandId, dailyLimitMicros: 5n });
+    const { campaign } = await h.system.campaigns.createCampaign({ brandId, name: "Reset me" });
+    await h.system.budget.recordSpend({
+      eventId: `late-${brandId}`, brandId, campaignId: campaign!.id, amountMicros: 10n, occurredAt: timestampFromMs(Date.now() - 86_400_000),
+    });
+    await eventually(async () => !(await campaignState(campaign!.id)).serving, 15_000, "paused by yesterday");
+
+    await h.restartWorker();
+    // The brand event starts the reset clock, whose first turn opens today: the older flag clears.
+    await eventually(async () => (await campaignState(campaign!.id)).serving, 30_000, "reset");
+    const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
+    expect(changes[0]).toMatchObject({ cause: "reset.day", toServing: true });
+    expect(changes[0]!.sourceId).toMatch(new RegExp(`^${resetWorkflowId(brandId)}/`));
+
+    // This month runs out: a reset run does not bring the campaign back.
+    await h.system.budget.setBudget({ brandId, dailyLimitMicros: 1_000_000n, monthlyLimitMicros: 5n });
+    await eventually(async () => (await campaignState(campaign!.id)).pauseReasons.includes(PauseReason.MONTHLY_BUDGET_EXHAUSTED), 15_000, "month exhausted");
+    await h.worker.client.workflow.getHandle(resetWorkflowId(brandId)).signal("zoneChanged");
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await campaignState(campaign!.id)).pauseReasons).toEqual([PauseReason.MONTHLY_BUDGET_EXHAUSTED]);
+  }, 90_000);
+});
+
+describe("a worker killed while timers are pending", () => {
+  it("applies the due transition once after restart", async () => {
+    const { brand } = await h.system.brands.createBrand({ name: "Crash brand", timeZone: "UTC" });
+    const now = Date.now();
+    let end = Math.ceil(now / MINUTE) * MINUTE;
+    if (end - now < 10_000) end += MINUTE;
+    const { campaign } = await h.system.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Crash window",
+      schedule: { timeZone: "UTC", windows: [windowOf(end - 30 * MINUTE, end)] },
+    });
+    const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
+    await eventually(
+      () => handle.query<{ nextBoundary: string | null }>("state").then((st) => st.nextBoundary !== null, () => false),
+      15_000,
+      "timer set",
+    );
+    await h.stopWorker();
+    await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now()) + 2000));
+    expect((await campaignState(campaign!.id)).serving).toBe(true); // nobody applied it yet
+    await h.restartWorker();
+    await eventually(async () => !(await campaignState(campaign!.id)).serving, 30_000, "late boundary applied");
+    await new Promise((r) => setTimeout(r, 2000));
+    const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
+    expect(changes.filter((c) => c.cause === "daypart").map((c) => c.toServing)).toEqual([false]);
+  }, 150_000);
+});
+
+describe("deterministic replay", () => {
+  it("replays the recorded histories of both workflows with the current code", async () => {
+    const handles = [];
+    for await (const wf of h.worker.client.workflow.list({ query: `TaskQueue = "${h.taskQueue}"` })) handles.push(wf.workflowId);
+    expect(handles.some((id) => id.startsWith("campaign-daypart/"))).toBe(true);
+    expect(handles.some((id) => id.startsWith("budget-reset/"))).toBe(true);
+    for (const id of handles) {
+      const history = await h.worker.client.workflow.getHandle(id).fetchHistory();
+      await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, id);
+      // RECORD_HISTORIES=1 refreshes the stored histories replayed by replay.test.ts.
+      if (process.env.RECORD_HISTORIES === "1") {
+        const kind = id.split("/")[0]!;
+        writeFileSync(join(HISTORIES, `${kind}.binpb`), temporal.api.history.v1.History.encode(history).finish());
+      }
+    }
+  }, 120_000);
+});

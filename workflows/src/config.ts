@@ -1,0 +1,44 @@
+import { EnvReader } from "@adbudget/kit";
+import { TASK_QUEUE_DEFAULT } from "./shared.js";
+
+export interface WorkerConfig {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  brandServiceUrl: string;
+  campaignServiceUrl: string;
+  natsUrl: string;
+  subjectPrefix: string;
+  brandStream: string;
+  campaignStream: string;
+  brandConsumer: string;
+  campaignConsumer: string;
+  logLevel: string;
+}
+
+/**
+ * TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE
+ * (adbudget), BRAND_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
+ * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER (clocks-brand-events),
+ * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), LOG_LEVEL.
+ */
+export function readWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const r = new EnvReader(env);
+  const config: WorkerConfig = {
+    temporalAddress: r.string("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+    namespace: r.string("TEMPORAL_NAMESPACE", "default"),
+    taskQueue: r.string("TEMPORAL_TASK_QUEUE", TASK_QUEUE_DEFAULT),
+    brandServiceUrl: r.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
+    campaignServiceUrl: r.url("CAMPAIGN_SERVICE_URL", "http://127.0.0.1:50053", ["http:", "https:"]),
+    natsUrl: r.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    subjectPrefix: r.string("EVENT_SUBJECT_PREFIX", "adbudget"),
+    brandStream: r.string("BRAND_STREAM", "ADBUDGET_BRAND"),
+    campaignStream: r.string("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
+    brandConsumer: r.string("CLOCKS_BRAND_CONSUMER", "clocks-brand-events"),
+    campaignConsumer: r.string("CLOCKS_CAMPAIGN_CONSUMER", "clocks-campaign-events"),
+    logLevel: r.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+  };
+  if (!/^[^:]+:\d+$/.test(config.temporalAddress)) r.problems.push(`TEMPORAL_ADDRESS=${config.temporalAddress}: expected host:port`);
+  r.done();
+  return config;
+}

@@ -1,0 +1,21 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { temporal } from "@temporalio/proto";
+import { Worker } from "@temporalio/worker";
+import { describe, expect, it } from "vitest";
+import { WORKFLOWS_PATH } from "./worker.js";
+
+/** Histories (binary protobuf) recorded from real runs: RECORD_HISTORIES=1 npx vitest run workflows/src/clocks.test.ts */
+export const HISTORIES = join(import.meta.dirname, "histories");
+
+describe("stored workflow histories replay with the current code", () => {
+  const files = readdirSync(HISTORIES).filter((f) => f.endsWith(".binpb"));
+  it("has histories of both workflows", () => {
+    expect(files.sort()).toEqual(["budget-reset.binpb", "campaign-daypart.binpb"]);
+  });
+  it.each(files)("%s", async (file) => {
+    const history = temporal.api.history.v1.History.decode(readFileSync(join(HISTORIES, file)));
+    // Throws DeterminismViolationError if a code change would break running workflows.
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, file);
+  }, 60_000);
+});

@@ -1,0 +1,38 @@
+/**
+ * Names and shapes shared by workflows, activities, the worker and clients. Deterministic and
+ * dependency-free: workflow code imports this.
+ */
+import type { DaypartWindow } from "@adbudget/time";
+
+export const TASK_QUEUE_DEFAULT = "adbudget";
+
+export const daypartWorkflowId = (campaignId: string) => `campaign-daypart/${campaignId}`;
+export const resetWorkflowId = (brandId: string) => `budget-reset/${brandId}`;
+
+/** What the daypart workflow needs to know of its campaign (loaded by an activity). */
+export interface DaypartSpec {
+  exists: boolean;
+  brandId: string;
+  /** The zone the windows are in: the schedule's own, or the brand's. */
+  zone: string;
+  /** Normalized windows; empty = no schedule (the workflow ends). */
+  windows: DaypartWindow[];
+}
+
+export interface BrandSpec {
+  exists: boolean;
+  archived: boolean;
+  timeZone: string;
+}
+
+export interface DaypartInput {
+  campaignId: string;
+  brandId: string;
+}
+
+export interface ResetInput {
+  brandId: string;
+}
+
+/** How many sleeps a run makes before it continues as new (history stays small). */
+export const MAX_ITERATIONS_PER_RUN = 200;

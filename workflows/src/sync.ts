@@ -1,0 +1,46 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "@adbudget/kit";
+import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
+import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
+import type { Clocks } from "./client.js";
+
+/**
+ * Keeps the clocks in step with the services, from their events (durable consumers): a
+ * campaign created with a schedule or whose schedule changed gets its daypart workflow started
+ * or woken; a deleted campaign, or one whose schedule was removed, has it ended. A brand gets
+ * its reset workflow when created (woken on updates: the zone may have moved), ended when
+ * archived. Serving-state changes (budget, daypart, user) do not touch schedules and are skipped.
+ */
+/** Causes of campaign events that may carry a new schedule (the others are state changes). */
+const SETTINGS_CAUSES = new Set(["create", "update", "delete"]);
+
+export function campaignEventHandler(clocks: Clocks, logger: Logger) {
+  return async (msg: JsMsg): Promise<void> => {
+    const event = fromBinary(CampaignStateChangedEventSchema, msg.data);
+    const c = event.campaign;
+    if (c === undefined) return;
+    const settingsChange = event.change === undefined || SETTINGS_CAUSES.has(event.change.cause);
+    if (!settingsChange) return;
+    if (event.deleted || c.schedule === undefined || c.schedule.windows.length === 0) {
+      await clocks.stopDaypart(c.id);
+      return;
+    }
+    await clocks.ensureDaypart({ campaignId: c.id, brandId: c.brandId, name: c.name });
+    logger.debug({ campaignId: c.id }, "daypart clock started or woken");
+  };
+}
+
+export function brandEventHandler(clocks: Clocks, logger: Logger) {
+  return async (msg: JsMsg): Promise<void> => {
+    const event = fromBinary(BrandChangedEventSchema, msg.data);
+    const b = event.brand;
+    if (b === undefined) return;
+    if (event.type === BrandChangeType.ARCHIVED || b.archived) {
+      await clocks.stopReset(b.id);
+      return;
+    }
+    await clocks.ensureReset({ brandId: b.id, name: b.name });
+    logger.debug({ brandId: b.id }, "reset clock started or woken");
+  };
+}

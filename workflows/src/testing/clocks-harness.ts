@@ -1,0 +1,51 @@
+import { randomBytes } from "node:crypto";
+import { createLogger } from "@adbudget/kit";
+import { startSystem, type SystemHarness } from "@adbudget/campaign-service/testing";
+import { readWorkerConfig } from "../config.js";
+import { startWorker, type RunningWorker } from "../worker.js";
+import { startDevServer, type DevServer } from "./temporal-dev-server.js";
+
+export interface ClocksHarness {
+  system: SystemHarness;
+  temporal: DevServer;
+  worker: RunningWorker;
+  taskQueue: string;
+  restartWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The whole system plus a Temporal dev server and a clocks worker on this test's own task queue. */
+export async function startClocks(): Promise<ClocksHarness> {
+  const [system, temporal] = await Promise.all([startSystem(), startDevServer()]);
+  const taskQueue = `adbudget-test-${randomBytes(4).toString("hex")}`;
+  const config = readWorkerConfig({
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    BRAND_SERVICE_URL: system.brandApp.server.url,
+    CAMPAIGN_SERVICE_URL: system.campaignApp.server.url,
+    NATS_URL: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+    EVENT_SUBJECT_PREFIX: system.prefix,
+    BRAND_STREAM: system.brandStream,
+    CAMPAIGN_STREAM: system.campaignStream,
+  });
+  const logger = createLogger("clocks-test", process.env.TEST_LOG_LEVEL ?? "silent");
+  const h: ClocksHarness = {
+    system,
+    temporal,
+    worker: await startWorker(config, { logger }),
+    taskQueue,
+    async stopWorker() {
+      await h.worker.stop();
+    },
+    async restartWorker() {
+      h.worker = await startWorker(config, { logger });
+    },
+    async close() {
+      await h.worker.stop().catch(() => undefined);
+      await system.close();
+      await temporal.stop();
+    },
+  };
+  return h;
+}

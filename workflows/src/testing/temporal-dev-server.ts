@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { Connection } from "@temporalio/client";
+
+/** The Temporal CLI built by deploy/local/infra.sh (go install), or one on PATH. */
+export function temporalBinary(): string {
+  const candidates = [
+    ...(process.env.PATH ?? "").split(":").map((d) => join(d, "temporal")),
+    join(process.env.GOPATH ?? join(process.env.HOME ?? "/root", "go"), "bin", "temporal"),
+  ];
+  const found = candidates.find((c) => existsSync(c));
+  if (found === undefined) throw new Error("temporal CLI not found: deploy/local/infra.sh builds it (go install)");
+  return found;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+export interface DevServer {
+  address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Temporal dev server of this test alone (in memory, headless, free ports), with the
+ * search attributes BrandId and CampaignId, started from the built CLI.
+ */
+export async function startDevServer(): Promise<DevServer> {
+  const [port, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const child: ChildProcess = spawn(
+    temporalBinary(),
+    ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", String(port), "--http-port", String(httpPort),
+      "--metrics-port", String(metricsPort), "--log-level", "error",
+      "--search-attribute", "BrandId=Keyword", "--search-attribute", "CampaignId=Keyword"],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const address = `127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const c = await Connection.connect({ address, connectTimeout: 1000 });
+      await c.workflowService.getSystemInfo({});
+      await c.close();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline || child.exitCode !== null) {
+        child.kill("SIGKILL");
+        throw new Error(`temporal dev server did not start: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return {
+    address,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+      }),
+  };
+}

@@ -1,0 +1,101 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { createClient as createConnectClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { connect } from "@nats-io/transport-node";
+import { Client, Connection } from "@temporalio/client";
+import { NativeConnection, Worker } from "@temporalio/worker";
+import { DurableConsumer, createLogger, type Logger } from "@adbudget/kit";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
+import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { createActivities } from "./activities.js";
+import { Clocks } from "./client.js";
+import type { WorkerConfig } from "./config.js";
+import { brandEventHandler, campaignEventHandler } from "./sync.js";
+
+/**
+ * The compiled workflow module the worker bundles: beside this file in dist/, or in dist/ when
+ * this file runs from src/ (tests).
+ */
+export const WORKFLOWS_PATH = [new URL("./workflows.js", import.meta.url), new URL("../dist/workflows.js", import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL("./workflows.js", import.meta.url));
+
+export interface RunningWorker {
+  worker: Worker;
+  clocks: Clocks;
+  client: Client;
+  logger: Logger;
+  /** Resolves when the worker has stopped. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The clocks process: a Temporal worker on the task queue (workflows from WORKFLOWS_PATH,
+ * activities over typed Connect clients), plus the durable consumers that start, wake and end
+ * workflows from brand and campaign events.
+ */
+export async function startWorker(config: WorkerConfig, options: { logger?: Logger; syncFromEvents?: boolean } = {}): Promise<RunningWorker> {
+  const logger = options.logger ?? createLogger("clocks", config.logLevel);
+  const transport = (url: string) => createGrpcTransport({ baseUrl: url });
+  const activities = createActivities({
+    brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
+    campaigns: createConnectClient(CampaignService, transport(config.campaignServiceUrl)),
+    clock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
+  });
+  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities,
+  });
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.namespace });
+  const clocks = new Clocks(client, config.taskQueue);
+
+  const consumers: DurableConsumer[] = [];
+  let nc: Awaited<ReturnType<typeof connect>> | undefined;
+  if (options.syncFromEvents ?? true) {
+    nc = await connect({ servers: config.natsUrl, name: "adbudget-clocks", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    consumers.push(
+      new DurableConsumer(nc, {
+        stream: config.brandStream,
+        streamSubjects: [`${config.subjectPrefix}.brand.>`],
+        durable: config.brandConsumer,
+        filterSubject: `${config.subjectPrefix}.brand.>`,
+        handle: brandEventHandler(clocks, logger),
+        logger: logger.child({ component: "brand-events" }),
+      }),
+      new DurableConsumer(nc, {
+        stream: config.campaignStream,
+        streamSubjects: [`${config.subjectPrefix}.campaign.>`],
+        durable: config.campaignConsumer,
+        filterSubject: `${config.subjectPrefix}.campaign.>`,
+        handle: campaignEventHandler(clocks, logger),
+        logger: logger.child({ component: "campaign-events" }),
+      }),
+    );
+    for (const c of consumers) c.start();
+  }
+  const done = worker.run();
+  logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, "clocks worker running");
+  return {
+    worker,
+    clocks,
+    client,
+    logger,
+    done,
+    async stop() {
+      for (const c of consumers) await c.stop();
+      await nc?.close();
+      worker.shutdown();
+      await done;
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Workflow code: deterministic only. Time is workflow time (Date.now() is replay-safe), the
+ * time functions are pure (@adbudget/time), and the services are reached through activities,
+ * whose types alone are imported here.
+ */
+import {
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from "@temporalio/workflow";
+import { formatDate, isInside, monthStart, nextBoundary, nextDayStart, periodsOf } from "@adbudget/time";
+import type { Activities } from "./activities.js";
+import { MAX_ITERATIONS_PER_RUN, type DaypartInput, type ResetInput } from "./shared.js";
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: "30 seconds",
+  retry: { initialInterval: "1 second", backoffCoefficient: 2, maximumInterval: "1 minute" },
+});
+
+/** The schedule (or the brand's zone) changed: reload and recompute now. */
+export const scheduleChangedSignal = defineSignal("scheduleChanged");
+/** The campaign was deleted or lost its schedule (or the brand was archived): end. */
+export const stopSignal = defineSignal("stop");
+/** What the workflow believes now, for operators (Temporal UI "Queries"). */
+export const stateQuery = defineQuery<{ inWindow: boolean | null; nextBoundary: string | null; iteration: number }>("state");
+
+/**
+ * campaign-daypart/<campaignId>: keeps the campaign in or out of its daypart window. Each turn
+ * loads the schedule, sets the state for the current instant (idempotent: the service ignores
+ * an as-of older than the one applied), then sleeps until the next boundary or a signal. A
+ * worker that was down wakes late and applies the state of the late instant, once. Continues as
+ * new every MAX_ITERATIONS_PER_RUN turns or when Temporal suggests it.
+ */
+export async function campaignDaypart(input: DaypartInput): Promise<string> {
+  let changed = false;
+  let stopped = false;
+  let inWindow: boolean | null = null;
+  let next: number | undefined;
+  let iteration = 0;
+  setHandler(scheduleChangedSignal, () => void (changed = true));
+  setHandler(stopSignal, () => void (stopped = true));
+  setHandler(stateQuery, () => ({
+    inWindow,
+    nextBoundary: next === undefined ? null : new Date(next).toISOString(),
+    iteration,
+  }));
+
+  for (; iteration < MAX_ITERATIONS_PER_RUN; iteration++) {
+    if (stopped) return "stopped";
+    changed = false;
+    const spec = await acts.loadDaypart(input.campaignId);
+    if (!spec.exists) return "campaign deleted";
+    if (spec.windows.length === 0) return "schedule removed";
+    const now = Date.now();
+    inWindow = isInside(now, spec.windows, spec.zone);
+    await acts.setDaypartState({
+      campaignId: input.campaignId,
+      inWindow,
+      asOfMs: now,
+      sourceId: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
+    });
+    next = nextBoundary(now, spec.windows, spec.zone);
+    // Wait for the boundary (a durable timer) or a signal; no boundary = wait for a signal.
+    const woke = next === undefined ? await condition(() => changed || stopped).then(() => true) : await condition(() => changed || stopped, next - now);
+    if (!woke) log.info("daypart boundary", { campaignId: input.campaignId, at: new Date(next!).toISOString() });
+    if (workflowInfo().continueAsNewSuggested) break;
+  }
+  if (stopped) return "stopped";
+  return continueAsNew<typeof campaignDaypart>(input);
+}
+
+/** The brand's zone changed: recompute the next midnight. */
+export const zoneChangedSignal = defineSignal("zoneChanged");
+
+/**
+ * budget-reset/<brandId>: at the first instant of every local day of the brand's zone (its
+ * midnight, or the end of a DST gap that swallows it), opens the new day, and on the 1st the
+ * new month, so campaigns paused by the old period serve again. Each turn first opens the
+ * current day and month (idempotent: a no-op when already open), so a late or missed run still
+ * converges. Ends when the brand is archived or gone.
+ */
+export async function budgetReset(input: ResetInput): Promise<string> {
+  let changed = false;
+  let stopped = false;
+  setHandler(zoneChangedSignal, () => void (changed = true));
+  setHandler(stopSignal, () => void (stopped = true));
+  const source = () => `${workflowInfo().workflowId}/${workflowInfo().runId}`;
+
+  for (let i = 0; i < MAX_ITERATIONS_PER_RUN; i++) {
+    if (stopped) return "stopped";
+    changed = false;
+    const brand = await acts.loadBrand(input.brandId);
+    if (!brand.exists || brand.archived) return "brand archived";
+    const now = Date.now();
+    const current = periodsOf(now, brand.timeZone);
+    await acts.openBudgetPeriod({ brandId: input.brandId, kind: "day", start: formatDate(current.day), sourceId: source() });
+    await acts.openBudgetPeriod({ brandId: input.brandId, kind: "month", start: formatDate(monthStart(current.day)), sourceId: source() });
+    const next = nextDayStart(now, brand.timeZone);
+    await condition(() => changed || stopped, Math.max(1, next.at - now));
+    if (workflowInfo().continueAsNewSuggested) break;
+  }
+  if (stopped) return "stopped";
+  return continueAsNew<typeof budgetReset>(input);
+}
