@@ -1,7 +1,7 @@
-import { WorkflowNotFoundError, type Client } from "@temporalio/client";
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from "@temporalio/client";
 import { defineSearchAttributeKey, SearchAttributeType, TypedSearchAttributes } from "@temporalio/common";
-import { budgetReset, campaignDaypart, scheduleChangedSignal, stopSignal, zoneChangedSignal } from "./workflows.js";
-import { daypartWorkflowId, resetWorkflowId } from "./shared.js";
+import { budgetReset, campaignDaypart, reconcileClocks, scheduleChangedSignal, stopSignal, zoneChangedSignal } from "./workflows.js";
+import { daypartWorkflowId, RECONCILE_WORKFLOW_ID, resetWorkflowId } from "./shared.js";
 
 /** Custom search attributes (registered on the namespace by deploy/local/infra.sh). */
 export const BrandIdKey = defineSearchAttributeKey("BrandId", SearchAttributeType.KEYWORD);
@@ -52,6 +52,38 @@ export class Clocks {
 
   async stopReset(brandId: string): Promise<void> {
     await this.signalIfRunning(resetWorkflowId(brandId), stopSignal);
+  }
+
+  /**
+   * Starts the clock if it is not running (a reconciliation repair). Returns true when it had
+   * to start it.
+   */
+  async ensureRunning(kind: "daypart" | "reset", id: string, name: string, brandId = ""): Promise<boolean> {
+    const workflowId = kind === "daypart" ? daypartWorkflowId(id) : resetWorkflowId(id);
+    try {
+      const d = await this.client.workflow.getHandle(workflowId).describe();
+      if (d.status.name === "RUNNING") return false;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    if (kind === "daypart") await this.ensureDaypart({ campaignId: id, brandId, name });
+    else await this.ensureReset({ brandId: id, name });
+    return true;
+  }
+
+  /** Starts the periodic reconciliation workflow unless it runs already. */
+  async ensureReconcile(intervalMs: number): Promise<void> {
+    try {
+      await this.client.workflow.start(reconcileClocks, {
+        workflowId: RECONCILE_WORKFLOW_ID,
+        taskQueue: this.taskQueue,
+        args: [{ intervalMs }],
+        memo: { purpose: "repairs drift between budgets, schedules, campaign states and clocks" },
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+      throw err;
+    }
   }
 
   private async signalIfRunning(workflowId: string, signal: typeof stopSignal): Promise<void> {

@@ -8,7 +8,8 @@ import { formatClock } from "@adbudget/time";
 import { eventually } from "@adbudget/campaign-service/testing";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { daypartWorkflowId, resetWorkflowId } from "./shared.js";
+import { createActivities } from "./activities.js";
+import { daypartWorkflowId, RECONCILE_WORKFLOW_ID, resetWorkflowId } from "./shared.js";
 import { startClocks, type ClocksHarness } from "./testing/clocks-harness.js";
 import { WORKFLOWS_PATH } from "./worker.js";
 import { HISTORIES } from "./replay.test.js";
@@ -145,6 +146,40 @@ describe("a worker killed while timers are pending", () => {
     const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
     expect(changes.filter((c) => c.cause === "daypart").map((c) => c.toServing)).toEqual([false]);
   }, 150_000);
+});
+
+describe("reconciliation", () => {
+  it("restarts a missing clock and repairs a wrong daypart state, counting what it repaired", async () => {
+    const { brand } = await h.system.brands.createBrand({ name: "Drifting brand", timeZone: "UTC" });
+    const now = Date.now();
+    const { campaign } = await h.system.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Drifter",
+      schedule: { timeZone: "UTC", windows: [windowOf(now - 10 * MINUTE, now + 120 * MINUTE)] },
+    });
+    const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
+    await eventually(() => handle.describe().then((d) => d.status.name === "RUNNING", () => false), 15_000, "clock");
+    // Drift: the clock is gone, and the state says outside although now is inside.
+    await handle.terminate("test: simulated drift");
+    await h.system.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(Date.now()), sourceId: "test" });
+    expect((await campaignState(campaign!.id)).serving).toBe(false);
+
+    const activities = createActivities({
+      brands: h.system.brands, campaigns: h.system.campaigns, clock: h.system.clock, clocks: h.worker.clocks,
+    });
+    const counts = await activities.reconcile({ nowMs: Date.now() + 1000, sourceId: "test-reconcile" });
+    expect(counts.daypartClocksStarted).toBeGreaterThanOrEqual(1);
+    expect(counts.daypartStatesRepaired).toBeGreaterThanOrEqual(1);
+    expect(counts.campaignsChecked).toBeGreaterThanOrEqual(1);
+    expect((await campaignState(campaign!.id)).serving).toBe(true);
+    await eventually(() => h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id)).describe().then((d) => d.status.name === "RUNNING", () => false), 15_000, "clock restarted");
+    // A second pass finds nothing to repair.
+    const again = await activities.reconcile({ nowMs: Date.now() + 2000, sourceId: "test-reconcile" });
+    expect(again.daypartClocksStarted + again.daypartStatesRepaired + again.resetClocksStarted).toBe(0);
+    // The periodic workflow runs and reports its totals.
+    const totals = await h.worker.client.workflow.getHandle(RECONCILE_WORKFLOW_ID).query<{ passes: number }>("totals");
+    expect(totals.passes).toBeGreaterThanOrEqual(1);
+  }, 60_000);
 });
 
 describe("deterministic replay", () => {

@@ -14,13 +14,16 @@ export interface WorkerConfig {
   brandConsumer: string;
   campaignConsumer: string;
   logLevel: string;
+  /** Period of the reconciliation workflow; 0 = do not start it. */
+  reconcileIntervalMs: number;
 }
 
 /**
  * TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE
  * (adbudget), BRAND_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
  * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER (clocks-brand-events),
- * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), LOG_LEVEL.
+ * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), RECONCILE_INTERVAL_MS (300000; 0 = off),
+ * LOG_LEVEL.
  */
 export function readWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   const r = new EnvReader(env);
@@ -36,6 +39,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     campaignStream: r.string("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
     brandConsumer: r.string("CLOCKS_BRAND_CONSUMER", "clocks-brand-events"),
     campaignConsumer: r.string("CLOCKS_CAMPAIGN_CONSUMER", "clocks-campaign-events"),
+    reconcileIntervalMs: r.int("RECONCILE_INTERVAL_MS", 300_000, { min: 0, max: 86_400_000 }),
     logLevel: r.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
   };
   if (!/^[^:]+:\d+$/.test(config.temporalAddress)) r.problems.push(`TEMPORAL_ADDRESS=${config.temporalAddress}: expected host:port`);

@@ -36,3 +36,5 @@ export interface ResetInput {
 
 /** How many sleeps a run makes before it continues as new (history stays small). */
 export const MAX_ITERATIONS_PER_RUN = 200;
+
+export const RECONCILE_WORKFLOW_ID = "reconcile/clocks";

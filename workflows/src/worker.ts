@@ -4,7 +4,7 @@ import { createClient as createConnectClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
 import { Client, Connection } from "@temporalio/client";
-import { NativeConnection, Worker } from "@temporalio/worker";
+import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from "@temporalio/worker";
 import { DurableConsumer, createLogger, type Logger } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
@@ -40,11 +40,16 @@ export interface RunningWorker {
 export async function startWorker(config: WorkerConfig, options: { logger?: Logger; syncFromEvents?: boolean } = {}): Promise<RunningWorker> {
   const logger = options.logger ?? createLogger("clocks", config.logLevel);
   const transport = (url: string) => createGrpcTransport({ baseUrl: url });
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.namespace });
+  const clocks = new Clocks(client, config.taskQueue);
   const activities = createActivities({
     brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
     campaigns: createConnectClient(CampaignService, transport(config.campaignServiceUrl)),
     clock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
+    clocks,
   });
+  installRuntime(logger);
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await Worker.create({
     connection: nativeConnection,
@@ -53,10 +58,6 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     workflowsPath: WORKFLOWS_PATH,
     activities,
   });
-  const connection = await Connection.connect({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.namespace });
-  const clocks = new Clocks(client, config.taskQueue);
-
   const consumers: DurableConsumer[] = [];
   let nc: Awaited<ReturnType<typeof connect>> | undefined;
   if (options.syncFromEvents ?? true) {
@@ -82,6 +83,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     for (const c of consumers) c.start();
   }
   const done = worker.run();
+  if (config.reconcileIntervalMs > 0) await clocks.ensureReconcile(config.reconcileIntervalMs);
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, "clocks worker running");
   return {
     worker,
@@ -98,4 +100,33 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
       await nativeConnection.close();
     },
   };
+}
+
+let runtimeInstalled = false;
+
+/**
+ * Routes the Temporal SDK's own logs (worker and core) into our pino logger, at warn and above
+ * by default: the SDK is chatty at info, and one JSON log stream is what operators read.
+ */
+function installRuntime(logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const sdk = logger.child({ component: "temporal-sdk" });
+  const levels: Record<LogLevel, "trace" | "debug" | "info" | "warn" | "error"> = {
+    TRACE: "trace", DEBUG: "debug", INFO: "debug", WARN: "warn", ERROR: "error",
+  };
+  try {
+    Runtime.install({
+      logger: {
+        log: (level: LogLevel, message: string, meta?: LogMetadata) => sdk[levels[level]](meta ?? {}, message),
+        trace: (m: string, meta?: LogMetadata) => sdk.trace(meta ?? {}, m),
+        debug: (m: string, meta?: LogMetadata) => sdk.debug(meta ?? {}, m),
+        info: (m: string, meta?: LogMetadata) => sdk.debug(meta ?? {}, m),
+        warn: (m: string, meta?: LogMetadata) => sdk.warn(meta ?? {}, m),
+        error: (m: string, meta?: LogMetadata) => sdk.error(meta ?? {}, m),
+      },
+    });
+  } catch {
+    // Installed already (another worker in this process): keep it.
+  }
 }

@@ -11,10 +11,11 @@ import {
   log,
   proxyActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from "@temporalio/workflow";
 import { formatDate, isInside, monthStart, nextBoundary, nextDayStart, periodsOf } from "@adbudget/time";
-import type { Activities } from "./activities.js";
+import type { Activities, ReconcileCounts } from "./activities.js";
 import { MAX_ITERATIONS_PER_RUN, type DaypartInput, type ResetInput } from "./shared.js";
 
 const acts = proxyActivities<Activities>({
@@ -106,4 +107,35 @@ export async function budgetReset(input: ResetInput): Promise<string> {
   }
   if (stopped) return "stopped";
   return continueAsNew<typeof budgetReset>(input);
+}
+
+const reconcileActs = proxyActivities<Activities>({
+  startToCloseTimeout: "10 minutes",
+  heartbeatTimeout: undefined,
+  retry: { initialInterval: "5 seconds", backoffCoefficient: 2, maximumInterval: "5 minutes" },
+});
+
+/** Totals of what reconciliation repaired since this workflow started (Temporal UI query). */
+export const reconcileTotalsQuery = defineQuery<ReconcileCounts & { passes: number }>("totals");
+
+/**
+ * reconcile/clocks: every `intervalMs`, one reconciliation pass (activities.reconcile) that
+ * compares budgets, schedules, campaign states and the clocks and repairs drift, counting what
+ * it repaired. Counts accumulate across continue-as-new.
+ */
+export async function reconcileClocks(input: { intervalMs: number; totals?: ReconcileCounts & { passes: number } }): Promise<void> {
+  const totals = input.totals ?? {
+    passes: 0, campaignsChecked: 0, brandsChecked: 0, daypartClocksStarted: 0, daypartStatesRepaired: 0, resetClocksStarted: 0, campaignsReset: 0,
+  };
+  setHandler(reconcileTotalsQuery, () => totals);
+  for (let i = 0; i < MAX_ITERATIONS_PER_RUN; i++) {
+    const counts = await reconcileActs.reconcile({ nowMs: Date.now(), sourceId: `${workflowInfo().workflowId}/${workflowInfo().runId}` });
+    totals.passes++;
+    for (const k of Object.keys(counts) as (keyof ReconcileCounts)[]) totals[k] += counts[k];
+    const repaired = counts.daypartClocksStarted + counts.daypartStatesRepaired + counts.resetClocksStarted + counts.campaignsReset;
+    if (repaired > 0) log.warn("reconciliation repaired drift", { ...counts });
+    await sleep(input.intervalMs);
+    if (workflowInfo().continueAsNewSuggested) break;
+  }
+  return continueAsNew<typeof reconcileClocks>({ intervalMs: input.intervalMs, totals });
 }

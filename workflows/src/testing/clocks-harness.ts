@@ -28,6 +28,7 @@ export async function startClocks(): Promise<ClocksHarness> {
     EVENT_SUBJECT_PREFIX: system.prefix,
     BRAND_STREAM: system.brandStream,
     CAMPAIGN_STREAM: system.campaignStream,
+    RECONCILE_INTERVAL_MS: "20000",
   });
   const logger = createLogger("clocks-test", process.env.TEST_LOG_LEVEL ?? "silent");
   const h: ClocksHarness = {
