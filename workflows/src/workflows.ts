@@ -9,6 +9,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -51,11 +52,15 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
     iteration,
   }));
 
+  let spec: Awaited<ReturnType<typeof acts.loadDaypart>> | undefined;
   for (; iteration < MAX_ITERATIONS_PER_RUN; iteration++) {
     if (stopped) return "stopped";
+    // The schedule is reloaded only when it may have changed (first turn, or a signal): a timer
+    // wake-up costs one activity, not two. Runs recorded before this change reload every turn.
+    const reload = spec === undefined || changed || !patched("daypart-reload-on-signal-only");
     changed = false;
-    const spec = await acts.loadDaypart(input.campaignId);
-    if (!spec.exists) return "campaign deleted";
+    if (reload) spec = await acts.loadDaypart(input.campaignId);
+    if (spec === undefined || !spec.exists) return "campaign deleted";
     if (spec.windows.length === 0) return "schedule removed";
     const now = Date.now();
     inWindow = isInside(now, spec.windows, spec.zone);

@@ -1,7 +1,11 @@
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import pg from "pg";
 import {
   OutboxRelay,
+  UnavailableError,
   createLogger,
   databaseProbe,
   migrate,
@@ -18,6 +22,19 @@ import { BrandEntity, OutboxEntity } from "./entities.js";
 import { brandEvent, OUTBOX_CHANNEL, OUTBOX_LOCK_KEY } from "./events.js";
 import { migrations } from "./migrations/index.js";
 import { routes } from "./routes.js";
+
+/** Asks BudgetService whether a brand has any spend event; UNAVAILABLE if it cannot tell. */
+function hasSpend(budget: Client<typeof BudgetService>) {
+  return async (brandId: string): Promise<boolean> => {
+    try {
+      const { events } = await budget.listSpendEvents({ brandId, pageSize: 1 }, { timeoutMs: 3000 });
+      return events.length > 0;
+    } catch (err) {
+      if (ConnectError.from(err).code === Code.NotFound) return false;
+      throw new UnavailableError("budget service unavailable: cannot check the brand's spend before a zone change");
+    }
+  };
+}
 
 export interface BrandApp {
   readonly server: RunningServer;
@@ -53,7 +70,10 @@ export async function startBrandApp(
     relay.start();
     cleanup.unshift(() => relay.stop());
     const store = new BrandStore(orm, (row, type, now) => brandEvent(config.subjectPrefix, row, type, now), () => relay.wake());
-    const impl = new BrandServiceImpl({ store, logger });
+    const budget = config.budgetServiceUrl
+      ? createClient(BudgetService, createGrpcTransport({ baseUrl: config.budgetServiceUrl }))
+      : undefined;
+    const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget) });
     const server = await startServer({
       name: config.name,
       host: config.host,

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  FailedPreconditionError,
   InvalidArgumentError,
   decodePageToken,
   encodePageToken,
@@ -23,6 +24,11 @@ const UPDATABLE = ["name", "time_zone", "currency_code"] as const;
 export interface BrandServiceDeps {
   store: BrandStore;
   logger: Logger;
+  /**
+   * Whether the brand has recorded spend (asked of BudgetService). A zone may change only
+   * until the first spend: periods already accounted must not shift. Absent = not checked.
+   */
+  hasSpend?: (brandId: string) => Promise<boolean>;
   /** The clock; injected so tests can pin it. */
   now?: () => Date;
 }
@@ -95,6 +101,14 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
       }
     }
     if (violations.length > 0) throw new InvalidArgumentError(violations);
+    if (patch.timeZone !== undefined && this.deps.hasSpend !== undefined) {
+      const current = await this.deps.store.get(brand.id);
+      if (current.timeZone !== patch.timeZone && (await this.deps.hasSpend(brand.id))) {
+        throw new FailedPreconditionError(
+          `brand ${JSON.stringify(brand.id)} has recorded spend: its time zone can no longer change (accounted periods must not shift)`,
+        );
+      }
+    }
     const row = await this.deps.store.update(brand.id, brand.etag, patch, this.now());
     requestLogger(ctx, this.deps.logger).info({ brandId: row.id, paths }, "brand updated");
     return { brand: toProto(row) };

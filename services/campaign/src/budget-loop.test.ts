@@ -167,6 +167,21 @@ describe("spend against the budget service's view of campaigns", () => {
 });
 
 describe("brand changes", () => {
+  it("a brand's time zone can change until its first spend, then FAILED_PRECONDITION", async () => {
+    const { brand } = await h.brands.createBrand({ name: "Zone lock", timeZone: "UTC" });
+    const moved = await h.brands.updateBrand({ brand: { id: brand!.id, timeZone: "Asia/Tokyo" }, updateMask: { paths: ["time_zone"] } });
+    expect(moved.brand!.timeZone).toBe("Asia/Tokyo");
+    const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Spender" });
+    await spend(brand!.id, campaign!.id, 1n);
+    const err = await h.brands
+      .updateBrand({ brand: { id: brand!.id, timeZone: "Europe/Paris" }, updateMask: { paths: ["time_zone"] } })
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.FailedPrecondition);
+    // Other fields still change.
+    const renamed = await h.brands.updateBrand({ brand: { id: brand!.id, name: "Zone lock 2" }, updateMask: { paths: ["name"] } });
+    expect(renamed.brand).toMatchObject({ name: "Zone lock 2", timeZone: "Asia/Tokyo" });
+  });
+
   it("archiving a brand stops its campaigns with BRAND_ARCHIVED, through the brand events", async () => {
     const { brand } = await h.brands.createBrand({ name: "Archived later" });
     const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Doomed" });

@@ -49,7 +49,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const brandApp = await startBrandApp(
     readBrandConfig({
       BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
-      NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
+      NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_SERVICE_URL: "none",
     }),
     { logger: silent },
   );

@@ -4,7 +4,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "@adbudget/kit";
-import { createTestDatabase, type TestDatabase } from "@adbudget/kit/testing";
+import { createTestDatabase, freePort, type TestDatabase } from "@adbudget/kit/testing";
 import { readBrandConfig, startBrandApp, type BrandApp } from "@adbudget/brand-service";
 import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -47,10 +47,13 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
   const campaignStream = `${tag.toUpperCase()}_CAMPAIGN`;
   const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
   const silent = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
+  // The brand service asks the budget service (started later) about spend: fix its port now.
+  const budgetPort = await freePort();
   const brandApp = await startBrandApp(
     readBrandConfig({
       BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
       NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
+      BUDGET_SERVICE_URL: `http://127.0.0.1:${budgetPort}`,
     }),
     { logger: silent },
   );
@@ -74,7 +77,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
   const budgetApp = await startBudgetApp(
     readBudgetConfig({
       BUDGET_HOST: "127.0.0.1",
-      BUDGET_PORT: "0",
+      BUDGET_PORT: String(budgetPort),
       BUDGET_DATABASE_URL: dbs[1]!.url,
       BRAND_SERVICE_URL: brandApp.server.url,
       CAMPAIGN_SERVICE_URL: campaignApp.server.url,

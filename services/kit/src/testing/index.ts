@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import * as net from "node:net";
 import pg from "pg";
 
 /**
@@ -61,3 +62,15 @@ export async function dropStaleTestDatabases(maxAgeMs = 3_600_000): Promise<numb
 }
 
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
+
+/** A TCP port free right now on 127.0.0.1 (for a service that must be known before it starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
