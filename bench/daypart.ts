@@ -1,7 +1,7 @@
 /**
  * Daypart clocks at scale: N campaigns (default 2000) whose windows close at minute boundaries
  * spread over the next few minutes, each with its campaign-daypart workflow on a real Temporal
- * dev server (the local one from infra.sh, on a task queue of its own) and the real services.
+ * dev server (its own, in memory, from the built CLI) and the real services.
  * Prints how late the transitions land (audit commit time - boundary) and the worker's memory.
  *
  *   npm run build && node bench/daypart.ts [--campaigns 2000] [--minutes 3]
@@ -19,6 +19,7 @@ import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { formatClock } from "@adbudget/time";
 import { readWorkerConfig, startWorker } from "@adbudget/workflows";
+import { startDevServer } from "@adbudget/workflows/testing";
 import { freePort, percentile, startService, stop } from "./lib.ts";
 
 const { values } = parseArgs({ options: { campaigns: { type: "string", default: "2000" }, minutes: { type: "string", default: "3" } } });
@@ -35,10 +36,12 @@ const brandSvc = await startService("services/brand/dist/main.js", { ...common, 
 const campaignSvc = await startService("services/campaign/dist/main.js", {
   ...common, CAMPAIGN_PORT: String(campaignPort), CAMPAIGN_DATABASE_URL: dbs[1]!.url, BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`,
 });
+// Its own in-memory dev server by default (TEMPORAL_ADDRESS=host:port to use another one).
+const devServer = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer();
 const worker = await startWorker(
   readWorkerConfig({
     ...common,
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? "127.0.0.1:7233",
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? devServer!.address,
     TEMPORAL_TASK_QUEUE: `${tag}-queue`,
     BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`,
     CAMPAIGN_SERVICE_URL: `http://127.0.0.1:${campaignPort}`,
@@ -103,6 +106,7 @@ try {
     await worker.client.workflow.getHandle(wf.workflowId).terminate("bench over").catch(() => undefined);
   }
   await worker.stop();
+  await devServer?.stop();
   await stop(campaignSvc);
   await stop(brandSvc);
   for (const db of dbs) await db.drop();

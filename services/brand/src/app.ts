@@ -2,11 +2,11 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
-import pg from "pg";
 import {
   OutboxRelay,
   UnavailableError,
   createLogger,
+  createPgPool,
   databaseProbe,
   migrate,
   openDatabase,
@@ -55,8 +55,7 @@ export async function startBrandApp(
   const cleanup: (() => Promise<unknown>)[] = [() => orm.close()];
   try {
     if (config.migrateOnStart) await migrate(orm, logger);
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2, connectionTimeoutMillis: 3000 });
-    pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
+    const pool = createPgPool(config.databaseUrl, 2, logger);
     cleanup.unshift(() => pool.end());
     const nc = await connect({ servers: config.natsUrl, name: "adbudget-brand", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     cleanup.unshift(() => nc.close());

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { rejection } from "@adbudget/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 import { startBrandHarness, type BrandHarness } from "./testing/brand-harness.js";
@@ -11,15 +12,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Runs `call`, expecting a ConnectError; returns it. */
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** The field paths of the google.rpc.BadRequest details of an error. */
 function violatedFields(err: ConnectError): string[] {

@@ -2,9 +2,10 @@ import { createValidator } from "@bufbuild/protovalidate";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
-import pg from "pg";
+import type pg from "pg";
 import {
   createLogger,
+  createPgPool,
   databaseProbe,
   migrate,
   openDatabase,
@@ -26,15 +27,6 @@ import { migrations } from "./migrations/index.js";
 import { OUTBOX_CHANNEL, OUTBOX_LOCK_KEY } from "./events.js";
 import { routes } from "./routes.js";
 import { SpendWriter } from "./spend-writer.js";
-
-/**
- * Type parsing of the ledger pool, independent of the global `pg.types` (which MikroORM
- * changes): timestamps become Dates; every int8 is selected as text and parsed as BigInt.
- */
-const LEDGER_TYPES = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === 1184 || oid === 1114 ? (v: string) => new Date(v) : oid === 20 ? (v: string) => v : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
 
 export interface BudgetApp {
   readonly server: RunningServer;
@@ -59,13 +51,7 @@ export async function startBudgetApp(
     if (config.migrateOnStart) await migrate(orm, logger);
     // The ledger's own pool: plain `pg` (Date for timestamptz, text for int8 -> BigInt), with the
     // named prepared statements of the hot path. MikroORM keeps its pool for migrations and ORM reads.
-    const pool = new pg.Pool({
-      connectionString: config.databaseUrl,
-      max: config.poolMax,
-      connectionTimeoutMillis: 3000,
-      types: LEDGER_TYPES,
-    });
-    pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
+    const pool = createPgPool(config.databaseUrl, config.poolMax, logger);
     cleanup.unshift(() => pool.end());
     const nc = await connect({ servers: config.natsUrl, name: "adbudget-budget", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     cleanup.unshift(() => nc.close());

@@ -1,16 +1,8 @@
 #!/usr/bin/env node
 /** `npm run migrate -w @adbudget/budget-service`: applies pending migrations, then exits. */
-import { createLogger, migrate, openDatabase } from "@adbudget/kit";
+import { runMigrationsCli } from "@adbudget/kit";
 import { readBudgetConfig } from "./config.js";
 import { entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
 
-const config = readBudgetConfig();
-const logger = createLogger("budget-migrate", config.logLevel);
-const orm = await openDatabase({ url: config.databaseUrl, entities, migrations, logger });
-try {
-  const applied = await migrate(orm, logger);
-  logger.info({ applied: applied.length }, "database is up to date");
-} finally {
-  await orm.close();
-}
+await runMigrationsCli("budget", readBudgetConfig(), { entities: entities, migrations });

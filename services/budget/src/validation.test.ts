@@ -1,5 +1,6 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { rejection } from "@adbudget/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
@@ -14,14 +15,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 const unknownBrand = "01900000-0000-7000-8000-0000000000ff";
 const good = () => ({ eventId: `ok-${Math.random()}`, brandId, campaignId: campaignId(), amountMicros: 1_000n });

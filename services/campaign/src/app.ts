@@ -1,9 +1,9 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
-import pg from "pg";
 import {
   createLogger,
+  createPgPool,
   databaseProbe,
   DurableConsumer,
   migrate,
@@ -30,12 +30,6 @@ import { WatchHub } from "./watch-hub.js";
 export const OUTBOX_CHANNEL = "campaign_outbox";
 const OUTBOX_LOCK_KEY = 0x63616d70; // "camp"
 
-/** pg parsing independent of the global pg.types MikroORM changes: Dates, int8 as text. */
-const TYPES = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === 1184 || oid === 1114 ? (v: string) => new Date(v) : oid === 20 ? (v: string) => v : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
-
 export interface CampaignApp {
   readonly server: RunningServer;
   readonly logger: Logger;
@@ -57,8 +51,7 @@ export async function startCampaignApp(
   const cleanup: (() => Promise<unknown>)[] = [() => orm.close()];
   try {
     if (config.migrateOnStart) await migrate(orm, logger);
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.poolMax, connectionTimeoutMillis: 3000, types: TYPES });
-    pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
+    const pool = createPgPool(config.databaseUrl, config.poolMax, logger);
     cleanup.unshift(() => pool.end());
     const store = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
 

@@ -1,5 +1,6 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { rejection } from "@adbudget/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -17,14 +18,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function rejection(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 const fields = (e: ConnectError) => e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
 const MON = DayOfWeek.MONDAY;
 

@@ -15,3 +15,5 @@ export * from "./outbox.js";
 export * from "./outbox-relay.js";
 export * from "./streams.js";
 export * from "./consumer.js";
+export * from "./pg-pool.js";
+export * from "./migrate-cli.js";

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as net from "node:net";
+import { ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 
 /**
@@ -73,4 +74,14 @@ export function freePort(): Promise<number> {
     });
     s.on("error", reject);
   });
+}
+
+/** Awaits a call expected to fail and returns its ConnectError (fails the test if it succeeds). */
+export async function rejection(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected the call to fail");
 }

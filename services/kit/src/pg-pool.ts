@@ -1,0 +1,23 @@
+import pg from "pg";
+import type { Logger } from "./logger.js";
+
+/**
+ * Type parsing of our own pools, independent of the global `pg.types` (which MikroORM changes
+ * for its pool): timestamps become Dates, int8 stays text (we parse money with BigInt; a
+ * float would lose micros).
+ */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 1184 || oid === 1114 ? (v: string) => new Date(v) : oid === 20 ? (v: string) => v : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * A plain `pg` pool for set-based SQL, outbox relays and LISTEN, next to MikroORM's pool (used
+ * for migrations and ORM work). Short connect timeout: a down database fails calls fast with
+ * UNAVAILABLE instead of hanging them.
+ */
+export function createPgPool(url: string, max: number, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 3000, types: TYPES });
+  pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
+  return pool;
+}
