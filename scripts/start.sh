@@ -20,7 +20,9 @@ SERVICES=(
 )
 
 pids=()
+stopping=0
 stop_all() {
+  stopping=1
   trap - INT TERM EXIT
   if [ ${#pids[@]} -gt 0 ]; then
     log "stopping services"
@@ -67,4 +69,4 @@ $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port _ <<<"$s"; printf '  %
 TABLE
 
 wait -n "${pids[@]}" || true
-log "a service exited; stopping the others"
+[ "$stopping" = 1 ] || log "a service exited; stopping the others"
