@@ -68,5 +68,11 @@ $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port _ <<<"$s"; printf '  %
   Ctrl-C stops the services.
 TABLE
 
+# The live demo (DEMO=0 skips it): seeds brands and plays ad servers through the public API.
+if [ "${DEMO:-1}" != 0 ]; then
+  log "live demo (DEMO=0 to skip; npm run demo to play it again)"
+  node scripts/demo.ts || log "the demo failed; the services keep running"
+fi
+
 wait -n "${pids[@]}" || true
 [ "$stopping" = 1 ] || log "a service exited; stopping the others"

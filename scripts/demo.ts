@@ -1,0 +1,137 @@
+/**
+ * `npm run demo` (and the end of `npm start` unless DEMO=0): a live demo against the running
+ * system, through its public gRPC API only. Seeds three brands in different time zones with
+ * budgets and campaigns (one dayparted, one paused by its user), then plays ad servers reporting
+ * spend for serving campaigns, so within a minute budgets run out and campaigns stop; then an
+ * operator raises one limit and its campaigns come back. Prints what happens as it happens,
+ * from WatchCampaigns.
+ *
+ * Env: BRAND_URL, BUDGET_URL, CAMPAIGN_URL (default 127.0.0.1:5005x), DEMO_SECONDS (60).
+ */
+import { randomBytes } from "node:crypto";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { formatClock, localDate, wallTime } from "@adbudget/time";
+
+const url = (name: string, port: number) => process.env[`${name}_URL`] ?? `http://127.0.0.1:${port}`;
+const t = (u: string) => createGrpcTransport({ baseUrl: u });
+const brands = createClient(BrandService, t(url("BRAND", 50051)));
+const budget = createClient(BudgetService, t(url("BUDGET", 50052)));
+const campaigns = createClient(CampaignService, t(url("CAMPAIGN", 50053)));
+const SECONDS = Number(process.env.DEMO_SECONDS ?? 60);
+const run = randomBytes(2).toString("hex");
+
+const stamp = () => new Date().toISOString().slice(11, 19);
+const say = (msg: string) => console.log(`[${stamp()}] ${msg}`);
+const usd = (micros: bigint) => `$${(Number(micros) / 1e6).toFixed(2)}`;
+const REASON: Record<number, string> = {
+  [PauseReason.PAUSED_BY_USER]: "paused by user",
+  [PauseReason.OUTSIDE_DAYPART]: "outside daypart",
+  [PauseReason.DAILY_BUDGET_EXHAUSTED]: "daily budget exhausted",
+  [PauseReason.MONTHLY_BUDGET_EXHAUSTED]: "monthly budget exhausted",
+  [PauseReason.BRAND_ARCHIVED]: "brand archived",
+};
+
+interface DemoBrand {
+  id: string;
+  name: string;
+  zone: string;
+  limit: bigint;
+  campaigns: Map<string, { name: string; serving: boolean }>;
+}
+
+say(`seeding brands (run ${run})`);
+const seeds = [
+  { name: "Acme Coffee", zone: "America/New_York", limit: 4_000_000n },
+  { name: "Bolt Bikes", zone: "Asia/Kathmandu", limit: 6_000_000n },
+  { name: "Cove Books", zone: "Europe/London", limit: 50_000_000n },
+];
+const demo: DemoBrand[] = [];
+for (const s of seeds) {
+  const { brand } = await brands.createBrand({ name: `${s.name} ${run}`, timeZone: s.zone });
+  await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: s.limit, monthlyLimitMicros: s.limit * 40n });
+  const b: DemoBrand = { id: brand!.id, name: s.name, zone: s.zone, limit: s.limit, campaigns: new Map() };
+  // A dayparted campaign: serving now, in a window from an hour ago to two hours from now, local time.
+  const w = wallTime(Date.now(), s.zone);
+  const minute = w.hour * 60 + w.minute;
+  const window = { daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: formatClock((minute + 1440 - 60) % 1440), end: formatClock((minute + 120) % 1440) };
+  const plan: [string, { windows: (typeof window)[] } | undefined, boolean][] = [
+    ["Search", undefined, false],
+    ["Evening display", { windows: [window] }, false],
+    ["Video", undefined, s.name.startsWith("Cove")],
+  ];
+  for (const [name, schedule, paused] of plan) {
+    const { campaign } = await campaigns.createCampaign({ brandId: b.id, name, schedule });
+    if (paused) await campaigns.pauseCampaign({ id: campaign!.id });
+    b.campaigns.set(campaign!.id, { name, serving: campaign!.serving && !paused });
+  }
+  demo.push(b);
+  const today = localDate(Date.now(), s.zone);
+  say(`${s.name} (${s.zone}, today ${today.year}-${today.month}-${today.day}): daily limit ${usd(s.limit)}, campaigns ${[...b.campaigns.values()].map((c) => c.name).join(", ")}`);
+}
+
+// Print every change as ad servers would see it.
+const abort = new AbortController();
+const byCampaign = new Map(demo.flatMap((b) => [...b.campaigns.keys()].map((id) => [id, b] as const)));
+const watching = (async () => {
+  try {
+    for await (const m of campaigns.watchCampaigns({}, { signal: abort.signal })) {
+      const c = m.campaign;
+      const b = c && byCampaign.get(c.id);
+      if (!c || !b) continue;
+      const entry = b.campaigns.get(c.id)!;
+      if (m.type === WatchEventType.SNAPSHOT) entry.serving = c.serving;
+      if (m.type !== WatchEventType.CHANGED || entry.serving === c.serving) continue;
+      entry.serving = c.serving;
+      const why = c.serving ? "serving again" : `stopped: ${c.pauseReasons.map((r) => REASON[r]).join(", ")}`;
+      say(`${b.name} / ${c.name}: ${why}${m.change ? ` (cause ${m.change.cause})` : ""}`);
+    }
+  } catch {
+    // the demo is over
+  }
+})();
+
+say(`ad servers start reporting spend for ${SECONDS}s (only serving campaigns spend)`);
+const raised = new Set<string>();
+const exhaustedAt = new Map<string, number>();
+const deadline = Date.now() + SECONDS * 1000;
+let events = 0;
+while (Date.now() < deadline) {
+  for (const b of demo) {
+    for (const [id, c] of b.campaigns) {
+      if (!c.serving) continue;
+      const amount = BigInt(50_000 + Math.floor(Math.random() * 250_000));
+      const res = await budget.recordSpend({ eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount });
+      const day = res.status!.day!;
+      if (day.exhausted && !exhaustedAt.has(b.id)) {
+        exhaustedAt.set(b.id, Date.now());
+        say(`${b.name}: daily budget exhausted at ${usd(day.spentMicros)} of ${usd(day.limitMicros ?? 0n)} (overspend ${usd(day.overspendMicros)})`);
+      }
+    }
+  }
+  // An operator raises one exhausted brand's limit a few seconds after it ran out.
+  for (const b of demo) {
+    const at = exhaustedAt.get(b.id);
+    if (at !== undefined && !raised.has(b.id) && Date.now() - at > 8000 && raised.size === 0) {
+      raised.add(b.id);
+      const { status } = await budget.setBudget({ brandId: b.id, dailyLimitMicros: b.limit * 3n, monthlyLimitMicros: b.limit * 40n });
+      say(`operator raises ${b.name}'s daily limit to ${usd(b.limit * 3n)}: ${status!.day!.exhausted ? "still exhausted" : `${usd(status!.day!.remainingMicros ?? 0n)} left`}`);
+    }
+  }
+  await new Promise((r) => setTimeout(r, 300));
+}
+
+abort.abort();
+await watching;
+say(`done: ${events} spend events recorded`);
+for (const b of demo) {
+  const { status } = await budget.getBudgetStatus({ brandId: b.id });
+  const serving = [...b.campaigns.values()].filter((c) => c.serving).length;
+  say(`${b.name}: spent ${usd(status!.day!.spentMicros)} today (limit ${usd(status!.day!.limitMicros ?? 0n)}), ${serving}/${b.campaigns.size} campaigns serving`);
+}
+say(`the clocks in the Temporal UI: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`BrandId="${demo[0]!.id}"`)}`);
+say("budgets reset at each brand's local midnight (budget-reset workflows); try grpcurl -plaintext 127.0.0.1:50053 list");
