@@ -15,6 +15,8 @@ buf lint
 buf format --diff --exit-code proto
 log "buf breaking (against the previous commit)"
 bash scripts/buf-breaking.sh HEAD~1
+log "deploy manifests (kustomize build, compose structure)"
+node scripts/validate-deploy.mjs
 log "typecheck (sources and tests)"
 tsc -p tsconfig.json
 log "tests"
