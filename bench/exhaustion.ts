@@ -27,7 +27,7 @@ const tag = `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
 const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
 const dbs = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
 const [brandPort, budgetPort, campaignPort] = [await freePort(), await freePort(), await freePort()];
-const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1" };
+const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", METRICS: "off" };
 const brandSvc = await startService("services/brand/dist/main.js", { ...common, BRAND_PORT: String(brandPort), BRAND_DATABASE_URL: dbs[0]!.url });
 const campaignSvc = await startService("services/campaign/dist/main.js", {
   ...common, CAMPAIGN_PORT: String(campaignPort), CAMPAIGN_DATABASE_URL: dbs[2]!.url, BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`,

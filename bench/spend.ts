@@ -35,12 +35,13 @@ const [brandPort, budgetPort] = [await freePort(), await freePort()];
 const tag = `bench${Date.now().toString(36)}`;
 console.error(`starting brand :${brandPort} and budget :${budgetPort}`);
 const brand = await startService("services/brand/dist/main.js", {
+  METRICS: "off",
   BRAND_PORT: String(brandPort), BRAND_HOST: "127.0.0.1", BRAND_DATABASE_URL: brandDb.url,
 });
 const budget = await startService("services/budget/dist/main.js", {
   BUDGET_PORT: String(budgetPort), BUDGET_HOST: "127.0.0.1", BUDGET_DATABASE_URL: budgetDb.url,
   BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`, EVENT_SUBJECT_PREFIX: tag, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`,
-  BUDGET_DB_POOL_MAX: "10", CAMPAIGN_SERVICE_URL: "none",
+  BUDGET_DB_POOL_MAX: "10", CAMPAIGN_SERVICE_URL: "none", METRICS: "off",
 });
 
 const rows: Row[] = [];

@@ -3,6 +3,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import {
+  Metrics,
   OutboxRelay,
   UnavailableError,
   createLogger,
@@ -84,6 +85,8 @@ export async function startBrandApp(
       shutdownGraceMs: config.shutdownGraceMs,
       healthIntervalMs: options.healthIntervalMs,
       tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
+      metrics: new Metrics(config.name),
+      metricsPort: config.metricsPort,
     });
     return {
       server,

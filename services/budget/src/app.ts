@@ -7,6 +7,7 @@ import {
   createLogger,
   createPgPool,
   databaseProbe,
+  Metrics,
   migrate,
   openDatabase,
   OutboxRelay,
@@ -77,7 +78,17 @@ export async function startBudgetApp(
     const campaigns = config.campaignServiceUrl
       ? new CampaignDirectory(createClient(CampaignService, createGrpcTransport({ baseUrl: config.campaignServiceUrl })))
       : undefined;
-    const impl = new BudgetServiceImpl({ store, writer, brands, campaigns, validator: createValidator(), logger });
+    const metrics = new Metrics(config.name);
+    const spendEvents = metrics.counter("adbudget_spend_events_total", "Spend events answered by RecordSpend(Batch), new or duplicate.", ["result"]);
+    const spendMicros = metrics.counter("adbudget_spend_micros_total", "Micros of newly recorded spend (all currencies; for rates, not accounting).");
+    metrics.gauge("adbudget_outbox_pending", "Budget events written but not yet published to NATS.", () => relay.pending());
+    const impl = new BudgetServiceImpl({
+      store, writer, brands, campaigns, validator: createValidator(), logger,
+      onSpend: (duplicate, amount) => {
+        spendEvents.inc({ result: duplicate ? "duplicate" : "recorded" });
+        if (!duplicate) spendMicros.inc(Number(amount));
+      },
+    });
     const server = await startServer({
       name: config.name,
       host: config.host,
@@ -91,6 +102,8 @@ export async function startBudgetApp(
       shutdownGraceMs: config.shutdownGraceMs,
       healthIntervalMs: options.healthIntervalMs,
       tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
+      metrics,
+      metricsPort: config.metricsPort,
     });
     return {
       server,

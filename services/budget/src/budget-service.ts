@@ -42,6 +42,8 @@ export interface BudgetServiceDeps {
   campaigns?: CampaignDirectory;
   validator: Validator;
   logger: Logger;
+  /** Told of every answered spend event (metrics). */
+  onSpend?: (duplicate: boolean, amount: bigint) => void;
   now?: () => number;
 }
 
@@ -83,6 +85,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
   async recordSpend(req: RecordSpendRequest) {
     const input = await this.prepare(req, "");
     const outcome = await this.deps.writer.submit(input);
+    this.deps.onSpend?.(outcome.duplicate, outcome.event.amount);
     const brand = await this.deps.brands.get(input.brandId);
     return {
       duplicate: outcome.duplicate,
@@ -111,6 +114,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
         try {
           if ("error" in p) throw p.error;
           const outcome = await this.deps.writer.submit(p.input);
+          this.deps.onSpend?.(outcome.duplicate, outcome.event.amount);
           const brand = await this.deps.brands.get(p.input.brandId);
           return create(RecordSpendResultSchema, {
             response: create(RecordSpendResponseSchema, {

@@ -84,3 +84,17 @@ it("spend crossing the limit publishes exhausted once, with the spend as cause",
   expect(budget?.dailyLimitMicros).toBe(3n);
   expect(budget?.monthlyLimitMicros).toBeUndefined();
 });
+
+it("exposes Prometheus metrics: RPCs by code, spend recorded, outbox pending", async () => {
+  const brand = await newBrand();
+  await h.budget.recordSpend({ eventId: `m-${brand}`, brandId: brand, campaignId: campaignId(), amountMicros: 7n });
+  await h.budget.recordSpend({ eventId: `m-${brand}`, brandId: brand, campaignId: campaignId(), amountMicros: 7n });
+  await h.budget.recordSpend({ eventId: "", brandId: brand, campaignId: campaignId(), amountMicros: 7n }).catch(() => undefined);
+  const text = await (await fetch(`http://127.0.0.1:${h.budgetApp.server.metricsPort}/metrics`)).text();
+  const value = (line: string) => Number(text.split("\n").find((l) => l.startsWith(line))?.split(" ").at(-1));
+  expect(value('adbudget_rpc_requests_total{rpc="adbudget.budget.v1.BudgetService/RecordSpend",code="OK"')).toBeGreaterThanOrEqual(2);
+  expect(value('adbudget_rpc_requests_total{rpc="adbudget.budget.v1.BudgetService/RecordSpend",code="InvalidArgument"')).toBeGreaterThanOrEqual(1);
+  expect(value('adbudget_spend_events_total{result="duplicate"')).toBeGreaterThanOrEqual(1);
+  expect(text).toMatch(/^adbudget_outbox_pending\{service="budget"\} \d+$/m);
+  expect(text).toContain("adbudget_rpc_duration_seconds_bucket");
+});

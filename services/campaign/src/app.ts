@@ -6,6 +6,7 @@ import {
   createPgPool,
   databaseProbe,
   DurableConsumer,
+  Metrics,
   migrate,
   openDatabase,
   OutboxRelay,
@@ -91,6 +92,12 @@ export async function startCampaignApp(
     cleanup.unshift(() => brandEvents.stop());
 
     const brands = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
+    const metrics = new Metrics(config.name);
+    metrics.gauge("adbudget_campaigns_serving", "Live campaigns serving now.", async () =>
+      Number((await pool.query<{ n: string }>("select count(*)::text as n from campaigns where serving and deleted_at is null")).rows[0]!.n));
+    metrics.gauge("adbudget_campaigns_paused", "Live campaigns not serving now.", async () =>
+      Number((await pool.query<{ n: string }>("select count(*)::text as n from campaigns where not serving and deleted_at is null")).rows[0]!.n));
+    metrics.gauge("adbudget_outbox_pending", "Campaign events written but not yet published to NATS.", () => relay.pending());
     const impl = new CampaignServiceImpl({ store, brands, hub, logger, onScheduleChanged: options.onScheduleChanged });
     const clock = new CampaignClockServiceImpl({ store, logger });
     const server = await startServer({
@@ -104,6 +111,8 @@ export async function startCampaignApp(
       shutdownGraceMs: config.shutdownGraceMs,
       healthIntervalMs: options.healthIntervalMs,
       tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
+      metrics,
+      metricsPort: config.metricsPort,
     });
     return {
       server,

@@ -94,6 +94,8 @@ export interface ServiceConfig {
   /** TLS: both set = serve HTTP/2 over TLS instead of plaintext h2c. */
   readonly tlsCertFile: string;
   readonly tlsKeyFile: string;
+  /** Prometheus /metrics port; 0 = any free port; undefined = metrics off (METRICS=off). */
+  readonly metricsPort: number | undefined;
 }
 
 export interface ServiceDefaults {
@@ -101,6 +103,8 @@ export interface ServiceDefaults {
   /** Environment prefix, for example "BRAND" reads BRAND_PORT, BRAND_DATABASE_URL. */
   prefix: string;
   port: number;
+  /** Default Prometheus port (the gRPC port's service number + 9400: 9451, 9452, 9453). */
+  metricsPort?: number;
   database: string;
 }
 
@@ -122,6 +126,9 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
     shutdownGraceMs: reader.int("SHUTDOWN_GRACE_MS", 10_000, { min: 0, max: 600_000 }),
     tlsCertFile: reader.string("TLS_CERT_FILE", ""),
     tlsKeyFile: reader.string("TLS_KEY_FILE", ""),
+    metricsPort: reader.bool("METRICS", true)
+      ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort ?? defaults.port - 50051 + 9451)
+      : undefined,
   };
   if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
     reader.problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");

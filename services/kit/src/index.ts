@@ -17,3 +17,4 @@ export * from "./streams.js";
 export * from "./consumer.js";
 export * from "./pg-pool.js";
 export * from "./migrate-cli.js";
+export * from "./metrics.js";

@@ -14,6 +14,7 @@ import { createAuthInterceptor, createCallInterceptor, type Authenticator } from
 import type { Logger } from "./logger.js";
 import { loadContractDescriptors, reflectionRoutes, ReflectionIndex } from "./reflection.js";
 import { createValidationInterceptor } from "./validation.js";
+import { startMetricsServer, type Metrics } from "./metrics.js";
 
 export interface ServerOptions {
   /** Service name for logs. */
@@ -36,6 +37,9 @@ export interface ServerOptions {
   healthIntervalMs?: number;
   /** PEM files: serve HTTP/2 over TLS (with HTTP/1.1 by ALPN) instead of plaintext. */
   tls?: { certFile: string; keyFile: string };
+  /** Prometheus metrics: counted by an interceptor, served on `metricsPort` (when set). */
+  metrics?: Metrics;
+  metricsPort?: number;
 }
 
 export interface RunningServer {
@@ -43,6 +47,8 @@ export interface RunningServer {
   /** Base URL for Connect clients, for example http://127.0.0.1:50051. */
   readonly url: string;
   readonly health: HealthMonitor;
+  /** The bound /metrics port, when metrics are on. */
+  readonly metricsPort: number | undefined;
   /** Graceful stop: NOT_SERVING, stop accepting, end streams, drain calls, then return. */
   close(): Promise<void>;
 }
@@ -77,6 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       reflectionRoutes(router, reflection);
     },
     interceptors: [
+      ...(options.metrics ? [options.metrics.interceptor()] : []),
       createCallInterceptor(logger),
       createAuthInterceptor(options.authenticate),
       createValidationInterceptor(),
@@ -98,6 +105,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const scheme = options.tls ? "https" : "http";
   const url = `${scheme}://${options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host}:${port}`;
   logger.info({ port, url, services: options.services.map((s) => s.typeName) }, `${options.name} listening`);
+  const metricsServer =
+    options.metrics && options.metricsPort !== undefined
+      ? await startMetricsServer(options.metrics, options.host, options.metricsPort, logger)
+      : undefined;
   void health.current();
 
   let closing: Promise<void> | undefined;
@@ -122,10 +133,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await stopped;
       clearInterval(idle);
       clearTimeout(timer);
+      await metricsServer?.close();
       logger.info("server stopped");
     })());
 
-  return { port, url, health, close };
+  return { port, url, health, metricsPort: metricsServer?.port, close };
 }
 
 type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;

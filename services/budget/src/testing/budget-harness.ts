@@ -48,7 +48,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const silent = createLogger("test", "silent");
   const brandApp = await startBrandApp(
     readBrandConfig({
-      BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
+      BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
       NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_SERVICE_URL: "none",
     }),
     { logger: silent },
@@ -57,7 +57,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const natsProxy = options.natsProxy ? await startTcpProxy(nats.hostname, Number(nats.port || 4222)) : undefined;
   const budgetApp = await startBudgetApp(
     readBudgetConfig({
-      BUDGET_HOST: "127.0.0.1",
+      BUDGET_HOST: "127.0.0.1", BUDGET_METRICS_PORT: "0",
       BUDGET_PORT: "0",
       BUDGET_DATABASE_URL: dbs[1]!.url,
       BRAND_SERVICE_URL: brandApp.server.url,

@@ -51,7 +51,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
   const budgetPort = await freePort();
   const brandApp = await startBrandApp(
     readBrandConfig({
-      BRAND_HOST: "127.0.0.1", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
+      BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
       NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
       BUDGET_SERVICE_URL: `http://127.0.0.1:${budgetPort}`,
     }),
@@ -60,7 +60,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
   let campaignPort = "0";
   const campaignConfig = () =>
     readCampaignConfig({
-      CAMPAIGN_HOST: "127.0.0.1",
+      CAMPAIGN_HOST: "127.0.0.1", CAMPAIGN_METRICS_PORT: "0",
       CAMPAIGN_PORT: campaignPort,
       CAMPAIGN_DATABASE_URL: dbs[2]!.url,
       BRAND_SERVICE_URL: brandApp.server.url,
@@ -76,7 +76,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
   campaignPort = String(campaignApp.server.port);
   const budgetApp = await startBudgetApp(
     readBudgetConfig({
-      BUDGET_HOST: "127.0.0.1",
+      BUDGET_HOST: "127.0.0.1", BUDGET_METRICS_PORT: "0",
       BUDGET_PORT: String(budgetPort),
       BUDGET_DATABASE_URL: dbs[1]!.url,
       BRAND_SERVICE_URL: brandApp.server.url,
