@@ -56,6 +56,7 @@ cat >&2 <<TABLE
   -------------  -----------------------------------------------
 $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port _ <<<"$s"; printf '  %-13s  %s\n' "$name" "grpc+connect  127.0.0.1:$port"; done)
   clocks worker  Temporal task queue ${TEMPORAL_TASK_QUEUE:-adbudget}
+  metrics        http://127.0.0.1:9451/metrics (9452 budget, 9453 campaign)
   PostgreSQL     127.0.0.1:${PG_PORT:-5432}
   NATS           127.0.0.1:${NATS_PORT:-4222}
   Temporal       127.0.0.1:${TEMPORAL_PORT:-7233}

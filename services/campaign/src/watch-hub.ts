@@ -76,7 +76,13 @@ export class WatchHub {
   subscribe(brandId: string, signal: AbortSignal): AsyncIterable<CampaignStateChangedEvent> & { close(): void } {
     const w: Watcher = { brandId, queue: [], overflowed: false, wake: undefined };
     this.watchers.add(w);
-    const close = () => this.watchers.delete(w);
+    // One abort listener per watcher (not one per wait: a long stream would pile them up).
+    const onAbort = () => w.wake?.();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const close = () => {
+      this.watchers.delete(w);
+      signal.removeEventListener("abort", onAbort);
+    };
     const hub = this;
     return {
       close,
@@ -96,7 +102,6 @@ export class WatchHub {
             }
             await new Promise<void>((resolve) => {
               w.wake = resolve;
-              signal.addEventListener("abort", () => resolve(), { once: true });
             });
             w.wake = undefined;
           }
