@@ -3,6 +3,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import {
+  serverOptionsFrom,
+  StopStack,
   Metrics,
   OutboxRelay,
   UnavailableError,
@@ -53,13 +55,14 @@ export async function startBrandApp(
 ): Promise<BrandApp> {
   const logger = options.logger ?? createLogger(config.name, config.logLevel);
   const orm = await openDatabase({ url: config.databaseUrl, entities: [BrandEntity, OutboxEntity], migrations, logger });
-  const cleanup: (() => Promise<unknown>)[] = [() => orm.close()];
+  const stack = new StopStack(logger);
+  stack.push(() => orm.close());
   try {
     if (config.migrateOnStart) await migrate(orm, logger);
     const pool = createPgPool(config.databaseUrl, 2, logger);
-    cleanup.unshift(() => pool.end());
+    stack.push(() => pool.end());
     const nc = await connect({ servers: config.natsUrl, name: "adbudget-brand", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    cleanup.unshift(() => nc.close());
+    stack.push(() => nc.close());
     const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
       stream: config.stream,
       subjects: [`${config.subjectPrefix}.brand.>`],
@@ -68,36 +71,31 @@ export async function startBrandApp(
       pollMs: options.relayPollMs,
     });
     relay.start();
-    cleanup.unshift(() => relay.stop());
+    stack.push(() => relay.stop());
     const store = new BrandStore(orm, (row, type, now) => brandEvent(config.subjectPrefix, row, type, now), () => relay.wake());
     const budget = config.budgetServiceUrl
       ? createClient(BudgetService, createGrpcTransport({ baseUrl: config.budgetServiceUrl }))
       : undefined;
     const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget) });
     const server = await startServer({
-      name: config.name,
-      host: config.host,
-      port: config.port,
+      ...serverOptionsFrom(config),
       logger,
       services: [BrandService],
       routes: (router) => routes(router, impl),
       probes: { database: databaseProbe(orm) },
-      shutdownGraceMs: config.shutdownGraceMs,
       healthIntervalMs: options.healthIntervalMs,
-      tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
       metrics: new Metrics(config.name),
-      metricsPort: config.metricsPort,
     });
     return {
       server,
       logger,
       async stop() {
         await server.close();
-        for (const c of cleanup) await c().catch((err: unknown) => logger.warn({ err }, "error while stopping"));
+        await stack.run();
       },
     };
   } catch (err) {
-    for (const c of cleanup) await c().catch(() => undefined);
+    await stack.run();
     throw err;
   }
 }

@@ -4,6 +4,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
 import type pg from "pg";
 import {
+  serverOptionsFrom,
+  StopStack,
   createLogger,
   createPgPool,
   databaseProbe,
@@ -47,15 +49,16 @@ export async function startBudgetApp(
 ): Promise<BudgetApp> {
   const logger = options.logger ?? createLogger(config.name, config.logLevel);
   const orm = await openDatabase({ url: config.databaseUrl, entities, migrations, logger, poolMax: config.poolMax });
-  const cleanup: (() => Promise<unknown>)[] = [() => orm.close()];
+  const stack = new StopStack(logger);
+  stack.push(() => orm.close());
   try {
     if (config.migrateOnStart) await migrate(orm, logger);
     // The ledger's own pool: plain `pg` (Date for timestamptz, text for int8 -> BigInt), with the
     // named prepared statements of the hot path. MikroORM keeps its pool for migrations and ORM reads.
     const pool = createPgPool(config.databaseUrl, config.poolMax, logger);
-    cleanup.unshift(() => pool.end());
+    stack.push(() => pool.end());
     const nc = await connect({ servers: config.natsUrl, name: "adbudget-budget", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    cleanup.unshift(() => nc.close());
+    stack.push(() => nc.close());
     const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
       stream: config.stream,
       subjects: [`${config.subjectPrefix}.budget.>`],
@@ -64,7 +67,7 @@ export async function startBudgetApp(
       pollMs: options.relayPollMs,
     });
     relay.start();
-    cleanup.unshift(() => relay.stop());
+    stack.push(() => relay.stop());
 
     const brandClient = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
     const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
@@ -90,20 +93,15 @@ export async function startBudgetApp(
       },
     });
     const server = await startServer({
-      name: config.name,
-      host: config.host,
-      port: config.port,
+      ...serverOptionsFrom(config),
       logger,
       services: [BudgetService],
       routes: (router) => routes(router, impl),
       // Readiness is the database: without it nothing can be recorded. NATS down only delays
       // events (they wait in the outbox), so it does not take the service out of rotation.
       probes: { database: databaseProbe(orm) },
-      shutdownGraceMs: config.shutdownGraceMs,
       healthIntervalMs: options.healthIntervalMs,
-      tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
       metrics,
-      metricsPort: config.metricsPort,
     });
     return {
       server,
@@ -112,11 +110,11 @@ export async function startBudgetApp(
       pool,
       async stop() {
         await server.close();
-        for (const c of cleanup) await c().catch((err: unknown) => logger.warn({ err }, "error while stopping"));
+        await stack.run();
       },
     };
   } catch (err) {
-    for (const c of cleanup) await c().catch(() => undefined);
+    await stack.run();
     throw err;
   }
 }

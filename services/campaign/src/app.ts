@@ -2,6 +2,8 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
 import {
+  serverOptionsFrom,
+  StopStack,
   createLogger,
   createPgPool,
   databaseProbe,
@@ -49,15 +51,16 @@ export async function startCampaignApp(
 ): Promise<CampaignApp> {
   const logger = options.logger ?? createLogger(config.name, config.logLevel);
   const orm = await openDatabase({ url: config.databaseUrl, entities, migrations, logger });
-  const cleanup: (() => Promise<unknown>)[] = [() => orm.close()];
+  const stack = new StopStack(logger);
+  stack.push(() => orm.close());
   try {
     if (config.migrateOnStart) await migrate(orm, logger);
     const pool = createPgPool(config.databaseUrl, config.poolMax, logger);
-    cleanup.unshift(() => pool.end());
+    stack.push(() => pool.end());
     const store = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
 
     const nc = await connect({ servers: config.natsUrl, name: "adbudget-campaign", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    cleanup.unshift(() => nc.close());
+    stack.push(() => nc.close());
     const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
       stream: config.campaignStream,
       subjects: [`${config.subjectPrefix}.campaign.>`],
@@ -66,10 +69,10 @@ export async function startCampaignApp(
       pollMs: options.relayPollMs,
     });
     relay.start();
-    cleanup.unshift(() => relay.stop());
+    stack.push(() => relay.stop());
     const hub = new WatchHub(nc, config.subjectPrefix, logger.child({ component: "watch" }), config.watchBuffer);
     hub.start();
-    cleanup.unshift(async () => hub.stop());
+    stack.push(async () => hub.stop());
     const budgetEvents = new DurableConsumer(nc, {
       stream: config.budgetStream,
       streamSubjects: [`${config.subjectPrefix}.budget.>`],
@@ -79,7 +82,7 @@ export async function startCampaignApp(
       logger: logger.child({ component: "budget-events" }),
     });
     budgetEvents.start();
-    cleanup.unshift(() => budgetEvents.stop());
+    stack.push(() => budgetEvents.stop());
     const brandEvents = new DurableConsumer(nc, {
       stream: config.brandStream,
       streamSubjects: [`${config.subjectPrefix}.brand.>`],
@@ -89,7 +92,7 @@ export async function startCampaignApp(
       logger: logger.child({ component: "brand-events" }),
     });
     brandEvents.start();
-    cleanup.unshift(() => brandEvents.stop());
+    stack.push(() => brandEvents.stop());
 
     const brands = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
     const metrics = new Metrics(config.name);
@@ -101,18 +104,13 @@ export async function startCampaignApp(
     const impl = new CampaignServiceImpl({ store, brands, hub, logger, onScheduleChanged: options.onScheduleChanged });
     const clock = new CampaignClockServiceImpl({ store, logger });
     const server = await startServer({
-      name: config.name,
-      host: config.host,
-      port: config.port,
+      ...serverOptionsFrom(config),
       logger,
       services: [CampaignService, CampaignClockService],
       routes: (router) => routes(router, impl, clock),
       probes: { database: databaseProbe(orm) },
-      shutdownGraceMs: config.shutdownGraceMs,
       healthIntervalMs: options.healthIntervalMs,
-      tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
       metrics,
-      metricsPort: config.metricsPort,
     });
     return {
       server,
@@ -121,11 +119,11 @@ export async function startCampaignApp(
       relay,
       async stop() {
         await server.close();
-        for (const c of cleanup) await c().catch((err: unknown) => logger.warn({ err }, "error while stopping"));
+        await stack.run();
       },
     };
   } catch (err) {
-    for (const c of cleanup) await c().catch(() => undefined);
+    await stack.run();
     throw err;
   }
 }

@@ -18,3 +18,4 @@ export * from "./consumer.js";
 export * from "./pg-pool.js";
 export * from "./migrate-cli.js";
 export * from "./metrics.js";
+export * from "./lifecycle.js";
