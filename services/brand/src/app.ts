@@ -1,12 +1,12 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { connect } from "@nats-io/transport-node";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import {
+  connectNats,
   serverOptionsFrom,
+  startOutboxRelay,
   StopStack,
   Metrics,
-  OutboxRelay,
   UnavailableError,
   createLogger,
   createPgPool,
@@ -61,17 +61,14 @@ export async function startBrandApp(
     if (config.migrateOnStart) await migrate(orm, logger);
     const pool = createPgPool(config.databaseUrl, 2, logger);
     stack.push(() => pool.end());
-    const nc = await connect({ servers: config.natsUrl, name: "adbudget-brand", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    stack.push(() => nc.close());
-    const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
+    const nc = await connectNats(config.natsUrl, "adbudget-brand", stack);
+    const relay = startOutboxRelay(pool, nc, logger, {
       stream: config.stream,
       subjects: [`${config.subjectPrefix}.brand.>`],
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
-    });
-    relay.start();
-    stack.push(() => relay.stop());
+    }, stack);
     const store = new BrandStore(orm, (row, type, now) => brandEvent(config.subjectPrefix, row, type, now), () => relay.wake());
     const budget = config.budgetServiceUrl
       ? createClient(BudgetService, createGrpcTransport({ baseUrl: config.budgetServiceUrl }))

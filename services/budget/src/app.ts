@@ -1,10 +1,12 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { connect } from "@nats-io/transport-node";
 import type pg from "pg";
 import {
+  connectNats,
   serverOptionsFrom,
+  startOutboxRelay,
+  type OutboxRelay,
   StopStack,
   createLogger,
   createPgPool,
@@ -12,7 +14,6 @@ import {
   Metrics,
   migrate,
   openDatabase,
-  OutboxRelay,
   startServer,
   type Logger,
   type RunningServer,
@@ -57,17 +58,14 @@ export async function startBudgetApp(
     // named prepared statements of the hot path. MikroORM keeps its pool for migrations and ORM reads.
     const pool = createPgPool(config.databaseUrl, config.poolMax, logger);
     stack.push(() => pool.end());
-    const nc = await connect({ servers: config.natsUrl, name: "adbudget-budget", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    stack.push(() => nc.close());
-    const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
+    const nc = await connectNats(config.natsUrl, "adbudget-budget", stack);
+    const relay = startOutboxRelay(pool, nc, logger, {
       stream: config.stream,
       subjects: [`${config.subjectPrefix}.budget.>`],
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
-    });
-    relay.start();
-    stack.push(() => relay.stop());
+    }, stack);
 
     const brandClient = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
     const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });

@@ -1,8 +1,10 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { connect } from "@nats-io/transport-node";
 import {
+  connectNats,
   serverOptionsFrom,
+  startOutboxRelay,
+  type OutboxRelay,
   StopStack,
   createLogger,
   createPgPool,
@@ -11,7 +13,6 @@ import {
   Metrics,
   migrate,
   openDatabase,
-  OutboxRelay,
   startServer,
   type Logger,
   type RunningServer,
@@ -59,17 +60,14 @@ export async function startCampaignApp(
     stack.push(() => pool.end());
     const store = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
 
-    const nc = await connect({ servers: config.natsUrl, name: "adbudget-campaign", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    stack.push(() => nc.close());
-    const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), {
+    const nc = await connectNats(config.natsUrl, "adbudget-campaign", stack);
+    const relay = startOutboxRelay(pool, nc, logger, {
       stream: config.campaignStream,
       subjects: [`${config.subjectPrefix}.campaign.>`],
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
-    });
-    relay.start();
-    stack.push(() => relay.stop());
+    }, stack);
     const hub = new WatchHub(nc, config.subjectPrefix, logger.child({ component: "watch" }), config.watchBuffer);
     hub.start();
     stack.push(async () => hub.stop());

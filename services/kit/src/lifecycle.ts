@@ -1,4 +1,7 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type pg from "pg";
 import type { ServiceConfig } from "./config.js";
+import { OutboxRelay, type RelayOptions } from "./outbox-relay.js";
 import type { Logger } from "./logger.js";
 import type { ServerOptions } from "./server.js";
 
@@ -35,4 +38,28 @@ export function serverOptionsFrom(
     tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
     metricsPort: config.metricsPort,
   };
+}
+
+/**
+ * Connects to NATS for the life of the process: reconnects forever (a NATS restart must not
+ * take a service down), closed by `stack` on stop.
+ */
+export async function connectNats(url: string, name: string, stack: StopStack): Promise<NatsConnection> {
+  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  stack.push(() => nc.close());
+  return nc;
+}
+
+/** Starts a service's outbox relay; `stack` stops it before the connections it uses close. */
+export function startOutboxRelay(
+  pool: pg.Pool,
+  nc: NatsConnection,
+  logger: Logger,
+  options: RelayOptions,
+  stack: StopStack,
+): OutboxRelay {
+  const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), options);
+  relay.start();
+  stack.push(() => relay.stop());
+  return relay;
 }
