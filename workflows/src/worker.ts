@@ -5,7 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { connect } from "@nats-io/transport-node";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from "@temporalio/worker";
-import { DurableConsumer, createLogger, type Logger } from "@adbudget/kit";
+import { DurableConsumer, createLogger, tracePropagationInterceptor, type Logger } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -39,7 +39,7 @@ export interface RunningWorker {
  */
 export async function startWorker(config: WorkerConfig, options: { logger?: Logger; syncFromEvents?: boolean } = {}): Promise<RunningWorker> {
   const logger = options.logger ?? createLogger("clocks", config.logLevel);
-  const transport = (url: string) => createGrpcTransport({ baseUrl: url });
+  const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor] });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.namespace });
   const clocks = new Clocks(client, config.taskQueue);

@@ -2,6 +2,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import {
+  tracePropagationInterceptor,
   connectNats,
   serverOptionsFrom,
   startOutboxRelay,
@@ -71,7 +72,7 @@ export async function startBrandApp(
     }, stack);
     const store = new BrandStore(orm, (row, type, now) => brandEvent(config.subjectPrefix, row, type, now), () => relay.wake());
     const budget = config.budgetServiceUrl
-      ? createClient(BudgetService, createGrpcTransport({ baseUrl: config.budgetServiceUrl }))
+      ? createClient(BudgetService, createGrpcTransport({ baseUrl: config.budgetServiceUrl, interceptors: [tracePropagationInterceptor] }))
       : undefined;
     const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget) });
     const server = await startServer({

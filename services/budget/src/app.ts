@@ -3,6 +3,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type pg from "pg";
 import {
+  tracePropagationInterceptor,
   connectNats,
   serverOptionsFrom,
   startOutboxRelay,
@@ -67,7 +68,7 @@ export async function startBudgetApp(
       pollMs: options.relayPollMs,
     }, stack);
 
-    const brandClient = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
+    const brandClient = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl, interceptors: [tracePropagationInterceptor] }));
     const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
     const writer = new SpendWriter(pool, logger, {
       maxBatch: config.spendMaxBatch,
@@ -77,7 +78,7 @@ export async function startBudgetApp(
     });
     const store = new BudgetStore(pool, config.subjectPrefix, () => relay.wake());
     const campaigns = config.campaignServiceUrl
-      ? new CampaignDirectory(createClient(CampaignService, createGrpcTransport({ baseUrl: config.campaignServiceUrl })))
+      ? new CampaignDirectory(createClient(CampaignService, createGrpcTransport({ baseUrl: config.campaignServiceUrl, interceptors: [tracePropagationInterceptor] })))
       : undefined;
     const metrics = new Metrics(config.name);
     const spendEvents = metrics.counter("adbudget_spend_events_total", "Spend events answered by RecordSpend(Batch), new or duplicate.", ["result"]);

@@ -1,6 +1,7 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
+  tracePropagationInterceptor,
   connectNats,
   serverOptionsFrom,
   startOutboxRelay,
@@ -92,7 +93,7 @@ export async function startCampaignApp(
     brandEvents.start();
     stack.push(() => brandEvents.stop());
 
-    const brands = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl }));
+    const brands = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl, interceptors: [tracePropagationInterceptor] }));
     const metrics = new Metrics(config.name);
     metrics.gauge("adbudget_campaigns_serving", "Live campaigns serving now.", async () =>
       Number((await pool.query<{ n: string }>("select count(*)::text as n from campaigns where serving and deleted_at is null")).rows[0]!.n));

@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } fro
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "./logger.js";
 import { ensureStream } from "./streams.js";
+import { withMessageSpan } from "./tracing.js";
 
 export interface DurableConsumerOptions {
   stream: string;
@@ -77,7 +78,7 @@ export class DurableConsumer {
         backoff = 100;
         for await (const msg of messages) {
           try {
-            await o.handle(msg);
+            await withMessageSpan(`consume ${msg.subject}`, msg.headers?.get("traceparent") || undefined, () => o.handle(msg));
             msg.ack();
           } catch (err) {
             o.logger.warn({ err, subject: msg.subject, seq: msg.seq }, "message handling failed, will be redelivered");

@@ -19,3 +19,4 @@ export * from "./pg-pool.js";
 export * from "./migrate-cli.js";
 export * from "./metrics.js";
 export * from "./lifecycle.js";
+export * from "./tracing.js";

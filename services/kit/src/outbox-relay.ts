@@ -1,4 +1,4 @@
-import type { NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type pg from "pg";
 import type { Logger } from "./logger.js";
@@ -134,15 +134,20 @@ export class OutboxRelay {
         await client.query("rollback");
         return false;
       }
-      const { rows } = await client.query<{ id: string; event_id: string; subject: string; payload: Buffer }>(
-        "select id::text, event_id::text, subject, payload from outbox where published_at is null order by id limit $1",
+      const { rows } = await client.query<{ id: string; event_id: string; subject: string; payload: Buffer; trace_parent: string | null }>(
+        "select id::text, event_id::text, subject, payload, trace_parent from outbox where published_at is null order by id limit $1",
         [limit],
       );
       const done: string[] = [];
       let failure: unknown;
       for (const row of rows) {
         try {
-          await this.js.publish(row.subject, row.payload, { msgID: row.event_id, timeout: 5000 });
+          let headers;
+          if (row.trace_parent) {
+            headers = natsHeaders();
+            headers.set("traceparent", row.trace_parent);
+          }
+          await this.js.publish(row.subject, row.payload, { msgID: row.event_id, timeout: 5000, headers });
           done.push(row.id);
         } catch (err) {
           failure = err;

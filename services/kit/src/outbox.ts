@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { currentTraceparent } from "./tracing.js";
 
 /** One event to publish: where, with which id (also its Nats-Msg-Id), and its payload. */
 export interface OutboxMessage {
@@ -21,7 +22,8 @@ export const OUTBOX_DDL = [
      subject text not null,
      payload bytea not null,
      created_at timestamptz not null,
-     published_at timestamptz null
+     published_at timestamptz null,
+     trace_parent text null
    )`,
   "create index if not exists outbox_pending_idx on outbox (id) where published_at is null",
 ];
@@ -56,8 +58,8 @@ export async function writeOutbox(
   const assigned = ids ?? (await nextOutboxIds(client, messages.length));
   await client.query({
     name: "outbox-insert",
-    text: `insert into outbox (id, event_id, aggregate_id, subject, payload, created_at)
-           select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[])`,
+    text: `insert into outbox (id, event_id, aggregate_id, subject, payload, created_at, trace_parent)
+           select *, $7::text from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[])`,
     values: [
       assigned.map(String),
       messages.map((m) => m.eventId),
@@ -65,6 +67,8 @@ export async function writeOutbox(
       messages.map((m) => m.subject),
       messages.map((m) => Buffer.from(m.payload)),
       messages.map(() => new Date(nowMs)),
+      // The trace of the change travels with its events (W3C traceparent, as a NATS header).
+      currentTraceparent(),
     ],
   });
   await client.query(`select pg_notify($1, '')`, [channel]);

@@ -1,5 +1,6 @@
 import { ConfigError } from "./config.js";
 import type { Logger } from "./logger.js";
+import { initTracing } from "./tracing.js";
 
 /** What a service's main returns: how to stop it, in order. */
 export interface Stoppable {
@@ -12,6 +13,12 @@ export interface Stoppable {
  * (exit 0), a second signal exits at once; a crash on start exits 1.
  */
 export function runService(name: string, start: () => Promise<{ logger: Logger; service: Stoppable }>): void {
+  const tracing = process.env.TRACING ?? "off";
+  if (tracing !== "off" && tracing !== "stdout") {
+    process.stderr.write(`${name}: invalid configuration:\n  - TRACING=${JSON.stringify(tracing)}: expected off or stdout\n`);
+    process.exit(2);
+  }
+  initTracing(tracing, name);
   start().then(
     ({ logger, service }) => {
       let stopping = false;

@@ -15,6 +15,7 @@ import type { Logger } from "./logger.js";
 import { loadContractDescriptors, reflectionRoutes, ReflectionIndex } from "./reflection.js";
 import { createValidationInterceptor } from "./validation.js";
 import { startMetricsServer, type Metrics } from "./metrics.js";
+import { createTracingInterceptor } from "./tracing.js";
 
 export interface ServerOptions {
   /** Service name for logs. */
@@ -84,6 +85,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     interceptors: [
       ...(options.metrics ? [options.metrics.interceptor()] : []),
+      createTracingInterceptor(options.name),
       createCallInterceptor(logger),
       createAuthInterceptor(options.authenticate),
       createValidationInterceptor(),
