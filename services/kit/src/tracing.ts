@@ -14,6 +14,7 @@ import {
   SimpleSpanProcessor,
   BatchSpanProcessor,
 } from "@opentelemetry/sdk-trace-node";
+import { resourceFromAttributes } from "@opentelemetry/resources";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 
 /**
@@ -34,12 +35,12 @@ export function initTracing(mode: TracingMode, serviceName: string): InMemorySpa
   if (mode === "off" || provider !== undefined) return memory;
   memory = mode === "memory" ? new InMemorySpanExporter() : undefined;
   provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": serviceName }),
     spanProcessors: [
       mode === "memory" ? new SimpleSpanProcessor(memory!) : new BatchSpanProcessor(new ConsoleSpanExporter()),
     ],
   });
   provider.register();
-  void serviceName;
   return memory;
 }
 
