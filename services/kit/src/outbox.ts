@@ -22,11 +22,13 @@ export const OUTBOX_DDL = [
      subject text not null,
      payload bytea not null,
      created_at timestamptz not null,
-     published_at timestamptz null,
-     trace_parent text null
+     published_at timestamptz null
    )`,
   "create index if not exists outbox_pending_idx on outbox (id) where published_at is null",
 ];
+
+/** Added later (its own migration in every service): the trace context of each event. */
+export const OUTBOX_TRACE_DDL = "alter table outbox add column if not exists trace_parent text null";
 
 /**
  * Draws `n` outbox ids inside the caller's transaction. Called after the row locks of the

@@ -1,4 +1,8 @@
 import { Migration0001Campaigns } from "./0001-campaigns.js";
+import { Migration0002OutboxTrace } from "./0002-outbox-trace.js";
 
 /** Every migration of the campaign service, in order. Append; never edit one that shipped. */
-export const migrations = [{ name: "0001-campaigns", class: Migration0001Campaigns }];
+export const migrations = [
+  { name: "0001-campaigns", class: Migration0001Campaigns },
+  { name: "0002-outbox-trace", class: Migration0002OutboxTrace },
+];
