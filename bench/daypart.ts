@@ -11,8 +11,6 @@ import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { createLogger } from "@adbudget/kit";
 import { createTestDatabase } from "@adbudget/kit/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -20,7 +18,7 @@ import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_s
 import { formatClock } from "@adbudget/time";
 import { readWorkerConfig, startWorker } from "@adbudget/workflows";
 import { startDevServer } from "@adbudget/workflows/testing";
-import { freePort, percentile, startService, stop } from "./lib.ts";
+import { deleteStreams, freePort, percentile, startService, stop } from "./lib.ts";
 
 const { values } = parseArgs({ options: { campaigns: { type: "string", default: "2000" }, minutes: { type: "string", default: "3" } } });
 const N = Number(values.campaigns);
@@ -110,8 +108,5 @@ try {
   await stop(campaignSvc);
   await stop(brandSvc);
   for (const db of dbs) await db.drop();
-  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
-  const jsm = await jetstreamManager(nc);
-  for (const s of Object.values(streams)) await jsm.streams.delete(s).catch(() => undefined);
-  await nc.close();
+  await deleteStreams(Object.values(streams));
 }

@@ -10,14 +10,12 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { createTestDatabase } from "@adbudget/kit/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { freePort, percentile, startService, stop } from "./lib.ts";
+import { deleteStreams, freePort, percentile, startService, stop } from "./lib.ts";
 
 const { values } = parseArgs({ options: { brands: { type: "string", default: "200" }, concurrency: { type: "string", default: "8" } } });
 const BRANDS = Number(values.brands);
@@ -103,8 +101,5 @@ try {
   await stop(campaignSvc);
   await stop(brandSvc);
   for (const db of dbs) await db.drop();
-  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
-  const jsm = await jetstreamManager(nc);
-  for (const s of Object.values(streams)) await jsm.streams.delete(s).catch(() => undefined);
-  await nc.close();
+  await deleteStreams(Object.values(streams));
 }

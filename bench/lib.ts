@@ -3,21 +3,21 @@
  * BENCH_SERVICE_LOG_LEVEL / BENCH_SERVICE_LOG: log level of the services and a file for their logs.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..");
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
+export { freePort } from "@adbudget/kit/testing";
+
+/** Deletes the bench's JetStream streams (their consumers go with them). */
+export async function deleteStreams(names: string[]): Promise<void> {
+  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+  const jsm = await jetstreamManager(nc);
+  for (const s of names) await jsm.streams.delete(s).catch(() => undefined);
+  await nc.close();
 }
 
 /** Starts a service's main.js as a child process with `env`; resolves once it logs "listening". */

@@ -4,9 +4,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   FailedPreconditionError,
   InvalidArgumentError,
-  decodePageToken,
-  encodePageToken,
-  pageSize,
+  keysetPage,
   requestLogger,
   type FieldViolation,
   type Logger,
@@ -60,17 +58,13 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
   }
 
   async listBrands(req: { pageSize: number; pageToken: string; showArchived: boolean }) {
-    const filter = { showArchived: req.showArchived };
-    const after = decodePageToken(req.pageToken, filter);
-    const limit = pageSize(req.pageSize);
-    // One extra row tells whether another page exists without a count query.
-    const rows = await this.deps.store.list({ after, limit: limit + 1, showArchived: req.showArchived });
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      brands: page.map(toProto),
-      nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(last.id, filter) : "",
-    };
+    const { rows, nextPageToken } = await keysetPage(
+      req,
+      { showArchived: req.showArchived },
+      (after, limit) => this.deps.store.list({ after, limit, showArchived: req.showArchived }),
+      (b) => b.id,
+    );
+    return { brands: rows.map(toProto), nextPageToken };
   }
 
   async updateBrand(req: { brand?: Brand; updateMask?: { paths: string[] } }, ctx: HandlerContext) {

@@ -5,9 +5,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   UnavailableError,
-  decodePageToken,
-  encodePageToken,
-  pageSize,
+  keysetPage,
   requestId,
   requestLogger,
   uuidv7,
@@ -114,15 +112,13 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   async listCampaigns(req: { brandId: string; serving?: boolean; pageSize: number; pageToken: string }) {
-    const filter = { b: req.brandId, s: req.serving ?? null };
-    const after = decodePageToken(req.pageToken, filter);
-    const limit = pageSize(req.pageSize);
-    const rows = await this.deps.store.list({ brandId: req.brandId, serving: req.serving, after, limit: limit + 1 });
-    const page = rows.slice(0, limit);
-    return {
-      campaigns: page.map(campaignProto),
-      nextPageToken: rows.length > limit ? encodePageToken(page.at(-1)!.id, filter) : "",
-    };
+    const { rows, nextPageToken } = await keysetPage(
+      req,
+      { b: req.brandId, s: req.serving ?? null },
+      (after, limit) => this.deps.store.list({ brandId: req.brandId, serving: req.serving, after, limit }),
+      (c) => c.id,
+    );
+    return { campaigns: rows.map(campaignProto), nextPageToken };
   }
 
   async updateCampaign(req: { campaign?: Campaign; updateMask?: { paths: string[] } }, ctx: HandlerContext) {
@@ -201,15 +197,13 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   async listCampaignStateChanges(req: { campaignId: string; brandId: string; pageSize: number; pageToken: string }) {
-    const filter = { c: req.campaignId, b: req.brandId };
-    const before = decodePageToken(req.pageToken, filter);
-    const limit = pageSize(req.pageSize);
-    const rows = await this.deps.store.listChanges({ campaignId: req.campaignId, brandId: req.brandId, before, limit: limit + 1 });
-    const page = rows.slice(0, limit);
-    return {
-      changes: page.map(changeProto),
-      nextPageToken: rows.length > limit ? encodePageToken(page.at(-1)!.id, filter) : "",
-    };
+    const { rows, nextPageToken } = await keysetPage(
+      req,
+      { c: req.campaignId, b: req.brandId },
+      (before, limit) => this.deps.store.listChanges({ campaignId: req.campaignId, brandId: req.brandId, before, limit }),
+      (c) => c.id,
+    );
+    return { changes: rows.map(changeProto), nextPageToken };
   }
 
   /**

@@ -43,3 +43,22 @@ export function decodePageToken(token: string, filter: unknown): string | undefi
   if (payload.filterHash !== filterHash(filter)) throw bad("the page token was issued for another filter");
   return payload.after;
 }
+
+/**
+ * One keyset page: decodes the token (bound to `filter`), fetches one row more than the page
+ * size to learn whether another page exists (no count query), and encodes the next token from
+ * the last row's key.
+ */
+export async function keysetPage<T>(
+  req: { pageSize: number; pageToken: string },
+  filter: unknown,
+  fetch: (after: string | undefined, limit: number) => Promise<T[]>,
+  keyOf: (row: T) => string,
+): Promise<{ rows: T[]; nextPageToken: string }> {
+  const after = decodePageToken(req.pageToken, filter);
+  const limit = pageSize(req.pageSize);
+  const rows = await fetch(after, limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { rows: page, nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(keyOf(last), filter) : "" };
+}

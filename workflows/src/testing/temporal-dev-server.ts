@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { Connection } from "@temporalio/client";
+import { freePort } from "@adbudget/kit/testing";
 
 /** The Temporal CLI built by deploy/local/infra.sh (go install), or one on PATH. */
 export function temporalBinary(): string {
@@ -13,17 +13,6 @@ export function temporalBinary(): string {
   const found = candidates.find((c) => existsSync(c));
   if (found === undefined) throw new Error("temporal CLI not found: deploy/local/infra.sh builds it (go install)");
   return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
 }
 
 export interface DevServer {
