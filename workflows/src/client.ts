@@ -17,13 +17,19 @@ export class Clocks {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
+    /** CLOCK_OFFSET_MS, passed to the workflows it starts (0: not passed at all). */
+    private readonly clockOffsetMs = 0,
   ) {}
+
+  private offset(): { clockOffsetMs?: number } {
+    return this.clockOffsetMs === 0 ? {} : { clockOffsetMs: this.clockOffsetMs };
+  }
 
   async ensureDaypart(c: { campaignId: string; brandId: string; name: string }): Promise<void> {
     await this.client.workflow.signalWithStart(campaignDaypart, {
       workflowId: daypartWorkflowId(c.campaignId),
       taskQueue: this.taskQueue,
-      args: [{ campaignId: c.campaignId, brandId: c.brandId }],
+      args: [{ campaignId: c.campaignId, brandId: c.brandId, ...this.offset() }],
       signal: scheduleChangedSignal,
       signalArgs: [],
       typedSearchAttributes: new TypedSearchAttributes([
@@ -42,7 +48,7 @@ export class Clocks {
     await this.client.workflow.signalWithStart(budgetReset, {
       workflowId: resetWorkflowId(b.brandId),
       taskQueue: this.taskQueue,
-      args: [{ brandId: b.brandId }],
+      args: [{ brandId: b.brandId, ...this.offset() }],
       signal: zoneChangedSignal,
       signalArgs: [],
       typedSearchAttributes: new TypedSearchAttributes([{ key: BrandIdKey, value: b.brandId }]),
@@ -77,7 +83,7 @@ export class Clocks {
       await this.client.workflow.start(reconcileClocks, {
         workflowId: RECONCILE_WORKFLOW_ID,
         taskQueue: this.taskQueue,
-        args: [{ intervalMs }],
+        args: [{ intervalMs, ...this.offset() }],
         memo: { purpose: "repairs drift between budgets, schedules, campaign states and clocks" },
       });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { EnvReader } from "@adbudget/kit";
+import { EnvReader, readClockOffset } from "@adbudget/kit";
 import { TASK_QUEUE_DEFAULT } from "./shared.js";
 
 export interface WorkerConfig {
@@ -16,6 +16,8 @@ export interface WorkerConfig {
   logLevel: string;
   /** Period of the reconciliation workflow; 0 = do not start it. */
   reconcileIntervalMs: number;
+  /** CLOCK_OFFSET_MS (tests and demos): passed to the workflows this worker starts. */
+  clockOffsetMs: number;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface WorkerConfig {
  * (adbudget), BRAND_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
  * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER (clocks-brand-events),
  * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), RECONCILE_INTERVAL_MS (300000; 0 = off),
- * LOG_LEVEL.
+ * CLOCK_OFFSET_MS (0; tests and demos), LOG_LEVEL.
  */
 export function readWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   const r = new EnvReader(env);
@@ -39,6 +41,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     campaignStream: r.string("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
     brandConsumer: r.string("CLOCKS_BRAND_CONSUMER", "clocks-brand-events"),
     campaignConsumer: r.string("CLOCKS_CAMPAIGN_CONSUMER", "clocks-campaign-events"),
+    clockOffsetMs: readClockOffset(r),
     reconcileIntervalMs: r.int("RECONCILE_INTERVAL_MS", 300_000, { min: 0, max: 86_400_000 }),
     logLevel: r.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
   };

@@ -25,12 +25,21 @@ export interface BrandSpec {
   timeZone: string;
 }
 
-export interface DaypartInput {
+/**
+ * CLOCK_OFFSET_MS of the worker that started the workflow (absent = 0): workflow time plus this
+ * is "now" for the time rules, as in the services (tests and demos only; see @adbudget/kit clock).
+ * It travels in the input so replays and continue-as-new see the same value.
+ */
+export interface ClockOffset {
+  clockOffsetMs?: number;
+}
+
+export interface DaypartInput extends ClockOffset {
   campaignId: string;
   brandId: string;
 }
 
-export interface ResetInput {
+export interface ResetInput extends ClockOffset {
   brandId: string;
 }
 

@@ -42,7 +42,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor] });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.namespace });
-  const clocks = new Clocks(client, config.taskQueue);
+  const clocks = new Clocks(client, config.taskQueue, config.clockOffsetMs);
   const activities = createActivities({
     brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
     campaigns: createConnectClient(CampaignService, transport(config.campaignServiceUrl)),
@@ -85,6 +85,9 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const done = worker.run();
   if (config.reconcileIntervalMs > 0) await clocks.ensureReconcile(config.reconcileIntervalMs);
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, "clocks worker running");
+  if (config.clockOffsetMs !== 0) {
+    logger.warn({ clockOffsetMs: config.clockOffsetMs }, "CLOCK_OFFSET_MS is set: workflows started here run on a shifted clock (tests and demos only)");
+  }
   return {
     worker,
     clocks,

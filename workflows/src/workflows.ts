@@ -17,7 +17,10 @@ import {
 } from "@temporalio/workflow";
 import { formatDate, isInside, monthStart, nextBoundary, nextDayStart, periodsOf } from "@adbudget/time";
 import type { Activities, ReconcileCounts } from "./activities.js";
-import { MAX_ITERATIONS_PER_RUN, type DaypartInput, type ResetInput } from "./shared.js";
+import { MAX_ITERATIONS_PER_RUN, type ClockOffset, type DaypartInput, type ResetInput } from "./shared.js";
+
+/** "Now" for the time rules: workflow time (replay-safe), shifted by the input's clock offset. */
+const nowOf = (input: ClockOffset): number => Date.now() + (input.clockOffsetMs ?? 0);
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: "30 seconds",
@@ -62,7 +65,7 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
     if (reload) spec = await acts.loadDaypart(input.campaignId);
     if (spec === undefined || !spec.exists) return "campaign deleted";
     if (spec.windows.length === 0) return "schedule removed";
-    const now = Date.now();
+    const now = nowOf(input);
     inWindow = isInside(now, spec.windows, spec.zone);
     await acts.setDaypartState({
       campaignId: input.campaignId,
@@ -102,7 +105,7 @@ export async function budgetReset(input: ResetInput): Promise<string> {
     changed = false;
     const brand = await acts.loadBrand(input.brandId);
     if (!brand.exists || brand.archived) return "brand archived";
-    const now = Date.now();
+    const now = nowOf(input);
     const current = periodsOf(now, brand.timeZone);
     await acts.openBudgetPeriod({ brandId: input.brandId, kind: "day", start: formatDate(current.day), sourceId: source() });
     await acts.openBudgetPeriod({ brandId: input.brandId, kind: "month", start: formatDate(monthStart(current.day)), sourceId: source() });
@@ -128,13 +131,13 @@ export const reconcileTotalsQuery = defineQuery<ReconcileCounts & { passes: numb
  * compares budgets, schedules, campaign states and the clocks and repairs drift, counting what
  * it repaired. Counts accumulate across continue-as-new.
  */
-export async function reconcileClocks(input: { intervalMs: number; totals?: ReconcileCounts & { passes: number } }): Promise<void> {
+export async function reconcileClocks(input: ClockOffset & { intervalMs: number; totals?: ReconcileCounts & { passes: number } }): Promise<void> {
   const totals = input.totals ?? {
     passes: 0, campaignsChecked: 0, brandsChecked: 0, daypartClocksStarted: 0, daypartStatesRepaired: 0, resetClocksStarted: 0, campaignsReset: 0,
   };
   setHandler(reconcileTotalsQuery, () => totals);
   for (let i = 0; i < MAX_ITERATIONS_PER_RUN; i++) {
-    const counts = await reconcileActs.reconcile({ nowMs: Date.now(), sourceId: `${workflowInfo().workflowId}/${workflowInfo().runId}` });
+    const counts = await reconcileActs.reconcile({ nowMs: nowOf(input), sourceId: `${workflowInfo().workflowId}/${workflowInfo().runId}` });
     totals.passes++;
     for (const k of Object.keys(counts) as (keyof ReconcileCounts)[]) totals[k] += counts[k];
     const repaired = counts.daypartClocksStarted + counts.daypartStatesRepaired + counts.resetClocksStarted + counts.campaignsReset;
@@ -142,5 +145,5 @@ export async function reconcileClocks(input: { intervalMs: number; totals?: Reco
     await sleep(input.intervalMs);
     if (workflowInfo().continueAsNewSuggested) break;
   }
-  return continueAsNew<typeof reconcileClocks>({ intervalMs: input.intervalMs, totals });
+  return continueAsNew<typeof reconcileClocks>({ ...input, totals });
 }

@@ -17,6 +17,7 @@ import {
   startServer,
   type Logger,
   type RunningServer,
+  offsetClock,
 } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BrandServiceImpl } from "./brand-service.js";
@@ -74,7 +75,8 @@ export async function startBrandApp(
     const budget = config.budgetServiceUrl
       ? createClient(BudgetService, createGrpcTransport({ baseUrl: config.budgetServiceUrl, interceptors: [tracePropagationInterceptor] }))
       : undefined;
-    const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget) });
+    const clock = offsetClock(config.clockOffsetMs);
+    const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget), now: () => new Date(clock()) });
     const server = await startServer({
       ...serverOptionsFrom(config),
       logger,

@@ -18,6 +18,7 @@ import {
   startServer,
   type Logger,
   type RunningServer,
+  offsetClock,
 } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
@@ -70,7 +71,9 @@ export async function startBudgetApp(
 
     const brandClient = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl, interceptors: [tracePropagationInterceptor] }));
     const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
+    const clock = offsetClock(config.clockOffsetMs);
     const writer = new SpendWriter(pool, logger, {
+      now: clock,
       maxBatch: config.spendMaxBatch,
       concurrency: config.spendConcurrency,
       subjectPrefix: config.subjectPrefix,
@@ -85,7 +88,7 @@ export async function startBudgetApp(
     const spendMicros = metrics.counter("adbudget_spend_micros_total", "Micros of newly recorded spend (all currencies; for rates, not accounting).");
     metrics.gauge("adbudget_outbox_pending", "Budget events written but not yet published to NATS.", () => relay.pending());
     const impl = new BudgetServiceImpl({
-      store, writer, brands, campaigns, validator: createValidator(), logger,
+      store, writer, brands, campaigns, validator: createValidator(), logger, now: clock,
       onSpend: (duplicate, amount) => {
         spendEvents.inc({ result: duplicate ? "duplicate" : "recorded" });
         if (!duplicate) spendMicros.inc(Number(amount));

@@ -17,6 +17,7 @@ import {
   startServer,
   type Logger,
   type RunningServer,
+  offsetClock,
 } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
@@ -59,6 +60,7 @@ export async function startCampaignApp(
     if (config.migrateOnStart) await migrate(orm, logger);
     const pool = createPgPool(config.databaseUrl, config.poolMax, logger);
     stack.push(() => pool.end());
+    const now = offsetClock(config.clockOffsetMs);
     const store = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
 
     const nc = await connectNats(config.natsUrl, "adbudget-campaign", stack);
@@ -77,7 +79,7 @@ export async function startCampaignApp(
       streamSubjects: [`${config.subjectPrefix}.budget.>`],
       durable: config.budgetConsumer,
       filterSubject: `${config.subjectPrefix}.budget.>`,
-      handle: budgetEventHandler(store, logger),
+      handle: budgetEventHandler(store, logger, now),
       logger: logger.child({ component: "budget-events" }),
     });
     budgetEvents.start();
@@ -87,7 +89,7 @@ export async function startCampaignApp(
       streamSubjects: [`${config.subjectPrefix}.brand.>`],
       durable: config.brandConsumer,
       filterSubject: `${config.subjectPrefix}.brand.>`,
-      handle: brandEventHandler(store, logger),
+      handle: brandEventHandler(store, logger, now),
       logger: logger.child({ component: "brand-events" }),
     });
     brandEvents.start();
@@ -100,8 +102,8 @@ export async function startCampaignApp(
     metrics.gauge("adbudget_campaigns_paused", "Live campaigns not serving now.", async () =>
       Number((await pool.query<{ n: string }>("select count(*)::text as n from campaigns where not serving and deleted_at is null")).rows[0]!.n));
     metrics.gauge("adbudget_outbox_pending", "Campaign events written but not yet published to NATS.", () => relay.pending());
-    const impl = new CampaignServiceImpl({ store, brands, hub, logger, onScheduleChanged: options.onScheduleChanged });
-    const clock = new CampaignClockServiceImpl({ store, logger });
+    const impl = new CampaignServiceImpl({ store, brands, hub, logger, now, onScheduleChanged: options.onScheduleChanged });
+    const clock = new CampaignClockServiceImpl({ store, logger, now });
     const server = await startServer({
       ...serverOptionsFrom(config),
       logger,

@@ -1,3 +1,4 @@
+import { readClockOffset } from "./clock.js";
 /**
  * Configuration from environment variables, read once at start.
  *
@@ -96,6 +97,8 @@ export interface ServiceConfig {
   readonly tlsKeyFile: string;
   /** Prometheus /metrics port; 0 = any free port; undefined = metrics off (METRICS=off). */
   readonly metricsPort: number | undefined;
+  /** CLOCK_OFFSET_MS: shift of "now" for tests and demos (see clock.ts); 0 in production. */
+  readonly clockOffsetMs: number;
 }
 
 export interface ServiceDefaults {
@@ -129,6 +132,7 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
     metricsPort: reader.bool("METRICS", true)
       ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort ?? defaults.port - 50051 + 9451)
       : undefined,
+    clockOffsetMs: readClockOffset(reader),
   };
   if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
     reader.problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");

@@ -20,3 +20,5 @@ export * from "./migrate-cli.js";
 export * from "./metrics.js";
 export * from "./lifecycle.js";
 export * from "./tracing.js";
+export * from "./clock.js";
+export * from "./span-exporter.js";

@@ -29,7 +29,7 @@ export class StopStack {
 /** The server options every service takes from its config alike. */
 export function serverOptionsFrom(
   config: ServiceConfig,
-): Pick<ServerOptions, "name" | "host" | "port" | "shutdownGraceMs" | "tls" | "metricsPort"> {
+): Pick<ServerOptions, "name" | "host" | "port" | "shutdownGraceMs" | "tls" | "metricsPort" | "clockOffsetMs"> {
   return {
     name: config.name,
     host: config.host,
@@ -37,6 +37,7 @@ export function serverOptionsFrom(
     shutdownGraceMs: config.shutdownGraceMs,
     tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
     metricsPort: config.metricsPort,
+    clockOffsetMs: config.clockOffsetMs,
   };
 }
 

@@ -41,6 +41,8 @@ export interface ServerOptions {
   /** Prometheus metrics: counted by an interceptor, served on `metricsPort` (when set). */
   metrics?: Metrics;
   metricsPort?: number;
+  /** CLOCK_OFFSET_MS in effect: logged (a warning when not 0: it is for tests and demos). */
+  clockOffsetMs?: number;
 }
 
 export interface RunningServer {
@@ -107,6 +109,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const scheme = options.tls ? "https" : "http";
   const url = `${scheme}://${options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host}:${port}`;
   logger.info({ port, url, services: options.services.map((s) => s.typeName) }, `${options.name} listening`);
+  if (options.clockOffsetMs) {
+    logger.warn({ clockOffsetMs: options.clockOffsetMs, now: new Date(Date.now() + options.clockOffsetMs).toISOString() }, "CLOCK_OFFSET_MS is set: this service runs on a shifted clock (tests and demos only)");
+  }
   const metricsServer =
     options.metrics && options.metricsPort !== undefined
       ? await startMetricsServer(options.metrics, options.host, options.metricsPort, logger)
