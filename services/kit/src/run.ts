@@ -1,6 +1,6 @@
 import { ConfigError } from "./config.js";
 import type { Logger } from "./logger.js";
-import { initTracing } from "./tracing.js";
+import { flushTracing, initTracing } from "./tracing.js";
 
 /** What a service's main returns: how to stop it, in order. */
 export interface Stoppable {
@@ -29,7 +29,7 @@ export function runService(name: string, start: () => Promise<{ logger: Logger; 
         }
         stopping = true;
         logger.info({ signal }, "stopping");
-        service.stop().then(
+        service.stop().then(flushTracing).then(
           () => process.exit(0),
           (err: unknown) => {
             logger.error({ err }, "error while stopping");

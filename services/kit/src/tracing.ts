@@ -8,7 +8,6 @@ import {
   type TextMapGetter,
 } from "@opentelemetry/api";
 import {
-  ConsoleSpanExporter,
   InMemorySpanExporter,
   NodeTracerProvider,
   SimpleSpanProcessor,
@@ -16,6 +15,7 @@ import {
 } from "@opentelemetry/sdk-trace-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { JsonLinesSpanExporter } from "./span-exporter.js";
 
 /**
  * OpenTelemetry traces across gRPC calls and NATS messages: one trace follows a RecordSpend
@@ -23,7 +23,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
  * campaign's pause. Context travels as W3C `traceparent` in gRPC metadata and in NATS headers
  * (stored with each outbox row, so the relay publishes the context of the change that wrote it).
  *
- * TRACING=off (default) | stdout (spans as they end, on stdout) | memory (tests).
+ * TRACING=off (default) | stdout (each span as one JSON line on stdout) | memory (tests).
  */
 export type TracingMode = "off" | "stdout" | "memory";
 
@@ -37,11 +37,16 @@ export function initTracing(mode: TracingMode, serviceName: string): InMemorySpa
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": serviceName }),
     spanProcessors: [
-      mode === "memory" ? new SimpleSpanProcessor(memory!) : new BatchSpanProcessor(new ConsoleSpanExporter()),
+      mode === "memory" ? new SimpleSpanProcessor(memory!) : new BatchSpanProcessor(new JsonLinesSpanExporter(), { scheduledDelayMillis: 1000 }),
     ],
   });
   provider.register();
   return memory;
+}
+
+/** Exports the spans still buffered (called on a graceful stop, before the process exits). */
+export async function flushTracing(): Promise<void> {
+  await provider?.forceFlush();
 }
 
 const tracer = () => trace.getTracer("adbudget");
