@@ -1,0 +1,225 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Client as TemporalClient, Connection } from "@temporalio/client";
+import { formatDate, localDate, nextMonthStart, startOfDay, weekdayOf, type CalendarDate } from "@adbudget/time";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { CampaignService, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import type { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
+import { prepareSystem, type SystemProcesses } from "./system-processes.js";
+
+/**
+ * A brand's whole budget day, through the public gRPC API only, against the built services and
+ * clocks worker running as processes (PostgreSQL, NATS JetStream, Temporal: all real).
+ *
+ * The reset needs a real local midnight. Rather than wait for one (up to 30 minutes away in the
+ * best-placed zone), every process runs with the same CLOCK_OFFSET_MS, chosen so that their
+ * shared clock reaches the last midnight of a month in Asia/Kathmandu (UTC+05:45) LEAD_MS after
+ * they start: the day and the month reset together, on real Temporal timers.
+ */
+const ZONE = "Asia/Kathmandu";
+const LEAD_MS = 75_000;
+const UNIT = 1_000_000n;
+
+let system: SystemProcesses;
+let offsetMs: number;
+/** The instant (real clock) at which the system's clock reaches the brand's midnight. */
+let midnightReal: number;
+let midnightSys: number;
+let newDay: CalendarDate;
+
+const sysNow = () => Date.now() + offsetMs;
+const dateOf = (d: { year: number; month: number; day: number } | undefined) => (d ? formatDate(d) : "none");
+
+beforeAll(async () => {
+  const prepared = await prepareSystem();
+  // The offset is fixed just before the processes start, so the lead is spent on starting them
+  // and on the steps before midnight.
+  newDay = nextMonthStart(localDate(Date.now(), ZONE));
+  midnightSys = startOfDay(newDay, ZONE);
+  midnightReal = Date.now() + LEAD_MS;
+  offsetMs = midnightSys - midnightReal;
+  try {
+    system = await prepared.start({ CLOCK_OFFSET_MS: String(offsetMs), TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" });
+  } catch (err) {
+    await prepared.abort();
+    throw err;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await system?.stop();
+}, 60_000);
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${system.tail()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** What an ad server sees: WatchCampaigns for one brand, every message kept with its arrival time. */
+function watch(campaigns: Client<typeof CampaignService>, brandId: string) {
+  const seen: { at: number; res: WatchCampaignsResponse }[] = [];
+  const ac = new AbortController();
+  const done = (async () => {
+    try {
+      for await (const res of campaigns.watchCampaigns({ brandId }, { signal: ac.signal })) seen.push({ at: Date.now(), res });
+    } catch (err) {
+      if (!ac.signal.aborted) throw err;
+    }
+  })();
+  const latest = (id: string): { at: number; campaign: Campaign } | undefined => {
+    for (let i = seen.length - 1; i >= 0; i--) {
+      const c = seen[i]!.res.campaign;
+      if (c?.id === id) return { at: seen[i]!.at, campaign: c };
+    }
+    return undefined;
+  };
+  return { seen, latest, stop: async () => (ac.abort(), await done) };
+}
+
+const reasons = (c: Campaign | undefined) => [...(c?.pauseReasons ?? [])].sort();
+
+test("brand creation -> spend -> budget exhausted, campaigns stop -> local midnight resets day and month, campaigns serve again", async () => {
+  const t = (url: string) => createGrpcTransport({ baseUrl: url });
+  const brands = createClient(BrandService, t(system.urls.brand));
+  const budget = createClient(BudgetService, t(system.urls.budget));
+  const campaigns = createClient(CampaignService, t(system.urls.campaign));
+
+  // An account manager sets up a brand: zone, budget, three campaigns.
+  const { brand } = await brands.createBrand({ name: `e2e Kathmandu ${randomUUID()}`, timeZone: ZONE, currencyCode: "NPR" });
+  const brandId = brand!.id;
+  await budget.setBudget({ brandId, dailyLimitMicros: 10n * UNIT, monthlyLimitMicros: 15n * UNIT });
+  const always = (await campaigns.createCampaign({ brandId, name: "always on" })).campaign!;
+  // Serves only from midnight to 06:00 on the weekday of the new month's first day.
+  const dayparted = (await campaigns.createCampaign({
+    brandId,
+    name: "first-of-month mornings",
+    schedule: { windows: [{ daysOfWeek: [weekdayOf(newDay) as DayOfWeek], start: "00:00", end: "06:00" }] },
+  })).campaign!;
+  const held = (await campaigns.createCampaign({ brandId, name: "held by the user", enabled: false })).campaign!;
+  expect(always.serving).toBe(true);
+  expect(reasons(dayparted)).toEqual([PauseReason.OUTSIDE_DAYPART]);
+  expect(reasons(held)).toEqual([PauseReason.PAUSED_BY_USER]);
+
+  const w = watch(campaigns, brandId);
+  await until("the watch snapshot", () => (w.seen.some((s) => s.res.type === 2) ? true : undefined), 10_000);
+
+  // The clocks start from the services' events: the reset and daypart workflows are running.
+  const connection = await Connection.connect({ address: system.temporalAddress });
+  const temporal = new TemporalClient({ connection });
+  try {
+    for (const id of [`budget-reset/${brandId}`, `campaign-daypart/${dayparted.id}`]) {
+      await until(`${id} running`, async () => {
+        try {
+          const d = await temporal.workflow.getHandle(id).describe();
+          return d.status.name === "RUNNING" ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      }, 30_000);
+    }
+  } finally {
+    await connection.close();
+  }
+
+  // Ad servers report spend: 6 + 4 reaches the daily limit, 5 more the monthly one (recorded
+  // although the campaign is already paused: spend is a fact). A retry is counted once.
+  const e1 = { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 6n * UNIT, occurredAt: timestampFromMs(sysNow() - 60_000) };
+  expect((await budget.recordSpend(e1)).duplicate).toBe(false);
+  const batch = await budget.recordSpendBatch({
+    events: [
+      { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 4n * UNIT, occurredAt: timestampFromMs(sysNow() - 30_000) },
+      { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 5n * UNIT, occurredAt: timestampFromMs(sysNow() - 10_000) },
+    ],
+  });
+  expect(batch.results.map((r) => r.error === undefined && r.response?.duplicate === false)).toEqual([true, true]);
+  const retry = await budget.recordSpend(e1);
+  expect(retry.duplicate).toBe(true);
+  const before = (await budget.getBudgetStatus({ brandId })).status!;
+  expect(dateOf(before.day!.periodStart)).not.toBe(formatDate(newDay));
+  expect(before.day).toMatchObject({ spentMicros: 15n * UNIT, exhausted: true });
+  expect(before.month).toMatchObject({ spentMicros: 15n * UNIT, exhausted: true });
+
+  // The campaigns stop: ad servers see it on the watch stream.
+  const stopped = await until("the campaigns paused by the budget", () => {
+    const a = w.latest(always.id);
+    const d = w.latest(dayparted.id);
+    return reasons(a?.campaign).length === 2 && reasons(d?.campaign).length === 3 ? { a: a!, d: d! } : undefined;
+  }, 15_000);
+  expect(stopped.a.campaign.serving).toBe(false);
+  expect(reasons(stopped.a.campaign)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED].sort());
+  expect(reasons(stopped.d.campaign)).toEqual(
+    [PauseReason.OUTSIDE_DAYPART, PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED].sort(),
+  );
+  // Everything above must have happened before the brand's midnight, or this run proves nothing.
+  expect(sysNow(), `the steps before midnight took too long (lead ${LEAD_MS} ms)\n${system.tail()}`).toBeLessThan(midnightSys - 1000);
+
+  // Local midnight of the 1st in Kathmandu: the reset workflow opens the new day and month,
+  // the daypart workflow opens the window; both campaigns serve again, seen on the stream.
+  const resumed = await until("the campaigns serving after midnight", () => {
+    const a = w.latest(always.id);
+    const d = w.latest(dayparted.id);
+    return a?.campaign.serving && d?.campaign.serving ? { a, d } : undefined;
+  }, LEAD_MS + 45_000);
+  expect(resumed.a.at).toBeGreaterThanOrEqual(midnightReal - 100);
+  expect(resumed.d.at).toBeGreaterThanOrEqual(midnightReal - 100);
+  // Timers fire on time: both resumed within seconds of midnight.
+  expect(Math.max(resumed.a.at, resumed.d.at) - midnightReal).toBeLessThan(20_000);
+  await w.stop();
+
+  // The held campaign stays held; nothing was deleted, the old periods keep their totals.
+  expect(reasons((await campaigns.getCampaign({ id: held.id })).campaign)).toEqual([PauseReason.PAUSED_BY_USER]);
+  const after = (await budget.getBudgetStatus({ brandId })).status!;
+  expect(dateOf(after.day!.periodStart)).toBe(formatDate(newDay));
+  expect(dateOf(after.month!.periodStart)).toBe(formatDate(newDay));
+  expect(after.day).toMatchObject({ spentMicros: 0n, exhausted: false, remainingMicros: 10n * UNIT });
+  expect(after.month).toMatchObject({ spentMicros: 0n, exhausted: false, remainingMicros: 15n * UNIT });
+  const months = (await budget.listBudgetPeriods({ brandId, kind: PeriodKind.MONTH })).periods;
+  const oldMonth = months.find((p) => dateOf(p.period?.start) === dateOf(before.month!.periodStart));
+  expect(oldMonth).toMatchObject({ spentMicros: 15n * UNIT, exhausted: true, overspendMicros: 0n });
+
+  // The audit trail says why: budget exhaustion, then the resets (and the daypart window).
+  const changes = (await campaigns.listCampaignStateChanges({ campaignId: always.id })).changes;
+  const causes = changes.map((c) => c.cause);
+  expect(causes).toContain("budget.exhausted");
+  expect(causes.some((c) => c.startsWith("reset."))).toBe(true);
+  expect(changes.at(-1)).toMatchObject({ toServing: true });
+  const dayChanges = (await campaigns.listCampaignStateChanges({ campaignId: dayparted.id })).changes.map((c) => c.cause);
+  expect(dayChanges).toContain("daypart");
+
+  // New spend counts toward the new day.
+  await budget.recordSpend({ eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: UNIT, occurredAt: timestampFromMs(sysNow()) });
+  expect((await budget.getBudgetStatus({ brandId })).status!.day).toMatchObject({ spentMicros: UNIT, exhausted: false });
+
+  // Metrics, as Prometheus scrapes them.
+  const budgetMetrics = await (await fetch(system.metrics.budget)).text();
+  expect(budgetMetrics).toMatch(/adbudget_spend_events_total\{[^}]*result="recorded"[^}]*\} 4/);
+  expect(budgetMetrics).toMatch(/adbudget_spend_events_total\{[^}]*result="duplicate"[^}]*\} 1/);
+  const campaignMetrics = await (await fetch(system.metrics.campaign)).text();
+  expect(campaignMetrics).toMatch(/adbudget_campaigns_serving(\{[^}]*\})? 2\b/);
+
+  // One trace from the RecordSpendBatch that exhausted the budget to the campaign service
+  // consuming budget.exhausted (where the pause commits), across processes: spans are JSON
+  // lines on each process's stdout, flushed on a graceful stop.
+  await Promise.all(system.procs.filter((p) => p.name !== "clocks").map((p) => new Promise<void>((resolve) => {
+    p.child.once("exit", () => resolve());
+    p.child.kill("SIGTERM");
+  })));
+  const spans = (name: string) => system.procs.find((p) => p.name === name)!.records().filter((r) => r.msg === "span");
+  const recordSpans = spans("budget").filter((s) => s.name === "adbudget.budget.v1.BudgetService/RecordSpendBatch");
+  const consumeSpans = spans("campaign").filter((s) => String(s.name).startsWith("consume ") && String(s.name).includes(".budget.exhausted."));
+  expect(recordSpans.length).toBeGreaterThan(0);
+  expect(consumeSpans.length).toBeGreaterThan(0);
+  const traceIds = new Set(recordSpans.map((s) => s.traceId));
+  expect(consumeSpans.some((s) => traceIds.has(s.traceId))).toBe(true);
+}, 300_000);
