@@ -1,5 +1,5 @@
 import { LockMode, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
-import type { MikroORM, OutboxMessage } from "@adbudget/kit";
+import { currentTraceparent, type MikroORM, type OutboxMessage } from "@adbudget/kit";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, uuidv7 } from "@adbudget/kit";
 import { BrandEntity, OutboxEntity, type BrandRow } from "./entities.js";
 
@@ -36,6 +36,8 @@ export class BrandStore {
       payload: Buffer.from(m.payload),
       createdAt: now,
       publishedAt: null,
+      // The trace of the change travels with its event, as in the other services' outboxes.
+      traceParent: currentTraceparent(),
     });
   }
 

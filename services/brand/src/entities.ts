@@ -34,5 +34,7 @@ export const OutboxEntity = defineEntity({
     payload: p.blob(),
     createdAt: p.datetime(),
     publishedAt: p.datetime().nullable(),
+    /** W3C traceparent of the change (migration 0003): the relay sends it as a NATS header. */
+    traceParent: p.text().nullable(),
   },
 });
