@@ -46,6 +46,7 @@ const worker = await startWorker(
     CLOCKS_BRAND_CONSUMER: `${tag}-b`,
     CLOCKS_CAMPAIGN_CONSUMER: `${tag}-c`,
     RECONCILE_INTERVAL_MS: "0",
+    METRICS: "off",
   }),
   { logger: createLogger("bench-clocks", "warn") },
 );

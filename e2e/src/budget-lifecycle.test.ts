@@ -211,7 +211,11 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   // One trace from the RecordSpendBatch that exhausted the budget to the campaign service
   // consuming budget.exhausted (where the pause commits), across processes: spans are JSON
   // lines on each process's stdout, flushed on a graceful stop.
-  await Promise.all(system.procs.filter((p) => p.name !== "clocks").map((p) => new Promise<void>((resolve) => {
+  const clocksMetrics = await (await fetch(system.metrics.clocks)).text();
+  expect(clocksMetrics).toMatch(/temporal_activity_execution_latency\w*_count\{[^}]*activity_type="openBudgetPeriod"/);
+  expect(clocksMetrics).toMatch(/temporal_worker_task_slots_available\{/);
+
+  await Promise.all(system.procs.map((p) => new Promise<void>((resolve) => {
     p.child.once("exit", () => resolve());
     p.child.kill("SIGTERM");
   })));
@@ -222,4 +226,18 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   expect(consumeSpans.length).toBeGreaterThan(0);
   const traceIds = new Set(recordSpans.map((s) => s.traceId));
   expect(consumeSpans.some((s) => traceIds.has(s.traceId))).toBe(true);
+
+  // Temporal: the midnight's openBudgetPeriod activity is a span of the clocks worker, the
+  // campaign service's OpenBudgetPeriod continues its trace, and the activity links to its
+  // cause: the CreateBrand call whose brand event started the reset workflow.
+  const activitySpans = spans("clocks").filter((s) => s.name === "activity openBudgetPeriod");
+  const openSpans = spans("campaign").filter((s) => s.name === "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriod");
+  expect(activitySpans.length).toBeGreaterThan(0);
+  const activityTraces = new Set(activitySpans.map((s) => s.traceId));
+  expect(openSpans.some((s) => activityTraces.has(s.traceId))).toBe(true);
+  const createBrand = spans("brand").find((s) => s.name === "adbudget.brand.v1.BrandService/CreateBrand");
+  expect(createBrand).toBeDefined();
+  const linked = activitySpans.filter((s) => (s.links as { traceId: string }[] | undefined)?.some((l) => l.traceId === createBrand!.traceId));
+  if (linked.length === 0) console.log(JSON.stringify({ activitySpans, createBrand, consume: spans("clocks").filter((s) => String(s.name).startsWith("consume")) }, null, 1));
+  expect(linked.length).toBeGreaterThan(0);
 }, 300_000);

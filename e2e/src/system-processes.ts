@@ -27,7 +27,7 @@ export interface Proc {
 
 export interface SystemProcesses {
   urls: { brand: string; budget: string; campaign: string };
-  metrics: { brand: string; budget: string; campaign: string };
+  metrics: { brand: string; budget: string; campaign: string; clocks: string };
   temporalAddress: string;
   taskQueue: string;
   procs: Proc[];
@@ -116,7 +116,7 @@ export async function prepareSystem(): Promise<{ start(env: Record<string, strin
     throw err;
   }
   const ports = { brand: await freePort(), budget: await freePort(), campaign: await freePort() };
-  const metricsPorts = { brand: await freePort(), budget: await freePort(), campaign: await freePort() };
+  const metricsPorts = { brand: await freePort(), budget: await freePort(), campaign: await freePort(), clocks: await freePort() };
   const urls = {
     brand: `http://127.0.0.1:${ports.brand}`,
     budget: `http://127.0.0.1:${ports.budget}`,
@@ -142,7 +142,7 @@ export async function prepareSystem(): Promise<{ start(env: Record<string, strin
           BRAND_SERVICE_URL: urls.brand,
         }),
         startProc("clocks", entry("@adbudget/workflows", "worker-main.js"), {
-          ...common, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue,
+          ...common, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue, CLOCKS_METRICS_PORT: String(metricsPorts.clocks),
           BRAND_SERVICE_URL: urls.brand, CAMPAIGN_SERVICE_URL: urls.campaign,
           CLOCKS_BRAND_CONSUMER: `${tag}-clocks-brand`, CLOCKS_CAMPAIGN_CONSUMER: `${tag}-clocks-campaign`,
         }),
@@ -153,6 +153,7 @@ export async function prepareSystem(): Promise<{ start(env: Record<string, strin
           brand: `http://127.0.0.1:${metricsPorts.brand}/metrics`,
           budget: `http://127.0.0.1:${metricsPorts.budget}/metrics`,
           campaign: `http://127.0.0.1:${metricsPorts.campaign}/metrics`,
+          clocks: `http://127.0.0.1:${metricsPorts.clocks}/metrics`,
         },
         temporalAddress: temporal!.address,
         taskQueue,

@@ -18,6 +18,8 @@ export interface WorkerConfig {
   reconcileIntervalMs: number;
   /** CLOCK_OFFSET_MS (tests and demos): passed to the workflows this worker starts. */
   clockOffsetMs: number;
+  /** host:port of the worker's Prometheus /metrics (Temporal SDK metrics); undefined = METRICS=off. */
+  metricsAddress: string | undefined;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface WorkerConfig {
  * (adbudget), BRAND_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
  * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER (clocks-brand-events),
  * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), RECONCILE_INTERVAL_MS (300000; 0 = off),
- * CLOCK_OFFSET_MS (0; tests and demos), LOG_LEVEL.
+ * CLOCK_OFFSET_MS (0; tests and demos), CLOCKS_METRICS_PORT (9454; METRICS=off disables), HOST, LOG_LEVEL.
  */
 export function readWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   const r = new EnvReader(env);
@@ -42,6 +44,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     brandConsumer: r.string("CLOCKS_BRAND_CONSUMER", "clocks-brand-events"),
     campaignConsumer: r.string("CLOCKS_CAMPAIGN_CONSUMER", "clocks-campaign-events"),
     clockOffsetMs: readClockOffset(r),
+    metricsAddress: r.bool("METRICS", true) ? `${r.string("HOST", "0.0.0.0")}:${r.port("CLOCKS_METRICS_PORT", 9454)}` : undefined,
     reconcileIntervalMs: r.int("RECONCILE_INTERVAL_MS", 300_000, { min: 0, max: 86_400_000 }),
     logLevel: r.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
   };

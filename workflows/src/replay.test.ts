@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { temporal } from "@temporalio/proto";
 import { Worker } from "@temporalio/worker";
 import { describe, expect, it } from "vitest";
-import { WORKFLOWS_PATH } from "./worker.js";
+import { WORKFLOW_INTERCEPTORS_PATH, WORKFLOWS_PATH } from "./worker.js";
 
 /** Histories (binary protobuf) recorded from real runs: RECORD_HISTORIES=1 npx vitest run workflows/src/clocks.test.ts */
 export const HISTORIES = join(import.meta.dirname, "histories");
@@ -16,6 +16,7 @@ describe("stored workflow histories replay with the current code", () => {
   it.each(files)("%s", async (file) => {
     const history = temporal.api.history.v1.History.decode(readFileSync(join(HISTORIES, file)));
     // Throws DeterminismViolationError if a code change would break running workflows.
-    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, file);
+    // The worker's workflow interceptors take part, as in production.
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH] } }, history, file);
   }, 60_000);
 });

@@ -10,6 +10,7 @@ import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { createActivities } from "./activities.js";
+import { activityTracing, tracingClientInterceptor } from "./tracing.js";
 import { Clocks } from "./client.js";
 import type { WorkerConfig } from "./config.js";
 import { brandEventHandler, campaignEventHandler } from "./sync.js";
@@ -18,9 +19,14 @@ import { brandEventHandler, campaignEventHandler } from "./sync.js";
  * The compiled workflow module the worker bundles: beside this file in dist/, or in dist/ when
  * this file runs from src/ (tests).
  */
-export const WORKFLOWS_PATH = [new URL("./workflows.js", import.meta.url), new URL("../dist/workflows.js", import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((p) => existsSync(p)) ?? fileURLToPath(new URL("./workflows.js", import.meta.url));
+const compiled = (file: string): string =>
+  [new URL(`./${file}`, import.meta.url), new URL(`../dist/${file}`, import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((p) => existsSync(p)) ?? fileURLToPath(new URL(`./${file}`, import.meta.url));
+
+export const WORKFLOWS_PATH = compiled("workflows.js");
+/** The workflow interceptors (trace context from the cause to the activities). */
+export const WORKFLOW_INTERCEPTORS_PATH = compiled("workflow-interceptors.js");
 
 export interface RunningWorker {
   worker: Worker;
@@ -41,7 +47,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const logger = options.logger ?? createLogger("clocks", config.logLevel);
   const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor] });
   const connection = await Connection.connect({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.namespace });
+  const client = new Client({ connection, namespace: config.namespace, interceptors: { workflow: [tracingClientInterceptor] } });
   const clocks = new Clocks(client, config.taskQueue, config.clockOffsetMs);
   const activities = createActivities({
     brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
@@ -49,7 +55,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     clock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
     clocks,
   });
-  installRuntime(logger);
+  installRuntime(logger, config.metricsAddress);
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await Worker.create({
     connection: nativeConnection,
@@ -57,6 +63,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     taskQueue: config.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
     activities,
+    interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH], activity: [activityTracing] },
   });
   const consumers: DurableConsumer[] = [];
   let nc: Awaited<ReturnType<typeof connect>> | undefined;
@@ -109,9 +116,11 @@ let runtimeInstalled = false;
 
 /**
  * Routes the Temporal SDK's own logs (worker and core) into our pino logger, at warn and above
- * by default: the SDK is chatty at info, and one JSON log stream is what operators read.
+ * by default: the SDK is chatty at info, and one JSON log stream is what operators read. With
+ * `metricsAddress`, the SDK core serves its worker metrics (task slots, poll and schedule-to-start
+ * latencies, activity and workflow task outcomes, sticky cache) for Prometheus at /metrics.
  */
-function installRuntime(logger: Logger): void {
+function installRuntime(logger: Logger, metricsAddress: string | undefined): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const sdk = logger.child({ component: "temporal-sdk" });
@@ -128,7 +137,11 @@ function installRuntime(logger: Logger): void {
         warn: (m: string, meta?: LogMetadata) => sdk.warn(meta ?? {}, m),
         error: (m: string, meta?: LogMetadata) => sdk.error(meta ?? {}, m),
       },
+      telemetryOptions: metricsAddress === undefined ? undefined : {
+        metrics: { prometheus: { bindAddress: metricsAddress }, globalTags: { service: "clocks" } },
+      },
     });
+    if (metricsAddress !== undefined) logger.info({ metrics: `http://${metricsAddress}/metrics` }, "worker metrics");
   } catch {
     // Installed already (another worker in this process): keep it.
   }

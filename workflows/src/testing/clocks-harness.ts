@@ -29,6 +29,7 @@ export async function startClocks(): Promise<ClocksHarness> {
     BRAND_STREAM: system.brandStream,
     CAMPAIGN_STREAM: system.campaignStream,
     RECONCILE_INTERVAL_MS: "20000",
+    METRICS: "off",
   });
   const logger = createLogger("clocks-test", process.env.TEST_LOG_LEVEL ?? "silent");
   const h: ClocksHarness = {
