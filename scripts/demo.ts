@@ -6,9 +6,16 @@
  * operator raises one limit and its campaigns come back. Prints what happens as it happens,
  * from WatchCampaigns.
  *
- * Env: BRAND_URL, BUDGET_URL, CAMPAIGN_URL (default 127.0.0.1:5005x), DEMO_SECONDS (60).
+ * Every RecordSpend carries a W3C traceparent the demo made, so it knows the trace of the spend
+ * that ran a budget out; when the services write their logs where `npm start` puts them
+ * (DEMO_LOG_DIR, .data/logs) with TRACING=stdout, it prints that trace: the RecordSpend, the
+ * campaign service consuming budget.exhausted (where the pause commits), and what followed.
+ *
+ * Env: BRAND_URL, BUDGET_URL, CAMPAIGN_URL (default 127.0.0.1:5005x), DEMO_SECONDS (60),
+ * DEMO_LOG_DIR (.data/logs).
  */
 import { randomBytes } from "node:crypto";
+import { printTrace } from "./demo-trace.ts";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -98,6 +105,7 @@ const watching = (async () => {
 say(`ad servers start reporting spend for ${SECONDS}s (only serving campaigns spend)`);
 const raised = new Set<string>();
 const exhaustedAt = new Map<string, number>();
+let exhaustedTrace: { brand: string; traceId: string; at: number; shown?: boolean } | undefined;
 const deadline = Date.now() + SECONDS * 1000;
 let events = 0;
 while (Date.now() < deadline) {
@@ -105,11 +113,17 @@ while (Date.now() < deadline) {
     for (const [id, c] of b.campaigns) {
       if (!c.serving) continue;
       const amount = BigInt(50_000 + Math.floor(Math.random() * 250_000));
-      const res = await budget.recordSpend({ eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount });
+      // Our own trace id per call, as an ad server with tracing would send: then we know it.
+      const traceId = randomBytes(16).toString("hex");
+      const res = await budget.recordSpend(
+        { eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount },
+        { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } },
+      );
       const day = res.status!.day!;
       if (day.exhausted && !exhaustedAt.has(b.id)) {
         exhaustedAt.set(b.id, Date.now());
-        say(`${b.name}: daily budget exhausted at ${usd(day.spentMicros)} of ${usd(day.limitMicros ?? 0n)} (overspend ${usd(day.overspendMicros)})`);
+        say(`${b.name}: daily budget exhausted at ${usd(day.spentMicros)} of ${usd(day.limitMicros ?? 0n)} (overspend ${usd(day.overspendMicros)}), trace ${traceId}`);
+        if (exhaustedTrace === undefined) exhaustedTrace = { brand: b.name, traceId, at: Date.now() };
       }
     }
   }
@@ -121,6 +135,11 @@ while (Date.now() < deadline) {
       const { status } = await budget.setBudget({ brandId: b.id, dailyLimitMicros: b.limit * 3n, monthlyLimitMicros: b.limit * 40n });
       say(`operator raises ${b.name}'s daily limit to ${usd(b.limit * 3n)}: ${status!.day!.exhausted ? "still exhausted" : `${usd(status!.day!.remainingMicros ?? 0n)} left`}`);
     }
+  }
+  // A few seconds after the first exhaustion (spans are flushed every second), show its trace.
+  if (exhaustedTrace && !exhaustedTrace.shown && Date.now() - exhaustedTrace.at > 4000) {
+    exhaustedTrace.shown = true;
+    printTrace(exhaustedTrace.traceId, `the spend that ran out ${exhaustedTrace.brand}'s budget`, say);
   }
   await new Promise((r) => setTimeout(r, 300));
 }

@@ -1,24 +1,14 @@
 #!/usr/bin/env bash
 # `npm start`: installs what is missing, brings up PostgreSQL, NATS and Temporal (reusing running
 # ones), builds, starts every service, waits for health and prints where everything listens.
-# Ctrl-C stops the services it started (the infrastructure keeps running; `npm run infra -- stop`
-# stops what infra.sh started).
+# Ctrl-C stops what this run started and nothing else: the services, the worker, and any of
+# PostgreSQL, NATS and the Temporal dev server that infra.sh had to start (ones that were already
+# running, or that an earlier `npm start` left, keep running).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 ensure_deps
-log "infrastructure"
-bash deploy/local/infra.sh
-log "build"
-turbo run build --output-logs=errors-only
-
-# name|port|entry
-SERVICES=(
-  "brand|${BRAND_PORT:-50051}|services/brand/dist/main.js"
-  "budget|${BUDGET_PORT:-50052}|services/budget/dist/main.js"
-  "campaign|${CAMPAIGN_PORT:-50053}|services/campaign/dist/main.js"
-)
-
+started_infra=()
 pids=()
 stopping=0
 stop_all() {
@@ -29,23 +19,58 @@ stop_all() {
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
   fi
+  for f in "${started_infra[@]}"; do
+    [ -f "$f" ] || continue
+    log "stopping $(basename "$f" .pid) (started by this run)"
+    kill "$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
 }
 trap stop_all INT TERM EXIT
+
+log "infrastructure"
+RUN_DIR="${ADBUDGET_DATA_DIR:-.data}/run"
+before=$(ls "$RUN_DIR"/*.pid 2>/dev/null || true)
+bash deploy/local/infra.sh || { log "infrastructure failed"; for f in "$RUN_DIR"/*.pid; do [ -f "$f" ] && ! grep -qxF "$f" <<<"$before" && started_infra+=("$f"); done; exit 1; }
+# The daemons infra.sh started now (their pid files are new): this run owns them.
+for f in "$RUN_DIR"/*.pid; do
+  [ -f "$f" ] || continue
+  grep -qxF "$f" <<<"$before" || started_infra+=("$f")
+done
+log "build"
+turbo run build --output-logs=errors-only
+
+# Each process writes its JSON log lines (and, with TRACING=stdout, its spans) to its own file,
+# so the terminal shows the table and the demo; `tail -f .data/logs/*.log` shows the rest.
+LOG_DIR=.data/logs
+mkdir -p "$LOG_DIR"
+export TRACING="${TRACING:-stdout}"
+
+# name|port|entry
+SERVICES=(
+  "brand|${BRAND_PORT:-50051}|services/brand/dist/main.js"
+  "budget|${BUDGET_PORT:-50052}|services/budget/dist/main.js"
+  "campaign|${CAMPAIGN_PORT:-50053}|services/campaign/dist/main.js"
+)
+
 
 targets=()
 for s in "${SERVICES[@]}"; do
   IFS='|' read -r name port entry <<<"$s"
-  log "starting $name on :$port"
-  node "$entry" &
+  log "starting $name on :$port (log: $LOG_DIR/$name.log)"
+  node "$entry" >"$LOG_DIR/$name.log" 2>&1 &
   pids+=($!)
   targets+=("$name=http://127.0.0.1:$port")
 done
 
-node scripts/wait-healthy.mjs "${targets[@]}" --timeout 60
+node scripts/wait-healthy.mjs "${targets[@]}" --timeout 60 || {
+  for s in "${SERVICES[@]}"; do IFS='|' read -r name _ _ <<<"$s"; echo "--- $LOG_DIR/$name.log" >&2; tail -n 20 "$LOG_DIR/$name.log" >&2; done
+  exit 1
+}
 
 # The clocks: the Temporal worker (no port of its own; watch it in the Temporal UI).
 log "starting the clocks worker (Temporal task queue ${TEMPORAL_TASK_QUEUE:-adbudget})"
-node workflows/dist/worker-main.js &
+node workflows/dist/worker-main.js >"$LOG_DIR/clocks.log" 2>&1 &
 pids+=($!)
 
 cat >&2 <<TABLE
@@ -56,7 +81,8 @@ cat >&2 <<TABLE
   -------------  -----------------------------------------------
 $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port _ <<<"$s"; printf '  %-13s  %s\n' "$name" "grpc+connect  127.0.0.1:$port"; done)
   clocks worker  Temporal task queue ${TEMPORAL_TASK_QUEUE:-adbudget}
-  metrics        http://127.0.0.1:9451/metrics (9452 budget, 9453 campaign)
+  metrics        http://127.0.0.1:9451/metrics (9452 budget, 9453 campaign, 9454 clocks)
+  logs, traces   $LOG_DIR/{brand,budget,campaign,clocks}.log (JSON lines; TRACING=$TRACING)
   PostgreSQL     127.0.0.1:${PG_PORT:-5432}
   NATS           127.0.0.1:${NATS_PORT:-4222}
   Temporal       127.0.0.1:${TEMPORAL_PORT:-7233}
@@ -66,14 +92,17 @@ $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port _ <<<"$s"; printf '  %
         grpcurl -plaintext -d '{"name":"Acme","time_zone":"America/New_York"}' \\
           127.0.0.1:${BRAND_PORT:-50051} adbudget.brand.v1.BrandService/CreateBrand
 
-  Ctrl-C stops the services.
+  Ctrl-C stops what this run started (services, worker, and infrastructure it had to start).
 TABLE
 
 # The live demo (DEMO=0 skips it): seeds brands and plays ad servers through the public API.
 if [ "${DEMO:-1}" != 0 ]; then
   log "live demo (DEMO=0 to skip; npm run demo to play it again)"
-  node scripts/demo.ts || log "the demo failed; the services keep running"
+  DEMO_LOG_DIR="$LOG_DIR" node scripts/demo.ts || log "the demo failed; the services keep running"
 fi
 
 wait -n "${pids[@]}" || true
-[ "$stopping" = 1 ] || log "a service exited; stopping the others"
+if [ "$stopping" != 1 ]; then
+  log "a service exited; stopping the others (last lines of the logs follow)"
+  for f in "$LOG_DIR"/*.log; do echo "--- $f" >&2; tail -n 10 "$f" >&2; done
+fi
