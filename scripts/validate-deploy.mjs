@@ -45,6 +45,8 @@ for (const d of deployments) {
       const port = c.ports?.[0]?.containerPort;
       check(c.readinessProbe?.grpc?.port === port, `${name}: gRPC readiness probe on ${port}`);
       check(c.livenessProbe?.grpc?.port === port, `${name}: gRPC liveness probe on ${port}`);
+    } else {
+      check(c.livenessProbe?.httpGet?.path === "/metrics", "clocks: liveness probe on the worker's metrics endpoint");
     }
   }
   check(d.spec.replicas >= 2, `${name}: at least 2 replicas`);
