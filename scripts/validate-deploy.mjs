@@ -56,7 +56,7 @@ check(docs.filter((d) => d.kind === "Job").length === 3, "a migrate Job per serv
 
 const compose = parse(readFileSync(join(root, "deploy/docker-compose.yml"), "utf8"));
 const dockerfile = readFileSync(join(root, "deploy/Dockerfile"), "utf8");
-for (const s of ["postgres", "nats", "temporal", "brand", "budget", "campaign", "clocks"]) {
+for (const s of ["postgres", "nats", "temporal", "jaeger", "brand", "budget", "campaign", "clocks"]) {
   check(compose.services?.[s] !== undefined, `compose: service ${s}`);
   const target = compose.services?.[s]?.build?.target;
   if (target) check(new RegExp(`^FROM runtime AS ${target}$`, "m").test(dockerfile), `Dockerfile: target ${target}`);

@@ -1,6 +1,6 @@
 import { ConfigError } from "./config.js";
 import type { Logger } from "./logger.js";
-import { flushTracing, initTracing } from "./tracing.js";
+import { flushTracing, initTracing, TRACING_MODES, type TracingMode } from "./tracing.js";
 
 /** What a service's main returns: how to stop it, in order. */
 export interface Stoppable {
@@ -14,11 +14,11 @@ export interface Stoppable {
  */
 export function runService(name: string, start: () => Promise<{ logger: Logger; service: Stoppable }>): void {
   const tracing = process.env.TRACING ?? "off";
-  if (tracing !== "off" && tracing !== "stdout") {
-    process.stderr.write(`${name}: invalid configuration:\n  - TRACING=${JSON.stringify(tracing)}: expected off or stdout\n`);
+  if (!TRACING_MODES.includes(tracing)) {
+    process.stderr.write(`${name}: invalid configuration:\n  - TRACING=${JSON.stringify(tracing)}: expected ${TRACING_MODES.join(", ")}\n`);
     process.exit(2);
   }
-  initTracing(tracing, name);
+  initTracing(tracing as TracingMode, name);
   start().then(
     ({ logger, service }) => {
       let stopping = false;

@@ -1,3 +1,4 @@
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-node";
 
 /** ExportResultCode.SUCCESS of @opentelemetry/core (not imported: one constant). */
@@ -46,4 +47,13 @@ export class JsonLinesSpanExporter implements SpanExporter {
   async shutdown(): Promise<void> {}
 
   async forceFlush(): Promise<void> {}
+}
+
+/**
+ * TRACING=otlp: spans to an OpenTelemetry collector (or Jaeger, Tempo...) over OTLP/HTTP JSON.
+ * Without `url`, the exporter reads the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT /
+ * OTEL_EXPORTER_OTLP_ENDPOINT variables (default http://localhost:4318/v1/traces).
+ */
+export function otlpSpanExporter(url?: string): SpanExporter {
+  return new OTLPTraceExporter(url === undefined ? {} : { url });
 }

@@ -15,7 +15,7 @@ import {
 } from "@opentelemetry/sdk-trace-node";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { JsonLinesSpanExporter } from "./span-exporter.js";
+import { JsonLinesSpanExporter, otlpSpanExporter } from "./span-exporter.js";
 
 /**
  * OpenTelemetry traces across gRPC calls and NATS messages: one trace follows a RecordSpend
@@ -23,9 +23,13 @@ import { JsonLinesSpanExporter } from "./span-exporter.js";
  * campaign's pause. Context travels as W3C `traceparent` in gRPC metadata and in NATS headers
  * (stored with each outbox row, so the relay publishes the context of the change that wrote it).
  *
- * TRACING=off (default) | stdout (each span as one JSON line on stdout) | memory (tests).
+ * TRACING=off (default) | stdout (each span as one JSON line on stdout) | otlp (OTLP/HTTP to a
+ * collector: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, default
+ * http://localhost:4318) | memory (tests).
  */
-export type TracingMode = "off" | "stdout" | "memory";
+export type TracingMode = "off" | "stdout" | "otlp" | "memory";
+
+export const TRACING_MODES: readonly string[] = ["off", "stdout", "otlp"];
 
 let provider: NodeTracerProvider | undefined;
 let memory: InMemorySpanExporter | undefined;
@@ -37,7 +41,9 @@ export function initTracing(mode: TracingMode, serviceName: string): InMemorySpa
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": serviceName }),
     spanProcessors: [
-      mode === "memory" ? new SimpleSpanProcessor(memory!) : new BatchSpanProcessor(new JsonLinesSpanExporter(), { scheduledDelayMillis: 1000 }),
+      mode === "memory"
+        ? new SimpleSpanProcessor(memory!)
+        : new BatchSpanProcessor(mode === "otlp" ? otlpSpanExporter() : new JsonLinesSpanExporter(), { scheduledDelayMillis: 1000 }),
     ],
   });
   provider.register();
