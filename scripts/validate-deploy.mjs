@@ -4,7 +4,9 @@
  * - `kustomize build deploy/k8s/overlays/local` (kustomize built with go install when missing)
  *   renders, and every Deployment has resources, a non-root read-only security context, and the
  *   gRPC services native gRPC readiness and liveness probes and at least 2 replicas;
- * - deploy/docker-compose.yml parses, has every component, and its build targets exist in
+ * - deploy/docker-compose.yml passes the Compose Specification's own validator (compose-go, the
+ *   loader `docker compose` uses: schema, interpolation, consistency such as depends_on targets;
+ *   run with `go run`, no install), has every component, and its build targets exist in
  *   deploy/Dockerfile.
  * Images are not built and nothing is run (no Docker engine on this machine).
  */
@@ -54,6 +56,16 @@ for (const d of deployments) {
 }
 check(docs.filter((d) => d.kind === "Job").length === 3, "a migrate Job per service");
 
+const COMPOSE_GO = "github.com/compose-spec/compose-go/v2/cmd@v2.16.2";
+try {
+  execFileSync("go", ["run", COMPOSE_GO, "--format", "json", "docker-compose.yml"], {
+    cwd: join(root, "deploy"),
+    env: { ...process.env, GOTOOLCHAIN: "local" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+} catch (err) {
+  problems.push(`compose-spec validation (${COMPOSE_GO}): ${String(err.stderr ?? err.message).trim()}`);
+}
 const compose = parse(readFileSync(join(root, "deploy/docker-compose.yml"), "utf8"));
 const dockerfile = readFileSync(join(root, "deploy/Dockerfile"), "utf8");
 for (const s of ["postgres", "nats", "temporal", "jaeger", "brand", "budget", "campaign", "clocks"]) {
@@ -66,4 +78,4 @@ if (problems.length > 0) {
   console.error(`deploy manifests: ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
   process.exit(1);
 }
-console.error(`deploy manifests: kustomize rendered ${docs.length} objects (${deployments.length} Deployments), compose has ${Object.keys(compose.services).length} services: OK (images not built: no Docker engine here)`);
+console.error(`deploy manifests: kustomize rendered ${docs.length} objects (${deployments.length} Deployments), compose has ${Object.keys(compose.services).length} services and passes compose-spec validation: OK (images not built: no Docker engine here)`);
