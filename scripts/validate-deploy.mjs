@@ -2,7 +2,9 @@
 /**
  * Validates what can be validated here without a Docker engine or a cluster:
  * - `kustomize build deploy/k8s/overlays/local` (kustomize built with go install when missing)
- *   renders, and every Deployment has resources, a non-root read-only security context, and the
+ *   renders; every object decodes strictly into its Kubernetes API type (deploy/tools/k8s-strict,
+ *   Go, k8s.io/api: unknown fields, wrong types and unknown kinds fail, as with the API server's
+ *   strict field validation); and every Deployment has resources, a non-root read-only security context, and the
  *   gRPC services native gRPC readiness and liveness probes and at least 2 replicas;
  * - deploy/docker-compose.yml passes the Compose Specification's own validator (compose-go, the
  *   loader `docker compose` uses: schema, interpolation, consistency such as depends_on targets;
@@ -32,6 +34,16 @@ function kustomize() {
 }
 
 const rendered = execFileSync(kustomize(), ["build", join(root, "deploy/k8s/overlays/local")]).toString();
+try {
+  execFileSync("go", ["run", "."], {
+    cwd: join(root, "deploy/tools/k8s-strict"),
+    input: rendered,
+    env: { ...process.env, GOTOOLCHAIN: "local" },
+    stdio: ["pipe", "ignore", "pipe"],
+  });
+} catch (err) {
+  problems.push(`strict Kubernetes decoding: ${String(err.stderr ?? err.message).trim()}`);
+}
 const docs = parseAllDocuments(rendered).map((d) => d.toJS());
 const deployments = docs.filter((d) => d.kind === "Deployment");
 check(deployments.length === 4, `expected 4 Deployments, got ${deployments.length}`);
@@ -78,4 +90,4 @@ if (problems.length > 0) {
   console.error(`deploy manifests: ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
   process.exit(1);
 }
-console.error(`deploy manifests: kustomize rendered ${docs.length} objects (${deployments.length} Deployments), compose has ${Object.keys(compose.services).length} services and passes compose-spec validation: OK (images not built: no Docker engine here)`);
+console.error(`deploy manifests: kustomize rendered ${docs.length} objects (${deployments.length} Deployments) that decode strictly, compose has ${Object.keys(compose.services).length} services and passes compose-spec validation: OK (images not built: no Docker engine here)`);
