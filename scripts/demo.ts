@@ -106,6 +106,7 @@ say(`ad servers start reporting spend for ${SECONDS}s (only serving campaigns sp
 const raised = new Set<string>();
 const exhaustedAt = new Map<string, number>();
 let exhaustedTrace: { brand: string; traceId: string; at: number; shown?: boolean } | undefined;
+let raisedTrace: { brand: string; traceId: string; at: number; shown?: boolean } | undefined;
 const deadline = Date.now() + SECONDS * 1000;
 let events = 0;
 while (Date.now() < deadline) {
@@ -132,14 +133,23 @@ while (Date.now() < deadline) {
     const at = exhaustedAt.get(b.id);
     if (at !== undefined && !raised.has(b.id) && Date.now() - at > 8000 && raised.size === 0) {
       raised.add(b.id);
-      const { status } = await budget.setBudget({ brandId: b.id, dailyLimitMicros: b.limit * 3n, monthlyLimitMicros: b.limit * 40n });
-      say(`operator raises ${b.name}'s daily limit to ${usd(b.limit * 3n)}: ${status!.day!.exhausted ? "still exhausted" : `${usd(status!.day!.remainingMicros ?? 0n)} left`}`);
+      const traceId = randomBytes(16).toString("hex");
+      const { status } = await budget.setBudget(
+        { brandId: b.id, dailyLimitMicros: b.limit * 3n, monthlyLimitMicros: b.limit * 40n },
+        { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } },
+      );
+      say(`operator raises ${b.name}'s daily limit to ${usd(b.limit * 3n)}: ${status!.day!.exhausted ? "still exhausted" : `${usd(status!.day!.remainingMicros ?? 0n)} left`}, trace ${traceId}`);
+      raisedTrace = { brand: b.name, traceId, at: Date.now() };
     }
   }
   // A few seconds after the first exhaustion (spans are flushed every second), show its trace.
   if (exhaustedTrace && !exhaustedTrace.shown && Date.now() - exhaustedTrace.at > 4000) {
     exhaustedTrace.shown = true;
     printTrace(exhaustedTrace.traceId, `the spend that ran out ${exhaustedTrace.brand}'s budget`, say);
+  }
+  if (raisedTrace && !raisedTrace.shown && Date.now() - raisedTrace.at > 4000) {
+    raisedTrace.shown = true;
+    printTrace(raisedTrace.traceId, `the operator's raise that brought ${raisedTrace.brand}'s campaigns back`, say);
   }
   await new Promise((r) => setTimeout(r, 300));
 }

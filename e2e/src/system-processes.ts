@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
+import { createWriteStream } from "node:fs";
 import { dirname, join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -37,8 +38,10 @@ export interface SystemProcesses {
   stop(): Promise<void>;
 }
 
-function startProc(name: string, file: string, env: Record<string, string>): Proc {
+function startProc(name: string, file: string, env: Record<string, string>, logDir?: string): Proc {
   const child = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // As `npm start` does: the process's output also goes to <logDir>/<name>.log.
+  const file$ = logDir === undefined ? undefined : createWriteStream(join(logDir, `${name}.log`));
   const proc: Proc = {
     name,
     child,
@@ -57,6 +60,7 @@ function startProc(name: string, file: string, env: Record<string, string>): Pro
     let rest = "";
     stream.setEncoding("utf8");
     stream.on("data", (chunk: string) => {
+      file$?.write(chunk);
       const lines = (rest + chunk).split("\n");
       rest = lines.pop()!;
       into.push(...lines.filter((l) => l !== ""));
@@ -92,10 +96,14 @@ async function stopProc(p: Proc): Promise<void> {
  * separate Node processes (their real `main`s, configured by environment variables only), each
  * service with its own fresh database, on this test's own NATS subjects and streams, and a
  * Temporal dev server and task queue of its own. `env` is given to every process (for example
- * CLOCK_OFFSET_MS, TRACING). Call `prepare()` first (databases, Temporal: the slow part), then
- * `start(env)`.
+ * CLOCK_OFFSET_MS, TRACING). `prepareSystem()` makes the databases and Temporal (the slow part),
+ * then `start(env)` starts the processes; with `logDir`, each also writes its output to
+ * `<logDir>/<name>.log`, as `npm start` does.
  */
-export async function prepareSystem(): Promise<{ start(env: Record<string, string>): Promise<SystemProcesses>; abort(): Promise<void> }> {
+export async function prepareSystem(): Promise<{
+  start(env: Record<string, string>, options?: { logDir?: string }): Promise<SystemProcesses>;
+  abort(): Promise<void>;
+}> {
   const tag = `e2e${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
   const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
   const dbs: TestDatabase[] = [];
@@ -126,26 +134,27 @@ export async function prepareSystem(): Promise<{ start(env: Record<string, strin
 
   return {
     abort: cleanup,
-    async start(env) {
+    async start(env, options = {}) {
+      const log = options.logDir;
       const common = { ...env, NATS_URL, EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "1000", LOG_LEVEL: "info" };
       const procs: Proc[] = [
         startProc("brand", entry("@adbudget/brand-service", "main.js"), {
           ...common, BRAND_PORT: String(ports.brand), BRAND_METRICS_PORT: String(metricsPorts.brand), BRAND_DATABASE_URL: dbs[0]!.url,
           BUDGET_SERVICE_URL: urls.budget,
-        }),
+        }, log),
         startProc("budget", entry("@adbudget/budget-service", "main.js"), {
           ...common, BUDGET_PORT: String(ports.budget), BUDGET_METRICS_PORT: String(metricsPorts.budget), BUDGET_DATABASE_URL: dbs[1]!.url,
           BRAND_SERVICE_URL: urls.brand, CAMPAIGN_SERVICE_URL: urls.campaign,
-        }),
+        }, log),
         startProc("campaign", entry("@adbudget/campaign-service", "main.js"), {
           ...common, CAMPAIGN_PORT: String(ports.campaign), CAMPAIGN_METRICS_PORT: String(metricsPorts.campaign), CAMPAIGN_DATABASE_URL: dbs[2]!.url,
           BRAND_SERVICE_URL: urls.brand,
-        }),
+        }, log),
         startProc("clocks", entry("@adbudget/workflows", "worker-main.js"), {
           ...common, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue, CLOCKS_METRICS_PORT: String(metricsPorts.clocks),
           BRAND_SERVICE_URL: urls.brand, CAMPAIGN_SERVICE_URL: urls.campaign,
           CLOCKS_BRAND_CONSUMER: `${tag}-clocks-brand`, CLOCKS_CAMPAIGN_CONSUMER: `${tag}-clocks-campaign`,
-        }),
+        }, log),
       ];
       const system: SystemProcesses = {
         urls,

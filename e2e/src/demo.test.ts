@@ -1,0 +1,69 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { prepareSystem, type SystemProcesses } from "./system-processes.js";
+
+/**
+ * The live demo of `npm start`, played against the built system as `npm start` runs it (processes,
+ * TRACING=stdout, logs in files): it must show a budget running out, campaigns stopping, a raised
+ * limit bringing them back, and the traces of both, read from the services' span lines.
+ */
+const DEMO = fileURLToPath(new URL("../../scripts/demo.ts", import.meta.url));
+
+let system: SystemProcesses;
+let logDir: string;
+
+beforeAll(async () => {
+  logDir = mkdtempSync(join(tmpdir(), "adbudget-demo-"));
+  const prepared = await prepareSystem();
+  try {
+    system = await prepared.start({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" }, { logDir });
+  } catch (err) {
+    await prepared.abort();
+    throw err;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await system?.stop();
+  rmSync(logDir, { recursive: true, force: true });
+}, 60_000);
+
+test("the demo shows exhaustion, campaigns stopping, a raise bringing them back, and both traces", async () => {
+  const out: string[] = [];
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [DEMO], {
+      env: {
+        ...process.env,
+        BRAND_URL: system.urls.brand,
+        BUDGET_URL: system.urls.budget,
+        CAMPAIGN_URL: system.urls.campaign,
+        DEMO_SECONDS: "25",
+        DEMO_LOG_DIR: logDir,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.setEncoding("utf8").on("data", (c: string) => out.push(c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => out.push(c));
+    child.on("exit", resolve);
+  });
+  const text = out.join("");
+  expect(code, text).toBe(0);
+  // The first brand to run out (Acme Coffee's $4 nearly always) is the one the operator raises.
+  const raised = /operator raises (\w+ \w+)'s daily limit to \$\d+\.00/.exec(text)?.[1];
+  expect(raised, text).toBeDefined();
+  expect(text).toMatch(new RegExp(`${raised}: daily budget exhausted at \\$\\d+\\.\\d\\d of \\$\\d+\\.00`));
+  expect(text).toMatch(new RegExp(`${raised} / Search: stopped: daily budget exhausted \\(cause budget\\.exhausted\\)`));
+  expect(text).toMatch(new RegExp(`${raised} / Search: serving again \\(cause budget\\.replenished\\)`));
+  // The traces, as trees read from the processes' span lines.
+  expect(text).toMatch(/trace [0-9a-f]{32} \(the spend that ran out \w+ \w+'s budget\), \d+ spans/);
+  expect(text).toMatch(/budget +adbudget\.budget\.v1\.BudgetService\/RecordSpend/);
+  expect(text).toMatch(/campaign +consume \S+\.budget\.exhausted\./);
+  expect(text).toMatch(new RegExp(`trace [0-9a-f]{32} \\(the operator's raise that brought ${raised}'s campaigns back\\), \\d+ spans`));
+  expect(text).toMatch(/budget +adbudget\.budget\.v1\.BudgetService\/SetBudget/);
+  expect(text).toMatch(/campaign +consume \S+\.budget\.replenished\./);
+  expect(text).not.toMatch(/no spans in/);
+}, 120_000);
