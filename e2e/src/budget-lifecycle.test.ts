@@ -205,8 +205,15 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   const budgetMetrics = await (await fetch(system.metrics.budget)).text();
   expect(budgetMetrics).toMatch(/adbudget_spend_events_total\{[^}]*result="recorded"[^}]*\} 4/);
   expect(budgetMetrics).toMatch(/adbudget_spend_events_total\{[^}]*result="duplicate"[^}]*\} 1/);
+  // The day's and the month's exhaustion events, published from the outbox, none waiting.
+  expect(budgetMetrics).toMatch(/adbudget_outbox_published_total\{[^}]*\} [2-9]/);
+  expect(budgetMetrics).toMatch(/adbudget_outbox_pending\{[^}]*\} 0$/m);
   const campaignMetrics = await (await fetch(system.metrics.campaign)).text();
   expect(campaignMetrics).toMatch(/adbudget_campaigns_serving(\{[^}]*\})? 2\b/);
+  expect(campaignMetrics).toMatch(/adbudget_outbox_published_total\{[^}]*\} [1-9]/);
+  const brandMetrics = await (await fetch(system.metrics.brand)).text();
+  expect(brandMetrics).toMatch(/adbudget_outbox_published_total\{[^}]*\} [1-9]/);
+  expect(brandMetrics).toMatch(/adbudget_rpc_requests_total\{[^}]*rpc="adbudget.brand.v1.BrandService\/CreateBrand"[^}]*code="OK"[^}]*\} 1/);
 
   // One trace from the RecordSpendBatch that exhausted the budget to the campaign service
   // consuming budget.exhausted (where the pause commits), across processes: spans are JSON

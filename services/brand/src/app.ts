@@ -63,6 +63,7 @@ export async function startBrandApp(
     if (config.migrateOnStart) await migrate(orm, logger);
     const pool = createPgPool(config.databaseUrl, 2, logger);
     stack.push(() => pool.end());
+    const metrics = new Metrics(config.name);
     const nc = await connectNats(config.natsUrl, "adbudget-brand", stack);
     const relay = startOutboxRelay(pool, nc, logger, {
       stream: config.stream,
@@ -70,7 +71,7 @@ export async function startBrandApp(
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
-    }, stack);
+    }, stack, metrics);
     const store = new BrandStore(orm, (row, type, now) => brandEvent(config.subjectPrefix, row, type, now), () => relay.wake());
     const budget = config.budgetServiceUrl
       ? createClient(BudgetService, createGrpcTransport({ baseUrl: config.budgetServiceUrl, interceptors: [tracePropagationInterceptor] }))
@@ -84,7 +85,7 @@ export async function startBrandApp(
       routes: (router) => routes(router, impl),
       probes: { database: databaseProbe(orm) },
       healthIntervalMs: options.healthIntervalMs,
-      metrics: new Metrics(config.name),
+      metrics,
     });
     return {
       server,

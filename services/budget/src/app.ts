@@ -60,6 +60,7 @@ export async function startBudgetApp(
     // named prepared statements of the hot path. MikroORM keeps its pool for migrations and ORM reads.
     const pool = createPgPool(config.databaseUrl, config.poolMax, logger);
     stack.push(() => pool.end());
+    const metrics = new Metrics(config.name);
     const nc = await connectNats(config.natsUrl, "adbudget-budget", stack);
     const relay = startOutboxRelay(pool, nc, logger, {
       stream: config.stream,
@@ -67,7 +68,7 @@ export async function startBudgetApp(
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
-    }, stack);
+    }, stack, metrics);
 
     const brandClient = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl, interceptors: [tracePropagationInterceptor] }));
     const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
@@ -83,10 +84,8 @@ export async function startBudgetApp(
     const campaigns = config.campaignServiceUrl
       ? new CampaignDirectory(createClient(CampaignService, createGrpcTransport({ baseUrl: config.campaignServiceUrl, interceptors: [tracePropagationInterceptor] })))
       : undefined;
-    const metrics = new Metrics(config.name);
     const spendEvents = metrics.counter("adbudget_spend_events_total", "Spend events answered by RecordSpend(Batch), new or duplicate.", ["result"]);
     const spendMicros = metrics.counter("adbudget_spend_micros_total", "Micros of newly recorded spend (all currencies; for rates, not accounting).");
-    metrics.gauge("adbudget_outbox_pending", "Budget events written but not yet published to NATS.", () => relay.pending());
     const impl = new BudgetServiceImpl({
       store, writer, brands, campaigns, validator: createValidator(), logger, now: clock,
       onSpend: (duplicate, amount) => {

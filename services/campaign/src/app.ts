@@ -63,6 +63,7 @@ export async function startCampaignApp(
     const now = offsetClock(config.clockOffsetMs);
     const store = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
 
+    const metrics = new Metrics(config.name);
     const nc = await connectNats(config.natsUrl, "adbudget-campaign", stack);
     const relay = startOutboxRelay(pool, nc, logger, {
       stream: config.campaignStream,
@@ -70,7 +71,7 @@ export async function startCampaignApp(
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
-    }, stack);
+    }, stack, metrics);
     const hub = new WatchHub(nc, config.subjectPrefix, logger.child({ component: "watch" }), config.watchBuffer);
     hub.start();
     stack.push(async () => hub.stop());
@@ -96,12 +97,10 @@ export async function startCampaignApp(
     stack.push(() => brandEvents.stop());
 
     const brands = createClient(BrandService, createGrpcTransport({ baseUrl: config.brandServiceUrl, interceptors: [tracePropagationInterceptor] }));
-    const metrics = new Metrics(config.name);
     metrics.gauge("adbudget_campaigns_serving", "Live campaigns serving now.", async () =>
       Number((await pool.query<{ n: string }>("select count(*)::text as n from campaigns where serving and deleted_at is null")).rows[0]!.n));
     metrics.gauge("adbudget_campaigns_paused", "Live campaigns not serving now.", async () =>
       Number((await pool.query<{ n: string }>("select count(*)::text as n from campaigns where not serving and deleted_at is null")).rows[0]!.n));
-    metrics.gauge("adbudget_outbox_pending", "Campaign events written but not yet published to NATS.", () => relay.pending());
     const impl = new CampaignServiceImpl({ store, brands, hub, logger, now, onScheduleChanged: options.onScheduleChanged });
     const clock = new CampaignClockServiceImpl({ store, logger, now });
     const server = await startServer({

@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { ServiceConfig } from "./config.js";
 import { OutboxRelay, type RelayOptions } from "./outbox-relay.js";
 import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
 import type { ServerOptions } from "./server.js";
 
 /**
@@ -51,15 +52,29 @@ export async function connectNats(url: string, name: string, stack: StopStack): 
   return nc;
 }
 
-/** Starts a service's outbox relay; `stack` stops it before the connections it uses close. */
+/**
+ * Starts a service's outbox relay; `stack` stops it before the connections it uses close. With
+ * `metrics`, it counts what it publishes (`adbudget_outbox_published_total`) and reports what
+ * waits (`adbudget_outbox_pending`, read at scrape time).
+ */
 export function startOutboxRelay(
   pool: pg.Pool,
   nc: NatsConnection,
   logger: Logger,
   options: RelayOptions,
   stack: StopStack,
+  metrics?: Metrics,
 ): OutboxRelay {
-  const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), options);
+  let onPublished = options.onPublished;
+  if (metrics !== undefined) {
+    const published = metrics.counter("adbudget_outbox_published_total", "Events published to NATS from the outbox (acknowledged by JetStream).");
+    onPublished = (n) => {
+      published.inc(n);
+      options.onPublished?.(n);
+    };
+  }
+  const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), { ...options, onPublished });
+  if (metrics !== undefined) metrics.gauge("adbudget_outbox_pending", "Events committed but not yet published to NATS.", () => relay.pending());
   relay.start();
   stack.push(() => relay.stop());
   return relay;

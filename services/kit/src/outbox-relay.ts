@@ -19,6 +19,8 @@ export interface RelayOptions {
   /** Backoff bounds while NATS is unreachable. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Called with the number of events JetStream acknowledged and the outbox marked, per cycle. */
+  onPublished?: (count: number) => void;
 }
 
 /**
@@ -159,7 +161,10 @@ export class OutboxRelay {
       }
       await client.query("commit");
       published = done.length;
-      if (published > 0) this.logger.debug({ published }, "outbox relay: published");
+      if (published > 0) {
+        this.logger.debug({ published }, "outbox relay: published");
+        this.options.onPublished?.(published);
+      }
       if (failure !== undefined) throw failure;
       return rows.length === limit;
     } catch (err) {
