@@ -105,8 +105,14 @@ const watching = (async () => {
 say(`ad servers start reporting spend for ${SECONDS}s (only serving campaigns spend)`);
 const raised = new Set<string>();
 const exhaustedAt = new Map<string, number>();
-let exhaustedTrace: { brand: string; traceId: string; at: number; shown?: boolean } | undefined;
-let raisedTrace: { brand: string; traceId: string; at: number; shown?: boolean } | undefined;
+/** A W3C trace context of our own for one call, as a client with tracing sends: then we know its trace. */
+const traced = () => {
+  const traceId = randomBytes(16).toString("hex");
+  return { traceId, headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } };
+};
+/** Traces to print a few seconds after their call (spans are flushed every second). */
+const toShow: { traceId: string; what: string; at: number }[] = [];
+let exhaustionTraced = false;
 const deadline = Date.now() + SECONDS * 1000;
 let events = 0;
 while (Date.now() < deadline) {
@@ -114,17 +120,16 @@ while (Date.now() < deadline) {
     for (const [id, c] of b.campaigns) {
       if (!c.serving) continue;
       const amount = BigInt(50_000 + Math.floor(Math.random() * 250_000));
-      // Our own trace id per call, as an ad server with tracing would send: then we know it.
-      const traceId = randomBytes(16).toString("hex");
-      const res = await budget.recordSpend(
-        { eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount },
-        { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } },
-      );
+      const { traceId, headers } = traced();
+      const res = await budget.recordSpend({ eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount }, { headers });
       const day = res.status!.day!;
       if (day.exhausted && !exhaustedAt.has(b.id)) {
         exhaustedAt.set(b.id, Date.now());
         say(`${b.name}: daily budget exhausted at ${usd(day.spentMicros)} of ${usd(day.limitMicros ?? 0n)} (overspend ${usd(day.overspendMicros)}), trace ${traceId}`);
-        if (exhaustedTrace === undefined) exhaustedTrace = { brand: b.name, traceId, at: Date.now() };
+        if (!exhaustionTraced) {
+          exhaustionTraced = true;
+          toShow.push({ traceId, what: `the spend that ran out ${b.name}'s budget`, at: Date.now() });
+        }
       }
     }
   }
@@ -133,23 +138,15 @@ while (Date.now() < deadline) {
     const at = exhaustedAt.get(b.id);
     if (at !== undefined && !raised.has(b.id) && Date.now() - at > 8000 && raised.size === 0) {
       raised.add(b.id);
-      const traceId = randomBytes(16).toString("hex");
-      const { status } = await budget.setBudget(
-        { brandId: b.id, dailyLimitMicros: b.limit * 3n, monthlyLimitMicros: b.limit * 40n },
-        { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } },
-      );
+      const { traceId, headers } = traced();
+      const { status } = await budget.setBudget({ brandId: b.id, dailyLimitMicros: b.limit * 3n, monthlyLimitMicros: b.limit * 40n }, { headers });
       say(`operator raises ${b.name}'s daily limit to ${usd(b.limit * 3n)}: ${status!.day!.exhausted ? "still exhausted" : `${usd(status!.day!.remainingMicros ?? 0n)} left`}, trace ${traceId}`);
-      raisedTrace = { brand: b.name, traceId, at: Date.now() };
+      toShow.push({ traceId, what: `the operator's raise that brought ${b.name}'s campaigns back`, at: Date.now() });
     }
   }
-  // A few seconds after the first exhaustion (spans are flushed every second), show its trace.
-  if (exhaustedTrace && !exhaustedTrace.shown && Date.now() - exhaustedTrace.at > 4000) {
-    exhaustedTrace.shown = true;
-    printTrace(exhaustedTrace.traceId, `the spend that ran out ${exhaustedTrace.brand}'s budget`, say);
-  }
-  if (raisedTrace && !raisedTrace.shown && Date.now() - raisedTrace.at > 4000) {
-    raisedTrace.shown = true;
-    printTrace(raisedTrace.traceId, `the operator's raise that brought ${raisedTrace.brand}'s campaigns back`, say);
+  while (toShow.length > 0 && Date.now() - toShow[0]!.at > 4000) {
+    const t = toShow.shift()!;
+    printTrace(t.traceId, t.what, say);
   }
   await new Promise((r) => setTimeout(r, 300));
 }

@@ -9,6 +9,14 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_deps
 started_infra=()
+# claim_new_infra: the daemons infra.sh started in this run (pid files not there before) are ours.
+claim_new_infra() {
+  local f
+  for f in "$RUN_DIR"/*.pid; do
+    [ -f "$f" ] || continue
+    grep -qxF "$f" <<<"$before" || started_infra+=("$f")
+  done
+}
 pids=()
 stopping=0
 stop_all() {
@@ -31,12 +39,8 @@ trap stop_all INT TERM EXIT
 log "infrastructure"
 RUN_DIR="${ADBUDGET_DATA_DIR:-.data}/run"
 before=$(ls "$RUN_DIR"/*.pid 2>/dev/null || true)
-bash deploy/local/infra.sh || { log "infrastructure failed"; for f in "$RUN_DIR"/*.pid; do [ -f "$f" ] && ! grep -qxF "$f" <<<"$before" && started_infra+=("$f"); done; exit 1; }
-# The daemons infra.sh started now (their pid files are new): this run owns them.
-for f in "$RUN_DIR"/*.pid; do
-  [ -f "$f" ] || continue
-  grep -qxF "$f" <<<"$before" || started_infra+=("$f")
-done
+bash deploy/local/infra.sh || { log "infrastructure failed"; claim_new_infra; exit 1; }
+claim_new_infra
 log "build"
 turbo run build --output-logs=errors-only
 
@@ -52,7 +56,6 @@ SERVICES=(
   "budget|${BUDGET_PORT:-50052}|services/budget/dist/main.js"
   "campaign|${CAMPAIGN_PORT:-50053}|services/campaign/dist/main.js"
 )
-
 
 targets=()
 for s in "${SERVICES[@]}"; do

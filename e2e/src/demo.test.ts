@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { prepareSystem, type SystemProcesses } from "./system-processes.js";
+import { startSystem, type SystemProcesses } from "./system-processes.js";
 
 /**
  * The live demo of `npm start`, played against the built system as `npm start` runs it (processes,
@@ -18,13 +18,7 @@ let logDir: string;
 
 beforeAll(async () => {
   logDir = mkdtempSync(join(tmpdir(), "adbudget-demo-"));
-  const prepared = await prepareSystem();
-  try {
-    system = await prepared.start({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" }, { logDir });
-  } catch (err) {
-    await prepared.abort();
-    throw err;
-  }
+  system = await startSystem(() => ({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" }), { logDir });
 }, 180_000);
 
 afterAll(async () => {

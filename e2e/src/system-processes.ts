@@ -41,7 +41,8 @@ export interface SystemProcesses {
 function startProc(name: string, file: string, env: Record<string, string>, logDir?: string): Proc {
   const child = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   // As `npm start` does: the process's output also goes to <logDir>/<name>.log.
-  const file$ = logDir === undefined ? undefined : createWriteStream(join(logDir, `${name}.log`));
+  const logFile = logDir === undefined ? undefined : createWriteStream(join(logDir, `${name}.log`));
+  child.once("exit", () => logFile?.end());
   const proc: Proc = {
     name,
     child,
@@ -60,7 +61,7 @@ function startProc(name: string, file: string, env: Record<string, string>, logD
     let rest = "";
     stream.setEncoding("utf8");
     stream.on("data", (chunk: string) => {
-      file$?.write(chunk);
+      logFile?.write(chunk);
       const lines = (rest + chunk).split("\n");
       rest = lines.pop()!;
       into.push(...lines.filter((l) => l !== ""));
@@ -95,15 +96,13 @@ async function stopProc(p: Proc): Promise<void> {
  * The whole system as a deployment runs it: the three built services and the clocks worker as
  * separate Node processes (their real `main`s, configured by environment variables only), each
  * service with its own fresh database, on this test's own NATS subjects and streams, and a
- * Temporal dev server and task queue of its own. `env` is given to every process (for example
- * CLOCK_OFFSET_MS, TRACING). `prepareSystem()` makes the databases and Temporal (the slow part),
- * then `start(env)` starts the processes; with `logDir`, each also writes its output to
- * `<logDir>/<name>.log`, as `npm start` does.
+ * Temporal dev server and task queue of its own. `env()` is given to every process (for example
+ * CLOCK_OFFSET_MS, TRACING); it is called after the databases and Temporal are up (the slow
+ * part), just before the processes start, so a time-based setting is fresh. With `logDir`, each
+ * process also writes its output to `<logDir>/<name>.log`, as `npm start` does. Whatever fails
+ * on the way is cleaned up before the error is thrown.
  */
-export async function prepareSystem(): Promise<{
-  start(env: Record<string, string>, options?: { logDir?: string }): Promise<SystemProcesses>;
-  abort(): Promise<void>;
-}> {
+export async function startSystem(env: () => Record<string, string>, options: { logDir?: string } = {}): Promise<SystemProcesses> {
   const tag = `e2e${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
   const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
   const dbs: TestDatabase[] = [];
@@ -132,66 +131,61 @@ export async function prepareSystem(): Promise<{
   };
   const taskQueue = `${tag}-clocks`;
 
-  return {
-    abort: cleanup,
-    async start(env, options = {}) {
-      const log = options.logDir;
-      const common = { ...env, NATS_URL, EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "1000", LOG_LEVEL: "info" };
-      const procs: Proc[] = [
-        startProc("brand", entry("@adbudget/brand-service", "main.js"), {
-          ...common, BRAND_PORT: String(ports.brand), BRAND_METRICS_PORT: String(metricsPorts.brand), BRAND_DATABASE_URL: dbs[0]!.url,
-          BUDGET_SERVICE_URL: urls.budget,
-        }, log),
-        startProc("budget", entry("@adbudget/budget-service", "main.js"), {
-          ...common, BUDGET_PORT: String(ports.budget), BUDGET_METRICS_PORT: String(metricsPorts.budget), BUDGET_DATABASE_URL: dbs[1]!.url,
-          BRAND_SERVICE_URL: urls.brand, CAMPAIGN_SERVICE_URL: urls.campaign,
-        }, log),
-        startProc("campaign", entry("@adbudget/campaign-service", "main.js"), {
-          ...common, CAMPAIGN_PORT: String(ports.campaign), CAMPAIGN_METRICS_PORT: String(metricsPorts.campaign), CAMPAIGN_DATABASE_URL: dbs[2]!.url,
-          BRAND_SERVICE_URL: urls.brand,
-        }, log),
-        startProc("clocks", entry("@adbudget/workflows", "worker-main.js"), {
-          ...common, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue, CLOCKS_METRICS_PORT: String(metricsPorts.clocks),
-          BRAND_SERVICE_URL: urls.brand, CAMPAIGN_SERVICE_URL: urls.campaign,
-          CLOCKS_BRAND_CONSUMER: `${tag}-clocks-brand`, CLOCKS_CAMPAIGN_CONSUMER: `${tag}-clocks-campaign`,
-        }, log),
-      ];
-      const system: SystemProcesses = {
-        urls,
-        metrics: {
-          brand: `http://127.0.0.1:${metricsPorts.brand}/metrics`,
-          budget: `http://127.0.0.1:${metricsPorts.budget}/metrics`,
-          campaign: `http://127.0.0.1:${metricsPorts.campaign}/metrics`,
-          clocks: `http://127.0.0.1:${metricsPorts.clocks}/metrics`,
-        },
-        temporalAddress: temporal!.address,
-        taskQueue,
-        procs,
-        tail: (n = 15) => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode})\n${[...p.stdout, ...p.stderr].slice(-n).join("\n")}`).join("\n"),
-        async stop() {
-          await Promise.all(procs.map(stopProc));
-          await cleanup();
-        },
-      };
-      try {
-        for (const [name, url] of Object.entries(urls)) {
-          const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
-          await waitFor(`${name} SERVING`, async () => {
-            try {
-              return (await health.check({ service: "" }, { timeoutMs: 1000 })).status === Status.SERVING;
-            } catch {
-              return false;
-            }
-          }, 60_000, procs);
-        }
-        const clocks = procs[3]!;
-        await waitFor("the clocks worker", () => clocks.records().some((r) => r.msg === "clocks worker running"), 90_000, procs);
-      } catch (err) {
-        const tail = system.tail();
-        await system.stop();
-        throw new Error(`${(err as Error).message}\n${tail}`);
-      }
-      return system;
+  const log = options.logDir;
+  const common = { ...env(), NATS_URL, EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "1000", LOG_LEVEL: "info" };
+  const procs: Proc[] = [
+    startProc("brand", entry("@adbudget/brand-service", "main.js"), {
+      ...common, BRAND_PORT: String(ports.brand), BRAND_METRICS_PORT: String(metricsPorts.brand), BRAND_DATABASE_URL: dbs[0]!.url,
+      BUDGET_SERVICE_URL: urls.budget,
+    }, log),
+    startProc("budget", entry("@adbudget/budget-service", "main.js"), {
+      ...common, BUDGET_PORT: String(ports.budget), BUDGET_METRICS_PORT: String(metricsPorts.budget), BUDGET_DATABASE_URL: dbs[1]!.url,
+      BRAND_SERVICE_URL: urls.brand, CAMPAIGN_SERVICE_URL: urls.campaign,
+    }, log),
+    startProc("campaign", entry("@adbudget/campaign-service", "main.js"), {
+      ...common, CAMPAIGN_PORT: String(ports.campaign), CAMPAIGN_METRICS_PORT: String(metricsPorts.campaign), CAMPAIGN_DATABASE_URL: dbs[2]!.url,
+      BRAND_SERVICE_URL: urls.brand,
+    }, log),
+    startProc("clocks", entry("@adbudget/workflows", "worker-main.js"), {
+      ...common, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue, CLOCKS_METRICS_PORT: String(metricsPorts.clocks),
+      BRAND_SERVICE_URL: urls.brand, CAMPAIGN_SERVICE_URL: urls.campaign,
+      CLOCKS_BRAND_CONSUMER: `${tag}-clocks-brand`, CLOCKS_CAMPAIGN_CONSUMER: `${tag}-clocks-campaign`,
+    }, log),
+  ];
+  const system: SystemProcesses = {
+    urls,
+    metrics: {
+      brand: `http://127.0.0.1:${metricsPorts.brand}/metrics`,
+      budget: `http://127.0.0.1:${metricsPorts.budget}/metrics`,
+      campaign: `http://127.0.0.1:${metricsPorts.campaign}/metrics`,
+      clocks: `http://127.0.0.1:${metricsPorts.clocks}/metrics`,
+    },
+    temporalAddress: temporal!.address,
+    taskQueue,
+    procs,
+    tail: (n = 15) => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode})\n${[...p.stdout, ...p.stderr].slice(-n).join("\n")}`).join("\n"),
+    async stop() {
+      await Promise.all(procs.map(stopProc));
+      await cleanup();
     },
   };
+  try {
+    for (const [name, url] of Object.entries(urls)) {
+      const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
+      await waitFor(`${name} SERVING`, async () => {
+        try {
+          return (await health.check({ service: "" }, { timeoutMs: 1000 })).status === Status.SERVING;
+        } catch {
+          return false;
+        }
+      }, 60_000, procs);
+    }
+    const clocks = procs[3]!;
+    await waitFor("the clocks worker", () => clocks.records().some((r) => r.msg === "clocks worker running"), 90_000, procs);
+  } catch (err) {
+    const tail = system.tail();
+    await system.stop();
+    throw new Error(`${(err as Error).message}\n${tail}`);
+  }
+  return system;
 }

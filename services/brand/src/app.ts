@@ -18,12 +18,13 @@ import {
   type Logger,
   type RunningServer,
   offsetClock,
+  OutboxEntity,
 } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BrandServiceImpl } from "./brand-service.js";
 import { BrandStore } from "./brand-store.js";
 import type { BrandConfig } from "./config.js";
-import { BrandEntity, OutboxEntity } from "./entities.js";
+import { BrandEntity } from "./entities.js";
 import { brandEvent, OUTBOX_CHANNEL, OUTBOX_LOCK_KEY } from "./events.js";
 import { migrations } from "./migrations/index.js";
 import { routes } from "./routes.js";

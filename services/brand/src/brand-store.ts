@@ -1,7 +1,7 @@
 import { LockMode, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
-import { currentTraceparent, type MikroORM, type OutboxMessage } from "@adbudget/kit";
+import { OutboxEntity, outboxEntry, type MikroORM, type OutboxMessage } from "@adbudget/kit";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, uuidv7 } from "@adbudget/kit";
-import { BrandEntity, OutboxEntity, type BrandRow } from "./entities.js";
+import { BrandEntity, type BrandRow } from "./entities.js";
 
 export type BrandChange = "created" | "updated" | "archived";
 
@@ -28,17 +28,7 @@ export class BrandStore {
   ) {}
 
   private emit(em: EntityManager, row: BrandRow, type: BrandChange, now: Date): void {
-    const m = this.events(row, type, now);
-    em.create(OutboxEntity, {
-      eventId: m.eventId,
-      aggregateId: m.aggregateId,
-      subject: m.subject,
-      payload: Buffer.from(m.payload),
-      createdAt: now,
-      publishedAt: null,
-      // The trace of the change travels with its event, as in the other services' outboxes.
-      traceParent: currentTraceparent(),
-    });
+    em.create(OutboxEntity, outboxEntry(this.events(row, type, now), now));
   }
 
   async create(fields: Required<BrandPatch>, now: Date): Promise<BrandRow> {

@@ -21,20 +21,3 @@ export const BrandEntity = defineEntity({
 });
 
 export type BrandRow = InferEntity<typeof BrandEntity>;
-
-/** The outbox row of a brand event, written in the same transaction as the brand change. */
-export const OutboxEntity = defineEntity({
-  name: "OutboxEntry",
-  tableName: "outbox",
-  properties: {
-    id: p.bigint("string").primary().autoincrement(),
-    eventId: p.uuid().unique(),
-    aggregateId: p.text(),
-    subject: p.text(),
-    payload: p.blob(),
-    createdAt: p.datetime(),
-    publishedAt: p.datetime().nullable(),
-    /** W3C traceparent of the change (migration 0003): the relay sends it as a NATS header. */
-    traceParent: p.text().nullable(),
-  },
-});

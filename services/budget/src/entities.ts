@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
+import { OutboxEntity } from "@adbudget/kit";
 
 /**
  * The budget tables as MikroORM entities: the schema's documentation in code and the way to
@@ -50,19 +51,6 @@ export const SpendEventEntity = defineEntity({
   },
 });
 
-export const OutboxEntity = defineEntity({
-  name: "OutboxEntry",
-  tableName: "outbox",
-  properties: {
-    id: p.bigint("string").primary(),
-    eventId: p.uuid().unique(),
-    aggregateId: p.text(),
-    subject: p.text(),
-    payload: p.blob(),
-    createdAt: p.datetime(),
-    publishedAt: p.datetime().nullable(),
-  },
-});
-
+/** The ledger, and the kit's outbox entity (this service writes the outbox with `writeOutbox`). */
 export const entities = [BudgetEntity, BudgetPeriodEntity, SpendEventEntity, OutboxEntity];
 export type BudgetEntityRow = InferEntity<typeof BudgetEntity>;

@@ -1,4 +1,3 @@
-import { readClockOffset } from "./clock.js";
 /**
  * Configuration from environment variables, read once at start.
  *
@@ -7,6 +6,7 @@ import { readClockOffset } from "./clock.js";
  * variable and what was wrong: that is cheaper than any runtime surprise. `readConfig` collects
  * every problem at once instead of failing on the first one.
  */
+import { readClockOffset } from "./clock.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -22,3 +22,4 @@ export * from "./lifecycle.js";
 export * from "./tracing.js";
 export * from "./clock.js";
 export * from "./span-exporter.js";
+export * from "./outbox-entity.js";
