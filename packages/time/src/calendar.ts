@@ -1,4 +1,4 @@
-import { type CalendarDate, localDate, startOfDay } from "./zone.js";
+import { type CalendarDate, localDate, startOfDay, utcMs } from "./zone.js";
 
 /** "YYYY-MM-DD". */
 export function formatDate(d: CalendarDate): string {
@@ -12,10 +12,6 @@ export function parseDate(s: string): CalendarDate {
   return { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]) };
 }
 
-export function compareDates(a: CalendarDate, b: CalendarDate): number {
-  return a.year - b.year || a.month - b.month || a.day - b.day;
-}
-
 /** The first day of the month of `d`. */
 export function monthStart(d: CalendarDate): CalendarDate {
   return { year: d.year, month: d.month, day: 1 };
@@ -23,7 +19,7 @@ export function monthStart(d: CalendarDate): CalendarDate {
 
 /** `d` plus `days` calendar days (proleptic Gregorian). */
 export function addDays(d: CalendarDate, days: number): CalendarDate {
-  const t = new Date(Date.UTC(d.year, d.month - 1, d.day + days));
+  const t = new Date(utcMs(d.year, d.month, d.day + days));
   return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate() };
 }
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isInside, minuteOfWeek, nextBoundary, normalizeWindows, parseClock, type DaypartWindow } from "./daypart.js";
+import { isInside, minuteOfWeek, nextBoundary, normalizeWindows, parseClock, weekdayOf, type DaypartWindow } from "./daypart.js";
+import { instantOf, offsetAt, wallTime } from "./zone.js";
 
 const at = (s: string) => Date.parse(s);
 const w = (days: number[], start: string, end: string): DaypartWindow => ({
@@ -91,6 +92,26 @@ describe("isInside and nextBoundary", () => {
     ["a window wholly inside the gap does not happen that day", [w([7], "00:00", "01:00")], "America/Havana", "2026-03-08T04:30:00Z", false, "2026-03-15T04:00:00Z"],
     ["no windows: always", [], ny, "2026-11-28T12:00:00Z", true, undefined],
     ["whole week: always", [w([1, 2, 3, 4, 5, 6, 7], "00:00", "24:00")], ny, "2026-11-28T12:00:00Z", true, undefined],
+    ["whole week as 24 h overnight windows: always", [w([1, 2, 3, 4, 5, 6, 7], "06:00", "06:00")], ny, "2026-03-08T06:30:00Z", true, undefined],
+    ["a window on no day: never, and never changes", [{ days: [], start: 60, end: 120 }], ny, "2026-11-28T12:00:00Z", false, undefined],
+    // A weekly window wholly inside a spring-forward gap: that week's occurrence does not happen,
+    // the next one is two weeks away (beyond the first chunk of the search).
+    ["New York Sunday 02:00-03:00, gap on 2025-03-09 -> 2025-03-16", [w([7], "02:00", "03:00")], ny, "2025-03-02T12:00:00Z", false, "2025-03-16T06:00:00Z"],
+    ["the same, asked just before the gap", [w([7], "02:00", "03:00")], ny, "2025-03-09T06:59:59Z", false, "2025-03-16T06:00:00Z"],
+    ["Berlin Sunday 02:15-02:45, gap on 2025-03-30 -> 2025-04-06", [w([7], "02:15", "02:45")], "Europe/Berlin", "2025-03-23T12:00:00Z", false, "2025-04-06T00:15:00Z"],
+    [
+      "inside all week but Sunday 02:00-03:00: the gap swallows the only way out",
+      [w([1, 2, 3, 4, 5, 6], "00:00", "24:00"), w([7], "00:00", "02:00"), w([7], "03:00", "24:00")],
+      ny,
+      "2025-03-02T12:00:00Z",
+      true,
+      "2025-03-16T06:00:00Z",
+    ],
+    // St. John's fell back at 00:01 (to 23:01 of the day before) until 2010: on 2005-10-30 the
+    // clock reads Saturday again after Sunday began at 02:30Z. The Sunday window 00:00-01:00 runs
+    // from the first 00:00 (02:30Z) to the only 01:00 (04:30Z), Saturday reading included.
+    ["St. John's: fall back across midnight, before the window", [w([7], "00:00", "01:00")], "America/St_Johns", "2005-10-30T02:00:00Z", false, "2005-10-30T02:30:00Z"],
+    ["St. John's: fall back across midnight, clock back on Saturday", [w([7], "00:00", "01:00")], "America/St_Johns", "2005-10-30T03:00:00Z", true, "2005-10-30T04:30:00Z"],
   ])("%s", (_name, windows, zone, t, inside, next) => {
     expect(isInside(at(t), windows, zone)).toBe(inside);
     const b = nextBoundary(at(t), windows, zone);
@@ -137,6 +158,191 @@ describe("isInside and nextBoundary", () => {
         expect(isInside(t, ws, "UTC")).toBe(covered);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  describe("nextBoundary properties over zones, years 1995-2040 and minute windows", () => {
+    const zones = [
+      "America/New_York",
+      "Europe/Berlin",
+      "America/Santiago",
+      "America/Havana",
+      "Asia/Kathmandu",
+      "Australia/Lord_Howe",
+      "Pacific/Chatham",
+      "Asia/Tehran",
+      "Africa/Casablanca",
+      "UTC",
+    ];
+    // Half the clock times fall in 00:00-04:00, where most DST transitions are.
+    const clock = (min: number, max: number) => fc.oneof(fc.integer({ min, max }), fc.integer({ min, max: 240 }));
+    const windows = fc
+      .array(
+        fc.record({
+          days: fc.uniqueArray(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 7 }),
+          start: clock(0, 1439),
+          end: clock(1, 1440),
+        }),
+        { minLength: 1, maxLength: 4 },
+      )
+      .map(normalizeWindows);
+    // Half the instants fall in February-May or September-November, the months of most transitions.
+    const instant = fc.oneof(
+      fc.integer({ min: Date.UTC(1995, 0, 1), max: Date.UTC(2040, 11, 31) }),
+      fc
+        .record({ year: fc.integer({ min: 1995, max: 2040 }), month: fc.constantFrom(2, 3, 4, 5, 9, 10, 11), ms: fc.integer({ min: 0, max: 31 * 86_400_000 - 1 }) })
+        .map(({ year, month, ms }) => Date.UTC(year, month - 1, 1) + ms),
+    );
+    const wholeWeek = (ws: DaypartWindow[]) => ws.length === 1 && ws[0]!.days.length === 7 && ws[0]!.start === 0 && ws[0]!.end === 1440;
+    const fractions = fc.array(fc.integer({ min: 1, max: 999_999 }), { minLength: 5, maxLength: 5 });
+
+    it("defined unless the schedule is constant; after the instant; the state flips there and is constant before", () => {
+      fc.assert(
+        fc.property(windows, fc.constantFrom(...zones), instant, fractions, (ws, zone, t, fs) => {
+          const now = isInside(t, ws, zone);
+          const r = nextBoundary(t, ws, zone);
+          if (ws.length === 0 || wholeWeek(ws)) {
+            expect(r).toBeUndefined();
+            return;
+          }
+          // (c) Some but not all of the week: the state changes, even across DST gaps.
+          expect(r).toBeDefined();
+          // (a) After the instant, and the state is different there.
+          expect(r!).toBeGreaterThan(t);
+          expect(isInside(r!, ws, zone)).toBe(!now);
+          // (b) Constant on (t, r): just after t, just before r, and sampled in between.
+          expect(isInside(t + 1, ws, zone)).toBe(now);
+          expect(isInside(r! - 1, ws, zone)).toBe(now);
+          for (const f of fs) expect(isInside(t + Math.max(1, Math.floor(((r! - t) * f) / 1e6)), ws, zone)).toBe(now);
+          // (d) A boundary is a wall-clock minute read by DESIGN.md's rules: on a whole minute, and
+          //     the earliest instant that shows its wall time (so never the second reading of a
+          //     repeated hour; a time skipped by a gap reads as the first instant after it).
+          const wall = wallTime(r!, zone);
+          expect(wall.second).toBe(0);
+          expect(instantOf(wall, zone)).toBe(r);
+        }),
+        { numRuns: 1500 },
+      );
+    });
+
+    /** The spring-forward gaps of `zone` in `year`: the first instant after each, and its offsets. */
+    const gaps = new Map<string, { at: number; before: number; after: number }[]>();
+    const gapsOf = (zone: string, year: number) => {
+      const key = `${zone} ${year}`;
+      let out = gaps.get(key);
+      if (out !== undefined) return out;
+      out = [];
+      const day = 86_400_000;
+      for (let t = Date.UTC(year, 0, 1); t < Date.UTC(year + 1, 0, 1); t += day) {
+        const before = offsetAt(t, zone);
+        const after = offsetAt(t + day, zone);
+        if (after <= before) continue;
+        let lo = t;
+        let hi = t + day;
+        while (hi - lo > 1000) {
+          const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+          if (offsetAt(mid, zone) === after) hi = mid;
+          else lo = mid;
+        }
+        out.push({ at: hi, before, after });
+      }
+      gaps.set(key, out);
+      return out;
+    };
+
+    it("a window, or the only way out of one, swallowed by a spring-forward gap: still a boundary", () => {
+      const dstZones = zones.filter((z) => z !== "UTC" && z !== "Asia/Kathmandu");
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...dstZones),
+          fc.integer({ min: 1995, max: 2040 }),
+          fc.nat(),
+          fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          fc.boolean(),
+          fc.integer({ min: 1, max: 14 * 86_400_000 }),
+          fractions,
+          (zone, year, pick, f1, f2, complement, before, fs) => {
+            const all = gapsOf(zone, year);
+            fc.pre(all.length > 0);
+            const gap = all[pick % all.length]!;
+            // The gap as wall minutes of one local day: [gapStart, gapEnd).
+            const wallStart = new Date(gap.at + gap.before);
+            const gapStart = wallStart.getUTCHours() * 60 + wallStart.getUTCMinutes();
+            const gapEnd = gapStart + (gap.after - gap.before) / 60_000;
+            fc.pre(gapEnd <= 1440 && Number.isInteger(gapEnd));
+            const weekday = wallStart.getUTCDay() === 0 ? 7 : wallStart.getUTCDay();
+            // A window wholly inside the gap, [start, end).
+            const start = gapStart + Math.floor(f1 * (gapEnd - gapStart));
+            const end = start + 1 + Math.floor(f2 * (gapEnd - start - 1));
+            const raw: DaypartWindow[] = complement
+              ? [
+                  { days: [1, 2, 3, 4, 5, 6, 7].filter((d) => d !== weekday), start: 0, end: 1440 },
+                  ...(start > 0 ? [{ days: [weekday], start: 0, end: start }] : []),
+                  ...(end < 1440 ? [{ days: [weekday], start: end, end: 1440 }] : []),
+                ]
+              : [{ days: [weekday], start, end }];
+            const ws = normalizeWindows(raw);
+            const t = gap.at - before;
+            const now = isInside(t, ws, zone);
+            const r = nextBoundary(t, ws, zone);
+            expect(r).toBeDefined();
+            expect(r!).toBeGreaterThan(t);
+            expect(isInside(r!, ws, zone)).toBe(!now);
+            expect(isInside(r! - 1, ws, zone)).toBe(now);
+            for (const f of fs) expect(isInside(t + Math.max(1, Math.floor(((r! - t) * f) / 1e6)), ws, zone)).toBe(now);
+            // The swallowed occurrence is no boundary: the state goes on through the gap.
+            expect(r).not.toBe(gap.at);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+    it("the whole week is always inside and has no boundary", () => {
+      fc.assert(
+        fc.property(fc.constantFrom(...zones), instant, fc.integer({ min: 0, max: 1439 }), (zone, t, start) => {
+          // The whole week written as 24 h windows from any minute: normalized or not, constant.
+          for (const ws of [[{ days: [1, 2, 3, 4, 5, 6, 7], start, end: start }], normalizeWindows([{ days: [1, 2, 3, 4, 5, 6, 7], start, end: start }])]) {
+            expect(isInside(t, ws, zone)).toBe(true);
+            expect(nextBoundary(t, ws, zone)).toBeUndefined();
+          }
+        }),
+        { numRuns: 200 },
+      );
+    });
+  });
+});
+
+describe("weekdayOf", () => {
+  /** Sakamoto's method (proleptic Gregorian), ISO numbering: an oracle independent of Date. */
+  const sakamoto = (y: number, m: number, d: number) => {
+    const t = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+    if (m < 3) y -= 1;
+    const js = (((y + Math.floor(y / 4) - Math.floor(y / 100) + Math.floor(y / 400) + t[m - 1]! + d) % 7) + 7) % 7;
+    return js === 0 ? 7 : js;
+  };
+
+  it.each([
+    [{ year: 1, month: 1, day: 1 }, 1],
+    [{ year: 49, month: 1, day: 1 }, 5],
+    [{ year: 99, month: 12, day: 31 }, 4],
+    [{ year: 100, month: 1, day: 1 }, 5],
+    [{ year: 1949, month: 1, day: 1 }, 6],
+    [{ year: 1969, month: 12, day: 31 }, 3],
+    [{ year: 1970, month: 1, day: 1 }, 4],
+    [{ year: 2026, month: 11, day: 29 }, 7],
+  ])("%j -> %i", (d, want) => {
+    expect(sakamoto(d.year, d.month, d.day)).toBe(want);
+    expect(weekdayOf(d)).toBe(want);
+  });
+
+  it("agrees with Sakamoto's method for years 0-9999", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 28 }), (year, month, day) => {
+        expect(weekdayOf({ year, month, day })).toBe(sakamoto(year, month, day));
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatDate, nextDayStart, periodsOf } from "./calendar.js";
-import { instantOf, localDate, offsetAt, startOfDay, wallTime } from "./zone.js";
+import { instantOf, localDate, offsetAt, startOfDay, wallTime, wallToUtcMs } from "./zone.js";
 
 const iso = (s: string) => Date.parse(s);
 const ZONES = [
@@ -64,6 +64,50 @@ describe("instantOf: local wall time -> instant", () => {
     ["Asia/Kathmandu", { year: 2026, month: 7, day: 1 }, "2026-06-30T18:15:00Z"],
   ])("%s %j -> %s", (zone, wall, want) => {
     expect(new Date(instantOf(wall, zone)).toISOString()).toBe(new Date(want).toISOString());
+  });
+});
+
+describe("years 0-99 are not read as 1900-1999", () => {
+  const years = [1, 49, 99, 100, 1969, 1970];
+  const zones = ["UTC", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham"];
+  const dates = years.flatMap((year) => [
+    { year, month: 1, day: 1 },
+    { year, month: 2, day: 28 },
+    { year, month: 6, day: 15 },
+    { year, month: 12, day: 31 },
+  ]);
+
+  it.each(zones.flatMap((zone) => dates.map((d) => [formatDate(d), zone] as const)))("localDate(startOfDay(%s)) in %s is the same date", (s, zone) => {
+    const [year, month, day] = s.split("-").map(Number) as [number, number, number];
+    const start = startOfDay({ year, month, day }, zone);
+    expect(formatDate(localDate(start, zone))).toBe(s);
+    expect(formatDate(localDate(start - 1, zone))).not.toBe(s);
+  });
+
+  it.each([
+    [{ year: 49, month: 1, day: 1 }, "0049-01-01T00:00:00.000Z"],
+    [{ year: 0, month: 12, day: 31, hour: 23, minute: 59, second: 59 }, "0000-12-31T23:59:59.000Z"],
+    [{ year: 99, month: 12, day: 31, hour: 24 }, "0100-01-01T00:00:00.000Z"],
+    [{ year: 100, month: 1, day: 0 }, "0099-12-31T00:00:00.000Z"],
+    [{ year: 1969, month: 12, day: 31, hour: 23, minute: 59, second: 59 }, "1969-12-31T23:59:59.000Z"],
+  ])("wallToUtcMs(%j) is %s", (wall, want) => {
+    expect(new Date(wallToUtcMs(wall)).toISOString()).toBe(want);
+  });
+
+  it("offsets in year 49: UTC is 0, New York keeps its local mean time (-4:56:02)", () => {
+    const t = Date.parse("0049-06-15T12:00:00Z");
+    expect(offsetAt(t, "UTC")).toBe(0);
+    expect(offsetAt(t, "America/New_York")).toBe(-(4 * 3600 + 56 * 60 + 2) * 1000);
+  });
+
+  it("wall time -> instant -> wall time round-trips in years 0-200", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: Date.parse("0000-01-01T00:00:00Z"), max: Date.parse("0200-01-01T00:00:00Z") }), fc.constantFrom(...ZONES), (t, z) => {
+        const w = wallTime(t, z);
+        expect(instantOf(w, z)).toBe(t - (((t % 1000) + 1000) % 1000));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

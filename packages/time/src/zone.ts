@@ -82,11 +82,27 @@ export function localDate(instant: number, zone: string): CalendarDate {
   return { year, month, day };
 }
 
+/**
+ * Epoch milliseconds of a proleptic Gregorian date and time read as UTC; `month` is 1-12, and
+ * fields past their range carry over (day 0 is the last day of the month before, hour 24 the next
+ * day). Every CalendarDate/WallTime -> milliseconds conversion goes through here, never through
+ * Date.UTC directly: Date.UTC (and the Date constructor) read years 0-99 as 1900-1999, which put
+ * year 49 in 1949 and let the day memo of periodsOf cache a 1949 span as year 49.
+ * setUTCFullYear has no such rule; Date.UTC stays the fast path for every other year.
+ */
+export function utcMs(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
+  if (year >= 0 && year < 100) {
+    const t = new Date(0);
+    t.setUTCFullYear(year, month - 1, day);
+    return t.setUTCHours(hour, minute, second, 0);
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
 /** UTC offset of `zone` at `instant`, in milliseconds (east positive). */
 export function offsetAt(instant: number, zone: string): number {
   const w = wallTime(instant, zone);
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return asUtc - (instant - mod(instant, 1000));
+  return utcMs(w.year, w.month, w.day, w.hour, w.minute, w.second) - (instant - mod(instant, 1000));
 }
 
 function mod(a: number, b: number): number {
@@ -95,7 +111,7 @@ function mod(a: number, b: number): number {
 
 /** Milliseconds of a wall time read as if it were UTC (the "local epoch"). */
 export function wallToUtcMs(w: Omit<CalendarDate, never> & { hour?: number; minute?: number; second?: number }): number {
-  return Date.UTC(w.year, w.month - 1, w.day, w.hour ?? 0, w.minute ?? 0, w.second ?? 0);
+  return utcMs(w.year, w.month, w.day, w.hour ?? 0, w.minute ?? 0, w.second ?? 0);
 }
 
 const DAY_MS = 86_400_000;
