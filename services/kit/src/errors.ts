@@ -79,6 +79,35 @@ export function isTransient(err: unknown): boolean {
 }
 
 /**
+ * PostgreSQL SQLSTATE classes that mean "the data does not fit": class 22 (data exception: a NUL
+ * or invalid byte sequence 22021, numeric value out of range 22003, bad datetime 22007/22008,
+ * invalid text representation 22P02...) and class 54 (program limit exceeded: 54000 index row
+ * too large...). Our queries are fixed; what varies is the data a caller sent, so these are the
+ * caller's errors, not our bugs (and not worth a retry).
+ */
+const DATA_SQLSTATE = /^(22|54)[0-9A-Z]{3}$/;
+
+/**
+ * True when the error (or one of its causes: ORMs and pools wrap the driver's error) is a
+ * PostgreSQL data exception (SQLSTATE class 22) or limit exceeded (class 54): a value in the
+ * request cannot be stored. A batch writer that meets one should split the batch and retry the
+ * halves, so that the one bad value fails alone and the other callers' work is done.
+ */
+export function isDataError(err: unknown): boolean {
+  return dataSqlState(err) !== undefined;
+}
+
+/** The class 22/54 SQLSTATE of `err` or of its causes (a few levels deep, cycles are cut). */
+function dataSqlState(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const { code } = e as { code?: unknown };
+    if (typeof code === "string" && DATA_SQLSTATE.test(code)) return code;
+    if (e.cause === e) break;
+  }
+  return undefined;
+}
+
+/**
  * Turns anything thrown by a handler into a ConnectError. Returns `internal: true` when the
  * error is ours (a bug or an unexpected state) so the caller logs it; its message is never sent.
  */
@@ -88,6 +117,15 @@ export function toConnectError(err: unknown, requestId: string): { error: Connec
   if (err instanceof ConnectError) return { error: err, internal: err.code === Code.Internal || err.code === Code.Unknown };
   if (err instanceof Error && err.name === "AbortError") {
     return { error: new ConnectError("the call was canceled", Code.Canceled), internal: false };
+  }
+  const sqlState = dataSqlState(err);
+  if (sqlState !== undefined) {
+    // The database's message names columns and constraints: it stays in the logs (as the cause).
+    const what = sqlState.startsWith("54") ? "a value in the request is too large to store" : "a value in the request is out of range or malformed";
+    return {
+      error: new ConnectError(`${what} (SQLSTATE ${sqlState})`, Code.InvalidArgument, undefined, undefined, err),
+      internal: false,
+    };
   }
   if (isTransient(err)) {
     return {

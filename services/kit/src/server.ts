@@ -41,6 +41,11 @@ export interface ServerOptions {
   /** Prometheus metrics: counted by an interceptor, served on `metricsPort` (when set). */
   metrics?: Metrics;
   metricsPort?: number;
+  /**
+   * Largest request message accepted, in bytes (after decompression); a larger one is refused
+   * with RESOURCE_EXHAUSTED before it is parsed. Default `DEFAULT_MAX_REQUEST_BYTES` (4 MiB).
+   */
+  maxRequestBytes?: number;
   /** CLOCK_OFFSET_MS in effect: logged (a warning when not 0: it is for tests and demos). */
   clockOffsetMs?: number;
 }
@@ -55,6 +60,17 @@ export interface RunningServer {
   /** Graceful stop: NOT_SERVING, stop accepting, end streams, drain calls, then return. */
   close(): Promise<void>;
 }
+
+/**
+ * Default request size limit: 4 MiB, the default maximum receive size of gRPC's own servers
+ * (grpc-go, grpc-java, grpc-core), so clients written against them already stay under it. Our
+ * largest legitimate request is a RecordSpendBatch of 1000 events (the API maximum): about
+ * 200 KB in binary (an event is at most ~230 bytes: a 128-character id, two UUIDs, an amount and
+ * a timestamp) and ~350 KB as JSON, so 4 MiB leaves ten times that. Without a limit Connect
+ * accepts up to 4 GiB per message: one caller could make the process buffer, decompress (a
+ * gzip bomb) and parse gigabytes, starving every other caller of memory and CPU.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /** Error detail types callers may meet, so reflection clients can decode them. */
 const DETAIL_FILES: DescFile[] = [BadRequestSchema.file, ErrorInfoSchema.file];
@@ -94,9 +110,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(options.interceptors ?? []),
     ],
     shutdownSignal: shutdown.signal,
+    // Checked against the declared length (Content-Length, the gRPC envelope) before reading,
+    // then against the bytes read and the decompressed size: RESOURCE_EXHAUSTED before any
+    // parsing or interceptor. HTTP/2 connections serve on; see closeWhenBodyUnread for HTTP/1.1.
+    readMaxBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
   });
 
-  const { server, sessions, h1 } = options.tls ? tlsServer(options.tls, handler) : plaintextServer(handler);
+  const guarded = closeWhenBodyUnread(handler);
+  const { server, sessions, h1 } = options.tls ? tlsServer(options.tls, guarded) : plaintextServer(guarded);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -140,6 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await stopped;
       clearInterval(idle);
       clearTimeout(timer);
+      h1.close(() => undefined); // stops its connection-checking timer (it never listened)
       await metricsServer?.close();
       logger.info("server stopped");
     })());
@@ -154,6 +176,29 @@ interface Listener {
   h1: http.Server;
 }
 
+/**
+ * HTTP/1.1: when the answer starts before the request body was read to its end (a body over
+ * the size limit is refused from its Content-Length, or as soon as the limit is passed), the
+ * answer says `Connection: close` and the connection ends after it. Otherwise Node keeps the
+ * connection for keep-alive with the rest of the body unread: a Node client still uploading
+ * stalls until the keep-alive timeout (~6 s) and then sees a reset instead of the
+ * RESOURCE_EXHAUSTED it was sent. Normal calls (body read before the answer) keep their
+ * connection. HTTP/2 needs nothing: the stream ends, the connection serves on.
+ */
+function closeWhenBodyUnread(handler: Handler): Handler {
+  return (req, res) => {
+    if (req.httpVersionMajor === 1) {
+      const h1res = res as http.ServerResponse;
+      const writeHead = h1res.writeHead;
+      h1res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+        if (!req.complete) this.shouldKeepAlive = false;
+        return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+      } as typeof h1res.writeHead;
+    }
+    handler(req, res);
+  };
+}
+
 /** HTTP/2 connection preface: what every h2c (prior knowledge) client sends first. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
@@ -166,6 +211,11 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 function plaintextServer(handler: Handler): Listener {
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const h1 = http.createServer(handler as http.RequestListener);
+  // `h1` never listens (connections are handed to it), and Node starts an HTTP server's
+  // connection tracking on "listening": without it headersTimeout / requestTimeout are not
+  // enforced (a client trickling headers holds its connection forever) and
+  // closeIdleConnections / closeAllConnections do nothing (close() would wait for clients).
+  h1.emit("listening");
   const sessions = trackSessions(h2);
   // No Nagle: small gRPC frames must not wait for the peer's delayed ACK (~40 ms each).
   const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
@@ -173,10 +223,14 @@ function plaintextServer(handler: Handler): Listener {
     // Paused mode (read/unshift, never "data"): the HTTP/2 session adopts the socket's native
     // handle and replays what is buffered, which flowing mode would have lost.
     let head = Buffer.alloc(0);
+    // A connection that does not say which protocol it speaks within 10 s is dropped.
+    socket.setTimeout(10_000, () => socket.destroy());
     const onReadable = () => {
       for (let chunk = socket.read(); chunk !== null; chunk = socket.read()) head = Buffer.concat([head, chunk]);
       const n = Math.min(head.length, H2_PREFACE.length);
       if (head.length < H2_PREFACE.length && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return;
+      socket.setTimeout(0);
+      socket.removeAllListeners("timeout");
       socket.off("readable", onReadable);
       socket.unshift(head);
       (head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE) ? h2 : h1).emit("connection", socket);
