@@ -23,8 +23,9 @@ export interface BrandServiceDeps {
   store: BrandStore;
   logger: Logger;
   /**
-   * Whether the brand has recorded spend (asked of BudgetService). A zone may change only
-   * until the first spend: periods already accounted must not shift. Absent = not checked.
+   * Whether the brand has recorded spend (asked of BudgetService), for brands whose spend
+   * predates zone locks (LockBrandTimeZone, checked atomically in the store): a zone may change
+   * only until the first spend. Absent = not checked.
    */
   hasSpend?: (brandId: string) => Promise<boolean>;
   /** The clock; injected so tests can pin it. */
@@ -97,7 +98,7 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
     if (violations.length > 0) throw new InvalidArgumentError(violations);
     if (patch.timeZone !== undefined && this.deps.hasSpend !== undefined) {
       const current = await this.deps.store.get(brand.id);
-      if (current.timeZone !== patch.timeZone && (await this.deps.hasSpend(brand.id))) {
+      if (current.timeZone !== patch.timeZone && !current.timeZoneLocked && (await this.deps.hasSpend(brand.id))) {
         throw new FailedPreconditionError(
           `brand ${JSON.stringify(brand.id)} has recorded spend: its time zone can no longer change (accounted periods must not shift)`,
         );
@@ -105,6 +106,12 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
     }
     const row = await this.deps.store.update(brand.id, brand.etag, patch, this.now());
     requestLogger(ctx, this.deps.logger).info({ brandId: row.id, paths }, "brand updated");
+    return { brand: toProto(row) };
+  }
+
+  async lockBrandTimeZone(req: { id: string }, ctx: HandlerContext) {
+    const row = await this.deps.store.lockTimeZone(req.id);
+    requestLogger(ctx, this.deps.logger).debug({ brandId: row.id, timeZone: row.timeZone }, "brand time zone locked");
     return { brand: toProto(row) };
   }
 
@@ -122,6 +129,7 @@ export function toProto(row: BrandRow): Brand {
     timeZone: row.timeZone,
     currencyCode: row.currencyCode,
     archived: row.archived,
+    timeZoneLocked: row.timeZoneLocked,
     createTime: timestampFromDate(row.createdAt),
     updateTime: timestampFromDate(row.updatedAt),
     archiveTime: row.archivedAt ? timestampFromDate(row.archivedAt) : undefined,

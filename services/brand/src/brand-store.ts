@@ -38,6 +38,7 @@ export class BrandStore {
           id: uuidv7(now.getTime()),
           ...fields,
           archived: false,
+          timeZoneLocked: false,
           version: 1,
           createdAt: now,
           updatedAt: now,
@@ -82,6 +83,11 @@ export class BrandStore {
         if (row === null) throw new NotFoundError("brand", id);
         if (etag !== "" && etag !== etagOf(row)) throw new EtagMismatchError("brand", id);
         if (row.archived) throw new FailedPreconditionError(`brand ${JSON.stringify(id)} is archived`);
+        if (patch.timeZone !== undefined && patch.timeZone !== row.timeZone && row.timeZoneLocked) {
+          throw new FailedPreconditionError(
+            `brand ${JSON.stringify(id)} has recorded spend: its time zone can no longer change (accounted periods must not shift)`,
+          );
+        }
         const changed = Object.entries(patch).some(([k, v]) => row[k as keyof BrandPatch] !== v);
         if (!changed) return row;
         em.assign(row, { ...patch, version: row.version + 1, updatedAt: now });
@@ -91,6 +97,20 @@ export class BrandStore {
     } catch (err) {
       throw uniqueName(err, patch.name ?? "");
     }
+  }
+
+  /**
+   * Makes the zone final (the budget service calls this before a brand's first spend). Under the
+   * row lock UpdateBrand takes too, so a zone change is either committed before (and is the zone
+   * returned) or refused after. Not a user change: no new version, no event.
+   */
+  async lockTimeZone(id: string): Promise<BrandRow> {
+    return this.orm.em.fork().transactional(async (em) => {
+      const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (row === null) throw new NotFoundError("brand", id);
+      if (!row.timeZoneLocked) row.timeZoneLocked = true;
+      return row;
+    });
   }
 
   /** Archives once; archiving again returns the brand unchanged. */

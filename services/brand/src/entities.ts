@@ -11,6 +11,7 @@ export const BrandEntity = defineEntity({
     id: p.uuid().primary(),
     name: p.string().length(200).unique("brands_name_key"),
     timeZone: p.string().length(64),
+    timeZoneLocked: p.boolean().default(false),
     currencyCode: p.string().length(3),
     archived: p.boolean().default(false),
     version: p.bigint("number").default(1),

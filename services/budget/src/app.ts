@@ -22,6 +22,9 @@ import {
 } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
+import { BudgetClockServiceImpl } from "./clock-service.js";
+import { ZoneLocks } from "./zone-locks.js";
 import { BrandDirectory } from "./brand-directory.js";
 import { CampaignDirectory } from "./campaign-directory.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -81,23 +84,25 @@ export async function startBudgetApp(
       onEvents: () => relay.wake(),
     });
     const store = new BudgetStore(pool, config.subjectPrefix, () => relay.wake());
+    const zones = new ZoneLocks(pool, brandClient, logger, clock);
     const campaigns = config.campaignServiceUrl
       ? new CampaignDirectory(createClient(CampaignService, createGrpcTransport({ baseUrl: config.campaignServiceUrl, interceptors: [tracePropagationInterceptor] })))
       : undefined;
     const spendEvents = metrics.counter("adbudget_spend_events_total", "Spend events answered by RecordSpend(Batch), new or duplicate.", ["result"]);
     const spendMicros = metrics.counter("adbudget_spend_micros_total", "Micros of newly recorded spend (all currencies; for rates, not accounting).");
     const impl = new BudgetServiceImpl({
-      store, writer, brands, campaigns, validator: createValidator(), logger, now: clock,
+      store, writer, brands, zones, campaigns, validator: createValidator(), logger, now: clock,
       onSpend: (duplicate, amount) => {
         spendEvents.inc({ result: duplicate ? "duplicate" : "recorded" });
         if (!duplicate) spendMicros.inc(Number(amount));
       },
     });
+    const clockImpl = new BudgetClockServiceImpl({ store, brands, zones, logger, now: clock });
     const server = await startServer({
       ...serverOptionsFrom(config),
       logger,
-      services: [BudgetService],
-      routes: (router) => routes(router, impl),
+      services: [BudgetService, BudgetClockService],
+      routes: (router) => routes(router, impl, clockImpl),
       // Readiness is the database: without it nothing can be recorded. NATS down only delays
       // events (they wait in the outbox), so it does not take the service out of rotation.
       probes: { database: databaseProbe(orm) },

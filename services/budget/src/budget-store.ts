@@ -1,9 +1,10 @@
 import type pg from "pg";
 import { NotFoundError, decodePageToken, encodePageToken, InvalidArgumentError } from "@adbudget/kit";
 import { formatDate, periodsOf } from "@adbudget/time";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
-import { micros, transition } from "./period-rules.js";
-import { currentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type RawSpend, type StoredSpend } from "./spend-writer.js";
+import { judge, micros, transition } from "./period-rules.js";
+import { currentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type Kind, type RawSpend, type StoredSpend } from "./ledger-reads.js";
 
 export interface BudgetRow {
   brandId: string;
@@ -15,7 +16,7 @@ export interface BudgetRow {
 
 export interface PeriodRow {
   brandId: string;
-  kind: 1 | 2;
+  kind: Kind;
   start: string;
   spent: bigint;
   limit: bigint | null;
@@ -45,11 +46,17 @@ function toBudget(r: RawBudget): BudgetRow {
  */
 export class BudgetStore {
   constructor(
-    private readonly pool: pg.Pool,
+    readonly pool: pg.Pool,
     private readonly subjectPrefix: string,
     private readonly onEvents: () => void = () => undefined,
   ) {}
 
+  /**
+   * Sets a brand's limits and applies them to every period not yet ended: the current day and
+   * month, and any later period a spend dated a few minutes ahead has already opened. Each is
+   * judged again in the same transaction and writes an exhausted / replenished event when it
+   * crosses. Lock order as in the spend writer: the budget row, then period rows by (kind, start).
+   */
   async setBudget(
     brandId: string,
     limits: { daily: bigint | null; monthly: bigint | null },
@@ -58,9 +65,7 @@ export class BudgetStore {
   ): Promise<{ budget: BudgetRow; day: CurrentPeriod; month: CurrentPeriod }> {
     const now = new Date(nowMs);
     const p = periodsOf(nowMs, timeZone);
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    return this.tx(async (client) => {
       const { rows } = await client.query<RawBudget>(
         `insert into budgets (brand_id, daily_limit_micros, monthly_limit_micros, created_at, updated_at)
          values ($1, $2, $3, $4, $4)
@@ -69,32 +74,86 @@ export class BudgetStore {
          returning brand_id::text, daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, created_at, updated_at`,
         [brandId, limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now],
       );
-      // The current periods take the new limits at once (day first: the spend writer's lock order).
+      // The current periods, and every later one that exists already, in lock order.
+      const { rows: later } = await client.query<{ kind: number; start: string }>(
+        `select kind, period_start::text as start from budget_periods
+         where brand_id = $1 and ((kind = 1 and period_start > $2) or (kind = 2 and period_start > $3))`,
+        [brandId, formatDate(p.day), formatDate(p.month)],
+      );
+      const targets = [{ kind: PeriodKind.DAY, start: formatDate(p.day) }, { kind: PeriodKind.MONTH, start: formatDate(p.month) }, ...later]
+        .sort((a, b) => a.kind - b.kind || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
       const periods = await client.query<{ kind: number; start: string; spent: string; lim: string | null; exhausted: boolean }>(
         `insert into budget_periods as bp (brand_id, kind, period_start, limit_micros, updated_at)
-         values ($1, 1, $2, $4, $6), ($1, 2, $3, $5, $6)
+         select $1, u.kind, u.period_start, case u.kind when 1 then $4::bigint else $5::bigint end, $6
+         from unnest($2::int2[], $3::date[]) with ordinality as u(kind, period_start, ord)
+         order by u.ord
          on conflict (brand_id, kind, period_start) do update set limit_micros = excluded.limit_micros, updated_at = excluded.updated_at
          returning kind, period_start::text as start, spent_micros::text as spent, limit_micros::text as lim, exhausted`,
-        [brandId, formatDate(p.day), formatDate(p.month), limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now],
+        [brandId, targets.map((t) => t.kind), targets.map((t) => t.start), limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now],
       );
       const changes: PeriodChange[] = [];
       for (const r of periods.rows) {
         const figures = { spent: BigInt(r.spent), limit: micros(r.lim) };
         const t = transition(r.exhausted, figures);
-        if (t === undefined) continue;
-        changes.push({ brandId, kind: r.kind as 1 | 2, periodStart: r.start, type: t, ...figures, cause: "limit" });
-        await client.query(
-          `update budget_periods set exhausted = $4, exhausted_at = case when $4 then $5::timestamptz else exhausted_at end
-           where brand_id = $1 and kind = $2 and period_start = $3`,
-          [brandId, r.kind, r.start, t === "exhausted", now],
-        );
+        if (t !== undefined) changes.push({ brandId, kind: r.kind as Kind, periodStart: r.start, type: t, ...figures, cause: "limit" });
       }
       await writePeriodEvents(client, this.subjectPrefix, changes, nowMs);
-      const current = await currentPeriods(client, new Map([[brandId, timeZone]]), nowMs);
+      const c = (await currentPeriods(client, new Map([[brandId, timeZone]]), nowMs)).get(brandId)!;
+      return { result: { budget: toBudget(rows[0]!), day: c.day, month: c.month }, events: changes.length };
+    });
+  }
+
+  /**
+   * Opens one period of a brand (the clocks call it at the period's first instant): the row is
+   * created if missing, takes the budget's current limit (a period that has not ended follows
+   * the budget), and is judged; opening at or past the limit (a limit of 0, spend dated ahead)
+   * writes an exhausted event. Returns the period and the sequence of its last event. A brand
+   * without a budget and without spend in the period gets no row: it is unlimited.
+   */
+  async openPeriod(brandId: string, kind: Kind, start: string, nowMs: number): Promise<{ period: CurrentPeriod; exhausted: boolean; sequence: bigint }> {
+    return this.tx(async (client) => {
+      const { rows } = await client.query<{ spent: string; lim: string | null; exhausted: boolean; seq: string }>(
+        `insert into budget_periods as bp (brand_id, kind, period_start, limit_micros, updated_at)
+         select $1, $2, $3, case $2::int2 when 1 then b.daily_limit_micros else b.monthly_limit_micros end, $4
+         from budgets b where b.brand_id = $1 for share of b
+         on conflict (brand_id, kind, period_start) do update set limit_micros = excluded.limit_micros
+         returning spent_micros::text as spent, limit_micros::text as lim, exhausted, event_seq::text as seq`,
+        [brandId, kind, start, new Date(nowMs)],
+      );
+      const row = rows[0] ?? (await this.periodRow(client, brandId, kind, start));
+      if (row === undefined) {
+        return { result: { period: { kind, start, spent: 0n, limit: null }, exhausted: false, sequence: 0n }, events: 0 };
+      }
+      const figures = { spent: BigInt(row.spent), limit: micros(row.lim) };
+      const t = transition(row.exhausted, figures);
+      const changes: PeriodChange[] = t === undefined ? [] : [{ brandId, kind, periodStart: start, type: t, ...figures, cause: "open" }];
+      await writePeriodEvents(client, this.subjectPrefix, changes, nowMs);
+      const after = changes.length > 0 ? (await this.periodRow(client, brandId, kind, start))! : row;
+      return {
+        result: { period: { kind, start, ...figures }, exhausted: judge(figures).exhausted, sequence: BigInt(after.seq) },
+        events: changes.length,
+      };
+    });
+  }
+
+  private async periodRow(client: pg.ClientBase, brandId: string, kind: Kind, start: string) {
+    const { rows } = await client.query<{ spent: string; lim: string | null; exhausted: boolean; seq: string }>(
+      `select spent_micros::text as spent, limit_micros::text as lim, exhausted, event_seq::text as seq
+       from budget_periods where brand_id = $1 and kind = $2 and period_start = $3 for update`,
+      [brandId, kind, start],
+    );
+    return rows[0];
+  }
+
+  /** Runs `fn` in a transaction; wakes the outbox relay when it wrote events. */
+  private async tx<T>(fn: (client: pg.PoolClient) => Promise<{ result: T; events: number }>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("begin");
+      const { result, events } = await fn(client);
       await client.query("commit");
-      if (changes.length > 0) this.onEvents();
-      const c = current.get(brandId)!;
-      return { budget: toBudget(rows[0]!), day: c.day, month: c.month };
+      if (events > 0) this.onEvents();
+      return result;
     } catch (err) {
       await client.query("rollback").catch(() => undefined);
       throw err;
@@ -166,7 +225,7 @@ export class BudgetStore {
   }
 
   /** Periods newest first (by start, then day before month), keyset-paged. */
-  async listPeriods(filter: { brandId: string; kind: 0 | 1 | 2; pageToken: string; limit: number }): Promise<{ periods: PeriodRow[]; nextPageToken: string }> {
+  async listPeriods(filter: { brandId: string; kind: PeriodKind; pageToken: string; limit: number }): Promise<{ periods: PeriodRow[]; nextPageToken: string }> {
     const tokenFilter = { b: filter.brandId, k: filter.kind };
     const after = decodePageToken(filter.pageToken, tokenFilter);
     const [afterStart, afterKind] = after?.split("|") ?? [];
@@ -187,7 +246,7 @@ export class BudgetStore {
     );
     const periods = rows.slice(0, filter.limit).map((r): PeriodRow => ({
       brandId: filter.brandId,
-      kind: r.kind as 1 | 2,
+      kind: r.kind as Kind,
       start: r.start,
       spent: BigInt(r.spent),
       limit: micros(r.lim),

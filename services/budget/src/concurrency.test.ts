@@ -1,4 +1,6 @@
+import { Code } from "@connectrpc/connect";
 import pg from "pg";
+import { rejection } from "@adbudget/kit/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { BudgetEventType } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
@@ -41,11 +43,15 @@ it("64 concurrent writers with 10% duplicate retries: totals == ledger == expect
         expect(first.duplicate).toBe(false);
         sent.set(eventId, { brandId: brand.id, amount, at: Math.floor(at / 1000) * 1000 });
         if ((w + n) % 10 === 0) {
-          // A retry (as after a lost response), sometimes with a different body: counted once.
-          const retry = await h.budget.recordSpend({ ...req, amountMicros: amount + 1n });
+          // A retry (as after a lost response): counted once, answered with the original.
+          const retry = await h.budget.recordSpend(req);
           duplicates++;
           if (retry.duplicate) seenDuplicateFlags++;
           expect(retry.event?.amountMicros).toBe(amount);
+        } else if ((w + n) % 10 === 5) {
+          // The same id with another body is refused and changes nothing.
+          const err = await rejection(h.budget.recordSpend({ ...req, amountMicros: amount + 1n }));
+          expect(err.code).toBe(Code.AlreadyExists);
         }
       }
     }),

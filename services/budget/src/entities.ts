@@ -32,6 +32,7 @@ export const BudgetPeriodEntity = defineEntity({
     exhausted: p.boolean(),
     exhaustedAt: p.datetime().nullable(),
     updatedAt: p.datetime(),
+    eventSeq: p.bigint("bigint"),
   },
 });
 
@@ -39,8 +40,8 @@ export const SpendEventEntity = defineEntity({
   name: "SpendEvent",
   tableName: "spend_events",
   properties: {
+    brandId: p.uuid().primary(),
     eventId: p.string().primary(),
-    brandId: p.uuid(),
     campaignId: p.uuid(),
     amountMicros: p.bigint("bigint"),
     occurredAt: p.datetime(),
@@ -51,6 +52,17 @@ export const SpendEventEntity = defineEntity({
   },
 });
 
+/** The zone each brand's spend is accounted in, locked before its first spend (zone-locks.ts). */
+export const BrandZoneEntity = defineEntity({
+  name: "BrandZone",
+  tableName: "brand_zones",
+  properties: {
+    brandId: p.uuid().primary(),
+    timeZone: p.text(),
+    lockedAt: p.datetime(),
+  },
+});
+
 /** The ledger, and the kit's outbox entity (this service writes the outbox with `writeOutbox`). */
-export const entities = [BudgetEntity, BudgetPeriodEntity, SpendEventEntity, OutboxEntity];
+export const entities = [BudgetEntity, BudgetPeriodEntity, SpendEventEntity, BrandZoneEntity, OutboxEntity];
 export type BudgetEntityRow = InferEntity<typeof BudgetEntity>;

@@ -87,8 +87,9 @@ it("spend crossing the limit publishes exhausted once, with the spend as cause",
 
 it("exposes Prometheus metrics: RPCs by code, spend recorded, outbox pending", async () => {
   const brand = await newBrand();
-  await h.budget.recordSpend({ eventId: `m-${brand}`, brandId: brand, campaignId: campaignId(), amountMicros: 7n });
-  await h.budget.recordSpend({ eventId: `m-${brand}`, brandId: brand, campaignId: campaignId(), amountMicros: 7n });
+  const campaign = campaignId();
+  await h.budget.recordSpend({ eventId: `m-${brand}`, brandId: brand, campaignId: campaign, amountMicros: 7n });
+  await h.budget.recordSpend({ eventId: `m-${brand}`, brandId: brand, campaignId: campaign, amountMicros: 7n });
   await h.budget.recordSpend({ eventId: "", brandId: brand, campaignId: campaignId(), amountMicros: 7n }).catch(() => undefined);
   const text = await (await fetch(`http://127.0.0.1:${h.budgetApp.server.metricsPort}/metrics`)).text();
   const value = (line: string) => Number(text.split("\n").find((l) => l.startsWith(line))?.split(" ").at(-1));

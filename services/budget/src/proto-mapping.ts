@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import {
   BudgetPeriodSchema,
   BudgetSchema,
@@ -17,9 +16,7 @@ import { parseDate } from "@adbudget/time";
 import type { BrandInfo } from "./brand-directory.js";
 import type { BudgetRow, PeriodRow } from "./budget-store.js";
 import { judge } from "./period-rules.js";
-import type { CurrentPeriod, StoredSpend } from "./spend-writer.js";
-
-const kindOf = (k: 1 | 2) => (k === 1 ? PeriodKind.DAY : PeriodKind.MONTH);
+import type { CurrentPeriod, StoredSpend } from "./ledger-reads.js";
 
 export function periodStatus(p: CurrentPeriod): PeriodStatus {
   const v = judge(p);
@@ -30,7 +27,7 @@ export function periodStatus(p: CurrentPeriod): PeriodStatus {
     remainingMicros: v.remaining ?? undefined,
     exhausted: v.exhausted,
     overspendMicros: v.overspend,
-    kind: kindOf(p.kind),
+    kind: p.kind,
   });
 }
 
@@ -73,7 +70,7 @@ export function periodProto(p: PeriodRow): BudgetPeriod {
   const v = judge(p);
   return create(BudgetPeriodSchema, {
     brandId: p.brandId,
-    period: { kind: kindOf(p.kind), start: parseDate(p.start) },
+    period: { kind: p.kind, start: parseDate(p.start) },
     spentMicros: p.spent,
     limitMicros: p.limit ?? undefined,
     exhausted: v.exhausted,

@@ -23,3 +23,4 @@ export * from "./tracing.js";
 export * from "./clock.js";
 export * from "./span-exporter.js";
 export * from "./outbox-entity.js";
+export * from "./dates.js";

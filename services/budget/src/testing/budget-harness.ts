@@ -45,7 +45,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const prefix = tag;
   const stream = `${tag.toUpperCase()}_BUDGET`;
   const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase()];
-  const silent = createLogger("test", "silent");
+  const silent = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const brandApp = await startBrandApp(
     readBrandConfig({
       BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",

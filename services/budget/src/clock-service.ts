@@ -1,0 +1,46 @@
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { FailedPreconditionError, InvalidArgumentError, dateViolation, requestLogger, type Logger } from "@adbudget/kit";
+import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
+import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { formatDate, startOfDay } from "@adbudget/time";
+import type { BrandDirectory } from "./brand-directory.js";
+import type { BudgetStore } from "./budget-store.js";
+import type { Kind } from "./ledger-reads.js";
+import { periodStatus } from "./proto-mapping.js";
+import { MAX_FUTURE_MS } from "./budget-service.js";
+import type { ZoneLocks } from "./zone-locks.js";
+
+/**
+ * adbudget.budget.v1.BudgetClockService: the clocks open a brand's new period in the ledger at
+ * its first instant, so a period exhausted from its start (a limit of 0, spend dated ahead that
+ * reached the limit early) is known as such at once, and its state travels on to the campaign
+ * service with the sequence that orders it against the period's events.
+ */
+export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockService> {
+  constructor(private readonly deps: { store: BudgetStore; brands: BrandDirectory; zones: ZoneLocks; logger: Logger; now?: () => number }) {}
+
+  async openBudgetPeriod(req: { brandId: string; period?: Period }, ctx: HandlerContext) {
+    const period = req.period!;
+    const bad = dateViolation(period.start, "period.start");
+    if (bad !== undefined) throw new InvalidArgumentError([bad]);
+    const start = period.start!;
+    if (period.kind === PeriodKind.MONTH && start.day !== 1) {
+      throw new InvalidArgumentError([{ field: "period.start.day", description: "a month period starts on the 1st" }]);
+    }
+    const brand = await this.deps.brands.get(req.brandId);
+    const zone = (await this.deps.zones.lockedZone(brand.id)) ?? brand.timeZone;
+    const nowMs = this.deps.now?.() ?? Date.now();
+    // A period opens at its first instant; opening one that has not started (beyond the clock
+    // skew spend itself may have) would judge tomorrow's limit today.
+    if (startOfDay(start, zone) > nowMs + MAX_FUTURE_MS) {
+      throw new FailedPreconditionError(`period ${formatDate(start)} of brand ${JSON.stringify(brand.id)} has not started yet in ${zone}`);
+    }
+    const kind = period.kind as Kind;
+    const opened = await this.deps.store.openPeriod(brand.id, kind, formatDate(start), nowMs);
+    requestLogger(ctx, this.deps.logger).debug(
+      { brandId: brand.id, kind, start: formatDate(start), exhausted: opened.exhausted, sequence: opened.sequence.toString() },
+      "budget period opened",
+    );
+    return { status: periodStatus(opened.period), sequence: opened.sequence };
+  }
+}

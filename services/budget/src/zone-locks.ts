@@ -1,0 +1,94 @@
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type pg from "pg";
+import { NotFoundError, UnavailableError, type Logger } from "@adbudget/kit";
+import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+
+/** More brands than this are not kept in memory (the oldest go first); the table keeps all. */
+const MAX_CACHED = 100_000;
+
+/**
+ * The zone each brand's spend is accounted in, locked once and for good.
+ *
+ * Why: a brand's periods are its local days and months, so the zone may change only until the
+ * first spend (DESIGN.md). Checking "has spend?" in BrandService and then changing the zone is a
+ * race, and a zone cached for a few seconds here could attribute a spend in the old zone after a
+ * change. So before the first spend of a brand is attributed, BrandService itself locks the zone
+ * (LockBrandTimeZone, atomic with UpdateBrand under the brand's row lock) and answers the zone
+ * that is now final; it is stored in `brand_zones` and used for every later spend. A zone change
+ * committed before the lock is the zone returned; one after it is refused by BrandService.
+ *
+ * A locked zone never changes, so it is cached in memory without expiry. Concurrent first spends
+ * of one brand share one lock call.
+ */
+export class ZoneLocks {
+  private readonly locked = new Map<string, string>();
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly brands: Client<typeof BrandService>,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The brand's final zone, locking it first if nobody has (the brand's first spend). */
+  async lock(brandId: string): Promise<string> {
+    const hit = this.locked.get(brandId);
+    if (hit !== undefined) return hit;
+    let p = this.inflight.get(brandId);
+    if (p === undefined) {
+      p = this.lockOnce(brandId).finally(() => this.inflight.delete(brandId));
+      this.inflight.set(brandId, p);
+    }
+    return p;
+  }
+
+  /** The brand's locked zone if it has one (no lock taken): reads use it over a cached zone. */
+  async lockedZone(brandId: string): Promise<string | undefined> {
+    const hit = this.locked.get(brandId);
+    if (hit !== undefined) return hit;
+    const stored = await this.stored(brandId);
+    if (stored !== undefined) this.remember(brandId, stored);
+    return stored;
+  }
+
+  private async lockOnce(brandId: string): Promise<string> {
+    let zone = await this.stored(brandId);
+    if (zone === undefined) {
+      zone = await this.lockAtBrandService(brandId);
+      // Another replica may have stored it meanwhile: BrandService answered both the same zone.
+      await this.pool.query(
+        "insert into brand_zones (brand_id, time_zone, locked_at) values ($1, $2, $3) on conflict (brand_id) do nothing",
+        [brandId, zone, new Date(this.now())],
+      );
+      this.logger.info({ brandId, timeZone: zone }, "brand time zone locked (first spend)");
+    }
+    this.remember(brandId, zone);
+    return zone;
+  }
+
+  private async stored(brandId: string): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ time_zone: string }>({
+      name: "zone-locked",
+      text: "select time_zone from brand_zones where brand_id = $1",
+      values: [brandId],
+    });
+    return rows[0]?.time_zone;
+  }
+
+  private async lockAtBrandService(brandId: string): Promise<string> {
+    try {
+      const { brand } = await this.brands.lockBrandTimeZone({ id: brandId }, { timeoutMs: 3000 });
+      return brand!.timeZone;
+    } catch (err) {
+      const e = ConnectError.from(err);
+      if (e.code === Code.NotFound) throw new NotFoundError("brand", brandId);
+      throw new UnavailableError(`brand service unreachable, cannot lock the time zone of brand ${brandId}: retry later`);
+    }
+  }
+
+  private remember(brandId: string, zone: string): void {
+    if (this.locked.size >= MAX_CACHED) this.locked.delete(this.locked.keys().next().value!);
+    this.locked.set(brandId, zone);
+  }
+}
