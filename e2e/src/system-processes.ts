@@ -148,7 +148,7 @@ export async function startSystem(env: () => Record<string, string>, options: { 
     }, log),
     startProc("clocks", entry("@adbudget/workflows", "worker-main.js"), {
       ...common, TEMPORAL_ADDRESS: temporal!.address, TEMPORAL_TASK_QUEUE: taskQueue, CLOCKS_METRICS_PORT: String(metricsPorts.clocks),
-      BRAND_SERVICE_URL: urls.brand, CAMPAIGN_SERVICE_URL: urls.campaign,
+      BRAND_SERVICE_URL: urls.brand, BUDGET_SERVICE_URL: urls.budget, CAMPAIGN_SERVICE_URL: urls.campaign,
       CLOCKS_BRAND_CONSUMER: `${tag}-clocks-brand`, CLOCKS_CAMPAIGN_CONSUMER: `${tag}-clocks-campaign`,
     }, log),
   ];

@@ -1,72 +1,91 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Context } from "@temporalio/activity";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { isInside, monthStart, parseClock, parseDate, periodsOf } from "@adbudget/time";
-import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import type { Clocks } from "./client.js";
-import type { BrandSpec, DaypartSpec } from "./shared.js";
+import { addCounts, NO_REPAIRS, type BrandSpec, type DaypartSpec, type ReconcileCounts } from "./shared.js";
 
 export interface ActivityDeps {
   brands: Client<typeof BrandService>;
   campaigns: Client<typeof CampaignService>;
   clock: Client<typeof CampaignClockService>;
+  budgetClock: Client<typeof BudgetClockService>;
   /** The workflows themselves, for reconciliation. */
   clocks?: Clocks;
+  /** Items per reconciliation page (default RECONCILE_PAGE_SIZE; tests use small pages). */
+  reconcilePageSize?: number;
 }
 
-/** What one reconciliation pass found and repaired. */
-export interface ReconcileCounts {
-  campaignsChecked: number;
-  brandsChecked: number;
-  daypartClocksStarted: number;
-  daypartStatesRepaired: number;
-  resetClocksStarted: number;
-  campaignsReset: number;
-}
+/**
+ * Items per reconciliation activity: each page is one activity of bounded time (a few hundred
+ * service calls), heartbeating per item, so a pass over 100,000 campaigns is 200 short
+ * activities a worker crash resumes from, not one ten-minute activity that starts over.
+ */
+export const RECONCILE_PAGE_SIZE = 500;
 
 const notFound = (err: unknown) => ConnectError.from(err).code === Code.NotFound;
 
+/** Tells Temporal the activity is alive (outside an activity, as in tests, a no-op). */
+function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // Not running as an activity.
+  }
+}
+
+const windowsOf = (c: Campaign) =>
+  (c.schedule?.windows ?? []).map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));
+
 /**
  * The activities of the clocks: typed Connect clients to the services, nothing else. Each is
- * idempotent (the services make SetDaypartState and OpenBudgetPeriod so), so Temporal's retries
- * with backoff are safe; errors other than "not found" are thrown and retried.
+ * idempotent (the services make SetDaypartState and both OpenBudgetPeriods so), so Temporal's
+ * retries with backoff are safe; errors other than "not found" are thrown and retried.
  */
 export function createActivities(deps: ActivityDeps) {
-  return {
-    /** The campaign's schedule and the zone it is in; `exists: false` once deleted. */
+  /** Opens a period in the ledger, then in the campaigns with the state it opened with. */
+  async function openPeriod(brandId: string, kind: PeriodKind, start: ReturnType<typeof parseDate>, sourceId: string): Promise<number> {
+    const opened = await deps.budgetClock.openBudgetPeriod({ brandId, period: { kind, start } });
+    const res = await deps.clock.openBudgetPeriod({
+      brandId,
+      period: { kind, start },
+      sourceId,
+      exhausted: opened.status?.exhausted ?? false,
+      sequence: opened.sequence,
+    });
+    return res.campaignsChanged;
+  }
+
+  const activities = {
+    /** The campaign's schedule, the zone it is in and its version; `exists: false` once deleted. */
     async loadDaypart(campaignId: string): Promise<DaypartSpec> {
       let campaign;
       try {
         ({ campaign } = await deps.campaigns.getCampaign({ id: campaignId }));
       } catch (err) {
-        if (notFound(err)) return { exists: false, brandId: "", zone: "UTC", windows: [] };
+        if (notFound(err)) return { exists: false, brandId: "", zone: "UTC", windows: [], scheduleVersion: 0 };
         throw err;
       }
       const c = campaign!;
       let zone = c.schedule?.timeZone ?? "";
       if (zone === "") zone = (await deps.brands.getBrand({ id: c.brandId })).brand!.timeZone;
-      return {
-        exists: true,
-        brandId: c.brandId,
-        zone,
-        windows: (c.schedule?.windows ?? []).map((w) => ({
-          days: [...w.daysOfWeek],
-          start: parseClock(w.start, false)!,
-          end: parseClock(w.end, true)!,
-        })),
-      };
+      return { exists: true, brandId: c.brandId, zone, windows: windowsOf(c), scheduleVersion: Number(c.scheduleVersion) };
     },
 
-    async setDaypartState(input: { campaignId: string; inWindow: boolean; asOfMs: number; sourceId: string }): Promise<boolean> {
+    async setDaypartState(input: { campaignId: string; inWindow: boolean; asOfMs: number; sourceId: string; scheduleVersion?: number }): Promise<boolean> {
       try {
         const res = await deps.clock.setDaypartState({
           campaignId: input.campaignId,
           inWindow: input.inWindow,
           asOfTime: timestampFromMs(input.asOfMs),
           sourceId: input.sourceId,
+          scheduleVersion: BigInt(input.scheduleVersion ?? 0),
         });
         return !res.unchanged;
       } catch (err) {
@@ -85,66 +104,85 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Opens a day ("YYYY-MM-DD") or month period; returns how many campaigns changed. */
+    /**
+     * Opens a day ("YYYY-MM-DD") or month period: first in the ledger (a period that opens at or
+     * past its limit is exhausted from its first instant), then in the campaigns with that state.
+     * Returns how many campaigns changed.
+     */
     async openBudgetPeriod(input: { brandId: string; kind: "day" | "month"; start: string; sourceId: string }): Promise<number> {
-      const res = await deps.clock.openBudgetPeriod({
-        brandId: input.brandId,
-        period: { kind: input.kind === "day" ? PeriodKind.DAY : PeriodKind.MONTH, start: parseDate(input.start) },
-        sourceId: input.sourceId,
-      });
-      return res.campaignsChanged;
+      return openPeriod(input.brandId, input.kind === "day" ? PeriodKind.DAY : PeriodKind.MONTH, parseDate(input.start), input.sourceId);
     },
 
     /**
-     * One pass of reconciliation, comparing what the services hold with what the clocks do, and
-     * repairing drift: every scheduled campaign has a running daypart clock and the daypart state
-     * of now; every active brand has a running reset clock and its current day and month open.
-     * Idempotent; returns what it repaired.
+     * One page of brands for reconciliation: each active brand has a running reset clock, and
+     * its current day and month are open in the ledger and in the campaigns with the ledger's
+     * state (which repairs a lost exhaustion event or a period that opened exhausted).
+     */
+    async reconcileBrands(input: { nowMs: number; sourceId: string; pageToken: string }): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
+      const counts = { ...NO_REPAIRS };
+      const page = await deps.brands.listBrands({ pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE, pageToken: input.pageToken });
+      for (const b of page.brands) {
+        counts.brandsChecked++;
+        if (deps.clocks && (await deps.clocks.ensureRunning("reset", b.id, b.name))) counts.resetClocksStarted++;
+        const p = periodsOf(input.nowMs, b.timeZone);
+        counts.campaignsReset += await openPeriod(b.id, PeriodKind.DAY, p.day, input.sourceId);
+        counts.campaignsReset += await openPeriod(b.id, PeriodKind.MONTH, monthStart(p.day), input.sourceId);
+        heartbeat(b.id);
+      }
+      return { counts, nextPageToken: page.nextPageToken };
+    },
+
+    /**
+     * One page of campaigns for reconciliation: each scheduled campaign has a running daypart
+     * clock, and its daypart state is the one its schedule gives for now.
+     */
+    async reconcileCampaigns(input: { nowMs: number; sourceId: string; pageToken: string }): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
+      const counts = { ...NO_REPAIRS };
+      const page = await deps.campaigns.listCampaigns({ pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE, pageToken: input.pageToken });
+      const zones = new Map<string, string | undefined>();
+      const zoneOf = async (brandId: string): Promise<string | undefined> => {
+        if (!zones.has(brandId)) {
+          const brand = await deps.brands.getBrand({ id: brandId }).then((r) => r.brand, (err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+          zones.set(brandId, brand && !brand.archived ? brand.timeZone : undefined);
+        }
+        return zones.get(brandId);
+      };
+      for (const c of page.campaigns) {
+        counts.campaignsChecked++;
+        heartbeat(c.id);
+        if (c.schedule === undefined || c.schedule.windows.length === 0) continue;
+        if (deps.clocks && (await deps.clocks.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
+        const zone = c.schedule.timeZone || (await zoneOf(c.brandId));
+        if (zone === undefined) continue; // archived brand: it does not serve anyway
+        const inside = isInside(input.nowMs, windowsOf(c), zone);
+        if (inside === c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART)) {
+          const res = await deps.clock.setDaypartState({
+            campaignId: c.id, inWindow: inside, asOfTime: timestampFromMs(input.nowMs), sourceId: input.sourceId, scheduleVersion: c.scheduleVersion,
+          });
+          if (!res.unchanged) counts.daypartStatesRepaired++;
+        }
+      }
+      return { counts, nextPageToken: page.nextPageToken };
+    },
+
+    /**
+     * One whole reconciliation pass (every page of brands, then of campaigns). Runs recorded
+     * before reconciliation went by pages call this; new ones call the page activities.
      */
     async reconcile(input: { nowMs: number; sourceId: string }): Promise<ReconcileCounts> {
-      const counts: ReconcileCounts = {
-        campaignsChecked: 0, brandsChecked: 0, daypartClocksStarted: 0, daypartStatesRepaired: 0, resetClocksStarted: 0, campaignsReset: 0,
-      };
-      const zones = new Map<string, string>();
-      let pageToken = "";
-      do {
-        const page = await deps.brands.listBrands({ pageSize: 1000, pageToken });
-        for (const b of page.brands) {
-          counts.brandsChecked++;
-          zones.set(b.id, b.timeZone);
-          if (deps.clocks && (await deps.clocks.ensureRunning("reset", b.id, b.name))) counts.resetClocksStarted++;
-          const p = periodsOf(input.nowMs, b.timeZone);
-          for (const [kind, start] of [["day", p.day], ["month", monthStart(p.day)]] as const) {
-            counts.campaignsReset += (await deps.clock.openBudgetPeriod({
-              brandId: b.id,
-              period: { kind: kind === "day" ? PeriodKind.DAY : PeriodKind.MONTH, start },
-              sourceId: input.sourceId,
-            })).campaignsChanged;
-          }
-        }
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
-      pageToken = "";
-      do {
-        const page = await deps.campaigns.listCampaigns({ pageSize: 1000, pageToken });
-        for (const c of page.campaigns) {
-          counts.campaignsChecked++;
-          if (c.schedule === undefined || c.schedule.windows.length === 0) continue;
-          if (deps.clocks && (await deps.clocks.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
-          const zone = c.schedule.timeZone || zones.get(c.brandId);
-          if (zone === undefined) continue; // archived brand: it does not serve anyway
-          const windows = c.schedule.windows.map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));
-          const inside = isInside(input.nowMs, windows, zone);
-          if (inside === c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART)) {
-            const res = await deps.clock.setDaypartState({ campaignId: c.id, inWindow: inside, asOfTime: timestampFromMs(input.nowMs), sourceId: input.sourceId });
-            if (!res.unchanged) counts.daypartStatesRepaired++;
-          }
-        }
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
-      return counts;
+      const total = { ...NO_REPAIRS };
+      for (const step of [activities.reconcileBrands, activities.reconcileCampaigns]) {
+        let pageToken = "";
+        do {
+          const page = await step({ ...input, pageToken });
+          addCounts(total, page.counts);
+          pageToken = page.nextPageToken;
+        } while (pageToken !== "");
+      }
+      return total;
     },
   };
+  return activities;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

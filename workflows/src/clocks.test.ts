@@ -111,8 +111,9 @@ describe("budget reset clock", () => {
     expect(changes[0]).toMatchObject({ cause: "reset.day", toServing: true });
     expect(changes[0]!.sourceId).toMatch(new RegExp(`^${resetWorkflowId(brandId)}/`));
 
-    // This month runs out: a reset run does not bring the campaign back.
-    await h.system.budget.setBudget({ brandId, dailyLimitMicros: 1_000_000n, monthlyLimitMicros: 5n });
+    // This month runs out (a monthly limit of 0: whatever the date, even on the 1st when
+    // yesterday's spend belongs to last month): a reset run does not bring the campaign back.
+    await h.system.budget.setBudget({ brandId, dailyLimitMicros: 1_000_000n, monthlyLimitMicros: 0n });
     await eventually(async () => (await campaignState(campaign!.id)).pauseReasons.includes(PauseReason.MONTHLY_BUDGET_EXHAUSTED), 15_000, "month exhausted");
     await h.worker.client.workflow.getHandle(resetWorkflowId(brandId)).signal("zoneChanged");
     await new Promise((r) => setTimeout(r, 2000));
@@ -165,7 +166,7 @@ describe("reconciliation", () => {
     expect((await campaignState(campaign!.id)).serving).toBe(false);
 
     const activities = createActivities({
-      brands: h.system.brands, campaigns: h.system.campaigns, clock: h.system.clock, clocks: h.worker.clocks,
+      brands: h.system.brands, campaigns: h.system.campaigns, clock: h.system.clock, budgetClock: h.system.budgetClock, clocks: h.worker.clocks,
     });
     const counts = await activities.reconcile({ nowMs: Date.now() + 1000, sourceId: "test-reconcile" });
     expect(counts.daypartClocksStarted).toBeGreaterThanOrEqual(1);

@@ -6,6 +6,7 @@ export interface WorkerConfig {
   namespace: string;
   taskQueue: string;
   brandServiceUrl: string;
+  budgetServiceUrl: string;
   campaignServiceUrl: string;
   natsUrl: string;
   subjectPrefix: string;
@@ -24,7 +25,7 @@ export interface WorkerConfig {
 
 /**
  * TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE
- * (adbudget), BRAND_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
+ * (adbudget), BRAND_SERVICE_URL, BUDGET_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
  * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER (clocks-brand-events),
  * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), RECONCILE_INTERVAL_MS (300000; 0 = off),
  * CLOCK_OFFSET_MS (0; tests and demos), CLOCKS_METRICS_PORT (9454; METRICS=off disables), HOST, LOG_LEVEL.
@@ -36,6 +37,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     namespace: r.string("TEMPORAL_NAMESPACE", "default"),
     taskQueue: r.string("TEMPORAL_TASK_QUEUE", TASK_QUEUE_DEFAULT),
     brandServiceUrl: r.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
+    budgetServiceUrl: r.url("BUDGET_SERVICE_URL", "http://127.0.0.1:50052", ["http:", "https:"]),
     campaignServiceUrl: r.url("CAMPAIGN_SERVICE_URL", "http://127.0.0.1:50053", ["http:", "https:"]),
     natsUrl: r.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
     subjectPrefix: r.string("EVENT_SUBJECT_PREFIX", "adbudget"),

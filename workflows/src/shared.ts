@@ -17,6 +17,8 @@ export interface DaypartSpec {
   zone: string;
   /** Normalized windows; empty = no schedule (the workflow ends). */
   windows: DaypartWindow[];
+  /** The campaign's schedule version: SetDaypartState names it (absent in old histories). */
+  scheduleVersion?: number;
 }
 
 export interface BrandSpec {
@@ -47,3 +49,22 @@ export interface ResetInput extends ClockOffset {
 export const MAX_ITERATIONS_PER_RUN = 200;
 
 export const RECONCILE_WORKFLOW_ID = "reconcile/clocks";
+
+/** What one reconciliation pass found and repaired. */
+export interface ReconcileCounts {
+  campaignsChecked: number;
+  brandsChecked: number;
+  daypartClocksStarted: number;
+  daypartStatesRepaired: number;
+  resetClocksStarted: number;
+  campaignsReset: number;
+}
+
+export const NO_REPAIRS: Readonly<ReconcileCounts> = {
+  campaignsChecked: 0, brandsChecked: 0, daypartClocksStarted: 0, daypartStatesRepaired: 0, resetClocksStarted: 0, campaignsReset: 0,
+};
+
+/** Adds `more` into `total`. */
+export function addCounts(total: ReconcileCounts, more: ReconcileCounts): void {
+  for (const k of Object.keys(more) as (keyof ReconcileCounts)[]) total[k] += more[k];
+}

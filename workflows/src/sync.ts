@@ -1,6 +1,8 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
+import type { Client } from "@connectrpc/connect";
 import type { Logger } from "@adbudget/kit";
+import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
 import type { Clocks } from "./client.js";
@@ -31,7 +33,13 @@ export function campaignEventHandler(clocks: Clocks, logger: Logger) {
   };
 }
 
-export function brandEventHandler(clocks: Clocks, logger: Logger) {
+/**
+ * A brand created or changed: its reset clock is started or woken (the zone may have moved, and
+ * with it the next midnight), and so is the daypart clock of each of its campaigns whose schedule
+ * is in the brand's zone, which then reloads and recomputes in the new zone (the campaign service
+ * gave those schedules a new version, so a clock still computing in the old zone changes nothing).
+ */
+export function brandEventHandler(clocks: Clocks, campaigns: Client<typeof CampaignService>, logger: Logger) {
   return async (msg: JsMsg): Promise<void> => {
     const event = fromBinary(BrandChangedEventSchema, msg.data);
     const b = event.brand;
@@ -41,6 +49,20 @@ export function brandEventHandler(clocks: Clocks, logger: Logger) {
       return;
     }
     await clocks.ensureReset({ brandId: b.id, name: b.name });
+    if (event.type === BrandChangeType.UPDATED) {
+      let pageToken = "";
+      let woken = 0;
+      do {
+        const page = await campaigns.listCampaigns({ brandId: b.id, pageSize: 1000, pageToken });
+        for (const c of page.campaigns) {
+          if (c.schedule === undefined || c.schedule.windows.length === 0 || c.schedule.timeZone !== "") continue;
+          await clocks.ensureDaypart({ campaignId: c.id, brandId: c.brandId, name: c.name });
+          woken++;
+        }
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      if (woken > 0) logger.info({ brandId: b.id, woken }, "daypart clocks woken after a brand change");
+    }
     logger.debug({ brandId: b.id }, "reset clock started or woken");
   };
 }

@@ -7,6 +7,7 @@ import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from "@temporalio/worker";
 import { DurableConsumer, createLogger, tracePropagationInterceptor, type Logger } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { createActivities } from "./activities.js";
@@ -49,10 +50,12 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.namespace, interceptors: { workflow: [tracingClientInterceptor] } });
   const clocks = new Clocks(client, config.taskQueue, config.clockOffsetMs);
+  const campaigns = createConnectClient(CampaignService, transport(config.campaignServiceUrl));
   const activities = createActivities({
     brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
-    campaigns: createConnectClient(CampaignService, transport(config.campaignServiceUrl)),
+    campaigns,
     clock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
+    budgetClock: createConnectClient(BudgetClockService, transport(config.budgetServiceUrl)),
     clocks,
   });
   installRuntime(logger, config.metricsAddress);
@@ -75,7 +78,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
         streamSubjects: [`${config.subjectPrefix}.brand.>`],
         durable: config.brandConsumer,
         filterSubject: `${config.subjectPrefix}.brand.>`,
-        handle: brandEventHandler(clocks, logger),
+        handle: brandEventHandler(clocks, campaigns, logger),
         logger: logger.child({ component: "brand-events" }),
       }),
       new DurableConsumer(nc, {

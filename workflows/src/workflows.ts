@@ -15,9 +15,28 @@ import {
   sleep,
   workflowInfo,
 } from "@temporalio/workflow";
-import { formatDate, isInside, monthStart, nextBoundary, nextDayStart, periodsOf } from "@adbudget/time";
-import type { Activities, ReconcileCounts } from "./activities.js";
-import { MAX_ITERATIONS_PER_RUN, type ClockOffset, type DaypartInput, type ResetInput } from "./shared.js";
+import { addDays, formatDate, isInside, localDate, monthStart, nextBoundary, nextDayStart, periodsOf, startOfDay, type DaypartWindow } from "@adbudget/time";
+import type { Activities } from "./activities.js";
+import { addCounts, MAX_ITERATIONS_PER_RUN, NO_REPAIRS, type ClockOffset, type DaypartInput, type ReconcileCounts, type ResetInput } from "./shared.js";
+
+/**
+ * Patch: timers are measured from after the turn's activities (runs recorded before measured
+ * them from before, and stay so on replay).
+ */
+const SLEEP_AFTER_ACTIVITIES = "sleep-after-activities";
+
+/**
+ * Patch: the next boundary is searched until found (a weekly window swallowed by a DST gap has
+ * its next one a week later). Runs recorded before searched 8 days ahead and waited for a
+ * signal without a timer when none was there; on replay they keep that answer.
+ */
+const UNBOUNDED_BOUNDARY_SEARCH = "unbounded-boundary-search";
+
+/** The answer of the former 8-day search: the same boundary when it lies within its horizon. */
+function boundaryWithin8Days(now: number, windows: DaypartWindow[], zone: string): number | undefined {
+  const next = nextBoundary(now, windows, zone);
+  return next !== undefined && next <= startOfDay(addDays(localDate(now, zone), 10), zone) ? next : undefined;
+}
 
 /** "Now" for the time rules: workflow time (replay-safe), shifted by the input's clock offset. */
 const nowOf = (input: ClockOffset): number => Date.now() + (input.clockOffsetMs ?? 0);
@@ -72,10 +91,16 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
       inWindow,
       asOfMs: now,
       sourceId: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
+      ...(spec.scheduleVersion === undefined ? {} : { scheduleVersion: spec.scheduleVersion }),
     });
-    next = nextBoundary(now, spec.windows, spec.zone);
-    // Wait for the boundary (a durable timer) or a signal; no boundary = wait for a signal.
-    const woke = next === undefined ? await condition(() => changed || stopped).then(() => true) : await condition(() => changed || stopped, next - now);
+    next = patched(UNBOUNDED_BOUNDARY_SEARCH) ? nextBoundary(now, spec.windows, spec.zone) : boundaryWithin8Days(now, spec.windows, spec.zone);
+    // Wait for the boundary (a durable timer) or a signal; no boundary = wait for a signal. The
+    // wait is measured from after the activity, so the boundary is not late by the activity's
+    // time (minutes while it retries through an outage); a boundary already passed is applied at once.
+    const wait = next === undefined ? undefined : next - (patched(SLEEP_AFTER_ACTIVITIES) ? nowOf(input) : now);
+    const woke = wait === undefined
+      ? await condition(() => changed || stopped).then(() => true)
+      : wait <= 0 ? false : await condition(() => changed || stopped, wait);
     if (!woke) log.info("daypart boundary", { campaignId: input.campaignId, at: new Date(next!).toISOString() });
     if (workflowInfo().continueAsNewSuggested) break;
   }
@@ -110,18 +135,41 @@ export async function budgetReset(input: ResetInput): Promise<string> {
     await acts.openBudgetPeriod({ brandId: input.brandId, kind: "day", start: formatDate(current.day), sourceId: source() });
     await acts.openBudgetPeriod({ brandId: input.brandId, kind: "month", start: formatDate(monthStart(current.day)), sourceId: source() });
     const next = nextDayStart(now, brand.timeZone);
-    await condition(() => changed || stopped, Math.max(1, next.at - now));
+    // Measured from after the activities (see the daypart clock): midnight is not late by them.
+    const wait = next.at - (patched(SLEEP_AFTER_ACTIVITIES) ? nowOf(input) : now);
+    if (wait > 0 || !patched(SLEEP_AFTER_ACTIVITIES)) await condition(() => changed || stopped, Math.max(1, wait));
     if (workflowInfo().continueAsNewSuggested) break;
   }
   if (stopped) return "stopped";
   return continueAsNew<typeof budgetReset>(input);
 }
 
+/**
+ * Reconciliation goes by pages (activities.RECONCILE_PAGE_SIZE items each): a page takes
+ * seconds, heartbeats per item, so a stuck call is noticed in 30 s and a worker crash repeats
+ * one page, not the pass. Runs recorded before pages existed call the whole-pass activity.
+ */
 const reconcileActs = proxyActivities<Activities>({
   startToCloseTimeout: "10 minutes",
-  heartbeatTimeout: undefined,
+  heartbeatTimeout: "30 seconds",
   retry: { initialInterval: "5 seconds", backoffCoefficient: 2, maximumInterval: "5 minutes" },
 });
+const RECONCILE_BY_PAGES = "reconcile-by-pages";
+
+/** One pass of reconciliation, page by page. */
+async function reconcilePass(nowMs: number, sourceId: string): Promise<ReconcileCounts> {
+  if (!patched(RECONCILE_BY_PAGES)) return reconcileActs.reconcile({ nowMs, sourceId });
+  const total = { ...NO_REPAIRS };
+  for (const step of [reconcileActs.reconcileBrands, reconcileActs.reconcileCampaigns]) {
+    let pageToken = "";
+    do {
+      const page = await step({ nowMs, sourceId, pageToken });
+      addCounts(total, page.counts);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+  }
+  return total;
+}
 
 /** Totals of what reconciliation repaired since this workflow started (Temporal UI query). */
 export const reconcileTotalsQuery = defineQuery<ReconcileCounts & { passes: number }>("totals");
@@ -132,14 +180,12 @@ export const reconcileTotalsQuery = defineQuery<ReconcileCounts & { passes: numb
  * it repaired. Counts accumulate across continue-as-new.
  */
 export async function reconcileClocks(input: ClockOffset & { intervalMs: number; totals?: ReconcileCounts & { passes: number } }): Promise<void> {
-  const totals = input.totals ?? {
-    passes: 0, campaignsChecked: 0, brandsChecked: 0, daypartClocksStarted: 0, daypartStatesRepaired: 0, resetClocksStarted: 0, campaignsReset: 0,
-  };
+  const totals = input.totals ?? { passes: 0, ...NO_REPAIRS };
   setHandler(reconcileTotalsQuery, () => totals);
   for (let i = 0; i < MAX_ITERATIONS_PER_RUN; i++) {
-    const counts = await reconcileActs.reconcile({ nowMs: nowOf(input), sourceId: `${workflowInfo().workflowId}/${workflowInfo().runId}` });
+    const counts = await reconcilePass(nowOf(input), `${workflowInfo().workflowId}/${workflowInfo().runId}`);
     totals.passes++;
-    for (const k of Object.keys(counts) as (keyof ReconcileCounts)[]) totals[k] += counts[k];
+    addCounts(totals, counts);
     const repaired = counts.daypartClocksStarted + counts.daypartStatesRepaired + counts.resetClocksStarted + counts.campaignsReset;
     if (repaired > 0) log.warn("reconciliation repaired drift", { ...counts });
     await sleep(input.intervalMs);

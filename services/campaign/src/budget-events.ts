@@ -23,7 +23,7 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: ()
       logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable budget event, skipped");
       return;
     }
-    const kind = event.period?.kind === PeriodKind.MONTH ? 2 : 1;
+    const kind = event.period?.kind === PeriodKind.MONTH ? PeriodKind.MONTH : PeriodKind.DAY;
     const period = formatDate(event.period?.start ?? { year: 0, month: 0, day: 0 });
     const nowMs = now();
     const { changes } = await store.tx(async (client) => {

@@ -93,6 +93,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         inDaypart: this.daypartNow(schedule, state.timeZone, nowMs),
         daypartAsOf: now,
         version: 1n,
+        scheduleVersion: schedule === null ? 0n : 1n,
         createdAt: now,
         updatedAt: now,
         deletedAt: null,
@@ -155,6 +156,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         after.schedule = schedule;
         after.inDaypart = this.daypartNow(schedule, brand?.timeZone ?? "UTC", nowMs);
         after.daypartAsOf = now;
+        after.scheduleVersion = before.scheduleVersion + 1n;
       }
       const change = await this.deps.store.save(client, before, after, brand, this.cause(ctx, "update"), now);
       return { result: change.campaign, changes: [change] };

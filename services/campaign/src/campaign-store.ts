@@ -1,8 +1,14 @@
 import type pg from "pg";
 import { NotFoundError, uuidv7, writeOutbox, type OutboxMessage } from "@adbudget/kit";
 import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { formatDate, isInside, periodsOf } from "@adbudget/time";
+import { applyBudgetSignal, exhaustedNow, type BudgetSignal, type FlagState, type PeriodFlag } from "./budget-flags.js";
 import type { StoredSchedule } from "./schedule.js";
-import { applySignal, sameState, servingState, type FlagSignal, type PeriodFlag, type ServingState } from "./serving-state.js";
+import { sameState, servingState, type ServingState } from "./serving-state.js";
+
+/** Day or month (the enum's values 1 and 2 are what the tables store). */
+export type Kind = PeriodKind.DAY | PeriodKind.MONTH;
 
 export interface CampaignRow {
   id: string;
@@ -15,6 +21,8 @@ export interface CampaignRow {
   serving: boolean;
   reasons: PauseReason[];
   version: bigint;
+  /** Increases with every schedule change; the daypart clock names the one it computed from. */
+  scheduleVersion: bigint;
   createdAt: Date;
   updatedAt: Date;
   deletedAt: Date | null;
@@ -25,8 +33,11 @@ export interface BrandStateRow {
   archived: boolean;
   timeZone: string;
   brandVersion: bigint;
-  day: PeriodFlag;
-  month: PeriodFlag;
+  /** The brand's current day and month, and whether each is exhausted (budget-flags.ts). */
+  dayPeriod: string | null;
+  dayExhausted: boolean;
+  monthPeriod: string | null;
+  monthExhausted: boolean;
 }
 
 export interface StateChangeRow {
@@ -57,7 +68,7 @@ export interface Cause {
 }
 
 const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,
-  pause_reasons, version::text, created_at, updated_at, deleted_at`;
+  pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at`;
 
 interface RawCampaign {
   id: string;
@@ -70,6 +81,7 @@ interface RawCampaign {
   serving: boolean;
   pause_reasons: number[];
   version: string;
+  schedule_version: string;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
@@ -87,6 +99,7 @@ function toCampaign(r: RawCampaign): CampaignRow {
     serving: r.serving,
     reasons: r.pause_reasons as PauseReason[],
     version: BigInt(r.version),
+    scheduleVersion: BigInt(r.schedule_version),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     deletedAt: r.deleted_at,
@@ -100,10 +113,8 @@ interface RawBrandState {
   brand_version: string;
   day_period: string | null;
   day_exhausted: boolean;
-  day_seq: string;
   month_period: string | null;
   month_exhausted: boolean;
-  month_seq: string;
 }
 
 function toBrandState(r: RawBrandState): BrandStateRow {
@@ -112,8 +123,10 @@ function toBrandState(r: RawBrandState): BrandStateRow {
     archived: r.archived,
     timeZone: r.time_zone,
     brandVersion: BigInt(r.brand_version),
-    day: { period: r.day_period, exhausted: r.day_exhausted, seq: BigInt(r.day_seq) },
-    month: { period: r.month_period, exhausted: r.month_exhausted, seq: BigInt(r.month_seq) },
+    dayPeriod: r.day_period,
+    dayExhausted: r.day_exhausted,
+    monthPeriod: r.month_period,
+    monthExhausted: r.month_exhausted,
   };
 }
 
@@ -122,8 +135,8 @@ export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart">, b: BrandS
   return servingState({
     enabled: c.enabled,
     inDaypart: c.inDaypart,
-    dayExhausted: b?.day.exhausted ?? false,
-    monthExhausted: b?.month.exhausted ?? false,
+    dayExhausted: b?.dayExhausted ?? false,
+    monthExhausted: b?.monthExhausted ?? false,
     brandArchived: b?.archived ?? false,
   });
 }
@@ -158,9 +171,12 @@ export class CampaignStore {
 
   async brandState(client: pg.ClientBase, brandId: string, lock: boolean): Promise<BrandStateRow | undefined> {
     const { rows } = await client.query<RawBrandState>(
-      `select brand_id::text, archived, time_zone, brand_version::text, day_period::text, day_exhausted, day_seq::text,
-              month_period::text, month_exhausted, month_seq::text
-       from brand_state where brand_id = $1 ${lock ? "for update" : ""}`,
+      `select s.brand_id::text, s.archived, s.time_zone, s.brand_version::text, s.day_period::text,
+              coalesce(d.exhausted, false) as day_exhausted, s.month_period::text, coalesce(m.exhausted, false) as month_exhausted
+       from brand_state s
+       left join budget_flags d on d.brand_id = s.brand_id and d.kind = 1 and d.period_start = s.day_period
+       left join budget_flags m on m.brand_id = s.brand_id and m.kind = 2 and m.period_start = s.month_period
+       where s.brand_id = $1 ${lock ? "for update of s" : ""}`,
       [brandId],
     );
     return rows[0] ? toBrandState(rows[0]) : undefined;
@@ -168,16 +184,14 @@ export class CampaignStore {
 
   /** Creates or refreshes the brand's row (archived flag and zone) from BrandService data. */
   async upsertBrand(client: pg.ClientBase, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, now: Date): Promise<BrandStateRow> {
-    const { rows } = await client.query<RawBrandState>(
+    await client.query(
       `insert into brand_state (brand_id, archived, time_zone, brand_version, updated_at) values ($1, $2, $3, $4, $5)
        on conflict (brand_id) do update set archived = excluded.archived, time_zone = excluded.time_zone,
          brand_version = excluded.brand_version, updated_at = excluded.updated_at
-         where brand_state.brand_version < excluded.brand_version
-       returning brand_id::text, archived, time_zone, brand_version::text, day_period::text, day_exhausted, day_seq::text,
-                 month_period::text, month_exhausted, month_seq::text`,
+         where brand_state.brand_version < excluded.brand_version`,
       [brand.id, brand.archived, brand.timeZone, brand.version.toString(), now],
     );
-    return rows[0] ? toBrandState(rows[0]) : (await this.brandState(client, brand.id, true))!;
+    return (await this.brandState(client, brand.id, true))!;
   }
 
   async get(client: pg.ClientBase | pg.Pool, id: string, lock: boolean): Promise<CampaignRow> {
@@ -196,10 +210,10 @@ export class CampaignStore {
   async insert(client: pg.ClientBase, c: CampaignRow, cause: Cause): Promise<CampaignChange> {
     await client.query(
       `insert into campaigns (id, brand_id, name, enabled, schedule, in_daypart, daypart_as_of, serving, pause_reasons,
-                              version, created_at, updated_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
+                              version, schedule_version, created_at, updated_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
       [c.id, c.brandId, c.name, c.enabled, c.schedule === null ? null : JSON.stringify(c.schedule), c.inDaypart, c.daypartAsOf,
-        c.serving, c.reasons, c.version.toString(), c.createdAt],
+        c.serving, c.reasons, c.version.toString(), c.scheduleVersion.toString(), c.createdAt],
     );
     const stateChange = await this.audit(client, c, { serving: false, reasons: [] }, { serving: c.serving, reasons: c.reasons }, cause, c.createdAt);
     return { campaign: c, stateChange };
@@ -214,10 +228,10 @@ export class CampaignStore {
     const row: CampaignRow = { ...after, serving: next.serving, reasons: next.reasons, version: before.version + 1n, updatedAt: now };
     await client.query(
       `update campaigns set name = $2, enabled = $3, schedule = $4, in_daypart = $5, daypart_as_of = $6, serving = $7,
-              pause_reasons = $8, version = $9, updated_at = $10
+              pause_reasons = $8, version = $9, schedule_version = $10, updated_at = $11
        where id = $1`,
       [row.id, row.name, row.enabled, row.schedule === null ? null : JSON.stringify(row.schedule), row.inDaypart, row.daypartAsOf,
-        row.serving, row.reasons, row.version.toString(), now],
+        row.serving, row.reasons, row.version.toString(), row.scheduleVersion.toString(), now],
     );
     const prev = { serving: before.serving, reasons: before.reasons };
     const stateChange = sameState(prev, next) ? undefined : await this.audit(client, row, prev, next, cause, now);
@@ -234,25 +248,55 @@ export class CampaignStore {
   }
 
   /**
-   * Applies budget signals to a brand's flags and recomputes every campaign of the brand.
-   * Idempotent and order-insensitive (applySignal); a brand never seen gets a row.
+   * Applies a budget signal (an event, or a period opening) to the brand's flags of one kind and
+   * recomputes the brand's campaigns when the current period's exhaustion changed. Idempotent and
+   * order-insensitive (budget-flags.ts); a brand never seen gets a row.
    */
-  async applyBudgetSignal(client: pg.ClientBase, brandId: string, kind: 1 | 2, signal: FlagSignal, cause: Cause, now: Date): Promise<CampaignChange[]> {
+  async applyBudgetSignal(client: pg.ClientBase, brandId: string, kind: Kind, signal: BudgetSignal, cause: Cause, now: Date): Promise<CampaignChange[]> {
     await client.query(
       "insert into brand_state (brand_id, updated_at) values ($1, $2) on conflict (brand_id) do nothing",
       [brandId, now],
     );
     const brand = (await this.brandState(client, brandId, true))!;
-    const flag = kind === 1 ? brand.day : brand.month;
-    const next = applySignal(flag, signal);
-    if (next === flag) return [];
-    const col = kind === 1 ? "day" : "month";
-    await client.query(
-      `update brand_state set ${col}_period = $2, ${col}_exhausted = $3, ${col}_seq = $4, updated_at = $5 where brand_id = $1`,
-      [brandId, next.period, next.exhausted, next.seq.toString(), now],
+    const { rows } = await client.query<{ period: string; exhausted: boolean; seq: string }>(
+      "select period_start::text as period, exhausted, seq::text from budget_flags where brand_id = $1 and kind = $2",
+      [brandId, kind],
     );
-    const updated = { ...brand, [kind === 1 ? "day" : "month"]: next };
+    const before: FlagState = {
+      current: kind === PeriodKind.DAY ? brand.dayPeriod : brand.monthPeriod,
+      flags: new Map(rows.map((r) => [r.period, { exhausted: r.exhausted, seq: BigInt(r.seq) }])),
+    };
+    const periods = periodsOf(now.getTime(), brand.timeZone);
+    const today = formatDate(kind === PeriodKind.DAY ? periods.day : periods.month);
+    const after = applyBudgetSignal(before, signal, today);
+    if (after === before) return [];
+    await this.saveFlags(client, brandId, kind, before, after, now);
+    const exhausted = exhaustedNow(after);
+    const updated: BrandStateRow = kind === PeriodKind.DAY
+      ? { ...brand, dayPeriod: after.current, dayExhausted: exhausted }
+      : { ...brand, monthPeriod: after.current, monthExhausted: exhausted };
+    if (exhausted === exhaustedNow(before)) return [];
     return this.recomputeBrand(client, updated, cause, now);
+  }
+
+  private async saveFlags(client: pg.ClientBase, brandId: string, kind: Kind, before: FlagState, after: FlagState, now: Date): Promise<void> {
+    const changed = [...after.flags].filter(([p, f]) => !sameFlag(before.flags.get(p), f));
+    if (changed.length > 0) {
+      await client.query(
+        `insert into budget_flags (brand_id, kind, period_start, exhausted, seq)
+         select $1, $2, * from unnest($3::date[], $4::bool[], $5::bigint[])
+         on conflict (brand_id, kind, period_start) do update set exhausted = excluded.exhausted, seq = excluded.seq`,
+        [brandId, kind, changed.map(([p]) => p), changed.map(([, f]) => f.exhausted), changed.map(([, f]) => f.seq.toString())],
+      );
+    }
+    const dropped = [...before.flags.keys()].filter((p) => !after.flags.has(p));
+    if (dropped.length > 0) {
+      await client.query("delete from budget_flags where brand_id = $1 and kind = $2 and period_start = any($3::date[])", [brandId, kind, dropped]);
+    }
+    if (after.current !== before.current) {
+      const col = kind === PeriodKind.DAY ? "day_period" : "month_period";
+      await client.query(`update brand_state set ${col} = $2, updated_at = $3 where brand_id = $1`, [brandId, after.current, now]);
+    }
   }
 
   /** Brand archived / zone changed: store it and recompute the brand's campaigns. */
@@ -260,9 +304,39 @@ export class CampaignStore {
     const before = await this.brandState(client, brand.id, true);
     if (before !== undefined && before.brandVersion >= brand.version) return [];
     const state = await this.upsertBrand(client, brand, now);
+    if (before !== undefined && before.timeZone !== state.timeZone) return this.rezone(client, state, cause, now);
     return this.recomputeBrand(client, state, cause, now);
   }
 
+  /**
+   * The brand's zone moved: schedules in the brand's zone are evaluated in the new one at once,
+   * and get a new schedule version, so a daypart clock still computing with the old zone changes
+   * nothing (its workflow is signalled to reload).
+   */
+  private async rezone(client: pg.ClientBase, brand: BrandStateRow, cause: Cause, now: Date): Promise<CampaignChange[]> {
+    const { rows } = await client.query<RawCampaign>(
+      `select ${CAMPAIGN_COLUMNS} from campaigns where brand_id = $1 and deleted_at is null order by id for update`,
+      [brand.brandId],
+    );
+    const changes: CampaignChange[] = [];
+    for (const c of rows.map(toCampaign)) {
+      if (c.schedule === null || c.schedule.timeZone !== "") {
+        const next = stateOf(c, brand);
+        if (!sameState({ serving: c.serving, reasons: c.reasons }, next)) changes.push(await this.save(client, c, c, brand, cause, now));
+        continue;
+      }
+      const after: CampaignRow = {
+        ...c,
+        inDaypart: isInside(now.getTime(), c.schedule.windows, brand.timeZone),
+        daypartAsOf: now,
+        scheduleVersion: c.scheduleVersion + 1n,
+      };
+      changes.push(await this.save(client, c, after, brand, cause, now));
+    }
+    return changes;
+  }
+
+  /** Every live campaign of the brand again under the brand's state; saves those that changed. */
   async recomputeBrand(client: pg.ClientBase, brand: BrandStateRow, cause: Cause, now: Date): Promise<CampaignChange[]> {
     const { rows } = await client.query<RawCampaign>(
       `select ${CAMPAIGN_COLUMNS} from campaigns where brand_id = $1 and deleted_at is null order by id for update`,
@@ -340,3 +414,6 @@ export class CampaignStore {
   }
 }
 
+function sameFlag(a: PeriodFlag | undefined, b: PeriodFlag): boolean {
+  return a !== undefined && a.exhausted === b.exhausted && a.seq === b.seq;
+}

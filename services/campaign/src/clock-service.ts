@@ -1,6 +1,6 @@
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { requestId, type Logger } from "@adbudget/kit";
+import { InvalidArgumentError, dateViolation, requestId, type Logger } from "@adbudget/kit";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
@@ -9,8 +9,8 @@ import { campaignProto } from "./proto-mapping.js";
 
 /**
  * The clocks' internal API (called by the Temporal worker). Both calls are idempotent: a
- * daypart state older than the one applied changes nothing, and opening a period clears only
- * flags of earlier periods.
+ * daypart state computed from an older schedule version, or older than the one applied, changes
+ * nothing; opening a period moves the brand's current period forward only.
  */
 export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignClockService> {
   constructor(private readonly deps: { store: CampaignStore; logger: Logger; now?: () => number }) {}
@@ -19,13 +19,20 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     return sourceId || `request:${requestId(ctx)}`;
   }
 
-  async setDaypartState(req: { campaignId: string; inWindow: boolean; asOfTime?: Timestamp; sourceId: string }, ctx: HandlerContext) {
+  async setDaypartState(
+    req: { campaignId: string; inWindow: boolean; asOfTime?: Timestamp; sourceId: string; scheduleVersion: bigint },
+    ctx: HandlerContext,
+  ) {
     const asOf = new Date(timestampMs(req.asOfTime!));
     const nowMs = this.deps.now?.() ?? Date.now();
     const { result } = await this.deps.store.tx(async (client) => {
       const before = await this.deps.store.get(client, req.campaignId, true);
+      // Computed from a schedule that has changed since (or was removed): the change computed the
+      // state itself, and the clock that sent this is told to reload by a signal.
+      const outdated = req.scheduleVersion !== 0n && req.scheduleVersion < before.scheduleVersion;
       const stale = before.daypartAsOf !== null && before.daypartAsOf > asOf;
-      if (stale || (before.inDaypart === req.inWindow && before.daypartAsOf !== null && before.daypartAsOf.getTime() === asOf.getTime())) {
+      const confirmed = before.inDaypart === req.inWindow && before.daypartAsOf !== null && before.daypartAsOf.getTime() === asOf.getTime();
+      if (outdated || stale || confirmed || before.schedule === null) {
         return { result: { campaign: before, unchanged: true }, changes: [] };
       }
       if (before.inDaypart === req.inWindow) {
@@ -44,15 +51,20 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     return { campaign: campaignProto(result.campaign), unchanged: result.unchanged };
   }
 
-  async openBudgetPeriod(req: { brandId: string; period?: Period; sourceId: string }, ctx: HandlerContext) {
+  async openBudgetPeriod(req: { brandId: string; period?: Period; sourceId: string; exhausted: boolean; sequence: bigint }, ctx: HandlerContext) {
     const period = req.period!;
-    const kind = period.kind === PeriodKind.MONTH ? 2 : 1;
-    const start = formatDate(period.start ?? { year: 0, month: 0, day: 0 });
+    const bad = dateViolation(period.start, "period.start");
+    if (bad !== undefined) throw new InvalidArgumentError([bad]);
+    const kind = period.kind === PeriodKind.MONTH ? PeriodKind.MONTH : PeriodKind.DAY;
+    if (kind === PeriodKind.MONTH && period.start!.day !== 1) {
+      throw new InvalidArgumentError([{ field: "period.start.day", description: "a month period starts on the 1st" }]);
+    }
+    const start = formatDate(period.start!);
     const nowMs = this.deps.now?.() ?? Date.now();
     const { changes } = await this.deps.store.tx(async (client) => {
       const changes = await this.deps.store.applyBudgetSignal(
-        client, req.brandId, kind, { kind: "open", period: start },
-        { cause: kind === 1 ? "reset.day" : "reset.month", sourceId: this.source(req.sourceId, ctx) }, new Date(nowMs),
+        client, req.brandId, kind, { kind: "open", period: start, exhausted: req.exhausted, seq: req.sequence },
+        { cause: kind === PeriodKind.DAY ? "reset.day" : "reset.month", sourceId: this.source(req.sourceId, ctx) }, new Date(nowMs),
       );
       return { result: undefined, changes };
     }, nowMs);

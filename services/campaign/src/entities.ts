@@ -19,6 +19,7 @@ export const CampaignEntity = defineEntity({
     serving: p.boolean(),
     pauseReasons: p.array<number>().columnType("smallint[]"),
     version: p.bigint("bigint"),
+    scheduleVersion: p.bigint("bigint"),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     deletedAt: p.datetime().nullable(),

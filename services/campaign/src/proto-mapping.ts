@@ -26,6 +26,7 @@ export function campaignProto(c: CampaignRow): Campaign {
     serving: c.serving,
     pauseReasons: c.reasons,
     etag: etagOf(c),
+    scheduleVersion: c.scheduleVersion,
     createTime: timestampFromDate(c.createdAt),
     updateTime: timestampFromDate(c.updatedAt),
   });

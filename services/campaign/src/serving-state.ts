@@ -37,39 +37,3 @@ export function servingState(i: ServingInputs): ServingState {
 export function sameState(a: ServingState, b: ServingState): boolean {
   return a.serving === b.serving && a.reasons.length === b.reasons.length && a.reasons.every((r, i) => r === b.reasons[i]);
 }
-
-/**
- * A brand's budget flag of one kind: which period it is about and whether that period is
- * exhausted. Flags carry their period so that late and reordered signals are harmless.
- */
-export interface PeriodFlag {
-  /** "YYYY-MM-DD" of the period start, or null before any signal. */
-  period: string | null;
-  exhausted: boolean;
-  /** Highest event sequence applied for this period (0 after a reset). */
-  seq: bigint;
-}
-
-export type FlagSignal =
-  | { kind: "event"; period: string; exhausted: boolean; seq: bigint }
-  | { kind: "open"; period: string };
-
-/**
- * Applies a budget signal to a flag, order-insensitively:
- * - an event for an older period than the flag's changes nothing (a late signal never pauses a
- *   campaign in a newer period);
- * - an event for a newer period replaces the flag;
- * - an event for the same period applies only if its sequence is higher (replays and
- *   reordering within a period change nothing twice);
- * - opening a period (a reset) clears the flag only if it belongs to an earlier period.
- * Returns the same object when nothing changes.
- */
-export function applySignal(flag: PeriodFlag, signal: FlagSignal): PeriodFlag {
-  const cmp = flag.period === null ? 1 : signal.period < flag.period ? -1 : signal.period > flag.period ? 1 : 0;
-  if (signal.kind === "open") {
-    return cmp > 0 ? { period: signal.period, exhausted: false, seq: 0n } : flag;
-  }
-  if (cmp < 0) return flag;
-  if (cmp === 0 && signal.seq <= flag.seq) return flag;
-  return { period: signal.period, exhausted: signal.exhausted, seq: signal.seq };
-}

@@ -23,6 +23,7 @@ export async function startClocks(): Promise<ClocksHarness> {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     BRAND_SERVICE_URL: system.brandApp.server.url,
+    BUDGET_SERVICE_URL: system.budgetApp.server.url,
     CAMPAIGN_SERVICE_URL: system.campaignApp.server.url,
     NATS_URL: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
     EVENT_SUBJECT_PREFIX: system.prefix,

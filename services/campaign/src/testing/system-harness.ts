@@ -9,6 +9,7 @@ import { readBrandConfig, startBrandApp, type BrandApp } from "@adbudget/brand-s
 import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { startCampaignApp, type CampaignApp } from "../app.js";
@@ -24,11 +25,14 @@ export interface SystemHarness {
   budget: Client<typeof BudgetService>;
   campaigns: Client<typeof CampaignService>;
   clock: Client<typeof CampaignClockService>;
+  budgetClock: Client<typeof BudgetClockService>;
   prefix: string;
   budgetStream: string;
   brandStream: string;
   campaignStream: string;
   nc: NatsConnection;
+  /** Another budget service on the same database (cold caches, as after a restart or on another pod). */
+  startBudgetReplica(): Promise<Client<typeof BudgetService>>;
   /** Stops the campaign service (its database and consumer position stay). */
   stopCampaign(): Promise<void>;
   /** Starts it again on the same database and durable consumer. */
@@ -41,7 +45,7 @@ export interface SystemHarness {
  * production (typed clients between them, events over NATS) under this test's own subject
  * prefix and streams.
  */
-export async function startSystem(options: { campaignEnv?: Record<string, string> } = {}): Promise<SystemHarness> {
+export async function startSystem(options: { campaignEnv?: Record<string, string>; env?: Record<string, string> } = {}): Promise<SystemHarness> {
   const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
   const budgetStream = `${tag.toUpperCase()}_BUDGET`;
   const campaignStream = `${tag.toUpperCase()}_CAMPAIGN`;
@@ -54,6 +58,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
       BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
       NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
       BUDGET_SERVICE_URL: `http://127.0.0.1:${budgetPort}`,
+      ...options.env,
     }),
     { logger: silent },
   );
@@ -70,14 +75,15 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
       CAMPAIGN_STREAM: campaignStream,
       BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
       SHUTDOWN_GRACE_MS: "500",
+      ...options.env,
       ...options.campaignEnv,
     });
   let campaignApp = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200 });
   campaignPort = String(campaignApp.server.port);
-  const budgetApp = await startBudgetApp(
+  const budgetConfig = (port: string) =>
     readBudgetConfig({
       BUDGET_HOST: "127.0.0.1", BUDGET_METRICS_PORT: "0",
-      BUDGET_PORT: String(budgetPort),
+      BUDGET_PORT: port,
       BUDGET_DATABASE_URL: dbs[1]!.url,
       BRAND_SERVICE_URL: brandApp.server.url,
       CAMPAIGN_SERVICE_URL: campaignApp.server.url,
@@ -85,9 +91,10 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
       EVENT_SUBJECT_PREFIX: tag,
       BUDGET_STREAM: budgetStream,
       SHUTDOWN_GRACE_MS: "500",
-    }),
-    { logger: silent, relayPollMs: 200 },
-  );
+      ...options.env,
+    });
+  const budgetApp = await startBudgetApp(budgetConfig(String(budgetPort)), { logger: silent, relayPollMs: 200 });
+  const replicas: BudgetApp[] = [];
   const nc = await connect({ servers: NATS_URL });
   const t = (url: string) => createGrpcTransport({ baseUrl: url });
   const h: SystemHarness = {
@@ -98,11 +105,17 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
     budget: createClient(BudgetService, t(budgetApp.server.url)),
     campaigns: createClient(CampaignService, t(campaignApp.server.url)),
     clock: createClient(CampaignClockService, t(campaignApp.server.url)),
+    budgetClock: createClient(BudgetClockService, t(budgetApp.server.url)),
     prefix: tag,
     budgetStream,
     brandStream: `${tag.toUpperCase()}_BRAND`,
     campaignStream,
     nc,
+    async startBudgetReplica() {
+      const replica = await startBudgetApp(budgetConfig("0"), { logger: silent, relayPollMs: 200 });
+      replicas.push(replica);
+      return createClient(BudgetService, t(replica.server.url));
+    },
     async stopCampaign() {
       await h.campaignApp.stop();
     },
@@ -111,6 +124,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
       h.campaignApp = campaignApp;
     },
     async close() {
+      for (const r of replicas) await r.stop();
       await budgetApp.stop();
       await h.campaignApp.stop().catch(() => undefined);
       await brandApp.stop();

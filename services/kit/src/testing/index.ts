@@ -85,3 +85,23 @@ export async function rejection(call: Promise<unknown>): Promise<ConnectError> {
   }
   throw new Error("expected the call to fail");
 }
+
+/**
+ * A CLOCK_OFFSET_MS that moves "now" to the next instant whose local time in `zone` is
+ * `hour`:00 (plus `afterMs`), so a test that must not meet a local midnight (or must meet one
+ * at a chosen moment) behaves the same at any real hour. Within the coming 48 hours; DST-safe
+ * because it searches real instants rather than adding hours.
+ */
+export function offsetToLocalTime(zone: string, hour: number, afterMs = 0): number {
+  const now = Date.now();
+  const fmt = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", hour: "numeric", minute: "numeric" });
+  // Whole minutes ahead, one at a time from the next minute: at most 48 h of candidates.
+  const start = Math.ceil(now / 60_000) * 60_000;
+  for (let t = start; t < now + 48 * 3_600_000; t += 60_000) {
+    const parts = fmt.formatToParts(t);
+    const h = Number(parts.find((p) => p.type === "hour")!.value);
+    const m = Number(parts.find((p) => p.type === "minute")!.value);
+    if (h === hour && m === 0) return t + afterMs - now;
+  }
+  throw new Error(`no ${hour}:00 in ${zone} within 48 hours`);
+}

@@ -1,0 +1,82 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { offsetToLocalTime } from "@adbudget/kit/testing";
+import { eventually, startSystem, type SystemHarness } from "@adbudget/campaign-service/testing";
+import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { createActivities } from "./activities.js";
+
+/**
+ * Reconciliation repairs what events could not: the ledger's state of each brand's current
+ * periods reaches the campaigns even when the event that said so was lost. The services run at
+ * noon UTC (CLOCK_OFFSET_MS), so no midnight falls inside the test at any real hour.
+ */
+let h: SystemHarness;
+let offset = 0;
+const now = () => Date.now() + offset;
+beforeAll(async () => {
+  offset = offsetToLocalTime("UTC", 12);
+  h = await startSystem({ env: { CLOCK_OFFSET_MS: String(offset) } });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const activities = () =>
+  createActivities({ brands: h.brands, campaigns: h.campaigns, clock: h.clock, budgetClock: h.budgetClock, reconcilePageSize: 2 });
+const reasons = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!.pauseReasons;
+
+/** Budget events published while the campaign service is down are lost (the stream is purged). */
+async function loseEventsOf(change: () => Promise<unknown>): Promise<void> {
+  await h.stopCampaign();
+  await change();
+  await eventually(async () => (await h.budgetApp.relay.pending()) === 0, 10_000, "published");
+  await (await jetstreamManager(h.nc)).streams.purge(h.budgetStream);
+  await h.startCampaign();
+}
+
+describe("reconciliation repairs budget state", () => {
+  it("a lost exhaustion event: the campaign pauses at the next pass", async () => {
+    const { brand } = await h.brands.createBrand({ name: "Lost event", timeZone: "UTC" });
+    const brandId = brand!.id;
+    await h.budget.setBudget({ brandId, dailyLimitMicros: 5n });
+    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Unaware" });
+    await h.budget.recordSpend({ eventId: "warm", brandId, campaignId: campaign!.id, amountMicros: 1n });
+    await loseEventsOf(() => h.budget.recordSpend({ eventId: "crosses", brandId, campaignId: campaign!.id, amountMicros: 10n }));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await reasons(campaign!.id)).toEqual([]); // nobody told it
+
+    const counts = await activities().reconcile({ nowMs: now(), sourceId: "test-reconcile" });
+    expect(counts.campaignsReset).toBeGreaterThanOrEqual(1);
+    expect(await reasons(campaign!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED]);
+    // A second pass finds nothing more to do for it.
+    await activities().reconcile({ nowMs: now(), sourceId: "test-reconcile" });
+    const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
+    expect(changes.filter((c) => c.sourceId === "test-reconcile").map((c) => c.toServing)).toEqual([false]);
+  });
+
+  it("a month with a limit of 0 whose event was lost is exhausted at the next pass", async () => {
+    const { brand } = await h.brands.createBrand({ name: "Zero month", timeZone: "Asia/Kathmandu" });
+    const brandId = brand!.id;
+    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Zero" });
+    await loseEventsOf(() => h.budget.setBudget({ brandId, monthlyLimitMicros: 0n }));
+    expect(await reasons(campaign!.id)).toEqual([]);
+    await activities().reconcile({ nowMs: now(), sourceId: "test-reconcile" });
+    expect(await reasons(campaign!.id)).toEqual([PauseReason.MONTHLY_BUDGET_EXHAUSTED]);
+  });
+
+  it("goes page by page through every brand and campaign", async () => {
+    for (let i = 0; i < 5; i++) {
+      const { brand } = await h.brands.createBrand({ name: `Paged ${i}`, timeZone: "UTC" });
+      await h.campaigns.createCampaign({ brandId: brand!.id, name: `Paged ${i}` });
+    }
+    const acts = activities();
+    const first = await acts.reconcileBrands({ nowMs: now(), sourceId: "test-pages", pageToken: "" });
+    expect(first.counts.brandsChecked).toBe(2);
+    expect(first.nextPageToken).not.toBe("");
+    const { brands } = await h.brands.listBrands({ pageSize: 1000 });
+    const { campaigns } = await h.campaigns.listCampaigns({ pageSize: 1000 });
+    const all = await acts.reconcile({ nowMs: now(), sourceId: "test-pages" });
+    expect(all.brandsChecked).toBe(brands.length);
+    expect(all.campaignsChecked).toBe(campaigns.length);
+  });
+});
