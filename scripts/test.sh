@@ -21,3 +21,5 @@ log "typecheck (sources and tests)"
 tsc -p tsconfig.json
 log "tests"
 vitest run "$@"
+# The calendar check runs after the whole suite, and only when the whole suite ran.
+if [ "$#" -eq 0 ]; then bash scripts/test-calendar.sh; fi

@@ -199,17 +199,17 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
 
   // Metrics, as Prometheus scrapes them.
   const budgetMetrics = await (await fetch(system.metrics.budget)).text();
-  expect(budgetMetrics).toMatch(/adbudget_spend_events_total\{[^}]*result="recorded"[^}]*\} 4/);
-  expect(budgetMetrics).toMatch(/adbudget_spend_events_total\{[^}]*result="duplicate"[^}]*\} 1/);
+  expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="recorded"[^}]*\} 4$/m);
+  expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="duplicate"[^}]*\} 1$/m);
   // The day's and the month's exhaustion events, published from the outbox, none waiting.
-  expect(budgetMetrics).toMatch(/adbudget_outbox_published_total\{[^}]*\} [2-9]/);
+  expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(budgetMetrics)?.[1])).toBeGreaterThanOrEqual(2);
   expect(budgetMetrics).toMatch(/adbudget_outbox_pending\{[^}]*\} 0$/m);
   const campaignMetrics = await (await fetch(system.metrics.campaign)).text();
-  expect(campaignMetrics).toMatch(/adbudget_campaigns_serving(\{[^}]*\})? 2\b/);
-  expect(campaignMetrics).toMatch(/adbudget_outbox_published_total\{[^}]*\} [1-9]/);
+  expect(campaignMetrics).toMatch(/^adbudget_campaigns_serving(\{[^}]*\})? 2$/m);
+  expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(campaignMetrics)?.[1])).toBeGreaterThanOrEqual(1);
   const brandMetrics = await (await fetch(system.metrics.brand)).text();
-  expect(brandMetrics).toMatch(/adbudget_outbox_published_total\{[^}]*\} [1-9]/);
-  expect(brandMetrics).toMatch(/adbudget_rpc_requests_total\{[^}]*rpc="adbudget.brand.v1.BrandService\/CreateBrand"[^}]*code="OK"[^}]*\} 1/);
+  expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(brandMetrics)?.[1])).toBeGreaterThanOrEqual(1);
+  expect(brandMetrics).toMatch(/^adbudget_rpc_requests_total\{[^}]*rpc="adbudget.brand.v1.BrandService\/CreateBrand"[^}]*code="OK"[^}]*\} 1$/m);
 
   // One trace from the RecordSpendBatch that exhausted the budget to the campaign service
   // consuming budget.exhausted (where the pause commits), across processes: spans are JSON

@@ -4,7 +4,7 @@ import { temporal } from "@temporalio/proto";
 import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { formatClock } from "@adbudget/time";
+import { formatClock, nextBoundary, normalizeWindows, parseClock } from "@adbudget/time";
 import { eventually } from "@adbudget/campaign-service/testing";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -39,7 +39,7 @@ describe("daypart clock", () => {
   it("stops serving at the window's end and serves again at the next window's start", async () => {
     const { brand } = await h.system.brands.createBrand({ name: "Dayparted brand", timeZone: "UTC" });
     // The next whole minute at least 8 s away ends the window; the next one starts after a minute out.
-    const now = Date.now();
+    const now = h.system.now();
     let end = Math.ceil(now / MINUTE) * MINUTE;
     if (end - now < 8000) end += MINUTE;
     const startAgain = end + MINUTE;
@@ -49,12 +49,12 @@ describe("daypart clock", () => {
       schedule: { timeZone: "UTC", windows: [windowOf(end - 30 * MINUTE, end), windowOf(startAgain, startAgain + 30 * MINUTE)] },
     });
     expect(campaign!.serving).toBe(true);
-    await eventually(async () => !(await campaignState(campaign!.id)).serving, end - Date.now() + 15_000, "out of window");
+    await eventually(async () => !(await campaignState(campaign!.id)).serving, end - h.system.now() + 15_000, "out of window");
     const out = await campaignState(campaign!.id);
     expect(out.pauseReasons).toEqual([PauseReason.OUTSIDE_DAYPART]);
-    expect(Date.now()).toBeGreaterThanOrEqual(end);
-    await eventually(async () => (await campaignState(campaign!.id)).serving, startAgain - Date.now() + 15_000, "back in window");
-    expect(Date.now()).toBeGreaterThanOrEqual(startAgain);
+    expect(h.system.now()).toBeGreaterThanOrEqual(end);
+    await eventually(async () => (await campaignState(campaign!.id)).serving, startAgain - h.system.now() + 15_000, "back in window");
+    expect(h.system.now()).toBeGreaterThanOrEqual(startAgain);
 
     const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
     const daypart = changes.filter((c) => c.cause === "daypart");
@@ -69,7 +69,7 @@ describe("daypart clock", () => {
 
   it("a schedule change takes effect without waiting for the old boundary", async () => {
     const { brand } = await h.system.brands.createBrand({ name: "Rescheduled brand", timeZone: "UTC" });
-    const now = Date.now();
+    const now = h.system.now();
     const { campaign } = await h.system.campaigns.createCampaign({
       brandId: brand!.id,
       name: "Long window",
@@ -90,6 +90,24 @@ describe("daypart clock", () => {
   }, 60_000);
 });
 
+describe("a brand's zone change", () => {
+  it("reaches the daypart clocks of its campaigns scheduled in the brand's zone", async () => {
+    const { brand } = await h.system.brands.createBrand({ name: "Moving brand", timeZone: "UTC" });
+    const now = h.system.now();
+    const windows = [windowOf(now - 10 * MINUTE, now + 120 * MINUTE)];
+    const { campaign } = await h.system.campaigns.createCampaign({ brandId: brand!.id, name: "Follows its brand", schedule: { windows } });
+    const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
+    const boundary = (zone: string) => {
+      const parsed = windows.map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));
+      return new Date(nextBoundary(h.system.now(), normalizeWindows(parsed), zone)!).toISOString();
+    };
+    const state = () => handle.query<{ nextBoundary: string | null }>("state").then((s) => s.nextBoundary, () => null);
+    await eventually(async () => (await state()) === boundary("UTC"), 15_000, "clock in UTC");
+    await h.system.brands.updateBrand({ brand: { id: brand!.id, timeZone: "Pacific/Kiritimati" }, updateMask: { paths: ["time_zone"] } });
+    await eventually(async () => (await state()) === boundary("Pacific/Kiritimati"), 15_000, "clock in the new zone");
+  }, 60_000);
+});
+
 describe("budget reset clock", () => {
   it("a reset brings back campaigns paused by an older day (after the worker was down); a month exhaustion holds", async () => {
     // The worker is down while the brand is created and its yesterday runs out: the campaign
@@ -100,7 +118,7 @@ describe("budget reset clock", () => {
     await h.system.budget.setBudget({ brandId, dailyLimitMicros: 5n });
     const { campaign } = await h.system.campaigns.createCampaign({ brandId, name: "Reset me" });
     await h.system.budget.recordSpend({
-      eventId: `late-${brandId}`, brandId, campaignId: campaign!.id, amountMicros: 10n, occurredAt: timestampFromMs(Date.now() - 86_400_000),
+      eventId: `late-${brandId}`, brandId, campaignId: campaign!.id, amountMicros: 10n, occurredAt: timestampFromMs(h.system.now() - 86_400_000),
     });
     await eventually(async () => !(await campaignState(campaign!.id)).serving, 15_000, "paused by yesterday");
 
@@ -124,7 +142,7 @@ describe("budget reset clock", () => {
 describe("a worker killed while timers are pending", () => {
   it("applies the due transition once after restart", async () => {
     const { brand } = await h.system.brands.createBrand({ name: "Crash brand", timeZone: "UTC" });
-    const now = Date.now();
+    const now = h.system.now();
     let end = Math.ceil(now / MINUTE) * MINUTE;
     if (end - now < 10_000) end += MINUTE;
     const { campaign } = await h.system.campaigns.createCampaign({
@@ -139,7 +157,7 @@ describe("a worker killed while timers are pending", () => {
       "timer set",
     );
     await h.stopWorker();
-    await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now()) + 2000));
+    await new Promise((r) => setTimeout(r, Math.max(0, end - h.system.now()) + 2000));
     expect((await campaignState(campaign!.id)).serving).toBe(true); // nobody applied it yet
     await h.restartWorker();
     await eventually(async () => !(await campaignState(campaign!.id)).serving, 30_000, "late boundary applied");
@@ -152,7 +170,7 @@ describe("a worker killed while timers are pending", () => {
 describe("reconciliation", () => {
   it("restarts a missing clock and repairs a wrong daypart state, counting what it repaired", async () => {
     const { brand } = await h.system.brands.createBrand({ name: "Drifting brand", timeZone: "UTC" });
-    const now = Date.now();
+    const now = h.system.now();
     const { campaign } = await h.system.campaigns.createCampaign({
       brandId: brand!.id,
       name: "Drifter",
@@ -162,20 +180,20 @@ describe("reconciliation", () => {
     await eventually(() => handle.describe().then((d) => d.status.name === "RUNNING", () => false), 15_000, "clock");
     // Drift: the clock is gone, and the state says outside although now is inside.
     await handle.terminate("test: simulated drift");
-    await h.system.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(Date.now()), sourceId: "test" });
+    await h.system.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(h.system.now()), sourceId: "test" });
     expect((await campaignState(campaign!.id)).serving).toBe(false);
 
     const activities = createActivities({
       brands: h.system.brands, campaigns: h.system.campaigns, clock: h.system.clock, budgetClock: h.system.budgetClock, clocks: h.worker.clocks,
     });
-    const counts = await activities.reconcile({ nowMs: Date.now() + 1000, sourceId: "test-reconcile" });
+    const counts = await activities.reconcile({ nowMs: h.system.now() + 1000, sourceId: "test-reconcile" });
     expect(counts.daypartClocksStarted).toBeGreaterThanOrEqual(1);
     expect(counts.daypartStatesRepaired).toBeGreaterThanOrEqual(1);
     expect(counts.campaignsChecked).toBeGreaterThanOrEqual(1);
     expect((await campaignState(campaign!.id)).serving).toBe(true);
     await eventually(() => h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id)).describe().then((d) => d.status.name === "RUNNING", () => false), 15_000, "clock restarted");
     // A second pass finds nothing to repair.
-    const again = await activities.reconcile({ nowMs: Date.now() + 2000, sourceId: "test-reconcile" });
+    const again = await activities.reconcile({ nowMs: h.system.now() + 2000, sourceId: "test-reconcile" });
     expect(again.daypartClocksStarted + again.daypartStatesRepaired + again.resetClocksStarted).toBe(0);
     // The periodic workflow runs and reports its totals.
     const totals = await h.worker.client.workflow.getHandle(RECONCILE_WORKFLOW_ID).query<{ passes: number }>("totals");

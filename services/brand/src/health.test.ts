@@ -52,6 +52,7 @@ it("reports NOT_SERVING while the database is unreachable and SERVING once it is
   })();
 
   await statusEventually(check, Status.SERVING);
+  const { brand: before } = await h.client.createBrand({ name: "Before outage", timeZone: "Europe/Paris" });
   await proxy.cut();
   await statusEventually(check, Status.NOT_SERVING);
   expect(await brandCheck()).toBe(Status.NOT_SERVING);
@@ -60,7 +61,10 @@ it("reports NOT_SERVING while the database is unreachable and SERVING once it is
   await statusEventually(check, Status.SERVING);
   expect(await brandCheck()).toBe(Status.SERVING);
   // The service works again, and what was stored before is still there.
-  await h.client.createBrand({ name: "After outage" });
+  const { brand: after } = await h.client.createBrand({ name: "After outage" });
+  expect((await h.client.getBrand({ id: before!.id })).brand).toMatchObject({ name: "Before outage", timeZone: "Europe/Paris", etag: before!.etag });
+  const { brands } = await h.client.listBrands({ pageSize: 1000 });
+  expect(brands.map((b) => b.id)).toEqual(expect.arrayContaining([before!.id, after!.id]));
 
   await new Promise((r) => setTimeout(r, 300));
   abort.abort();

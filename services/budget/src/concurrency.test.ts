@@ -37,7 +37,7 @@ it("64 concurrent writers with 10% duplicate retries: totals == ledger == expect
         const brand = brands[(w + n) % brands.length]!;
         const eventId = `w${w}-n${n}`;
         const amount = BigInt(1 + ((w * 7919 + n * 104729) % 997)) * 1000n;
-        const at = Date.now();
+        const at = h.now();
         const req = { eventId, brandId: brand.id, campaignId: campaign, amountMicros: amount, occurredAt: { seconds: BigInt(Math.floor(at / 1000)), nanos: 0 } };
         const first = await h.budget.recordSpend(req);
         expect(first.duplicate).toBe(false);

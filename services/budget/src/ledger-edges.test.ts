@@ -56,7 +56,7 @@ describe("event ids are unique per brand", () => {
   it("the same id with the same body is a duplicate; with another amount, campaign or occurred_at it is ALREADY_EXISTS and changes nothing", async () => {
     const brand = await newBrand();
     const campaign = campaignId();
-    const at = timestampFromMs(Date.now() - 60_000);
+    const at = timestampFromMs(h.now() - 60_000);
     const req = { eventId: "same", brandId: brand, campaignId: campaign, amountMicros: 70n, occurredAt: at };
     await h.budget.recordSpend(req);
     const retry = await h.budget.recordSpend(req);
@@ -65,7 +65,7 @@ describe("event ids are unique per brand", () => {
     for (const [changed, field] of [
       [{ amountMicros: 71n }, "amount_micros"],
       [{ campaignId: campaignId() }, "campaign_id"],
-      [{ occurredAt: timestampFromMs(Date.now() - 120_000) }, "occurred_at"],
+      [{ occurredAt: timestampFromMs(h.now() - 120_000) }, "occurred_at"],
     ] as const) {
       const err = await rejection(h.budget.recordSpend({ ...req, ...changed }));
       expect(err.code).toBe(Code.AlreadyExists);
@@ -184,7 +184,8 @@ describe("a brand's zone is locked atomically with its first spend", () => {
     // ...when the zone moves to Kathmandu (+05:45), and a spend follows at once.
     await h.brands.updateBrand({ brand: { id: brand, timeZone: "Asia/Kathmandu" }, updateMask: { paths: ["time_zone"] } });
     // 20:00 UTC yesterday is already tomorrow's 01:45 in Kathmandu.
-    const at = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() - 1, 20);
+    const today = localDate(h.now(), "UTC");
+    const at = Date.UTC(today.year, today.month - 1, today.day - 1, 20);
     const res = await h.budget.recordSpend({ eventId: "first", brandId: brand, campaignId: campaignId(), amountMicros: 1n, occurredAt: timestampFromMs(at) });
     expect(formatDate(res.event!.day!)).toBe(formatDate(localDate(at, "Asia/Kathmandu")));
     expect((await h.brands.getBrand({ id: brand })).brand?.timeZoneLocked).toBe(true);
@@ -192,6 +193,6 @@ describe("a brand's zone is locked atomically with its first spend", () => {
     expect(err.code).toBe(Code.FailedPrecondition);
     expect((await h.brands.getBrand({ id: brand })).brand?.timeZone).toBe("Asia/Kathmandu");
     const status = await h.budget.getBudgetStatus({ brandId: brand });
-    expect(formatDate(status.status!.day!.periodStart!)).toBe(formatDate(localDate(Date.now(), "Asia/Kathmandu")));
+    expect(formatDate(status.status!.day!.periodStart!)).toBe(formatDate(localDate(h.now(), "Asia/Kathmandu")));
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BudgetEventCause, BudgetEventType } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { testZone } from "@adbudget/kit/testing";
 import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
 
 let h: BudgetHarness;
@@ -11,7 +12,7 @@ afterAll(async () => {
 });
 
 async function newBrand(): Promise<string> {
-  const { brand } = await h.brands.createBrand({ name: `Limits ${Math.random()}` });
+  const { brand } = await h.brands.createBrand({ name: `Limits ${Math.random()}`, timeZone: testZone() });
   return brand!.id;
 }
 

@@ -2,6 +2,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatDate } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { testZone } from "@adbudget/kit/testing";
 import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
 
 let h: BudgetHarness;
@@ -73,9 +74,9 @@ describe("a spend counts toward the day and month containing occurred_at in the 
   });
 
   it("an event from yesterday counts toward yesterday and does not exhaust today", async () => {
-    const brand = await brandIn("UTC");
+    const brand = await brandIn(testZone());
     await h.budget.setBudget({ brandId: brand, dailyLimitMicros: 100n });
-    const yesterday = Date.now() - 86_400_000;
+    const yesterday = h.now() - 86_400_000;
     const res = await h.budget.recordSpend({
       eventId: `yesterday-${brand}`,
       brandId: brand,

@@ -73,12 +73,12 @@ describe("schedules", () => {
       [[DayOfWeek.FRIDAY], "22:00", "02:00"],
     ]);
     // Create decides the daypart state from now; the clock RPC moves it (idempotently).
-    const asOf = timestampFromMs(Date.now());
+    const asOf = timestampFromMs(h.now());
     const out = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: asOf, sourceId: "test" });
     expect(out.campaign!.pauseReasons).toEqual([PauseReason.OUTSIDE_DAYPART]);
     const again = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: asOf, sourceId: "test" });
     expect(again.unchanged).toBe(true);
-    const older = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: true, asOfTime: timestampFromMs(Date.now() - 60_000), sourceId: "test" });
+    const older = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: true, asOfTime: timestampFromMs(h.now() - 60_000), sourceId: "test" });
     expect(older.unchanged).toBe(true);
     expect(older.campaign!.serving).toBe(false);
 

@@ -4,6 +4,7 @@ import { addDays, formatDate, localDate, startOfDay } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
+import { testBaseNow, testZone } from "@adbudget/kit/testing";
 import { eventually, startSystem, type SystemHarness } from "./testing/system-harness.js";
 
 /**
@@ -14,22 +15,24 @@ import { eventually, startSystem, type SystemHarness } from "./testing/system-ha
  * test behaves the same at any hour.
  */
 const LEAD_MS = 4 * 60_000;
+/** The brands' zone: UTC, or the calendar check's TEST_ZONE (a DST day in Santiago, say). */
+const ZONE = testZone();
 let h: SystemHarness;
 let offset = 0;
 const now = () => Date.now() + offset;
 beforeAll(async () => {
-  const real = Date.now();
-  const midnight = startOfDay(addDays(localDate(real, "UTC"), 1), "UTC");
-  // The shifted clock reaches the next-but-one UTC midnight LEAD_MS after start (never this one:
-  // the shift is at least a day, so the real clock's hour cannot matter).
-  offset = midnight + 86_400_000 - LEAD_MS - real;
+  const base = testBaseNow();
+  // The shifted clock reaches the next-but-one local midnight LEAD_MS after start (never the
+  // next one: the shift is at least a day, so the real clock's hour cannot matter).
+  const midnight = startOfDay(addDays(localDate(base, ZONE), 2), ZONE);
+  offset = midnight - LEAD_MS - Date.now();
   h = await startSystem({ env: { CLOCK_OFFSET_MS: String(offset) } });
 });
 afterAll(async () => {
   await h?.close();
 });
 
-const today = () => localDate(now(), "UTC");
+const today = () => localDate(now(), ZONE);
 const tomorrow = () => addDays(today(), 1);
 
 /** Opens a period as the reset clock does: in the ledger, then in the campaigns with its state. */
@@ -42,7 +45,7 @@ async function openPeriod(brandId: string, start: ReturnType<typeof today>) {
 }
 
 async function brandWithCampaign(name: string, daily: bigint | undefined) {
-  const { brand } = await h.brands.createBrand({ name: `${name} ${Math.random()}`, timeZone: "UTC" });
+  const { brand } = await h.brands.createBrand({ name: `${name} ${Math.random()}`, timeZone: ZONE });
   const brandId = brand!.id;
   if (daily !== undefined) await h.budget.setBudget({ brandId, dailyLimitMicros: daily });
   const { campaign } = await h.campaigns.createCampaign({ brandId, name });
@@ -72,7 +75,7 @@ describe("a period that opens exhausted pauses from its first instant", () => {
     const { brandId, campaignId } = await brandWithCampaign("Ahead", 10n);
     await h.budget.recordSpend({ eventId: "warm", brandId, campaignId, amountMicros: 1n });
     const ahead = await h.budget.recordSpend({
-      eventId: "ahead", brandId, campaignId, amountMicros: 10n, occurredAt: timestampFromMs(startOfDay(tomorrow(), "UTC") + 30_000),
+      eventId: "ahead", brandId, campaignId, amountMicros: 10n, occurredAt: timestampFromMs(startOfDay(tomorrow(), ZONE) + 30_000),
     });
     expect(formatDate(ahead.event!.day!)).toBe(formatDate(tomorrow()));
     expect(ahead.status?.day).toMatchObject({ exhausted: false, spentMicros: 1n });
@@ -89,7 +92,7 @@ describe("SetBudget applies to every period not yet ended", () => {
   it("a lower limit set before midnight holds for tomorrow's row opened early by spend dated ahead", async () => {
     const { brandId, campaignId } = await brandWithCampaign("Lowered", 10n);
     await h.budget.recordSpend({ eventId: "today", brandId, campaignId, amountMicros: 1n });
-    await h.budget.recordSpend({ eventId: "tomorrow", brandId, campaignId, amountMicros: 4n, occurredAt: timestampFromMs(startOfDay(tomorrow(), "UTC") + 1000) });
+    await h.budget.recordSpend({ eventId: "tomorrow", brandId, campaignId, amountMicros: 4n, occurredAt: timestampFromMs(startOfDay(tomorrow(), ZONE) + 1000) });
     const lowered = await h.budget.setBudget({ brandId, dailyLimitMicros: 3n });
     expect(lowered.status?.day).toMatchObject({ exhausted: false, limitMicros: 3n, spentMicros: 1n });
     await new Promise((r) => setTimeout(r, 1500));

@@ -30,6 +30,13 @@ it("one trace follows a RecordSpend through JetStream to the campaign's pause", 
   const consume = finished.find((s) => s.name === `consume ${h.prefix}.budget.exhausted.${brandId}`);
   expect(consume).toBeDefined();
   expect(consume!.spanContext().traceId).toBe(record!.spanContext().traceId);
-  // The outbox row carried the context: the consumer span is a child in the same trace.
-  expect(consume!.parentSpanContext?.traceId ?? consume!.spanContext().traceId).toBe(record!.spanContext().traceId);
+  // The outbox row carried the context: the consumer span has a parent, in the same trace, that
+  // descends from the RecordSpend span (walking up the finished spans of this trace).
+  const parent = consume!.parentSpanContext;
+  expect(parent).toBeDefined();
+  expect(parent!.traceId).toBe(record!.spanContext().traceId);
+  const byId = new Map(finished.map((s) => [s.spanContext().spanId, s]));
+  const ancestors: string[] = [];
+  for (let id: string | undefined = parent!.spanId; id !== undefined; id = byId.get(id)?.parentSpanContext?.spanId) ancestors.push(id);
+  expect(ancestors).toContain(record!.spanContext().spanId);
 });

@@ -28,7 +28,7 @@ export class InvalidArgumentError extends DomainError {
 export class NotFoundError extends DomainError {
   readonly code = Code.NotFound;
   constructor(kind: string, id: string) {
-    super(`${kind} ${JSON.stringify(id)} not found`);
+    super(`${kind} ${JSON.stringify(clip(id, 200))} not found`);
   }
 }
 
@@ -44,7 +44,7 @@ export class FailedPreconditionError extends DomainError {
 export class EtagMismatchError extends DomainError {
   readonly code = Code.Aborted;
   constructor(kind: string, id: string) {
-    super(`${kind} ${JSON.stringify(id)} was changed since it was read (etag mismatch): read it again`);
+    super(`${kind} ${JSON.stringify(clip(id, 200))} was changed since it was read (etag mismatch): read it again`);
   }
 }
 
@@ -52,9 +52,26 @@ export class UnavailableError extends DomainError {
   readonly code = Code.Unavailable;
 }
 
-/** A ConnectError with google.rpc.BadRequest field violations in its details. */
-export function invalidArgument(violations: FieldViolation[]): ConnectError {
-  const message = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
+/**
+ * At most this many field violations are reported (a request can break thousands of rules at
+ * once: 1001 list items with three bad fields each). Every error travels in HTTP/2 trailers,
+ * and peers refuse header blocks past a few KiB to 64 KiB (grpc-go's default limit is 16 KiB):
+ * an unbounded list would turn a caller's mistake into a transport error.
+ */
+export const MAX_VIOLATIONS = 20;
+/** Longest message or violation text sent back; what a caller sent is echoed at most this far. */
+export const MAX_ERROR_TEXT = 300;
+
+/** `text` cut to `max` characters, saying how much was cut. */
+export function clip(text: string, max = MAX_ERROR_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
+}
+
+/** A ConnectError with google.rpc.BadRequest field violations in its details (the first MAX_VIOLATIONS). */
+export function invalidArgument(all: FieldViolation[]): ConnectError {
+  const violations = all.slice(0, MAX_VIOLATIONS).map((v) => ({ field: clip(v.field, 200), description: clip(v.description) }));
+  if (all.length > MAX_VIOLATIONS) violations.push({ field: "", description: `and ${all.length - MAX_VIOLATIONS} more violations` });
+  const message = clip(violations.map((v) => `${v.field}: ${v.description}`).join("; "), 2000);
   const fieldViolations = violations.map((v) =>
     create(BadRequest_FieldViolationSchema, { field: v.field, description: v.description }),
   );
@@ -113,8 +130,15 @@ function dataSqlState(err: unknown): string | undefined {
  */
 export function toConnectError(err: unknown, requestId: string): { error: ConnectError; internal: boolean } {
   if (err instanceof InvalidArgumentError) return { error: invalidArgument(err.violations), internal: false };
-  if (err instanceof DomainError) return { error: new ConnectError(err.message, err.code), internal: false };
-  if (err instanceof ConnectError) return { error: err, internal: err.code === Code.Internal || err.code === Code.Unknown };
+  if (err instanceof DomainError) return { error: new ConnectError(clip(err.message, 1000), err.code), internal: false };
+  if (err instanceof ConnectError) {
+    let error = err;
+    if (err.rawMessage.length > 1000) {
+      error = new ConnectError(clip(err.rawMessage, 1000), err.code, err.metadata, undefined, err.cause);
+      error.details.push(...err.details);
+    }
+    return { error, internal: err.code === Code.Internal || err.code === Code.Unknown };
+  }
   if (err instanceof Error && err.name === "AbortError") {
     return { error: new ConnectError("the call was canceled", Code.Canceled), internal: false };
   }

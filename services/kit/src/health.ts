@@ -3,6 +3,7 @@ import {
   Health,
   HealthCheckResponse_ServingStatus as Status,
 } from "@adbudget/proto/grpc/health/v1/health_pb.js";
+import { clip } from "./errors.js";
 import type { Logger } from "./logger.js";
 
 export { HealthCheckResponse_ServingStatus as ServingStatus } from "@adbudget/proto/grpc/health/v1/health_pb.js";
@@ -129,7 +130,7 @@ export function healthRoutes(router: ConnectRouter, monitor: HealthMonitor): voi
   router.service(Health, {
     async check(req) {
       if (!monitor.knows(req.service)) {
-        throw new ConnectError(`unknown service ${JSON.stringify(req.service)}`, Code.NotFound);
+        throw new ConnectError(`unknown service ${JSON.stringify(clip(req.service, 200))}`, Code.NotFound);
       }
       return { status: await monitor.current() };
     },

@@ -30,6 +30,7 @@ export async function startClocks(): Promise<ClocksHarness> {
     BRAND_STREAM: system.brandStream,
     CAMPAIGN_STREAM: system.campaignStream,
     RECONCILE_INTERVAL_MS: "20000",
+    CLOCK_OFFSET_MS: String(system.clockOffsetMs),
     METRICS: "off",
   });
   const logger = createLogger("clocks-test", process.env.TEST_LOG_LEVEL ?? "silent");

@@ -5,7 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "@adbudget/kit";
-import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from "@adbudget/kit/testing";
+import { createTestDatabase, quietClockOffset, startTcpProxy, type TcpProxy, type TestDatabase } from "@adbudget/kit/testing";
 import { startBrandApp, readBrandConfig, type BrandApp } from "@adbudget/brand-service";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
@@ -30,6 +30,8 @@ export interface BudgetHarness {
   nc: NatsConnection;
   /** Every budget event published so far on this test's stream. */
   events(): Promise<{ subject: string; event: BudgetPeriodEvent; msgId: string }[]>;
+  /** The services' "now" (their CLOCK_OFFSET_MS applied): what tests derive dates from. */
+  now(): number;
   /** Waits until the outbox is empty. */
   drained(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -41,6 +43,8 @@ export interface BudgetHarness {
  * subject prefix and stream of this test alone.
  */
 export async function startBudgetHarness(options: { natsProxy?: boolean; env?: Record<string, string> } = {}): Promise<BudgetHarness> {
+  // A quiet clock (the next local noon) unless the test brings its own.
+  const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
   const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
   const prefix = tag;
   const stream = `${tag.toUpperCase()}_BUDGET`;
@@ -49,7 +53,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const brandApp = await startBrandApp(
     readBrandConfig({
       BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
-      NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_SERVICE_URL: "none",
+      NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_SERVICE_URL: "none", CLOCK_OFFSET_MS: clockOffset,
     }),
     { logger: silent },
   );
@@ -68,6 +72,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
       // The ledger alone: campaigns are checked in the campaign service's tests.
       CAMPAIGN_SERVICE_URL: "none",
       ...options.env,
+      CLOCK_OFFSET_MS: clockOffset,
     }),
     { logger: silent, relayPollMs: 200 },
   );
@@ -83,6 +88,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
     budgetDbUrl: dbs[1]!.url,
     natsProxy,
     nc,
+    now: () => Date.now() + Number(clockOffset),
     async events() {
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);

@@ -4,7 +4,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "@adbudget/kit";
-import { createTestDatabase, freePort, type TestDatabase } from "@adbudget/kit/testing";
+import { createTestDatabase, freePort, quietClockOffset, type TestDatabase } from "@adbudget/kit/testing";
 import { readBrandConfig, startBrandApp, type BrandApp } from "@adbudget/brand-service";
 import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -31,6 +31,10 @@ export interface SystemHarness {
   brandStream: string;
   campaignStream: string;
   nc: NatsConnection;
+  /** CLOCK_OFFSET_MS of every service (and of a clocks worker started with them). */
+  clockOffsetMs: number;
+  /** The services' "now": what tests derive dates and daypart windows from. */
+  now(): number;
   /** Another budget service on the same database (cold caches, as after a restart or on another pod). */
   startBudgetReplica(): Promise<Client<typeof BudgetService>>;
   /** Stops the campaign service (its database and consumer position stay). */
@@ -46,6 +50,9 @@ export interface SystemHarness {
  * prefix and streams.
  */
 export async function startSystem(options: { campaignEnv?: Record<string, string>; env?: Record<string, string> } = {}): Promise<SystemHarness> {
+  // Every service on one clock: a quiet one (the next local noon) unless the test brings its own.
+  const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
+  options = { ...options, env: { ...options.env, CLOCK_OFFSET_MS: clockOffset } };
   const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
   const budgetStream = `${tag.toUpperCase()}_BUDGET`;
   const campaignStream = `${tag.toUpperCase()}_CAMPAIGN`;
@@ -111,6 +118,8 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
     brandStream: `${tag.toUpperCase()}_BRAND`,
     campaignStream,
     nc,
+    clockOffsetMs: Number(clockOffset),
+    now: () => Date.now() + Number(clockOffset),
     async startBudgetReplica() {
       const replica = await startBudgetApp(budgetConfig("0"), { logger: silent, relayPollMs: 200 });
       replicas.push(replica);
