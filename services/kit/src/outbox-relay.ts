@@ -4,6 +4,9 @@ import type pg from "pg";
 import type { Logger } from "./logger.js";
 import { ensureStream } from "./streams.js";
 
+/** Pause before a dropped LISTEN connection is replaced (the relay polls meanwhile). */
+const LISTEN_RETRY_MS = 2000;
+
 export interface RelayOptions {
   /** Stream the subjects go to; created if missing, with `subjects`. */
   stream: string;
@@ -75,15 +78,33 @@ export class OutboxRelay {
     return Number(rows[0]!.n);
   }
 
-  /** Other replicas' commits wake this relay too, through LISTEN/NOTIFY. */
+  /**
+   * Other replicas' commits wake this relay too, through LISTEN/NOTIFY. A listening connection
+   * that the database drops is replaced (after a pause, so an outage is not a reconnect storm);
+   * meanwhile the relay polls.
+   */
   private async listen(): Promise<void> {
+    if (this.stopped) return;
+    let client: pg.PoolClient | undefined;
+    let replaced = false;
+    const replace = () => {
+      if (replaced) return;
+      replaced = true;
+      if (client !== undefined && this.listener === client) {
+        this.listener = undefined;
+        client.release(true);
+      }
+      if (!this.stopped) setTimeout(() => void this.listen(), LISTEN_RETRY_MS).unref();
+    };
     try {
-      this.listener = await this.pool.connect();
-      this.listener.on("notification", () => this.wake());
-      this.listener.on("error", () => undefined);
-      await this.listener.query(`listen ${this.options.channel}`);
+      client = await this.pool.connect();
+      this.listener = client;
+      client.on("notification", () => this.wake());
+      client.on("error", replace);
+      await client.query(`listen ${this.options.channel}`);
     } catch (err) {
-      this.logger.warn({ err }, "outbox relay: LISTEN failed, polling only");
+      this.logger.warn({ err: (err as Error).message, retryInMs: LISTEN_RETRY_MS }, "outbox relay: LISTEN failed, polling meanwhile");
+      replace();
     }
   }
 

@@ -19,5 +19,9 @@ const TYPES = {
 export function createPgPool(url: string, max: number, logger: Logger): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 3000, types: TYPES });
   pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
+  // A connection the server drops while it is checked out emits "error" on the client itself
+  // (pg-pool listens only while it is idle): without a listener that is an uncaught exception
+  // that ends the process. The query in flight rejects on its own; the pool discards the client.
+  pool.on("connect", (client) => client.on("error", (err) => logger.warn({ err: err.message }, "database connection failed")));
   return pool;
 }
