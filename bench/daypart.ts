@@ -12,12 +12,11 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { createLogger } from "@adbudget/kit";
-import { createTestDatabase } from "@adbudget/kit/testing";
+import { createTestDatabase, startDevServer } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { formatClock } from "@adbudget/time";
 import { readWorkerConfig, startWorker } from "@adbudget/workflows";
-import { startDevServer } from "@adbudget/workflows/testing";
 import { deleteStreams, freePort, percentile, startService, stop } from "./lib.ts";
 
 const { values } = parseArgs({ options: { campaigns: { type: "string", default: "2000" }, minutes: { type: "string", default: "3" } } });

@@ -10,7 +10,7 @@ import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..");
 
-export { freePort } from "@adbudget/kit/testing";
+export { freePort } from "@adbudget/testing";
 
 /** Deletes the bench's JetStream streams (their consumers go with them). */
 export async function deleteStreams(names: string[]): Promise<void> {

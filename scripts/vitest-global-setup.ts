@@ -1,4 +1,4 @@
-import { dropStaleTestDatabases } from "@adbudget/kit/testing";
+import { dropStaleTestDatabases } from "@adbudget/testing";
 
 /** Drops test databases an earlier, crashed run left behind (older than an hour). */
 export default async function setup(): Promise<void> {

@@ -7,8 +7,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createTestDatabase, freePort, type TestDatabase } from "@adbudget/kit/testing";
-import { startDevServer, type DevServer } from "@adbudget/workflows/testing";
+import { createTestDatabase, type DevServer, freePort, startDevServer, type TestDatabase } from "@adbudget/testing";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";

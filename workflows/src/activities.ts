@@ -8,16 +8,16 @@ import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campa
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { isInside, monthStart, parseClock, parseDate, periodsOf } from "@adbudget/time";
 import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import type { Clocks } from "./client.js";
+import type { ClockWorkflows } from "./client.js";
 import { addCounts, NO_REPAIRS, type BrandSpec, type DaypartSpec, type ReconcileCounts } from "./shared.js";
 
 export interface ActivityDeps {
   brands: Client<typeof BrandService>;
   campaigns: Client<typeof CampaignService>;
-  clock: Client<typeof CampaignClockService>;
+  campaignClock: Client<typeof CampaignClockService>;
   budgetClock: Client<typeof BudgetClockService>;
   /** The workflows themselves, for reconciliation. */
-  clocks?: Clocks;
+  clockWorkflows?: ClockWorkflows;
   /** Items per reconciliation page (default RECONCILE_PAGE_SIZE; tests use small pages). */
   reconcilePageSize?: number;
 }
@@ -52,7 +52,7 @@ export function createActivities(deps: ActivityDeps) {
   /** Opens a period in the ledger, then in the campaigns with the state it opened with. */
   async function openPeriod(brandId: string, kind: PeriodKind, start: ReturnType<typeof parseDate>, sourceId: string): Promise<number> {
     const opened = await deps.budgetClock.openBudgetPeriod({ brandId, period: { kind, start } });
-    const res = await deps.clock.openBudgetPeriod({
+    const res = await deps.campaignClock.openBudgetPeriod({
       brandId,
       period: { kind, start },
       sourceId,
@@ -80,7 +80,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async setDaypartState(input: { campaignId: string; inWindow: boolean; asOfMs: number; sourceId: string; scheduleVersion?: number }): Promise<boolean> {
       try {
-        const res = await deps.clock.setDaypartState({
+        const res = await deps.campaignClock.setDaypartState({
           campaignId: input.campaignId,
           inWindow: input.inWindow,
           asOfTime: timestampFromMs(input.asOfMs),
@@ -123,7 +123,7 @@ export function createActivities(deps: ActivityDeps) {
       const page = await deps.brands.listBrands({ pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE, pageToken: input.pageToken });
       for (const b of page.brands) {
         counts.brandsChecked++;
-        if (deps.clocks && (await deps.clocks.ensureRunning("reset", b.id, b.name))) counts.resetClocksStarted++;
+        if (deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("reset", b.id, b.name))) counts.resetClocksStarted++;
         const p = periodsOf(input.nowMs, b.timeZone);
         counts.campaignsReset += await openPeriod(b.id, PeriodKind.DAY, p.day, input.sourceId);
         counts.campaignsReset += await openPeriod(b.id, PeriodKind.MONTH, monthStart(p.day), input.sourceId);
@@ -151,12 +151,12 @@ export function createActivities(deps: ActivityDeps) {
         counts.campaignsChecked++;
         heartbeat(c.id);
         if (c.schedule === undefined || c.schedule.windows.length === 0) continue;
-        if (deps.clocks && (await deps.clocks.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
+        if (deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
         const zone = c.schedule.timeZone || (await zoneOf(c.brandId));
         if (zone === undefined) continue; // archived brand: it does not serve anyway
         const inside = isInside(input.nowMs, windowsOf(c), zone);
         if (inside === c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART)) {
-          const res = await deps.clock.setDaypartState({
+          const res = await deps.campaignClock.setDaypartState({
             campaignId: c.id, inWindow: inside, asOfTime: timestampFromMs(input.nowMs), sourceId: input.sourceId, scheduleVersion: c.scheduleVersion,
           });
           if (!res.unchanged) counts.daypartStatesRepaired++;

@@ -13,7 +13,7 @@ export const CampaignIdKey = defineSearchAttributeKey("CampaignId", SearchAttrib
  * running is a no-op. Workflow ids are readable, and BrandId / CampaignId plus a memo with the
  * name let an operator find them in the Temporal UI.
  */
-export class Clocks {
+export class ClockWorkflows {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,

@@ -5,12 +5,11 @@ import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { formatClock, nextBoundary, normalizeWindows, parseClock } from "@adbudget/time";
-import { eventually } from "@adbudget/campaign-service/testing";
+import { type ClocksHarness, eventually, startClocks } from "@adbudget/testing";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { createActivities } from "./activities.js";
+import { createActivities } from "@adbudget/workflows";
 import { daypartWorkflowId, RECONCILE_WORKFLOW_ID, resetWorkflowId } from "./shared.js";
-import { startClocks, type ClocksHarness } from "./testing/clocks-harness.js";
 import { WORKFLOWS_PATH } from "./worker.js";
 import { HISTORIES } from "./replay.test.js";
 
@@ -180,11 +179,11 @@ describe("reconciliation", () => {
     await eventually(() => handle.describe().then((d) => d.status.name === "RUNNING", () => false), 15_000, "clock");
     // Drift: the clock is gone, and the state says outside although now is inside.
     await handle.terminate("test: simulated drift");
-    await h.system.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(h.system.now()), sourceId: "test" });
+    await h.system.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(h.system.now()), sourceId: "test" });
     expect((await campaignState(campaign!.id)).serving).toBe(false);
 
     const activities = createActivities({
-      brands: h.system.brands, campaigns: h.system.campaigns, clock: h.system.clock, budgetClock: h.system.budgetClock, clocks: h.worker.clocks,
+      brands: h.system.brands, campaigns: h.system.campaigns, campaignClock: h.system.campaignClock, budgetClock: h.system.budgetClock, clockWorkflows: h.worker.clockWorkflows,
     });
     const counts = await activities.reconcile({ nowMs: h.system.now() + 1000, sourceId: "test-reconcile" });
     expect(counts.daypartClocksStarted).toBeGreaterThanOrEqual(1);

@@ -1,7 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { offsetToLocalTime } from "@adbudget/kit/testing";
-import { eventually, startSystem, type SystemHarness } from "@adbudget/campaign-service/testing";
+import { eventually, offsetToLocalTime, startSystem, type SystemHarness } from "@adbudget/testing";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { createActivities } from "./activities.js";
 
@@ -22,7 +21,7 @@ afterAll(async () => {
 });
 
 const activities = () =>
-  createActivities({ brands: h.brands, campaigns: h.campaigns, clock: h.clock, budgetClock: h.budgetClock, reconcilePageSize: 2 });
+  createActivities({ brands: h.brands, campaigns: h.campaigns, campaignClock: h.campaignClock, budgetClock: h.budgetClock, reconcilePageSize: 2 });
 const reasons = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!.pauseReasons;
 
 /** Budget events published while the campaign service is down are lost (the stream is purged). */

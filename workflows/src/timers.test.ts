@@ -2,10 +2,9 @@ import { randomBytes } from "node:crypto";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "@adbudget/campaign-service/testing";
+import { type DevServer, eventually, startDevServer } from "@adbudget/testing";
 import type { Activities } from "./activities.js";
 import { budgetReset, campaignDaypart } from "./workflows.js";
-import { startDevServer, type DevServer } from "./testing/temporal-dev-server.js";
 import { WORKFLOWS_PATH } from "./worker.js";
 
 /**

@@ -2,19 +2,18 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createClient as createConnectClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { connect } from "@nats-io/transport-node";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from "@temporalio/worker";
-import { DurableConsumer, createLogger, tracePropagationInterceptor, type Logger } from "@adbudget/kit";
+import { connectNats, createLogger, startDurableConsumer, StopStack, tracePropagationInterceptor, type Logger } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { createActivities } from "./activities.js";
 import { activityTracing, tracingClientInterceptor } from "./tracing.js";
-import { Clocks } from "./client.js";
+import { ClockWorkflows } from "./client.js";
 import type { WorkerConfig } from "./config.js";
-import { brandEventHandler, campaignEventHandler } from "./sync.js";
+import { brandEventHandler, campaignEventHandler } from "./event-handlers.js";
 
 /**
  * The compiled workflow module the worker bundles: beside this file in dist/, or in dist/ when
@@ -31,7 +30,7 @@ export const WORKFLOW_INTERCEPTORS_PATH = compiled("workflow-interceptors.js");
 
 export interface RunningWorker {
   worker: Worker;
-  clocks: Clocks;
+  clockWorkflows: ClockWorkflows;
   client: Client;
   logger: Logger;
   /** Resolves when the worker has stopped. */
@@ -49,14 +48,14 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor] });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.namespace, interceptors: { workflow: [tracingClientInterceptor] } });
-  const clocks = new Clocks(client, config.taskQueue, config.clockOffsetMs);
+  const clockWorkflows = new ClockWorkflows(client, config.taskQueue, config.clockOffsetMs);
   const campaigns = createConnectClient(CampaignService, transport(config.campaignServiceUrl));
   const activities = createActivities({
     brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
     campaigns,
-    clock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
+    campaignClock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
     budgetClock: createConnectClient(BudgetClockService, transport(config.budgetServiceUrl)),
-    clocks,
+    clockWorkflows,
   });
   installRuntime(logger, config.metricsAddress);
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
@@ -68,45 +67,42 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     activities,
     interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH], activity: [activityTracing] },
   });
-  const consumers: DurableConsumer[] = [];
-  let nc: Awaited<ReturnType<typeof connect>> | undefined;
+  // The event consumers that start, wake and end workflows: the kit's NATS and consumer helpers,
+  // stopped (last started first) before the worker shuts down.
+  const stack = new StopStack(logger);
   if (options.syncFromEvents ?? true) {
-    nc = await connect({ servers: config.natsUrl, name: "adbudget-clocks", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    consumers.push(
-      new DurableConsumer(nc, {
-        stream: config.brandStream,
-        streamSubjects: [`${config.subjectPrefix}.brand.>`],
-        durable: config.brandConsumer,
-        filterSubject: `${config.subjectPrefix}.brand.>`,
-        handle: brandEventHandler(clocks, campaigns, logger),
-        logger: logger.child({ component: "brand-events" }),
-      }),
-      new DurableConsumer(nc, {
-        stream: config.campaignStream,
-        streamSubjects: [`${config.subjectPrefix}.campaign.>`],
-        durable: config.campaignConsumer,
-        filterSubject: `${config.subjectPrefix}.campaign.>`,
-        handle: campaignEventHandler(clocks, logger),
-        logger: logger.child({ component: "campaign-events" }),
-      }),
-    );
-    for (const c of consumers) c.start();
+    const nc = await connectNats(config.natsUrl, "adbudget-clocks", stack);
+    startDurableConsumer(nc, {
+      stream: config.brandStream,
+      streamSubjects: [`${config.subjectPrefix}.brand.>`],
+      durable: config.brandConsumer,
+      filterSubject: `${config.subjectPrefix}.brand.>`,
+      handle: brandEventHandler(clockWorkflows, campaigns, logger),
+      logger: logger.child({ component: "brand-events" }),
+    }, stack);
+    startDurableConsumer(nc, {
+      stream: config.campaignStream,
+      streamSubjects: [`${config.subjectPrefix}.campaign.>`],
+      durable: config.campaignConsumer,
+      filterSubject: `${config.subjectPrefix}.campaign.>`,
+      handle: campaignEventHandler(clockWorkflows, logger),
+      logger: logger.child({ component: "campaign-events" }),
+    }, stack);
   }
   const done = worker.run();
-  if (config.reconcileIntervalMs > 0) await clocks.ensureReconcile(config.reconcileIntervalMs);
+  if (config.reconcileIntervalMs > 0) await clockWorkflows.ensureReconcile(config.reconcileIntervalMs);
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, "clocks worker running");
   if (config.clockOffsetMs !== 0) {
     logger.warn({ clockOffsetMs: config.clockOffsetMs }, "CLOCK_OFFSET_MS is set: workflows started here run on a shifted clock (tests and demos only)");
   }
   return {
     worker,
-    clocks,
+    clockWorkflows,
     client,
     logger,
     done,
     async stop() {
-      for (const c of consumers) await c.stop();
-      await nc?.close();
+      await stack.run();
       worker.shutdown();
       await done;
       await connection.close();

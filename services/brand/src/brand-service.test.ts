@@ -1,8 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { rejection } from "@adbudget/kit/testing";
+import { type BrandHarness, rejection, startBrandHarness } from "@adbudget/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
-import { startBrandHarness, type BrandHarness } from "./testing/brand-harness.js";
 
 let h: BrandHarness;
 beforeAll(async () => {

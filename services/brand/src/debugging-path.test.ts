@@ -1,26 +1,15 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import * as http from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBrandHarness, type BrandHarness } from "./testing/brand-harness.js";
+import { startBrandHarness, toolBinary, type BrandHarness } from "@adbudget/testing";
 
 /**
  * The path an engineer takes when debugging: tools that know nothing but the address, learning
  * the API from gRPC reflection, and plain HTTP/1.1 with a JSON body.
  */
 const run = promisify(execFile);
-
-function findGrpcurl(): string {
-  const candidates = [
-    ...(process.env.PATH ?? "").split(":").map((d) => join(d, "grpcurl")),
-    join(process.env.GOPATH ?? join(process.env.HOME ?? "/root", "go"), "bin", "grpcurl"),
-  ];
-  const found = candidates.find((c) => existsSync(c));
-  if (found === undefined) throw new Error("grpcurl not found: scripts/test.sh installs it (go install)");
-  return found;
-}
 
 const buf = join(import.meta.dirname, "../../../node_modules/.bin/buf");
 
@@ -35,7 +24,7 @@ afterAll(async () => {
 });
 
 describe("grpcurl with reflection only", () => {
-  const grpcurl = (...args: string[]) => run(findGrpcurl(), ["-plaintext", ...args], { timeout: 20_000 });
+  const grpcurl = (...args: string[]) => run(toolBinary("grpcurl"), ["-plaintext", ...args], { timeout: 20_000 });
 
   it("lists the services", async () => {
     const { stdout } = await grpcurl(address, "list");

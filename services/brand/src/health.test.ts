@@ -1,9 +1,8 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startTcpProxy, type TcpProxy, PG_URL } from "@adbudget/kit/testing";
+import { type BrandHarness, PG_URL, startBrandHarness, startTcpProxy, type TcpProxy } from "@adbudget/testing";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@adbudget/proto/grpc/health/v1/health_pb.js";
-import { startBrandHarness, type BrandHarness } from "./testing/brand-harness.js";
 
 let h: BrandHarness;
 let proxy: TcpProxy;

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { NotFoundError, decodePageToken, encodePageToken, InvalidArgumentError } from "@adbudget/kit";
+import { NotFoundError, decodePageToken, encodePageToken, inTransaction, InvalidArgumentError } from "@adbudget/kit";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
@@ -77,14 +77,14 @@ export class BudgetStore {
       // The current periods, and every later one that exists already, in lock order.
       const { rows: later } = await client.query<{ kind: number; start: string }>(
         `select kind, period_start::text as start from budget_periods
-         where brand_id = $1 and ((kind = 1 and period_start > $2) or (kind = 2 and period_start > $3))`,
+         where brand_id = $1 and ((kind = ${PeriodKind.DAY} and period_start > $2) or (kind = ${PeriodKind.MONTH} and period_start > $3))`,
         [brandId, formatDate(p.day), formatDate(p.month)],
       );
       const targets = [{ kind: PeriodKind.DAY, start: formatDate(p.day) }, { kind: PeriodKind.MONTH, start: formatDate(p.month) }, ...later]
         .sort((a, b) => a.kind - b.kind || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
       const periods = await client.query<{ kind: number; start: string; spent: string; lim: string | null; exhausted: boolean }>(
         `insert into budget_periods as bp (brand_id, kind, period_start, limit_micros, updated_at)
-         select $1, u.kind, u.period_start, case u.kind when 1 then $4::bigint else $5::bigint end, $6
+         select $1, u.kind, u.period_start, case u.kind when ${PeriodKind.DAY} then $4::bigint else $5::bigint end, $6
          from unnest($2::int2[], $3::date[]) with ordinality as u(kind, period_start, ord)
          order by u.ord
          on conflict (brand_id, kind, period_start) do update set limit_micros = excluded.limit_micros, updated_at = excluded.updated_at
@@ -114,7 +114,7 @@ export class BudgetStore {
     return this.tx(async (client) => {
       const { rows } = await client.query<{ spent: string; lim: string | null; exhausted: boolean; seq: string }>(
         `insert into budget_periods as bp (brand_id, kind, period_start, limit_micros, updated_at)
-         select $1, $2, $3, case $2::int2 when 1 then b.daily_limit_micros else b.monthly_limit_micros end, $4
+         select $1, $2, $3, case $2::int2 when ${PeriodKind.DAY} then b.daily_limit_micros else b.monthly_limit_micros end, $4
          from budgets b where b.brand_id = $1 for share of b
          on conflict (brand_id, kind, period_start) do update set limit_micros = excluded.limit_micros
          returning spent_micros::text as spent, limit_micros::text as lim, exhausted, event_seq::text as seq`,
@@ -147,19 +147,9 @@ export class BudgetStore {
 
   /** Runs `fn` in a transaction; wakes the outbox relay when it wrote events. */
   private async tx<T>(fn: (client: pg.PoolClient) => Promise<{ result: T; events: number }>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
-      const { result, events } = await fn(client);
-      await client.query("commit");
-      if (events > 0) this.onEvents();
-      return result;
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    const { result, events } = await inTransaction(this.pool, fn);
+    if (events > 0) this.onEvents();
+    return result;
   }
 
   async getBudget(brandId: string): Promise<BudgetRow> {

@@ -1,10 +1,9 @@
 import { Code } from "@connectrpc/connect";
 import pg from "pg";
-import { rejection } from "@adbudget/kit/testing";
+import { type BudgetHarness, campaignId, rejection, startBudgetHarness } from "@adbudget/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { BudgetEventType } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
-import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
 
 let h: BudgetHarness;
 beforeAll(async () => {

@@ -1,9 +1,6 @@
 import { EnvReader, readServiceConfig, type ServiceConfig } from "@adbudget/kit";
 
 export interface BudgetConfig extends ServiceConfig {
-  natsUrl: string;
-  /** First token of every subject, `<prefix>.budget.exhausted.<brandId>`; tests use their own. */
-  subjectPrefix: string;
   /** JetStream stream holding `<prefix>.budget.>`, created if missing. */
   stream: string;
   brandServiceUrl: string;
@@ -12,7 +9,6 @@ export interface BudgetConfig extends ServiceConfig {
   brandCacheTtlMs: number;
   spendMaxBatch: number;
   spendConcurrency: number;
-  poolMax: number;
 }
 
 /**
@@ -27,18 +23,13 @@ export function readBudgetConfig(env: Record<string, string | undefined> = proce
   const base = readServiceConfig({ name: "budget", prefix: "BUDGET", port: 50052, database: "adbudget_budget" }, reader);
   const config: BudgetConfig = {
     ...base,
-    natsUrl: reader.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
-    subjectPrefix: reader.string("EVENT_SUBJECT_PREFIX", "adbudget"),
-    stream: reader.string("BUDGET_STREAM", "ADBUDGET_BUDGET"),
+    stream: reader.token("BUDGET_STREAM", "ADBUDGET_BUDGET"),
     brandServiceUrl: reader.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
     campaignServiceUrl: ((v) => (v === "none" ? "" : v))(reader.string("CAMPAIGN_SERVICE_URL", "http://127.0.0.1:50053")),
     brandCacheTtlMs: reader.int("BRAND_CACHE_TTL_MS", 5000, { min: 0, max: 3_600_000 }),
     spendMaxBatch: reader.int("SPEND_MAX_BATCH", 1000, { min: 1, max: 10_000 }),
     spendConcurrency: reader.int("SPEND_CONCURRENCY", 2, { min: 1, max: 64 }),
-    poolMax: reader.int("BUDGET_DB_POOL_MAX", 10, { min: 2, max: 500 }),
   };
-  if (!/^[A-Za-z0-9_-]+$/.test(config.subjectPrefix)) reader.problems.push("EVENT_SUBJECT_PREFIX: one subject token (letters, digits, - and _)");
-  if (!/^[A-Za-z0-9_-]+$/.test(config.stream)) reader.problems.push("BUDGET_STREAM: letters, digits, - and _ only");
   reader.done();
   return config;
 }

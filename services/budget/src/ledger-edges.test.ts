@@ -3,11 +3,10 @@ import { Code, createClient, type ConnectError } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rejection } from "@adbudget/kit/testing";
+import { type BudgetHarness, campaignId, rejection, startBudgetHarness } from "@adbudget/testing";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 import { formatDate, localDate } from "@adbudget/time";
-import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
 
 let h: BudgetHarness;
 beforeAll(async () => {

@@ -92,7 +92,7 @@ export async function currentPeriods(
     name: "periods-current",
     text: `select u.brand_id::text, u.kind, u.period_start::text as start, coalesce(p.spent_micros, 0)::text as spent,
                   (case when p.brand_id is not null then p.limit_micros
-                        when u.kind = 1 then b.daily_limit_micros else b.monthly_limit_micros end)::text as lim
+                        when u.kind = ${PeriodKind.DAY} then b.daily_limit_micros else b.monthly_limit_micros end)::text as lim
            from unnest($1::uuid[], $2::int2[], $3::date[]) as u(brand_id, kind, period_start)
            left join budget_periods p on p.brand_id = u.brand_id and p.kind = u.kind and p.period_start = u.period_start
            left join budgets b on b.brand_id = u.brand_id`,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BudgetEventCause, BudgetEventType } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
-import { testZone } from "@adbudget/kit/testing";
-import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
+import { type BudgetHarness, campaignId, startBudgetHarness, testZone } from "@adbudget/testing";
 
 let h: BudgetHarness;
 beforeAll(async () => {

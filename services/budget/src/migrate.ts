@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-/** `npm run migrate -w @adbudget/budget-service`: applies pending migrations, then exits. */
+/** `npm run migrate -w @adbudget/budget-service`: applies pending migrations, then exits. No ORM entities: the migrations are the schema. */
 import { runMigrationsCli } from "@adbudget/kit";
 import { readBudgetConfig } from "./config.js";
-import { entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
 
-await runMigrationsCli("budget", readBudgetConfig(), { entities: entities, migrations });
+await runMigrationsCli("budget", readBudgetConfig(), { entities: [], migrations });

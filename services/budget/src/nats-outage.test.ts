@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BudgetEventType } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
-import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
+import { campaignId, startBudgetHarness, type BudgetHarness } from "@adbudget/testing";
 
 let h: BudgetHarness;
 beforeAll(async () => {

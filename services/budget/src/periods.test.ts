@@ -2,8 +2,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatDate } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { testZone } from "@adbudget/kit/testing";
-import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
+import { type BudgetHarness, campaignId, startBudgetHarness, testZone } from "@adbudget/testing";
 
 let h: BudgetHarness;
 beforeAll(async () => {

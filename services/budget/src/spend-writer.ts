@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { AlreadyExistsError, InvalidArgumentError, isDataError, isTransient, type Logger } from "@adbudget/kit";
+import { AlreadyExistsError, inTransaction, InvalidArgumentError, isDataError, isTransient, type Logger } from "@adbudget/kit";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf, type CalendarDate } from "@adbudget/time";
 import { micros, transition } from "./period-rules.js";
@@ -172,23 +172,16 @@ export class SpendWriter {
     const now = this.now();
     const recordedAt = new Date(now);
     const plan = planBatch(inputs);
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    const { fresh, changes, originals, current } = await inTransaction(this.pool, async (client) => {
       const fresh = await insertFacts(client, plan, recordedAt);
       const changes = await addToTotals(client, plan, fresh, recordedAt);
       await writePeriodEvents(client, this.options.subjectPrefix, changes, now);
       const originals = await findSpend(client, plan.unique.filter((e) => !fresh.has(key(e))));
       const current = await currentPeriods(client, new Map(inputs.map((e) => [e.brandId, e.timeZone])), now);
-      await client.query("commit");
-      if (changes.length > 0) this.options.onEvents?.();
-      return answer(inputs, plan, fresh, originals, current, recordedAt);
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return { fresh, changes, originals, current };
+    });
+    if (changes.length > 0) this.options.onEvents?.();
+    return answer(inputs, plan, fresh, originals, current, recordedAt);
   }
 }
 
@@ -267,7 +260,7 @@ async function addToTotals(client: pg.ClientBase, plan: BatchPlan, fresh: Set<st
     name: "periods-add",
     text: `insert into budget_periods as p (brand_id, kind, period_start, spent_micros, event_count, limit_micros, updated_at)
            select u.brand_id, u.kind, u.period_start, u.amount, u.cnt,
-                  (select case u.kind when 1 then b.daily_limit_micros else b.monthly_limit_micros end
+                  (select case u.kind when ${PeriodKind.DAY} then b.daily_limit_micros else b.monthly_limit_micros end
                    from budgets b where b.brand_id = u.brand_id for share), $6
            from unnest($1::uuid[], $2::int2[], $3::date[], $4::bigint[], $5::bigint[]) with ordinality
                 as u(brand_id, kind, period_start, amount, cnt, ord)

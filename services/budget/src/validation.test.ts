@@ -1,10 +1,9 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import pg from "pg";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { rejection } from "@adbudget/kit/testing";
+import { type BudgetHarness, campaignId, rejection, startBudgetHarness } from "@adbudget/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
-import { campaignId, startBudgetHarness, type BudgetHarness } from "./testing/budget-harness.js";
 
 let h: BudgetHarness;
 let brandId: string;

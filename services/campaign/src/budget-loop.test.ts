@@ -7,8 +7,7 @@ import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudg
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { testZone } from "@adbudget/kit/testing";
-import { eventually, startSystem, type SystemHarness } from "./testing/system-harness.js";
+import { eventually, startSystem, type SystemHarness, testZone } from "@adbudget/testing";
 
 let h: SystemHarness;
 beforeAll(async () => {
@@ -144,9 +143,9 @@ describe("replayed and reordered events", () => {
     // A reset for yesterday changes nothing; one for tomorrow opens a new, unexhausted period.
     await publish(BudgetEventType.EXHAUSTED, today, 12n, "00000000-0000-7000-8000-000000000010");
     await eventually(async () => (await audit()).length === 4, 10_000, "exhausted again");
-    expect((await h.clock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: yesterday } })).campaignsChanged).toBe(0);
-    expect((await h.clock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: today } })).campaignsChanged).toBe(0);
-    const reset = await h.clock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: addDays(today, 1) }, sourceId: "test-reset" });
+    expect((await h.campaignClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: yesterday } })).campaignsChanged).toBe(0);
+    expect((await h.campaignClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: today } })).campaignsChanged).toBe(0);
+    const reset = await h.campaignClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: addDays(today, 1) }, sourceId: "test-reset" });
     expect(reset.campaignsChanged).toBe(1);
     expect((await audit())[0]).toMatchObject({ cause: "reset.day", sourceId: "test-reset", toServing: true });
     // Tomorrow is now the brand's current day: a late exhaustion of today pauses nothing.

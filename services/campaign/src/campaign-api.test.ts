@@ -1,12 +1,11 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { rejection } from "@adbudget/kit/testing";
+import { eventually, rejection, startSystem, type SystemHarness } from "@adbudget/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 import { WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { eventually, startSystem, type SystemHarness } from "./testing/system-harness.js";
 
 let h: SystemHarness;
 let brandId: string;
@@ -74,11 +73,11 @@ describe("schedules", () => {
     ]);
     // Create decides the daypart state from now; the clock RPC moves it (idempotently).
     const asOf = timestampFromMs(h.now());
-    const out = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: asOf, sourceId: "test" });
+    const out = await h.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: asOf, sourceId: "test" });
     expect(out.campaign!.pauseReasons).toEqual([PauseReason.OUTSIDE_DAYPART]);
-    const again = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: asOf, sourceId: "test" });
+    const again = await h.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: asOf, sourceId: "test" });
     expect(again.unchanged).toBe(true);
-    const older = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: true, asOfTime: timestampFromMs(h.now() - 60_000), sourceId: "test" });
+    const older = await h.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: true, asOfTime: timestampFromMs(h.now() - 60_000), sourceId: "test" });
     expect(older.unchanged).toBe(true);
     expect(older.campaign!.serving).toBe(false);
 

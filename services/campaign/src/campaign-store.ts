@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { NotFoundError, uuidv7, writeOutbox, type OutboxMessage } from "@adbudget/kit";
+import { inTransaction, NotFoundError, uuidv7, writeOutbox, type OutboxMessage } from "@adbudget/kit";
 import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, isInside, periodsOf } from "@adbudget/time";
@@ -154,19 +154,11 @@ export class CampaignStore {
   ) {}
 
   async tx<T>(fn: (client: pg.PoolClient) => Promise<{ result: T; changes: CampaignChange[] }>, nowMs: number): Promise<{ result: T; changes: CampaignChange[] }> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("begin");
+    return inTransaction(this.pool, async (client) => {
       const out = await fn(client);
       await writeOutbox(client, this.channel, this.publish(out.changes, nowMs), nowMs);
-      await client.query("commit");
       return out;
-    } catch (err) {
-      await client.query("rollback").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async brandState(client: pg.ClientBase, brandId: string, lock: boolean): Promise<BrandStateRow | undefined> {
@@ -174,8 +166,8 @@ export class CampaignStore {
       `select s.brand_id::text, s.archived, s.time_zone, s.brand_version::text, s.day_period::text,
               coalesce(d.exhausted, false) as day_exhausted, s.month_period::text, coalesce(m.exhausted, false) as month_exhausted
        from brand_state s
-       left join budget_flags d on d.brand_id = s.brand_id and d.kind = 1 and d.period_start = s.day_period
-       left join budget_flags m on m.brand_id = s.brand_id and m.kind = 2 and m.period_start = s.month_period
+       left join budget_flags d on d.brand_id = s.brand_id and d.kind = ${PeriodKind.DAY} and d.period_start = s.day_period
+       left join budget_flags m on m.brand_id = s.brand_id and m.kind = ${PeriodKind.MONTH} and m.period_start = s.month_period
        where s.brand_id = $1 ${lock ? "for update of s" : ""}`,
       [brandId],
     );
@@ -406,6 +398,23 @@ export class CampaignStore {
       sourceId: r.source_id,
       changedAt: r.changed_at,
     }));
+  }
+
+  /**
+   * A clock confirms the daypart state it already has, for a newer instant: remember the as-of
+   * (so older calls stay ignored) without a new version or event.
+   */
+  async confirmDaypart(client: pg.ClientBase, id: string, asOf: Date): Promise<void> {
+    await client.query("update campaigns set daypart_as_of = $2 where id = $1", [id, asOf]);
+  }
+
+  /** Live campaigns by serving state (the metrics gauges). */
+  async countByServing(): Promise<{ serving: number; paused: number }> {
+    const { rows } = await this.pool.query<{ serving: string; paused: string }>(
+      `select count(*) filter (where serving)::text as serving, count(*) filter (where not serving)::text as paused
+       from campaigns where deleted_at is null`,
+    );
+    return { serving: Number(rows[0]!.serving), paused: Number(rows[0]!.paused) };
   }
 
   /** Every live campaign (optionally of one brand), for the Watch snapshot, in id order. */

@@ -1,8 +1,6 @@
 import { EnvReader, readServiceConfig, type ServiceConfig } from "@adbudget/kit";
 
 export interface CampaignConfig extends ServiceConfig {
-  natsUrl: string;
-  subjectPrefix: string;
   /** The budget service's stream this service consumes. */
   budgetStream: string;
   /** This service's stream: `<prefix>.campaign.>`. */
@@ -14,7 +12,6 @@ export interface CampaignConfig extends ServiceConfig {
   brandConsumer: string;
   brandServiceUrl: string;
   watchBuffer: number;
-  poolMax: number;
 }
 
 /**
@@ -29,20 +26,14 @@ export function readCampaignConfig(env: Record<string, string | undefined> = pro
   const base = readServiceConfig({ name: "campaign", prefix: "CAMPAIGN", port: 50053, database: "adbudget_campaign" }, reader);
   const config: CampaignConfig = {
     ...base,
-    natsUrl: reader.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
-    subjectPrefix: reader.string("EVENT_SUBJECT_PREFIX", "adbudget"),
-    budgetStream: reader.string("BUDGET_STREAM", "ADBUDGET_BUDGET"),
-    campaignStream: reader.string("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
-    budgetConsumer: reader.string("CAMPAIGN_BUDGET_CONSUMER", "campaign-budget-events"),
-    brandStream: reader.string("BRAND_STREAM", "ADBUDGET_BRAND"),
-    brandConsumer: reader.string("CAMPAIGN_BRAND_CONSUMER", "campaign-brand-events"),
+    budgetStream: reader.token("BUDGET_STREAM", "ADBUDGET_BUDGET"),
+    campaignStream: reader.token("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
+    budgetConsumer: reader.token("CAMPAIGN_BUDGET_CONSUMER", "campaign-budget-events"),
+    brandStream: reader.token("BRAND_STREAM", "ADBUDGET_BRAND"),
+    brandConsumer: reader.token("CAMPAIGN_BRAND_CONSUMER", "campaign-brand-events"),
     brandServiceUrl: reader.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
     watchBuffer: reader.int("WATCH_BUFFER", 1000, { min: 1, max: 1_000_000 }),
-    poolMax: reader.int("CAMPAIGN_DB_POOL_MAX", 10, { min: 2, max: 500 }),
   };
-  for (const [name, v] of [["EVENT_SUBJECT_PREFIX", config.subjectPrefix], ["BUDGET_STREAM", config.budgetStream], ["CAMPAIGN_STREAM", config.campaignStream], ["CAMPAIGN_BUDGET_CONSUMER", config.budgetConsumer], ["BRAND_STREAM", config.brandStream], ["CAMPAIGN_BRAND_CONSUMER", config.brandConsumer]]) {
-    if (!/^[A-Za-z0-9_-]+$/.test(v!)) reader.problems.push(`${name}: letters, digits, - and _ only`);
-  }
   reader.done();
   return config;
 }

@@ -4,8 +4,7 @@ import { addDays, formatDate, localDate, startOfDay } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
-import { testBaseNow, testZone } from "@adbudget/kit/testing";
-import { eventually, startSystem, type SystemHarness } from "./testing/system-harness.js";
+import { eventually, startSystem, type SystemHarness, testBaseNow, testZone } from "@adbudget/testing";
 
 /**
  * Edges of the budget loop at a local midnight. Every service runs on a clock shifted so that
@@ -38,7 +37,7 @@ const tomorrow = () => addDays(today(), 1);
 /** Opens a period as the reset clock does: in the ledger, then in the campaigns with its state. */
 async function openPeriod(brandId: string, start: ReturnType<typeof today>) {
   const opened = await h.budgetClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start } });
-  await h.clock.openBudgetPeriod({
+  await h.campaignClock.openBudgetPeriod({
     brandId, period: { kind: PeriodKind.DAY, start }, sourceId: "test-reset", exhausted: opened.status!.exhausted, sequence: opened.sequence,
   });
   return opened;
@@ -132,9 +131,9 @@ describe("the daypart state follows the schedule version", () => {
     const removed = (await h.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } })).campaign!;
     expect(removed.scheduleVersion).toBe(2n);
     // A timer of the old schedule fires after the removal, with a newer as-of.
-    const late = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(now() + 1000), sourceId: "old-timer", scheduleVersion: 1n });
+    const late = await h.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(now() + 1000), sourceId: "old-timer", scheduleVersion: 1n });
     expect(late.unchanged).toBe(true);
-    const unversioned = await h.clock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(now() + 2000), sourceId: "old-timer" });
+    const unversioned = await h.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(now() + 2000), sourceId: "old-timer" });
     expect(unversioned.unchanged).toBe(true);
     expect((await campaignOf(campaign!.id)).serving).toBe(true);
   });

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-/** `npm run migrate -w @adbudget/campaign-service`: applies pending migrations, then exits. */
+/** `npm run migrate -w @adbudget/campaign-service`: applies pending migrations, then exits. No ORM entities: the migrations are the schema. */
 import { runMigrationsCli } from "@adbudget/kit";
 import { readCampaignConfig } from "./config.js";
-import { entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
 
-await runMigrationsCli("campaign", readCampaignConfig(), { entities: entities, migrations });
+await runMigrationsCli("campaign", readCampaignConfig(), { entities: [], migrations });

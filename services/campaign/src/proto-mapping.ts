@@ -1,15 +1,12 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { OutboxMessage } from "@adbudget/kit";
 import {
   CampaignSchema,
   CampaignStateChangeSchema,
   type Campaign,
   type CampaignStateChange,
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
-import { uuidv7 } from "@adbudget/kit";
-import type { CampaignChange, CampaignRow, StateChangeRow } from "./campaign-store.js";
+import type { CampaignRow, StateChangeRow } from "./campaign-store.js";
 import { scheduleToProto } from "./schedule.js";
 
 export function etagOf(c: Pick<CampaignRow, "version">): string {
@@ -45,30 +42,4 @@ export function changeProto(s: StateChangeRow): CampaignStateChange {
     sourceId: s.sourceId,
     changeTime: timestampFromDate(s.changedAt),
   });
-}
-
-/** Subject of a campaign's events: `<prefix>.campaign.state.<campaignId>`. */
-export function stateSubject(prefix: string, campaignId: string): string {
-  return `${prefix}.campaign.state.${campaignId}`;
-}
-
-/**
- * One CampaignStateChangedEvent per changed campaign. Serving-state changes carry their audit
- * entry (whose id is the Nats-Msg-Id); settings-only changes and deletes carry just the campaign
- * (a fresh id), so watchers on every replica see every committed change.
- */
-export function outboxMessages(prefix: string, changes: CampaignChange[], nowMs: number): OutboxMessage[] {
-  return changes.map((c) => ({
-    eventId: c.stateChange?.id ?? uuidv7(nowMs),
-    aggregateId: c.campaign.id,
-    subject: stateSubject(prefix, c.campaign.id),
-    payload: toBinary(
-      CampaignStateChangedEventSchema,
-      create(CampaignStateChangedEventSchema, {
-        change: c.stateChange ? changeProto(c.stateChange) : undefined,
-        campaign: campaignProto(c.campaign),
-        deleted: c.deleted ?? false,
-      }),
-    ),
-  }));
 }

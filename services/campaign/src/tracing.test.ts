@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { initTracing } from "@adbudget/kit";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { eventually, startSystem, type SystemHarness } from "./testing/system-harness.js";
+import { eventually, startSystem, type SystemHarness } from "@adbudget/testing";
 
 // This file's process traces into memory: every service of the harness runs in it.
 const spans = initTracing("memory", "test")!;

@@ -23,13 +23,15 @@ describe("readServiceConfig", () => {
     const env = { BRAND_PORT: "70000", MIGRATE_ON_START: "maybe", LOG_LEVEL: "loud", PG_URL: "mysql://x", TLS_CERT_FILE: "a.pem" };
     let error: unknown;
     try {
-      readServiceConfig(defaults, new EnvReader(env));
+      const reader = new EnvReader({ ...env, EVENT_SUBJECT_PREFIX: "a.b" });
+      readServiceConfig(defaults, reader);
+      reader.done();
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join("\n");
-    for (const name of ["BRAND_PORT", "MIGRATE_ON_START", "LOG_LEVEL", "PG_URL", "TLS_KEY_FILE"]) {
+    for (const name of ["BRAND_PORT", "MIGRATE_ON_START", "LOG_LEVEL", "PG_URL", "TLS_KEY_FILE", "EVENT_SUBJECT_PREFIX"]) {
       expect(problems).toContain(name);
     }
   });

@@ -6,7 +6,7 @@
  * variable and what was wrong: that is cheaper than any runtime surprise. `readConfig` collects
  * every problem at once instead of failing on the first one.
  */
-import { readClockOffset } from "./clock.js";
+import { readClockOffset } from "./now.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -74,6 +74,13 @@ export class EnvReader {
     return raw;
   }
 
+  /** A NATS subject token or stream/consumer name: letters, digits, - and _. */
+  token(name: string, fallback: string): string {
+    const value = this.string(name, fallback);
+    if (!/^[A-Za-z0-9_-]+$/.test(value)) this.problems.push(`${name}=${JSON.stringify(value)}: letters, digits, - and _ only`);
+    return value;
+  }
+
   /** Throws a ConfigError listing every problem met so far. */
   done(): void {
     if (this.problems.length > 0) throw new ConfigError(this.problems);
@@ -97,8 +104,14 @@ export interface ServiceConfig {
   readonly tlsKeyFile: string;
   /** Prometheus /metrics port; 0 = any free port; undefined = metrics off (METRICS=off). */
   readonly metricsPort: number | undefined;
-  /** CLOCK_OFFSET_MS: shift of "now" for tests and demos (see clock.ts); 0 in production. */
+  /** CLOCK_OFFSET_MS: shift of "now" for tests and demos (see now.ts); 0 in production. */
   readonly clockOffsetMs: number;
+  /** NATS with JetStream: events between services. */
+  readonly natsUrl: string;
+  /** First token of every subject (`<prefix>.budget.exhausted.<brandId>`); tests use their own. */
+  readonly subjectPrefix: string;
+  /** Connections of the service's one database pool (<PREFIX>_DB_POOL_MAX). */
+  readonly poolMax: number;
 }
 
 export interface ServiceDefaults {
@@ -113,7 +126,8 @@ export interface ServiceDefaults {
 
 /**
  * Reads the shared settings of a service. `PG_URL` is the server (without database) all
- * services default to; `<PREFIX>_DATABASE_URL` overrides the whole URL of one service.
+ * services default to; `<PREFIX>_DATABASE_URL` overrides the whole URL of one service. The
+ * caller reads its own settings with the same reader, then calls `reader.done()`.
  */
 export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvReader()): ServiceConfig {
   const pgUrl = reader.url("PG_URL", "postgres://postgres@127.0.0.1:5432", ["postgres:", "postgresql:"]);
@@ -133,10 +147,17 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
       ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort ?? defaults.port - 50051 + 9451)
       : undefined,
     clockOffsetMs: readClockOffset(reader),
+    natsUrl: reader.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    subjectPrefix: reader.token("EVENT_SUBJECT_PREFIX", "adbudget"),
+    // 10: a group commit keeps at most two spend transactions busy, the relay one LISTEN
+    // connection; the rest serve reads. PostgreSQL's default max_connections (100) fits three
+    // services with two replicas each.
+    poolMax: reader.int(`${defaults.prefix}_DB_POOL_MAX`, 10, { min: 2, max: 500 }),
   };
   if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
     reader.problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
   }
-  reader.done();
+  // The service reads its own settings with the same reader and calls done(): every problem of
+  // every setting is listed at once.
   return config;
 }

@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { StopStack } from "./lifecycle.js";
 import type { Logger } from "./logger.js";
 import { ensureStream } from "./streams.js";
 import { withMessageSpan } from "./tracing.js";
@@ -94,4 +95,12 @@ export class DurableConsumer {
       }
     }
   }
+}
+
+/** Starts a durable consumer that `stack` stops (before the NATS connection it uses closes). */
+export function startDurableConsumer(nc: NatsConnection, options: DurableConsumerOptions, stack: StopStack): DurableConsumer {
+  const consumer = new DurableConsumer(nc, options);
+  consumer.start();
+  stack.push(() => consumer.stop());
+  return consumer;
 }

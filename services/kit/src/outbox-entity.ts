@@ -12,7 +12,7 @@ export const OutboxEntity = defineEntity({
   tableName: "outbox",
   properties: {
     id: p.bigint("string").primary().autoincrement(),
-    eventId: p.uuid().unique(),
+    eventId: p.uuid().unique("outbox_event_id_key"),
     aggregateId: p.text(),
     subject: p.text(),
     payload: p.blob(),
@@ -21,6 +21,8 @@ export const OutboxEntity = defineEntity({
     /** W3C traceparent of the change: the relay sends it as a NATS header. */
     traceParent: p.text().nullable(),
   },
+  // What the relay scans: the pending rows, in id order.
+  indexes: [{ name: "outbox_pending_idx", properties: ["id"], where: "published_at is null" }],
 });
 
 /**

@@ -69,7 +69,9 @@ export class OutboxRelay {
     this.stopped = true;
     this.wake();
     await this.running;
-    this.listener?.release();
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.release();
   }
 
   /** Rows not yet published. */

@@ -25,3 +25,22 @@ export function createPgPool(url: string, max: number, logger: Logger): pg.Pool 
   pool.on("connect", (client) => client.on("error", (err) => logger.warn({ err: err.message }, "database connection failed")));
   return pool;
 }
+
+/**
+ * Runs `fn` in a transaction on one connection of `pool`: commit when it resolves, rollback when
+ * it throws (the error is rethrown), the connection released either way.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    const result = await fn(client);
+    await client.query("commit");
+    return result;
+  } catch (err) {
+    await client.query("rollback").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createLogger } from "@adbudget/kit";
-import { startSystem, type SystemHarness } from "@adbudget/campaign-service/testing";
-import { readWorkerConfig } from "../config.js";
-import { startWorker, type RunningWorker } from "../worker.js";
+import { readWorkerConfig, startWorker, type RunningWorker } from "@adbudget/workflows";
+import { NATS_URL } from "./nats.js";
+import { startSystem, type SystemHarness } from "./system.js";
 import { startDevServer, type DevServer } from "./temporal-dev-server.js";
 
 export interface ClocksHarness {
@@ -25,7 +25,7 @@ export async function startClocks(): Promise<ClocksHarness> {
     BRAND_SERVICE_URL: system.brandApp.server.url,
     BUDGET_SERVICE_URL: system.budgetApp.server.url,
     CAMPAIGN_SERVICE_URL: system.campaignApp.server.url,
-    NATS_URL: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+    NATS_URL,
     EVENT_SUBJECT_PREFIX: system.prefix,
     BRAND_STREAM: system.brandStream,
     CAMPAIGN_STREAM: system.campaignStream,

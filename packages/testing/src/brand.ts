@@ -4,10 +4,10 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger } from "@adbudget/kit";
-import { createTestDatabase, type TestDatabase } from "@adbudget/kit/testing";
+import { createTestDatabase, type TestDatabase } from "./databases.js";
+import { NATS_URL } from "./nats.js";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
-import { startBrandApp, type BrandApp } from "../app.js";
-import { readBrandConfig } from "../config.js";
+import { readBrandConfig, startBrandApp, type BrandApp } from "@adbudget/brand-service";
 
 export interface BrandHarness {
   app: BrandApp;
@@ -46,7 +46,7 @@ export async function startBrandHarness(
     async close() {
       await app.stop();
       await db.drop();
-      const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+      const nc = await connect({ servers: NATS_URL });
       await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
       await nc.close();
     },

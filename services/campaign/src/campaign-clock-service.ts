@@ -1,6 +1,6 @@
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { InvalidArgumentError, dateViolation, requestId, type Logger } from "@adbudget/kit";
+import { InvalidArgumentError, dateViolation, requestId, type Logger, type Now } from "@adbudget/kit";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
@@ -13,7 +13,7 @@ import { campaignProto } from "./proto-mapping.js";
  * nothing; opening a period moves the brand's current period forward only.
  */
 export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignClockService> {
-  constructor(private readonly deps: { store: CampaignStore; logger: Logger; now?: () => number }) {}
+  constructor(private readonly deps: { store: CampaignStore; logger: Logger; now?: Now }) {}
 
   private source(sourceId: string, ctx: HandlerContext): string {
     return sourceId || `request:${requestId(ctx)}`;
@@ -38,7 +38,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       if (before.inDaypart === req.inWindow) {
         // Same state, newer as-of: remember the as-of (so older calls stay ignored) without a new
         // version or event: a clock confirming the state is not a change of the campaign.
-        await client.query("update campaigns set daypart_as_of = $2 where id = $1", [before.id, asOf]);
+        await this.deps.store.confirmDaypart(client, before.id, asOf);
         return { result: { campaign: before, unchanged: true }, changes: [] };
       }
       const brand = await this.deps.store.brandState(client, before.brandId, false);

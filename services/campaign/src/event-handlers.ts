@@ -7,6 +7,12 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
 import type { CampaignStore } from "./campaign-store.js";
 
+/*
+ * The handlers of the events this service consumes (durable JetStream consumers, see app.ts):
+ * budget events (exhausted / replenished) and brand events (archived, zone). Each applies one
+ * event in one transaction and is idempotent: consumers redeliver until the ack.
+ */
+
 /**
  * Applies one budget event (exhausted / replenished) to the brand's flags and campaigns, in
  * one transaction. Idempotent and order-insensitive: the flag keeps its period and the highest

@@ -5,7 +5,7 @@ import type { Logger } from "@adbudget/kit";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
-import type { Clocks } from "./client.js";
+import type { ClockWorkflows } from "./client.js";
 
 /**
  * Keeps the clocks in step with the services, from their events (durable consumers): a
@@ -17,7 +17,7 @@ import type { Clocks } from "./client.js";
 /** Causes of campaign events that may carry a new schedule (the others are state changes). */
 const SETTINGS_CAUSES = new Set(["create", "update", "delete"]);
 
-export function campaignEventHandler(clocks: Clocks, logger: Logger) {
+export function campaignEventHandler(clockWorkflows: ClockWorkflows, logger: Logger) {
   return async (msg: JsMsg): Promise<void> => {
     const event = fromBinary(CampaignStateChangedEventSchema, msg.data);
     const c = event.campaign;
@@ -25,10 +25,10 @@ export function campaignEventHandler(clocks: Clocks, logger: Logger) {
     const settingsChange = event.change === undefined || SETTINGS_CAUSES.has(event.change.cause);
     if (!settingsChange) return;
     if (event.deleted || c.schedule === undefined || c.schedule.windows.length === 0) {
-      await clocks.stopDaypart(c.id);
+      await clockWorkflows.stopDaypart(c.id);
       return;
     }
-    await clocks.ensureDaypart({ campaignId: c.id, brandId: c.brandId, name: c.name });
+    await clockWorkflows.ensureDaypart({ campaignId: c.id, brandId: c.brandId, name: c.name });
     logger.debug({ campaignId: c.id }, "daypart clock started or woken");
   };
 }
@@ -39,16 +39,16 @@ export function campaignEventHandler(clocks: Clocks, logger: Logger) {
  * is in the brand's zone, which then reloads and recomputes in the new zone (the campaign service
  * gave those schedules a new version, so a clock still computing in the old zone changes nothing).
  */
-export function brandEventHandler(clocks: Clocks, campaigns: Client<typeof CampaignService>, logger: Logger) {
+export function brandEventHandler(clockWorkflows: ClockWorkflows, campaigns: Client<typeof CampaignService>, logger: Logger) {
   return async (msg: JsMsg): Promise<void> => {
     const event = fromBinary(BrandChangedEventSchema, msg.data);
     const b = event.brand;
     if (b === undefined) return;
     if (event.type === BrandChangeType.ARCHIVED || b.archived) {
-      await clocks.stopReset(b.id);
+      await clockWorkflows.stopReset(b.id);
       return;
     }
-    await clocks.ensureReset({ brandId: b.id, name: b.name });
+    await clockWorkflows.ensureReset({ brandId: b.id, name: b.name });
     if (event.type === BrandChangeType.UPDATED) {
       let pageToken = "";
       let woken = 0;
@@ -56,7 +56,7 @@ export function brandEventHandler(clocks: Clocks, campaigns: Client<typeof Campa
         const page = await campaigns.listCampaigns({ brandId: b.id, pageSize: 1000, pageToken });
         for (const c of page.campaigns) {
           if (c.schedule === undefined || c.schedule.windows.length === 0 || c.schedule.timeZone !== "") continue;
-          await clocks.ensureDaypart({ campaignId: c.id, brandId: c.brandId, name: c.name });
+          await clockWorkflows.ensureDaypart({ campaignId: c.id, brandId: c.brandId, name: c.name });
           woken++;
         }
         pageToken = page.nextPageToken;

@@ -5,15 +5,16 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "@adbudget/kit";
-import { createTestDatabase, quietClockOffset, startTcpProxy, type TcpProxy, type TestDatabase } from "@adbudget/kit/testing";
+import { createTestDatabase, type TestDatabase } from "./databases.js";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
+import { quietClockOffset } from "./test-clock.js";
 import { startBrandApp, readBrandConfig, type BrandApp } from "@adbudget/brand-service";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { BudgetPeriodEventSchema, type BudgetPeriodEvent } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
-import { startBudgetApp, type BudgetApp } from "../app.js";
-import { readBudgetConfig } from "../config.js";
+import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 
-export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+import { NATS_URL } from "./nats.js";
 
 export interface BudgetHarness {
   brandApp: BrandApp;

@@ -1,7 +1,11 @@
 import type { EnvReader } from "./config.js";
 
-/** Milliseconds since the epoch: what a service or workflow takes as "now". */
-export type Clock = () => number;
+/**
+ * Where a service takes "now" from: milliseconds since the epoch. Naming in this repository:
+ * a time source is a `now` (this type); the `*ClockService` RPCs are the clock services, called
+ * by "the clocks" (the Temporal workflows and their worker).
+ */
+export type Now = () => number;
 
 /** About 400 days: enough to reach any month end or DST change of the coming year. */
 export const MAX_CLOCK_OFFSET_MS = 400 * 86_400_000;
@@ -18,6 +22,6 @@ export function readClockOffset(reader: EnvReader): number {
 }
 
 /** The wall clock shifted by `offsetMs` (0 = the wall clock itself). */
-export function offsetClock(offsetMs: number): Clock {
+export function shiftedNow(offsetMs: number): Now {
   return offsetMs === 0 ? Date.now : () => Date.now() + offsetMs;
 }

@@ -4,7 +4,9 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "@adbudget/kit";
-import { createTestDatabase, freePort, quietClockOffset, type TestDatabase } from "@adbudget/kit/testing";
+import { createTestDatabase, type TestDatabase } from "./databases.js";
+import { freePort } from "./ports.js";
+import { quietClockOffset } from "./test-clock.js";
 import { readBrandConfig, startBrandApp, type BrandApp } from "@adbudget/brand-service";
 import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -12,10 +14,9 @@ import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { startCampaignApp, type CampaignApp } from "../app.js";
-import { readCampaignConfig } from "../config.js";
+import { readCampaignConfig, startCampaignApp, type CampaignApp } from "@adbudget/campaign-service";
 
-export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+import { NATS_URL } from "./nats.js";
 
 export interface SystemHarness {
   brandApp: BrandApp;
@@ -24,7 +25,7 @@ export interface SystemHarness {
   brands: Client<typeof BrandService>;
   budget: Client<typeof BudgetService>;
   campaigns: Client<typeof CampaignService>;
-  clock: Client<typeof CampaignClockService>;
+  campaignClock: Client<typeof CampaignClockService>;
   budgetClock: Client<typeof BudgetClockService>;
   prefix: string;
   budgetStream: string;
@@ -111,7 +112,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
     brands: createClient(BrandService, t(brandApp.server.url)),
     budget: createClient(BudgetService, t(budgetApp.server.url)),
     campaigns: createClient(CampaignService, t(campaignApp.server.url)),
-    clock: createClient(CampaignClockService, t(campaignApp.server.url)),
+    campaignClock: createClient(CampaignClockService, t(campaignApp.server.url)),
     budgetClock: createClient(BudgetClockService, t(budgetApp.server.url)),
     prefix: tag,
     budgetStream,
@@ -144,14 +145,4 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
     },
   };
   return h;
-}
-
-/** Polls `check` until it returns true or the time is up. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }

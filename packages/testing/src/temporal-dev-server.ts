@@ -1,18 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { Connection } from "@temporalio/client";
-import { freePort } from "@adbudget/kit/testing";
+import { freePort } from "./ports.js";
+import { toolBinary } from "./tools.js";
 
 /** The Temporal CLI built by deploy/local/infra.sh (go install), or one on PATH. */
 export function temporalBinary(): string {
-  const candidates = [
-    ...(process.env.PATH ?? "").split(":").map((d) => join(d, "temporal")),
-    join(process.env.GOPATH ?? join(process.env.HOME ?? "/root", "go"), "bin", "temporal"),
-  ];
-  const found = candidates.find((c) => existsSync(c));
-  if (found === undefined) throw new Error("temporal CLI not found: deploy/local/infra.sh builds it (go install)");
-  return found;
+  return toolBinary("temporal");
 }
 
 export interface DevServer {

@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 import { EnvReader } from "./config.js";
-import { MAX_CLOCK_OFFSET_MS, offsetClock, readClockOffset } from "./clock.js";
+import { MAX_CLOCK_OFFSET_MS, readClockOffset, shiftedNow } from "./now.js";
 
 test.each([
   [undefined, 0],
@@ -21,9 +21,9 @@ test.each(["1.5", "soon", "1e3", String(MAX_CLOCK_OFFSET_MS + 1), String(-MAX_CL
   expect(r.problems.join("\n")).toContain("CLOCK_OFFSET_MS");
 });
 
-test("offsetClock shifts the wall clock by exactly the offset; 0 is the wall clock itself", () => {
-  expect(offsetClock(0)).toBe(Date.now);
-  const shifted = offsetClock(86_400_000);
+test("shiftedNow shifts the wall clock by exactly the offset; 0 is the wall clock itself", () => {
+  expect(shiftedNow(0)).toBe(Date.now);
+  const shifted = shiftedNow(86_400_000);
   const before = Date.now();
   const t = shifted();
   const after = Date.now();

@@ -1,0 +1,19 @@
+/**
+ * @adbudget/testing: what tests of every package share, in one workspace package that no service
+ * image contains. Infrastructure helpers (a database per test, a TCP proxy that cuts and
+ * restores connections, free ports, tool binaries, a Temporal dev server, the tests' clock) and
+ * the harnesses that start real services on real ports: one service, the whole system, the
+ * whole system with the clocks worker.
+ */
+export * from "./databases.js";
+export * from "./tcp-proxy.js";
+export * from "./ports.js";
+export * from "./calls.js";
+export * from "./test-clock.js";
+export * from "./tools.js";
+export * from "./nats.js";
+export * from "./temporal-dev-server.js";
+export * from "./brand.js";
+export * from "./budget.js";
+export * from "./system.js";
+export * from "./clocks.js";

@@ -1,0 +1,152 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type pg from "pg";
+import type { ServiceConfig } from "./config.js";
+import { startDurableConsumer, type DurableConsumerOptions } from "./consumer.js";
+import { migrate, openDatabase, poolProbe, type DatabaseOptions, type MikroORM } from "./db.js";
+import { connectNats, serverOptionsFrom, startOutboxRelay, StopStack } from "./lifecycle.js";
+import { createLogger, type Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { shiftedNow, type Now } from "./now.js";
+import type { OutboxRelay, RelayOptions } from "./outbox-relay.js";
+import { createPgPool } from "./pg-pool.js";
+import { startServer, type RunningServer } from "./server.js";
+import { tracePropagationInterceptor } from "./tracing.js";
+
+/** The settings a service app needs beyond ServiceConfig. */
+export interface ServiceAppConfig extends ServiceConfig {
+  natsUrl: string;
+  /** Connections of the service's one database pool. */
+  poolMax: number;
+}
+
+/** What the kit builds for every service, handed to the service's own wiring. */
+export interface ServiceParts {
+  config: ServiceAppConfig;
+  logger: Logger;
+  /** The service's one PostgreSQL pool: its requests, its relay and its readiness probe use it. */
+  pool: pg.Pool;
+  /** MikroORM, for a service that reads and writes through it (`schema.access: "orm"`). */
+  orm: MikroORM | undefined;
+  nc: NatsConnection;
+  /** The outbox relay, when the service publishes events. */
+  relay: OutboxRelay | undefined;
+  metrics: Metrics;
+  /** "Now" for the service's rules: the wall clock shifted by CLOCK_OFFSET_MS (tests, demos). */
+  now: Now;
+  /** Things to stop with the service, last started first. */
+  stack: StopStack;
+  /** A transport for a typed client of another service (the trace context travels with calls). */
+  transport(url: string): Transport;
+  /** Starts a durable JetStream consumer that stops with the service. */
+  consume(options: Omit<DurableConsumerOptions, "logger"> & { component: string }): void;
+}
+
+export interface ServiceAppSpec {
+  config: ServiceAppConfig;
+  logger?: Logger;
+  schema: Pick<DatabaseOptions, "entities" | "migrations"> & {
+    /**
+     * "sql": the service reads and writes with set-based SQL on a `pg` pool; MikroORM only runs
+     * the migrations and is closed again. "orm": the service reads and writes through MikroORM,
+     * and MikroORM's pool is the service's pool.
+     */
+    access: "sql" | "orm";
+  };
+  /** The service's outbox, published to this stream (none: the service publishes nothing). */
+  outbox?: Omit<RelayOptions, "onPublished">;
+  /** The services this server serves: announced by reflection and health. */
+  services: DescService[];
+  healthIntervalMs?: number;
+  /** Wires the service's own parts on the shared ones; returns how to route its RPCs. */
+  build(parts: ServiceParts): (router: ConnectRouter) => void | Promise<(router: ConnectRouter) => void>;
+}
+
+export interface ServiceApp {
+  readonly server: RunningServer;
+  readonly logger: Logger;
+  readonly pool: pg.Pool;
+  readonly relay: OutboxRelay | undefined;
+  /** Graceful stop: the server first (NOT_SERVING, drain), then everything else in reverse order. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one composition root of the services: database (migrated unless MIGRATE_ON_START=false)
+ * and its one pool, NATS, the outbox relay, metrics, the server with reflection, health (ready
+ * while the pool answers) and every interceptor, and the stop order. A service's app.ts holds
+ * only what is its own: its stores, clients, consumers and routes, in `build`.
+ */
+export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp> {
+  const { config } = spec;
+  const logger = spec.logger ?? createLogger(config.name, config.logLevel);
+  const stack = new StopStack(logger);
+  try {
+    const { pool, orm } = await openServiceDatabase(spec, logger, stack);
+    const metrics = new Metrics(config.name);
+    const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack);
+    const relay = spec.outbox ? startOutboxRelay(pool, nc, logger, spec.outbox, stack, metrics) : undefined;
+    const parts: ServiceParts = {
+      config,
+      logger,
+      pool,
+      orm,
+      nc,
+      relay,
+      metrics,
+      now: shiftedNow(config.clockOffsetMs),
+      stack,
+      transport: (url) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor] }),
+      consume: ({ component, ...options }) => startDurableConsumer(nc, { ...options, logger: logger.child({ component }) }, stack),
+    };
+    const routes = await spec.build(parts);
+    const server = await startServer({
+      ...serverOptionsFrom(config),
+      logger,
+      services: spec.services,
+      routes,
+      // Readiness is the database the requests use: without it nothing can be served. NATS down
+      // only delays events (they wait in the outbox), so it does not take a service out of rotation.
+      probes: { database: poolProbe(pool) },
+      healthIntervalMs: spec.healthIntervalMs,
+      metrics,
+    });
+    return {
+      server,
+      logger,
+      pool,
+      relay,
+      async stop() {
+        await server.close();
+        await stack.run();
+      },
+    };
+  } catch (err) {
+    await stack.run();
+    throw err;
+  }
+}
+
+/** The service's database and its one pool (see ServiceAppSpec.schema.access). */
+async function openServiceDatabase(spec: ServiceAppSpec, logger: Logger, stack: StopStack): Promise<{ pool: pg.Pool; orm: MikroORM | undefined }> {
+  const { config, schema } = spec;
+  if (schema.access === "sql") {
+    if (config.migrateOnStart) {
+      const orm = await openDatabase({ url: config.databaseUrl, ...schema, logger, poolMax: 1 });
+      try {
+        await migrate(orm, logger);
+      } finally {
+        await orm.close();
+      }
+    }
+    const pool = createPgPool(config.databaseUrl, config.poolMax, logger);
+    stack.push(() => pool.end());
+    return { pool, orm: undefined };
+  }
+  const orm = await openDatabase({ url: config.databaseUrl, ...schema, logger, poolMax: config.poolMax });
+  stack.push(() => orm.close());
+  if (config.migrateOnStart) await migrate(orm, logger);
+  return { pool: (await orm.driver.getConnection().getNativeClient()) as pg.Pool, orm };
+}
