@@ -11,10 +11,18 @@
  * (DEMO_LOG_DIR, .data/logs) with TRACING=stdout, it prints that trace: the RecordSpend, the
  * campaign service consuming budget.exhausted (where the pause commits), and what followed.
  *
+ * Every call is authenticated, each with the role it needs: an admin creates the brands, a
+ * brand manager of those brands sets budgets and campaigns, ad servers scoped to them report
+ * spend and watch. Tokens are signed with the development key `npm start` made (or
+ * AUTH_PRIVATE_KEY_FILE).
+ *
  * Env: BRAND_URL, BUDGET_URL, CAMPAIGN_URL (default 127.0.0.1:5005x), DEMO_SECONDS (60),
- * DEMO_LOG_DIR (.data/logs).
+ * DEMO_LOG_DIR (.data/logs), AUTH_PRIVATE_KEY_FILE (.data/keys/signing-key.json), AUTH_AUDIENCE.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { JWK } from "jose";
+import { bearerInterceptor, mintToken, type TokenClaims } from "@adbudget/kit";
 import { printTrace } from "./demo-trace.ts";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -25,10 +33,11 @@ import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campai
 import { formatClock, localDate, wallTime } from "@adbudget/time";
 
 const url = (name: string, port: number) => process.env[`${name}_URL`] ?? `http://127.0.0.1:${port}`;
-const t = (u: string) => createGrpcTransport({ baseUrl: u });
-const brands = createClient(BrandService, t(url("BRAND", 50051)));
-const budget = createClient(BudgetService, t(url("BUDGET", 50052)));
-const campaigns = createClient(CampaignService, t(url("CAMPAIGN", 50053)));
+const signingKey = JSON.parse(readFileSync(process.env.AUTH_PRIVATE_KEY_FILE || ".data/keys/signing-key.json", "utf8")) as JWK;
+const token = (claims: TokenClaims) => mintToken(signingKey, claims, { audience: process.env.AUTH_AUDIENCE || "adbudget", ttlSeconds: 3600 });
+const t = (u: string, bearer: string) => createGrpcTransport({ baseUrl: u, interceptors: [bearerInterceptor(bearer)] });
+const admin = await token({ sub: "demo:admin", role: "admin" });
+const brands = createClient(BrandService, t(url("BRAND", 50051), admin));
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 60);
 const run = randomBytes(2).toString("hex");
 
@@ -58,8 +67,22 @@ const seeds = [
   { name: "Cove Books", zone: "Europe/London", limit: 50_000_000n },
 ];
 const demo: DemoBrand[] = [];
+const demoBrands: { seed: (typeof seeds)[number]; id: string }[] = [];
 for (const s of seeds) {
   const { brand } = await brands.createBrand({ name: `${s.name} ${run}`, timeZone: s.zone });
+  demoBrands.push({ seed: s, id: brand!.id });
+}
+// The brand manager and the ad servers of the demo's brands: their tokens name those brands.
+const ids = demoBrands.map((b) => b.id);
+const manager = await token({ sub: "demo:manager", role: "brand-manager", brands: ids });
+const adServer = await token({ sub: "demo:ad-server", role: "ad-server", brands: ids });
+say(`tokens: admin (brands), brand-manager (budgets, campaigns) and ad-server (spend, watch) of the ${ids.length} brands`);
+const budget = createClient(BudgetService, t(url("BUDGET", 50052), manager));
+const campaigns = createClient(CampaignService, t(url("CAMPAIGN", 50053), manager));
+const spendApi = createClient(BudgetService, t(url("BUDGET", 50052), adServer));
+const watchApi = createClient(CampaignService, t(url("CAMPAIGN", 50053), adServer));
+for (const { seed: s, id } of demoBrands) {
+  const brand = { id };
   await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: s.limit, monthlyLimitMicros: s.limit * 40n });
   const b: DemoBrand = { id: brand!.id, name: s.name, zone: s.zone, limit: s.limit, campaigns: new Map() };
   // A dayparted campaign: serving now, in a window from an hour ago to two hours from now, local time.
@@ -86,7 +109,7 @@ const abort = new AbortController();
 const byCampaign = new Map(demo.flatMap((b) => [...b.campaigns.keys()].map((id) => [id, b] as const)));
 const watching = (async () => {
   try {
-    for await (const m of campaigns.watchCampaigns({}, { signal: abort.signal })) {
+    for await (const m of watchApi.watchCampaigns({}, { signal: abort.signal })) {
       const c = m.campaign;
       const b = c && byCampaign.get(c.id);
       if (!c || !b) continue;
@@ -121,7 +144,7 @@ while (Date.now() < deadline) {
       if (!c.serving) continue;
       const amount = BigInt(50_000 + Math.floor(Math.random() * 250_000));
       const { traceId, headers } = traced();
-      const res = await budget.recordSpend({ eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount }, { headers });
+      const res = await spendApi.recordSpend({ eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount }, { headers });
       const day = res.status!.day!;
       if (day.exhausted && !exhaustedAt.has(b.id)) {
         exhaustedAt.set(b.id, Date.now());
@@ -160,4 +183,4 @@ for (const b of demo) {
   say(`${b.name}: spent ${usd(status!.day!.spentMicros)} today (limit ${usd(status!.day!.limitMicros ?? 0n)}), ${serving}/${b.campaigns.size} campaigns serving`);
 }
 say(`the clocks in the Temporal UI: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`BrandId="${demo[0]!.id}"`)}`);
-say("budgets reset at each brand's local midnight (budget-reset workflows); try grpcurl -plaintext 127.0.0.1:50053 list");
+say(`budgets reset at each brand's local midnight (budget-reset workflows); try: grpcurl -plaintext -H "authorization: Bearer $(npm run -s token -- --role viewer)" 127.0.0.1:50053 list`);

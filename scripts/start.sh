@@ -50,6 +50,15 @@ LOG_DIR=.data/logs
 mkdir -p "$LOG_DIR"
 export TRACING="${TRACING:-stdout}"
 
+# Every call needs a token. On the first run a development key pair is made under .data/keys
+# (git-ignored): every process verifies tokens with its public half (JWKS) and signs its own
+# identity with the private half. Production mounts a JWKS and a key per workload instead.
+if [ -z "${AUTH_JWKS_FILE:-}${AUTH_JWKS_URL:-}" ]; then
+  node -e 'import("@adbudget/kit").then((k) => k.ensureDevKeys(".data/keys"))'
+  export AUTH_JWKS_FILE="$ROOT/.data/keys/jwks.json" AUTH_PRIVATE_KEY_FILE="$ROOT/.data/keys/signing-key.json"
+fi
+ADMIN_TOKEN=$(node scripts/token.ts --role admin --ttl 12h --sub start:admin 2>/dev/null | tail -n 1)
+
 # name|port|entry
 SERVICES=(
   "brand|${BRAND_PORT:-50051}|services/brand/dist/main.js"
@@ -91,8 +100,11 @@ $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port _ <<<"$s"; printf '  %
   Temporal       127.0.0.1:${TEMPORAL_PORT:-7233}
   Temporal UI    http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
 
-  try:  grpcurl -plaintext 127.0.0.1:${BRAND_PORT:-50051} list
-        grpcurl -plaintext -d '{"name":"Acme","time_zone":"America/New_York"}' \\
+  an admin token (12 h; npm run token -- --role <role> [--brand <id>] makes others):
+    export TOKEN=$ADMIN_TOKEN
+
+  try:  grpcurl -plaintext -H "authorization: Bearer \$TOKEN" 127.0.0.1:${BRAND_PORT:-50051} list
+        grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"name":"Acme","time_zone":"America/New_York"}' \\
           127.0.0.1:${BRAND_PORT:-50051} adbudget.brand.v1.BrandService/CreateBrand
 
   Ctrl-C stops what this run started (services, worker, and infrastructure it had to start).

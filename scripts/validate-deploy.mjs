@@ -51,6 +51,9 @@ for (const d of deployments) {
   const name = d.metadata.name;
   const pod = d.spec.template.spec;
   check(pod.securityContext?.runAsNonRoot === true, `${name}: runAsNonRoot`);
+  // Every call needs a token: each workload mounts the key set and its own signing key.
+  check(pod.volumes?.some((v) => v.secret?.secretName === "adbudget-jwks"), `${name}: the JWKS Secret mounted`);
+  check(pod.volumes?.some((v) => v.secret?.secretName === `adbudget-${name}-key`), `${name}: its own signing key Secret mounted`);
   for (const c of pod.containers) {
     check(c.resources?.requests && c.resources?.limits, `${name}: resource requests and limits`);
     check(c.securityContext?.readOnlyRootFilesystem === true, `${name}: read-only root file system`);
@@ -84,6 +87,7 @@ for (const s of ["postgres", "nats", "temporal", "jaeger", "brand", "budget", "c
   check(compose.services?.[s] !== undefined, `compose: service ${s}`);
   const target = compose.services?.[s]?.build?.target;
   if (target) check(new RegExp(`^FROM runtime AS ${target}$`, "m").test(dockerfile), `Dockerfile: target ${target}`);
+  if (target) check(JSON.stringify(compose.services[s].secrets ?? []).includes("adbudget-jwks"), `compose: ${s} gets the auth secrets`);
 }
 
 if (problems.length > 0) {

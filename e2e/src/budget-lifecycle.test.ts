@@ -86,7 +86,7 @@ function watch(campaigns: Client<typeof CampaignService>, brandId: string) {
 const reasons = (c: Campaign | undefined) => [...(c?.pauseReasons ?? [])].sort();
 
 test("brand creation -> spend -> budget exhausted, campaigns stop -> local midnight resets day and month, campaigns serve again", async () => {
-  const t = (url: string) => createGrpcTransport({ baseUrl: url });
+  const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: system.auth.admin });
   const brands = createClient(BrandService, t(system.urls.brand));
   const budget = createClient(BudgetService, t(system.urls.budget));
   const campaigns = createClient(CampaignService, t(system.urls.campaign));

@@ -37,6 +37,7 @@ test("the demo shows exhaustion, campaigns stopping, a raise bringing them back,
         CAMPAIGN_URL: system.urls.campaign,
         DEMO_SECONDS: "25",
         DEMO_LOG_DIR: logDir,
+        ...system.auth.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

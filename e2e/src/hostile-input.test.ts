@@ -1,6 +1,6 @@
 import { create, ScalarType, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, startSystem, type SystemHarness } from "@adbudget/testing";
@@ -29,6 +29,7 @@ beforeAll(async () => {
   const { brand } = await h.brands.createBrand({ name: "Hostile target", timeZone: "UTC" });
   const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Target" });
   target = { brandId: brand!.id, campaignId: campaign!.id };
+  clocksIdentity = await h.auth.as({ sub: "test:clocks", role: "clocks" });
 });
 afterAll(async () => {
   await h?.close();
@@ -173,6 +174,10 @@ async function call(transport: Transport, service: DescService, method: DescMeth
   }
 }
 
+/** Hostile input from a caller with the right to call: an admin, or the clocks for the clock services. */
+let clocksIdentity: Interceptor[] = [];
+const interceptorsFor = (service: DescService): Interceptor[] => (service.name.endsWith("ClockService") ? clocksIdentity : h.auth.admin);
+
 const SERVICES: [DescService, () => string][] = [
   [BrandService, () => h.brandApp.server.url],
   [BudgetService, () => h.budgetApp.server.url],
@@ -209,8 +214,8 @@ describe("hostile input through every RPC of every service", () => {
     try {
       for (const [service, url] of SERVICES) {
         const transports: [string, Transport][] = [
-          ["grpc", createGrpcTransport({ baseUrl: url() })],
-          ["connect-json", createConnectTransport({ baseUrl: url(), httpVersion: "1.1" })],
+          ["grpc", createGrpcTransport({ baseUrl: url(), interceptors: interceptorsFor(service) })],
+          ["connect-json", createConnectTransport({ baseUrl: url(), httpVersion: "1.1", interceptors: interceptorsFor(service) })],
         ];
         for (const method of service.methods) {
           if (method.methodKind === "bidi_streaming" || method.methodKind === "client_streaming") continue;
@@ -233,7 +238,7 @@ describe("hostile input through every RPC of every service", () => {
           }
         }
         // A body past the size limit: refused, not INTERNAL, and the server keeps serving.
-        const huge = await call(createGrpcTransport({ baseUrl: url() }), BrandService, BrandService.method.createBrand, create(BrandService.method.createBrand.input, { name: "y".repeat(5 * 1024 * 1024) }));
+        const huge = await call(createGrpcTransport({ baseUrl: url(), interceptors: h.auth.admin }), BrandService, BrandService.method.createBrand, create(BrandService.method.createBrand.input, { name: "y".repeat(5 * 1024 * 1024) }));
         if (url() === h.brandApp.server.url) expect(huge).toBe(Code.ResourceExhausted);
       }
     } finally {

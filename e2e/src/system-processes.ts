@@ -7,7 +7,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createTestDatabase, type DevServer, freePort, startDevServer, type TestDatabase } from "@adbudget/testing";
+import { createTestAuth, createTestDatabase, type DevServer, freePort, startDevServer, type TestAuth, type TestDatabase } from "@adbudget/testing";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -27,6 +27,8 @@ export interface Proc {
 
 export interface SystemProcesses {
   urls: { brand: string; budget: string; campaign: string };
+  /** The system's keys (as `npm start` makes them): the callers' tokens. */
+  auth: TestAuth;
   metrics: { brand: string; budget: string; campaign: string; clocks: string };
   temporalAddress: string;
   taskQueue: string;
@@ -129,9 +131,10 @@ export async function startSystem(env: () => Record<string, string>, options: { 
     campaign: `http://127.0.0.1:${ports.campaign}`,
   };
   const taskQueue = `${tag}-clocks`;
+  const auth = await createTestAuth();
 
   const log = options.logDir;
-  const common = { ...env(), NATS_URL, EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "1000", LOG_LEVEL: "info" };
+  const common = { ...auth.env, ...env(), NATS_URL, EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", SHUTDOWN_GRACE_MS: "1000", LOG_LEVEL: "info" };
   const procs: Proc[] = [
     startProc("brand", entry("@adbudget/brand-service", "main.js"), {
       ...common, BRAND_PORT: String(ports.brand), BRAND_METRICS_PORT: String(metricsPorts.brand), BRAND_DATABASE_URL: dbs[0]!.url,
@@ -153,6 +156,7 @@ export async function startSystem(env: () => Record<string, string>, options: { 
   ];
   const system: SystemProcesses = {
     urls,
+    auth,
     metrics: {
       brand: `http://127.0.0.1:${metricsPorts.brand}/metrics`,
       budget: `http://127.0.0.1:${metricsPorts.budget}/metrics`,

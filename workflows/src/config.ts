@@ -1,7 +1,11 @@
-import { EnvReader, readClockOffset } from "@adbudget/kit";
+import { EnvReader, readAuthConfig, readClockOffset, type AuthConfig } from "@adbudget/kit";
+import { readClientTlsSettings, type ClientTlsSettings } from "@adbudget/kit";
+import { readNatsAuth, type NatsAuthOptions } from "@adbudget/kit";
 import { TASK_QUEUE_DEFAULT } from "./shared.js";
+import { readTemporalAuth, type TemporalAuthSettings } from "./temporal-connection.js";
 
-export interface WorkerConfig {
+/** With ClientTlsSettings: the CA and client certificate of calls to https service URLs. */
+export interface WorkerConfig extends ClientTlsSettings {
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
@@ -9,6 +13,8 @@ export interface WorkerConfig {
   budgetServiceUrl: string;
   campaignServiceUrl: string;
   natsUrl: string;
+  /** NATS_USER + NATS_PASSWORD, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE: the worker's own NATS user (none: no auth). */
+  natsAuth: NatsAuthOptions;
   subjectPrefix: string;
   brandStream: string;
   campaignStream: string;
@@ -19,6 +25,10 @@ export interface WorkerConfig {
   reconcileIntervalMs: number;
   /** CLOCK_OFFSET_MS (tests and demos): passed to the workflows this worker starts. */
   clockOffsetMs: number;
+  /** The worker's identity (`clocks`) on its calls to the services. */
+  auth: AuthConfig;
+  /** TLS and API key toward Temporal (temporal-connection.ts). */
+  temporalAuth: TemporalAuthSettings;
   /** host:port of the worker's Prometheus /metrics (Temporal SDK metrics); undefined = METRICS=off. */
   metricsAddress: string | undefined;
 }
@@ -28,7 +38,8 @@ export interface WorkerConfig {
  * (adbudget), BRAND_SERVICE_URL, BUDGET_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
  * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER (clocks-brand-events),
  * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), RECONCILE_INTERVAL_MS (300000; 0 = off),
- * CLOCK_OFFSET_MS (0; tests and demos), CLOCKS_METRICS_PORT (9454; METRICS=off disables), HOST, LOG_LEVEL.
+ * CLOCK_OFFSET_MS (0; tests and demos), CLOCKS_METRICS_PORT (9454; METRICS=off disables), HOST, LOG_LEVEL,
+ * TLS_CA_FILE, TLS_CLIENT_CERT_FILE and TLS_CLIENT_KEY_FILE (default TLS_CERT_FILE / TLS_KEY_FILE) for https URLs.
  */
 export function readWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   const r = new EnvReader(env);
@@ -40,12 +51,16 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     budgetServiceUrl: r.url("BUDGET_SERVICE_URL", "http://127.0.0.1:50052", ["http:", "https:"]),
     campaignServiceUrl: r.url("CAMPAIGN_SERVICE_URL", "http://127.0.0.1:50053", ["http:", "https:"]),
     natsUrl: r.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    natsAuth: readNatsAuth(r, "clocks"),
     subjectPrefix: r.string("EVENT_SUBJECT_PREFIX", "adbudget"),
     brandStream: r.string("BRAND_STREAM", "ADBUDGET_BRAND"),
     campaignStream: r.string("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
     brandConsumer: r.string("CLOCKS_BRAND_CONSUMER", "clocks-brand-events"),
     campaignConsumer: r.string("CLOCKS_CAMPAIGN_CONSUMER", "clocks-campaign-events"),
     clockOffsetMs: readClockOffset(r),
+    ...readClientTlsSettings(r),
+    auth: readAuthConfig(r),
+    temporalAuth: readTemporalAuth(r),
     metricsAddress: r.bool("METRICS", true) ? `${r.string("HOST", "0.0.0.0")}:${r.port("CLOCKS_METRICS_PORT", 9454)}` : undefined,
     reconcileIntervalMs: r.int("RECONCILE_INTERVAL_MS", 300_000, { min: 0, max: 86_400_000 }),
     logLevel: r.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),

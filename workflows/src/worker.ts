@@ -4,7 +4,8 @@ import { createClient as createConnectClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from "@temporalio/worker";
-import { connectNats, createLogger, startDurableConsumer, StopStack, tracePropagationInterceptor, type Logger } from "@adbudget/kit";
+import { connectNats, createLogger, loadAuth, startDurableConsumer, StopStack, tracePropagationInterceptor, type Logger } from "@adbudget/kit";
+import { clientTls } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
@@ -14,6 +15,7 @@ import { activityTracing, tracingClientInterceptor } from "./tracing.js";
 import { ClockWorkflows } from "./client.js";
 import type { WorkerConfig } from "./config.js";
 import { brandEventHandler, campaignEventHandler } from "./event-handlers.js";
+import { temporalConnectionOptions } from "./temporal-connection.js";
 
 /**
  * The compiled workflow module the worker bundles: beside this file in dist/, or in dist/ when
@@ -45,8 +47,11 @@ export interface RunningWorker {
  */
 export async function startWorker(config: WorkerConfig, options: { logger?: Logger; syncFromEvents?: boolean } = {}): Promise<RunningWorker> {
   const logger = options.logger ?? createLogger("clocks", config.logLevel);
-  const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor] });
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  // The worker calls the services as the clocks identity: only it may call the clock services.
+  const auth = loadAuth(config.auth, { sub: "service:clocks", role: "clocks" });
+  const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor, ...auth.outgoing], ...clientTls(url, config) });
+  const temporalOptions = temporalConnectionOptions(config.temporalAuth);
+  const connection = await Connection.connect({ address: config.temporalAddress, ...temporalOptions });
   const client = new Client({ connection, namespace: config.namespace, interceptors: { workflow: [tracingClientInterceptor] } });
   const clockWorkflows = new ClockWorkflows(client, config.taskQueue, config.clockOffsetMs);
   const campaigns = createConnectClient(CampaignService, transport(config.campaignServiceUrl));
@@ -58,7 +63,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     clockWorkflows,
   });
   installRuntime(logger, config.metricsAddress);
-  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress, ...temporalOptions });
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: config.namespace,
@@ -71,7 +76,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   // stopped (last started first) before the worker shuts down.
   const stack = new StopStack(logger);
   if (options.syncFromEvents ?? true) {
-    const nc = await connectNats(config.natsUrl, "adbudget-clocks", stack);
+    const nc = await connectNats(config.natsUrl, "adbudget-clocks", stack, config.natsAuth);
     startDurableConsumer(nc, {
       stream: config.brandStream,
       streamSubjects: [`${config.subjectPrefix}.brand.>`],

@@ -5,11 +5,13 @@ import { connect } from "@nats-io/transport-node";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger } from "@adbudget/kit";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
+import { createTestAuth, type TestAuth } from "./auth.js";
 import { NATS_URL } from "./nats.js";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { readBrandConfig, startBrandApp, type BrandApp } from "@adbudget/brand-service";
 
 export interface BrandHarness {
+  auth: TestAuth;
   app: BrandApp;
   db: TestDatabase;
   client: Client<typeof BrandService>;
@@ -24,6 +26,7 @@ export async function startBrandHarness(
   options: { env?: Record<string, string>; databaseUrl?: (db: TestDatabase) => string } = {},
 ): Promise<BrandHarness> {
   const db = await createTestDatabase();
+  const auth = await createTestAuth();
   const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
   const stream = `${tag.toUpperCase()}_BRAND`;
   const config = readBrandConfig({
@@ -35,11 +38,13 @@ export async function startBrandHarness(
     BRAND_PORT: "0",
     BRAND_DATABASE_URL: options.databaseUrl?.(db) ?? db.url,
     SHUTDOWN_GRACE_MS: "1000",
+    ...auth.env,
     ...options.env,
   });
   const app = await startBrandApp(config, { logger: createLogger("brand-test", "silent"), healthIntervalMs: 200 });
-  const client = createClient(BrandService, createGrpcTransport({ baseUrl: app.server.url }));
+  const client = createClient(BrandService, createGrpcTransport({ baseUrl: app.server.url, interceptors: auth.admin }));
   return {
+    auth,
     app,
     db,
     client,

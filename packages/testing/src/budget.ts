@@ -14,9 +14,12 @@ import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service
 import { BudgetPeriodEventSchema, type BudgetPeriodEvent } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 
+import { createTestAuth, type TestAuth } from "./auth.js";
 import { NATS_URL } from "./nats.js";
 
 export interface BudgetHarness {
+  /** The system's keys: `auth.mint(...)` / `auth.as(...)` for callers of other roles. */
+  auth: TestAuth;
   brandApp: BrandApp;
   budgetApp: BudgetApp;
   brands: Client<typeof BrandService>;
@@ -46,6 +49,7 @@ export interface BudgetHarness {
 export async function startBudgetHarness(options: { natsProxy?: boolean; env?: Record<string, string> } = {}): Promise<BudgetHarness> {
   // A quiet clock (the next local noon) unless the test brings its own.
   const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
+  const auth = await createTestAuth();
   const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
   const prefix = tag;
   const stream = `${tag.toUpperCase()}_BUDGET`;
@@ -55,6 +59,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
     readBrandConfig({
       BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
       NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_SERVICE_URL: "none", CLOCK_OFFSET_MS: clockOffset,
+      ...auth.env,
     }),
     { logger: silent },
   );
@@ -72,14 +77,16 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
       SHUTDOWN_GRACE_MS: "500",
       // The ledger alone: campaigns are checked in the campaign service's tests.
       CAMPAIGN_SERVICE_URL: "none",
+      ...auth.env,
       ...options.env,
       CLOCK_OFFSET_MS: clockOffset,
     }),
     { logger: silent, relayPollMs: 200 },
   );
   const nc = await connect({ servers: NATS_URL });
-  const transport = (url: string) => createGrpcTransport({ baseUrl: url });
+  const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
   return {
+    auth,
     brandApp,
     budgetApp,
     brands: createClient(BrandService, transport(brandApp.server.url)),

@@ -15,9 +15,14 @@ export interface ClocksHarness {
   close(): Promise<void>;
 }
 
-/** The whole system plus a Temporal dev server and a clocks worker on this test's own task queue. */
-export async function startClocks(): Promise<ClocksHarness> {
-  const [system, temporal] = await Promise.all([startSystem(), startDevServer()]);
+/**
+ * The whole system plus a Temporal dev server and a clocks worker on this test's own task queue.
+ * `system`: startSystem's options; `workerEnv`: the worker's own settings, over the harness's.
+ */
+export async function startClocks(
+  options: { system?: Parameters<typeof startSystem>[0]; workerEnv?: Record<string, string> } = {},
+): Promise<ClocksHarness> {
+  const [system, temporal] = await Promise.all([startSystem(options.system), startDevServer()]);
   const taskQueue = `adbudget-test-${randomBytes(4).toString("hex")}`;
   const config = readWorkerConfig({
     TEMPORAL_ADDRESS: temporal.address,
@@ -32,6 +37,8 @@ export async function startClocks(): Promise<ClocksHarness> {
     RECONCILE_INTERVAL_MS: "20000",
     CLOCK_OFFSET_MS: String(system.clockOffsetMs),
     METRICS: "off",
+    ...system.auth.env,
+    ...options.workerEnv,
   });
   const logger = createLogger("clocks-test", process.env.TEST_LOG_LEVEL ?? "silent");
   const h: ClocksHarness = {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger } from "@adbudget/kit";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { freePort } from "./ports.js";
@@ -16,9 +16,12 @@ import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campa
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { readCampaignConfig, startCampaignApp, type CampaignApp } from "@adbudget/campaign-service";
 
+import { createTestAuth, type TestAuth } from "./auth.js";
 import { NATS_URL } from "./nats.js";
 
 export interface SystemHarness {
+  /** The system's keys: the clients below are admins; `auth.as(...)` for other roles. */
+  auth: TestAuth;
   brandApp: BrandApp;
   budgetApp: BudgetApp;
   campaignApp: CampaignApp;
@@ -50,11 +53,23 @@ export interface SystemHarness {
  * production (typed clients between them, events over NATS) under this test's own subject
  * prefix and streams.
  */
-export async function startSystem(options: { campaignEnv?: Record<string, string>; env?: Record<string, string> } = {}): Promise<SystemHarness> {
+export async function startSystem(options: {
+  campaignEnv?: Record<string, string>;
+  /** Settings of one service only (its NATS credentials, say), over `env`. */
+  brandEnv?: Record<string, string>;
+  budgetEnv?: Record<string, string>;
+  /** For every service; `NATS_URL` here also points the harness's own connection (`nc`) there. */
+  env?: Record<string, string>;
+  /** Options of the harness's own NATS connection (credentials on a server with authorization). */
+  natsConnect?: Omit<ConnectionOptions, "servers">;
+  /** The subject prefix (streams: `<TAG>_BRAND`, ...) instead of a random one, for a NATS authorization made for it. */
+  tag?: string;
+} = {}): Promise<SystemHarness> {
   // Every service on one clock: a quiet one (the next local noon) unless the test brings its own.
   const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
-  options = { ...options, env: { ...options.env, CLOCK_OFFSET_MS: clockOffset } };
-  const tag = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const auth = await createTestAuth();
+  options = { ...options, env: { ...auth.env, ...options.env, CLOCK_OFFSET_MS: clockOffset } };
+  const tag = options.tag ?? `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
   const budgetStream = `${tag.toUpperCase()}_BUDGET`;
   const campaignStream = `${tag.toUpperCase()}_CAMPAIGN`;
   const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
@@ -67,6 +82,7 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
       NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
       BUDGET_SERVICE_URL: `http://127.0.0.1:${budgetPort}`,
       ...options.env,
+      ...options.brandEnv,
     }),
     { logger: silent },
   );
@@ -100,20 +116,24 @@ export async function startSystem(options: { campaignEnv?: Record<string, string
       BUDGET_STREAM: budgetStream,
       SHUTDOWN_GRACE_MS: "500",
       ...options.env,
+      ...options.budgetEnv,
     });
   const budgetApp = await startBudgetApp(budgetConfig(String(budgetPort)), { logger: silent, relayPollMs: 200 });
   const replicas: BudgetApp[] = [];
-  const nc = await connect({ servers: NATS_URL });
-  const t = (url: string) => createGrpcTransport({ baseUrl: url });
+  const nc = await connect({ servers: options.env?.NATS_URL ?? NATS_URL, ...options.natsConnect });
+  const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
+  const clocks = await auth.as({ sub: "test:clocks", role: "clocks" });
   const h: SystemHarness = {
+    auth,
     brandApp,
     budgetApp,
     campaignApp,
     brands: createClient(BrandService, t(brandApp.server.url)),
     budget: createClient(BudgetService, t(budgetApp.server.url)),
     campaigns: createClient(CampaignService, t(campaignApp.server.url)),
-    campaignClock: createClient(CampaignClockService, t(campaignApp.server.url)),
-    budgetClock: createClient(BudgetClockService, t(budgetApp.server.url)),
+    // The clock services answer the clocks identity alone: these clients carry it.
+    campaignClock: createClient(CampaignClockService, createGrpcTransport({ baseUrl: campaignApp.server.url, interceptors: clocks })),
+    budgetClock: createClient(BudgetClockService, createGrpcTransport({ baseUrl: budgetApp.server.url, interceptors: clocks })),
     prefix: tag,
     budgetStream,
     brandStream: `${tag.toUpperCase()}_BRAND`,

@@ -2,6 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  assertBrand,
+  brandScope,
   FailedPreconditionError,
   InvalidArgumentError,
   keysetPage,
@@ -54,15 +56,18 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
     return { brand: toProto(row) };
   }
 
-  async getBrand(req: { id: string }) {
+  async getBrand(req: { id: string }, ctx: HandlerContext) {
+    assertBrand(ctx, req.id);
     return { brand: toProto(await this.deps.store.get(req.id)) };
   }
 
-  async listBrands(req: { pageSize: number; pageToken: string; showArchived: boolean }) {
+  async listBrands(req: { pageSize: number; pageToken: string; showArchived: boolean }, ctx: HandlerContext) {
+    // A caller scoped to brands lists only those.
+    const only = brandScope(ctx);
     const { rows, nextPageToken } = await keysetPage(
       req,
-      { showArchived: req.showArchived },
-      (after, limit) => this.deps.store.list({ after, limit, showArchived: req.showArchived }),
+      { showArchived: req.showArchived, only: only && [...only].sort() },
+      (after, limit) => this.deps.store.list({ after, limit, showArchived: req.showArchived, only }),
       (b) => b.id,
     );
     return { brands: rows.map(toProto), nextPageToken };

@@ -60,13 +60,14 @@ export class BrandStore {
     return row;
   }
 
-  /** One page in id order (UUIDv7: creation order), after the id `after`. */
-  async list(options: { after?: string; limit: number; showArchived: boolean }): Promise<BrandRow[]> {
+  /** One page in id order (UUIDv7: creation order), after the id `after`; only the brands `only` when given. */
+  async list(options: { after?: string; limit: number; showArchived: boolean; only?: ReadonlySet<string> }): Promise<BrandRow[]> {
     return this.orm.em.fork().find(
       BrandEntity,
       {
         ...(options.after !== undefined ? { id: { $gt: options.after } } : {}),
         ...(options.showArchived ? {} : { archived: false }),
+        ...(options.only !== undefined ? { id: { ...(options.after !== undefined ? { $gt: options.after } : {}), $in: [...options.only] } } : {}),
       },
       { orderBy: { id: "asc" }, limit: options.limit },
     );

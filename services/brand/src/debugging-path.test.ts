@@ -24,7 +24,8 @@ afterAll(async () => {
 });
 
 describe("grpcurl with reflection only", () => {
-  const grpcurl = (...args: string[]) => run(toolBinary("grpcurl"), ["-plaintext", ...args], { timeout: 20_000 });
+  const grpcurl = (...args: string[]) =>
+    run(toolBinary("grpcurl"), ["-plaintext", "-H", `authorization: Bearer ${h.auth.adminToken}`, ...args], { timeout: 20_000 });
 
   it("lists the services", async () => {
     const { stdout } = await grpcurl(address, "list");
@@ -79,11 +80,13 @@ describe("grpcurl with reflection only", () => {
 
 describe("buf curl with reflection only", () => {
   it("lists methods and creates a brand over gRPC", async () => {
-    const list = await run(buf, ["curl", "--http2-prior-knowledge", "--list-methods", `http://${address}`], { timeout: 20_000 });
+    // Reflection calls carry the token too: buf curl's --reflect-header "*" copies the -H headers.
+    const auth = ["-H", `authorization: Bearer ${h.auth.adminToken}`, "--reflect-header", "*"];
+    const list = await run(buf, ["curl", ...auth, "--http2-prior-knowledge", "--list-methods", `http://${address}`], { timeout: 20_000 });
     expect(list.stdout).toContain("adbudget.brand.v1.BrandService/CreateBrand");
     const { stdout } = await run(
       buf,
-      ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "-d", '{"name":"Made by buf curl"}',
+      ["curl", ...auth, "--protocol", "grpc", "--http2-prior-knowledge", "-d", '{"name":"Made by buf curl"}',
         `http://${address}/adbudget.brand.v1.BrandService/CreateBrand`],
       { timeout: 20_000 },
     );
@@ -95,7 +98,7 @@ describe("plain HTTP/1.1 with JSON (Connect protocol)", () => {
   function post(path: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
       const req = http.request(
-        { host: "127.0.0.1", port: h.app.server.port, path, method: "POST", headers: { "content-type": "application/json" } },
+        { host: "127.0.0.1", port: h.app.server.port, path, method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${h.auth.adminToken}` } },
         (res) => {
           let data = "";
           res.setEncoding("utf8");

@@ -5,4 +5,5 @@ import { readBrandConfig } from "./config.js";
 import { entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
 
-await runMigrationsCli("brand", readBrandConfig(), { entities, migrations });
+// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none).
+await runMigrationsCli("brand", readBrandConfig({ ...process.env, AUTH_DISABLED: "true" }), { entities, migrations });

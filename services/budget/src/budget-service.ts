@@ -4,7 +4,12 @@ import type { Validator } from "@bufbuild/protovalidate";
 import type { ConnectError, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   AlreadyExistsError,
+  assertBrand,
+  canSeeBrand,
   DomainError,
+  NotFoundError,
+  principalOf,
+  type Principal,
   FailedPreconditionError,
   InvalidArgumentError,
   pageSize,
@@ -31,7 +36,8 @@ import type { BrandDirectory, BrandInfo } from "./brand-directory.js";
 import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import { findSpend, type StoredSpend } from "./ledger-reads.js";
-import { budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
+import { listBudgetChanges } from "./budget-changes.js";
+import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
 import { bodyDifference, type SpendInput, type SpendWriter } from "./spend-writer.js";
 import type { ZoneLocks } from "./zone-locks.js";
 
@@ -76,10 +82,12 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
   }
 
   async setBudget(req: { brandId: string; dailyLimitMicros?: bigint; monthlyLimitMicros?: bigint }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
     const brand = await this.deps.brands.get(req.brandId);
     const now = this.now();
     const limits = { daily: req.dailyLimitMicros ?? null, monthly: req.monthlyLimitMicros ?? null };
-    const r = await this.deps.store.setBudget(brand.id, limits, await this.zoneOf(brand), now);
+    const actor = { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
+    const r = await this.deps.store.setBudget(brand.id, limits, await this.zoneOf(brand), now, actor);
     requestLogger(ctx, this.deps.logger).info(
       { brandId: brand.id, daily: limits.daily?.toString() ?? null, monthly: limits.monthly?.toString() ?? null },
       "budget set",
@@ -87,33 +95,39 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     return { budget: budgetProto(r.budget), status: budgetStatus(brand, r, now) };
   }
 
-  async getBudget(req: { brandId: string }) {
+  async getBudget(req: { brandId: string }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
     await this.deps.brands.get(req.brandId);
     return { budget: budgetProto(await this.deps.store.getBudget(req.brandId)) };
   }
 
-  async getBudgetStatus(req: { brandId: string }) {
+  async getBudgetStatus(req: { brandId: string }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
     const brand = await this.deps.brands.get(req.brandId);
     const now = this.now();
     return { status: budgetStatus(brand, await this.deps.store.status(brand.id, await this.zoneOf(brand), now), now) };
   }
 
-  async recordSpend(req: RecordSpendRequest) {
-    return this.record(await this.prepare(req, ""));
+  async recordSpend(req: RecordSpendRequest, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
+    return this.record(await this.prepare(req, "", principalOf(ctx)));
   }
 
   async recordSpendBatch(req: { events: RecordSpendRequest[] }, ctx: HandlerContext) {
     if (req.events.length === 0 || req.events.length > MAX_BATCH) {
       throw new InvalidArgumentError([{ field: "events", description: `must hold 1 to ${MAX_BATCH} events` }]);
     }
+    // A batch with one event of a brand outside the caller's brands is refused whole.
+    for (const e of req.events) assertBrand(ctx, e.brandId);
     const id = requestId(ctx);
+    const principal = principalOf(ctx);
     // Validate and resolve every event first; valid ones are submitted together, so they share
     // one transaction of the group commit. Each event succeeds or fails on its own.
     const results = await Promise.all(
       req.events.map(async (e, i): Promise<RecordSpendResult> => {
         const path = `events[${i}].`;
         try {
-          const response = await this.record(await this.prepare(e, path));
+          const response = await this.record(await this.prepare(e, path, principal));
           return create(RecordSpendResultSchema, { response: create(RecordSpendResponseSchema, response) });
         } catch (err) {
           const { error, internal } = toConnectError(prefixed(err, path), id);
@@ -146,7 +160,8 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     endTime?: Timestamp;
     pageSize: number;
     pageToken: string;
-  }) {
+  }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
     await this.deps.brands.get(req.brandId);
     const { events, nextPageToken } = await this.deps.store.listSpend({
       brandId: req.brandId,
@@ -159,7 +174,8 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     return { events: events.map(spendProto), nextPageToken };
   }
 
-  async listBudgetPeriods(req: { brandId: string; kind: PeriodKind; pageSize: number; pageToken: string }) {
+  async listBudgetPeriods(req: { brandId: string; kind: PeriodKind; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
     await this.deps.brands.get(req.brandId);
     const { periods, nextPageToken } = await this.deps.store.listPeriods({
       brandId: req.brandId,
@@ -170,6 +186,13 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     return { periods: periods.map(periodProto), nextPageToken };
   }
 
+  async listBudgetChanges(req: { brandId: string; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
+    await this.deps.brands.get(req.brandId);
+    const { changes, nextPageToken } = await listBudgetChanges(this.deps.store.pool, { brandId: req.brandId, pageToken: req.pageToken, limit: pageSize(req.pageSize) });
+    return { changes: changes.map(budgetChangeProto), nextPageToken };
+  }
+
   /**
    * Checks one event and resolves what the writer needs. Shape first (nothing malformed can be
    * in the ledger); then, if any other rule refuses it (time, brand, campaign), the ledger is
@@ -177,11 +200,11 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
    * anything else is checked (its campaign may have been deleted since, for example), so a
    * client never drops an event that was counted.
    */
-  private async prepare(req: RecordSpendRequest, path: string): Promise<Prepared> {
+  private async prepare(req: RecordSpendRequest, path: string, principal: Principal | undefined): Promise<Prepared> {
     const violations: FieldViolation[] = path === "" ? [] : validate(this.deps.validator, RecordSpendRequestSchema, req, path);
     if (violations.length > 0) throw new InvalidArgumentError(violations);
     try {
-      return { input: await this.check(req, path) };
+      return { input: await this.check(req, path, principal) };
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       const stored = (await findSpend(this.deps.store.pool, [{ brandId: req.brandId, eventId: req.eventId }])).values().next().value;
@@ -200,7 +223,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
   }
 
   /** The rules beyond shape: time window, brand, campaign ownership, the brand's locked zone. */
-  private async check(req: RecordSpendRequest, path: string): Promise<SpendInput> {
+  private async check(req: RecordSpendRequest, path: string, principal: Principal | undefined): Promise<SpendInput> {
     const now = this.now();
     const occurredAtMs = req.occurredAt ? timestampMs(req.occurredAt) : now;
     if (occurredAtMs > now + MAX_FUTURE_MS) {
@@ -213,6 +236,8 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     if (this.deps.campaigns !== undefined) {
       const owner = await this.deps.campaigns.brandOf(req.campaignId);
       if (owner !== brand.id) {
+        // Only a caller that may see the other brand learns the campaign exists there.
+        if (!canSeeBrand(principal, owner)) throw new NotFoundError("campaign", req.campaignId);
         throw new FailedPreconditionError(`campaign ${JSON.stringify(req.campaignId)} belongs to another brand`);
       }
     }

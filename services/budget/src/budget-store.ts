@@ -2,6 +2,7 @@ import type pg from "pg";
 import { NotFoundError, decodePageToken, encodePageToken, inTransaction, InvalidArgumentError } from "@adbudget/kit";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { lockedLimits, recordBudgetChange, type Actor, type Limits } from "./budget-changes.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { judge, micros, transition } from "./period-rules.js";
 import { currentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type Kind, type RawSpend, type StoredSpend } from "./ledger-reads.js";
@@ -59,13 +60,16 @@ export class BudgetStore {
    */
   async setBudget(
     brandId: string,
-    limits: { daily: bigint | null; monthly: bigint | null },
+    limits: Limits,
     timeZone: string,
     nowMs: number,
+    actor: Actor,
   ): Promise<{ budget: BudgetRow; day: CurrentPeriod; month: CurrentPeriod }> {
     const now = new Date(nowMs);
     const p = periodsOf(nowMs, timeZone);
     return this.tx(async (client) => {
+      const before = await lockedLimits(client, brandId);
+      await recordBudgetChange(client, brandId, actor, before, limits, now);
       const { rows } = await client.query<RawBudget>(
         `insert into budgets (brand_id, daily_limit_micros, monthly_limit_micros, created_at, updated_at)
          values ($1, $2, $3, $4, $4)

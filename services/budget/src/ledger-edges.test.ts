@@ -92,7 +92,7 @@ describe("one caller's bad input never fails another caller's event", () => {
   it("an event_id with a NUL byte (JSON \\u0000) is INVALID_ARGUMENT, alone; 200 concurrent good callers all succeed", async () => {
     const brand = await newBrand();
     const campaign = campaignId();
-    const json = createClient(BudgetService, createConnectTransport({ baseUrl: h.budgetApp.server.url, httpVersion: "1.1" }));
+    const json = createClient(BudgetService, createConnectTransport({ baseUrl: h.budgetApp.server.url, httpVersion: "1.1", interceptors: h.auth.admin }));
     const calls = Array.from({ length: 200 }, (_, i) => h.budget.recordSpend({ eventId: `good-${i}`, brandId: brand, campaignId: campaign, amountMicros: 1n }));
     const bad = rejection(json.recordSpend({ eventId: "bad\u0000id", brandId: brand, campaignId: campaign, amountMicros: 1n }));
     const settled = await Promise.allSettled(calls);
@@ -106,7 +106,7 @@ describe("one caller's bad input never fails another caller's event", () => {
   it("in a batch, the event with a NUL or a control character fails alone and the good one beside it is recorded", async () => {
     const brand = await newBrand();
     const campaign = campaignId();
-    const json = createClient(BudgetService, createConnectTransport({ baseUrl: h.budgetApp.server.url, httpVersion: "1.1" }));
+    const json = createClient(BudgetService, createConnectTransport({ baseUrl: h.budgetApp.server.url, httpVersion: "1.1", interceptors: h.auth.admin }));
     const { results } = await json.recordSpendBatch({
       events: [
         { eventId: "x\u0000", brandId: brand, campaignId: campaign, amountMicros: 1n },

@@ -4,4 +4,5 @@ import { runMigrationsCli } from "@adbudget/kit";
 import { readBudgetConfig } from "./config.js";
 import { migrations } from "./migrations/index.js";
 
-await runMigrationsCli("budget", readBudgetConfig(), { entities: [], migrations });
+// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none).
+await runMigrationsCli("budget", readBudgetConfig({ ...process.env, AUTH_DISABLED: "true" }), { entities: [], migrations });

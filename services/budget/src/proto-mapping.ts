@@ -1,12 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
+  BudgetChangeSchema,
   BudgetPeriodSchema,
   BudgetSchema,
   BudgetStatusSchema,
   PeriodStatusSchema,
   SpendEventSchema,
   type Budget,
+  type BudgetChange,
   type BudgetPeriod,
   type BudgetStatus,
   type PeriodStatus,
@@ -14,6 +16,7 @@ import {
 } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import { parseDate } from "@adbudget/time";
 import type { BrandInfo } from "./brand-directory.js";
+import type { BudgetChangeRow } from "./budget-changes.js";
 import type { BudgetRow, PeriodRow } from "./budget-store.js";
 import { judge } from "./period-rules.js";
 import type { CurrentPeriod, StoredSpend } from "./ledger-reads.js";
@@ -77,5 +80,19 @@ export function periodProto(p: PeriodRow): BudgetPeriod {
     overspendMicros: v.overspend,
     eventCount: p.eventCount,
     exhaustTime: p.exhaustedAt ? timestampFromDate(p.exhaustedAt) : undefined,
+  });
+}
+
+export function budgetChangeProto(c: BudgetChangeRow): BudgetChange {
+  return create(BudgetChangeSchema, {
+    id: c.id,
+    brandId: c.brandId,
+    principal: c.principal,
+    changeTime: timestampFromDate(c.changedAt),
+    oldDailyLimitMicros: c.before.daily ?? undefined,
+    oldMonthlyLimitMicros: c.before.monthly ?? undefined,
+    newDailyLimitMicros: c.after.daily ?? undefined,
+    newMonthlyLimitMicros: c.after.monthly ?? undefined,
+    requestId: c.requestId,
   });
 }

@@ -1,6 +1,6 @@
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { InvalidArgumentError, dateViolation, requestId, type Logger, type Now } from "@adbudget/kit";
+import { InvalidArgumentError, dateViolation, principalOf, requestId, type Logger, type Now } from "@adbudget/kit";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
@@ -44,7 +44,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       const brand = await this.deps.store.brandState(client, before.brandId, false);
       const change = await this.deps.store.save(
         client, before, { ...before, inDaypart: req.inWindow, daypartAsOf: asOf }, brand,
-        { cause: "daypart", sourceId: this.source(req.sourceId, ctx) }, new Date(nowMs),
+        { cause: "daypart", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" }, new Date(nowMs),
       );
       return { result: { campaign: change.campaign, unchanged: change.stateChange === undefined }, changes: [change] };
     }, nowMs);
@@ -64,7 +64,8 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     const { changes } = await this.deps.store.tx(async (client) => {
       const changes = await this.deps.store.applyBudgetSignal(
         client, req.brandId, kind, { kind: "open", period: start, exhausted: req.exhausted, seq: req.sequence },
-        { cause: kind === PeriodKind.DAY ? "reset.day" : "reset.month", sourceId: this.source(req.sourceId, ctx) }, new Date(nowMs),
+        { cause: kind === PeriodKind.DAY ? "reset.day" : "reset.month", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
+        new Date(nowMs),
       );
       return { result: undefined, changes };
     }, nowMs);

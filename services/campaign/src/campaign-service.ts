@@ -1,6 +1,11 @@
 import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type pg from "pg";
 import {
+  assertBrand,
+  brandScope,
   EtagMismatchError,
+  outsideBrands,
+  principalOf,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
@@ -53,7 +58,25 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   private cause(ctx: HandlerContext, cause: string): Cause {
-    return { cause, sourceId: `request:${requestId(ctx)}` };
+    return { cause, sourceId: `request:${requestId(ctx)}`, principal: principalOf(ctx)?.sub ?? "" };
+  }
+
+  /**
+   * Loads a campaign the caller names by id, under its lock when `client` is a transaction. A
+   * caller scoped to brands gets PERMISSION_DENIED for a campaign outside them, and for one that
+   * does not exist: the answer says nothing about what exists in another brand.
+   */
+  private async visible(ctx: HandlerContext, client: pg.ClientBase | pg.Pool, id: string, lock: boolean): Promise<CampaignRow> {
+    const scoped = brandScope(ctx) !== undefined;
+    let c: CampaignRow;
+    try {
+      c = await this.deps.store.get(client, id, lock);
+    } catch (err) {
+      if (err instanceof NotFoundError && scoped) throw outsideBrands();
+      throw err;
+    }
+    assertBrand(ctx, c.brandId);
+    return c;
   }
 
   /** The brand from BrandService: NOT_FOUND if unknown; UNAVAILABLE if BrandService is down. */
@@ -73,6 +96,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   async createCampaign(req: { brandId: string; name: string; schedule?: DaypartSchedule; enabled?: boolean }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
     const schedule = scheduleFromProto(req.schedule, "schedule") ?? null;
     const brand = await this.brand(req.brandId);
     if (brand.archived) throw new FailedPreconditionError(`brand ${JSON.stringify(brand.id)} is archived`);
@@ -108,15 +132,17 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     return { campaign: campaignProto(result) };
   }
 
-  async getCampaign(req: { id: string }) {
-    return { campaign: campaignProto(await this.deps.store.getById(req.id)) };
+  async getCampaign(req: { id: string }, ctx: HandlerContext) {
+    return { campaign: campaignProto(await this.visible(ctx, this.deps.store.pool, req.id, false)) };
   }
 
-  async listCampaigns(req: { brandId: string; serving?: boolean; pageSize: number; pageToken: string }) {
+  async listCampaigns(req: { brandId: string; serving?: boolean; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+    if (req.brandId !== "") assertBrand(ctx, req.brandId);
+    const brands = brandScope(ctx);
     const { rows, nextPageToken } = await keysetPage(
       req,
-      { b: req.brandId, s: req.serving ?? null },
-      (after, limit) => this.deps.store.list({ brandId: req.brandId, serving: req.serving, after, limit }),
+      { b: req.brandId, s: req.serving ?? null, only: brands && [...brands].sort() },
+      (after, limit) => this.deps.store.list({ brandId: req.brandId, brands, serving: req.serving, after, limit }),
       (c) => c.id,
     );
     return { campaigns: rows.map(campaignProto), nextPageToken };
@@ -147,7 +173,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const nowMs = this.now();
     const now = new Date(nowMs);
     const { result } = await this.deps.store.tx(async (client) => {
-      const before = await this.deps.store.get(client, c.id, true);
+      const before = await this.visible(ctx, client, c.id, true);
       if (c.etag !== "" && c.etag !== etagOf(before)) throw new EtagMismatchError("campaign", c.id);
       const brand = await this.deps.store.brandState(client, before.brandId, false);
       const after: CampaignRow = { ...before };
@@ -168,7 +194,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   private async setEnabled(id: string, enabled: boolean, ctx: HandlerContext) {
     const nowMs = this.now();
     const { result } = await this.deps.store.tx(async (client) => {
-      const before = await this.deps.store.get(client, id, true);
+      const before = await this.visible(ctx, client, id, true);
       if (before.enabled === enabled) return { result: before, changes: [] };
       const brand = await this.deps.store.brandState(client, before.brandId, false);
       const change = await this.deps.store.save(
@@ -190,7 +216,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   async deleteCampaign(req: { id: string }, ctx: HandlerContext) {
     const nowMs = this.now();
     const { result } = await this.deps.store.tx(async (client) => {
-      const before = await this.deps.store.get(client, req.id, true);
+      const before = await this.visible(ctx, client, req.id, true);
       const change = await this.deps.store.delete(client, before, this.cause(ctx, "delete"), new Date(nowMs));
       return { result: change.campaign, changes: [change] };
     }, nowMs);
@@ -198,11 +224,18 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     return {};
   }
 
-  async listCampaignStateChanges(req: { campaignId: string; brandId: string; pageSize: number; pageToken: string }) {
+  async listCampaignStateChanges(req: { campaignId: string; brandId: string; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+    if (req.brandId !== "") assertBrand(ctx, req.brandId);
+    const brands = brandScope(ctx);
+    if (req.campaignId !== "" && brands !== undefined) {
+      // The log of a campaign outside the caller's brands (or of none): refused alike.
+      const owner = await this.deps.store.brandOfCampaign(req.campaignId);
+      if (owner === undefined || !brands.has(owner)) throw outsideBrands();
+    }
     const { rows, nextPageToken } = await keysetPage(
       req,
-      { c: req.campaignId, b: req.brandId },
-      (before, limit) => this.deps.store.listChanges({ campaignId: req.campaignId, brandId: req.brandId, before, limit }),
+      { c: req.campaignId, b: req.brandId, only: brands && [...brands].sort() },
+      (before, limit) => this.deps.store.listChanges({ campaignId: req.campaignId, brandId: req.brandId, brands, before, limit }),
       (c) => c.id,
     );
     return { changes: rows.map(changeProto), nextPageToken };
@@ -214,12 +247,14 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
    * version), so nothing is missed or sent twice.
    */
   async *watchCampaigns(req: { brandId: string }, ctx: HandlerContext): AsyncGenerator<WatchCampaignsResponse> {
-    const changes = this.deps.hub.subscribe(req.brandId, ctx.signal);
+    if (req.brandId !== "") assertBrand(ctx, req.brandId);
+    const brands = brandScope(ctx);
+    const changes = this.deps.hub.subscribe(req.brandId, ctx.signal, brands);
     try {
       const versions = new Map<string, bigint>();
       let after: string | undefined;
       for (;;) {
-        const page = await this.deps.store.snapshot(req.brandId, after, 500);
+        const page = await this.deps.store.snapshot(req.brandId, brands, after, 500);
         for (const c of page) {
           versions.set(c.id, c.version);
           yield { $typeName: "adbudget.campaign.v1.WatchCampaignsResponse", type: WatchEventType.SNAPSHOT, campaign: campaignProto(c) };

@@ -50,6 +50,7 @@ export interface StateChangeRow {
   toReasons: PauseReason[];
   cause: string;
   sourceId: string;
+  principal: string;
   changedAt: Date;
 }
 
@@ -65,6 +66,8 @@ export interface CampaignChange {
 export interface Cause {
   cause: string;
   sourceId: string;
+  /** The caller's token subject when a call caused it ("" for events). */
+  principal?: string;
 }
 
 const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,
@@ -354,37 +357,42 @@ export class CampaignStore {
       toReasons: to.reasons,
       cause: cause.cause,
       sourceId: cause.sourceId,
+      principal: cause.principal ?? "",
       changedAt: now,
     };
     await client.query(
-      `insert into state_changes (id, campaign_id, brand_id, from_serving, to_serving, from_reasons, to_reasons, cause, source_id, changed_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [row.id, row.campaignId, row.brandId, row.fromServing, row.toServing, row.fromReasons, row.toReasons, row.cause, row.sourceId, now],
+      `insert into state_changes (id, campaign_id, brand_id, from_serving, to_serving, from_reasons, to_reasons, cause, source_id, principal, changed_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [row.id, row.campaignId, row.brandId, row.fromServing, row.toServing, row.fromReasons, row.toReasons, row.cause, row.sourceId, row.principal, now],
     );
     return row;
   }
 
-  async list(filter: { brandId: string; serving?: boolean; after?: string; limit: number }): Promise<CampaignRow[]> {
+  /** Live campaigns in id order, of one brand ("" = any) and, when `brands` is set, only of those. */
+  async list(filter: { brandId: string; brands?: ReadonlySet<string>; serving?: boolean; after?: string; limit: number }): Promise<CampaignRow[]> {
     const { rows } = await this.pool.query<RawCampaign>(
       `select ${CAMPAIGN_COLUMNS} from campaigns
        where deleted_at is null and ($1::uuid is null or brand_id = $1) and ($2::boolean is null or serving = $2)
-         and ($3::uuid is null or id > $3)
+         and ($3::uuid is null or id > $3) and ($5::uuid[] is null or brand_id = any($5))
        order by id limit $4`,
-      [filter.brandId || null, filter.serving ?? null, filter.after ?? null, filter.limit],
+      [filter.brandId || null, filter.serving ?? null, filter.after ?? null, filter.limit, filter.brands ? [...filter.brands] : null],
     );
     return rows.map(toCampaign);
   }
 
-  async listChanges(filter: { campaignId: string; brandId: string; before?: string; limit: number }): Promise<StateChangeRow[]> {
+  /** The audit log, newest first, by campaign and/or brand, and when `brands` is set only of those. */
+  async listChanges(filter: { campaignId: string; brandId: string; brands?: ReadonlySet<string>; before?: string; limit: number }): Promise<StateChangeRow[]> {
     const { rows } = await this.pool.query<{
       id: string; campaign_id: string; brand_id: string; from_serving: boolean; to_serving: boolean;
-      from_reasons: number[]; to_reasons: number[]; cause: string; source_id: string; changed_at: Date;
+      from_reasons: number[]; to_reasons: number[]; cause: string; source_id: string; principal: string; changed_at: Date;
     }>(
-      `select id::text, campaign_id::text, brand_id::text, from_serving, to_serving, from_reasons, to_reasons, cause, source_id, changed_at
+      `select id::text, campaign_id::text, brand_id::text, from_serving, to_serving, from_reasons, to_reasons, cause, source_id,
+              principal, changed_at
        from state_changes
        where ($1::uuid is null or campaign_id = $1) and ($2::uuid is null or brand_id = $2) and ($3::uuid is null or id < $3)
+         and ($5::uuid[] is null or brand_id = any($5))
        order by id desc limit $4`,
-      [filter.campaignId || null, filter.brandId || null, filter.before ?? null, filter.limit],
+      [filter.campaignId || null, filter.brandId || null, filter.before ?? null, filter.limit, filter.brands ? [...filter.brands] : null],
     );
     return rows.map((r) => ({
       id: r.id,
@@ -396,6 +404,7 @@ export class CampaignStore {
       toReasons: r.to_reasons as PauseReason[],
       cause: r.cause,
       sourceId: r.source_id,
+      principal: r.principal,
       changedAt: r.changed_at,
     }));
   }
@@ -418,8 +427,14 @@ export class CampaignStore {
   }
 
   /** Every live campaign (optionally of one brand), for the Watch snapshot, in id order. */
-  async snapshot(brandId: string, after: string | undefined, limit: number): Promise<CampaignRow[]> {
-    return this.list({ brandId, after, limit });
+  async snapshot(brandId: string, brands: ReadonlySet<string> | undefined, after: string | undefined, limit: number): Promise<CampaignRow[]> {
+    return this.list({ brandId, brands, after, limit });
+  }
+
+  /** The brand of a campaign, deleted ones included (their audit log stays readable). */
+  async brandOfCampaign(id: string): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ brand_id: string }>("select brand_id::text from campaigns where id = $1", [id]);
+    return rows[0]?.brand_id;
   }
 }
 

@@ -4,4 +4,5 @@ import { runMigrationsCli } from "@adbudget/kit";
 import { readCampaignConfig } from "./config.js";
 import { migrations } from "./migrations/index.js";
 
-await runMigrationsCli("campaign", readCampaignConfig(), { entities: [], migrations });
+// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none).
+await runMigrationsCli("campaign", readCampaignConfig({ ...process.env, AUTH_DISABLED: "true" }), { entities: [], migrations });

@@ -40,6 +40,7 @@ export function changeProto(s: StateChangeRow): CampaignStateChange {
     toReasons: s.toReasons,
     cause: s.cause,
     sourceId: s.sourceId,
+    principal: s.principal,
     changeTime: timestampFromDate(s.changedAt),
   });
 }

@@ -6,6 +6,8 @@ import { CampaignStateChangedEventSchema, type CampaignStateChangedEvent } from 
 
 interface Watcher {
   brandId: string;
+  /** When set, only campaigns of these brands (a caller scoped to brands watching them all). */
+  brands: ReadonlySet<string> | undefined;
   queue: CampaignStateChangedEvent[];
   overflowed: boolean;
   wake: (() => void) | undefined;
@@ -60,6 +62,7 @@ export class WatchHub {
     const brandId = event.campaign?.brandId ?? "";
     for (const w of this.watchers) {
       if (w.brandId !== "" && w.brandId !== brandId) continue;
+      if (w.brands !== undefined && !w.brands.has(brandId)) continue;
       if (w.queue.length >= this.maxBuffer) {
         w.overflowed = true;
       } else {
@@ -73,8 +76,8 @@ export class WatchHub {
    * Starts buffering the changes of `brandId` ("" = all) at once, so a snapshot read after this
    * call misses nothing; iterate the result to receive them. Ends when `signal` aborts.
    */
-  subscribe(brandId: string, signal: AbortSignal): AsyncIterable<CampaignStateChangedEvent> & { close(): void } {
-    const w: Watcher = { brandId, queue: [], overflowed: false, wake: undefined };
+  subscribe(brandId: string, signal: AbortSignal, brands?: ReadonlySet<string>): AsyncIterable<CampaignStateChangedEvent> & { close(): void } {
+    const w: Watcher = { brandId, brands, queue: [], overflowed: false, wake: undefined };
     this.watchers.add(w);
     // One abort listener per watcher (not one per wait: a long stream would pile them up).
     const onAbort = () => w.wake?.();

@@ -6,7 +6,10 @@
  * variable and what was wrong: that is cheaper than any runtime surprise. `readConfig` collects
  * every problem at once instead of failing on the first one.
  */
+import { readAuthConfig, type AuthConfig } from "./auth-config.js";
+import { readNatsAuth, type NatsAuthOptions } from "./nats-auth.js";
 import { readClockOffset } from "./now.js";
+import { addProblemOnce, checkReadable, readClientTlsSettings, TLS_CLIENT_AUTH_MODES, type TlsClientAuth } from "./tls.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -102,16 +105,27 @@ export interface ServiceConfig {
   /** TLS: both set = serve HTTP/2 over TLS instead of plaintext h2c. */
   readonly tlsCertFile: string;
   readonly tlsKeyFile: string;
+  /** TLS_CLIENT_AUTH: client certificates asked for (request) or required (require), verified against TLS_CA_FILE. */
+  readonly tlsClientAuth: TlsClientAuth;
+  /** TLS_CA_FILE: the CAs that sign client certificates and the servers this service calls. */
+  readonly tlsCaFile: string;
+  /** TLS_CLIENT_CERT_FILE / TLS_CLIENT_KEY_FILE (default TLS_CERT_FILE / TLS_KEY_FILE): for calls over https. */
+  readonly tlsClientCertFile: string;
+  readonly tlsClientKeyFile: string;
   /** Prometheus /metrics port; 0 = any free port; undefined = metrics off (METRICS=off). */
   readonly metricsPort: number | undefined;
   /** CLOCK_OFFSET_MS: shift of "now" for tests and demos (see now.ts); 0 in production. */
   readonly clockOffsetMs: number;
   /** NATS with JetStream: events between services. */
   readonly natsUrl: string;
+  /** NATS_USER + NATS_PASSWORD, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE: the service's own NATS user (none: no auth). */
+  readonly natsAuth: NatsAuthOptions;
   /** First token of every subject (`<prefix>.budget.exhausted.<brandId>`); tests use their own. */
   readonly subjectPrefix: string;
   /** Connections of the service's one database pool (<PREFIX>_DB_POOL_MAX). */
   readonly poolMax: number;
+  /** Tokens: the keys callers' tokens are verified with, and the key of this service's identity. */
+  readonly auth: AuthConfig;
 }
 
 export interface ServiceDefaults {
@@ -143,19 +157,29 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
     shutdownGraceMs: reader.int("SHUTDOWN_GRACE_MS", 10_000, { min: 0, max: 600_000 }),
     tlsCertFile: reader.string("TLS_CERT_FILE", ""),
     tlsKeyFile: reader.string("TLS_KEY_FILE", ""),
+    tlsClientAuth: reader.oneOf("TLS_CLIENT_AUTH", "none", TLS_CLIENT_AUTH_MODES),
+    ...readClientTlsSettings(reader),
     metricsPort: reader.bool("METRICS", true)
       ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort ?? defaults.port - 50051 + 9451)
       : undefined,
     clockOffsetMs: readClockOffset(reader),
     natsUrl: reader.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    natsAuth: readNatsAuth(reader, defaults.name),
     subjectPrefix: reader.token("EVENT_SUBJECT_PREFIX", "adbudget"),
     // 10: a group commit keeps at most two spend transactions busy, the relay one LISTEN
     // connection; the rest serve reads. PostgreSQL's default max_connections (100) fits three
     // services with two replicas each.
     poolMax: reader.int(`${defaults.prefix}_DB_POOL_MAX`, 10, { min: 2, max: 500 }),
+    auth: readAuthConfig(reader),
   };
   if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
-    reader.problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+    addProblemOnce(reader, "TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  }
+  checkReadable(reader, "TLS_CERT_FILE", config.tlsCertFile);
+  checkReadable(reader, "TLS_KEY_FILE", config.tlsKeyFile);
+  if (config.tlsClientAuth !== "none") {
+    if (config.tlsCaFile === "") reader.problems.push(`TLS_CLIENT_AUTH=${config.tlsClientAuth} needs TLS_CA_FILE (the CAs that sign client certificates)`);
+    if (config.tlsCertFile === "") reader.problems.push(`TLS_CLIENT_AUTH=${config.tlsClientAuth} needs TLS_CERT_FILE and TLS_KEY_FILE (client certificates are asked for over TLS only)`);
   }
   // The service reads its own settings with the same reader and calls done(): every problem of
   // every setting is listed at once.

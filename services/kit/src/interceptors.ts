@@ -1,12 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { Code, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { toConnectError } from "./errors.js";
 import type { Logger } from "./logger.js";
-import { kLogger, kPrincipal, kRequestId } from "./request-context.js";
+import { kLogger, kRequestId } from "./request-context.js";
 
 const REQUEST_ID_HEADER = "x-request-id";
 /** A caller-chosen request id is echoed only if it is short and printable. */
 const SAFE_REQUEST_ID = /^[\w.:/-]{1,128}$/;
+
+/** The caller's `x-request-id` when it is short and printable, else a new id. */
+export function requestIdFrom(header: Headers): string {
+  const sent = header.get(REQUEST_ID_HEADER);
+  return sent !== null && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
+}
 
 /**
  * The outermost interceptor of every service: gives the call a request id (the caller's
@@ -17,8 +23,7 @@ const SAFE_REQUEST_ID = /^[\w.:/-]{1,128}$/;
  */
 export function createCallInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
-    const sent = req.header.get(REQUEST_ID_HEADER);
-    const requestId = sent !== null && SAFE_REQUEST_ID.test(sent) ? sent : randomUUID();
+    const requestId = requestIdFrom(req.header);
     const rpc = `${req.service.typeName}/${req.method.name}`;
     const log = logger.child({ requestId, rpc });
     req.contextValues.set(kRequestId, requestId);
@@ -60,28 +65,5 @@ export function createCallInterceptor(logger: Logger): Interceptor {
         }
       })(),
     } satisfies StreamResponse;
-  };
-}
-
-/**
- * Authenticates a call from its headers and returns the principal, or undefined when the call
- * carries no credentials. Throw ConnectError(Unauthenticated / PermissionDenied) to refuse.
- */
-export type Authenticator = (header: Headers, rpc: string) => Promise<string | undefined>;
-
-/**
- * The place where authentication plugs in. With no authenticator every call is anonymous
- * (local development); with one, calls without a principal are UNAUTHENTICATED, except the
- * standard health and reflection services, which probes and debugging tools call bare.
- */
-export function createAuthInterceptor(authenticate?: Authenticator): Interceptor {
-  return (next) => async (req) => {
-    if (authenticate === undefined || req.service.typeName.startsWith("grpc.")) return next(req);
-    const principal = await authenticate(req.header, `${req.service.typeName}/${req.method.name}`);
-    if (principal === undefined) {
-      throw new ConnectError("missing or invalid credentials", Code.Unauthenticated);
-    }
-    req.contextValues.set(kPrincipal, principal);
-    return next(req);
   };
 }

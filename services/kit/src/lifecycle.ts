@@ -4,6 +4,7 @@ import type { ServiceConfig } from "./config.js";
 import { OutboxRelay, type RelayOptions } from "./outbox-relay.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
+import type { NatsAuthOptions } from "./nats-auth.js";
 import type { ServerOptions } from "./server.js";
 
 /**
@@ -36,7 +37,9 @@ export function serverOptionsFrom(
     host: config.host,
     port: config.port,
     shutdownGraceMs: config.shutdownGraceMs,
-    tls: config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
+    tls: config.tlsCertFile
+      ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, caFile: config.tlsCaFile, clientAuth: config.tlsClientAuth }
+      : undefined,
     metricsPort: config.metricsPort,
     clockOffsetMs: config.clockOffsetMs,
   };
@@ -44,10 +47,11 @@ export function serverOptionsFrom(
 
 /**
  * Connects to NATS for the life of the process: reconnects forever (a NATS restart must not
- * take a service down), closed by `stack` on stop.
+ * take a service down), closed by `stack` on stop. `auth`: the workload's credentials and inbox
+ * prefix (readNatsAuth; none = no authentication).
  */
-export async function connectNats(url: string, name: string, stack: StopStack): Promise<NatsConnection> {
-  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+export async function connectNats(url: string, name: string, stack: StopStack, auth: NatsAuthOptions = {}): Promise<NatsConnection> {
+  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...auth });
   stack.push(() => nc.close());
   return nc;
 }

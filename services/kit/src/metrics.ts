@@ -53,6 +53,11 @@ export class Metrics {
     });
   }
 
+  /** Counts a call answered before the interceptors ran (refused by the auth gate). */
+  count(rpc: string, code: Code): void {
+    this.rpcTotal.inc({ rpc, code: Code[code] ?? "Unknown" });
+  }
+
   /** Outermost interceptor: counts every call with its final status code. */
   interceptor(): Interceptor {
     return (next) => async (req) => {

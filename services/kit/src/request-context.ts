@@ -1,4 +1,5 @@
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { Principal } from "./access-policy.js";
 import type { Logger } from "./logger.js";
 
 /** The request id of a call: taken from `x-request-id` when the caller sent one, else new. */
@@ -7,8 +8,8 @@ export const kRequestId = createContextKey<string>("", { description: "request i
 /** A child logger carrying the request id, rpc and peer of the call. */
 export const kLogger = createContextKey<Logger | undefined>(undefined, { description: "request logger" });
 
-/** The authenticated principal of the call, once authentication is configured. */
-export const kPrincipal = createContextKey<string | undefined>(undefined, { description: "principal" });
+/** The authenticated caller of the call (set by the auth gate; undefined when auth is disabled). */
+export const kPrincipal = createContextKey<Principal | undefined>(undefined, { description: "principal" });
 
 export function requestId(ctx: HandlerContext): string {
   return ctx.values.get(kRequestId);
@@ -17,4 +18,22 @@ export function requestId(ctx: HandlerContext): string {
 /** The call's logger, falling back to `fallback` outside a call (unit tests). */
 export function requestLogger(ctx: HandlerContext, fallback: Logger): Logger {
   return ctx.values.get(kLogger) ?? fallback;
+}
+
+/**
+ * The client certificate of the call's connection, when the server asks for one (TLS_CLIENT_AUTH
+ * request or require) and it was verified against TLS_CA_FILE: mutual TLS.
+ */
+export interface PeerCertificate {
+  /** The subject's common name (the workload name in `scripts/dev-certs.sh` certificates). */
+  readonly cn: string | undefined;
+  readonly fingerprint256: string;
+}
+
+/** Set by the server for calls whose peer presented a verified client certificate. */
+export const kPeerCertificate = createContextKey<PeerCertificate | undefined>(undefined, { description: "verified client certificate" });
+
+/** The subject CN of the caller's verified client certificate (mutual TLS), else undefined. */
+export function peerIdentity(ctx: HandlerContext): string | undefined {
+  return ctx.values.get(kPeerCertificate)?.cn;
 }

@@ -1,21 +1,21 @@
-import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { DescFile, DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { ErrorInfoSchema, BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import { HealthMonitor, healthRoutes, type Probe } from "./health.js";
-import { createAuthInterceptor, createCallInterceptor, type Authenticator } from "./interceptors.js";
+import { createCallInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { createNodeAdapter } from "./node-adapter.js";
 import { loadContractDescriptors, reflectionRoutes, ReflectionIndex } from "./reflection.js";
 import { createValidationInterceptor } from "./validation.js";
 import { startMetricsServer, type Metrics } from "./metrics.js";
 import { createTracingInterceptor } from "./tracing.js";
+import { peerContextValues, serverTlsOptions, type ServerTls } from "./tls.js";
 
 export interface ServerOptions {
   /** Service name for logs. */
@@ -30,14 +30,21 @@ export interface ServerOptions {
   routes: (router: ConnectRouter) => void;
   /** Readiness probes for grpc.health.v1 (for example the database). */
   probes: Record<string, Probe>;
-  authenticate?: Authenticator;
+  /**
+   * Runs before a request is read (authentication and role checks: the auth gate); throws a
+   * ConnectError to refuse the call. Absent: every call is let in (authentication disabled).
+   */
+  requestGate?: (ctx: HandlerContext) => Promise<void>;
   /** Extra interceptors, inside validation (closest to the handler). */
   interceptors?: Interceptor[];
   /** How long in-flight calls may run after close() begins. */
   shutdownGraceMs?: number;
   healthIntervalMs?: number;
-  /** PEM files: serve HTTP/2 over TLS (with HTTP/1.1 by ALPN) instead of plaintext. */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * PEM files: serve HTTP/2 over TLS (with HTTP/1.1 by ALPN) instead of plaintext; with
+   * `clientAuth`, mutual TLS (the verified client's certificate is `kPeerCertificate`).
+   */
+  tls?: ServerTls;
   /** Prometheus metrics: counted by an interceptor, served on `metricsPort` (when set). */
   metrics?: Metrics;
   metricsPort?: number;
@@ -106,11 +113,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(options.metrics ? [options.metrics.interceptor()] : []),
       createTracingInterceptor(options.name),
       createCallInterceptor(logger),
-      createAuthInterceptor(options.authenticate),
       createValidationInterceptor(),
       ...(options.interceptors ?? []),
     ],
     shutdownSignal: shutdown.signal,
+    // TLS: the verified client certificate of the connection (mutual TLS), for handlers.
+    ...(options.tls ? { contextValues: peerContextValues } : {}),
+    requestGate: options.requestGate,
     // Checked against the declared length (Content-Length, the gRPC envelope) before reading,
     // then against the bytes read and the decompressed size: RESOURCE_EXHAUSTED before any
     // parsing or interceptor. HTTP/2 connections serve on; see closeWhenBodyUnread for HTTP/1.1.
@@ -118,7 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const guarded = closeWhenBodyUnread(handler);
-  const { server, sessions, h1 } = options.tls ? tlsServer(options.tls, guarded) : plaintextServer(guarded);
+  const { server, sessions, h1 } = options.tls ? tlsServer(options.tls, guarded, logger) : plaintextServer(guarded);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -241,12 +250,15 @@ function plaintextServer(handler: Handler): Listener {
   return { server, sessions, h1 };
 }
 
-/** HTTP/2 over TLS, with HTTP/1.1 negotiated by ALPN for clients that want it. */
-function tlsServer(tls: { certFile: string; keyFile: string }, handler: Handler): Listener {
-  const server = http2.createSecureServer(
-    { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), allowHTTP1: true },
-    handler,
-  );
+/**
+ * HTTP/2 over TLS, with HTTP/1.1 negotiated by ALPN for clients that want it. With
+ * `clientAuth: "require"`, a client without a certificate signed by `caFile` fails the handshake.
+ */
+function tlsServer(tls: ServerTls, handler: Handler, logger: Logger): Listener {
+  const server = http2.createSecureServer({ ...serverTlsOptions(tls), allowHTTP1: true }, handler);
+  server.on("tlsClientError", (err: Error & { code?: string }, socket) => {
+    logger.debug({ code: err.code, error: err.message, remote: socket.remoteAddress }, "TLS handshake refused");
+  });
   // With TLS, HTTP/1.1 connections are served by the same server; nothing else to drain.
   const h1 = http.createServer();
   return { server, sessions: trackSessions(server), h1 };

@@ -3,6 +3,9 @@ import type { ConnectRouter, Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type pg from "pg";
+import type { Role } from "./access-policy.js";
+import { loadAuth } from "./auth-config.js";
+import { createAuthGate } from "./auth-gate.js";
 import type { ServiceConfig } from "./config.js";
 import { startDurableConsumer, type DurableConsumerOptions } from "./consumer.js";
 import { migrate, openDatabase, poolProbe, type DatabaseOptions, type MikroORM } from "./db.js";
@@ -14,6 +17,7 @@ import type { OutboxRelay, RelayOptions } from "./outbox-relay.js";
 import { createPgPool } from "./pg-pool.js";
 import { startServer, type RunningServer } from "./server.js";
 import { tracePropagationInterceptor } from "./tracing.js";
+import { clientTls } from "./tls.js";
 
 /** The settings a service app needs beyond ServiceConfig. */
 export interface ServiceAppConfig extends ServiceConfig {
@@ -86,7 +90,9 @@ export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp>
   try {
     const { pool, orm } = await openServiceDatabase(spec, logger, stack);
     const metrics = new Metrics(config.name);
-    const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack);
+    const auth = loadAuth(config.auth, { sub: `service:${config.name}`, role: `${config.name}-service` as Role });
+    if (config.auth.disabled) logger.warn("AUTH_DISABLED is set: every caller is let in and no credentials are checked (benchmarks and experiments only)");
+    const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack, config.natsAuth);
     const relay = spec.outbox ? startOutboxRelay(pool, nc, logger, spec.outbox, stack, metrics) : undefined;
     const parts: ServiceParts = {
       config,
@@ -98,7 +104,7 @@ export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp>
       metrics,
       now: shiftedNow(config.clockOffsetMs),
       stack,
-      transport: (url) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor] }),
+      transport: (url) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor, ...auth.outgoing], ...clientTls(url, config) }),
       consume: ({ component, ...options }) => startDurableConsumer(nc, { ...options, logger: logger.child({ component }) }, stack),
     };
     const routes = await spec.build(parts);
@@ -110,6 +116,7 @@ export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp>
       // Readiness is the database the requests use: without it nothing can be served. NATS down
       // only delays events (they wait in the outbox), so it does not take a service out of rotation.
       probes: { database: poolProbe(pool) },
+      requestGate: auth.verifier && createAuthGate(auth.verifier, logger, metrics),
       healthIntervalMs: spec.healthIntervalMs,
       metrics,
     });

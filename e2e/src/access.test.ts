@@ -1,0 +1,279 @@
+import { create, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { generateKeyPair, importJWK, SignJWT, UnsecuredJWT } from "jose";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ACCESS_RULES, BRAND_SCOPED_ROLES, PUBLIC_SERVICES, ROLES, type Role, type TokenClaims } from "@adbudget/kit";
+import { eventually, startSystem, TEST_AUDIENCE, type SystemHarness } from "@adbudget/testing";
+import { localDate } from "@adbudget/time";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
+import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
+import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
+
+/**
+ * Access over real servers (DESIGN.md, Access): every role against every RPC, for its own brand
+ * and another brand; hostile tokens; lists and watches that show only the caller's brands; and
+ * who did what kept in the audit logs.
+ */
+let h: SystemHarness;
+beforeAll(async () => {
+  h = await startSystem();
+}, 120_000);
+afterAll(async () => {
+  await h?.close();
+});
+
+const SERVICES: [DescService, () => string][] = [
+  [BrandService, () => h.brandApp.server.url],
+  [BudgetService, () => h.budgetApp.server.url],
+  [BudgetClockService, () => h.budgetApp.server.url],
+  [CampaignService, () => h.campaignApp.server.url],
+  [CampaignClockService, () => h.campaignApp.server.url],
+];
+
+describe("default deny", () => {
+  it("every method of every service has a rule, and no rule names a method that does not exist", () => {
+    const methods = [...SERVICES.map(([s]) => s), ReflectionV1, ReflectionV1alpha, Health]
+      .filter((s) => !PUBLIC_SERVICES.has(s.typeName))
+      .flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`));
+    expect(methods.filter((m) => ACCESS_RULES[m] === undefined)).toEqual([]);
+    expect(Object.keys(ACCESS_RULES).filter((m) => !methods.includes(m))).toEqual([]);
+  });
+});
+
+/** A fresh brand with a budget and a campaign: what a call may read or change. */
+async function resources(tag: string) {
+  const { brand } = await h.brands.createBrand({ name: `${tag} ${Math.random()}`, timeZone: "UTC" });
+  await h.budget.setBudget({ brandId: brand!.id, dailyLimitMicros: 1_000_000_000n });
+  const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: tag, schedule: { windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "24:00" }] } });
+  return { brandId: brand!.id, campaignId: campaign!.id };
+}
+
+/** A valid request of `method` about brand `brandId` and its campaign. */
+function request(method: DescMethod, r: { brandId: string; campaignId: string }): Message {
+  const today = localDate(h.now(), "UTC");
+  const event = { eventId: `a-${Math.random()}`, brandId: r.brandId, campaignId: r.campaignId, amountMicros: 1n, occurredAt: timestampFromMs(h.now()) };
+  const init: Record<string, Record<string, unknown>> = {
+    CreateBrand: { name: `Created ${Math.random()}` },
+    UpdateBrand: { brand: { id: r.brandId, name: `Renamed ${Math.random()}` }, updateMask: { paths: ["name"] } },
+    SetBudget: { brandId: r.brandId, dailyLimitMicros: 2_000_000_000n },
+    RecordSpend: event,
+    RecordSpendBatch: { events: [event] },
+    CreateCampaign: { brandId: r.brandId, name: "New" },
+    UpdateCampaign: { campaign: { id: r.campaignId, name: "Renamed" }, updateMask: { paths: ["name"] } },
+    ListCampaignStateChanges: { campaignId: r.campaignId },
+    SetDaypartState: { campaignId: r.campaignId, inWindow: true, asOfTime: timestampFromMs(h.now()), sourceId: "access", scheduleVersion: 1n },
+    OpenBudgetPeriod: { brandId: r.brandId, period: { kind: PeriodKind.DAY, start: today }, sourceId: "access" },
+    ListBrands: {},
+  };
+  const byField = method.input.fields.some((f) => f.name === "brand_id") ? { brandId: r.brandId } : { id: method.parent.name.startsWith("Campaign") ? r.campaignId : r.brandId };
+  return create(method.input, (init[method.name] ?? byField) as never) as Message;
+}
+
+async function callAs(interceptors: Interceptor[], service: DescService, url: string, method: DescMethod, req: Message): Promise<Code | "OK"> {
+  const client = createClient(service, createGrpcTransport({ baseUrl: url, interceptors })) as unknown as Record<string, (r: unknown, o: unknown) => unknown>;
+  try {
+    if (method.methodKind === "server_streaming") {
+      const abort = new AbortController();
+      for await (const _ of client[method.localName]!(req, { signal: abort.signal, timeoutMs: 5000 }) as AsyncIterable<unknown>) {
+        abort.abort();
+        break;
+      }
+    } else {
+      await client[method.localName]!(req, { timeoutMs: 10_000 });
+    }
+    return "OK";
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return e.code === Code.Canceled ? "OK" : e.code;
+  }
+}
+
+/** The principal of each role in the matrix; brand-scoped ones hold the "own" brand only. */
+function claimsOf(role: Role, own: string): TokenClaims {
+  return BRAND_SCOPED_ROLES.has(role) || role === "viewer" ? { sub: `test:${role}`, role, brands: [own] } : { sub: `test:${role}`, role };
+}
+
+describe("the role x RPC x brand matrix", () => {
+  it("allows each role exactly its RPCs, on its own brands only", async () => {
+    const wrong: string[] = [];
+    let calls = 0;
+    for (const role of ROLES) {
+      for (const [service, url] of SERVICES) {
+        for (const method of service.methods) {
+          const rpc = `${service.typeName}/${method.name}`;
+          const allowed = ACCESS_RULES[rpc]!.includes(role);
+          const [own, foreign] = [await resources("own"), await resources("foreign")];
+          const as = await h.auth.as(claimsOf(role, own.brandId));
+          const scoped = BRAND_SCOPED_ROLES.has(role) || role === "viewer";
+          const unscopedRpc = method.name === "CreateBrand" || method.name === "ListBrands";
+          for (const [which, r] of [["own", own], ["foreign", foreign]] as const) {
+            const code = await callAs(as, service, url(), method, request(method, r));
+            calls++;
+            const denied = code === Code.PermissionDenied;
+            const want = !allowed ? "denied" : which === "foreign" && scoped && !unscopedRpc ? "denied" : "let in";
+            if (code === Code.Unauthenticated || code === Code.Internal || code === Code.Unknown || denied !== (want === "denied")) {
+              wrong.push(`${role} ${rpc} ${which}: ${code === "OK" ? "OK" : Code[code]}, wanted ${want}`);
+            }
+          }
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(calls).toBeGreaterThan(400);
+  }, 600_000);
+});
+
+describe("lists and watches show only the caller's brands", () => {
+  it("ListBrands, ListCampaigns, ListCampaignStateChanges and WatchCampaigns of a viewer of one brand", async () => {
+    const [mine, theirs] = [await resources("mine"), await resources("theirs")];
+    const as = await h.auth.as({ sub: "test:viewer", role: "viewer", brands: [mine.brandId] });
+    const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: as });
+    const brands = createClient(BrandService, t(h.brandApp.server.url));
+    const campaigns = createClient(CampaignService, t(h.campaignApp.server.url));
+    expect((await brands.listBrands({ pageSize: 1000 })).brands.map((b) => b.id)).toEqual([mine.brandId]);
+    expect((await campaigns.listCampaigns({ pageSize: 1000 })).campaigns.map((c) => c.brandId)).toEqual([mine.brandId]);
+    const changes = (await campaigns.listCampaignStateChanges({ pageSize: 1000 })).changes;
+    expect(changes.length).toBeGreaterThan(0);
+    expect(new Set(changes.map((c) => c.brandId))).toEqual(new Set([mine.brandId]));
+    const seen: string[] = [];
+    const abort = new AbortController();
+    const watching = (async () => {
+      try {
+        for await (const m of campaigns.watchCampaigns({}, { signal: abort.signal })) {
+          if (m.campaign) seen.push(m.campaign.brandId);
+          if (m.type === WatchEventType.CHANGED) break;
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    await eventually(async () => seen.length >= 1, 5000, "snapshot");
+    // A change in each brand: only this brand's reaches the watcher.
+    await h.campaigns.pauseCampaign({ id: theirs.campaignId });
+    await h.campaigns.pauseCampaign({ id: mine.campaignId });
+    await eventually(async () => seen.length >= 2, 10_000, "change");
+    abort.abort();
+    await watching;
+    expect(new Set(seen)).toEqual(new Set([mine.brandId]));
+  });
+
+  it("a batch with one event of another brand is refused whole, and records nothing", async () => {
+    const [mine, theirs] = [await resources("mine"), await resources("theirs")];
+    const as = await h.auth.as({ sub: "test:ad-server", role: "ad-server", brands: [mine.brandId] });
+    const budget = createClient(BudgetService, createGrpcTransport({ baseUrl: h.budgetApp.server.url, interceptors: as }));
+    const ev = (r: typeof mine, n: number) => ({ eventId: `batch-${n}`, brandId: r.brandId, campaignId: r.campaignId, amountMicros: 5n });
+    const err = await budget.recordSpendBatch({ events: [ev(mine, 1), ev(theirs, 2), ev(mine, 3)] }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.PermissionDenied);
+    expect((await h.budget.listSpendEvents({ brandId: mine.brandId })).events).toEqual([]);
+    expect((await h.budget.listSpendEvents({ brandId: theirs.brandId })).events).toEqual([]);
+  });
+
+  it("a campaign of a brand the caller cannot see answers like one that does not exist", async () => {
+    const [mine, theirs] = [await resources("mine"), await resources("theirs")];
+    const as = await h.auth.as({ sub: "test:ad-server", role: "ad-server", brands: [mine.brandId] });
+    const budget = createClient(BudgetService, createGrpcTransport({ baseUrl: h.budgetApp.server.url, interceptors: as }));
+    const campaigns = createClient(CampaignService, createGrpcTransport({ baseUrl: h.campaignApp.server.url, interceptors: as }));
+    const code = (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => Code[ConnectError.from(e).code]);
+    const unknownCampaign = "01900000-0000-7000-8000-0000000000ab";
+    // Spend of my brand naming their campaign: the same answer as a campaign that does not exist.
+    expect(await code(budget.recordSpend({ eventId: "x1", brandId: mine.brandId, campaignId: theirs.campaignId, amountMicros: 1n }))).toBe("NotFound");
+    expect(await code(budget.recordSpend({ eventId: "x2", brandId: mine.brandId, campaignId: unknownCampaign, amountMicros: 1n }))).toBe("NotFound");
+    // Reading it: the same answer as for a campaign that does not exist.
+    expect(await code(campaigns.getCampaign({ id: theirs.campaignId }))).toBe("PermissionDenied");
+    expect(await code(campaigns.getCampaign({ id: unknownCampaign }))).toBe("PermissionDenied");
+    // An admin sees the difference.
+    expect(await code(h.campaigns.getCampaign({ id: unknownCampaign }))).toBe("NotFound");
+  });
+});
+
+describe("credentials", () => {
+  const brandUrl = () => h.brandApp.server.url;
+  const get = (headers: Record<string, string>) =>
+    createClient(BrandService, createGrpcTransport({ baseUrl: brandUrl() })).listBrands({}, { headers }).then(() => "OK", (e: unknown) => ConnectError.from(e));
+
+  async function signed(overrides: { kid?: string; alg?: "EdDSA" | "ES256"; aud?: string; exp?: number; nbf?: number; iat?: number; key?: "other" }) {
+    const other = await generateKeyPair(overrides.alg ?? "EdDSA", { extractable: true });
+    const key = overrides.key === "other" ? other.privateKey : undefined;
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = new SignJWT({ role: "admin" }).setProtectedHeader({ alg: overrides.alg ?? "EdDSA", kid: overrides.kid ?? "unknown-kid" })
+      .setSubject("test:hostile").setAudience(overrides.aud ?? TEST_AUDIENCE).setJti("j").setIssuedAt(overrides.iat ?? now).setExpirationTime(overrides.exp ?? now + 600);
+    if (overrides.nbf !== undefined) jwt.setNotBefore(overrides.nbf);
+    return jwt.sign(key ?? other.privateKey);
+  }
+
+  it.each([
+    ["no credentials", async () => ({})],
+    ["a malformed header", async () => ({ authorization: "Token abc" })],
+    ["a malformed token", async () => ({ authorization: "Bearer not.a.jwt" })],
+    ["alg none", async () => ({ authorization: `Bearer ${new UnsecuredJWT({ role: "admin" }).setSubject("x").setAudience(TEST_AUDIENCE).setIssuedAt().setJti("j").setExpirationTime("10m").encode()}` })],
+    ["an unknown kid", async () => ({ authorization: `Bearer ${await signed({})}` })],
+    ["a bad signature (the right kid, another key)", async () => ({ authorization: `Bearer ${(await h.auth.mint({ sub: "x", role: "admin" })).replace(/\.[^.]+$/, `.${(await signed({ key: "other" })).split(".")[2]}`)}` })],
+    ["an expired token", async () => ({ authorization: `Bearer ${await h.auth.mint({ sub: "x", role: "admin" }, -120)}` })],
+    ["another audience", async () => ({ authorization: `Bearer ${await mintWith({ aud: "someone-else" })}` })],
+    ["not yet valid (nbf in an hour)", async () => ({ authorization: `Bearer ${await mintWith({ nbf: Math.floor(Date.now() / 1000) + 3600 })}` })],
+    ["issued in the future", async () => ({ authorization: `Bearer ${await mintWith({ iat: Math.floor(Date.now() / 1000) + 3600 })}` })],
+    ["an unknown role", async () => ({ authorization: `Bearer ${await mintWith({ role: "root" })}` })],
+    ["an ad-server token without brands", async () => ({ authorization: `Bearer ${await mintWith({ role: "ad-server" })}` })],
+  ])("%s -> UNAUTHENTICATED", async (_name, headers) => {
+    const res = await get(await headers());
+    expect(res).toBeInstanceOf(ConnectError);
+    expect((res as ConnectError).code).toBe(Code.Unauthenticated);
+  });
+
+  /** A token signed with the system's own key, with claims changed. */
+  async function mintWith(changes: { aud?: string; nbf?: number; iat?: number; role?: string }) {
+    const jwk = JSON.parse(readFileSync(h.auth.env.AUTH_PRIVATE_KEY_FILE!, "utf8"));
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = new SignJWT({ role: changes.role ?? "admin" }).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid })
+      .setSubject("test:hostile").setAudience(changes.aud ?? TEST_AUDIENCE).setJti("j").setIssuedAt(changes.iat ?? now).setExpirationTime(now + 600);
+    if (changes.nbf !== undefined) jwt.setNotBefore(changes.nbf);
+    return jwt.sign(await importJWK(jwk, jwk.alg));
+  }
+
+  it("health needs no credentials; reflection takes any valid token", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: brandUrl() }));
+    expect((await health.check({ service: "" })).status).toBeGreaterThan(0);
+    const viewer = await h.auth.as({ sub: "test:viewer", role: "viewer" });
+    const reflection = createClient(ReflectionV1, createGrpcTransport({ baseUrl: brandUrl(), interceptors: viewer }));
+    const out = [];
+    for await (const m of reflection.serverReflectionInfo((async function* () { yield { messageRequest: { case: "listServices" as const, value: "" } }; })())) out.push(m);
+    expect(out.length).toBe(1);
+    const bare = createClient(ReflectionV1, createGrpcTransport({ baseUrl: brandUrl() }));
+    const err = await (async () => {
+      try {
+        for await (const _ of bare.serverReflectionInfo((async function* () { yield { messageRequest: { case: "listServices" as const, value: "" } }; })())) void _;
+      } catch (e) {
+        return ConnectError.from(e);
+      }
+    })();
+    expect(err?.code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("who did what", () => {
+  it("the principal is recorded with every state change a call causes and every budget change", async () => {
+    const r = await resources("audited");
+    const manager = await h.auth.as({ sub: "alice@agency", role: "brand-manager", brands: [r.brandId] });
+    const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: manager });
+    await createClient(CampaignService, t(h.campaignApp.server.url)).pauseCampaign({ id: r.campaignId });
+    await createClient(BudgetService, t(h.budgetApp.server.url)).setBudget({ brandId: r.brandId, dailyLimitMicros: 5n, monthlyLimitMicros: 9n });
+    const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: r.campaignId });
+    expect(changes[0]).toMatchObject({ cause: "user.pause", principal: "alice@agency" });
+    expect(changes.at(-1)).toMatchObject({ cause: "create", principal: "test:admin" });
+    const budgetChanges = (await h.budget.listBudgetChanges({ brandId: r.brandId })).changes;
+    expect(budgetChanges.map((c) => [c.principal, c.oldDailyLimitMicros, c.newDailyLimitMicros, c.newMonthlyLimitMicros])).toEqual([
+      ["alice@agency", 1_000_000_000n, 5n, 9n],
+      ["test:admin", undefined, 1_000_000_000n, undefined],
+    ]);
+    expect(budgetChanges[0]!.requestId).not.toBe("");
+  });
+});

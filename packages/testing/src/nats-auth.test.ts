@@ -1,0 +1,402 @@
+/**
+ * NATS credentials (issue 12, item 7): the services and the clocks worker, each with its own
+ * NATS user, against a nats-server of this test alone whose authorization is the one
+ * `natsAuthorizationConfig` renders (deploy/local/nats-auth.conf, for this test's prefix and
+ * streams). The whole system does its work (spend runs a budget out, the campaign service pauses
+ * the campaigns from the budget events and WatchCampaigns shows it, the brand archive reaches
+ * the campaign service, the clocks worker starts its workflows from brand and campaign events),
+ * and no workload can publish another's events, read what it must not read, or administer
+ * JetStream beyond its own stream and consumers.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, nkeys, PermissionViolationError, type NatsConnection } from "@nats-io/transport-node";
+import {
+  createLogger,
+  DurableConsumer,
+  ensureStream,
+  EnvReader,
+  natsAuthorizationConfig,
+  natsWorkloadPermissions,
+  readNatsAuth,
+  readNatsTopology,
+  type NatsTopology,
+  type NatsWorkload,
+} from "@adbudget/kit";
+import { daypartWorkflowId, resetWorkflowId } from "@adbudget/workflows";
+import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
+import { eventually } from "./calls.js";
+import { startClocks, type ClocksHarness } from "./clocks.js";
+import { natsOperator } from "./nats-jwt.js";
+import { startNatsServer, type NatsServerProcess } from "./nats-server.js";
+
+const tag = `na${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+const TAG = tag.toUpperCase();
+/** The names startSystem gives a system with this tag; the durable consumers keep their defaults. */
+const topology: NatsTopology = readNatsTopology(
+  new EnvReader({ EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${TAG}_BRAND`, BUDGET_STREAM: `${TAG}_BUDGET`, CAMPAIGN_STREAM: `${TAG}_CAMPAIGN` }),
+);
+const password = () => randomBytes(12).toString("hex");
+const passwords = { brand: password(), budget: password(), campaign: password(), admin: password() };
+/** The clocks worker authenticates with an nkey (NATS_NKEY_SEED_FILE), the services with passwords. */
+const clocksKey = nkeys.createUser();
+
+let dir: string;
+let server: NatsServerProcess;
+let h: ClocksHarness;
+/** What each workload's process is given, as a deployment would (the worker: a seed file). */
+let workloadEnv: Record<NatsWorkload, Record<string, string>>;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "adbudget-nats-auth-"));
+  const seedFile = join(dir, "clocks.nk");
+  await writeFile(seedFile, `${new TextDecoder().decode(clocksKey.getSeed())}\n`, { mode: 0o600 });
+  workloadEnv = {
+    brand: { NATS_USER: "brand", NATS_PASSWORD: passwords.brand },
+    budget: { NATS_USER: "budget", NATS_PASSWORD: passwords.budget },
+    campaign: { NATS_USER: "campaign", NATS_PASSWORD: passwords.campaign },
+    clocks: { NATS_NKEY_SEED_FILE: seedFile },
+  };
+  server = await startNatsServer({
+    monitor: true,
+    config: natsAuthorizationConfig({
+      topology,
+      users: {
+        brand: { password: passwords.brand },
+        budget: { password: passwords.budget },
+        campaign: { password: passwords.campaign },
+        clocks: { nkey: clocksKey.getPublicKey() },
+      },
+      extraUsers: [{ user: "admin", password: passwords.admin, description: "the test harness", permissions: { publish: [">"], subscribe: [">"] } }],
+    }),
+  });
+  h = await startClocks({
+    system: {
+      tag,
+      env: { NATS_URL: server.url },
+      brandEnv: workloadEnv.brand,
+      budgetEnv: workloadEnv.budget,
+      campaignEnv: workloadEnv.campaign,
+      natsConnect: { user: "admin", pass: passwords.admin },
+    },
+    // No reconciliation: the clocks' workflows below can only have been started from the events.
+    workerEnv: { NATS_URL: server.url, ...workloadEnv.clocks, RECONCILE_INTERVAL_MS: "0" },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await h?.close();
+  await server?.stop();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+/** A connection as `workload`, with the credentials and inbox prefix the kit derives from its settings. */
+async function connectAs(workload: NatsWorkload): Promise<NatsConnection> {
+  const reader = new EnvReader(workloadEnv[workload]);
+  const auth = readNatsAuth(reader, workload);
+  reader.done();
+  return connect({ servers: server.url, name: `test-as-${workload}`, ...auth });
+}
+
+/** The permission violation a refused operation failed with (in the error or its causes). */
+async function violation(op: Promise<unknown>): Promise<{ operation: string; subject: string }> {
+  try {
+    await op;
+  } catch (err) {
+    for (let e: unknown = err; e instanceof Error; e = e.cause) {
+      if (e instanceof PermissionViolationError) return { operation: e.operation, subject: e.subject };
+    }
+    throw err;
+  }
+  throw new Error("expected a permissions violation, the operation succeeded");
+}
+
+/** The permission violation that closed a subscription (it never receives anything). */
+async function refusedSubscription(nc: NatsConnection, subject: string): Promise<{ operation: string; subject: string }> {
+  const sub = nc.subscribe(subject);
+  const closed = await Promise.race([sub.closed, new Promise<string>((r) => setTimeout(() => r("still open"), 5000))]);
+  if (!(closed instanceof PermissionViolationError)) throw new Error(`subscription to ${subject} was not refused (${String(closed)})`);
+  return { operation: closed.operation, subject: closed.subject };
+}
+
+/** `Publish|Subscription Violation` lines of the server's log, as "user operation subject" (the nkey user: "clocks"). */
+function loggedViolations(): string[] {
+  return [...server.output().matchAll(/(Publish|Subscription) Violation - (?:User|Nkey) "([^"]+)", Subject "([^"]+)"/g)].map(
+    (m) => `${m[2] === clocksKey.getPublicKey() ? "clocks" : m[2]} ${m[1]} ${m[3]}`,
+  );
+}
+
+function watch(brandId: string) {
+  const seen: WatchCampaignsResponse[] = [];
+  const abort = new AbortController();
+  const done = (async () => {
+    try {
+      for await (const m of h.system.campaigns.watchCampaigns({ brandId }, { signal: abort.signal })) seen.push(m);
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+    }
+  })();
+  return { seen, stop: async () => { abort.abort(); await done; } };
+}
+
+const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7] as DayOfWeek[];
+
+describe("NATS with one user per workload", () => {
+  it("each workload does its own work under its own user: spend pauses the campaigns through the events, the clocks follow brands and campaigns", async () => {
+    const s = h.system;
+    const { brand } = await s.brands.createBrand({ name: `NATS auth ${tag}`, timeZone: "America/New_York" });
+    const brandId = brand!.id;
+    await s.budget.setBudget({ brandId, dailyLimitMicros: 10_000_000n });
+    const { campaign: always } = await s.campaigns.createCampaign({ brandId, name: "Always" });
+    const { campaign: office } = await s.campaigns.createCampaign({
+      brandId,
+      name: "Office hours",
+      schedule: { timeZone: "UTC", windows: [{ daysOfWeek: ALL_DAYS, start: "00:00", end: "24:00" }] },
+    });
+
+    // WatchCampaigns: the campaign service's core subscription to its own events.
+    const w = watch(brandId);
+    await eventually(async () => w.seen.some((m) => m.type === WatchEventType.SNAPSHOT_COMPLETE), 10_000, "snapshot");
+
+    // Budget (its relay publishes budget.exhausted) -> campaign (its durable consumer) -> pause.
+    await s.budget.recordSpend({ eventId: `${tag}-1`, brandId, campaignId: always!.id, amountMicros: 6_000_000n });
+    const spent = await s.budget.recordSpend({ eventId: `${tag}-2`, brandId, campaignId: office!.id, amountMicros: 5_000_000n });
+    expect(spent.status?.day?.exhausted).toBe(true);
+    await eventually(async () => {
+      const { campaigns } = await s.campaigns.listCampaigns({ brandId });
+      return campaigns.length === 2 && campaigns.every((c) => !c.serving && c.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED));
+    }, 20_000, "campaigns paused by the budget event");
+    // Campaign (its relay publishes campaign.state) -> the watch stream.
+    await eventually(async () => w.seen.filter((m) => m.type === WatchEventType.CHANGED && m.change?.cause === "budget.exhausted").length === 2, 10_000, "watch shows the pauses");
+    await w.stop();
+
+    // Brand (its relay publishes brand.changed) -> campaign (its other durable consumer).
+    await s.brands.archiveBrand({ id: brandId });
+    await eventually(async () => {
+      const { campaigns } = await s.campaigns.listCampaigns({ brandId });
+      return campaigns.every((c) => c.pauseReasons.includes(PauseReason.BRAND_ARCHIVED));
+    }, 20_000, "campaigns paused by the brand archive");
+
+    // Clocks: started from the brand event (budget-reset) and the campaign event (daypart).
+    const started = (id: string) => h.worker.client.workflow.getHandle(id).describe().then(() => true, () => false);
+    await eventually(() => started(resetWorkflowId(brandId)), 20_000, "budget-reset workflow started from brand.changed");
+    await eventually(() => started(daypartWorkflowId(office!.id)), 20_000, "campaign-daypart workflow started from campaign.state");
+
+    // Every durable consumer pulled and acked everything of its stream, under its workload's user.
+    const jsm = await jetstreamManager(s.nc);
+    const consumers: [string, string][] = [
+      [topology.streams.budget, topology.consumers.campaignBudget],
+      [topology.streams.brand, topology.consumers.campaignBrand],
+      [topology.streams.brand, topology.consumers.clocksBrand],
+      [topology.streams.campaign, topology.consumers.clocksCampaign],
+    ];
+    await eventually(async () => {
+      for (const [stream, durable] of consumers) {
+        const info = await jsm.consumers.info(stream, durable);
+        if (info.num_pending !== 0 || info.num_ack_pending !== 0 || info.ack_floor.stream_seq === 0) return false;
+      }
+      return true;
+    }, 20_000, "every consumer acked its stream");
+    for (const stream of Object.values(topology.streams)) expect((await jsm.streams.info(stream)).state.messages).toBeGreaterThan(0);
+
+    // Who is who: each process's connection is its own user (the monitoring endpoint says so).
+    const connz = (await (await fetch(`${server.monitorUrl}/connz?auth=true`)).json()) as { connections: { name?: string; authorized_user?: string }[] };
+    const users = Object.fromEntries(connz.connections.filter((c) => c.name?.startsWith("adbudget-")).map((c) => [c.name, c.authorized_user]));
+    expect(users).toEqual({
+      "adbudget-brand": "brand",
+      "adbudget-budget": "budget",
+      "adbudget-campaign": "campaign",
+      "adbudget-clocks": clocksKey.getPublicKey(),
+    });
+
+    // Nothing the system does is refused, except what the rules mean to refuse: a consumer that
+    // starts before the owner of its stream may not create it (it retries until the owner did;
+    // here the campaign service starts before the budget service).
+    const waits = [
+      `campaign Publish $JS.API.STREAM.CREATE.${topology.streams.budget}`,
+      `campaign Publish $JS.API.STREAM.CREATE.${topology.streams.brand}`,
+      `clocks Publish $JS.API.STREAM.CREATE.${topology.streams.brand}`,
+      `clocks Publish $JS.API.STREAM.CREATE.${topology.streams.campaign}`,
+    ];
+    expect(loggedViolations().filter((line) => !waits.includes(line))).toEqual([]);
+  });
+
+  it("a workload cannot publish another workload's events", async () => {
+    const jsm = await jetstreamManager(h.system.nc);
+    const before = await Promise.all(Object.values(topology.streams).map(async (s) => (await jsm.streams.info(s)).state.messages));
+    const forged: [NatsWorkload, string][] = [
+      ["budget", `${tag}.campaign.state.x`],
+      ["budget", `${tag}.brand.changed.x`],
+      ["brand", `${tag}.budget.exhausted.x`],
+      ["campaign", `${tag}.budget.exhausted.x`],
+      ["campaign", `${tag}.budget.replenished.x`],
+      ["clocks", `${tag}.campaign.state.x`],
+      ["clocks", `${tag}.brand.changed.x`],
+    ];
+    for (const [workload, subject] of forged) {
+      const nc = await connectAs(workload);
+      try {
+        expect(await violation(jetstream(nc).publish(subject, new Uint8Array([1]), { timeout: 5000 })), `${workload} -> ${subject}`).toEqual({ operation: "publish", subject });
+      } finally {
+        await nc.close();
+      }
+    }
+    const after = await Promise.all(Object.values(topology.streams).map(async (s) => (await jsm.streams.info(s)).state.messages));
+    expect(after).toEqual(before);
+    // The server logged each refusal with the user (what the first test reads its log for).
+    await eventually(async () => {
+      const logged = loggedViolations();
+      return logged.includes(`budget Publish ${tag}.campaign.state.x`) && logged.includes(`clocks Publish ${tag}.brand.changed.x`);
+    }, 5000, "the refusals in the server's log");
+
+    // The same users publish their own events (what the relays do).
+    const budget = await connectAs("budget");
+    expect((await jetstream(budget).publish(`${tag}.budget.exhausted.own`, new Uint8Array([1]), { timeout: 5000 })).stream).toBe(topology.streams.budget);
+    await budget.close();
+  });
+
+  it("a workload cannot subscribe to what it must not read: other workloads' events, their replies and deliveries", async () => {
+    const refused: [NatsWorkload, string][] = [
+      ["budget", `${tag}.campaign.state.>`],
+      ["budget", ">"],
+      ["brand", `${tag}.budget.>`],
+      ["campaign", `${tag}.budget.>`],
+      ["campaign", `${tag}.brand.>`],
+      ["clocks", `${tag}.brand.>`],
+      ["clocks", `${tag}.campaign.state.>`],
+      // Inboxes: JetStream API answers and pulled messages travel there.
+      ["brand", "_INBOX.>"],
+      ["brand", "_INBOX.campaign.>"],
+      ["campaign", "_INBOX.clocks.>"],
+    ];
+    for (const [workload, subject] of refused) {
+      const nc = await connectAs(workload);
+      try {
+        expect(await refusedSubscription(nc, subject), `${workload} subscribing ${subject}`).toEqual({ operation: "subscription", subject });
+      } finally {
+        await nc.close();
+      }
+    }
+  });
+
+  it("a workload cannot administer JetStream beyond its own stream and consumers", async () => {
+    const { streams, consumers } = topology;
+    const campaign = await connectAs("campaign");
+    const budget = await connectAs("budget");
+    const brand = await connectAs("brand");
+    try {
+      const campaignJsm = await jetstreamManager(campaign);
+      const budgetJsm = await jetstreamManager(budget);
+      const brandJsm = await jetstreamManager(brand);
+      // Read through another workload's durable consumer, or make a consumer of its own elsewhere.
+      expect((await violation(jetstream(campaign).consumers.get(streams.brand, consumers.clocksBrand))).subject).toBe(
+        `$JS.API.CONSUMER.INFO.${streams.brand}.${consumers.clocksBrand}`,
+      );
+      expect((await violation(budgetJsm.consumers.add(streams.campaign, { durable_name: "spy", ack_policy: AckPolicy.Explicit, filter_subject: `${tag}.campaign.>` }))).subject).toBe(
+        `$JS.API.CONSUMER.CREATE.${streams.campaign}.spy.${tag}.campaign.>`,
+      );
+      expect((await violation(campaignJsm.consumers.add(streams.budget, { durable_name: "other", ack_policy: AckPolicy.Explicit, filter_subject: `${tag}.budget.>` }))).subject).toBe(
+        `$JS.API.CONSUMER.CREATE.${streams.budget}.other.${tag}.budget.>`,
+      );
+      // Delete or purge streams (even its own), delete consumers, create other streams.
+      expect((await violation(campaignJsm.streams.delete(streams.budget))).subject).toBe(`$JS.API.STREAM.DELETE.${streams.budget}`);
+      expect((await violation(campaignJsm.streams.purge(streams.campaign))).subject).toBe(`$JS.API.STREAM.PURGE.${streams.campaign}`);
+      expect((await violation(campaignJsm.consumers.delete(streams.budget, consumers.campaignBudget))).subject).toBe(
+        `$JS.API.CONSUMER.DELETE.${streams.budget}.${consumers.campaignBudget}`,
+      );
+      expect((await violation(brandJsm.streams.add({ name: `${TAG}_OTHER`, subjects: [`${tag}.other.>`] }))).subject).toBe(`$JS.API.STREAM.CREATE.${TAG}_OTHER`);
+      expect((await violation(budgetJsm.streams.info(streams.campaign))).subject).toBe(`$JS.API.STREAM.INFO.${streams.campaign}`);
+    } finally {
+      await Promise.all([campaign.close(), budget.close(), brand.close()]);
+    }
+  });
+
+  it("no credentials, a wrong password or an unknown nkey cannot connect", async () => {
+    const refused = async (options: Parameters<typeof connect>[0]) => {
+      const err = await connect({ servers: server.url, maxReconnectAttempts: 0, ...options }).then(
+        async (nc) => {
+          await nc.close();
+          return undefined;
+        },
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(/authorization violation/i);
+    };
+    await refused({});
+    await refused({ user: "budget", pass: passwords.brand });
+    const stranger = join(dir, "stranger.nk");
+    await writeFile(stranger, nkeys.createUser().getSeed());
+    const reader = new EnvReader({ NATS_NKEY_SEED_FILE: stranger });
+    await refused(readNatsAuth(reader, "clocks"));
+  });
+});
+
+describe("NATS_CREDS_FILE: decentralized auth, the same permissions in user JWTs", () => {
+  const operator = natsOperator();
+  let opServer: NatsServerProcess;
+  beforeAll(async () => {
+    opServer = await startNatsServer({ config: operator.config });
+  });
+  afterAll(async () => {
+    await opServer?.stop();
+  });
+
+  /** A workload connected as the kit connects it with NATS_CREDS_FILE (a .creds file issued for it). */
+  async function connectWithCreds(workload: NatsWorkload): Promise<NatsConnection> {
+    const path = join(dir, `${workload}.creds`);
+    await writeFile(path, operator.creds(workload, natsWorkloadPermissions(workload, topology)), { mode: 0o600 });
+    const reader = new EnvReader({ NATS_CREDS_FILE: path });
+    const auth = readNatsAuth(reader, workload);
+    reader.done();
+    return connect({ servers: opServer.url, name: `creds-${workload}`, ...auth });
+  }
+
+  it("the budget relay's publishing and the campaign service's durable consumer work; others' subjects are refused", async () => {
+    const { streams, consumers } = topology;
+    const budget = await connectWithCreds("budget");
+    const campaign = await connectWithCreds("campaign");
+    try {
+      // What the budget service's outbox relay does: its stream if missing, its event by JetStream.
+      await ensureStream(budget, streams.budget, [`${tag}.budget.>`]);
+      const ack = await jetstream(budget).publish(`${tag}.budget.exhausted.b1`, new Uint8Array([1]), { msgID: "e1", timeout: 5000 });
+      expect(ack).toMatchObject({ stream: streams.budget, seq: 1 });
+      // What the campaign service's consumer does: its durable consumer, pulled and acked.
+      const got: string[] = [];
+      const consumer = new DurableConsumer(campaign, {
+        stream: streams.budget,
+        streamSubjects: [`${tag}.budget.>`],
+        durable: consumers.campaignBudget,
+        filterSubject: `${tag}.budget.>`,
+        handle: async (msg) => void got.push(msg.subject),
+        logger: createLogger("creds-test", "silent"),
+      });
+      consumer.start();
+      await eventually(async () => got.length === 1, 10_000, "the event consumed");
+      await consumer.stop();
+      expect(got).toEqual([`${tag}.budget.exhausted.b1`]);
+      await eventually(async () => {
+        const info = await (await jetstreamManager(campaign)).consumers.info(streams.budget, consumers.campaignBudget);
+        return info.ack_floor.stream_seq === 1 && info.num_ack_pending === 0;
+      }, 5000, "the ack");
+      // And the refusals of the server-config users hold for JWT users as well.
+      expect(await violation(jetstream(budget).publish(`${tag}.campaign.state.x`, new Uint8Array([1]), { timeout: 5000 }))).toEqual({
+        operation: "publish",
+        subject: `${tag}.campaign.state.x`,
+      });
+      expect(await violation(jetstream(campaign).publish(`${tag}.budget.exhausted.b1`, new Uint8Array([1]), { timeout: 5000 }))).toEqual({
+        operation: "publish",
+        subject: `${tag}.budget.exhausted.b1`,
+      });
+      expect(await refusedSubscription(campaign, `${tag}.budget.>`)).toEqual({ operation: "subscription", subject: `${tag}.budget.>` });
+      expect(await refusedSubscription(budget, "_INBOX.campaign.>")).toEqual({ operation: "subscription", subject: "_INBOX.campaign.>" });
+    } finally {
+      await Promise.all([budget.close(), campaign.close()]);
+    }
+  });
+});

@@ -1,0 +1,81 @@
+import { readFileSync } from "node:fs";
+import { createLocalJWKSet, createRemoteJWKSet, type JWK, type JWTVerifyGetKey } from "jose";
+import type { Interceptor } from "@connectrpc/connect";
+import type { Role } from "./access-policy.js";
+import { bearerInterceptor, IdentityToken, isJwks, TokenVerifier } from "./auth-tokens.js";
+import type { EnvReader } from "./config.js";
+
+/** Authentication settings of a workload (service or clocks worker), read once at start. */
+export interface AuthConfig {
+  /** AUTH_DISABLED=true: no credentials checked or sent (benchmarks, local experiments only). */
+  disabled: boolean;
+  /** AUTH_AUDIENCE (adbudget): the `aud` every token must carry. */
+  audience: string;
+  /** AUTH_JWKS_FILE: the public keys tokens are verified with (a JWKS document). */
+  jwksFile: string;
+  /** AUTH_JWKS_URL: or fetched from here (refreshed on an unknown `kid`). */
+  jwksUrl: string;
+  /** AUTH_PRIVATE_KEY_FILE: this workload's private JWK (with `kid` and `alg`), to sign its identity. */
+  privateKeyFile: string;
+}
+
+/**
+ * AUTH_JWKS_FILE or AUTH_JWKS_URL (one is required), AUTH_PRIVATE_KEY_FILE (required: every
+ * workload calls another one under its own identity), AUTH_AUDIENCE (adbudget), AUTH_DISABLED
+ * (false). Problems go to the reader like every other setting.
+ */
+export function readAuthConfig(reader: EnvReader): AuthConfig {
+  const config: AuthConfig = {
+    disabled: reader.bool("AUTH_DISABLED", false),
+    audience: reader.string("AUTH_AUDIENCE", "adbudget"),
+    jwksFile: reader.string("AUTH_JWKS_FILE", ""),
+    jwksUrl: reader.string("AUTH_JWKS_URL", ""),
+    privateKeyFile: reader.string("AUTH_PRIVATE_KEY_FILE", ""),
+  };
+  if (config.disabled) return config;
+  if ((config.jwksFile === "") === (config.jwksUrl === "")) {
+    reader.problems.push("AUTH_JWKS_FILE or AUTH_JWKS_URL: exactly one is required (the public keys of the token signers); npm start makes development keys under .data/keys");
+  }
+  if (config.jwksUrl !== "" && !/^https?:\/\//.test(config.jwksUrl)) reader.problems.push(`AUTH_JWKS_URL=${JSON.stringify(config.jwksUrl)}: expected an http(s) URL`);
+  if (config.privateKeyFile === "") reader.problems.push("AUTH_PRIVATE_KEY_FILE: required (this workload's private key, to sign the identity it calls other services with)");
+  return config;
+}
+
+/** What a workload needs to authenticate its callers and itself. */
+export interface Auth {
+  /** Verifies callers' tokens (undefined when disabled). */
+  verifier: TokenVerifier | undefined;
+  /** Adds this workload's own identity to outgoing calls (none when disabled). */
+  outgoing: Interceptor[];
+}
+
+/**
+ * Loads the key set and this workload's private key (failing fast with a clear message when a
+ * file is missing or not what it should be), and makes the verifier and the identity token of
+ * `identity` (for example `{ sub: "service:budget", role: "budget-service" }`).
+ */
+export function loadAuth(config: AuthConfig, identity: { sub: string; role: Role }): Auth {
+  if (config.disabled) return { verifier: undefined, outgoing: [] };
+  let keys: JWTVerifyGetKey;
+  if (config.jwksUrl !== "") {
+    keys = createRemoteJWKSet(new URL(config.jwksUrl));
+  } else {
+    const doc = readJson(config.jwksFile, "AUTH_JWKS_FILE");
+    if (!isJwks(doc)) throw new Error(`AUTH_JWKS_FILE ${config.jwksFile}: not a JWKS document ({"keys": [...]})`);
+    keys = createLocalJWKSet(doc);
+  }
+  const privateJwk = readJson(config.privateKeyFile, "AUTH_PRIVATE_KEY_FILE") as JWK;
+  if (typeof privateJwk.d !== "string" || typeof privateJwk.kid !== "string" || typeof privateJwk.alg !== "string") {
+    throw new Error(`AUTH_PRIVATE_KEY_FILE ${config.privateKeyFile}: expected a private JWK with "kid" and "alg"`);
+  }
+  const token = new IdentityToken(privateJwk, identity, config.audience);
+  return { verifier: new TokenVerifier(keys, config.audience), outgoing: [bearerInterceptor(() => token.token())] };
+}
+
+function readJson(file: string, setting: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`${setting} ${file}: ${(err as Error).message}`);
+  }
+}

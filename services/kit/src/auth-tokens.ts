@@ -1,0 +1,153 @@
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { errors, importJWK, jwtVerify, SignJWT, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
+import { BRAND_SCOPED_ROLES, MAY_NAME_BRANDS, ROLES, type Principal, type Role } from "./access-policy.js";
+
+/** Signature algorithms we accept: asymmetric only (`alg: none` and HMAC are refused). */
+export const TOKEN_ALGORITHMS = ["EdDSA", "ES256"];
+/** A token issued a little in the future still counts (clocks of two machines differ). */
+const CLOCK_SKEW_S = 30;
+/** Verified tokens kept; beyond, the oldest are verified again on their next use. */
+const CACHE_ENTRIES = 50_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Verifies bearer tokens (JWT, EdDSA or ES256) against a key set chosen by `kid`, so keys rotate
+ * without downtime (publish the new key, sign with it, retire the old one). Claims: `sub`,
+ * `role`, `brands` (absent for all-brand roles), `aud`, `exp`, `iat`, `jti`. A verified token is
+ * cached until it expires: a call with a token seen before costs a map lookup, not a signature.
+ */
+export class TokenVerifier {
+  private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
+
+  constructor(
+    private readonly keys: JWTVerifyGetKey,
+    private readonly audience: string,
+  ) {}
+
+  /** The principal of `token`, or a ConnectError UNAUTHENTICATED saying why not. */
+  async verify(token: string): Promise<Principal> {
+    const hit = this.cache.get(token);
+    if (hit !== undefined) {
+      if (Date.now() < hit.expMs) return hit.principal;
+      this.cache.delete(token);
+    }
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keys, {
+        audience: this.audience,
+        algorithms: TOKEN_ALGORITHMS,
+        requiredClaims: ["sub", "exp", "iat", "jti"],
+        clockTolerance: CLOCK_SKEW_S,
+      }));
+    } catch (err) {
+      throw unauthenticated(reasonOf(err));
+    }
+    if (payload.iat! > Date.now() / 1000 + CLOCK_SKEW_S) throw unauthenticated("the token is not valid yet (issued in the future)");
+    const principal = principalFrom(payload);
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(token, { principal, expMs: payload.exp! * 1000 });
+    return principal;
+  }
+}
+
+/** The principal a verified token's claims describe (refused when they make no sense). */
+function principalFrom(payload: Record<string, unknown>): Principal {
+  const role = payload.role;
+  if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) throw unauthenticated("the token has no known role");
+  const sub = payload.sub as string;
+  const brands = payload.brands;
+  if (brands === undefined) {
+    if (BRAND_SCOPED_ROLES.has(role as Role)) throw unauthenticated(`a ${role} token must name its brands`);
+    return { sub, role: role as Role, brands: "all" };
+  }
+  if (!MAY_NAME_BRANDS.has(role as Role)) throw unauthenticated(`a ${role} token acts on all brands: it must not name brands`);
+  if (!Array.isArray(brands) || brands.length === 0 || brands.some((b) => typeof b !== "string" || !UUID.test(b))) {
+    throw unauthenticated("the token's brands must be a non-empty list of brand ids");
+  }
+  return { sub, role: role as Role, brands: new Set((brands as string[]).map((b) => b.toLowerCase())) };
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return "the token has expired";
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === "aud") return "the token is for another audience";
+    if (err.claim === "nbf") return "the token is not valid yet";
+    return `the token's ${err.claim} claim is missing or invalid`;
+  }
+  if (err instanceof errors.JWKSNoMatchingKey) return "the token is signed with an unknown key";
+  if (err instanceof errors.JWSSignatureVerificationFailed) return "the token's signature is invalid";
+  if (err instanceof errors.JOSEAlgNotAllowed) return "the token's algorithm is not allowed";
+  return "the token is malformed";
+}
+
+function unauthenticated(reason: string): ConnectError {
+  return new ConnectError(`${reason}: send a valid token as "authorization: Bearer <token>"`, Code.Unauthenticated);
+}
+
+/** What a token says about its holder. */
+export interface TokenClaims {
+  sub: string;
+  role: Role;
+  brands?: string[];
+}
+
+/**
+ * Signs a token with a private JWK (with `kid` and `alg`): for humans (`npm run token`), tests,
+ * and each internal caller's own identity.
+ */
+export async function mintToken(privateJwk: JWK, claims: TokenClaims, options: { audience: string; ttlSeconds: number; notBefore?: number }): Promise<string> {
+  const key = await importJWK(privateJwk, privateJwk.alg);
+  const jwt = new SignJWT({ role: claims.role, ...(claims.brands ? { brands: claims.brands } : {}) })
+    .setProtectedHeader({ alg: privateJwk.alg!, kid: privateJwk.kid!, typ: "JWT" })
+    .setSubject(claims.sub)
+    .setAudience(options.audience)
+    .setIssuedAt()
+    .setJti(randomUUID())
+    .setExpirationTime(`${options.ttlSeconds}s`);
+  if (options.notBefore !== undefined) jwt.setNotBefore(options.notBefore);
+  return jwt.sign(key);
+}
+
+/**
+ * The identity of an internal caller (a service, the clocks worker): a short-lived token it
+ * signs for itself and renews before it expires, sent on every call to another service.
+ */
+export class IdentityToken {
+  private current: { token: string; renewAtMs: number } | undefined;
+  private pending: Promise<string> | undefined;
+
+  constructor(
+    private readonly privateJwk: JWK,
+    private readonly claims: TokenClaims,
+    private readonly audience: string,
+    /** 10 minutes: short enough that a leaked one soon expires, long enough to cost nothing. */
+    private readonly ttlSeconds = 600,
+  ) {}
+
+  async token(): Promise<string> {
+    if (this.current !== undefined && Date.now() < this.current.renewAtMs) return this.current.token;
+    this.pending ??= mintToken(this.privateJwk, this.claims, { audience: this.audience, ttlSeconds: this.ttlSeconds })
+      .then((token) => {
+        // Renewed at 80% of its life, so one in flight never expires on the way.
+        this.current = { token, renewAtMs: Date.now() + this.ttlSeconds * 800 };
+        return token;
+      })
+      .finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+}
+
+/** A client interceptor that sends `authorization: Bearer <token>` on every call. */
+export function bearerInterceptor(token: string | (() => Promise<string> | string)): Interceptor {
+  const get = typeof token === "string" ? () => token : token;
+  return (next) => async (req) => {
+    req.header.set("authorization", `Bearer ${await get()}`);
+    return next(req);
+  };
+}
+
+/** A key set from a JWKS document (a mounted file). */
+export function isJwks(doc: unknown): doc is JSONWebKeySet {
+  return typeof doc === "object" && doc !== null && Array.isArray((doc as { keys?: unknown }).keys);
+}
