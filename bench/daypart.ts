@@ -12,7 +12,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { createLogger } from "@adbudget/kit";
-import { createTestDatabase, startDevServer } from "@adbudget/testing";
+import { createTestAuth, createTestDatabase, startDevServer } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { formatClock } from "@adbudget/time";
@@ -28,7 +28,8 @@ const tag = `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
 const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
 const dbs = [await createTestDatabase(), await createTestDatabase()];
 const [brandPort, campaignPort] = [await freePort(), await freePort()];
-const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", METRICS: "off" };
+const auth = await createTestAuth();
+const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", METRICS: "off", ...auth.env };
 const brandSvc = await startService("services/brand/dist/main.js", { ...common, BRAND_PORT: String(brandPort), BRAND_DATABASE_URL: dbs[0]!.url });
 const campaignSvc = await startService("services/campaign/dist/main.js", {
   ...common, CAMPAIGN_PORT: String(campaignPort), CAMPAIGN_DATABASE_URL: dbs[1]!.url, BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`,
@@ -51,7 +52,7 @@ const worker = await startWorker(
 );
 
 try {
-  const t = (port: number) => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
+  const t = (port: number) => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, interceptors: auth.admin });
   const brands = createClient(BrandService, t(brandPort));
   const campaigns = createClient(CampaignService, t(campaignPort));
   const { brand } = await brands.createBrand({ name: tag, timeZone: "UTC" });

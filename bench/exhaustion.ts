@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createTestDatabase } from "@adbudget/testing";
+import { createTestAuth, createTestDatabase } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -25,7 +25,8 @@ const tag = `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
 const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
 const dbs = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
 const [brandPort, budgetPort, campaignPort] = [await freePort(), await freePort(), await freePort()];
-const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", METRICS: "off" };
+const auth = await createTestAuth();
+const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", METRICS: "off", ...auth.env };
 const brandSvc = await startService("services/brand/dist/main.js", { ...common, BRAND_PORT: String(brandPort), BRAND_DATABASE_URL: dbs[0]!.url });
 const campaignSvc = await startService("services/campaign/dist/main.js", {
   ...common, CAMPAIGN_PORT: String(campaignPort), CAMPAIGN_DATABASE_URL: dbs[2]!.url, BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`,
@@ -36,7 +37,7 @@ const budgetSvc = await startService("services/budget/dist/main.js", {
 });
 
 try {
-  const t = (port: number) => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
+  const t = (port: number) => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, interceptors: auth.admin });
   const brands = createClient(BrandService, t(brandPort));
   const budget = createClient(BudgetService, t(budgetPort));
   const campaigns = createClient(CampaignService, t(campaignPort));

@@ -2,13 +2,15 @@
  * Shared bench helpers: child services, latency stats, a table printer.
  * BENCH_SERVICE_LOG_LEVEL / BENCH_SERVICE_LOG: log level of the services and a file for their logs.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..");
+
+import { toolBinary } from "@adbudget/testing";
 
 export { freePort } from "@adbudget/testing";
 
@@ -23,7 +25,9 @@ export async function deleteStreams(names: string[]): Promise<void> {
 /** Starts a service's main.js as a child process with `env`; resolves once it logs "listening". */
 export function startService(entry: string, env: Record<string, string>): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, entry)], {
+    // BENCH_PROFILE_DIR: each service writes a V8 CPU profile there when it stops (node --cpu-prof).
+    const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    const child = spawn(process.execPath, [...profile, join(ROOT, entry)], {
       env: { ...process.env, LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? "info", ...env },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -74,4 +78,48 @@ export function printTable(rows: Row[]): void {
 
 export function progress(label: string, done: number, total: number): void {
   if (done % Math.max(1, Math.floor(total / 10)) === 0) console.error(`  ${label}: ${done}/${total}`);
+}
+
+/** ghz (a Go gRPC load tool): pinned, built with go install on first use. */
+export const GHZ_VERSION = "v0.121.0";
+
+export function ghzBinary(): string {
+  try {
+    return toolBinary("ghz");
+  } catch {
+    console.error(`building ghz ${GHZ_VERSION} (go install, one time)`);
+    execFileSync("go", ["install", `github.com/bojand/ghz/cmd/ghz@${GHZ_VERSION}`], { stdio: "inherit", env: { ...process.env, GOTOOLCHAIN: "local" } });
+    return toolBinary("ghz");
+  }
+}
+
+export interface GhzResult {
+  count: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Calls by status ("OK", "Unavailable", ...). */
+  statuses: Record<string, number>;
+}
+
+/**
+ * One ghz run against `target` (plaintext, schema by server reflection): `total` calls of `call`
+ * by `concurrency` workers. `data` may use ghz's templates ({{.RequestNumber}}, {{.WorkerID}}).
+ */
+export function ghz(options: { target: string; call: string; data: unknown; metadata?: Record<string, string>; total: number; concurrency: number; connections?: number }): GhzResult {
+  const args = [
+    "--insecure", "--call", options.call, "-d", JSON.stringify(options.data),
+    "-n", String(options.total), "-c", String(options.concurrency), "--connections", String(options.connections ?? 1),
+    "--format", "json",
+  ];
+  if (options.metadata) args.push("--metadata", JSON.stringify(options.metadata), "--reflect-metadata", JSON.stringify(options.metadata));
+  const out = execFileSync(ghzBinary(), [...args, options.target], { maxBuffer: 256 * 1024 * 1024 }).toString();
+  const r = JSON.parse(out) as {
+    count: number; total: number; rps: number;
+    latencyDistribution: { percentage: number; latency: number }[] | null;
+    statusCodeDistribution: Record<string, number>;
+  };
+  const at = (p: number) => (r.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
+  return { count: r.count, seconds: r.total / 1e9, rps: r.rps, p50Ms: at(50), p99Ms: at(99), statuses: r.statusCodeDistribution ?? {} };
 }
