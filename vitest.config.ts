@@ -7,7 +7,7 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
   test: {
-    include: ["{packages,services,workflows,proto,bench,e2e}/**/src/**/*.test.ts", "scripts/**/*.test.ts"],
+    include: ["{packages,services,workflows,proto,bench,e2e,chaos}/**/src/**/*.test.ts", "scripts/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**"],
     globalSetup: ["./scripts/vitest-global-setup.ts"],
     testTimeout: 60_000,

@@ -110,7 +110,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
 
   async recordSpend(req: RecordSpendRequest, ctx: HandlerContext) {
     assertBrand(ctx, req.brandId);
-    return this.record(await this.prepare(req, "", principalOf(ctx)));
+    return this.record(await this.prepare(req, "", principalOf(ctx)), ctx.signal);
   }
 
   async recordSpendBatch(req: { events: RecordSpendRequest[] }, ctx: HandlerContext) {
@@ -127,7 +127,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
       req.events.map(async (e, i): Promise<RecordSpendResult> => {
         const path = `events[${i}].`;
         try {
-          const response = await this.record(await this.prepare(e, path, principal));
+          const response = await this.record(await this.prepare(e, path, principal), ctx.signal);
           return create(RecordSpendResultSchema, { response: create(RecordSpendResponseSchema, response) });
         } catch (err) {
           const { error, internal } = toConnectError(prefixed(err, path), id);
@@ -140,14 +140,14 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
   }
 
   /** Writes a prepared event (or answers the stored one) and the brand's status after it. */
-  private async record(p: Prepared): Promise<Omit<RecordSpendResponse, "$typeName">> {
+  private async record(p: Prepared, signal?: AbortSignal): Promise<Omit<RecordSpendResponse, "$typeName">> {
     const now = this.now();
     if ("stored" in p) {
       this.deps.onSpend?.(true, p.stored.amount);
       const status = await this.deps.store.status(p.brand.id, await this.zoneOf(p.brand), now);
       return { duplicate: true, event: spendProto(p.stored), status: budgetStatus(p.brand, status, now) };
     }
-    const outcome = await this.deps.writer.submit(p.input);
+    const outcome = await this.deps.writer.submit(p.input, signal);
     this.deps.onSpend?.(outcome.duplicate, outcome.event.amount);
     const brand = await this.deps.brands.get(p.input.brandId);
     return { duplicate: outcome.duplicate, event: spendProto(outcome.event), status: budgetStatus(brand, outcome, now) };

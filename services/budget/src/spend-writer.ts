@@ -1,4 +1,6 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type pg from "pg";
+import { deadlineExceeded } from "@adbudget/kit";
 import { AlreadyExistsError, inTransaction, InvalidArgumentError, isDataError, isTransient, type Logger } from "@adbudget/kit";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf, type CalendarDate } from "@adbudget/time";
@@ -33,6 +35,8 @@ export interface SpendOutcome {
 
 interface Pending {
   input: SpendInput;
+  /** The caller's call: aborted at its deadline, when it is canceled, or at shutdown. */
+  signal: AbortSignal | undefined;
   resolve: (o: SpendOutcome) => void;
   reject: (e: unknown) => void;
 }
@@ -87,9 +91,14 @@ export class SpendWriter {
     return this.options.now?.() ?? Date.now();
   }
 
-  submit(input: SpendInput): Promise<SpendOutcome> {
+  /**
+   * Queues one event for the next transaction. An event whose call's deadline passed before its
+   * batch formed is not written: nobody waits for its answer, and the caller's retry with the same
+   * id will write it. (A shutdown or a canceled call still writes what is queued: it drains.)
+   */
+  submit(input: SpendInput, signal?: AbortSignal): Promise<SpendOutcome> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
+      this.queue.push({ input, signal, resolve, reject });
       // Let every call of this tick join the batch (RecordSpendBatch submits many at once).
       if (!this.scheduled) {
         this.scheduled = true;
@@ -114,7 +123,12 @@ export class SpendWriter {
       this.inFlight < (this.options.concurrency ?? 2) &&
       (this.inFlight === 0 || this.queue.length >= backlog)
     ) {
-      const batch = this.queue.splice(0, maxBatch);
+      const batch = this.queue.splice(0, maxBatch).filter((p) => {
+        if (!pastDeadline(p.signal)) return true;
+        p.reject(deadlineExceeded());
+        return false;
+      });
+      if (batch.length === 0) continue;
       this.inFlight++;
       void this.flushWithRetry(batch).finally(() => {
         this.inFlight--;
@@ -343,4 +357,9 @@ function storedFrom(e: SpendInput, recordedAt: Date, p: { day: CalendarDate; mon
     month: formatDate(p.month),
     brandArchived: e.brandArchived,
   };
+}
+
+/** Whether a call's signal ended because its deadline passed (Connect aborts it with that code). */
+function pastDeadline(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && signal.reason instanceof ConnectError && signal.reason.code === Code.DeadlineExceeded;
 }

@@ -15,11 +15,19 @@ export interface DurableConsumerOptions {
   /** Handles one message; resolve after the effect is committed. Throw to retry later. */
   handle: (msg: JsMsg) => Promise<void>;
   logger: Logger;
-  /** How long a message may be in processing before JetStream redelivers it. */
+  /** How long a message may be in processing before JetStream redelivers it (default ACK_WAIT_MS). */
   ackWaitMs?: number;
   /** Delay before a failed message is redelivered. */
   retryDelayMs?: number;
 }
+
+/**
+ * How long JetStream waits for the ack of a delivered message before it delivers it again. A
+ * process killed while holding messages (SIGKILL, OOM) delays them by this much: 5 s, so a
+ * campaign whose budget ran out stops within seconds of a crash, not 30. Handlers take
+ * milliseconds; a slow one heartbeats (`working()`) so it is not redelivered while it runs.
+ */
+export const ACK_WAIT_MS = 5_000;
 
 /**
  * A durable JetStream pull consumer with explicit acks: a message is acked only after its
@@ -51,19 +59,26 @@ export class DurableConsumer {
     const o = this.options;
     await ensureStream(this.nc, o.stream, o.streamSubjects, o.logger);
     const jsm = await jetstreamManager(this.nc);
+    const ackWait = (o.ackWaitMs ?? ACK_WAIT_MS) * 1_000_000;
     const config = {
       durable_name: o.durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: o.filterSubject,
-      ack_wait: (o.ackWaitMs ?? 30_000) * 1_000_000,
+      ack_wait: ackWait,
       max_ack_pending: 1000,
     };
+    let info;
     try {
-      await jsm.consumers.info(o.stream, o.durable);
+      info = await jsm.consumers.info(o.stream, o.durable);
     } catch {
       await jsm.consumers.add(o.stream, config);
       o.logger.info({ stream: o.stream, durable: o.durable, filter: o.filterSubject }, "created durable consumer");
+    }
+    if (info !== undefined && info.config.ack_wait !== ackWait) {
+      // A durable made by an earlier version (30 s): take the current ack wait.
+      await jsm.consumers.update(o.stream, o.durable, { ack_wait: ackWait });
+      o.logger.info({ durable: o.durable, ackWaitMs: ackWait / 1_000_000 }, "updated the ack wait of the durable consumer");
     }
     return jetstream(this.nc).consumers.get(o.stream, o.durable);
   }
@@ -78,12 +93,17 @@ export class DurableConsumer {
         this.current = messages;
         backoff = 100;
         for await (const msg of messages) {
+          // A slow handler (a database blinking) tells JetStream it is still on it, so only a dead
+          // process's messages wait out the ack wait.
+          const working = setInterval(() => msg.working(), (o.ackWaitMs ?? ACK_WAIT_MS) / 2);
           try {
             await withMessageSpan(`consume ${msg.subject}`, msg.headers?.get("traceparent") || undefined, () => o.handle(msg));
             msg.ack();
           } catch (err) {
             o.logger.warn({ err, subject: msg.subject, seq: msg.seq }, "message handling failed, will be redelivered");
             msg.nak(o.retryDelayMs ?? 1000);
+          } finally {
+            clearInterval(working);
           }
           if (this.stopped) break;
         }

@@ -33,3 +33,4 @@ export * from "./auth-gate.js";
 export * from "./auth-config.js";
 export * from "./tls.js";
 export * from "./dev-keys.js";
+export * from "./deadlines.js";

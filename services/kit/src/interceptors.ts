@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import { callTimeoutMs, withinDeadline } from "./deadlines.js";
 import { toConnectError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { kLogger, kRequestId } from "./request-context.js";
@@ -44,7 +45,8 @@ export function createCallInterceptor(logger: Logger): Interceptor {
 
     let res;
     try {
-      res = await next(req);
+      // Unary calls answer by their deadline (streams run until their signal ends them).
+      res = await (req.stream ? next(req) : withinDeadline(next(req), callTimeoutMs(req.header)));
     } catch (err) {
       return fail(err);
     }

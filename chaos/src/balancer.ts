@@ -1,0 +1,66 @@
+import * as net from "node:net";
+
+/**
+ * A service address in front of the replicas of one service, as a Kubernetes Service is (kube-
+ * proxy balances connections, not calls): each new connection goes to the next replica that
+ * accepts it, so when a replica dies its clients' connections break and reconnect elsewhere.
+ */
+export class Balancer {
+  private next = 0;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(backends: number[]): Promise<Balancer> {
+    let self: Balancer | undefined;
+    const server = net.createServer((client) => self!.accept(client, backends));
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
+    });
+    self = new Balancer(server, port);
+    return self;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private accept(client: net.Socket, backends: number[]): void {
+    client.pause();
+    this.track(client);
+    const tryBackend = (attempt: number) => {
+      if (attempt >= backends.length) {
+        client.destroy();
+        return;
+      }
+      const port = backends[this.next++ % backends.length]!;
+      const upstream = net.connect(port, "127.0.0.1");
+      upstream.once("connect", () => {
+        this.track(upstream);
+        upstream.on("error", () => client.destroy());
+        client.on("error", () => upstream.destroy());
+        client.pipe(upstream).pipe(client);
+        client.on("close", () => upstream.destroy());
+        upstream.on("close", () => client.destroy());
+        client.resume();
+      });
+      upstream.once("error", () => tryBackend(attempt + 1));
+    };
+    tryBackend(0);
+  }
+
+  private track(s: net.Socket): void {
+    this.sockets.add(s);
+    s.on("close", () => this.sockets.delete(s));
+    s.on("error", () => undefined);
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,138 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Connection } from "@temporalio/client";
+import { freePort, natsServerBinary, temporalBinary } from "@adbudget/testing";
+import { Restartable } from "./processes.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+/** Toxiproxy, pinned: `@latest` resolves to a 2022 release. Built once into .tools/ (git-ignored). */
+export const TOXIPROXY_VERSION = "v2.12.0";
+
+export function toxiproxyBinary(): string {
+  const dir = join(ROOT, ".tools", `toxiproxy-${TOXIPROXY_VERSION}`);
+  const bin = join(dir, "server");
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true });
+    console.error(`building toxiproxy ${TOXIPROXY_VERSION} (go install, one time)`);
+    execFileSync("go", ["install", `github.com/Shopify/toxiproxy/v2/cmd/server@${TOXIPROXY_VERSION}`], {
+      stdio: "inherit",
+      env: { ...process.env, GOBIN: dir, GOTOOLCHAIN: "local" },
+    });
+  }
+  return bin;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * PostgreSQL behind toxiproxy: the services reach the database through a proxy the suite can
+ * disable (connections dropped, new ones refused) or slow down (a latency toxic), while the
+ * shared server itself is never touched.
+ */
+export class DatabaseProxy {
+  private constructor(
+    private readonly api: string,
+    readonly port: number,
+    private readonly server: Restartable,
+  ) {}
+
+  static async start(upstream: string, logDir: string): Promise<DatabaseProxy> {
+    const [apiPort, port] = [await freePort(), await freePort()];
+    const server = new Restartable("toxiproxy", toxiproxyBinary(), ["-host", "127.0.0.1", "-port", String(apiPort)], {}, join(logDir, "toxiproxy.log"));
+    server.start();
+    const api = `http://127.0.0.1:${apiPort}`;
+    await until("toxiproxy", async () => (await fetch(`${api}/version`)).ok);
+    const res = await fetch(`${api}/proxies`, {
+      method: "POST",
+      body: JSON.stringify({ name: "postgres", listen: `127.0.0.1:${port}`, upstream, enabled: true }),
+    });
+    if (!res.ok) throw new Error(`toxiproxy: ${res.status} ${await res.text()}`);
+    return new DatabaseProxy(api, port, server);
+  }
+
+  /** Unreachable: open connections drop, new ones are refused. */
+  async cut(): Promise<void> {
+    await this.post("/proxies/postgres", { enabled: false });
+  }
+
+  async restore(): Promise<void> {
+    await this.post("/proxies/postgres", { enabled: true });
+  }
+
+  /** Every byte both ways waits `ms` more. */
+  async slow(ms: number): Promise<void> {
+    for (const stream of ["upstream", "downstream"]) {
+      await this.post("/proxies/postgres/toxics", { name: `latency_${stream}`, type: "latency", stream, attributes: { latency: ms, jitter: 0 } });
+    }
+  }
+
+  async unslow(): Promise<void> {
+    for (const stream of ["upstream", "downstream"]) await fetch(`${this.api}/proxies/postgres/toxics/latency_${stream}`, { method: "DELETE" });
+  }
+
+  async close(): Promise<void> {
+    await this.server.kill();
+    this.server.close();
+  }
+
+  private async post(path: string, body: unknown): Promise<void> {
+    const res = await fetch(`${this.api}${path}`, { method: "POST", body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`toxiproxy ${path}: ${res.status} ${await res.text()}`);
+  }
+}
+
+/** A NATS server of the suite alone, on a fixed port and storage directory: stopped and started again, JetStream keeps its streams. */
+export async function natsServer(dir: string, logDir: string): Promise<{ url: string; process: Restartable; ready(): Promise<void> }> {
+  const port = await freePort();
+  const process = new Restartable("nats", natsServerBinary(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "nats")], {}, join(logDir, "nats.log"));
+  const ready = () => until("nats", () => tcpOpen(port));
+  return { url: `nats://127.0.0.1:${port}`, process, ready };
+}
+
+/** A Temporal dev server of the suite alone, persisted to a file (a restart keeps every workflow and timer). */
+export async function temporalServer(dir: string, logDir: string): Promise<{ address: string; uiPort: number; process: Restartable; ready(): Promise<void> }> {
+  const [port, httpPort, metricsPort, uiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const process = new Restartable(
+    "temporal",
+    temporalBinary(),
+    ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", String(port), "--http-port", String(httpPort), "--metrics-port", String(metricsPort),
+      "--ui-port", String(uiPort), "--db-filename", join(dir, "temporal.db"), "--log-level", "error",
+      "--search-attribute", "BrandId=Keyword", "--search-attribute", "CampaignId=Keyword"],
+    {},
+    join(logDir, "temporal.log"),
+  );
+  const address = `127.0.0.1:${port}`;
+  const ready = () =>
+    until("temporal", async () => {
+      const c = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await c.workflowService.getSystemInfo({});
+        return true;
+      } finally {
+        await c.close();
+      }
+    }, 90_000);
+  return { address, uiPort, process, ready };
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    import("node:net").then(({ connect }) => {
+      const s = connect({ host: "127.0.0.1", port });
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+  });
+}
