@@ -9,10 +9,13 @@ export class Balancer {
   private next = 0;
   private readonly sockets = new Set<net.Socket>();
 
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
+  private readonly server: net.Server;
+  readonly port: number;
+
+  private constructor(server: net.Server, port: number) {
+    this.server = server;
+    this.port = port;
+  }
 
   static async start(backends: number[]): Promise<Balancer> {
     let self: Balancer | undefined;

@@ -1,7 +1,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { formatClock } from "@adbudget/time";
 import type { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
-import type { ChaosSystem } from "./system.js";
+import type { ChaosSystem } from "./system.ts";
 
 /** The brands and campaigns the faults play out on. */
 export interface Cast {

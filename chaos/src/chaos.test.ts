@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
-import { formatReport } from "./report.js";
-import { runChaos, SHORT } from "./run.js";
+import { formatReport } from "./report.ts";
+import { runChaos, SHORT } from "./run.ts";
 
 /**
  * The short run of the fault suite, in npm test: one fault of each kind (a SIGKILL of a budget

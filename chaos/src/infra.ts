@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Connection } from "@temporalio/client";
 import { freePort, natsServerBinary, temporalBinary } from "@adbudget/testing";
-import { Restartable } from "./processes.js";
+import { Restartable } from "./processes.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -39,11 +39,15 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
  * shared server itself is never touched.
  */
 export class DatabaseProxy {
-  private constructor(
-    private readonly api: string,
-    readonly port: number,
-    private readonly server: Restartable,
-  ) {}
+  private readonly api: string;
+  readonly port: number;
+  private readonly server: Restartable;
+
+  private constructor(api: string, port: number, server: Restartable) {
+    this.api = api;
+    this.port = port;
+    this.server = server;
+  }
 
   static async start(upstream: string, logDir: string): Promise<DatabaseProxy> {
     const [apiPort, port] = [await freePort(), await freePort()];

@@ -4,7 +4,7 @@ import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
-import type { EventRecord } from "./load.js";
+import type { EventRecord } from "./load.ts";
 
 /** One invariant's verdict, with the figures that decided it (printed either way). */
 export interface Verdict {

@@ -46,11 +46,15 @@ export class SpendLoad {
   private running = false;
   private loops: Promise<void>[] = [];
 
-  constructor(
-    private readonly budget: Client<typeof BudgetService>,
-    private readonly targets: { brandId: string; campaignId: string }[],
-    private readonly options: LoadOptions,
-  ) {}
+  private readonly budget: Client<typeof BudgetService>;
+  private readonly targets: { brandId: string; campaignId: string }[];
+  private readonly options: LoadOptions;
+
+  constructor(budget: Client<typeof BudgetService>, targets: { brandId: string; campaignId: string }[], options: LoadOptions) {
+    this.budget = budget;
+    this.targets = targets;
+    this.options = options;
+  }
 
   start(): void {
     this.running = true;

@@ -4,8 +4,8 @@
  * boundary due, PostgreSQL cut and slowed, NATS and Temporal down for 10 s each) on the built
  * system, then every invariant with its figures. Exit 1 when one does not hold.
  */
-import { formatReport } from "./report.js";
-import { FULL, runChaos } from "./run.js";
+import { formatReport } from "./report.ts";
+import { FULL, runChaos } from "./run.ts";
 
 const report = await runChaos(FULL);
 console.log(formatReport(report));

@@ -15,10 +15,12 @@ export class Watcher {
   private readonly abort = new AbortController();
   private readonly done: Promise<void>;
 
-  constructor(
-    readonly name: string,
-    private readonly client: Client<typeof CampaignService>,
-  ) {
+  readonly name: string;
+  private readonly client: Client<typeof CampaignService>;
+
+  constructor(name: string, client: Client<typeof CampaignService>) {
+    this.name = name;
+    this.client = client;
     this.done = this.run();
   }
 
@@ -51,11 +53,10 @@ export class HealthPoller {
   private running = true;
   private readonly done: Promise<void>;
 
-  constructor(
-    readonly name: string,
-    url: string,
-    intervalMs = 200,
-  ) {
+  readonly name: string;
+
+  constructor(name: string, url: string, intervalMs = 200) {
+    this.name = name;
     const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
     this.done = (async () => {
       while (this.running) {

@@ -13,13 +13,16 @@ export class Restartable {
   /** How many times it was started. */
   starts = 0;
 
-  constructor(
-    readonly name: string,
-    private readonly command: string,
-    private readonly args: string[],
-    private readonly env: Record<string, string>,
-    logFile?: string,
-  ) {
+  readonly name: string;
+  private readonly command: string;
+  private readonly args: string[];
+  private readonly env: Record<string, string>;
+
+  constructor(name: string, command: string, args: string[], env: Record<string, string>, logFile?: string) {
+    this.name = name;
+    this.command = command;
+    this.args = args;
+    this.env = env;
     this.log = logFile === undefined ? undefined : createWriteStream(logFile, { flags: "a" });
   }
 

@@ -1,4 +1,4 @@
-import type { Report } from "./run.js";
+import type { Report } from "./run.ts";
 
 /** The report of a run: the faults with their times, then every invariant with its figures. */
 export function formatReport(r: Report): string {

@@ -4,11 +4,11 @@ import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import pg from "pg";
-import { campaignInvariants, eventInvariants, ledgerInvariants, type Verdict } from "./invariants.js";
-import { SpendLoad } from "./load.js";
-import { HealthPoller, Watcher } from "./observers.js";
-import { startChaosSystem, type ChaosSystem } from "./system.js";
-import { setUp, type Cast } from "./cast.js";
+import { campaignInvariants, eventInvariants, ledgerInvariants, type Verdict } from "./invariants.ts";
+import { SpendLoad } from "./load.ts";
+import { HealthPoller, Watcher } from "./observers.ts";
+import { startChaosSystem, type ChaosSystem } from "./system.ts";
+import { setUp, type Cast } from "./cast.ts";
 
 /** How long each fault lasts and how much load runs: the full run and the short one of npm test. */
 export interface Plan {

@@ -6,10 +6,10 @@
  */
 import { parseArgs } from "node:util";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
-import { setUp } from "./cast.js";
-import { ledgerInvariants } from "./invariants.js";
-import { SpendLoad } from "./load.js";
-import { startChaosSystem } from "./system.js";
+import { setUp } from "./cast.ts";
+import { ledgerInvariants } from "./invariants.ts";
+import { SpendLoad } from "./load.ts";
+import { startChaosSystem } from "./system.ts";
 
 const { values } = parseArgs({ options: { minutes: { type: "string", default: "10" }, writers: { type: "string", default: "64" }, every: { type: "string", default: "10" } } });
 const MINUTES = Number(values.minutes);

@@ -10,9 +10,9 @@ import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@adbudget/proto/grpc/health/v1/health_pb.js";
-import { Balancer } from "./balancer.js";
-import { DatabaseProxy, natsServer, temporalServer } from "./infra.js";
-import { Restartable } from "./processes.js";
+import { Balancer } from "./balancer.ts";
+import { DatabaseProxy, natsServer, temporalServer } from "./infra.ts";
+import { Restartable } from "./processes.ts";
 
 const entry = (pkg: string, file: string) => join(dirname(createRequire(import.meta.url).resolve(pkg)), file);
 
