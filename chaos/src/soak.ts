@@ -36,17 +36,18 @@ try {
   console.error(`soak: ${values.writers} writers for ${MINUTES} min, sampling every ${values.every} s`);
   while (Date.now() - started < MINUTES * 60_000) {
     await new Promise((r) => setTimeout(r, EVERY_MS));
+    const at = Date.now() - started;
     for (const r of system.replicas) {
       const text = await fetch(r.metricsUrl!).then((res) => res.text(), () => "");
       samples.push({
-        at: Date.now() - started,
+        at,
         replica: r.name,
         rssMiB: metric(text, "process_resident_memory_bytes") / 2 ** 20,
         heapMiB: metric(text, "nodejs_heap_size_used_bytes") / 2 ** 20,
         lagP99Ms: metric(text, "nodejs_eventloop_lag_p99_seconds") * 1000,
       });
     }
-    const now = samples.filter((s) => s.at === samples.at(-1)!.at);
+    const now = samples.filter((s) => s.at === at);
     console.error(`  ${Math.round((Date.now() - started) / 1000)}s: ${load.records.length} events; ${now.map((s) => `${s.replica} ${s.rssMiB.toFixed(0)} MiB lag ${s.lagP99Ms.toFixed(1)} ms`).join(", ")}`);
   }
   await load.stop();
