@@ -5,7 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..");
@@ -23,11 +23,11 @@ export async function deleteStreams(names: string[]): Promise<void> {
 }
 
 /** Starts a service's main.js as a child process with `env`; resolves once it logs "listening". */
-export function startService(entry: string, env: Record<string, string>): Promise<ChildProcess> {
+export function startService(entry: string, env: Record<string, string>, args: string[] = []): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     // BENCH_PROFILE_DIR: each service writes a V8 CPU profile there when it stops (node --cpu-prof).
     const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const child = spawn(process.execPath, [...profile, join(ROOT, entry)], {
+    const child = spawn(process.execPath, [...profile, join(ROOT, entry), ...args], {
       env: { ...process.env, LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? "info", ...env },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -122,4 +122,64 @@ export function ghz(options: { target: string; call: string; data: unknown; meta
   };
   const at = (p: number) => (r.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
   return { count: r.count, seconds: r.total / 1e9, rps: r.rps, p50Ms: at(50), p99Ms: at(99), statuses: r.statusCodeDistribution ?? {} };
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) used so far by each process, and by the whole machine. */
+export interface CpuSnapshot {
+  machineBusy: number;
+  machineTotal: number;
+  byPid: Map<number, number>;
+  /** Every PostgreSQL backend and helper, summed (the shared server: the bench is its only load). */
+  postgres: number;
+}
+
+function pidCpu(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** Reads /proc: the processes named and every postgres process. */
+export function cpuSnapshot(pids: number[]): CpuSnapshot {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3]! + cpu[4]!;
+  const total = cpu.reduce((a, b) => a + b, 0);
+  let postgres = 0;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() === "postgres") postgres += pidCpu(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { machineBusy: (total - idle) / TICKS_PER_SECOND, machineTotal: total / TICKS_PER_SECOND, byPid: new Map(pids.map((p) => [p, pidCpu(p)])), postgres };
+}
+
+/** CPU seconds used between two snapshots: each named process, PostgreSQL, the rest (the client), and the machine's idle share. */
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, names: Map<number, string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  let named = 0;
+  for (const [pid, name] of names) {
+    const used = (b.byPid.get(pid) ?? 0) - (a.byPid.get(pid) ?? 0);
+    named += used;
+    out[name] = used;
+  }
+  out.postgres = b.postgres - a.postgres;
+  out.client = b.machineBusy - a.machineBusy - named - out.postgres;
+  out.idle = b.machineTotal - a.machineTotal - (b.machineBusy - a.machineBusy);
+  return out;
+}
+
+export function addCpu(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }

@@ -61,6 +61,13 @@ export class BrandDirectory {
     return entry.info;
   }
 
+  /** The brand if it is cached and fresh, without a call (undefined: ask `get`). */
+  peek(brandId: string): BrandInfo | undefined {
+    const cached = this.entries.get(brandId);
+    if (cached?.info === undefined || this.now() - cached.fetchedAt >= (this.options.ttlMs ?? 5000)) return undefined;
+    return cached.info;
+  }
+
   /** Forgets a brand, so the next lookup reads it again (after a brand event, for example). */
   invalidate(brandId: string): void {
     this.entries.delete(brandId);

@@ -29,6 +29,7 @@ import {
   type RecordSpendResponse,
   type RecordSpendResult,
 } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import type { BudgetStatus } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import type { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { StatusSchema } from "@adbudget/proto/google/rpc/status_pb.js";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
@@ -38,7 +39,7 @@ import type { BudgetStore } from "./budget-store.js";
 import { findSpend, type StoredSpend } from "./ledger-reads.js";
 import { listBudgetChanges } from "./budget-changes.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
-import { bodyDifference, type SpendInput, type SpendWriter } from "./spend-writer.js";
+import { bodyDifference, type SpendInput, type SpendOutcome, type SpendWriter } from "./spend-writer.js";
 import type { ZoneLocks } from "./zone-locks.js";
 
 /** How far in the future `occurred_at` may be (clock skew of ad servers). */
@@ -121,22 +122,93 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     for (const e of req.events) assertBrand(ctx, e.brandId);
     const id = requestId(ctx);
     const principal = principalOf(ctx);
-    // Validate and resolve every event first; valid ones are submitted together, so they share
-    // one transaction of the group commit. Each event succeeds or fails on its own.
-    const results = await Promise.all(
-      req.events.map(async (e, i): Promise<RecordSpendResult> => {
-        const path = `events[${i}].`;
-        try {
-          const response = await this.record(await this.prepare(e, path, principal), ctx.signal);
-          return create(RecordSpendResultSchema, { response: create(RecordSpendResponseSchema, response) });
-        } catch (err) {
-          const { error, internal } = toConnectError(prefixed(err, path), id);
-          if (internal) requestLogger(ctx, this.deps.logger).error({ err }, "batch event failed");
-          return create(RecordSpendResultSchema, { error: statusOf(error) });
-        }
-      }),
-    );
+    const now = this.now();
+    // Batch-wide, not per event: each brand, campaign and zone is looked up once, the valid
+    // events go to the writer as one group (one transaction of the group commit), and each
+    // brand's status is built once and shared by its events' answers. Each event still succeeds
+    // or fails on its own.
+    const prepared = await this.prepareAll(req.events, principal);
+    const fresh = prepared.flatMap((p, i) => (p instanceof Error || !("input" in p) ? [] : [{ i, input: p.input }]));
+    const written = await this.deps.writer.submitAll(fresh.map((f) => f.input), ctx.signal);
+    const outcomes: (Prepared | SpendOutcome | Error)[] = [...prepared];
+    fresh.forEach((f, k) => (outcomes[f.i] = written[k]!));
+    // Each brand's status once: from its last event's outcome (the writer read the brand's
+    // current day and month in that transaction: the latest, should the group have been split
+    // across transactions), or from the store for a brand with retries only.
+    const last = new Map<string, Prepared | SpendOutcome>();
+    for (const o of outcomes) {
+      if (o instanceof Error) continue;
+      const brandId = "stored" in o ? o.brand.id : (o as SpendOutcome).event.brandId;
+      const before = last.get(brandId);
+      if (before === undefined || "stored" in before || !("stored" in o)) last.set(brandId, o);
+    }
+    const statuses = new Map<string, BudgetStatus | Error>();
+    const loads = [...last].map(async ([brandId, o]) => {
+      try {
+        const brand = "stored" in o ? o.brand : await this.deps.brands.get(brandId);
+        const periods = "stored" in o ? await this.deps.store.status(brand.id, await this.zoneOf(brand), now) : (o as SpendOutcome);
+        statuses.set(brandId, budgetStatus(brand, periods, now));
+      } catch (err) {
+        statuses.set(brandId, err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+    await Promise.all(loads);
+    const results = outcomes.map((o, i): RecordSpendResult => {
+      try {
+        if (o instanceof Error) throw o;
+        const stored = "stored" in o ? o.stored : (o as SpendOutcome).event;
+        const duplicate = "stored" in o || (o as SpendOutcome).duplicate;
+        const status = statuses.get(stored.brandId)!;
+        if (status instanceof Error) throw status;
+        this.deps.onSpend?.(duplicate, stored.amount);
+        return create(RecordSpendResultSchema, { response: create(RecordSpendResponseSchema, { duplicate, event: spendProto(stored), status }) });
+      } catch (err) {
+        const { error, internal } = toConnectError(prefixed(err, `events[${i}].`), id);
+        if (internal) requestLogger(ctx, this.deps.logger).error({ err }, "batch event failed");
+        return create(RecordSpendResultSchema, { error: rpcStatus(error) });
+      }
+    });
     return { results };
+  }
+
+  /**
+   * `prepare` for a batch: shapes checked per event (synchronously), then each distinct brand,
+   * campaign and zone resolved once for the whole batch, then every event checked against them.
+   */
+  private async prepareAll(events: RecordSpendRequest[], principal: Principal | undefined): Promise<(Prepared | Error)[]> {
+    const valid = events.map((e, i) => {
+      const violations = validate(this.deps.validator, RecordSpendRequestSchema, e, `events[${i}].`);
+      return violations.length > 0 ? new InvalidArgumentError(violations) : undefined;
+    });
+    // Warm the directories once per distinct id; each event then reads them from memory.
+    const brands = new Set<string>();
+    const campaigns = new Set<string>();
+    events.forEach((e, i) => {
+      if (valid[i] !== undefined) return;
+      brands.add(e.brandId);
+      campaigns.add(e.campaignId);
+    });
+    await Promise.all([
+      ...[...brands].map((b) => this.deps.brands.get(b).then((brand) => this.deps.zones.lock(brand.id)).catch(() => undefined)),
+      ...(this.deps.campaigns ? [...campaigns].map((c) => this.deps.campaigns!.brandOf(c).catch(() => undefined)) : []),
+    ]);
+    const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+    const out: (Prepared | Error)[] = new Array(events.length);
+    const slow: Promise<void>[] = [];
+    events.forEach((e, i) => {
+      if (valid[i] !== undefined) return void (out[i] = valid[i]);
+      const path = `events[${i}].`;
+      try {
+        const input = this.checkCached(e, path, principal);
+        if (input !== undefined) return void (out[i] = { input });
+      } catch (err) {
+        // A rule refused it: it may still be a retry of a recorded event (the async path asks the ledger).
+        if (!(err instanceof DomainError)) return void (out[i] = asError(err));
+      }
+      slow.push(this.resolve(e, path, principal).then((p) => void (out[i] = p), (err: unknown) => void (out[i] = asError(err))));
+    });
+    await Promise.all(slow);
+    return out;
   }
 
   /** Writes a prepared event (or answers the stored one) and the brand's status after it. */
@@ -204,6 +276,18 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     const violations: FieldViolation[] = path === "" ? [] : validate(this.deps.validator, RecordSpendRequestSchema, req, path);
     if (violations.length > 0) throw new InvalidArgumentError(violations);
     try {
+      const input = this.checkCached(req, path, principal);
+      if (input !== undefined) return { input };
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      // Refused by a rule: the async path asks the ledger whether it is a retry of a recorded event.
+    }
+    return this.resolve(req, path, principal);
+  }
+
+  /** `prepare` after the shape check. */
+  private async resolve(req: RecordSpendRequest, path: string, principal: Principal | undefined): Promise<Prepared> {
+    try {
       return { input: await this.check(req, path, principal) };
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
@@ -224,6 +308,32 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
 
   /** The rules beyond shape: time window, brand, campaign ownership, the brand's locked zone. */
   private async check(req: RecordSpendRequest, path: string, principal: Principal | undefined): Promise<SpendInput> {
+    const occurredAtMs = this.occurredAt(req, path);
+    const brand = await this.deps.brands.get(req.brandId);
+    if (this.deps.campaigns !== undefined) assertOwner(req, brand, await this.deps.campaigns.brandOf(req.campaignId), principal);
+    return spendInput(req, brand, occurredAtMs, await this.deps.zones.lock(brand.id));
+  }
+
+  /**
+   * `check` from memory alone: the same rules, answered synchronously when the brand, the
+   * campaign's owner and the locked zone are all cached (the steady state of an ad server's
+   * traffic); undefined when one is not, and the caller takes the async path.
+   */
+  private checkCached(req: RecordSpendRequest, path: string, principal: Principal | undefined): SpendInput | undefined {
+    const occurredAtMs = this.occurredAt(req, path);
+    const brand = this.deps.brands.peek(req.brandId);
+    if (brand === undefined) return undefined;
+    if (this.deps.campaigns !== undefined) {
+      const owner = this.deps.campaigns.peek(req.campaignId);
+      if (owner === undefined) return undefined;
+      assertOwner(req, brand, owner, principal);
+    }
+    const zone = this.deps.zones.peek(brand.id);
+    return zone === undefined ? undefined : spendInput(req, brand, occurredAtMs, zone);
+  }
+
+  /** The event's time, checked: not too far in the future (ad servers' clock skew), not before 1970. */
+  private occurredAt(req: RecordSpendRequest, path: string): number {
     const now = this.now();
     const occurredAtMs = req.occurredAt ? timestampMs(req.occurredAt) : now;
     if (occurredAtMs > now + MAX_FUTURE_MS) {
@@ -232,26 +342,28 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     if (occurredAtMs < MIN_OCCURRED_AT_MS) {
       throw new InvalidArgumentError([{ field: `${path}occurred_at`, description: "may not be before 1970-01-01T00:00:00Z" }]);
     }
-    const brand = await this.deps.brands.get(req.brandId);
-    if (this.deps.campaigns !== undefined) {
-      const owner = await this.deps.campaigns.brandOf(req.campaignId);
-      if (owner !== brand.id) {
-        // Only a caller that may see the other brand learns the campaign exists there.
-        if (!canSeeBrand(principal, owner)) throw new NotFoundError("campaign", req.campaignId);
-        throw new FailedPreconditionError(`campaign ${JSON.stringify(req.campaignId)} belongs to another brand`);
-      }
-    }
-    return {
-      eventId: req.eventId,
-      brandId: brand.id,
-      campaignId: req.campaignId,
-      amount: req.amountMicros,
-      occurredAtMs,
-      occurredAtGiven: req.occurredAt !== undefined,
-      timeZone: await this.deps.zones.lock(brand.id),
-      brandArchived: brand.archived,
-    };
+    return occurredAtMs;
   }
+}
+
+/** The campaign must be the brand's. Only a caller that may see the other brand learns the campaign exists there. */
+function assertOwner(req: RecordSpendRequest, brand: BrandInfo, owner: string, principal: Principal | undefined): void {
+  if (owner === brand.id) return;
+  if (!canSeeBrand(principal, owner)) throw new NotFoundError("campaign", req.campaignId);
+  throw new FailedPreconditionError(`campaign ${JSON.stringify(req.campaignId)} belongs to another brand`);
+}
+
+function spendInput(req: RecordSpendRequest, brand: BrandInfo, occurredAtMs: number, timeZone: string): SpendInput {
+  return {
+    eventId: req.eventId,
+    brandId: brand.id,
+    campaignId: req.campaignId,
+    amount: req.amountMicros,
+    occurredAtMs,
+    occurredAtGiven: req.occurredAt !== undefined,
+    timeZone,
+    brandArchived: brand.archived,
+  };
 }
 
 /** An event's own field violations carry its path in the batch (`events[3].amount_micros`). */
@@ -261,7 +373,7 @@ function prefixed(err: unknown, path: string): unknown {
 }
 
 /** A ConnectError as a google.rpc.Status, field violations included. */
-function statusOf(error: ConnectError) {
+function rpcStatus(error: ConnectError) {
   return create(StatusSchema, {
     code: error.code,
     message: error.rawMessage,

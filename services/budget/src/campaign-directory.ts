@@ -36,6 +36,11 @@ export class CampaignDirectory {
     return brandId;
   }
 
+  /** The campaign's brand id if it is known, without a call (undefined: ask `brandOf`). */
+  peek(campaignId: string): string | undefined {
+    return this.known.get(campaignId);
+  }
+
   private async lookup(campaignId: string): Promise<string | undefined> {
     try {
       const { campaign } = await this.client.getCampaign({ id: campaignId }, { timeoutMs: 3000 });

@@ -2,11 +2,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type pg from "pg";
 import { deadlineExceeded } from "@adbudget/kit";
 import { AlreadyExistsError, inTransaction, InvalidArgumentError, isDataError, isTransient, type Logger } from "@adbudget/kit";
-import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf, type CalendarDate } from "@adbudget/time";
-import { micros, transition } from "./period-rules.js";
+import { transition } from "./period-rules.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
-import { currentPeriods, findSpend, spendKey, type CurrentPeriod, type Kind, type StoredSpend } from "./ledger-reads.js";
+import { findSpend, spendKey, type CurrentPeriod, type StoredSpend } from "./ledger-reads.js";
+import { applySpend, type AddedPeriod } from "./spend-statement.js";
 
 /** A validated spend event, with the zone its brand's spend is accounted in. */
 export interface SpendInput {
@@ -33,12 +33,29 @@ export interface SpendOutcome {
   month: CurrentPeriod;
 }
 
-interface Pending {
-  input: SpendInput;
+/**
+ * The events of one call (one for RecordSpend, up to 1000 for RecordSpendBatch), answered
+ * together: one promise per call, not per event (a batch of 500 would otherwise cost 500
+ * promises and their microtasks, which the profile showed as a fifth of the batch path).
+ */
+interface Group {
+  outcomes: (SpendOutcome | Error)[];
+  remaining: number;
   /** The caller's call: aborted at its deadline, when it is canceled, or at shutdown. */
   signal: AbortSignal | undefined;
-  resolve: (o: SpendOutcome) => void;
-  reject: (e: unknown) => void;
+  resolve: (o: (SpendOutcome | Error)[]) => void;
+}
+
+/** One event of a group, waiting for its transaction. */
+interface Pending {
+  input: SpendInput;
+  group: Group;
+  index: number;
+}
+
+function settle(p: Pending, outcome: SpendOutcome | Error): void {
+  p.group.outcomes[p.index] = outcome;
+  if (--p.group.remaining === 0) p.group.resolve(p.group.outcomes);
 }
 
 export interface SpendWriterOptions {
@@ -92,14 +109,24 @@ export class SpendWriter {
   }
 
   /**
-   * Queues one event for the next transaction. An event whose call's deadline passed before its
-   * batch formed is not written: nobody waits for its answer, and the caller's retry with the same
-   * id will write it. (A shutdown or a canceled call still writes what is queued: it drains.)
+   * Queues one event for the next transaction; resolves with its outcome, rejects with its error.
+   * An event whose call's deadline passed before its batch formed is not written: nobody waits
+   * for its answer, and the caller's retry with the same id will write it. (A shutdown or a
+   * canceled call still writes what is queued: it drains.)
    */
-  submit(input: SpendInput, signal?: AbortSignal): Promise<SpendOutcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ input, signal, resolve, reject });
-      // Let every call of this tick join the batch (RecordSpendBatch submits many at once).
+  async submit(input: SpendInput, signal?: AbortSignal): Promise<SpendOutcome> {
+    const [outcome] = await this.submitAll([input], signal);
+    if (outcome instanceof Error) throw outcome;
+    return outcome!;
+  }
+
+  /** Queues the events of one call; resolves with one outcome (or the event's own error) per input, in order. */
+  submitAll(inputs: SpendInput[], signal?: AbortSignal): Promise<(SpendOutcome | Error)[]> {
+    if (inputs.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const group: Group = { outcomes: new Array(inputs.length), remaining: inputs.length, signal, resolve };
+      for (let i = 0; i < inputs.length; i++) this.queue.push({ input: inputs[i]!, group, index: i });
+      // Let every call of this tick join the batch.
       if (!this.scheduled) {
         this.scheduled = true;
         queueMicrotask(() => {
@@ -124,8 +151,8 @@ export class SpendWriter {
       (this.inFlight === 0 || this.queue.length >= backlog)
     ) {
       const batch = this.queue.splice(0, maxBatch).filter((p) => {
-        if (!pastDeadline(p.signal)) return true;
-        p.reject(deadlineExceeded());
+        if (!pastDeadline(p.group.signal)) return true;
+        settle(p, deadlineExceeded());
         return false;
       });
       if (batch.length === 0) continue;
@@ -143,11 +170,7 @@ export class SpendWriter {
         const started = performance.now();
         const outcomes = await this.flush(batch.map((p) => p.input));
         this.logger.debug({ size: batch.length, ms: Math.round(performance.now() - started) }, "spend batch committed");
-        batch.forEach((p, i) => {
-          const o = outcomes[i]!;
-          if (o instanceof Error) p.reject(o);
-          else p.resolve(o);
-        });
+        batch.forEach((p, i) => settle(p, outcomes[i]!));
         return;
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -157,7 +180,8 @@ export class SpendWriter {
         }
         if (isDataError(err)) return this.isolate(batch, err);
         if (!isTransient(err)) this.logger.error({ err, size: batch.length }, "spend batch failed");
-        for (const p of batch) p.reject(err);
+        const error = err instanceof Error ? err : new Error(String(err));
+        for (const p of batch) settle(p, error);
         return;
       }
     }
@@ -178,7 +202,7 @@ export class SpendWriter {
         ? new InvalidArgumentError([{ field: "amount_micros", description: "would take a period total of the brand past the int64 range" }])
         : err;
     this.logger.info({ code, eventId: batch[0]!.input.eventId, brandId: batch[0]!.input.brandId }, "spend event refused by the database");
-    batch[0]!.reject(refused);
+    settle(batch[0]!, refused instanceof Error ? refused : new Error(String(refused)));
   }
 
   /** One transaction for a batch; returns one outcome (or the event's own error) per input, in order. */
@@ -187,12 +211,13 @@ export class SpendWriter {
     const recordedAt = new Date(now);
     const plan = planBatch(inputs);
     const { fresh, changes, originals, current } = await inTransaction(this.pool, async (client) => {
-      const fresh = await insertFacts(client, plan, recordedAt);
-      const changes = await addToTotals(client, plan, fresh, recordedAt);
+      const applied = await applySpend(client, plan, new Map(inputs.map((e) => [e.brandId, e.timeZone])), recordedAt);
+      const fresh = new Set(plan.keys);
+      for (const i of applied.skipped) fresh.delete(plan.keys[i]!);
+      const changes = crossings(applied.added);
       await writePeriodEvents(client, this.options.subjectPrefix, changes, now);
-      const originals = await findSpend(client, plan.unique.filter((e) => !fresh.has(key(e))));
-      const current = await currentPeriods(client, new Map(inputs.map((e) => [e.brandId, e.timeZone])), now);
-      return { fresh, changes, originals, current };
+      const originals = await findSpend(client, applied.skipped.map((i) => plan.unique[i]!));
+      return { fresh, changes, originals, current: applied.current };
     });
     if (changes.length > 0) this.options.onEvents?.();
     return answer(inputs, plan, fresh, originals, current, recordedAt);
@@ -204,108 +229,67 @@ const key = (e: { brandId: string; eventId: string }) => spendKey(e.brandId, e.e
 interface BatchPlan {
   /** One input per (brand, event id): the first occurrence, sorted by brand then event id. */
   unique: SpendInput[];
-  /** The local day and month of each unique input. */
-  periods: Map<string, { day: CalendarDate; month: CalendarDate }>;
+  /** Per unique input (same order): its ledger key and its local day and month ("YYYY-MM-DD"). */
+  keys: string[];
+  days: string[];
+  months: string[];
   /** Index of the first occurrence of each key in the inputs. */
   first: Map<string, number>;
+  /** Position of each key in `keys` (built when first needed). */
+  index?: Map<string, number>;
 }
 
-/** Step 1, no I/O: the first occurrence of each event wins; each is attributed to its periods. */
+/**
+ * Step 1, no I/O: the first occurrence of each event wins; each is attributed to its periods.
+ * Everything per event is computed here once (keys, dates as strings), not in every step.
+ */
 function planBatch(inputs: SpendInput[]): BatchPlan {
   const first = new Map<string, number>();
-  inputs.forEach((e, i) => {
-    if (!first.has(key(e))) first.set(key(e), i);
+  const keyOf: string[] = new Array(inputs.length);
+  for (let i = 0; i < inputs.length; i++) {
+    const k = key(inputs[i]!);
+    keyOf[i] = k;
+    if (!first.has(k)) first.set(k, i);
+  }
+  const order = [...first.values()].sort((a, b) => compare(inputs[a]!.brandId, inputs[b]!.brandId) || compare(inputs[a]!.eventId, inputs[b]!.eventId));
+  const unique = order.map((i) => inputs[i]!);
+  const days: string[] = new Array(unique.length);
+  const months: string[] = new Array(unique.length);
+  // Consecutive events of one brand mostly share a day: format it once per span.
+  let last: { day: CalendarDate; month: CalendarDate } | undefined;
+  let lastDay = "";
+  let lastMonth = "";
+  unique.forEach((e, j) => {
+    const p = periodsOf(e.occurredAtMs, e.timeZone);
+    if (p !== last) {
+      last = p;
+      lastDay = formatDate(p.day);
+      lastMonth = formatDate(p.month);
+    }
+    days[j] = lastDay;
+    months[j] = lastMonth;
   });
-  const unique = [...first.values()].map((i) => inputs[i]!).sort((a, b) => compare(a.brandId, b.brandId) || compare(a.eventId, b.eventId));
-  const periods = new Map(unique.map((e) => [key(e), periodsOf(e.occurredAtMs, e.timeZone)]));
-  return { unique, periods, first };
+  return { unique, keys: order.map((i) => keyOf[i]!), days, months, first };
 }
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Step 2: inserts the facts; returns the keys really inserted (the others are stored already). */
-async function insertFacts(client: pg.ClientBase, plan: BatchPlan, recordedAt: Date): Promise<Set<string>> {
-  const { unique, periods } = plan;
-  const inserted = await client.query<{ brand_id: string; event_id: string }>({
-    name: "spend-insert",
-    text: `insert into spend_events (event_id, brand_id, campaign_id, amount_micros, occurred_at, recorded_at, day, month, brand_archived)
-           select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::timestamptz[], $6::timestamptz[], $7::date[], $8::date[], $9::bool[])
-           on conflict (brand_id, event_id) do nothing
-           returning brand_id::text, event_id`,
-    values: [
-      unique.map((e) => e.eventId),
-      unique.map((e) => e.brandId),
-      unique.map((e) => e.campaignId),
-      unique.map((e) => e.amount.toString()),
-      unique.map((e) => new Date(e.occurredAtMs)),
-      unique.map(() => recordedAt),
-      unique.map((e) => formatDate(periods.get(key(e))!.day)),
-      unique.map((e) => formatDate(periods.get(key(e))!.month)),
-      unique.map((e) => e.brandArchived),
-    ],
-  });
-  return new Set(inserted.rows.map((r) => spendKey(r.brand_id, r.event_id)));
-}
-
-/**
- * Step 3: adds what was really inserted to the running totals, per (brand, kind, period), in
- * lock order. A period row created here takes the budget's limit, read under a share lock of the
- * budget row so that a concurrent SetBudget is either seen or waits. Returns the periods this
- * batch exhausted.
- */
-async function addToTotals(client: pg.ClientBase, plan: BatchPlan, fresh: Set<string>, recordedAt: Date): Promise<PeriodChange[]> {
-  const totals = new Map<string, { brandId: string; kind: Kind; start: string; amount: bigint; count: number }>();
-  for (const e of plan.unique) {
-    if (!fresh.has(key(e))) continue;
-    const p = plan.periods.get(key(e))!;
-    for (const [kind, start] of [[PeriodKind.DAY, formatDate(p.day)], [PeriodKind.MONTH, formatDate(p.month)]] as const) {
-      const k = `${e.brandId}|${kind}|${start}`;
-      const t = totals.get(k) ?? { brandId: e.brandId, kind, start, amount: 0n, count: 0 };
-      t.amount += e.amount;
-      t.count += 1;
-      totals.set(k, t);
-    }
-  }
-  if (totals.size === 0) return [];
-  const rows = [...totals.values()].sort((a, b) => compare(a.brandId, b.brandId) || a.kind - b.kind || compare(a.start, b.start));
-  const upserted = await client.query<{ brand_id: string; kind: number; start: string; spent: string; lim: string | null; exhausted: boolean }>({
-    name: "periods-add",
-    text: `insert into budget_periods as p (brand_id, kind, period_start, spent_micros, event_count, limit_micros, updated_at)
-           select u.brand_id, u.kind, u.period_start, u.amount, u.cnt,
-                  (select case u.kind when ${PeriodKind.DAY} then b.daily_limit_micros else b.monthly_limit_micros end
-                   from budgets b where b.brand_id = u.brand_id for share), $6
-           from unnest($1::uuid[], $2::int2[], $3::date[], $4::bigint[], $5::bigint[]) with ordinality
-                as u(brand_id, kind, period_start, amount, cnt, ord)
-           order by u.ord
-           on conflict (brand_id, kind, period_start) do update
-             set spent_micros = p.spent_micros + excluded.spent_micros,
-                 event_count = p.event_count + excluded.event_count,
-                 updated_at = excluded.updated_at
-           returning brand_id::text, kind, period_start::text as start, spent_micros::text as spent,
-                     limit_micros::text as lim, exhausted`,
-    values: [
-      rows.map((r) => r.brandId),
-      rows.map((r) => r.kind),
-      rows.map((r) => r.start),
-      rows.map((r) => r.amount.toString()),
-      rows.map((r) => r.count),
-      recordedAt,
-    ],
-  });
+/** The periods a batch took to or past their limit (each publishes one exhausted event). */
+function crossings(added: AddedPeriod[]): PeriodChange[] {
   const changes: PeriodChange[] = [];
-  for (const r of upserted.rows) {
-    const figures = { spent: BigInt(r.spent), limit: micros(r.lim) };
-    if (transition(r.exhausted, figures) === "exhausted") {
-      changes.push({ brandId: r.brand_id, kind: r.kind as Kind, periodStart: r.start, type: "exhausted", ...figures, cause: "spend" });
+  for (const p of added) {
+    const figures = { spent: p.spent, limit: p.limit };
+    if (transition(p.exhausted, figures) === "exhausted") {
+      changes.push({ brandId: p.brandId, kind: p.kind, periodStart: p.start, type: "exhausted", ...figures, cause: "spend" });
     }
   }
   return changes;
 }
 
 /**
- * Step 4, no I/O: one answer per input. The first occurrence of a newly inserted event is the
+ * Step 3, no I/O: one answer per input. The first occurrence of a newly inserted event is the
  * event as recorded; every other occurrence is compared with the stored original: the same body
  * is a duplicate (the original is answered), a different one ALREADY_EXISTS.
  */
@@ -320,7 +304,7 @@ function answer(
   return inputs.map((e, i) => {
     const k = key(e);
     const firstOfFresh = fresh.has(k);
-    const stored = firstOfFresh ? storedFrom(inputs[plan.first.get(k)!]!, recordedAt, plan.periods.get(k)!) : originals.get(k);
+    const stored = firstOfFresh ? storedFrom(inputs[plan.first.get(k)!]!, recordedAt, periodsByKey(plan, k)) : originals.get(k);
     if (stored === undefined) return new Error(`spend event ${e.eventId} of brand ${e.brandId} neither inserted nor found`);
     const isNew = firstOfFresh && plan.first.get(k) === i;
     if (!isNew) {
@@ -345,7 +329,14 @@ export function bodyDifference(e: Pick<SpendInput, "amount" | "campaignId" | "oc
   return out;
 }
 
-function storedFrom(e: SpendInput, recordedAt: Date, p: { day: CalendarDate; month: CalendarDate }): StoredSpend {
+/** The day and month strings of a unique event (by key). */
+function periodsByKey(plan: BatchPlan, k: string): { day: string; month: string } {
+  plan.index ??= new Map(plan.keys.map((key, j) => [key, j]));
+  const j = plan.index.get(k)!;
+  return { day: plan.days[j]!, month: plan.months[j]! };
+}
+
+function storedFrom(e: SpendInput, recordedAt: Date, p: { day: string; month: string }): StoredSpend {
   return {
     eventId: e.eventId,
     brandId: e.brandId,
@@ -353,8 +344,8 @@ function storedFrom(e: SpendInput, recordedAt: Date, p: { day: CalendarDate; mon
     amount: e.amount,
     occurredAt: new Date(e.occurredAtMs),
     recordedAt,
-    day: formatDate(p.day),
-    month: formatDate(p.month),
+    day: p.day,
+    month: p.month,
     brandArchived: e.brandArchived,
   };
 }

@@ -43,6 +43,11 @@ export class ZoneLocks {
     return p;
   }
 
+  /** The brand's locked zone if it is in memory (undefined: ask `lock`). */
+  peek(brandId: string): string | undefined {
+    return this.locked.get(brandId);
+  }
+
   /** The brand's locked zone if it has one (no lock taken): reads use it over a cached zone. */
   async lockedZone(brandId: string): Promise<string | undefined> {
     const hit = this.locked.get(brandId);

@@ -4,7 +4,7 @@ import type { TokenVerifier } from "./auth-tokens.js";
 import { requestIdFrom } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
-import { kPrincipal } from "./request-context.js";
+import { kAuthorization, kPrincipal } from "./request-context.js";
 
 /** Longer headers are refused unread: a token of ours is a few hundred bytes to a few KiB. */
 const MAX_TOKEN = 16_384;
@@ -21,7 +21,7 @@ export function createAuthGate(verifier: TokenVerifier, logger: Logger, metrics?
     if (PUBLIC_SERVICES.has(ctx.service.typeName)) return;
     const rpc = `${ctx.service.typeName}/${ctx.method.name}`;
     try {
-      const header = ctx.requestHeader.get("authorization");
+      const header = ctx.values.get(kAuthorization) ?? ctx.requestHeader.get("authorization");
       if (header === null) throw new ConnectError('no credentials: send "authorization: Bearer <token>"', Code.Unauthenticated);
       // A prefix check, not a regex over the whole token: the token itself is checked by its
       // signature (or found in the cache of verified ones).

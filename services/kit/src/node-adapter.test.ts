@@ -17,6 +17,7 @@ import {
 import { Health, HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 import { createLogger } from "./logger.js";
 import { createNodeAdapter, reportRequestParseError } from "./node-adapter.js";
+import { kAuthorization } from "./request-context.js";
 import { startServer, type RunningServer } from "./server.js";
 
 const BRAND_ID = "0b6a4c3e-8d7f-4a51-9a43-3f3e2c1d0b9a";
@@ -476,6 +477,34 @@ describe("createNodeAdapter", () => {
       const kept = await read((await reportRequestParseError(answer(error), "a.B", [compressionGzip])).body);
       expect(kept.map((f) => f.flags)).toEqual([0x03]);
       expect(JSON.parse(gunzipSync(kept[0]!.data).toString("utf8")).error).toEqual(error);
+    }
+  });
+
+  it("keeps the authorization header in the call's context, not in the request headers handlers see", async () => {
+    const seen: { header: string | null; context: string | undefined }[] = [];
+    const server = await listen(
+      createNodeAdapter({
+        routes(router) {
+          router.service(Health, {
+            check(_req, ctx) {
+              seen.push({ header: ctx.requestHeader.get("authorization"), context: ctx.values.get(kAuthorization) });
+              return { status: HealthCheckResponse_ServingStatus.SERVING };
+            },
+          });
+        },
+      }),
+    );
+    const session = http2.connect(server.url);
+    try {
+      const token = `Bearer ${"x".repeat(6000)}`;
+      const body = envelope(0, toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, {})));
+      const answered = await h2Request(session, "/grpc.health.v1.Health/Check", { ...grpcHeaders(), authorization: token }, body);
+      expect(answered.trailers["grpc-status"] ?? answered.headers["grpc-status"]).toBe("0");
+      await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), body);
+      expect(seen).toEqual([{ header: null, context: token }, { header: null, context: undefined }]);
+    } finally {
+      session.close();
+      await server.close();
     }
   });
 

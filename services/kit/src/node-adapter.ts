@@ -26,6 +26,7 @@ import {
 import { codeToHttpStatus, codeToString, endStreamFlag } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { kAuthorization } from "./request-context.js";
 
 /** A Node request listener for `http` and `http2` servers (what connectNodeAdapter returns). */
 export type NodeHandler = ReturnType<typeof connectNodeAdapter>;
@@ -105,6 +106,12 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandler {
     const values = options.contextValues?.(req) ?? createContextValues();
     const call: CallState = { entered: false };
     values.set(kCallState, call);
+    // The bearer token goes to the call's context, not into the fetch Headers (see kAuthorization).
+    const authorization = req.headers.authorization;
+    if (typeof authorization === "string") {
+      values.set(kAuthorization, authorization);
+      delete req.headers.authorization;
+    }
     const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
     uHandler(uReq)
       .then(async (uRes) => {
