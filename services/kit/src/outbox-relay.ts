@@ -42,6 +42,7 @@ export class OutboxRelay {
   private js: JetStreamClient;
   private stopped = false;
   private wakeUp: (() => void) | undefined;
+  private woken = false;
   private running: Promise<void> | undefined;
   private streamReady = false;
   private listener: pg.PoolClient | undefined;
@@ -60,8 +61,13 @@ export class OutboxRelay {
     void this.listen();
   }
 
-  /** Runs a cycle now (called after a commit that wrote outbox rows). */
+  /**
+   * Runs a cycle now (called after a commit that wrote outbox rows). A wake-up that comes while
+   * a cycle runs is kept for after it: that cycle's read may have missed the new rows, which
+   * would otherwise wait for the next poll (a second).
+   */
   wake(): void {
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -122,6 +128,8 @@ export class OutboxRelay {
     let backoff = 0;
     while (!this.stopped) {
       let more = false;
+      // Wake-ups from here on ask for another cycle after this one.
+      this.woken = false;
       try {
         await this.ensureStream();
         more = await this.cycle();
@@ -138,31 +146,37 @@ export class OutboxRelay {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      if (this.woken) return resolve();
       const timer = setTimeout(done, ms);
+      const self = this;
       this.wakeUp = done;
       function done() {
         clearTimeout(timer);
+        self.wakeUp = undefined;
         resolve();
       }
     });
   }
 
-  /** Publishes one batch. Returns true when more rows may be pending. */
+  /**
+   * Publishes one batch. Returns true when more rows may be pending.
+   *
+   * Two round trips to PostgreSQL per cycle, not five: `begin`, the advisory lock and the read go
+   * as one simple-protocol query, and so do the mark and the `commit` (every value inlined is a
+   * number of ours: the lock key, the limit, the ids read back). The lock is an initplan of the
+   * read, taken once: a replica that does not get it reads no rows, and ends its transaction.
+   */
   private async cycle(): Promise<boolean> {
     const client = await this.pool.connect();
-    const limit = this.options.batchSize ?? 500;
+    const limit = Math.trunc(this.options.batchSize ?? 500);
+    const lockKey = Math.trunc(this.options.lockKey);
     let published = 0;
     try {
-      await client.query("begin");
-      const lock = await client.query<{ ok: boolean }>("select pg_try_advisory_xact_lock($1) as ok", [this.options.lockKey]);
-      if (!lock.rows[0]!.ok) {
-        await client.query("rollback");
-        return false;
-      }
-      const { rows } = await client.query<{ id: string; event_id: string; subject: string; payload: Buffer; trace_parent: string | null }>(
-        "select id::text, event_id::text, subject, payload, trace_parent from outbox where published_at is null order by id limit $1",
-        [limit],
-      );
+      const results = (await client.query(
+        `begin; select id::text, event_id::text, subject, payload, trace_parent from outbox
+         where published_at is null and (select pg_try_advisory_xact_lock(${lockKey})) order by id limit ${limit}`,
+      )) as unknown as pg.QueryResult<{ id: string; event_id: string; subject: string; payload: Buffer; trace_parent: string | null }>[];
+      const rows = results[1]!.rows;
       const done: string[] = [];
       let failure: unknown;
       for (const row of rows) {
@@ -179,10 +193,8 @@ export class OutboxRelay {
           break;
         }
       }
-      if (done.length > 0) {
-        await client.query("update outbox set published_at = now() where id = any($1::bigint[])", [done]);
-      }
-      await client.query("commit");
+      const ids = done.filter((id) => /^\d+$/.test(id));
+      await client.query(ids.length > 0 ? `update outbox set published_at = now() where id = any('{${ids.join(",")}}'::bigint[]); commit` : "commit");
       published = done.length;
       if (published > 0) {
         this.logger.debug({ published }, "outbox relay: published");
@@ -197,4 +209,5 @@ export class OutboxRelay {
       client.release();
     }
   }
+
 }
