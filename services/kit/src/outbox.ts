@@ -46,8 +46,9 @@ export async function nextOutboxIds(client: pg.ClientBase, n: number): Promise<b
 
 /**
  * Writes messages to the outbox inside the caller's transaction, so "state changed" and "event
- * to publish" commit together or not at all, and wakes the relays (LISTEN `channel`).
- * `ids` (from nextOutboxIds) are optional; without them the table's sequence assigns them.
+ * to publish" commit together or not at all, and wakes the relays (LISTEN `channel`): one round
+ * trip (the NOTIFY rides on the insert). `ids` (from nextOutboxIds, when the payloads carry them
+ * as sequence) are optional; without them the table's sequence assigns them.
  */
 export async function writeOutbox(
   client: pg.ClientBase,
@@ -57,21 +58,26 @@ export async function writeOutbox(
   ids?: bigint[],
 ): Promise<void> {
   if (messages.length === 0) return;
-  const assigned = ids ?? (await nextOutboxIds(client, messages.length));
   await client.query({
     name: "outbox-insert",
-    text: `insert into outbox (id, event_id, aggregate_id, subject, payload, created_at, trace_parent)
-           select *, $7::text from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[])`,
+    text: `with inserted as (
+             insert into outbox (id, event_id, aggregate_id, subject, payload, created_at, trace_parent)
+             select coalesce(u.id, nextval('outbox_id_seq')), u.event_id, u.aggregate_id, u.subject, u.payload, $6, $7::text
+             from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bytea[]) with ordinality as u(id, event_id, aggregate_id, subject, payload, ord)
+             order by u.ord
+             returning 1
+           )
+           select pg_notify($8, '')`,
     values: [
-      assigned.map(String),
+      messages.map((_, i) => (ids === undefined ? null : String(ids[i]))),
       messages.map((m) => m.eventId),
       messages.map((m) => m.aggregateId),
       messages.map((m) => m.subject),
       messages.map((m) => Buffer.from(m.payload)),
-      messages.map(() => new Date(nowMs)),
+      new Date(nowMs),
       // The trace of the change travels with its events (W3C traceparent, as a NATS header).
       currentTraceparent(),
+      channel,
     ],
   });
-  await client.query(`select pg_notify($1, '')`, [channel]);
 }
