@@ -13,6 +13,13 @@ import { migrations } from "./migrations/index.js";
 import { routes } from "./routes.js";
 import { WatchHub } from "./watch-hub.js";
 
+/**
+ * Events applied at once per consumer: each is a transaction of a few milliseconds on its own
+ * pooled connection, so 8 (of the pool's 10) keep up with bursts while leaving connections for
+ * the API.
+ */
+const EVENT_CONCURRENCY = 8;
+
 export interface CampaignApp extends ServiceApp {
   readonly store: CampaignStore;
   readonly relay: OutboxRelay;
@@ -55,6 +62,9 @@ export async function startCampaignApp(
         durable: config.budgetConsumer,
         filterSubject: `${config.subjectPrefix}.budget.>`,
         handle: budgetEventHandler(campaigns, logger, now),
+        // Budget events carry their sequence: applied in any order, several at once (a burst of
+        // exhaustions must not queue behind each other's transactions).
+        concurrency: EVENT_CONCURRENCY,
       });
       consume({
         component: "brand-events",
@@ -63,6 +73,7 @@ export async function startCampaignApp(
         durable: config.brandConsumer,
         filterSubject: `${config.subjectPrefix}.brand.>`,
         handle: brandEventHandler(campaigns, logger, now),
+        concurrency: EVENT_CONCURRENCY,
       });
       metrics.gauge("adbudget_campaigns_serving", "Live campaigns serving now.", async () => (await campaigns.countByServing()).serving);
       metrics.gauge("adbudget_campaigns_paused", "Live campaigns not serving now.", async () => (await campaigns.countByServing()).paused);

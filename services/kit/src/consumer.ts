@@ -19,6 +19,14 @@ export interface DurableConsumerOptions {
   ackWaitMs?: number;
   /** Delay before a failed message is redelivered. */
   retryDelayMs?: number;
+  /**
+   * Messages handled at once (default 1: in stream order). More only for handlers that are
+   * idempotent AND order-insensitive (a budget event carries its sequence, a brand event its
+   * version: an older one changes nothing): a consumer that applies one event at a time in a
+   * ~5 ms transaction tops out at ~200 events/s, and a burst of exhaustions queued behind each
+   * other for 100 ms and more.
+   */
+  concurrency?: number;
 }
 
 /**
@@ -83,6 +91,23 @@ export class DurableConsumer {
     return jetstream(this.nc).consumers.get(o.stream, o.durable);
   }
 
+  /** Handles one message; acks it after the handler committed, naks it for a later retry if it failed. */
+  private async handleOne(msg: JsMsg): Promise<void> {
+    const o = this.options;
+    // A slow handler (a database blinking) tells JetStream it is still on it, so only a dead
+    // process's messages wait out the ack wait.
+    const working = setInterval(() => msg.working(), (o.ackWaitMs ?? ACK_WAIT_MS) / 2);
+    try {
+      await withMessageSpan(`consume ${msg.subject}`, msg.headers?.get("traceparent") || undefined, () => o.handle(msg));
+      msg.ack();
+    } catch (err) {
+      o.logger.warn({ err, subject: msg.subject, seq: msg.seq }, "message handling failed, will be redelivered");
+      msg.nak(o.retryDelayMs ?? 1000);
+    } finally {
+      clearInterval(working);
+    }
+  }
+
   private async loop(): Promise<void> {
     const o = this.options;
     let backoff = 100;
@@ -92,21 +117,15 @@ export class DurableConsumer {
         const messages = await consumer.consume({ max_messages: 256 });
         this.current = messages;
         backoff = 100;
+        const limit = Math.max(1, o.concurrency ?? 1);
+        const inFlight = new Set<Promise<void>>();
         for await (const msg of messages) {
-          // A slow handler (a database blinking) tells JetStream it is still on it, so only a dead
-          // process's messages wait out the ack wait.
-          const working = setInterval(() => msg.working(), (o.ackWaitMs ?? ACK_WAIT_MS) / 2);
-          try {
-            await withMessageSpan(`consume ${msg.subject}`, msg.headers?.get("traceparent") || undefined, () => o.handle(msg));
-            msg.ack();
-          } catch (err) {
-            o.logger.warn({ err, subject: msg.subject, seq: msg.seq }, "message handling failed, will be redelivered");
-            msg.nak(o.retryDelayMs ?? 1000);
-          } finally {
-            clearInterval(working);
-          }
+          const p = this.handleOne(msg).finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (inFlight.size >= limit) await Promise.race(inFlight);
           if (this.stopped) break;
         }
+        await Promise.all(inFlight);
       } catch (err) {
         if (this.stopped) break;
         o.logger.warn({ err: (err as Error).message, retryInMs: backoff }, "consumer interrupted, retrying");
