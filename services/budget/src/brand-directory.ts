@@ -18,15 +18,21 @@ interface Entry {
  * What the budget service knows of brands, without a call per spend event: a read-through
  * cache over BrandService (typed Connect client) with bounded staleness.
  *
- * - A known brand is re-read at most every `ttlMs` (default 5 s): an archive or a zone change
- *   is seen within that bound. (The zone cannot change after the first spend, so attribution
- *   of spend is never affected; only the archived flag on spend can lag by `ttlMs`.)
+ * - A known brand is re-read every `ttlMs` (default 5 s) while it is used, in the background: a
+ *   call that finds its entry older than that is answered from it and starts the re-read, so a
+ *   busy brand's spend never waits for BrandService. An archive is seen within `ttlMs` plus one
+ *   re-read; an entry older than three `ttlMs` (a brand idle that long) is re-read before use.
+ *   (The zone cannot change after the first spend, so attribution of spend is never affected;
+ *   only the archived flag on spend can lag.)
  * - An unknown brand is remembered for `negativeTtlMs` (default 1 s), so a client retrying with
  *   a bad id cannot turn every event into a lookup.
  * - Concurrent lookups of one brand share one call.
  * - If BrandService is unreachable, a stale entry is used (and logged); with none, the caller
  *   gets UNAVAILABLE, which is retriable.
  */
+/** Entries older than this many TTLs are re-read before use (a brand idle that long). */
+const STALE_LIMIT = 3;
+
 export class BrandDirectory {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<Entry>>();
@@ -43,8 +49,10 @@ export class BrandDirectory {
 
   /** The brand, or NotFoundError. */
   async get(brandId: string): Promise<BrandInfo> {
+    const usable = this.peek(brandId);
+    if (usable !== undefined) return usable;
     const cached = this.entries.get(brandId);
-    const ttl = cached?.info ? (this.options.ttlMs ?? 5000) : (this.options.negativeTtlMs ?? 1000);
+    const ttl = cached?.info ? this.ttl() : (this.options.negativeTtlMs ?? 1000);
     let entry = cached;
     if (entry === undefined || this.now() - entry.fetchedAt >= ttl) {
       try {
@@ -61,11 +69,22 @@ export class BrandDirectory {
     return entry.info;
   }
 
-  /** The brand if it is cached and fresh, without a call (undefined: ask `get`). */
+  /**
+   * The brand if it is cached and usable without a call (undefined: ask `get`). An entry past
+   * `ttlMs` is still answered, up to three `ttlMs`, and re-read in the background.
+   */
   peek(brandId: string): BrandInfo | undefined {
     const cached = this.entries.get(brandId);
-    if (cached?.info === undefined || this.now() - cached.fetchedAt >= (this.options.ttlMs ?? 5000)) return undefined;
+    if (cached?.info === undefined) return undefined;
+    const age = this.now() - cached.fetchedAt;
+    if (age < this.ttl()) return cached.info;
+    if (age >= STALE_LIMIT * this.ttl()) return undefined;
+    void this.fetch(brandId).catch((err: unknown) => this.logger.warn({ err, brandId }, "brand service unreachable: re-read of a brand failed, will retry"));
     return cached.info;
+  }
+
+  private ttl(): number {
+    return this.options.ttlMs ?? 5000;
   }
 
   /** Forgets a brand, so the next lookup reads it again (after a brand event, for example). */
