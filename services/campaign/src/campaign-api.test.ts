@@ -1,4 +1,4 @@
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { eventually, rejection, startSystem, type SystemHarness } from "@adbudget/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +84,51 @@ describe("schedules", () => {
     const removed = await h.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } });
     expect(removed.campaign!.schedule).toBeUndefined();
     expect(removed.campaign!.serving).toBe(true);
+  });
+});
+
+describe("next_change_time and grouped clock writes", () => {
+  const DAY = 86_400_000;
+  // Every day 00:00-12:00 UTC: the next flip is the next 00:00 or 12:00 UTC after the as-of.
+  const halfDays = { timeZone: "UTC", windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "12:00" }] };
+  const nextHalfDay = (ms: number) => (Math.floor(ms / (DAY / 2)) + 1) * (DAY / 2);
+
+  it("is the next flip of the daypart state from the instant the state is for, and absent without a schedule", async () => {
+    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Half days", schedule: halfDays });
+    expect(timestampMs(campaign!.nextChangeTime!)).toBe(nextHalfDay(h.now()));
+    // A state computed for a later instant (a clock that ran late or early) ends at that instant's next flip.
+    const asOf = Math.floor(h.now() / DAY) * DAY + DAY + 3 * 3_600_000; // tomorrow 03:00 UTC: inside
+    const moved = await h.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: true, asOfTime: timestampFromMs(asOf), sourceId: "test", scheduleVersion: 1n });
+    expect(timestampMs(moved.campaign!.nextChangeTime!)).toBe(asOf - 3 * 3_600_000 + DAY / 2);
+    expect(timestampMs((await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.nextChangeTime!)).toBe(asOf - 3 * 3_600_000 + DAY / 2);
+    const plain = await h.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } });
+    expect(plain.campaign!.nextChangeTime).toBeUndefined();
+  });
+
+  it("applies a burst of clock calls in shared transactions, each with its own answer", async () => {
+    const { brand } = await h.brands.createBrand({ name: "Burst", timeZone: "UTC" });
+    const made = await Promise.all(Array.from({ length: 40 }, (_, i) => h.campaigns.createCampaign({ brandId: brand!.id, name: `b${i}`, schedule: halfDays })));
+    const asOf = timestampFromMs(h.now() + 1000);
+    const flip = (c: (typeof made)[number]) => ({ campaignId: c.campaign!.id, inWindow: c.campaign!.pauseReasons.length > 0, asOfTime: asOf, sourceId: "burst", scheduleVersion: 1n });
+    const unknown = "01900000-0000-7000-8000-0000000000ef";
+    const results = await Promise.allSettled([
+      ...made.map((c) => h.campaignClock.setDaypartState(flip(c))),
+      h.campaignClock.setDaypartState({ ...flip(made[0]!), campaignId: unknown }),
+      h.campaignClock.setDaypartState(flip(made[1]!)), // the same call twice in one burst
+    ]);
+    const answers = results.map((r) => (r.status === "fulfilled" ? r.value : ConnectError.from(r.reason)));
+    // Every flip changed its campaign; the unknown id alone is NOT_FOUND; the repeat changed nothing.
+    expect(answers.slice(0, 40).map((a) => (a instanceof ConnectError ? a.code : a.unchanged))).toEqual(Array(40).fill(false));
+    expect((answers[40] as ConnectError).code).toBe(Code.NotFound);
+    expect((answers[41] as { unchanged: boolean }).unchanged).toBe(true);
+    for (const [i, c] of made.entries()) {
+      const after = (answers[i] as { campaign?: { serving: boolean } }).campaign!;
+      expect(after.serving).toBe(c.campaign!.pauseReasons.length > 0);
+    }
+    // One audit row per campaign for the flip: a burst is not recorded twice.
+    const { changes } = await h.campaigns.listCampaignStateChanges({ brandId: brand!.id, pageSize: 200 });
+    expect(changes.filter((c) => c.cause === "daypart").length).toBe(40);
+    expect(new Set(changes.filter((c) => c.cause === "daypart").map((c) => c.campaignId)).size).toBe(40);
   });
 });
 

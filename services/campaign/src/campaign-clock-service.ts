@@ -5,6 +5,7 @@ import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
 import type { CampaignStore } from "./campaign-store.js";
+import { DaypartWriter } from "./daypart-writer.js";
 import { campaignProto } from "./proto-mapping.js";
 
 /**
@@ -13,7 +14,12 @@ import { campaignProto } from "./proto-mapping.js";
  * nothing; opening a period moves the brand's current period forward only.
  */
 export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignClockService> {
-  constructor(private readonly deps: { store: CampaignStore; logger: Logger; now?: Now }) {}
+  /** Daypart writes of many clocks at one instant share transactions (daypart-writer.ts). */
+  private readonly writer: DaypartWriter;
+
+  constructor(private readonly deps: { store: CampaignStore; logger: Logger; now?: Now }) {
+    this.writer = new DaypartWriter(deps.store, deps.logger, () => deps.now?.() ?? Date.now());
+  }
 
   private source(sourceId: string, ctx: HandlerContext): string {
     return sourceId || `request:${requestId(ctx)}`;
@@ -23,32 +29,14 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     req: { campaignId: string; inWindow: boolean; asOfTime?: Timestamp; sourceId: string; scheduleVersion: bigint },
     ctx: HandlerContext,
   ) {
-    const asOf = new Date(timestampMs(req.asOfTime!));
-    const nowMs = this.deps.now?.() ?? Date.now();
-    const { result } = await this.deps.store.tx(async (client) => {
-      const before = await this.deps.store.get(client, req.campaignId, true);
-      // Computed from a schedule that has changed since (or was removed): the change computed the
-      // state itself, and the clock that sent this is told to reload by a signal.
-      const outdated = req.scheduleVersion !== 0n && req.scheduleVersion < before.scheduleVersion;
-      const stale = before.daypartAsOf !== null && before.daypartAsOf > asOf;
-      const confirmed = before.inDaypart === req.inWindow && before.daypartAsOf !== null && before.daypartAsOf.getTime() === asOf.getTime();
-      if (outdated || stale || confirmed || before.schedule === null) {
-        return { result: { campaign: before, unchanged: true }, changes: [] };
-      }
-      if (before.inDaypart === req.inWindow) {
-        // Same state, newer as-of: remember the as-of (so older calls stay ignored) without a new
-        // version or event: a clock confirming the state is not a change of the campaign.
-        await this.deps.store.confirmDaypart(client, before.id, asOf);
-        return { result: { campaign: before, unchanged: true }, changes: [] };
-      }
-      const brand = await this.deps.store.brandState(client, before.brandId, false);
-      const change = await this.deps.store.save(
-        client, before, { ...before, inDaypart: req.inWindow, daypartAsOf: asOf }, brand,
-        { cause: "daypart", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" }, new Date(nowMs),
-      );
-      return { result: { campaign: change.campaign, unchanged: change.stateChange === undefined }, changes: [change] };
-    }, nowMs);
-    return { campaign: campaignProto(result.campaign), unchanged: result.unchanged };
+    const { campaign, unchanged } = await this.writer.submit({
+      campaignId: req.campaignId,
+      inWindow: req.inWindow,
+      asOf: new Date(timestampMs(req.asOfTime!)),
+      scheduleVersion: req.scheduleVersion,
+      cause: { cause: "daypart", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
+    });
+    return { campaign: campaignProto(campaign), unchanged };
   }
 
   async openBudgetPeriod(req: { brandId: string; period?: Period; sourceId: string; exhausted: boolean; sequence: bigint }, ctx: HandlerContext) {

@@ -25,6 +25,7 @@ import {
   type WatchCampaignsResponse,
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { isInside } from "@adbudget/time";
+import { nextChangeOf } from "./next-change.js";
 import { stateOf, type CampaignRow, type CampaignStore, type Cause } from "./campaign-store.js";
 import { campaignProto, changeProto, etagOf } from "./proto-mapping.js";
 import { scheduleFromProto, scheduleZone, type StoredSchedule } from "./schedule.js";
@@ -116,6 +117,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         schedule,
         inDaypart: this.daypartNow(schedule, state.timeZone, nowMs),
         daypartAsOf: now,
+        nextChangeAt: nextChangeOf({ schedule, daypartAsOf: now }, state.timeZone, nowMs),
         version: 1n,
         scheduleVersion: schedule === null ? 0n : 1n,
         createdAt: now,

@@ -4,6 +4,7 @@ import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, isInside, periodsOf } from "@adbudget/time";
 import { applyBudgetSignal, exhaustedNow, type BudgetSignal, type FlagState, type PeriodFlag } from "./budget-flags.js";
+import { nextChangeOf, sameDaypartBasis } from "./next-change.js";
 import type { StoredSchedule } from "./schedule.js";
 import { sameState, servingState, type ServingState } from "./serving-state.js";
 
@@ -18,6 +19,8 @@ export interface CampaignRow {
   schedule: StoredSchedule | null;
   inDaypart: boolean;
   daypartAsOf: Date | null;
+  /** When the daypart state next flips (next-change.ts); null without a schedule. */
+  nextChangeAt: Date | null;
   serving: boolean;
   reasons: PauseReason[];
   version: bigint;
@@ -71,7 +74,7 @@ export interface Cause {
 }
 
 const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,
-  pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at`;
+  pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at, next_change_at`;
 
 interface RawCampaign {
   id: string;
@@ -88,6 +91,7 @@ interface RawCampaign {
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
+  next_change_at: Date | null;
 }
 
 function toCampaign(r: RawCampaign): CampaignRow {
@@ -99,6 +103,7 @@ function toCampaign(r: RawCampaign): CampaignRow {
     schedule: r.schedule,
     inDaypart: r.in_daypart,
     daypartAsOf: r.daypart_as_of,
+    nextChangeAt: r.next_change_at,
     serving: r.serving,
     reasons: r.pause_reasons as PauseReason[],
     version: BigInt(r.version),
@@ -177,6 +182,20 @@ export class CampaignStore {
     return rows[0] ? toBrandState(rows[0]) : undefined;
   }
 
+  /** The states of several brands at once (no locks, as brandState(…, false)), by brand id. */
+  async brandStates(client: pg.ClientBase, brandIds: string[]): Promise<Map<string, BrandStateRow>> {
+    const { rows } = await client.query<RawBrandState>(
+      `select s.brand_id::text, s.archived, s.time_zone, s.brand_version::text, s.day_period::text,
+              coalesce(d.exhausted, false) as day_exhausted, s.month_period::text, coalesce(m.exhausted, false) as month_exhausted
+       from brand_state s
+       left join budget_flags d on d.brand_id = s.brand_id and d.kind = ${PeriodKind.DAY} and d.period_start = s.day_period
+       left join budget_flags m on m.brand_id = s.brand_id and m.kind = ${PeriodKind.MONTH} and m.period_start = s.month_period
+       where s.brand_id = any($1::uuid[])`,
+      [brandIds],
+    );
+    return new Map(rows.map((r) => [r.brand_id, toBrandState(r)]));
+  }
+
   /** Creates or refreshes the brand's row (archived flag and zone) from BrandService data. */
   async upsertBrand(client: pg.ClientBase, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, now: Date): Promise<BrandStateRow> {
     await client.query(
@@ -198,6 +217,46 @@ export class CampaignStore {
     return toCampaign(rows[0]);
   }
 
+  /** Several live campaigns, locked in id order (the order every multi-row lock here takes), by id. */
+  async lockMany(client: pg.ClientBase, ids: string[]): Promise<Map<string, CampaignRow>> {
+    const { rows } = await client.query<RawCampaign>(
+      `select ${CAMPAIGN_COLUMNS} from campaigns where id = any($1::uuid[]) and deleted_at is null order by id for update`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, toCampaign(r)]));
+  }
+
+  /**
+   * Writes the serving and daypart fields of several campaigns in one statement (their rows are
+   * locked by the caller). Reasons travel as array literals: unnest would flatten an int[][].
+   */
+  async writeStates(client: pg.ClientBase, rows: CampaignRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await client.query(
+      `update campaigns c set in_daypart = u.in_daypart, daypart_as_of = u.as_of, next_change_at = u.next_change_at,
+              serving = u.serving, pause_reasons = u.reasons::smallint[], version = u.version, updated_at = u.updated_at
+       from unnest($1::uuid[], $2::bool[], $3::timestamptz[], $4::timestamptz[], $5::bool[], $6::text[], $7::bigint[], $8::timestamptz[])
+         as u(id, in_daypart, as_of, next_change_at, serving, reasons, version, updated_at)
+       where c.id = u.id`,
+      [rows.map((r) => r.id), rows.map((r) => r.inDaypart), rows.map((r) => r.daypartAsOf), rows.map((r) => r.nextChangeAt),
+        rows.map((r) => r.serving), rows.map((r) => `{${r.reasons.join(",")}}`), rows.map((r) => r.version.toString()), rows.map((r) => r.updatedAt)],
+    );
+  }
+
+  /** Several audit rows in one statement. */
+  async auditMany(client: pg.ClientBase, rows: StateChangeRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await client.query(
+      `insert into state_changes (id, campaign_id, brand_id, from_serving, to_serving, from_reasons, to_reasons, cause, source_id, principal, changed_at)
+       select id, campaign_id, brand_id, from_serving, to_serving, from_reasons::smallint[], to_reasons::smallint[], cause, source_id, principal, changed_at
+       from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bool[], $5::bool[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+         as u(id, campaign_id, brand_id, from_serving, to_serving, from_reasons, to_reasons, cause, source_id, principal, changed_at)`,
+      [rows.map((r) => r.id), rows.map((r) => r.campaignId), rows.map((r) => r.brandId), rows.map((r) => r.fromServing), rows.map((r) => r.toServing),
+        rows.map((r) => `{${r.fromReasons.join(",")}}`), rows.map((r) => `{${r.toReasons.join(",")}}`), rows.map((r) => r.cause),
+        rows.map((r) => r.sourceId), rows.map((r) => r.principal), rows.map((r) => r.changedAt)],
+    );
+  }
+
   async getById(id: string): Promise<CampaignRow> {
     return this.get(this.pool, id, false);
   }
@@ -205,10 +264,10 @@ export class CampaignStore {
   async insert(client: pg.ClientBase, c: CampaignRow, cause: Cause): Promise<CampaignChange> {
     await client.query(
       `insert into campaigns (id, brand_id, name, enabled, schedule, in_daypart, daypart_as_of, serving, pause_reasons,
-                              version, schedule_version, created_at, updated_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
+                              version, schedule_version, created_at, updated_at, next_change_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)`,
       [c.id, c.brandId, c.name, c.enabled, c.schedule === null ? null : JSON.stringify(c.schedule), c.inDaypart, c.daypartAsOf,
-        c.serving, c.reasons, c.version.toString(), c.scheduleVersion.toString(), c.createdAt],
+        c.serving, c.reasons, c.version.toString(), c.scheduleVersion.toString(), c.createdAt, c.nextChangeAt],
     );
     const stateChange = await this.audit(client, c, { serving: false, reasons: [] }, { serving: c.serving, reasons: c.reasons }, cause, c.createdAt);
     return { campaign: c, stateChange };
@@ -220,13 +279,14 @@ export class CampaignStore {
    */
   async save(client: pg.ClientBase, before: CampaignRow, after: CampaignRow, brand: BrandStateRow | undefined, cause: Cause, now: Date): Promise<CampaignChange> {
     const next = stateOf(after, brand);
-    const row: CampaignRow = { ...after, serving: next.serving, reasons: next.reasons, version: before.version + 1n, updatedAt: now };
+    const nextChangeAt = sameDaypartBasis(before, after) ? before.nextChangeAt : nextChangeOf(after, brand?.timeZone ?? "UTC", now.getTime());
+    const row: CampaignRow = { ...after, nextChangeAt, serving: next.serving, reasons: next.reasons, version: before.version + 1n, updatedAt: now };
     await client.query(
       `update campaigns set name = $2, enabled = $3, schedule = $4, in_daypart = $5, daypart_as_of = $6, serving = $7,
-              pause_reasons = $8, version = $9, schedule_version = $10, updated_at = $11
+              pause_reasons = $8, version = $9, schedule_version = $10, updated_at = $11, next_change_at = $12
        where id = $1`,
       [row.id, row.name, row.enabled, row.schedule === null ? null : JSON.stringify(row.schedule), row.inDaypart, row.daypartAsOf,
-        row.serving, row.reasons, row.version.toString(), row.scheduleVersion.toString(), now],
+        row.serving, row.reasons, row.version.toString(), row.scheduleVersion.toString(), now, row.nextChangeAt],
     );
     const prev = { serving: before.serving, reasons: before.reasons };
     const stateChange = sameState(prev, next) ? undefined : await this.audit(client, row, prev, next, cause, now);
@@ -347,19 +407,7 @@ export class CampaignStore {
   }
 
   private async audit(client: pg.ClientBase, c: CampaignRow, from: ServingState, to: ServingState, cause: Cause, now: Date): Promise<StateChangeRow> {
-    const row: StateChangeRow = {
-      id: uuidv7(now.getTime()),
-      campaignId: c.id,
-      brandId: c.brandId,
-      fromServing: from.serving,
-      toServing: to.serving,
-      fromReasons: from.reasons,
-      toReasons: to.reasons,
-      cause: cause.cause,
-      sourceId: cause.sourceId,
-      principal: cause.principal ?? "",
-      changedAt: now,
-    };
+    const row = auditRow(c, from, to, cause, now);
     await client.query(
       `insert into state_changes (id, campaign_id, brand_id, from_serving, to_serving, from_reasons, to_reasons, cause, source_id, principal, changed_at)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -409,14 +457,6 @@ export class CampaignStore {
     }));
   }
 
-  /**
-   * A clock confirms the daypart state it already has, for a newer instant: remember the as-of
-   * (so older calls stay ignored) without a new version or event.
-   */
-  async confirmDaypart(client: pg.ClientBase, id: string, asOf: Date): Promise<void> {
-    await client.query("update campaigns set daypart_as_of = $2 where id = $1", [id, asOf]);
-  }
-
   /** Live campaigns by serving state (the metrics gauges). */
   async countByServing(): Promise<{ serving: number; paused: number }> {
     const { rows } = await this.pool.query<{ serving: string; paused: string }>(
@@ -436,6 +476,23 @@ export class CampaignStore {
     const { rows } = await this.pool.query<{ brand_id: string }>("select brand_id::text from campaigns where id = $1", [id]);
     return rows[0]?.brand_id;
   }
+}
+
+/** The audit row of one serving-state change. */
+export function auditRow(c: Pick<CampaignRow, "id" | "brandId">, from: ServingState, to: ServingState, cause: Cause, now: Date): StateChangeRow {
+  return {
+    id: uuidv7(now.getTime()),
+    campaignId: c.id,
+    brandId: c.brandId,
+    fromServing: from.serving,
+    toServing: to.serving,
+    fromReasons: from.reasons,
+    toReasons: to.reasons,
+    cause: cause.cause,
+    sourceId: cause.sourceId,
+    principal: cause.principal ?? "",
+    changedAt: now,
+  };
 }
 
 function sameFlag(a: PeriodFlag | undefined, b: PeriodFlag): boolean {

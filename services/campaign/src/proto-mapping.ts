@@ -26,6 +26,7 @@ export function campaignProto(c: CampaignRow): Campaign {
     scheduleVersion: c.scheduleVersion,
     createTime: timestampFromDate(c.createdAt),
     updateTime: timestampFromDate(c.updatedAt),
+    nextChangeTime: c.nextChangeAt === null ? undefined : timestampFromDate(c.nextChangeAt),
   });
 }
 

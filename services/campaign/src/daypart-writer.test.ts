@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import type { CampaignRow } from "./campaign-store.js";
+import { daypartDecision } from "./daypart-writer.js";
+
+const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m));
+const campaign = (over: Partial<CampaignRow>): CampaignRow => ({
+  id: "c", brandId: "b", name: "n", enabled: true, schedule: { timeZone: "UTC", windows: [] }, inDaypart: true, daypartAsOf: at(10),
+  nextChangeAt: null, serving: true, reasons: [], version: 1n, scheduleVersion: 3n, createdAt: at(0), updatedAt: at(0), deletedAt: null,
+  ...over,
+});
+
+describe("daypartDecision", () => {
+  it.each<[string, Partial<CampaignRow>, { inWindow: boolean; asOf: Date; scheduleVersion: bigint }, string]>([
+    ["a flip at a newer instant", {}, { inWindow: false, asOf: at(11), scheduleVersion: 3n }, "change"],
+    ["the same state at a newer instant", {}, { inWindow: true, asOf: at(11), scheduleVersion: 3n }, "confirm"],
+    ["the applied call again", {}, { inWindow: true, asOf: at(10), scheduleVersion: 3n }, "ignore"],
+    ["an older instant", {}, { inWindow: false, asOf: at(9), scheduleVersion: 3n }, "ignore"],
+    ["an older schedule version", {}, { inWindow: false, asOf: at(11), scheduleVersion: 2n }, "ignore"],
+    ["no version named (old clocks)", {}, { inWindow: false, asOf: at(11), scheduleVersion: 0n }, "change"],
+    ["a campaign without a schedule", { schedule: null }, { inWindow: false, asOf: at(11), scheduleVersion: 3n }, "ignore"],
+    ["a first state (no as-of yet)", { daypartAsOf: null }, { inWindow: true, asOf: at(1), scheduleVersion: 3n }, "confirm"],
+  ])("%s", (_name, over, req, expected) => {
+    expect(daypartDecision(campaign(over), req)).toBe(expected);
+  });
+});

@@ -1,0 +1,150 @@
+import { NotFoundError, type Logger } from "@adbudget/kit";
+import { auditRow, stateOf, type CampaignChange, type CampaignRow, type CampaignStore, type Cause, type StateChangeRow } from "./campaign-store.js";
+import { nextChangeOf } from "./next-change.js";
+import { sameState } from "./serving-state.js";
+
+/** One SetDaypartState call. */
+export interface DaypartRequest {
+  campaignId: string;
+  inWindow: boolean;
+  asOf: Date;
+  scheduleVersion: bigint;
+  cause: Cause;
+}
+
+/** What a call changed: the campaign after it, and whether it changed anything a watcher sees. */
+export interface DaypartOutcome {
+  campaign: CampaignRow;
+  unchanged: boolean;
+}
+
+interface Pending {
+  req: DaypartRequest;
+  resolve: (o: DaypartOutcome) => void;
+  reject: (e: Error) => void;
+}
+
+/** SQLSTATEs of a collision with another transaction: the whole group is retried. */
+const CONFLICT = new Set(["40P01", "40001"]);
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The decision for one call, given the campaign as it is now (pure). Ignored when computed from
+ * an older schedule version, older than the state applied, already applied, or for a campaign
+ * without a schedule; a newer as-of of the same state is a confirmation (remembered, so older
+ * calls stay ignored, with no new version or event); otherwise the daypart state changes.
+ */
+export function daypartDecision(before: CampaignRow, req: Pick<DaypartRequest, "inWindow" | "asOf" | "scheduleVersion">): "ignore" | "confirm" | "change" {
+  const outdated = req.scheduleVersion !== 0n && req.scheduleVersion < before.scheduleVersion;
+  const stale = before.daypartAsOf !== null && before.daypartAsOf > req.asOf;
+  const same = before.inDaypart === req.inWindow && before.daypartAsOf !== null && before.daypartAsOf.getTime() === req.asOf.getTime();
+  if (outdated || stale || same || before.schedule === null) return "ignore";
+  return before.inDaypart === req.inWindow ? "confirm" : "change";
+}
+
+/**
+ * Group commit for the daypart clocks. When hundreds of windows close at one instant, their
+ * workflows call SetDaypartState together; one transaction per call would queue them on the
+ * pool's connections (four statements and a commit each). Here the calls of a burst share a
+ * transaction: their campaigns are locked in id order in one statement, the brands read in one,
+ * every row written in one and the audit rows in one, and the events go to the outbox with the
+ * same commit. At low load a call waits for nobody (the first one starts a transaction at once;
+ * the ones arriving meanwhile form the next).
+ */
+export class DaypartWriter {
+  private readonly queue: Pending[] = [];
+  private running = false;
+
+  constructor(
+    private readonly store: CampaignStore,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+    /** Most calls in one transaction (each locks one row; 500 keeps a transaction under ~50 ms). */
+    private readonly maxBatch = 500,
+  ) {}
+
+  submit(req: DaypartRequest): Promise<DaypartOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      if (!this.running) queueMicrotask(() => this.pump());
+    });
+  }
+
+  private pump(): void {
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const batch = this.queue.splice(0, this.maxBatch);
+    void this.flushWithRetry(batch).finally(() => {
+      this.running = false;
+      this.pump();
+    });
+  }
+
+  private async flushWithRetry(batch: Pending[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcomes = await this.flush(batch.map((p) => p.req));
+        batch.forEach((p, i) => {
+          const o = outcomes[i]!;
+          if (o instanceof Error) p.reject(o);
+          else p.resolve(o);
+        });
+        return;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== undefined && CONFLICT.has(code) && attempt < MAX_ATTEMPTS) continue;
+        if (batch.length > 1 && code?.startsWith("22")) {
+          // A value the database refuses: halves apart, until the call that causes it fails alone.
+          const half = Math.ceil(batch.length / 2);
+          await this.flushWithRetry(batch.slice(0, half));
+          await this.flushWithRetry(batch.slice(half));
+          return;
+        }
+        this.logger.error({ err, size: batch.length }, "daypart batch failed");
+        const error = err instanceof Error ? err : new Error(String(err));
+        for (const p of batch) p.reject(error);
+        return;
+      }
+    }
+  }
+
+  /** One transaction for the group: one outcome (or NOT_FOUND) per call, in order. */
+  private async flush(reqs: DaypartRequest[]): Promise<(DaypartOutcome | Error)[]> {
+    const nowMs = this.now();
+    const now = new Date(nowMs);
+    const { result } = await this.store.tx(async (client) => {
+      const current = await this.store.lockMany(client, [...new Set(reqs.map((r) => r.campaignId))]);
+      const brands = await this.store.brandStates(client, [...new Set([...current.values()].map((c) => c.brandId))]);
+      const touched = new Set<string>();
+      const audits: StateChangeRow[] = [];
+      const changes: CampaignChange[] = [];
+      // In arrival order: two calls for one campaign in a group apply as they would one by one.
+      const outcomes = reqs.map((req): DaypartOutcome | Error => {
+        const before = current.get(req.campaignId);
+        if (before === undefined) return new NotFoundError("campaign", req.campaignId);
+        const decision = daypartDecision(before, req);
+        if (decision === "ignore") return { campaign: before, unchanged: true };
+        const brand = brands.get(before.brandId);
+        const basis = { ...before, inDaypart: req.inWindow, daypartAsOf: req.asOf };
+        const nextChangeAt = nextChangeOf(basis, brand?.timeZone ?? "UTC", nowMs);
+        touched.add(before.id);
+        if (decision === "confirm") {
+          current.set(before.id, { ...basis, nextChangeAt });
+          return { campaign: before, unchanged: true };
+        }
+        const next = stateOf(basis, brand);
+        const row: CampaignRow = { ...basis, nextChangeAt, serving: next.serving, reasons: next.reasons, version: before.version + 1n, updatedAt: now };
+        current.set(row.id, row);
+        const prev = { serving: before.serving, reasons: before.reasons };
+        const stateChange = sameState(prev, next) ? undefined : auditRow(row, prev, next, req.cause, now);
+        if (stateChange !== undefined) audits.push(stateChange);
+        changes.push({ campaign: row, stateChange });
+        return { campaign: row, unchanged: stateChange === undefined };
+      });
+      await this.store.writeStates(client, [...touched].map((id) => current.get(id)!));
+      await this.store.auditMany(client, audits);
+      return { result: outcomes, changes };
+    }, nowMs);
+    return result;
+  }
+}
