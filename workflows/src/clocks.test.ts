@@ -209,10 +209,11 @@ describe("deterministic replay", () => {
     for (const id of handles) {
       const history = await h.worker.client.workflow.getHandle(id).fetchHistory();
       await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, id);
-      // RECORD_HISTORIES=1 refreshes the stored histories replayed by replay.test.ts.
-      if (process.env.RECORD_HISTORIES === "1") {
+      // RECORD_HISTORIES=<label> stores these histories for replay.test.ts as <workflow>-<label>.binpb.
+      const label = process.env.RECORD_HISTORIES;
+      if (label !== undefined && /^[a-z0-9-]+$/.test(label)) {
         const kind = id.split("/")[0]!;
-        writeFileSync(join(HISTORIES, `${kind}.binpb`), temporal.api.history.v1.History.encode(history).finish());
+        writeFileSync(join(HISTORIES, `${kind}-${label}.binpb`), temporal.api.history.v1.History.encode(history).finish());
       }
     }
   }, 120_000);

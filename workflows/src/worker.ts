@@ -70,6 +70,11 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     taskQueue: config.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
     activities,
+    maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
+    // Pollers: half the slots (the SDK's guidance), so slots fill during a burst.
+    maxConcurrentWorkflowTaskPolls: Math.max(2, Math.min(100, Math.floor(config.tuning.workflowTaskSlots / 2))),
+    maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
+    maxCachedWorkflows: config.tuning.maxCachedWorkflows,
     interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH], activity: [activityTracing] },
   });
   // The event consumers that start, wake and end workflows: the kit's NATS and consumer helpers,

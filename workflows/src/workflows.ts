@@ -11,6 +11,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   workflowInfo,
@@ -43,6 +44,23 @@ const nowOf = (input: ClockOffset): number => Date.now() + (input.clockOffsetMs 
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: "30 seconds",
+  retry: { initialInterval: "1 second", backoffCoefficient: 2, maximumInterval: "1 minute" },
+});
+
+/**
+ * The daypart state write as a local activity: it runs inside the workflow task that the timer
+ * woke, and its result is recorded with the next timer in the same task completion. A remote
+ * activity costs two more server round trips per boundary (schedule, poll and complete the
+ * activity, then a second workflow task), which at hundreds of campaigns closing at one instant
+ * is what made the transitions seconds late. The write is idempotent (as-of and schedule version),
+ * so a local retry after a worker crash is as safe as a remote one.
+ */
+const DAYPART_STATE_LOCAL = "daypart-state-local-activity";
+const localActs = proxyLocalActivities<Activities>({
+  // A call to the campaign service that takes 10 s is stuck: retry it (the write is idempotent).
+  startToCloseTimeout: "10 seconds",
+  // Retried inside the workflow task for a minute, then with timers (the SDK's local retry
+  // threshold), backing off to one attempt a minute through an outage, as the remote activity did.
   retry: { initialInterval: "1 second", backoffCoefficient: 2, maximumInterval: "1 minute" },
 });
 
@@ -86,7 +104,8 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
     if (spec.windows.length === 0) return "schedule removed";
     const now = nowOf(input);
     inWindow = isInside(now, spec.windows, spec.zone);
-    await acts.setDaypartState({
+    const write = patched(DAYPART_STATE_LOCAL) ? localActs.setDaypartState : acts.setDaypartState;
+    await write({
       campaignId: input.campaignId,
       inWindow,
       asOfMs: now,
