@@ -37,9 +37,15 @@ export interface WorkerConfig extends ClientTlsSettings {
 
 /** CLOCKS_WORKFLOW_TASK_SLOTS, CLOCKS_LOCAL_ACTIVITY_SLOTS, CLOCKS_MAX_CACHED_WORKFLOWS. */
 export interface WorkerTuning {
-  workflowTaskSlots: number;
-  localActivitySlots: number;
-  maxCachedWorkflows: number;
+  /** Each unset: the SDK's default. */
+  workflowTaskSlots: number | undefined;
+  localActivitySlots: number | undefined;
+  maxCachedWorkflows: number | undefined;
+}
+
+/** An integer setting whose absence means "the library's default". */
+function optionalInt(r: EnvReader, name: string, min: number, max: number): number | undefined {
+  return r.string(name, "") === "" ? undefined : r.int(name, min, { min, max });
 }
 
 /**
@@ -48,7 +54,7 @@ export interface WorkerTuning {
  * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER (clocks-brand-events),
  * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), RECONCILE_INTERVAL_MS (300000; 0 = off),
  * CLOCK_OFFSET_MS (0; tests and demos), CLOCKS_METRICS_PORT (9454; METRICS=off disables), HOST, LOG_LEVEL,
- * CLOCKS_WORKFLOW_TASK_SLOTS (200), CLOCKS_LOCAL_ACTIVITY_SLOTS (200), CLOCKS_MAX_CACHED_WORKFLOWS (10000),
+ * CLOCKS_WORKFLOW_TASK_SLOTS, CLOCKS_LOCAL_ACTIVITY_SLOTS, CLOCKS_MAX_CACHED_WORKFLOWS (the SDK's defaults),
  * TLS_CA_FILE, TLS_CLIENT_CERT_FILE and TLS_CLIENT_KEY_FILE (default TLS_CERT_FILE / TLS_KEY_FILE) for https URLs.
  */
 export function readWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
@@ -73,15 +79,13 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     temporalAuth: readTemporalAuth(r),
     metricsAddress: r.bool("METRICS", true) ? `${r.string("HOST", "0.0.0.0")}:${r.port("CLOCKS_METRICS_PORT", 9454)}` : undefined,
     tuning: {
-      // A daypart turn is a short workflow task whose local activity waits on one campaign
-      // service call (~ms): many in flight keep the burst of one instant moving while the worker
-      // waits on the network. 200 is where the daypart bench stopped improving on 2 cores.
-      workflowTaskSlots: r.int("CLOCKS_WORKFLOW_TASK_SLOTS", 200, { min: 2, max: 10_000 }),
-      localActivitySlots: r.int("CLOCKS_LOCAL_ACTIVITY_SLOTS", 200, { min: 1, max: 10_000 }),
-      // Every clock sleeps between turns; a cached one wakes without replaying its history. A
-      // daypart workflow holds well under 100 KiB cached (reused V8 context), so 10,000 clocks
-      // are ~1 GiB at most: size it to the clocks one worker owns.
-      maxCachedWorkflows: r.int("CLOCKS_MAX_CACHED_WORKFLOWS", 10_000, { min: 0, max: 1_000_000 }),
+      // Unset: the SDK's defaults (40 workflow tasks, 100 local activities at once; a cache sized
+      // from the heap limit, about 600 workflows per GiB). bench:daypart measured no difference
+      // between 40 and 200 slots on the dev server, which bounds the burst on this machine; raise
+      // them for a production Temporal whose burst outruns one worker's slots.
+      workflowTaskSlots: optionalInt(r, "CLOCKS_WORKFLOW_TASK_SLOTS", 2, 10_000),
+      localActivitySlots: optionalInt(r, "CLOCKS_LOCAL_ACTIVITY_SLOTS", 1, 10_000),
+      maxCachedWorkflows: optionalInt(r, "CLOCKS_MAX_CACHED_WORKFLOWS", 0, 1_000_000),
     },
     reconcileIntervalMs: r.int("RECONCILE_INTERVAL_MS", 300_000, { min: 0, max: 86_400_000 }),
     logLevel: r.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),

@@ -70,11 +70,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     taskQueue: config.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
     activities,
-    maxConcurrentWorkflowTaskExecutions: config.tuning.workflowTaskSlots,
-    // Pollers: half the slots (the SDK's guidance), so slots fill during a burst.
-    maxConcurrentWorkflowTaskPolls: Math.max(2, Math.min(100, Math.floor(config.tuning.workflowTaskSlots / 2))),
-    maxConcurrentLocalActivityExecutions: config.tuning.localActivitySlots,
-    maxCachedWorkflows: config.tuning.maxCachedWorkflows,
+    ...tuning(config.tuning),
     interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH], activity: [activityTracing] },
   });
   // The event consumers that start, wake and end workflows: the kit's NATS and consumer helpers,
@@ -118,6 +114,19 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
       await connection.close();
       await nativeConnection.close();
     },
+  };
+}
+
+/** The worker options of the CLOCKS_* settings that are set (the SDK's defaults otherwise). */
+function tuning(t: WorkerConfig["tuning"]) {
+  return {
+    ...(t.workflowTaskSlots === undefined ? {} : {
+      maxConcurrentWorkflowTaskExecutions: t.workflowTaskSlots,
+      // Pollers: half the slots, the SDK's guidance, so the slots fill during a burst.
+      maxConcurrentWorkflowTaskPolls: Math.max(2, Math.min(100, Math.floor(t.workflowTaskSlots / 2))),
+    }),
+    ...(t.localActivitySlots === undefined ? {} : { maxConcurrentLocalActivityExecutions: t.localActivitySlots }),
+    ...(t.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: t.maxCachedWorkflows }),
   };
 }
 
