@@ -38,6 +38,7 @@ import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import { findSpend, type StoredSpend } from "./ledger-reads.js";
 import { listBudgetChanges } from "./budget-changes.js";
+import { RATE_WINDOW_MS } from "./forecast.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
 import { bodyDifference, type SpendInput, type SpendOutcome, type SpendWriter } from "./spend-writer.js";
 import type { ZoneLocks } from "./zone-locks.js";
@@ -106,7 +107,12 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     assertBrand(ctx, req.brandId);
     const brand = await this.deps.brands.get(req.brandId);
     const now = this.now();
-    return { status: budgetStatus(brand, await this.deps.store.status(brand.id, await this.zoneOf(brand), now), now) };
+    const zone = await this.zoneOf(brand);
+    const [periods, lastHour] = await Promise.all([
+      this.deps.store.status(brand.id, zone, now),
+      this.deps.store.spentBetween(brand.id, now - RATE_WINDOW_MS, now),
+    ]);
+    return { status: budgetStatus(brand, periods, now, { zone, lastHour }) };
   }
 
   async recordSpend(req: RecordSpendRequest, ctx: HandlerContext) {

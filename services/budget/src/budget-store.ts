@@ -171,6 +171,20 @@ export class BudgetStore {
     }
   }
 
+  /**
+   * What the brand spent that occurred in (sinceMs, untilMs]: the pace of the forecast. Reads the
+   * (brand_id, occurred_at) index range of the window: a brand spending 100 events a second has
+   * 360,000 rows in an hour, summed in well under a second; GetBudgetStatus is an operator's
+   * read, not on the spend path.
+   */
+  async spentBetween(brandId: string, sinceMs: number, untilMs: number): Promise<bigint> {
+    const { rows } = await this.pool.query<{ sum: string }>(
+      "select coalesce(sum(amount_micros), 0)::text as sum from spend_events where brand_id = $1 and occurred_at > $2 and occurred_at <= $3",
+      [brandId, new Date(sinceMs), new Date(untilMs)],
+    );
+    return BigInt(rows[0]!.sum);
+  }
+
   /** Spend events newest first, keyset-paged on (occurred_at, event_id). */
   async listSpend(filter: {
     brandId: string;

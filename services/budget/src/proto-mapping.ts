@@ -14,16 +14,35 @@ import {
   type PeriodStatus,
   type SpendEvent,
 } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
-import { parseDate } from "@adbudget/time";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { addDays, nextMonthStart, parseDate, startOfDay } from "@adbudget/time";
+import { projectedExhaustion } from "./forecast.js";
 import type { BrandInfo } from "./brand-directory.js";
 import type { BudgetChangeRow } from "./budget-changes.js";
 import type { BudgetRow, PeriodRow } from "./budget-store.js";
 import { judge } from "./period-rules.js";
 import type { CurrentPeriod, StoredSpend } from "./ledger-reads.js";
 
-export function periodStatus(p: CurrentPeriod): PeriodStatus {
+/** The pace of the last hour, for the forecast (absent: no forecast, as in spend answers). */
+export interface Pace {
+  zone: string;
+  lastHour: bigint;
+}
+
+/** The first instant after the period (its next local midnight, or the next 1st). */
+function periodEnd(p: CurrentPeriod, zone: string): number {
+  const start = parseDate(p.start);
+  return startOfDay(p.kind === PeriodKind.MONTH ? nextMonthStart(start) : addDays(start, 1), zone);
+}
+
+export function periodStatus(p: CurrentPeriod, nowMs?: number, pace?: Pace): PeriodStatus {
   const v = judge(p);
+  const projected = pace === undefined || nowMs === undefined
+    ? undefined
+    : projectedExhaustion({ remaining: v.remaining ?? undefined, exhausted: v.exhausted, spentInWindow: pace.lastHour, nowMs, periodEndMs: periodEnd(p, pace.zone) });
   return create(PeriodStatusSchema, {
+    projectedExhaustTime: projected === undefined ? undefined : timestampFromMs(projected),
+    lastHourSpentMicros: pace?.lastHour ?? 0n,
     periodStart: parseDate(p.start),
     spentMicros: p.spent,
     limitMicros: p.limit ?? undefined,
@@ -34,11 +53,11 @@ export function periodStatus(p: CurrentPeriod): PeriodStatus {
   });
 }
 
-export function budgetStatus(brand: BrandInfo, periods: { day: CurrentPeriod; month: CurrentPeriod }, nowMs: number): BudgetStatus {
+export function budgetStatus(brand: BrandInfo, periods: { day: CurrentPeriod; month: CurrentPeriod }, nowMs: number, pace?: Pace): BudgetStatus {
   return create(BudgetStatusSchema, {
     brandId: brand.id,
-    day: periodStatus(periods.day),
-    month: periodStatus(periods.month),
+    day: periodStatus(periods.day, nowMs, pace),
+    month: periodStatus(periods.month, nowMs, pace),
     timeZone: brand.timeZone,
     currencyCode: brand.currencyCode,
     asOfTime: timestampFromMs(nowMs),
