@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addDays, localDate } from "@adbudget/time";
+import { addDays, formatDate, localDate, periodsOf } from "@adbudget/time";
 import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -104,6 +104,35 @@ describe("the budget loop", () => {
     await h.startCampaign();
     await eventually(async () => !(await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.serving, 15_000, "caught up");
     expect((await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.pauseReasons).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED]);
+  });
+});
+
+describe("signals of one brand applied at once", () => {
+  it("a transaction that waits for the brand's lock reads the flags the one it waited for committed", async () => {
+    const { brand } = await h.brands.createBrand({ name: "Both at once", timeZone: testZone() });
+    const brandId = brand!.id;
+    await h.campaigns.createCampaign({ brandId, name: "Stopped" });
+    const store = h.campaignApp.store;
+    const today = formatDate(periodsOf(h.now(), testZone()).day);
+    const [first, second] = [await store.pool.connect(), await store.pool.connect()];
+    try {
+      // The day's exhaustion holds the brand's lock, uncommitted; another signal's transaction
+      // asks for the brand's state under the lock and waits.
+      await first.query("begin");
+      await store.applyBudgetSignal(first, brandId, PeriodKind.DAY, { kind: "event", period: today, exhausted: true, seq: 1n },
+        { cause: "budget.exhausted", sourceId: "test" }, new Date(h.now()));
+      await second.query("begin");
+      const waiting = store.brandState(second, brandId, true);
+      await new Promise((r) => setTimeout(r, 300));
+      await first.query("commit");
+      // A read under the lock whose snapshot predates the commit would say "not exhausted", and
+      // a month exhaustion applied with it would drop the day's reason from every campaign.
+      expect((await waiting)!.dayExhausted).toBe(true);
+      await second.query("commit");
+    } finally {
+      first.release();
+      second.release();
+    }
   });
 });
 

@@ -169,14 +169,22 @@ export class CampaignStore {
     });
   }
 
+  /**
+   * The brand's state with its current flags. With `lock`, the brand's row is locked FIRST, in a
+   * statement of its own, and read in the next one: a statement that waits for a row lock sees
+   * that row's new version but the OTHER tables as of its start (READ COMMITTED), so a join
+   * read under the lock would miss the budget flags the transaction it waited for committed (a
+   * day and a month exhaustion applied at once then lost one of the two reasons).
+   */
   async brandState(client: pg.ClientBase, brandId: string, lock: boolean): Promise<BrandStateRow | undefined> {
+    if (lock) await client.query("select 1 from brand_state where brand_id = $1 for update", [brandId]);
     const { rows } = await client.query<RawBrandState>(
       `select s.brand_id::text, s.archived, s.time_zone, s.brand_version::text, s.day_period::text,
               coalesce(d.exhausted, false) as day_exhausted, s.month_period::text, coalesce(m.exhausted, false) as month_exhausted
        from brand_state s
        left join budget_flags d on d.brand_id = s.brand_id and d.kind = ${PeriodKind.DAY} and d.period_start = s.day_period
        left join budget_flags m on m.brand_id = s.brand_id and m.kind = ${PeriodKind.MONTH} and m.period_start = s.month_period
-       where s.brand_id = $1 ${lock ? "for update of s" : ""}`,
+       where s.brand_id = $1`,
       [brandId],
     );
     return rows[0] ? toBrandState(rows[0]) : undefined;
