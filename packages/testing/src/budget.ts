@@ -11,7 +11,7 @@ import { quietClockOffset } from "./test-clock.js";
 import { startBrandApp, readBrandConfig, type BrandApp } from "@adbudget/brand-service";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
-import { BudgetPeriodEventSchema, type BudgetPeriodEvent } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { BudgetPeriodEventSchema, BudgetThresholdEventSchema, type BudgetPeriodEvent, type BudgetThresholdEvent } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 
 import { createTestAuth, type TestAuth } from "./auth.js";
@@ -32,8 +32,10 @@ export interface BudgetHarness {
   /** The proxy between the budget service and NATS, when asked for. */
   natsProxy?: TcpProxy;
   nc: NatsConnection;
-  /** Every budget event published so far on this test's stream. */
+  /** Every budget period event (exhausted, replenished) published so far on this test's stream. */
   events(): Promise<{ subject: string; event: BudgetPeriodEvent; msgId: string }[]>;
+  /** Every threshold alert published so far on this test's stream. */
+  alerts(): Promise<{ subject: string; event: BudgetThresholdEvent; msgId: string }[]>;
   /** The services' "now" (their CLOCK_OFFSET_MS applied): what tests derive dates from. */
   now(): number;
   /** Waits until the outbox is empty. */
@@ -85,6 +87,25 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   );
   const nc = await connect({ servers: NATS_URL });
   const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
+  /** Every message of this test's budget stream so far (period events and threshold alerts). */
+  async function streamMessages(): Promise<{ subject: string; data: Uint8Array; msgId: string }[]> {
+    const jsm = await jetstreamManager(nc);
+    let info;
+    try {
+      info = await jsm.streams.info(stream);
+    } catch {
+      return [];
+    }
+    const out: { subject: string; data: Uint8Array; msgId: string }[] = [];
+    if (info.state.messages === 0) return out;
+    const consumer = await jetstream(nc).consumers.get(stream);
+    for await (const m of await consumer.fetch({ max_messages: info.state.messages, expires: 2000 })) {
+      out.push({ subject: m.subject, data: m.data, msgId: m.headers?.get("Nats-Msg-Id") ?? "" });
+      if (out.length >= info.state.messages) break;
+    }
+    return out;
+  }
+
   return {
     auth,
     brandApp,
@@ -98,23 +119,14 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
     nc,
     now: () => Date.now() + Number(clockOffset),
     async events() {
-      const js = jetstream(nc);
-      const jsm = await jetstreamManager(nc);
-      let info;
-      try {
-        info = await jsm.streams.info(stream);
-      } catch {
-        return [];
-      }
-      const out: { subject: string; event: BudgetPeriodEvent; msgId: string }[] = [];
-      if (info.state.messages === 0) return out;
-      const consumer = await js.consumers.get(stream);
-      const messages = await consumer.fetch({ max_messages: info.state.messages, expires: 2000 });
-      for await (const m of messages) {
-        out.push({ subject: m.subject, event: fromBinary(BudgetPeriodEventSchema, m.data), msgId: m.headers?.get("Nats-Msg-Id") ?? "" });
-        if (out.length >= info.state.messages) break;
-      }
-      return out;
+      return (await streamMessages()).filter((m) => !m.subject.includes(".budget.threshold.")).map((m) => ({
+        subject: m.subject, event: fromBinary(BudgetPeriodEventSchema, m.data), msgId: m.msgId,
+      }));
+    },
+    async alerts() {
+      return (await streamMessages()).filter((m) => m.subject.includes(".budget.threshold.")).map((m) => ({
+        subject: m.subject, event: fromBinary(BudgetThresholdEventSchema, m.data), msgId: m.msgId,
+      }));
     },
     async drained(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;

@@ -7,6 +7,7 @@ import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { BrandDirectory } from "./brand-directory.js";
 import { BudgetClockServiceImpl } from "./budget-clock-service.js";
+import { AlertWatch } from "./alert-watch.js";
 import { BudgetServiceImpl } from "./budget-service.js";
 import { BudgetStore } from "./budget-store.js";
 import { CampaignDirectory } from "./campaign-directory.js";
@@ -44,7 +45,7 @@ export async function startBudgetApp(
     },
     services: [BudgetService, BudgetClockService],
     healthIntervalMs: options.healthIntervalMs,
-    build({ pool, relay, logger, metrics, now, transport }) {
+    build({ pool, relay, nc, stack, logger, metrics, now, transport }) {
       const brandClient = createClient(BrandService, transport(config.brandServiceUrl));
       const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
       const zones = new ZoneLocks(pool, brandClient, logger, now);
@@ -60,8 +61,10 @@ export async function startBudgetApp(
       const store = new BudgetStore(pool, config.subjectPrefix, wake);
       const spendEvents = metrics.counter("adbudget_spend_events_total", "Spend events answered by RecordSpend(Batch), new or duplicate.", ["result"]);
       const spendMicros = metrics.counter("adbudget_spend_micros_total", "Micros of newly recorded spend (all currencies; for rates, not accounting).");
+      const alerts = new AlertWatch(nc, config.subjectPrefix, logger.child({ component: "alerts" }));
+      stack.push(async () => alerts.stop());
       const budget = new BudgetServiceImpl({
-        store, writer, brands, zones, campaigns, validator: createValidator(), logger, now,
+        store, writer, brands, zones, campaigns, alerts, validator: createValidator(), logger, now,
         onSpend: (duplicate, amount) => {
           spendEvents.inc({ result: duplicate ? "duplicate" : "recorded" });
           if (!duplicate) spendMicros.inc(Number(amount));

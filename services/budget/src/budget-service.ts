@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { anyPack, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Validator } from "@bufbuild/protovalidate";
-import type { ConnectError, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   AlreadyExistsError,
   assertBrand,
@@ -38,6 +38,7 @@ import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import { findSpend, type StoredSpend } from "./ledger-reads.js";
 import { listBudgetChanges } from "./budget-changes.js";
+import type { AlertWatch } from "./alert-watch.js";
 import { RATE_WINDOW_MS } from "./forecast.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
 import { bodyDifference, type SpendInput, type SpendOutcome, type SpendWriter } from "./spend-writer.js";
@@ -58,6 +59,8 @@ export interface BudgetServiceDeps {
   campaigns?: CampaignDirectory;
   validator: Validator;
   logger: Logger;
+  /** The WatchBudgetAlerts streams (absent: the RPC answers UNIMPLEMENTED, as in router tests). */
+  alerts?: AlertWatch;
   /** Told of every answered spend event (metrics). */
   onSpend?: (duplicate: boolean, amount: bigint) => void;
   now?: () => number;
@@ -83,18 +86,26 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     return (await this.deps.zones.lockedZone(brand.id)) ?? brand.timeZone;
   }
 
-  async setBudget(req: { brandId: string; dailyLimitMicros?: bigint; monthlyLimitMicros?: bigint }, ctx: HandlerContext) {
+  async setBudget(req: { brandId: string; dailyLimitMicros?: bigint; monthlyLimitMicros?: bigint; alerts?: { percents: number[] } }, ctx: HandlerContext) {
     assertBrand(ctx, req.brandId);
     const brand = await this.deps.brands.get(req.brandId);
     const now = this.now();
     const limits = { daily: req.dailyLimitMicros ?? null, monthly: req.monthlyLimitMicros ?? null };
     const actor = { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
-    const r = await this.deps.store.setBudget(brand.id, limits, await this.zoneOf(brand), now, actor);
+    const r = await this.deps.store.setBudget(brand.id, limits, await this.zoneOf(brand), now, actor, req.alerts?.percents);
     requestLogger(ctx, this.deps.logger).info(
       { brandId: brand.id, daily: limits.daily?.toString() ?? null, monthly: limits.monthly?.toString() ?? null },
       "budget set",
     );
     return { budget: budgetProto(r.budget), status: budgetStatus(brand, r, now) };
+  }
+
+  /** The brand's alert thresholds as they are reached, from now on (alert-watch.ts). */
+  async *watchBudgetAlerts(req: { brandId: string }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
+    await this.deps.brands.get(req.brandId);
+    if (this.deps.alerts === undefined) throw new ConnectError("alerts are not wired in this process", Code.Unimplemented);
+    for await (const alert of this.deps.alerts.watch(req.brandId, ctx.signal)) yield alert === undefined ? { subscribed: true } : { alert };
   }
 
   async getBudget(req: { brandId: string }, ctx: HandlerContext) {

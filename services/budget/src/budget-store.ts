@@ -5,6 +5,7 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { lockedLimits, recordBudgetChange, type Actor, type Limits } from "./budget-changes.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { judge, micros, transition } from "./period-rules.js";
+import { parsePercents, reachedThresholds, thresholdOf, writeThresholdEvents, type ThresholdReached } from "./thresholds.js";
 import { currentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type Kind, type RawSpend, type StoredSpend } from "./ledger-reads.js";
 
 export interface BudgetRow {
@@ -13,6 +14,8 @@ export interface BudgetRow {
   monthly: bigint | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Alert thresholds in percent, ascending. */
+  alertPercents: number[];
 }
 
 export interface PeriodRow {
@@ -27,7 +30,7 @@ export interface PeriodRow {
 }
 
 const SELECT_BUDGET = `select brand_id::text, daily_limit_micros::text as daily, monthly_limit_micros::text as monthly,
-  created_at, updated_at from budgets`;
+  created_at, updated_at, alert_percents::text as alerts from budgets`;
 
 interface RawBudget {
   brand_id: string;
@@ -35,10 +38,14 @@ interface RawBudget {
   monthly: string | null;
   created_at: Date;
   updated_at: Date;
+  alerts: string;
 }
 
 function toBudget(r: RawBudget): BudgetRow {
-  return { brandId: r.brand_id, daily: micros(r.daily), monthly: micros(r.monthly), createdAt: r.created_at, updatedAt: r.updated_at };
+  return {
+    brandId: r.brand_id, daily: micros(r.daily), monthly: micros(r.monthly), createdAt: r.created_at, updatedAt: r.updated_at,
+    alertPercents: parsePercents(r.alerts),
+  };
 }
 
 /**
@@ -64,6 +71,8 @@ export class BudgetStore {
     timeZone: string,
     nowMs: number,
     actor: Actor,
+    /** The alert thresholds to set; undefined keeps the budget's. */
+    alertPercents?: number[],
   ): Promise<{ budget: BudgetRow; day: CurrentPeriod; month: CurrentPeriod }> {
     const now = new Date(nowMs);
     const p = periodsOf(nowMs, timeZone);
@@ -71,12 +80,15 @@ export class BudgetStore {
       const before = await lockedLimits(client, brandId);
       await recordBudgetChange(client, brandId, actor, before, limits, now);
       const { rows } = await client.query<RawBudget>(
-        `insert into budgets (brand_id, daily_limit_micros, monthly_limit_micros, created_at, updated_at)
-         values ($1, $2, $3, $4, $4)
+        `insert into budgets (brand_id, daily_limit_micros, monthly_limit_micros, created_at, updated_at, alert_percents)
+         values ($1, $2, $3, $4, $4, coalesce($5::smallint[], '{}'))
          on conflict (brand_id) do update set daily_limit_micros = excluded.daily_limit_micros,
-           monthly_limit_micros = excluded.monthly_limit_micros, updated_at = excluded.updated_at
-         returning brand_id::text, daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, created_at, updated_at`,
-        [brandId, limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now],
+           monthly_limit_micros = excluded.monthly_limit_micros, updated_at = excluded.updated_at,
+           alert_percents = coalesce($5::smallint[], budgets.alert_percents)
+         returning brand_id::text, daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, created_at, updated_at,
+           alert_percents::text as alerts`,
+        [brandId, limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now,
+          alertPercents === undefined ? null : [...new Set(alertPercents)].sort((a, b) => a - b)],
       );
       // The current periods, and every later one that exists already, in lock order.
       const { rows: later } = await client.query<{ kind: number; start: string }>(
@@ -102,8 +114,20 @@ export class BudgetStore {
         if (t !== undefined) changes.push({ brandId, kind: r.kind as Kind, periodStart: r.start, type: t, ...figures, cause: "limit" });
       }
       await writePeriodEvents(client, this.subjectPrefix, changes, nowMs);
+      // Thresholds the current periods stand past now (a lowered limit, a new threshold): once each.
+      const budget = toBudget(rows[0]!);
+      const reached: ThresholdReached[] = [];
+      for (const r of periods.rows) {
+        if (r.start !== formatDate(r.kind === PeriodKind.DAY ? p.day : p.month)) continue;
+        const spent = BigInt(r.spent);
+        const limit = micros(r.lim);
+        for (const percent of reachedThresholds(spent, limit, budget.alertPercents)) {
+          reached.push({ brandId, kind: r.kind as Kind, periodStart: r.start, percent, threshold: thresholdOf(limit!, percent), spent, limit: limit!, cause: "limit" });
+        }
+      }
+      const alerts = await writeThresholdEvents(client, this.subjectPrefix, reached, nowMs);
       const c = (await currentPeriods(client, new Map([[brandId, timeZone]]), nowMs)).get(brandId)!;
-      return { result: { budget: toBudget(rows[0]!), day: c.day, month: c.month }, events: changes.length };
+      return { result: { budget, day: c.day, month: c.month }, events: changes.length + alerts };
     });
   }
 

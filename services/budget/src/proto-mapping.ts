@@ -71,6 +71,7 @@ export function budgetProto(b: BudgetRow): Budget {
     monthlyLimitMicros: b.monthly ?? undefined,
     createTime: timestampFromDate(b.createdAt),
     updateTime: timestampFromDate(b.updatedAt),
+    alertPercents: b.alertPercents,
   });
 }
 

@@ -3,6 +3,7 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf } from "@adbudget/time";
 import type { CurrentPeriod, Kind } from "./ledger-reads.js";
 import { micros } from "./period-rules.js";
+import { parsePercents } from "./thresholds.js";
 import type { SpendInput } from "./spend-writer.js";
 
 /** The events of one transaction, deduplicated and attributed (see planBatch in spend-writer). */
@@ -19,6 +20,10 @@ export interface AddedPeriod extends CurrentPeriod {
   brandId: string;
   /** The period's flag before this batch (the statement does not change it). */
   exhausted: boolean;
+  /** What this batch added to the period (its total before the batch is `spent - added`). */
+  added: bigint;
+  /** The brand's alert thresholds (Budget.alert_percents). */
+  alertPercents: number[];
 }
 
 export interface Applied {
@@ -57,7 +62,10 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
     const p = periodsOf(recordedAt.getTime(), zone);
     current.push({ brandId, kind: DAY, start: formatDate(p.day) }, { brandId, kind: MONTH, start: formatDate(p.month) });
   }
-  const result = await client.query<{ t: number; i: number | null; brand_id: string; kind: number; start: string; spent: string; lim: string | null; exhausted: boolean | null }>({
+  const result = await client.query<{
+    t: number; i: number | null; brand_id: string; kind: number; start: string; spent: string; lim: string | null; exhausted: boolean | null;
+    amount: string | null; alerts: string | null;
+  }>({
     name: "spend-apply",
     text: `with input as (
              select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::float8[], $6::date[], $7::date[], $8::bool[])
@@ -91,12 +99,16 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
              left join budget_periods p on p.brand_id = c.brand_id and p.kind = c.kind and p.period_start = c.period_start
              left join budgets b on b.brand_id = c.brand_id
            )
-           select 0 as t, (i - 1)::int as i, null as brand_id, null::int2 as kind, null as start, null as spent, null as lim, null::bool as exhausted
+           select 0 as t, (i - 1)::int as i, null as brand_id, null::int2 as kind, null as start, null as spent, null as lim, null::bool as exhausted,
+                  null as amount, null as alerts
            from input where not exists (select 1 from inserted n where n.brand_id = input.brand_id and n.event_id = input.event_id)
            union all
-           select 1, null, brand_id::text, kind, period_start::text, spent_micros::text, limit_micros::text, exhausted from added
+           select 1, null, a.brand_id::text, a.kind, a.period_start::text, a.spent_micros::text, a.limit_micros::text, a.exhausted,
+                  s.amount::text, b.alert_percents::text
+           from added a join sums s on s.brand_id = a.brand_id and s.kind = a.kind and s.start = a.period_start
+           left join budgets b on b.brand_id = a.brand_id
            union all
-           select 2, null, brand_id::text, kind, period_start::text, spent::text, lim::text, null from current`,
+           select 2, null, brand_id::text, kind, period_start::text, spent::text, lim::text, null, null, null from current`,
     values: [
       unique.map((e) => e.eventId),
       unique.map((e) => e.brandId),
@@ -123,7 +135,7 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
     }
     const period: CurrentPeriod = { kind: r.kind as Kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) };
     if (r.t === 1) {
-      added.push({ ...period, brandId: r.brand_id, exhausted: r.exhausted! });
+      added.push({ ...period, brandId: r.brand_id, exhausted: r.exhausted!, added: BigInt(r.amount!), alertPercents: parsePercents(r.alerts) });
       byKey.set(`${r.brand_id}|${r.kind}|${r.start}`, period);
     } else {
       snapshot.push({ brandId: r.brand_id, period });

@@ -6,6 +6,7 @@ import { formatDate, periodsOf, type CalendarDate } from "@adbudget/time";
 import { transition } from "./period-rules.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { findSpend, spendKey, type CurrentPeriod, type StoredSpend } from "./ledger-reads.js";
+import { crossedThresholds, thresholdOf, writeThresholdEvents, type ThresholdReached } from "./thresholds.js";
 import { applySpend, type AddedPeriod } from "./spend-statement.js";
 
 /** A validated spend event, with the zone its brand's spend is accounted in. */
@@ -216,10 +217,11 @@ export class SpendWriter {
       for (const i of applied.skipped) fresh.delete(plan.keys[i]!);
       const changes = crossings(applied.added);
       await writePeriodEvents(client, this.options.subjectPrefix, changes, now);
+      const alerts = await writeThresholdEvents(client, this.options.subjectPrefix, thresholdsCrossed(applied.added), now);
       const originals = await findSpend(client, applied.skipped.map((i) => plan.unique[i]!));
-      return { fresh, changes, originals, current: applied.current };
+      return { fresh, changes: changes.length + alerts, originals, current: applied.current };
     });
-    if (changes.length > 0) this.options.onEvents?.();
+    if (changes > 0) this.options.onEvents?.();
     return answer(inputs, plan, fresh, originals, current, recordedAt);
   }
 }
@@ -277,6 +279,18 @@ function compare(a: string, b: string): number {
 }
 
 /** The periods a batch took to or past their limit (each publishes one exhausted event). */
+/** The alert thresholds the batch's spend crossed, per period it added to. */
+function thresholdsCrossed(added: AddedPeriod[]): ThresholdReached[] {
+  const out: ThresholdReached[] = [];
+  for (const p of added) {
+    if (p.alertPercents.length === 0 || p.limit === null) continue;
+    for (const percent of crossedThresholds(p.spent - p.added, p.spent, p.limit, p.alertPercents)) {
+      out.push({ brandId: p.brandId, kind: p.kind, periodStart: p.start, percent, threshold: thresholdOf(p.limit, percent), spent: p.spent, limit: p.limit, cause: "spend" });
+    }
+  }
+  return out;
+}
+
 function crossings(added: AddedPeriod[]): PeriodChange[] {
   const changes: PeriodChange[] = [];
   for (const p of added) {

@@ -19,8 +19,14 @@ import type { CampaignStore } from "./campaign-store.js";
  * sequence applied, so a replay, a redelivery or a late event for an older period changes
  * nothing. The NATS message id is the audit source.
  */
+/** Subjects of budget period events: `<prefix>.budget.exhausted|replenished.<brandId>`. */
+const PERIOD_EVENT = /\.budget\.(exhausted|replenished)\.[^.]+$/;
+
 export function budgetEventHandler(store: CampaignStore, logger: Logger, now: () => number = Date.now) {
   return async (msg: JsMsg): Promise<void> => {
+    // The budget stream also carries threshold alerts (`.budget.threshold.<brand>`), another
+    // message type: only exhausted and replenished events move flags.
+    if (!PERIOD_EVENT.test(msg.subject)) return;
     let event;
     try {
       event = fromBinary(BudgetPeriodEventSchema, msg.data);

@@ -45,6 +45,7 @@ export const ACCESS_RULES: Readonly<Record<string, readonly Role[]>> = {
   "adbudget.budget.v1.BudgetService/ListSpendEvents": [...READERS, "brand-service"],
   "adbudget.budget.v1.BudgetService/ListBudgetPeriods": READERS,
   "adbudget.budget.v1.BudgetService/ListBudgetChanges": READERS,
+  "adbudget.budget.v1.BudgetService/WatchBudgetAlerts": READERS,
   "adbudget.budget.v1.BudgetClockService/OpenBudgetPeriod": ["clocks"],
 
   "adbudget.campaign.v1.CampaignService/CreateCampaign": ["admin", "brand-manager"],

@@ -2,6 +2,7 @@ import { Migration0001Ledger } from "./0001-ledger.js";
 import { Migration0002OutboxTrace } from "./0002-outbox-trace.js";
 import { Migration0003BrandScopedLedger } from "./0003-brand-scoped-ledger.js";
 import { Migration0004BudgetChanges } from "./0004-budget-changes.js";
+import { Migration0005BudgetAlerts } from "./0005-budget-alerts.js";
 
 /** Every migration of the budget service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   { name: "0002-outbox-trace", class: Migration0002OutboxTrace },
   { name: "0003-brand-scoped-ledger", class: Migration0003BrandScopedLedger },
   { name: "0004-budget-changes", class: Migration0004BudgetChanges },
+  { name: "0005-budget-alerts", class: Migration0005BudgetAlerts },
 ];
