@@ -28,6 +28,8 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { formatClock, localDate, wallTime } from "@adbudget/time";
@@ -83,7 +85,8 @@ const spendApi = createClient(BudgetService, t(url("BUDGET", 50052), adServer));
 const watchApi = createClient(CampaignService, t(url("CAMPAIGN", 50053), adServer));
 for (const { seed: s, id } of demoBrands) {
   const brand = { id };
-  await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: s.limit, monthlyLimitMicros: s.limit * 40n });
+  // Alerts at 50%, 80% and 100% of each limit: the account manager hears before it stops.
+  await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: s.limit, monthlyLimitMicros: s.limit * 40n, alerts: { percents: [50, 80, 100] } });
   const b: DemoBrand = { id: brand!.id, name: s.name, zone: s.zone, limit: s.limit, campaigns: new Map() };
   // A dayparted campaign: serving now, in a window from an hour ago to two hours from now, local time.
   const w = wallTime(Date.now(), s.zone);
@@ -125,7 +128,28 @@ const watching = (async () => {
   }
 })();
 
+// What an account manager hears: each brand's thresholds as they are reached.
+let subscribed = 0;
+const alertsWatching = demo.map((b) => (async () => {
+  try {
+    for await (const m of budget.watchBudgetAlerts({ brandId: b.id }, { signal: abort.signal })) {
+      if (m.subscribed) {
+        subscribed++;
+        continue;
+      }
+      const a = m.alert!;
+      const period = a.period?.kind === PeriodKind.MONTH ? "this month's" : "today's";
+      say(`${b.name}: alert, ${a.percent}% of ${period} budget spent (${usd(a.spentMicros)} of ${usd(a.limitMicros)})`);
+    }
+  } catch {
+    // the demo is over
+  }
+})());
+for (let i = 0; i < 50 && subscribed < demo.length; i++) await new Promise((r) => setTimeout(r, 100)); // the alert streams are up
+
 say(`ad servers start reporting spend for ${SECONDS}s (only serving campaigns spend)`);
+const forecastAt = Date.now() + 5000;
+let forecastShown = false;
 const raised = new Set<string>();
 const exhaustedAt = new Map<string, number>();
 /** A W3C trace context of our own for one call, as a client with tracing sends: then we know its trace. */
@@ -167,6 +191,19 @@ while (Date.now() < deadline) {
       toShow.push({ traceId, what: `the operator's raise that brought ${b.name}'s campaigns back`, at: Date.now() });
     }
   }
+  // A few seconds in, what the operator sees coming: when each day runs out at the current pace.
+  if (!forecastShown && Date.now() > forecastAt) {
+    forecastShown = true;
+    for (const b of demo) {
+      const { status } = await budget.getBudgetStatus({ brandId: b.id });
+      const day = status!.day!;
+      const at = day.projectedExhaustTime;
+      const local = at === undefined ? undefined : wallTime(timestampMs(at), b.zone);
+      say(`${b.name}: forecast at the last hour's pace (${usd(day.lastHourSpentMicros)}/h): ${
+        local === undefined ? (day.exhausted ? "already exhausted" : "lasts the day")
+          : `today's budget runs out at ${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}:${String(local.second).padStart(2, "0")} ${b.zone}`}`);
+    }
+  }
   while (toShow.length > 0 && Date.now() - toShow[0]!.at > 4000) {
     const t = toShow.shift()!;
     printTrace(t.traceId, t.what, say);
@@ -176,6 +213,7 @@ while (Date.now() < deadline) {
 
 abort.abort();
 await watching;
+await Promise.all(alertsWatching);
 say(`done: ${events} spend events recorded`);
 for (const b of demo) {
   const { status } = await budget.getBudgetStatus({ brandId: b.id });

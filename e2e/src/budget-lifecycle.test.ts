@@ -94,7 +94,8 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   // An account manager sets up a brand: zone, budget, three campaigns.
   const { brand } = await brands.createBrand({ name: `e2e Kathmandu ${randomUUID()}`, timeZone: ZONE, currencyCode: "NPR" });
   const brandId = brand!.id;
-  await budget.setBudget({ brandId, dailyLimitMicros: 10n * UNIT, monthlyLimitMicros: 15n * UNIT });
+  // The account manager wants to hear at 80% of each limit.
+  await budget.setBudget({ brandId, dailyLimitMicros: 10n * UNIT, monthlyLimitMicros: 15n * UNIT, alerts: { percents: [80] } });
   const always = (await campaigns.createCampaign({ brandId, name: "always on" })).campaign!;
   // Serves only from midnight to 06:00 on the weekday of the new month's first day.
   const dayparted = (await campaigns.createCampaign({
@@ -128,13 +129,30 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
     await connection.close();
   }
 
-  // Ad servers report spend: 6 + 4 reaches the daily limit, 5 more the monthly one (recorded
-  // although the campaign is already paused: spend is a fact). A retry is counted once.
-  const e1 = { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 6n * UNIT, occurredAt: timestampFromMs(sysNow() - 60_000) };
+  // Ad servers report spend: 8 reaches 80% of the day (the alert arrives while the campaigns
+  // still serve), 2 more the daily limit, 5 more the monthly one (recorded although the campaign
+  // is already paused: spend is a fact). A retry is counted once.
+  const alerts: { percent: number; kind: PeriodKind; servingThen: boolean | undefined }[] = [];
+  const alertsAbort = new AbortController();
+  let alertsUp = false;
+  const alertWatch = (async () => {
+    try {
+      for await (const m of budget.watchBudgetAlerts({ brandId }, { signal: alertsAbort.signal })) {
+        if (m.subscribed) alertsUp = true;
+        else alerts.push({ percent: m.alert!.percent, kind: m.alert!.period!.kind, servingThen: w.latest(always.id)?.campaign.serving });
+      }
+    } catch {
+      // ended below
+    }
+  })();
+  await until("the alert stream", () => (alertsUp ? true : undefined), 10_000);
+  const e1 = { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 8n * UNIT, occurredAt: timestampFromMs(sysNow() - 60_000) };
   expect((await budget.recordSpend(e1)).duplicate).toBe(false);
+  const heard = await until("the 80% alert of the day", () => alerts.find((a) => a.kind === PeriodKind.DAY && a.percent === 80), 10_000);
+  expect(heard.servingThen).toBe(true);
   const batch = await budget.recordSpendBatch({
     events: [
-      { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 4n * UNIT, occurredAt: timestampFromMs(sysNow() - 30_000) },
+      { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 2n * UNIT, occurredAt: timestampFromMs(sysNow() - 30_000) },
       { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 5n * UNIT, occurredAt: timestampFromMs(sysNow() - 10_000) },
     ],
   });
@@ -153,6 +171,11 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
     return reasons(a?.campaign).length === 2 && reasons(d?.campaign).length === 3 ? { a: a!, d: d! } : undefined;
   }, 15_000);
   expect(stopped.a.campaign.serving).toBe(false);
+  // The month's 80% came with the batch; each alert once.
+  await until("the 80% alert of the month", () => alerts.find((a) => a.kind === PeriodKind.MONTH && a.percent === 80), 10_000);
+  alertsAbort.abort();
+  await alertWatch;
+  expect(alerts.map((a) => [a.kind, a.percent])).toEqual([[PeriodKind.DAY, 80], [PeriodKind.MONTH, 80]]);
   expect(reasons(stopped.a.campaign)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED].sort());
   expect(reasons(stopped.d.campaign)).toEqual(
     [PauseReason.OUTSIDE_DAYPART, PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED].sort(),
