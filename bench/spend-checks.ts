@@ -63,6 +63,22 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
     const drift = periods.filter((p) => BigInt(p.spent) !== BigInt(byBrand.get(p.brand_id)?.total ?? "0"));
     checks.push({ name: "period totals = ledger sums (day and month, per brand)", ok: drift.length === 0, figures: drift.length === 0 ? `${periods.length} brand-kinds` : drift.slice(0, 3).map((p) => `${p.brand_id} kind ${p.kind}: ${p.spent}`).join("; ") });
 
+    // 3b. Each campaign's day totals equal the ledger (GetCampaignSpend's source).
+    const { rows: campaignDrift } = await pool.query<{ brand_id: string; campaign_id: string; day: string; kept: string | null; ledger: string | null }>(
+      `select coalesce(c.brand_id, l.brand_id)::text as brand_id, coalesce(c.campaign_id, l.campaign_id)::text as campaign_id,
+              coalesce(c.day, l.day)::text as day, c.spent_micros::text as kept, l.spent::text as ledger
+       from campaign_day_spend c
+       full join (select brand_id, campaign_id, day, sum(amount_micros) as spent from spend_events group by 1, 2, 3) l
+         on l.brand_id = c.brand_id and l.campaign_id = c.campaign_id and l.day = c.day
+       where c.spent_micros is distinct from l.spent`,
+    );
+    const { rows: [campaignDays] } = await pool.query<{ n: string }>("select count(*)::text as n from campaign_day_spend");
+    checks.push({
+      name: "campaign day totals = ledger sums (per brand, campaign and day)",
+      ok: campaignDrift.length === 0,
+      figures: campaignDrift.length === 0 ? `${campaignDays!.n} campaign-days` : campaignDrift.slice(0, 3).map((r) => `${r.campaign_id} ${r.day}: kept ${r.kept}, ledger ${r.ledger}`).join("; "),
+    });
+
     // 4. Each exhausted period published exactly one exhausted event; every brand ran out.
     const { rows: ex } = await pool.query<{ brand_id: string; periods: string; events: string }>(
       `select b.id as brand_id,

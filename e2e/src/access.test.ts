@@ -70,6 +70,7 @@ function request(method: DescMethod, r: { brandId: string; campaignId: string })
     CreateCampaign: { brandId: r.brandId, name: "New" },
     UpdateCampaign: { campaign: { id: r.campaignId, name: "Renamed" }, updateMask: { paths: ["name"] } },
     ListCampaignStateChanges: { campaignId: r.campaignId },
+    GetCampaignSpend: { brandId: r.brandId, campaignId: r.campaignId },
     SetDaypartState: { campaignId: r.campaignId, inWindow: true, asOfTime: timestampFromMs(h.now()), sourceId: "access", scheduleVersion: 1n },
     OpenBudgetPeriod: { brandId: r.brandId, period: { kind: PeriodKind.DAY, start: today }, sourceId: "access" },
     ListBrands: {},

@@ -51,6 +51,7 @@ function baseRequest(method: DescMethod): Record<string, unknown> {
     "BudgetService.RecordSpendBatch": { events: [event, { ...event, eventId: `e-${Math.random()}` }] },
     "BudgetService.ListSpendEvents": { brandId, campaignId, startTime: timestampFromMs(0), endTime: timestampFromMs(h.now()), pageSize: 5 },
     "BudgetService.ListBudgetPeriods": { brandId, kind: PeriodKind.DAY, pageSize: 5 },
+    "BudgetService.GetCampaignSpend": { brandId, campaignId, day: today },
     "BudgetClockService.OpenBudgetPeriod": { brandId, period },
     "CampaignService.CreateCampaign": { brandId, name: "Hostile", schedule: { timeZone: "UTC", windows: [window] } },
     "CampaignService.UpdateCampaign": { campaign: { id: campaignId, name: "Hostile", schedule: { windows: [window] } }, updateMask: { paths: ["name", "schedule"] } },

@@ -6,6 +6,7 @@ import {
   AlreadyExistsError,
   assertBrand,
   canSeeBrand,
+  dateViolation,
   DomainError,
   NotFoundError,
   principalOf,
@@ -17,6 +18,7 @@ import {
   requestLogger,
   toConnectError,
   validate,
+  type DateLike,
   type FieldViolation,
   type Logger,
 } from "@adbudget/kit";
@@ -38,6 +40,7 @@ import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import { findSpend, type StoredSpend } from "./ledger-reads.js";
 import { listBudgetChanges } from "./budget-changes.js";
+import { formatDate, periodsOf } from "@adbudget/time";
 import type { AlertWatch } from "./alert-watch.js";
 import { RATE_WINDOW_MS } from "./forecast.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
@@ -124,6 +127,16 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
       this.deps.store.spentBetween(brand.id, now - RATE_WINDOW_MS, now),
     ]);
     return { status: budgetStatus(brand, periods, now, { zone, lastHour }) };
+  }
+
+  async getCampaignSpend(req: { brandId: string; campaignId: string; day?: DateLike }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
+    const bad = req.day === undefined ? undefined : dateViolation(req.day, "day");
+    if (bad !== undefined) throw new InvalidArgumentError([bad]);
+    const brand = await this.deps.brands.get(req.brandId);
+    const day = req.day === undefined ? periodsOf(this.now(), await this.zoneOf(brand)).day : req.day;
+    const { spent, count } = await this.deps.store.campaignSpend(brand.id, req.campaignId, formatDate(day));
+    return { brandId: brand.id, campaignId: req.campaignId, day: { year: day.year, month: day.month, day: day.day }, spentMicros: spent, eventCount: count };
   }
 
   async recordSpend(req: RecordSpendRequest, ctx: HandlerContext) {

@@ -209,6 +209,15 @@ export class BudgetStore {
     return BigInt(rows[0]!.sum);
   }
 
+  /** A campaign's spend counted toward one local day of its brand ("YYYY-MM-DD"); zeros if none. */
+  async campaignSpend(brandId: string, campaignId: string, day: string): Promise<{ spent: bigint; count: bigint }> {
+    const { rows } = await this.pool.query<{ spent: string; cnt: string }>(
+      "select spent_micros::text as spent, event_count::text as cnt from campaign_day_spend where brand_id = $1 and campaign_id = $2 and day = $3",
+      [brandId, campaignId, day],
+    );
+    return rows[0] ? { spent: BigInt(rows[0].spent), count: BigInt(rows[0].cnt) } : { spent: 0n, count: 0n };
+  }
+
   /** Spend events newest first, keyset-paged on (occurred_at, event_id). */
   async listSpend(filter: {
     brandId: string;

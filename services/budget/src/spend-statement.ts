@@ -49,6 +49,8 @@ const MONTH = PeriodKind.MONTH;
  *   taking row locks in a fixed order (brand, kind, start) so that concurrent batches cannot
  *   deadlock; a period row created here takes the budget's limit, read under a share lock of
  *   the budget row, so a concurrent SetBudget is either seen or waits.
+ * - `campaign_added`: the same per (brand, campaign, local day): each campaign's day total
+ *   (GetCampaignSpend), exact with the ledger.
  * - `current`: each brand's current day and month. Its snapshot is the statement's, which does
  *   not see `added`'s own changes: those rows are taken from `added` (applyCurrent).
  *
@@ -74,7 +76,7 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
              insert into spend_events (event_id, brand_id, campaign_id, amount_micros, occurred_at, recorded_at, day, month, brand_archived)
              select event_id, brand_id, campaign_id, amount, to_timestamp(occurred_ms / 1000), $9, day, month, archived from input
              on conflict (brand_id, event_id) do nothing
-             returning brand_id, event_id, amount_micros, day, month
+             returning brand_id, event_id, campaign_id, amount_micros, day, month
            ), sums as (
              select n.brand_id, k.kind, k.start, sum(n.amount_micros) as amount, count(*) as cnt
              from inserted n cross join lateral (values (${DAY}::int2, n.day), (${MONTH}::int2, n.month)) as k(kind, start)
@@ -91,6 +93,18 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
                    event_count = p.event_count + excluded.event_count,
                    updated_at = excluded.updated_at
              returning brand_id, kind, period_start, spent_micros, limit_micros, exhausted
+           ), campaign_added as (
+             -- Each campaign's day total, after the period rows (the scalar subquery drains
+             -- 'added' first), in key order: concurrent batches take the same locks in the same order.
+             insert into campaign_day_spend as c (brand_id, campaign_id, day, spent_micros, event_count)
+             select n.brand_id, n.campaign_id, n.day, sum(n.amount_micros), count(*)
+             from inserted n
+             where (select count(*) from added) >= 0
+             group by n.brand_id, n.campaign_id, n.day
+             order by n.brand_id, n.campaign_id, n.day
+             on conflict (brand_id, campaign_id, day) do update
+               set spent_micros = c.spent_micros + excluded.spent_micros, event_count = c.event_count + excluded.event_count
+             returning 1
            ), current as (
              select c.brand_id, c.kind, c.period_start, coalesce(p.spent_micros, 0) as spent,
                     case when p.brand_id is not null then p.limit_micros

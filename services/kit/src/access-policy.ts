@@ -40,6 +40,7 @@ export const ACCESS_RULES: Readonly<Record<string, readonly Role[]>> = {
   "adbudget.budget.v1.BudgetService/SetBudget": ["admin", "brand-manager"],
   "adbudget.budget.v1.BudgetService/GetBudget": READERS,
   "adbudget.budget.v1.BudgetService/GetBudgetStatus": READERS,
+  "adbudget.budget.v1.BudgetService/GetCampaignSpend": READERS,
   "adbudget.budget.v1.BudgetService/RecordSpend": ["admin", "ad-server"],
   "adbudget.budget.v1.BudgetService/RecordSpendBatch": ["admin", "ad-server"],
   "adbudget.budget.v1.BudgetService/ListSpendEvents": [...READERS, "brand-service"],

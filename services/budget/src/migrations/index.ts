@@ -3,6 +3,7 @@ import { Migration0002OutboxTrace } from "./0002-outbox-trace.js";
 import { Migration0003BrandScopedLedger } from "./0003-brand-scoped-ledger.js";
 import { Migration0004BudgetChanges } from "./0004-budget-changes.js";
 import { Migration0005BudgetAlerts } from "./0005-budget-alerts.js";
+import { Migration0006CampaignDaySpend } from "./0006-campaign-day-spend.js";
 
 /** Every migration of the budget service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   { name: "0003-brand-scoped-ledger", class: Migration0003BrandScopedLedger },
   { name: "0004-budget-changes", class: Migration0004BudgetChanges },
   { name: "0005-budget-alerts", class: Migration0005BudgetAlerts },
+  { name: "0006-campaign-day-spend", class: Migration0006CampaignDaySpend },
 ];
