@@ -114,6 +114,13 @@ function toCampaign(r: RawCampaign): CampaignRow {
   };
 }
 
+/** A brand's state with the exhaustion flags of its current day and month. */
+const SELECT_BRAND_STATE = `select s.brand_id::text, s.archived, s.time_zone, s.brand_version::text, s.day_period::text,
+    coalesce(d.exhausted, false) as day_exhausted, s.month_period::text, coalesce(m.exhausted, false) as month_exhausted
+  from brand_state s
+  left join budget_flags d on d.brand_id = s.brand_id and d.kind = ${PeriodKind.DAY} and d.period_start = s.day_period
+  left join budget_flags m on m.brand_id = s.brand_id and m.kind = ${PeriodKind.MONTH} and m.period_start = s.month_period`;
+
 interface RawBrandState {
   brand_id: string;
   archived: boolean;
@@ -179,12 +186,7 @@ export class CampaignStore {
   async brandState(client: pg.ClientBase, brandId: string, lock: boolean): Promise<BrandStateRow | undefined> {
     if (lock) await client.query("select 1 from brand_state where brand_id = $1 for update", [brandId]);
     const { rows } = await client.query<RawBrandState>(
-      `select s.brand_id::text, s.archived, s.time_zone, s.brand_version::text, s.day_period::text,
-              coalesce(d.exhausted, false) as day_exhausted, s.month_period::text, coalesce(m.exhausted, false) as month_exhausted
-       from brand_state s
-       left join budget_flags d on d.brand_id = s.brand_id and d.kind = ${PeriodKind.DAY} and d.period_start = s.day_period
-       left join budget_flags m on m.brand_id = s.brand_id and m.kind = ${PeriodKind.MONTH} and m.period_start = s.month_period
-       where s.brand_id = $1`,
+      `${SELECT_BRAND_STATE} where s.brand_id = $1`,
       [brandId],
     );
     return rows[0] ? toBrandState(rows[0]) : undefined;
@@ -193,12 +195,7 @@ export class CampaignStore {
   /** The states of several brands at once (no locks, as brandState(…, false)), by brand id. */
   async brandStates(client: pg.ClientBase, brandIds: string[]): Promise<Map<string, BrandStateRow>> {
     const { rows } = await client.query<RawBrandState>(
-      `select s.brand_id::text, s.archived, s.time_zone, s.brand_version::text, s.day_period::text,
-              coalesce(d.exhausted, false) as day_exhausted, s.month_period::text, coalesce(m.exhausted, false) as month_exhausted
-       from brand_state s
-       left join budget_flags d on d.brand_id = s.brand_id and d.kind = ${PeriodKind.DAY} and d.period_start = s.day_period
-       left join budget_flags m on m.brand_id = s.brand_id and m.kind = ${PeriodKind.MONTH} and m.period_start = s.month_period
-       where s.brand_id = any($1::uuid[])`,
+      `${SELECT_BRAND_STATE} where s.brand_id = any($1::uuid[])`,
       [brandIds],
     );
     return new Map(rows.map((r) => [r.brand_id, toBrandState(r)]));
