@@ -89,6 +89,10 @@ describe("budget alert thresholds", () => {
       expect(err.code).toBe(Code.InvalidArgument);
       expect(err.message).toContain("alerts.percents");
     }
+    const unknown = await rejection((async () => {
+      for await (const _ of h.budget.watchBudgetAlerts({ brandId: "01900000-0000-7000-8000-0000000000ab" })) break;
+    })());
+    expect(unknown.code).toBe(Code.NotFound);
     const other = await brand();
     const viewer = createClient(BudgetService, createGrpcTransport({
       baseUrl: h.budgetApp.server.url, interceptors: await h.auth.as({ sub: "user:viewer", role: "viewer", brands: [id] }),

@@ -136,7 +136,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     const brand = await this.deps.brands.get(req.brandId);
     const day = req.day === undefined ? periodsOf(this.now(), await this.zoneOf(brand)).day : req.day;
     const { spent, count } = await this.deps.store.campaignSpend(brand.id, req.campaignId, formatDate(day));
-    return { brandId: brand.id, campaignId: req.campaignId, day: { year: day.year, month: day.month, day: day.day }, spentMicros: spent, eventCount: count };
+    return { brandId: brand.id, campaignId: req.campaignId, day, spentMicros: spent, eventCount: count };
   }
 
   async recordSpend(req: RecordSpendRequest, ctx: HandlerContext) {

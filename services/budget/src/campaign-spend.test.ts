@@ -61,6 +61,14 @@ describe("GetCampaignSpend", () => {
     expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaignId() })).toMatchObject({ spentMicros: 0n, eventCount: 0n });
   });
 
+  it("keys a campaign's spend by its brand: another brand naming the same campaign id sees none of it", async () => {
+    const [owner, other] = [await brand(), await brand()];
+    const c = campaignId();
+    await h.budget.recordSpend({ eventId: "o", brandId: owner, campaignId: c, amountMicros: 9n });
+    expect((await h.budget.getCampaignSpend({ brandId: other, campaignId: c })).spentMicros).toBe(0n);
+    expect((await h.budget.getCampaignSpend({ brandId: owner, campaignId: c })).spentMicros).toBe(9n);
+  });
+
   it("refuses a bad day with its field path, and another brand's campaign for a caller scoped to one brand", async () => {
     const brandId = await brand();
     const bad = await rejection(h.budget.getCampaignSpend({ brandId, campaignId: campaignId(), day: { year: 2026, month: 13, day: 1 } }));

@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { projectedExhaustion, RATE_WINDOW_MS } from "./forecast.js";
+import { periodEnd } from "./proto-mapping.js";
 
 const NOW = Date.UTC(2026, 11, 1, 12, 0);
 const HOUR = 3_600_000;
@@ -42,5 +44,18 @@ describe("projectedExhaustion", () => {
         },
       ),
     );
+  });
+});
+
+describe("the end of the period a forecast must come before", () => {
+  it("is the next local midnight or 1st in the brand's zone, DST days included", () => {
+    const day = (start: string) => ({ kind: PeriodKind.DAY, start, spent: 0n, limit: null }) as const;
+    // New York springs forward on 2026-03-08: that day ends at 04:00Z (EDT), 23 hours after it began.
+    expect(new Date(periodEnd(day("2026-03-08"), "America/New_York")).toISOString()).toBe("2026-03-09T04:00:00.000Z");
+    // And falls back on 2026-11-01: a 25-hour day ending at 05:00Z (EST).
+    expect(new Date(periodEnd(day("2026-11-01"), "America/New_York")).toISOString()).toBe("2026-11-02T05:00:00.000Z");
+    // Kathmandu's day before a 1st, and a month.
+    expect(new Date(periodEnd(day("2026-11-30"), "Asia/Kathmandu")).toISOString()).toBe("2026-11-30T18:15:00.000Z");
+    expect(new Date(periodEnd({ kind: PeriodKind.MONTH, start: "2026-11-01", spent: 0n, limit: null }, "America/New_York")).toISOString()).toBe("2026-12-01T05:00:00.000Z");
   });
 });

@@ -30,7 +30,7 @@ export interface Pace {
 }
 
 /** The first instant after the period (its next local midnight, or the next 1st). */
-function periodEnd(p: CurrentPeriod, zone: string): number {
+export function periodEnd(p: CurrentPeriod, zone: string): number {
   const start = parseDate(p.start);
   return startOfDay(p.kind === PeriodKind.MONTH ? nextMonthStart(start) : addDays(start, 1), zone);
 }

@@ -211,7 +211,7 @@ export class SpendWriter {
     const now = this.now();
     const recordedAt = new Date(now);
     const plan = planBatch(inputs);
-    const { fresh, changes, originals, current } = await inTransaction(this.pool, async (client) => {
+    const { fresh, events, originals, current } = await inTransaction(this.pool, async (client) => {
       const applied = await applySpend(client, plan, new Map(inputs.map((e) => [e.brandId, e.timeZone])), recordedAt);
       const fresh = new Set(plan.keys);
       for (const i of applied.skipped) fresh.delete(plan.keys[i]!);
@@ -219,9 +219,9 @@ export class SpendWriter {
       await writePeriodEvents(client, this.options.subjectPrefix, changes, now);
       const alerts = await writeThresholdEvents(client, this.options.subjectPrefix, thresholdsCrossed(applied.added), now);
       const originals = await findSpend(client, applied.skipped.map((i) => plan.unique[i]!));
-      return { fresh, changes: changes.length + alerts, originals, current: applied.current };
+      return { fresh, events: changes.length + alerts, originals, current: applied.current };
     });
-    if (changes > 0) this.options.onEvents?.();
+    if (events > 0) this.options.onEvents?.();
     return answer(inputs, plan, fresh, originals, current, recordedAt);
   }
 }

@@ -54,6 +54,7 @@ export function daypartDecision(before: CampaignRow, req: Pick<DaypartRequest, "
 export class DaypartWriter {
   private readonly queue: Pending[] = [];
   private running = false;
+  private scheduled = false;
 
   constructor(
     private readonly store: CampaignStore,
@@ -66,7 +67,14 @@ export class DaypartWriter {
   submit(req: DaypartRequest): Promise<DaypartOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ req, resolve, reject });
-      if (!this.running) queueMicrotask(() => this.pump());
+      // Every call of this tick joins the group: one pump, after them.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
