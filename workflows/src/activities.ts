@@ -6,7 +6,7 @@ import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budg
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { isInside, monthStart, parseClock, parseDate, periodsOf } from "@adbudget/time";
+import { flightPhase, FlightPhase, formatDate, isInside, monthStart, nextFlightChange, parseClock, parseDate, periodsOf, type Flight } from "@adbudget/time";
 import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import type { ClockWorkflows } from "./client.js";
 import { addCounts, NO_REPAIRS, type BrandSpec, type DaypartSpec, type ReconcileCounts } from "./shared.js";
@@ -39,6 +39,13 @@ function heartbeat(details?: unknown): void {
     // Not running as an activity.
   }
 }
+
+/** A campaign's flight dates, or undefined without any. */
+const flightOfCampaign = (c: Campaign): Flight | undefined =>
+  c.startDate === undefined && c.endDate === undefined ? undefined : {
+    ...(c.startDate === undefined ? {} : { start: { year: c.startDate.year, month: c.startDate.month, day: c.startDate.day } }),
+    ...(c.endDate === undefined ? {} : { end: { year: c.endDate.year, month: c.endDate.month, day: c.endDate.day } }),
+  };
 
 const windowsOf = (c: Campaign) =>
   (c.schedule?.windows ?? []).map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));
@@ -73,9 +80,16 @@ export function createActivities(deps: ActivityDeps) {
         throw err;
       }
       const c = campaign!;
+      const flight = c.startDate !== undefined || c.endDate !== undefined;
       let zone = c.schedule?.timeZone ?? "";
-      if (zone === "") zone = (await deps.brands.getBrand({ id: c.brandId })).brand!.timeZone;
-      return { exists: true, brandId: c.brandId, zone, windows: windowsOf(c), scheduleVersion: Number(c.scheduleVersion) };
+      const brandZone = zone === "" || flight ? (await deps.brands.getBrand({ id: c.brandId })).brand!.timeZone : undefined;
+      if (zone === "") zone = brandZone!;
+      return {
+        exists: true, brandId: c.brandId, zone, windows: windowsOf(c), scheduleVersion: Number(c.scheduleVersion),
+        ...(c.startDate === undefined ? {} : { startDate: formatDate(c.startDate) }),
+        ...(c.endDate === undefined ? {} : { endDate: formatDate(c.endDate) }),
+        ...(brandZone === undefined ? {} : { brandZone }),
+      };
     },
 
     async setDaypartState(input: { campaignId: string; inWindow: boolean; asOfMs: number; sourceId: string; scheduleVersion?: number }): Promise<boolean> {
@@ -150,12 +164,19 @@ export function createActivities(deps: ActivityDeps) {
       for (const c of page.campaigns) {
         counts.campaignsChecked++;
         heartbeat(c.id);
-        if (c.schedule === undefined || c.schedule.windows.length === 0) continue;
-        if (deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
-        const zone = c.schedule.timeZone || (await zoneOf(c.brandId));
-        if (zone === undefined) continue; // archived brand: it does not serve anyway
-        const inside = isInside(input.nowMs, windowsOf(c), zone);
-        if (inside === c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART)) {
+        const scheduled = c.schedule !== undefined && c.schedule.windows.length > 0;
+        const flight = flightOfCampaign(c);
+        if (!scheduled && flight === undefined) continue;
+        const brandZone = await zoneOf(c.brandId);
+        if (brandZone === undefined) continue; // archived brand: it does not serve anyway
+        // A flight-only campaign whose flight has nothing ahead has no clock (it ended its run).
+        const clockNeeded = scheduled || nextFlightChange(input.nowMs, flight!, brandZone) !== undefined;
+        if (clockNeeded && deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
+        const inside = scheduled ? isInside(input.nowMs, windowsOf(c), c.schedule!.timeZone || brandZone) : true;
+        const phase = flight === undefined ? FlightPhase.DURING : flightPhase(input.nowMs, flight, brandZone);
+        const flightWrong = (phase === FlightPhase.BEFORE) !== c.pauseReasons.includes(PauseReason.NOT_STARTED)
+          || (phase === FlightPhase.AFTER) !== c.pauseReasons.includes(PauseReason.ENDED);
+        if (inside === c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART) || flightWrong) {
           const res = await deps.campaignClock.setDaypartState({
             campaignId: c.id, inWindow: inside, asOfTime: timestampFromMs(input.nowMs), sourceId: input.sourceId, scheduleVersion: c.scheduleVersion,
           });

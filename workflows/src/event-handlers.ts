@@ -24,7 +24,9 @@ export function campaignEventHandler(clockWorkflows: ClockWorkflows, logger: Log
     if (c === undefined) return;
     const settingsChange = event.change === undefined || SETTINGS_CAUSES.has(event.change.cause);
     if (!settingsChange) return;
-    if (event.deleted || c.schedule === undefined || c.schedule.windows.length === 0) {
+    const scheduled = c.schedule !== undefined && c.schedule.windows.length > 0;
+    const flight = c.startDate !== undefined || c.endDate !== undefined;
+    if (event.deleted || (!scheduled && !flight)) {
       await clockWorkflows.stopDaypart(c.id);
       return;
     }
@@ -55,7 +57,9 @@ export function brandEventHandler(clockWorkflows: ClockWorkflows, campaigns: Cli
       do {
         const page = await campaigns.listCampaigns({ brandId: b.id, pageSize: 1000, pageToken });
         for (const c of page.campaigns) {
-          if (c.schedule === undefined || c.schedule.windows.length === 0 || c.schedule.timeZone !== "") continue;
+          // Schedules in the brand's zone, and flight dates (always in the brand's zone).
+          const inBrandZone = c.schedule !== undefined && c.schedule.windows.length > 0 && c.schedule.timeZone === "";
+          if (!inBrandZone && c.startDate === undefined && c.endDate === undefined) continue;
           await clockWorkflows.ensureDaypart({ campaignId: c.id, brandId: c.brandId, name: c.name });
           woken++;
         }

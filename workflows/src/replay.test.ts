@@ -14,10 +14,12 @@ export const HISTORIES = join(import.meta.dirname, "histories");
 
 describe("stored workflow histories replay with the current code", () => {
   const files = readdirSync(HISTORIES).filter((f) => f.endsWith(".binpb"));
-  it("has histories of the workflows, from before and after the daypart state write became a local activity", () => {
+  it("has histories of the workflows, from before and after the daypart state write became a local activity and flight dates came", () => {
     expect(files.sort()).toEqual([
       "budget-reset-local-activity.binpb",
       "budget-reset.binpb",
+      "campaign-daypart-flight-dates.binpb",
+      "campaign-daypart-flight-only.binpb",
       "campaign-daypart-local-activity.binpb",
       "campaign-daypart.binpb",
       "reconcile-local-activity.binpb",

@@ -19,6 +19,11 @@ export interface DaypartSpec {
   windows: DaypartWindow[];
   /** The campaign's schedule version: SetDaypartState names it (absent in old histories). */
   scheduleVersion?: number;
+  /** Flight dates, "YYYY-MM-DD" in the brand's zone (absent = open-ended, and in old histories). */
+  startDate?: string;
+  endDate?: string;
+  /** The brand's zone, which the flight dates are in (absent in old histories). */
+  brandZone?: string;
 }
 
 export interface BrandSpec {

@@ -16,7 +16,10 @@ import {
   sleep,
   workflowInfo,
 } from "@temporalio/workflow";
-import { addDays, formatDate, isInside, localDate, monthStart, nextBoundary, nextDayStart, periodsOf, startOfDay, type DaypartWindow } from "@adbudget/time";
+import {
+  addDays, formatDate, isInside, localDate, monthStart, nextBoundary, nextDayStart, nextFlightChange, parseDate, periodsOf, startOfDay,
+  type DaypartWindow, type Flight,
+} from "@adbudget/time";
 import type { Activities } from "./activities.js";
 import { addCounts, MAX_ITERATIONS_PER_RUN, NO_REPAIRS, type ClockOffset, type DaypartInput, type ReconcileCounts, type ResetInput } from "./shared.js";
 
@@ -37,6 +40,21 @@ const UNBOUNDED_BOUNDARY_SEARCH = "unbounded-boundary-search";
 function boundaryWithin8Days(now: number, windows: DaypartWindow[], zone: string): number | undefined {
   const next = nextBoundary(now, windows, zone);
   return next !== undefined && next <= startOfDay(addDays(localDate(now, zone), 10), zone) ? next : undefined;
+}
+
+/**
+ * Patch: the clock also keeps the campaign's flight (start and end dates): it wakes at the
+ * flight's instants too, and runs for a campaign with flight dates but no schedule until its
+ * flight has ended. Runs recorded before ended without a schedule and woke at boundaries only.
+ */
+const FLIGHT_DATES = "flight-dates";
+
+/** The flight dates of a loaded spec (empty in old histories). */
+function flightOfSpec(spec: { startDate?: string; endDate?: string }): Flight {
+  return {
+    ...(spec.startDate === undefined ? {} : { start: parseDate(spec.startDate) }),
+    ...(spec.endDate === undefined ? {} : { end: parseDate(spec.endDate) }),
+  };
 }
 
 /** "Now" for the time rules: workflow time (replay-safe), shifted by the input's clock offset. */
@@ -101,9 +119,12 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
     changed = false;
     if (reload) spec = await acts.loadDaypart(input.campaignId);
     if (spec === undefined || !spec.exists) return "campaign deleted";
-    if (spec.windows.length === 0) return "schedule removed";
+    const flights = patched(FLIGHT_DATES);
+    const flight = flights ? flightOfSpec(spec) : {};
+    const hasFlight = flight.start !== undefined || flight.end !== undefined;
+    if (spec.windows.length === 0 && !hasFlight) return "schedule removed";
     const now = nowOf(input);
-    inWindow = isInside(now, spec.windows, spec.zone);
+    inWindow = spec.windows.length === 0 ? true : isInside(now, spec.windows, spec.zone);
     const write = patched(DAYPART_STATE_LOCAL) ? localActs.setDaypartState : acts.setDaypartState;
     await write({
       campaignId: input.campaignId,
@@ -112,7 +133,16 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
       sourceId: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
       ...(spec.scheduleVersion === undefined ? {} : { scheduleVersion: spec.scheduleVersion }),
     });
-    next = patched(UNBOUNDED_BOUNDARY_SEARCH) ? nextBoundary(now, spec.windows, spec.zone) : boundaryWithin8Days(now, spec.windows, spec.zone);
+    next = spec.windows.length === 0 ? undefined
+      : patched(UNBOUNDED_BOUNDARY_SEARCH) ? nextBoundary(now, spec.windows, spec.zone) : boundaryWithin8Days(now, spec.windows, spec.zone);
+    if (hasFlight) {
+      // The flight's next instant (its start, or the first instant after its end), if sooner.
+      const flightNext = nextFlightChange(now, flight, spec.brandZone ?? spec.zone);
+      if (flightNext !== undefined && (next === undefined || flightNext < next)) next = flightNext;
+      // No schedule and nothing left of the flight: nothing to wake for. A later end date
+      // restarts the clock (UpdateCampaign's event).
+      if (spec.windows.length === 0 && flightNext === undefined) return "no boundary ahead";
+    }
     // Wait for the boundary (a durable timer) or a signal; no boundary = wait for a signal. The
     // wait is measured from after the activity, so the boundary is not late by the activity's
     // time (minutes while it retries through an outage); a boundary already passed is applied at once.

@@ -1,3 +1,4 @@
 export * from "./calendar.js";
 export * from "./zone.js";
 export * from "./daypart.js";
+export * from "./flight.js";

@@ -2,6 +2,7 @@ import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { eventually, rejection, startSystem, type SystemHarness } from "@adbudget/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addDays, localDate, startOfDay } from "@adbudget/time";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
@@ -163,5 +164,59 @@ describe("pause, resume, delete, and the watch stream", () => {
     const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: id, pageSize: 100 });
     // Deleted while paused: no serving change to record for the delete itself.
     expect(changes.map((c) => c.cause)).toEqual(["user.pause", "user.resume", "user.pause", "create"]);
+  });
+});
+
+describe("flight dates and the cap (fields)", () => {
+  const ZONE = "Europe/London";
+  const today = () => localDate(h.now(), ZONE);
+
+  it.each<[string, () => Promise<unknown>, string]>([
+    ["an end before the start", () => h.campaigns.createCampaign({ brandId, name: "x", startDate: addDays(today(), 2), endDate: addDays(today(), 1) }), "end_date"],
+    ["month 13", () => h.campaigns.createCampaign({ brandId, name: "x", startDate: { year: 2027, month: 13, day: 1 } }), "start_date.month"],
+    ["February 30", () => h.campaigns.createCampaign({ brandId, name: "x", endDate: { year: 2027, month: 2, day: 30 } }), "end_date.day"],
+    ["year 0", () => h.campaigns.createCampaign({ brandId, name: "x", endDate: { year: 0, month: 1, day: 1 } }), "end_date.year"],
+    ["a negative cap", () => h.campaigns.createCampaign({ brandId, name: "x", dailyLimitMicros: -1n }), "daily_limit_micros"],
+  ])("%s -> INVALID_ARGUMENT naming the field", async (_name, call, field) => {
+    const err = await rejection(call());
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(fields(err)).toContain(field);
+  });
+
+  it("judges the flight at create, stores the fields, and moves with updates (a later end revives)", async () => {
+    const tomorrow = addDays(today(), 1);
+    const { campaign: future } = await h.campaigns.createCampaign({ brandId, name: "Starts tomorrow", startDate: tomorrow, dailyLimitMicros: 5_000_000n });
+    expect(future!.pauseReasons).toEqual([PauseReason.NOT_STARTED]);
+    expect(timestampMs(future!.nextChangeTime!)).toBe(startOfDay(tomorrow, ZONE));
+    expect(future!.startDate).toMatchObject(tomorrow);
+    expect(future!.endDate).toBeUndefined();
+    expect(future!.dailyLimitMicros).toBe(5_000_000n);
+
+    const yesterday = addDays(today(), -1);
+    const { campaign: ended } = await h.campaigns.createCampaign({ brandId, name: "Ended", startDate: addDays(today(), -7), endDate: yesterday });
+    expect(ended!.pauseReasons).toEqual([PauseReason.ENDED]);
+    expect(ended!.nextChangeTime).toBeUndefined();
+
+    // The end moved to today: serving at once, until tomorrow's first instant.
+    const { campaign: revived } = await h.campaigns.updateCampaign({ campaign: { id: ended!.id, endDate: today() }, updateMask: { paths: ["end_date"] } });
+    expect(revived!.serving).toBe(true);
+    expect(timestampMs(revived!.nextChangeTime!)).toBe(startOfDay(tomorrow, ZONE));
+    const log = (await h.campaigns.listCampaignStateChanges({ campaignId: ended!.id })).changes;
+    expect(log[0]).toMatchObject({ cause: "update", fromReasons: [PauseReason.ENDED], toServing: true });
+
+    // A start after the stored end is refused and changes nothing.
+    const err = await rejection(h.campaigns.updateCampaign({ campaign: { id: ended!.id, startDate: tomorrow }, updateMask: { paths: ["start_date"] } }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(fields(err)).toContain("campaign.start_date");
+    expect((await h.campaigns.getCampaign({ id: ended!.id })).campaign!.etag).toBe(revived!.etag);
+
+    // Masked and unset: removed. The cap likewise.
+    const { campaign: open } = await h.campaigns.updateCampaign({
+      campaign: { id: future!.id }, updateMask: { paths: ["start_date", "daily_limit_micros"] },
+    });
+    expect(open!.serving).toBe(true);
+    expect(open!.startDate).toBeUndefined();
+    expect(open!.dailyLimitMicros).toBeUndefined();
+    expect(open!.nextChangeTime).toBeUndefined();
   });
 });

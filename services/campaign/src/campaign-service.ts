@@ -24,7 +24,10 @@ import {
   type CampaignService,
   type WatchCampaignsResponse,
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { isInside } from "@adbudget/time";
+import { formatDate, isInside } from "@adbudget/time";
+import type { Date as ProtoDate } from "@adbudget/proto/google/type/date_pb.js";
+import { dateViolation } from "@adbudget/kit";
+import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
 import { stateOf, type CampaignRow, type CampaignStore, type Cause } from "./campaign-store.js";
 import { campaignProto, changeProto, etagOf } from "./proto-mapping.js";
@@ -40,6 +43,9 @@ export interface CampaignServiceDeps {
   onScheduleChanged?: (campaign: CampaignRow) => Promise<void>;
   now?: () => number;
 }
+
+/** The fields UpdateCampaign's mask may name. */
+const UPDATABLE = ["name", "schedule", "start_date", "end_date", "daily_limit_micros"];
 
 /** The brand's version from its etag ("v7" -> 7n): orders brand data from different sources. */
 function brandVersion(etag: string): bigint {
@@ -96,9 +102,41 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     return schedule === null ? true : isInside(nowMs, schedule.windows, scheduleZone(schedule, brandZone));
   }
 
-  async createCampaign(req: { brandId: string; name: string; schedule?: DaypartSchedule; enabled?: boolean }, ctx: HandlerContext) {
+  /** A flight date of a request as stored ("YYYY-MM-DD"), or a violation of `field`. */
+  private flightDate(d: ProtoDate | undefined, field: string, violations: FieldViolation[]): string | null {
+    if (d === undefined) return null;
+    const bad = dateViolation(d, field);
+    if (bad !== undefined) {
+      violations.push(bad);
+      return null;
+    }
+    return formatDate(d);
+  }
+
+  /** An end date before the start date is refused (a flight of no day at all is a mistake). */
+  private checkFlight(startDate: string | null, endDate: string | null, field: string, violations: FieldViolation[]): void {
+    if (startDate !== null && endDate !== null && endDate < startDate) {
+      violations.push({ field, description: `must not be before the start date ${startDate}` });
+    }
+  }
+
+  async createCampaign(
+    req: { brandId: string; name: string; schedule?: DaypartSchedule; enabled?: boolean; startDate?: ProtoDate; endDate?: ProtoDate; dailyLimitMicros?: bigint },
+    ctx: HandlerContext,
+  ) {
     assertBrand(ctx, req.brandId);
-    const schedule = scheduleFromProto(req.schedule, "schedule") ?? null;
+    const violations: FieldViolation[] = [];
+    const startDate = this.flightDate(req.startDate, "start_date", violations);
+    const endDate = this.flightDate(req.endDate, "end_date", violations);
+    this.checkFlight(startDate, endDate, "end_date", violations);
+    let schedule: StoredSchedule | null = null;
+    try {
+      schedule = scheduleFromProto(req.schedule, "schedule") ?? null;
+    } catch (err) {
+      if (!(err instanceof InvalidArgumentError)) throw err;
+      violations.push(...err.violations);
+    }
+    if (violations.length > 0) throw new InvalidArgumentError(violations);
     const brand = await this.brand(req.brandId);
     if (brand.archived) throw new FailedPreconditionError(`brand ${JSON.stringify(brand.id)} is archived`);
     const nowMs = this.now();
@@ -117,12 +155,19 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         schedule,
         inDaypart: this.daypartNow(schedule, state.timeZone, nowMs),
         daypartAsOf: now,
-        nextChangeAt: nextChangeOf({ schedule, daypartAsOf: now }, state.timeZone, nowMs),
+        nextChangeAt: nextChangeOf({ schedule, daypartAsOf: now, startDate, endDate }, state.timeZone, nowMs),
         version: 1n,
         scheduleVersion: schedule === null ? 0n : 1n,
         createdAt: now,
         updatedAt: now,
         deletedAt: null,
+        startDate,
+        endDate,
+        flight: flightAt({ startDate, endDate }, state.timeZone, nowMs),
+        dailyLimitMicros: req.dailyLimitMicros ?? null,
+        capDay: null,
+        capExhausted: false,
+        capSeq: 0n,
       };
       const s = stateOf(base, state);
       const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
@@ -130,7 +175,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       return { result: row, changes: [change] };
     }, nowMs);
     requestLogger(ctx, this.deps.logger).info({ campaignId: result.id, brandId: result.brandId, serving: result.serving }, "campaign created");
-    if (result.schedule !== null) await this.deps.onScheduleChanged?.(result);
+    if (result.schedule !== null || hasFlight(result)) await this.deps.onScheduleChanged?.(result);
     return { campaign: campaignProto(result) };
   }
 
@@ -157,6 +202,9 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     if (!/^[0-9a-f-]{36}$/i.test(c.id)) violations.push({ field: "campaign.id", description: "must be a campaign id" });
     if (paths.length === 0) violations.push({ field: "update_mask", description: "must name at least one field" });
     let schedule: StoredSchedule | null | undefined;
+    let startDate: string | null | undefined;
+    let endDate: string | null | undefined;
+    let dailyLimit: bigint | null | undefined;
     for (const p of paths) {
       if (p === "name") {
         if (c.name.length < 1 || c.name.length > 200) violations.push({ field: "campaign.name", description: "must be 1 to 200 characters" });
@@ -167,11 +215,19 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
           if (err instanceof InvalidArgumentError) violations.push(...err.violations);
           else throw err;
         }
+      } else if (p === "start_date") {
+        startDate = this.flightDate(c.startDate, "campaign.start_date", violations);
+      } else if (p === "end_date") {
+        endDate = this.flightDate(c.endDate, "campaign.end_date", violations);
+      } else if (p === "daily_limit_micros") {
+        dailyLimit = c.dailyLimitMicros ?? null;
       } else {
-        violations.push({ field: "update_mask", description: `${JSON.stringify(p)} cannot be updated; updatable: name, schedule` });
+        violations.push({ field: "update_mask", description: `${JSON.stringify(p)} cannot be updated; updatable: ${UPDATABLE.join(", ")}` });
       }
     }
     if (violations.length > 0) throw new InvalidArgumentError(violations);
+    /** The schedule or the flight changed: the campaign's clock must recompute. */
+    const clockChange = schedule !== undefined || startDate !== undefined || endDate !== undefined;
     const nowMs = this.now();
     const now = new Date(nowMs);
     const { result } = await this.deps.store.tx(async (client) => {
@@ -180,16 +236,27 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       const brand = await this.deps.store.brandState(client, before.brandId, false);
       const after: CampaignRow = { ...before };
       if (paths.includes("name")) after.name = c.name;
+      if (startDate !== undefined) after.startDate = startDate;
+      if (endDate !== undefined) after.endDate = endDate;
+      if (dailyLimit !== undefined) after.dailyLimitMicros = dailyLimit;
+      const flightViolations: FieldViolation[] = [];
+      this.checkFlight(after.startDate, after.endDate, endDate !== undefined ? "campaign.end_date" : "campaign.start_date", flightViolations);
+      if (flightViolations.length > 0) throw new InvalidArgumentError(flightViolations);
       if (schedule !== undefined) {
         after.schedule = schedule;
-        after.inDaypart = this.daypartNow(schedule, brand?.timeZone ?? "UTC", nowMs);
-        after.daypartAsOf = now;
         after.scheduleVersion = before.scheduleVersion + 1n;
+      }
+      if (clockChange) {
+        // The clock's state is recomputed for now (a later end date revives an ended campaign at
+        // once); a clock call computed before this instant is then older and changes nothing.
+        after.inDaypart = this.daypartNow(after.schedule, brand?.timeZone ?? "UTC", nowMs);
+        after.flight = flightAt(after, brand?.timeZone ?? "UTC", nowMs);
+        after.daypartAsOf = now;
       }
       const change = await this.deps.store.save(client, before, after, brand, this.cause(ctx, "update"), now);
       return { result: change.campaign, changes: [change] };
     }, nowMs);
-    if (schedule !== undefined) await this.deps.onScheduleChanged?.(result);
+    if (clockChange) await this.deps.onScheduleChanged?.(result);
     return { campaign: campaignProto(result) };
   }
 
@@ -222,7 +289,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       const change = await this.deps.store.delete(client, before, this.cause(ctx, "delete"), new Date(nowMs));
       return { result: change.campaign, changes: [change] };
     }, nowMs);
-    if (result.schedule !== null) await this.deps.onScheduleChanged?.(result);
+    if (result.schedule !== null || hasFlight(result)) await this.deps.onScheduleChanged?.(result);
     return {};
   }
 

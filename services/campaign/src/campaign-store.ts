@@ -2,8 +2,9 @@ import type pg from "pg";
 import { inTransaction, NotFoundError, uuidv7, writeOutbox, type OutboxMessage } from "@adbudget/kit";
 import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { formatDate, isInside, periodsOf } from "@adbudget/time";
+import { FlightPhase, formatDate, isInside, periodsOf } from "@adbudget/time";
 import { applyBudgetSignal, exhaustedNow, type BudgetSignal, type FlagState, type PeriodFlag } from "./budget-flags.js";
+import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf, sameDaypartBasis } from "./next-change.js";
 import type { StoredSchedule } from "./schedule.js";
 import { sameState, servingState, type ServingState } from "./serving-state.js";
@@ -29,6 +30,17 @@ export interface CampaignRow {
   createdAt: Date;
   updatedAt: Date;
   deletedAt: Date | null;
+  /** Flight dates, "YYYY-MM-DD" in the brand's zone; null = open-ended. */
+  startDate: string | null;
+  endDate: string | null;
+  /** The flight phase the last write applied (migration 0006): the clock moves it at its instants. */
+  flight: FlightPhase;
+  /** The cap on the campaign's spend per brand day; null = none. */
+  dailyLimitMicros: bigint | null;
+  /** The budget service's last cap event: the brand day, its state, its sequence. */
+  capDay: string | null;
+  capExhausted: boolean;
+  capSeq: bigint;
 }
 
 export interface BrandStateRow {
@@ -74,7 +86,8 @@ export interface Cause {
 }
 
 const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,
-  pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at, next_change_at`;
+  pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at, next_change_at,
+  start_date::text, end_date::text, flight, daily_limit_micros::text, cap_day::text, cap_exhausted, cap_seq::text`;
 
 interface RawCampaign {
   id: string;
@@ -92,6 +105,13 @@ interface RawCampaign {
   updated_at: Date;
   deleted_at: Date | null;
   next_change_at: Date | null;
+  start_date: string | null;
+  end_date: string | null;
+  flight: number;
+  daily_limit_micros: string | null;
+  cap_day: string | null;
+  cap_exhausted: boolean;
+  cap_seq: string;
 }
 
 function toCampaign(r: RawCampaign): CampaignRow {
@@ -111,6 +131,13 @@ function toCampaign(r: RawCampaign): CampaignRow {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     deletedAt: r.deleted_at,
+    startDate: r.start_date,
+    endDate: r.end_date,
+    flight: r.flight as FlightPhase,
+    dailyLimitMicros: r.daily_limit_micros === null ? null : BigInt(r.daily_limit_micros),
+    capDay: r.cap_day,
+    capExhausted: r.cap_exhausted,
+    capSeq: BigInt(r.cap_seq),
   };
 }
 
@@ -145,14 +172,19 @@ function toBrandState(r: RawBrandState): BrandStateRow {
   };
 }
 
-/** The serving inputs of a campaign given its brand's state. */
-export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart">, b: BrandStateRow | undefined): ServingState {
+/**
+ * The serving inputs of a campaign given its brand's state. The cap pauses it only while the
+ * day of its last cap event is the brand's current day: the day's reset frees it.
+ */
+export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" | "capDay" | "capExhausted">, b: BrandStateRow | undefined): ServingState {
   return servingState({
     enabled: c.enabled,
     inDaypart: c.inDaypart,
     dayExhausted: b?.dayExhausted ?? false,
     monthExhausted: b?.monthExhausted ?? false,
     brandArchived: b?.archived ?? false,
+    flight: c.flight,
+    capExhausted: c.capExhausted && c.capDay !== null && c.capDay === (b?.dayPeriod ?? null),
   });
 }
 
@@ -239,12 +271,13 @@ export class CampaignStore {
     if (rows.length === 0) return;
     await client.query(
       `update campaigns c set in_daypart = u.in_daypart, daypart_as_of = u.as_of, next_change_at = u.next_change_at,
-              serving = u.serving, pause_reasons = u.reasons::smallint[], version = u.version, updated_at = u.updated_at
-       from unnest($1::uuid[], $2::bool[], $3::timestamptz[], $4::timestamptz[], $5::bool[], $6::text[], $7::bigint[], $8::timestamptz[])
-         as u(id, in_daypart, as_of, next_change_at, serving, reasons, version, updated_at)
+              serving = u.serving, pause_reasons = u.reasons::smallint[], version = u.version, updated_at = u.updated_at, flight = u.flight
+       from unnest($1::uuid[], $2::bool[], $3::timestamptz[], $4::timestamptz[], $5::bool[], $6::text[], $7::bigint[], $8::timestamptz[], $9::int2[])
+         as u(id, in_daypart, as_of, next_change_at, serving, reasons, version, updated_at, flight)
        where c.id = u.id`,
       [rows.map((r) => r.id), rows.map((r) => r.inDaypart), rows.map((r) => r.daypartAsOf), rows.map((r) => r.nextChangeAt),
-        rows.map((r) => r.serving), rows.map((r) => `{${r.reasons.join(",")}}`), rows.map((r) => r.version.toString()), rows.map((r) => r.updatedAt)],
+        rows.map((r) => r.serving), rows.map((r) => `{${r.reasons.join(",")}}`), rows.map((r) => r.version.toString()), rows.map((r) => r.updatedAt),
+        rows.map((r) => r.flight)],
     );
   }
 
@@ -269,10 +302,11 @@ export class CampaignStore {
   async insert(client: pg.ClientBase, c: CampaignRow, cause: Cause): Promise<CampaignChange> {
     await client.query(
       `insert into campaigns (id, brand_id, name, enabled, schedule, in_daypart, daypart_as_of, serving, pause_reasons,
-                              version, schedule_version, created_at, updated_at, next_change_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)`,
+                              version, schedule_version, created_at, updated_at, next_change_at, start_date, end_date, flight, daily_limit_micros)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)`,
       [c.id, c.brandId, c.name, c.enabled, c.schedule === null ? null : JSON.stringify(c.schedule), c.inDaypart, c.daypartAsOf,
-        c.serving, c.reasons, c.version.toString(), c.scheduleVersion.toString(), c.createdAt, c.nextChangeAt],
+        c.serving, c.reasons, c.version.toString(), c.scheduleVersion.toString(), c.createdAt, c.nextChangeAt,
+        c.startDate, c.endDate, c.flight, c.dailyLimitMicros?.toString() ?? null],
     );
     const stateChange = await this.audit(client, c, { serving: false, reasons: [] }, { serving: c.serving, reasons: c.reasons }, cause, c.createdAt);
     return { campaign: c, stateChange };
@@ -288,10 +322,12 @@ export class CampaignStore {
     const row: CampaignRow = { ...after, nextChangeAt, serving: next.serving, reasons: next.reasons, version: before.version + 1n, updatedAt: now };
     await client.query(
       `update campaigns set name = $2, enabled = $3, schedule = $4, in_daypart = $5, daypart_as_of = $6, serving = $7,
-              pause_reasons = $8, version = $9, schedule_version = $10, updated_at = $11, next_change_at = $12
+              pause_reasons = $8, version = $9, schedule_version = $10, updated_at = $11, next_change_at = $12,
+              start_date = $13, end_date = $14, flight = $15, daily_limit_micros = $16, cap_day = $17, cap_exhausted = $18, cap_seq = $19
        where id = $1`,
       [row.id, row.name, row.enabled, row.schedule === null ? null : JSON.stringify(row.schedule), row.inDaypart, row.daypartAsOf,
-        row.serving, row.reasons, row.version.toString(), row.scheduleVersion.toString(), now, row.nextChangeAt],
+        row.serving, row.reasons, row.version.toString(), row.scheduleVersion.toString(), now, row.nextChangeAt,
+        row.startDate, row.endDate, row.flight, row.dailyLimitMicros?.toString() ?? null, row.capDay, row.capExhausted, row.capSeq.toString()],
     );
     const prev = { serving: before.serving, reasons: before.reasons };
     const stateChange = sameState(prev, next) ? undefined : await this.audit(client, row, prev, next, cause, now);
@@ -335,7 +371,9 @@ export class CampaignStore {
     const updated: BrandStateRow = kind === PeriodKind.DAY
       ? { ...brand, dayPeriod: after.current, dayExhausted: exhausted }
       : { ...brand, monthPeriod: after.current, monthExhausted: exhausted };
-    if (exhausted === exhaustedNow(before)) return [];
+    // A new current day also ends the old day's campaign caps (stateOf): recompute then too.
+    const newDay = kind === PeriodKind.DAY && after.current !== before.current;
+    if (exhausted === exhaustedNow(before) && !newDay) return [];
     return this.recomputeBrand(client, updated, cause, now);
   }
 
@@ -359,6 +397,30 @@ export class CampaignStore {
     }
   }
 
+  /**
+   * Applies a cap event of the budget service (CampaignCapEvent) to one campaign. Idempotent and
+   * order-insensitive: a later brand day wins, and within a day the highest sequence; anything
+   * older changes nothing. The cap pauses the campaign only while its day is the brand's current
+   * one (stateOf), so an event of yesterday arriving late pauses nothing, and the next day's reset
+   * frees the campaign. Writes an audit row and an event only when serving or the reasons changed.
+   */
+  async applyCap(client: pg.ClientBase, campaignId: string, signal: { day: string; exhausted: boolean; seq: bigint }, cause: Cause, now: Date): Promise<CampaignChange[]> {
+    const { rows } = await client.query<RawCampaign>(
+      `select ${CAMPAIGN_COLUMNS} from campaigns where id = $1 and deleted_at is null for update`,
+      [campaignId],
+    );
+    if (rows[0] === undefined) return [];
+    const c = toCampaign(rows[0]);
+    if (c.capDay !== null && (signal.day < c.capDay || (signal.day === c.capDay && signal.seq <= c.capSeq))) return [];
+    const brand = await this.brandState(client, c.brandId, false);
+    const after: CampaignRow = { ...c, capDay: signal.day, capExhausted: signal.exhausted, capSeq: signal.seq };
+    if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) {
+      await client.query("update campaigns set cap_day = $2, cap_exhausted = $3, cap_seq = $4 where id = $1", [c.id, signal.day, signal.exhausted, signal.seq.toString()]);
+      return [];
+    }
+    return [await this.save(client, c, after, brand, cause, now)];
+  }
+
   /** Brand archived / zone changed: store it and recompute the brand's campaigns. */
   async applyBrand(client: pg.ClientBase, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, cause: Cause, now: Date): Promise<CampaignChange[]> {
     const before = await this.brandState(client, brand.id, true);
@@ -380,14 +442,16 @@ export class CampaignStore {
     );
     const changes: CampaignChange[] = [];
     for (const c of rows.map(toCampaign)) {
-      if (c.schedule === null || c.schedule.timeZone !== "") {
+      if ((c.schedule === null || c.schedule.timeZone !== "") && !hasFlight(c)) {
         const next = stateOf(c, brand);
         if (!sameState({ serving: c.serving, reasons: c.reasons }, next)) changes.push(await this.save(client, c, c, brand, cause, now));
         continue;
       }
+      // Flight dates are days of the brand's zone too: their phase moves with it.
       const after: CampaignRow = {
         ...c,
-        inDaypart: isInside(now.getTime(), c.schedule.windows, brand.timeZone),
+        inDaypart: c.schedule === null ? true : isInside(now.getTime(), c.schedule.windows, c.schedule.timeZone || brand.timeZone),
+        flight: flightAt(c, brand.timeZone, now.getTime()),
         daypartAsOf: now,
         scheduleVersion: c.scheduleVersion + 1n,
       };

@@ -1,5 +1,7 @@
 import { NotFoundError, type Logger } from "@adbudget/kit";
 import { auditRow, stateOf, type CampaignChange, type CampaignRow, type CampaignStore, type Cause, type StateChangeRow } from "./campaign-store.js";
+import type { FlightPhase } from "@adbudget/time";
+import { flightAt, flightCause, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
 import { sameState } from "./serving-state.js";
 
@@ -29,17 +31,25 @@ const CONFLICT = new Set(["40P01", "40001"]);
 const MAX_ATTEMPTS = 5;
 
 /**
- * The decision for one call, given the campaign as it is now (pure). Ignored when computed from
- * an older schedule version, older than the state applied, already applied, or for a campaign
- * without a schedule; a newer as-of of the same state is a confirmation (remembered, so older
- * calls stay ignored, with no new version or event); otherwise the daypart state changes.
+ * The decision for one call, given the campaign as it is now and the flight phase at the call's
+ * instant (pure). Ignored when computed from an older schedule version, older than the state
+ * applied, already applied, or for a campaign with neither a schedule nor flight dates; a newer
+ * as-of of the same state is a confirmation (remembered, so older calls stay ignored, with no new
+ * version or event); otherwise the daypart or flight state changes. Without a schedule the
+ * campaign is always inside it, whatever the call says.
  */
-export function daypartDecision(before: CampaignRow, req: Pick<DaypartRequest, "inWindow" | "asOf" | "scheduleVersion">): "ignore" | "confirm" | "change" {
+export function daypartDecision(
+  before: CampaignRow,
+  req: Pick<DaypartRequest, "inWindow" | "asOf" | "scheduleVersion">,
+  flight: FlightPhase = before.flight,
+): "ignore" | "confirm" | "change" {
+  const inWindow = before.schedule === null ? true : req.inWindow;
   const outdated = req.scheduleVersion !== 0n && req.scheduleVersion < before.scheduleVersion;
   const stale = before.daypartAsOf !== null && before.daypartAsOf > req.asOf;
-  const same = before.inDaypart === req.inWindow && before.daypartAsOf !== null && before.daypartAsOf.getTime() === req.asOf.getTime();
-  if (outdated || stale || same || before.schedule === null) return "ignore";
-  return before.inDaypart === req.inWindow ? "confirm" : "change";
+  const sameState = before.inDaypart === inWindow && before.flight === flight;
+  const same = sameState && before.daypartAsOf !== null && before.daypartAsOf.getTime() === req.asOf.getTime();
+  if (outdated || stale || same || (before.schedule === null && !hasFlight(before))) return "ignore";
+  return sameState ? "confirm" : "change";
 }
 
 /**
@@ -130,10 +140,12 @@ export class DaypartWriter {
       const outcomes = reqs.map((req): DaypartOutcome | Error => {
         const before = current.get(req.campaignId);
         if (before === undefined) return new NotFoundError("campaign", req.campaignId);
-        const decision = daypartDecision(before, req);
-        if (decision === "ignore") return { campaign: before, unchanged: true };
         const brand = brands.get(before.brandId);
-        const basis = { ...before, inDaypart: req.inWindow, daypartAsOf: req.asOf };
+        // The flight phase at the call's instant, from the stored dates in the brand's zone.
+        const flight = flightAt(before, brand?.timeZone ?? "UTC", req.asOf.getTime());
+        const decision = daypartDecision(before, req, flight);
+        if (decision === "ignore") return { campaign: before, unchanged: true };
+        const basis = { ...before, inDaypart: before.schedule === null ? true : req.inWindow, flight, daypartAsOf: req.asOf };
         const nextChangeAt = nextChangeOf(basis, brand?.timeZone ?? "UTC", nowMs);
         touched.add(before.id);
         if (decision === "confirm") {
@@ -144,7 +156,8 @@ export class DaypartWriter {
         const row: CampaignRow = { ...basis, nextChangeAt, serving: next.serving, reasons: next.reasons, version: before.version + 1n, updatedAt: now };
         current.set(row.id, row);
         const prev = { serving: before.serving, reasons: before.reasons };
-        const stateChange = sameState(prev, next) ? undefined : auditRow(row, prev, next, req.cause, now);
+        const cause = { ...req.cause, cause: flightCause(before.flight, flight, req.cause.cause) };
+        const stateChange = sameState(prev, next) ? undefined : auditRow(row, prev, next, cause, now);
         if (stateChange !== undefined) audits.push(stateChange);
         changes.push({ campaign: row, stateChange });
         return { campaign: row, unchanged: stateChange === undefined };

@@ -7,6 +7,7 @@ import {
   type CampaignStateChange,
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import type { CampaignRow, StateChangeRow } from "./campaign-store.js";
+import { parseDate } from "@adbudget/time";
 import { scheduleToProto } from "./schedule.js";
 
 export function etagOf(c: Pick<CampaignRow, "version">): string {
@@ -27,6 +28,9 @@ export function campaignProto(c: CampaignRow): Campaign {
     createTime: timestampFromDate(c.createdAt),
     updateTime: timestampFromDate(c.updatedAt),
     nextChangeTime: c.nextChangeAt === null ? undefined : timestampFromDate(c.nextChangeAt),
+    startDate: c.startDate === null ? undefined : parseDate(c.startDate),
+    endDate: c.endDate === null ? undefined : parseDate(c.endDate),
+    dailyLimitMicros: c.dailyLimitMicros ?? undefined,
   });
 }
 

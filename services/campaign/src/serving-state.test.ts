@@ -1,14 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { FlightPhase } from "@adbudget/time";
 import { servingState } from "./serving-state.js";
 
 describe("servingState over every combination", () => {
-  const combos = Array.from({ length: 32 }, (_, n) => ({
+  // 6 booleans x 3 flight phases: every combination of the inputs.
+  const combos = Array.from({ length: 64 * 3 }, (_, n) => ({
     enabled: (n & 1) === 0,
     inDaypart: (n & 2) === 0,
     dayExhausted: (n & 4) !== 0,
     monthExhausted: (n & 8) !== 0,
     brandArchived: (n & 16) !== 0,
+    capExhausted: (n & 32) !== 0,
+    flight: [FlightPhase.DURING, FlightPhase.BEFORE, FlightPhase.AFTER][n >> 6]!,
   }));
   it.each(combos)("%j", (inputs) => {
     const want: PauseReason[] = [];
@@ -17,6 +21,9 @@ describe("servingState over every combination", () => {
     if (inputs.dayExhausted) want.push(PauseReason.DAILY_BUDGET_EXHAUSTED);
     if (inputs.monthExhausted) want.push(PauseReason.MONTHLY_BUDGET_EXHAUSTED);
     if (inputs.brandArchived) want.push(PauseReason.BRAND_ARCHIVED);
+    if (inputs.flight === FlightPhase.BEFORE) want.push(PauseReason.NOT_STARTED);
+    if (inputs.flight === FlightPhase.AFTER) want.push(PauseReason.ENDED);
+    if (inputs.capExhausted) want.push(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED);
     expect(servingState(inputs)).toEqual({ serving: want.length === 0, reasons: want });
   });
 });

@@ -1,4 +1,5 @@
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { FlightPhase } from "@adbudget/time";
 
 /** Everything that decides whether a campaign serves. */
 export interface ServingInputs {
@@ -11,6 +12,10 @@ export interface ServingInputs {
   /** The brand's current month is exhausted. */
   monthExhausted: boolean;
   brandArchived: boolean;
+  /** Where now lies relative to the campaign's flight dates (DURING without dates). */
+  flight: FlightPhase;
+  /** The campaign's own spend today reached its cap (Campaign.daily_limit_micros). */
+  capExhausted: boolean;
 }
 
 export interface ServingState {
@@ -31,6 +36,9 @@ export function servingState(i: ServingInputs): ServingState {
   if (i.dayExhausted) reasons.push(PauseReason.DAILY_BUDGET_EXHAUSTED);
   if (i.monthExhausted) reasons.push(PauseReason.MONTHLY_BUDGET_EXHAUSTED);
   if (i.brandArchived) reasons.push(PauseReason.BRAND_ARCHIVED);
+  if (i.flight === FlightPhase.BEFORE) reasons.push(PauseReason.NOT_STARTED);
+  if (i.flight === FlightPhase.AFTER) reasons.push(PauseReason.ENDED);
+  if (i.capExhausted) reasons.push(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED);
   return { serving: reasons.length === 0, reasons };
 }
 

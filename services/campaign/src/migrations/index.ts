@@ -3,6 +3,7 @@ import { Migration0002OutboxTrace } from "./0002-outbox-trace.js";
 import { Migration0003PeriodFlags } from "./0003-period-flags.js";
 import { Migration0004ChangePrincipal } from "./0004-change-principal.js";
 import { Migration0005NextChange } from "./0005-next-change.js";
+import { Migration0006FlightAndCap } from "./0006-flight-and-cap.js";
 
 /** Every migration of the campaign service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   { name: "0003-period-flags", class: Migration0003PeriodFlags },
   { name: "0004-change-principal", class: Migration0004ChangePrincipal },
   { name: "0005-next-change", class: Migration0005NextChange },
+  { name: "0006-flight-and-cap", class: Migration0006FlightAndCap },
 ];
