@@ -1,4 +1,4 @@
-import { isInside, parseClock } from "@adbudget/time";
+import { FlightPhase, isInside, parseClock } from "@adbudget/time";
 import { servingState } from "@adbudget/campaign-service";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -210,6 +210,9 @@ async function truth(system: ChaosSystem, cast: Cast) {
       dayExhausted: status!.day!.exhausted,
       monthExhausted: status!.month!.exhausted,
       brandArchived: false,
+      // The chaos cast has neither flight dates nor caps.
+      flight: FlightPhase.DURING,
+      capExhausted: false,
     });
     out.push({ id, serving: s.serving, reasons: s.reasons as number[] });
   }
