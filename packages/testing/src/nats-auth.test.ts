@@ -311,7 +311,7 @@ describe("NATS with one user per workload", () => {
         `$JS.API.CONSUMER.DELETE.${streams.budget}.${consumers.campaignBudget}`,
       );
       expect((await violation(brandJsm.streams.add({ name: `${TAG}_OTHER`, subjects: [`${tag}.other.>`] }))).subject).toBe(`$JS.API.STREAM.CREATE.${TAG}_OTHER`);
-      expect((await violation(budgetJsm.streams.info(streams.campaign))).subject).toBe(`$JS.API.STREAM.INFO.${streams.campaign}`);
+      expect((await violation(brandJsm.streams.info(streams.campaign))).subject).toBe(`$JS.API.STREAM.INFO.${streams.campaign}`);
     } finally {
       await Promise.all([campaign.close(), budget.close(), brand.close()]);
     }

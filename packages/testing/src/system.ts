@@ -114,6 +114,7 @@ export async function startSystem(options: {
       NATS_URL,
       EVENT_SUBJECT_PREFIX: tag,
       BUDGET_STREAM: budgetStream,
+      CAMPAIGN_STREAM: campaignStream,
       SHUTDOWN_GRACE_MS: "500",
       ...options.env,
       ...options.budgetEnv,

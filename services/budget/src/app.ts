@@ -10,6 +10,7 @@ import { BudgetClockServiceImpl } from "./budget-clock-service.js";
 import { AlertWatch } from "./alert-watch.js";
 import { BudgetServiceImpl } from "./budget-service.js";
 import { BudgetStore } from "./budget-store.js";
+import { campaignEventHandler } from "./campaign-caps.js";
 import { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetConfig } from "./config.js";
 import { OUTBOX_CHANNEL, OUTBOX_LOCK_KEY } from "./events.js";
@@ -45,7 +46,7 @@ export async function startBudgetApp(
     },
     services: [BudgetService, BudgetClockService],
     healthIntervalMs: options.healthIntervalMs,
-    build({ pool, relay, nc, stack, logger, metrics, now, transport }) {
+    build({ pool, relay, nc, stack, logger, metrics, now, transport, consume }) {
       const brandClient = createClient(BrandService, transport(config.brandServiceUrl));
       const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
       const zones = new ZoneLocks(pool, brandClient, logger, now);
@@ -71,6 +72,16 @@ export async function startBudgetApp(
         },
       });
       const budgetClock = new BudgetClockServiceImpl({ store, brands, zones, logger, now });
+      // Campaign caps: each campaign's daily_limit_micros from its events (campaign-caps.ts).
+      // Without a campaign service (CAMPAIGN_SERVICE_URL=none) there are no campaigns to cap.
+      if (campaigns !== undefined) consume({
+        component: "campaign-events",
+        stream: config.campaignStream,
+        streamSubjects: [`${config.subjectPrefix}.campaign.>`],
+        durable: config.campaignConsumer,
+        filterSubject: `${config.subjectPrefix}.campaign.>`,
+        handle: campaignEventHandler({ pool, brands, prefix: config.subjectPrefix, logger, now, onEvents: wake }),
+      });
       return (router) => routes(router, budget, budgetClock);
     },
   });

@@ -135,8 +135,8 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     if (bad !== undefined) throw new InvalidArgumentError([bad]);
     const brand = await this.deps.brands.get(req.brandId);
     const day = req.day === undefined ? periodsOf(this.now(), await this.zoneOf(brand)).day : req.day;
-    const { spent, count } = await this.deps.store.campaignSpend(brand.id, req.campaignId, formatDate(day));
-    return { brandId: brand.id, campaignId: req.campaignId, day, spentMicros: spent, eventCount: count };
+    const { spent, count, limit, exhausted } = await this.deps.store.campaignSpend(brand.id, req.campaignId, formatDate(day));
+    return { brandId: brand.id, campaignId: req.campaignId, day, spentMicros: spent, eventCount: count, limitMicros: limit ?? undefined, exhausted };
   }
 
   async recordSpend(req: RecordSpendRequest, ctx: HandlerContext) {

@@ -210,12 +210,15 @@ export class BudgetStore {
   }
 
   /** A campaign's spend counted toward one local day of its brand ("YYYY-MM-DD"); zeros if none. */
-  async campaignSpend(brandId: string, campaignId: string, day: string): Promise<{ spent: bigint; count: bigint }> {
-    const { rows } = await this.pool.query<{ spent: string; cnt: string }>(
-      "select spent_micros::text as spent, event_count::text as cnt from campaign_day_spend where brand_id = $1 and campaign_id = $2 and day = $3",
+  async campaignSpend(brandId: string, campaignId: string, day: string): Promise<{ spent: bigint; count: bigint; limit: bigint | null; exhausted: boolean }> {
+    const { rows } = await this.pool.query<{ spent: string; cnt: string; lim: string | null; exhausted: boolean }>(
+      `select spent_micros::text as spent, event_count::text as cnt, limit_micros::text as lim, cap_exhausted as exhausted
+       from campaign_day_spend where brand_id = $1 and campaign_id = $2 and day = $3`,
       [brandId, campaignId, day],
     );
-    return rows[0] ? { spent: BigInt(rows[0].spent), count: BigInt(rows[0].cnt) } : { spent: 0n, count: 0n };
+    const r = rows[0];
+    return r ? { spent: BigInt(r.spent), count: BigInt(r.cnt), limit: r.lim === null ? null : BigInt(r.lim), exhausted: r.exhausted }
+      : { spent: 0n, count: 0n, limit: null, exhausted: false };
   }
 
   /** Spend events newest first, keyset-paged on (occurred_at, event_id). */

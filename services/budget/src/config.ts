@@ -9,6 +9,10 @@ export interface BudgetConfig extends ServiceConfig {
   brandCacheTtlMs: number;
   spendMaxBatch: number;
   spendConcurrency: number;
+  /** JetStream stream of campaign events (CAMPAIGN_STREAM), read for the campaigns' caps. */
+  campaignStream: string;
+  /** Durable name of that consumer (BUDGET_CAMPAIGN_CONSUMER). */
+  campaignConsumer: string;
 }
 
 /**
@@ -16,7 +20,8 @@ export interface BudgetConfig extends ServiceConfig {
  * EVENT_SUBJECT_PREFIX (adbudget), BUDGET_STREAM (ADBUDGET_BUDGET), BRAND_SERVICE_URL
  * (http://127.0.0.1:50051), CAMPAIGN_SERVICE_URL (http://127.0.0.1:50053; "none" = spend is not checked
  * against campaigns), BRAND_CACHE_TTL_MS (5000), SPEND_MAX_BATCH (1000),
- * SPEND_CONCURRENCY (2), BUDGET_DB_POOL_MAX (10), plus the shared settings.
+ * SPEND_CONCURRENCY (2), CAMPAIGN_STREAM (ADBUDGET_CAMPAIGN), BUDGET_CAMPAIGN_CONSUMER
+ * (budget-campaign-events), BUDGET_DB_POOL_MAX (10), plus the shared settings.
  */
 export function readBudgetConfig(env: Record<string, string | undefined> = process.env): BudgetConfig {
   const reader = new EnvReader(env);
@@ -29,6 +34,8 @@ export function readBudgetConfig(env: Record<string, string | undefined> = proce
     brandCacheTtlMs: reader.int("BRAND_CACHE_TTL_MS", 5000, { min: 0, max: 3_600_000 }),
     spendMaxBatch: reader.int("SPEND_MAX_BATCH", 1000, { min: 1, max: 10_000 }),
     spendConcurrency: reader.int("SPEND_CONCURRENCY", 2, { min: 1, max: 64 }),
+    campaignStream: reader.token("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
+    campaignConsumer: reader.token("BUDGET_CAMPAIGN_CONSUMER", "budget-campaign-events"),
   };
   reader.done();
   return config;

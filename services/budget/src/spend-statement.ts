@@ -26,6 +26,16 @@ export interface AddedPeriod extends CurrentPeriod {
   alertPercents: number[];
 }
 
+/** A campaign's day total that this batch took to its cap (Campaign.daily_limit_micros). */
+export interface CapReached {
+  brandId: string;
+  campaignId: string;
+  /** The brand's local day, "YYYY-MM-DD". */
+  day: string;
+  spent: bigint;
+  limit: bigint;
+}
+
 export interface Applied {
   /** Positions in `unique` of the events the ledger held already (a retry; usually none). */
   skipped: number[];
@@ -33,6 +43,8 @@ export interface Applied {
   added: AddedPeriod[];
   /** The current day and month of each brand of the batch (now, in its zone). */
   current: Map<string, { day: CurrentPeriod; month: CurrentPeriod }>;
+  /** Campaign day totals this batch took to their caps (each publishes one cap event). */
+  capsReached: CapReached[];
 }
 
 const DAY = PeriodKind.DAY;
@@ -50,7 +62,11 @@ const MONTH = PeriodKind.MONTH;
  *   deadlock; a period row created here takes the budget's limit, read under a share lock of
  *   the budget row, so a concurrent SetBudget is either seen or waits.
  * - `campaign_added`: the same per (brand, campaign, local day): each campaign's day total
- *   (GetCampaignSpend), exact with the ledger.
+ *   (GetCampaignSpend), exact with the ledger, with the campaign's cap (`caps`, campaign_caps)
+ *   and whether this write took the total to it (`cap_crossed`: the row was not at its cap and
+ *   is now). The test is on the state, not on this batch's amount alone, so a total that passed a
+ *   cap lowered concurrently (read from this statement's snapshot) is caught by the campaign's
+ *   next spend at the latest; a cap change itself is judged by the cap consumer (campaign-caps.ts).
  * - `current`: each brand's current day and month. Its snapshot is the statement's, which does
  *   not see `added`'s own changes: those rows are taken from `added` (applyCurrent).
  *
@@ -66,7 +82,7 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
   }
   const result = await client.query<{
     t: number; i: number | null; brand_id: string; kind: number; start: string; spent: string; lim: string | null; exhausted: boolean | null;
-    amount: string | null; alerts: string | null;
+    amount: string | null; alerts: string | null; campaign_id: string | null;
   }>({
     name: "spend-apply",
     text: `with input as (
@@ -93,18 +109,26 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
                    event_count = p.event_count + excluded.event_count,
                    updated_at = excluded.updated_at
              returning brand_id, kind, period_start, spent_micros, limit_micros, exhausted
+           ), caps as (
+             select k.campaign_id, k.daily_limit_micros as lim from campaign_caps k
+             where k.campaign_id = any($3::uuid[]) and k.daily_limit_micros is not null
            ), campaign_added as (
              -- Each campaign's day total, after the period rows (the scalar subquery drains
              -- 'added' first), in key order: concurrent batches take the same locks in the same order.
-             insert into campaign_day_spend as c (brand_id, campaign_id, day, spent_micros, event_count)
-             select n.brand_id, n.campaign_id, n.day, sum(n.amount_micros), count(*)
-             from inserted n
+             -- SET expressions read the row as it was: cap_crossed is "not at the cap before, at it now".
+             insert into campaign_day_spend as c (brand_id, campaign_id, day, spent_micros, event_count, limit_micros, cap_exhausted, cap_crossed)
+             select n.brand_id, n.campaign_id, n.day, sum(n.amount_micros), count(*), k.lim,
+                    coalesce(sum(n.amount_micros) >= k.lim, false), coalesce(sum(n.amount_micros) >= k.lim, false)
+             from inserted n left join caps k on k.campaign_id = n.campaign_id
              where (select count(*) from added) >= 0
-             group by n.brand_id, n.campaign_id, n.day
+             group by n.brand_id, n.campaign_id, n.day, k.lim
              order by n.brand_id, n.campaign_id, n.day
              on conflict (brand_id, campaign_id, day) do update
-               set spent_micros = c.spent_micros + excluded.spent_micros, event_count = c.event_count + excluded.event_count
-             returning 1
+               set spent_micros = c.spent_micros + excluded.spent_micros, event_count = c.event_count + excluded.event_count,
+                   limit_micros = excluded.limit_micros,
+                   cap_exhausted = c.cap_exhausted or coalesce(c.spent_micros + excluded.spent_micros >= excluded.limit_micros, false),
+                   cap_crossed = not c.cap_exhausted and coalesce(c.spent_micros + excluded.spent_micros >= excluded.limit_micros, false)
+             returning brand_id, campaign_id, day, spent_micros, limit_micros, cap_crossed
            ), current as (
              select c.brand_id, c.kind, c.period_start, coalesce(p.spent_micros, 0) as spent,
                     case when p.brand_id is not null then p.limit_micros
@@ -114,15 +138,18 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
              left join budgets b on b.brand_id = c.brand_id
            )
            select 0 as t, (i - 1)::int as i, null as brand_id, null::int2 as kind, null as start, null as spent, null as lim, null::bool as exhausted,
-                  null as amount, null as alerts
+                  null as amount, null as alerts, null as campaign_id
            from input where not exists (select 1 from inserted n where n.brand_id = input.brand_id and n.event_id = input.event_id)
            union all
            select 1, null, a.brand_id::text, a.kind, a.period_start::text, a.spent_micros::text, a.limit_micros::text, a.exhausted,
-                  s.amount::text, b.alert_percents::text
+                  s.amount::text, b.alert_percents::text, null
            from added a join sums s on s.brand_id = a.brand_id and s.kind = a.kind and s.start = a.period_start
            left join budgets b on b.brand_id = a.brand_id
            union all
-           select 2, null, brand_id::text, kind, period_start::text, spent::text, lim::text, null, null, null from current`,
+           select 2, null, brand_id::text, kind, period_start::text, spent::text, lim::text, null, null, null, null from current
+           union all
+           select 3, null, brand_id::text, null, day::text, spent_micros::text, limit_micros::text, null, null, null, campaign_id::text
+           from campaign_added where cap_crossed`,
     values: [
       unique.map((e) => e.eventId),
       unique.map((e) => e.brandId),
@@ -142,9 +169,14 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
   const added: AddedPeriod[] = [];
   const byKey = new Map<string, CurrentPeriod>();
   const snapshot: { brandId: string; period: CurrentPeriod }[] = [];
+  const capsReached: CapReached[] = [];
   for (const r of result.rows) {
     if (r.t === 0) {
       skipped.push(r.i!);
+      continue;
+    }
+    if (r.t === 3) {
+      capsReached.push({ brandId: r.brand_id, campaignId: r.campaign_id!, day: r.start, spent: BigInt(r.spent), limit: BigInt(r.lim!) });
       continue;
     }
     const period: CurrentPeriod = { kind: r.kind as Kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) };
@@ -164,5 +196,5 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
     else entry.month = p;
     currentByBrand.set(brandId, entry);
   }
-  return { skipped, added, current: currentByBrand };
+  return { skipped, added, current: currentByBrand, capsReached };
 }

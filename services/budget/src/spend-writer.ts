@@ -7,6 +7,7 @@ import { transition } from "./period-rules.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { findSpend, spendKey, type CurrentPeriod, type StoredSpend } from "./ledger-reads.js";
 import { crossedThresholds, thresholdOf, writeThresholdEvents, type ThresholdReached } from "./thresholds.js";
+import { writeCapEvents } from "./campaign-caps.js";
 import { applySpend, type AddedPeriod } from "./spend-statement.js";
 
 /** A validated spend event, with the zone its brand's spend is accounted in. */
@@ -218,8 +219,11 @@ export class SpendWriter {
       const changes = crossings(applied.added);
       await writePeriodEvents(client, this.options.subjectPrefix, changes, now);
       const alerts = await writeThresholdEvents(client, this.options.subjectPrefix, thresholdsCrossed(applied.added), now);
+      const caps = await writeCapEvents(
+        client, this.options.subjectPrefix, applied.capsReached.map((c) => ({ ...c, exhausted: true, cause: "spend" as const })), now,
+      );
       const originals = await findSpend(client, applied.skipped.map((i) => plan.unique[i]!));
-      return { fresh, events: changes.length + alerts, originals, current: applied.current };
+      return { fresh, events: changes.length + alerts + caps, originals, current: applied.current };
     });
     if (events > 0) this.options.onEvents?.();
     return answer(inputs, plan, fresh, originals, current, recordedAt);

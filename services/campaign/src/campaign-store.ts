@@ -405,20 +405,35 @@ export class CampaignStore {
    * frees the campaign. Writes an audit row and an event only when serving or the reasons changed.
    */
   async applyCap(client: pg.ClientBase, campaignId: string, signal: { day: string; exhausted: boolean; seq: bigint }, cause: Cause, now: Date): Promise<CampaignChange[]> {
+    const owner = await client.query<{ brand_id: string }>("select brand_id::text from campaigns where id = $1 and deleted_at is null", [campaignId]);
+    if (owner.rows[0] === undefined) return [];
+    const brandId = owner.rows[0].brand_id;
+    // The event's day has started by this service's clock but is not the brand's current day
+    // yet (no budget event or reset of it arrived so far): it becomes current, as a budget
+    // event of it would make it (budget-flags.ts). Brand first, then campaigns: the lock order
+    // of every brand-wide change.
+    const changes: CampaignChange[] = [];
+    const known = await this.brandState(client, brandId, false);
+    const today = formatDate(periodsOf(now.getTime(), known?.timeZone ?? "UTC").day);
+    if ((known?.dayPeriod ?? "") < signal.day && signal.day <= today) {
+      changes.push(...await this.applyBudgetSignal(
+        client, brandId, PeriodKind.DAY, { kind: "event", period: signal.day, exhausted: false, seq: 0n }, { ...cause, cause: "reset.day" }, now,
+      ));
+    }
     const { rows } = await client.query<RawCampaign>(
       `select ${CAMPAIGN_COLUMNS} from campaigns where id = $1 and deleted_at is null for update`,
       [campaignId],
     );
-    if (rows[0] === undefined) return [];
+    if (rows[0] === undefined) return changes;
     const c = toCampaign(rows[0]);
-    if (c.capDay !== null && (signal.day < c.capDay || (signal.day === c.capDay && signal.seq <= c.capSeq))) return [];
+    if (c.capDay !== null && (signal.day < c.capDay || (signal.day === c.capDay && signal.seq <= c.capSeq))) return changes;
     const brand = await this.brandState(client, c.brandId, false);
     const after: CampaignRow = { ...c, capDay: signal.day, capExhausted: signal.exhausted, capSeq: signal.seq };
     if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) {
       await client.query("update campaigns set cap_day = $2, cap_exhausted = $3, cap_seq = $4 where id = $1", [c.id, signal.day, signal.exhausted, signal.seq.toString()]);
-      return [];
+      return changes;
     }
-    return [await this.save(client, c, after, brand, cause, now)];
+    return [...changes, await this.save(client, c, after, brand, cause, now)];
   }
 
   /** Brand archived / zone changed: store it and recompute the brand's campaigns. */

@@ -2,7 +2,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "@adbudget/kit";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
-import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { BudgetEventType, BudgetPeriodEventSchema, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
 import type { CampaignStore } from "./campaign-store.js";
@@ -22,8 +22,13 @@ import type { CampaignStore } from "./campaign-store.js";
 /** Subjects of budget period events: `<prefix>.budget.exhausted|replenished.<brandId>`. */
 const PERIOD_EVENT = /\.budget\.(exhausted|replenished)\.[^.]+$/;
 
+/** Subjects of campaign cap events: `<prefix>.budget.campaign_exhausted|campaign_replenished.<brandId>`. */
+const CAP_EVENT = /\.budget\.campaign_(exhausted|replenished)\.[^.]+$/;
+
 export function budgetEventHandler(store: CampaignStore, logger: Logger, now: () => number = Date.now) {
+  const caps = capEventHandler(store, logger, now);
   return async (msg: JsMsg): Promise<void> => {
+    if (CAP_EVENT.test(msg.subject)) return caps(msg);
     // The budget stream also carries threshold alerts (`.budget.threshold.<brand>`), another
     // message type: only exhausted and replenished events move flags.
     if (!PERIOD_EVENT.test(msg.subject)) return;
@@ -79,5 +84,36 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: () 
       );
       return { result: undefined, changes };
     }, nowMs);
+  };
+}
+
+/**
+ * Applies one campaign cap event (CampaignCapEvent): the campaign's cap flag for the brand day it
+ * names, ordered by day and sequence (CampaignStore.applyCap), so only that campaign stops, and
+ * only while that day is the brand's current one.
+ */
+function capEventHandler(store: CampaignStore, logger: Logger, now: () => number) {
+  return async (msg: JsMsg): Promise<void> => {
+    let event;
+    try {
+      event = fromBinary(CampaignCapEventSchema, msg.data);
+    } catch (err) {
+      logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable campaign cap event, skipped");
+      return;
+    }
+    if (event.period?.start === undefined || !/^[0-9a-f-]{36}$/i.test(event.campaignId)) return;
+    const exhausted = event.type === BudgetEventType.EXHAUSTED;
+    const nowMs = now();
+    const { changes } = await store.tx(async (client) => {
+      const changes = await store.applyCap(
+        client,
+        event.campaignId,
+        { day: formatDate(event.period!.start!), exhausted, seq: event.sequence },
+        { cause: exhausted ? "campaign_budget.exhausted" : "campaign_budget.replenished", sourceId: `nats:${event.eventId}` },
+        new Date(nowMs),
+      );
+      return { result: undefined, changes };
+    }, nowMs);
+    logger.debug({ campaignId: event.campaignId, exhausted, changed: changes.length }, "campaign cap event applied");
   };
 }

@@ -93,7 +93,10 @@ describe("NATS permissions", () => {
   it("each workload publishes only its own events and subscribes only its own inbox (campaign: also its own events)", () => {
     const events = (w: "brand" | "budget" | "campaign" | "clocks") => natsWorkloadPermissions(w, topology).publish.filter((s) => !s.startsWith("$JS."));
     expect(events("brand")).toEqual(["adbudget.brand.changed.*"]);
-    expect(events("budget")).toEqual(["adbudget.budget.exhausted.*", "adbudget.budget.replenished.*"]);
+    expect(events("budget")).toEqual([
+      "adbudget.budget.exhausted.*", "adbudget.budget.replenished.*", "adbudget.budget.threshold.*",
+      "adbudget.budget.campaign_exhausted.*", "adbudget.budget.campaign_replenished.*",
+    ]);
     expect(events("campaign")).toEqual(["adbudget.campaign.state.*"]);
     expect(events("clocks")).toEqual([]);
     expect(natsWorkloadPermissions("campaign", topology).subscribe).toEqual(["_INBOX.campaign.>", "adbudget.campaign.state.>"]);

@@ -4,8 +4,9 @@
  * default deny). The rules, by what a workload does:
  *
  * - **Publishes its events** (outbox relay, JetStream publish): publish on its own event subjects
- *   only (brand `<prefix>.brand.changed.*`; budget `<prefix>.budget.exhausted.*` and
- *   `<prefix>.budget.replenished.*`; campaign `<prefix>.campaign.state.*`). A new event type
+ *   only (brand `<prefix>.brand.changed.*`; budget `<prefix>.budget.exhausted.*`,
+ *   `<prefix>.budget.replenished.*`, `<prefix>.budget.threshold.*` and the campaign caps'
+ *   `<prefix>.budget.campaign_exhausted.*` / `campaign_replenished.*`; campaign `<prefix>.campaign.state.*`). A new event type
  *   needs its subject added here.
  * - **Owns its stream** (created if missing): `$JS.API.INFO` (the client's JetStream check),
  *   `$JS.API.STREAM.INFO.<own stream>`, `$JS.API.STREAM.CREATE.<own stream>`. Nobody may update,
@@ -18,7 +19,8 @@
  *   `$JS.ACK.<stream>.<durable>.>` (ack, nak). Only its own durable names and filter: it cannot
  *   pull from, ack for or redefine another's consumer.
  *   campaign reads the budget stream (`campaign-budget-events`) and the brand stream
- *   (`campaign-brand-events`); clocks reads the brand stream (`clocks-brand-events`) and the
+ *   (`campaign-brand-events`); budget reads the campaign stream (`budget-campaign-events`, for
+ *   the campaigns' caps); clocks reads the brand stream (`clocks-brand-events`) and the
  *   campaign stream (`clocks-campaign-events`).
  * - **Replies**: subscribe on `_INBOX.<workload>.>` only, the workload's own inbox prefix (the
  *   kit sets it when credentials are configured, see nats-auth.ts). JetStream acks, API answers
@@ -44,7 +46,7 @@ export interface NatsTopology {
   /** BRAND_STREAM, BUDGET_STREAM, CAMPAIGN_STREAM. */
   streams: { brand: string; budget: string; campaign: string };
   /** CAMPAIGN_BUDGET_CONSUMER, CAMPAIGN_BRAND_CONSUMER, CLOCKS_BRAND_CONSUMER, CLOCKS_CAMPAIGN_CONSUMER. */
-  consumers: { campaignBudget: string; campaignBrand: string; clocksBrand: string; clocksCampaign: string };
+  consumers: { campaignBudget: string; campaignBrand: string; clocksBrand: string; clocksCampaign: string; budgetCampaign: string };
 }
 
 /** Reads the topology from the same variables (and defaults) the services and the worker read. */
@@ -61,6 +63,7 @@ export function readNatsTopology(reader: EnvReader): NatsTopology {
       campaignBrand: reader.token("CAMPAIGN_BRAND_CONSUMER", "campaign-brand-events"),
       clocksBrand: reader.token("CLOCKS_BRAND_CONSUMER", "clocks-brand-events"),
       clocksCampaign: reader.token("CLOCKS_CAMPAIGN_CONSUMER", "clocks-campaign-events"),
+      budgetCampaign: reader.token("BUDGET_CAMPAIGN_CONSUMER", "budget-campaign-events"),
     },
   };
 }
@@ -96,7 +99,14 @@ export function natsWorkloadPermissions(workload: NatsWorkload, t: NatsTopology)
       return { publish: [...common, ...owner(t.streams.brand, [`${p}.brand.changed.*`])], subscribe: [inbox] };
     case "budget":
       return {
-        publish: [...common, ...owner(t.streams.budget, [`${p}.budget.exhausted.*`, `${p}.budget.replenished.*`])],
+        publish: [
+          ...common,
+          ...owner(t.streams.budget, [
+            `${p}.budget.exhausted.*`, `${p}.budget.replenished.*`, `${p}.budget.threshold.*`,
+            `${p}.budget.campaign_exhausted.*`, `${p}.budget.campaign_replenished.*`,
+          ]),
+          ...reader(t.streams.campaign, t.consumers.budgetCampaign, `${p}.campaign.>`),
+        ],
         subscribe: [inbox],
       };
     case "campaign":

@@ -1,0 +1,163 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { JsMsg } from "@nats-io/jetstream";
+import type pg from "pg";
+import { inTransaction, NotFoundError, nextOutboxIds, uuidv7, writeOutbox, type Logger, type OutboxMessage } from "@adbudget/kit";
+import { BudgetEventCause, BudgetEventType, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { formatDate, parseDate, periodsOf } from "@adbudget/time";
+import type { BrandDirectory } from "./brand-directory.js";
+import { OUTBOX_CHANNEL } from "./events.js";
+
+/** A campaign's day total reaching its cap, or having room again, to publish. */
+export interface CapChange {
+  brandId: string;
+  campaignId: string;
+  /** The brand's local day, "YYYY-MM-DD". */
+  day: string;
+  exhausted: boolean;
+  spent: bigint;
+  limit: bigint | null;
+  cause: "spend" | "limit";
+}
+
+/** Subjects: `<prefix>.budget.campaign_exhausted.<brandId>`, `<prefix>.budget.campaign_replenished.<brandId>`. */
+export function capSubject(prefix: string, exhausted: boolean, brandId: string): string {
+  return `${prefix}.budget.campaign_${exhausted ? "exhausted" : "replenished"}.${brandId}`;
+}
+
+/**
+ * Writes the cap events to the outbox in the caller's transaction (after the day rows are
+ * locked); their sequence is the outbox id, so it increases in commit order for every campaign.
+ */
+export async function writeCapEvents(client: pg.ClientBase, prefix: string, changes: CapChange[], nowMs: number): Promise<number> {
+  if (changes.length === 0) return 0;
+  const ids = await nextOutboxIds(client, changes.length);
+  const messages = changes.map((c, i): OutboxMessage => {
+    const eventId = uuidv7(nowMs);
+    const payload = toBinary(CampaignCapEventSchema, create(CampaignCapEventSchema, {
+      eventId,
+      type: c.exhausted ? BudgetEventType.EXHAUSTED : BudgetEventType.REPLENISHED,
+      brandId: c.brandId,
+      campaignId: c.campaignId,
+      period: { kind: PeriodKind.DAY, start: parseDate(c.day) },
+      spentMicros: c.spent,
+      limitMicros: c.limit ?? undefined,
+      cause: c.cause === "spend" ? BudgetEventCause.SPEND : BudgetEventCause.LIMIT_CHANGE,
+      occurTime: timestampFromMs(nowMs),
+      sequence: ids[i]!,
+    }));
+    return { eventId, aggregateId: c.campaignId, subject: capSubject(prefix, c.exhausted, c.brandId), payload };
+  });
+  await writeOutbox(client, OUTBOX_CHANNEL, messages, nowMs, ids);
+  return messages.length;
+}
+
+/** A campaign's cap as its event carries it. */
+export interface CapSetting {
+  campaignId: string;
+  brandId: string;
+  limit: bigint | null;
+  /** The campaign's version (its etag): orders settings from events delivered out of order. */
+  version: bigint;
+}
+
+/**
+ * Stores a campaign's cap and judges the brand's current day by it, in one transaction: the
+ * cap row first, then the day's total row (created at 0 if the campaign has not spent today),
+ * both locked, in that order (the spend statement reads caps without locks and then locks day
+ * rows, so the two never wait on each other in a cycle). A day total at or past the new cap that
+ * was not is exhausted; one below it that was has room again; either publishes a cap event.
+ * An older version than the one stored changes nothing.
+ */
+export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetting, today: string, nowMs: number): Promise<CapChange | undefined> {
+  return inTransaction(pool, async (client) => {
+    const { rows: before } = await client.query<{ lim: string | null; version: string }>(
+      "select daily_limit_micros::text as lim, version::text from campaign_caps where campaign_id = $1 for update",
+      [s.campaignId],
+    );
+    const prev = before[0];
+    if (prev !== undefined && BigInt(prev.version) >= s.version) return undefined;
+    await client.query(
+      `insert into campaign_caps as k (campaign_id, brand_id, daily_limit_micros, version, updated_at) values ($1, $2, $3, $4, $5)
+       on conflict (campaign_id) do update set daily_limit_micros = excluded.daily_limit_micros, version = excluded.version,
+         updated_at = excluded.updated_at`,
+      [s.campaignId, s.brandId, s.limit?.toString() ?? null, s.version.toString(), new Date(nowMs)],
+    );
+    const prevLimit = prev?.lim == null ? null : BigInt(prev.lim);
+    if (prevLimit === s.limit) return undefined;
+    // A campaign capped for the first time gets today's row (at 0 if it has not spent); one
+    // whose cap is removed only has a row to free if it spent today.
+    if (s.limit !== null) {
+      await client.query(
+        `insert into campaign_day_spend (brand_id, campaign_id, day, spent_micros, event_count) values ($1, $2, $3, 0, 0)
+         on conflict do nothing`,
+        [s.brandId, s.campaignId, today],
+      );
+    }
+    const { rows } = await client.query<{ spent: string; cap_exhausted: boolean }>(
+      `select spent_micros::text as spent, cap_exhausted from campaign_day_spend
+       where brand_id = $1 and campaign_id = $2 and day = $3 for update`,
+      [s.brandId, s.campaignId, today],
+    );
+    if (rows[0] === undefined) return undefined;
+    const spent = BigInt(rows[0].spent);
+    const exhausted = s.limit !== null && spent >= s.limit;
+    await client.query(
+      `update campaign_day_spend set limit_micros = $4, cap_exhausted = $5, cap_crossed = false
+       where brand_id = $1 and campaign_id = $2 and day = $3`,
+      [s.brandId, s.campaignId, today, s.limit?.toString() ?? null, exhausted],
+    );
+    return publishIf(client, prefix, s, today, spent, exhausted, rows[0].cap_exhausted, nowMs);
+  });
+}
+
+/** Publishes the day's new cap state when it differs from the one published before. */
+async function publishIf(
+  client: pg.ClientBase, prefix: string, s: CapSetting, day: string, spent: bigint, exhausted: boolean, was: boolean, nowMs: number,
+): Promise<CapChange | undefined> {
+  if (exhausted === was) return undefined;
+  const change: CapChange = { brandId: s.brandId, campaignId: s.campaignId, day, exhausted, spent, limit: s.limit, cause: "limit" };
+  await writeCapEvents(client, prefix, [change], nowMs);
+  return change;
+}
+
+/** Causes of campaign events that may carry a new cap (the others are serving-state changes). */
+const SETTINGS_CAUSES = new Set(["create", "update", "delete"]);
+
+/**
+ * The durable consumer of campaign events: keeps campaign_caps in step with the campaigns'
+ * `daily_limit_micros` and judges today's spend whenever a cap changes (a lowered cap may stop
+ * the campaign at once, a raised or removed one frees it). Serving-state changes carry no new
+ * settings and are skipped; a deleted campaign's cap is removed.
+ */
+export function campaignEventHandler(deps: { pool: pg.Pool; brands: BrandDirectory; prefix: string; logger: Logger; now: () => number; onEvents: () => void }) {
+  return async (msg: JsMsg): Promise<void> => {
+    let event;
+    try {
+      event = fromBinary(CampaignStateChangedEventSchema, msg.data);
+    } catch (err) {
+      deps.logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable campaign event, skipped");
+      return;
+    }
+    const c = event.campaign;
+    if (c === undefined || (event.change !== undefined && !SETTINGS_CAUSES.has(event.change.cause))) return;
+    let zone: string;
+    try {
+      zone = (await deps.brands.get(c.brandId)).timeZone;
+    } catch (err) {
+      if (err instanceof NotFoundError) return; // a brand that is gone has no day to judge
+      throw err;
+    }
+    const nowMs = deps.now();
+    const version = /^v\d+$/.test(c.etag) ? BigInt(c.etag.slice(1)) : 0n;
+    const limit = event.deleted ? null : (c.dailyLimitMicros ?? null);
+    const today = formatDate(periodsOf(nowMs, zone).day);
+    const change = await applyCapSetting(deps.pool, deps.prefix, { campaignId: c.id, brandId: c.brandId, limit, version }, today, nowMs);
+    if (change !== undefined) {
+      deps.logger.info({ campaignId: c.id, day: today, exhausted: change.exhausted, spent: change.spent.toString() }, "campaign cap changed the day's state");
+      deps.onEvents();
+    }
+  };
+}

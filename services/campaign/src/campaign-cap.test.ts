@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addDays, localDate } from "@adbudget/time";
+import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { eventually, startSystem, type SystemHarness, testZone } from "@adbudget/testing";
+
+/**
+ * Campaign caps through the real services: the budget service learns each campaign's cap from
+ * its events (a durable consumer), judges it in the ledger's transaction and publishes a cap
+ * event; the campaign service stops only that campaign, until the brand's next day or a higher cap.
+ */
+let h: SystemHarness;
+beforeAll(async () => {
+  h = await startSystem();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+let n = 0;
+const spend = (brandId: string, campaignId: string, amountMicros: bigint) =>
+  h.budget.recordSpend({ eventId: `cap-${n++}`, brandId, campaignId, amountMicros });
+const get = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!;
+const causes = async (id: string) => (await h.campaigns.listCampaignStateChanges({ campaignId: id })).changes.map((c) => c.cause);
+
+describe("campaign cap", () => {
+  it("stops only the capped campaign when its day's spend reaches the cap; a higher cap, a lower one and the next day move it", async () => {
+    const zone = testZone();
+    const { brand } = await h.brands.createBrand({ name: "Capped brand", timeZone: zone });
+    const brandId = brand!.id;
+    const { campaign: capped } = await h.campaigns.createCampaign({ brandId, name: "Capped", dailyLimitMicros: 10_000_000n });
+    const { campaign: sibling } = await h.campaigns.createCampaign({ brandId, name: "Sibling" });
+    const today = localDate(h.now(), zone);
+    // The budget service has the cap once the campaign's creation event is consumed.
+    await eventually(async () => (await h.budget.getCampaignSpend({ brandId, campaignId: capped!.id })).limitMicros === 10_000_000n, 15_000, "cap known");
+
+    await spend(brandId, capped!.id, 6_000_000n);
+    await spend(brandId, sibling!.id, 50_000_000n);
+    expect((await get(capped!.id)).serving).toBe(true);
+    const reached = await spend(brandId, capped!.id, 4_000_000n); // 10 of 10: the cap is reached
+    expect(reached.duplicate).toBe(false);
+    await eventually(async () => (await get(capped!.id)).pauseReasons.includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED), 15_000, "capped campaign stops");
+    expect((await get(capped!.id)).pauseReasons).toEqual([PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
+    expect((await get(sibling!.id)).serving).toBe(true);
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: capped!.id, day: today })).toMatchObject({ spentMicros: 10_000_000n, exhausted: true });
+    expect((await causes(capped!.id))[0]).toBe("campaign_budget.exhausted");
+
+    // More spend is recorded (it happened) and publishes nothing new.
+    await spend(brandId, capped!.id, 1_000_000n);
+    expect((await h.budget.getCampaignSpend({ brandId, campaignId: capped!.id })).spentMicros).toBe(11_000_000n);
+
+    // A higher cap frees it; a cap at or below the day's spend stops it again.
+    await h.campaigns.updateCampaign({ campaign: { id: capped!.id, dailyLimitMicros: 20_000_000n }, updateMask: { paths: ["daily_limit_micros"] } });
+    await eventually(async () => (await get(capped!.id)).serving, 15_000, "raised cap frees it");
+    expect((await causes(capped!.id))[0]).toBe("campaign_budget.replenished");
+    await h.campaigns.updateCampaign({ campaign: { id: capped!.id, dailyLimitMicros: 11_000_000n }, updateMask: { paths: ["daily_limit_micros"] } });
+    await eventually(async () => !(await get(capped!.id)).serving, 15_000, "lowered cap stops it");
+    expect((await get(sibling!.id)).serving).toBe(true);
+
+    // The brand's next day: the cap of the day before no longer applies.
+    const tomorrow = addDays(today, 1);
+    await h.campaignClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: tomorrow }, sourceId: "test", exhausted: false, sequence: 0n });
+    expect((await get(capped!.id)).serving).toBe(true);
+    expect((await causes(capped!.id))[0]).toBe("reset.day");
+  }, 60_000);
+
+  it("a cap removed while reached frees the campaign", async () => {
+    const { brand } = await h.brands.createBrand({ name: "Uncapped brand", timeZone: testZone() });
+    const brandId = brand!.id;
+    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Once capped", dailyLimitMicros: 1_000_000n });
+    await eventually(async () => (await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros === 1_000_000n, 15_000, "cap known");
+    await spend(brandId, campaign!.id, 1_500_000n);
+    await eventually(async () => !(await get(campaign!.id)).serving, 15_000, "capped");
+    await h.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["daily_limit_micros"] } });
+    await eventually(async () => (await get(campaign!.id)).serving, 15_000, "uncapped");
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).toMatchObject({ spentMicros: 1_500_000n, exhausted: false });
+    expect((await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros).toBeUndefined();
+  }, 60_000);
+});
