@@ -59,12 +59,15 @@ export interface CapSetting {
   campaignId: string;
   brandId: string;
   limit: bigint | null;
+  /** Flight dates, "YYYY-MM-DD" in the brand's zone (null = open-ended): spend outside is flagged. */
+  startDate: string | null;
+  endDate: string | null;
   /** The campaign's version (its etag): orders settings from events delivered out of order. */
   version: bigint;
 }
 
 /**
- * Stores a campaign's cap and judges the brand's current day by it, in one transaction: the
+ * Stores a campaign's cap (and flight dates) and judges the brand's current day by it, in one transaction: the
  * cap row first, then the day's total row (created at 0 if the campaign has not spent today),
  * both locked, in that order (the spend statement reads caps without locks and then locks day
  * rows, so the two never wait on each other in a cycle). A day total at or past the new cap that
@@ -74,16 +77,17 @@ export interface CapSetting {
 export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetting, today: string, nowMs: number): Promise<CapChange | undefined> {
   return inTransaction(pool, async (client) => {
     const { rows: before } = await client.query<{ lim: string | null; version: string }>(
-      "select daily_limit_micros::text as lim, version::text from campaign_caps where campaign_id = $1 for update",
+      "select daily_limit_micros::text as lim, version::text from campaign_settings where campaign_id = $1 for update",
       [s.campaignId],
     );
     const prev = before[0];
     if (prev !== undefined && BigInt(prev.version) >= s.version) return undefined;
     await client.query(
-      `insert into campaign_caps as k (campaign_id, brand_id, daily_limit_micros, version, updated_at) values ($1, $2, $3, $4, $5)
-       on conflict (campaign_id) do update set daily_limit_micros = excluded.daily_limit_micros, version = excluded.version,
-         updated_at = excluded.updated_at`,
-      [s.campaignId, s.brandId, s.limit?.toString() ?? null, s.version.toString(), new Date(nowMs)],
+      `insert into campaign_settings as k (campaign_id, brand_id, daily_limit_micros, start_date, end_date, version, updated_at)
+       values ($1, $2, $3, $4, $5, $6, $7)
+       on conflict (campaign_id) do update set daily_limit_micros = excluded.daily_limit_micros, start_date = excluded.start_date,
+         end_date = excluded.end_date, version = excluded.version, updated_at = excluded.updated_at`,
+      [s.campaignId, s.brandId, s.limit?.toString() ?? null, s.startDate, s.endDate, s.version.toString(), new Date(nowMs)],
     );
     const prevLimit = prev?.lim == null ? null : BigInt(prev.lim);
     if (prevLimit === s.limit) return undefined;
@@ -127,8 +131,8 @@ async function publishIf(
 const SETTINGS_CAUSES = new Set(["create", "update", "delete"]);
 
 /**
- * The durable consumer of campaign events: keeps campaign_caps in step with the campaigns'
- * `daily_limit_micros` and judges today's spend whenever a cap changes (a lowered cap may stop
+ * The durable consumer of campaign events: keeps campaign_settings in step with the campaigns'
+ * `daily_limit_micros` and flight dates, and judges today's spend whenever a cap changes (a lowered cap may stop
  * the campaign at once, a raised or removed one frees it). Serving-state changes carry no new
  * settings and are skipped; a deleted campaign's cap is removed.
  */
@@ -154,7 +158,11 @@ export function campaignEventHandler(deps: { pool: pg.Pool; brands: BrandDirecto
     const version = /^v\d+$/.test(c.etag) ? BigInt(c.etag.slice(1)) : 0n;
     const limit = event.deleted ? null : (c.dailyLimitMicros ?? null);
     const today = formatDate(periodsOf(nowMs, zone).day);
-    const change = await applyCapSetting(deps.pool, deps.prefix, { campaignId: c.id, brandId: c.brandId, limit, version }, today, nowMs);
+    const change = await applyCapSetting(deps.pool, deps.prefix, {
+      campaignId: c.id, brandId: c.brandId, limit, version,
+      startDate: c.startDate === undefined ? null : formatDate(c.startDate),
+      endDate: c.endDate === undefined ? null : formatDate(c.endDate),
+    }, today, nowMs);
     if (change !== undefined) {
       deps.logger.info({ campaignId: c.id, day: today, exhausted: change.exhausted, spent: change.spent.toString() }, "campaign cap changed the day's state");
       deps.onEvents();

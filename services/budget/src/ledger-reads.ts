@@ -17,6 +17,7 @@ export interface StoredSpend {
   day: string;
   month: string;
   brandArchived: boolean;
+  outsideFlight: boolean;
 }
 
 /** One of a brand's current periods, with the limit in force. */
@@ -36,11 +37,12 @@ export interface RawSpend {
   day: string;
   month: string;
   brand_archived: boolean;
+  outside_flight: boolean;
 }
 
 /** Money is selected as text and parsed with BigInt: no float on a money path. */
 export const SELECT_SPEND = `select event_id, brand_id::text, campaign_id::text, amount_micros::text as amount, occurred_at,
-  recorded_at, day::text, month::text, brand_archived from spend_events`;
+  recorded_at, day::text, month::text, brand_archived, outside_flight from spend_events`;
 
 export function toStoredSpend(r: RawSpend): StoredSpend {
   return {
@@ -53,6 +55,7 @@ export function toStoredSpend(r: RawSpend): StoredSpend {
     day: r.day,
     month: r.month,
     brandArchived: r.brand_archived,
+    outsideFlight: r.outside_flight,
   };
 }
 

@@ -86,6 +86,7 @@ export function spendProto(s: StoredSpend): SpendEvent {
     day: parseDate(s.day),
     month: parseDate(s.month),
     brandArchived: s.brandArchived,
+    outsideFlight: s.outsideFlight,
   });
 }
 

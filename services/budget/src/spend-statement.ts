@@ -45,6 +45,8 @@ export interface Applied {
   current: Map<string, { day: CurrentPeriod; month: CurrentPeriod }>;
   /** Campaign day totals this batch took to their caps (each publishes one cap event). */
   capsReached: CapReached[];
+  /** Positions in `unique` of the events recorded outside their campaign's flight dates. */
+  outsideFlight: Set<number>;
 }
 
 const DAY = PeriodKind.DAY;
@@ -56,13 +58,14 @@ const MONTH = PeriodKind.MONTH;
  * service ~30 µs of CPU (the socket write wakes PostgreSQL), which unary calls pay in batches of
  * ~20: a tenth of RecordSpend's CPU went to round trips.
  *
- * - `inserted`: the facts, keyed (brand, event id); a retry inserts nothing.
+ * - `inserted`: the facts, keyed (brand, event id); a retry inserts nothing. A fact whose local
+ *   day lies outside the campaign's flight (campaign_settings) is flagged `outside_flight`.
  * - `added`: what was really inserted is added to the running totals per (brand, kind, period),
  *   taking row locks in a fixed order (brand, kind, start) so that concurrent batches cannot
  *   deadlock; a period row created here takes the budget's limit, read under a share lock of
  *   the budget row, so a concurrent SetBudget is either seen or waits.
  * - `campaign_added`: the same per (brand, campaign, local day): each campaign's day total
- *   (GetCampaignSpend), exact with the ledger, with the campaign's cap (`caps`, campaign_caps)
+ *   (GetCampaignSpend), exact with the ledger, with the campaign's cap (`caps`, campaign_settings)
  *   and whether this write took the total to it (`cap_crossed`: the row was not at its cap and
  *   is now). The test is on the state, not on this batch's amount alone, so a total that passed a
  *   cap lowered concurrently (read from this statement's snapshot) is caught by the campaign's
@@ -89,10 +92,13 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
              select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::float8[], $6::date[], $7::date[], $8::bool[])
                       with ordinality as u(event_id, brand_id, campaign_id, amount, occurred_ms, day, month, archived, i)
            ), inserted as (
-             insert into spend_events (event_id, brand_id, campaign_id, amount_micros, occurred_at, recorded_at, day, month, brand_archived)
-             select event_id, brand_id, campaign_id, amount, to_timestamp(occurred_ms / 1000), $9, day, month, archived from input
+             insert into spend_events (event_id, brand_id, campaign_id, amount_micros, occurred_at, recorded_at, day, month, brand_archived,
+                                       outside_flight)
+             select i.event_id, i.brand_id, i.campaign_id, i.amount, to_timestamp(i.occurred_ms / 1000), $9, i.day, i.month, i.archived,
+                    coalesce(i.day < f.start_date or i.day > f.end_date, false)
+             from input i left join campaign_settings f on f.campaign_id = i.campaign_id and f.brand_id = i.brand_id
              on conflict (brand_id, event_id) do nothing
-             returning brand_id, event_id, campaign_id, amount_micros, day, month
+             returning brand_id, event_id, campaign_id, amount_micros, day, month, outside_flight
            ), sums as (
              select n.brand_id, k.kind, k.start, sum(n.amount_micros) as amount, count(*) as cnt
              from inserted n cross join lateral (values (${DAY}::int2, n.day), (${MONTH}::int2, n.month)) as k(kind, start)
@@ -110,7 +116,7 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
                    updated_at = excluded.updated_at
              returning brand_id, kind, period_start, spent_micros, limit_micros, exhausted
            ), caps as (
-             select k.campaign_id, k.daily_limit_micros as lim from campaign_caps k
+             select k.campaign_id, k.daily_limit_micros as lim from campaign_settings k
              where k.campaign_id = any($3::uuid[]) and k.daily_limit_micros is not null
            ), campaign_added as (
              -- Each campaign's day total, after the period rows (the scalar subquery drains
@@ -149,7 +155,10 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
            select 2, null, brand_id::text, kind, period_start::text, spent::text, lim::text, null, null, null, null from current
            union all
            select 3, null, brand_id::text, null, day::text, spent_micros::text, limit_micros::text, null, null, null, campaign_id::text
-           from campaign_added where cap_crossed`,
+           from campaign_added where cap_crossed
+           union all
+           select 4, (input.i - 1)::int, null, null, null, null, null, null, null, null, null
+           from input join inserted n on n.brand_id = input.brand_id and n.event_id = input.event_id where n.outside_flight`,
     values: [
       unique.map((e) => e.eventId),
       unique.map((e) => e.brandId),
@@ -170,9 +179,14 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
   const byKey = new Map<string, CurrentPeriod>();
   const snapshot: { brandId: string; period: CurrentPeriod }[] = [];
   const capsReached: CapReached[] = [];
+  const outsideFlight = new Set<number>();
   for (const r of result.rows) {
     if (r.t === 0) {
       skipped.push(r.i!);
+      continue;
+    }
+    if (r.t === 4) {
+      outsideFlight.add(r.i!);
       continue;
     }
     if (r.t === 3) {
@@ -196,5 +210,5 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
     else entry.month = p;
     currentByBrand.set(brandId, entry);
   }
-  return { skipped, added, current: currentByBrand, capsReached };
+  return { skipped, added, current: currentByBrand, capsReached, outsideFlight };
 }

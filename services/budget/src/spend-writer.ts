@@ -212,7 +212,7 @@ export class SpendWriter {
     const now = this.now();
     const recordedAt = new Date(now);
     const plan = planBatch(inputs);
-    const { fresh, events, originals, current } = await inTransaction(this.pool, async (client) => {
+    const { fresh, events, originals, current, flagged } = await inTransaction(this.pool, async (client) => {
       const applied = await applySpend(client, plan, new Map(inputs.map((e) => [e.brandId, e.timeZone])), recordedAt);
       const fresh = new Set(plan.keys);
       for (const i of applied.skipped) fresh.delete(plan.keys[i]!);
@@ -223,10 +223,11 @@ export class SpendWriter {
         client, this.options.subjectPrefix, applied.capsReached.map((c) => ({ ...c, exhausted: true, cause: "spend" as const })), now,
       );
       const originals = await findSpend(client, applied.skipped.map((i) => plan.unique[i]!));
-      return { fresh, events: changes.length + alerts + caps, originals, current: applied.current };
+      const flagged = new Set([...applied.outsideFlight].map((i) => plan.keys[i]!));
+      return { fresh, events: changes.length + alerts + caps, originals, current: applied.current, flagged };
     });
     if (events > 0) this.options.onEvents?.();
-    return answer(inputs, plan, fresh, originals, current, recordedAt);
+    return answer(inputs, plan, fresh, originals, current, recordedAt, flagged);
   }
 }
 
@@ -318,11 +319,13 @@ function answer(
   originals: Map<string, StoredSpend>,
   current: Map<string, { day: CurrentPeriod; month: CurrentPeriod }>,
   recordedAt: Date,
+  /** Keys of the new events recorded outside their campaign's flight. */
+  flagged: Set<string>,
 ): (SpendOutcome | Error)[] {
   return inputs.map((e, i) => {
     const k = key(e);
     const firstOfFresh = fresh.has(k);
-    const stored = firstOfFresh ? storedFrom(inputs[plan.first.get(k)!]!, recordedAt, periodsByKey(plan, k)) : originals.get(k);
+    const stored = firstOfFresh ? storedFrom(inputs[plan.first.get(k)!]!, recordedAt, periodsByKey(plan, k), flagged.has(k)) : originals.get(k);
     if (stored === undefined) return new Error(`spend event ${e.eventId} of brand ${e.brandId} neither inserted nor found`);
     const isNew = firstOfFresh && plan.first.get(k) === i;
     if (!isNew) {
@@ -354,7 +357,7 @@ function periodsByKey(plan: BatchPlan, k: string): { day: string; month: string 
   return { day: plan.days[j]!, month: plan.months[j]! };
 }
 
-function storedFrom(e: SpendInput, recordedAt: Date, p: { day: string; month: string }): StoredSpend {
+function storedFrom(e: SpendInput, recordedAt: Date, p: { day: string; month: string }, outsideFlight: boolean): StoredSpend {
   return {
     eventId: e.eventId,
     brandId: e.brandId,
@@ -365,6 +368,7 @@ function storedFrom(e: SpendInput, recordedAt: Date, p: { day: string; month: st
     day: p.day,
     month: p.month,
     brandArchived: e.brandArchived,
+    outsideFlight,
   };
 }
 

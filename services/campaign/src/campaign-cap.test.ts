@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addDays, localDate } from "@adbudget/time";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { addDays, localDate, startOfDay } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { eventually, startSystem, type SystemHarness, testZone } from "@adbudget/testing";
@@ -75,5 +76,28 @@ describe("campaign cap", () => {
     await eventually(async () => (await get(campaign!.id)).serving, 15_000, "uncapped");
     expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).toMatchObject({ spentMicros: 1_500_000n, exhausted: false });
     expect((await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros).toBeUndefined();
+  }, 60_000);
+
+  it("spend outside a campaign's flight is recorded and flagged; inside it is not", async () => {
+    const zone = testZone();
+    const { brand } = await h.brands.createBrand({ name: "Flight spend brand", timeZone: zone });
+    const brandId = brand!.id;
+    const today = localDate(h.now(), zone);
+    const yesterday = addDays(today, -1);
+    // A cap far above the spend makes the budget service's knowledge of the campaign visible.
+    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Ended yesterday", endDate: yesterday, dailyLimitMicros: 1_000_000_000n });
+    expect(campaign!.pauseReasons).toEqual([PauseReason.ENDED]);
+    await eventually(async () => (await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros !== undefined, 15_000, "settings known");
+
+    const late = await spend(brandId, campaign!.id, 1_000_000n);
+    expect(late.event!.outsideFlight).toBe(true);
+    const inFlight = await h.budget.recordSpend({
+      eventId: `cap-${n++}`, brandId, campaignId: campaign!.id, amountMicros: 2_000_000n, occurredAt: timestampFromMs(startOfDay(yesterday, zone) + 3_600_000),
+    });
+    expect(inFlight.event!.outsideFlight).toBe(false);
+    const { events } = await h.budget.listSpendEvents({ brandId, campaignId: campaign!.id });
+    expect(events.map((e) => [e.amountMicros, e.outsideFlight]).sort()).toEqual([[1_000_000n, true], [2_000_000n, false]]);
+    // Recorded either way: the totals hold both.
+    expect((await h.budget.getBudgetStatus({ brandId })).status!.month!.spentMicros).toBeGreaterThanOrEqual(1_000_000n);
   }, 60_000);
 });

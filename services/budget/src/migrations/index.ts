@@ -4,7 +4,7 @@ import { Migration0003BrandScopedLedger } from "./0003-brand-scoped-ledger.js";
 import { Migration0004BudgetChanges } from "./0004-budget-changes.js";
 import { Migration0005BudgetAlerts } from "./0005-budget-alerts.js";
 import { Migration0006CampaignDaySpend } from "./0006-campaign-day-spend.js";
-import { Migration0007CampaignCaps } from "./0007-campaign-caps.js";
+import { Migration0007CampaignSettings } from "./0007-campaign-settings.js";
 
 /** Every migration of the budget service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -14,5 +14,5 @@ export const migrations = [
   { name: "0004-budget-changes", class: Migration0004BudgetChanges },
   { name: "0005-budget-alerts", class: Migration0005BudgetAlerts },
   { name: "0006-campaign-day-spend", class: Migration0006CampaignDaySpend },
-  { name: "0007-campaign-caps", class: Migration0007CampaignCaps },
+  { name: "0007-campaign-settings", class: Migration0007CampaignSettings },
 ];
