@@ -32,7 +32,7 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { formatClock, localDate, wallTime } from "@adbudget/time";
+import { addDays, formatClock, formatDate, localDate, wallTime } from "@adbudget/time";
 
 const url = (name: string, port: number) => process.env[`${name}_URL`] ?? `http://127.0.0.1:${port}`;
 const signingKey = JSON.parse(readFileSync(process.env.AUTH_PRIVATE_KEY_FILE || ".data/keys/signing-key.json", "utf8")) as JWK;
@@ -52,6 +52,9 @@ const REASON: Record<number, string> = {
   [PauseReason.DAILY_BUDGET_EXHAUSTED]: "daily budget exhausted",
   [PauseReason.MONTHLY_BUDGET_EXHAUSTED]: "monthly budget exhausted",
   [PauseReason.BRAND_ARCHIVED]: "brand archived",
+  [PauseReason.NOT_STARTED]: "flight not started",
+  [PauseReason.ENDED]: "flight ended",
+  [PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]: "campaign budget exhausted",
 };
 
 interface DemoBrand {
@@ -63,6 +66,8 @@ interface DemoBrand {
 }
 
 say(`seeding brands (run ${run})`);
+/** The capped campaign with a flight (Cove's promo). */
+let promo: { brand: string; id: string } | undefined;
 const seeds = [
   { name: "Acme Coffee", zone: "America/New_York", limit: 4_000_000n },
   { name: "Bolt Bikes", zone: "Asia/Kathmandu", limit: 6_000_000n },
@@ -92,18 +97,25 @@ for (const { seed: s, id } of demoBrands) {
   const w = wallTime(Date.now(), s.zone);
   const minute = w.hour * 60 + w.minute;
   const window = { daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: formatClock((minute + 1440 - 60) % 1440), end: formatClock((minute + 120) % 1440) };
+  const today = localDate(Date.now(), s.zone);
   const plan: [string, { windows: (typeof window)[] } | undefined, boolean][] = [
     ["Search", undefined, false],
     ["Evening display", { windows: [window] }, false],
     ["Video", undefined, s.name.startsWith("Cove")],
   ];
+  // Cove's promo has campaign controls: its own $1 a day, and a flight that ends in a week.
+  if (s.name.startsWith("Cove")) plan.push(["Promo", undefined, false]);
   for (const [name, schedule, paused] of plan) {
-    const { campaign } = await campaigns.createCampaign({ brandId: b.id, name, schedule });
+    const controls = name === "Promo" ? { dailyLimitMicros: 1_000_000n, endDate: addDays(today, 6) } : {};
+    const { campaign } = await campaigns.createCampaign({ brandId: b.id, name, schedule, ...controls });
+    if (name === "Promo") {
+      promo = { brand: b.name, id: campaign!.id };
+      say(`${s.name} / Promo: capped at ${usd(1_000_000n)} a day of its own spend, flight until ${formatDate(controls.endDate!)} (its clock wakes at ${new Date(timestampMs(campaign!.nextChangeTime!)).toISOString()})`);
+    }
     if (paused) await campaigns.pauseCampaign({ id: campaign!.id });
     b.campaigns.set(campaign!.id, { name, serving: campaign!.serving && !paused });
   }
   demo.push(b);
-  const today = localDate(Date.now(), s.zone);
   say(`${s.name} (${s.zone}, today ${today.year}-${today.month}-${today.day}): daily limit ${usd(s.limit)}, campaigns ${[...b.campaigns.values()].map((c) => c.name).join(", ")}`);
 }
 
@@ -221,4 +233,8 @@ for (const b of demo) {
   say(`${b.name}: spent ${usd(status!.day!.spentMicros)} today (limit ${usd(status!.day!.limitMicros ?? 0n)}), ${serving}/${b.campaigns.size} campaigns serving`);
 }
 say(`the clocks in the Temporal UI: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`BrandId="${demo[0]!.id}"`)}`);
+if (promo !== undefined) {
+  const { campaign } = await campaigns.getCampaign({ id: promo.id });
+  say(`${promo.brand} / Promo: ${campaign!.serving ? "serving" : campaign!.pauseReasons.map((r) => REASON[r]).join(", ")}; its clock: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`CampaignId="${promo.id}"`)}`);
+}
 say(`budgets reset at each brand's local midnight (budget-reset workflows); try: grpcurl -plaintext -H "authorization: Bearer $(npm run -s token -- --role viewer)" 127.0.0.1:50053 list`);

@@ -7,7 +7,7 @@ import { Client as TemporalClient, Connection } from "@temporalio/client";
 import { formatDate, localDate, nextMonthStart, startOfDay, weekdayOf, type CalendarDate } from "@adbudget/time";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
-import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { PauseReason, type Campaign, type CampaignStateChange } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
@@ -73,10 +73,10 @@ function watch(campaigns: Client<typeof CampaignService>, brandId: string) {
       if (!ac.signal.aborted) throw err;
     }
   })();
-  const latest = (id: string): { at: number; campaign: Campaign } | undefined => {
+  const latest = (id: string): { at: number; campaign: Campaign; change?: CampaignStateChange } | undefined => {
     for (let i = seen.length - 1; i >= 0; i--) {
       const c = seen[i]!.res.campaign;
-      if (c?.id === id) return { at: seen[i]!.at, campaign: c };
+      if (c?.id === id) return { at: seen[i]!.at, campaign: c, change: seen[i]!.res.change };
     }
     return undefined;
   };
@@ -104,6 +104,8 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
     schedule: { windows: [{ daysOfWeek: [weekdayOf(newDay) as DayOfWeek], start: "00:00", end: "06:00" }] },
   })).campaign!;
   const held = (await campaigns.createCampaign({ brandId, name: "held by the user", enabled: false })).campaign!;
+  // A campaign with its own cap of 1 a day: it stops alone when it reaches it.
+  const capped = (await campaigns.createCampaign({ brandId, name: "capped at 1 a day", dailyLimitMicros: UNIT })).campaign!;
   expect(always.serving).toBe(true);
   expect(reasons(dayparted)).toEqual([PauseReason.OUTSIDE_DAYPART]);
   expect(reasons(held)).toEqual([PauseReason.PAUSED_BY_USER]);
@@ -129,9 +131,10 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
     await connection.close();
   }
 
-  // Ad servers report spend: 8 reaches 80% of the day (the alert arrives while the campaigns
-  // still serve), 2 more the daily limit, 5 more the monthly one (recorded although the campaign
-  // is already paused: spend is a fact). A retry is counted once.
+  // Ad servers report spend: 1 on the capped campaign reaches its own cap (it stops, its siblings
+  // serve), 7 more reach 80% of the day (the alert arrives while the campaigns still serve), 2
+  // more the daily limit, 5 more the monthly one (recorded although the campaign is already
+  // paused: spend is a fact). A retry is counted once.
   const alerts: { percent: number; kind: PeriodKind; servingThen: boolean | undefined }[] = [];
   const alertsAbort = new AbortController();
   let alertsUp = false;
@@ -146,7 +149,15 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
     }
   })();
   await until("the alert stream", () => (alertsUp ? true : undefined), 10_000);
-  const e1 = { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 8n * UNIT, occurredAt: timestampFromMs(sysNow() - 60_000) };
+  await budget.recordSpend({ eventId: `imp-${randomUUID()}`, brandId, campaignId: capped.id, amountMicros: UNIT, occurredAt: timestampFromMs(sysNow() - 90_000) });
+  const capStop = await until("the capped campaign stopped by its cap", () => {
+    const c = w.latest(capped.id);
+    return c !== undefined && reasons(c.campaign).includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED) ? c : undefined;
+  }, 15_000);
+  expect(reasons(capStop.campaign)).toEqual([PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
+  expect(capStop.change?.cause).toBe("campaign_budget.exhausted");
+  expect(w.latest(always.id)?.campaign.serving).toBe(true);
+  const e1 = { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 7n * UNIT, occurredAt: timestampFromMs(sysNow() - 60_000) };
   expect((await budget.recordSpend(e1)).duplicate).toBe(false);
   const heard = await until("the 80% alert of the day", () => alerts.find((a) => a.kind === PeriodKind.DAY && a.percent === 80), 10_000);
   expect(heard.servingThen).toBe(true);
@@ -185,10 +196,12 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
 
   // Local midnight of the 1st in Kathmandu: the reset workflow opens the new day and month,
   // the daypart workflow opens the window; both campaigns serve again, seen on the stream.
+  // The capped campaign serves again too: its cap was yesterday's.
   const resumed = await until("the campaigns serving after midnight", () => {
     const a = w.latest(always.id);
     const d = w.latest(dayparted.id);
-    return a?.campaign.serving && d?.campaign.serving ? { a, d } : undefined;
+    const c = w.latest(capped.id);
+    return a?.campaign.serving && d?.campaign.serving && c?.campaign.serving ? { a, d } : undefined;
   }, LEAD_MS + 45_000);
   expect(resumed.a.at).toBeGreaterThanOrEqual(midnightReal - 100);
   expect(resumed.d.at).toBeGreaterThanOrEqual(midnightReal - 100);
@@ -222,13 +235,13 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
 
   // Metrics, as Prometheus scrapes them.
   const budgetMetrics = await (await fetch(system.metrics.budget)).text();
-  expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="recorded"[^}]*\} 4$/m);
+  expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="recorded"[^}]*\} 5$/m);
   expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="duplicate"[^}]*\} 1$/m);
   // The day's and the month's exhaustion events, published from the outbox, none waiting.
   expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(budgetMetrics)?.[1])).toBeGreaterThanOrEqual(2);
   expect(budgetMetrics).toMatch(/adbudget_outbox_pending\{[^}]*\} 0$/m);
   const campaignMetrics = await (await fetch(system.metrics.campaign)).text();
-  expect(campaignMetrics).toMatch(/^adbudget_campaigns_serving(\{[^}]*\})? 2$/m);
+  expect(campaignMetrics).toMatch(/^adbudget_campaigns_serving(\{[^}]*\})? 3$/m);
   expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(campaignMetrics)?.[1])).toBeGreaterThanOrEqual(1);
   const brandMetrics = await (await fetch(system.metrics.brand)).text();
   expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(brandMetrics)?.[1])).toBeGreaterThanOrEqual(1);

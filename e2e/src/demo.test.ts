@@ -61,4 +61,8 @@ test("the demo shows exhaustion, campaigns stopping, a raise bringing them back,
   expect(text).toMatch(/budget +adbudget\.budget\.v1\.BudgetService\/SetBudget/);
   expect(text).toMatch(/campaign +consume \S+\.budget\.replenished\./);
   expect(text).not.toMatch(/no spans in/);
+  // The capped promo stops alone on its own cap, and its clock (a flight) is findable by CampaignId.
+  expect(text).toMatch(/Cove Books \/ Promo: capped at \$1\.00 a day of its own spend, flight until \d{4}-\d\d-\d\d/);
+  expect(text).toMatch(/Cove Books \/ Promo: stopped: campaign budget exhausted \(cause campaign_budget\.exhausted\)/);
+  expect(text).toMatch(/Cove Books \/ Promo: campaign budget exhausted; its clock: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=CampaignId/);
 }, 120_000);
