@@ -218,5 +218,10 @@ describe("flight dates and the cap (fields)", () => {
     expect(open!.startDate).toBeUndefined();
     expect(open!.dailyLimitMicros).toBeUndefined();
     expect(open!.nextChangeTime).toBeUndefined();
+
+    // The last day a google.type.Date allows: it ends past what a Timestamp can carry, so no next change.
+    const { campaign: forever } = await h.campaigns.createCampaign({ brandId, name: "Until 9999", endDate: { year: 9999, month: 12, day: 31 } });
+    expect(forever!.serving).toBe(true);
+    expect(forever!.nextChangeTime).toBeUndefined();
   });
 });

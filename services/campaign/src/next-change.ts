@@ -2,6 +2,9 @@ import { nextBoundary, nextFlightChange } from "@adbudget/time";
 import { flightOf, hasFlight, type FlightFields } from "./flight.js";
 import { scheduleZone, type StoredSchedule } from "./schedule.js";
 
+/** The last instant a google.protobuf.Timestamp can carry: 9999-12-31T23:59:59.999Z. */
+const MAX_TIMESTAMP_MS = 253_402_300_799_999;
+
 /** The fields of a campaign its next clock-driven change depends on. */
 export interface DaypartFields extends FlightFields {
   schedule: StoredSchedule | null;
@@ -24,7 +27,8 @@ export function nextChangeOf(c: Pick<DaypartFields, "schedule" | "daypartAsOf" |
   const daypart = c.schedule === null ? undefined : nextBoundary(from, c.schedule.windows, scheduleZone(c.schedule, brandZone));
   const flight = hasFlight(c) ? nextFlightChange(from, flightOf(c), brandZone) : undefined;
   const at = daypart === undefined ? flight : flight === undefined ? daypart : Math.min(daypart, flight);
-  return at === undefined ? null : new Date(at);
+  // An end date of 9999-12-31 ends at an instant a google.protobuf.Timestamp cannot carry: never, for clients.
+  return at === undefined || at > MAX_TIMESTAMP_MS ? null : new Date(at);
 }
 
 /** Whether the fields next_change_time depends on are the same in both (no need to recompute). */
