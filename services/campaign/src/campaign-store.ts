@@ -4,6 +4,7 @@ import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { FlightPhase, formatDate, isInside, periodsOf } from "@adbudget/time";
 import { applyBudgetSignal, exhaustedNow, type BudgetSignal, type FlagState, type PeriodFlag } from "./budget-flags.js";
+import { applyCapSignal, capExhaustedOn } from "./cap-flags.js";
 import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf, sameDaypartBasis } from "./next-change.js";
 import type { StoredSchedule } from "./schedule.js";
@@ -184,7 +185,7 @@ export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" 
     monthExhausted: b?.monthExhausted ?? false,
     brandArchived: b?.archived ?? false,
     flight: c.flight,
-    capExhausted: c.capExhausted && c.capDay !== null && c.capDay === (b?.dayPeriod ?? null),
+    capExhausted: capExhaustedOn({ day: c.capDay, exhausted: c.capExhausted }, b?.dayPeriod ?? null),
   });
 }
 
@@ -398,7 +399,7 @@ export class CampaignStore {
   }
 
   /**
-   * Applies a cap event of the budget service (CampaignCapEvent) to one campaign. Idempotent and
+   * Applies a cap event of the budget service (CampaignCapEvent) to one campaign (cap-flags.ts). Idempotent and
    * order-insensitive: a later brand day wins, and within a day the highest sequence; anything
    * older changes nothing. The cap pauses the campaign only while its day is the brand's current
    * one (stateOf), so an event of yesterday arriving late pauses nothing, and the next day's reset
@@ -426,9 +427,11 @@ export class CampaignStore {
     );
     if (rows[0] === undefined) return changes;
     const c = toCampaign(rows[0]);
-    if (c.capDay !== null && (signal.day < c.capDay || (signal.day === c.capDay && signal.seq <= c.capSeq))) return changes;
+    const before = { day: c.capDay, exhausted: c.capExhausted, seq: c.capSeq };
+    const flag = applyCapSignal(before, signal);
+    if (flag === before) return changes;
     const brand = await this.brandState(client, c.brandId, false);
-    const after: CampaignRow = { ...c, capDay: signal.day, capExhausted: signal.exhausted, capSeq: signal.seq };
+    const after: CampaignRow = { ...c, capDay: flag.day, capExhausted: flag.exhausted, capSeq: flag.seq };
     if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) {
       await client.query("update campaigns set cap_day = $2, cap_exhausted = $3, cap_seq = $4 where id = $1", [c.id, signal.day, signal.exhausted, signal.seq.toString()]);
       return changes;
