@@ -3,6 +3,7 @@ import type pg from "pg";
 import {
   assertBrand,
   brandScope,
+  dateViolation,
   EtagMismatchError,
   outsideBrands,
   principalOf,
@@ -24,9 +25,8 @@ import {
   type CampaignService,
   type WatchCampaignsResponse,
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { formatDate, isInside } from "@adbudget/time";
 import type { Date as ProtoDate } from "@adbudget/proto/google/type/date_pb.js";
-import { dateViolation } from "@adbudget/kit";
+import { formatDate, isInside } from "@adbudget/time";
 import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
 import { stateOf, type CampaignRow, type CampaignStore, type Cause } from "./campaign-store.js";
