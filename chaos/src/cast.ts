@@ -22,6 +22,8 @@ export interface Cast {
 }
 
 const EVERY_DAY = [1, 2, 3, 4, 5, 6, 7] as DayOfWeek[];
+/** The cap of Load 1's campaign: below what the load spends on it, above a few events. */
+const CAPPED_LOAD_LIMIT = 1_500_000n;
 const MINUTE = 60_000;
 /** A daily UTC window ending at the whole minute `end` (an instant), starting 30 minutes before. */
 const windowEnding = (end: number) => {
@@ -35,14 +37,16 @@ export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast
     await system.budget.setBudget({ brandId: b!.id, dailyLimitMicros: daily });
     return b!.id;
   };
-  const campaign = async (brandId: string, name: string, windows?: ReturnType<typeof windowEnding>[]) =>
-    (await system.campaigns.createCampaign({ brandId, name, schedule: windows && { timeZone: "UTC", windows } })).campaign!.id;
+  const campaign = async (brandId: string, name: string, windows?: ReturnType<typeof windowEnding>[], dailyLimitMicros?: bigint) =>
+    (await system.campaigns.createCampaign({ brandId, name, schedule: windows && { timeZone: "UTC", windows }, dailyLimitMicros })).campaign!.id;
 
   const loadTargets = [];
   for (let i = 0; i < 6; i++) {
     // Half the load brands run out during the load (their exhausted events are counted), half never.
     const brandId = await brand(`Load ${i}`, i % 2 === 0 ? 3_000_000n : 1_000_000_000_000n);
-    loadTargets.push({ brandId, campaignId: await campaign(brandId, `Load ${i}`) });
+    // Load 1's campaign has a cap of its own, which the load reaches (amounts are 1,000-10,000
+    // micros): the budget service's cap event and the campaign's own pause go through the faults too.
+    loadTargets.push({ brandId, campaignId: await campaign(brandId, `Load ${i}`, undefined, i === 1 ? CAPPED_LOAD_LIMIT : undefined) });
   }
   const crossingBrand = await brand("Crossing", 1_000_000n);
   const crossing = { brandId: crossingBrand, campaignId: await campaign(crossingBrand, "Crossing") };

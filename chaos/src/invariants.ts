@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { formatDate, periodsOf } from "@adbudget/time";
-import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { BudgetEventType, BudgetPeriodEventSchema, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import type { EventRecord } from "./load.ts";
 
 /** One invariant's verdict, with the figures that decided it (printed either way). */
@@ -85,6 +85,8 @@ export async function ledgerInvariants(budgetDbUrl: string, records: EventRecord
 export async function eventInvariants(natsUrl: string, budgetStream: string, budgetDbUrl: string, outboxDbUrls: Record<string, string>): Promise<Verdict[]> {
   const nc = await connect({ servers: natsUrl });
   const exhausted = new Map<string, Set<string>>();
+  /** Cap events of campaigns that reached their cap, by "<campaign> <day>": their message ids. */
+  const capped = new Map<string, Set<string>>();
   try {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(budgetStream);
@@ -94,6 +96,15 @@ export async function eventInvariants(natsUrl: string, budgetStream: string, bud
       for await (const m of await consumer.fetch({ max_messages: info.state.messages, expires: 5000 })) {
         seen++;
         if (m.subject.includes(".budget.threshold.")) continue; // alerts: another message type
+        if (m.subject.includes(".budget.campaign_")) {
+          // Campaign caps: another message type, counted apart.
+          const c = fromBinary(CampaignCapEventSchema, m.data);
+          if (c.type === BudgetEventType.EXHAUSTED) {
+            const key = `${c.campaignId} ${formatDate(c.period!.start!)}`;
+            capped.set(key, (capped.get(key) ?? new Set()).add(m.headers?.get("Nats-Msg-Id") ?? ""));
+          }
+          continue;
+        }
         const e = fromBinary(BudgetPeriodEventSchema, m.data);
         if (e.type === BudgetEventType.EXHAUSTED) {
           const key = `${e.brandId} ${e.period?.kind} ${formatDate(e.period!.start!)}`;
@@ -115,6 +126,14 @@ export async function eventInvariants(natsUrl: string, budgetStream: string, bud
     if (n !== 1) problems.push(`${key}: ${n} exhausted events published`);
   }
   for (const [key, ids] of exhausted) if (!crossed.some((c) => c.key === key)) problems.push(`${key}: ${ids.size} exhausted events for a period that is not exhausted`);
+  // Campaign day totals at their cap: one cap event each (no cap is raised in the run).
+  const atCap = await query<{ key: string }>(budgetDbUrl, "select campaign_id::text || ' ' || day::text as key from campaign_day_spend where cap_exhausted");
+  const capProblems: string[] = [];
+  for (const { key } of atCap) {
+    const n = capped.get(key)?.size ?? 0;
+    if (n !== 1) capProblems.push(`${key}: ${n} cap events published`);
+  }
+  for (const [key, ids] of capped) if (!atCap.some((c) => c.key === key)) capProblems.push(`${key}: ${ids.size} cap events for a campaign day not at its cap`);
   const pending: string[] = [];
   for (const [name, url] of Object.entries(outboxDbUrls)) {
     const [{ n }] = await query<{ n: string }>(url, "select count(*)::text as n from outbox where published_at is null");
@@ -122,6 +141,7 @@ export async function eventInvariants(natsUrl: string, budgetStream: string, bud
   }
   return [
     { name: "every period that crossed its limit published exactly one exhausted event", ok: problems.length === 0, figures: `${crossed.length} exhausted periods, ${exhausted.size} with events`, problems },
+    { name: "every campaign day that reached its cap published exactly one cap event", ok: capProblems.length === 0, figures: `${atCap.length} campaign days at their cap`, problems: capProblems },
     { name: "every outbox drained", ok: pending.length === 0, figures: Object.keys(outboxDbUrls).join(", "), problems: pending },
   ];
 }

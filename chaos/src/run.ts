@@ -176,6 +176,7 @@ export async function runChaos(plan: Plan): Promise<Report> {
       figures: `paused ${(pausedAfterMs / 1000).toFixed(1)}s after the restart (ack wait 5 s)`,
       problems: pausedAfterMs <= 10_000 ? [] : [`paused ${pausedAfterMs} ms after the restart`],
     });
+    verdicts.push(await capVerdict(system, cast));
     return { plan, verdicts, faults, load, convergedMs: campaigns.convergedMs, ok: verdicts.every((v) => v.ok) };
   } catch (err) {
     throw new Error(`${(err as Error).stack}\n${system.tail()}`);
@@ -185,6 +186,22 @@ export async function runChaos(plan: Plan): Promise<Report> {
     for (const p of pollers) await p.stop();
     await system.stop();
   }
+}
+
+/**
+ * The capped load campaign reached its cap under the faults and was stopped by it: its audit log
+ * holds one stop with cause campaign_budget.exhausted per day whose spend reached the cap (the
+ * load runs across midnight, so one or two), never two for one day (a redelivered cap event
+ * changes nothing twice).
+ */
+async function capVerdict(system: ChaosSystem, cast: Cast): Promise<Verdict> {
+  const target = cast.loadTargets[1]!;
+  const { changes } = await system.campaigns.listCampaignStateChanges({ campaignId: target.campaignId, pageSize: 1000 });
+  const stops = changes.filter((c) => c.cause === "campaign_budget.exhausted");
+  const problems: string[] = [];
+  if (stops.length === 0) problems.push("the capped campaign was never stopped by its cap");
+  if (stops.length > 2) problems.push(`${stops.length} cap stops (${stops.map((c) => c.sourceId).join(", ")}): more than one per day`);
+  return { name: "a campaign stops on its own cap once per day, through the faults", ok: problems.length === 0, figures: `${stops.length} cap stop(s)`, problems };
 }
 
 /** Serving state and reasons of the cast's campaigns, as the campaign service holds them. */
@@ -197,12 +214,14 @@ async function actualCampaigns(system: ChaosSystem, cast: Cast): Promise<Map<str
   return out;
 }
 
-/** What the serving rule says for each campaign, from its schedule and its brand's budget status now. */
+/** What the serving rule says for each campaign, from its schedule, its brand's budget status and its cap now. */
 async function truth(system: ChaosSystem, cast: Cast) {
   const out = [];
   for (const id of cast.campaignIds) {
     const c = (await system.campaigns.getCampaign({ id })).campaign!;
     const { status } = await system.budget.getBudgetStatus({ brandId: c.brandId });
+    // The ledger's word on the campaign's own cap today (the campaign service learns it by event).
+    const capped = c.dailyLimitMicros !== undefined && (await system.budget.getCampaignSpend({ brandId: c.brandId, campaignId: c.id })).exhausted;
     const windows = (c.schedule?.windows ?? []).map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));
     const s = servingState({
       enabled: c.enabled,
@@ -210,9 +229,9 @@ async function truth(system: ChaosSystem, cast: Cast) {
       dayExhausted: status!.day!.exhausted,
       monthExhausted: status!.month!.exhausted,
       brandArchived: false,
-      // The chaos cast has neither flight dates nor caps.
+      // The chaos cast has no flight dates.
       flight: FlightPhase.DURING,
-      capExhausted: false,
+      capExhausted: capped,
     });
     out.push({ id, serving: s.serving, reasons: s.reasons as number[] });
   }
