@@ -1,8 +1,8 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { JsMsg } from "@nats-io/jetstream";
 import type pg from "pg";
-import { inTransaction, NotFoundError, nextOutboxIds, uuidv7, writeOutbox, type Logger, type OutboxMessage } from "@adbudget/kit";
+import { decodeOrSkip, inTransaction, NotFoundError, nextOutboxIds, uuidv7, writeOutbox, type Logger, type OutboxMessage } from "@adbudget/kit";
 import { BudgetEventCause, BudgetEventType, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
@@ -138,13 +138,8 @@ const SETTINGS_CAUSES = new Set(["create", "update", "delete"]);
  */
 export function campaignEventHandler(deps: { pool: pg.Pool; brands: BrandDirectory; prefix: string; logger: Logger; now: () => number; onEvents: () => void }) {
   return async (msg: JsMsg): Promise<void> => {
-    let event;
-    try {
-      event = fromBinary(CampaignStateChangedEventSchema, msg.data);
-    } catch (err) {
-      deps.logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable campaign event, skipped");
-      return;
-    }
+    const event = decodeOrSkip(CampaignStateChangedEventSchema, msg, deps.logger, "campaign event");
+    if (event === undefined) return;
     const c = event.campaign;
     if (c === undefined || (event.change !== undefined && !SETTINGS_CAUSES.has(event.change.cause))) return;
     let zone: string;

@@ -1,6 +1,5 @@
-import { fromBinary } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
-import type { Logger } from "@adbudget/kit";
+import { decodeOrSkip, type Logger } from "@adbudget/kit";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
 import { BudgetEventType, BudgetPeriodEventSchema, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
@@ -32,14 +31,8 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: ()
     // The budget stream also carries threshold alerts (`.budget.threshold.<brand>`), another
     // message type: only exhausted and replenished events move flags.
     if (!PERIOD_EVENT.test(msg.subject)) return;
-    let event;
-    try {
-      event = fromBinary(BudgetPeriodEventSchema, msg.data);
-    } catch (err) {
-      // A poison message would be redelivered forever: log it and let it be acked.
-      logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable budget event, skipped");
-      return;
-    }
+    const event = decodeOrSkip(BudgetPeriodEventSchema, msg, logger, "budget event");
+    if (event === undefined) return;
     const kind = event.period?.kind === PeriodKind.MONTH ? PeriodKind.MONTH : PeriodKind.DAY;
     const period = formatDate(event.period?.start ?? { year: 0, month: 0, day: 0 });
     const nowMs = now();
@@ -65,13 +58,8 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: ()
  */
 export function brandEventHandler(store: CampaignStore, logger: Logger, now: () => number = Date.now) {
   return async (msg: JsMsg): Promise<void> => {
-    let event;
-    try {
-      event = fromBinary(BrandChangedEventSchema, msg.data);
-    } catch (err) {
-      logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable brand event, skipped");
-      return;
-    }
+    const event = decodeOrSkip(BrandChangedEventSchema, msg, logger, "brand event");
+    if (event === undefined) return;
     const brand = event.brand;
     if (brand === undefined) return;
     const nowMs = now();
@@ -94,13 +82,8 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: () 
  */
 function capEventHandler(store: CampaignStore, logger: Logger, now: () => number) {
   return async (msg: JsMsg): Promise<void> => {
-    let event;
-    try {
-      event = fromBinary(CampaignCapEventSchema, msg.data);
-    } catch (err) {
-      logger.error({ err, subject: msg.subject, seq: msg.seq }, "undecodable campaign cap event, skipped");
-      return;
-    }
+    const event = decodeOrSkip(CampaignCapEventSchema, msg, logger, "campaign cap event");
+    if (event === undefined) return;
     if (event.period?.start === undefined || !/^[0-9a-f-]{36}$/i.test(event.campaignId)) return;
     const exhausted = event.type === BudgetEventType.EXHAUSTED;
     const nowMs = now();

@@ -1,3 +1,4 @@
+import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { StopStack } from "./lifecycle.js";
@@ -142,4 +143,17 @@ export function startDurableConsumer(nc: NatsConnection, options: DurableConsume
   consumer.start();
   stack.push(() => consumer.stop());
   return consumer;
+}
+
+/**
+ * Decodes a consumed message, or logs it and answers undefined: a message that cannot be decoded
+ * would be redelivered forever (a poison message), so the handler returns and it is acked.
+ */
+export function decodeOrSkip<Desc extends DescMessage>(schema: Desc, msg: JsMsg, logger: Logger, what: string): MessageShape<Desc> | undefined {
+  try {
+    return fromBinary(schema, msg.data);
+  } catch (err) {
+    logger.error({ err, subject: msg.subject, seq: msg.seq }, `undecodable ${what}, skipped`);
+    return undefined;
+  }
 }
