@@ -1,4 +1,7 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BudgetEventType, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { addDays, localDate, startOfDay } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -99,5 +102,33 @@ describe("campaign cap", () => {
     expect(events.map((e) => [e.amountMicros, e.outsideFlight]).sort()).toEqual([[1_000_000n, true], [2_000_000n, false]]);
     // Recorded either way: the totals hold both.
     expect((await h.budget.getBudgetStatus({ brandId })).status!.month!.spentMicros).toBeGreaterThanOrEqual(1_000_000n);
+  }, 60_000);
+
+  it("a poison message, a late cap event of yesterday and a replay change nothing; the next real one applies", async () => {
+    const zone = testZone();
+    const { brand } = await h.brands.createBrand({ name: "Hostile cap brand", timeZone: zone });
+    const brandId = brand!.id;
+    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Steady", dailyLimitMicros: 1_000_000_000n });
+    const today = localDate(h.now(), zone);
+    const js = jetstream(h.nc);
+    const subject = (exhausted: boolean) => `${h.prefix}.budget.campaign_${exhausted ? "exhausted" : "replenished"}.${brandId}`;
+    const publish = (exhausted: boolean, start: typeof today, sequence: bigint, campaignId = campaign!.id) =>
+      js.publish(subject(exhausted), toBinary(CampaignCapEventSchema, create(CampaignCapEventSchema, {
+        eventId: crypto.randomUUID(), type: exhausted ? BudgetEventType.EXHAUSTED : BudgetEventType.REPLENISHED, brandId, campaignId,
+        period: { kind: PeriodKind.DAY, start }, spentMicros: 1n, limitMicros: 1n, sequence,
+      })));
+    // Bytes that are no CampaignCapEvent, an unknown campaign, and yesterday's exhaustion: nothing moves.
+    await js.publish(subject(true), new Uint8Array([0xff, 0xff, 0xff, 0x07, 0x00]));
+    await publish(true, today, 5n, "01900000-0000-7000-8000-0000000000ee");
+    await publish(true, addDays(today, -1), 99n);
+    // Then today's exhaustion (applied), a replay of it, and an older sequence's replenishment (both nothing).
+    await publish(true, today, 10n);
+    await eventually(async () => (await get(campaign!.id)).pauseReasons.includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED), 10_000, "today's cap event applied");
+    await publish(true, today, 10n);
+    await publish(false, today, 9n);
+    await publish(false, today, 11n); // the next real one: serves again
+    await eventually(async () => (await get(campaign!.id)).serving, 10_000, "the later replenishment applied");
+    const log = (await h.campaigns.listCampaignStateChanges({ campaignId: campaign!.id })).changes.map((c) => c.cause);
+    expect(log).toEqual(["campaign_budget.replenished", "campaign_budget.exhausted", "create"]);
   }, 60_000);
 });

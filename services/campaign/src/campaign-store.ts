@@ -247,14 +247,14 @@ export class CampaignStore {
     const owner = await client.query<{ brand_id: string }>("select brand_id::text from campaigns where id = $1 and deleted_at is null", [campaignId]);
     if (owner.rows[0] === undefined) return [];
     const brandId = owner.rows[0].brand_id;
-    // The event's day has started by this service's clock but is not the brand's current day
-    // yet (no budget event or reset of it arrived so far): it becomes current, as a budget
-    // event of it would make it (budget-flags.ts). Brand first, then campaigns: the lock order
-    // of every brand-wide change.
+    // The event is of today (by this service's clock in the brand's zone), which is not the
+    // brand's current day yet (no budget event or reset of it arrived so far): today becomes
+    // current. An event of an earlier day never does: it can only be late. Brand first, then
+    // campaigns: the lock order of every brand-wide change.
     const changes: CampaignChange[] = [];
     const known = await this.brandState(client, brandId, false);
     const today = formatDate(periodsOf(now.getTime(), known?.timeZone ?? "UTC").day);
-    if ((known?.dayPeriod ?? "") < signal.day && signal.day <= today) {
+    if ((known?.dayPeriod ?? "") < signal.day && signal.day === today) {
       changes.push(...await this.applyBudgetSignal(
         client, brandId, PeriodKind.DAY, { kind: "event", period: signal.day, exhausted: false, seq: 0n }, { ...cause, cause: "reset.day" }, now,
       ));
