@@ -15,6 +15,8 @@ SUITES=(
   services/budget/src/concurrency.test.ts
   services/campaign/src/budget-loop.test.ts
   services/campaign/src/edges.test.ts
+  services/campaign/src/campaign-api.test.ts
+  services/campaign/src/campaign-cap.test.ts
   workflows/src/reconcile.test.ts
 )
 while read -r at zone what; do

@@ -149,8 +149,11 @@ export class DaypartWriter {
         const nextChangeAt = nextChangeOf(basis, brand?.timeZone ?? "UTC", nowMs);
         touched.add(before.id);
         if (decision === "confirm") {
-          current.set(before.id, { ...basis, nextChangeAt });
-          return { campaign: before, unchanged: true };
+          // The same state, known from a later instant: no new version or event, but the answer
+          // (like the row) carries the next change measured from that instant.
+          const confirmed = { ...basis, nextChangeAt };
+          current.set(before.id, confirmed);
+          return { campaign: confirmed, unchanged: true };
         }
         const next = stateOf(basis, brand);
         const row: CampaignRow = { ...basis, nextChangeAt, serving: next.serving, reasons: next.reasons, version: before.version + 1n, updatedAt: now };
