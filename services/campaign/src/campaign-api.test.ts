@@ -177,6 +177,8 @@ describe("flight dates and the cap (fields)", () => {
     ["February 30", () => h.campaigns.createCampaign({ brandId, name: "x", endDate: { year: 2027, month: 2, day: 30 } }), "end_date.day"],
     ["year 0", () => h.campaigns.createCampaign({ brandId, name: "x", endDate: { year: 0, month: 1, day: 1 } }), "end_date.year"],
     ["a negative cap", () => h.campaigns.createCampaign({ brandId, name: "x", dailyLimitMicros: -1n }), "daily_limit_micros"],
+    // A cap of 0 would pause the campaign only on days it spent: a campaign that may not spend is paused instead.
+    ["a cap of 0", () => h.campaigns.createCampaign({ brandId, name: "x", dailyLimitMicros: 0n }), "daily_limit_micros"],
   ])("%s -> INVALID_ARGUMENT naming the field", async (_name, call, field) => {
     const err = await rejection(call());
     expect(err.code).toBe(Code.InvalidArgument);
