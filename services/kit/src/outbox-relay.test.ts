@@ -22,6 +22,10 @@ let nc: NatsConnection;
 beforeAll(async () => {
   await admin(`create database "${dbName}"`);
   pool = new pg.Pool({ connectionString: `${PG_URL}/${dbName}`, max: 4 });
+  // As the kit's own pools do (pg-pool.ts): an idle connection that fails is an event, not a
+  // crash. Here, afterAll's DROP DATABASE ... WITH (FORCE) can reach a connection that pool.end()
+  // is still closing; without a listener the pool re-throws that as an unhandled error.
+  pool.on("error", () => undefined);
   for (const ddl of [...OUTBOX_DDL, OUTBOX_TRACE_DDL]) await pool.query(ddl);
   nc = await connect({ servers: NATS_URL });
 });
