@@ -11,11 +11,16 @@ import { quietClockOffset } from "./test-clock.js";
 import { startBrandApp, readBrandConfig, type BrandApp } from "@adbudget/brand-service";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
-import { BudgetPeriodEventSchema, BudgetThresholdEventSchema, type BudgetPeriodEvent, type BudgetThresholdEvent } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import {
+  BudgetPeriodEventSchema, BudgetThresholdEventSchema, CampaignCapEventSchema, type BudgetPeriodEvent, type BudgetThresholdEvent, type CampaignCapEvent,
+} from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 
 import { createTestAuth, type TestAuth } from "./auth.js";
 import { NATS_URL } from "./nats.js";
+
+/** Subjects of budget period events (the stream also carries threshold alerts and campaign cap events). */
+const PERIOD_SUBJECT = /\.budget\.(exhausted|replenished)\.[^.]+$/;
 
 export interface BudgetHarness {
   /** The system's keys: `auth.mint(...)` / `auth.as(...)` for callers of other roles. */
@@ -36,6 +41,8 @@ export interface BudgetHarness {
   events(): Promise<{ subject: string; event: BudgetPeriodEvent; msgId: string }[]>;
   /** Every threshold alert published so far on this test's stream. */
   alerts(): Promise<{ subject: string; event: BudgetThresholdEvent; msgId: string }[]>;
+  /** Every campaign cap event published so far on this test's stream. */
+  caps(): Promise<{ subject: string; event: CampaignCapEvent; msgId: string }[]>;
   /** The services' "now" (their CLOCK_OFFSET_MS applied): what tests derive dates from. */
   now(): number;
   /** Waits until the outbox is empty. */
@@ -119,13 +126,18 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
     nc,
     now: () => Date.now() + Number(clockOffset),
     async events() {
-      return (await streamMessages()).filter((m) => !m.subject.includes(".budget.threshold.")).map((m) => ({
+      return (await streamMessages()).filter((m) => PERIOD_SUBJECT.test(m.subject)).map((m) => ({
         subject: m.subject, event: fromBinary(BudgetPeriodEventSchema, m.data), msgId: m.msgId,
       }));
     },
     async alerts() {
       return (await streamMessages()).filter((m) => m.subject.includes(".budget.threshold.")).map((m) => ({
         subject: m.subject, event: fromBinary(BudgetThresholdEventSchema, m.data), msgId: m.msgId,
+      }));
+    },
+    async caps() {
+      return (await streamMessages()).filter((m) => m.subject.includes(".budget.campaign_")).map((m) => ({
+        subject: m.subject, event: fromBinary(CampaignCapEventSchema, m.data), msgId: m.msgId,
       }));
     },
     async drained(timeoutMs = 20_000) {
