@@ -74,6 +74,8 @@ describe("budget alert thresholds", () => {
     expect((await alertsOf(id)).map((a) => a[1])).toEqual([50]);
     const kept = await h.budget.setBudget({ brandId: id, dailyLimitMicros: 70n * USD }); // 60 of 70 is past 80%
     expect(kept.budget!.alertPercents).toEqual([50, 80]);
+    // The outbox publishes after the commit: read the stream once it has drained.
+    await h.drained();
     const alerts = (await h.alerts()).filter((a) => a.event.brandId === id);
     expect(alerts.map((a) => [a.event.percent, a.event.cause])).toEqual([[50, BudgetEventCause.LIMIT_CHANGE], [80, BudgetEventCause.LIMIT_CHANGE]]);
     // Setting it again publishes nothing more; an empty list clears them.
