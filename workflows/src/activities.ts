@@ -6,7 +6,7 @@ import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budg
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { flightPhase, FlightPhase, formatDate, isInside, monthStart, nextFlightChange, parseClock, parseDate, periodsOf, type Flight } from "@adbudget/time";
+import { flightOfDates, flightPhase, FlightPhase, formatDate, isInside, monthStart, nextFlightChange, parseClock, parseDate, periodsOf, type Flight } from "@adbudget/time";
 import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import type { ClockWorkflows } from "./client.js";
 import { addCounts, NO_REPAIRS, type BrandSpec, type DaypartSpec, type ReconcileCounts } from "./shared.js";
@@ -42,10 +42,8 @@ function heartbeat(details?: unknown): void {
 
 /** A campaign's flight dates, or undefined without any. */
 const flightOfCampaign = (c: Campaign): Flight | undefined =>
-  c.startDate === undefined && c.endDate === undefined ? undefined : {
-    ...(c.startDate === undefined ? {} : { start: { year: c.startDate.year, month: c.startDate.month, day: c.startDate.day } }),
-    ...(c.endDate === undefined ? {} : { end: { year: c.endDate.year, month: c.endDate.month, day: c.endDate.day } }),
-  };
+  c.startDate === undefined && c.endDate === undefined ? undefined
+    : flightOfDates(c.startDate && formatDate(c.startDate), c.endDate && formatDate(c.endDate));
 
 const windowsOf = (c: Campaign) =>
   (c.schedule?.windows ?? []).map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));

@@ -1,7 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Client } from "@connectrpc/connect";
-import type { Logger } from "@adbudget/kit";
+import { isSettingsChange, type Logger } from "@adbudget/kit";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
@@ -14,16 +14,12 @@ import type { ClockWorkflows } from "./client.js";
  * its reset workflow when created (woken on updates: the zone may have moved), ended when
  * archived. Serving-state changes (budget, daypart, user) do not touch schedules and are skipped.
  */
-/** Causes of campaign events that may carry a new schedule (the others are state changes). */
-const SETTINGS_CAUSES = new Set(["create", "update", "delete"]);
-
 export function campaignEventHandler(clockWorkflows: ClockWorkflows, logger: Logger) {
   return async (msg: JsMsg): Promise<void> => {
     const event = fromBinary(CampaignStateChangedEventSchema, msg.data);
     const c = event.campaign;
     if (c === undefined) return;
-    const settingsChange = event.change === undefined || SETTINGS_CAUSES.has(event.change.cause);
-    if (!settingsChange) return;
+    if (!isSettingsChange(event)) return;
     const scheduled = c.schedule !== undefined && c.schedule.windows.length > 0;
     const flight = c.startDate !== undefined || c.endDate !== undefined;
     if (event.deleted || (!scheduled && !flight)) {

@@ -17,7 +17,7 @@ import {
   workflowInfo,
 } from "@temporalio/workflow";
 import {
-  addDays, formatDate, isInside, localDate, monthStart, nextBoundary, nextDayStart, nextFlightChange, parseDate, periodsOf, startOfDay,
+  addDays, formatDate, isInside, localDate, monthStart, nextBoundary, nextDayStart, nextFlightChange, flightOfDates, periodsOf, startOfDay,
   type DaypartWindow, type Flight,
 } from "@adbudget/time";
 import type { Activities } from "./activities.js";
@@ -48,14 +48,6 @@ function boundaryWithin8Days(now: number, windows: DaypartWindow[], zone: string
  * flight has ended. Runs recorded before ended without a schedule and woke at boundaries only.
  */
 const FLIGHT_DATES = "flight-dates";
-
-/** The flight dates of a loaded spec (empty in old histories). */
-function flightOfSpec(spec: { startDate?: string; endDate?: string }): Flight {
-  return {
-    ...(spec.startDate === undefined ? {} : { start: parseDate(spec.startDate) }),
-    ...(spec.endDate === undefined ? {} : { end: parseDate(spec.endDate) }),
-  };
-}
 
 /** "Now" for the time rules: workflow time (replay-safe), shifted by the input's clock offset. */
 const nowOf = (input: ClockOffset): number => Date.now() + (input.clockOffsetMs ?? 0);
@@ -120,7 +112,8 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
     if (reload) spec = await acts.loadDaypart(input.campaignId);
     if (spec === undefined || !spec.exists) return "campaign deleted";
     const flights = patched(FLIGHT_DATES);
-    const flight = flights ? flightOfSpec(spec) : {};
+    // The flight dates of the loaded spec (none in old histories).
+    const flight: Flight = flights ? flightOfDates(spec.startDate, spec.endDate) : {};
     const hasFlight = flight.start !== undefined || flight.end !== undefined;
     if (spec.windows.length === 0 && !hasFlight) return "schedule removed";
     const now = nowOf(input);

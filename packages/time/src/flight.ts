@@ -1,4 +1,4 @@
-import { addDays } from "./calendar.js";
+import { addDays, parseDate } from "./calendar.js";
 import { type CalendarDate, startOfDay } from "./zone.js";
 
 /**
@@ -9,6 +9,14 @@ import { type CalendarDate, startOfDay } from "./zone.js";
 export interface Flight {
   start?: CalendarDate;
   end?: CalendarDate;
+}
+
+/** A flight from its dates as "YYYY-MM-DD" strings (null or undefined = open-ended). */
+export function flightOfDates(start: string | null | undefined, end: string | null | undefined): Flight {
+  return {
+    ...(start == null ? {} : { start: parseDate(start) }),
+    ...(end == null ? {} : { end: parseDate(end) }),
+  };
 }
 
 /** Where an instant lies relative to a flight. */

@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { JsMsg } from "@nats-io/jetstream";
 import type pg from "pg";
-import { decodeOrSkip, inTransaction, NotFoundError, nextOutboxIds, uuidv7, writeOutbox, type Logger, type OutboxMessage } from "@adbudget/kit";
+import { decodeOrSkip, inTransaction, isSettingsChange, NotFoundError, nextOutboxIds, uuidv7, writeOutbox, type Logger, type OutboxMessage } from "@adbudget/kit";
 import { BudgetEventCause, BudgetEventType, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
@@ -127,9 +127,6 @@ async function publishIf(
   return change;
 }
 
-/** Causes of campaign events that may carry a new cap (the others are serving-state changes). */
-const SETTINGS_CAUSES = new Set(["create", "update", "delete"]);
-
 /**
  * The durable consumer of campaign events: keeps campaign_settings in step with the campaigns'
  * `daily_limit_micros` and flight dates, and judges today's spend whenever a cap changes (a lowered cap may stop
@@ -141,7 +138,7 @@ export function campaignEventHandler(deps: { pool: pg.Pool; brands: BrandDirecto
     const event = decodeOrSkip(CampaignStateChangedEventSchema, msg, deps.logger, "campaign event");
     if (event === undefined) return;
     const c = event.campaign;
-    if (c === undefined || (event.change !== undefined && !SETTINGS_CAUSES.has(event.change.cause))) return;
+    if (c === undefined || !isSettingsChange(event)) return;
     let zone: string;
     try {
       zone = (await deps.brands.get(c.brandId)).timeZone;

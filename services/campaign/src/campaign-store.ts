@@ -252,12 +252,13 @@ export class CampaignStore {
     // current. An event of an earlier day never does: it can only be late. Brand first, then
     // campaigns: the lock order of every brand-wide change.
     const changes: CampaignChange[] = [];
-    const known = await this.brandState(client, brandId, false);
-    const today = formatDate(periodsOf(now.getTime(), known?.timeZone ?? "UTC").day);
-    if ((known?.dayPeriod ?? "") < signal.day && signal.day === today) {
+    let brand = await this.brandState(client, brandId, false);
+    const today = formatDate(periodsOf(now.getTime(), brand?.timeZone ?? "UTC").day);
+    if ((brand?.dayPeriod ?? "") < signal.day && signal.day === today) {
       changes.push(...await this.applyBudgetSignal(
         client, brandId, PeriodKind.DAY, { kind: "event", period: signal.day, exhausted: false, seq: 0n }, { ...cause, cause: "reset.day" }, now,
       ));
+      brand = await this.brandState(client, brandId, false);
     }
     const { rows } = await client.query<RawCampaign>(
       `select ${CAMPAIGN_COLUMNS} from campaigns where id = $1 and deleted_at is null for update`,
@@ -268,7 +269,6 @@ export class CampaignStore {
     const before = { day: c.capDay, exhausted: c.capExhausted, seq: c.capSeq };
     const flag = applyCapSignal(before, signal);
     if (flag === before) return changes;
-    const brand = await this.brandState(client, c.brandId, false);
     const after: CampaignRow = { ...c, capDay: flag.day, capExhausted: flag.exhausted, capSeq: flag.seq };
     if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) {
       await client.query("update campaigns set cap_day = $2, cap_exhausted = $3, cap_seq = $4 where id = $1", [c.id, signal.day, signal.exhausted, signal.seq.toString()]);

@@ -1,4 +1,4 @@
-import { FlightPhase, flightPhase, parseDate, type Flight } from "@adbudget/time";
+import { FlightPhase, flightOfDates, flightPhase, type Flight } from "@adbudget/time";
 
 /** The flight fields of a campaign as stored ("YYYY-MM-DD" in the brand's zone, or null). */
 export interface FlightFields {
@@ -8,10 +8,7 @@ export interface FlightFields {
 
 /** The stored dates as a @adbudget/time Flight. */
 export function flightOf(c: FlightFields): Flight {
-  return {
-    ...(c.startDate === null ? {} : { start: parseDate(c.startDate) }),
-    ...(c.endDate === null ? {} : { end: parseDate(c.endDate) }),
-  };
+  return flightOfDates(c.startDate, c.endDate);
 }
 
 export function hasFlight(c: FlightFields): boolean {

@@ -1,9 +1,7 @@
+import { MAX_TIMESTAMP_MS } from "@adbudget/kit";
 import { nextBoundary, nextFlightChange } from "@adbudget/time";
 import { flightOf, hasFlight, type FlightFields } from "./flight.js";
 import { scheduleZone, type StoredSchedule } from "./schedule.js";
-
-/** The last instant a google.protobuf.Timestamp can carry: 9999-12-31T23:59:59.999Z. */
-const MAX_TIMESTAMP_MS = 253_402_300_799_999;
 
 /** The fields of a campaign its next clock-driven change depends on. */
 export interface DaypartFields extends FlightFields {

@@ -34,3 +34,4 @@ export * from "./auth-config.js";
 export * from "./tls.js";
 export * from "./dev-keys.js";
 export * from "./deadlines.js";
+export * from "./campaign-events.js";

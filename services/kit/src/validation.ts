@@ -119,6 +119,8 @@ const TIMESTAMP = "google.protobuf.Timestamp";
 // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of google.protobuf.Timestamp.
 const MIN_SECONDS = -62135596800n;
 const MAX_SECONDS = 253402300799n;
+/** The last instant a google.protobuf.Timestamp can carry, in epoch milliseconds (9999-12-31T23:59:59.999Z). */
+export const MAX_TIMESTAMP_MS = Number(MAX_SECONDS) * 1000 + 999;
 const TIMESTAMP_RANGE = "must be a timestamp between 0001-01-01 and 9999-12-31";
 const TIMESTAMP_NANOS = "must be a timestamp with nanos between 0 and 999999999";
 // No `g` flag: test() keeps no state and allocates nothing.

@@ -1,0 +1,13 @@
+import type { CampaignStateChangedEvent } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
+
+/** Audit causes of the campaign calls that change a campaign's settings (CampaignService). */
+export const SETTINGS_CAUSES: ReadonlySet<string> = new Set(["create", "update", "delete"]);
+
+/**
+ * Whether a campaign event may carry new settings (schedule, flight dates, cap): a create, update
+ * or delete, or a settings-only change (published without an audit entry). Serving-state changes
+ * (budget, daypart, user) carry none, so consumers that follow settings skip them.
+ */
+export function isSettingsChange(event: Pick<CampaignStateChangedEvent, "change">): boolean {
+  return event.change === undefined || SETTINGS_CAUSES.has(event.change.cause);
+}
