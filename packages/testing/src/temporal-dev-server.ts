@@ -15,9 +15,19 @@ export interface DevServer {
 
 /**
  * A Temporal dev server of this test alone (in memory, headless, free ports), with the
- * search attributes BrandId and CampaignId, started from the built CLI.
+ * search attributes BrandId and CampaignId, started from the built CLI. A server that exits while
+ * starting (a free port taken by a parallel test between our probe and its bind) is started again
+ * on new ports, up to three times; one that does not answer within 60 s fails the test.
  */
 export async function startDevServer(): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await startOnce();
+    if ("server" in started) return started.server;
+    if (attempt >= 3 || !started.exited) throw new Error(`temporal dev server did not start: ${started.error}`);
+  }
+}
+
+async function startOnce(): Promise<{ server: DevServer } | { error: string; exited: boolean }> {
   const [port, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const child: ChildProcess = spawn(
     temporalBinary(),
@@ -36,13 +46,14 @@ export async function startDevServer(): Promise<DevServer> {
       break;
     } catch (err) {
       if (Date.now() > deadline || child.exitCode !== null) {
+        const exited = child.exitCode !== null;
         child.kill("SIGKILL");
-        throw new Error(`temporal dev server did not start: ${(err as Error).message}`);
+        return { error: `${(err as Error).message}${exited ? ` (exited with ${child.exitCode})` : ""}`, exited };
       }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  return {
+  const server: DevServer = {
     address,
     stop: () =>
       new Promise<void>((resolve) => {
@@ -52,4 +63,5 @@ export async function startDevServer(): Promise<DevServer> {
         setTimeout(() => child.kill("SIGKILL"), 5000).unref();
       }),
   };
+  return { server };
 }
