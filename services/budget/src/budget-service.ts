@@ -1,10 +1,11 @@
-import { create } from "@bufbuild/protobuf";
-import { anyPack, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { AnySchema, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Validator } from "@bufbuild/protovalidate";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   AlreadyExistsError,
   assertBrand,
+  canEncodeInJson,
   canSeeBrand,
   dateViolation,
   DomainError,
@@ -34,7 +35,6 @@ import {
 import type { BudgetStatus } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import type { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { StatusSchema } from "@adbudget/proto/google/rpc/status_pb.js";
-import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 import type { BrandDirectory, BrandInfo } from "./brand-directory.js";
 import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
@@ -402,11 +402,17 @@ function prefixed(err: unknown, path: string): unknown {
   return new InvalidArgumentError(err.violations.map((v) => (v.field.startsWith(path) ? v : { ...v, field: path + v.field })));
 }
 
-/** A ConnectError as a google.rpc.Status, field violations included. */
+/**
+ * A ConnectError as a google.rpc.Status, its details included (field violations, retry info):
+ * each packed in an Any, as the error would carry them alone. A detail whose type the JSON
+ * codec does not know (ANSWER_REGISTRY) is left out: it would make the whole batch answer
+ * unencodable over Connect JSON, every other event's result with it.
+ */
 function rpcStatus(error: ConnectError) {
-  return create(StatusSchema, {
-    code: error.code,
-    message: error.rawMessage,
-    details: error.findDetails(BadRequestSchema).map((d) => anyPack(BadRequestSchema, d)),
+  const details = error.details.flatMap((d) => {
+    const typeName = "desc" in d ? d.desc.typeName : d.type;
+    if (!canEncodeInJson(typeName)) return [];
+    return [create(AnySchema, { typeUrl: `type.googleapis.com/${typeName}`, value: "desc" in d ? toBinary(d.desc, create(d.desc, d.value)) : d.value })];
   });
+  return create(StatusSchema, { code: error.code, message: error.rawMessage, details });
 }

@@ -10,6 +10,7 @@ import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/refl
 import { HealthMonitor, healthRoutes, type Probe } from "./health.js";
 import { createCallInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
+import { ANSWER_REGISTRY } from "./json-registry.js";
 import { createNodeAdapter } from "./node-adapter.js";
 import { loadContractDescriptors, reflectionRoutes, ReflectionIndex } from "./reflection.js";
 import { createValidationInterceptor } from "./validation.js";
@@ -117,6 +118,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(options.interceptors ?? []),
     ],
     shutdownSignal: shutdown.signal,
+    // Connect JSON (and the `debug` of error details) writes an Any only when it knows the type:
+    // every message an answer may hold in one (json-registry.ts). Binary needs no registry.
+    jsonOptions: { registry: ANSWER_REGISTRY },
     // TLS: the verified client certificate of the connection (mutual TLS), for handlers.
     ...(options.tls ? { contextValues: peerContextValues } : {}),
     requestGate: options.requestGate,
