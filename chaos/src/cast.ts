@@ -11,6 +11,13 @@ export interface Cast {
   loadTargets: { brandId: string; campaignId: string }[];
   /** A brand whose daily limit one spend crosses, right before a campaign replica dies. */
   crossing: { brandId: string; campaignId: string };
+  /** The load campaign with a cap of its own (one of `loadTargets`), and the cap. */
+  capped: { brandId: string; campaignId: string; cap: bigint };
+  /**
+   * A brand whose daily limit one spend crosses while NATS is down: its exhausted event must wait
+   * in the outbox (the proof that the outage held a publish), and its campaign stop after NATS is back.
+   */
+  outage: { brandId: string; campaignId: string };
   /** A campaign whose daypart window ends at `clockBoundary`, while the clocks worker is down. */
   clockwork: string;
   clockBoundary: number;
@@ -50,6 +57,10 @@ export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast
   }
   const crossingBrand = await brand("Crossing", 1_000_000n);
   const crossing = { brandId: crossingBrand, campaignId: await campaign(crossingBrand, "Crossing") };
+  const outageBrand = await brand("NATS outage", 1_000_000n);
+  const outage = { brandId: outageBrand, campaignId: await campaign(outageBrand, "Exhausted while NATS is down") };
+  const cappedTarget = loadTargets[1];
+  if (cappedTarget === undefined) throw new Error("no capped load campaign");
   // Daypart boundaries are whole minutes: the last one before midnight.
   const clockBoundary = midnight - 60_000;
   const clockworkBrand = await brand("Clockwork", 1_000_000_000_000n);
@@ -64,10 +75,12 @@ export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast
     adServer,
     loadTargets,
     crossing,
+    capped: { ...cappedTarget, cap: CAPPED_LOAD_LIMIT },
+    outage,
     clockwork,
     clockBoundary,
     midnightDaypart,
     reset,
-    campaignIds: [...loadTargets.map((t) => t.campaignId), crossing.campaignId, clockwork, midnightDaypart, reset],
+    campaignIds: [...loadTargets.map((t) => t.campaignId), crossing.campaignId, outage.campaignId, clockwork, midnightDaypart, reset],
   };
 }

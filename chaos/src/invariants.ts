@@ -1,10 +1,9 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { BudgetEventType, BudgetPeriodEventSchema, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import type { EventRecord } from "./load.ts";
+import type { StreamMessage } from "./streams.ts";
 
 /** One invariant's verdict, with the figures that decided it (printed either way). */
 export interface Verdict {
@@ -14,7 +13,8 @@ export interface Verdict {
   problems: string[];
 }
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+/** One query on a fresh connection (the invariants read each database a few times, at the end). */
+export async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -80,47 +80,38 @@ export async function ledgerInvariants(budgetDbUrl: string, records: EventRecord
 
 /**
  * Events: every period that crossed its limit published exactly one exhausted event (distinct
- * Nats-Msg-Id), and every outbox drained.
+ * Nats-Msg-Id), every campaign day at its cap one cap event, and every outbox drained.
+ * `budgetMessages` is the budget stream read in full (streams.ts). A message without a
+ * `Nats-Msg-Id` is a problem here, never counted as an id: without it JetStream cannot dedupe a
+ * retried publish, so "exactly one" would be unknowable.
  */
-export async function eventInvariants(natsUrl: string, budgetStream: string, budgetDbUrl: string, outboxDbUrls: Record<string, string>): Promise<Verdict[]> {
-  const nc = await connect({ servers: natsUrl });
+export async function eventInvariants(budgetMessages: StreamMessage[], budgetDbUrl: string, outboxDbUrls: Record<string, string>): Promise<Verdict[]> {
   const exhausted = new Map<string, Set<string>>();
   /** Cap events of campaigns that reached their cap, by "<campaign> <day>": their message ids. */
   const capped = new Map<string, Set<string>>();
-  try {
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info(budgetStream);
-    const consumer = await jetstream(nc).consumers.get(budgetStream);
-    let seen = 0;
-    if (info.state.messages > 0) {
-      for await (const m of await consumer.fetch({ max_messages: info.state.messages, expires: 5000 })) {
-        seen++;
-        if (m.subject.includes(".budget.threshold.")) continue; // alerts: another message type
-        if (m.subject.includes(".budget.campaign_")) {
-          // Campaign caps: another message type, counted apart.
-          const c = fromBinary(CampaignCapEventSchema, m.data);
-          if (c.type === BudgetEventType.EXHAUSTED) {
-            const key = `${c.campaignId} ${formatDate(c.period!.start!)}`;
-            capped.set(key, (capped.get(key) ?? new Set()).add(m.headers?.get("Nats-Msg-Id") ?? ""));
-          }
-          continue;
-        }
-        const e = fromBinary(BudgetPeriodEventSchema, m.data);
-        if (e.type === BudgetEventType.EXHAUSTED) {
-          const key = `${e.brandId} ${e.period?.kind} ${formatDate(e.period!.start!)}`;
-          exhausted.set(key, (exhausted.get(key) ?? new Set()).add(m.headers?.get("Nats-Msg-Id") ?? ""));
-        }
-        if (seen >= info.state.messages) break;
-      }
+  const problems: string[] = [];
+  const capProblems: string[] = [];
+  for (const m of budgetMessages) {
+    if (m.subject.includes(".budget.threshold.")) continue; // alerts: another message type
+    if (m.subject.includes(".budget.campaign_")) {
+      // Campaign caps: another message type, counted apart.
+      const c = fromBinary(CampaignCapEventSchema, m.data);
+      if (c.type !== BudgetEventType.EXHAUSTED) continue;
+      const key = `${c.campaignId} ${formatDate(c.period!.start!)}`;
+      if (m.msgId === undefined) capProblems.push(`${key}: cap event at seq ${m.seq} without Nats-Msg-Id`);
+      else capped.set(key, (capped.get(key) ?? new Set()).add(m.msgId));
+      continue;
     }
-  } finally {
-    await nc.close();
+    const e = fromBinary(BudgetPeriodEventSchema, m.data);
+    if (e.type !== BudgetEventType.EXHAUSTED) continue;
+    const key = `${e.brandId} ${e.period?.kind} ${formatDate(e.period!.start!)}`;
+    if (m.msgId === undefined) problems.push(`${key}: exhausted event at seq ${m.seq} without Nats-Msg-Id`);
+    else exhausted.set(key, (exhausted.get(key) ?? new Set()).add(m.msgId));
   }
   const crossed = await query<{ key: string }>(
     budgetDbUrl,
     "select brand_id::text || ' ' || kind || ' ' || period_start::text as key from budget_periods where exhausted",
   );
-  const problems: string[] = [];
   for (const { key } of crossed) {
     const n = exhausted.get(key)?.size ?? 0;
     if (n !== 1) problems.push(`${key}: ${n} exhausted events published`);
@@ -128,7 +119,6 @@ export async function eventInvariants(natsUrl: string, budgetStream: string, bud
   for (const [key, ids] of exhausted) if (!crossed.some((c) => c.key === key)) problems.push(`${key}: ${ids.size} exhausted events for a period that is not exhausted`);
   // Campaign day totals at their cap: one cap event each (no cap is raised in the run).
   const atCap = await query<{ key: string }>(budgetDbUrl, "select campaign_id::text || ' ' || day::text as key from campaign_day_spend where cap_exhausted");
-  const capProblems: string[] = [];
   for (const { key } of atCap) {
     const n = capped.get(key)?.size ?? 0;
     if (n !== 1) capProblems.push(`${key}: ${n} cap events published`);
@@ -145,6 +135,9 @@ export async function eventInvariants(natsUrl: string, budgetStream: string, bud
     { name: "every outbox drained", ok: pending.length === 0, figures: Object.keys(outboxDbUrls).join(", "), problems: pending },
   ];
 }
+
+/** The same pause reasons, in any order (the contract names no order). */
+const sameReasons = (a: number[], b: number[]) => [...a].sort().join(",") === [...b].sort().join(",");
 
 /** What a campaign should be, given what the other services say now. */
 export interface CampaignTruth {
@@ -174,7 +167,7 @@ export async function campaignInvariants(
     problems = expected
       .filter((t) => {
         const a = now.get(t.id);
-        return a === undefined || a.serving !== t.serving || a.reasons.join(",") !== t.reasons.join(",");
+        return a === undefined || a.serving !== t.serving || !sameReasons(a.reasons, t.reasons);
       })
       .map((t) => `${t.id}: is ${JSON.stringify(now.get(t.id))}, the rule says ${JSON.stringify({ serving: t.serving, reasons: t.reasons })}`);
     if (problems.length === 0) break;
@@ -189,7 +182,7 @@ export async function campaignInvariants(
     for (const w of watchers) {
       for (const t of expected) {
         const seen = w.latest.get(t.id);
-        if (seen === undefined || seen.serving !== t.serving || seen.pauseReasons.join(",") !== t.reasons.join(",")) {
+        if (seen === undefined || seen.serving !== t.serving || !sameReasons(seen.pauseReasons, t.reasons)) {
           watchProblems.push(`${w.name} shows ${t.id} as ${JSON.stringify(seen && { serving: seen.serving, reasons: seen.pauseReasons })}`);
         }
       }

@@ -1,14 +1,23 @@
-import { FlightPhase, isInside, parseClock } from "@adbudget/time";
-import { servingState } from "@adbudget/campaign-service";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import pg from "pg";
-import { campaignInvariants, eventInvariants, ledgerInvariants, type Verdict } from "./invariants.ts";
-import { SpendLoad } from "./load.ts";
-import { HealthPoller, Watcher } from "./observers.ts";
-import { startChaosSystem, type ChaosSystem } from "./system.ts";
+import { capDaysVerdict, capEventDays } from "./cap-verdict.ts";
 import { setUp, type Cast } from "./cast.ts";
+import { heldBoundaryVerdict } from "./clock-verdicts.ts";
+import { crossingHeldVerdict, DurableProbe, holds, type CrossingObservation } from "./crossing.ts";
+import { latencyVerdict, ProxiedProbe } from "./db-probe.ts";
+import { campaignInvariants, eventInvariants, ledgerInvariants, query, type Verdict } from "./invariants.ts";
+import { killProcess, killVerdict, restartProcess, type KillRecord } from "./kills.ts";
+import { SpendLoad } from "./load.ts";
+import { natsHeldVerdict, outagePauseVerdict, type NatsOutage } from "./nats-outage.ts";
+import { HealthPoller, Watcher } from "./observers.ts";
+import { readOutboxes } from "./outbox.ts";
+import { periodFlagsVerdict, readPeriods } from "./period-flags.ts";
+import { readBrands, servingTruth } from "./serving-truth.ts";
+import { msgIdVerdict, readStreams } from "./streams.ts";
+import { startChaosSystem, type ChaosSystem } from "./system.ts";
+import { workerPolls } from "./worker-probe.ts";
 
 /** How long each fault lasts and how much load runs: the full run and the short one of npm test. */
 export interface Plan {
@@ -64,6 +73,7 @@ export async function runChaos(plan: Plan): Promise<Report> {
   let watchers: Watcher[] = [];
   let pollers: HealthPoller[] = [];
   let load: SpendLoad | undefined;
+  let probe: DurableProbe | undefined;
   try {
     const cast = await setUp(system, midnight);
     log(`[chaos] system up (${system.replicas.length} replicas, clocks, NATS, Temporal, PostgreSQL behind toxiproxy); midnight at +${((midnight - system.now()) / 1000).toFixed(0)}s`);
@@ -71,16 +81,18 @@ export async function runChaos(plan: Plan): Promise<Report> {
     pollers = system.replicas.map((r) => new HealthPoller(r.name, r.url));
     load = new SpendLoad(system.client(BudgetService, system.balanced.budget, cast.adServer), cast.loadTargets, { writers: plan.writers, now: system.now });
     load.start();
+    /** Every SIGKILL, with what it did (killVerdict). */
+    const kills: KillRecord[] = [];
 
     const budgets = system.replicasOf("budget");
     for (let k = 0; k < plan.budgetKills; k++) {
       await sleep(4000);
       const victim = budgets[k % budgets.length]!;
       fault(`SIGKILL ${victim.name} (under load)`);
-      await victim.process.kill();
+      const record = await killProcess(victim.process, `${victim.name} (under load)`);
+      kills.push(record);
       await sleep(plan.restartAfterMs);
-      victim.process.start();
-      await system.healthy(victim);
+      await restartProcess(victim.process, record, () => system.healthy(victim));
       fault(`${victim.name} restarted`);
     }
 
@@ -95,74 +107,140 @@ export async function runChaos(plan: Plan): Promise<Report> {
     const readiness = { cutAt, restoredAt };
 
     await sleep(3000);
-    fault(`PostgreSQL 500 ms slower each way for ${plan.outageMs / 1000}s`);
-    await system.db.slow(500);
-    await sleep(plan.outageMs);
+    // A connection opened before the latency, timed under it: the proof that it took effect.
+    const dbProbe = await ProxiedProbe.open(system.databases.budget.url, system.db.port);
+    const normalMs = await dbProbe.roundTripMs();
+    fault(`PostgreSQL ${DB_LATENCY_MS} ms slower each way for ${plan.outageMs / 1000}s`);
+    const slowedAt = Date.now();
+    await system.db.slow(DB_LATENCY_MS);
+    const slowedMs = await dbProbe.roundTripMs();
+    await dbProbe.close();
+    await sleep(plan.outageMs - (Date.now() - slowedAt));
     await system.db.unslow();
     fault("PostgreSQL latency back to normal");
 
     await sleep(3000);
     fault(`NATS killed for ${plan.outageMs / 1000}s (events produced and consumed meanwhile)`);
-    await system.nats.process.kill();
-    await sleep(plan.outageMs);
-    system.nats.process.start();
-    await system.nats.ready();
+    const natsKill = await killProcess(system.nats.process, "NATS");
+    kills.push(natsKill);
+    const natsKilledAt = Date.now();
+    // An event made while NATS is down: it must wait in the outbox, and its campaign for NATS.
+    await settled(() => system.budget.recordSpend({ eventId: "during-nats-outage", brandId: cast.outage.brandId, campaignId: cast.outage.campaignId, amountMicros: 2_000_000n }));
+    fault("a spend exhausted the NATS-outage brand's day");
+    await sleep(plan.outageMs - (Date.now() - natsKilledAt));
+    const natsStartedAt = Date.now();
+    await restartProcess(system.nats.process, natsKill, () => system.nats.ready());
+    const natsOutage: NatsOutage = {
+      killedAt: natsKilledAt,
+      startedAt: natsStartedAt,
+      readyAt: Date.now(),
+      clockOffsetMs: system.clockOffsetMs,
+      markerSubject: `${system.prefix}.budget.exhausted.${cast.outage.brandId}`,
+    };
     fault("NATS back");
 
-    // A spend that crosses a limit, and the campaign replicas die at once: whichever had pulled
-    // the exhausted event dies holding it (JetStream redelivers it after the ack wait).
+    // A spend that crosses a limit while both campaign replicas are frozen (SIGSTOP): JetStream
+    // delivers its exhausted event to one of them, which cannot handle it; once the durable shows
+    // it delivered and unacknowledged, both die (SIGKILL) holding it, and JetStream redelivers it
+    // after the ack wait. Without the freeze the kill raced the relay and the handler: it could land
+    // before the event was published or after it was handled, and nothing told which.
     await sleep(3000);
     const campaignReplicas = system.replicasOf("campaign");
-    await system.budget.recordSpend({ eventId: "crossing", brandId: cast.crossing.brandId, campaignId: cast.crossing.campaignId, amountMicros: 2_000_000n });
-    fault(`crossing spend for ${cast.crossing.brandId}, then SIGKILL ${campaignReplicas.map((r) => r.name).join(" and ")}`);
-    await Promise.all(campaignReplicas.map((r) => r.process.kill()));
+    // The budget replica that records the crossing must know the campaign already: an unknown
+    // one is looked up in CampaignService, which is about to be frozen.
+    const crossingBudget = budgets[0];
+    if (crossingBudget === undefined) throw new Error("no budget replica");
+    const crossingVia = system.client(BudgetService, crossingBudget.url);
+    await settled(() => crossingVia.recordSpend({ eventId: "crossing-warm", brandId: cast.crossing.brandId, campaignId: cast.crossing.campaignId, amountMicros: 1n }));
+    probe = await DurableProbe.open(system.nats.url, system.streams.budget, system.campaignBudgetDurable);
+    for (const r of campaignReplicas) r.process.freeze();
+    await crossingVia.recordSpend({ eventId: "crossing", brandId: cast.crossing.brandId, campaignId: cast.crossing.campaignId, amountMicros: 2_000_000n }, { timeoutMs: 10_000 });
+    const crossingSeq = await probe.lastSeqOf(`${system.prefix}.budget.exhausted.${cast.crossing.brandId}`, 15_000);
+    const atKill = crossingSeq === undefined ? undefined : (await probe.until((f) => holds(f, crossingSeq), 15_000)) ?? (await probe.figures().catch(() => undefined));
+    fault(`crossing spend for ${cast.crossing.brandId} (event seq ${crossingSeq ?? "none"}, ${atKill?.numAckPending ?? "?"} ack pending), then SIGKILL ${campaignReplicas.map((r) => r.name).join(" and ")}`);
+    const crossingKills = await Promise.all(campaignReplicas.map(async (r) => ({ r, record: await killProcess(r.process, `${r.name} (holding the crossing's event)`) })));
+    kills.push(...crossingKills.map((k) => k.record));
     await sleep(plan.restartAfterMs);
-    for (const r of campaignReplicas) r.process.start();
-    await Promise.all(campaignReplicas.map((r) => system.healthy(r)));
+    await Promise.all(crossingKills.map(({ r, record }) => restartProcess(r.process, record, () => system.healthy(r))));
     const restartedAt = Date.now();
     fault("campaign replicas restarted");
     let pausedAfterMs = NaN;
+    let maxRedelivered = 0;
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(100)) {
+      const f = await probe.figures().catch(() => undefined);
+      maxRedelivered = Math.max(maxRedelivered, f?.numRedelivered ?? 0);
       const c = (await system.campaigns.getCampaign({ id: cast.crossing.campaignId }).catch(() => undefined))?.campaign;
       if (c?.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED)) {
         pausedAfterMs = Date.now() - restartedAt;
         break;
       }
     }
+    const crossing: CrossingObservation = {
+      messageSeq: crossingSeq,
+      atKill,
+      maxRedelivered,
+      acked: crossingSeq === undefined ? undefined : await probe.until((f) => f.ackFloorStreamSeq >= crossingSeq, 15_000),
+    };
+    await probe.close();
+    probe = undefined;
     fault(`the crossing brand's campaign paused ${(pausedAfterMs / 1000).toFixed(1)}s after the restart`);
 
     // The clocks worker dies with a daypart boundary due in a few seconds.
     await untilShifted(cast.clockBoundary - 3000, "the clocks worker's crash");
     fault("SIGKILL the clocks worker (a daypart boundary due in 3 s)");
-    await system.clocks.kill();
+    const clocksKill = await killProcess(system.clocks, "clocks worker (a daypart boundary due)");
+    kills.push(clocksKill);
     await untilShifted(cast.clockBoundary + plan.restartAfterMs, "the clocks worker's restart");
-    system.clocks.start();
+    const clocksBackAt = system.now();
+    // Not awaited here: the worker's start-up must not delay the schedule (Temporal's outage).
+    const clocksBack = restartProcess(system.clocks, clocksKill, () => workerPolls(system.temporal.address, `${system.prefix}-clocks`, system.clocks.pid, 120_000));
     fault("clocks worker restarted");
 
     // Temporal is down across the brands' local midnight (a reset) and a daypart boundary.
     await untilShifted(midnight - Math.floor(plan.outageMs / 2), "Temporal's outage");
     fault(`Temporal killed for ${plan.outageMs / 1000}s across the local midnight`);
-    await system.temporal.process.kill();
+    const temporalKill = await killProcess(system.temporal.process, "Temporal (across the local midnight)");
+    kills.push(temporalKill);
     await sleep(plan.outageMs);
-    system.temporal.process.start();
-    await system.temporal.ready();
+    const temporalBackAt = system.now();
+    await restartProcess(system.temporal.process, temporalKill, () => system.temporal.ready());
     fault("Temporal back");
 
     await sleep(8000);
     await load.stop();
+    await clocksBack;
     fault(`load stopped: ${load.records.length} events`);
 
     const verdicts: Verdict[] = [];
     const zoneOf = () => "UTC";
     verdicts.push(...(await ledgerInvariants(system.databases.budget.url, load.records, zoneOf)));
-    const campaigns = await campaignInvariants(() => actualCampaigns(system, cast), () => truth(system, cast), watchers, 90_000);
+    const truthSources = { brands: system.brands, budget: system.budget, campaigns: system.campaigns, budgetDbUrl: system.databases.budget.url, now: system.now };
+    const campaigns = await campaignInvariants(() => actualCampaigns(system, cast), () => servingTruth(truthSources, cast.campaignIds), watchers, 90_000);
     verdicts.push(...campaigns.verdicts);
-    verdicts.push(
-      ...(await eventInvariants(system.nats.url, system.streams.budget, system.databases.budget.url, {
-        brand: system.databases.brand.url, budget: system.databases.budget.url, campaign: system.databases.campaign.url,
-      })),
-    );
-    verdicts.push(...(await clockInvariants(system, cast, midnight, plan)));
+    const outboxUrls = { brand: system.databases.brand.url, budget: system.databases.budget.url, campaign: system.databases.campaign.url };
+    const streams = await readStreams(system.nats.url, Object.values(system.streams));
+    const messagesOf = (stream: string) => streams.get(stream) ?? [];
+    verdicts.push(...(await eventInvariants(messagesOf(system.streams.budget), system.databases.budget.url, outboxUrls)));
+    const outbox = await readOutboxes(outboxUrls);
+    verdicts.push(msgIdVerdict((["brand", "budget", "campaign"] as const).map((s) => ({
+      name: system.streams[s],
+      messages: messagesOf(system.streams[s]),
+      outbox: outbox.filter((r) => r.service === s).map((r) => ({ eventId: r.eventId, published: r.publishedAt !== null })),
+    }))));
+    verdicts.push(killVerdict(kills));
+    verdicts.push(latencyVerdict(normalMs, slowedMs, DB_LATENCY_MS));
+    verdicts.push(natsHeldVerdict(outbox, natsOutage));
+    const outagePause = (await stateChanges(system, cast.outage.campaignId, "budget.exhausted"))[0];
+    verdicts.push(outagePauseVerdict(outagePause && { changedAtShifted: outagePause.at, sourceId: outagePause.sourceId }, outbox.find((r) => r.subject === natsOutage.markerSubject), natsOutage, 15_000));
+    verdicts.push(crossingHeldVerdict(crossing));
+    for (const [what, campaignId, cause, dueAt, backAt] of [
+      ["the daypart boundary inside the clocks worker's crash", cast.clockwork, "daypart", cast.clockBoundary, clocksBackAt],
+      ["the daypart boundary at midnight, inside Temporal's outage", cast.midnightDaypart, "daypart", midnight, temporalBackAt],
+      ["the reset at midnight, inside Temporal's outage", cast.reset, "reset.day", midnight, temporalBackAt],
+    ] as const) {
+      const applied = (await stateChanges(system, campaignId, cause)).map((c) => c.at).filter((at) => at >= dueAt);
+      verdicts.push(heldBoundaryVerdict({ what, dueAt, backAt, applied }, 15_000));
+    }
     verdicts.push({ name: "no call answered INTERNAL or UNKNOWN", ok: load.internal.length === 0, figures: `${load.records.length} events sent`, problems: load.internal.slice(0, 20) });
     const readinessProblems: string[] = [];
     for (const p of pollers) {
@@ -176,32 +254,67 @@ export async function runChaos(plan: Plan): Promise<Report> {
       figures: `paused ${(pausedAfterMs / 1000).toFixed(1)}s after the restart (ack wait 5 s)`,
       problems: pausedAfterMs <= 10_000 ? [] : [`paused ${pausedAfterMs} ms after the restart`],
     });
-    verdicts.push(await capVerdict(system, cast));
+    verdicts.push(await capVerdict(system, cast, messagesOf(system.streams.budget)));
+    const periods = await readPeriods(system.databases.budget.url);
+    verdicts.push(periodFlagsVerdict(periods, await readBrands(system, [...new Set(periods.map((p) => p.brandId))]), system.now()));
     return { plan, verdicts, faults, load, convergedMs: campaigns.convergedMs, ok: verdicts.every((v) => v.ok) };
   } catch (err) {
-    throw new Error(`${(err as Error).stack}\n${system.tail()}`);
+    // The schedule so far: which fault the run stopped at, and how long each step took.
+    const timeline = faults.map((f) => `  +${((f.at - t0) / 1000).toFixed(1)}s ${f.what}`).join("\n");
+    throw new Error(`${(err as Error).stack}\nfaults so far:\n${timeline}\n${system.tail()}`);
   } finally {
     await load?.stop();
+    await probe?.close();
     for (const w of watchers) await w.stop();
     for (const p of pollers) await p.stop();
     await system.stop();
   }
 }
 
+/** Latency added to each direction of the database's traffic in the latency fault. */
+const DB_LATENCY_MS = 500;
+
+/** Calls `call` until it is answered; UNAVAILABLE and broken connections are retried for up to 30 s. */
+async function settled<T>(call: () => Promise<T>): Promise<T> {
+  for (const deadline = Date.now() + 30_000; ; await sleep(200)) {
+    try {
+      return await call();
+    } catch (err) {
+      const code = ConnectError.from(err).code;
+      if (Date.now() > deadline || (code !== Code.Unavailable && code !== Code.DeadlineExceeded)) throw err;
+    }
+  }
+}
+
+/** A campaign's audit rows of one cause, oldest first (services' clock, ms). */
+async function stateChanges(system: ChaosSystem, campaignId: string, cause: string): Promise<{ at: number; sourceId: string }[]> {
+  const rows = await query<{ at: Date; source_id: string }>(
+    system.databases.campaign.url,
+    "select changed_at as at, source_id from state_changes where campaign_id = $1 and cause = $2 order by changed_at, id",
+    [campaignId, cause],
+  );
+  return rows.map((r) => ({ at: r.at.getTime(), sourceId: r.source_id }));
+}
+
 /**
- * The capped load campaign reached its cap under the faults and was stopped by it: its audit log
- * holds one stop with cause campaign_budget.exhausted per day whose spend reached the cap (the
- * load runs across midnight, so one or two), never two for one day (a redelivered cap event
- * changes nothing twice).
+ * The capped load campaign, per local day of its brand (capDaysVerdict): the day's spend from
+ * the ledger, and the cap stops of its audit log, each placed on the day its cap event names.
  */
-async function capVerdict(system: ChaosSystem, cast: Cast): Promise<Verdict> {
-  const target = cast.loadTargets[1]!;
-  const { changes } = await system.campaigns.listCampaignStateChanges({ campaignId: target.campaignId, pageSize: 1000 });
-  const stops = changes.filter((c) => c.cause === "campaign_budget.exhausted");
-  const problems: string[] = [];
-  if (stops.length === 0) problems.push("the capped campaign was never stopped by its cap");
-  if (stops.length > 2) problems.push(`${stops.length} cap stops (${stops.map((c) => c.sourceId).join(", ")}): more than one per day`);
-  return { name: "a campaign stops on its own cap once per day, through the faults", ok: problems.length === 0, figures: `${stops.length} cap stop(s)`, problems };
+async function capVerdict(system: ChaosSystem, cast: Cast, budgetMessages: Parameters<typeof capEventDays>[0]): Promise<Verdict> {
+  const { brand } = await system.brands.getBrand({ id: cast.capped.brandId });
+  const eventDays = capEventDays(budgetMessages);
+  const spend = await query<{ at: Date; amount: string }>(
+    system.databases.budget.url,
+    "select occurred_at as at, amount_micros::text as amount from spend_events where brand_id = $1 and campaign_id = $2",
+    [cast.capped.brandId, cast.capped.campaignId],
+  );
+  const stops = await stateChanges(system, cast.capped.campaignId, "campaign_budget.exhausted");
+  return capDaysVerdict({
+    cap: cast.capped.cap,
+    zone: brand?.timeZone ?? "UTC",
+    spend: spend.map((s) => ({ occurredAtMs: s.at.getTime(), amount: BigInt(s.amount) })),
+    stops: stops.map((s) => ({ sourceId: s.sourceId, changedAtShifted: s.at, day: eventDays.get(s.sourceId.replace(/^nats:/, "")) })),
+  });
 }
 
 /** Serving state and reasons of the cast's campaigns, as the campaign service holds them. */
@@ -212,61 +325,4 @@ async function actualCampaigns(system: ChaosSystem, cast: Cast): Promise<Map<str
     if (c) out.set(id, { serving: c.serving, reasons: [...c.pauseReasons] });
   }
   return out;
-}
-
-/** What the serving rule says for each campaign, from its schedule, its brand's budget status and its cap now. */
-async function truth(system: ChaosSystem, cast: Cast) {
-  const out = [];
-  for (const id of cast.campaignIds) {
-    const c = (await system.campaigns.getCampaign({ id })).campaign!;
-    const { status } = await system.budget.getBudgetStatus({ brandId: c.brandId });
-    // The ledger's word on the campaign's own cap today (the campaign service learns it by event).
-    const capped = c.dailyLimitMicros !== undefined && (await system.budget.getCampaignSpend({ brandId: c.brandId, campaignId: c.id })).exhausted;
-    const windows = (c.schedule?.windows ?? []).map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));
-    const s = servingState({
-      enabled: c.enabled,
-      inDaypart: windows.length === 0 || isInside(system.now(), windows, c.schedule!.timeZone || "UTC"),
-      dayExhausted: status!.day!.exhausted,
-      monthExhausted: status!.month!.exhausted,
-      brandArchived: false,
-      // The chaos cast has no flight dates.
-      flight: FlightPhase.DURING,
-      capExhausted: capped,
-    });
-    out.push({ id, serving: s.serving, reasons: s.reasons as number[] });
-  }
-  return out;
-}
-
-/**
- * Clocks: the daypart boundary inside the worker's crash and the midnight inside Temporal's
- * outage were each applied once, late by at most the outage plus a few seconds.
- */
-async function clockInvariants(system: ChaosSystem, cast: Cast, midnight: number, plan: Plan): Promise<Verdict[]> {
-  const c = new pg.Client({ connectionString: system.databases.campaign.url });
-  await c.connect();
-  try {
-    const changes = async (campaignId: string, cause: string) =>
-      (await c.query<{ at: Date; to_serving: boolean }>("select changed_at as at, to_serving from state_changes where campaign_id = $1 and cause = $2 order by id", [campaignId, cause])).rows;
-    const verdicts: Verdict[] = [];
-    const slack = 15_000;
-    for (const [what, campaignId, cause, at, outage] of [
-      ["the daypart boundary inside the clocks worker's crash", cast.clockwork, "daypart", cast.clockBoundary, 3000 + plan.restartAfterMs],
-      ["the daypart boundary at midnight, inside Temporal's outage", cast.midnightDaypart, "daypart", midnight, plan.outageMs],
-      ["the reset at midnight, inside Temporal's outage", cast.reset, "reset.day", midnight, plan.outageMs],
-    ] as const) {
-      const after = (await changes(campaignId, cause)).filter((r) => r.at.getTime() >= at);
-      const late = after[0] ? after[0].at.getTime() - at : NaN;
-      const ok = after.length === 1 && late <= outage + slack;
-      verdicts.push({
-        name: `${what}: applied once, late by at most the outage plus ${slack / 1000}s`,
-        ok,
-        figures: `${after.length} transition(s), late ${(late / 1000).toFixed(1)}s (outage ${(outage / 1000).toFixed(0)}s)`,
-        problems: ok ? [] : [`${after.length} transitions after the boundary, first ${late} ms late`],
-      });
-    }
-    return verdicts;
-  } finally {
-    await c.end();
-  }
 }

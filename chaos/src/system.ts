@@ -44,6 +44,8 @@ export interface ChaosSystem {
   clocks: Restartable;
   prefix: string;
   streams: { brand: string; budget: string; campaign: string };
+  /** The campaign service's durable consumer of the budget stream (CAMPAIGN_BUDGET_CONSUMER). */
+  campaignBudgetDurable: string;
   /** Admin clients of each service's balanced address. */
   brands: Client<typeof BrandService>;
   budget: Client<typeof BudgetService>;
@@ -100,6 +102,7 @@ export async function startChaosSystem(options: { clockOffsetMs: number; logDir?
     BRAND_STREAM: streams.brand,
     BUDGET_STREAM: streams.budget,
     CAMPAIGN_STREAM: streams.campaign,
+    CAMPAIGN_BUDGET_CONSUMER: `${tag}-campaign-budget`,
     HOST: "127.0.0.1",
     METRICS: options.metrics ? "on" : "off",
     LOG_LEVEL: "info",
@@ -165,6 +168,7 @@ export async function startChaosSystem(options: { clockOffsetMs: number; logDir?
     clocks,
     prefix: tag,
     streams,
+    campaignBudgetDurable: `${tag}-campaign-budget`,
     brands: client(BrandService, balancers.brand.url),
     budget: client(BudgetService, balancers.budget.url),
     campaigns: client(CampaignService, balancers.campaign.url),
