@@ -20,3 +20,5 @@ export * from "./budget.js";
 export * from "./system.js";
 export * from "./clocks.js";
 export * from "./auth.js";
+export * from "./serving-model.js";
+export * from "./latch.js";

@@ -1,0 +1,127 @@
+/**
+ * The serving rule of DESIGN.md written again, for tests only, from the contract's words and
+ * nothing of the production code: no @adbudget/time, no servingState, no stored flags. Tests
+ * compare what the services hold after any interleaving of events with what this says the
+ * current inputs give (the model-based race test, the chaos run).
+ *
+ * Local dates come from Intl directly; windows are checked minute by minute on the local clock.
+ * Reasons are the PauseReason names without their prefix, in the contract's order.
+ */
+
+/** A brand as the model sees it: its zone and archived flag, and its budget's limits (null = none). */
+export interface ModelBrand {
+  zone: string;
+  archived: boolean;
+  dailyLimit: bigint | null;
+  monthlyLimit: bigint | null;
+}
+
+/** A campaign's own inputs. */
+export interface ModelCampaign {
+  enabled: boolean;
+  /** Inside its daypart windows now; undefined = computed from `windows` (none = always inside). */
+  inDaypart?: boolean;
+  windows?: ModelWindow[];
+  /** The zone of the windows ("" or undefined = the brand's). */
+  windowsZone?: string;
+  /** Flight dates "YYYY-MM-DD" in the brand's zone (undefined = open-ended). */
+  startDate?: string;
+  endDate?: string;
+  /** The cap on its spend per brand day (null = none). */
+  dailyCap: bigint | null;
+}
+
+/** A weekly window: days 1 (Monday) to 7 (Sunday), "HH:MM" to "HH:MM" ("24:00" allowed; end <= start runs past midnight). */
+export interface ModelWindow {
+  days: number[];
+  start: string;
+  end: string;
+}
+
+/** One spend event as reported. */
+export interface ModelSpend {
+  campaignId: string;
+  amount: bigint;
+  occurredAtMs: number;
+}
+
+export type ModelReason =
+  | "PAUSED_BY_USER" | "OUTSIDE_DAYPART" | "DAILY_BUDGET_EXHAUSTED" | "MONTHLY_BUDGET_EXHAUSTED" | "BRAND_ARCHIVED"
+  | "NOT_STARTED" | "ENDED" | "CAMPAIGN_BUDGET_EXHAUSTED";
+
+export interface ModelState {
+  serving: boolean;
+  reasons: ModelReason[];
+}
+
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The local date ("YYYY-MM-DD") and wall clock of an instant in a zone, from Intl. */
+export function localParts(instant: number, zone: string): { date: string; weekday: number; minute: number } {
+  let f = dateFormats.get(zone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", weekday: "short", hourCycle: "h23",
+    });
+    dateFormats.set(zone, f);
+  }
+  const parts = Object.fromEntries(f.formatToParts(instant).map((p) => [p.type, p.value]));
+  const weekday = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(parts.weekday ?? "") + 1;
+  return { date: `${parts.year}-${parts.month}-${parts.day}`, weekday, minute: Number(parts.hour) * 60 + Number(parts.minute) };
+}
+
+/** The local date of an instant. */
+export function localDateOf(instant: number, zone: string): string {
+  return localParts(instant, zone).date;
+}
+
+const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/**
+ * Inside a weekly window now: on one of its days between start and end of the local clock, or,
+ * for a window running past midnight, after its start on one of its days or before its end on
+ * the day after one of them.
+ */
+export function insideWindows(instant: number, windows: ModelWindow[], zone: string): boolean {
+  if (windows.length === 0) return true;
+  const { weekday, minute } = localParts(instant, zone);
+  const yesterday = weekday === 1 ? 7 : weekday - 1;
+  return windows.some((w) => {
+    const s = minutes(w.start);
+    const e = minutes(w.end);
+    if (e > s) return w.days.includes(weekday) && minute >= s && minute < e;
+    return (w.days.includes(weekday) && minute >= s) || (w.days.includes(yesterday) && minute < e);
+  });
+}
+
+/**
+ * What the rules say for a campaign now: the spend of the brand's local day and month that
+ * contain `now` against the limits (exhausted from spent >= limit, a limit of 0 from the first
+ * instant), the campaign's own spend today against its cap, its flight, its windows, its user
+ * intent and its brand's archive.
+ */
+export function expectedServing(now: number, brand: ModelBrand, campaign: ModelCampaign, campaignId: string, spend: Iterable<ModelSpend>): ModelState {
+  const today = localDateOf(now, brand.zone);
+  const month = today.slice(0, 7);
+  let day = 0n;
+  let monthly = 0n;
+  let own = 0n;
+  for (const s of spend) {
+    const d = localDateOf(s.occurredAtMs, brand.zone);
+    if (d.slice(0, 7) === month) monthly += s.amount;
+    if (d !== today) continue;
+    day += s.amount;
+    if (s.campaignId === campaignId) own += s.amount;
+  }
+  const inDaypart = campaign.inDaypart ?? insideWindows(now, campaign.windows ?? [], campaign.windowsZone || brand.zone);
+  const reasons: ModelReason[] = [];
+  if (!campaign.enabled) reasons.push("PAUSED_BY_USER");
+  if (!inDaypart) reasons.push("OUTSIDE_DAYPART");
+  if (brand.dailyLimit !== null && day >= brand.dailyLimit) reasons.push("DAILY_BUDGET_EXHAUSTED");
+  if (brand.monthlyLimit !== null && monthly >= brand.monthlyLimit) reasons.push("MONTHLY_BUDGET_EXHAUSTED");
+  if (brand.archived) reasons.push("BRAND_ARCHIVED");
+  if (campaign.startDate !== undefined && today < campaign.startDate) reasons.push("NOT_STARTED");
+  if (campaign.endDate !== undefined && today > campaign.endDate) reasons.push("ENDED");
+  if (campaign.dailyCap !== null && own >= campaign.dailyCap) reasons.push("CAMPAIGN_BUDGET_EXHAUSTED");
+  return { serving: reasons.length === 0, reasons };
+}
