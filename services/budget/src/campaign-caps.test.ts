@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BudgetEventCause, BudgetEventType } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
-import { formatDate, localDate } from "@adbudget/time";
+import { addDays, formatDate, localDate } from "@adbudget/time";
 import { eventually, startBudgetHarness, testZone, type BudgetHarness } from "@adbudget/testing";
 import { applyCapSetting } from "./campaign-caps.js";
 
@@ -24,24 +24,25 @@ const CAMPAIGN = "01900000-0000-7000-8000-00000000ca01";
 let n = 0;
 const spend = (amountMicros: bigint) => h.budget.recordSpend({ eventId: `cap-ledger-${n++}`, brandId, campaignId: CAMPAIGN, amountMicros });
 const setting = (version: bigint, limit: bigint | null) => {
-  const today = formatDate(localDate(h.now(), testZone()));
-  return applyCapSetting(h.budgetApp.pool, h.prefix, { campaignId: CAMPAIGN, brandId, limit, version, startDate: null, endDate: null }, today, h.now());
+  const today = localDate(h.now(), testZone());
+  const days = { today: formatDate(today), tomorrow: formatDate(addDays(today, 1)) };
+  return applyCapSetting(h.budgetApp.pool, h.prefix, { campaignId: CAMPAIGN, brandId, limit, version, startDate: null, endDate: null }, days, h.now());
 };
 
 describe("campaign caps in the ledger", () => {
   it("judges cap changes and crossings once each, and ignores settings older than the ones stored", async () => {
-    expect(await setting(2n, 10_000_000n)).toBeUndefined(); // a first cap, nothing spent
-    expect(await setting(1n, 1n)).toBeUndefined(); // an older version arriving late: ignored
+    expect(await setting(2n, 10_000_000n)).toEqual([]); // a first cap, nothing spent
+    expect(await setting(1n, 1n)).toEqual([]); // an older version arriving late: ignored
     await spend(9_000_000n);
     expect((await h.budget.getCampaignSpend({ brandId, campaignId: CAMPAIGN })).limitMicros).toBe(10_000_000n);
     await spend(1_000_000n); // 10 of 10: crossed by spend
     await spend(1_000_000n); // past it: nothing more
     expect(await h.budget.getCampaignSpend({ brandId, campaignId: CAMPAIGN })).toMatchObject({ spentMicros: 11_000_000n, exhausted: true });
 
-    expect(await setting(3n, 20_000_000n)).toMatchObject({ exhausted: false, spent: 11_000_000n, cause: "limit" }); // raised: room again
-    expect(await setting(4n, 20_000_000n)).toBeUndefined(); // the same cap again
-    expect(await setting(5n, 11_000_000n)).toMatchObject({ exhausted: true, cause: "limit" }); // lowered to the spend
-    expect(await setting(6n, null)).toMatchObject({ exhausted: false }); // removed
+    expect(await setting(3n, 20_000_000n)).toMatchObject([{ exhausted: false, spent: 11_000_000n, cause: "limit" }]); // raised: room again
+    expect(await setting(4n, 20_000_000n)).toEqual([]); // the same cap again
+    expect(await setting(5n, 11_000_000n)).toMatchObject([{ exhausted: true, cause: "limit" }]); // lowered to the spend
+    expect(await setting(6n, null)).toMatchObject([{ exhausted: false }]); // removed
 
     await h.drained();
     await eventually(async () => (await h.caps()).length === 4, 10_000, "four cap events");

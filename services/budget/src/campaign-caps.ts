@@ -6,7 +6,7 @@ import { decodeOrSkip, inTransaction, isSettingsChange, NotFoundError, nextOutbo
 import { BudgetEventCause, BudgetEventType, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { formatDate, parseDate, periodsOf } from "@adbudget/time";
+import { addDays, formatDate, parseDate, periodsOf } from "@adbudget/time";
 import type { BrandDirectory } from "./brand-directory.js";
 import { OUTBOX_CHANNEL } from "./events.js";
 
@@ -29,11 +29,19 @@ export function capSubject(prefix: string, exhausted: boolean, brandId: string):
 
 /**
  * Writes the cap events to the outbox in the caller's transaction (after the day rows are
- * locked); their sequence is the outbox id, so it increases in commit order for every campaign.
+ * locked); their sequence is the outbox id, so it increases in commit order for every campaign,
+ * and is kept as the row's `cap_seq` (what reconciliation hands on with the row's state).
  */
 export async function writeCapEvents(client: pg.ClientBase, prefix: string, changes: CapChange[], nowMs: number): Promise<number> {
   if (changes.length === 0) return 0;
   const ids = await nextOutboxIds(client, changes.length);
+  await client.query({
+    name: "cap-seq",
+    text: `update campaign_day_spend d set cap_seq = u.seq
+           from unnest($1::uuid[], $2::uuid[], $3::date[], $4::bigint[]) as u(brand_id, campaign_id, day, seq)
+           where d.brand_id = u.brand_id and d.campaign_id = u.campaign_id and d.day = u.day`,
+    values: [changes.map((c) => c.brandId), changes.map((c) => c.campaignId), changes.map((c) => c.day), ids.map(String)],
+  });
   const messages = changes.map((c, i): OutboxMessage => {
     const eventId = uuidv7(nowMs);
     const payload = toBinary(CampaignCapEventSchema, create(CampaignCapEventSchema, {
@@ -67,21 +75,27 @@ export interface CapSetting {
 }
 
 /**
- * Stores a campaign's cap (and flight dates) and judges the brand's current day by it, in one transaction: the
- * cap row first, then the day's total row (created at 0 if the campaign has not spent today),
- * both locked, in that order (the spend statement reads caps without locks and then locks day
- * rows, so the two never wait on each other in a cycle). A day total at or past the new cap that
- * was not is exhausted; one below it that was has room again; either publishes a cap event.
- * An older version than the one stored changes nothing.
+ * Stores a campaign's cap (and flight dates) and, when the cap changed, writes it into every day
+ * row of the campaign that has not ended and judges each, in one transaction. The days not ended
+ * are today and later ones (tomorrow's, opened by spend dated a few minutes ahead); today's and
+ * tomorrow's rows are created (at 0) if missing, so that a spend of either day finds a row this
+ * change holds locked and judges by the cap it wrote, never by one it read before (the spend
+ * statement never writes a row's cap). A row at or past the new cap that was not is exhausted;
+ * one below it that was has room again; either publishes a cap event. An older version than the
+ * one stored changes nothing.
+ *
+ * Lock order (the ledger's): the campaign's settings row, then its day rows in day order. The
+ * spend statement locks no settings row, and takes period rows before day rows; this takes no
+ * period row: the two never wait on each other in a cycle.
  */
-export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetting, today: string, nowMs: number): Promise<CapChange | undefined> {
+export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetting, days: { today: string; tomorrow: string }, nowMs: number): Promise<CapChange[]> {
   return inTransaction(pool, async (client) => {
     const { rows: before } = await client.query<{ lim: string | null; version: string }>(
       "select daily_limit_micros::text as lim, version::text from campaign_settings where campaign_id = $1 for update",
       [s.campaignId],
     );
     const prev = before[0];
-    if (prev !== undefined && BigInt(prev.version) >= s.version) return undefined;
+    if (prev !== undefined && BigInt(prev.version) >= s.version) return [];
     await client.query(
       `insert into campaign_settings as k (campaign_id, brand_id, daily_limit_micros, start_date, end_date, version, updated_at)
        values ($1, $2, $3, $4, $5, $6, $7)
@@ -90,41 +104,32 @@ export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetti
       [s.campaignId, s.brandId, s.limit?.toString() ?? null, s.startDate, s.endDate, s.version.toString(), new Date(nowMs)],
     );
     const prevLimit = prev?.lim == null ? null : BigInt(prev.lim);
-    if (prevLimit === s.limit) return undefined;
-    // A campaign capped for the first time gets today's row (at 0 if it has not spent); one
-    // whose cap is removed only has a row to free if it spent today.
-    if (s.limit !== null) {
-      await client.query(
-        `insert into campaign_day_spend (brand_id, campaign_id, day, spent_micros, event_count) values ($1, $2, $3, 0, 0)
-         on conflict do nothing`,
-        [s.brandId, s.campaignId, today],
-      );
-    }
-    const { rows } = await client.query<{ spent: string; cap_exhausted: boolean }>(
-      `select spent_micros::text as spent, cap_exhausted from campaign_day_spend
-       where brand_id = $1 and campaign_id = $2 and day = $3 for update`,
-      [s.brandId, s.campaignId, today],
-    );
-    if (rows[0] === undefined) return undefined;
-    const spent = BigInt(rows[0].spent);
-    const exhausted = s.limit !== null && spent >= s.limit;
+    if (prevLimit === s.limit) return [];
     await client.query(
-      `update campaign_day_spend set limit_micros = $4, cap_exhausted = $5, cap_crossed = false
-       where brand_id = $1 and campaign_id = $2 and day = $3`,
-      [s.brandId, s.campaignId, today, s.limit?.toString() ?? null, exhausted],
+      `insert into campaign_day_spend (brand_id, campaign_id, day, spent_micros, event_count, limit_micros)
+       select $1, $2, d, 0, 0, $4 from unnest($3::date[]) as d order by d
+       on conflict do nothing`,
+      [s.brandId, s.campaignId, [days.today, days.tomorrow], s.limit?.toString() ?? null],
     );
-    return publishIf(client, prefix, s, today, spent, exhausted, rows[0].cap_exhausted, nowMs);
+    const { rows } = await client.query<{ day: string; spent: string; cap_exhausted: boolean }>(
+      `select day::text, spent_micros::text as spent, cap_exhausted from campaign_day_spend
+       where brand_id = $1 and campaign_id = $2 and day >= $3 order by day for update`,
+      [s.brandId, s.campaignId, days.today],
+    );
+    const changes: CapChange[] = [];
+    for (const r of rows) {
+      const spent = BigInt(r.spent);
+      const exhausted = s.limit !== null && spent >= s.limit;
+      if (exhausted !== r.cap_exhausted) changes.push({ brandId: s.brandId, campaignId: s.campaignId, day: r.day, exhausted, spent, limit: s.limit, cause: "limit" });
+    }
+    await client.query(
+      `update campaign_day_spend set limit_micros = $4, cap_exhausted = $5::bigint is not null and spent_micros >= $5::bigint, cap_crossed = false
+       where brand_id = $1 and campaign_id = $2 and day >= $3`,
+      [s.brandId, s.campaignId, days.today, s.limit?.toString() ?? null, s.limit?.toString() ?? null],
+    );
+    await writeCapEvents(client, prefix, changes, nowMs);
+    return changes;
   });
-}
-
-/** Publishes the day's new cap state when it differs from the one published before. */
-async function publishIf(
-  client: pg.ClientBase, prefix: string, s: CapSetting, day: string, spent: bigint, exhausted: boolean, was: boolean, nowMs: number,
-): Promise<CapChange | undefined> {
-  if (exhausted === was) return undefined;
-  const change: CapChange = { brandId: s.brandId, campaignId: s.campaignId, day, exhausted, spent, limit: s.limit, cause: "limit" };
-  await writeCapEvents(client, prefix, [change], nowMs);
-  return change;
 }
 
 /**
@@ -149,15 +154,15 @@ export function campaignEventHandler(deps: { pool: pg.Pool; brands: BrandDirecto
     const nowMs = deps.now();
     const version = /^v\d+$/.test(c.etag) ? BigInt(c.etag.slice(1)) : 0n;
     const limit = event.deleted ? null : (c.dailyLimitMicros ?? null);
-    const today = formatDate(periodsOf(nowMs, zone).day);
-    const change = await applyCapSetting(deps.pool, deps.prefix, {
+    const today = periodsOf(nowMs, zone).day;
+    const changes = await applyCapSetting(deps.pool, deps.prefix, {
       campaignId: c.id, brandId: c.brandId, limit, version,
       startDate: c.startDate === undefined ? null : formatDate(c.startDate),
       endDate: c.endDate === undefined ? null : formatDate(c.endDate),
-    }, today, nowMs);
-    if (change !== undefined) {
-      deps.logger.info({ campaignId: c.id, day: today, exhausted: change.exhausted, spent: change.spent.toString() }, "campaign cap changed the day's state");
-      deps.onEvents();
+    }, { today: formatDate(today), tomorrow: formatDate(addDays(today, 1)) }, nowMs);
+    for (const change of changes) {
+      deps.logger.info({ campaignId: c.id, day: change.day, exhausted: change.exhausted, spent: change.spent.toString() }, "campaign cap changed the day's state");
     }
+    if (changes.length > 0) deps.onEvents();
   };
 }

@@ -65,13 +65,19 @@ const MONTH = PeriodKind.MONTH;
  *   deadlock; a period row created here takes the budget's limit, read under a share lock of
  *   the budget row, so a concurrent SetBudget is either seen or waits.
  * - `campaign_added`: the same per (brand, campaign, local day): each campaign's day total
- *   (GetCampaignSpend), exact with the ledger, with the campaign's cap (`caps`, campaign_settings)
- *   and whether this write took the total to it (`cap_crossed`: the row was not at its cap and
- *   is now). The test is on the state, not on this batch's amount alone, so a total that passed a
- *   cap lowered concurrently (read from this statement's snapshot) is caught by the campaign's
- *   next spend at the latest; a cap change itself is judged by the cap consumer (campaign-caps.ts).
+ *   (GetCampaignSpend), exact with the ledger, judged against the cap the ROW carries
+ *   (`cap_crossed`: the row was not at its cap and is now). The cap consumer (campaign-caps.ts)
+ *   writes the cap into every row of a day not yet ended under the row's lock, creating today's
+ *   and tomorrow's, so an existing row's cap is current when this statement locks it; a row
+ *   created here (a first spend of the day that no cap change has met) takes the campaign's cap
+ *   from campaign_settings as of this statement, or none for a day that has ended. The spend
+ *   never writes a row's cap: it used to write back the cap it had read before waiting for the
+ *   row, undoing a raise committed meanwhile (a campaign paused at 6 of a 10 cap all day).
  * - `current`: each brand's current day and month. Its snapshot is the statement's, which does
  *   not see `added`'s own changes: those rows are taken from `added` (applyCurrent).
+ *
+ * Lock order (the ledger's, every writer): the budget row (shared here), then period rows in key
+ * order, then campaign day rows in key order.
  *
  * Times go as epoch milliseconds (float8: exact to the microsecond for our range), the batch's
  * recording time once. Money comes back as text (no float on a money path).
@@ -121,19 +127,25 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
            ), campaign_added as (
              -- Each campaign's day total, after the period rows (the scalar subquery drains
              -- 'added' first), in key order: concurrent batches take the same locks in the same order.
-             -- SET expressions read the row as it was: cap_crossed is "not at the cap before, at it now".
+             -- SET expressions read the row as it was: cap_crossed is "not at the cap before, at it now",
+             -- against the cap the row carries (written by the cap consumer, never here).
              insert into campaign_day_spend as c (brand_id, campaign_id, day, spent_micros, event_count, limit_micros, cap_exhausted, cap_crossed)
-             select n.brand_id, n.campaign_id, n.day, sum(n.amount_micros), count(*), k.lim,
-                    coalesce(sum(n.amount_micros) >= k.lim, false), coalesce(sum(n.amount_micros) >= k.lim, false)
-             from inserted n left join caps k on k.campaign_id = n.campaign_id
-             where (select count(*) from added) >= 0
-             group by n.brand_id, n.campaign_id, n.day, k.lim
-             order by n.brand_id, n.campaign_id, n.day
+             select d.brand_id, d.campaign_id, d.day, d.amount, d.cnt, d.lim, coalesce(d.amount >= d.lim, false), coalesce(d.amount >= d.lim, false)
+             from (
+               select n.brand_id, n.campaign_id, n.day, sum(n.amount_micros) as amount, count(*) as cnt,
+                      case when n.day >= t.period_start then k.lim end as lim
+               from inserted n
+               left join caps k on k.campaign_id = n.campaign_id
+               left join unnest($10::uuid[], $11::int2[], $12::date[]) as t(brand_id, kind, period_start)
+                 on t.brand_id = n.brand_id and t.kind = ${DAY}
+               where (select count(*) from added) >= 0
+               group by n.brand_id, n.campaign_id, n.day, k.lim, t.period_start
+             ) d
+             order by d.brand_id, d.campaign_id, d.day
              on conflict (brand_id, campaign_id, day) do update
                set spent_micros = c.spent_micros + excluded.spent_micros, event_count = c.event_count + excluded.event_count,
-                   limit_micros = excluded.limit_micros,
-                   cap_exhausted = c.cap_exhausted or coalesce(c.spent_micros + excluded.spent_micros >= excluded.limit_micros, false),
-                   cap_crossed = not c.cap_exhausted and coalesce(c.spent_micros + excluded.spent_micros >= excluded.limit_micros, false)
+                   cap_exhausted = c.cap_exhausted or coalesce(c.spent_micros + excluded.spent_micros >= c.limit_micros, false),
+                   cap_crossed = not c.cap_exhausted and coalesce(c.spent_micros + excluded.spent_micros >= c.limit_micros, false)
              returning brand_id, campaign_id, day, spent_micros, limit_micros, cap_crossed
            ), current as (
              select c.brand_id, c.kind, c.period_start, coalesce(p.spent_micros, 0) as spent,

@@ -5,6 +5,7 @@ import { Migration0004BudgetChanges } from "./0004-budget-changes.js";
 import { Migration0005BudgetAlerts } from "./0005-budget-alerts.js";
 import { Migration0006CampaignDaySpend } from "./0006-campaign-day-spend.js";
 import { Migration0007CampaignSettings } from "./0007-campaign-settings.js";
+import { Migration0008CampaignDayCapSeq } from "./0008-campaign-day-cap-seq.js";
 
 /** Every migration of the budget service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   { name: "0005-budget-alerts", class: Migration0005BudgetAlerts },
   { name: "0006-campaign-day-spend", class: Migration0006CampaignDaySpend },
   { name: "0007-campaign-settings", class: Migration0007CampaignSettings },
+  { name: "0008-campaign-day-cap-seq", class: Migration0008CampaignDayCapSeq },
 ];

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BudgetEventCause, BudgetEventType } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { addDays, formatDate, localDate, parseDate } from "@adbudget/time";
+import { blockedOnLock, Latch, pausingPool, startBudgetHarness, testZone, type BudgetHarness } from "@adbudget/testing";
+import { applyCapSetting } from "./campaign-caps.js";
+
+/**
+ * Issue 20, finding 1: a cap change and a spend of the same campaign day, interleaved. The cap
+ * change (the consumer's transaction, production code) is held at its COMMIT with the day row
+ * locked and the new cap written; the spend is sent and waits for that row; then the change
+ * commits and the spend goes on. The spend must judge by the cap that is in force when it gets
+ * the row, and never write back a cap it read before: it used to, pausing a campaign at 6 of a
+ * 10 cap for the rest of its day.
+ */
+let h: BudgetHarness;
+let brandId: string;
+beforeAll(async () => {
+  h = await startBudgetHarness();
+  brandId = (await h.brands.createBrand({ name: "Cap races", timeZone: testZone() })).brand!.id;
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+let campaignN = 0;
+let eventN = 0;
+const newCampaign = () => `01900000-0000-7000-8000-${(0xcafe00 + ++campaignN).toString(16).padStart(12, "0")}`;
+const spend = (campaignId: string, amountMicros: bigint) =>
+  h.budget.recordSpend({ eventId: `cap-race-${++eventN}`, brandId, campaignId, amountMicros });
+
+function days() {
+  const today = localDate(h.now(), testZone());
+  return { today: formatDate(today), tomorrow: formatDate(addDays(today, 1)) };
+}
+
+/** The consumer's cap change, applied as it would be. */
+function setCap(campaignId: string, version: bigint, limit: bigint | null, pool = h.budgetApp.pool) {
+  return applyCapSetting(pool, h.prefix, { campaignId, brandId, limit, version, startDate: null, endDate: null }, days(), h.now());
+}
+
+/**
+ * Runs `change` held at its commit, sends `spend` meanwhile, waits until the spend is blocked on
+ * the day row the change holds, then lets the change commit: the interleaving of the finding.
+ */
+async function spendDuringCapChange(change: (pool: typeof h.budgetApp.pool) => Promise<unknown>, spendIt: () => Promise<unknown>) {
+  const latch = new Latch();
+  const held = change(pausingPool(h.budgetApp.pool, (sql) => sql === "commit", latch));
+  await latch.reached;
+  const spent = spendIt();
+  // The spend statement (its text begins so; pg_stat_activity keeps the first 1 kB) waits for the row.
+  await blockedOnLock(h.budgetApp.pool, "with input as (");
+  latch.release();
+  await held;
+  return spent;
+}
+
+async function capEventsOf(campaignId: string) {
+  await h.drained();
+  return (await h.caps()).filter((c) => c.event.campaignId === campaignId).map((c) => [c.event.type, c.event.cause, c.event.spentMicros, c.event.limitMicros]);
+}
+
+describe("a cap change while a spend of the same campaign day is in flight", () => {
+  it("a raise: the spend judges by the raised cap and leaves it in place", async () => {
+    const campaign = newCampaign();
+    await setCap(campaign, 1n, 5_000_000n);
+    await spend(campaign, 4_000_000n);
+    await spendDuringCapChange((pool) => setCap(campaign, 2n, 10_000_000n, pool), () => spend(campaign, 2_000_000n));
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).toMatchObject({ spentMicros: 6_000_000n, limitMicros: 10_000_000n, exhausted: false });
+    expect(await capEventsOf(campaign)).toEqual([]);
+  });
+
+  it("a removal: the spend judges by no cap and leaves none", async () => {
+    const campaign = newCampaign();
+    await setCap(campaign, 1n, 5_000_000n);
+    await spend(campaign, 4_000_000n);
+    await spendDuringCapChange((pool) => setCap(campaign, 2n, null, pool), () => spend(campaign, 2_000_000n));
+    const after = await h.budget.getCampaignSpend({ brandId, campaignId: campaign });
+    expect(after).toMatchObject({ spentMicros: 6_000_000n, exhausted: false });
+    expect(after.limitMicros).toBeUndefined();
+    expect(await capEventsOf(campaign)).toEqual([]);
+  });
+
+  it("a first cap set while the day's first spend is in flight: the spend meets the cap and crosses it", async () => {
+    const campaign = newCampaign();
+    await setCap(campaign, 1n, null); // known to the ledger, no cap
+    await spendDuringCapChange((pool) => setCap(campaign, 2n, 5_000_000n, pool), () => spend(campaign, 6_000_000n));
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).toMatchObject({ spentMicros: 6_000_000n, limitMicros: 5_000_000n, exhausted: true });
+    expect(await capEventsOf(campaign)).toEqual([[BudgetEventType.EXHAUSTED, BudgetEventCause.SPEND, 6_000_000n, 5_000_000n]]);
+  });
+
+  it("a cap change writes every day not yet ended: tomorrow's row (spend dated ahead) takes it too", async () => {
+    const campaign = newCampaign();
+    await setCap(campaign, 1n, 5_000_000n);
+    const { tomorrow } = days();
+    expect(await setCap(campaign, 2n, 3_000_000n)).toEqual([]);
+    const row = await h.budget.getCampaignSpend({ brandId, campaignId: campaign, day: parseDate(tomorrow) });
+    expect(row).toMatchObject({ spentMicros: 0n, limitMicros: 3_000_000n, exhausted: false });
+  });
+});
