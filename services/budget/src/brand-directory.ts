@@ -87,6 +87,21 @@ export class BrandDirectory {
     return this.options.ttlMs ?? 5000;
   }
 
+  /**
+   * The brand as BrandService answers it now (the cache is refreshed with it): for the few
+   * reads that must not act on a stale zone. UNAVAILABLE when BrandService cannot answer.
+   */
+  async fresh(brandId: string): Promise<BrandInfo> {
+    let entry: Entry;
+    try {
+      entry = await this.fetch(brandId);
+    } catch {
+      throw new UnavailableError(`brand service unreachable, cannot read brand ${brandId}: retry later`);
+    }
+    if (entry.info === undefined) throw new NotFoundError("brand", brandId);
+    return entry.info;
+  }
+
   /** Forgets a brand, so the next lookup reads it again (after a brand event, for example). */
   invalidate(brandId: string): void {
     this.entries.delete(brandId);

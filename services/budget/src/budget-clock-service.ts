@@ -27,8 +27,7 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
     if (period.kind === PeriodKind.MONTH && start.day !== 1) {
       throw new InvalidArgumentError([{ field: "period.start.day", description: "a month period starts on the 1st" }]);
     }
-    const brand = await this.deps.brands.get(req.brandId);
-    const zone = (await this.deps.zones.lockedZone(brand.id)) ?? brand.timeZone;
+    const { brand, zone } = await this.zoneOf(req.brandId);
     const nowMs = this.deps.now?.() ?? Date.now();
     // A period opens at its first instant; opening one that has not started (beyond the clock
     // skew spend itself may have) would judge tomorrow's limit today.
@@ -36,11 +35,24 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
       throw new FailedPreconditionError(`period ${formatDate(start)} of brand ${JSON.stringify(brand.id)} has not started yet in ${zone}`);
     }
     const kind = period.kind as Kind;
-    const opened = await this.deps.store.openPeriod(brand.id, kind, formatDate(start), nowMs);
+    const opened = await this.deps.store.openPeriod(brand.id, kind, formatDate(start), zone, nowMs);
     requestLogger(ctx, this.deps.logger).debug(
       { brandId: brand.id, kind, start: formatDate(start), exhausted: opened.exhausted, sequence: opened.sequence.toString() },
       "budget period opened",
     );
     return { status: periodStatus(opened.period), sequence: opened.sequence };
+  }
+
+  /**
+   * The zone the brand's periods are in: the one locked at its first spend, or else its current
+   * one read from BrandService now (not from the cache: the zone may change until the first
+   * spend, and a clock opening a period by a zone seconds old would open the wrong day).
+   */
+  private async zoneOf(brandId: string) {
+    const brand = await this.deps.brands.get(brandId);
+    const locked = await this.deps.zones.lockedZone(brand.id);
+    if (locked !== undefined) return { brand, zone: locked };
+    const fresh = await this.deps.brands.fresh(brand.id);
+    return { brand: fresh, zone: fresh.timeZone };
   }
 }

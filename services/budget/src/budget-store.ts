@@ -4,7 +4,8 @@ import { formatDate, periodsOf } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { lockedLimits, recordBudgetChange, type Actor, type Limits } from "./budget-changes.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
-import { judge, micros, transition } from "./period-rules.js";
+import { micros, transition } from "./period-rules.js";
+import { openPeriod, periodEnd, type OpenedPeriod } from "./period-opening.js";
 import { parsePercents, reachedThresholds, thresholdOf, writeThresholdEvents, type ThresholdReached } from "./thresholds.js";
 import { currentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type Kind, type RawSpend, type StoredSpend } from "./ledger-reads.js";
 
@@ -131,46 +132,12 @@ export class BudgetStore {
     });
   }
 
-  /**
-   * Opens one period of a brand (the clocks call it at the period's first instant): the row is
-   * created if missing, takes the budget's current limit (a period that has not ended follows
-   * the budget), and is judged; opening at or past the limit (a limit of 0, spend dated ahead)
-   * writes an exhausted event. Returns the period and the sequence of its last event. A brand
-   * without a budget and without spend in the period gets no row: it is unlimited.
-   */
-  async openPeriod(brandId: string, kind: Kind, start: string, nowMs: number): Promise<{ period: CurrentPeriod; exhausted: boolean; sequence: bigint }> {
+  /** Opens one period of a brand in its own transaction (period-opening.ts). */
+  async openPeriod(brandId: string, kind: Kind, start: string, zone: string, nowMs: number): Promise<OpenedPeriod> {
     return this.tx(async (client) => {
-      const { rows } = await client.query<{ spent: string; lim: string | null; exhausted: boolean; seq: string }>(
-        `insert into budget_periods as bp (brand_id, kind, period_start, limit_micros, updated_at)
-         select $1, $2, $3, case $2::int2 when ${PeriodKind.DAY} then b.daily_limit_micros else b.monthly_limit_micros end, $4
-         from budgets b where b.brand_id = $1 for share of b
-         on conflict (brand_id, kind, period_start) do update set limit_micros = excluded.limit_micros
-         returning spent_micros::text as spent, limit_micros::text as lim, exhausted, event_seq::text as seq`,
-        [brandId, kind, start, new Date(nowMs)],
-      );
-      const row = rows[0] ?? (await this.periodRow(client, brandId, kind, start));
-      if (row === undefined) {
-        return { result: { period: { kind, start, spent: 0n, limit: null }, exhausted: false, sequence: 0n }, events: 0 };
-      }
-      const figures = { spent: BigInt(row.spent), limit: micros(row.lim) };
-      const t = transition(row.exhausted, figures);
-      const changes: PeriodChange[] = t === undefined ? [] : [{ brandId, kind, periodStart: start, type: t, ...figures, cause: "open" }];
-      await writePeriodEvents(client, this.subjectPrefix, changes, nowMs);
-      const after = changes.length > 0 ? (await this.periodRow(client, brandId, kind, start))! : row;
-      return {
-        result: { period: { kind, start, ...figures }, exhausted: judge(figures).exhausted, sequence: BigInt(after.seq) },
-        events: changes.length,
-      };
+      const { opened, events } = await openPeriod(client, this.subjectPrefix, { brandId, kind, start, endMs: periodEnd(kind, start, zone) }, nowMs);
+      return { result: opened, events };
     });
-  }
-
-  private async periodRow(client: pg.ClientBase, brandId: string, kind: Kind, start: string) {
-    const { rows } = await client.query<{ spent: string; lim: string | null; exhausted: boolean; seq: string }>(
-      `select spent_micros::text as spent, limit_micros::text as lim, exhausted, event_seq::text as seq
-       from budget_periods where brand_id = $1 and kind = $2 and period_start = $3 for update`,
-      [brandId, kind, start],
-    );
-    return rows[0];
   }
 
   /** Runs `fn` in a transaction; wakes the outbox relay when it wrote events. */

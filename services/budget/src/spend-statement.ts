@@ -13,6 +13,9 @@ export interface SpendRows {
   /** Their local days and months, "YYYY-MM-DD". */
   days: string[];
   months: string[];
+  /** The first instant after each one's day and month (epoch ms): a period whose end has passed takes no new limit. */
+  dayEnds: number[];
+  monthEnds: number[];
 }
 
 /** A period total after the statement added to it. */
@@ -63,7 +66,9 @@ const MONTH = PeriodKind.MONTH;
  * - `added`: what was really inserted is added to the running totals per (brand, kind, period),
  *   taking row locks in a fixed order (brand, kind, start) so that concurrent batches cannot
  *   deadlock; a period row created here takes the budget's limit, read under a share lock of
- *   the budget row, so a concurrent SetBudget is either seen or waits.
+ *   the budget row, so a concurrent SetBudget is either seen or waits. A period whose end has
+ *   passed (late spend) takes the limit that was in force when it ended (budget_changes): a limit
+ *   never changes on an ended period, and the budget's current one never applied to it.
  * - `campaign_added`: the same per (brand, campaign, local day): each campaign's day total
  *   (GetCampaignSpend), exact with the ledger, judged against the cap the ROW carries
  *   (`cap_crossed`: the row was not at its cap and is now). The cap consumer (campaign-caps.ts)
@@ -95,8 +100,9 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
   }>({
     name: "spend-apply",
     text: `with input as (
-             select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::float8[], $6::date[], $7::date[], $8::bool[])
-                      with ordinality as u(event_id, brand_id, campaign_id, amount, occurred_ms, day, month, archived, i)
+             select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::float8[], $6::date[], $7::date[], $8::bool[],
+                                  $13::float8[], $14::float8[])
+                      with ordinality as u(event_id, brand_id, campaign_id, amount, occurred_ms, day, month, archived, day_end_ms, month_end_ms, i)
            ), inserted as (
              insert into spend_events (event_id, brand_id, campaign_id, amount_micros, occurred_at, recorded_at, day, month, brand_archived,
                                        outside_flight)
@@ -106,14 +112,21 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
              on conflict (brand_id, event_id) do nothing
              returning brand_id, event_id, campaign_id, amount_micros, day, month, outside_flight
            ), sums as (
-             select n.brand_id, k.kind, k.start, sum(n.amount_micros) as amount, count(*) as cnt
-             from inserted n cross join lateral (values (${DAY}::int2, n.day), (${MONTH}::int2, n.month)) as k(kind, start)
+             select n.brand_id, k.kind, k.start, max(k.end_ms) as end_ms, sum(n.amount_micros) as amount, count(*) as cnt
+             from inserted n join input i on i.brand_id = n.brand_id and i.event_id = n.event_id
+             cross join lateral (values (${DAY}::int2, n.day, i.day_end_ms), (${MONTH}::int2, n.month, i.month_end_ms)) as k(kind, start, end_ms)
              group by n.brand_id, k.kind, k.start
            ), added as (
              insert into budget_periods as p (brand_id, kind, period_start, spent_micros, event_count, limit_micros, updated_at)
              select s.brand_id, s.kind, s.start, s.amount, s.cnt,
-                    (select case s.kind when ${DAY} then b.daily_limit_micros else b.monthly_limit_micros end
-                     from budgets b where b.brand_id = s.brand_id for share), $9
+                    case when to_timestamp(s.end_ms / 1000) > $9 then
+                      (select case s.kind when ${DAY} then b.daily_limit_micros else b.monthly_limit_micros end
+                       from budgets b where b.brand_id = s.brand_id for share)
+                    else
+                      (select case s.kind when ${DAY} then c.new_daily_limit_micros else c.new_monthly_limit_micros end
+                       from budget_changes c where c.brand_id = s.brand_id and c.changed_at < to_timestamp(s.end_ms / 1000)
+                       order by c.changed_at desc, c.id desc limit 1)
+                    end, $9
              from sums s
              order by s.brand_id, s.kind, s.start
              on conflict (brand_id, kind, period_start) do update
@@ -184,6 +197,8 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
       current.map((c) => c.brandId),
       current.map((c) => c.kind),
       current.map((c) => c.start),
+      rows.dayEnds,
+      rows.monthEnds,
     ],
   });
   const skipped: number[] = [];

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type pg from "pg";
 import { deadlineExceeded } from "@adbudget/kit";
 import { AlreadyExistsError, inTransaction, InvalidArgumentError, isDataError, isTransient, type Logger } from "@adbudget/kit";
-import { formatDate, periodsOf, type CalendarDate } from "@adbudget/time";
+import { addDays, formatDate, nextMonthStart, periodsOf, startOfDay, type CalendarDate } from "@adbudget/time";
 import { transition } from "./period-rules.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { findSpend, spendKey, type CurrentPeriod, type StoredSpend } from "./ledger-reads.js";
@@ -240,6 +240,9 @@ interface BatchPlan {
   keys: string[];
   days: string[];
   months: string[];
+  /** The first instant after each one's day and month (epoch ms). */
+  dayEnds: number[];
+  monthEnds: number[];
   /** Index of the first occurrence of each key in the inputs. */
   first: Map<string, number>;
   /** Position of each key in `keys` (built when first needed). */
@@ -262,21 +265,31 @@ function planBatch(inputs: SpendInput[]): BatchPlan {
   const unique = order.map((i) => inputs[i]!);
   const days: string[] = new Array(unique.length);
   const months: string[] = new Array(unique.length);
+  const dayEnds: number[] = new Array(unique.length);
+  const monthEnds: number[] = new Array(unique.length);
   // Consecutive events of one brand mostly share a day: format it once per span.
   let last: { day: CalendarDate; month: CalendarDate } | undefined;
+  let lastZone = "";
   let lastDay = "";
   let lastMonth = "";
+  let lastDayEnd = 0;
+  let lastMonthEnd = 0;
   unique.forEach((e, j) => {
     const p = periodsOf(e.occurredAtMs, e.timeZone);
-    if (p !== last) {
+    if (p !== last || e.timeZone !== lastZone) {
       last = p;
+      lastZone = e.timeZone;
       lastDay = formatDate(p.day);
       lastMonth = formatDate(p.month);
+      lastDayEnd = startOfDay(addDays(p.day, 1), e.timeZone);
+      lastMonthEnd = startOfDay(nextMonthStart(p.month), e.timeZone);
     }
     days[j] = lastDay;
     months[j] = lastMonth;
+    dayEnds[j] = lastDayEnd;
+    monthEnds[j] = lastMonthEnd;
   });
-  return { unique, keys: order.map((i) => keyOf[i]!), days, months, first };
+  return { unique, keys: order.map((i) => keyOf[i]!), days, months, dayEnds, monthEnds, first };
 }
 
 function compare(a: string, b: string): number {
