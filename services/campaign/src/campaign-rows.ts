@@ -2,7 +2,7 @@ import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type { FlightPhase } from "@adbudget/time";
 import { uuidv7 } from "@adbudget/kit";
-import { capExhaustedOn } from "./cap-flags.js";
+import { capExhaustedOn, capFlagsFromJson, type CapFlags } from "./cap-flags.js";
 import type { StoredSchedule } from "./schedule.js";
 import { servingState, type ServingState } from "./serving-state.js";
 
@@ -39,10 +39,8 @@ export interface CampaignRow {
   flight: FlightPhase;
   /** The cap on the campaign's spend per brand day; null = none. */
   dailyLimitMicros: bigint | null;
-  /** The budget service's last cap event: the brand day, its state, its sequence. */
-  capDay: string | null;
-  capExhausted: boolean;
-  capSeq: bigint;
+  /** The budget service's cap events, per brand day (cap-flags.ts). */
+  capFlags: CapFlags;
 }
 
 export interface BrandStateRow {
@@ -89,7 +87,7 @@ export interface Cause {
 
 export const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,
   pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at, next_change_at,
-  start_date::text, end_date::text, flight, daily_limit_micros::text, cap_day::text, cap_exhausted, cap_seq::text`;
+  start_date::text, end_date::text, flight, daily_limit_micros::text, cap_flags`;
 
 export interface RawCampaign {
   id: string;
@@ -111,9 +109,7 @@ export interface RawCampaign {
   end_date: string | null;
   flight: number;
   daily_limit_micros: string | null;
-  cap_day: string | null;
-  cap_exhausted: boolean;
-  cap_seq: string;
+  cap_flags: unknown;
 }
 
 export function toCampaign(r: RawCampaign): CampaignRow {
@@ -137,9 +133,7 @@ export function toCampaign(r: RawCampaign): CampaignRow {
     endDate: r.end_date,
     flight: r.flight as FlightPhase,
     dailyLimitMicros: r.daily_limit_micros === null ? null : BigInt(r.daily_limit_micros),
-    capDay: r.cap_day,
-    capExhausted: r.cap_exhausted,
-    capSeq: BigInt(r.cap_seq),
+    capFlags: capFlagsFromJson(r.cap_flags),
   };
 }
 
@@ -175,10 +169,10 @@ export function toBrandState(r: RawBrandState): BrandStateRow {
 }
 
 /**
- * The serving inputs of a campaign given its brand's state. The cap pauses it only while the
- * day of its last cap event is the brand's current day: the day's reset frees it.
+ * The serving inputs of a campaign given its brand's state. The cap pauses it only by the flag
+ * of the brand's current day: the day's reset frees it.
  */
-export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" | "capDay" | "capExhausted">, b: BrandStateRow | undefined): ServingState {
+export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" | "capFlags">, b: BrandStateRow | undefined): ServingState {
   return servingState({
     enabled: c.enabled,
     inDaypart: c.inDaypart,
@@ -186,7 +180,7 @@ export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" 
     monthExhausted: b?.monthExhausted ?? false,
     brandArchived: b?.archived ?? false,
     flight: c.flight,
-    capExhausted: capExhaustedOn({ day: c.capDay, exhausted: c.capExhausted }, b?.dayPeriod ?? null),
+    capExhausted: capExhaustedOn(c.capFlags, b?.dayPeriod ?? null),
   });
 }
 

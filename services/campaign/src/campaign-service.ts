@@ -27,6 +27,7 @@ import {
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import type { Date as ProtoDate } from "@adbudget/proto/google/type/date_pb.js";
 import { formatDate, isInside } from "@adbudget/time";
+import { NO_CAP_FLAGS } from "./cap-flags.js";
 import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
 import { stateOf, type CampaignRow, type CampaignStore, type Cause } from "./campaign-store.js";
@@ -69,15 +70,29 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   /**
-   * Loads a campaign the caller names by id, under its lock when `client` is a transaction. A
-   * caller scoped to brands gets PERMISSION_DENIED for a campaign outside them, and for one that
-   * does not exist: the answer says nothing about what exists in another brand.
+   * Loads a campaign the caller names by id. A caller scoped to brands gets PERMISSION_DENIED
+   * for a campaign outside them, and for one that does not exist: the answer says nothing about
+   * what exists in another brand.
    */
-  private async visible(ctx: HandlerContext, client: pg.ClientBase | pg.Pool, id: string, lock: boolean): Promise<CampaignRow> {
+  private async visible(ctx: HandlerContext, id: string): Promise<CampaignRow> {
+    return this.checked(ctx, () => this.deps.store.get(this.deps.store.pool, id, false));
+  }
+
+  /**
+   * `visible` inside a transaction, under the campaign's row lock, taken after its brand's FOR
+   * SHARE lock (the store's lock order): the brand's state read after this is current.
+   */
+  private async lockVisible(ctx: HandlerContext, client: pg.ClientBase, id: string): Promise<CampaignRow> {
+    const brandId = await this.deps.store.brandOf(client, id);
+    if (brandId !== undefined) await this.deps.store.lockBrands(client, [brandId], "share");
+    return this.checked(ctx, () => this.deps.store.get(client, id, true));
+  }
+
+  private async checked(ctx: HandlerContext, load: () => Promise<CampaignRow>): Promise<CampaignRow> {
     const scoped = brandScope(ctx) !== undefined;
     let c: CampaignRow;
     try {
-      c = await this.deps.store.get(client, id, lock);
+      c = await load();
     } catch (err) {
       if (err instanceof NotFoundError && scoped) throw outsideBrands();
       throw err;
@@ -165,9 +180,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         endDate,
         flight: flightAt({ startDate, endDate }, state.timeZone, nowMs),
         dailyLimitMicros: req.dailyLimitMicros ?? null,
-        capDay: null,
-        capExhausted: false,
-        capSeq: 0n,
+        capFlags: NO_CAP_FLAGS,
       };
       const s = stateOf(base, state);
       const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
@@ -180,7 +193,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   async getCampaign(req: { id: string }, ctx: HandlerContext) {
-    return { campaign: campaignProto(await this.visible(ctx, this.deps.store.pool, req.id, false)) };
+    return { campaign: campaignProto(await this.visible(ctx, req.id)) };
   }
 
   async listCampaigns(req: { brandId: string; serving?: boolean; pageSize: number; pageToken: string }, ctx: HandlerContext) {
@@ -231,7 +244,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const nowMs = this.now();
     const now = new Date(nowMs);
     const { result } = await this.deps.store.tx(async (client) => {
-      const before = await this.visible(ctx, client, c.id, true);
+      const before = await this.lockVisible(ctx, client, c.id);
       if (c.etag !== "" && c.etag !== etagOf(before)) throw new EtagMismatchError("campaign", c.id);
       const brand = await this.deps.store.brandState(client, before.brandId, false);
       const after: CampaignRow = { ...before };
@@ -263,7 +276,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   private async setEnabled(id: string, enabled: boolean, ctx: HandlerContext) {
     const nowMs = this.now();
     const { result } = await this.deps.store.tx(async (client) => {
-      const before = await this.visible(ctx, client, id, true);
+      const before = await this.lockVisible(ctx, client, id);
       if (before.enabled === enabled) return { result: before, changes: [] };
       const brand = await this.deps.store.brandState(client, before.brandId, false);
       const change = await this.deps.store.save(
@@ -285,7 +298,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   async deleteCampaign(req: { id: string }, ctx: HandlerContext) {
     const nowMs = this.now();
     const { result } = await this.deps.store.tx(async (client) => {
-      const before = await this.visible(ctx, client, req.id, true);
+      const before = await this.lockVisible(ctx, client, req.id);
       const change = await this.deps.store.delete(client, before, this.cause(ctx, "delete"), new Date(nowMs));
       return { result: change.campaign, changes: [change] };
     }, nowMs);

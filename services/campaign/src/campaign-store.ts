@@ -3,8 +3,10 @@ import { inTransaction, NotFoundError, writeOutbox, type OutboxMessage } from "@
 import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, isInside, periodsOf } from "@adbudget/time";
-import { applyBudgetSignal, exhaustedNow, type BudgetSignal, type FlagState, type PeriodFlag } from "./budget-flags.js";
-import { applyCapSignal } from "./cap-flags.js";
+import {
+  applyBudgetSignal, applyTruth, exhaustedNow, rezoneFlags, retainedFrom, type BudgetSignal, type FlagState, type PeriodFlag, type PeriodKindName, type PeriodTruth,
+} from "./budget-flags.js";
+import { applyCapSignal, applyCapTruth, capFlagsToJson, type CapFlags, type CapSignal } from "./cap-flags.js";
 import {
   auditRow,
   CAMPAIGN_COLUMNS,
@@ -31,6 +33,16 @@ export { auditRow, stateOf, type BrandStateRow, type CampaignChange, type Campai
  * Persistence of campaigns. Every change runs in one transaction that locks the rows it reads,
  * recomputes serving states with the pure rule, writes one audit row per serving-state change
  * and the events to the outbox (through `publish`), so state, audit and events are one fact.
+ *
+ * Lock order, followed by every writer: the brand's `brand_state` row first, then campaign rows
+ * in id order (several brands: their rows in id order, then the campaigns). A write to the whole
+ * brand (a budget or cap signal, a brand change, reconciliation) locks the brand row FOR UPDATE;
+ * a write to single campaigns (the API, the daypart clock) locks it FOR SHARE, so those run side
+ * by side while a brand-wide write waits for them and they for it. `budget_flags` rows are only
+ * written under their brand's FOR UPDATE lock. The brand's state is read AFTER its lock, in a
+ * statement of its own: a state read before the lock (or in the statement that waited for it)
+ * can be one that a brand-wide write then changed, and a campaign judged by it ends wrong (a cap
+ * raise read "day open", the day's exhaustion committed, the raise saved the campaign serving).
  */
 export class CampaignStore {
   constructor(
@@ -72,14 +84,39 @@ export class CampaignStore {
     return new Map(rows.map((r) => [r.brand_id, toBrandState(r)]));
   }
 
+  /**
+   * Locks brands' state rows, in id order: the first lock of every writer (see the class). A
+   * brand without a row yet has nothing to lock (its first writer creates the row under the
+   * unique index, which serializes the creators).
+   */
+  async lockBrands(client: pg.ClientBase, brandIds: string[], mode: "share" | "update"): Promise<void> {
+    if (brandIds.length === 0) return;
+    await client.query(`select 1 from brand_state where brand_id = any($1::uuid[]) order by brand_id for ${mode === "share" ? "share" : "update"}`, [brandIds]);
+  }
+
+  /** The brand of a live campaign, read without a lock (a campaign never changes brand); undefined if none. */
+  async brandOf(client: pg.ClientBase, campaignId: string): Promise<string | undefined> {
+    const { rows } = await client.query<{ brand_id: string }>("select brand_id::text from campaigns where id = $1 and deleted_at is null", [campaignId]);
+    return rows[0]?.brand_id;
+  }
+
+  /** Brands of live campaigns, read without locks, for the brand locks that must come first. */
+  async brandsOf(client: pg.ClientBase, campaignIds: string[]): Promise<string[]> {
+    const { rows } = await client.query<{ brand_id: string }>(
+      "select distinct brand_id::text from campaigns where id = any($1::uuid[]) and deleted_at is null",
+      [campaignIds],
+    );
+    return rows.map((r) => r.brand_id);
+  }
+
   /** Creates or refreshes the brand's row (archived flag and zone) from BrandService data. */
-  async upsertBrand(client: pg.ClientBase, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, now: Date): Promise<BrandStateRow> {
+  async upsertBrand(client: pg.ClientBase, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, now: Date, force = false): Promise<BrandStateRow> {
     await client.query(
       `insert into brand_state (brand_id, archived, time_zone, brand_version, updated_at) values ($1, $2, $3, $4, $5)
        on conflict (brand_id) do update set archived = excluded.archived, time_zone = excluded.time_zone,
          brand_version = excluded.brand_version, updated_at = excluded.updated_at
-         where brand_state.brand_version < excluded.brand_version`,
-      [brand.id, brand.archived, brand.timeZone, brand.version.toString(), now],
+         where $6 or brand_state.brand_version < excluded.brand_version`,
+      [brand.id, brand.archived, brand.timeZone, brand.version.toString(), now, force],
     );
     return (await this.brandState(client, brand.id, true))!;
   }
@@ -162,11 +199,11 @@ export class CampaignStore {
     await client.query(
       `update campaigns set name = $2, enabled = $3, schedule = $4, in_daypart = $5, daypart_as_of = $6, serving = $7,
               pause_reasons = $8, version = $9, schedule_version = $10, updated_at = $11, next_change_at = $12,
-              start_date = $13, end_date = $14, flight = $15, daily_limit_micros = $16, cap_day = $17, cap_exhausted = $18, cap_seq = $19
+              start_date = $13, end_date = $14, flight = $15, daily_limit_micros = $16, cap_flags = $17
        where id = $1`,
       [row.id, row.name, row.enabled, row.schedule === null ? null : JSON.stringify(row.schedule), row.inDaypart, row.daypartAsOf,
         row.serving, row.reasons, row.version.toString(), row.scheduleVersion.toString(), now, row.nextChangeAt,
-        row.startDate, row.endDate, row.flight, row.dailyLimitMicros?.toString() ?? null, row.capDay, row.capExhausted, row.capSeq.toString()],
+        row.startDate, row.endDate, row.flight, row.dailyLimitMicros?.toString() ?? null, JSON.stringify(capFlagsToJson(row.capFlags))],
     );
     const prev = { serving: before.serving, reasons: before.reasons };
     const stateChange = sameState(prev, next) ? undefined : await this.audit(client, row, prev, next, cause, now);
@@ -188,32 +225,61 @@ export class CampaignStore {
    * order-insensitive (budget-flags.ts); a brand never seen gets a row.
    */
   async applyBudgetSignal(client: pg.ClientBase, brandId: string, kind: Kind, signal: BudgetSignal, cause: Cause, now: Date): Promise<CampaignChange[]> {
-    await client.query(
-      "insert into brand_state (brand_id, updated_at) values ($1, $2) on conflict (brand_id) do nothing",
-      [brandId, now],
-    );
-    const brand = (await this.brandState(client, brandId, true))!;
+    return this.applySignals(client, brandId, [{ kind, signal }], cause, now);
+  }
+
+  /**
+   * Applies several budget signals of one brand in ONE transaction and recomputes its campaigns
+   * once: the day and the month opening together on the 1st, so a campaign paused by the old day
+   * does not serve for an instant between the new day's opening and a new month that opens
+   * exhausted.
+   */
+  async applySignals(client: pg.ClientBase, brandId: string, signals: { kind: Kind; signal: BudgetSignal }[], cause: Cause, now: Date): Promise<CampaignChange[]> {
+    const brand = await this.lockedBrand(client, brandId, now);
+    let updated = brand;
+    let recompute = false;
+    for (const { kind, signal } of signals) {
+      const r = await this.moveFlags(client, updated, kind, (before, today) => applyBudgetSignal(before, signal, today, kindName(kind)), now);
+      updated = r.brand;
+      recompute ||= r.recompute;
+    }
+    return recompute ? this.recomputeBrand(client, updated, cause, now) : [];
+  }
+
+  /** The brand's row, created if missing, locked FOR UPDATE (a brand-wide write), then read. */
+  private async lockedBrand(client: pg.ClientBase, brandId: string, now: Date): Promise<BrandStateRow> {
+    await client.query("insert into brand_state (brand_id, updated_at) values ($1, $2) on conflict (brand_id) do nothing", [brandId, now]);
+    const brand = await this.brandState(client, brandId, true);
+    if (brand === undefined) throw new Error(`brand_state row of ${brandId} vanished under its lock`);
+    return brand;
+  }
+
+  /**
+   * One kind's flags through `step` (under the brand's FOR UPDATE lock), stored; answers the
+   * brand's state after it and whether its campaigns must be recomputed (the current period's
+   * exhaustion changed, or a new current day, which also ends the old day's campaign caps).
+   */
+  private async moveFlags(
+    client: pg.ClientBase, brand: BrandStateRow, kind: Kind, step: (before: FlagState, today: string) => FlagState, now: Date,
+  ): Promise<{ brand: BrandStateRow; recompute: boolean }> {
     const { rows } = await client.query<{ period: string; exhausted: boolean; seq: string }>(
       "select period_start::text as period, exhausted, seq::text from budget_flags where brand_id = $1 and kind = $2",
-      [brandId, kind],
+      [brand.brandId, kind],
     );
     const before: FlagState = {
       current: kind === PeriodKind.DAY ? brand.dayPeriod : brand.monthPeriod,
       flags: new Map(rows.map((r) => [r.period, { exhausted: r.exhausted, seq: BigInt(r.seq) }])),
     };
     const periods = periodsOf(now.getTime(), brand.timeZone);
-    const today = formatDate(kind === PeriodKind.DAY ? periods.day : periods.month);
-    const after = applyBudgetSignal(before, signal, today);
-    if (after === before) return [];
-    await this.saveFlags(client, brandId, kind, before, after, now);
+    const after = step(before, formatDate(kind === PeriodKind.DAY ? periods.day : periods.month));
+    if (after === before) return { brand, recompute: false };
+    await this.saveFlags(client, brand.brandId, kind, before, after, now);
     const exhausted = exhaustedNow(after);
     const updated: BrandStateRow = kind === PeriodKind.DAY
       ? { ...brand, dayPeriod: after.current, dayExhausted: exhausted }
       : { ...brand, monthPeriod: after.current, monthExhausted: exhausted };
-    // A new current day also ends the old day's campaign caps (stateOf): recompute then too.
     const newDay = kind === PeriodKind.DAY && after.current !== before.current;
-    if (exhausted === exhaustedNow(before) && !newDay) return [];
-    return this.recomputeBrand(client, updated, cause, now);
+    return { brand: updated, recompute: exhausted !== exhaustedNow(before) || newDay };
   }
 
   private async saveFlags(client: pg.ClientBase, brandId: string, kind: Kind, before: FlagState, after: FlagState, now: Date): Promise<void> {
@@ -237,53 +303,111 @@ export class CampaignStore {
   }
 
   /**
-   * Applies a cap event of the budget service (CampaignCapEvent) to one campaign (cap-flags.ts). Idempotent and
-   * order-insensitive: a later brand day wins, and within a day the highest sequence; anything
-   * older changes nothing. The cap pauses the campaign only while its day is the brand's current
-   * one (stateOf), so an event of yesterday arriving late pauses nothing, and the next day's reset
-   * frees the campaign. Writes an audit row and an event only when serving or the reasons changed.
+   * Applies a cap event of the budget service (CampaignCapEvent) to one campaign (cap-flags.ts).
+   * Idempotent and order-insensitive: each brand day keeps the highest sequence; the flag of the
+   * brand's current day is the one judged (stateOf), so an event of yesterday arriving late
+   * pauses nothing and one of tomorrow pauses nothing yet. Writes an audit row and an event only
+   * when serving or the reasons changed.
+   *
+   * The brand's row is locked FOR UPDATE first (an event of today can make today the brand's
+   * current day, a brand-wide write), and the campaign is judged by the brand's state read after
+   * that lock: never by one read before a concurrent budget event committed.
    */
-  async applyCap(client: pg.ClientBase, campaignId: string, signal: { day: string; exhausted: boolean; seq: bigint }, cause: Cause, now: Date): Promise<CampaignChange[]> {
-    const owner = await client.query<{ brand_id: string }>("select brand_id::text from campaigns where id = $1 and deleted_at is null", [campaignId]);
-    if (owner.rows[0] === undefined) return [];
-    const brandId = owner.rows[0].brand_id;
+  async applyCap(client: pg.ClientBase, campaignId: string, signal: CapSignal, cause: Cause, now: Date): Promise<CampaignChange[]> {
+    const brandId = await this.brandOf(client, campaignId);
+    if (brandId === undefined) return [];
+    let brand = await this.lockedBrand(client, brandId, now);
+    const changes: CampaignChange[] = [];
     // The event is of today (by this service's clock in the brand's zone), which is not the
     // brand's current day yet (no budget event or reset of it arrived so far): today becomes
-    // current. An event of an earlier day never does: it can only be late. Brand first, then
-    // campaigns: the lock order of every brand-wide change.
-    const changes: CampaignChange[] = [];
-    let brand = await this.brandState(client, brandId, false);
-    const today = formatDate(periodsOf(now.getTime(), brand?.timeZone ?? "UTC").day);
-    if ((brand?.dayPeriod ?? "") < signal.day && signal.day === today) {
-      changes.push(...await this.applyBudgetSignal(
-        client, brandId, PeriodKind.DAY, { kind: "event", period: signal.day, exhausted: false, seq: 0n }, { ...cause, cause: "reset.day" }, now,
-      ));
-      brand = await this.brandState(client, brandId, false);
+    // current. An event of an earlier day never does: it can only be late.
+    const today = formatDate(periodsOf(now.getTime(), brand.timeZone).day);
+    if ((brand.dayPeriod ?? "") < signal.day && signal.day === today) {
+      const r = await this.moveFlags(client, brand, PeriodKind.DAY, (before, day) =>
+        applyBudgetSignal(before, { kind: "event", period: signal.day, exhausted: false, seq: 0n }, day, "day"), now);
+      brand = r.brand;
+      if (r.recompute) changes.push(...await this.recomputeBrand(client, brand, { ...cause, cause: "reset.day" }, now));
     }
-    const { rows } = await client.query<RawCampaign>(
-      `select ${CAMPAIGN_COLUMNS} from campaigns where id = $1 and deleted_at is null for update`,
-      [campaignId],
-    );
-    if (rows[0] === undefined) return changes;
-    const c = toCampaign(rows[0]);
-    const before = { day: c.capDay, exhausted: c.capExhausted, seq: c.capSeq };
-    const flag = applyCapSignal(before, signal);
-    if (flag === before) return changes;
-    const after: CampaignRow = { ...c, capDay: flag.day, capExhausted: flag.exhausted, capSeq: flag.seq };
+    const c = await this.lockedCampaign(client, campaignId);
+    if (c === undefined) return changes;
+    const flags = applyCapSignal(c.capFlags, signal, floorOf(brand));
+    if (flags === c.capFlags) return changes;
+    return [...changes, ...await this.saveCapFlags(client, c, flags, brand, cause, now)];
+  }
+
+  /** A campaign's cap flags changed: saved, with a new state, audit and event only if its serving state changed. */
+  private async saveCapFlags(client: pg.ClientBase, c: CampaignRow, flags: CapFlags, brand: BrandStateRow, cause: Cause, now: Date): Promise<CampaignChange[]> {
+    const after: CampaignRow = { ...c, capFlags: flags };
     if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) {
-      await client.query("update campaigns set cap_day = $2, cap_exhausted = $3, cap_seq = $4 where id = $1", [c.id, signal.day, signal.exhausted, signal.seq.toString()]);
-      return changes;
+      await client.query("update campaigns set cap_flags = $2 where id = $1", [c.id, JSON.stringify(capFlagsToJson(flags))]);
+      return [];
     }
-    return [...changes, await this.save(client, c, after, brand, cause, now)];
+    return [await this.save(client, c, after, brand, cause, now)];
+  }
+
+  private async lockedCampaign(client: pg.ClientBase, campaignId: string): Promise<CampaignRow | undefined> {
+    const { rows } = await client.query<RawCampaign>(`select ${CAMPAIGN_COLUMNS} from campaigns where id = $1 and deleted_at is null for update`, [campaignId]);
+    return rows[0] === undefined ? undefined : toCampaign(rows[0]);
   }
 
   /** Brand archived / zone changed: store it and recompute the brand's campaigns. */
   async applyBrand(client: pg.ClientBase, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, cause: Cause, now: Date): Promise<CampaignChange[]> {
     const before = await this.brandState(client, brand.id, true);
     if (before !== undefined && before.brandVersion >= brand.version) return [];
-    const state = await this.upsertBrand(client, brand, now);
-    if (before !== undefined && before.timeZone !== state.timeZone) return this.rezone(client, state, cause, now);
+    return this.storeBrand(client, before, brand, cause, now);
+  }
+
+  private async storeBrand(
+    client: pg.ClientBase, before: BrandStateRow | undefined, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, cause: Cause, now: Date,
+    /** Written over a row of the same or a higher version (reconciliation repairing a drifted row). */
+    force = false,
+  ): Promise<CampaignChange[]> {
+    let state = await this.upsertBrand(client, brand, now, force);
+    if (before !== undefined && before.timeZone !== state.timeZone) {
+      // The current day and month are the ones of the new zone, even if earlier (a zone moved
+      // west): the budget events and openings of those periods apply from now on.
+      for (const kind of [PeriodKind.DAY, PeriodKind.MONTH] as const) {
+        state = (await this.moveFlags(client, state, kind, (flags, today) => rezoneFlags(flags, today, kindName(kind)), now)).brand;
+      }
+      return this.rezone(client, state, cause, now);
+    }
     return this.recomputeBrand(client, state, cause, now);
+  }
+
+  /**
+   * Reconciliation of one brand from the current truth: the brand as BrandService holds it, and
+   * the budget service's current day and month and the cap state of each of the brand's capped
+   * campaigns today, read just before. Each replaces what this service holds unless what it holds
+   * carries a higher sequence (an event committed after the read); then EVERY campaign of the
+   * brand is judged again and whatever differs is saved and recorded with `cause` (reconcile),
+   * whether or not a flag moved: a campaign saved from a state that was wrong is repaired too.
+   */
+  async reconcileBrand(client: pg.ClientBase, truth: BrandTruth, cause: Cause, now: Date): Promise<CampaignChange[]> {
+    const changes: CampaignChange[] = [];
+    let brand = await this.lockedBrand(client, truth.brandId, now);
+    const b = truth.brand;
+    if (b !== undefined && b.version >= brand.brandVersion && (b.version > brand.brandVersion || b.archived !== brand.archived || b.timeZone !== brand.timeZone)) {
+      // Written over what is stored: the same version with other values is a row that drifted.
+      changes.push(...await this.storeBrand(client, brand, { id: brand.brandId, ...b }, cause, now, true));
+      brand = (await this.brandState(client, brand.brandId, false)) ?? brand;
+    }
+    for (const [kind, t] of [[PeriodKind.DAY, truth.day], [PeriodKind.MONTH, truth.month]] as const) {
+      if (t !== undefined) brand = (await this.moveFlags(client, brand, kind, (flags, today) => applyTruth(flags, t, today, kindName(kind)), now)).brand;
+    }
+    const { rows } = await client.query<RawCampaign>(
+      `select ${CAMPAIGN_COLUMNS} from campaigns where brand_id = $1 and deleted_at is null order by id for update`,
+      [brand.brandId],
+    );
+    const caps = new Map<string, CapSignal[]>();
+    for (const t of truth.caps) caps.set(t.campaignId, [...(caps.get(t.campaignId) ?? []), t]);
+    const floor = floorOf(brand);
+    for (const c of rows.map(toCampaign)) {
+      const flags = (caps.get(c.id) ?? []).reduce((f, t) => applyCapTruth(f, t, floor), c.capFlags);
+      const after: CampaignRow = { ...c, capFlags: flags };
+      if (!sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) changes.push(await this.save(client, c, after, brand, cause, now));
+      else if (flags !== c.capFlags) await client.query("update campaigns set cap_flags = $2 where id = $1", [c.id, JSON.stringify(capFlagsToJson(flags))]);
+    }
+    return changes;
   }
 
   /**
@@ -401,6 +525,27 @@ export class CampaignStore {
     const { rows } = await this.pool.query<{ brand_id: string }>("select brand_id::text from campaigns where id = $1", [id]);
     return rows[0]?.brand_id;
   }
+}
+
+/** What reconciliation knows of a brand's truth (CampaignClockService.ReconcileBrand). */
+export interface BrandTruth {
+  brandId: string;
+  /** The brand as BrandService holds it (absent: not checked). */
+  brand?: { archived: boolean; timeZone: string; version: bigint };
+  /** The budget service's current day and month, with their state and sequence. */
+  day?: PeriodTruth;
+  month?: PeriodTruth;
+  /** The cap state of each capped campaign on the budget's current day. */
+  caps: (CapSignal & { campaignId: string })[];
+}
+
+function kindName(kind: Kind): PeriodKindName {
+  return kind === PeriodKind.DAY ? "day" : "month";
+}
+
+/** The oldest day whose cap flags are kept (as for the budget flags: the brand's day may move back with its zone). */
+function floorOf(brand: BrandStateRow): string | null {
+  return brand.dayPeriod === null ? null : retainedFrom("day", brand.dayPeriod);
 }
 
 function sameFlag(a: PeriodFlag | undefined, b: PeriodFlag): boolean {

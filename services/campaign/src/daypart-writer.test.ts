@@ -7,7 +7,7 @@ const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m));
 const campaign = (over: Partial<CampaignRow>): CampaignRow => ({
   id: "c", brandId: "b", name: "n", enabled: true, schedule: { timeZone: "UTC", windows: [] }, inDaypart: true, daypartAsOf: at(10),
   nextChangeAt: null, serving: true, reasons: [], version: 1n, scheduleVersion: 3n, createdAt: at(0), updatedAt: at(0), deletedAt: null,
-  startDate: null, endDate: null, flight: FlightPhase.DURING, dailyLimitMicros: null, capDay: null, capExhausted: false, capSeq: 0n,
+  startDate: null, endDate: null, flight: FlightPhase.DURING, dailyLimitMicros: null, capFlags: new Map(),
   ...over,
 });
 

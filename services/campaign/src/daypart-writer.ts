@@ -56,7 +56,7 @@ export function daypartDecision(
  * Group commit for the daypart clocks. When hundreds of windows close at one instant, their
  * workflows call SetDaypartState together; one transaction per call would queue them on the
  * pool's connections (four statements and a commit each). Here the calls of a burst share a
- * transaction: their campaigns are locked in id order in one statement, the brands read in one,
+ * transaction: their brands are locked (shared) and their campaigns in id order, one statement each, the brands read in one,
  * every row written in one and the audit rows in one, and the events go to the outbox with the
  * same commit. At low load a call waits for nobody (the first one starts a transaction at once;
  * the ones arriving meanwhile form the next).
@@ -131,7 +131,10 @@ export class DaypartWriter {
     const nowMs = this.now();
     const now = new Date(nowMs);
     const { result } = await this.store.tx(async (client) => {
-      const current = await this.store.lockMany(client, [...new Set(reqs.map((r) => r.campaignId))]);
+      // The store's lock order: the brands (shared), then the campaigns, then the brands' state read.
+      const ids = [...new Set(reqs.map((r) => r.campaignId))];
+      await this.store.lockBrands(client, await this.store.brandsOf(client, ids), "share");
+      const current = await this.store.lockMany(client, ids);
       const brands = await this.store.brandStates(client, [...new Set([...current.values()].map((c) => c.brandId))]);
       const touched = new Set<string>();
       const audits: StateChangeRow[] = [];

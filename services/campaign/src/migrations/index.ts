@@ -4,6 +4,7 @@ import { Migration0003PeriodFlags } from "./0003-period-flags.js";
 import { Migration0004ChangePrincipal } from "./0004-change-principal.js";
 import { Migration0005NextChange } from "./0005-next-change.js";
 import { Migration0006FlightAndCap } from "./0006-flight-and-cap.js";
+import { Migration0007CapFlagsPerDay } from "./0007-cap-flags-per-day.js";
 
 /** Every migration of the campaign service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   { name: "0004-change-principal", class: Migration0004ChangePrincipal },
   { name: "0005-next-change", class: Migration0005NextChange },
   { name: "0006-flight-and-cap", class: Migration0006FlightAndCap },
+  { name: "0007-cap-flags-per-day", class: Migration0007CapFlagsPerDay },
 ];
