@@ -6,7 +6,7 @@ import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budg
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { flightOfDates, flightPhase, FlightPhase, formatDate, isInside, monthStart, nextFlightChange, parseClock, parseDate, periodsOf, type Flight } from "@adbudget/time";
+import { flightOfDates, flightPhase, FlightPhase, formatDate, isInside, monthStart, nextFlightChange, parseClock, parseDate, type Flight } from "@adbudget/time";
 import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import type { ClockWorkflows } from "./client.js";
 import { addCounts, NO_REPAIRS, type BrandSpec, type DaypartSpec, type ReconcileCounts } from "./shared.js";
@@ -20,6 +20,11 @@ export interface ActivityDeps {
   clockWorkflows?: ClockWorkflows;
   /** Items per reconciliation page (default RECONCILE_PAGE_SIZE; tests use small pages). */
   reconcilePageSize?: number;
+  /**
+   * "Now" for reconciliation's daypart checks (the worker's clock, CLOCK_OFFSET_MS applied):
+   * read for each campaign, since a pass takes seconds to minutes. Absent: the pass's `nowMs`.
+   */
+  now?: () => number;
 }
 
 /**
@@ -54,15 +59,41 @@ const windowsOf = (c: Campaign) =>
  * retries with backoff are safe; errors other than "not found" are thrown and retried.
  */
 export function createActivities(deps: ActivityDeps) {
-  /** Opens a period in the ledger, then in the campaigns with the state it opened with. */
+  /**
+   * Opens a period in the ledger, then in the campaigns with the state it opened with. A day
+   * opens together with its month: the ledger opens both, and the campaigns take both in ONE
+   * change, so on the 1st a campaign paused by the old day does not serve for an instant between
+   * the new day's opening and a new month that opens exhausted (the month's own call that the
+   * clock makes next then changes nothing).
+   */
   async function openPeriod(brandId: string, kind: PeriodKind, start: ReturnType<typeof parseDate>, sourceId: string): Promise<number> {
-    const opened = await deps.budgetClock.openBudgetPeriod({ brandId, period: { kind, start } });
-    const res = await deps.campaignClock.openBudgetPeriod({
-      brandId,
-      period: { kind, start },
+    const kinds = kind === PeriodKind.DAY ? [{ kind, start }, { kind: PeriodKind.MONTH, start: monthStart(start) }] : [{ kind, start }];
+    const periods = [];
+    for (const period of kinds) {
+      const opened = await deps.budgetClock.openBudgetPeriod({ brandId, period });
+      periods.push({ period, exhausted: opened.status?.exhausted ?? false, sequence: opened.sequence });
+    }
+    const res = await deps.campaignClock.openBudgetPeriods({ brandId, periods, sourceId });
+    return res.campaignsChanged;
+  }
+
+  /**
+   * Reconciles one brand from the current truth: the budget service opens its current day and
+   * month by its own clock and answers their state, its campaigns' cap states, and the zone; the
+   * campaign service takes that and the brand as BrandService holds it, and repairs every
+   * campaign whose state differs (cause `reconcile`).
+   */
+  async function reconcileBrand(b: { id: string; archived: boolean; timeZone: string; etag: string }, sourceId: string): Promise<number> {
+    const truth = await deps.budgetClock.openCurrentPeriods({ brandId: b.id });
+    const state = (status: typeof truth.day, sequence: bigint, kind: PeriodKind) =>
+      status?.periodStart === undefined ? undefined : { period: { kind, start: status.periodStart }, exhausted: status.exhausted, sequence };
+    const res = await deps.campaignClock.reconcileBrand({
+      brandId: b.id,
+      brand: { archived: b.archived, timeZone: b.timeZone, version: /^v\d+$/.test(b.etag) ? BigInt(b.etag.slice(1)) : 0n },
+      day: state(truth.day, truth.daySequence, PeriodKind.DAY),
+      month: state(truth.month, truth.monthSequence, PeriodKind.MONTH),
+      caps: truth.caps.flatMap((c) => (c.day === undefined ? [] : [{ campaignId: c.campaignId, day: c.day, exhausted: c.exhausted, sequence: c.sequence }])),
       sourceId,
-      exhausted: opened.status?.exhausted ?? false,
-      sequence: opened.sequence,
     });
     return res.campaignsChanged;
   }
@@ -126,19 +157,18 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * One page of brands for reconciliation: each active brand has a running reset clock, and
-     * its current day and month are open in the ledger and in the campaigns with the ledger's
-     * state (which repairs a lost exhaustion event or a period that opened exhausted).
+     * One page of brands for reconciliation: each active brand has a running reset clock, its
+     * current day and month are open in the ledger, and its campaigns are judged again from the
+     * current truth (reconcileBrand), which repairs a lost event, a period that opened
+     * exhausted, and any state that drifted.
      */
     async reconcileBrands(input: { nowMs: number; sourceId: string; pageToken: string }): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
       const counts = { ...NO_REPAIRS };
       const page = await deps.brands.listBrands({ pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE, pageToken: input.pageToken });
       for (const b of page.brands) {
         counts.brandsChecked++;
-        if (deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("reset", b.id, b.name))) counts.resetClocksStarted++;
-        const p = periodsOf(input.nowMs, b.timeZone);
-        counts.campaignsReset += await openPeriod(b.id, PeriodKind.DAY, p.day, input.sourceId);
-        counts.campaignsReset += await openPeriod(b.id, PeriodKind.MONTH, monthStart(p.day), input.sourceId);
+        if (!b.archived && deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("reset", b.id, b.name))) counts.resetClocksStarted++;
+        counts.campaignsReset += await reconcileBrand(b, input.sourceId);
         heartbeat(b.id);
       }
       return { counts, nextPageToken: page.nextPageToken };
@@ -162,21 +192,22 @@ export function createActivities(deps: ActivityDeps) {
       for (const c of page.campaigns) {
         counts.campaignsChecked++;
         heartbeat(c.id);
+        const nowMs = deps.now?.() ?? input.nowMs;
         const scheduled = c.schedule !== undefined && c.schedule.windows.length > 0;
         const flight = flightOfCampaign(c);
         if (!scheduled && flight === undefined) continue;
         const brandZone = await zoneOf(c.brandId);
         if (brandZone === undefined) continue; // archived brand: it does not serve anyway
         // A flight-only campaign whose flight has nothing ahead has no clock (it ended its run).
-        const clockNeeded = scheduled || nextFlightChange(input.nowMs, flight!, brandZone) !== undefined;
+        const clockNeeded = scheduled || nextFlightChange(nowMs, flight!, brandZone) !== undefined;
         if (clockNeeded && deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
-        const inside = scheduled ? isInside(input.nowMs, windowsOf(c), c.schedule!.timeZone || brandZone) : true;
-        const phase = flight === undefined ? FlightPhase.DURING : flightPhase(input.nowMs, flight, brandZone);
+        const inside = scheduled ? isInside(nowMs, windowsOf(c), c.schedule!.timeZone || brandZone) : true;
+        const phase = flight === undefined ? FlightPhase.DURING : flightPhase(nowMs, flight, brandZone);
         const flightWrong = (phase === FlightPhase.BEFORE) !== c.pauseReasons.includes(PauseReason.NOT_STARTED)
           || (phase === FlightPhase.AFTER) !== c.pauseReasons.includes(PauseReason.ENDED);
         if (inside === c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART) || flightWrong) {
           const res = await deps.campaignClock.setDaypartState({
-            campaignId: c.id, inWindow: inside, asOfTime: timestampFromMs(input.nowMs), sourceId: input.sourceId, scheduleVersion: c.scheduleVersion,
+            campaignId: c.id, inWindow: inside, asOfTime: timestampFromMs(nowMs), sourceId: input.sourceId, scheduleVersion: c.scheduleVersion,
           });
           if (!res.unchanged) counts.daypartStatesRepaired++;
         }

@@ -4,10 +4,11 @@ import { temporal } from "@temporalio/proto";
 import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { formatClock, nextBoundary, normalizeWindows, parseClock } from "@adbudget/time";
+import { formatClock, localDate, nextBoundary, normalizeWindows, parseClock } from "@adbudget/time";
 import { type ClocksHarness, eventually, startClocks } from "@adbudget/testing";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { createActivities } from "@adbudget/workflows";
 import { daypartWorkflowId, RECONCILE_WORKFLOW_ID, resetWorkflowId } from "./shared.js";
 import { WORKFLOWS_PATH } from "./worker.js";
@@ -114,11 +115,10 @@ describe("budget reset clock", () => {
     await h.stopWorker();
     const { brand } = await h.system.brands.createBrand({ name: "Reset brand", timeZone: "Asia/Kathmandu" });
     const brandId = brand!.id;
-    await h.system.budget.setBudget({ brandId, dailyLimitMicros: 5n });
     const { campaign } = await h.system.campaigns.createCampaign({ brandId, name: "Reset me" });
-    await h.system.budget.recordSpend({
-      eventId: `late-${brandId}`, brandId, campaignId: campaign!.id, amountMicros: 10n, occurredAt: timestampFromMs(h.system.now() - 86_400_000),
-    });
+    // Yesterday opened exhausted (a limit of 0 then), as the reset clock applied it before it went down.
+    const yesterday = localDate(h.system.now() - 86_400_000, "Asia/Kathmandu");
+    await h.system.campaignClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: yesterday }, exhausted: true, sequence: 1n, sourceId: "test:yesterday" });
     await eventually(async () => !(await campaignState(campaign!.id)).serving, 15_000, "paused by yesterday");
 
     await h.restartWorker();

@@ -79,3 +79,49 @@ describe("reconciliation repairs budget state", () => {
     expect(all.campaignsChecked).toBe(campaigns.length);
   });
 });
+
+describe("reconciliation repairs any divergence from the current truth", () => {
+  it("states corrupted behind the services' backs are repaired in one pass, each recorded as reconcile", async () => {
+    const { brand: a } = await h.brands.createBrand({ name: "Drifted", timeZone: "UTC" });
+    const { brand: b } = await h.brands.createBrand({ name: "Drifted too", timeZone: "UTC" });
+    await h.budget.setBudget({ brandId: a!.id, dailyLimitMicros: 5n });
+    const { campaign: plain } = await h.campaigns.createCampaign({ brandId: a!.id, name: "Plain" });
+    const { campaign: capped } = await h.campaigns.createCampaign({ brandId: a!.id, name: "Capped", dailyLimitMicros: 3n });
+    const { campaign: free } = await h.campaigns.createCampaign({ brandId: b!.id, name: "Free" });
+    await eventually(async () => (await h.budget.getCampaignSpend({ brandId: a!.id, campaignId: capped!.id })).limitMicros === 3n, 15_000, "cap known");
+    await h.budget.recordSpend({ eventId: "drift-1", brandId: a!.id, campaignId: capped!.id, amountMicros: 4n });
+    await h.budget.recordSpend({ eventId: "drift-2", brandId: a!.id, campaignId: plain!.id, amountMicros: 2n });
+    await eventually(async () => (await reasons(capped!.id)).length === 2 && (await reasons(plain!.id)).length === 1, 15_000, "settled");
+    expect(await reasons(capped!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
+
+    // Behind the services' backs: a state that drifted with its flags right (the same sequences
+    // everywhere: the old reconciliation's opening changed nothing and returned), a flag that
+    // drifted at its sequence, a lost cap flag, and a campaign paused for nothing.
+    const db = h.campaignApp.pool;
+    await db.query("update campaigns set serving = true, pause_reasons = '{}' where id = $1", [plain!.id]);
+    await db.query("update campaigns set cap_flags = '{}' where id = $1", [capped!.id]);
+    await db.query("update budget_flags set exhausted = false where brand_id = $1 and kind = 1", [a!.id]);
+    await db.query("update campaigns set serving = false, pause_reasons = '{3}' where id = $1", [free!.id]);
+    expect(await reasons(plain!.id)).toEqual([]);
+    expect(await reasons(free!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED]);
+
+    await activities().reconcile({ nowMs: now(), sourceId: "test-repair" });
+    expect(await reasons(plain!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED]);
+    expect(await reasons(capped!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
+    expect((await h.campaigns.getCampaign({ id: free!.id })).campaign).toMatchObject({ serving: true, pauseReasons: [] });
+    for (const id of [plain!.id, free!.id]) {
+      const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: id });
+      expect(changes[0]).toMatchObject({ cause: "reconcile", sourceId: "test-repair" });
+    }
+    // The capped campaign's state was right once its flag was back: nothing to record for it.
+    const cappedChanges = (await h.campaigns.listCampaignStateChanges({ campaignId: capped!.id })).changes;
+    expect(cappedChanges.some((c) => c.sourceId === "test-repair")).toBe(false);
+
+    // A second pass finds nothing more.
+    await activities().reconcile({ nowMs: now(), sourceId: "test-repair-again" });
+    for (const id of [plain!.id, capped!.id, free!.id]) {
+      const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: id });
+      expect(changes.some((c) => c.sourceId === "test-repair-again")).toBe(false);
+    }
+  });
+});

@@ -61,6 +61,7 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
     campaignClock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
     budgetClock: createConnectClient(BudgetClockService, transport(config.budgetServiceUrl)),
     clockWorkflows,
+    now: () => Date.now() + config.clockOffsetMs,
   });
   installRuntime(logger, config.metricsAddress);
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress, ...temporalOptions });

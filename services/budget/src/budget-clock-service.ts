@@ -2,7 +2,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { FailedPreconditionError, InvalidArgumentError, dateViolation, requestLogger, type Logger } from "@adbudget/kit";
 import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { formatDate, startOfDay } from "@adbudget/time";
+import { formatDate, periodsOf, startOfDay } from "@adbudget/time";
 import type { BrandDirectory } from "./brand-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import type { Kind } from "./ledger-reads.js";
@@ -41,6 +41,28 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
       "budget period opened",
     );
     return { status: periodStatus(opened.period), sequence: opened.sequence };
+  }
+
+  /**
+   * Reconciliation's read of a brand's truth: its current day and month by this service's clock,
+   * opened (as OpenBudgetPeriod), with their state and sequence, and the cap state of each of its
+   * campaigns on that day.
+   */
+  async openCurrentPeriods(req: { brandId: string }) {
+    const { brand, zone } = await this.zoneOf(req.brandId);
+    const nowMs = this.deps.now?.() ?? Date.now();
+    const p = periodsOf(nowMs, zone);
+    const day = await this.deps.store.openPeriod(brand.id, PeriodKind.DAY, formatDate(p.day), zone, nowMs);
+    const month = await this.deps.store.openPeriod(brand.id, PeriodKind.MONTH, formatDate(p.month), zone, nowMs);
+    const caps = await this.deps.store.capStates(brand.id, formatDate(p.day));
+    return {
+      day: periodStatus(day.period),
+      daySequence: day.sequence,
+      month: periodStatus(month.period),
+      monthSequence: month.sequence,
+      caps: caps.map((c) => ({ campaignId: c.campaignId, day: p.day, exhausted: c.exhausted, sequence: c.seq })),
+      timeZone: zone,
+    };
   }
 
   /**

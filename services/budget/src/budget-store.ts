@@ -140,6 +140,22 @@ export class BudgetStore {
     });
   }
 
+  /**
+   * The cap state of each campaign of the brand known to the ledger on one day ("YYYY-MM-DD"):
+   * exhausted and the sequence of its last cap event (a campaign without a row that day: not
+   * exhausted, sequence 0).
+   */
+  async capStates(brandId: string, day: string): Promise<{ campaignId: string; exhausted: boolean; seq: bigint }[]> {
+    const { rows } = await this.pool.query<{ campaign_id: string; exhausted: boolean; seq: string }>(
+      `select k.campaign_id::text, coalesce(d.cap_exhausted, false) as exhausted, coalesce(d.cap_seq, 0)::text as seq
+       from campaign_settings k
+       left join campaign_day_spend d on d.brand_id = k.brand_id and d.campaign_id = k.campaign_id and d.day = $2
+       where k.brand_id = $1 order by k.campaign_id`,
+      [brandId, day],
+    );
+    return rows.map((r) => ({ campaignId: r.campaign_id, exhausted: r.exhausted, seq: BigInt(r.seq) }));
+  }
+
   /** Runs `fn` in a transaction; wakes the outbox relay when it wrote events. */
   private async tx<T>(fn: (client: pg.PoolClient) => Promise<{ result: T; events: number }>): Promise<T> {
     const { result, events } = await inTransaction(this.pool, fn);

@@ -82,3 +82,16 @@ describe("a period whose end has passed", () => {
     expect(await dayPeriod(brandId, formatDate(yesterday))).toBeUndefined();
   });
 });
+
+describe("OpenCurrentPeriods (reconciliation's read)", () => {
+  it("opens the current day and month by the budget service's clock, and answers each capped campaign's state", async () => {
+    const { brandId } = await brandWithYesterdaysLimit(100n);
+    const truth = await clock.openCurrentPeriods({ brandId });
+    const today = localDate(h.now(), zone());
+    expect(formatDate(truth.day!.periodStart!)).toBe(formatDate(today));
+    expect(formatDate(truth.month!.periodStart!)).toBe(formatDate({ ...today, day: 1 }));
+    expect(truth.day).toMatchObject({ limitMicros: 100n, exhausted: false });
+    expect(truth.timeZone).toBe(zone());
+    expect(truth.caps).toEqual([]);
+  });
+});

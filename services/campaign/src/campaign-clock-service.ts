@@ -3,6 +3,9 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { InvalidArgumentError, dateViolation, principalOf, requestId, type Logger, type Now } from "@adbudget/kit";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import type { BrandFacts, CampaignCapState, PeriodState } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
+import type { BudgetSignal } from "./budget-flags.js";
+import type { BrandTruth, Kind } from "./campaign-store.js";
 import { formatDate } from "@adbudget/time";
 import type { CampaignStore } from "./campaign-store.js";
 import { DaypartWriter } from "./daypart-writer.js";
@@ -40,24 +43,73 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
   }
 
   async openBudgetPeriod(req: { brandId: string; period?: Period; sourceId: string; exhausted: boolean; sequence: bigint }, ctx: HandlerContext) {
-    const period = req.period!;
-    const bad = dateViolation(period.start, "period.start");
-    if (bad !== undefined) throw new InvalidArgumentError([bad]);
-    const kind = period.kind === PeriodKind.MONTH ? PeriodKind.MONTH : PeriodKind.DAY;
-    if (kind === PeriodKind.MONTH && period.start!.day !== 1) {
-      throw new InvalidArgumentError([{ field: "period.start.day", description: "a month period starts on the 1st" }]);
-    }
-    const start = formatDate(period.start!);
+    return this.openBudgetPeriods({ brandId: req.brandId, periods: [{ period: req.period, exhausted: req.exhausted, sequence: req.sequence }], sourceId: req.sourceId }, ctx);
+  }
+
+  async openBudgetPeriods(req: { brandId: string; periods: Pick<PeriodState, "period" | "exhausted" | "sequence">[]; sourceId: string }, ctx: HandlerContext) {
+    const signals = req.periods.map((p, i) => {
+      const { kind, start } = checkedPeriod(p.period, req.periods.length > 1 ? `periods[${i}].period` : "period");
+      return { kind, signal: { kind: "open", period: start, exhausted: p.exhausted, seq: p.sequence } satisfies BudgetSignal };
+    });
     const nowMs = this.deps.now?.() ?? Date.now();
+    const day = signals.find((s) => s.kind === PeriodKind.DAY) !== undefined;
     const { changes } = await this.deps.store.tx(async (client) => {
-      const changes = await this.deps.store.applyBudgetSignal(
-        client, req.brandId, kind, { kind: "open", period: start, exhausted: req.exhausted, seq: req.sequence },
-        { cause: kind === PeriodKind.DAY ? "reset.day" : "reset.month", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
+      const changes = await this.deps.store.applySignals(
+        client, req.brandId, signals,
+        { cause: day ? "reset.day" : "reset.month", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
         new Date(nowMs),
       );
       return { result: undefined, changes };
     }, nowMs);
-    if (changes.length > 0) this.deps.logger.info({ brandId: req.brandId, period: start, kind, changed: changes.length }, "budget period opened");
+    if (changes.length > 0) {
+      this.deps.logger.info({ brandId: req.brandId, periods: signals.map((s) => s.signal.period), changed: changes.length }, "budget periods opened");
+    }
     return { campaignsChanged: changes.filter((c) => c.stateChange !== undefined).length };
   }
+
+  async reconcileBrand(
+    req: { brandId: string; brand?: BrandFacts; day?: PeriodState; month?: PeriodState; caps: CampaignCapState[]; sourceId: string },
+    ctx: HandlerContext,
+  ) {
+    const truth: BrandTruth = {
+      brandId: req.brandId,
+      brand: req.brand && { archived: req.brand.archived, timeZone: req.brand.timeZone, version: req.brand.version },
+      day: req.day && periodTruth(req.day, "day"),
+      month: req.month && periodTruth(req.month, "month"),
+      caps: req.caps.map((c, i) => {
+        const bad = dateViolation(c.day, `caps[${i}].day`);
+        if (bad !== undefined) throw new InvalidArgumentError([bad]);
+        return { campaignId: c.campaignId, day: formatDate(c.day!), exhausted: c.exhausted, seq: c.sequence };
+      }),
+    };
+    const nowMs = this.deps.now?.() ?? Date.now();
+    const { changes } = await this.deps.store.tx(async (client) => {
+      const changes = await this.deps.store.reconcileBrand(
+        client, truth, { cause: "reconcile", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" }, new Date(nowMs),
+      );
+      return { result: undefined, changes };
+    }, nowMs);
+    if (changes.length > 0) this.deps.logger.warn({ brandId: req.brandId, repaired: changes.length }, "reconciliation repaired campaigns");
+    return { campaignsChanged: changes.filter((c) => c.stateChange !== undefined).length };
+  }
+}
+
+/** A period of a request, checked: its kind and its start ("YYYY-MM-DD"), or INVALID_ARGUMENT naming `field`. */
+function checkedPeriod(period: Period | undefined, field: string): { kind: Kind; start: string } {
+  const bad = dateViolation(period?.start, `${field}.start`);
+  if (period === undefined || period.start === undefined || bad !== undefined) {
+    throw new InvalidArgumentError([bad ?? { field, description: "is required" }]);
+  }
+  const kind = period.kind === PeriodKind.MONTH ? PeriodKind.MONTH : PeriodKind.DAY;
+  if (kind === PeriodKind.MONTH && period.start.day !== 1) {
+    throw new InvalidArgumentError([{ field: `${field}.start.day`, description: "a month period starts on the 1st" }]);
+  }
+  return { kind, start: formatDate(period.start) };
+}
+
+/** A reconciliation period state; its kind must be the one named. */
+function periodTruth(p: PeriodState, want: "day" | "month") {
+  const { kind, start } = checkedPeriod(p.period, want);
+  if ((kind === PeriodKind.DAY) !== (want === "day")) throw new InvalidArgumentError([{ field: `${want}.period.kind`, description: `must be ${want}` }]);
+  return { period: start, exhausted: p.exhausted, seq: p.sequence };
 }

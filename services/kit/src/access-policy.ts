@@ -48,6 +48,7 @@ export const ACCESS_RULES: Readonly<Record<string, readonly Role[]>> = {
   "adbudget.budget.v1.BudgetService/ListBudgetChanges": READERS,
   "adbudget.budget.v1.BudgetService/WatchBudgetAlerts": READERS,
   "adbudget.budget.v1.BudgetClockService/OpenBudgetPeriod": ["clocks"],
+  "adbudget.budget.v1.BudgetClockService/OpenCurrentPeriods": ["clocks"],
 
   "adbudget.campaign.v1.CampaignService/CreateCampaign": ["admin", "brand-manager"],
   "adbudget.campaign.v1.CampaignService/GetCampaign": [...READERS, "budget-service", "clocks"],
@@ -60,6 +61,8 @@ export const ACCESS_RULES: Readonly<Record<string, readonly Role[]>> = {
   "adbudget.campaign.v1.CampaignService/WatchCampaigns": READERS,
   "adbudget.campaign.v1.CampaignClockService/SetDaypartState": ["clocks"],
   "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriod": ["clocks"],
+  "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriods": ["clocks"],
+  "adbudget.campaign.v1.CampaignClockService/ReconcileBrand": ["clocks"],
 
   // Reflection: any valid credential, so grpcurl and buf curl work with `-H authorization: ...`.
   "grpc.reflection.v1.ServerReflection/ServerReflectionInfo": ROLES,
