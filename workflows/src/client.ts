@@ -40,8 +40,14 @@ export class ClockWorkflows {
     });
   }
 
-  async stopDaypart(campaignId: string): Promise<void> {
-    await this.signalIfRunning(daypartWorkflowId(campaignId), stopSignal);
+  /**
+   * Wakes the campaign's clock if it runs, to reload the campaign: it ends by itself when the
+   * campaign is gone or has neither a schedule nor flight dates left. Never a stop by the
+   * message's word: a "schedule removed" delivered late (a failed handler retried after later
+   * messages) must not end the clock of a campaign that has a schedule again.
+   */
+  async wakeDaypart(campaignId: string): Promise<void> {
+    await this.signalIfRunning(daypartWorkflowId(campaignId), scheduleChangedSignal);
   }
 
   async ensureReset(b: { brandId: string; name: string }): Promise<void> {
@@ -92,7 +98,7 @@ export class ClockWorkflows {
     }
   }
 
-  private async signalIfRunning(workflowId: string, signal: typeof stopSignal): Promise<void> {
+  private async signalIfRunning(workflowId: string, signal: typeof stopSignal | typeof scheduleChangedSignal): Promise<void> {
     try {
       await this.client.workflow.getHandle(workflowId).signal(signal);
     } catch (err) {

@@ -10,9 +10,12 @@ import type { ClockWorkflows } from "./client.js";
 /**
  * Keeps the clocks in step with the services, from their events (durable consumers): a
  * campaign created with a schedule or whose schedule changed gets its daypart workflow started
- * or woken; a deleted campaign, or one whose schedule was removed, has it ended. A brand gets
- * its reset workflow when created (woken on updates: the zone may have moved), ended when
- * archived. Serving-state changes (budget, daypart, user) do not touch schedules and are skipped.
+ * or woken; a deleted campaign, or one whose schedule was removed, has its running workflow
+ * woken, and the workflow, having reloaded the campaign, ends (it acts on the campaign as it is,
+ * so a "removed" message delivered after a later "added" one changes nothing). A brand gets its
+ * reset workflow when created (woken on updates: the zone may have moved), ended when archived
+ * (an archive is final). Serving-state changes (budget, daypart, user) do not touch schedules
+ * and are skipped.
  */
 export function campaignEventHandler(clockWorkflows: ClockWorkflows, logger: Logger) {
   return async (msg: JsMsg): Promise<void> => {
@@ -23,7 +26,7 @@ export function campaignEventHandler(clockWorkflows: ClockWorkflows, logger: Log
     const scheduled = c.schedule !== undefined && c.schedule.windows.length > 0;
     const flight = c.startDate !== undefined || c.endDate !== undefined;
     if (event.deleted || (!scheduled && !flight)) {
-      await clockWorkflows.stopDaypart(c.id);
+      await clockWorkflows.wakeDaypart(c.id);
       return;
     }
     await clockWorkflows.ensureDaypart({ campaignId: c.id, brandId: c.brandId, name: c.name });

@@ -49,6 +49,13 @@ function boundaryWithin8Days(now: number, windows: DaypartWindow[], zone: string
  */
 const FLIGHT_DATES = "flight-dates";
 
+/**
+ * Patch: before ending (no schedule, no flight left), the clock looks again if a signal came
+ * while it loaded the campaign: a schedule added back at that moment is then picked up, where
+ * runs recorded before ended and left the campaign without a clock until reconciliation.
+ */
+const RELOAD_BEFORE_ENDING = "reload-before-ending";
+
 /** "Now" for the time rules: workflow time (replay-safe), shifted by the input's clock offset. */
 const nowOf = (input: ClockOffset): number => Date.now() + (input.clockOffsetMs ?? 0);
 
@@ -115,7 +122,10 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
     // The flight dates of the loaded spec (none in old histories).
     const flight: Flight = flights ? flightOfDates(spec.startDate, spec.endDate) : {};
     const hasFlight = flight.start !== undefined || flight.end !== undefined;
-    if (spec.windows.length === 0 && !hasFlight) return "schedule removed";
+    if (spec.windows.length === 0 && !hasFlight) {
+      if (changed && patched(RELOAD_BEFORE_ENDING)) continue;
+      return "schedule removed";
+    }
     const now = nowOf(input);
     inWindow = spec.windows.length === 0 ? true : isInside(now, spec.windows, spec.zone);
     const write = patched(DAYPART_STATE_LOCAL) ? localActs.setDaypartState : acts.setDaypartState;
@@ -134,7 +144,10 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
       if (flightNext !== undefined && (next === undefined || flightNext < next)) next = flightNext;
       // No schedule and nothing left of the flight: nothing to wake for. A later end date
       // restarts the clock (UpdateCampaign's event).
-      if (spec.windows.length === 0 && flightNext === undefined) return "no boundary ahead";
+      if (spec.windows.length === 0 && flightNext === undefined) {
+        if (changed && patched(RELOAD_BEFORE_ENDING)) continue;
+        return "no boundary ahead";
+      }
     }
     // Wait for the boundary (a durable timer) or a signal; no boundary = wait for a signal. The
     // wait is measured from after the activity, so the boundary is not late by the activity's
