@@ -24,13 +24,33 @@ export interface BudgetChangeRow {
   after: Limits;
 }
 
-/** The limits before a change, under the budget row's lock (null limits when there is no budget yet). */
-export async function lockedLimits(client: pg.ClientBase, brandId: string): Promise<Limits> {
+/** A brand's budget row, locked for a change. */
+export interface LockedBudget {
+  /** The limits before the change (null limits on a budget this call created). */
+  before: Limits;
+  /** True when this call created the row (the brand's first SetBudget). */
+  created: boolean;
+}
+
+/**
+ * Locks the brand's budget row for a change, creating it first (unlimited, no alerts) when the
+ * brand has none, so that every SetBudget of a brand, its first included, serializes on that
+ * one row: two first calls at once cannot both read "no budget" and both record it as their
+ * "before". The insert does nothing when the row exists, and when another transaction has just
+ * inserted it, it waits for that one to end (the unique index), after which `for update` reads
+ * the committed limits. The row's timestamps are set by the caller's update under the lock.
+ */
+export async function lockBudgetRow(client: pg.ClientBase, brandId: string): Promise<LockedBudget> {
+  const inserted = await client.query(
+    `insert into budgets (brand_id, daily_limit_micros, monthly_limit_micros, created_at, updated_at, alert_percents)
+     values ($1, null, null, $2, $2, '{}') on conflict (brand_id) do nothing`,
+    [brandId, new Date(0)],
+  );
   const { rows } = await client.query<{ daily: string | null; monthly: string | null }>(
     "select daily_limit_micros::text as daily, monthly_limit_micros::text as monthly from budgets where brand_id = $1 for update",
     [brandId],
   );
-  return { daily: micros(rows[0]?.daily ?? null), monthly: micros(rows[0]?.monthly ?? null) };
+  return { before: { daily: micros(rows[0]?.daily ?? null), monthly: micros(rows[0]?.monthly ?? null) }, created: inserted.rowCount === 1 };
 }
 
 /** Records a change in the caller's transaction (the audit of budgets: ListBudgetChanges). */

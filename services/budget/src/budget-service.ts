@@ -89,18 +89,21 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     return (await this.deps.zones.lockedZone(brand.id)) ?? brand.timeZone;
   }
 
+  /**
+   * Sets the brand's limits (absent = unlimited) and, when given, its alerts. The store reads
+   * "now" under the budget row's lock; the answer's status is as of that instant.
+   */
   async setBudget(req: { brandId: string; dailyLimitMicros?: bigint; monthlyLimitMicros?: bigint; alerts?: { percents: number[] } }, ctx: HandlerContext) {
     assertBrand(ctx, req.brandId);
     const brand = await this.deps.brands.get(req.brandId);
-    const now = this.now();
-    const limits = { daily: req.dailyLimitMicros ?? null, monthly: req.monthlyLimitMicros ?? null };
+    const patch = { daily: req.dailyLimitMicros ?? null, monthly: req.monthlyLimitMicros ?? null, alerts: req.alerts?.percents };
     const actor = { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
-    const r = await this.deps.store.setBudget(brand.id, limits, await this.zoneOf(brand), now, actor, req.alerts?.percents);
+    const r = await this.deps.store.setBudget(brand.id, patch, await this.zoneOf(brand), this.now, actor);
     requestLogger(ctx, this.deps.logger).info(
-      { brandId: brand.id, daily: limits.daily?.toString() ?? null, monthly: limits.monthly?.toString() ?? null },
+      { brandId: brand.id, daily: r.budget.daily?.toString() ?? null, monthly: r.budget.monthly?.toString() ?? null, alerts: r.budget.alertPercents },
       "budget set",
     );
-    return { budget: budgetProto(r.budget), status: budgetStatus(brand, r, now) };
+    return { budget: budgetProto(r.budget), status: budgetStatus(brand, r, r.asOfMs) };
   }
 
   /** The brand's alert thresholds as they are reached, from now on (alert-watch.ts). */

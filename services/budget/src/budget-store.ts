@@ -2,7 +2,8 @@ import type pg from "pg";
 import { NotFoundError, decodePageToken, encodePageToken, inTransaction, InvalidArgumentError } from "@adbudget/kit";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { lockedLimits, recordBudgetChange, type Actor, type Limits } from "./budget-changes.js";
+import { lockBudgetRow, recordBudgetChange, type Actor } from "./budget-changes.js";
+import { patchedLimits, type BudgetPatch } from "./budget-patch.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { micros, transition } from "./period-rules.js";
 import { openPeriod, periodEnd, type OpenedPeriod } from "./period-opening.js";
@@ -61,35 +62,40 @@ export class BudgetStore {
   ) {}
 
   /**
-   * Sets a brand's limits and applies them to every period not yet ended: the current day and
-   * month, and any later period a spend dated a few minutes ahead has already opened. Each is
-   * judged again in the same transaction and writes an exhausted / replenished event when it
-   * crosses. Lock order as in the spend writer: the budget row, then period rows by (kind, start).
+   * Applies a SetBudget (budget-patch.ts: the fields it names change, the others are kept) and
+   * the resulting limits to every period not yet ended: the current day and month, and any
+   * later period a spend dated a few minutes ahead has already opened. Each is judged again in
+   * the same transaction and writes an exhausted / replenished event when it crosses. Lock
+   * order as in the spend writer: the budget row (created first if the brand has none, so even
+   * a brand's first calls serialize on it), then period rows by (kind, start).
+   *
+   * "Now" is read once the budget row is locked: a call that waited on the lock across a local
+   * midnight sets the limit of the new day, never of the day that ended while it waited (a
+   * limit never changes on an ended period). Returns that instant with the result.
    */
   async setBudget(
     brandId: string,
-    limits: Limits,
+    patch: BudgetPatch,
     timeZone: string,
-    nowMs: number,
+    clock: () => number,
     actor: Actor,
-    /** The alert thresholds to set; undefined keeps the budget's. */
-    alertPercents?: number[],
-  ): Promise<{ budget: BudgetRow; day: CurrentPeriod; month: CurrentPeriod }> {
-    const now = new Date(nowMs);
-    const p = periodsOf(nowMs, timeZone);
+  ): Promise<{ budget: BudgetRow; day: CurrentPeriod; month: CurrentPeriod; asOfMs: number }> {
     return this.tx(async (client) => {
-      const before = await lockedLimits(client, brandId);
+      const { before, created } = await lockBudgetRow(client, brandId);
+      const nowMs = clock();
+      const now = new Date(nowMs);
+      const p = periodsOf(nowMs, timeZone);
+      const limits = patchedLimits(before, patch);
       await recordBudgetChange(client, brandId, actor, before, limits, now);
       const { rows } = await client.query<RawBudget>(
-        `insert into budgets (brand_id, daily_limit_micros, monthly_limit_micros, created_at, updated_at, alert_percents)
-         values ($1, $2, $3, $4, $4, coalesce($5::smallint[], '{}'))
-         on conflict (brand_id) do update set daily_limit_micros = excluded.daily_limit_micros,
-           monthly_limit_micros = excluded.monthly_limit_micros, updated_at = excluded.updated_at,
-           alert_percents = coalesce($5::smallint[], budgets.alert_percents)
+        `update budgets set daily_limit_micros = $2, monthly_limit_micros = $3, updated_at = $4,
+           created_at = case when $5 then $4 else created_at end,
+           alert_percents = coalesce($6::smallint[], alert_percents)
+         where brand_id = $1
          returning brand_id::text, daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, created_at, updated_at,
            alert_percents::text as alerts`,
-        [brandId, limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now,
-          alertPercents === undefined ? null : [...new Set(alertPercents)].sort((a, b) => a - b)],
+        [brandId, limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now, created,
+          patch.alerts === undefined ? null : [...new Set(patch.alerts)].sort((a, b) => a - b)],
       );
       // The current periods, and every later one that exists already, in lock order.
       const { rows: later } = await client.query<{ kind: number; start: string }>(
@@ -128,7 +134,7 @@ export class BudgetStore {
       }
       const alerts = await writeThresholdEvents(client, this.subjectPrefix, reached, nowMs);
       const c = (await currentPeriods(client, new Map([[brandId, timeZone]]), nowMs)).get(brandId)!;
-      return { result: { budget, day: c.day, month: c.month }, events: changes.length + alerts };
+      return { result: { budget, day: c.day, month: c.month, asOfMs: nowMs }, events: changes.length + alerts };
     });
   }
 
