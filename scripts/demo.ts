@@ -198,7 +198,8 @@ while (Date.now() < deadline) {
     if (at !== undefined && !raised.has(b.id) && Date.now() - at > 8000 && raised.size === 0) {
       raised.add(b.id);
       const { traceId, headers } = traced();
-      const { status } = await budget.setBudget({ brandId: b.id, dailyLimitMicros: b.limit * 3n, monthlyLimitMicros: b.limit * 40n }, { headers });
+      // Only the daily limit changes (named in the mask): the monthly limit and alerts stay.
+      const { status } = await budget.setBudget({ brandId: b.id, dailyLimitMicros: b.limit * 3n, updateMask: { paths: ["daily_limit_micros"] } }, { headers });
       say(`operator raises ${b.name}'s daily limit to ${usd(b.limit * 3n)}: ${status!.day!.exhausted ? "still exhausted" : `${usd(status!.day!.remainingMicros ?? 0n)} left`}, trace ${traceId}`);
       toShow.push({ traceId, what: `the operator's raise that brought ${b.name}'s campaigns back`, at: Date.now() });
     }

@@ -1,4 +1,13 @@
+import { InvalidArgumentError } from "@adbudget/kit";
 import type { Limits } from "./budget-changes.js";
+
+/** The SetBudget request fields a patch reads (the generated message satisfies it). */
+export interface SetBudgetFields {
+  dailyLimitMicros?: bigint;
+  monthlyLimitMicros?: bigint;
+  alerts?: { percents: number[] };
+  updateMask?: { paths: string[] };
+}
 
 /**
  * What one SetBudget changes: a field that is present is set to its value (null = unlimited for
@@ -10,10 +19,63 @@ export interface BudgetPatch {
   alerts?: number[];
 }
 
+/** The paths SetBudget's `update_mask` takes, as written in the request (snake_case, AIP-161). */
+export const BUDGET_MASK_PATHS = ["daily_limit_micros", "monthly_limit_micros", "alerts"] as const;
+type MaskPath = (typeof BUDGET_MASK_PATHS)[number];
+
+/**
+ * The change a SetBudget asks for, by AIP-134. With `update_mask`, exactly the named fields
+ * change, and a named field the request leaves out is cleared: naming a limit and leaving it
+ * out is the one way to make it unlimited, so no call clears a limit without saying so. Without
+ * a mask (or with an empty one, which JSON callers send as `""`), the implied mask is the fields
+ * the request populates: a call with only `alerts` keeps both limits. An unknown path is refused
+ * whole (INVALID_ARGUMENT on `update_mask`): a misspelt path silently ignored would be a change
+ * the caller believes was made.
+ */
+export function budgetPatch(req: SetBudgetFields): BudgetPatch {
+  const paths = req.updateMask?.paths ?? [];
+  const named = paths.length === 0 ? impliedMask(req) : explicitMask(paths);
+  const patch: BudgetPatch = {};
+  if (named.has("daily_limit_micros")) patch.daily = req.dailyLimitMicros ?? null;
+  if (named.has("monthly_limit_micros")) patch.monthly = req.monthlyLimitMicros ?? null;
+  if (named.has("alerts")) patch.alerts = req.alerts?.percents ?? [];
+  return patch;
+}
+
 /** The stored limits after a patch: each limit the patch leaves out stays as it was. */
 export function patchedLimits(before: Limits, patch: BudgetPatch): Limits {
   return {
     daily: patch.daily === undefined ? before.daily : patch.daily,
     monthly: patch.monthly === undefined ? before.monthly : patch.monthly,
   };
+}
+
+function impliedMask(req: SetBudgetFields): Set<MaskPath> {
+  const named = new Set<MaskPath>();
+  if (req.dailyLimitMicros !== undefined) named.add("daily_limit_micros");
+  if (req.monthlyLimitMicros !== undefined) named.add("monthly_limit_micros");
+  if (req.alerts !== undefined) named.add("alerts");
+  return named;
+}
+
+function explicitMask(paths: string[]): Set<MaskPath> {
+  const named = new Set<MaskPath>();
+  const unknown: string[] = [];
+  for (const path of paths) {
+    if (path === "*") BUDGET_MASK_PATHS.forEach((p) => named.add(p));
+    else if (isMaskPath(path)) named.add(path);
+    else unknown.push(path);
+  }
+  if (unknown.length > 0) {
+    const shown = unknown.slice(0, 5).map((p) => JSON.stringify(p.length > 64 ? `${p.slice(0, 64)}...` : p)).join(", ");
+    throw new InvalidArgumentError([{
+      field: "update_mask",
+      description: `unknown path ${shown}: SetBudget updates ${BUDGET_MASK_PATHS.map((p) => JSON.stringify(p)).join(", ")} or "*"`,
+    }]);
+  }
+  return named;
+}
+
+function isMaskPath(path: string): path is MaskPath {
+  return (BUDGET_MASK_PATHS as readonly string[]).includes(path);
 }

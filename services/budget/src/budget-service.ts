@@ -40,6 +40,7 @@ import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import { findSpend, type StoredSpend } from "./ledger-reads.js";
 import { listBudgetChanges } from "./budget-changes.js";
+import { budgetPatch, type SetBudgetFields } from "./budget-patch.js";
 import { formatDate, periodsOf } from "@adbudget/time";
 import type { AlertWatch } from "./alert-watch.js";
 import { RATE_WINDOW_MS } from "./forecast.js";
@@ -90,13 +91,14 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
   }
 
   /**
-   * Sets the brand's limits (absent = unlimited) and, when given, its alerts. The store reads
-   * "now" under the budget row's lock; the answer's status is as of that instant.
+   * Creates or patches the brand's budget (budget-patch.ts: AIP-134, only the fields named or,
+   * without a mask, populated change). The store reads "now" under the budget row's lock; the
+   * answer's status is as of that instant.
    */
-  async setBudget(req: { brandId: string; dailyLimitMicros?: bigint; monthlyLimitMicros?: bigint; alerts?: { percents: number[] } }, ctx: HandlerContext) {
+  async setBudget(req: { brandId: string } & SetBudgetFields, ctx: HandlerContext) {
     assertBrand(ctx, req.brandId);
+    const patch = budgetPatch(req);
     const brand = await this.deps.brands.get(req.brandId);
-    const patch = { daily: req.dailyLimitMicros ?? null, monthly: req.monthlyLimitMicros ?? null, alerts: req.alerts?.percents };
     const actor = { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
     const r = await this.deps.store.setBudget(brand.id, patch, await this.zoneOf(brand), this.now, actor);
     requestLogger(ctx, this.deps.logger).info(

@@ -46,8 +46,9 @@ it("lowering a limit to the spend exhausts, raising it above replenishes, each p
   expect(events[1]!.event).toMatchObject({ spentMicros: 6_000_000n, limitMicros: 8_000_000n });
   expect(events[1]!.event.sequence).toBeGreaterThan(events[0]!.event.sequence);
 
-  // Removing the limit (absent = unlimited) keeps it replenished; spend past the old limit is fine.
-  await h.budget.setBudget({ brandId: brand });
+  // Removing the limit (named in the mask, left out = unlimited) keeps it replenished; spend past
+  // the old limit is fine.
+  await h.budget.setBudget({ brandId: brand, updateMask: { paths: ["daily_limit_micros"] } });
   const spent = await h.budget.recordSpend({ eventId: `l2-${brand}`, brandId: brand, campaignId: campaignId(), amountMicros: 50_000_000n });
   expect(spent.status?.day?.exhausted).toBe(false);
   expect(spent.status?.day?.limitMicros).toBeUndefined();
