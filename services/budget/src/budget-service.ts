@@ -47,6 +47,7 @@ import { RATE_WINDOW_MS } from "./forecast.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
 import { bodyDifference, type SpendInput, type SpendOutcome, type SpendWriter } from "./spend-writer.js";
 import type { ZoneLocks } from "./zone-locks.js";
+import { usableZone } from "./runtime-zone.js";
 
 /** How far in the future `occurred_at` may be (clock skew of ad servers). */
 export const MAX_FUTURE_MS = 5 * 60_000;
@@ -87,7 +88,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
 
   /** The zone a brand's periods are in: its locked zone once it has spend, else its current one. */
   private async zoneOf(brand: BrandInfo): Promise<string> {
-    return (await this.deps.zones.lockedZone(brand.id)) ?? brand.timeZone;
+    return usableZone((await this.deps.zones.lockedZone(brand.id)) ?? brand.timeZone, brand.id);
   }
 
   /**
@@ -396,7 +397,8 @@ function spendInput(req: RecordSpendRequest, brand: BrandInfo, occurredAtMs: num
     amount: req.amountMicros,
     occurredAtMs,
     occurredAtGiven: req.occurredAt !== undefined,
-    timeZone,
+    // A zone this runtime cannot use fails this event alone, before the writer's shared transaction.
+    timeZone: usableZone(timeZone, brand.id),
     brandArchived: brand.archived,
   };
 }
