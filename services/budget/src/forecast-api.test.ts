@@ -1,5 +1,6 @@
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addDays, localDate, monthStart, nextMonthStart, startOfDay } from "@adbudget/time";
 import { type BudgetHarness, campaignId, startBudgetHarness, testZone } from "@adbudget/testing";
 
 // The harness's clock stands at local noon in the test zone: 4 hours of pace end before midnight.
@@ -33,6 +34,20 @@ describe("GetBudgetStatus forecasts exhaustion at the last hour's pace", () => {
     expect(status!.day!.remainingMicros).toBe(80n * USD);
     expect(timestampMs(status!.day!.projectedExhaustTime!)).toBe(timestampMs(status!.asOfTime!) + 4 * HOUR);
     expect(status!.month!.projectedExhaustTime).toBeUndefined();
+  });
+
+  it("never projects the month past the day's stop: today the month gains only what the day has left", async () => {
+    const brandId = await brandSpending(150n * USD, 200n * USD); // $70 spent; the day has $80 left (4 h), the month $130
+    const { status } = await h.budget.getBudgetStatus({ brandId });
+    const asOf = timestampMs(status!.asOfTime!);
+    expect(timestampMs(status!.day!.projectedExhaustTime!)).toBe(asOf + 4 * HOUR);
+    // At $20/h alone the month would run out in 6.5 h, before midnight; but spend stops with the
+    // day, and the month's last $50 take 2.5 h from the next local midnight (if still this month).
+    const today = localDate(asOf, testZone());
+    const midnight = startOfDay(addDays(today, 1), testZone());
+    const monthEnd = startOfDay(nextMonthStart(monthStart(today)), testZone());
+    const month = status!.month!.projectedExhaustTime;
+    expect(month && timestampMs(month)).toBe(midnight + 2.5 * HOUR < monthEnd ? midnight + 2.5 * HOUR : undefined);
   });
 
   it("answers nothing when the period resets first, or when it is already exhausted", async () => {

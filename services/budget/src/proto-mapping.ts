@@ -16,7 +16,7 @@ import {
 } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { addDays, nextMonthStart, parseDate, startOfDay } from "@adbudget/time";
-import { projectedExhaustion } from "./forecast.js";
+import { forecastPeriods, type BrandForecast } from "./forecast.js";
 import type { BrandInfo } from "./brand-directory.js";
 import type { BudgetChangeRow } from "./budget-changes.js";
 import type { BudgetRow, PeriodRow } from "./budget-store.js";
@@ -35,14 +35,15 @@ export function periodEnd(p: CurrentPeriod, zone: string): number {
   return startOfDay(p.kind === PeriodKind.MONTH ? nextMonthStart(start) : addDays(start, 1), zone);
 }
 
-export function periodStatus(p: CurrentPeriod, nowMs?: number, pace?: Pace): PeriodStatus {
+/**
+ * One period's status; `forecast` (GetBudgetStatus only) carries the pace of the last hour and
+ * the projected exhaustion instant computed for the brand's day and month together.
+ */
+export function periodStatus(p: CurrentPeriod, forecast?: { lastHour: bigint; projectedMs: number | undefined }): PeriodStatus {
   const v = judge(p);
-  const projected = pace === undefined || nowMs === undefined
-    ? undefined
-    : projectedExhaustion({ remaining: v.remaining ?? undefined, exhausted: v.exhausted, spentInWindow: pace.lastHour, nowMs, periodEndMs: periodEnd(p, pace.zone) });
   return create(PeriodStatusSchema, {
-    projectedExhaustTime: projected === undefined ? undefined : timestampFromMs(projected),
-    lastHourSpentMicros: pace?.lastHour ?? 0n,
+    projectedExhaustTime: forecast?.projectedMs === undefined ? undefined : timestampFromMs(forecast.projectedMs),
+    lastHourSpentMicros: forecast?.lastHour ?? 0n,
     periodStart: parseDate(p.start),
     spentMicros: p.spent,
     limitMicros: p.limit ?? undefined,
@@ -54,13 +55,27 @@ export function periodStatus(p: CurrentPeriod, nowMs?: number, pace?: Pace): Per
 }
 
 export function budgetStatus(brand: BrandInfo, periods: { day: CurrentPeriod; month: CurrentPeriod }, nowMs: number, pace?: Pace): BudgetStatus {
+  const projected = pace === undefined ? undefined : forecastOf(periods, nowMs, pace);
   return create(BudgetStatusSchema, {
     brandId: brand.id,
-    day: periodStatus(periods.day, nowMs, pace),
-    month: periodStatus(periods.month, nowMs, pace),
+    day: periodStatus(periods.day, pace && { lastHour: pace.lastHour, projectedMs: projected?.dayMs }),
+    month: periodStatus(periods.month, pace && { lastHour: pace.lastHour, projectedMs: projected?.monthMs }),
     timeZone: brand.timeZone,
     currencyCode: brand.currencyCode,
     asOfTime: timestampFromMs(nowMs),
+  });
+}
+
+/** The day's and month's projections at the last hour's pace (forecast.ts). */
+function forecastOf(periods: { day: CurrentPeriod; month: CurrentPeriod }, nowMs: number, pace: Pace): BrandForecast {
+  const day = judge(periods.day);
+  const month = judge(periods.month);
+  return forecastPeriods({
+    day: { start: parseDate(periods.day.start), limit: periods.day.limit ?? undefined, remaining: day.remaining ?? undefined, exhausted: day.exhausted },
+    month: { remaining: month.remaining ?? undefined, exhausted: month.exhausted, endMs: periodEnd(periods.month, pace.zone) },
+    spentInWindow: pace.lastHour,
+    nowMs,
+    zone: pace.zone,
   });
 }
 
