@@ -126,6 +126,10 @@ describe("validation", () => {
     ["name with surrounding blanks", () => h.client.createBrand({ name: " padded " }), "name"],
     ["unknown zone Mars/Olympus", () => h.client.createBrand({ name: "Mars Co", timeZone: "Mars/Olympus" }), "time_zone"],
     ["zone of the wrong shape", () => h.client.createBrand({ name: "Offset Co", timeZone: "+05:00" }), "time_zone"],
+    ["abbreviation EST", () => h.client.createBrand({ name: "EST Co", timeZone: "EST" }), "time_zone"],
+    ["POSIX-style MST7MDT", () => h.client.createBrand({ name: "MST Co", timeZone: "MST7MDT" }), "time_zone"],
+    ["fixed offset Etc/GMT+5", () => h.client.createBrand({ name: "Etc Co", timeZone: "Etc/GMT+5" }), "time_zone"],
+    ["legacy name US/Eastern", () => h.client.createBrand({ name: "US Co", timeZone: "US/Eastern" }), "time_zone"],
     ["currency usd1", () => h.client.createBrand({ name: "Lower Co", currencyCode: "usd1" }), "currency_code"],
     ["currency not in ISO 4217", () => h.client.createBrand({ name: "Fake Co", currencyCode: "XYZ" }), "currency_code"],
     ["page_size 5000", () => h.client.listBrands({ pageSize: 5000 }), "page_size"],
@@ -148,6 +152,34 @@ describe("validation", () => {
     expect(err.code).toBe(Code.InvalidArgument);
     expect(violatedFields(err)).toContain(field);
     expect(err.rawMessage).toContain(field);
+  });
+
+  it.each([["EST", ""], ["+05:00", ""], ["US/Eastern", ' (did you mean "America/New_York"?)']])(
+    "refuses the zone %j in words that say what to send instead, not with a pattern",
+    async (zone, hint) => {
+      const err = await rejection(h.client.createBrand({ name: `Zone ${zone}`, timeZone: zone }));
+      expect(err.findDetails(BadRequestSchema)[0]!.fieldViolations).toEqual([expect.objectContaining({
+        field: "time_zone",
+        description: `${JSON.stringify(zone)} is not a region time zone${hint}: use an IANA Area/Location zone such as "America/New_York" or "Europe/Paris", or "UTC" ` +
+          "(abbreviations, fixed offsets like +05:00 or Etc/GMT+5 and legacy names like US/Eastern are refused)",
+      })]);
+    },
+  );
+
+  it("a brand stored with a zone from before (EST) keeps working; only setting such a zone anew is refused", async () => {
+    const { brand } = await h.client.createBrand({ name: "Legacy EST" });
+    await h.app.pool.query("update brands set time_zone = 'EST' where id = $1", [brand!.id]);
+    expect((await h.client.getBrand({ id: brand!.id })).brand!.timeZone).toBe("EST");
+    const renamed = await h.client.updateBrand({ brand: { id: brand!.id, name: "Legacy EST 2" }, updateMask: { paths: ["name"] } });
+    // Sent back as it was read (time_zone in the mask, unchanged): not a new zone.
+    const resent = await h.client.updateBrand({ brand: { ...renamed.brand!, name: "Legacy EST 3" }, updateMask: { paths: ["name", "time_zone"] } });
+    expect(resent.brand).toMatchObject({ name: "Legacy EST 3", timeZone: "EST" });
+    const err = await rejection(h.client.updateBrand({ brand: { id: brand!.id, timeZone: "MST" }, updateMask: { paths: ["time_zone"] } }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(violatedFields(err)).toEqual(["brand.time_zone"]);
+    // Moving it to a region zone is a change like any other.
+    const moved = await h.client.updateBrand({ brand: { id: brand!.id, timeZone: "America/New_York" }, updateMask: { paths: ["time_zone"] } });
+    expect(moved.brand!.timeZone).toBe("America/New_York");
   });
 
   it("stores nothing for a rejected request", async () => {

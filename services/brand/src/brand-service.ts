@@ -4,6 +4,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   assertBrand,
   brandScope,
+  checkRegionZone,
   FailedPreconditionError,
   InvalidArgumentError,
   keysetPage,
@@ -15,7 +16,7 @@ import { BrandSchema, type Brand } from "@adbudget/proto/adbudget/brand/v1/brand
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { etagOf, type BrandPatch, type BrandStore } from "./brand-store.js";
 import type { BrandRow } from "./entities.js";
-import { canonicalTimeZone, isCurrency } from "./locale.js";
+import { isCurrency } from "./locale.js";
 
 export const DEFAULT_TIME_ZONE = "UTC";
 export const DEFAULT_CURRENCY = "USD";
@@ -81,15 +82,21 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
     if (!/^[0-9a-f-]{36}$/i.test(brand.id)) violations.push({ field: "brand.id", description: "must be a brand id" });
     if (paths.length === 0) violations.push({ field: "update_mask", description: "must name at least one field" });
     const patch: BrandPatch = {};
+    /** A refused zone, unless it is the brand's own stored one sent back unchanged. */
+    let refusedZone: { zone: string; reason: string } | undefined;
     for (const path of new Set(paths)) {
       switch (path) {
         case "name":
           checkName(brand.name, "brand.name", violations);
           patch.name = brand.name;
           break;
-        case "time_zone":
-          patch.timeZone = checkTimeZone(brand.timeZone || DEFAULT_TIME_ZONE, "brand.time_zone", violations);
+        case "time_zone": {
+          const zone = brand.timeZone || DEFAULT_TIME_ZONE;
+          const check = checkRegionZone(zone);
+          if (check.zone !== undefined) patch.timeZone = check.zone;
+          else refusedZone = { zone, reason: check.refused };
           break;
+        }
         case "currency_code":
           patch.currencyCode = checkCurrency(brand.currencyCode || DEFAULT_CURRENCY, "brand.currency_code", violations);
           break;
@@ -99,6 +106,14 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
             description: `${JSON.stringify(path)} cannot be updated; updatable: ${UPDATABLE.join(", ")}`,
           });
       }
+    }
+    if (refusedZone !== undefined) {
+      // A brand stored with a zone from before region zones were required keeps it, and a
+      // client that sends the brand back as it read it (time_zone in the mask, unchanged) is
+      // not refused for it: only setting such a zone anew is.
+      const current = /^[0-9a-f-]{36}$/i.test(brand.id) ? await this.deps.store.get(brand.id).catch(() => undefined) : undefined;
+      if (current?.timeZone === refusedZone.zone) patch.timeZone = refusedZone.zone;
+      else violations.push({ field: "brand.time_zone", description: refusedZone.reason });
     }
     if (violations.length > 0) throw new InvalidArgumentError(violations);
     if (patch.timeZone !== undefined && this.deps.hasSpend !== undefined) {
@@ -151,13 +166,12 @@ function checkName(name: string, field: string, violations: FieldViolation[]): v
   }
 }
 
+/** A zone to set: an IANA region zone or UTC (kit checkRegionZone), in its stored spelling. */
 function checkTimeZone(zone: string, field: string, violations: FieldViolation[]): string {
-  const canonical = canonicalTimeZone(zone);
-  if (canonical === undefined) {
-    violations.push({ field, description: `${JSON.stringify(zone)} is not an IANA time zone (for example "Europe/Paris")` });
-    return zone;
-  }
-  return canonical;
+  const check = checkRegionZone(zone);
+  if (check.zone !== undefined) return check.zone;
+  violations.push({ field, description: check.refused });
+  return zone;
 }
 
 function checkCurrency(code: string, field: string, violations: FieldViolation[]): string {

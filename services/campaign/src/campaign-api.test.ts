@@ -30,6 +30,11 @@ describe("bad input -> the right code, never INTERNAL", () => {
     ["unspecified weekday", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("09:00", "10:00", [0 as DayOfWeek])] } }), Code.InvalidArgument, "schedule.windows[0].days_of_week[0]"],
     ["no weekday", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("09:00", "10:00", [])] } }), Code.InvalidArgument, "schedule.windows[0].days_of_week"],
     ["bad zone", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { timeZone: "Mars/Olympus", windows: [window("09:00", "10:00")] } }), Code.InvalidArgument, "schedule.time_zone"],
+    ["abbreviation zone EST", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { timeZone: "EST", windows: [window("09:00", "10:00")] } }), Code.InvalidArgument, "schedule.time_zone"],
+    ["offset zone +05:00", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { timeZone: "+05:00", windows: [window("09:00", "10:00")] } }), Code.InvalidArgument, "schedule.time_zone"],
+    ["legacy zone in an update", () => h.campaigns.updateCampaign({
+      campaign: { id: "01900000-0000-7000-8000-0000000000ee", schedule: { timeZone: "US/Eastern", windows: [window("09:00", "10:00")] } }, updateMask: { paths: ["schedule"] },
+    }), Code.InvalidArgument, "campaign.schedule.time_zone"],
     ["24:00 as a start", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("24:00", "10:00")] } }), Code.InvalidArgument, "schedule.windows[0].start"],
     ["empty name", () => h.campaigns.createCampaign({ brandId, name: "" }), Code.InvalidArgument, "name"],
     ["unknown brand", () => h.campaigns.createCampaign({ brandId: "01900000-0000-7000-8000-0000000000ee", name: "x" }), Code.NotFound, undefined],
@@ -51,6 +56,16 @@ describe("bad input -> the right code, never INTERNAL", () => {
     const stale = await rejection(h.campaigns.updateCampaign({ campaign: { id: campaign!.id, etag: campaign!.etag, name: "Lost" }, updateMask: { paths: ["name"] } }));
     expect(stale.code).toBe(Code.Aborted);
     expect((await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.name).toBe("Versioned 2");
+  });
+});
+
+describe("a schedule's own zone", () => {
+  it("is a region zone or UTC, stored as spelled by the runtime; the refusal says what to send", async () => {
+    const windows = [{ daysOfWeek: [MON], start: "09:00", end: "10:00" }];
+    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Zoned", schedule: { timeZone: "europe/paris", windows } });
+    expect(campaign!.schedule!.timeZone).toBe("Europe/Paris");
+    const err = await rejection(h.campaigns.createCampaign({ brandId, name: "Offset", schedule: { timeZone: "+05:00", windows } }));
+    expect(err.findDetails(BadRequestSchema)[0]!.fieldViolations[0]!.description).toMatch(/^"\+05:00" is not a region time zone: use an IANA Area\/Location zone/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { InvalidArgumentError, type FieldViolation } from "@adbudget/kit";
+import { checkRegionZone, InvalidArgumentError, type FieldViolation, type ZoneCheck } from "@adbudget/kit";
 import { DaypartScheduleSchema, type DaypartSchedule } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { formatClock, isValidZone, normalizeWindows, parseClock, type DaypartWindow } from "@adbudget/time";
+import { formatClock, normalizeWindows, parseClock, type DaypartWindow } from "@adbudget/time";
 
 /** A schedule as stored: its own zone ("" = the brand's) and normalized windows. */
 export interface StoredSchedule {
@@ -13,14 +13,15 @@ export interface StoredSchedule {
  * Checks and normalizes a schedule from a request. The proto rules already checked the shape
  * (HH:MM, 24:00 only as an end, known weekdays, no duplicates); this checks what needs more:
  * a window must not start and end at the same minute (ambiguous: use 00:00-24:00 for a whole
- * day), a named zone must exist. A schedule without windows is no dayparting: undefined.
+ * day), a named zone must be a region zone or UTC. A schedule without windows is no
+ * dayparting: undefined.
  */
 export function scheduleFromProto(s: DaypartSchedule | undefined, path: string): StoredSchedule | undefined {
   if (s === undefined) return undefined;
   const violations: FieldViolation[] = [];
-  if (s.timeZone !== "" && !isValidZone(s.timeZone)) {
-    violations.push({ field: `${path}.time_zone`, description: `${JSON.stringify(s.timeZone)} is not an IANA time zone` });
-  }
+  // A zone set anew must be a region zone (kit checkRegionZone), stored in its checked spelling.
+  const zone: ZoneCheck = s.timeZone === "" ? { zone: "" } : checkRegionZone(s.timeZone);
+  if (zone.refused !== undefined) violations.push({ field: `${path}.time_zone`, description: zone.refused });
   const windows: DaypartWindow[] = [];
   s.windows.forEach((w, i) => {
     const start = parseClock(w.start, false);
@@ -39,7 +40,7 @@ export function scheduleFromProto(s: DaypartSchedule | undefined, path: string):
   });
   if (violations.length > 0) throw new InvalidArgumentError(violations);
   const normalized = normalizeWindows(windows);
-  return normalized.length === 0 ? undefined : { timeZone: s.timeZone, windows: normalized };
+  return normalized.length === 0 ? undefined : { timeZone: zone.zone ?? s.timeZone, windows: normalized };
 }
 
 export function scheduleToProto(s: StoredSchedule | null | undefined): DaypartSchedule | undefined {

@@ -11,6 +11,7 @@ export * from "./request-context.js";
 export * from "./run.js";
 export * from "./server.js";
 export * from "./json-registry.js";
+export * from "./zone-names.js";
 export * from "./validation.js";
 export * from "./outbox.js";
 export * from "./outbox-relay.js";
