@@ -1,9 +1,12 @@
-import { writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { temporal } from "@temporalio/proto";
+import { Client, Connection } from "@temporalio/client";
 import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { formatClock, localDate, nextBoundary, normalizeWindows, parseClock } from "@adbudget/time";
 import { type ClocksHarness, eventually, startClocks } from "@adbudget/testing";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
@@ -138,32 +141,144 @@ describe("budget reset clock", () => {
   }, 90_000);
 });
 
+/** A clocks worker as an OS process of its own: the built worker-main, configured by environment only. */
+interface WorkerProcess {
+  pid: number;
+  /** Resolves when the process has exited (and been reaped): its exit code or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const WORKER_MAIN = fileURLToPath(new URL("../dist/worker-main.js", import.meta.url));
+
+/** Starts worker-main with `env` and waits until it polls its task queue ("clocks worker running"). */
+async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
+  if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: build the workflows package first`);
+  const child = spawn(process.execPath, [WORKER_MAIN], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("the worker process did not start");
+  const lines: string[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const ready = new Promise<void>((resolve, reject) => {
+    /** Whole lines only: a line may arrive split across chunks. */
+    const reader = () => {
+      let rest = "";
+      return (chunk: Buffer) => {
+        const parts = (rest + chunk.toString()).split("\n");
+        rest = parts.pop() ?? "";
+        for (const line of parts.filter((l) => l !== "")) {
+          lines.push(line);
+          if (lines.length > 50) lines.shift();
+          if (line.includes('"msg":"clocks worker running"')) resolve();
+        }
+      };
+    };
+    child.stdout.on("data", reader());
+    child.stderr.on("data", reader());
+    void exited.then(({ code, signal }) => reject(new Error(`the worker process exited (${code ?? signal}) before it ran:\n${lines.slice(-20).join("\n")}`)));
+  });
+  const timeout = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    await ready;
+  } finally {
+    clearTimeout(timeout);
+  }
+  return { pid, exited };
+}
+
+/** `promise`, or an error naming `what` when it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Whether a process of that id exists (signal 0 checks without sending anything). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return !(err instanceof Error && "code" in err && err.code === "ESRCH");
+  }
+}
+
 describe("a worker killed while timers are pending", () => {
-  it("applies the due transition once after restart", async () => {
-    const { brand } = await h.system.brands.createBrand({ name: "Crash brand", timeZone: "UTC" });
-    const now = h.system.now();
-    let end = Math.ceil(now / MINUTE) * MINUTE;
-    if (end - now < 10_000) end += MINUTE;
-    const { campaign } = await h.system.campaigns.createCampaign({
-      brandId: brand!.id,
-      name: "Crash window",
-      schedule: { timeZone: "UTC", windows: [windowOf(end - 30 * MINUTE, end)] },
-    });
-    const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
-    await eventually(
-      () => handle.query<{ nextBoundary: string | null }>("state").then((st) => st.nextBoundary !== null, () => false),
-      15_000,
-      "timer set",
-    );
-    await h.stopWorker();
-    await new Promise((r) => setTimeout(r, Math.max(0, end - h.system.now()) + 2000));
-    expect((await campaignState(campaign!.id)).serving).toBe(true); // nobody applied it yet
-    await h.restartWorker();
-    await eventually(async () => !(await campaignState(campaign!.id)).serving, 30_000, "late boundary applied");
-    await new Promise((r) => setTimeout(r, 2000));
-    const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
-    expect(changes.filter((c) => c.cause === "daypart").map((c) => c.toServing)).toEqual([false]);
-  }, 150_000);
+  it("a worker process killed with SIGKILL: the due transition waits for a new process, which applies it once", async () => {
+    // The only worker on the task queue is a separate process: the in-process one steps aside,
+    // and reconciliation (which would repair the daypart state too) is ended for the duration,
+    // so nothing but the daypart workflow's timer can apply the boundary. The test queries and
+    // terminates through its own Temporal client (the in-process worker's closes with it).
+    const connection = await Connection.connect({ address: h.temporal.address });
+    const client = new Client({ connection });
+    const env = { ...h.workerEnv, LOG_LEVEL: "info", RECONCILE_INTERVAL_MS: "0" };
+    const started: WorkerProcess[] = [];
+    try {
+      // (Running unless a test before this one failed while it was stopped.)
+      if (h.worker.worker.getState() === "RUNNING") await within(h.stopWorker(), 30_000, "the in-process worker to stop");
+      await client.workflow.getHandle(RECONCILE_WORKFLOW_ID).terminate("test: only the daypart timer may apply the boundary");
+      const first = await startWorkerProcess(env);
+      started.push(first);
+      const { brand } = await h.system.brands.createBrand({ name: "Crash brand", timeZone: "UTC" });
+      // The window ends at the next whole minute at least 20 s away: time for the clock to start.
+      const now = h.system.now();
+      let end = Math.ceil(now / MINUTE) * MINUTE;
+      if (end - now < 20_000) end += MINUTE;
+      const { campaign } = await h.system.campaigns.createCampaign({
+        brandId: brand!.id,
+        name: "Crash window",
+        schedule: { timeZone: "UTC", windows: [windowOf(end - 30 * MINUTE, end)] },
+      });
+      const handle = client.workflow.getHandle(daypartWorkflowId(campaign!.id));
+      const boundary = () => handle.query<{ nextBoundary: string | null }>("state").then((st) => st.nextBoundary, () => null);
+      await eventually(async () => (await boundary()) === new Date(end).toISOString(), 20_000, "the clock's timer set for the window's end");
+      expect(h.system.now()).toBeLessThan(end);
+
+      // The fault: SIGKILL (no shutdown, nothing flushed). It took effect: the process died of
+      // that signal and its pid is gone.
+      process.kill(first.pid, "SIGKILL");
+      expect(await within(first.exited, 10_000, "the killed worker to exit")).toEqual({ code: null, signal: "SIGKILL" });
+      expect(processExists(first.pid)).toBe(false);
+
+      // The boundary passes with no worker: nobody applies it.
+      await eventually(async () => h.system.now() >= end + 2000, end - h.system.now() + 10_000, "the boundary passed");
+      expect((await campaignState(campaign!.id)).serving).toBe(true);
+
+      // A new worker process (a new pid) takes over and applies the late boundary.
+      const second = await startWorkerProcess(env);
+      started.push(second);
+      expect(second.pid).not.toBe(first.pid);
+      expect(processExists(second.pid)).toBe(true);
+      await eventually(async () => !(await campaignState(campaign!.id)).serving, 45_000, "late boundary applied");
+      // Once: the clock has moved on to its next boundary (tomorrow's window start), so a repeat
+      // of this one could only have come before now.
+      await eventually(async () => Date.parse((await boundary()) ?? "") > end, 15_000, "the clock past the boundary");
+      const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
+      const daypart = changes.filter((c) => c.cause === "daypart");
+      expect(daypart.map((c) => c.toServing)).toEqual([false]);
+      expect(daypart[0]!.sourceId).toMatch(new RegExp(`^${daypartWorkflowId(campaign!.id)}/`));
+      // Applied after the boundary, by the new process (the services' clock: CLOCK_OFFSET_MS).
+      expect(timestampMs(daypart[0]!.changeTime!)).toBeGreaterThanOrEqual(end);
+    } finally {
+      for (const p of started) {
+        if (processExists(p.pid)) process.kill(p.pid, "SIGTERM");
+        await within(p.exited, 30_000, "a worker process to stop").catch(() => processExists(p.pid) && process.kill(p.pid, "SIGKILL"));
+      }
+      await connection.close();
+      await h.restartWorker();
+      // Reconciliation is back (the restarted worker starts it) before the next test relies on it.
+      await eventually(
+        () => h.worker.client.workflow.getHandle(RECONCILE_WORKFLOW_ID).query<{ passes: number }>("totals").then((t) => t.passes >= 1, () => false),
+        30_000,
+        "reconciliation running again",
+      );
+    }
+  }, 360_000);
 });
 
 describe("reconciliation", () => {

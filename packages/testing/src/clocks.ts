@@ -10,6 +10,8 @@ export interface ClocksHarness {
   temporal: DevServer;
   worker: RunningWorker;
   taskQueue: string;
+  /** The worker's settings as environment variables: what a separate worker process (worker-main) needs to join. */
+  workerEnv: Record<string, string>;
   restartWorker(): Promise<void>;
   stopWorker(): Promise<void>;
   close(): Promise<void>;
@@ -24,7 +26,7 @@ export async function startClocks(
 ): Promise<ClocksHarness> {
   const [system, temporal] = await Promise.all([startSystem(options.system), startDevServer()]);
   const taskQueue = `adbudget-test-${randomBytes(4).toString("hex")}`;
-  const config = readWorkerConfig({
+  const workerEnv: Record<string, string> = {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     BRAND_SERVICE_URL: system.brandApp.server.url,
@@ -39,13 +41,15 @@ export async function startClocks(
     METRICS: "off",
     ...system.auth.env,
     ...options.workerEnv,
-  });
+  };
+  const config = readWorkerConfig(workerEnv);
   const logger = createLogger("clocks-test", process.env.TEST_LOG_LEVEL ?? "silent");
   const h: ClocksHarness = {
     system,
     temporal,
     worker: await startWorker(config, { logger }),
     taskQueue,
+    workerEnv,
     async stopWorker() {
       await h.worker.stop();
     },
