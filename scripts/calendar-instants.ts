@@ -6,7 +6,8 @@
  *  - the next day in America/Santiago and in America/Havana whose midnight does not exist
  *    (DST starts at 00:00 there: the day begins at 01:00 and has 23 hours).
  * Prints one "<ISO instant> <zone> <what>" line per moment found (a zone that stops changing its
- * clocks is skipped).
+ * clocks is skipped). The calendar check crosses each boundary (calendar-boundary.test.ts, whose
+ * checks follow <what>) and replays the date-sensitive suites on the day after it.
  */
 import { addDays, localDate, startOfDay, wallTime } from "@adbudget/time";
 

@@ -39,7 +39,8 @@ export function offsetToLocalTime(zone: string, hour: number, afterMs = 0): numb
 /**
  * The clock of suites that must not meet a midnight: the next local noon of the test zone after
  * the base now. A whole suite takes minutes, so no local day or month ends inside it, at any
- * real hour; the calendar check moves that noon onto the 1st of a month and onto DST days.
+ * real hour; the calendar check moves that noon onto the 1st of a month and onto DST days (so
+ * these suites run on those days; crossing into them is workflows/src/calendar-boundary.test.ts).
  */
 export function quietClockOffset(): number {
   return offsetToLocalTime(testZone(), 12);
