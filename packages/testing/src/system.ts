@@ -41,6 +41,8 @@ export interface SystemHarness {
   now(): number;
   /** Another budget service on the same database (cold caches, as after a restart or on another pod). */
   startBudgetReplica(): Promise<Client<typeof BudgetService>>;
+  /** Another campaign service on the same database and durable consumers (a second pod): its clients. */
+  startCampaignReplica(): Promise<{ campaigns: Client<typeof CampaignService>; campaignClock: Client<typeof CampaignClockService>; app: CampaignApp }>;
   /** Stops the campaign service (its database and consumer position stay). */
   stopCampaign(): Promise<void>;
   /** Starts it again on the same database and durable consumer. */
@@ -64,6 +66,8 @@ export async function startSystem(options: {
   natsConnect?: Omit<ConnectionOptions, "servers">;
   /** The subject prefix (streams: `<TAG>_BRAND`, ...) instead of a random one, for a NATS authorization made for it. */
   tag?: string;
+  /** One clock for every service, moved by the test (ServiceAppSpec.now); CLOCK_OFFSET_MS is then unused. */
+  now?: () => number;
 } = {}): Promise<SystemHarness> {
   // Every service on one clock: a quiet one (the next local noon) unless the test brings its own.
   const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
@@ -84,7 +88,7 @@ export async function startSystem(options: {
       ...options.env,
       ...options.brandEnv,
     }),
-    { logger: silent },
+    { logger: silent, now: options.now },
   );
   let campaignPort = "0";
   const campaignConfig = () =>
@@ -102,7 +106,7 @@ export async function startSystem(options: {
       ...options.env,
       ...options.campaignEnv,
     });
-  let campaignApp = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200 });
+  let campaignApp = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200, now: options.now });
   campaignPort = String(campaignApp.server.port);
   const budgetConfig = (port: string) =>
     readBudgetConfig({
@@ -119,8 +123,8 @@ export async function startSystem(options: {
       ...options.env,
       ...options.budgetEnv,
     });
-  const budgetApp = await startBudgetApp(budgetConfig(String(budgetPort)), { logger: silent, relayPollMs: 200 });
-  const replicas: BudgetApp[] = [];
+  const budgetApp = await startBudgetApp(budgetConfig(String(budgetPort)), { logger: silent, relayPollMs: 200, now: options.now });
+  const replicas: { stop(): Promise<void> }[] = [];
   const nc = await connect({ servers: options.env?.NATS_URL ?? NATS_URL, ...options.natsConnect });
   const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
   const clocks = await auth.as({ sub: "test:clocks", role: "clocks" });
@@ -141,17 +145,29 @@ export async function startSystem(options: {
     campaignStream,
     nc,
     clockOffsetMs: Number(clockOffset),
-    now: () => Date.now() + Number(clockOffset),
+    now: options.now ?? (() => Date.now() + Number(clockOffset)),
     async startBudgetReplica() {
-      const replica = await startBudgetApp(budgetConfig("0"), { logger: silent, relayPollMs: 200 });
+      const replica = await startBudgetApp(budgetConfig("0"), { logger: silent, relayPollMs: 200, now: options.now });
       replicas.push(replica);
       return createClient(BudgetService, t(replica.server.url));
+    },
+    async startCampaignReplica() {
+      const saved = campaignPort;
+      campaignPort = "0";
+      const app = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200, now: options.now });
+      campaignPort = saved;
+      replicas.push(app);
+      return {
+        app,
+        campaigns: createClient(CampaignService, t(app.server.url)),
+        campaignClock: createClient(CampaignClockService, createGrpcTransport({ baseUrl: app.server.url, interceptors: clocks })),
+      };
     },
     async stopCampaign() {
       await h.campaignApp.stop();
     },
     async startCampaign() {
-      campaignApp = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200 });
+      campaignApp = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200, now: options.now });
       h.campaignApp = campaignApp;
     },
     async close() {

@@ -1,5 +1,5 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { startServiceApp, UnavailableError, type Logger, type ServiceApp } from "@adbudget/kit";
+import { startServiceApp, UnavailableError, type Logger, type ServiceApp, type Now } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { BrandServiceImpl } from "./brand-service.js";
@@ -31,11 +31,12 @@ export type BrandApp = ServiceApp;
  */
 export async function startBrandApp(
   config: BrandConfig,
-  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number } = {},
+  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number; now?: Now } = {},
 ): Promise<BrandApp> {
   return startServiceApp({
     config,
     logger: options.logger,
+    now: options.now,
     schema: { entities, migrations, access: "orm" },
     outbox: {
       stream: config.stream,

@@ -1,6 +1,6 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import { createClient } from "@connectrpc/connect";
-import { startServiceApp, type Logger, type OutboxRelay, type ServiceApp } from "@adbudget/kit";
+import { startServiceApp, type Logger, type OutboxRelay, type ServiceApp, type Now } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
@@ -31,11 +31,12 @@ export interface BudgetApp extends ServiceApp {
  */
 export async function startBudgetApp(
   config: BudgetConfig,
-  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number } = {},
+  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number; now?: Now } = {},
 ): Promise<BudgetApp> {
   const app = await startServiceApp({
     config,
     logger: options.logger,
+    now: options.now,
     schema: { entities: [], migrations, access: "sql" },
     outbox: {
       stream: config.stream,

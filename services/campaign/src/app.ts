@@ -1,5 +1,5 @@
 import { createClient } from "@connectrpc/connect";
-import { startServiceApp, type Logger, type OutboxRelay, type ServiceApp } from "@adbudget/kit";
+import { startServiceApp, type Logger, type Now, type OutboxRelay, type ServiceApp } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -33,12 +33,17 @@ export interface CampaignApp extends ServiceApp {
  */
 export async function startCampaignApp(
   config: CampaignConfig,
-  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number; onScheduleChanged?: CampaignServiceDeps["onScheduleChanged"] } = {},
+  options: {
+    logger?: Logger; healthIntervalMs?: number; relayPollMs?: number; onScheduleChanged?: CampaignServiceDeps["onScheduleChanged"];
+    /** "Now" for the rules (tests that move the clock; see ServiceAppSpec.now). */
+    now?: Now;
+  } = {},
 ): Promise<CampaignApp> {
   let store: CampaignStore | undefined;
   const app = await startServiceApp({
     config,
     logger: options.logger,
+    now: options.now,
     schema: { entities: [], migrations, access: "sql" },
     outbox: {
       stream: config.campaignStream,

@@ -63,6 +63,12 @@ export interface ServiceAppSpec {
   outbox?: Omit<RelayOptions, "onPublished">;
   /** The services this server serves: announced by reflection and health. */
   services: DescService[];
+  /**
+   * "Now" for the service's rules instead of the wall clock shifted by CLOCK_OFFSET_MS: a clock
+   * a test moves (the model-based race test runs every service on one clock it jumps across
+   * local midnights). Production never sets it.
+   */
+  now?: Now;
   healthIntervalMs?: number;
   /** Wires the service's own parts on the shared ones; returns how to route its RPCs. */
   build(parts: ServiceParts): (router: ConnectRouter) => void | Promise<(router: ConnectRouter) => void>;
@@ -102,7 +108,7 @@ export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp>
       nc,
       relay,
       metrics,
-      now: shiftedNow(config.clockOffsetMs),
+      now: spec.now ?? shiftedNow(config.clockOffsetMs),
       stack,
       transport: (url) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor, ...auth.outgoing], ...clientTls(url, config) }),
       consume: ({ component, ...options }) => startDurableConsumer(nc, { ...options, logger: logger.child({ component }) }, stack),
