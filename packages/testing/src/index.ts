@@ -22,3 +22,5 @@ export * from "./clocks.js";
 export * from "./auth.js";
 export * from "./serving-model.js";
 export * from "./latch.js";
+export * from "./model-schedule.js";
+export * from "./model-run.js";
