@@ -70,7 +70,16 @@ export function createActivities(deps: ActivityDeps) {
     const kinds = kind === PeriodKind.DAY ? [{ kind, start }, { kind: PeriodKind.MONTH, start: monthStart(start) }] : [{ kind, start }];
     const periods = [];
     for (const period of kinds) {
-      const opened = await deps.budgetClock.openBudgetPeriod({ brandId, period });
+      let opened;
+      try {
+        opened = await deps.budgetClock.openBudgetPeriod({ brandId, period });
+      } catch (err) {
+        // Not started in the zone the ledger reads now: the brand's zone moved after the clock
+        // loaded it (allowed until the first spend). Retrying this period would hold the clock
+        // for hours; the zone change wakes it, and its next turn opens the new zone's day.
+        if (ConnectError.from(err).code === Code.FailedPrecondition) return 0;
+        throw err;
+      }
       periods.push({ period, exhausted: opened.status?.exhausted ?? false, sequence: opened.sequence });
     }
     const res = await deps.campaignClock.openBudgetPeriods({ brandId, periods, sourceId });
