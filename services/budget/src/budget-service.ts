@@ -92,6 +92,19 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
   }
 
   /**
+   * The zone a write judges periods in: the locked one, or else the brand's zone read from
+   * BrandService now, not from the cache. Until its first spend a brand's zone may change, and
+   * a limit applied by a zone seconds old lands on the other zone's day (a zone moved west left
+   * its new current day with the old limit). A change committed in the instant between this read
+   * and the write is repaired by the reset clock it wakes, which opens the new zone's day with
+   * the budget's limit.
+   */
+  private async writeZoneOf(brand: BrandInfo): Promise<string> {
+    const locked = await this.deps.zones.lockedZone(brand.id);
+    return usableZone(locked ?? (await this.deps.brands.fresh(brand.id)).timeZone, brand.id);
+  }
+
+  /**
    * Creates or patches the brand's budget (budget-patch.ts: AIP-134, only the fields named or,
    * without a mask, populated change). The store reads "now" under the budget row's lock; the
    * answer's status is as of that instant.
@@ -101,7 +114,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     const patch = budgetPatch(req);
     const brand = await this.deps.brands.get(req.brandId);
     const actor = { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
-    const r = await this.deps.store.setBudget(brand.id, patch, await this.zoneOf(brand), this.now, actor);
+    const r = await this.deps.store.setBudget(brand.id, patch, await this.writeZoneOf(brand), this.now, actor);
     requestLogger(ctx, this.deps.logger).info(
       { brandId: brand.id, daily: r.budget.daily?.toString() ?? null, monthly: r.budget.monthly?.toString() ?? null, alerts: r.budget.alertPercents },
       "budget set",
