@@ -267,10 +267,10 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   expect(consumeSpans.some((s) => traceIds.has(s.traceId))).toBe(true);
 
   // Temporal: the midnight's openBudgetPeriod activity is a span of the clocks worker, the
-  // campaign service's OpenBudgetPeriod continues its trace, and the activity links to its
+  // campaign service's OpenBudgetPeriods (the day with its month) continues its trace, and the activity links to its
   // cause: the CreateBrand call whose brand event started the reset workflow.
   const activitySpans = spans("clocks").filter((s) => s.name === "activity openBudgetPeriod");
-  const openSpans = spans("campaign").filter((s) => s.name === "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriod");
+  const openSpans = spans("campaign").filter((s) => s.name === "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriods");
   expect(activitySpans.length).toBeGreaterThan(0);
   const activityTraces = new Set(activitySpans.map((s) => s.traceId));
   expect(openSpans.some((s) => activityTraces.has(s.traceId))).toBe(true);

@@ -57,6 +57,7 @@ function baseRequest(method: DescMethod): Record<string, unknown> {
     "BudgetService.ListBudgetPeriods": { brandId, kind: PeriodKind.DAY, pageSize: 5 },
     "BudgetService.GetCampaignSpend": { brandId, campaignId, day: today },
     "BudgetClockService.OpenBudgetPeriod": { brandId, period },
+    "BudgetClockService.OpenCurrentPeriods": { brandId },
     "CampaignService.CreateCampaign": { brandId, name: "Hostile", schedule: { timeZone: "UTC", windows: [window] } },
     "CampaignService.UpdateCampaign": { campaign: { id: campaignId, name: "Hostile", schedule: { windows: [window] } }, updateMask: { paths: ["name", "schedule"] } },
     "CampaignService.ListCampaigns": { brandId, pageSize: 5 },
@@ -64,6 +65,12 @@ function baseRequest(method: DescMethod): Record<string, unknown> {
     "CampaignService.WatchCampaigns": { brandId },
     "CampaignClockService.SetDaypartState": { campaignId, inWindow: true, asOfTime: timestampFromMs(h.now()), sourceId: "hostile", scheduleVersion: 1n },
     "CampaignClockService.OpenBudgetPeriod": { brandId, period, sourceId: "hostile", exhausted: false, sequence: 0n },
+    "CampaignClockService.OpenBudgetPeriods": { brandId, periods: [{ period, exhausted: false, sequence: 0n }], sourceId: "hostile" },
+    "CampaignClockService.ReconcileBrand": {
+      brandId, sourceId: "hostile", brand: { archived: false, timeZone: "UTC", version: 1n },
+      day: { period, exhausted: false, sequence: 0n }, month: { period: { kind: PeriodKind.MONTH, start: { ...today, day: 1 } }, exhausted: false, sequence: 0n },
+      caps: [{ campaignId, day: today, exhausted: false, sequence: 0n }],
+    },
     "Health.Check": { service: "" },
   };
   const known = byName[`${method.parent.name}.${method.name}`];

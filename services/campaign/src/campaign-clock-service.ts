@@ -6,7 +6,7 @@ import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/peri
 import type { BrandFacts, CampaignCapState, PeriodState } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { BudgetSignal } from "./budget-flags.js";
 import type { BrandTruth, Kind } from "./campaign-store.js";
-import { formatDate } from "@adbudget/time";
+import { formatDate, isValidZone } from "@adbudget/time";
 import type { CampaignStore } from "./campaign-store.js";
 import { DaypartWriter } from "./daypart-writer.js";
 import { campaignProto } from "./proto-mapping.js";
@@ -71,6 +71,9 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     req: { brandId: string; brand?: BrandFacts; day?: PeriodState; month?: PeriodState; caps: CampaignCapState[]; sourceId: string },
     ctx: HandlerContext,
   ) {
+    if (req.brand !== undefined && !isValidZone(req.brand.timeZone)) {
+      throw new InvalidArgumentError([{ field: "brand.time_zone", description: `${JSON.stringify(req.brand.timeZone)} is not a time zone this service knows` }]);
+    }
     const truth: BrandTruth = {
       brandId: req.brandId,
       brand: req.brand && { archived: req.brand.archived, timeZone: req.brand.timeZone, version: req.brand.version },
