@@ -84,7 +84,10 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
    */
   private async lockVisible(ctx: HandlerContext, client: pg.ClientBase, id: string): Promise<CampaignRow> {
     const brandId = await this.deps.store.brandOf(client, id);
-    if (brandId !== undefined) await this.deps.store.lockBrands(client, [brandId], "share");
+    if (brandId !== undefined) {
+      assertBrand(ctx, brandId); // a caller of other brands holds no lock of this one, not even briefly
+      await this.deps.store.lockBrands(client, [brandId], "share");
+    }
     return this.checked(ctx, () => this.deps.store.get(client, id, true));
   }
 
@@ -157,11 +160,18 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const nowMs = this.now();
     const now = new Date(nowMs);
     const { result } = await this.deps.store.tx(async (client) => {
-      const state = await this.deps.store.upsertBrand(
+      // Brand data newer than this service holds (its event not consumed yet) is applied as the
+      // event would apply it: a zone change also moves the brand's current periods and its other
+      // campaigns' schedules, not only its row (storing the row alone left the old zone's day
+      // current, and the event, then not newer, changed nothing).
+      const brandChanges = await this.deps.store.applyBrand(
         client,
         { id: brand.id, archived: brand.archived, timeZone: brand.timeZone, version: brandVersion(brand.etag) },
+        this.cause(ctx, "brand.updated"),
         now,
       );
+      const state = await this.deps.store.brandState(client, brand.id, false);
+      if (state === undefined) throw new Error(`brand_state of ${brand.id} missing after it was stored`);
       const base = {
         id: uuidv7(nowMs),
         brandId: brand.id,
@@ -185,7 +195,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       const s = stateOf(base, state);
       const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
       const change = await this.deps.store.insert(client, row, this.cause(ctx, "create"));
-      return { result: row, changes: [change] };
+      return { result: row, changes: [...brandChanges, change] };
     }, nowMs);
     requestLogger(ctx, this.deps.logger).info({ campaignId: result.id, brandId: result.brandId, serving: result.serving }, "campaign created");
     if (result.schedule !== null || hasFlight(result)) await this.deps.onScheduleChanged?.(result);

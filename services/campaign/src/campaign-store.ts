@@ -36,7 +36,8 @@ export { auditRow, stateOf, type BrandStateRow, type CampaignChange, type Campai
  *
  * Lock order, followed by every writer: the brand's `brand_state` row first, then campaign rows
  * in id order (several brands: their rows in id order, then the campaigns). A write to the whole
- * brand (a budget or cap signal, a brand change, reconciliation) locks the brand row FOR UPDATE;
+ * brand (a budget or cap signal, a brand change, a campaign created with newer brand data,
+ * reconciliation) locks the brand row FOR UPDATE;
  * a write to single campaigns (the API, the daypart clock) locks it FOR SHARE, so those run side
  * by side while a brand-wide write waits for them and they for it. `budget_flags` rows are only
  * written under their brand's FOR UPDATE lock. The brand's state is read AFTER its lock, in a
@@ -110,7 +111,7 @@ export class CampaignStore {
   }
 
   /** Creates or refreshes the brand's row (archived flag and zone) from BrandService data. */
-  async upsertBrand(client: pg.ClientBase, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, now: Date, force = false): Promise<BrandStateRow> {
+  private async upsertBrand(client: pg.ClientBase, brand: { id: string; archived: boolean; timeZone: string; version: bigint }, now: Date, force = false): Promise<BrandStateRow> {
     await client.query(
       `insert into brand_state (brand_id, archived, time_zone, brand_version, updated_at) values ($1, $2, $3, $4, $5)
        on conflict (brand_id) do update set archived = excluded.archived, time_zone = excluded.time_zone,

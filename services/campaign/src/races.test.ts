@@ -1,3 +1,4 @@
+import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
@@ -123,5 +124,28 @@ describe("a cap event of tomorrow", () => {
     expect(await reasons(campaignId)).toEqual([]);
     await capSignal(store, campaignId, { day: today(), exhausted: true, seq: 40n }); // today's, committed first, delivered after
     expect(await reasons(campaignId)).toEqual([PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
+  });
+});
+
+describe("finding 3 through CreateCampaign: newer brand data arriving with a request", () => {
+  it("a campaign created before the zone change's event reaches this service moves the brand's periods too", async () => {
+    // Kiritimati (UTC+14) to Pago Pago (UTC-11): the local date moves back, at any hour.
+    const { brand } = await h.brands.createBrand({ name: `Races zone ${Math.random().toString(36).slice(2)}`, timeZone: "Pacific/Kiritimati" });
+    const brandId = brand!.id;
+    await h.campaigns.createCampaign({ brandId, name: "Before the move" });
+    const kiritimatiDay = formatDate(localDate(h.now(), "Pacific/Kiritimati"));
+    const pagoPagoDay = formatDate(localDate(h.now(), "Pacific/Pago_Pago"));
+    await budgetSignal(store, brandId, PeriodKind.DAY, { kind: "open", period: kiritimatiDay, exhausted: false, seq: 0n });
+    // The zone changes while the campaign service is down, and its event is lost (a delayed one
+    // would find the brand already at that version and change nothing).
+    await h.stopCampaign();
+    await h.brands.updateBrand({ brand: { id: brandId, timeZone: "Pacific/Pago_Pago" }, updateMask: { paths: ["time_zone"] } });
+    await (await jetstreamManager(h.nc)).streams.purge(h.brandStream);
+    await h.startCampaign();
+    store = storeOn(h.campaignApp.pool);
+    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "After the move" });
+    // The reset clock, woken by the change, opens Pago Pago's day: a limit of 0.
+    await budgetSignal(store, brandId, PeriodKind.DAY, { kind: "open", period: pagoPagoDay, exhausted: true, seq: 5n });
+    expect(await reasons(campaign!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED]);
   });
 });
