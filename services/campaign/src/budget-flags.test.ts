@@ -14,6 +14,7 @@ describe("applyBudgetSignal", () => {
   it.each<[string, FlagState, BudgetSignal, FlagState, boolean]>([
     ["first event of today", EMPTY_FLAGS, ev(TODAY, 5n), state(TODAY, [[TODAY, true, 5n]]), true],
     ["a late event of yesterday is kept, and judges nothing", state(TODAY, []), ev("2026-11-27", 9n), state(TODAY, [["2026-11-27", true, 9n]]), false],
+    ["a late event of yesterday before any period is current does not become current", EMPTY_FLAGS, ev("2026-11-27", 9n), state(null, [["2026-11-27", true, 9n]]), false],
     ["an event older than the retained days is ignored", state(TODAY, []), ev("2026-11-25", 9n), state(TODAY, []), false],
     ["an event of a started newer period makes it current (a late reset)", state("2026-11-27", [["2026-11-27", true, 3n]]), ev(TODAY, 4n, false), state(TODAY, [["2026-11-27", true, 3n], [TODAY, false, 4n]]), false],
     ["replay of the same event changes nothing", state(TODAY, [[TODAY, true, 5n]]), ev(TODAY, 5n), state(TODAY, [[TODAY, true, 5n]]), true],
@@ -88,16 +89,19 @@ describe("rezoneFlags (the zone moved, before the first spend)", () => {
 });
 
 describe("applyTruth (reconciliation)", () => {
-  it.each<[string, FlagState, { period: string; exhausted: boolean; seq: bigint }, FlagState]>([
-    ["repairs a flag that drifted, at the same sequence", state(TODAY, [[TODAY, false, 5n]]), { period: TODAY, exhausted: true, seq: 5n }, state(TODAY, [[TODAY, true, 5n]])],
-    ["takes a later state", state(TODAY, [[TODAY, false, 5n]]), { period: TODAY, exhausted: true, seq: 6n }, state(TODAY, [[TODAY, true, 6n]])],
-    ["keeps a flag set by an event after the read", state(TODAY, [[TODAY, false, 9n]]), { period: TODAY, exhausted: true, seq: 6n }, state(TODAY, [[TODAY, false, 9n]])],
-    ["makes today current when the reset never came", state("2026-11-27", [["2026-11-27", true, 3n]]), { period: TODAY, exhausted: false, seq: 0n },
+  const AHEAD = "2026-11-29"; // the period of now plus the clock skew, a second before midnight
+  it.each<[string, FlagState, { period: string; exhausted: boolean; seq: bigint }, string, FlagState]>([
+    ["repairs a flag that drifted, at the same sequence", state(TODAY, [[TODAY, false, 5n]]), { period: TODAY, exhausted: true, seq: 5n }, TODAY, state(TODAY, [[TODAY, true, 5n]])],
+    ["takes a later state", state(TODAY, [[TODAY, false, 5n]]), { period: TODAY, exhausted: true, seq: 6n }, TODAY, state(TODAY, [[TODAY, true, 6n]])],
+    ["keeps a flag set by an event after the read", state(TODAY, [[TODAY, false, 9n]]), { period: TODAY, exhausted: true, seq: 6n }, TODAY, state(TODAY, [[TODAY, false, 9n]])],
+    ["makes today current when the reset never came", state("2026-11-27", [["2026-11-27", true, 3n]]), { period: TODAY, exhausted: false, seq: 0n }, TODAY,
       state(TODAY, [["2026-11-27", true, 3n], [TODAY, false, 0n]])],
-    ["sets back a current period that drifted ahead of today", state("2026-11-30", []), { period: TODAY, exhausted: true, seq: 2n }, state(TODAY, [[TODAY, true, 2n]])],
-    ["a truth of yesterday (a read just before midnight) does not move today back", state(TODAY, [[TODAY, false, 0n]]), { period: "2026-11-27", exhausted: true, seq: 2n },
+    ["sets back a current period that drifted ahead of any clock", state("2026-11-30", []), { period: TODAY, exhausted: true, seq: 2n }, TODAY, state(TODAY, [[TODAY, true, 2n]])],
+    ["a truth of yesterday (a read just before midnight) does not move today back", state(TODAY, [[TODAY, false, 0n]]), { period: "2026-11-27", exhausted: true, seq: 2n }, TODAY,
       state(TODAY, [["2026-11-27", true, 2n], [TODAY, false, 0n]])],
-  ])("%s", (_name, before, truth, want) => {
-    expect(applyTruth(before, truth, TODAY, "day")).toEqual(want);
+    ["an early opening (the reset's clock a little ahead) stays when a truth read before midnight comes", state(AHEAD, [[AHEAD, false, 0n]]),
+      { period: TODAY, exhausted: true, seq: 2n }, AHEAD, state(AHEAD, [[AHEAD, false, 0n], [TODAY, true, 2n]])],
+  ])("%s", (_name, before, truth, latest, want) => {
+    expect(applyTruth(before, truth, TODAY, "day", latest)).toEqual(want);
   });
 });

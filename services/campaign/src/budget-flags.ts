@@ -44,9 +44,9 @@ export type PeriodKindName = "day" | "month";
 
 /**
  * The oldest period whose flag is kept while `current` is the current one: two days, or the
- * month before. A brand's zone may move west until its first spend (UTC+14 to UTC-12 is 26
- * hours), which moves its current day back by one, or its month on the 1st; the flags of that
- * day must be there when it does (the clock may have opened it before the zone change reached
+ * month before. A brand's zone may move west until its first spend, which moves its current day
+ * back: by up to two dates (00:30 on the 12th in Kiritimati, UTC+14, is 23:30 on the 10th in
+ * Pago Pago, UTC-11), or its month on the 1st; the flags of that day must be there when it does (the clock may have opened it before the zone change reached
  * this service). Anything older can never be current again.
  */
 export function retainedFrom(kind: PeriodKindName, current: string): string {
@@ -86,7 +86,9 @@ export function applyBudgetSignal(state: FlagState, signal: BudgetSignal, today:
   const old = flags.get(p);
   if (old === undefined || signal.seq > old.seq) flags = withFlag(flags, p, { exhausted: signal.exhausted, seq: signal.seq });
   let current = state.current;
-  const started = signal.kind === "open" || p <= today;
+  // The clock's opening makes its period current; an event only today's (a reset that is late
+  // must not delay an exhaustion of today, but an event of an earlier day can only be late).
+  const started = signal.kind === "open" || p === today;
   if (started && (current === null || p > current)) {
     current = p;
     flags = pruned(flags, kind, p);
@@ -113,18 +115,28 @@ export interface PeriodTruth {
 }
 
 /**
+ * How far ahead of this service's clock a period may have been opened legitimately: the clocks
+ * worker and the budget service run on other machines' clocks, and the system already takes
+ * spend dated up to five minutes ahead (the budget service's MAX_FUTURE_MS).
+ */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
  * Reconciliation: the budget service's current state of a period, read now. It replaces the
  * flag this service holds for that period unless the flag carries a higher sequence (an event
  * committed after the read), so a flag that drifted (a lost or corrupted write) is repaired
- * whatever its sequence says; the period becomes current when it is `today` by this service's
- * clock (a current period that drifted ahead is set back), or when it is later than the current
- * one and has started.
+ * whatever its sequence says. The period becomes current when it is later than the current one
+ * and has started (`today`); a current period beyond `latest` (the period of now plus
+ * CLOCK_SKEW_MS), which no clock can have opened, drifted and is set back to it. One within
+ * `latest` stays: a reset whose clock runs a little ahead opened it, and a truth read just before
+ * the midnight must not undo that.
  */
-export function applyTruth(state: FlagState, truth: PeriodTruth, today: string, kind: PeriodKindName): FlagState {
+export function applyTruth(state: FlagState, truth: PeriodTruth, today: string, kind: PeriodKindName, latest: string): FlagState {
   const old = state.flags.get(truth.period);
   let flags = old === undefined || truth.seq >= old.seq ? withFlag(state.flags, truth.period, { exhausted: truth.exhausted, seq: truth.seq }) : state.flags;
   let current = state.current;
-  if (truth.period === today || (truth.period < today && (current === null || truth.period > current))) current = truth.period;
+  if (current !== null && current > latest && truth.period <= latest) current = truth.period;
+  else if (truth.period <= today && (current === null || truth.period > current)) current = truth.period;
   if (current !== state.current && current !== null) flags = pruned(flags, kind, current);
   if (current === state.current && flags === state.flags) return state;
   return { current, flags };

@@ -4,7 +4,7 @@ import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, isInside, periodsOf } from "@adbudget/time";
 import {
-  applyBudgetSignal, applyTruth, exhaustedNow, rezoneFlags, retainedFrom, type BudgetSignal, type FlagState, type PeriodFlag, type PeriodKindName, type PeriodTruth,
+  applyBudgetSignal, applyTruth, CLOCK_SKEW_MS, exhaustedNow, rezoneFlags, retainedFrom, type BudgetSignal, type FlagState, type PeriodFlag, type PeriodKindName, type PeriodTruth,
 } from "./budget-flags.js";
 import { applyCapSignal, applyCapTruth, capFlagsToJson, type CapFlags, type CapSignal } from "./cap-flags.js";
 import {
@@ -261,7 +261,7 @@ export class CampaignStore {
    * exhaustion changed, or a new current day, which also ends the old day's campaign caps).
    */
   private async moveFlags(
-    client: pg.ClientBase, brand: BrandStateRow, kind: Kind, step: (before: FlagState, today: string) => FlagState, now: Date,
+    client: pg.ClientBase, brand: BrandStateRow, kind: Kind, step: (before: FlagState, today: string, latest: string) => FlagState, now: Date,
   ): Promise<{ brand: BrandStateRow; recompute: boolean }> {
     const { rows } = await client.query<{ period: string; exhausted: boolean; seq: string }>(
       "select period_start::text as period, exhausted, seq::text from budget_flags where brand_id = $1 and kind = $2",
@@ -272,7 +272,9 @@ export class CampaignStore {
       flags: new Map(rows.map((r) => [r.period, { exhausted: r.exhausted, seq: BigInt(r.seq) }])),
     };
     const periods = periodsOf(now.getTime(), brand.timeZone);
-    const after = step(before, formatDate(kind === PeriodKind.DAY ? periods.day : periods.month));
+    const ahead = periodsOf(now.getTime() + CLOCK_SKEW_MS, brand.timeZone);
+    const pick = (p: typeof periods) => formatDate(kind === PeriodKind.DAY ? p.day : p.month);
+    const after = step(before, pick(periods), pick(ahead));
     if (after === before) return { brand, recompute: false };
     await this.saveFlags(client, brand.brandId, kind, before, after, now);
     const exhausted = exhaustedNow(after);
@@ -393,7 +395,9 @@ export class CampaignStore {
       brand = (await this.brandState(client, brand.brandId, false)) ?? brand;
     }
     for (const [kind, t] of [[PeriodKind.DAY, truth.day], [PeriodKind.MONTH, truth.month]] as const) {
-      if (t !== undefined) brand = (await this.moveFlags(client, brand, kind, (flags, today) => applyTruth(flags, t, today, kindName(kind)), now)).brand;
+      if (t !== undefined) {
+        brand = (await this.moveFlags(client, brand, kind, (flags, today, latest) => applyTruth(flags, t, today, kindName(kind), latest), now)).brand;
+      }
     }
     const { rows } = await client.query<RawCampaign>(
       `select ${CAMPAIGN_COLUMNS} from campaigns where brand_id = $1 and deleted_at is null order by id for update`,
