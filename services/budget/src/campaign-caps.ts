@@ -90,20 +90,25 @@ export interface CapSetting {
  */
 export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetting, days: { today: string; tomorrow: string }, nowMs: number): Promise<CapChange[]> {
   return inTransaction(pool, async (client) => {
+    // The row first (version 0, no cap, if the campaign is new to the ledger), then its lock: a
+    // lock on a row that does not exist yet locks nothing, and two replicas applying the first two
+    // versions of a new campaign at once let the older one write last.
+    await client.query(
+      "insert into campaign_settings (campaign_id, brand_id, version, updated_at) values ($1, $2, 0, $3) on conflict do nothing",
+      [s.campaignId, s.brandId, new Date(nowMs)],
+    );
     const { rows: before } = await client.query<{ lim: string | null; version: string }>(
       "select daily_limit_micros::text as lim, version::text from campaign_settings where campaign_id = $1 for update",
       [s.campaignId],
     );
     const prev = before[0];
-    if (prev !== undefined && BigInt(prev.version) >= s.version) return [];
+    if (prev === undefined || BigInt(prev.version) >= s.version) return [];
     await client.query(
-      `insert into campaign_settings as k (campaign_id, brand_id, daily_limit_micros, start_date, end_date, version, updated_at)
-       values ($1, $2, $3, $4, $5, $6, $7)
-       on conflict (campaign_id) do update set daily_limit_micros = excluded.daily_limit_micros, start_date = excluded.start_date,
-         end_date = excluded.end_date, version = excluded.version, updated_at = excluded.updated_at`,
-      [s.campaignId, s.brandId, s.limit?.toString() ?? null, s.startDate, s.endDate, s.version.toString(), new Date(nowMs)],
+      `update campaign_settings set daily_limit_micros = $2, start_date = $3, end_date = $4, version = $5, updated_at = $6
+       where campaign_id = $1`,
+      [s.campaignId, s.limit?.toString() ?? null, s.startDate, s.endDate, s.version.toString(), new Date(nowMs)],
     );
-    const prevLimit = prev?.lim == null ? null : BigInt(prev.lim);
+    const prevLimit = prev.lim === null ? null : BigInt(prev.lim);
     if (prevLimit === s.limit) return [];
     await client.query(
       `insert into campaign_day_spend (brand_id, campaign_id, day, spent_micros, event_count, limit_micros)
@@ -134,8 +139,9 @@ export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetti
 
 /**
  * The durable consumer of campaign events: keeps campaign_settings in step with the campaigns'
- * `daily_limit_micros` and flight dates, and judges today's spend whenever a cap changes (a lowered cap may stop
- * the campaign at once, a raised or removed one frees it). Serving-state changes carry no new
+ * `daily_limit_micros` and flight dates, and judges the spend of every day not yet ended
+ * whenever a cap changes (a lowered cap may stop the campaign at once, a raised or removed one
+ * frees it). Serving-state changes carry no new
  * settings and are skipped; a deleted campaign's cap is removed.
  */
 export function campaignEventHandler(deps: { pool: pg.Pool; brands: BrandDirectory; prefix: string; logger: Logger; now: () => number; onEvents: () => void }) {

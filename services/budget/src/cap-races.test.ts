@@ -97,3 +97,22 @@ describe("a cap change while a spend of the same campaign day is in flight", () 
     expect(row).toMatchObject({ spentMicros: 0n, limitMicros: 3_000_000n, exhausted: false });
   });
 });
+
+describe("the first settings of a new campaign, from two replicas at once", () => {
+  it("the older version arriving second changes nothing", async () => {
+    const campaign = newCampaign();
+    // v2 (a cap change) is held at its commit, its row written; v1 (the creation) comes meanwhile.
+    const latch = new Latch();
+    const v2 = setCap(campaign, 2n, 4_000_000n, pausingPool(h.budgetApp.pool, (sql) => sql === "commit", latch));
+    await latch.reached;
+    const v1 = setCap(campaign, 1n, 9_000_000n);
+    await blockedOnLock(h.budgetApp.pool, "insert into campaign_settings");
+    latch.release();
+    await Promise.all([v2, v1]);
+    expect((await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).limitMicros).toBe(4_000_000n);
+    const { rows } = await h.budgetApp.pool.query<{ lim: string; version: string }>(
+      "select daily_limit_micros::text as lim, version::text from campaign_settings where campaign_id = $1", [campaign],
+    );
+    expect(rows).toEqual([{ lim: "4000000", version: "2" }]);
+  });
+});
