@@ -81,8 +81,8 @@ const MONTH = PeriodKind.MONTH;
  * - `current`: each brand's current day and month. Its snapshot is the statement's, which does
  *   not see `added`'s own changes: those rows are taken from `added` (applyCurrent).
  *
- * Lock order (the ledger's, every writer): the budget row (shared here), then period rows in key
- * order, then campaign day rows in key order.
+ * Lock order (the ledger's, every writer): the budget rows (shared here, all of the batch's brands
+ * first, `locked_budgets`), then period rows in key order, then campaign day rows in key order.
  *
  * Times go as epoch milliseconds (float8: exact to the microsecond for our range), the batch's
  * recording time once. Money comes back as text (no float on a money path).
@@ -111,6 +111,11 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
              from input i left join campaign_settings f on f.campaign_id = i.campaign_id and f.brand_id = i.brand_id
              on conflict (brand_id, event_id) do nothing
              returning brand_id, event_id, campaign_id, amount_micros, day, month, outside_flight
+           ), locked_budgets as (
+             -- The budget rows of the batch's brands, shared, in brand order, before any period row
+             -- ('added' waits for this): the lock order of the ledger, whether or not a period
+             -- takes the budget's limit (an ended one does not).
+             select brand_id from budgets where brand_id = any($2::uuid[]) order by brand_id for share
            ), sums as (
              select n.brand_id, k.kind, k.start, max(k.end_ms) as end_ms, sum(n.amount_micros) as amount, count(*) as cnt
              from inserted n join input i on i.brand_id = n.brand_id and i.event_id = n.event_id
@@ -128,6 +133,7 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
                        order by c.changed_at desc, c.id desc limit 1)
                     end, $9
              from sums s
+             where (select count(*) from locked_budgets) >= 0
              order by s.brand_id, s.kind, s.start
              on conflict (brand_id, kind, period_start) do update
                set spent_micros = p.spent_micros + excluded.spent_micros,
