@@ -6,7 +6,7 @@ import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budg
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { flightOfDates, flightPhase, FlightPhase, formatDate, isInside, monthStart, nextFlightChange, parseClock, parseDate, type Flight } from "@adbudget/time";
+import { flightOfDates, flightPhase, FlightPhase, formatDate, isInside, monthStart, nextFlightChange, parseClock, parseDate, startOfDay, type Flight } from "@adbudget/time";
 import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import type { ClockWorkflows } from "./client.js";
 import { addCounts, NO_REPAIRS, type BrandSpec, type DaypartSpec, type ReconcileCounts } from "./shared.js";
@@ -74,10 +74,7 @@ export function createActivities(deps: ActivityDeps) {
       try {
         opened = await deps.budgetClock.openBudgetPeriod({ brandId, period });
       } catch (err) {
-        // Not started in the zone the ledger reads now: the brand's zone moved after the clock
-        // loaded it (allowed until the first spend). Retrying this period would hold the clock
-        // for hours; the zone change wakes it, and its next turn opens the new zone's day.
-        if (ConnectError.from(err).code === Code.FailedPrecondition) return 0;
+        if (ConnectError.from(err).code === Code.FailedPrecondition && (await notStartedInBrandZone(brandId, period.start))) return 0;
         throw err;
       }
       periods.push({ period, exhausted: opened.status?.exhausted ?? false, sequence: opened.sequence });
@@ -87,24 +84,15 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Reconciles one brand from the current truth: the budget service opens its current day and
-   * month by its own clock and answers their state, its campaigns' cap states, and the zone; the
-   * campaign service takes that and the brand as BrandService holds it, and repairs every
-   * campaign whose state differs (cause `reconcile`).
+   * Whether a period the ledger refused as not started has not started in the brand's zone by
+   * this worker's clock either: the zone moved after the clock loaded the brand (allowed until
+   * the first spend). Retrying such a period would hold the brand's reset clock for hours; the
+   * zone change wakes it and its next turn opens the new zone's day. Otherwise (the budget
+   * service's clock is behind this one) the refusal is thrown and the activity retried.
    */
-  async function reconcileBrand(b: { id: string; archived: boolean; timeZone: string; etag: string }, sourceId: string): Promise<number> {
-    const truth = await deps.budgetClock.openCurrentPeriods({ brandId: b.id });
-    const state = (status: typeof truth.day, sequence: bigint, kind: PeriodKind) =>
-      status?.periodStart === undefined ? undefined : { period: { kind, start: status.periodStart }, exhausted: status.exhausted, sequence };
-    const res = await deps.campaignClock.reconcileBrand({
-      brandId: b.id,
-      brand: { archived: b.archived, timeZone: b.timeZone, version: /^v\d+$/.test(b.etag) ? BigInt(b.etag.slice(1)) : 0n },
-      day: state(truth.day, truth.daySequence, PeriodKind.DAY),
-      month: state(truth.month, truth.monthSequence, PeriodKind.MONTH),
-      caps: truth.caps.flatMap((c) => (c.day === undefined ? [] : [{ campaignId: c.campaignId, day: c.day, exhausted: c.exhausted, sequence: c.sequence }])),
-      sourceId,
-    });
-    return res.campaignsChanged;
+  async function notStartedInBrandZone(brandId: string, start: ReturnType<typeof parseDate>): Promise<boolean> {
+    const { brand } = await deps.brands.getBrand({ id: brandId });
+    return brand !== undefined && startOfDay(start, brand.timeZone) > (deps.now?.() ?? Date.now());
   }
 
   const activities = {
@@ -177,7 +165,7 @@ export function createActivities(deps: ActivityDeps) {
       for (const b of page.brands) {
         counts.brandsChecked++;
         if (!b.archived && deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("reset", b.id, b.name))) counts.resetClocksStarted++;
-        counts.campaignsReset += await reconcileBrand(b, input.sourceId);
+        counts.campaignsReset += await reconcileBrand(deps, b, input.sourceId);
         heartbeat(b.id);
       }
       return { counts, nextPageToken: page.nextPageToken };
@@ -245,3 +233,26 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Reconciles one brand from the current truth: the budget service opens its current day and
+ * month by its own clock and answers their state, its campaigns' cap states, and the zone; the
+ * campaign service takes that and the brand as BrandService holds it, and repairs every
+ * campaign whose state differs (cause `reconcile`).
+ */
+export async function reconcileBrand(
+  deps: Pick<ActivityDeps, "budgetClock" | "campaignClock">, b: { id: string; archived: boolean; timeZone: string; etag: string }, sourceId: string,
+): Promise<number> {
+  const truth = await deps.budgetClock.openCurrentPeriods({ brandId: b.id });
+  const state = (status: typeof truth.day, sequence: bigint, kind: PeriodKind) =>
+    status?.periodStart === undefined ? undefined : { period: { kind, start: status.periodStart }, exhausted: status.exhausted, sequence };
+  const res = await deps.campaignClock.reconcileBrand({
+    brandId: b.id,
+    brand: { archived: b.archived, timeZone: b.timeZone, version: /^v\d+$/.test(b.etag) ? BigInt(b.etag.slice(1)) : 0n },
+    day: state(truth.day, truth.daySequence, PeriodKind.DAY),
+    month: state(truth.month, truth.monthSequence, PeriodKind.MONTH),
+    caps: truth.caps.flatMap((c) => (c.day === undefined ? [] : [{ campaignId: c.campaignId, day: c.day, exhausted: c.exhausted, sequence: c.sequence }])),
+    sourceId,
+  });
+  return res.campaignsChanged;
+}

@@ -83,7 +83,11 @@ const localActs = proxyLocalActivities<Activities>({
 
 /** The schedule (or the brand's zone) changed: reload and recompute now. */
 export const scheduleChangedSignal = defineSignal("scheduleChanged");
-/** The campaign was deleted or lost its schedule (or the brand was archived): end. */
+/**
+ * End now: the budget reset clock of an archived brand. Daypart clocks are no longer sent it (a
+ * late message must not end a clock the campaign still needs: they reload and decide); they keep
+ * handling it for signals recorded in histories before that.
+ */
 export const stopSignal = defineSignal("stop");
 /** What the workflow believes now, for operators (Temporal UI "Queries"). */
 export const stateQuery = defineQuery<{ inWindow: boolean | null; nextBoundary: string | null; iteration: number }>("state");
