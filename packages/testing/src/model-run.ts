@@ -2,9 +2,8 @@ import { randomBytes } from "node:crypto";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { createActivities } from "@adbudget/workflows";
+import { createActivities, reconcileBrand } from "@adbudget/workflows";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -76,6 +75,8 @@ interface ModelCampaignState {
   enabled: boolean;
   cap: bigint | null;
   scheduled: boolean;
+  /** The schedule version the daypart clock names (the campaign's: no call is outdated). */
+  scheduleVersion: bigint;
   /** The daypart clock's call with the latest as-of (the one the service keeps). */
   daypart: { asOf: number; inWindow: boolean };
 }
@@ -96,11 +97,18 @@ export interface ModelOutcome {
  * zone change recomputes schedules of the brand's zone at the instant the campaign service takes
  * it (an as-of this run cannot know), so the model could not tell which daypart state is newest.
  */
+/** 2027-01-01T00:00Z: runs start within the year after it, across every DST change of it. */
+const MODEL_EPOCH = Date.UTC(2027, 0, 1);
+
 const allWeek = (timeZone: string) => ({ timeZone, windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "24:00" }] });
 
-/** The instant a run starts: `beforeMs` before the next local midnight (or 1st of a month) of its zone. */
+/**
+ * The instant a run starts: `beforeMs` before the first local midnight (or 1st of a month) of its
+ * zone after `daysAfter` days past a fixed epoch. Not from the real clock: a seed replays the
+ * same instants, and the services run on the run's clock (real time is only what elapses).
+ */
 function startInstant(s: ModelSchedule["start"]): number {
-  let boundary = nextDayStart(Date.now(), s.zone);
+  let boundary = nextDayStart(MODEL_EPOCH + s.daysAfter * 86_400_000, s.zone);
   for (let i = 0; s.firstOfMonth && !boundary.newMonth && i < 40; i++) boundary = nextDayStart(boundary.at, s.zone);
   return boundary.at - s.beforeMs;
 }
@@ -112,7 +120,7 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
   const problems: string[] = [];
   clock.set(startInstant(schedule.start));
   const acts = sys.campaignClocks.map((campaignClock, i) => createActivities({
-    brands: h.brands, campaigns: sys.campaigns[i]!, campaignClock, budgetClock: h.budgetClock,
+    brands: h.brands, campaigns: sys.campaigns[i]!, campaignClock, budgetClock: h.budgetClock, now: clock.now,
   }));
 
   // The world as the model knows it: each input's last write.
@@ -130,13 +138,18 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
       brandId: brands[c.brand]!.id, name: `model-${tag}-c${i}`, dailyLimitMicros: c.cap ?? undefined,
       schedule: c.scheduled ? allWeek(schedule.brands[c.brand]!.mover ? "UTC" : "") : undefined,
     });
-    campaigns.push({ id: campaign!.id, brand: c.brand, enabled: true, cap: c.cap, scheduled: c.scheduled, daypart: { asOf: 0, inWindow: true } });
+    campaigns.push({
+      id: campaign!.id, brand: c.brand, enabled: true, cap: c.cap, scheduled: c.scheduled, scheduleVersion: campaign!.scheduleVersion,
+      daypart: { asOf: 0, inWindow: true },
+    });
   }
   const spends: (ModelSpend & { brand: number })[] = [];
   let spendN = 0;
   // The daypart clock computes its state for now; each call's as-of is later than the one before.
   let lastAsOf = 0;
 
+  /** The day each brand's reset last opened (with the zone it was in). */
+  const opened = new Map<number, string>();
   /** The reset clock of a brand, now: its current day (and month) opened, as the worker's activities do. */
   const reset = async (brand: number, replica: number) => {
     const { brand: b } = await h.brands.getBrand({ id: brands[brand]!.id });
@@ -144,6 +157,7 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
     const a = acts[replica % acts.length]!;
     await a.openBudgetPeriod({ brandId: b!.id, kind: "day", start: formatDate(p.day), sourceId: `model:${tag}` });
     await a.openBudgetPeriod({ brandId: b!.id, kind: "month", start: formatDate(p.month), sourceId: `model:${tag}` });
+    opened.set(brand, `${b!.timeZone} ${formatDate(p.day)}`);
   };
   for (const i of brands.keys()) await reset(i, 0);
 
@@ -185,7 +199,7 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
         const c = campaigns[op.campaign]!;
         const asOf = (lastAsOf = Math.max(clock.now(), lastAsOf + 1));
         await sys.campaignClocks[op.replica % sys.campaignClocks.length]!.setDaypartState({
-          campaignId: c.id, inWindow: op.inWindow, asOfTime: timestampFromMs(asOf), sourceId: `model:${tag}`, scheduleVersion: 0n,
+          campaignId: c.id, inWindow: op.inWindow, asOfTime: timestampFromMs(asOf), sourceId: `model:${tag}`, scheduleVersion: c.scheduleVersion,
         });
         if (c.scheduled && asOf > c.daypart.asOf) c.daypart = { asOf, inWindow: op.inWindow };
         return;
@@ -212,17 +226,9 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
         return;
       }
       case "reconcile": {
-        const b = brands[op.brand]!;
-        const { brand } = await h.brands.getBrand({ id: b.id });
-        const truth = await h.budgetClock.openCurrentPeriods({ brandId: b.id });
-        const state = (s: typeof truth.day, sequence: bigint, kind: PeriodKind) =>
-          s?.periodStart === undefined ? undefined : { period: { kind, start: s.periodStart }, exhausted: s.exhausted, sequence };
-        await sys.campaignClocks[op.replica % sys.campaignClocks.length]!.reconcileBrand({
-          brandId: b.id, sourceId: `model:${tag}`,
-          brand: { archived: brand!.archived, timeZone: brand!.timeZone, version: BigInt(brand!.etag.slice(1) || "0") },
-          day: state(truth.day, truth.daySequence, PeriodKind.DAY), month: state(truth.month, truth.monthSequence, PeriodKind.MONTH),
-          caps: truth.caps.flatMap((c) => (c.day === undefined ? [] : [{ campaignId: c.campaignId, day: c.day, exhausted: c.exhausted, sequence: c.sequence }])),
-        });
+        // One brand's step of the reconciliation pass, as the worker's activity runs it.
+        const { brand } = await h.brands.getBrand({ id: brands[op.brand]!.id });
+        await reconcileBrand({ budgetClock: h.budgetClock, campaignClock: sys.campaignClocks[op.replica % sys.campaignClocks.length]! }, brand!, `model:${tag}`);
         return;
       }
     }
@@ -243,9 +249,14 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
     for (const op of ops) await withRetry(op);
   }));
 
-  // The end: the clock stops, every brand's reset clock has run for now, every message is handled.
+  // The end: the clock stops; the reset clock of each brand whose day (or zone) changed since its
+  // last reset runs, as it would have at the midnight; every message is handled. A brand whose day
+  // did not change gets no opening: one would carry the day's latest state and hide a lost event.
   clock.freeze();
-  for (const i of brands.keys()) await reset(i, i);
+  for (const i of brands.keys()) {
+    const { brand } = await h.brands.getBrand({ id: brands[i]!.id });
+    if (opened.get(i) !== `${brand!.timeZone} ${formatDate(periodsOf(clock.now(), brand!.timeZone).day)}`) await reset(i, i);
+  }
   await quiescent(sys);
 
   const now = clock.now();
@@ -271,8 +282,9 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
     const { status } = await sys.budgets[0]!.getBudgetStatus({ brandId: b.id });
     for (const [what, p, spent, lim] of [["day", status?.day, daySpent, b.daily], ["month", status?.month, monthSpent, b.monthly]] as const) {
       const exhausted = lim !== null && spent >= lim;
-      if (p?.spentMicros !== spent || p.exhausted !== exhausted) {
-        problems.push(`brand ${i} ${what}: the ledger says spent ${p?.spentMicros} exhausted ${p?.exhausted}, the model ${spent} of ${lim ?? "no limit"} exhausted ${exhausted}`);
+      if (p?.spentMicros !== spent || p.exhausted !== exhausted || (p.limitMicros ?? null) !== lim) {
+        problems.push(`brand ${i} ${what}: the ledger says spent ${p?.spentMicros} of ${p?.limitMicros ?? "no limit"} exhausted ${p?.exhausted}, `
+          + `the model ${spent} of ${lim ?? "no limit"} exhausted ${exhausted}`);
       }
     }
   }

@@ -11,8 +11,14 @@ import fc from "fast-check";
  * reference model reads. Everything else lands on any worker and interleaves freely.
  */
 
-/** Zones with a midnight that is no UTC hour, DST both ways, and the dateline's other side. */
-export const MODEL_ZONES = ["UTC", "America/New_York", "Asia/Tokyo", "Asia/Kathmandu", "America/Santiago", "Europe/London"] as const;
+/**
+ * Zones with a midnight that is no UTC hour (Kathmandu), DST both ways (New York, London,
+ * Santiago), and both ends of the offsets (+14 Kiritimati, -11 Pago Pago: a zone move between
+ * them puts the current day two days back, the flags the campaign service must keep).
+ */
+export const MODEL_ZONES = [
+  "UTC", "America/New_York", "Asia/Tokyo", "Asia/Kathmandu", "America/Santiago", "Europe/London", "Pacific/Kiritimati", "Pacific/Pago_Pago",
+] as const;
 
 export interface ModelBrandSpec {
   zone: string;
@@ -43,8 +49,11 @@ export type ModelOp =
   | { t: "reconcile"; brand: number; replica: number };
 
 export interface ModelSchedule {
-  /** The clock starts `beforeMs` before the next local midnight (or the next 1st of a month) of `zone`. */
-  start: { zone: string; firstOfMonth: boolean; beforeMs: number };
+  /**
+   * The clock starts `beforeMs` before the first local midnight (or 1st of a month) of `zone`
+   * after `daysAfter` days past the run's fixed epoch (model-run.ts).
+   */
+  start: { zone: string; firstOfMonth: boolean; beforeMs: number; daysAfter: number };
   brands: ModelBrandSpec[];
   campaigns: ModelCampaignSpec[];
   /** Each worker's operations, run in order; the workers run at once. */
@@ -69,7 +78,9 @@ export function modelSchedule(options: { brands?: number; maxOps?: number; worke
       .map((cs) => cs.map((c): ModelCampaignSpec => ({ brand: b, enabled: true, ...c })))))
       .map((per) => per.flat());
     return fc.record({
-      start: fc.record({ zone: fc.constantFrom(...bs.map((b) => b.zone)), firstOfMonth: fc.boolean(), beforeMs: fc.integer({ min: 2_000, max: 30_000 }) }),
+      start: fc.record({
+        zone: fc.constantFrom(...bs.map((b) => b.zone)), firstOfMonth: fc.boolean(), beforeMs: fc.integer({ min: 2_000, max: 30_000 }), daysAfter: fc.nat(364),
+      }),
       campaigns,
     }).chain(({ start, campaigns: cs }) => {
       const spenders = cs.map((c, i) => ({ c, i })).filter(({ c }) => !bs[c.brand]!.mover).map(({ i }) => i);

@@ -4,7 +4,10 @@
  * compare what the services hold after any interleaving of events with what this says the
  * current inputs give (the model-based race test, the chaos run).
  *
- * Local dates come from Intl directly; windows are checked minute by minute on the local clock.
+ * Local dates come from Intl directly; windows are checked on the local clock. In the repeated
+ * hour of a fall-back that is not the contract's "the earlier occurrence" (a window ending at
+ * 01:30 is inside again in the second 01:00-01:30): give the model windows away from such an
+ * hour, or the daypart state itself (`inDaypart`), as the model-based race test does.
  * Reasons are the PauseReason names without their prefix, in the contract's order.
  */
 
