@@ -7,7 +7,8 @@ import { Migration } from "@mikro-orm/migrations";
  * today's event was older and ignored, and the campaign served on past its cap. `cap_flags` keeps
  * each day's flag (`{"2026-12-01": {"exhausted": true, "seq": "42"}}`, a few days at most: older
  * ones are pruned) and the serving rule reads the brand's current day's. The stored flag moves
- * over.
+ * over. Run it with every replica on this version: a replica of the previous one reads the
+ * columns it drops.
  */
 export class Migration0007CapFlagsPerDay extends Migration {
   override async up(): Promise<void> {
