@@ -50,10 +50,10 @@ export interface OutboxEvent {
 
 /**
  * Every event on a stream was published through its producer's outbox with `Nats-Msg-Id` = its
- * event id (DESIGN.md: retries dedupe by it), once: a message without the header is a failure
- * (a publish that bypassed the outbox, or a relay that lost the id, could be duplicated by a
- * retry and nobody would know), so is an id no outbox row has, two messages with one id, and a
- * row marked published that is not on the stream.
+ * event id (docs/design.md, Shape: retries dedupe by it), once: a message without the header is
+ * a failure (a publish that bypassed the outbox, or a relay that lost the id, could be
+ * duplicated by a retry and nobody would know), so is an id no outbox row has, two messages with
+ * one id, and a row marked published that is not on the stream.
  */
 export function msgIdVerdict(streams: { name: string; messages: StreamMessage[]; outbox: OutboxEvent[] }[]): Verdict {
   const problems: string[] = [];

@@ -11,10 +11,10 @@ import { ServerReflection } from "@adbudget/proto/grpc/reflection/v1/reflection_
 import { ROLE_SCOPE, TABLE_ROLES } from "./access-table.js";
 
 /**
- * Default deny (DESIGN.md, Access): an RPC nobody wrote a rule for is refused to everyone, admin
- * included. The services' own RPCs all have rules (access.test.ts holds them to the table), so
- * this serves one more, unlisted, service through the services' server and auth gate, over a
- * real port, and calls it with a valid token of every role.
+ * Default deny (docs/design.md, Access): an RPC nobody wrote a rule for is refused to everyone,
+ * admin included. The services' own RPCs all have rules (access.test.ts holds them to the
+ * table), so this serves one more, unlisted, service through the services' server and auth
+ * gate, over a real port, and calls it with a valid token of every role.
  */
 const registry = createFileRegistry(
   create(FileDescriptorProtoSchema, {

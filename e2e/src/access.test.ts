@@ -20,8 +20,8 @@ import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 import { ACCESS_TABLE, expectedAllowed, MATRIX_PRINCIPALS, OPEN_SERVICES, ROLE_SCOPE, TABLE_ROLES, type MatrixPrincipal } from "./access-table.js";
 
 /**
- * Access over real servers (DESIGN.md, Access): every role against every RPC the servers answer,
- * for its own brand and another brand, held against the table written from the design
+ * Access over real servers (docs/design.md, Access): every role against every RPC the servers
+ * answer, for its own brand and another brand, held against the table written from the design
  * (access-table.ts), not against the production policy; hostile tokens; lists and watches that
  * show only the caller's brands; and who did what kept in the audit logs.
  */

@@ -1,8 +1,8 @@
 /**
- * The serving rule of DESIGN.md written again, for tests only, from the contract's words and
- * nothing of the production code: no @adbudget/time, no servingState, no stored flags. Tests
- * compare what the services hold after any interleaving of events with what this says the
- * current inputs give (the model-based race test, the chaos run).
+ * The serving rule of docs/design.md (Campaigns) written again, for tests only, from the
+ * contract's words and nothing of the production code: no @adbudget/time, no servingState, no
+ * stored flags. Tests compare what the services hold after any interleaving of events with what
+ * this says the current inputs give (the model-based race test, the chaos run).
  *
  * Local dates come from Intl directly; windows are checked on the local clock. In the repeated
  * hour of a fall-back that is not the contract's "the earlier occurrence" (a window ending at

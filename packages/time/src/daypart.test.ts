@@ -214,9 +214,10 @@ describe("isInside and nextBoundary", () => {
           expect(isInside(t + 1, ws, zone)).toBe(now);
           expect(isInside(r! - 1, ws, zone)).toBe(now);
           for (const f of fs) expect(isInside(t + Math.max(1, Math.floor(((r! - t) * f) / 1e6)), ws, zone)).toBe(now);
-          // (d) A boundary is a wall-clock minute read by DESIGN.md's rules: on a whole minute, and
-          //     the earliest instant that shows its wall time (so never the second reading of a
-          //     repeated hour; a time skipped by a gap reads as the first instant after it).
+          // (d) A boundary is a wall-clock minute read by the rules of docs/design.md
+          //     (Dayparting): on a whole minute, and the earliest instant that shows its wall
+          //     time (so never the second reading of a repeated hour; a time skipped by a gap
+          //     reads as the first instant after it).
           const wall = wallTime(r!, zone);
           expect(wall.second).toBe(0);
           expect(instantOf(wall, zone)).toBe(r);

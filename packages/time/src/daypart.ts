@@ -7,9 +7,9 @@ import { instantOf, localDate, startOfDay, utcMs, wallTime, type CalendarDate } 
  * A window starts on each of its `days` (ISO: 1 = Monday .. 7 = Sunday) at `start` minutes
  * after local midnight and ends `end` minutes after midnight, of the same day when end > start,
  * else of the next day (an overnight window). `end` may be 1440 ("24:00"). Wall times map to
- * instants by DESIGN.md's rules (instantOf): a time skipped by DST means the first instant after
- * the gap, a repeated one the earlier instant. So a window wholly inside a spring-forward gap
- * does not happen that day, and boundaries never fall inside a gap.
+ * instants by the rules of docs/design.md, Dayparting (instantOf): a time skipped by DST means
+ * the first instant after the gap, a repeated one the earlier instant. So a window wholly inside
+ * a spring-forward gap does not happen that day, and boundaries never fall inside a gap.
  */
 export interface DaypartWindow {
   days: number[];

@@ -1,6 +1,7 @@
 /**
- * Instants and wall-clock times in IANA zones, with the DST rules of DESIGN.md. Pure: the only
- * source of zone rules is the ICU data of the runtime (Intl), and the only clock is the argument.
+ * Instants and wall-clock times in IANA zones, with the DST rules of docs/design.md
+ * (Dayparting). Pure: the only source of zone rules is the ICU data of the runtime (Intl), and
+ * the only clock is the argument.
  *
  * Instants are epoch milliseconds (number): exact to the millisecond and cheap in hot paths
  * (every spend event is attributed to a local day) and in Temporal workflow code.
@@ -117,9 +118,9 @@ export function wallToUtcMs(w: Omit<CalendarDate, never> & { hour?: number; minu
 const DAY_MS = 86_400_000;
 
 /**
- * The instant a local wall time means in `zone`, by DESIGN.md's rules: a time that does not
- * exist (spring forward) means the first instant after the gap; a time that exists twice (fall
- * back) means the earlier one.
+ * The instant a local wall time means in `zone`, by the rules of docs/design.md (Dayparting): a
+ * time that does not exist (spring forward) means the first instant after the gap; a time that
+ * exists twice (fall back) means the earlier one.
  */
 export function instantOf(wall: { year: number; month: number; day: number; hour?: number; minute?: number; second?: number }, zone: string): number {
   const local = wallToUtcMs(wall);

@@ -10,12 +10,13 @@ const MAX_CACHED = 100_000;
  * The zone each brand's spend is accounted in, locked once and for good.
  *
  * Why: a brand's periods are its local days and months, so the zone may change only until the
- * first spend (DESIGN.md). Checking "has spend?" in BrandService and then changing the zone is a
- * race, and a zone cached for a few seconds here could attribute a spend in the old zone after a
- * change. So before the first spend of a brand is attributed, BrandService itself locks the zone
- * (LockBrandTimeZone, atomic with UpdateBrand under the brand's row lock) and answers the zone
- * that is now final; it is stored in `brand_zones` and used for every later spend. A zone change
- * committed before the lock is the zone returned; one after it is refused by BrandService.
+ * first spend (docs/design.md, Periods). Checking "has spend?" in BrandService and then
+ * changing the zone is a race, and a zone cached for a few seconds here could attribute a spend
+ * in the old zone after a change. So before the first spend of a brand is attributed,
+ * BrandService itself locks the zone (LockBrandTimeZone, atomic with UpdateBrand under the
+ * brand's row lock) and answers the zone that is now final; it is stored in `brand_zones` and
+ * used for every later spend. A zone change committed before the lock is the zone returned; one
+ * after it is refused by BrandService.
  *
  * A locked zone never changes, so it is cached in memory without expiry. Concurrent first spends
  * of one brand share one lock call.

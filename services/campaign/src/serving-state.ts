@@ -25,9 +25,9 @@ export interface ServingState {
 }
 
 /**
- * The serving rule of DESIGN.md as one pure function: a campaign serves iff no reason applies,
- * and `reasons` lists every one that does (not only the first), so a campaign paused by the
- * user and by budget shows both and resumes only when both are gone.
+ * The serving rule of docs/design.md (Campaigns) as one pure function: a campaign serves iff
+ * no reason applies, and `reasons` lists every one that does (not only the first), so a
+ * campaign paused by the user and by budget shows both and resumes only when both are gone.
  */
 export function servingState(i: ServingInputs): ServingState {
   const reasons: PauseReason[] = [];

@@ -2,8 +2,8 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { kPrincipal } from "./request-context.js";
 
 /**
- * Who may call what (DESIGN.md, Access). Humans and ad servers have a role, scoped to brands
- * where the role is; each internal caller has an identity of its own. Default deny: an RPC
+ * Who may call what (docs/design.md, Access). Humans and ad servers have a role, scoped to
+ * brands where the role is; each internal caller has an identity of its own. Default deny: an RPC
  * without a rule here is refused to everyone (a test walks every method of every service).
  */
 export const ROLES = ["admin", "brand-manager", "ad-server", "viewer", "brand-service", "budget-service", "campaign-service", "clocks"] as const;
