@@ -1,6 +1,6 @@
 /**
  * Who may call what, written from docs/design.md (Access) for the access tests to hold the
- * running services against. Deliberately not derived from the production policy (services/kit
+ * running services against. Deliberately not derived from the production policy (packages/kit
  * access-policy.ts): a wrong rule there must make the tests fail, not move their expectations.
  *
  * - `admin`: everything of the product API (not the internal RPCs below: they are steps of the
