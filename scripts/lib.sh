@@ -26,3 +26,19 @@ ensure_grpcurl() {
   GOTOOLCHAIN=local go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
   export PATH="$PATH:$gobin"
 }
+
+# Says which servers deploy/local/infra.sh started for this project and left running (pid files
+# under .data/run), and how to stop them: they are kept for the next run (a Temporal dev server
+# takes seconds to start); servers that were already running are not ours and not listed.
+report_left_running() {
+  local f name pid left=()
+  for f in "${ADBUDGET_DATA_DIR:-$ROOT/.data}"/run/*.pid; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f" .pid)
+    pid=$(cat "$f")
+    kill -0 "$pid" 2>/dev/null && left+=("$name (pid $pid)")
+  done
+  if [ ${#left[@]} -gt 0 ]; then
+    log "left running for the next run: ${left[*]}; stop them with: npm run infra -- stop"
+  fi
+}

@@ -6,8 +6,10 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_deps
 ensure_grpcurl
+trap report_left_running EXIT
 log "infrastructure"
-bash deploy/local/infra.sh
+# Tests start their own Temporal dev servers (from the CLI infra.sh builds once): no shared one.
+ADBUDGET_TEMPORAL_SERVER=0 bash deploy/local/infra.sh
 log "build (protos -> TypeScript, then every package)"
 turbo run build --output-logs=errors-only
 log "buf lint and format"

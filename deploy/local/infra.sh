@@ -13,7 +13,8 @@
 # Settings (defaults): PG_HOST 127.0.0.1, PG_PORT 5432, NATS_HOST 127.0.0.1, NATS_PORT 4222,
 # TEMPORAL_HOST 127.0.0.1, TEMPORAL_PORT 7233, TEMPORAL_UI_PORT 8233,
 # NATS_MIN_VERSION 2.9.0 (an older server lacks JetStream APIs the client uses: a newer one is
-# built from the Go module proxy), TEMPORAL_CLI_VERSION v1.5.1.
+# built from the Go module proxy), TEMPORAL_CLI_VERSION v1.5.1, ADBUDGET_TEMPORAL_SERVER 1 (0: build
+# the Temporal CLI but start no shared dev server; npm test's tests start their own).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -223,7 +224,11 @@ case "${1:-up}" in
   up)
     ensure_postgres
     ensure_nats
-    [ "${ADBUDGET_SKIP_TEMPORAL:-0}" = 1 ] || ensure_temporal
+    if [ "${ADBUDGET_SKIP_TEMPORAL:-0}" = 1 ]; then :
+    elif [ "${ADBUDGET_TEMPORAL_SERVER:-1}" = 0 ]; then
+      # The CLI only (npm test: every test starts its own dev server from it).
+      temporal_binary >/dev/null && say "Temporal: CLI ready (no shared server started)"
+    else ensure_temporal; fi
     say "infrastructure ready"
     ;;
   status) status ;;
