@@ -1,30 +1,27 @@
+import { daysInMonth, type CalendarDate } from "@adbudget/time";
 import type { FieldViolation } from "./errors.js";
 
 /** A google.type.Date as a plain shape (year, month 1-12, day 1-31). */
-export interface DateLike {
-  year: number;
-  month: number;
-  day: number;
-}
-
-/** Days of each month in a leap year; February is corrected for common years below. */
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-function isLeap(year: number): boolean {
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-}
+export type DateLike = CalendarDate;
 
 /**
  * Checks a full calendar date a caller sent (google.type.Date allows partial dates; ours never
  * are): years 1970 to 9999 (our periods and flights are never earlier, and the range keeps every
  * date inside what JavaScript's Date and PostgreSQL's date type agree on), a real month and a
- * day that exists in it. Returns the violation, or undefined when the date is valid.
+ * day that exists in it. Returns the violation, or undefined when the date is valid. The
+ * calendar itself is @adbudget/time's.
  */
 export function dateViolation(d: DateLike | undefined, field: string): FieldViolation | undefined {
   if (d === undefined) return { field, description: "is required" };
-  if (!Number.isInteger(d.year) || d.year < 1970 || d.year > 9999) return { field: `${field}.year`, description: "must be from 1970 to 9999" };
-  if (!Number.isInteger(d.month) || d.month < 1 || d.month > 12) return { field: `${field}.month`, description: "must be from 1 to 12" };
-  const max = d.month === 2 && !isLeap(d.year) ? 28 : DAYS_IN_MONTH[d.month - 1]!;
-  if (!Number.isInteger(d.day) || d.day < 1 || d.day > max) return { field: `${field}.day`, description: `must be from 1 to ${max}` };
+  if (!Number.isInteger(d.year) || d.year < 1970 || d.year > 9999) {
+    return { field: `${field}.year`, description: "must be from 1970 to 9999" };
+  }
+  if (!Number.isInteger(d.month) || d.month < 1 || d.month > 12) {
+    return { field: `${field}.month`, description: "must be from 1 to 12" };
+  }
+  const max = daysInMonth(d.year, d.month);
+  if (!Number.isInteger(d.day) || d.day < 1 || d.day > max) {
+    return { field: `${field}.day`, description: `must be from 1 to ${max}` };
+  }
   return undefined;
 }

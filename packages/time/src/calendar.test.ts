@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addDays, formatDate, parseDate, periodsOf } from "./calendar.js";
+import { addDays, daysInMonth, formatDate, isLeapYear, nextMonthStart, parseDate, periodsOf } from "./calendar.js";
 
 /**
  * Years 0-99: Date.UTC and the Date constructor read them as 1900-1999, so every conversion of a
@@ -49,5 +49,38 @@ describe("periodsOf in years 0-99", () => {
     const late = periodsOf(Date.parse("1949-06-15T12:00:00Z"), zone);
     expect(formatDate(late.day)).toBe("1949-06-15");
     expect(formatDate(late.month)).toBe("1949-06-01");
+  });
+});
+
+describe("daysInMonth", () => {
+  it.each<[number, number, number]>([
+    [2024, 1, 31],
+    [2024, 2, 29], // divisible by 4
+    [2023, 2, 28],
+    [1900, 2, 28], // by 100, not by 400
+    [2000, 2, 29], // by 400
+    [0, 2, 29],
+    [2023, 4, 30],
+    [2023, 6, 30],
+    [2023, 9, 30],
+    [2023, 11, 30],
+    [2023, 12, 31],
+  ])("%i-%i has %i days", (year, month, want) => {
+    expect(daysInMonth(year, month)).toBe(want);
+  });
+
+  it("refuses what is not a month", () => {
+    for (const month of [0, 13, 1.5, Number.NaN]) expect(() => daysInMonth(2024, month)).toThrow(RangeError);
+  });
+
+  it("is the day before the next month's 1st, for every month of years 1-2400", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2400 }), fc.integer({ min: 1, max: 12 }), (year, month) => {
+        const last = addDays(nextMonthStart({ year, month, day: 1 }), -1);
+        expect(daysInMonth(year, month)).toBe(last.day);
+        expect(isLeapYear(year)).toBe(daysInMonth(year, 2) === 29);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -23,6 +23,20 @@ export function addDays(d: CalendarDate, days: number): CalendarDate {
   return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate() };
 }
 
+/** Whether `year` has a February 29th (proleptic Gregorian). */
+export function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days in `month` (1-12) of `year`: 28 to 31. */
+export function daysInMonth(year: number, month: number): number {
+  const days = Number.isInteger(month) ? DAYS_IN_MONTH[month - 1] : undefined;
+  if (days === undefined) throw new RangeError(`not a month: ${month}`);
+  return month === 2 && isLeapYear(year) ? 29 : days;
+}
+
 /** The first day of the month after the month of `d`. */
 export function nextMonthStart(d: CalendarDate): CalendarDate {
   return d.month === 12 ? { year: d.year + 1, month: 1, day: 1 } : { year: d.year, month: d.month + 1, day: 1 };
