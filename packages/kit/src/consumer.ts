@@ -1,6 +1,7 @@
 import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { Backoff } from "./backoff.js";
 import type { StopStack } from "./lifecycle.js";
 import type { Logger } from "./logger.js";
 import { ensureStream } from "./streams.js";
@@ -111,13 +112,13 @@ export class DurableConsumer {
 
   private async loop(): Promise<void> {
     const o = this.options;
-    let backoff = 100;
+    const backoff = new Backoff();
     while (!this.stopped) {
       try {
         const consumer = await this.setup();
         const messages = await consumer.consume({ max_messages: 256 });
         this.current = messages;
-        backoff = 100;
+        backoff.reset();
         const limit = Math.max(1, o.concurrency ?? 1);
         const inFlight = new Set<Promise<void>>();
         for await (const msg of messages) {
@@ -129,9 +130,10 @@ export class DurableConsumer {
         await Promise.all(inFlight);
       } catch (err) {
         if (this.stopped) break;
-        o.logger.warn({ err: (err as Error).message, retryInMs: backoff }, "consumer interrupted, retrying");
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(5000, backoff * 2);
+        const retryInMs = backoff.next();
+        const message = err instanceof Error ? err.message : String(err);
+        o.logger.warn({ err: message, retryInMs }, "consumer interrupted, retrying");
+        await new Promise((r) => setTimeout(r, retryInMs));
       }
     }
   }

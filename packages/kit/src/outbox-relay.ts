@@ -1,6 +1,7 @@
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type pg from "pg";
+import { Backoff } from "./backoff.js";
 import type { Logger } from "./logger.js";
 import { ensureStream } from "./streams.js";
 
@@ -123,24 +124,23 @@ export class OutboxRelay {
   }
 
   private async loop(): Promise<void> {
-    const min = this.options.minBackoffMs ?? 100;
-    const max = this.options.maxBackoffMs ?? 5000;
-    let backoff = 0;
+    const backoff = new Backoff(this.options.minBackoffMs, this.options.maxBackoffMs);
     while (!this.stopped) {
       let more = false;
+      let retryInMs = 0;
       // Wake-ups from here on ask for another cycle after this one.
       this.woken = false;
       try {
         await this.ensureStream();
         more = await this.cycle();
-        if (backoff > 0) this.logger.info("outbox relay: publishing again");
-        backoff = 0;
+        if (backoff.reset()) this.logger.info("outbox relay: publishing again");
       } catch (err) {
-        backoff = backoff === 0 ? min : Math.min(max, backoff * 2);
-        this.logger.warn({ err: (err as Error).message, retryInMs: backoff }, "outbox relay: publish failed, will retry");
+        retryInMs = backoff.next();
+        const message = err instanceof Error ? err.message : String(err);
+        this.logger.warn({ err: message, retryInMs }, "outbox relay: publish failed, will retry");
       }
-      if (more && backoff === 0) continue;
-      await this.sleep(backoff || (this.options.pollMs ?? 1000));
+      if (more && retryInMs === 0) continue;
+      await this.sleep(retryInMs || (this.options.pollMs ?? 1000));
     }
   }
 
