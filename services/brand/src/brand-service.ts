@@ -62,13 +62,17 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
     return { brand: toProto(await this.deps.store.get(req.id)) };
   }
 
-  async listBrands(req: { pageSize: number; pageToken: string; showArchived: boolean }, ctx: HandlerContext) {
+  async listBrands(req: { pageSize: number; pageToken: string; showArchived: boolean; namePrefix: string }, ctx: HandlerContext) {
     // A caller scoped to brands lists only those.
     const only = brandScope(ctx);
+    const { showArchived, namePrefix } = req;
+    // The token is bound to the whole filter: a next page asked with another prefix is refused,
+    // not answered from a position the other filter chose. No prefix hashes as before the
+    // prefix existed, so tokens issued by the previous version stay valid across a deploy.
     const { rows, nextPageToken } = await keysetPage(
       req,
-      { showArchived: req.showArchived, only: only && [...only].sort() },
-      (after, limit) => this.deps.store.list({ after, limit, showArchived: req.showArchived, only }),
+      { showArchived, only: only && [...only].sort(), ...(namePrefix === "" ? {} : { namePrefix }) },
+      (after, limit) => this.deps.store.list({ after, limit, showArchived, only, namePrefix }),
       (b) => b.id,
     );
     return { brands: rows.map(toProto), nextPageToken };

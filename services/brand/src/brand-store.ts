@@ -60,14 +60,24 @@ export class BrandStore {
     return row;
   }
 
-  /** One page in id order (UUIDv7: creation order), after the id `after`; only the brands `only` when given. */
-  async list(options: { after?: string; limit: number; showArchived: boolean; only?: ReadonlySet<string> }): Promise<BrandRow[]> {
+  /**
+   * One page in id order (UUIDv7: creation order), after the id `after`; only the brands `only`
+   * when given, and only names starting with `namePrefix` when it is not empty.
+   */
+  async list(options: {
+    after?: string;
+    limit: number;
+    showArchived: boolean;
+    only?: ReadonlySet<string>;
+    namePrefix?: string;
+  }): Promise<BrandRow[]> {
     return this.orm.em.fork().find(
       BrandEntity,
       {
         ...(options.after !== undefined ? { id: { $gt: options.after } } : {}),
         ...(options.showArchived ? {} : { archived: false }),
         ...(options.only !== undefined ? { id: { ...(options.after !== undefined ? { $gt: options.after } : {}), $in: [...options.only] } } : {}),
+        ...(options.namePrefix ? { name: { $like: `${likeLiteral(options.namePrefix)}%` } } : {}),
       },
       { orderBy: { id: "asc" }, limit: options.limit },
     );
@@ -130,6 +140,14 @@ export class BrandStore {
 /** The opaque etag of a brand version. */
 export function etagOf(row: Pick<BrandRow, "version">): string {
   return `v${row.version}`;
+}
+
+/**
+ * `text` as a LIKE pattern that matches only itself: PostgreSQL's default escape character is
+ * the backslash, so a prefix "50%_off" finds "50%_off sale" and not "50 and more off".
+ */
+export function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 function uniqueName(err: unknown, name: string): unknown {
