@@ -4,42 +4,68 @@
  * first run, or here if missing; AUTH_PRIVATE_KEY_FILE to use another key). The token is the
  * last line printed, so `$(npm run -s token -- --role admin)` works in a shell.
  *
- * Roles: admin, brand-manager and ad-server (need --brand), viewer (--brand optional: all
- * brands without), and the internal identities brand-service, budget-service,
- * campaign-service, clocks.
+ * A CLI for people: `--help` prints the usage, a wrong command line one line saying what is
+ * wrong (exit 2), a key that cannot be used one line naming the file (exit 1). No stack traces:
+ * they are for our bugs, and a mistyped flag is not one.
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import type { JWK } from "jose";
-import { BRAND_SCOPED_ROLES, ensureDevKeys, keyFiles, mintToken, ROLES, type Role } from "@adbudget/kit";
+import { BRAND_SCOPED_ROLES, ensureDevKeys, keyFiles, MAY_NAME_BRANDS, mintToken, ROLES, type Role } from "@adbudget/kit";
+import { parseTokenArgs, usage, type RoleRules } from "./token-args.ts";
 
-const { values } = parseArgs({
-  options: {
-    role: { type: "string" },
-    brand: { type: "string", multiple: true },
-    ttl: { type: "string", default: "1h" },
-    sub: { type: "string" },
-  },
-});
-const fail = (msg: string): never => {
-  process.stderr.write(`token: ${msg}\nusage: npm run token -- --role <${ROLES.join("|")}> [--brand <id>]... [--ttl 1h] [--sub <name>]\n`);
-  process.exit(2);
-};
-const role = values.role as Role | undefined;
-if (role === undefined || !ROLES.includes(role)) fail(`--role must be one of ${ROLES.join(", ")}`);
-const brands = values.brand ?? [];
-if (BRAND_SCOPED_ROLES.has(role!) && brands.length === 0) fail(`a ${role} token names its brands: --brand <id>`);
-const ttl = /^(\d+)(s|m|h|d)$/.exec(values.ttl!);
-if (ttl === null) fail("--ttl like 90s, 30m, 1h or 7d");
-const ttlSeconds = Number(ttl![1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[ttl![2] as "s" | "m" | "h" | "d"];
+const rules: RoleRules = { roles: ROLES, mustNameBrands: BRAND_SCOPED_ROLES, mayNameBrands: MAY_NAME_BRANDS };
+const isRole = (role: string): role is Role => ROLES.some((r) => r === role);
 
-const keyFile = process.env.AUTH_PRIVATE_KEY_FILE || keyFiles(".data/keys").privateKeyFile;
-const jwk: JWK = process.env.AUTH_PRIVATE_KEY_FILE
-  ? (JSON.parse(readFileSync(keyFile, "utf8")) as JWK)
-  : (await ensureDevKeys(".data/keys")).privateJwk;
-const token = await mintToken(jwk, { sub: values.sub ?? `cli:${role}`, role: role!, ...(brands.length > 0 ? { brands } : {}) }, {
-  audience: process.env.AUTH_AUDIENCE || "adbudget",
-  ttlSeconds,
+/** The key to sign with, or a sentence saying why it cannot be had. */
+async function signingKey(): Promise<{ jwk: JWK; file: string } | { error: string }> {
+  const file = process.env.AUTH_PRIVATE_KEY_FILE;
+  try {
+    if (file === undefined || file === "") return { jwk: (await ensureDevKeys(".data/keys")).privateJwk, file: keyFiles(".data/keys").privateKeyFile };
+    const jwk: unknown = JSON.parse(readFileSync(file, "utf8"));
+    if (typeof jwk !== "object" || jwk === null || !("d" in jwk) || !("kid" in jwk)) {
+      return { error: `AUTH_PRIVATE_KEY_FILE=${file} is not a private JWK with a kid` };
+    }
+    return { jwk: jwk as JWK, file };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { error: file ? `cannot read the signing key AUTH_PRIVATE_KEY_FILE=${file}: ${why}` : `cannot make or read the development keys in .data/keys: ${why}` };
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseTokenArgs(argv, rules);
+  if (args.kind === "help") {
+    process.stdout.write(`${usage(rules)}\n`);
+    return 0;
+  }
+  if (args.kind === "usage-error") {
+    process.stderr.write(`token: ${args.message}\n(npm run token -- --help for the usage)\n`);
+    return 2;
+  }
+  const { role, brands, ttl, ttlSeconds, sub } = args.request;
+  if (!isRole(role)) return 2; // parseTokenArgs checked it against the same list
+  const key = await signingKey();
+  if ("error" in key) {
+    process.stderr.write(`token: ${key.error}\n`);
+    return 1;
+  }
+  let token: string;
+  try {
+    token = await mintToken(key.jwk, { sub, role, ...(brands.length > 0 ? { brands } : {}) }, {
+      audience: process.env.AUTH_AUDIENCE || "adbudget",
+      ttlSeconds,
+    });
+  } catch (err) {
+    process.stderr.write(`token: cannot sign with the key in ${key.file}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  process.stderr.write(`${role}${brands.length > 0 ? ` of ${brands.join(", ")}` : ""}, valid ${ttl} (key ${key.jwk.kid} in ${key.file})\n`);
+  process.stdout.write(`${token}\n`);
+  return 0;
+}
+
+// A reader that stops early (`npm run token -- --help | head -3`) is not an error of ours.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
 });
-process.stderr.write(`${role}${brands.length > 0 ? ` of ${brands.join(", ")}` : ""}, valid ${values.ttl} (key ${jwk.kid} in ${keyFile})\n`);
-console.log(token);
+process.exitCode = await main(process.argv.slice(2));
