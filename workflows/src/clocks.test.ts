@@ -7,7 +7,7 @@ import { Client, Connection } from "@temporalio/client";
 import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { formatClock, localDate, nextBoundary, normalizeWindows, parseClock } from "@adbudget/time";
+import { formatClock, formatDate, localDate, nextBoundary, nextDayStart, normalizeWindows, parseClock, parseDate, startOfDay } from "@adbudget/time";
 import { type ClocksHarness, eventually, startClocks } from "@adbudget/testing";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -16,6 +16,7 @@ import { createActivities } from "@adbudget/workflows";
 import { daypartWorkflowId, RECONCILE_WORKFLOW_ID, resetWorkflowId } from "./shared.js";
 import { WORKFLOWS_PATH } from "./worker.js";
 import { HISTORIES } from "./replay.test.js";
+import { resetStateQuery, type ResetState } from "./workflows.js";
 
 let h: ClocksHarness;
 beforeAll(async () => {
@@ -139,6 +140,30 @@ describe("budget reset clock", () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect((await campaignState(campaign!.id)).pauseReasons).toEqual([PauseReason.MONTHLY_BUDGET_EXHAUSTED]);
   }, 90_000);
+
+  it("answers the state query: the zone, the day it opened, the next reset, and follows a zone change", async () => {
+    const { brand } = await h.system.brands.createBrand({ name: "Queried reset", timeZone: "Asia/Kathmandu" });
+    const handle = h.worker.client.workflow.getHandle(resetWorkflowId(brand!.id));
+    const state = () => handle.query(resetStateQuery).catch(() => undefined);
+    /** The answer once its turn has opened a day of `zone`, checked against the pure calendar. */
+    const opened = async (zone: string) => {
+      let answer: ResetState | undefined;
+      await eventually(async () => {
+        answer = await state();
+        return answer?.zone === zone && answer.day !== null;
+      }, 15_000, `a day opened in ${zone}`);
+      const day = parseDate(answer!.day!);
+      // The day is today in the zone (or tomorrow, if its midnight fell meanwhile), and the
+      // clock wakes at the first instant of the day after it.
+      expect([formatDate(localDate(h.system.now(), zone)), formatDate(localDate(h.system.now() - 60_000, zone))]).toContain(answer!.day);
+      expect(answer!.nextReset).toBe(new Date(nextDayStart(startOfDay(day, zone), zone).at).toISOString());
+      return answer!;
+    };
+    const first = await opened("Asia/Kathmandu");
+    await h.system.brands.updateBrand({ brand: { id: brand!.id, timeZone: "Pacific/Kiritimati" }, updateMask: { paths: ["time_zone"] } });
+    const moved = await opened("Pacific/Kiritimati");
+    expect(moved.iteration).toBeGreaterThan(first.iteration);
+  }, 60_000);
 });
 
 /** A clocks worker as an OS process of its own: the built worker-main, configured by environment only. */

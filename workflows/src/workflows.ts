@@ -170,6 +170,24 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
 /** The brand's zone changed: recompute the next midnight. */
 export const zoneChangedSignal = defineSignal("zoneChanged");
 
+/** What a budget reset clock believes now: the answer of its `state` query. */
+export interface ResetState {
+  /** The brand's zone the last turn counted its day in; null until the first turn has opened one. */
+  zone: string | null;
+  /** The brand's local day the last turn opened (YYYY-MM-DD); null before the first turn did. */
+  day: string | null;
+  /** The first instant of the next local day (ISO 8601, UTC), when the clock wakes next. */
+  nextReset: string | null;
+  /** Turns taken in this run (a run continues as new after MAX_ITERATIONS_PER_RUN). */
+  iteration: number;
+}
+/**
+ * The reset clock's state, for operators (Temporal UI "Queries", `temporal workflow query
+ * --type state`), as the daypart clock answers its own. A query handler writes nothing to the
+ * history, so running workflows pick it up on their next task without a patch.
+ */
+export const resetStateQuery = defineQuery<ResetState>("state");
+
 /**
  * budget-reset/<brandId>: at the first instant of every local day of the brand's zone (its
  * midnight, or the end of a DST gap that swallows it), opens the new day, and on the 1st the
@@ -180,13 +198,16 @@ export const zoneChangedSignal = defineSignal("zoneChanged");
 export async function budgetReset(input: ResetInput): Promise<string> {
   let changed = false;
   let stopped = false;
+  const state: ResetState = { zone: null, day: null, nextReset: null, iteration: 0 };
   setHandler(zoneChangedSignal, () => void (changed = true));
   setHandler(stopSignal, () => void (stopped = true));
+  setHandler(resetStateQuery, () => ({ ...state }));
   const source = () => `${workflowInfo().workflowId}/${workflowInfo().runId}`;
 
   for (let i = 0; i < MAX_ITERATIONS_PER_RUN; i++) {
     if (stopped) return "stopped";
     changed = false;
+    state.iteration = i;
     const brand = await acts.loadBrand(input.brandId);
     if (!brand.exists || brand.archived) return "brand archived";
     const now = nowOf(input);
@@ -194,6 +215,8 @@ export async function budgetReset(input: ResetInput): Promise<string> {
     await acts.openBudgetPeriod({ brandId: input.brandId, kind: "day", start: formatDate(current.day), sourceId: source() });
     await acts.openBudgetPeriod({ brandId: input.brandId, kind: "month", start: formatDate(monthStart(current.day)), sourceId: source() });
     const next = nextDayStart(now, brand.timeZone);
+    // One turn's answer, set at once: a query never pairs a new zone with the old zone's day.
+    Object.assign(state, { zone: brand.timeZone, day: formatDate(current.day), nextReset: new Date(next.at).toISOString() });
     // Measured from after the activities (see the daypart clock): midnight is not late by them.
     const wait = next.at - (patched(SLEEP_AFTER_ACTIVITIES) ? nowOf(input) : now);
     if (wait > 0 || !patched(SLEEP_AFTER_ACTIVITIES)) await condition(() => changed || stopped, Math.max(1, wait));
