@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createTestAuth, createTestDatabase } from "@adbudget/testing";
+import { createTestAuth, createTestDatabase, NATS_URL } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -70,7 +70,7 @@ try {
   // outbox relay), the campaign event on NATS (campaign consumer, its commit and its relay).
   const brandOf = new Map(setups.map((s) => [s.brandId, s.campaignId]));
   const hops = { answered: [] as number[], budgetEvent: [] as number[], campaignEvent: [] as number[] };
-  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+  const nc = await connect({ servers: NATS_URL });
   const hop = (list: number[], campaignId: string | undefined) => {
     const t0 = campaignId === undefined ? undefined : hopFrom.get(campaignId);
     if (t0 !== undefined) list.push(performance.now() - t0);

@@ -10,13 +10,13 @@ import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..");
 
-import { toolBinary } from "@adbudget/testing";
+import { NATS_URL, toolBinary } from "@adbudget/testing";
 
 export { freePort } from "@adbudget/testing";
 
 /** Deletes the bench's JetStream streams (their consumers go with them). */
 export async function deleteStreams(names: string[]): Promise<void> {
-  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+  const nc = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
   for (const s of names) await jsm.streams.delete(s).catch(() => undefined);
   await nc.close();

@@ -23,6 +23,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { JWK } from "jose";
 import { bearerInterceptor, mintToken, type TokenClaims } from "@adbudget/kit";
+import { defaultServiceUrl, SERVICES, type ServiceName } from "@adbudget/topology";
 import { printTrace } from "./demo-trace.ts";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -34,12 +35,12 @@ import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js
 import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { addDays, formatClock, formatDate, localDate, wallTime } from "@adbudget/time";
 
-const url = (name: string, port: number) => process.env[`${name}_URL`] ?? `http://127.0.0.1:${port}`;
+const url = (service: ServiceName) => process.env[`${SERVICES[service].envPrefix}_URL`] ?? defaultServiceUrl(service);
 const signingKey = JSON.parse(readFileSync(process.env.AUTH_PRIVATE_KEY_FILE || ".data/keys/signing-key.json", "utf8")) as JWK;
 const token = (claims: TokenClaims) => mintToken(signingKey, claims, { audience: process.env.AUTH_AUDIENCE || "adbudget", ttlSeconds: 3600 });
 const t = (u: string, bearer: string) => createGrpcTransport({ baseUrl: u, interceptors: [bearerInterceptor(bearer)] });
 const admin = await token({ sub: "demo:admin", role: "admin" });
-const brands = createClient(BrandService, t(url("BRAND", 50051), admin));
+const brands = createClient(BrandService, t(url("brand"), admin));
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 60);
 const run = randomBytes(2).toString("hex");
 
@@ -84,10 +85,10 @@ const ids = demoBrands.map((b) => b.id);
 const manager = await token({ sub: "demo:manager", role: "brand-manager", brands: ids });
 const adServer = await token({ sub: "demo:ad-server", role: "ad-server", brands: ids });
 say(`tokens: admin (brands), brand-manager (budgets, campaigns) and ad-server (spend, watch) of the ${ids.length} brands`);
-const budget = createClient(BudgetService, t(url("BUDGET", 50052), manager));
-const campaigns = createClient(CampaignService, t(url("CAMPAIGN", 50053), manager));
-const spendApi = createClient(BudgetService, t(url("BUDGET", 50052), adServer));
-const watchApi = createClient(CampaignService, t(url("CAMPAIGN", 50053), adServer));
+const budget = createClient(BudgetService, t(url("budget"), manager));
+const campaigns = createClient(CampaignService, t(url("campaign"), manager));
+const spendApi = createClient(BudgetService, t(url("budget"), adServer));
+const watchApi = createClient(CampaignService, t(url("campaign"), adServer));
 for (const { seed: s, id } of demoBrands) {
   const brand = { id };
   // Alerts at 50%, 80% and 100% of each limit: the account manager hears before it stops.

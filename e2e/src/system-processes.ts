@@ -7,10 +7,8 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createTestAuth, createTestDatabase, type DevServer, freePort, startDevServer, type TestAuth, type TestDatabase } from "@adbudget/testing";
+import { createTestAuth, createTestDatabase, type DevServer, freePort, NATS_URL, startDevServer, type TestAuth, type TestDatabase } from "@adbudget/testing";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@adbudget/proto/grpc/health/v1/health_pb.js";
-
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 /** The built entry point of a workspace package: `main` beside its dist/index.js. */
 const entry = (pkg: string, file: string) => join(dirname(createRequire(import.meta.url).resolve(pkg)), file);

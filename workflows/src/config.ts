@@ -1,6 +1,7 @@
 import { EnvReader, readAuthConfig, readClockOffset, type AuthConfig } from "@adbudget/kit";
 import { readClientTlsSettings, type ClientTlsSettings } from "@adbudget/kit";
 import { readNatsAuth, type NatsAuthOptions } from "@adbudget/kit";
+import { readWorkerTopology, WORKER, type WorkerTopology } from "@adbudget/topology";
 import { TASK_QUEUE_DEFAULT } from "./shared.js";
 import { readTemporalAuth, type TemporalAuthSettings } from "./temporal-connection.js";
 
@@ -15,11 +16,12 @@ export interface WorkerConfig extends ClientTlsSettings {
   natsUrl: string;
   /** NATS_USER + NATS_PASSWORD, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE: the worker's own NATS user (none: no auth). */
   natsAuth: NatsAuthOptions;
+  /** First token of every subject (EVENT_SUBJECT_PREFIX). */
   subjectPrefix: string;
-  brandStream: string;
-  campaignStream: string;
-  brandConsumer: string;
-  campaignConsumer: string;
+  /** Its durable consumers (the topology's): brand events and campaign events. */
+  consumers: WorkerTopology["consumers"];
+  /** The identity (`clocks`) it calls the services with. */
+  identity: WorkerTopology["identity"];
   logLevel: string;
   /** Period of the reconciliation workflow; 0 = do not start it. */
   reconcileIntervalMs: number;
@@ -49,35 +51,34 @@ function optionalInt(r: EnvReader, name: string, min: number, max: number): numb
 }
 
 /**
- * TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE
- * (adbudget), BRAND_SERVICE_URL, BUDGET_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
- * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER (clocks-brand-events),
- * CLOCKS_CAMPAIGN_CONSUMER (clocks-campaign-events), RECONCILE_INTERVAL_MS (300000; 0 = off),
- * CLOCK_OFFSET_MS (0; tests and demos), CLOCKS_METRICS_PORT (9454; METRICS=off disables), HOST, LOG_LEVEL,
+ * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE (default), TEMPORAL_TASK_QUEUE (adbudget),
+ * BRAND_SERVICE_URL, BUDGET_SERVICE_URL, CAMPAIGN_SERVICE_URL, NATS_URL, EVENT_SUBJECT_PREFIX,
+ * BRAND_STREAM, CAMPAIGN_STREAM, CLOCKS_BRAND_CONSUMER, CLOCKS_CAMPAIGN_CONSUMER (the topology's
+ * defaults, @adbudget/topology), RECONCILE_INTERVAL_MS (300000; 0 = off),
+ * CLOCK_OFFSET_MS (0; tests and demos), CLOCKS_METRICS_PORT (METRICS=off disables), HOST, LOG_LEVEL,
  * CLOCKS_WORKFLOW_TASK_SLOTS, CLOCKS_LOCAL_ACTIVITY_SLOTS, CLOCKS_MAX_CACHED_WORKFLOWS (the SDK's defaults),
  * TLS_CA_FILE, TLS_CLIENT_CERT_FILE and TLS_CLIENT_KEY_FILE (default TLS_CERT_FILE / TLS_KEY_FILE) for https URLs.
  */
 export function readWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   const r = new EnvReader(env);
+  const topology = readWorkerTopology(r);
   const config: WorkerConfig = {
-    temporalAddress: r.string("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+    temporalAddress: topology.temporalAddress,
     namespace: r.string("TEMPORAL_NAMESPACE", "default"),
     taskQueue: r.string("TEMPORAL_TASK_QUEUE", TASK_QUEUE_DEFAULT),
-    brandServiceUrl: r.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
-    budgetServiceUrl: r.url("BUDGET_SERVICE_URL", "http://127.0.0.1:50052", ["http:", "https:"]),
-    campaignServiceUrl: r.url("CAMPAIGN_SERVICE_URL", "http://127.0.0.1:50053", ["http:", "https:"]),
-    natsUrl: r.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
-    natsAuth: readNatsAuth(r, "clocks"),
-    subjectPrefix: r.string("EVENT_SUBJECT_PREFIX", "adbudget"),
-    brandStream: r.string("BRAND_STREAM", "ADBUDGET_BRAND"),
-    campaignStream: r.string("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
-    brandConsumer: r.string("CLOCKS_BRAND_CONSUMER", "clocks-brand-events"),
-    campaignConsumer: r.string("CLOCKS_CAMPAIGN_CONSUMER", "clocks-campaign-events"),
+    brandServiceUrl: topology.urls.brand,
+    budgetServiceUrl: topology.urls.budget,
+    campaignServiceUrl: topology.urls.campaign,
+    natsUrl: topology.natsUrl,
+    natsAuth: readNatsAuth(r, WORKER.name),
+    subjectPrefix: topology.prefix,
+    consumers: topology.consumers,
+    identity: topology.identity,
     clockOffsetMs: readClockOffset(r),
     ...readClientTlsSettings(r),
     auth: readAuthConfig(r),
     temporalAuth: readTemporalAuth(r),
-    metricsAddress: r.bool("METRICS", true) ? `${r.string("HOST", "0.0.0.0")}:${r.port("CLOCKS_METRICS_PORT", 9454)}` : undefined,
+    metricsAddress: r.bool("METRICS", true) ? `${r.string("HOST", "0.0.0.0")}:${r.port(`${WORKER.envPrefix}_METRICS_PORT`, WORKER.metricsPort)}` : undefined,
     tuning: {
       // Unset: the SDK's defaults (40 workflow tasks, 100 local activities at once; a cache sized
       // from the heap limit, about 600 workflows per GiB). bench:daypart measured no difference
@@ -90,7 +91,6 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     reconcileIntervalMs: r.int("RECONCILE_INTERVAL_MS", 300_000, { min: 0, max: 86_400_000 }),
     logLevel: r.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
   };
-  if (!/^[^:]+:\d+$/.test(config.temporalAddress)) r.problems.push(`TEMPORAL_ADDRESS=${config.temporalAddress}: expected host:port`);
   r.done();
   return config;
 }

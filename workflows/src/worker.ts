@@ -80,18 +80,12 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   if (options.syncFromEvents ?? true) {
     const nc = await connectNats(config.natsUrl, "adbudget-clocks", stack, config.natsAuth);
     startDurableConsumer(nc, {
-      stream: config.brandStream,
-      streamSubjects: [`${config.subjectPrefix}.brand.>`],
-      durable: config.brandConsumer,
-      filterSubject: `${config.subjectPrefix}.brand.>`,
+      ...config.consumers["brand-events"],
       handle: brandEventHandler(clockWorkflows, campaigns, logger),
       logger: logger.child({ component: "brand-events" }),
     }, stack);
     startDurableConsumer(nc, {
-      stream: config.campaignStream,
-      streamSubjects: [`${config.subjectPrefix}.campaign.>`],
-      durable: config.campaignConsumer,
-      filterSubject: `${config.subjectPrefix}.campaign.>`,
+      ...config.consumers["campaign-events"],
       handle: campaignEventHandler(clockWorkflows, logger),
       logger: logger.child({ component: "campaign-events" }),
     }, stack);

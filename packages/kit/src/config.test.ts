@@ -1,37 +1,42 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, EnvReader, readServiceConfig } from "./config.js";
 
-const defaults = { name: "brand", prefix: "BRAND", port: 50051, database: "adbudget_brand" };
+const defaults = { name: "orders", prefix: "ORDERS", port: 7001, metricsPort: 7401, database: "orders_db", pgUrl: "postgres://postgres@127.0.0.1:5432", natsUrl: "nats://127.0.0.1:4222" };
 
 describe("readServiceConfig", () => {
-  it("works with no environment at all", () => {
+  it("works with no environment at all: the defaults it is given", () => {
     const c = readServiceConfig(defaults, new EnvReader({}));
-    expect(c).toMatchObject({ port: 50051, host: "0.0.0.0", migrateOnStart: true, logLevel: "info" });
-    expect(c.databaseUrl).toBe("postgres://postgres@127.0.0.1:5432/adbudget_brand");
+    expect(c).toMatchObject({ port: 7001, metricsPort: 7401, host: "0.0.0.0", migrateOnStart: true, logLevel: "info", natsUrl: "nats://127.0.0.1:4222" });
+    expect(c.databaseUrl).toBe("postgres://postgres@127.0.0.1:5432/orders_db");
   });
 
   it("derives the database from PG_URL and lets the service override it", () => {
     expect(readServiceConfig(defaults, new EnvReader({ PG_URL: "postgres://u@db:6543" })).databaseUrl).toBe(
-      "postgres://u@db:6543/adbudget_brand",
+      "postgres://u@db:6543/orders_db",
     );
     expect(
-      readServiceConfig(defaults, new EnvReader({ BRAND_DATABASE_URL: "postgresql://x@y/z" })).databaseUrl,
+      readServiceConfig(defaults, new EnvReader({ ORDERS_DATABASE_URL: "postgresql://x@y/z" })).databaseUrl,
     ).toBe("postgresql://x@y/z");
   });
 
+  it("reads the service's own metrics port, or none with METRICS=off", () => {
+    expect(readServiceConfig(defaults, new EnvReader({ ORDERS_METRICS_PORT: "0" })).metricsPort).toBe(0);
+    expect(readServiceConfig(defaults, new EnvReader({ METRICS: "off" })).metricsPort).toBeUndefined();
+  });
+
   it("reports every bad value at once, naming the variables", () => {
-    const env = { BRAND_PORT: "70000", MIGRATE_ON_START: "maybe", LOG_LEVEL: "loud", PG_URL: "mysql://x", TLS_CERT_FILE: "a.pem" };
+    const env = { ORDERS_PORT: "70000", MIGRATE_ON_START: "maybe", LOG_LEVEL: "loud", PG_URL: "mysql://x", TLS_CERT_FILE: "a.pem", NATS_URL: "http://x" };
     let error: unknown;
     try {
-      const reader = new EnvReader({ ...env, EVENT_SUBJECT_PREFIX: "a.b" });
+      const reader = new EnvReader(env);
       readServiceConfig(defaults, reader);
       reader.done();
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    const problems = (error as ConfigError).problems.join("\n");
-    for (const name of ["BRAND_PORT", "MIGRATE_ON_START", "LOG_LEVEL", "PG_URL", "TLS_KEY_FILE", "EVENT_SUBJECT_PREFIX"]) {
+    const problems = error instanceof ConfigError ? error.problems.join("\n") : "";
+    for (const name of ["ORDERS_PORT", "MIGRATE_ON_START", "LOG_LEVEL", "PG_URL", "TLS_KEY_FILE", "NATS_URL"]) {
       expect(problems).toContain(name);
     }
   });

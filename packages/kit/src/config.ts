@@ -120,22 +120,28 @@ export interface ServiceConfig {
   readonly natsUrl: string;
   /** NATS_USER + NATS_PASSWORD, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE: the service's own NATS user (none: no auth). */
   readonly natsAuth: NatsAuthOptions;
-  /** First token of every subject (`<prefix>.budget.exhausted.<brandId>`); tests use their own. */
-  readonly subjectPrefix: string;
   /** Connections of the service's one database pool (<PREFIX>_DB_POOL_MAX). */
   readonly poolMax: number;
   /** Tokens: the keys callers' tokens are verified with, and the key of this service's identity. */
   readonly auth: AuthConfig;
 }
 
+/**
+ * What a service's settings default to: the system's declaration of the service (its topology),
+ * handed in, so no port, database or address is written here.
+ */
 export interface ServiceDefaults {
   name: string;
-  /** Environment prefix, for example "BRAND" reads BRAND_PORT, BRAND_DATABASE_URL. */
+  /** Environment prefix, for example "ORDERS" reads ORDERS_PORT, ORDERS_DATABASE_URL. */
   prefix: string;
   port: number;
-  /** Default Prometheus port (the gRPC port's service number + 9400: 9451, 9452, 9453). */
-  metricsPort?: number;
+  /** Prometheus /metrics port (<PREFIX>_METRICS_PORT). */
+  metricsPort: number;
   database: string;
+  /** PG_URL's default: the PostgreSQL server, without a database. */
+  pgUrl: string;
+  /** NATS_URL's default. */
+  natsUrl: string;
 }
 
 /**
@@ -144,7 +150,7 @@ export interface ServiceDefaults {
  * caller reads its own settings with the same reader, then calls `reader.done()`.
  */
 export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvReader()): ServiceConfig {
-  const pgUrl = reader.url("PG_URL", "postgres://postgres@127.0.0.1:5432", ["postgres:", "postgresql:"]);
+  const pgUrl = reader.url("PG_URL", defaults.pgUrl, ["postgres:", "postgresql:"]);
   const defaultDb = new URL(pgUrl);
   defaultDb.pathname = `/${defaults.database}`;
   const config: ServiceConfig = {
@@ -159,13 +165,10 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
     tlsKeyFile: reader.string("TLS_KEY_FILE", ""),
     tlsClientAuth: reader.oneOf("TLS_CLIENT_AUTH", "none", TLS_CLIENT_AUTH_MODES),
     ...readClientTlsSettings(reader),
-    metricsPort: reader.bool("METRICS", true)
-      ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort ?? defaults.port - 50051 + 9451)
-      : undefined,
+    metricsPort: reader.bool("METRICS", true) ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort) : undefined,
     clockOffsetMs: readClockOffset(reader),
-    natsUrl: reader.url("NATS_URL", "nats://127.0.0.1:4222", ["nats:", "tls:"]),
+    natsUrl: reader.url("NATS_URL", defaults.natsUrl, ["nats:", "tls:"]),
     natsAuth: readNatsAuth(reader, defaults.name),
-    subjectPrefix: reader.token("EVENT_SUBJECT_PREFIX", "adbudget"),
     // 10: a group commit keeps at most two spend transactions busy, the relay one LISTEN
     // connection; the rest serve reads. PostgreSQL's default max_connections (100) fits three
     // services with two replicas each.

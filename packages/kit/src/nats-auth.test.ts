@@ -78,11 +78,12 @@ describe("readNatsAuth", () => {
   });
 
   it("readServiceConfig carries the service's credentials, named after the service", () => {
-    const reader = new EnvReader({ NATS_USER: "campaign", NATS_PASSWORD: "p" });
-    const config = readServiceConfig({ name: "campaign", prefix: "CAMPAIGN", port: 50053, database: "adbudget_campaign" }, reader);
-    expect(config.natsAuth).toEqual({ user: "campaign", pass: "p", inboxPrefix: "_INBOX.campaign" });
+    const defaults = { name: "orders", prefix: "ORDERS", port: 7001, metricsPort: 7401, database: "orders", pgUrl: "postgres://127.0.0.1", natsUrl: "nats://127.0.0.1:4222" };
+    const reader = new EnvReader({ NATS_USER: "orders", NATS_PASSWORD: "p" });
+    const config = readServiceConfig(defaults, reader);
+    expect(config.natsAuth).toEqual({ user: "orders", pass: "p", inboxPrefix: "_INBOX.orders" });
     const bad = new EnvReader({ NATS_CREDS_FILE: join(dir, "missing.creds") });
-    readServiceConfig({ name: "campaign", prefix: "CAMPAIGN", port: 50053, database: "adbudget_campaign" }, bad);
+    readServiceConfig(defaults, bad);
     expect(bad.problems.some((p) => p.startsWith("NATS_CREDS_FILE="))).toBe(true);
   });
 });

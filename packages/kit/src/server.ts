@@ -60,7 +60,7 @@ export interface ServerOptions {
 
 export interface RunningServer {
   readonly port: number;
-  /** Base URL for Connect clients, for example http://127.0.0.1:50051. */
+  /** Base URL for Connect clients, for example http://127.0.0.1:8080. */
   readonly url: string;
   readonly health: HealthMonitor;
   /** The bound /metrics port, when metrics are on. */

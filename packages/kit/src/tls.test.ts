@@ -20,7 +20,7 @@ import { clientTls, readClientTlsSettings, type ClientTlsSettings, type TlsClien
 
 const BRAND_ID = "0b6a4c3e-8d7f-4a51-9a43-3f3e2c1d0b9a";
 const DEV_CERTS = fileURLToPath(new URL("../../../scripts/dev-certs.sh", import.meta.url));
-const defaults = { name: "brand", prefix: "BRAND", port: 50051, database: "adbudget_brand" };
+const defaults = { name: "orders", prefix: "ORDERS", port: 7001, metricsPort: 7401, database: "orders", pgUrl: "postgres://postgres@127.0.0.1:5432", natsUrl: "nats://127.0.0.1:4222" };
 
 /** The problems about TLS settings (other settings, such as auth keys, are not these tests' business). */
 const tlsProblems = (reader: EnvReader): string[] => reader.problems.filter((p) => p.startsWith("TLS_"));
@@ -182,7 +182,7 @@ describe("mutual TLS: TLS_CLIENT_AUTH=require", () => {
       TLS_KEY_FILE: join(ours, "budget-key.pem"),
       TLS_CA_FILE: join(ours, "ca.pem"),
     });
-    const config = readServiceConfig({ ...defaults, name: "budget", prefix: "BUDGET" }, reader);
+    const config = readServiceConfig({ ...defaults, name: "billing", prefix: "BILLING" }, reader);
     expect(tlsProblems(reader)).toEqual([]);
     expect(config).toMatchObject({ tlsClientCertFile: join(ours, "budget.pem"), tlsClientKeyFile: join(ours, "budget-key.pem") });
     expect(await nameSeenBy(server, config)).toBe("budget");

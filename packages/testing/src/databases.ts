@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { INFRASTRUCTURE } from "@adbudget/topology";
 
 /**
  * Databases of tests. Every test gets its own database, named `adbudget_t_<ms>_<random>`, dropped
@@ -7,7 +8,7 @@ import pg from "pg";
  * dropped by `dropStaleTestDatabases`, so a machine with leftovers stays clean.
  */
 
-export const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+export const PG_URL = process.env[INFRASTRUCTURE.postgres.env] ?? INFRASTRUCTURE.postgres.default;
 
 function adminUrl(): string {
   const url = new URL(PG_URL);

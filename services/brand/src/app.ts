@@ -39,8 +39,8 @@ export async function startBrandApp(
     now: options.now,
     schema: { entities, migrations, access: "orm" },
     outbox: {
-      stream: config.stream,
-      subjects: [`${config.subjectPrefix}.brand.>`],
+      stream: config.stream.name,
+      subjects: config.stream.subjects,
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,

@@ -39,8 +39,8 @@ export async function startBudgetApp(
     now: options.now,
     schema: { entities: [], migrations, access: "sql" },
     outbox: {
-      stream: config.stream,
-      subjects: [`${config.subjectPrefix}.budget.>`],
+      stream: config.stream.name,
+      subjects: config.stream.subjects,
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
@@ -77,10 +77,7 @@ export async function startBudgetApp(
       // Without a campaign service (CAMPAIGN_SERVICE_URL=none) there are no campaigns to cap.
       if (campaigns !== undefined) consume({
         component: "campaign-events",
-        stream: config.campaignStream,
-        streamSubjects: [`${config.subjectPrefix}.campaign.>`],
-        durable: config.campaignConsumer,
-        filterSubject: `${config.subjectPrefix}.campaign.>`,
+        ...config.consumers["campaign-events"],
         handle: campaignEventHandler({ pool, brands, prefix: config.subjectPrefix, logger, now, onEvents: wake }),
       });
       return (router) => routes(router, budget, budgetClock);

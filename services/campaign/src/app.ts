@@ -46,8 +46,8 @@ export async function startCampaignApp(
     now: options.now,
     schema: { entities: [], migrations, access: "sql" },
     outbox: {
-      stream: config.campaignStream,
-      subjects: [`${config.subjectPrefix}.campaign.>`],
+      stream: config.stream.name,
+      subjects: config.stream.subjects,
       channel: OUTBOX_CHANNEL,
       lockKey: OUTBOX_LOCK_KEY,
       pollMs: options.relayPollMs,
@@ -62,10 +62,7 @@ export async function startCampaignApp(
       stack.push(async () => hub.stop());
       consume({
         component: "budget-events",
-        stream: config.budgetStream,
-        streamSubjects: [`${config.subjectPrefix}.budget.>`],
-        durable: config.budgetConsumer,
-        filterSubject: `${config.subjectPrefix}.budget.>`,
+        ...config.consumers["budget-events"],
         handle: budgetEventHandler(campaigns, logger, now),
         // Budget events carry their sequence: applied in any order, several at once (a burst of
         // exhaustions must not queue behind each other's transactions).
@@ -73,10 +70,7 @@ export async function startCampaignApp(
       });
       consume({
         component: "brand-events",
-        stream: config.brandStream,
-        streamSubjects: [`${config.subjectPrefix}.brand.>`],
-        durable: config.brandConsumer,
-        filterSubject: `${config.subjectPrefix}.brand.>`,
+        ...config.consumers["brand-events"],
         handle: brandEventHandler(campaigns, logger, now),
         concurrency: EVENT_CONCURRENCY,
       });

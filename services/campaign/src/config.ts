@@ -1,37 +1,36 @@
 import { EnvReader, readServiceConfig, type ServiceConfig } from "@adbudget/kit";
+import { readServiceTopology, serviceDefaults, type ServiceTopology } from "@adbudget/topology";
 
 export interface CampaignConfig extends ServiceConfig {
-  /** The budget service's stream this service consumes. */
-  budgetStream: string;
-  /** This service's stream: `<prefix>.campaign.>`. */
-  campaignStream: string;
-  /** Durable consumer name on the budget stream, shared by replicas. */
-  budgetConsumer: string;
-  /** The brand service's stream (brand archive and zone changes), and our consumer on it. */
-  brandStream: string;
-  brandConsumer: string;
+  /** First token of every subject (EVENT_SUBJECT_PREFIX); tests use their own. */
+  subjectPrefix: string;
+  /** This service's stream (CAMPAIGN_STREAM): `<prefix>.campaign.>`. */
+  stream: ServiceTopology<"campaign">["stream"];
+  /** The identity this service calls others with. */
+  identity: ServiceTopology<"campaign">["identity"];
+  /** Its durable consumers (the topology's), shared by replicas: budget events and brand events. */
+  consumers: ServiceTopology<"campaign">["consumers"];
   brandServiceUrl: string;
   watchBuffer: number;
 }
 
 /**
- * CAMPAIGN_PORT (50053), CAMPAIGN_DATABASE_URL (database `adbudget_campaign`), NATS_URL,
- * EVENT_SUBJECT_PREFIX (adbudget), BUDGET_STREAM (ADBUDGET_BUDGET), CAMPAIGN_STREAM
- * (ADBUDGET_CAMPAIGN), CAMPAIGN_BUDGET_CONSUMER (campaign-budget-events), BRAND_STREAM
- * (ADBUDGET_BRAND), CAMPAIGN_BRAND_CONSUMER (campaign-brand-events), BRAND_SERVICE_URL,
+ * CAMPAIGN_PORT, CAMPAIGN_DATABASE_URL (the campaign database on PG_URL), NATS_URL,
+ * EVENT_SUBJECT_PREFIX, CAMPAIGN_STREAM, BUDGET_STREAM and CAMPAIGN_BUDGET_CONSUMER, BRAND_STREAM
+ * and CAMPAIGN_BRAND_CONSUMER, BRAND_SERVICE_URL (the topology's defaults, @adbudget/topology),
  * WATCH_BUFFER (1000 changes per watcher), CAMPAIGN_DB_POOL_MAX (10).
  */
 export function readCampaignConfig(env: Record<string, string | undefined> = process.env): CampaignConfig {
   const reader = new EnvReader(env);
-  const base = readServiceConfig({ name: "campaign", prefix: "CAMPAIGN", port: 50053, database: "adbudget_campaign" }, reader);
+  const base = readServiceConfig(serviceDefaults("campaign"), reader);
+  const topology = readServiceTopology(reader, "campaign");
   const config: CampaignConfig = {
     ...base,
-    budgetStream: reader.token("BUDGET_STREAM", "ADBUDGET_BUDGET"),
-    campaignStream: reader.token("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
-    budgetConsumer: reader.token("CAMPAIGN_BUDGET_CONSUMER", "campaign-budget-events"),
-    brandStream: reader.token("BRAND_STREAM", "ADBUDGET_BRAND"),
-    brandConsumer: reader.token("CAMPAIGN_BRAND_CONSUMER", "campaign-brand-events"),
-    brandServiceUrl: reader.url("BRAND_SERVICE_URL", "http://127.0.0.1:50051", ["http:", "https:"]),
+    subjectPrefix: topology.prefix,
+    stream: topology.stream,
+    identity: topology.identity,
+    consumers: topology.consumers,
+    brandServiceUrl: topology.urls.brand,
     watchBuffer: reader.int("WATCH_BUFFER", 1000, { min: 1, max: 1_000_000 }),
   };
   reader.done();
