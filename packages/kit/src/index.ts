@@ -17,6 +17,7 @@ export * from "./outbox.js";
 export * from "./outbox-relay.js";
 export * from "./streams.js";
 export * from "./consumer.js";
+export * from "./group-commit.js";
 export * from "./pg-pool.js";
 export * from "./migrate-cli.js";
 export * from "./metrics.js";

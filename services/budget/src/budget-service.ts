@@ -45,7 +45,8 @@ import { formatDate, periodsOf } from "@adbudget/time";
 import type { AlertWatch } from "./alert-watch.js";
 import { RATE_WINDOW_MS } from "./forecast.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
-import { bodyDifference, type SpendInput, type SpendOutcome, type SpendWriter } from "./spend-writer.js";
+import { bodyDifference } from "./spend-batch.js";
+import type { SpendInput, SpendOutcome, SpendWriter } from "./spend-writer.js";
 import type { ZoneLocks } from "./zone-locks.js";
 import { usableZone } from "./runtime-zone.js";
 

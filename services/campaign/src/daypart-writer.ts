@@ -1,4 +1,4 @@
-import { NotFoundError, type Logger } from "@adbudget/kit";
+import { GroupCommit, NotFoundError, type Logger } from "@adbudget/kit";
 import { auditRow, stateOf, type CampaignChange, type CampaignRow, type CampaignStore, type Cause, type StateChangeRow } from "./campaign-store.js";
 import type { FlightPhase } from "@adbudget/time";
 import { flightAt, flightCause, hasFlight } from "./flight.js";
@@ -19,16 +19,6 @@ export interface DaypartOutcome {
   campaign: CampaignRow;
   unchanged: boolean;
 }
-
-interface Pending {
-  req: DaypartRequest;
-  resolve: (o: DaypartOutcome) => void;
-  reject: (e: Error) => void;
-}
-
-/** SQLSTATEs of a collision with another transaction: the whole group is retried. */
-const CONFLICT = new Set(["40P01", "40001"]);
-const MAX_ATTEMPTS = 5;
 
 /**
  * The decision for one call, given the campaign as it is now and the flight phase at the call's
@@ -53,77 +43,31 @@ export function daypartDecision(
 }
 
 /**
- * Group commit for the daypart clocks. When hundreds of windows close at one instant, their
- * workflows call SetDaypartState together; one transaction per call would queue them on the
- * pool's connections (four statements and a commit each). Here the calls of a burst share a
- * transaction: their brands are locked (shared) and their campaigns in id order, one statement each, the brands read in one,
- * every row written in one and the audit rows in one, and the events go to the outbox with the
- * same commit. At low load a call waits for nobody (the first one starts a transaction at once;
- * the ones arriving meanwhile form the next).
+ * Group commit (the kit's GroupCommit, one transaction at a time) for the daypart clocks. When
+ * hundreds of windows close at one instant, their workflows call SetDaypartState together; one
+ * transaction per call would queue them on the pool's connections (four statements and a commit
+ * each). Here the calls of a burst share a transaction: their brands are locked (shared) and
+ * their campaigns in id order, one statement each, the brands read in one, every row written in
+ * one and the audit rows in one, and the events go to the outbox with the same commit. At low
+ * load a call waits for nobody (the first one starts a transaction at once; the ones arriving
+ * meanwhile form the next).
  */
 export class DaypartWriter {
-  private readonly queue: Pending[] = [];
-  private running = false;
-  private scheduled = false;
+  private readonly commits: GroupCommit<DaypartRequest, DaypartOutcome>;
 
   constructor(
     private readonly store: CampaignStore,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly now: () => number,
     /** Most calls in one transaction (each locks one row; 500 keeps a transaction under ~50 ms). */
-    private readonly maxBatch = 500,
-  ) {}
+    maxBatch = 500,
+  ) {
+    this.commits = new GroupCommit({ name: "daypart batch", logger, flush: (reqs) => this.flush(reqs), maxBatch });
+  }
 
+  /** Queues one call for the next transaction; resolves with its outcome, rejects with its error (NOT_FOUND). */
   submit(req: DaypartRequest): Promise<DaypartOutcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
-      // Every call of this tick joins the group: one pump, after them.
-      if (!this.scheduled) {
-        this.scheduled = true;
-        queueMicrotask(() => {
-          this.scheduled = false;
-          this.pump();
-        });
-      }
-    });
-  }
-
-  private pump(): void {
-    if (this.running || this.queue.length === 0) return;
-    this.running = true;
-    const batch = this.queue.splice(0, this.maxBatch);
-    void this.flushWithRetry(batch).finally(() => {
-      this.running = false;
-      this.pump();
-    });
-  }
-
-  private async flushWithRetry(batch: Pending[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcomes = await this.flush(batch.map((p) => p.req));
-        batch.forEach((p, i) => {
-          const o = outcomes[i]!;
-          if (o instanceof Error) p.reject(o);
-          else p.resolve(o);
-        });
-        return;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code !== undefined && CONFLICT.has(code) && attempt < MAX_ATTEMPTS) continue;
-        if (batch.length > 1 && code?.startsWith("22")) {
-          // A value the database refuses: halves apart, until the call that causes it fails alone.
-          const half = Math.ceil(batch.length / 2);
-          await this.flushWithRetry(batch.slice(0, half));
-          await this.flushWithRetry(batch.slice(half));
-          return;
-        }
-        this.logger.error({ err, size: batch.length }, "daypart batch failed");
-        const error = err instanceof Error ? err : new Error(String(err));
-        for (const p of batch) p.reject(error);
-        return;
-      }
-    }
+    return this.commits.submit(req);
   }
 
   /** One transaction for the group: one outcome (or NOT_FOUND) per call, in order. */
