@@ -1,15 +1,14 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { nkeys } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { EnvReader, readServiceConfig } from "./config.js";
 import { readNatsAuth } from "./nats-auth.js";
-import { natsAuthorizationConfig, natsWorkloadPermissions, readNatsTopology } from "./nats-permissions.js";
+import { describeNatsUser, natsAuthorizationConfig, natsPermissions, type NatsUserSpec } from "./nats-permissions.js";
 
-const dir = mkdtempSync(join(tmpdir(), "adbudget-nats-auth-unit-"));
+const dir = mkdtempSync(join(tmpdir(), "kit-nats-auth-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, content: string | Uint8Array) => {
   const path = join(dir, name);
@@ -23,7 +22,7 @@ const creds = (jwt: string, s: string) =>
   `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\n` +
   `NKEY Seed printed below can be used to sign and prove identity.\n\n-----BEGIN USER NKEY SEED-----\n${s}\n------END USER NKEY SEED------\n`;
 
-function read(env: Record<string, string>, workload = "budget") {
+function read(env: Record<string, string>, workload = "orders") {
   const reader = new EnvReader(env);
   return { auth: readNatsAuth(reader, workload), problems: reader.problems };
 }
@@ -34,8 +33,8 @@ describe("readNatsAuth", () => {
   });
 
   it("NATS_USER + NATS_PASSWORD: the user, and inboxes of the workload's own prefix", () => {
-    expect(read({ NATS_USER: "budget", NATS_PASSWORD: "s3cret" })).toEqual({
-      auth: { user: "budget", pass: "s3cret", inboxPrefix: "_INBOX.budget" },
+    expect(read({ NATS_USER: "orders", NATS_PASSWORD: "s3cret" })).toEqual({
+      auth: { user: "orders", pass: "s3cret", inboxPrefix: "_INBOX.orders" },
       problems: [],
     });
     expect(read({ NATS_USER: "b", NATS_PASSWORD: "p", NATS_INBOX_PREFIX: "_INBOX_B" }).auth.inboxPrefix).toBe("_INBOX_B");
@@ -43,9 +42,9 @@ describe("readNatsAuth", () => {
 
   it("NATS_NKEY_SEED_FILE: signs the server's nonce with the user's key, re-reading the file at every connect", () => {
     const path = file("user.nk", `${seed}\n`);
-    const { auth, problems } = read({ NATS_NKEY_SEED_FILE: path }, "clocks");
+    const { auth, problems } = read({ NATS_NKEY_SEED_FILE: path }, "stock");
     expect(problems).toEqual([]);
-    expect(auth.inboxPrefix).toBe("_INBOX.clocks");
+    expect(auth.inboxPrefix).toBe("_INBOX.stock");
     const signed = (auth.authenticator as (nonce: string) => { nkey: string; sig: string })("nonce-1");
     expect(signed.nkey).toBe(user.getPublicKey());
     expect(user.verify(new TextEncoder().encode("nonce-1"), nkeys.decode(signed.sig))).toBe(true);
@@ -63,7 +62,7 @@ describe("readNatsAuth", () => {
   });
 
   it("bad settings are problems, listed with the others, that name the variable", () => {
-    expect(read({ NATS_USER: "budget" }).problems).toEqual(["NATS_USER and NATS_PASSWORD must be set together"]);
+    expect(read({ NATS_USER: "orders" }).problems).toEqual(["NATS_USER and NATS_PASSWORD must be set together"]);
     expect(read({ NATS_PASSWORD: "x" }).problems).toEqual(["NATS_USER and NATS_PASSWORD must be set together"]);
     expect(read({ NATS_USER: "u", NATS_PASSWORD: "p", NATS_CREDS_FILE: "/x.creds" }).problems).toEqual([
       "NATS credentials: set at most one of NATS_USER/NATS_PASSWORD, NATS_CREDS_FILE, NATS_NKEY_SEED_FILE (got NATS_USER/NATS_PASSWORD and NATS_CREDS_FILE)",
@@ -89,63 +88,64 @@ describe("readNatsAuth", () => {
 });
 
 describe("NATS permissions", () => {
-  const topology = readNatsTopology(new EnvReader({}));
+  const spec: NatsUserSpec = {
+    inbox: "_INBOX.orders",
+    owns: [{ stream: "SHOP_ORDERS", publishes: ["shop.orders.placed.*", "shop.orders.paid.*"] }],
+    reads: [{ stream: "SHOP_STOCK", durable: "orders-stock", filter: "shop.stock.>" }],
+    subscribes: ["shop.orders.placed.>"],
+  };
 
-  it("each workload publishes only its own events and subscribes only its own inbox (campaign: also its own events)", () => {
-    const events = (w: "brand" | "budget" | "campaign" | "clocks") => natsWorkloadPermissions(w, topology).publish.filter((s) => !s.startsWith("$JS."));
-    expect(events("brand")).toEqual(["adbudget.brand.changed.*"]);
-    expect(events("budget")).toEqual([
-      "adbudget.budget.exhausted.*", "adbudget.budget.replenished.*", "adbudget.budget.threshold.*",
-      "adbudget.budget.campaign_exhausted.*", "adbudget.budget.campaign_replenished.*",
-    ]);
-    expect(events("campaign")).toEqual(["adbudget.campaign.state.*"]);
-    expect(events("clocks")).toEqual([]);
-    expect(natsWorkloadPermissions("campaign", topology).subscribe).toEqual(["_INBOX.campaign.>", "adbudget.campaign.state.>"]);
-    for (const w of ["brand", "budget", "clocks"] as const) expect(natsWorkloadPermissions(w, topology).subscribe).toEqual([`_INBOX.${w}.>`]);
-    // No wildcard over the JetStream API or acks: every rule names a stream and, for consumers, a durable.
-    for (const w of ["brand", "budget", "campaign", "clocks"] as const) {
-      for (const s of natsWorkloadPermissions(w, topology).publish.filter((x) => x.startsWith("$JS."))) {
-        expect(s, `${w}: ${s}`).toMatch(/^\$JS\.API\.INFO$|^\$JS\.API\.STREAM\.(INFO|CREATE)\.ADBUDGET_[A-Z]+$|^\$JS\.API\.CONSUMER\.(INFO|MSG\.NEXT)\.ADBUDGET_[A-Z]+\.[a-z-]+$|^\$JS\.API\.CONSUMER\.CREATE\.ADBUDGET_[A-Z]+\.[a-z-]+\.adbudget\.[a-z]+\.>$|^\$JS\.ACK\.ADBUDGET_[A-Z]+\.[a-z-]+\.>$/);
-      }
-    }
-  });
-
-  it("only the owner creates a stream; readers look it up and use their own durable consumers", () => {
-    const creates = (w: "brand" | "budget" | "campaign" | "clocks") => natsWorkloadPermissions(w, topology).publish.filter((s) => s.startsWith("$JS.API.STREAM.CREATE."));
-    expect([creates("brand"), creates("budget"), creates("campaign"), creates("clocks")]).toEqual([
-      ["$JS.API.STREAM.CREATE.ADBUDGET_BRAND"],
-      ["$JS.API.STREAM.CREATE.ADBUDGET_BUDGET"],
-      ["$JS.API.STREAM.CREATE.ADBUDGET_CAMPAIGN"],
-      [],
-    ]);
-    expect(natsWorkloadPermissions("clocks", topology).publish).toContain("$JS.API.CONSUMER.MSG.NEXT.ADBUDGET_BRAND.clocks-brand-events");
-    expect(natsWorkloadPermissions("campaign", topology).publish).not.toContain("$JS.API.CONSUMER.MSG.NEXT.ADBUDGET_BRAND.clocks-brand-events");
-  });
-
-  it("deploy/local/nats-auth.conf is what scripts/nats-auth-conf.ts prints for the defaults, and nats-server accepts it", () => {
-    const root = fileURLToPath(new URL("../../../", import.meta.url));
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
-    const printed = execFileSync(process.execPath, [join(root, "scripts/nats-auth-conf.ts")], { env, encoding: "utf8" });
-    const committed = readFileSync(join(root, "deploy/local/nats-auth.conf"), "utf8");
-    expect(committed, "regenerate: node scripts/nats-auth-conf.ts > deploy/local/nats-auth.conf").toBe(printed);
-    const passwords = Object.fromEntries(["BRAND", "BUDGET", "CAMPAIGN", "CLOCKS", "ADMIN"].map((w) => [`NATS_${w}_PASSWORD`, "x"]));
-    const natsServer = existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server";
-    const check = (vars: Record<string, string>) => spawnSync(natsServer, ["-t", "-c", join(root, "deploy/local/nats-auth.conf")], { env: { ...env, ...vars }, encoding: "utf8" });
-    expect(check(passwords)).toMatchObject({ status: 0, stderr: expect.stringMatching(/is valid/) });
-    // The passwords come from nats-server's environment: one missing, and it refuses to start.
-    const { NATS_CLOCKS_PASSWORD: _, ...withoutOne } = passwords;
-    expect(check(withoutOne)).toMatchObject({ status: 1, stderr: expect.stringMatching(/NATS_CLOCKS_PASSWORD/) });
-  });
-
-  it("renders nkey users and literal passwords too", () => {
-    const conf = natsAuthorizationConfig({
-      topology: readNatsTopology(new EnvReader({ EVENT_SUBJECT_PREFIX: "t1", BRAND_STREAM: "T1_BRAND" })),
-      users: { brand: { password: "pw\"1" }, budget: { user: "budget-svc", passwordVariable: "BUDGET_PW" }, campaign: { nkey: "UABC" }, clocks: { nkey: "UDEF" } },
+  it("allows publishing the owned stream's events and looking it up and creating it, nothing more of it", () => {
+    expect(natsPermissions({ ...spec, reads: [], subscribes: [] })).toEqual({
+      publish: ["$JS.API.INFO", "shop.orders.placed.*", "shop.orders.paid.*", "$JS.API.STREAM.INFO.SHOP_ORDERS", "$JS.API.STREAM.CREATE.SHOP_ORDERS"],
+      subscribe: ["_INBOX.orders.>"],
     });
-    expect(conf).toContain('user: "brand"\n      password: "pw\\"1"');
-    expect(conf).toContain('user: "budget-svc"\n      password: $BUDGET_PW');
+  });
+
+  it("allows a read stream only through the workload's own durable and filter", () => {
+    expect(natsPermissions({ ...spec, owns: [], subscribes: [] }).publish).toEqual([
+      "$JS.API.INFO",
+      "$JS.API.STREAM.INFO.SHOP_STOCK",
+      "$JS.API.CONSUMER.INFO.SHOP_STOCK.orders-stock",
+      "$JS.API.CONSUMER.CREATE.SHOP_STOCK.orders-stock.shop.stock.>",
+      "$JS.API.CONSUMER.MSG.NEXT.SHOP_STOCK.orders-stock",
+      "$JS.ACK.SHOP_STOCK.orders-stock.>",
+    ]);
+  });
+
+  it("subscribes the inbox and the declared feeds alone", () => {
+    expect(natsPermissions(spec).subscribe).toEqual(["_INBOX.orders.>", "shop.orders.placed.>"]);
+    expect(natsPermissions({ inbox: "_INBOX.idle", owns: [], reads: [], subscribes: [] })).toEqual({ publish: ["$JS.API.INFO"], subscribe: ["_INBOX.idle.>"] });
+  });
+
+  it("describes a user a line per thing it does", () => {
+    expect(describeNatsUser(spec)).toBe(
+      "publishes shop.orders.placed.*, shop.orders.paid.* to SHOP_ORDERS\npulls SHOP_STOCK (orders-stock, shop.stock.>)\nsubscribes shop.orders.placed.>",
+    );
+    expect(describeNatsUser({ inbox: "_INBOX.idle", owns: [], reads: [], subscribes: [] })).toBe("its inbox only");
+  });
+
+  it("renders users by nkey, literal password and password variable, each under its description", () => {
+    const permissions = natsPermissions(spec);
+    const conf = natsAuthorizationConfig({
+      header: "first line\n\nthird line",
+      users: [
+        { user: "orders", description: "orders service\nits work", password: 'pw"1', permissions },
+        { user: "orders-svc", description: "renamed", passwordVariable: "ORDERS_PW", permissions },
+        { user: "stock", description: "by key", nkey: "UABC", permissions: { publish: [], subscribe: [] } },
+      ],
+    });
+    expect(conf.startsWith("# first line\n#\n# third line\nauthorization {\n  users = [\n    # orders service\n    # its work\n    {\n")).toBe(true);
+    expect(conf).toContain('user: "orders"\n      password: "pw\\"1"');
+    expect(conf).toContain('user: "orders-svc"\n      password: $ORDERS_PW');
     expect(conf).toContain('nkey: "UABC"');
-    expect(conf).toContain('"t1.brand.changed.*"');
-    expect(conf).toContain('"$JS.API.STREAM.CREATE.T1_BRAND"');
+    expect(conf).toContain('            "$JS.API.CONSUMER.CREATE.SHOP_STOCK.orders-stock.shop.stock.>"\n');
+    expect(conf.endsWith("    }\n  ]\n}\n")).toBe(true);
+  });
+
+  it("is accepted by nats-server", () => {
+    const path = file("auth.conf", natsAuthorizationConfig({ users: [{ user: "orders", description: "x", password: "p", permissions: natsPermissions(spec) }] }));
+    const natsServer = existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server";
+    expect(spawnSync(natsServer, ["-t", "-c", path], { encoding: "utf8" })).toMatchObject({ status: 0, stderr: expect.stringMatching(/is valid/) });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * NATS credentials of a workload (a service or the clocks worker), read once at start with the
+ * NATS credentials of a workload (a service or a worker), read once at start with the
  * other settings: a bad or ambiguous setting is listed with every other configuration problem.
  *
  * - `NATS_USER` + `NATS_PASSWORD`: username and password (nats-server `authorization.users`).
@@ -31,8 +31,8 @@ export function natsInboxPrefix(workload: string): string {
 }
 
 /**
- * Reads the NATS credentials of `workload` (`brand`, `budget`, `campaign`, `clocks`; it names the
- * inbox prefix). Problems go to `reader.problems`; the caller's `reader.done()` reports them.
+ * Reads the NATS credentials of `workload` (a service's or a worker's name: it names the inbox
+ * prefix). Problems go to `reader.problems`; the caller's `reader.done()` reports them.
  */
 export function readNatsAuth(reader: EnvReader, workload: string): NatsAuthOptions {
   const user = reader.string("NATS_USER", "");
@@ -81,7 +81,7 @@ function fileAuthenticator(
   }
   const authenticator = make(read);
   try {
-    const auth = authenticator("adbudget-config-check") as { nkey?: string } | undefined;
+    const auth = authenticator("config-check") as { nkey?: string } | undefined;
     if (!auth?.nkey?.startsWith("U")) throw new Error("not a user key");
   } catch {
     reader.problems.push(`${name}=${JSON.stringify(path)}: expected ${expected}`);

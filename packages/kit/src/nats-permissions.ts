@@ -1,16 +1,14 @@
 /**
- * Who may do what on NATS: one user per workload (brand, budget, campaign, clocks), allowed the
- * narrowest subjects that still let its own work run, and nothing else (an allow list is
- * default deny). The rules, by what a workload does:
+ * Who may do what on NATS, from what a workload does: each workload's user is allowed the
+ * narrowest subjects that still let its own work run, and nothing else (an allow list is default
+ * deny). Which workload does what is the system's declaration, handed in (NatsUserSpec); the rules
+ * that turn it into subjects are here:
  *
- * - **Publishes its events** (outbox relay, JetStream publish): publish on its own event subjects
- *   only (brand `<prefix>.brand.changed.*`; budget `<prefix>.budget.exhausted.*`,
- *   `<prefix>.budget.replenished.*`, `<prefix>.budget.threshold.*` and the campaign caps'
- *   `<prefix>.budget.campaign_exhausted.*` / `campaign_replenished.*`; campaign `<prefix>.campaign.state.*`). A new event type
- *   needs its subject added here.
- * - **Owns its stream** (created if missing): `$JS.API.INFO` (the client's JetStream check),
- *   `$JS.API.STREAM.INFO.<own stream>`, `$JS.API.STREAM.CREATE.<own stream>`. Nobody may update,
- *   purge or delete a stream, or touch a stream that is not its own or one it reads.
+ * - **Publishes its events into a stream it owns** (outbox relay, JetStream publish): publish on
+ *   those event subjects only; `$JS.API.INFO` (the client's JetStream check),
+ *   `$JS.API.STREAM.INFO.<stream>` and `$JS.API.STREAM.CREATE.<stream>` (created if missing).
+ *   Nobody may update, purge or delete a stream, or touch a stream that is not its own or one it
+ *   reads.
  * - **Reads a stream with a durable pull consumer**: `$JS.API.STREAM.INFO.<stream>` (lookup only:
  *   only the owner creates its stream, a consumer started first retries until it exists),
  *   `$JS.API.CONSUMER.INFO.<stream>.<durable>`, `$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`
@@ -18,54 +16,28 @@
  *   servers before 2.9 are not supported), `$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>` (pull),
  *   `$JS.ACK.<stream>.<durable>.>` (ack, nak). Only its own durable names and filter: it cannot
  *   pull from, ack for or redefine another's consumer.
- *   campaign reads the budget stream (`campaign-budget-events`) and the brand stream
- *   (`campaign-brand-events`); budget reads the campaign stream (`budget-campaign-events`, for
- *   the campaigns' caps); clocks reads the brand stream (`clocks-brand-events`) and the
- *   campaign stream (`clocks-campaign-events`).
- * - **Replies**: subscribe on `_INBOX.<workload>.>` only, the workload's own inbox prefix (the
- *   kit sets it when credentials are configured, see nats-auth.ts). JetStream acks, API answers
- *   and pulled messages arrive there, so no workload can read another's replies or deliveries.
- *   Nobody needs to publish to an inbox (the servers answer, the workloads only ask).
- * - **Core subscriptions**: campaign's WatchCampaigns feed subscribes `<prefix>.campaign.state.>`
- *   (its own events). No other workload subscribes to event subjects: consumers pull.
+ * - **Replies**: subscribe on `<inbox>.>` only, the workload's own inbox prefix (the kit sets it
+ *   when credentials are configured, see nats-auth.ts). JetStream acks, API answers and pulled
+ *   messages arrive there, so no workload can read another's replies or deliveries. Nobody needs
+ *   to publish to an inbox (the servers answer, the workloads only ask).
+ * - **Core subscriptions**: only those declared (a live feed of the workload's own events);
+ *   consumers pull.
  *
- * `natsAuthorizationConfig` renders these as a nats-server `authorization` block (one user per
- * workload, by password or nkey, plus optional extra users such as an operator's);
- * `scripts/nats-auth-conf.ts` prints it for the settings in the environment, and
- * deploy/local/nats-auth.conf is its output for the defaults.
+ * `natsAuthorizationConfig` renders users with these permissions as a nats-server
+ * `authorization` block (by password or nkey, plus users with explicit permissions such as an
+ * operator's).
  */
-import type { EnvReader } from "./config.js";
 
-export const NATS_WORKLOADS = ["brand", "budget", "campaign", "clocks"] as const;
-export type NatsWorkload = (typeof NATS_WORKLOADS)[number];
-
-/** The names the permissions are about: the subject prefix, the streams, the durable consumers. */
-export interface NatsTopology {
-  /** EVENT_SUBJECT_PREFIX. */
-  prefix: string;
-  /** BRAND_STREAM, BUDGET_STREAM, CAMPAIGN_STREAM. */
-  streams: { brand: string; budget: string; campaign: string };
-  /** CAMPAIGN_BUDGET_CONSUMER, CAMPAIGN_BRAND_CONSUMER, CLOCKS_BRAND_CONSUMER, CLOCKS_CAMPAIGN_CONSUMER. */
-  consumers: { campaignBudget: string; campaignBrand: string; clocksBrand: string; clocksCampaign: string; budgetCampaign: string };
-}
-
-/** Reads the topology from the same variables (and defaults) the services and the worker read. */
-export function readNatsTopology(reader: EnvReader): NatsTopology {
-  return {
-    prefix: reader.token("EVENT_SUBJECT_PREFIX", "adbudget"),
-    streams: {
-      brand: reader.token("BRAND_STREAM", "ADBUDGET_BRAND"),
-      budget: reader.token("BUDGET_STREAM", "ADBUDGET_BUDGET"),
-      campaign: reader.token("CAMPAIGN_STREAM", "ADBUDGET_CAMPAIGN"),
-    },
-    consumers: {
-      campaignBudget: reader.token("CAMPAIGN_BUDGET_CONSUMER", "campaign-budget-events"),
-      campaignBrand: reader.token("CAMPAIGN_BRAND_CONSUMER", "campaign-brand-events"),
-      clocksBrand: reader.token("CLOCKS_BRAND_CONSUMER", "clocks-brand-events"),
-      clocksCampaign: reader.token("CLOCKS_CAMPAIGN_CONSUMER", "clocks-campaign-events"),
-      budgetCampaign: reader.token("BUDGET_CAMPAIGN_CONSUMER", "budget-campaign-events"),
-    },
-  };
+/** What one workload does on NATS, in the terms the permissions are about. */
+export interface NatsUserSpec {
+  /** Its inbox prefix (natsInboxPrefix): it may subscribe to `<inbox>.>`. */
+  inbox: string;
+  /** The streams it owns, each with the event subjects it publishes into it. */
+  owns: readonly { stream: string; publishes: readonly string[] }[];
+  /** The streams it reads, each through one durable pull consumer with one filter subject. */
+  reads: readonly { stream: string; durable: string; filter: string }[];
+  /** Core subscriptions besides its inbox (live feeds). */
+  subscribes: readonly string[];
 }
 
 export interface NatsPermissions {
@@ -74,7 +46,7 @@ export interface NatsPermissions {
 }
 
 /** Publishing events to a stream the workload owns. */
-function owner(stream: string, eventSubjects: string[]): string[] {
+function owner(stream: string, eventSubjects: readonly string[]): string[] {
   return [...eventSubjects, `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`];
 }
 
@@ -90,45 +62,21 @@ function reader(stream: string, durable: string, filter: string): string[] {
 }
 
 /** The permissions of one workload's user (see the rules above). */
-export function natsWorkloadPermissions(workload: NatsWorkload, t: NatsTopology): NatsPermissions {
-  const p = t.prefix;
-  const inbox = `_INBOX.${workload}.>`;
-  const common = ["$JS.API.INFO"];
-  switch (workload) {
-    case "brand":
-      return { publish: [...common, ...owner(t.streams.brand, [`${p}.brand.changed.*`])], subscribe: [inbox] };
-    case "budget":
-      return {
-        publish: [
-          ...common,
-          ...owner(t.streams.budget, [
-            `${p}.budget.exhausted.*`, `${p}.budget.replenished.*`, `${p}.budget.threshold.*`,
-            `${p}.budget.campaign_exhausted.*`, `${p}.budget.campaign_replenished.*`,
-          ]),
-          ...reader(t.streams.campaign, t.consumers.budgetCampaign, `${p}.campaign.>`),
-        ],
-        subscribe: [inbox],
-      };
-    case "campaign":
-      return {
-        publish: [
-          ...common,
-          ...owner(t.streams.campaign, [`${p}.campaign.state.*`]),
-          ...reader(t.streams.budget, t.consumers.campaignBudget, `${p}.budget.>`),
-          ...reader(t.streams.brand, t.consumers.campaignBrand, `${p}.brand.>`),
-        ],
-        subscribe: [inbox, `${p}.campaign.state.>`],
-      };
-    case "clocks":
-      return {
-        publish: [
-          ...common,
-          ...reader(t.streams.brand, t.consumers.clocksBrand, `${p}.brand.>`),
-          ...reader(t.streams.campaign, t.consumers.clocksCampaign, `${p}.campaign.>`),
-        ],
-        subscribe: [inbox],
-      };
-  }
+export function natsPermissions(spec: NatsUserSpec): NatsPermissions {
+  return {
+    publish: ["$JS.API.INFO", ...spec.owns.flatMap((o) => owner(o.stream, o.publishes)), ...spec.reads.flatMap((r) => reader(r.stream, r.durable, r.filter))],
+    subscribe: [`${spec.inbox}.>`, ...spec.subscribes],
+  };
+}
+
+/** What a spec allows, a line each, for a person (the comment above each user of the file). */
+export function describeNatsUser(spec: NatsUserSpec): string {
+  const parts = [
+    ...spec.owns.map((o) => `publishes ${o.publishes.join(", ")} to ${o.stream}`),
+    ...spec.reads.map((r) => `pulls ${r.stream} (${r.durable}, ${r.filter})`),
+    ...spec.subscribes.map((s) => `subscribes ${s}`),
+  ];
+  return parts.length === 0 ? "its inbox only" : parts.join("\n");
 }
 
 /**
@@ -138,49 +86,36 @@ export function natsWorkloadPermissions(workload: NatsWorkload, t: NatsTopology)
  */
 export type NatsUserSecret = { password: string } | { passwordVariable: string } | { nkey: string };
 
+/** One user of the authorization block. */
+export type NatsUser = { user: string; description: string; permissions: NatsPermissions } & NatsUserSecret;
+
 export interface NatsAuthorizationOptions {
-  topology: NatsTopology;
-  /** The user name and secret of each workload (default name: the workload's). */
-  users: Record<NatsWorkload, { user?: string } & NatsUserSecret>;
-  /** Further users with explicit permissions (an operator's `admin` with `>`, say). */
-  extraUsers?: ({ user?: string; description?: string; permissions: NatsPermissions } & NatsUserSecret)[];
+  users: readonly NatsUser[];
   /** A comment put at the top of the file. */
   header?: string;
 }
 
-/** A nats-server `authorization { users = [...] }` block for the workloads (see the rules above). */
+/** A nats-server `authorization { users = [...] }` block of `users`. */
 export function natsAuthorizationConfig(o: NatsAuthorizationOptions): string {
   const q = (s: string) => JSON.stringify(s);
   const list = (subjects: string[]) => `{\n          allow: [\n${subjects.map((s) => `            ${q(s)}`).join("\n")}\n          ]\n        }`;
-  const credential = (s: NatsUserSecret & { user?: string }, name: string) => {
-    if ("nkey" in s) return `nkey: ${q(s.nkey)}`;
-    const password = "password" in s ? q(s.password) : `$${s.passwordVariable}`;
-    return `user: ${q(s.user ?? name)}\n      password: ${password}`;
+  const credential = (u: NatsUser) => {
+    if ("nkey" in u) return `nkey: ${q(u.nkey)}`;
+    const password = "password" in u ? q(u.password) : `$${u.passwordVariable}`;
+    return `user: ${q(u.user)}\n      password: ${password}`;
   };
-  const user = (what: string, secret: NatsUserSecret & { user?: string }, name: string, p: NatsPermissions) =>
+  const users = o.users.map((u) =>
     [
-      ...what.split("\n").map((l) => `    # ${l}`),
+      ...u.description.split("\n").map((l) => `    # ${l}`),
       "    {",
-      `      ${credential(secret, name)}`,
+      `      ${credential(u)}`,
       "      permissions: {",
-      `        publish: ${list(p.publish)}`,
-      `        subscribe: ${list(p.subscribe)}`,
+      `        publish: ${list(u.permissions.publish)}`,
+      `        subscribe: ${list(u.permissions.subscribe)}`,
       "      }",
       "    }",
-    ].join("\n");
-  const t = o.topology;
-  const what: Record<NatsWorkload, string> = {
-    brand: `brand service: publishes ${t.prefix}.brand.changed.<id> to ${t.streams.brand}`,
-    budget: `budget service: publishes ${t.prefix}.budget.{exhausted,replenished}.<brandId> to ${t.streams.budget}`,
-    campaign:
-      `campaign service: publishes ${t.prefix}.campaign.state.<id> to ${t.streams.campaign}, pulls ${t.streams.budget} ` +
-      `(${t.consumers.campaignBudget})\nand ${t.streams.brand} (${t.consumers.campaignBrand}); WatchCampaigns subscribes its own events`,
-    clocks: `clocks worker: pulls ${t.streams.brand} (${t.consumers.clocksBrand}) and ${t.streams.campaign} (${t.consumers.clocksCampaign})`,
-  };
-  const users = [
-    ...NATS_WORKLOADS.map((w) => user(what[w], o.users[w], w, natsWorkloadPermissions(w, t))),
-    ...(o.extraUsers ?? []).map((e, i) => user(e.description ?? "extra user", e, e.user ?? `extra${i}`, e.permissions)),
-  ];
+    ].join("\n"),
+  );
   const header = o.header === undefined ? "" : `${o.header.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n")}\n`;
   return `${header}authorization {\n  users = [\n${users.join("\n")}\n  ]\n}\n`;
 }

@@ -1,8 +1,8 @@
 /**
  * NATS credentials (issue 12, item 7): the services and the clocks worker, each with its own
  * NATS user, against a nats-server of this test alone whose authorization is the one
- * `natsAuthorizationConfig` renders (deploy/local/nats-auth.conf, for this test's prefix and
- * streams). The whole system does its work (spend runs a budget out, the campaign service pauses
+ * `natsAuthorization` derives from the topology (deploy/local/nats-auth.conf, for this test's
+ * prefix and streams). The whole system does its work (spend runs a budget out, the campaign service pauses
  * the campaigns from the budget events and WatchCampaigns shows it, the brand archive reaches
  * the campaign service, the clocks worker starts its workflows from brand and campaign events),
  * and no workload can publish another's events, read what it must not read, or administer
@@ -15,18 +15,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeys, PermissionViolationError, type NatsConnection } from "@nats-io/transport-node";
-import {
-  createLogger,
-  DurableConsumer,
-  ensureStream,
-  EnvReader,
-  natsAuthorizationConfig,
-  natsWorkloadPermissions,
-  readNatsAuth,
-  readNatsTopology,
-  type NatsTopology,
-  type NatsWorkload,
-} from "@adbudget/kit";
+import { createLogger, DurableConsumer, ensureStream, EnvReader, readNatsAuth } from "@adbudget/kit";
+import { natsAuthorization, natsWorkloadPermissions, readSystemTopology, type SystemTopology, type Workload as NatsWorkload } from "@adbudget/topology";
 import { daypartWorkflowId, resetWorkflowId } from "@adbudget/workflows";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -39,9 +29,19 @@ import { startNatsServer, type NatsServerProcess } from "./nats-server.js";
 const tag = `na${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 const TAG = tag.toUpperCase();
 /** The names startSystem gives a system with this tag; the durable consumers keep their defaults. */
-const topology: NatsTopology = readNatsTopology(
+const system: SystemTopology = readSystemTopology(
   new EnvReader({ EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${TAG}_BRAND`, BUDGET_STREAM: `${TAG}_BUDGET`, CAMPAIGN_STREAM: `${TAG}_CAMPAIGN` }),
 );
+/** The stream and durable names the test refers to. */
+const topology = {
+  streams: { brand: system.streams.brand.name, budget: system.streams.budget.name, campaign: system.streams.campaign.name },
+  consumers: {
+    campaignBudget: system.consumers.campaign["budget-events"].durable,
+    campaignBrand: system.consumers.campaign["brand-events"].durable,
+    clocksBrand: system.consumers.clocks["brand-events"].durable,
+    clocksCampaign: system.consumers.clocks["campaign-events"].durable,
+  },
+};
 const password = () => randomBytes(12).toString("hex");
 const passwords = { brand: password(), budget: password(), campaign: password(), admin: password() };
 /** The clocks worker authenticates with an nkey (NATS_NKEY_SEED_FILE), the services with passwords. */
@@ -65,8 +65,8 @@ beforeAll(async () => {
   };
   server = await startNatsServer({
     monitor: true,
-    config: natsAuthorizationConfig({
-      topology,
+    config: natsAuthorization({
+      topology: system,
       users: {
         brand: { password: passwords.brand },
         budget: { password: passwords.budget },
@@ -350,7 +350,7 @@ describe("NATS_CREDS_FILE: decentralized auth, the same permissions in user JWTs
   /** A workload connected as the kit connects it with NATS_CREDS_FILE (a .creds file issued for it). */
   async function connectWithCreds(workload: NatsWorkload): Promise<NatsConnection> {
     const path = join(dir, `${workload}.creds`);
-    await writeFile(path, operator.creds(workload, natsWorkloadPermissions(workload, topology)), { mode: 0o600 });
+    await writeFile(path, operator.creds(workload, natsWorkloadPermissions(workload, system)), { mode: 0o600 });
     const reader = new EnvReader({ NATS_CREDS_FILE: path });
     const auth = readNatsAuth(reader, workload);
     reader.done();

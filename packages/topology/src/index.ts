@@ -1,2 +1,3 @@
 export * from "./declaration.js";
 export * from "./read-topology.js";
+export * from "./nats-users.js";

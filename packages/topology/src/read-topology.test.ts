@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, EnvReader } from "@adbudget/kit";
-import { CALLS, CONSUMERS, SERVICES, STREAMS, WORKLOADS } from "./declaration.js";
+import { CALLS, CONSUMERS, SERVICES, STREAMS, WORKLOADS, type ConsumerDeclaration } from "./declaration.js";
 import { readServiceTopology, readSystemTopology, readWorkerTopology, serviceDefaults } from "./read-topology.js";
 
 /** The problems a read leaves in its reader. */
@@ -20,7 +20,8 @@ describe("the declaration", () => {
   });
 
   it("names every stream and durable with a variable of its own, and each default is a valid name", () => {
-    const variables = [...Object.values(STREAMS).map((s) => s.env), ...WORKLOADS.flatMap((w) => Object.values(CONSUMERS[w]).map((c) => c.env))];
+    const consumers = WORKLOADS.flatMap((w) => Object.values<ConsumerDeclaration>(CONSUMERS[w]));
+    const variables = [...Object.values(STREAMS).map((s) => s.env), ...consumers.map((c) => c.env)];
     expect(new Set(variables).size).toBe(variables.length);
     const reader = new EnvReader({});
     readSystemTopology(reader);
@@ -29,7 +30,8 @@ describe("the declaration", () => {
 
   it("filters every consumer within the subjects of the stream it reads, and reads only another's stream", () => {
     for (const w of WORKLOADS) {
-      for (const c of Object.values(CONSUMERS[w])) {
+      const consumers: Readonly<Record<string, ConsumerDeclaration>> = CONSUMERS[w];
+      for (const c of Object.values(consumers)) {
         expect(STREAMS[c.stream].subjects.some((s) => c.filter.startsWith(s.slice(0, -1))), `${w}: ${c.durable}`).toBe(true);
         expect(c.stream, `${w} reads its own stream`).not.toBe(w);
       }
