@@ -227,6 +227,30 @@ describe("NATS with one user per workload", () => {
     expect(loggedViolations().filter((line) => !waits.includes(line))).toEqual([]);
   });
 
+  it("WatchBudgetAlerts hears its brand's alerts: the budget service's core subscription to its own events", async () => {
+    const s = h.system;
+    const { brand } = await s.brands.createBrand({ name: `NATS alerts ${tag}`, timeZone: "America/New_York" });
+    const brandId = brand!.id;
+    await s.budget.setBudget({ brandId, dailyLimitMicros: 10_000_000n, alerts: { percents: [50] } });
+    const { campaign } = await s.campaigns.createCampaign({ brandId, name: "Alerted" });
+    const abort = new AbortController();
+    let subscribed = false;
+    const heard: number[] = [];
+    const watching = (async () => {
+      for await (const m of s.budget.watchBudgetAlerts({ brandId }, { signal: abort.signal })) {
+        if (m.subscribed) subscribed = true;
+        else heard.push(m.alert?.percent ?? 0);
+      }
+    })().catch(() => undefined);
+    await eventually(async () => subscribed, 10_000, "the alert stream is subscribed");
+    await s.budget.recordSpend({ eventId: `${tag}-alert`, brandId, campaignId: campaign!.id, amountMicros: 6_000_000n });
+    await eventually(async () => heard.length === 1, 10_000, "the watcher heard the 50% alert");
+    expect(heard).toEqual([50]);
+    abort.abort();
+    await watching;
+    expect(loggedViolations().filter((line) => line.startsWith("budget Subscription"))).toEqual([]);
+  });
+
   it("a workload cannot publish another workload's events", async () => {
     const jsm = await jetstreamManager(h.system.nc);
     const before = await Promise.all(Object.values(topology.streams).map(async (s) => (await jsm.streams.info(s)).state.messages));

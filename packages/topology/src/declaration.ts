@@ -109,7 +109,7 @@ export type ConsumerName<W extends Workload> = keyof (typeof CONSUMERS)[W] & str
  */
 export const SUBSCRIPTIONS = {
   brand: [],
-  budget: [],
+  budget: ["budget.threshold.>"], // WatchBudgetAlerts
   campaign: ["campaign.state.>"], // WatchCampaigns
   clocks: [],
 } as const satisfies Record<Workload, readonly string[]>;

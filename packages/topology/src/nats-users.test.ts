@@ -12,7 +12,7 @@ const topology = readSystemTopology(new EnvReader({}));
 const permissions = (w: Workload) => natsWorkloadPermissions(w, topology);
 
 describe("the workloads' NATS users", () => {
-  it("each publishes only its own events and subscribes only its own inbox (campaign: also its own events)", () => {
+  it("each publishes only its own events and subscribes only its own inbox and the feeds of its own events", () => {
     const events = (w: Workload) => permissions(w).publish.filter((s) => !s.startsWith("$JS."));
     expect(events("brand")).toEqual(["adbudget.brand.changed.*"]);
     expect(events("budget")).toEqual([
@@ -22,7 +22,8 @@ describe("the workloads' NATS users", () => {
     expect(events("campaign")).toEqual(["adbudget.campaign.state.*"]);
     expect(events("clocks")).toEqual([]);
     expect(permissions("campaign").subscribe).toEqual(["_INBOX.campaign.>", "adbudget.campaign.state.>"]);
-    for (const w of ["brand", "budget", "clocks"] as const) expect(permissions(w).subscribe).toEqual([`_INBOX.${w}.>`]);
+    expect(permissions("budget").subscribe).toEqual(["_INBOX.budget.>", "adbudget.budget.threshold.>"]);
+    for (const w of ["brand", "clocks"] as const) expect(permissions(w).subscribe).toEqual([`_INBOX.${w}.>`]);
     // No wildcard over the JetStream API or acks: every rule names a stream and, for consumers, a durable.
     for (const w of WORKLOADS) {
       for (const s of permissions(w).publish.filter((x) => x.startsWith("$JS."))) {
