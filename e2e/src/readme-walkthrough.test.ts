@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,7 +39,15 @@ const terminal = () => {
   return t;
 };
 
+/** `name` on the PATH, or an error that says the README needs it: not a failure of the system. */
+function onPath(name: string, install: string): void {
+  const found = (process.env.PATH ?? "").split(":").some((dir) => dir !== "" && existsSync(join(dir, name)));
+  if (!found) throw new Error(`${name} is not on the PATH: the README's blocks use it (${install})`);
+}
+
 beforeAll(async () => {
+  onPath("jq", "apt-get install jq");
+  onPath("curl", "apt-get install curl");
   system = await startSystem(() => ({ RECONCILE_INTERVAL_MS: "0" }));
   checkout = mkdtempSync(join(tmpdir(), "adbudget-readme-"));
   copyFileSync(join(ROOT, "package.json"), join(checkout, "package.json"));
