@@ -7,7 +7,7 @@ import type { BrandDirectory } from "./brand-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import type { Kind } from "./ledger-reads.js";
 import { periodStatus } from "./proto-mapping.js";
-import { MAX_FUTURE_MS } from "./budget-service.js";
+import { MAX_FUTURE_MS } from "./spend-intake.js";
 import type { ZoneLocks } from "./zone-locks.js";
 
 /**

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type pg from "pg";
 import { NotFoundError, UnavailableError, type Logger } from "@adbudget/kit";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { usableZone } from "./runtime-zone.js";
 
 /** More brands than this are not kept in memory (the oldest go first); the table keeps all. */
 const MAX_CACHED = 100_000;
@@ -56,6 +57,14 @@ export class ZoneLocks {
     const stored = await this.stored(brandId);
     if (stored !== undefined) this.remember(brandId, stored);
     return stored;
+  }
+
+  /**
+   * The zone a brand's periods are in for a read: its locked zone once it has spend, else its
+   * current one; UNAVAILABLE when this runtime cannot compute days in it (runtime-zone.ts).
+   */
+  async zoneOf(brand: { id: string; timeZone: string }): Promise<string> {
+    return usableZone((await this.lockedZone(brand.id)) ?? brand.timeZone, brand.id);
   }
 
   private async lockOnce(brandId: string): Promise<string> {
