@@ -1,8 +1,8 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { allowedRoles, PUBLIC_SERVICES } from "./access-policy.js";
 import type { TokenVerifier } from "./auth-tokens.js";
 import { requestIdFrom } from "./interceptors.js";
 import type { Logger } from "./logger.js";
+import { mayCall, PUBLIC_SERVICES } from "./method-rules.js";
 import type { Metrics } from "./metrics.js";
 import { kAuthorization, kPrincipal } from "./request-context.js";
 
@@ -11,10 +11,11 @@ const MAX_TOKEN = 16_384;
 
 /**
  * Authentication and role authorization of every call, as connect's request gate: it runs
- * before the request body is read, so a caller without a valid token, or without the role an RPC
- * needs, learns nothing about the request's shape and costs no parsing. grpc.health.v1 is open
- * (probes). A refused call is logged and counted here (it never reaches the interceptors).
- * The principal goes into the call's context for the brand-scope checks of the handlers.
+ * before the request body is read, so a caller without a valid token, or without a role the
+ * RPC's rule names (method-rules.ts: the option beside the RPC in its proto), learns nothing
+ * about the request's shape and costs no parsing. grpc.health.v1 is open (probes). A refused
+ * call is logged and counted here (it never reaches the interceptors). The principal goes into
+ * the call's context for the handlers' scope checks.
  */
 export function createAuthGate(verifier: TokenVerifier, logger: Logger, metrics?: Metrics) {
   return async (ctx: HandlerContext): Promise<void> => {
@@ -29,7 +30,7 @@ export function createAuthGate(verifier: TokenVerifier, logger: Logger, metrics?
         throw new ConnectError('malformed credentials: expected "authorization: Bearer <token>"', Code.Unauthenticated);
       }
       const principal = await verifier.verify(header.slice(7));
-      if (!allowedRoles(rpc).includes(principal.role)) {
+      if (!mayCall(principal.role, ctx.service, ctx.method)) {
         throw new ConnectError(`the role ${principal.role} may not call ${rpc}`, Code.PermissionDenied);
       }
       ctx.values.set(kPrincipal, principal);

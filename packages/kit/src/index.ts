@@ -31,6 +31,7 @@ export * from "./span-exporter.js";
 export * from "./outbox-entity.js";
 export * from "./dates.js";
 export * from "./access-policy.js";
+export * from "./method-rules.js";
 export * from "./auth-tokens.js";
 export * from "./auth-gate.js";
 export * from "./auth-config.js";

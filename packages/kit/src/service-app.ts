@@ -3,7 +3,7 @@ import type { ConnectRouter, Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type pg from "pg";
-import type { Role } from "./access-policy.js";
+import { ROLES, type Role } from "./access-policy.js";
 import { loadAuth } from "./auth-config.js";
 import { createAuthGate } from "./auth-gate.js";
 import type { ServiceConfig } from "./config.js";
@@ -11,6 +11,7 @@ import { startDurableConsumer, type DurableConsumerOptions } from "./consumer.js
 import { migrate, openDatabase, poolProbe, type DatabaseOptions, type MikroORM } from "./db.js";
 import { connectNats, serverOptionsFrom, startOutboxRelay, StopStack } from "./lifecycle.js";
 import { createLogger, type Logger } from "./logger.js";
+import { checkMethodRules } from "./method-rules.js";
 import { Metrics } from "./metrics.js";
 import { shiftedNow, type Now } from "./now.js";
 import type { OutboxRelay, RelayOptions } from "./outbox-relay.js";
@@ -92,6 +93,7 @@ export interface ServiceApp {
 export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp> {
   const { config } = spec;
   const logger = spec.logger ?? createLogger(config.name, config.logLevel);
+  checkAccessRules(spec.services, logger);
   const stack = new StopStack(logger);
   try {
     const { pool, orm } = await openServiceDatabase(spec, logger, stack);
@@ -140,6 +142,16 @@ export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp>
     await stack.run();
     throw err;
   }
+}
+
+/**
+ * Refuses to start with an RPC rule naming a role no token can carry (it would quietly refuse the
+ * callers it meant), and says which RPCs have no rule (refused to everyone: default deny).
+ */
+function checkAccessRules(services: readonly DescService[], logger: Logger): void {
+  const { unknownRoles, withoutRule } = checkMethodRules(services, ROLES);
+  if (unknownRoles.length > 0) throw new Error(`access rules name unknown roles (known: ${ROLES.join(", ")}):\n  - ${unknownRoles.join("\n  - ")}`);
+  for (const rpc of withoutRule) logger.warn({ rpc }, "this RPC has no access rule: every caller is refused (default deny)");
 }
 
 /** The service's database and its one pool (see ServiceAppSpec.schema.access). */
