@@ -10,7 +10,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { JWK } from "jose";
-import { BRAND_SCOPED_ROLES, ensureDevKeys, keyFiles, MAY_NAME_BRANDS, mintToken, ROLES, type Role } from "@adbudget/kit";
+import { ensureDevKeys, keyFiles, mintToken } from "@adbudget/kit";
+import { BRAND_SCOPED_ROLES, MAY_NAME_BRANDS, ROLES, type Role } from "@adbudget/topology";
 import { parseTokenArgs, usage, type RoleRules } from "./token-args.ts";
 
 const rules: RoleRules = { roles: ROLES, mustNameBrands: BRAND_SCOPED_ROLES, mayNameBrands: MAY_NAME_BRANDS };

@@ -7,6 +7,7 @@ import { createLocalJWKSet } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createAuthGate, createLogger, isJwks, startServer, TokenVerifier, type RunningServer, type TokenClaims } from "@adbudget/kit";
 import { createTestAuth, TEST_AUDIENCE, type TestAuth } from "@adbudget/testing";
+import { ACCESS } from "@adbudget/topology";
 import { ServerReflection } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
 import { ROLE_SCOPE, TABLE_ROLES } from "./access-table.js";
 
@@ -60,7 +61,7 @@ beforeAll(async () => {
       });
     },
     probes: {},
-    requestGate: createAuthGate(new TokenVerifier(createLocalJWKSet(jwks), TEST_AUDIENCE), logger),
+    requestGate: createAuthGate(new TokenVerifier(createLocalJWKSet(jwks), TEST_AUDIENCE, ACCESS), logger),
   });
 });
 afterAll(async () => {

@@ -1,7 +1,8 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Client } from "@connectrpc/connect";
-import { isSettingsChange, type Logger } from "@adbudget/kit";
+import { isSettingsChange } from "@adbudget/campaign-service/event-contract";
+import type { Logger } from "@adbudget/kit";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";

@@ -5,6 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from "@temporalio/worker";
 import { connectNats, createLogger, loadAuth, startDurableConsumer, StopStack, tracePropagationInterceptor, type Logger } from "@adbudget/kit";
+import { ACCESS } from "@adbudget/topology";
 import { clientTls } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
@@ -48,7 +49,7 @@ export interface RunningWorker {
 export async function startWorker(config: WorkerConfig, options: { logger?: Logger; syncFromEvents?: boolean } = {}): Promise<RunningWorker> {
   const logger = options.logger ?? createLogger("clocks", config.logLevel);
   // The worker calls the services as the clocks identity: only it may call the clock services.
-  const auth = loadAuth(config.auth, { sub: "service:clocks", role: "clocks" });
+  const auth = loadAuth(config.auth, config.identity, ACCESS);
   const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor, ...auth.outgoing], ...clientTls(url, config) });
   const temporalOptions = temporalConnectionOptions(config.temporalAuth);
   const connection = await Connection.connect({ address: config.temporalAddress, ...temporalOptions });

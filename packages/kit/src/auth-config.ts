@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, createRemoteJWKSet, type JWK, type JWTVerifyGetKey } from "jose";
 import type { Interceptor } from "@connectrpc/connect";
-import type { Role } from "./access-policy.js";
+import type { AccessModel } from "./principal.js";
 import { bearerInterceptor, IdentityToken, isJwks, TokenVerifier } from "./auth-tokens.js";
 import type { EnvReader } from "./config.js";
 
@@ -51,10 +51,11 @@ export interface Auth {
 
 /**
  * Loads the key set and this workload's private key (failing fast with a clear message when a
- * file is missing or not what it should be), and makes the verifier and the identity token of
- * `identity` (for example `{ sub: "service:budget", role: "budget-service" }`).
+ * file is missing or not what it should be), and makes the verifier of callers' tokens for the
+ * system's `access` model and the identity token this workload calls others with (its topology's
+ * `identity`, a subject and a role).
  */
-export function loadAuth(config: AuthConfig, identity: { sub: string; role: Role }): Auth {
+export function loadAuth(config: AuthConfig, identity: { sub: string; role: string }, access: AccessModel): Auth {
   if (config.disabled) return { verifier: undefined, outgoing: [] };
   let keys: JWTVerifyGetKey;
   if (config.jwksUrl !== "") {
@@ -69,7 +70,7 @@ export function loadAuth(config: AuthConfig, identity: { sub: string; role: Role
     throw new Error(`AUTH_PRIVATE_KEY_FILE ${config.privateKeyFile}: expected a private JWK with "kid" and "alg"`);
   }
   const token = new IdentityToken(privateJwk, identity, config.audience);
-  return { verifier: new TokenVerifier(keys, config.audience), outgoing: [bearerInterceptor(() => token.token())] };
+  return { verifier: new TokenVerifier(keys, config.audience, access), outgoing: [bearerInterceptor(() => token.token())] };
 }
 
 function readJson(file: string, setting: string): unknown {

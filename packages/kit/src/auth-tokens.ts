@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { errors, importJWK, jwtVerify, SignJWT, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
-import { BRAND_SCOPED_ROLES, MAY_NAME_BRANDS, ROLES, type Principal, type Role } from "./access-policy.js";
+import type { AccessModel, Principal } from "./principal.js";
 
 /** Signature algorithms we accept: asymmetric only (`alg: none` and HMAC are refused). */
 export const TOKEN_ALGORITHMS = ["EdDSA", "ES256"];
@@ -16,7 +16,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * Verifies bearer tokens (JWT, EdDSA or ES256) against a key set chosen by `kid`, so keys rotate
  * without downtime (publish the new key, sign with it, retire the old one). Claims: `sub`,
- * `role`, `brands` (absent for all-brand roles), `aud`, `exp`, `iat`, `jti`. A verified token is
+ * `role` (one of the AccessModel's), its scope claim (a list of ids; absent for roles that act on
+ * all), `aud`, `exp`, `iat`, `jti`. A verified token is
  * cached until it expires: a call with a token seen before costs a map lookup, not a signature.
  */
 export class TokenVerifier {
@@ -30,6 +31,7 @@ export class TokenVerifier {
   constructor(
     private readonly keys: JWTVerifyGetKey,
     private readonly audience: string,
+    private readonly access: AccessModel,
   ) {}
 
   /** The principal of `token`, or a ConnectError UNAUTHENTICATED saying why not. */
@@ -52,7 +54,7 @@ export class TokenVerifier {
       throw unauthenticated(reasonOf(err));
     }
     if (payload.iat! > Date.now() / 1000 + CLOCK_SKEW_S) throw unauthenticated("the token is not valid yet (issued in the future)");
-    const principal = principalFrom(payload);
+    const principal = principalFrom(payload, this.access);
     if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, { token, principal, expMs: payload.exp! * 1000 });
     return principal;
@@ -60,20 +62,24 @@ export class TokenVerifier {
 }
 
 /** The principal a verified token's claims describe (refused when they make no sense). */
-function principalFrom(payload: Record<string, unknown>): Principal {
-  const role = payload.role;
-  if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) throw unauthenticated("the token has no known role");
-  const sub = payload.sub as string;
-  const brands = payload.brands;
-  if (brands === undefined) {
-    if (BRAND_SCOPED_ROLES.has(role as Role)) throw unauthenticated(`a ${role} token must name its brands`);
-    return { sub, role: role as Role, brands: "all" };
+function principalFrom(payload: Record<string, unknown>, access: AccessModel): Principal {
+  const { role, sub } = payload;
+  const scoping = typeof role === "string" && Object.hasOwn(access.roles, role) ? access.roles[role] : undefined;
+  if (typeof role !== "string" || scoping === undefined) throw unauthenticated("the token has no known role");
+  if (typeof sub !== "string" || sub === "") throw unauthenticated("the token's sub claim is missing or invalid");
+  const claim = access.scopeClaim;
+  const ids = payload[claim];
+  if (ids === undefined) {
+    if (scoping === "must-name") throw unauthenticated(`a ${role} token must name its ${claim}`);
+    return { sub, role, scope: "all" };
   }
-  if (!MAY_NAME_BRANDS.has(role as Role)) throw unauthenticated(`a ${role} token acts on all brands: it must not name brands`);
-  if (!Array.isArray(brands) || brands.length === 0 || brands.some((b) => typeof b !== "string" || !UUID.test(b))) {
-    throw unauthenticated("the token's brands must be a non-empty list of brand ids");
-  }
-  return { sub, role: role as Role, brands: new Set((brands as string[]).map((b) => b.toLowerCase())) };
+  if (scoping === "all") throw unauthenticated(`a ${role} token acts on all ${claim}: it must not name ${claim}`);
+  if (!isIdList(ids)) throw unauthenticated(`the token's ${claim} must be a non-empty list of ids`);
+  return { sub, role, scope: new Set(ids.map((id) => id.toLowerCase())) };
+}
+
+function isIdList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length > 0 && value.every((id) => typeof id === "string" && UUID.test(id));
 }
 
 function reasonOf(err: unknown): string {
@@ -93,11 +99,14 @@ function unauthenticated(reason: string): ConnectError {
   return new ConnectError(`${reason}: send a valid token as "authorization: Bearer <token>"`, Code.Unauthenticated);
 }
 
-/** What a token says about its holder. */
+/**
+ * What a token says about its holder: its subject and role, and any further claims (a scoped
+ * role's scope claim, for example), written into the token as they are.
+ */
 export interface TokenClaims {
   sub: string;
-  role: Role;
-  brands?: string[];
+  role: string;
+  readonly [claim: string]: unknown;
 }
 
 /**
@@ -106,9 +115,11 @@ export interface TokenClaims {
  */
 export async function mintToken(privateJwk: JWK, claims: TokenClaims, options: { audience: string; ttlSeconds: number; notBefore?: number }): Promise<string> {
   const key = await importJWK(privateJwk, privateJwk.alg);
-  const jwt = new SignJWT({ role: claims.role, ...(claims.brands ? { brands: claims.brands } : {}) })
+  const { sub, ...rest } = claims;
+  const payload = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
+  const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: privateJwk.alg!, kid: privateJwk.kid!, typ: "JWT" })
-    .setSubject(claims.sub)
+    .setSubject(sub)
     .setAudience(options.audience)
     .setIssuedAt()
     .setJti(randomUUID())

@@ -23,8 +23,8 @@ export interface DurableConsumerOptions {
   retryDelayMs?: number;
   /**
    * Messages handled at once (default 1: in stream order). More only for handlers that are
-   * idempotent AND order-insensitive (a budget event carries its sequence, a brand event its
-   * version: an older one changes nothing): a consumer that applies one event at a time in a
+   * idempotent AND order-insensitive (an event carries its aggregate's sequence or version: an
+   * older one changes nothing): a consumer that applies one event at a time in a
    * ~5 ms transaction tops out at ~200 events/s, and a burst of exhaustions queued behind each
    * other for 100 ms and more.
    */
@@ -33,8 +33,8 @@ export interface DurableConsumerOptions {
 
 /**
  * How long JetStream waits for the ack of a delivered message before it delivers it again. A
- * process killed while holding messages (SIGKILL, OOM) delays them by this much: 5 s, so a
- * campaign whose budget ran out stops within seconds of a crash, not 30. Handlers take
+ * process killed while holding messages (SIGKILL, OOM) delays them by this much: 5 s, so an
+ * event that stops something (money run out) takes effect within seconds of a crash, not 30. Handlers take
  * milliseconds; a slow one heartbeats (`working()`) so it is not redelivered while it runs.
  */
 export const ACK_WAIT_MS = 5_000;

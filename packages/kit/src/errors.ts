@@ -12,7 +12,7 @@ export abstract class DomainError extends Error {
   abstract readonly code: Code;
 }
 
-/** One invalid field: `field` is the path in the request, for example "brand.time_zone". */
+/** One invalid field: `field` is the path in the request, for example "item.time_zone". */
 export interface FieldViolation {
   field: string;
   description: string;

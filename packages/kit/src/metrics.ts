@@ -6,8 +6,8 @@ import type { Logger } from "./logger.js";
 
 /**
  * Prometheus metrics of one process: RPC counts and latencies (every service, through an
- * interceptor), process metrics, and whatever the service adds (spend recorded, outbox
- * pending, campaigns serving). Served on their own port, so scraping never competes with
+ * interceptor), process metrics, and whatever the service adds (events handled, outbox
+ * pending, records by state). Served on their own port, so scraping never competes with
  * traffic on the gRPC port and can be firewalled separately.
  */
 export class Metrics {

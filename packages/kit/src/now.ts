@@ -12,7 +12,7 @@ export const MAX_CLOCK_OFFSET_MS = 400 * 86_400_000;
 
 /**
  * Reads CLOCK_OFFSET_MS (default 0): a fixed shift of what every service and the clocks worker
- * believe is now, so the end-to-end test and the demo can reach a brand's local midnight (and
+ * believe is now, so the end-to-end test and the demo can reach a local midnight (and
  * a month end) in a minute instead of waiting hours for it. Every process of one system must
  * get the same value: spend periods, the 5-minute future check, daypart state and the reset
  * workflows' timers are then consistent with each other. Never set it in production.

@@ -4,7 +4,7 @@ import { currentTraceparent } from "./tracing.js";
 
 /**
  * The outbox table (OUTBOX_DDL + OUTBOX_TRACE_DDL) as a MikroORM entity, for services that write
- * their changes through the ORM (brand); the others write it with `writeOutbox`. One definition,
+ * their changes through the ORM; the others write it with `writeOutbox`. One definition,
  * so the ORM's view of the table cannot lag behind its migrations.
  */
 export const OutboxEntity = defineEntity({

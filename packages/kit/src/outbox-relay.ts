@@ -30,7 +30,7 @@ export interface RelayOptions {
 /**
  * Publishes a service's outbox to JetStream, in id order, with `Nats-Msg-Id` = event id.
  *
- * - Order: rows are published one after the other in id order (ids increase per brand in
+ * - Order: rows are published one after the other in id order (ids increase per aggregate in
  *   commit order) and a failure stops the cycle at that row, so nothing is ever published out
  *   of order or skipped; the next cycle starts again from the first unpublished row.
  * - Once: a row is marked published only after JetStream acknowledged it. A crash between the

@@ -4,7 +4,7 @@ import { currentTraceparent } from "./tracing.js";
 /** One event to publish: where, with which id (also its Nats-Msg-Id), and its payload. */
 export interface OutboxMessage {
   eventId: string;
-  /** The aggregate the event is about (brand, campaign): events of one aggregate keep order. */
+  /** The aggregate the event is about (a record): events of one aggregate keep order. */
   aggregateId: string;
   subject: string;
   payload: Uint8Array;

@@ -15,8 +15,8 @@ import * as v1alpha from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.
  *
  * connect-es ships no reflection service, and grpcurl / `buf curl --reflect` need one to work
  * without proto files at hand. The index covers exactly the files reachable from the services
- * this server serves (plus `extraFiles`, for example error detail types): asking a brand server
- * about BudgetService fails, as it should. File descriptors come from the full descriptor set
+ * this server serves (plus `extraFiles`, for example error detail types): asking a server about
+ * a service another server serves fails, as it should. File descriptors come from the full descriptor set
  * built by `buf build` (with comments, so `describe` shows the API docs) when it has the file,
  * else from the embedded descriptor of the generated code.
  */

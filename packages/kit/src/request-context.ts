@@ -1,5 +1,5 @@
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
-import type { Principal } from "./access-policy.js";
+import type { Principal } from "./principal.js";
 import type { Logger } from "./logger.js";
 
 /** The request id of a call: taken from `x-request-id` when the caller sent one, else new. */
@@ -13,9 +13,9 @@ export const kPrincipal = createContextKey<Principal | undefined>(undefined, { d
 
 /**
  * The call's `authorization` header, taken off the request headers by the node adapter and kept
- * here for the auth gate: an ad server's token names its brands and can be several KiB, and
+ * here for the auth gate: a scoped token names its ids and can be several KiB, and
  * every byte of a header value put into a fetch `Headers` is checked in JavaScript (undici's
- * ByteString conversion, ~5 ns a byte: 70 µs of a 700 µs RecordSpend with a 150-brand token),
+ * ByteString conversion, ~5 ns a byte: 70 µs of a 700 µs unary call with a token of 150 ids),
  * although Node's HTTP/2 and HTTP/1 parsers validated the bytes already. Handlers never see it.
  */
 export const kAuthorization = createContextKey<string | undefined>(undefined, { description: "authorization header" });

@@ -3,7 +3,6 @@ import type { ConnectRouter, Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type pg from "pg";
-import { ROLES, type Role } from "./access-policy.js";
 import { loadAuth } from "./auth-config.js";
 import { createAuthGate } from "./auth-gate.js";
 import type { ServiceConfig } from "./config.js";
@@ -16,6 +15,7 @@ import { Metrics } from "./metrics.js";
 import { shiftedNow, type Now } from "./now.js";
 import type { OutboxRelay, RelayOptions } from "./outbox-relay.js";
 import { createPgPool } from "./pg-pool.js";
+import type { AccessModel } from "./principal.js";
 import { startServer, type RunningServer } from "./server.js";
 import { tracePropagationInterceptor } from "./tracing.js";
 import { clientTls } from "./tls.js";
@@ -64,6 +64,10 @@ export interface ServiceAppSpec {
   outbox?: Omit<RelayOptions, "onPublished">;
   /** The services this server serves: announced by reflection and health. */
   services: DescService[];
+  /** The system's roles and scope claim, for the callers' tokens (checked against every RPC's rule at start). */
+  access: AccessModel;
+  /** Who this service is on its calls to others: its token's subject and role. */
+  identity: { sub: string; role: string };
   /**
    * "Now" for the service's rules instead of the wall clock shifted by CLOCK_OFFSET_MS: a clock
    * a test moves (the model-based race test runs every service on one clock it jumps across
@@ -93,12 +97,12 @@ export interface ServiceApp {
 export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp> {
   const { config } = spec;
   const logger = spec.logger ?? createLogger(config.name, config.logLevel);
-  checkAccessRules(spec.services, logger);
+  checkAccessRules(spec.services, Object.keys(spec.access.roles), logger);
   const stack = new StopStack(logger);
   try {
     const { pool, orm } = await openServiceDatabase(spec, logger, stack);
     const metrics = new Metrics(config.name);
-    const auth = loadAuth(config.auth, { sub: `service:${config.name}`, role: `${config.name}-service` as Role });
+    const auth = loadAuth(config.auth, spec.identity, spec.access);
     if (config.auth.disabled) logger.warn("AUTH_DISABLED is set: every caller is let in and no credentials are checked (benchmarks and experiments only)");
     const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack, config.natsAuth);
     const relay = spec.outbox ? startOutboxRelay(pool, nc, logger, spec.outbox, stack, metrics) : undefined;
@@ -148,9 +152,9 @@ export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp>
  * Refuses to start with an RPC rule naming a role no token can carry (it would quietly refuse the
  * callers it meant), and says which RPCs have no rule (refused to everyone: default deny).
  */
-function checkAccessRules(services: readonly DescService[], logger: Logger): void {
-  const { unknownRoles, withoutRule } = checkMethodRules(services, ROLES);
-  if (unknownRoles.length > 0) throw new Error(`access rules name unknown roles (known: ${ROLES.join(", ")}):\n  - ${unknownRoles.join("\n  - ")}`);
+function checkAccessRules(services: readonly DescService[], roles: readonly string[], logger: Logger): void {
+  const { unknownRoles, withoutRule } = checkMethodRules(services, roles);
+  if (unknownRoles.length > 0) throw new Error(`access rules name unknown roles (known: ${roles.join(", ")}):\n  - ${unknownRoles.join("\n  - ")}`);
   for (const rpc of withoutRule) logger.warn({ rpc }, "this RPC has no access rule: every caller is refused (default deny)");
 }
 

@@ -18,9 +18,9 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { JsonLinesSpanExporter, otlpSpanExporter } from "./span-exporter.js";
 
 /**
- * OpenTelemetry traces across gRPC calls and NATS messages: one trace follows a RecordSpend
- * through the budget commit, the outbox, JetStream, the campaign service's consumer and the
- * campaign's pause. Context travels as W3C `traceparent` in gRPC metadata and in NATS headers
+ * OpenTelemetry traces across gRPC calls and NATS messages: one trace follows a call through
+ * its commit, the outbox, JetStream, another service's consumer and what that consumer changes.
+ * Context travels as W3C `traceparent` in gRPC metadata and in NATS headers
  * (stored with each outbox row, so the relay publishes the context of the change that wrote it).
  *
  * TRACING=off (default) | stdout (each span as one JSON line on stdout) | otlp (OTLP/HTTP to a

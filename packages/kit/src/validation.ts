@@ -9,7 +9,7 @@ import { InvalidArgumentError, type FieldViolation } from "./errors.js";
  * Enforces the protovalidate rules written in the protos on every request message, before the
  * handler runs, plus the rules every request obeys whatever its proto says (see `checkInput`).
  * A violation becomes INVALID_ARGUMENT with one google.rpc.BadRequest field violation per broken
- * rule, named by its path in the request ("brand.time_zone", "events[3].amount_micros"), so
+ * rule, named by its path in the request ("item.time_zone", "events[3].amount_micros"), so
  * grpcurl users see exactly which field to fix.
  *
  * Fields marked `(buf.validate.field).ignore = IGNORE_ALWAYS` are skipped entirely: the handler

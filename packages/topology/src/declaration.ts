@@ -12,6 +12,8 @@
  * part of the configuration contract (.env.example, README, deploy/).
  */
 
+import type { Role } from "./access.js";
+
 /** A gRPC service process. */
 export interface ServiceDeclaration {
   /** Prefix of its own settings: `<PREFIX>_PORT`, `<PREFIX>_DATABASE_URL`, `<PREFIX>_SERVICE_URL` (how others reach it), ... */
@@ -22,7 +24,7 @@ export interface ServiceDeclaration {
   /** Its own database on PG_URL. */
   readonly database: string;
   /** The role of the identity it calls other services with (docs/design.md, Access). */
-  readonly role: string;
+  readonly role: Role;
 }
 
 export const SERVICES = {

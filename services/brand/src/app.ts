@@ -1,5 +1,6 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { startServiceApp, UnavailableError, type Logger, type ServiceApp, type Now } from "@adbudget/kit";
+import { ACCESS } from "@adbudget/topology";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { BrandServiceImpl } from "./brand-service.js";
@@ -46,6 +47,8 @@ export async function startBrandApp(
       pollMs: options.relayPollMs,
     },
     services: [BrandService],
+    access: ACCESS,
+    identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
     build({ orm, relay, logger, now, transport }) {
       const store = new BrandStore(orm!, (row, type, at) => brandEvent(config.subjectPrefix, row, type, at), () => relay!.wake());

@@ -2,9 +2,6 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
-  assertBrand,
-  brandScope,
-  checkRegionZone,
   FailedPreconditionError,
   InvalidArgumentError,
   keysetPage,
@@ -12,6 +9,8 @@ import {
   type FieldViolation,
   type Logger,
 } from "@adbudget/kit";
+import { checkRegionZone } from "@adbudget/time";
+import { assertBrand, brandScope } from "@adbudget/topology";
 import { BrandSchema, type Brand } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { etagOf, type BrandPatch, type BrandStore } from "./brand-store.js";
@@ -170,7 +169,7 @@ function checkName(name: string, field: string, violations: FieldViolation[]): v
   }
 }
 
-/** A zone to set: an IANA region zone or UTC (kit checkRegionZone), in its stored spelling. */
+/** A zone to set: an IANA region zone or UTC (@adbudget/time checkRegionZone), in its stored spelling. */
 function checkTimeZone(zone: string, field: string, violations: FieldViolation[]): string {
   const check = checkRegionZone(zone);
   if (check.zone !== undefined) return check.zone;

@@ -1,6 +1,6 @@
 /**
  * Checks against the real tables, not only the shape the proto rules enforce: ISO 4217
- * currencies as shipped with Node's ICU. Time zones: kit's checkRegionZone.
+ * currencies as shipped with Node's ICU. Time zones: checkRegionZone of @adbudget/time.
  */
 
 const currencies = new Set(Intl.supportedValuesOf("currency"));

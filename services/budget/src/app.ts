@@ -1,6 +1,7 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import { createClient } from "@connectrpc/connect";
 import { startServiceApp, type Logger, type OutboxRelay, type ServiceApp, type Now } from "@adbudget/kit";
+import { ACCESS } from "@adbudget/topology";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
@@ -46,6 +47,8 @@ export async function startBudgetApp(
       pollMs: options.relayPollMs,
     },
     services: [BudgetService, BudgetClockService],
+    access: ACCESS,
+    identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
     build({ pool, relay, nc, stack, logger, metrics, now, transport, consume }) {
       const brandClient = createClient(BrandService, transport(config.brandServiceUrl));

@@ -3,7 +3,6 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Validator } from "@bufbuild/protovalidate";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
-  assertBrand,
   dateViolation,
   principalOf,
   InvalidArgumentError,
@@ -13,6 +12,7 @@ import {
   type DateLike,
   type Logger,
 } from "@adbudget/kit";
+import { assertBrand } from "@adbudget/topology";
 import type { BudgetService, RecordSpendRequest } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import type { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type { BrandDirectory, BrandInfo } from "./brand-directory.js";

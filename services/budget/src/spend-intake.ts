@@ -2,7 +2,6 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type pg from "pg";
 import type { Validator } from "@bufbuild/protovalidate";
 import {
-  canSeeBrand,
   DomainError,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -11,6 +10,7 @@ import {
   type Now,
   type Principal,
 } from "@adbudget/kit";
+import { canSeeBrand } from "@adbudget/topology";
 import {
   RecordSpendRequestSchema,
   type RecordSpendRequest,

@@ -1,5 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import { startServiceApp, type Logger, type Now, type OutboxRelay, type ServiceApp } from "@adbudget/kit";
+import { ACCESS } from "@adbudget/topology";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -53,6 +54,8 @@ export async function startCampaignApp(
       pollMs: options.relayPollMs,
     },
     services: [CampaignService, CampaignClockService],
+    access: ACCESS,
+    identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
     build({ pool, nc, logger, metrics, now, stack, transport, consume }) {
       const campaigns = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);

@@ -1,11 +1,8 @@
 import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type pg from "pg";
 import {
-  assertBrand,
-  brandScope,
   dateViolation,
   EtagMismatchError,
-  outsideBrands,
   principalOf,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -18,6 +15,7 @@ import {
   type FieldViolation,
   type Logger,
 } from "@adbudget/kit";
+import { assertBrand, brandScope, outsideBrands } from "@adbudget/topology";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import type { Campaign, DaypartSchedule } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import {

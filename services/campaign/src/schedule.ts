@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { checkRegionZone, InvalidArgumentError, type FieldViolation, type ZoneCheck } from "@adbudget/kit";
+import { InvalidArgumentError, type FieldViolation } from "@adbudget/kit";
 import { DaypartScheduleSchema, type DaypartSchedule } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { formatClock, normalizeWindows, parseClock, type DaypartWindow } from "@adbudget/time";
+import { checkRegionZone, formatClock, normalizeWindows, parseClock, type DaypartWindow, type ZoneCheck } from "@adbudget/time";
 
 /** A schedule as stored: its own zone ("" = the brand's) and normalized windows. */
 export interface StoredSchedule {
@@ -19,7 +19,7 @@ export interface StoredSchedule {
 export function scheduleFromProto(s: DaypartSchedule | undefined, path: string): StoredSchedule | undefined {
   if (s === undefined) return undefined;
   const violations: FieldViolation[] = [];
-  // A zone set anew must be a region zone (kit checkRegionZone), stored in its checked spelling.
+  // A zone set anew must be a region zone (@adbudget/time checkRegionZone), stored in its checked spelling.
   const zone: ZoneCheck = s.timeZone === "" ? { zone: "" } : checkRegionZone(s.timeZone);
   if (zone.refused !== undefined) violations.push({ field: `${path}.time_zone`, description: zone.refused });
   const windows: DaypartWindow[] = [];

@@ -1,7 +1,7 @@
 /**
- * Which time zone names a brand or a schedule may be given: IANA region zones and UTC.
+ * Which time zone names may be set where a local calendar is kept: IANA region zones and UTC.
  *
- * A brand's days and months are its local calendar, so its zone must follow the local clock of
+ * Days and months counted in a zone are its local calendar, so the zone must follow the local clock of
  * a place, daylight saving included. IANA names of the form Area/Location (America/New_York)
  * do; the other names the database also carries do not, or not obviously: abbreviations and
  * POSIX-style rules ("EST", "MST7MDT", "CET": fixed offsets or one country's rules frozen in a
