@@ -6,6 +6,7 @@ import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campa
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { CampaignClockServiceImpl } from "./campaign-clock-service.js";
 import { CampaignServiceImpl, type CampaignServiceDeps } from "./campaign-service.js";
+import { countByServing } from "./campaign-reads.js";
 import { CampaignStore } from "./campaign-store.js";
 import type { CampaignConfig } from "./config.js";
 import { brandEventHandler, budgetEventHandler } from "./event-handlers.js";
@@ -77,8 +78,8 @@ export async function startCampaignApp(
         handle: brandEventHandler(campaigns, logger, now),
         concurrency: EVENT_CONCURRENCY,
       });
-      metrics.gauge("adbudget_campaigns_serving", "Live campaigns serving now.", async () => (await campaigns.countByServing()).serving);
-      metrics.gauge("adbudget_campaigns_paused", "Live campaigns not serving now.", async () => (await campaigns.countByServing()).paused);
+      metrics.gauge("adbudget_campaigns_serving", "Live campaigns serving now.", async () => (await countByServing(pool)).serving);
+      metrics.gauge("adbudget_campaigns_paused", "Live campaigns not serving now.", async () => (await countByServing(pool)).paused);
       const brands = createClient(BrandService, transport(config.brandServiceUrl));
       const impl = new CampaignServiceImpl({ store: campaigns, brands, hub, logger, now, onScheduleChanged: options.onScheduleChanged });
       const campaignClock = new CampaignClockServiceImpl({ store: campaigns, logger, now });

@@ -8,6 +8,8 @@ import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js
 import { WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { eventually, startSystem, type SystemHarness, testZone } from "@adbudget/testing";
+import { lockedBrandState } from "./brand-state.js";
+import { applyBudgetSignal } from "./budget-signals.js";
 
 let h: SystemHarness;
 beforeAll(async () => {
@@ -119,10 +121,10 @@ describe("signals of one brand applied at once", () => {
       // The day's exhaustion holds the brand's lock, uncommitted; another signal's transaction
       // asks for the brand's state under the lock and waits.
       await first.query("begin");
-      await store.applyBudgetSignal(first, brandId, PeriodKind.DAY, { kind: "event", period: today, exhausted: true, seq: 1n },
+      await applyBudgetSignal(first, brandId, PeriodKind.DAY, { kind: "event", period: today, exhausted: true, seq: 1n },
         { cause: "budget.exhausted", sourceId: "test" }, new Date(h.now()));
       await second.query("begin");
-      const waiting = store.brandState(second, brandId, true);
+      const waiting = lockedBrandState(second, brandId);
       await new Promise((r) => setTimeout(r, 300));
       await first.query("commit");
       // A read under the lock whose snapshot predates the commit would say "not exhausted", and

@@ -5,7 +5,9 @@ import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type { BrandFacts, CampaignCapState, PeriodState } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { BudgetSignal } from "./budget-flags.js";
-import type { BrandTruth, Kind } from "./campaign-store.js";
+import { reconcileBrand, type BrandTruth } from "./brand-changes.js";
+import { applySignals } from "./budget-signals.js";
+import type { Kind } from "./campaign-rows.js";
 import { formatDate, isValidZone } from "@adbudget/time";
 import type { CampaignStore } from "./campaign-store.js";
 import { DaypartWriter } from "./daypart-writer.js";
@@ -54,7 +56,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     const nowMs = this.deps.now?.() ?? Date.now();
     const day = signals.find((s) => s.kind === PeriodKind.DAY) !== undefined;
     const { changes } = await this.deps.store.tx(async (client) => {
-      const changes = await this.deps.store.applySignals(
+      const changes = await applySignals(
         client, req.brandId, signals,
         { cause: day ? "reset.day" : "reset.month", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
         new Date(nowMs),
@@ -87,7 +89,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     };
     const nowMs = this.deps.now?.() ?? Date.now();
     const { changes } = await this.deps.store.tx(async (client) => {
-      const changes = await this.deps.store.reconcileBrand(
+      const changes = await reconcileBrand(
         client, truth, { cause: "reconcile", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" }, new Date(nowMs),
       );
       return { result: undefined, changes };

@@ -28,7 +28,13 @@ import { formatDate, isInside } from "@adbudget/time";
 import { NO_CAP_FLAGS } from "./cap-flags.js";
 import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
-import { stateOf, type CampaignRow, type CampaignStore, type Cause } from "./campaign-store.js";
+import { applyBrand } from "./brand-changes.js";
+import { brandOf, brandState } from "./brand-state.js";
+import { brandOfCampaign, getCampaign, listCampaigns, listStateChanges, snapshot } from "./campaign-reads.js";
+import { stateOf, type CampaignRow, type Cause } from "./campaign-rows.js";
+import type { CampaignStore } from "./campaign-store.js";
+import { deleteCampaign, insertCampaign, saveCampaign } from "./campaign-writes.js";
+import { lockBrands, lockCampaign } from "./lock-order.js";
 import { campaignProto, changeProto, etagOf } from "./proto-mapping.js";
 import { scheduleFromProto, scheduleZone, type StoredSchedule } from "./schedule.js";
 import type { WatchHub } from "./watch-hub.js";
@@ -73,20 +79,24 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
    * what exists in another brand.
    */
   private async visible(ctx: HandlerContext, id: string): Promise<CampaignRow> {
-    return this.checked(ctx, () => this.deps.store.get(this.deps.store.pool, id, false));
+    return this.checked(ctx, () => getCampaign(this.deps.store.pool, id));
   }
 
   /**
    * `visible` inside a transaction, under the campaign's row lock, taken after its brand's FOR
-   * SHARE lock (the store's lock order): the brand's state read after this is current.
+   * SHARE lock (lock-order.ts): the brand's state read after this is current.
    */
   private async lockVisible(ctx: HandlerContext, client: pg.ClientBase, id: string): Promise<CampaignRow> {
-    const brandId = await this.deps.store.brandOf(client, id);
+    const brandId = await brandOf(client, id);
     if (brandId !== undefined) {
       assertBrand(ctx, brandId); // a caller of other brands holds no lock of this one, not even briefly
-      await this.deps.store.lockBrands(client, [brandId], "share");
+      await lockBrands(client, [brandId], "share");
     }
-    return this.checked(ctx, () => this.deps.store.get(client, id, true));
+    return this.checked(ctx, async () => {
+      const c = await lockCampaign(client, id);
+      if (c === undefined) throw new NotFoundError("campaign", id);
+      return c;
+    });
   }
 
   private async checked(ctx: HandlerContext, load: () => Promise<CampaignRow>): Promise<CampaignRow> {
@@ -162,13 +172,13 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       // event would apply it: a zone change also moves the brand's current periods and its other
       // campaigns' schedules, not only its row (storing the row alone left the old zone's day
       // current, and the event, then not newer, changed nothing).
-      const brandChanges = await this.deps.store.applyBrand(
+      const brandChanges = await applyBrand(
         client,
         { id: brand.id, archived: brand.archived, timeZone: brand.timeZone, version: brandVersion(brand.etag) },
         this.cause(ctx, "brand.updated"),
         now,
       );
-      const state = await this.deps.store.brandState(client, brand.id, false);
+      const state = await brandState(client, brand.id);
       if (state === undefined) throw new Error(`brand_state of ${brand.id} missing after it was stored`);
       const base = {
         id: uuidv7(nowMs),
@@ -192,7 +202,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       };
       const s = stateOf(base, state);
       const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
-      const change = await this.deps.store.insert(client, row, this.cause(ctx, "create"));
+      const change = await insertCampaign(client, row, this.cause(ctx, "create"));
       return { result: row, changes: [...brandChanges, change] };
     }, nowMs);
     requestLogger(ctx, this.deps.logger).info({ campaignId: result.id, brandId: result.brandId, serving: result.serving }, "campaign created");
@@ -210,7 +220,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const { rows, nextPageToken } = await keysetPage(
       req,
       { b: req.brandId, s: req.serving ?? null, only: brands && [...brands].sort() },
-      (after, limit) => this.deps.store.list({ brandId: req.brandId, brands, serving: req.serving, after, limit }),
+      (after, limit) => listCampaigns(this.deps.store.pool, { brandId: req.brandId, brands, serving: req.serving, after, limit }),
       (c) => c.id,
     );
     return { campaigns: rows.map(campaignProto), nextPageToken };
@@ -254,7 +264,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const { result } = await this.deps.store.tx(async (client) => {
       const before = await this.lockVisible(ctx, client, c.id);
       if (c.etag !== "" && c.etag !== etagOf(before)) throw new EtagMismatchError("campaign", c.id);
-      const brand = await this.deps.store.brandState(client, before.brandId, false);
+      const brand = await brandState(client, before.brandId);
       const after: CampaignRow = { ...before };
       if (paths.includes("name")) after.name = c.name;
       if (startDate !== undefined) after.startDate = startDate;
@@ -274,7 +284,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         after.flight = flightAt(after, brand?.timeZone ?? "UTC", nowMs);
         after.daypartAsOf = now;
       }
-      const change = await this.deps.store.save(client, before, after, brand, this.cause(ctx, "update"), now);
+      const change = await saveCampaign(client, before, after, brand, this.cause(ctx, "update"), now);
       return { result: change.campaign, changes: [change] };
     }, nowMs);
     if (clockChange) await this.deps.onScheduleChanged?.(result);
@@ -286,8 +296,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const { result } = await this.deps.store.tx(async (client) => {
       const before = await this.lockVisible(ctx, client, id);
       if (before.enabled === enabled) return { result: before, changes: [] };
-      const brand = await this.deps.store.brandState(client, before.brandId, false);
-      const change = await this.deps.store.save(
+      const brand = await brandState(client, before.brandId);
+      const change = await saveCampaign(
         client, before, { ...before, enabled }, brand, this.cause(ctx, enabled ? "user.resume" : "user.pause"), new Date(nowMs),
       );
       return { result: change.campaign, changes: [change] };
@@ -307,7 +317,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const nowMs = this.now();
     const { result } = await this.deps.store.tx(async (client) => {
       const before = await this.lockVisible(ctx, client, req.id);
-      const change = await this.deps.store.delete(client, before, this.cause(ctx, "delete"), new Date(nowMs));
+      const change = await deleteCampaign(client, before, this.cause(ctx, "delete"), new Date(nowMs));
       return { result: change.campaign, changes: [change] };
     }, nowMs);
     if (result.schedule !== null || hasFlight(result)) await this.deps.onScheduleChanged?.(result);
@@ -319,13 +329,13 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const brands = brandScope(ctx);
     if (req.campaignId !== "" && brands !== undefined) {
       // The log of a campaign outside the caller's brands (or of none): refused alike.
-      const owner = await this.deps.store.brandOfCampaign(req.campaignId);
+      const owner = await brandOfCampaign(this.deps.store.pool, req.campaignId);
       if (owner === undefined || !brands.has(owner)) throw outsideBrands();
     }
     const { rows, nextPageToken } = await keysetPage(
       req,
       { c: req.campaignId, b: req.brandId, only: brands && [...brands].sort() },
-      (before, limit) => this.deps.store.listChanges({ campaignId: req.campaignId, brandId: req.brandId, brands, before, limit }),
+      (before, limit) => listStateChanges(this.deps.store.pool, { campaignId: req.campaignId, brandId: req.brandId, brands, before, limit }),
       (c) => c.id,
     );
     return { changes: rows.map(changeProto), nextPageToken };
@@ -344,7 +354,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       const versions = new Map<string, bigint>();
       let after: string | undefined;
       for (;;) {
-        const page = await this.deps.store.snapshot(req.brandId, brands, after, 500);
+        const page = await snapshot(this.deps.store.pool, req.brandId, brands, after, 500);
         for (const c of page) {
           versions.set(c.id, c.version);
           yield { $typeName: "adbudget.campaign.v1.WatchCampaignsResponse", type: WatchEventType.SNAPSHOT, campaign: campaignProto(c) };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FlightPhase } from "@adbudget/time";
-import type { CampaignRow } from "./campaign-store.js";
+import type { CampaignRow } from "./campaign-rows.js";
 import { daypartDecision } from "./daypart-writer.js";
 
 const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m));

@@ -1,5 +1,9 @@
 import { GroupCommit, NotFoundError, type Logger } from "@adbudget/kit";
-import { auditRow, stateOf, type CampaignChange, type CampaignRow, type CampaignStore, type Cause, type StateChangeRow } from "./campaign-store.js";
+import { brandsOf, brandStates } from "./brand-state.js";
+import { auditRow, stateOf, type CampaignChange, type CampaignRow, type Cause, type StateChangeRow } from "./campaign-rows.js";
+import type { CampaignStore } from "./campaign-store.js";
+import { auditMany, writeStates } from "./campaign-writes.js";
+import { lockBrands, lockCampaigns } from "./lock-order.js";
 import type { FlightPhase } from "@adbudget/time";
 import { flightAt, flightCause, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
@@ -75,11 +79,11 @@ export class DaypartWriter {
     const nowMs = this.now();
     const now = new Date(nowMs);
     const { result } = await this.store.tx(async (client) => {
-      // The store's lock order: the brands (shared), then the campaigns, then the brands' state read.
+      // The lock order (lock-order.ts): the brands (shared), then the campaigns, then the brands' state read.
       const ids = [...new Set(reqs.map((r) => r.campaignId))];
-      await this.store.lockBrands(client, await this.store.brandsOf(client, ids), "share");
-      const current = await this.store.lockMany(client, ids);
-      const brands = await this.store.brandStates(client, [...new Set([...current.values()].map((c) => c.brandId))]);
+      await lockBrands(client, await brandsOf(client, ids), "share");
+      const current = await lockCampaigns(client, ids);
+      const brands = await brandStates(client, [...new Set([...current.values()].map((c) => c.brandId))]);
       const touched = new Set<string>();
       const audits: StateChangeRow[] = [];
       const changes: CampaignChange[] = [];
@@ -112,8 +116,8 @@ export class DaypartWriter {
         changes.push({ campaign: row, stateChange });
         return { campaign: row, unchanged: stateChange === undefined };
       });
-      await this.store.writeStates(client, [...touched].map((id) => current.get(id)!));
-      await this.store.auditMany(client, audits);
+      await writeStates(client, [...touched].map((id) => current.get(id)!));
+      await auditMany(client, audits);
       return { result: outcomes, changes };
     }, nowMs);
     return result;

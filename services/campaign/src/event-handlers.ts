@@ -4,6 +4,8 @@ import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudg
 import { BudgetEventType, BudgetPeriodEventSchema, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
+import { applyBrand } from "./brand-changes.js";
+import { applyBudgetSignal, applyCap } from "./budget-signals.js";
 import type { CampaignStore } from "./campaign-store.js";
 
 /*
@@ -37,7 +39,7 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: ()
     const period = formatDate(event.period?.start ?? { year: 0, month: 0, day: 0 });
     const nowMs = now();
     const { changes } = await store.tx(async (client) => {
-      const changes = await store.applyBudgetSignal(
+      const changes = await applyBudgetSignal(
         client,
         event.brandId,
         kind,
@@ -64,7 +66,7 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: () 
     if (brand === undefined) return;
     const nowMs = now();
     await store.tx(async (client) => {
-      const changes = await store.applyBrand(
+      const changes = await applyBrand(
         client,
         { id: brand.id, archived: brand.archived, timeZone: brand.timeZone, version: event.version },
         { cause: event.type === BrandChangeType.ARCHIVED ? "brand.archived" : "brand.updated", sourceId: `nats:${event.eventId}` },
@@ -77,7 +79,7 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: () 
 
 /**
  * Applies one campaign cap event (CampaignCapEvent): the campaign's cap flag for the brand day it
- * names, ordered by day and sequence (CampaignStore.applyCap), so only that campaign stops, and
+ * names, ordered by day and sequence (budget-signals.ts, applyCap), so only that campaign stops, and
  * only while that day is the brand's current one.
  */
 function capEventHandler(store: CampaignStore, logger: Logger, now: () => number) {
@@ -88,7 +90,7 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: () => number
     const exhausted = event.type === BudgetEventType.EXHAUSTED;
     const nowMs = now();
     const { changes } = await store.tx(async (client) => {
-      const changes = await store.applyCap(
+      const changes = await applyCap(
         client,
         event.campaignId,
         { day: formatDate(event.period!.start!), exhausted, seq: event.sequence },

@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { uuidv7, type OutboxMessage } from "@adbudget/kit";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
-import type { CampaignChange } from "./campaign-store.js";
+import type { CampaignChange } from "./campaign-rows.js";
 import { campaignProto, changeProto } from "./proto-mapping.js";
 
 /** The LISTEN/NOTIFY channel of the campaign outbox, and its relay's advisory lock key. */

@@ -6,7 +6,7 @@ import {
   type Campaign,
   type CampaignStateChange,
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import type { CampaignRow, StateChangeRow } from "./campaign-store.js";
+import type { CampaignRow, StateChangeRow } from "./campaign-rows.js";
 import { parseDate } from "@adbudget/time";
 import { scheduleToProto } from "./schedule.js";
 

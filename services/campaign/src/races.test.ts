@@ -6,7 +6,10 @@ import { addDays, formatDate, localDate } from "@adbudget/time";
 import { blockedOnLock, Latch, pausingPool, startSystem, testZone, type SystemHarness } from "@adbudget/testing";
 import type { BudgetSignal } from "./budget-flags.js";
 import type { CapSignal } from "./cap-flags.js";
-import { CampaignStore, type Kind } from "./campaign-store.js";
+import { applyBrand } from "./brand-changes.js";
+import { applyBudgetSignal, applyCap } from "./budget-signals.js";
+import type { Kind } from "./campaign-rows.js";
+import { CampaignStore } from "./campaign-store.js";
 import { OUTBOX_CHANNEL, outboxMessages } from "./events.js";
 
 /**
@@ -39,12 +42,12 @@ async function brandWithCampaign(zone = testZone()) {
 }
 
 function budgetSignal(s: CampaignStore, brandId: string, kind: Kind, signal: BudgetSignal, nowMs = h.now()) {
-  return s.tx(async (client) => ({ result: undefined, changes: await s.applyBudgetSignal(client, brandId, kind, signal, cause("budget"), new Date(nowMs)) }), nowMs);
+  return s.tx(async (client) => ({ result: undefined, changes: await applyBudgetSignal(client, brandId, kind, signal, cause("budget"), new Date(nowMs)) }), nowMs);
 }
 
 function capSignal(s: CampaignStore, campaignId: string, signal: CapSignal) {
   const nowMs = h.now();
-  return s.tx(async (client) => ({ result: undefined, changes: await s.applyCap(client, campaignId, signal, cause("cap"), new Date(nowMs)) }), nowMs);
+  return s.tx(async (client) => ({ result: undefined, changes: await applyCap(client, campaignId, signal, cause("cap"), new Date(nowMs)) }), nowMs);
 }
 
 const today = () => formatDate(localDate(h.now(), testZone()));
@@ -94,7 +97,7 @@ describe("finding 3: the zone moved west before the first spend", () => {
   const moveToNewYork = (brandId: string, version: bigint) =>
     store.tx(async (client) => ({
       result: undefined,
-      changes: await store.applyBrand(client, { id: brandId, archived: false, timeZone: "America/New_York", version: version + 1n }, cause("brand"), new Date(at)),
+      changes: await applyBrand(client, { id: brandId, archived: false, timeZone: "America/New_York", version: version + 1n }, cause("brand"), new Date(at)),
     }), at);
 
   it("New York's day opening exhausted (a limit of 0) before the zone change reaches this service: paused once it does", async () => {
