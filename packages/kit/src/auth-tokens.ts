@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { LRUCache } from "lru-cache";
 import { errors, importJWK, jwtVerify, SignJWT, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
 import type { AccessModel, Principal } from "./principal.js";
 
@@ -7,8 +8,17 @@ import type { AccessModel, Principal } from "./principal.js";
 export const TOKEN_ALGORITHMS = ["EdDSA", "ES256"];
 /** A token issued a little in the future still counts (clocks of two machines differ). */
 const CLOCK_SKEW_S = 30;
-/** Verified tokens kept; beyond, the oldest are verified again on their next use. */
-const CACHE_ENTRIES = 50_000;
+/**
+ * Memory for verified tokens: 32 MiB, counted by each token's size (a JavaScript string holds
+ * two bytes a character) plus its principal, so neither many tokens nor large ones (16 KiB is
+ * allowed) grow the cache past it. Beyond, the least recently used are verified again on their
+ * next use. 32 MiB holds about 18,000 tokens of 700 characters (1,400 bytes + ENTRY_BYTES each).
+ */
+const CACHE_BYTES = 32 * 1024 * 1024;
+/** An entry beyond its token's characters: the cache's slots, the entry and principal objects, the subject. */
+const ENTRY_BYTES = 400;
+/** Each id of a scoped principal: a 36-character string (72 bytes) and its slot in the Set. */
+const SCOPE_ID_BYTES = 100;
 /** Cache key: the signature's tail (an EdDSA or ES256 signature is 86 base64url characters). */
 const CACHE_KEY_CHARS = 48;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -18,7 +28,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * without downtime (publish the new key, sign with it, retire the old one). Claims: `sub`,
  * `role` (one of the AccessModel's), its scope claim (a list of ids; absent for roles that act on
  * all), `aud`, `exp`, `iat`, `jti`. A verified token is
- * cached until it expires: a call with a token seen before costs a map lookup, not a signature.
+ * cached (lru-cache, bounded by bytes) until it expires: a call with a token seen before costs a
+ * lookup, not a signature.
  */
 export class TokenVerifier {
   /**
@@ -26,7 +37,10 @@ export class TokenVerifier {
    * 6 KiB token cost 16 µs a lookup, its tail well under one); a hit counts only if the whole
    * token is the same string.
    */
-  private readonly cache = new Map<string, { token: string; principal: Principal; expMs: number }>();
+  private readonly cache = new LRUCache<string, { token: string; principal: Principal }>({
+    maxSize: CACHE_BYTES,
+    sizeCalculation: ({ token, principal }) => token.length * 2 + ENTRY_BYTES + (principal.scope === "all" ? 0 : principal.scope.size * SCOPE_ID_BYTES),
+  });
 
   constructor(
     private readonly keys: JWTVerifyGetKey,
@@ -38,10 +52,7 @@ export class TokenVerifier {
   async verify(token: string): Promise<Principal> {
     const key = token.slice(-CACHE_KEY_CHARS);
     const hit = this.cache.get(key);
-    if (hit !== undefined && hit.token === token) {
-      if (Date.now() < hit.expMs) return hit.principal;
-      this.cache.delete(key);
-    }
+    if (hit !== undefined && hit.token === token) return hit.principal;
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.keys, {
@@ -55,8 +66,9 @@ export class TokenVerifier {
     }
     if (payload.iat! > Date.now() / 1000 + CLOCK_SKEW_S) throw unauthenticated("the token is not valid yet (issued in the future)");
     const principal = principalFrom(payload, this.access);
-    if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(key, { token, principal, expMs: payload.exp! * 1000 });
+    // Kept until the token expires (the cache drops it then: an expired token is verified again, and refused).
+    const ttl = payload.exp! * 1000 - Date.now();
+    if (ttl > 0) this.cache.set(key, { token, principal }, { ttl });
     return principal;
   }
 }

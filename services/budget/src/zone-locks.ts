@@ -1,10 +1,11 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { LRUCache } from "lru-cache";
 import type pg from "pg";
 import { NotFoundError, UnavailableError, type Logger } from "@adbudget/kit";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { usableZone } from "./runtime-zone.js";
 
-/** More brands than this are not kept in memory (the oldest go first); the table keeps all. */
+/** More brands than this are not kept in memory (the least recently used go first); the table keeps all. */
 const MAX_CACHED = 100_000;
 
 /**
@@ -19,12 +20,11 @@ const MAX_CACHED = 100_000;
  * used for every later spend. A zone change committed before the lock is the zone returned; one
  * after it is refused by BrandService.
  *
- * A locked zone never changes, so it is cached in memory without expiry. Concurrent first spends
- * of one brand share one lock call.
+ * A locked zone never changes, so it is cached in memory (lru-cache) without expiry. Concurrent
+ * first spends of one brand share one lock call (the cache's fetch).
  */
 export class ZoneLocks {
-  private readonly locked = new Map<string, string>();
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly locked = new LRUCache<string, string>({ max: MAX_CACHED, fetchMethod: (brandId) => this.lockOnce(brandId) });
 
   constructor(
     private readonly pool: pg.Pool,
@@ -35,14 +35,9 @@ export class ZoneLocks {
 
   /** The brand's final zone, locking it first if nobody has (the brand's first spend). */
   async lock(brandId: string): Promise<string> {
-    const hit = this.locked.get(brandId);
-    if (hit !== undefined) return hit;
-    let p = this.inflight.get(brandId);
-    if (p === undefined) {
-      p = this.lockOnce(brandId).finally(() => this.inflight.delete(brandId));
-      this.inflight.set(brandId, p);
-    }
-    return p;
+    const zone = await this.locked.fetch(brandId);
+    // lockOnce answers a zone or throws; undefined only if the entry was dropped mid-call.
+    return zone ?? this.lockOnce(brandId);
   }
 
   /** The brand's locked zone if it is in memory (undefined: ask `lock`). */
@@ -55,7 +50,7 @@ export class ZoneLocks {
     const hit = this.locked.get(brandId);
     if (hit !== undefined) return hit;
     const stored = await this.stored(brandId);
-    if (stored !== undefined) this.remember(brandId, stored);
+    if (stored !== undefined) this.locked.set(brandId, stored);
     return stored;
   }
 
@@ -78,7 +73,6 @@ export class ZoneLocks {
       );
       this.logger.info({ brandId, timeZone: zone }, "brand time zone locked (first spend)");
     }
-    this.remember(brandId, zone);
     return zone;
   }
 
@@ -94,16 +88,12 @@ export class ZoneLocks {
   private async lockAtBrandService(brandId: string): Promise<string> {
     try {
       const { brand } = await this.brands.lockBrandTimeZone({ id: brandId }, { timeoutMs: 3000 });
-      return brand!.timeZone;
+      if (brand !== undefined) return brand.timeZone;
     } catch (err) {
       const e = ConnectError.from(err);
       if (e.code === Code.NotFound) throw new NotFoundError("brand", brandId);
       throw new UnavailableError(`brand service unreachable, cannot lock the time zone of brand ${brandId}: retry later`);
     }
-  }
-
-  private remember(brandId: string, zone: string): void {
-    if (this.locked.size >= MAX_CACHED) this.locked.delete(this.locked.keys().next().value!);
-    this.locked.set(brandId, zone);
+    throw new UnavailableError(`brand service answered no brand when locking the time zone of brand ${brandId}: retry later`);
   }
 }
