@@ -50,8 +50,20 @@ const flightOfCampaign = (c: Campaign): Flight | undefined =>
   c.startDate === undefined && c.endDate === undefined ? undefined
     : flightOfDates(c.startDate && formatDate(c.startDate), c.endDate && formatDate(c.endDate));
 
+/** One page of a reconciliation pass. */
+interface PageInput {
+  nowMs: number;
+  sourceId: string;
+  pageToken: string;
+}
+
+/** A stored schedule's windows (the campaign service stored them checked: none is skipped). */
 const windowsOf = (c: Campaign) =>
-  (c.schedule?.windows ?? []).map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));
+  (c.schedule?.windows ?? []).flatMap((w) => {
+    const start = parseClock(w.start, false);
+    const end = parseClock(w.end, true);
+    return start === undefined || end === undefined ? [] : [{ days: [...w.daysOfWeek], start, end }];
+  });
 
 /**
  * The activities of the clocks: typed Connect clients to the services, nothing else. Each is
@@ -98,18 +110,23 @@ export function createActivities(deps: ActivityDeps) {
   const activities = {
     /** The campaign's schedule, the zone it is in and its version; `exists: false` once deleted. */
     async loadDaypart(campaignId: string): Promise<DaypartSpec> {
-      let campaign;
+      let c: Campaign | undefined;
       try {
-        ({ campaign } = await deps.campaigns.getCampaign({ id: campaignId }));
+        ({ campaign: c } = await deps.campaigns.getCampaign({ id: campaignId }));
       } catch (err) {
         if (notFound(err)) return { exists: false, brandId: "", zone: "UTC", windows: [], scheduleVersion: 0 };
         throw err;
       }
-      const c = campaign!;
+      if (c === undefined) throw new Error(`GetCampaign answered no campaign for ${campaignId}`);
       const flight = c.startDate !== undefined || c.endDate !== undefined;
       let zone = c.schedule?.timeZone ?? "";
-      const brandZone = zone === "" || flight ? (await deps.brands.getBrand({ id: c.brandId })).brand!.timeZone : undefined;
-      if (zone === "") zone = brandZone!;
+      let brandZone: string | undefined;
+      if (zone === "" || flight) {
+        const { brand } = await deps.brands.getBrand({ id: c.brandId });
+        if (brand === undefined) throw new Error(`GetBrand answered no brand for ${c.brandId}`);
+        brandZone = brand.timeZone;
+        if (zone === "") zone = brandZone;
+      }
       return {
         exists: true, brandId: c.brandId, zone, windows: windowsOf(c), scheduleVersion: Number(c.scheduleVersion),
         ...(c.startDate === undefined ? {} : { startDate: formatDate(c.startDate) }),
@@ -137,7 +154,8 @@ export function createActivities(deps: ActivityDeps) {
     async loadBrand(brandId: string): Promise<BrandSpec> {
       try {
         const { brand } = await deps.brands.getBrand({ id: brandId });
-        return { exists: true, archived: brand!.archived, timeZone: brand!.timeZone };
+        if (brand === undefined) throw new Error(`GetBrand answered no brand for ${brandId}`);
+        return { exists: true, archived: brand.archived, timeZone: brand.timeZone };
       } catch (err) {
         if (notFound(err)) return { exists: false, archived: true, timeZone: "UTC" };
         throw err;
@@ -159,7 +177,7 @@ export function createActivities(deps: ActivityDeps) {
      * current truth (reconcileBrand), which repairs a lost event, a period that opened
      * exhausted, and any state that drifted.
      */
-    async reconcileBrands(input: { nowMs: number; sourceId: string; pageToken: string }): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
+    async reconcileBrands(input: PageInput): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
       const counts = { ...NO_REPAIRS };
       const page = await deps.brands.listBrands({ pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE, pageToken: input.pageToken });
       for (const b of page.brands) {
@@ -175,13 +193,19 @@ export function createActivities(deps: ActivityDeps) {
      * One page of campaigns for reconciliation: each scheduled campaign has a running daypart
      * clock, and its daypart state is the one its schedule gives for now.
      */
-    async reconcileCampaigns(input: { nowMs: number; sourceId: string; pageToken: string }): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
+    async reconcileCampaigns(input: PageInput): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
       const counts = { ...NO_REPAIRS };
       const page = await deps.campaigns.listCampaigns({ pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE, pageToken: input.pageToken });
       const zones = new Map<string, string | undefined>();
       const zoneOf = async (brandId: string): Promise<string | undefined> => {
         if (!zones.has(brandId)) {
-          const brand = await deps.brands.getBrand({ id: brandId }).then((r) => r.brand, (err: unknown) => (notFound(err) ? undefined : Promise.reject(err)));
+          const brand = await deps.brands.getBrand({ id: brandId }).then(
+            (r) => r.brand,
+            (err: unknown) => {
+              if (notFound(err)) return undefined;
+              throw err;
+            },
+          );
           zones.set(brandId, brand && !brand.archived ? brand.timeZone : undefined);
         }
         return zones.get(brandId);
@@ -190,15 +214,16 @@ export function createActivities(deps: ActivityDeps) {
         counts.campaignsChecked++;
         heartbeat(c.id);
         const nowMs = deps.now?.() ?? input.nowMs;
-        const scheduled = c.schedule !== undefined && c.schedule.windows.length > 0;
+        const schedule = c.schedule;
+        const scheduled = schedule !== undefined && schedule.windows.length > 0;
         const flight = flightOfCampaign(c);
         if (!scheduled && flight === undefined) continue;
         const brandZone = await zoneOf(c.brandId);
         if (brandZone === undefined) continue; // archived brand: it does not serve anyway
         // A flight-only campaign whose flight has nothing ahead has no clock (it ended its run).
-        const clockNeeded = scheduled || nextFlightChange(nowMs, flight!, brandZone) !== undefined;
+        const clockNeeded = scheduled || (flight !== undefined && nextFlightChange(nowMs, flight, brandZone) !== undefined);
         if (clockNeeded && deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
-        const inside = scheduled ? isInside(nowMs, windowsOf(c), c.schedule!.timeZone || brandZone) : true;
+        const inside = scheduled ? isInside(nowMs, windowsOf(c), schedule.timeZone || brandZone) : true;
         const phase = flight === undefined ? FlightPhase.DURING : flightPhase(nowMs, flight, brandZone);
         const flightWrong = (phase === FlightPhase.BEFORE) !== c.pauseReasons.includes(PauseReason.NOT_STARTED)
           || (phase === FlightPhase.AFTER) !== c.pauseReasons.includes(PauseReason.ENDED);
@@ -218,7 +243,8 @@ export function createActivities(deps: ActivityDeps) {
      */
     async reconcile(input: { nowMs: number; sourceId: string }): Promise<ReconcileCounts> {
       const total = { ...NO_REPAIRS };
-      for (const step of [activities.reconcileBrands, activities.reconcileCampaigns]) {
+      const steps = [(page: PageInput) => activities.reconcileBrands(page), (page: PageInput) => activities.reconcileCampaigns(page)];
+      for (const step of steps) {
         let pageToken = "";
         do {
           const page = await step({ ...input, pageToken });

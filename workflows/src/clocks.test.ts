@@ -63,7 +63,7 @@ describe("daypart clock", () => {
     const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
     const daypart = changes.filter((c) => c.cause === "daypart");
     expect(daypart.map((c) => c.toServing)).toEqual([true, false]);
-    expect(daypart[0]!.sourceId).toMatch(new RegExp(`^${daypartWorkflowId(campaign!.id)}/`));
+    expect(daypart[0].sourceId).toMatch(new RegExp(`^${daypartWorkflowId(campaign!.id)}/`));
     // The operator's view: the workflow is findable by its search attributes.
     await eventually(async () => {
       for await (const wf of h.worker.client.workflow.list({ query: `CampaignId = "${campaign!.id}"` })) return wf.workflowId === daypartWorkflowId(campaign!.id);
@@ -130,7 +130,7 @@ describe("budget reset clock", () => {
     await eventually(async () => (await campaignState(campaign!.id)).serving, 30_000, "reset");
     const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
     expect(changes[0]).toMatchObject({ cause: "reset.day", toServing: true });
-    expect(changes[0]!.sourceId).toMatch(new RegExp(`^${resetWorkflowId(brandId)}/`));
+    expect(changes[0].sourceId).toMatch(new RegExp(`^${resetWorkflowId(brandId)}/`));
 
     // This month runs out (a monthly limit of 0: whatever the date, even on the 1st when
     // yesterday's spend belongs to last month): a reset run does not bring the campaign back.
@@ -286,9 +286,9 @@ describe("a worker killed while timers are pending", () => {
       const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
       const daypart = changes.filter((c) => c.cause === "daypart");
       expect(daypart.map((c) => c.toServing)).toEqual([false]);
-      expect(daypart[0]!.sourceId).toMatch(new RegExp(`^${daypartWorkflowId(campaign!.id)}/`));
+      expect(daypart[0].sourceId).toMatch(new RegExp(`^${daypartWorkflowId(campaign!.id)}/`));
       // Applied after the boundary, by the new process (the services' clock: CLOCK_OFFSET_MS).
-      expect(timestampMs(daypart[0]!.changeTime!)).toBeGreaterThanOrEqual(end);
+      expect(timestampMs(daypart[0].changeTime!)).toBeGreaterThanOrEqual(end);
     } finally {
       for (const p of started) {
         if (processExists(p.pid)) process.kill(p.pid, "SIGTERM");
@@ -352,7 +352,7 @@ describe("deterministic replay", () => {
       // RECORD_HISTORIES=<label> stores these histories for replay.test.ts as <workflow>-<label>.binpb.
       const label = process.env.RECORD_HISTORIES;
       if (label !== undefined && /^[a-z0-9-]+$/.test(label)) {
-        const kind = id.split("/")[0]!;
+        const kind = id.split("/")[0];
         writeFileSync(join(HISTORIES, `${kind}-${label}.binpb`), temporal.api.history.v1.History.encode(history).finish());
       }
     }

@@ -59,11 +59,11 @@ describe("flight dates on the clock", () => {
     expect((await get(ending!.id)).pauseReasons).toEqual([PauseReason.ENDED]);
 
     const endLog = (await h.system.campaigns.listCampaignStateChanges({ campaignId: ending!.id })).changes;
-    expect(endLog[0]!.cause).toBe("flight.end");
-    expect(timestampMs(endLog[0]!.changeTime!)).toBeGreaterThanOrEqual(endsAt);
+    expect(endLog[0].cause).toBe("flight.end");
+    expect(timestampMs(endLog[0].changeTime!)).toBeGreaterThanOrEqual(endsAt);
     const startLog = (await h.system.campaigns.listCampaignStateChanges({ campaignId: starting!.id })).changes;
-    expect(startLog[0]!.cause).toBe("flight.start");
-    expect(startLog[0]!.toReasons).toEqual([]);
+    expect(startLog[0].cause).toBe("flight.start");
+    expect(startLog[0].toReasons).toEqual([]);
 
     // With no schedule and nothing ahead, the ended campaign's clock finished its run.
     const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(ending!.id));

@@ -73,8 +73,8 @@ describe("timers start after the turn's activities", () => {
       },
     );
     // The second call applies the boundary: on time, not SLOW_MS late.
-    expect(calls[1]!.asOfMs).toBeGreaterThanOrEqual(boundary);
-    expect(calls[1]!.asOfMs - boundary).toBeLessThan(SLOW_MS - 1000);
+    expect(calls[1].asOfMs).toBeGreaterThanOrEqual(boundary);
+    expect(calls[1].asOfMs - boundary).toBeLessThan(SLOW_MS - 1000);
   }, 90_000);
 
   it("a local midnight is not late by slow openings of the day and month", async () => {
@@ -101,7 +101,7 @@ describe("timers start after the turn's activities", () => {
       },
     );
     const day = new Date(midnight).toISOString().slice(0, 10);
-    expect(opens[2]!.start).toBe(day);
-    expect(opens[2]!.atMs - midnight).toBeLessThan(SLOW_MS - 1000);
+    expect(opens[2].start).toBe(day);
+    expect(opens[2].atMs - midnight).toBeLessThan(SLOW_MS - 1000);
   }, 90_000);
 });

@@ -19,7 +19,7 @@ import { TRACE_HEADER } from "./trace-header.js";
  */
 export function traceHeaders(headers: Record<string, Payload>): Record<string, Payload> {
   const traceparent = currentTraceparent();
-  return traceparent === null ? headers : { ...headers, [TRACE_HEADER]: defaultPayloadConverter.toPayload(traceparent)! };
+  return traceparent === null ? headers : { ...headers, [TRACE_HEADER]: defaultPayloadConverter.toPayload(traceparent) };
 }
 
 export const tracingClientInterceptor: WorkflowClientInterceptor = {

@@ -160,7 +160,7 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
     const woke = wait === undefined
       ? await condition(() => changed || stopped).then(() => true)
       : wait <= 0 ? false : await condition(() => changed || stopped, wait);
-    if (!woke) log.info("daypart boundary", { campaignId: input.campaignId, at: new Date(next!).toISOString() });
+    if (!woke) log.info("daypart boundary", { campaignId: input.campaignId, at: next === undefined ? "none" : new Date(next).toISOString() });
     if (workflowInfo().continueAsNewSuggested) break;
   }
   if (stopped) return "stopped";

@@ -77,6 +77,6 @@ function readJson(file: string, setting: string): unknown {
   try {
     return JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
-    throw new Error(`${setting} ${file}: ${(err as Error).message}`);
+    throw new Error(`${setting} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }

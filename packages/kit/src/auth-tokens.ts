@@ -64,10 +64,12 @@ export class TokenVerifier {
     } catch (err) {
       throw unauthenticated(reasonOf(err));
     }
-    if (payload.iat! > Date.now() / 1000 + CLOCK_SKEW_S) throw unauthenticated("the token is not valid yet (issued in the future)");
+    // jwtVerify requires both (requiredClaims) and checks they are numbers.
+    const { iat = 0, exp = 0 } = payload;
+    if (iat > Date.now() / 1000 + CLOCK_SKEW_S) throw unauthenticated("the token is not valid yet (issued in the future)");
     const principal = principalFrom(payload, this.access);
     // Kept until the token expires (the cache drops it then: an expired token is verified again, and refused).
-    const ttl = payload.exp! * 1000 - Date.now();
+    const ttl = exp * 1000 - Date.now();
     if (ttl > 0) this.cache.set(key, { token, principal }, { ttl });
     return principal;
   }
@@ -126,11 +128,13 @@ export interface TokenClaims {
  * and each internal caller's own identity.
  */
 export async function mintToken(privateJwk: JWK, claims: TokenClaims, options: { audience: string; ttlSeconds: number; notBefore?: number }): Promise<string> {
-  const key = await importJWK(privateJwk, privateJwk.alg);
+  const { alg, kid } = privateJwk;
+  if (alg === undefined || kid === undefined) throw new Error('a signing key needs "alg" and "kid"');
+  const key = await importJWK(privateJwk, alg);
   const { sub, ...rest } = claims;
   const payload = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
   const jwt = new SignJWT(payload)
-    .setProtectedHeader({ alg: privateJwk.alg!, kid: privateJwk.kid!, typ: "JWT" })
+    .setProtectedHeader({ alg, kid, typ: "JWT" })
     .setSubject(sub)
     .setAudience(options.audience)
     .setIssuedAt()

@@ -1,5 +1,5 @@
 import { daysInMonth, type CalendarDate } from "@adbudget/time";
-import type { FieldViolation } from "./errors.js";
+import { InvalidArgumentError, type FieldViolation } from "./errors.js";
 
 /** A google.type.Date as a plain shape (year, month 1-12, day 1-31). */
 export type DateLike = CalendarDate;
@@ -24,4 +24,11 @@ export function dateViolation(d: DateLike | undefined, field: string): FieldViol
     return { field: `${field}.day`, description: `must be from 1 to ${max}` };
   }
   return undefined;
+}
+
+/** `d` when it is a real calendar date, else InvalidArgumentError naming `field` (it is required). */
+export function checkedDate(d: DateLike | undefined, field: string): DateLike {
+  const bad = dateViolation(d, field);
+  if (bad !== undefined || d === undefined) throw new InvalidArgumentError([bad ?? { field, description: "is required" }]);
+  return d;
 }

@@ -10,6 +10,8 @@ export interface DatabaseOptions {
   url: string;
   entities: EntitySchema<AnyEntity>[] | unknown[];
   /** The service's migrations, in order. Bundled as classes, not discovered from a folder. */
+  // MikroORM's own Constructor type: its migrations take the driver and config.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   migrations: { name: string; class: new (...args: any[]) => Migration }[];
   logger: Logger;
   /** Largest number of pooled connections. */

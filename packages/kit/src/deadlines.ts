@@ -12,7 +12,7 @@ export function callTimeoutMs(header: Headers): number | undefined {
   const grpc = header.get("grpc-timeout");
   if (grpc !== null) {
     const m = /^(\d{1,8})([HMSmun])$/.exec(grpc);
-    return m === null ? undefined : Number(m[1]) * GRPC_UNITS[m[2]!]!;
+    return m === null ? undefined : Number(m[1]) * GRPC_UNITS[m[2]];
   }
   const connect = header.get("connect-timeout-ms");
   if (connect !== null && /^\d{1,10}$/.test(connect)) return Number(connect);

@@ -22,7 +22,7 @@ export function uuidv7(now = Date.now()): string {
   b.writeUIntBE(now, 0, 6);
   b[6] = 0x70 | ((seq >> 8) & 0x0f);
   b[7] = seq & 0xff;
-  b[8] = 0x80 | (b[8]! & 0x3f);
+  b[8] = 0x80 | (b[8] & 0x3f);
   const hex = b.toString("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -17,7 +17,7 @@ export class StopStack {
 
   constructor(private readonly logger: Logger) {}
 
-  push(step: () => Promise<unknown> | unknown): void {
+  push(step: () => unknown): void {
     this.steps.unshift(async () => step());
   }
 

@@ -80,7 +80,7 @@ function frames(body: Buffer): { flags: number; data: Buffer }[] {
   const out: { flags: number; data: Buffer }[] = [];
   for (let i = 0; i < body.length; ) {
     const len = body.readUInt32BE(i + 1);
-    out.push({ flags: body[i]!, data: body.subarray(i + 5, i + 5 + len) });
+    out.push({ flags: body[i], data: body.subarray(i + 5, i + 5 + len) });
     i += 5 + len;
   }
   expect(out.reduce((n, f) => n + 5 + f.data.length, 0)).toBe(body.length);
@@ -196,7 +196,7 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
     const ok = await h2Request(session, `${BRAND}/CreateBrand`, grpcHeaders(), envelope(0, toBinary(CreateBrandRequestSchema, create(CreateBrandRequestSchema, { name: "Acme" }))));
     expect(ok.trailers["grpc-status"]).toBe("0");
     const [frame] = frames(ok.body);
-    expect(fromBinary(CreateBrandResponseSchema, frame!.data).brand?.name).toBe("Acme");
+    expect(fromBinary(CreateBrandResponseSchema, frame.data).brand?.name).toBe("Acme");
   });
 
   it("gRPC: a server-streaming method (grpc.health.v1.Health/Watch) gets grpc-status 3 too", async () => {
@@ -207,7 +207,7 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
     }
     const check = await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), envelope(0, toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema))));
     expect(check.trailers["grpc-status"]).toBe("0");
-    expect(fromBinary(HealthCheckResponseSchema, frames(check.body)[0]!.data).status).toBeGreaterThan(0);
+    expect(fromBinary(HealthCheckResponseSchema, frames(check.body)[0].data).status).toBeGreaterThan(0);
   });
 
   it("gRPC: a bidi-streaming method (reflection) gets grpc-status 3 for a streamed message that does not parse", async () => {
@@ -225,14 +225,14 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
           expect(r.status).toBe(200);
           const all = frames(r.body);
           expect(all.map((f) => f.flags)).toEqual([0x80]);
-          const trailer = grpcWebTrailer(all[0]!.data);
+          const trailer = grpcWebTrailer(all[0].data);
           expect({ case: m.name, grpcStatus: trailer["grpc-status"] }).toEqual({ case: m.name, grpcStatus: "3" });
-          expect(decodeURIComponent(trailer["grpc-message"]!)).toBe(parseFailure(CREATE_BRAND_REQUEST, m.reason));
+          expect(decodeURIComponent(trailer["grpc-message"])).toBe(parseFailure(CREATE_BRAND_REQUEST, m.reason));
         }
       }
       // Server streaming over gRPC-Web.
-      const watch = await h2Request(session, "/grpc.health.v1.Health/Watch", { "content-type": contentType }, envelope(0, MALFORMED[0]!.bytes));
-      expect(grpcWebTrailer(frames(watch.body)[0]!.data)["grpc-status"]).toBe("3");
+      const watch = await h2Request(session, "/grpc.health.v1.Health/Watch", { "content-type": contentType }, envelope(0, MALFORMED[0].bytes));
+      expect(grpcWebTrailer(frames(watch.body)[0].data)["grpc-status"]).toBe("3");
     }
     const ok = await h1Request(agent, server.url, `${BRAND}/CreateBrand`, { "content-type": "application/grpc-web+proto" }, envelope(0, toBinary(CreateBrandRequestSchema, create(CreateBrandRequestSchema, { name: "Web" }))));
     // (Over HTTP/1.1 the error answers may say Connection: close: connect answers as soon as the
@@ -240,9 +240,9 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
     // closeWhenBodyUnread in server.ts then does not keep the connection. Over HTTP/2 the
     // session serves on, see above.)
     const [message, trailer] = frames(ok.body);
-    expect(fromBinary(CreateBrandResponseSchema, message!.data).brand?.name).toBe("Web");
-    expect(trailer!.flags).toBe(0x80);
-    expect(grpcWebTrailer(trailer!.data)["grpc-status"]).toBe("0");
+    expect(fromBinary(CreateBrandResponseSchema, message.data).brand?.name).toBe("Web");
+    expect(trailer.flags).toBe(0x80);
+    expect(grpcWebTrailer(trailer.data)["grpc-status"]).toBe("0");
   });
 
   it("Connect unary (application/proto) over HTTP/2 and HTTP/1.1: HTTP 400 invalid_argument, and the connection serves on", async () => {
@@ -272,11 +272,11 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
   it("Connect unary GET with a base64 binary message: HTTP 400 invalid_argument", async () => {
     const get = (bytes: Uint8Array) =>
       h2Request(session, `${BRAND}/GetBrand?connect=v1&encoding=proto&base64=1&message=${Buffer.from(bytes).toString("base64url")}`, {}, undefined, "GET");
-    const bad = await get(MALFORMED[3]!.bytes);
+    const bad = await get(MALFORMED[3].bytes);
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body.toString("utf8"))).toEqual({
       code: "invalid_argument",
-      message: parseFailure("adbudget.brand.v1.GetBrandRequest", MALFORMED[3]!.reason),
+      message: parseFailure("adbudget.brand.v1.GetBrandRequest", MALFORMED[3].reason),
     });
     const ok = await get(toBinary(GetBrandRequestSchema, create(GetBrandRequestSchema, { id: BRAND_ID })));
     expect(ok.status).toBe(200);
@@ -291,7 +291,7 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
         expect(r.status).toBe(200);
         const all = frames(r.body);
         expect(all.map((f) => f.flags)).toEqual([0x02]);
-        const end = JSON.parse(all[0]!.data.toString("utf8")) as { error: unknown };
+        const end = JSON.parse(all[0].data.toString("utf8")) as { error: unknown };
         expect({ case: m.name, error: end.error }).toEqual({
           case: m.name,
           error: { code: "invalid_argument", message: parseFailure("grpc.health.v1.HealthCheckRequest", m.reason) },
@@ -411,28 +411,28 @@ describe("createNodeAdapter", () => {
   });
 
   it("rewrites compressed error envelopes and bodies too", async () => {
-    const bad = MALFORMED[0]!.bytes;
-    const expected = parseFailure(CREATE_BRAND_REQUEST, MALFORMED[0]!.reason);
+    const bad = MALFORMED[0].bytes;
+    const expected = parseFailure(CREATE_BRAND_REQUEST, MALFORMED[0].reason);
 
     const webHeaders = { "content-type": "application/grpc-web+proto", "grpc-accept-encoding": "gzip" };
     const webStock = await h2Request(stockSession, `${BRAND}/CreateBrand`, webHeaders, envelope(0, bad));
     expect(frames(webStock.body).map((f) => f.flags)).toEqual([0x81]); // the case is exercised
-    expect(grpcWebTrailer(gunzipSync(frames(webStock.body)[0]!.data))["grpc-status"]).toBe("13");
+    expect(grpcWebTrailer(gunzipSync(frames(webStock.body)[0].data))["grpc-status"]).toBe("13");
     const web = await h2Request(ourSession, `${BRAND}/CreateBrand`, webHeaders, envelope(0, bad));
     const [trailer] = frames(web.body);
-    expect(trailer!.flags).toBe(0x80);
-    expect(grpcWebTrailer(trailer!.data)).toMatchObject({ "grpc-status": "3", "grpc-message": encodeURIComponent(expected) });
+    expect(trailer.flags).toBe(0x80);
+    expect(grpcWebTrailer(trailer.data)).toMatchObject({ "grpc-status": "3", "grpc-message": encodeURIComponent(expected) });
 
     // A streamed request is converted by the adapter's interceptor, before Connect compresses.
     const streamHeaders = { "content-type": "application/connect+proto", "connect-accept-encoding": "gzip" };
     const streamStock = await h2Request(stockSession, "/grpc.health.v1.Health/Watch", streamHeaders, envelope(0, bad));
     expect(frames(streamStock.body).map((f) => f.flags)).toEqual([0x03]);
-    expect(JSON.parse(gunzipSync(frames(streamStock.body)[0]!.data).toString("utf8"))).toMatchObject({ error: { code: "internal" } });
+    expect(JSON.parse(gunzipSync(frames(streamStock.body)[0].data).toString("utf8"))).toMatchObject({ error: { code: "internal" } });
     const stream = await h2Request(ourSession, "/grpc.health.v1.Health/Watch", streamHeaders, envelope(0, bad));
     const [end] = frames(stream.body);
-    expect(end!.flags).toBe(0x03);
-    expect(JSON.parse(gunzipSync(end!.data).toString("utf8"))).toEqual({
-      error: { code: "invalid_argument", message: parseFailure("grpc.health.v1.HealthCheckRequest", MALFORMED[0]!.reason) },
+    expect(end.flags).toBe(0x03);
+    expect(JSON.parse(gunzipSync(end.data).toString("utf8"))).toEqual({
+      error: { code: "invalid_argument", message: parseFailure("grpc.health.v1.HealthCheckRequest", MALFORMED[0].reason) },
     });
 
     const unaryHeaders = { "content-type": "application/proto", "accept-encoding": "gzip" };
@@ -465,7 +465,7 @@ describe("createNodeAdapter", () => {
     };
     const rewritten = await read((await reportRequestParseError(answer({ code: "internal", message: "parse binary: premature EOF" }), "a.B", [compressionGzip])).body);
     expect(rewritten.map((f) => f.flags)).toEqual([0x02]);
-    expect(JSON.parse(rewritten[0]!.data.toString("utf8"))).toEqual({
+    expect(JSON.parse(rewritten[0].data.toString("utf8"))).toEqual({
       error: { code: "invalid_argument", message: parseFailure("a.B", "premature EOF") },
       metadata: { "x-request-id": ["r1"] },
     });
@@ -476,7 +476,7 @@ describe("createNodeAdapter", () => {
     ]) {
       const kept = await read((await reportRequestParseError(answer(error), "a.B", [compressionGzip])).body);
       expect(kept.map((f) => f.flags)).toEqual([0x03]);
-      expect(JSON.parse(gunzipSync(kept[0]!.data).toString("utf8")).error).toEqual(error);
+      expect(JSON.parse(gunzipSync(kept[0].data).toString("utf8")).error).toEqual(error);
     }
   });
 
@@ -535,7 +535,7 @@ describe("createNodeAdapter", () => {
       const thrown = await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), envelope(0, new Uint8Array()));
       expect(seen).toEqual(["Check"]);
       expect(thrown.trailers["grpc-status"]).toBe("13");
-      const bad = await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), envelope(0, MALFORMED[3]!.bytes));
+      const bad = await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), envelope(0, MALFORMED[3].bytes));
       expect(bad.trailers["grpc-status"]).toBe("3");
       expect(seen).toEqual(["Check"]);
     } finally {

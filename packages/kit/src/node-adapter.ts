@@ -336,11 +336,11 @@ async function rewriteEndEnvelope(
   compression: Compression | undefined,
   rewrite: (data: Uint8Array) => Uint8Array | undefined,
 ): Promise<Uint8Array> {
-  if (chunk.byteLength < 5 || (chunk[0]! & endFlag) !== endFlag) return chunk;
+  if (chunk.byteLength < 5 || (chunk[0] & endFlag) !== endFlag) return chunk;
   const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (view.getUint32(1) !== chunk.byteLength - 5) return chunk;
   let data = chunk.subarray(5);
-  if ((chunk[0]! & compressedFlag) === compressedFlag) {
+  if ((chunk[0] & compressedFlag) === compressedFlag) {
     if (compression === undefined) return chunk;
     try {
       data = await compression.decompress(data, MAX_ERROR_BYTES);
@@ -391,6 +391,8 @@ function mapBody(
           }
           return hooks.chunk ? { done: false, value: await hooks.chunk(r.value) } : r;
         },
+        // The iterator protocol hands back what it was thrown, whatever it is.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         throw: (e?: unknown) => (it.throw ? it.throw(e) : Promise.reject(e)),
         return: (v?: unknown) => (it.return ? it.return(v) : Promise.resolve({ done: true, value: v })),
       };

@@ -33,14 +33,14 @@ test("TRACING=otlp sends spans to a collector over OTLP/HTTP with their trace, p
     await provider.shutdown();
 
     expect(c.received.length).toBeGreaterThan(0);
-    expect(c.received[0]!.path).toBe("/v1/traces");
-    expect(c.received[0]!.contentType).toContain("application/json");
-    const body = JSON.parse(c.received[0]!.body) as {
+    expect(c.received[0].path).toBe("/v1/traces");
+    expect(c.received[0].contentType).toContain("application/json");
+    const body = JSON.parse(c.received[0].body) as {
       resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: { traceId: string; name: string }[] }[] }[];
     };
-    const rs = body.resourceSpans[0]!;
+    const rs = body.resourceSpans[0];
     expect(rs.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue).toBe("budget");
-    const sent = rs.scopeSpans[0]!.spans[0]!;
+    const sent = rs.scopeSpans[0].spans[0];
     expect(sent.name).toBe("adbudget.budget.v1.BudgetService/RecordSpend");
     expect(sent.traceId).toBe(span.spanContext().traceId);
   } finally {

@@ -84,7 +84,7 @@ export class OutboxRelay {
   /** Rows not yet published. */
   async pending(): Promise<number> {
     const { rows } = await this.pool.query<{ n: string }>("select count(*)::text as n from outbox where published_at is null");
-    return Number(rows[0]!.n);
+    return Number(rows[0].n);
   }
 
   /**
@@ -147,14 +147,13 @@ export class OutboxRelay {
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (this.woken) return resolve();
-      const timer = setTimeout(done, ms);
-      const self = this;
-      this.wakeUp = done;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.wakeUp = undefined;
+        this.wakeUp = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
     });
   }
 
@@ -170,15 +169,14 @@ export class OutboxRelay {
     const client = await this.pool.connect();
     const limit = Math.trunc(this.options.batchSize ?? 500);
     const lockKey = Math.trunc(this.options.lockKey);
-    let published = 0;
     try {
       const results = (await client.query(
         `begin; select id::text, event_id::text, subject, payload, trace_parent from outbox
          where published_at is null and (select pg_try_advisory_xact_lock(${lockKey})) order by id limit ${limit}`,
       )) as unknown as pg.QueryResult<{ id: string; event_id: string; subject: string; payload: Buffer; trace_parent: string | null }>[];
-      const rows = results[1]!.rows;
+      const rows = results[1].rows;
       const done: string[] = [];
-      let failure: unknown;
+      let failure: Error | undefined;
       for (const row of rows) {
         try {
           let headers;
@@ -189,13 +187,13 @@ export class OutboxRelay {
           await this.js.publish(row.subject, row.payload, { msgID: row.event_id, timeout: 5000, headers });
           done.push(row.id);
         } catch (err) {
-          failure = err;
+          failure = err instanceof Error ? err : new Error(String(err));
           break;
         }
       }
       const ids = done.filter((id) => /^\d+$/.test(id));
       await client.query(ids.length > 0 ? `update outbox set published_at = now() where id = any('{${ids.join(",")}}'::bigint[]); commit` : "commit");
-      published = done.length;
+      const published = done.length;
       if (published > 0) {
         this.logger.debug({ published }, "outbox relay: published");
         this.options.onPublished?.(published);

@@ -8,6 +8,8 @@ import type { Logger } from "./logger.js";
  */
 const TYPES = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    // pg declares the built-in parsers as returning any.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return
     oid === 1184 || oid === 1114 ? (v: string) => new Date(v) : oid === 20 ? (v: string) => v : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 

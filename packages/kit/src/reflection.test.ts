@@ -16,7 +16,7 @@ describe("ReflectionIndex", () => {
   });
 
   it("serves the documented descriptors (with comments) when the contract set is available", () => {
-    const file = index.fileWithDependencies("adbudget/brand/v1/brand_service.proto")![0]!;
+    const file = index.fileWithDependencies("adbudget/brand/v1/brand_service.proto")![0];
     expect(file.sourceCodeInfo?.location.some((l) => l.leadingComments.includes("Creates a brand"))).toBe(true);
   });
 

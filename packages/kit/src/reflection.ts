@@ -81,8 +81,9 @@ export class ReflectionIndex {
     const addExtensions = (exts: FileDescriptorProto["extension"]) => {
       for (const ext of exts) {
         const extendee = ext.extendee.replace(/^\./, "");
-        if (!this.extensions.has(extendee)) this.extensions.set(extendee, new Map());
-        this.extensions.get(extendee)!.set(ext.number, file.name);
+        const numbers = this.extensions.get(extendee) ?? new Map<number, string>();
+        numbers.set(ext.number, file.name);
+        this.extensions.set(extendee, numbers);
       }
     };
     const addMessage = (m: DescriptorProto, scope: string) => {

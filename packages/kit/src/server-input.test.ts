@@ -68,7 +68,7 @@ async function postJson(server: RunningServer, method: string, body: string | Re
     headers: { "content-type": "application/json", ...headers },
     body,
     ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
-  } as RequestInit);
+  });
   const json = (await res.json()) as { code?: string; message?: string; brand?: { name: string } };
   return { status: res.status, connection: res.headers.get("connection"), json };
 }

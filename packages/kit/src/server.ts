@@ -207,11 +207,11 @@ function closeWhenBodyUnread(handler: Handler): Handler {
   return (req, res) => {
     if (req.httpVersionMajor === 1) {
       const h1res = res as http.ServerResponse;
-      const writeHead = h1res.writeHead;
-      h1res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
-        if (!req.complete) this.shouldKeepAlive = false;
-        return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
-      } as typeof h1res.writeHead;
+      const writeHead = h1res.writeHead.bind(h1res) as (...a: unknown[]) => http.ServerResponse;
+      h1res.writeHead = (...args: unknown[]) => {
+        if (!req.complete) h1res.shouldKeepAlive = false;
+        return writeHead(...args);
+      };
     }
     handler(req, res);
   };
@@ -244,7 +244,7 @@ function plaintextServer(handler: Handler): Listener {
     // A connection that does not say which protocol it speaks within 10 s is dropped.
     socket.setTimeout(10_000, () => socket.destroy());
     const onReadable = () => {
-      for (let chunk = socket.read(); chunk !== null; chunk = socket.read()) head = Buffer.concat([head, chunk]);
+      for (let chunk: Buffer | null = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) head = Buffer.concat([head, chunk]);
       const n = Math.min(head.length, H2_PREFACE.length);
       if (head.length < H2_PREFACE.length && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return;
       socket.setTimeout(0);
@@ -264,7 +264,7 @@ function plaintextServer(handler: Handler): Listener {
  */
 function tlsServer(tls: ServerTls, handler: Handler, logger: Logger): Listener {
   const server = http2.createSecureServer({ ...serverTlsOptions(tls), allowHTTP1: true }, handler);
-  server.on("tlsClientError", (err: Error & { code?: string }, socket) => {
+  server.on("tlsClientError", (err: Error & { code?: string }, socket: { remoteAddress?: string }) => {
     logger.debug({ code: err.code, error: err.message, remote: socket.remoteAddress }, "TLS handshake refused");
   });
   // With TLS, HTTP/1.1 connections are served by the same server; nothing else to drain.

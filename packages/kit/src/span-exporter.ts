@@ -1,8 +1,9 @@
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-node";
 
-/** ExportResultCode.SUCCESS of @opentelemetry/core (not imported: one constant). */
+/** ExportResultCode.SUCCESS and FAILED of @opentelemetry/core (not imported: two constants). */
 const SUCCESS = 0;
+const FAILED = 1;
 
 const hrMs = (t: [number, number]): number => t[0] * 1000 + t[1] / 1e6;
 
@@ -35,12 +36,12 @@ export function spanRecord(span: ReadableSpan): Record<string, unknown> {
 export class JsonLinesSpanExporter implements SpanExporter {
   constructor(private readonly write: (line: string) => void = (line) => process.stdout.write(line)) {}
 
-  export(spans: ReadableSpan[], done: (result: { code: number }) => void): void {
+  export(spans: ReadableSpan[], done: (result: { code: number; error?: Error }) => void): void {
     try {
       this.write(spans.map((s) => JSON.stringify(spanRecord(s)) + "\n").join(""));
       done({ code: SUCCESS });
     } catch (error) {
-      done({ code: 1, error } as { code: number });
+      done({ code: FAILED, error: error instanceof Error ? error : new Error(String(error)) });
     }
   }
 

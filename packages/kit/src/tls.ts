@@ -101,12 +101,10 @@ export function clientTls(url: string, settings: ClientTlsSettings): { nodeOptio
 /** The options of `http2.createSecureServer` for `tls` (without allowHTTP1). */
 export function serverTlsOptions(tls: ServerTls): TlsOptions {
   const clientAuth = tls.clientAuth ?? "none";
-  if (clientAuth !== "none" && !tls.caFile) throw new Error(`TLS client auth "${clientAuth}" needs a CA file`);
-  return {
-    cert: readFileSync(tls.certFile),
-    key: readFileSync(tls.keyFile),
-    ...(clientAuth === "none" ? {} : { ca: readFileSync(tls.caFile!), requestCert: true, rejectUnauthorized: clientAuth === "require" }),
-  };
+  const base = { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+  if (clientAuth === "none") return base;
+  if (!tls.caFile) throw new Error(`TLS client auth "${clientAuth}" needs a CA file`);
+  return { ...base, ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: clientAuth === "require" };
 }
 
 /** The verified peer of each connection (HTTP/2 session or HTTP/1.1 socket), looked up once. */
@@ -127,7 +125,7 @@ export function verifiedPeer(req: http.IncomingMessage | http2.Http2ServerReques
     if (socket?.authorized === true && typeof socket.getPeerCertificate === "function") {
       const cert = socket.getPeerCertificate();
       if (cert?.fingerprint256) {
-        const cn = cert.subject?.CN as string | string[] | undefined;
+        const cn = cert.subject?.CN;
         peer = { cn: Array.isArray(cn) ? cn[0] : cn, fingerprint256: cert.fingerprint256 };
       }
     }

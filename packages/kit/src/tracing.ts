@@ -41,8 +41,8 @@ export function initTracing(mode: TracingMode, serviceName: string): InMemorySpa
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": serviceName }),
     spanProcessors: [
-      mode === "memory"
-        ? new SimpleSpanProcessor(memory!)
+      memory !== undefined
+        ? new SimpleSpanProcessor(memory)
         : new BatchSpanProcessor(mode === "otlp" ? otlpSpanExporter() : new JsonLinesSpanExporter(), { scheduledDelayMillis: 1000 }),
     ],
   });

@@ -49,7 +49,7 @@ describe("checkInput (the generic walk)", () => {
     const violations = validate(validator, RecordSpendRequestSchema, spend({ eventId }));
     expect(violations).toHaveLength(1);
     expect(violations[0]).toMatchObject({ field: "event_id" });
-    expect(violations[0]!.description).toMatch(/^must be valid UTF-8 \(found an unpaired surrogate U\+D[89A-F][0-9A-F]{2}\)$/);
+    expect(violations[0].description).toMatch(/^must be valid UTF-8 \(found an unpaired surrogate U\+D[89A-F][0-9A-F]{2}\)$/);
   });
 
   it("refuses a Timestamp out of its range, whatever int64 seconds binary gRPC carries", () => {
@@ -108,8 +108,8 @@ describe("checkInput (the generic walk)", () => {
     expect(validate(validator, RecordSpendBatchRequestSchema, batch)).toEqual([]);
     expect(checkInput(RecordSpendBatchRequestSchema, batch)).toEqual([]);
     // What the handler runs on each event: the same walk, with the item's path.
-    expect(validate(validator, RecordSpendRequestSchema, batch.events[0]!, "events[0].")).toEqual([]);
-    expect(validate(validator, RecordSpendRequestSchema, batch.events[2]!, "events[2].")).toEqual([
+    expect(validate(validator, RecordSpendRequestSchema, batch.events[0], "events[0].")).toEqual([]);
+    expect(validate(validator, RecordSpendRequestSchema, batch.events[2], "events[2].")).toEqual([
       { field: "events[2].event_id", description: "must not contain control characters (found U+0000)" },
       { field: "events[2].occurred_at", description: "must be a timestamp between 0001-01-01 and 9999-12-31" },
     ]);
@@ -146,8 +146,8 @@ describe("checkInput (the generic walk)", () => {
     const struct = create(StructSchema, { fields: { deep: value } });
     const violations = checkInput(StructSchema, struct);
     expect(violations).toHaveLength(1);
-    expect(violations[0]!.description).toBe("must not nest more than 100 messages deep");
-    expect(violations[0]!.field).toMatch(/^fields\["deep"\]\.list_value\.values\[0\]/);
+    expect(violations[0].description).toBe("must not nest more than 100 messages deep");
+    expect(violations[0].field).toMatch(/^fields\["deep"\]\.list_value\.values\[0\]/);
   });
 
   it("answers a rule that cannot be evaluated with the input's own violations when it has any", () => {

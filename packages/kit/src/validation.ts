@@ -1,7 +1,7 @@
 import { getOption, hasOption, ScalarType, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { createValidator, type Validator } from "@bufbuild/protovalidate";
 import { field as fieldRulesExt, Ignore } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { isReflectMessage, reflect, type Path, type ReflectList, type ReflectMap, type ReflectMessage } from "@bufbuild/protobuf/reflect";
+import { isReflectMessage, reflect, type Path, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import type { Interceptor } from "@connectrpc/connect";
 import { InvalidArgumentError, type FieldViolation } from "./errors.js";
 
@@ -124,6 +124,7 @@ export const MAX_TIMESTAMP_MS = Number(MAX_SECONDS) * 1000 + 999;
 const TIMESTAMP_RANGE = "must be a timestamp between 0001-01-01 and 9999-12-31";
 const TIMESTAMP_NANOS = "must be a timestamp with nanos between 0 and 999999999";
 // No `g` flag: test() keeps no state and allocates nothing.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 interface Walk {
@@ -198,10 +199,10 @@ function walkMessage(msg: ReflectMessage, w: Walk): void {
         checkString(msg.get(f) as string, w, false);
         break;
       case "message":
-        walkValue(msg.get(f) as ReflectMessage, w);
+        walkValue(msg.get(f), w);
         break;
       case "list": {
-        const list = msg.get(f) as ReflectList;
+        const list = msg.get(f);
         const item = { kind: "list_sub" as const, index: 0 };
         w.path.push(item);
         for (let i = 0; i < list.size; i++) {
@@ -214,7 +215,7 @@ function walkMessage(msg: ReflectMessage, w: Walk): void {
         break;
       }
       case "map": {
-        const map = msg.get(f) as ReflectMap;
+        const map = msg.get(f);
         const entry: { kind: "map_sub"; key: string | number | bigint | boolean } = { kind: "map_sub", key: "" };
         w.path.push(entry);
         for (const [k, v] of map) {
@@ -245,10 +246,10 @@ function walkValue(msg: ReflectMessage, w: Walk): void {
 }
 
 function timestampProblem(ts: ReflectMessage): string | undefined {
-  const raw = ts.get(ts.desc.field["seconds"]!) as bigint | string | number;
+  const raw = ts.get(ts.desc.field["seconds"]) as bigint | string | number;
   const seconds = typeof raw === "bigint" ? raw : BigInt(raw);
   if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) return TIMESTAMP_RANGE;
-  const nanos = ts.get(ts.desc.field["nanos"]!) as number;
+  const nanos = ts.get(ts.desc.field["nanos"]) as number;
   if (nanos < 0 || nanos > 999_999_999) return TIMESTAMP_NANOS;
   return undefined;
 }

@@ -193,7 +193,7 @@ describe("isInside and nextBoundary", () => {
         .record({ year: fc.integer({ min: 1995, max: 2040 }), month: fc.constantFrom(2, 3, 4, 5, 9, 10, 11), ms: fc.integer({ min: 0, max: 31 * 86_400_000 - 1 }) })
         .map(({ year, month, ms }) => Date.UTC(year, month - 1, 1) + ms),
     );
-    const wholeWeek = (ws: DaypartWindow[]) => ws.length === 1 && ws[0]!.days.length === 7 && ws[0]!.start === 0 && ws[0]!.end === 1440;
+    const wholeWeek = (ws: DaypartWindow[]) => ws.length === 1 && ws[0].days.length === 7 && ws[0].start === 0 && ws[0].end === 1440;
     const fractions = fc.array(fc.integer({ min: 1, max: 999_999 }), { minLength: 5, maxLength: 5 });
 
     it("defined unless the schedule is constant; after the instant; the state flips there and is constant before", () => {
@@ -266,7 +266,7 @@ describe("isInside and nextBoundary", () => {
           (zone, year, pick, f1, f2, complement, before, fs) => {
             const all = gapsOf(zone, year);
             fc.pre(all.length > 0);
-            const gap = all[pick % all.length]!;
+            const gap = all[pick % all.length];
             // The gap as wall minutes of one local day: [gapStart, gapEnd).
             const wallStart = new Date(gap.at + gap.before);
             const gapStart = wallStart.getUTCHours() * 60 + wallStart.getUTCMinutes();
@@ -320,7 +320,7 @@ describe("weekdayOf", () => {
   const sakamoto = (y: number, m: number, d: number) => {
     const t = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
     if (m < 3) y -= 1;
-    const js = (((y + Math.floor(y / 4) - Math.floor(y / 100) + Math.floor(y / 400) + t[m - 1]! + d) % 7) + 7) % 7;
+    const js = (((y + Math.floor(y / 4) - Math.floor(y / 100) + Math.floor(y / 400) + t[m - 1] + d) % 7) + 7) % 7;
     return js === 0 ? 7 : js;
   };
 

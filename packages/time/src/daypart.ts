@@ -71,7 +71,7 @@ function weekIntervals(windows: readonly DaypartWindow[]): [number, number][] {
 }
 
 function isWholeWeek(merged: readonly [number, number][]): boolean {
-  return merged.length === 1 && merged[0]![0] === 0 && merged[0]![1] === WEEK;
+  return merged.length === 1 && merged[0][0] === 0 && merged[0][1] === WEEK;
 }
 
 /**
@@ -87,9 +87,11 @@ export function normalizeWindows(windows: readonly DaypartWindow[]): DaypartWind
   // 2. The whole week.
   if (isWholeWeek(merged)) return [{ days: [1, 2, 3, 4, 5, 6, 7], start: 0, end: MINUTES_PER_DAY }];
   // 3. Join across the Sunday -> Monday wrap.
-  if (merged.length > 1 && merged[0]![0] === 0 && merged.at(-1)![1] === WEEK) {
-    const first = merged.shift()!;
-    merged.at(-1)![1] = WEEK + first[1];
+  const head = merged[0];
+  const tail = merged.at(-1);
+  if (merged.length > 1 && head[0] === 0 && tail !== undefined && tail[1] === WEEK) {
+    merged.shift();
+    tail[1] = WEEK + head[1];
   }
   // 4. Cut into pieces of at most a day: an interval of up to 24 h stays whole (overnight);
   //    a longer one is cut at each midnight.
@@ -124,7 +126,7 @@ export function normalizeWindows(windows: readonly DaypartWindow[]): DaypartWind
   }
   const out = [...groups.values()];
   for (const g of out) g.days.sort((a, b) => a - b);
-  return out.sort((a, b) => a.days[0]! - b.days[0]! || a.start - b.start || a.end - b.end);
+  return out.sort((a, b) => a.days[0] - b.days[0] || a.start - b.start || a.end - b.end);
 }
 
 /** ISO weekday (1 = Monday) of a calendar date. */
@@ -235,15 +237,15 @@ function firstChange(instant: number, spans: [number, number][], settled: number
   spans.sort((a, b) => a[0] - b[0]);
   let i = 0;
   let reach = instant;
-  for (; i < spans.length && spans[i]![0] <= instant; i++) reach = Math.max(reach, spans[i]![1]);
+  for (; i < spans.length && spans[i][0] <= instant; i++) reach = Math.max(reach, spans[i][1]);
   if (reach > instant) {
     // Inside: follow the spans that overlap or touch the covered stretch; a span starting at
     // `settled` could still extend it.
-    for (; i < spans.length && spans[i]![0] <= reach; i++) reach = Math.max(reach, spans[i]![1]);
+    for (; i < spans.length && spans[i][0] <= reach; i++) reach = Math.max(reach, spans[i][1]);
     return reach < settled ? reach : undefined;
   }
   // Outside: the first start after `instant`.
-  return i < spans.length && spans[i]![0] <= settled ? spans[i]![0] : undefined;
+  return i < spans.length && spans[i][0] <= settled ? spans[i][0] : undefined;
 }
 
 /** The local wall time's minute of the week (0 = Monday 00:00), for diagnostics and tests. */

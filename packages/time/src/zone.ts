@@ -132,7 +132,7 @@ export function instantOf(wall: { year: number; month: number; day: number; hour
     .map((o) => local - o)
     .filter((t) => offsetAt(t, zone) === local - t)
     .sort((a, b) => a - b);
-  if (candidates.length > 0) return candidates[0]!;
+  if (candidates.length > 0) return candidates[0];
   // In a gap: the wall time was skipped. The first instant after the gap is the transition,
   // between the two readings; find it by bisection on whole seconds.
   let lo = local - after; // still before the transition (old offset applies)

@@ -158,7 +158,7 @@ describe("validation", () => {
     "refuses the zone %j in words that say what to send instead, not with a pattern",
     async (zone, hint) => {
       const err = await rejection(h.client.createBrand({ name: `Zone ${zone}`, timeZone: zone }));
-      expect(err.findDetails(BadRequestSchema)[0]!.fieldViolations).toEqual([expect.objectContaining({
+      expect(err.findDetails(BadRequestSchema)[0].fieldViolations).toEqual([expect.objectContaining({
         field: "time_zone",
         description: `${JSON.stringify(zone)} is not a region time zone${hint}: use an IANA Area/Location zone such as "America/New_York" or "Europe/Paris", or "UTC" ` +
           "(abbreviations, fixed offsets like +05:00 or Etc/GMT+5 and legacy names like US/Eastern are refused)",

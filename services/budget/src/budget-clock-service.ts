@@ -1,11 +1,10 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { FailedPreconditionError, InvalidArgumentError, dateViolation, requestLogger, type Logger } from "@adbudget/kit";
+import { checkedDate, FailedPreconditionError, InvalidArgumentError, requestLogger, type Logger } from "@adbudget/kit";
 import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf, startOfDay } from "@adbudget/time";
 import type { BrandDirectory } from "./brand-directory.js";
 import type { BudgetStore } from "./budget-store.js";
-import type { Kind } from "./ledger-reads.js";
 import { periodStatus } from "./proto-mapping.js";
 import { MAX_FUTURE_MS } from "./spend-intake.js";
 import type { ZoneLocks } from "./zone-locks.js";
@@ -20,11 +19,12 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
   constructor(private readonly deps: { store: BudgetStore; brands: BrandDirectory; zones: ZoneLocks; logger: Logger; now?: () => number }) {}
 
   async openBudgetPeriod(req: { brandId: string; period?: Period }, ctx: HandlerContext) {
-    const period = req.period!;
-    const bad = dateViolation(period.start, "period.start");
-    if (bad !== undefined) throw new InvalidArgumentError([bad]);
-    const start = period.start!;
-    if (period.kind === PeriodKind.MONTH && start.day !== 1) {
+    const start = checkedDate(req.period?.start, "period.start");
+    const kind = req.period?.kind;
+    if (kind !== PeriodKind.DAY && kind !== PeriodKind.MONTH) {
+      throw new InvalidArgumentError([{ field: "period.kind", description: "must be PERIOD_KIND_DAY or PERIOD_KIND_MONTH" }]);
+    }
+    if (kind === PeriodKind.MONTH && start.day !== 1) {
       throw new InvalidArgumentError([{ field: "period.start.day", description: "a month period starts on the 1st" }]);
     }
     const { brand, zone } = await this.zoneOf(req.brandId);
@@ -34,7 +34,6 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
     if (startOfDay(start, zone) > nowMs + MAX_FUTURE_MS) {
       throw new FailedPreconditionError(`period ${formatDate(start)} of brand ${JSON.stringify(brand.id)} has not started yet in ${zone}`);
     }
-    const kind = period.kind as Kind;
     const opened = await this.deps.store.openPeriod(brand.id, kind, formatDate(start), zone, nowMs);
     requestLogger(ctx, this.deps.logger).debug(
       { brandId: brand.id, kind, start: formatDate(start), exhausted: opened.exhausted, sequence: opened.sequence.toString() },

@@ -31,7 +31,7 @@ describe("budgetPatch: what a SetBudget changes (AIP-134)", () => {
     }
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as InvalidArgumentError).violations.map((v) => v.field)).toEqual(["update_mask"]);
-    expect((err as InvalidArgumentError).violations[0]!.description).toContain('"daily_limit_micros", "monthly_limit_micros", "alerts" or "*"');
+    expect((err as InvalidArgumentError).violations[0].description).toContain('"daily_limit_micros", "monthly_limit_micros", "alerts" or "*"');
   });
 });
 

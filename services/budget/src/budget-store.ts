@@ -8,7 +8,7 @@ import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { micros, transition } from "./period-rules.js";
 import { openPeriod, periodEnd, type OpenedPeriod } from "./period-opening.js";
 import { parsePercents, reachedThresholds, thresholdOf, writeThresholdEvents, type ThresholdReached } from "./thresholds.js";
-import { currentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type Kind, type RawSpend, type StoredSpend } from "./ledger-reads.js";
+import { brandCurrentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type Kind, type RawSpend, type StoredSpend } from "./ledger-reads.js";
 
 export interface BudgetRow {
   brandId: string;
@@ -98,14 +98,14 @@ export class BudgetStore {
           patch.alerts === undefined ? null : [...new Set(patch.alerts)].sort((a, b) => a - b)],
       );
       // The current periods, and every later one that exists already, in lock order.
-      const { rows: later } = await client.query<{ kind: number; start: string }>(
+      const { rows: later } = await client.query<{ kind: Kind; start: string }>(
         `select kind, period_start::text as start from budget_periods
          where brand_id = $1 and ((kind = ${PeriodKind.DAY} and period_start > $2) or (kind = ${PeriodKind.MONTH} and period_start > $3))`,
         [brandId, formatDate(p.day), formatDate(p.month)],
       );
       const targets = [{ kind: PeriodKind.DAY, start: formatDate(p.day) }, { kind: PeriodKind.MONTH, start: formatDate(p.month) }, ...later]
         .sort((a, b) => a.kind - b.kind || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-      const periods = await client.query<{ kind: number; start: string; spent: string; lim: string | null; exhausted: boolean }>(
+      const periods = await client.query<{ kind: Kind; start: string; spent: string; lim: string | null; exhausted: boolean }>(
         `insert into budget_periods as bp (brand_id, kind, period_start, limit_micros, updated_at)
          select $1, u.kind, u.period_start, case u.kind when ${PeriodKind.DAY} then $4::bigint else $5::bigint end, $6
          from unnest($2::int2[], $3::date[]) with ordinality as u(kind, period_start, ord)
@@ -118,22 +118,23 @@ export class BudgetStore {
       for (const r of periods.rows) {
         const figures = { spent: BigInt(r.spent), limit: micros(r.lim) };
         const t = transition(r.exhausted, figures);
-        if (t !== undefined) changes.push({ brandId, kind: r.kind as Kind, periodStart: r.start, type: t, ...figures, cause: "limit" });
+        if (t !== undefined) changes.push({ brandId, kind: r.kind, periodStart: r.start, type: t, ...figures, cause: "limit" });
       }
       await writePeriodEvents(client, this.subjectPrefix, changes, nowMs);
       // Thresholds the current periods stand past now (a lowered limit, a new threshold): once each.
-      const budget = toBudget(rows[0]!);
+      const budget = toBudget(rows[0]);
       const reached: ThresholdReached[] = [];
       for (const r of periods.rows) {
         if (r.start !== formatDate(r.kind === PeriodKind.DAY ? p.day : p.month)) continue;
         const spent = BigInt(r.spent);
         const limit = micros(r.lim);
+        if (limit === null) continue;
         for (const percent of reachedThresholds(spent, limit, budget.alertPercents)) {
-          reached.push({ brandId, kind: r.kind as Kind, periodStart: r.start, percent, threshold: thresholdOf(limit!, percent), spent, limit: limit!, cause: "limit" });
+          reached.push({ brandId, kind: r.kind, periodStart: r.start, percent, threshold: thresholdOf(limit, percent), spent, limit, cause: "limit" });
         }
       }
       const alerts = await writeThresholdEvents(client, this.subjectPrefix, reached, nowMs);
-      const c = (await currentPeriods(client, new Map([[brandId, timeZone]]), nowMs)).get(brandId)!;
+      const c = await brandCurrentPeriods(client, brandId, timeZone, nowMs);
       return { result: { budget, day: c.day, month: c.month, asOfMs: nowMs }, events: changes.length + alerts };
     });
   }
@@ -172,13 +173,13 @@ export class BudgetStore {
   async getBudget(brandId: string): Promise<BudgetRow> {
     const { rows } = await this.pool.query<RawBudget>(`${SELECT_BUDGET} where brand_id = $1`, [brandId]);
     if (rows.length === 0) throw new NotFoundError("budget of brand", brandId);
-    return toBudget(rows[0]!);
+    return toBudget(rows[0]);
   }
 
   async status(brandId: string, timeZone: string, nowMs: number): Promise<{ day: CurrentPeriod; month: CurrentPeriod }> {
     const client = await this.pool.connect();
     try {
-      return (await currentPeriods(client, new Map([[brandId, timeZone]]), nowMs)).get(brandId)!;
+      return await brandCurrentPeriods(client, brandId, timeZone, nowMs);
     } finally {
       client.release();
     }
@@ -195,7 +196,7 @@ export class BudgetStore {
       "select coalesce(sum(amount_micros), 0)::text as sum from spend_events where brand_id = $1 and occurred_at > $2 and occurred_at <= $3",
       [brandId, new Date(sinceMs), new Date(untilMs)],
     );
-    return BigInt(rows[0]!.sum);
+    return BigInt(rows[0].sum);
   }
 
   /** A campaign's spend counted toward one local day of its brand ("YYYY-MM-DD"); zeros if none. */
@@ -279,7 +280,7 @@ export class BudgetStore {
     );
     const periods = rows.slice(0, filter.limit).map((r): PeriodRow => ({
       brandId: filter.brandId,
-      kind: r.kind as Kind,
+      kind: r.kind,
       start: r.start,
       spent: BigInt(r.spent),
       limit: micros(r.lim),

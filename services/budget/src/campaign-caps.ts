@@ -55,7 +55,7 @@ export async function writeCapEvents(client: pg.ClientBase, prefix: string, chan
       limitMicros: c.limit ?? undefined,
       cause: c.cause === "spend" ? BudgetEventCause.SPEND : BudgetEventCause.LIMIT_CHANGE,
       occurTime: timestampFromMs(nowMs),
-      sequence: ids[i]!,
+      sequence: ids[i],
     }));
     return { eventId, aggregateId: c.campaignId, subject: capSubject(prefix, c.exhausted, c.brandId), payload };
   });

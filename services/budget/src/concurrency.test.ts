@@ -33,7 +33,7 @@ it("64 concurrent writers with 10% duplicate retries: totals == ledger == expect
   await Promise.all(
     Array.from({ length: writers }, async (_, w) => {
       for (let n = 0; n < perWriter; n++) {
-        const brand = brands[(w + n) % brands.length]!;
+        const brand = brands[(w + n) % brands.length];
         const eventId = `w${w}-n${n}`;
         const amount = BigInt(1 + ((w * 7919 + n * 104729) % 997)) * 1000n;
         const at = h.now();

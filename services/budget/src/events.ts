@@ -38,7 +38,7 @@ export async function writePeriodEvents(client: pg.ClientBase, prefix: string, c
       new Date(nowMs),
     ],
   });
-  await writeOutbox(client, OUTBOX_CHANNEL, changes.map((c, i) => outboxMessage(prefix, c, ids[i]!, nowMs)), nowMs, ids);
+  await writeOutbox(client, OUTBOX_CHANNEL, changes.map((c, i) => outboxMessage(prefix, c, ids[i], nowMs)), nowMs, ids);
 }
 
 /** Subjects: `<prefix>.budget.exhausted.<brandId>` and `<prefix>.budget.replenished.<brandId>`. */

@@ -46,13 +46,13 @@ describe("RecordSpendBatch over Connect JSON", () => {
     expect(status).toBe(200);
     const results = json.results as JsonResult[];
     expect(results.map((r) => (r.response ? "ok" : r.error?.code))).toEqual(["ok", 3, "ok", 3]);
-    expect(results[0]!.response!.event).toMatchObject({ eventId: "fine-1", amountMicros: "2" });
-    expect(results[2]!.response!.event).toMatchObject({ eventId: "fine-2", amountMicros: "5" });
+    expect(results[0].response!.event).toMatchObject({ eventId: "fine-1", amountMicros: "2" });
+    expect(results[2].response!.event).toMatchObject({ eventId: "fine-2", amountMicros: "5" });
     // Each error carries its google.rpc.BadRequest, written as JSON with its type.
-    expect(results[1]!.error!.details).toEqual([
+    expect(results[1].error!.details).toEqual([
       { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [expect.objectContaining({ field: "events[1].event_id" })] },
     ]);
-    expect(results[3]!.error!.details).toEqual([
+    expect(results[3].error!.details).toEqual([
       { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [expect.objectContaining({ field: "events[3].amount_micros" })] },
     ]);
     const { status: read } = await h.budget.getBudgetStatus({ brandId });

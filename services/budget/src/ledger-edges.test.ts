@@ -115,8 +115,8 @@ describe("one caller's bad input never fails another caller's event", () => {
       ],
     });
     expect(results.map((r) => r.error?.code ?? "ok")).toEqual([Code.InvalidArgument, "ok", Code.InvalidArgument]);
-    expect(results[0]!.error!.message).toContain("events[0].event_id");
-    expect(results[2]!.error!.message).toContain("events[2].event_id");
+    expect(results[0].error!.message).toContain("events[0].event_id");
+    expect(results[2].error!.message).toContain("events[2].event_id");
     expect((await h.budget.getBudgetStatus({ brandId: brand })).status?.day?.spentMicros).toBe(2n);
   });
 
@@ -143,10 +143,10 @@ describe("one caller's bad input never fails another caller's event", () => {
         ],
       });
       expect(results.map((r) => r.error?.code ?? "ok")).toEqual(["ok", Code.InvalidArgument, "ok", "ok"]);
-      expect(results[1]!.error!.message).toContain("events[1].amount_micros");
+      expect(results[1].error!.message).toContain("events[1].amount_micros");
     }
     const stored = await ledger<{ n: string }>("select count(*)::text as n from spend_events where brand_id = $1 and event_id like 'overflow-%'", [full]);
-    expect(stored[0]!.n).toBe("0");
+    expect(stored[0].n).toBe("0");
     expect((await h.budget.getBudgetStatus({ brandId: other })).status?.day?.spentMicros).toBe(40n);
     const unary = await rejection(h.budget.recordSpend({ eventId: "overflow-unary", brandId: full, campaignId: campaign, amountMicros: max }));
     expect(unary.code).toBe(Code.InvalidArgument);

@@ -91,7 +91,7 @@ export async function currentPeriods(
     const p = periodsOf(nowMs, zone);
     keys.push({ brandId, kind: PeriodKind.DAY, start: formatDate(p.day) }, { brandId, kind: PeriodKind.MONTH, start: formatDate(p.month) });
   }
-  const { rows } = await client.query<{ brand_id: string; kind: number; start: string; spent: string; lim: string | null }>({
+  const { rows } = await client.query<{ brand_id: string; kind: Kind; start: string; spent: string; lim: string | null }>({
     name: "periods-current",
     text: `select u.brand_id::text, u.kind, u.period_start::text as start, coalesce(p.spent_micros, 0)::text as spent,
                   (case when p.brand_id is not null then p.limit_micros
@@ -101,13 +101,23 @@ export async function currentPeriods(
            left join budgets b on b.brand_id = u.brand_id`,
     values: [keys.map((k) => k.brandId), keys.map((k) => k.kind), keys.map((k) => k.start)],
   });
-  const out = new Map<string, { day: CurrentPeriod; month: CurrentPeriod }>();
+  const days = new Map<string, CurrentPeriod>();
+  const months = new Map<string, CurrentPeriod>();
   for (const r of rows) {
-    const period: CurrentPeriod = { kind: r.kind as Kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) };
-    const entry = out.get(r.brand_id) ?? ({} as { day: CurrentPeriod; month: CurrentPeriod });
-    if (r.kind === PeriodKind.DAY) entry.day = period;
-    else entry.month = period;
-    out.set(r.brand_id, entry);
+    const period: CurrentPeriod = { kind: r.kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) };
+    (r.kind === PeriodKind.DAY ? days : months).set(r.brand_id, period);
+  }
+  const out = new Map<string, { day: CurrentPeriod; month: CurrentPeriod }>();
+  for (const [brandId, day] of days) {
+    const month = months.get(brandId);
+    if (month !== undefined) out.set(brandId, { day, month });
   }
   return out;
+}
+
+/** One brand's current day and month (see currentPeriods): every brand asked for has both rows. */
+export async function brandCurrentPeriods(client: pg.ClientBase, brandId: string, zone: string, nowMs: number): Promise<{ day: CurrentPeriod; month: CurrentPeriod }> {
+  const periods = (await currentPeriods(client, new Map([[brandId, zone]]), nowMs)).get(brandId);
+  if (periods === undefined) throw new Error(`the current periods of brand ${brandId} were not read`);
+  return periods;
 }

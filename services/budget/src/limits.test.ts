@@ -32,7 +32,7 @@ it("lowering a limit to the spend exhausts, raising it above replenishes, each p
   expect(events.map((e) => [e.subject, e.event.type, e.event.cause])).toEqual([
     [`${h.prefix}.budget.exhausted.${brand}`, BudgetEventType.EXHAUSTED, BudgetEventCause.LIMIT_CHANGE],
   ]);
-  expect(events[0]!.msgId).toBe(events[0]!.event.eventId);
+  expect(events[0].msgId).toBe(events[0].event.eventId);
 
   // Same limit again: nothing changes, nothing is published.
   await h.budget.setBudget({ brandId: brand, dailyLimitMicros: 6_000_000n });
@@ -42,9 +42,9 @@ it("lowering a limit to the spend exhausts, raising it above replenishes, each p
   expect(raised.status?.day).toMatchObject({ exhausted: false, remainingMicros: 2_000_000n });
   events = await eventsOf(brand);
   expect(events.map((e) => e.event.type)).toEqual([BudgetEventType.EXHAUSTED, BudgetEventType.REPLENISHED]);
-  expect(events[1]!.subject).toBe(`${h.prefix}.budget.replenished.${brand}`);
-  expect(events[1]!.event).toMatchObject({ spentMicros: 6_000_000n, limitMicros: 8_000_000n });
-  expect(events[1]!.event.sequence).toBeGreaterThan(events[0]!.event.sequence);
+  expect(events[1].subject).toBe(`${h.prefix}.budget.replenished.${brand}`);
+  expect(events[1].event).toMatchObject({ spentMicros: 6_000_000n, limitMicros: 8_000_000n });
+  expect(events[1].event.sequence).toBeGreaterThan(events[0].event.sequence);
 
   // Removing the limit (named in the mask, left out = unlimited) keeps it replenished; spend past
   // the old limit is fine.
@@ -80,7 +80,7 @@ it("spend crossing the limit publishes exhausted once, with the spend as cause",
   }
   const events = await eventsOf(brand);
   expect(events).toHaveLength(1);
-  expect(events[0]!.event).toMatchObject({ type: BudgetEventType.EXHAUSTED, cause: BudgetEventCause.SPEND, spentMicros: 3n, limitMicros: 3n });
+  expect(events[0].event).toMatchObject({ type: BudgetEventType.EXHAUSTED, cause: BudgetEventCause.SPEND, spentMicros: 3n, limitMicros: 3n });
   const { budget } = await h.budget.getBudget({ brandId: brand });
   expect(budget?.dailyLimitMicros).toBe(3n);
   expect(budget?.monthlyLimitMicros).toBeUndefined();

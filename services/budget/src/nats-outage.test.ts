@@ -31,5 +31,5 @@ it("an exhaustion committed while NATS is unreachable is published after it retu
   await new Promise((r) => setTimeout(r, 1000));
   const events = (await h.events()).filter((e) => e.event.brandId === brandId);
   expect(events).toHaveLength(1);
-  expect(events[0]!.event).toMatchObject({ type: BudgetEventType.EXHAUSTED, spentMicros: 12n, limitMicros: 10n });
+  expect(events[0].event).toMatchObject({ type: BudgetEventType.EXHAUSTED, spentMicros: 12n, limitMicros: 10n });
 });

@@ -74,7 +74,7 @@ export async function openPeriod(
   const t = transition(row.exhausted, figures);
   const changes: PeriodChange[] = t === undefined ? [] : [{ brandId, kind, periodStart: start, type: t, ...figures, cause: "open" }];
   await writePeriodEvents(client, prefix, changes, nowMs);
-  const after = changes.length > 0 ? (await periodRow(client, brandId, kind, start, true))! : row;
+  const after = changes.length > 0 ? (await periodRow(client, brandId, kind, start, true)) : row;
   return { opened: { period: { kind, start, ...figures }, exhausted: judge(figures).exhausted, sequence: BigInt(after.seq) }, events: changes.length };
 }
 

@@ -34,7 +34,7 @@ async function lockWaiters(n: number): Promise<void> {
     const { rows } = await blocker.query<{ n: number }>(
       "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
     );
-    return rows[0]!.n >= n;
+    return rows[0].n >= n;
   }, 10_000, `${n} session(s) waiting on a lock`);
 }
 

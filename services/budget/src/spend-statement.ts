@@ -52,6 +52,18 @@ export interface Applied {
   outsideFlight: Set<number>;
 }
 
+/**
+ * One row of the spend statement's answer, by its tag `t` (the branches of its `union all`):
+ * 0 an input skipped as a repeat, 1 a period the batch added to, 2 a current period as it
+ * stands, 3 a campaign day whose cap the batch crossed, 4 an input outside its campaign's flight.
+ * `i` is the input's index.
+ */
+type StatementRow =
+  | { t: 0 | 4; i: number }
+  | { t: 1; brand_id: string; kind: Kind; start: string; spent: string; lim: string | null; exhausted: boolean; amount: string; alerts: string | null }
+  | { t: 2; brand_id: string; kind: Kind; start: string; spent: string; lim: string | null }
+  | { t: 3; brand_id: string; start: string; spent: string; lim: string; campaign_id: string };
+
 const DAY = PeriodKind.DAY;
 const MONTH = PeriodKind.MONTH;
 
@@ -94,10 +106,7 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
     const p = periodsOf(recordedAt.getTime(), zone);
     current.push({ brandId, kind: DAY, start: formatDate(p.day) }, { brandId, kind: MONTH, start: formatDate(p.month) });
   }
-  const result = await client.query<{
-    t: number; i: number | null; brand_id: string; kind: number; start: string; spent: string; lim: string | null; exhausted: boolean | null;
-    amount: string | null; alerts: string | null; campaign_id: string | null;
-  }>({
+  const result = await client.query<StatementRow>({
     name: "spend-apply",
     text: `with input as (
              select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::float8[], $6::date[], $7::date[], $8::bool[],
@@ -214,34 +223,38 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
   const capsReached: CapReached[] = [];
   const outsideFlight = new Set<number>();
   for (const r of result.rows) {
-    if (r.t === 0) {
-      skipped.push(r.i!);
-      continue;
-    }
-    if (r.t === 4) {
-      outsideFlight.add(r.i!);
-      continue;
-    }
-    if (r.t === 3) {
-      capsReached.push({ brandId: r.brand_id, campaignId: r.campaign_id!, day: r.start, spent: BigInt(r.spent), limit: BigInt(r.lim!) });
-      continue;
-    }
-    const period: CurrentPeriod = { kind: r.kind as Kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) };
-    if (r.t === 1) {
-      added.push({ ...period, brandId: r.brand_id, exhausted: r.exhausted!, added: BigInt(r.amount!), alertPercents: parsePercents(r.alerts) });
-      byKey.set(`${r.brand_id}|${r.kind}|${r.start}`, period);
-    } else {
-      snapshot.push({ brandId: r.brand_id, period });
+    switch (r.t) {
+      case 0:
+        skipped.push(r.i);
+        break;
+      case 4:
+        outsideFlight.add(r.i);
+        break;
+      case 3:
+        capsReached.push({ brandId: r.brand_id, campaignId: r.campaign_id, day: r.start, spent: BigInt(r.spent), limit: BigInt(r.lim) });
+        break;
+      case 1: {
+        const period: CurrentPeriod = { kind: r.kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) };
+        added.push({ ...period, brandId: r.brand_id, exhausted: r.exhausted, added: BigInt(r.amount), alertPercents: parsePercents(r.alerts) });
+        byKey.set(`${r.brand_id}|${r.kind}|${r.start}`, period);
+        break;
+      }
+      case 2:
+        snapshot.push({ brandId: r.brand_id, period: { kind: r.kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) } });
+        break;
     }
   }
-  const currentByBrand = new Map<string, { day: CurrentPeriod; month: CurrentPeriod }>();
+  const days = new Map<string, CurrentPeriod>();
+  const months = new Map<string, CurrentPeriod>();
   for (const { brandId, period } of snapshot) {
     // A period this statement added to: its total after the batch, not the snapshot's.
     const p = byKey.get(`${brandId}|${period.kind}|${period.start}`) ?? period;
-    const entry = currentByBrand.get(brandId) ?? ({} as { day: CurrentPeriod; month: CurrentPeriod });
-    if (p.kind === DAY) entry.day = p;
-    else entry.month = p;
-    currentByBrand.set(brandId, entry);
+    (p.kind === DAY ? days : months).set(brandId, p);
+  }
+  const currentByBrand = new Map<string, { day: CurrentPeriod; month: CurrentPeriod }>();
+  for (const [brandId, day] of days) {
+    const month = months.get(brandId);
+    if (month !== undefined) currentByBrand.set(brandId, { day, month });
   }
   return { skipped, added, current: currentByBrand, capsReached, outsideFlight };
 }

@@ -35,7 +35,7 @@ describe("a brand's zone the budget runtime does not know", () => {
       ],
     });
     expect(results.map((r) => (r.response ? "ok" : r.error!.code))).toEqual(["ok", Code.Unavailable, "ok"]);
-    expect(results[1]!.error!.message).toMatch(/"Mars\/Olympus" of brand .* is not in this budget service's time zone data/);
+    expect(results[1].error!.message).toMatch(/"Mars\/Olympus" of brand .* is not in this budget service's time zone data/);
     expect((await h.budget.getBudgetStatus({ brandId: innocent })).status!.day!.spentMicros).toBe(5n);
 
     // Alone too, and its reads: the same code and words, nothing recorded.

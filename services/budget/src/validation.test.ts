@@ -73,14 +73,14 @@ describe("RecordSpendBatch", () => {
       Code.InvalidArgument,
       "dup",
     ]);
-    const detail = results[1]!.error!.details[0]!;
+    const detail = results[1].error!.details[0];
     expect(detail.typeUrl).toBe("type.googleapis.com/google.rpc.BadRequest");
-    expect(results[1]!.error!.message).toContain("events[1].amount_micros");
+    expect(results[1].error!.message).toContain("events[1].amount_micros");
     const { events } = await h.budget.listSpendEvents({ brandId, pageSize: 1000 });
     const ids = events.map((e) => e.eventId);
     expect(ids).toContain(ok1.eventId);
     expect(ids).toContain(ok2.eventId);
-    expect(results[3]!.response?.status?.day?.spentMicros).toBeGreaterThanOrEqual(2_000n);
+    expect(results[3].response?.status?.day?.spentMicros).toBeGreaterThanOrEqual(2_000n);
   });
 
   it("refuses an empty batch and one over 1000 events", async () => {

@@ -1,6 +1,6 @@
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { InvalidArgumentError, dateViolation, principalOf, requestId, type Logger, type Now } from "@adbudget/kit";
+import { checkedDate, InvalidArgumentError, principalOf, required, requestId, type Logger, type Now } from "@adbudget/kit";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type { BrandFacts, CampaignCapState, PeriodState } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
@@ -37,7 +37,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     const { campaign, unchanged } = await this.writer.submit({
       campaignId: req.campaignId,
       inWindow: req.inWindow,
-      asOf: new Date(timestampMs(req.asOfTime!)),
+      asOf: new Date(timestampMs(required(req.asOfTime, "as_of_time"))),
       scheduleVersion: req.scheduleVersion,
       cause: { cause: "daypart", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
     });
@@ -82,9 +82,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       day: req.day && periodTruth(req.day, "day"),
       month: req.month && periodTruth(req.month, "month"),
       caps: req.caps.map((c, i) => {
-        const bad = dateViolation(c.day, `caps[${i}].day`);
-        if (bad !== undefined) throw new InvalidArgumentError([bad]);
-        return { campaignId: c.campaignId, day: formatDate(c.day!), exhausted: c.exhausted, seq: c.sequence };
+        return { campaignId: c.campaignId, day: formatDate(checkedDate(c.day, `caps[${i}].day`)), exhausted: c.exhausted, seq: c.sequence };
       }),
     };
     const nowMs = this.deps.now?.() ?? Date.now();
@@ -101,15 +99,12 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
 
 /** A period of a request, checked: its kind and its start ("YYYY-MM-DD"), or INVALID_ARGUMENT naming `field`. */
 function checkedPeriod(period: Period | undefined, field: string): { kind: Kind; start: string } {
-  const bad = dateViolation(period?.start, `${field}.start`);
-  if (period === undefined || period.start === undefined || bad !== undefined) {
-    throw new InvalidArgumentError([bad ?? { field, description: "is required" }]);
-  }
-  const kind = period.kind === PeriodKind.MONTH ? PeriodKind.MONTH : PeriodKind.DAY;
-  if (kind === PeriodKind.MONTH && period.start.day !== 1) {
+  const start = checkedDate(required(period, field).start, `${field}.start`);
+  const kind = period?.kind === PeriodKind.MONTH ? PeriodKind.MONTH : PeriodKind.DAY;
+  if (kind === PeriodKind.MONTH && start.day !== 1) {
     throw new InvalidArgumentError([{ field: `${field}.start.day`, description: "a month period starts on the 1st" }]);
   }
-  return { kind, start: formatDate(period.start) };
+  return { kind, start: formatDate(start) };
 }
 
 /** A reconciliation period state; its kind must be the one named. */

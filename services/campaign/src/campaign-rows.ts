@@ -123,7 +123,7 @@ export function toCampaign(r: RawCampaign): CampaignRow {
     daypartAsOf: r.daypart_as_of,
     nextChangeAt: r.next_change_at,
     serving: r.serving,
-    reasons: r.pause_reasons as PauseReason[],
+    reasons: r.pause_reasons,
     version: BigInt(r.version),
     scheduleVersion: BigInt(r.schedule_version),
     createdAt: r.created_at,
@@ -131,7 +131,7 @@ export function toCampaign(r: RawCampaign): CampaignRow {
     deletedAt: r.deleted_at,
     startDate: r.start_date,
     endDate: r.end_date,
-    flight: r.flight as FlightPhase,
+    flight: r.flight,
     dailyLimitMicros: r.daily_limit_micros === null ? null : BigInt(r.daily_limit_micros),
     capFlags: capFlagsFromJson(r.cap_flags),
   };

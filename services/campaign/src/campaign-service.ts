@@ -6,6 +6,7 @@ import {
   principalOf,
   FailedPreconditionError,
   InvalidArgumentError,
+  required,
   NotFoundError,
   UnavailableError,
   keysetPage,
@@ -116,12 +117,13 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   private async brand(brandId: string) {
     try {
       const { brand } = await this.deps.brands.getBrand({ id: brandId }, { timeoutMs: 3000 });
-      return brand!;
+      if (brand !== undefined) return brand;
     } catch (err) {
       const e = ConnectError.from(err);
       if (e.code === Code.NotFound) throw new NotFoundError("brand", brandId);
       throw new UnavailableError(`brand service unavailable: ${e.rawMessage}`);
     }
+    throw new UnavailableError(`brand service answered no brand ${brandId}`);
   }
 
   private daypartNow(schedule: StoredSchedule | null, brandZone: string, nowMs: number): boolean {
@@ -227,7 +229,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   async updateCampaign(req: { campaign?: Campaign; updateMask?: { paths: string[] } }, ctx: HandlerContext) {
-    const c = req.campaign!;
+    const c = required(req.campaign, "campaign");
     const paths = [...new Set(req.updateMask?.paths ?? [])];
     const violations: FieldViolation[] = [];
     if (!/^[0-9a-f-]{36}$/i.test(c.id)) violations.push({ field: "campaign.id", description: "must be a campaign id" });
@@ -359,12 +361,14 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
           versions.set(c.id, c.version);
           yield { $typeName: "adbudget.campaign.v1.WatchCampaignsResponse", type: WatchEventType.SNAPSHOT, campaign: campaignProto(c) };
         }
-        if (page.length < 500) break;
-        after = page.at(-1)!.id;
+        const last = page.at(-1);
+        if (page.length < 500 || last === undefined) break;
+        after = last.id;
       }
       yield { $typeName: "adbudget.campaign.v1.WatchCampaignsResponse", type: WatchEventType.SNAPSHOT_COMPLETE };
       for await (const event of changes) {
-        const c = event.campaign!;
+        const c = event.campaign;
+        if (c === undefined) continue;
         const version = BigInt(c.etag.slice(1) || "0");
         if ((versions.get(c.id) ?? -1n) >= version) continue;
         versions.set(c.id, version);

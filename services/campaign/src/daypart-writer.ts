@@ -116,7 +116,7 @@ export class DaypartWriter {
         changes.push({ campaign: row, stateChange });
         return { campaign: row, unchanged: stateChange === undefined };
       });
-      await writeStates(client, [...touched].map((id) => current.get(id)!));
+      await writeStates(client, [...touched].flatMap((id) => current.get(id) ?? []));
       await auditMany(client, audits);
       return { result: outcomes, changes };
     }, nowMs);

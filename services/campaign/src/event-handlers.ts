@@ -86,14 +86,15 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: () => number
   return async (msg: JsMsg): Promise<void> => {
     const event = decodeOrSkip(CampaignCapEventSchema, msg, logger, "campaign cap event");
     if (event === undefined) return;
-    if (event.period?.start === undefined || !/^[0-9a-f-]{36}$/i.test(event.campaignId)) return;
+    const start = event.period?.start;
+    if (start === undefined || !/^[0-9a-f-]{36}$/i.test(event.campaignId)) return;
     const exhausted = event.type === BudgetEventType.EXHAUSTED;
     const nowMs = now();
     const { changes } = await store.tx(async (client) => {
       const changes = await applyCap(
         client,
         event.campaignId,
-        { day: formatDate(event.period!.start!), exhausted, seq: event.sequence },
+        { day: formatDate(start), exhausted, seq: event.sequence },
         { cause: exhausted ? "campaign_budget.exhausted" : "campaign_budget.replenished", sourceId: `nats:${event.eventId}` },
         new Date(nowMs),
       );

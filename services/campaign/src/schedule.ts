@@ -34,7 +34,8 @@ export function scheduleFromProto(s: DaypartSchedule | undefined, path: string):
     }
     if (w.daysOfWeek.length === 0) violations.push({ field: `${at}.days_of_week`, description: "must name at least one day" });
     for (const d of w.daysOfWeek) {
-      if (d < 1 || d > 7) violations.push({ field: `${at}.days_of_week`, description: `unknown weekday ${d}` });
+      const isoDay: number = d; // DayOfWeek numbers the days as ISO does, 1 (Monday) to 7
+      if (isoDay < 1 || isoDay > 7) violations.push({ field: `${at}.days_of_week`, description: `unknown weekday ${isoDay}` });
     }
     if (start !== undefined && end !== undefined) windows.push({ days: [...w.daysOfWeek], start, end: end === 0 ? 1440 : end });
   });

@@ -12,7 +12,7 @@ describe("servingState over every combination", () => {
     monthExhausted: (n & 8) !== 0,
     brandArchived: (n & 16) !== 0,
     capExhausted: (n & 32) !== 0,
-    flight: [FlightPhase.DURING, FlightPhase.BEFORE, FlightPhase.AFTER][n >> 6]!,
+    flight: [FlightPhase.DURING, FlightPhase.BEFORE, FlightPhase.AFTER][n >> 6],
   }));
   it.each(combos)("%j", (inputs) => {
     const want: PauseReason[] = [];

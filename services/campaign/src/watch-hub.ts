@@ -34,9 +34,10 @@ export class WatchHub {
   ) {}
 
   start(): void {
-    this.sub = this.nc.subscribe(`${this.subjectPrefix}.campaign.state.>`);
+    const sub = this.nc.subscribe(`${this.subjectPrefix}.campaign.state.>`);
+    this.sub = sub;
     void (async () => {
-      for await (const m of this.sub!) {
+      for await (const m of sub) {
         let event: CampaignStateChangedEvent;
         try {
           event = fromBinary(CampaignStateChangedEventSchema, m.data);
@@ -86,15 +87,16 @@ export class WatchHub {
       this.watchers.delete(w);
       signal.removeEventListener("abort", onAbort);
     };
-    const hub = this;
+    const open = () => this.sub !== undefined && !this.sub.isClosed();
+    const maxBuffer = this.maxBuffer;
     return {
       close,
       async *[Symbol.asyncIterator]() {
         try {
-          while (!signal.aborted && hub.sub !== undefined && !hub.sub.isClosed()) {
+          while (!signal.aborted && open()) {
             if (w.overflowed) {
               throw new ConnectError(
-                `watcher fell more than ${hub.maxBuffer} changes behind; reconnect for a fresh snapshot`,
+                `watcher fell more than ${maxBuffer} changes behind; reconnect for a fresh snapshot`,
                 Code.ResourceExhausted,
               );
             }
