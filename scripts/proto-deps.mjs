@@ -6,7 +6,7 @@
  * Why not `deps: [buf.build/...]` in buf.yaml: this project builds where only the package
  * registries are reachable, never the Buf Schema Registry. So:
  * - `google/type` and `google/rpc` protos are copied from the `google-proto-files` npm package,
- *   gRPC's health and reflection protos from `grpc-health-check` and `@grpc/reflection`;
+ *   gRPC's health and reflection protos from `third_party/grpc` (vendored: see its README);
  * - `buf/validate/validate.proto` is printed from the descriptor embedded in
  *   `@bufbuild/protovalidate`, the very runtime that enforces the rules. Only its shape
  *   (messages, fields, numbers, extensions) is printed, which is all the compiler needs to encode
@@ -91,15 +91,10 @@ function printProto2(desc) {
   return lines.join("\n");
 }
 
-// 2. gRPC's standard health and reflection services, from the npm packages that ship them.
-const grpcSources = {
-  "grpc/health/v1/health.proto": ["grpc-health-check", "proto/health/v1/health.proto"],
-  "grpc/reflection/v1/reflection.proto": ["@grpc/reflection", "build/proto/grpc/reflection/v1/reflection.proto"],
-  "grpc/reflection/v1alpha/reflection.proto": ["@grpc/reflection", "build/proto/grpc/reflection/v1alpha/reflection.proto"],
-};
-for (const [file, [pkg, path]] of Object.entries(grpcSources)) {
+// 2. gRPC's standard health and reflection services, vendored in third_party/ (see its README).
+for (const file of ["grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"]) {
   mkdirSync(join(out, dirname(file)), { recursive: true });
-  copyFileSync(join(dirname(require.resolve(`${pkg}/package.json`)), path), join(out, file));
+  copyFileSync(join(root, "third_party", file), join(out, file));
 }
 
 // 3. buf/validate/validate.proto printed from the runtime's descriptor.
