@@ -1,5 +1,5 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { checkedDate, FailedPreconditionError, InvalidArgumentError, requestLogger, type Logger } from "@adbudget/kit";
+import { checkedDate, FailedPreconditionError, InvalidArgumentError, requestLogger, type Logger, type Now } from "@adbudget/kit";
 import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf, startOfDay } from "@adbudget/time";
@@ -16,7 +16,7 @@ import type { ZoneLocks } from "./zone-locks.js";
  * service with the sequence that orders it against the period's events.
  */
 export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockService> {
-  constructor(private readonly deps: { store: BudgetStore; brands: BrandDirectory; zones: ZoneLocks; logger: Logger; now?: () => number }) {}
+  constructor(private readonly deps: { store: BudgetStore; brands: BrandDirectory; zones: ZoneLocks; logger: Logger; now: Now }) {}
 
   async openBudgetPeriod(req: { brandId: string; period?: Period }, ctx: HandlerContext) {
     const start = checkedDate(req.period?.start, "period.start");
@@ -28,7 +28,7 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
       throw new InvalidArgumentError([{ field: "period.start.day", description: "a month period starts on the 1st" }]);
     }
     const { brand, zone } = await this.zoneOf(req.brandId);
-    const nowMs = this.deps.now?.() ?? Date.now();
+    const nowMs = this.deps.now();
     // A period opens at its first instant; opening one that has not started (beyond the clock
     // skew spend itself may have) would judge tomorrow's limit today.
     if (startOfDay(start, zone) > nowMs + MAX_FUTURE_MS) {
@@ -49,7 +49,7 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
    */
   async openCurrentPeriods(req: { brandId: string }) {
     const { brand, zone } = await this.zoneOf(req.brandId);
-    const nowMs = this.deps.now?.() ?? Date.now();
+    const nowMs = this.deps.now();
     const p = periodsOf(nowMs, zone);
     const day = await this.deps.store.openPeriod(brand.id, PeriodKind.DAY, formatDate(p.day), zone, nowMs);
     const month = await this.deps.store.openPeriod(brand.id, PeriodKind.MONTH, formatDate(p.month), zone, nowMs);

@@ -11,6 +11,7 @@ import {
   requestLogger,
   type DateLike,
   type Logger,
+  type Now,
 } from "@adbudget/kit";
 import { assertBrand } from "@adbudget/topology";
 import type { BudgetService, RecordSpendRequest } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
@@ -46,7 +47,8 @@ export interface BudgetServiceDeps {
   alerts?: AlertWatch;
   /** Told of every answered spend event (metrics). */
   onSpend?: (duplicate: boolean, amount: bigint) => void;
-  now?: () => number;
+  /** "Now" for the rules (the app's clock: CLOCK_OFFSET_MS, or a test's). */
+  now: Now;
 }
 
 /**
@@ -55,14 +57,14 @@ export interface BudgetServiceDeps {
  * rules here; money and periods in the store and the spend writer.
  */
 export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
-  private readonly now: () => number;
+  private readonly now: Now;
   /** The checks of spend events (spend-intake.ts). */
   private readonly intake: SpendIntake;
   /** Their writing and answers (spend-recorder.ts). */
   private readonly spend: SpendRecorder;
 
   constructor(private readonly deps: BudgetServiceDeps) {
-    const now = deps.now ?? Date.now;
+    const now = deps.now;
     this.now = now;
     const { validator, brands, zones, campaigns, store, writer, logger, onSpend } = deps;
     this.intake = new SpendIntake({ validator, brands, zones, campaigns, pool: store.pool, now });

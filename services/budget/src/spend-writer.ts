@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { GroupCommit, inTransaction, InvalidArgumentError, type Logger } from "@adbudget/kit";
+import { GroupCommit, inTransaction, InvalidArgumentError, type Logger, type Now } from "@adbudget/kit";
 import { transition } from "./period-rules.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { findSpend, type CurrentPeriod, type StoredSpend } from "./ledger-reads.js";
@@ -43,7 +43,8 @@ export interface SpendWriterOptions {
   subjectPrefix: string;
   /** Called after a commit that wrote outbox rows. */
   onEvents?: () => void;
-  now?: () => number;
+  /** "Now" for the ledger's recorded_at and the events (the app's clock). */
+  now: Now;
 }
 
 /** SQLSTATE 22003: a period total would leave the int64 range. */
@@ -85,7 +86,7 @@ export class SpendWriter {
   }
 
   private now(): number {
-    return this.options.now?.() ?? Date.now();
+    return this.options.now();
   }
 
   /**

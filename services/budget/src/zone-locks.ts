@@ -1,7 +1,7 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { LRUCache } from "lru-cache";
 import type pg from "pg";
-import { NotFoundError, UnavailableError, type Logger } from "@adbudget/kit";
+import { NotFoundError, UnavailableError, type Logger, type Now } from "@adbudget/kit";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { usableZone } from "./runtime-zone.js";
 
@@ -30,7 +30,7 @@ export class ZoneLocks {
     private readonly pool: pg.Pool,
     private readonly brands: Client<typeof BrandService>,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly now: Now,
   ) {}
 
   /** The brand's final zone, locking it first if nobody has (the brand's first spend). */

@@ -22,8 +22,8 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
   /** Daypart writes of many clocks at one instant share transactions (daypart-writer.ts). */
   private readonly writer: DaypartWriter;
 
-  constructor(private readonly deps: { store: CampaignStore; logger: Logger; now?: Now }) {
-    this.writer = new DaypartWriter(deps.store, deps.logger, () => deps.now?.() ?? Date.now());
+  constructor(private readonly deps: { store: CampaignStore; logger: Logger; now: Now }) {
+    this.writer = new DaypartWriter(deps.store, deps.logger, deps.now);
   }
 
   private source(sourceId: string, ctx: HandlerContext): string {
@@ -53,7 +53,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       const { kind, start } = checkedPeriod(p.period, req.periods.length > 1 ? `periods[${i}].period` : "period");
       return { kind, signal: { kind: "open", period: start, exhausted: p.exhausted, seq: p.sequence } satisfies BudgetSignal };
     });
-    const nowMs = this.deps.now?.() ?? Date.now();
+    const nowMs = this.deps.now();
     const day = signals.find((s) => s.kind === PeriodKind.DAY) !== undefined;
     const { changes } = await this.deps.store.tx(async (client) => {
       const changes = await applySignals(
@@ -85,7 +85,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
         return { campaignId: c.campaignId, day: formatDate(checkedDate(c.day, `caps[${i}].day`)), exhausted: c.exhausted, seq: c.sequence };
       }),
     };
-    const nowMs = this.deps.now?.() ?? Date.now();
+    const nowMs = this.deps.now();
     const { changes } = await this.deps.store.tx(async (client) => {
       const changes = await reconcileBrand(
         client, truth, { cause: "reconcile", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" }, new Date(nowMs),

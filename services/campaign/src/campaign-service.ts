@@ -15,6 +15,7 @@ import {
   uuidv7,
   type FieldViolation,
   type Logger,
+  type Now,
 } from "@adbudget/kit";
 import { assertBrand, brandScope, outsideBrands } from "@adbudget/topology";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -47,7 +48,8 @@ export interface CampaignServiceDeps {
   logger: Logger;
   /** Told when a campaign's schedule is set, changed or removed (the daypart clock). */
   onScheduleChanged?: (campaign: CampaignRow) => Promise<void>;
-  now?: () => number;
+  /** "Now" for the rules (the app's clock: CLOCK_OFFSET_MS, or a test's). */
+  now: Now;
 }
 
 /** The fields UpdateCampaign's mask may name. */
@@ -64,10 +66,10 @@ function brandVersion(etag: string): bigint {
  * the same transaction as whatever changed an input, with an audit row and an outbox event.
  */
 export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> {
-  private readonly now: () => number;
+  private readonly now: Now;
 
   constructor(private readonly deps: CampaignServiceDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now;
   }
 
   private cause(ctx: HandlerContext, cause: string): Cause {

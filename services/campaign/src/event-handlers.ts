@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { decodeOrSkip, type Logger } from "@adbudget/kit";
+import { decodeOrSkip, type Logger, type Now } from "@adbudget/kit";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
 import { BudgetEventType, BudgetPeriodEventSchema, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
@@ -26,7 +26,7 @@ const PERIOD_EVENT = /\.budget\.(exhausted|replenished)\.[^.]+$/;
 /** Subjects of campaign cap events: `<prefix>.budget.campaign_exhausted|campaign_replenished.<brandId>`. */
 const CAP_EVENT = /\.budget\.campaign_(exhausted|replenished)\.[^.]+$/;
 
-export function budgetEventHandler(store: CampaignStore, logger: Logger, now: () => number = Date.now) {
+export function budgetEventHandler(store: CampaignStore, logger: Logger, now: Now) {
   const caps = capEventHandler(store, logger, now);
   return async (msg: JsMsg): Promise<void> => {
     if (CAP_EVENT.test(msg.subject)) return caps(msg);
@@ -58,7 +58,7 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: ()
  * brand (archived, zone) follows, and the brand's campaigns are recomputed. Ordered by the
  * brand's version: an older version than the one stored changes nothing.
  */
-export function brandEventHandler(store: CampaignStore, logger: Logger, now: () => number = Date.now) {
+export function brandEventHandler(store: CampaignStore, logger: Logger, now: Now) {
   return async (msg: JsMsg): Promise<void> => {
     const event = decodeOrSkip(BrandChangedEventSchema, msg, logger, "brand event");
     if (event === undefined) return;
@@ -82,7 +82,7 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: () 
  * names, ordered by day and sequence (budget-signals.ts, applyCap), so only that campaign stops, and
  * only while that day is the brand's current one.
  */
-function capEventHandler(store: CampaignStore, logger: Logger, now: () => number) {
+function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
   return async (msg: JsMsg): Promise<void> => {
     const event = decodeOrSkip(CampaignCapEventSchema, msg, logger, "campaign cap event");
     if (event === undefined) return;
