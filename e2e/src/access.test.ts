@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TokenClaims } from "@adbudget/kit";
 import { ROLES } from "@adbudget/topology";
-import { eventually, startSystem, TEST_AUDIENCE, type SystemHarness } from "@adbudget/testing";
+import { eventually, startSystemInProcess, TEST_AUDIENCE, type SystemHarness } from "@adbudget/testing";
 import { localDate } from "@adbudget/time";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
@@ -28,7 +28,7 @@ import { ACCESS_TABLE, expectedAllowed, MATRIX_PRINCIPALS, OPEN_SERVICES, ROLE_S
  */
 let h: SystemHarness;
 beforeAll(async () => {
-  h = await startSystem();
+  h = await startSystemInProcess();
 }, 120_000);
 afterAll(async () => {
   await h?.close();

@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient, type Interceptor, type Transport } fr
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANSWER_REGISTRY } from "@adbudget/kit";
-import { eventually, startSystem, type SystemHarness } from "@adbudget/testing";
+import { eventually, startSystemInProcess, type SystemHarness } from "@adbudget/testing";
 import { localDate } from "@adbudget/time";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
@@ -29,7 +29,7 @@ import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 let h: SystemHarness;
 let target: { brandId: string; campaignId: string };
 beforeAll(async () => {
-  h = await startSystem();
+  h = await startSystemInProcess();
   const { brand } = await h.brands.createBrand({ name: "Hostile target", timeZone: "UTC" });
   const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Target" });
   target = { brandId: brand!.id, campaignId: campaign!.id };

@@ -1,6 +1,6 @@
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, startSystem, testBaseNow, testZone, type SystemHarness } from "@adbudget/testing";
+import { eventually, startSystemInProcess, testBaseNow, testZone, type SystemHarness } from "@adbudget/testing";
 import { formatDate, monthStart, nextDayStart, periodsOf } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
@@ -62,7 +62,7 @@ const LEAD_MS = 20_000;
 
 let h: SystemHarness;
 beforeAll(async () => {
-  h = await startSystem({ env: { CLOCK_OFFSET_MS: String(B.at - LEAD_MS - Date.now()) } });
+  h = await startSystemInProcess({ env: { CLOCK_OFFSET_MS: String(B.at - LEAD_MS - Date.now()) } });
 }, 120_000);
 afterAll(async () => {
   await h?.close();

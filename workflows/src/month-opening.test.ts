@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { addDays, formatDate, localDate, nextMonthStart, startOfDay } from "@adbudget/time";
-import { eventually, startSystem, testBaseNow, type SystemHarness } from "@adbudget/testing";
+import { eventually, startSystemInProcess, testBaseNow, type SystemHarness } from "@adbudget/testing";
 import { createActivities } from "./activities.js";
 
 /**
@@ -18,7 +18,7 @@ let first: ReturnType<typeof localDate>;
 beforeAll(async () => {
   first = nextMonthStart(localDate(testBaseNow(), ZONE));
   const offset = startOfDay(first, ZONE) + 30_000 - Date.now();
-  h = await startSystem({ env: { CLOCK_OFFSET_MS: String(offset) } });
+  h = await startSystemInProcess({ env: { CLOCK_OFFSET_MS: String(offset) } });
 });
 afterAll(async () => {
   await h?.close();

@@ -1,6 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, offsetToLocalTime, startSystem, type SystemHarness } from "@adbudget/testing";
+import { eventually, offsetToLocalTime, startSystemInProcess, type SystemHarness } from "@adbudget/testing";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { createActivities } from "./activities.js";
 
@@ -14,7 +14,7 @@ let offset = 0;
 const now = () => Date.now() + offset;
 beforeAll(async () => {
   offset = offsetToLocalTime("UTC", 12);
-  h = await startSystem({ env: { CLOCK_OFFSET_MS: String(offset) } });
+  h = await startSystemInProcess({ env: { CLOCK_OFFSET_MS: String(offset) } });
 });
 afterAll(async () => {
   await h?.close();

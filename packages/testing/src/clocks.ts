@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createLogger } from "@adbudget/kit";
 import { readWorkerConfig, startWorker, type RunningWorker } from "@adbudget/workflows";
 import { NATS_URL } from "./nats.js";
-import { startSystem, type SystemHarness } from "./system.js";
+import { startSystemInProcess, type SystemHarness } from "./launcher-in-process.js";
 import { startDevServer, type DevServer } from "./temporal-dev-server.js";
 
 export interface ClocksHarness {
@@ -19,12 +19,12 @@ export interface ClocksHarness {
 
 /**
  * The whole system plus a Temporal dev server and a clocks worker on this test's own task queue.
- * `system`: startSystem's options; `workerEnv`: the worker's own settings, over the harness's.
+ * `system`: startSystemInProcess's options; `workerEnv`: the worker's own settings, over the harness's.
  */
 export async function startClocks(
-  options: { system?: Parameters<typeof startSystem>[0]; workerEnv?: Record<string, string> } = {},
+  options: { system?: Parameters<typeof startSystemInProcess>[0]; workerEnv?: Record<string, string> } = {},
 ): Promise<ClocksHarness> {
-  const [system, temporal] = await Promise.all([startSystem(options.system), startDevServer()]);
+  const [system, temporal] = await Promise.all([startSystemInProcess(options.system), startDevServer()]);
   const taskQueue = `adbudget-test-${randomBytes(4).toString("hex")}`;
   const workerEnv: Record<string, string> = {
     TEMPORAL_ADDRESS: temporal.address,

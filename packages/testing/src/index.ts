@@ -17,7 +17,7 @@ export * from "./nats-jwt.js";
 export * from "./temporal-dev-server.js";
 export * from "./brand.js";
 export * from "./budget.js";
-export * from "./system.js";
+export * from "./launcher-in-process.js";
 export * from "./clocks.js";
 export * from "./auth.js";
 export * from "./serving-model.js";

@@ -10,7 +10,7 @@ import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campa
 import { formatDate, nextDayStart, periodsOf } from "@adbudget/time";
 import type { ModelOp, ModelSchedule } from "./model-schedule.js";
 import { expectedServing, localDateOf, type ModelReason, type ModelSpend } from "./serving-model.js";
-import { startSystem, type SystemHarness } from "./system.js";
+import { startSystemInProcess, type SystemHarness } from "./launcher-in-process.js";
 
 /**
  * Runs a model schedule (model-schedule.ts) against real services and compares every campaign
@@ -55,7 +55,7 @@ export interface ModelSystem {
 /** The system a model run needs (reused across runs: each run makes its own brands). */
 export async function startModelSystem(): Promise<ModelSystem> {
   const clock = new ModelClock();
-  const h = await startSystem({ now: clock.now });
+  const h = await startSystemInProcess({ now: clock.now });
   const budget2 = await h.startBudgetReplica();
   const campaign2 = await h.startCampaignReplica();
   return {

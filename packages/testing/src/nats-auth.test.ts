@@ -28,7 +28,7 @@ import { startNatsServer, type NatsServerProcess } from "./nats-server.js";
 
 const tag = `na${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 const TAG = tag.toUpperCase();
-/** The names startSystem gives a system with this tag; the durable consumers keep their defaults. */
+/** The names startSystemInProcess gives a system with this tag; the durable consumers keep their defaults. */
 const system: SystemTopology = readSystemTopology(
   new EnvReader({ EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${TAG}_BRAND`, BUDGET_STREAM: `${TAG}_BUDGET`, CAMPAIGN_STREAM: `${TAG}_CAMPAIGN` }),
 );

@@ -7,13 +7,13 @@ import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudg
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { eventually, startSystem, type SystemHarness, testZone } from "@adbudget/testing";
+import { eventually, startSystemInProcess, type SystemHarness, testZone } from "@adbudget/testing";
 import { lockedBrandState } from "./brand-state.js";
 import { applyBudgetSignal } from "./budget-signals.js";
 
 let h: SystemHarness;
 beforeAll(async () => {
-  h = await startSystem();
+  h = await startSystemInProcess();
 });
 afterAll(async () => {
   await h?.close();

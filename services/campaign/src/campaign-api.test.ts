@@ -1,6 +1,6 @@
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { eventually, rejection, startSystem, type SystemHarness } from "@adbudget/testing";
+import { eventually, rejection, startSystemInProcess, type SystemHarness } from "@adbudget/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addDays, localDate, startOfDay } from "@adbudget/time";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
@@ -11,7 +11,7 @@ import { WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_se
 let h: SystemHarness;
 let brandId: string;
 beforeAll(async () => {
-  h = await startSystem({ campaignEnv: { WATCH_BUFFER: "5" } });
+  h = await startSystemInProcess({ campaignEnv: { WATCH_BUFFER: "5" } });
   brandId = (await h.brands.createBrand({ name: "Campaign API", timeZone: "Europe/London" })).brand!.id;
 });
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { addDays, localDate, startOfDay } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { eventually, startSystem, type SystemHarness, testZone } from "@adbudget/testing";
+import { eventually, startSystemInProcess, type SystemHarness, testZone } from "@adbudget/testing";
 
 /**
  * Campaign caps through the real services: the budget service learns each campaign's cap from
@@ -15,7 +15,7 @@ import { eventually, startSystem, type SystemHarness, testZone } from "@adbudget
  */
 let h: SystemHarness;
 beforeAll(async () => {
-  h = await startSystem();
+  h = await startSystemInProcess();
 });
 afterAll(async () => {
   await h?.close();

@@ -4,7 +4,7 @@ import { addDays, formatDate, localDate, startOfDay } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
-import { eventually, startSystem, type SystemHarness, testBaseNow, testZone } from "@adbudget/testing";
+import { eventually, startSystemInProcess, type SystemHarness, testBaseNow, testZone } from "@adbudget/testing";
 
 /**
  * Edges of the budget loop at a local midnight. Every service runs on a clock shifted so that
@@ -25,7 +25,7 @@ beforeAll(async () => {
   // next one: the shift is at least a day, so the real clock's hour cannot matter).
   const midnight = startOfDay(addDays(localDate(base, ZONE), 2), ZONE);
   offset = midnight - LEAD_MS - Date.now();
-  h = await startSystem({ env: { CLOCK_OFFSET_MS: String(offset) } });
+  h = await startSystemInProcess({ env: { CLOCK_OFFSET_MS: String(offset) } });
 });
 afterAll(async () => {
   await h?.close();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { addDays, formatDate, localDate } from "@adbudget/time";
-import { blockedOnLock, Latch, pausingPool, startSystem, testZone, type SystemHarness } from "@adbudget/testing";
+import { blockedOnLock, Latch, pausingPool, startSystemInProcess, testZone, type SystemHarness } from "@adbudget/testing";
 import type { BudgetSignal } from "./budget-flags.js";
 import type { CapSignal } from "./cap-flags.js";
 import { applyBrand } from "./brand-changes.js";
@@ -21,7 +21,7 @@ import { OUTBOX_CHANNEL, outboxMessages } from "./events.js";
 let h: SystemHarness;
 let store: CampaignStore;
 beforeAll(async () => {
-  h = await startSystem();
+  h = await startSystemInProcess();
   store = storeOn(h.campaignApp.pool);
 });
 afterAll(async () => {

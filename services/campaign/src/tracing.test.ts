@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { initTracing } from "@adbudget/kit";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { eventually, startSystem, type SystemHarness } from "@adbudget/testing";
+import { eventually, startSystemInProcess, type SystemHarness } from "@adbudget/testing";
 
 // This file's process traces into memory: every service of the harness runs in it.
 const spans = initTracing("memory", "test")!;
 let h: SystemHarness;
 beforeAll(async () => {
-  h = await startSystem();
+  h = await startSystemInProcess();
 });
 afterAll(async () => {
   await h?.close();

@@ -55,7 +55,7 @@ export interface SystemHarness {
  * production (typed clients between them, events over NATS) under this test's own subject
  * prefix and streams.
  */
-export async function startSystem(options: {
+export async function startSystemInProcess(options: {
   campaignEnv?: Record<string, string>;
   /** Settings of one service only (its NATS credentials, say), over `env`. */
   brandEnv?: Record<string, string>;
