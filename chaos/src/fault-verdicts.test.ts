@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { LaunchedProcess } from "@adbudget/testing";
 import { heldBoundaryVerdict } from "./clock-verdicts.ts";
 import { crossingHeldVerdict, type ConsumerFigures } from "./crossing.ts";
 import { latencyVerdict } from "./db-probe.ts";
 import { killProcess, killVerdict, restartProcess, type KillRecord } from "./kills.ts";
 import { natsHeldVerdict, outagePauseVerdict, type NatsOutage } from "./nats-outage.ts";
 import type { OutboxRow } from "./outbox.ts";
-import { Restartable } from "./processes.ts";
 
 /**
  * The chaos run's fault verdicts on recorded figures: each passes on figures of a run where its
@@ -30,7 +30,7 @@ describe("killVerdict", () => {
   });
 
   it("records a real kill and restart as taking effect, and a kill of a process not running as not", async () => {
-    const p = new Restartable("sleeper", process.execPath, ["-e", "setInterval(() => {}, 1000)"], {});
+    const p = new LaunchedProcess("sleeper", process.execPath, { args: ["-e", "setInterval(() => {}, 1000)"] });
     const idle = await killProcess(p, "never started");
     expect(killVerdict([idle]).ok).toBe(false);
     p.start();

@@ -2,8 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Connection } from "@temporalio/client";
-import { freePort, natsServerBinary, temporalBinary } from "@adbudget/testing";
-import { Restartable } from "./processes.ts";
+import { freePort, LaunchedProcess, natsServerBinary, temporalBinary } from "@adbudget/testing";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -41,9 +40,9 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
 export class DatabaseProxy {
   private readonly api: string;
   readonly port: number;
-  private readonly server: Restartable;
+  private readonly server: LaunchedProcess;
 
-  private constructor(api: string, port: number, server: Restartable) {
+  private constructor(api: string, port: number, server: LaunchedProcess) {
     this.api = api;
     this.port = port;
     this.server = server;
@@ -51,7 +50,7 @@ export class DatabaseProxy {
 
   static async start(upstream: string, logDir: string): Promise<DatabaseProxy> {
     const [apiPort, port] = [await freePort(), await freePort()];
-    const server = new Restartable("toxiproxy", toxiproxyBinary(), ["-host", "127.0.0.1", "-port", String(apiPort)], {}, join(logDir, "toxiproxy.log"));
+    const server = new LaunchedProcess("toxiproxy", toxiproxyBinary(), { args: ["-host", "127.0.0.1", "-port", String(apiPort)], log: { file: join(logDir, "toxiproxy.log"), append: true } });
     server.start();
     const api = `http://127.0.0.1:${apiPort}`;
     await until("toxiproxy", async () => (await fetch(`${api}/version`)).ok);
@@ -95,25 +94,22 @@ export class DatabaseProxy {
 }
 
 /** A NATS server of the suite alone, on a fixed port and storage directory: stopped and started again, JetStream keeps its streams. */
-export async function natsServer(dir: string, logDir: string): Promise<{ url: string; process: Restartable; ready(): Promise<void> }> {
+export async function natsServer(dir: string, logDir: string): Promise<{ url: string; process: LaunchedProcess; ready(): Promise<void> }> {
   const port = await freePort();
-  const process = new Restartable("nats", natsServerBinary(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "nats")], {}, join(logDir, "nats.log"));
+  const process = new LaunchedProcess("nats", natsServerBinary(), { args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "nats")], log: { file: join(logDir, "nats.log"), append: true } });
   const ready = () => until("nats", () => tcpOpen(port));
   return { url: `nats://127.0.0.1:${port}`, process, ready };
 }
 
 /** A Temporal dev server of the suite alone, persisted to a file (a restart keeps every workflow and timer). */
-export async function temporalServer(dir: string, logDir: string): Promise<{ address: string; uiPort: number; process: Restartable; ready(): Promise<void> }> {
+export async function temporalServer(dir: string, logDir: string): Promise<{ address: string; uiPort: number; process: LaunchedProcess; ready(): Promise<void> }> {
   const [port, httpPort, metricsPort, uiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const process = new Restartable(
-    "temporal",
-    temporalBinary(),
-    ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", String(port), "--http-port", String(httpPort), "--metrics-port", String(metricsPort),
+  const process = new LaunchedProcess("temporal", temporalBinary(), {
+    args: ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", String(port), "--http-port", String(httpPort), "--metrics-port", String(metricsPort),
       "--ui-port", String(uiPort), "--db-filename", join(dir, "temporal.db"), "--log-level", "error",
       "--search-attribute", "BrandId=Keyword", "--search-attribute", "CampaignId=Keyword"],
-    {},
-    join(logDir, "temporal.log"),
-  );
+    log: { file: join(logDir, "temporal.log"), append: true },
+  });
   const address = `127.0.0.1:${port}`;
   const ready = () =>
     until("temporal", async () => {

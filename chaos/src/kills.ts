@@ -1,5 +1,5 @@
 import type { Verdict } from "./invariants.ts";
-import type { Restartable } from "./processes.ts";
+import type { LaunchedProcess } from "@adbudget/testing";
 
 /**
  * What one SIGKILL did, as observed from outside the process: the figures `killVerdict` judges.
@@ -31,7 +31,7 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** SIGKILLs `p` and records the life it ended; `restarted` completes the record. */
-export async function killProcess(p: Restartable, what: string): Promise<KillRecord> {
+export async function killProcess(p: LaunchedProcess, what: string): Promise<KillRecord> {
   const life = p.running ? p.lives.at(-1) : undefined;
   await p.kill();
   const exit = life?.exit;
@@ -46,7 +46,7 @@ export async function killProcess(p: Restartable, what: string): Promise<KillRec
 }
 
 /** Starts `p` again and waits for `ready` (which throws or answers false when it is not). */
-export async function restartProcess(p: Restartable, record: KillRecord, ready: () => Promise<boolean | void>): Promise<void> {
+export async function restartProcess(p: LaunchedProcess, record: KillRecord, ready: () => Promise<boolean | void>): Promise<void> {
   p.start();
   record.pidAfter = p.running ? p.pid : undefined;
   record.back = (await ready().then((r) => r !== false, () => false)) && p.running && p.pid === record.pidAfter;

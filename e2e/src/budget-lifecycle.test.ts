@@ -11,7 +11,7 @@ import { PauseReason, type Campaign, type CampaignStateChange } from "@adbudget/
 import { CampaignService, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
-import { startSystem, type SystemProcesses } from "./system-processes.js";
+import { launchSystemProcesses, type SystemProcesses } from "@adbudget/testing";
 
 /**
  * A brand's whole budget day, through the public gRPC API only, against the built services and
@@ -37,7 +37,7 @@ const sysNow = () => Date.now() + offsetMs;
 const dateOf = (d: { year: number; month: number; day: number } | undefined) => (d ? formatDate(d) : "none");
 
 beforeAll(async () => {
-  system = await startSystem(() => {
+  system = await launchSystemProcesses({ kind: "e2e", keepStdout: true, env: () => {
     // The offset is fixed just before the processes start, so the lead is spent on starting
     // them and on the steps before midnight.
     newDay = nextMonthStart(localDate(Date.now(), ZONE));
@@ -45,7 +45,7 @@ beforeAll(async () => {
     midnightReal = Date.now() + LEAD_MS;
     offsetMs = midnightSys - midnightReal;
     return { CLOCK_OFFSET_MS: String(offsetMs), TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" };
-  });
+  } });
 }, 180_000);
 
 afterAll(async () => {
@@ -234,31 +234,28 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   expect((await budget.getBudgetStatus({ brandId })).status!.day).toMatchObject({ spentMicros: UNIT, exhausted: false });
 
   // Metrics, as Prometheus scrapes them.
-  const budgetMetrics = await (await fetch(system.metrics.budget)).text();
+  const budgetMetrics = await (await fetch(system.metricsUrl("budget"))).text();
   expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="recorded"[^}]*\} 5$/m);
   expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="duplicate"[^}]*\} 1$/m);
   // The day's and the month's exhaustion events, published from the outbox, none waiting.
   expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(budgetMetrics)?.[1])).toBeGreaterThanOrEqual(2);
   expect(budgetMetrics).toMatch(/adbudget_outbox_pending\{[^}]*\} 0$/m);
-  const campaignMetrics = await (await fetch(system.metrics.campaign)).text();
+  const campaignMetrics = await (await fetch(system.metricsUrl("campaign"))).text();
   expect(campaignMetrics).toMatch(/^adbudget_campaigns_serving(\{[^}]*\})? 3$/m);
   expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(campaignMetrics)?.[1])).toBeGreaterThanOrEqual(1);
-  const brandMetrics = await (await fetch(system.metrics.brand)).text();
+  const brandMetrics = await (await fetch(system.metricsUrl("brand"))).text();
   expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(brandMetrics)?.[1])).toBeGreaterThanOrEqual(1);
   expect(brandMetrics).toMatch(/^adbudget_rpc_requests_total\{[^}]*rpc="adbudget.brand.v1.BrandService\/CreateBrand"[^}]*code="OK"[^}]*\} 1$/m);
 
   // One trace from the RecordSpendBatch that exhausted the budget to the campaign service
   // consuming budget.exhausted (where the pause commits), across processes: spans are JSON
   // lines on each process's stdout, flushed on a graceful stop.
-  const clocksMetrics = await (await fetch(system.metrics.clocks)).text();
+  const clocksMetrics = await (await fetch(system.metricsUrl("clocks"))).text();
   expect(clocksMetrics).toMatch(/temporal_activity_execution_latency\w*_count\{[^}]*activity_type="openBudgetPeriod"/);
   expect(clocksMetrics).toMatch(/temporal_worker_task_slots_available\{/);
 
-  await Promise.all(system.procs.map((p) => new Promise<void>((resolve) => {
-    p.child.once("exit", () => resolve());
-    p.child.kill("SIGTERM");
-  })));
-  const spans = (name: string) => system.procs.find((p) => p.name === name)!.records().filter((r) => r.msg === "span");
+  await Promise.all(system.processes.map((p) => p.stop()));
+  const spans = (name: string) => system.processes.find((p) => p.name === name)!.records().filter((r) => r.msg === "span");
   const recordSpans = spans("budget").filter((s) => s.name === "adbudget.budget.v1.BudgetService/RecordSpendBatch");
   const consumeSpans = spans("campaign").filter((s) => String(s.name).startsWith("consume ") && String(s.name).includes(".budget.exhausted."));
   expect(recordSpans.length).toBeGreaterThan(0);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startSystem, type SystemProcesses } from "./system-processes.js";
+import { launchSystemProcesses, type SystemProcesses } from "@adbudget/testing";
 
 /**
  * The live demo of `npm start`, played against the built system as `npm start` runs it (processes,
@@ -18,7 +18,7 @@ let logDir: string;
 
 beforeAll(async () => {
   logDir = mkdtempSync(join(tmpdir(), "adbudget-demo-"));
-  system = await startSystem(() => ({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" }), { logDir });
+  system = await launchSystemProcesses({ kind: "e2e", env: () => ({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" }), logDir, keepStdout: true });
 }, 180_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toolBinary } from "@adbudget/testing";
 import { addDays, formatDate, localDate, startOfDay } from "@adbudget/time";
 import { readmeBlock, readmeBlocks, retarget } from "./readme-blocks.js";
-import { startSystem, type SystemProcesses } from "./system-processes.js";
+import { launchSystemProcesses, type SystemProcesses } from "@adbudget/testing";
 import { Terminal } from "./terminal.js";
 
 /**
@@ -48,7 +48,7 @@ function onPath(name: string, install: string): void {
 beforeAll(async () => {
   onPath("jq", "apt-get install jq");
   onPath("curl", "apt-get install curl");
-  system = await startSystem(() => ({ RECONCILE_INTERVAL_MS: "0" }));
+  system = await launchSystemProcesses({ kind: "e2e", env: () => ({ RECONCILE_INTERVAL_MS: "0" }), keepStdout: true });
   checkout = mkdtempSync(join(tmpdir(), "adbudget-readme-"));
   copyFileSync(join(ROOT, "package.json"), join(checkout, "package.json"));
   for (const dir of ["node_modules", "scripts", ".proto-deps"]) symlinkSync(join(ROOT, dir), join(checkout, dir));

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -17,6 +16,7 @@ import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_s
 import { readCampaignConfig, startCampaignApp, type CampaignApp } from "@adbudget/campaign-service";
 
 import { createTestAuth, type TestAuth } from "./auth.js";
+import { calleeSettings, newTag, planSystem, serviceSettings } from "./launcher-plan.js";
 import { NATS_URL } from "./nats.js";
 
 export interface SystemHarness {
@@ -51,9 +51,9 @@ export interface SystemHarness {
 }
 
 /**
- * All three services over real ports, each with its own fresh database, wired as in
- * production (typed clients between them, events over NATS) under this test's own subject
- * prefix and streams.
+ * All three services in this process over real ports, each with its own fresh database, wired as
+ * in production (typed clients between them, events over NATS) under this test's own subject
+ * prefix and streams (planSystem). The same system as processes: launchSystemProcesses.
  */
 export async function startSystemInProcess(options: {
   campaignEnv?: Record<string, string>;
@@ -73,18 +73,19 @@ export async function startSystemInProcess(options: {
   const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
   const auth = await createTestAuth();
   options = { ...options, env: { ...auth.env, ...options.env, CLOCK_OFFSET_MS: clockOffset } };
-  const tag = options.tag ?? `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-  const budgetStream = `${tag.toUpperCase()}_BUDGET`;
-  const campaignStream = `${tag.toUpperCase()}_CAMPAIGN`;
+  const plan = planSystem(options.tag ?? newTag("t"));
+  const tag = plan.tag;
+  const budgetStream = plan.streams.budget;
+  const campaignStream = plan.streams.campaign;
   const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
   const silent = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   // The brand service asks the budget service (started later) about spend: fix its port now.
   const budgetPort = await freePort();
   const brandApp = await startBrandApp(
     readBrandConfig({
-      BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
-      NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
-      BUDGET_SERVICE_URL: `http://127.0.0.1:${budgetPort}`,
+      BRAND_HOST: "127.0.0.1", ...serviceSettings("brand", { port: 0, metricsPort: 0, databaseUrl: dbs[0]!.url }), SHUTDOWN_GRACE_MS: "500",
+      NATS_URL, ...plan.env,
+      ...calleeSettings("brand", { budget: `http://127.0.0.1:${budgetPort}` }),
       ...options.env,
       ...options.brandEnv,
     }),
@@ -93,15 +94,11 @@ export async function startSystemInProcess(options: {
   let campaignPort = "0";
   const campaignConfig = () =>
     readCampaignConfig({
-      CAMPAIGN_HOST: "127.0.0.1", CAMPAIGN_METRICS_PORT: "0",
-      CAMPAIGN_PORT: campaignPort,
-      CAMPAIGN_DATABASE_URL: dbs[2]!.url,
-      BRAND_SERVICE_URL: brandApp.server.url,
+      CAMPAIGN_HOST: "127.0.0.1",
+      ...serviceSettings("campaign", { port: campaignPort, metricsPort: 0, databaseUrl: dbs[2]!.url }),
+      ...calleeSettings("campaign", { brand: brandApp.server.url }),
       NATS_URL,
-      EVENT_SUBJECT_PREFIX: tag,
-      BUDGET_STREAM: budgetStream,
-      CAMPAIGN_STREAM: campaignStream,
-      BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
+      ...plan.env,
       SHUTDOWN_GRACE_MS: "500",
       ...options.env,
       ...options.campaignEnv,
@@ -110,15 +107,11 @@ export async function startSystemInProcess(options: {
   campaignPort = String(campaignApp.server.port);
   const budgetConfig = (port: string) =>
     readBudgetConfig({
-      BUDGET_HOST: "127.0.0.1", BUDGET_METRICS_PORT: "0",
-      BUDGET_PORT: port,
-      BUDGET_DATABASE_URL: dbs[1]!.url,
-      BRAND_SERVICE_URL: brandApp.server.url,
-      CAMPAIGN_SERVICE_URL: campaignApp.server.url,
+      BUDGET_HOST: "127.0.0.1",
+      ...serviceSettings("budget", { port, metricsPort: 0, databaseUrl: dbs[1]!.url }),
+      ...calleeSettings("budget", { brand: brandApp.server.url, campaign: campaignApp.server.url }),
       NATS_URL,
-      EVENT_SUBJECT_PREFIX: tag,
-      BUDGET_STREAM: budgetStream,
-      CAMPAIGN_STREAM: campaignStream,
+      ...plan.env,
       SHUTDOWN_GRACE_MS: "500",
       ...options.env,
       ...options.budgetEnv,
@@ -141,7 +134,7 @@ export async function startSystemInProcess(options: {
     budgetClock: createClient(BudgetClockService, createGrpcTransport({ baseUrl: budgetApp.server.url, interceptors: clocks })),
     prefix: tag,
     budgetStream,
-    brandStream: `${tag.toUpperCase()}_BRAND`,
+    brandStream: plan.streams.brand,
     campaignStream,
     nc,
     clockOffsetMs: Number(clockOffset),
@@ -176,7 +169,7 @@ export async function startSystemInProcess(options: {
       await h.campaignApp.stop().catch(() => undefined);
       await brandApp.stop();
       const jsm = await jetstreamManager(nc);
-      for (const s of [budgetStream, campaignStream, `${tag.toUpperCase()}_BRAND`]) await jsm.streams.delete(s).catch(() => undefined);
+      for (const s of Object.values(plan.streams)) await jsm.streams.delete(s).catch(() => undefined);
       await nc.close();
       for (const db of dbs) await db.drop();
     },
