@@ -5,15 +5,13 @@
  *
  *   npm run build && node bench/auth-cost.ts [--calls 8000] [--rounds 4]
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { bearerInterceptor } from "@adbudget/kit";
-import { createTestAuth, createTestDatabase } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
-import { deleteStreams, freePort, ghz, percentile, startService, stop } from "./lib.ts";
+import { ghz, percentile, startBenchSystem } from "./lib.ts";
 
 const { values } = parseArgs({ options: { calls: { type: "string", default: "8000" }, rounds: { type: "string", default: "4" } } });
 const CALLS = Number(values.calls);
@@ -21,33 +19,31 @@ const ROUNDS = Number(values.rounds);
 const CALLERS = 64;
 const BRANDS = 50;
 
-const tag = `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
-const stream = `${tag.toUpperCase()}_BUDGET`;
-const [brandDb, budgetDb] = [await createTestDatabase(), await createTestDatabase()];
-const auth = await createTestAuth();
-const ports = { brand: await freePort(), openBrand: await freePort(), on: await freePort(), off: await freePort() };
-// Each budget service has a brand service of its own kind (an open one calls without a token).
-const brand = (port: number, env: Record<string, string>) =>
-  startService("services/brand/dist/main.js", { ...env, METRICS: "off", BRAND_HOST: "127.0.0.1", BRAND_PORT: String(port), BRAND_DATABASE_URL: brandDb.url });
-const budget = (port: number, brandPort: number, env: Record<string, string>) =>
-  startService("services/budget/dist/main.js", {
-    ...env, METRICS: "off", BUDGET_HOST: "127.0.0.1", BUDGET_PORT: String(port), BUDGET_DATABASE_URL: budgetDb.url,
-    BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`, CAMPAIGN_SERVICE_URL: "none", EVENT_SUBJECT_PREFIX: tag, BUDGET_STREAM: stream,
-  });
-const brandSvc = await brand(ports.brand, auth.env);
-const openBrandSvc = await brand(ports.openBrand, { AUTH_DISABLED: "true", MIGRATE_ON_START: "false" });
-const on = await budget(ports.on, ports.brand, auth.env);
-const off = await budget(ports.off, ports.openBrand, { AUTH_DISABLED: "true", MIGRATE_ON_START: "false" });
+// Two replicas each of the brand and budget services on the same databases: replica 0
+// authenticated, replica 1 with AUTH_DISABLED, each budget service with a brand service of its
+// own kind (an open one calls without a token). No campaign service.
+const system = await startBenchSystem({
+  services: ["brand", "budget"],
+  replicas: { brand: 2, budget: 2 },
+  replicaEnv: (service, i, urls) => ({
+    ...(i === 1 ? { AUTH_DISABLED: "true" } : {}),
+    ...(service === "budget" ? { BRAND_SERVICE_URL: urls.brand[i]!, CAMPAIGN_SERVICE_URL: "none" } : {}),
+  }),
+});
+const { auth } = system;
+const tag = system.plan.tag;
+const [on, off] = system.replicasOf("budget").map((r) => r.url);
+const ports = { on: new URL(on!).port, off: new URL(off!).port };
 
 try {
-  const brands = createClient(BrandService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${ports.brand}`, interceptors: auth.admin }));
+  const brands = createClient(BrandService, createGrpcTransport({ baseUrl: system.urls.brand, interceptors: auth.admin }));
   const brandIds: string[] = [];
   for (let i = 0; i < BRANDS; i++) brandIds.push((await brands.createBrand({ name: `${tag} ${i}`, timeZone: "UTC" })).brand!.id);
   const token = await auth.mint({ sub: "bench:ad-server", role: "ad-server", brands: brandIds });
   const campaignId = "01900000-0000-7000-8000-00000000beef";
   const clients = {
-    on: createClient(BudgetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${ports.on}`, interceptors: [bearerInterceptor(token)] })),
-    off: createClient(BudgetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${ports.off}` })),
+    on: createClient(BudgetService, createGrpcTransport({ baseUrl: on!, interceptors: [bearerInterceptor(token)] })),
+    off: createClient(BudgetService, createGrpcTransport({ baseUrl: off! })),
   };
   for (const c of Object.values(clients)) await Promise.all(brandIds.map((brandId, i) => c.recordSpend({ eventId: `warm-${i}-${Math.random()}`, brandId, campaignId, amountMicros: 1n })));
 
@@ -93,7 +89,5 @@ try {
   console.log(`errors: ${errors}`);
   process.exitCode = errors === 0 ? 0 : 1;
 } finally {
-  for (const p of [off, on, openBrandSvc, brandSvc]) await stop(p);
-  for (const db of [brandDb, budgetDb]) await db.drop();
-  await deleteStreams([stream]);
+  await system.stop();
 }

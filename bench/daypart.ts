@@ -12,7 +12,6 @@
  *
  *   npm run build && node bench/daypart.ts [--campaigns 2000] [--minutes 3]
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -20,13 +19,13 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { temporal } from "@temporalio/proto";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { createLogger } from "@adbudget/kit";
-import { createTestAuth, createTestDatabase, startDevServer } from "@adbudget/testing";
+import { calleeSettings, NATS_URL, startDevServer } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { formatClock } from "@adbudget/time";
 import { daypartWorkflowId, readWorkerConfig, startWorker } from "@adbudget/workflows";
-import { deleteStreams, freePort, percentile, startService, stop } from "./lib.ts";
+import { percentile, startBenchSystem } from "./lib.ts";
 
 const { values } = parseArgs({ options: { campaigns: { type: "string", default: "2000" }, minutes: { type: "string", default: "3" } } });
 const N = Number(values.campaigns);
@@ -38,17 +37,13 @@ const problem = (what: string) => {
   console.error(`ERROR ${what}`);
 };
 
-const tag = `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
-const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
-const dbs = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
-const [brandPort, budgetPort, campaignPort] = [await freePort(), await freePort(), await freePort()];
-const auth = await createTestAuth();
-const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", METRICS: "off", ...auth.env };
-const urls = { BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`, BUDGET_SERVICE_URL: `http://127.0.0.1:${budgetPort}`, CAMPAIGN_SERVICE_URL: `http://127.0.0.1:${campaignPort}` };
-const brandSvc = await startService("services/brand/dist/main.js", { ...common, BRAND_PORT: String(brandPort), BRAND_DATABASE_URL: dbs[0]!.url });
-const campaignSvc = await startService("services/campaign/dist/main.js", { ...common, ...urls, CAMPAIGN_PORT: String(campaignPort), CAMPAIGN_DATABASE_URL: dbs[1]!.url });
-// The brand's budget-reset clock opens periods in the budget service: it must be there.
-const budgetSvc = await startService("services/budget/dist/main.js", { ...common, ...urls, BUDGET_PORT: String(budgetPort), BUDGET_DATABASE_URL: dbs[2]!.url });
+// All three services (the brand's budget-reset clock opens periods in the budget service: it
+// must be there); the clocks worker runs in this process, on the bench's queue.
+const system = await startBenchSystem();
+const { auth } = system;
+const tag = system.plan.tag;
+const common = { ...auth.env, NATS_URL, ...system.plan.env, HOST: "127.0.0.1", METRICS: "off" };
+const urls = calleeSettings("clocks", system.urls);
 const devServer = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer();
 const temporalAddress = process.env.TEMPORAL_ADDRESS ?? devServer!.address;
 const worker = await startWorker(
@@ -78,9 +73,9 @@ const ceilingWorker = await Worker.create({
 const ceilingDone = ceilingWorker.run();
 
 try {
-  const t = (port: number) => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, interceptors: auth.admin });
-  const brands = createClient(BrandService, t(brandPort));
-  const campaigns = createClient(CampaignService, t(campaignPort));
+  const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
+  const brands = createClient(BrandService, t(system.urls.brand));
+  const campaigns = createClient(CampaignService, t(system.urls.campaign));
   const { brand } = await brands.createBrand({ name: tag, timeZone: "UTC" });
 
   // Boundaries: the next MINUTES whole minutes at least 90 s away (creating N campaigns takes
@@ -206,9 +201,7 @@ try {
   await ceilingConnection.close();
   await worker.stop();
   await devServer?.stop();
-  for (const svc of [budgetSvc, campaignSvc, brandSvc]) await stop(svc);
-  for (const db of dbs) await db.drop();
-  await deleteStreams(Object.values(streams));
+  await system.stop();
 }
 /** The first timer fired at or after `boundary` (less a second of clock skew) and the workflow task it started. */
 function afterBoundary(history: temporal.api.history.v1.IHistory, boundary: number): { fired: number; taskStarted: number } | undefined {

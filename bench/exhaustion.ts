@@ -6,11 +6,10 @@
  *
  *   npm run build && node bench/exhaustion.ts [--brands 200] [--concurrency 8]
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createTestAuth, createTestDatabase, NATS_URL } from "@adbudget/testing";
+import { NATS_URL } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -19,33 +18,22 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { connect } from "@nats-io/transport-node";
 import { BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
-import { cpuBetween, cpuSnapshot, deleteStreams, freePort, percentile, startService, stop } from "./lib.ts";
+import { cpuBetween, cpuSnapshot, percentile, pidOf, startBenchSystem } from "./lib.ts";
 
 const { values } = parseArgs({ options: { brands: { type: "string", default: "200" }, concurrency: { type: "string", default: "8" } } });
 const BRANDS = Number(values.brands);
 const CONCURRENCY = Number(values.concurrency);
 const WARMUP = 16;
 
-const tag = `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
-const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
-const dbs = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
-const [brandPort, budgetPort, campaignPort] = [await freePort(), await freePort(), await freePort()];
-const auth = await createTestAuth();
-const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", METRICS: "off", ...auth.env };
-const brandSvc = await startService("services/brand/dist/main.js", { ...common, BRAND_PORT: String(brandPort), BRAND_DATABASE_URL: dbs[0]!.url });
-const campaignSvc = await startService("services/campaign/dist/main.js", {
-  ...common, CAMPAIGN_PORT: String(campaignPort), CAMPAIGN_DATABASE_URL: dbs[2]!.url, BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`,
-});
-const budgetSvc = await startService("services/budget/dist/main.js", {
-  ...common, BUDGET_PORT: String(budgetPort), BUDGET_DATABASE_URL: dbs[1]!.url,
-  BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`, CAMPAIGN_SERVICE_URL: `http://127.0.0.1:${campaignPort}`,
-});
+const system = await startBenchSystem();
+const { auth } = system;
+const tag = system.plan.tag;
 
 try {
-  const t = (port: number) => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, interceptors: auth.admin });
-  const brands = createClient(BrandService, t(brandPort));
-  const budget = createClient(BudgetService, t(budgetPort));
-  const campaigns = createClient(CampaignService, t(campaignPort));
+  const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
+  const brands = createClient(BrandService, t(system.urls.brand));
+  const budget = createClient(BudgetService, t(system.urls.budget));
+  const campaigns = createClient(CampaignService, t(system.urls.campaign));
 
   console.error(`creating ${BRANDS} brands with a campaign each`);
   const setups: { brandId: string; campaignId: string }[] = [];
@@ -114,7 +102,7 @@ try {
   await new Promise((r) => setTimeout(r, 1000));
 
   console.error(`exhausting ${BRANDS} brands, ${CONCURRENCY} at a time`);
-  const names = new Map([[budgetSvc.pid!, "budget"], [campaignSvc.pid!, "campaign"], [brandSvc.pid!, "brand"], [process.pid, "bench"]]);
+  const names = new Map([[pidOf(system, "budget"), "budget"], [pidOf(system, "campaign"), "campaign"], [pidOf(system, "brand"), "brand"], [process.pid, "bench"]]);
   const cpuBefore = cpuSnapshot([...names.keys()]);
   const startedAt = performance.now();
   let next = 0;
@@ -160,9 +148,5 @@ try {
   console.log(`\nerrors: ${errors}${sorted.length < BRANDS ? `; ${BRANDS - sorted.length} pauses never seen` : ""}`);
   if (errors > 0 || sorted.length < BRANDS) process.exitCode = 1;
 } finally {
-  await stop(budgetSvc);
-  await stop(campaignSvc);
-  await stop(brandSvc);
-  for (const db of dbs) await db.drop();
-  await deleteStreams(Object.values(streams));
+  await system.stop();
 }

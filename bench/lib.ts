@@ -1,56 +1,68 @@
 /**
- * Shared bench helpers: child services, latency stats, a table printer.
- * BENCH_SERVICE_LOG_LEVEL / BENCH_SERVICE_LOG: log level of the services and a file for their logs.
+ * Shared bench helpers: the system under load (started by the process launcher of
+ * @adbudget/testing), the bare server, latency stats, a table printer, ghz, CPU accounting.
+ * BENCH_SERVICE_LOG_LEVEL: the services' log level (info); BENCH_SERVICE_LOG_DIR: a directory for
+ * their logs (<name>.log each); BENCH_PROFILE_DIR: each service writes a V8 CPU profile there
+ * when it stops (node --cpu-prof).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 
 export const ROOT = join(import.meta.dirname, "..");
 
-import { NATS_URL, toolBinary } from "@adbudget/testing";
+import { freePort, LaunchedProcess, launchSystemProcesses, toolBinary, type SystemProcessOptions, type SystemProcesses } from "@adbudget/testing";
 
-export { freePort } from "@adbudget/testing";
-
-/** Deletes the bench's JetStream streams (their consumers go with them). */
-export async function deleteStreams(names: string[]): Promise<void> {
-  const nc = await connect({ servers: NATS_URL });
-  const jsm = await jetstreamManager(nc);
-  for (const s of names) await jsm.streams.delete(s).catch(() => undefined);
-  await nc.close();
-}
-
-/** Starts a service's main.js as a child process with `env`; resolves once it logs "listening". */
-export function startService(entry: string, env: Record<string, string>, args: string[] = []): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    // BENCH_PROFILE_DIR: each service writes a V8 CPU profile there when it stops (node --cpu-prof).
-    const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const child = spawn(process.execPath, [...profile, join(ROOT, entry), ...args], {
-      env: { ...process.env, LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? "info", ...env },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let buffered = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      if (buffered.includes("listening")) {
-        child.stdout!.removeAllListeners("data");
-        if (process.env.BENCH_SERVICE_LOG) child.stdout!.pipe(createWriteStream(process.env.BENCH_SERVICE_LOG, { flags: "a" }));
-        else child.stdout!.resume();
-        resolve(child);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`${entry} exited with ${code}`)));
+/**
+ * The services under load as processes on fresh databases and the bench's own streams, through
+ * the launcher every harness uses, with the benches' settings: no clocks worker (a bench that
+ * needs one runs it itself), metrics off, the services' stderr shown, BENCH_* as above.
+ */
+export function startBenchSystem(options: SystemProcessOptions = {}): Promise<SystemProcesses> {
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  const { env, ...rest } = options;
+  return launchSystemProcesses({
+    kind: "bench",
+    worker: false,
+    metrics: false,
+    echoStderr: true,
+    execArgv: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    logDir: process.env.BENCH_SERVICE_LOG_DIR,
+    ...rest,
+    env: () => ({ LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? "info", ...env?.() }),
   });
 }
 
-export function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
+/** A service replica's process id (CPU accounting). */
+export function pidOf(system: SystemProcesses, service: "brand" | "budget" | "campaign", index = 0): number {
+  const pid = system.replicasOf(service)[index]?.process.pid;
+  if (pid === undefined) throw new Error(`${service} ${index} is not running`);
+  return pid;
+}
+
+/** The bare server (bench/bare-server.ts) on a free port, once it answers health Check. */
+export async function startBareServer(): Promise<{ port: number; process: LaunchedProcess }> {
+  const port = await freePort();
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  const p = new LaunchedProcess("bare server", process.execPath, {
+    execArgv: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    args: [join(ROOT, "bench/bare-server.ts"), String(port)],
+    echoStderr: true,
   });
+  p.start();
+  const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+  const deadline = Date.now() + 30_000;
+  while (!(await health.check({}, { timeoutMs: 1000 }).then(() => true, () => false))) {
+    if (!p.running || Date.now() > deadline) {
+      await p.stop();
+      throw new Error(`the bare server did not start:\n${p.lastLines()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { port, process: p };
 }
 
 export function percentile(sorted: number[], p: number): number {

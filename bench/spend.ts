@@ -18,18 +18,16 @@
  *
  *   npm run build && node bench/spend.ts [--events 20000] [--rounds 2] [--scenarios unary,node,batch]
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { bearerInterceptor } from "@adbudget/kit";
-import { createTestAuth, createTestDatabase } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
-import { addCpu, cpuBetween, cpuSnapshot, deleteStreams, freePort, ghz, percentile, startService, stop } from "./lib.ts";
+import { addCpu, cpuBetween, cpuSnapshot, ghz, percentile, pidOf, startBareServer, startBenchSystem } from "./lib.ts";
 import { checkSpend, type Acknowledged } from "./spend-checks.ts";
 
 const { values } = parseArgs({
@@ -49,23 +47,14 @@ const BATCH = 500;
 const BATCH_CALLERS = 8;
 const AMOUNT = 1000n;
 
-const tag = `bench${Date.now().toString(36)}${randomBytes(2).toString("hex")}`;
-const streams = { BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_STREAM: `${tag.toUpperCase()}_BUDGET`, CAMPAIGN_STREAM: `${tag.toUpperCase()}_CAMPAIGN` };
-const [brandDb, budgetDb, campaignDb] = [await createTestDatabase(), await createTestDatabase(), await createTestDatabase()];
-const [brandPort, budgetPort, campaignPort, barePort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-const auth = await createTestAuth();
-const common = { EVENT_SUBJECT_PREFIX: tag, ...streams, HOST: "127.0.0.1", METRICS: "off", ...auth.env };
-const brandSvc = await startService("services/brand/dist/main.js", { ...common, BRAND_PORT: String(brandPort), BRAND_DATABASE_URL: brandDb.url });
-const campaignSvc = await startService("services/campaign/dist/main.js", {
-  ...common, CAMPAIGN_PORT: String(campaignPort), CAMPAIGN_DATABASE_URL: campaignDb.url, BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`,
-});
-const budgetSvc = await startService("services/budget/dist/main.js", {
-  ...common, BUDGET_PORT: String(budgetPort), BUDGET_DATABASE_URL: budgetDb.url,
-  BRAND_SERVICE_URL: `http://127.0.0.1:${brandPort}`, CAMPAIGN_SERVICE_URL: `http://127.0.0.1:${campaignPort}`,
+const system = await startBenchSystem({
   // BENCH_BUDGET_ENV='{"SPEND_CONCURRENCY":"4"}': settings of the budget service to compare.
-  ...(JSON.parse(process.env.BENCH_BUDGET_ENV ?? "{}") as Record<string, string>),
+  replicaEnv: (service) => (service === "budget" ? (JSON.parse(process.env.BENCH_BUDGET_ENV ?? "{}") as Record<string, string>) : {}),
 });
-const bare = await startService("bench/bare-server.ts", {}, [String(barePort)]);
+const { auth } = system;
+const tag = system.plan.tag;
+const budgetDb = system.databases.budget!;
+const { port: barePort, process: bare } = await startBareServer();
 
 interface Figure {
   scenario: string;
@@ -80,7 +69,7 @@ interface Figure {
 }
 
 /** Where the machine's CPU goes while a phase runs: the services, PostgreSQL, the client. */
-const processes = new Map<number, string>([[budgetSvc.pid!, "budget"], [campaignSvc.pid!, "campaign"], [brandSvc.pid!, "brand"], [bare.pid!, "bare server"]]);
+const processes = new Map<number, string>([[pidOf(system, "budget"), "budget"], [pidOf(system, "campaign"), "campaign"], [pidOf(system, "brand"), "brand"], [bare.pid!, "bare server"]]);
 async function metered<T>(fn: () => T | Promise<T>): Promise<T & { cpu: Record<string, number> }> {
   const a = cpuSnapshot([...processes.keys()]);
   const r = await fn();
@@ -132,9 +121,9 @@ const ack = (brandId: string, amount: bigint, count = 1) => {
 
 try {
   const admin = auth.admin;
-  const brands = createClient(BrandService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${brandPort}`, interceptors: admin }));
-  const budgetAdmin = createClient(BudgetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${budgetPort}`, interceptors: admin }));
-  const campaigns = createClient(CampaignService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${campaignPort}`, interceptors: admin }));
+  const brands = createClient(BrandService, createGrpcTransport({ baseUrl: system.urls.brand, interceptors: admin }));
+  const budgetAdmin = createClient(BudgetService, createGrpcTransport({ baseUrl: system.urls.budget, interceptors: admin }));
+  const campaigns = createClient(CampaignService, createGrpcTransport({ baseUrl: system.urls.campaign, interceptors: admin }));
   const zones = ["UTC", "America/New_York", "Europe/London", "Asia/Kathmandu", "Australia/Lord_Howe"];
 
   /** BRANDS brands with a campaign each; the daily limit runs out after half of `eventsPerBrand`. */
@@ -157,7 +146,7 @@ try {
   };
   const all = [...sets.ghz, ...sets.node, ...sets.batch];
   const adServer = await auth.mint({ sub: "bench:ad-server", role: "ad-server", brands: all.map((s) => s.brandId) });
-  const spend = createClient(BudgetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${budgetPort}`, interceptors: [bearerInterceptor(adServer)] }));
+  const spend = createClient(BudgetService, createGrpcTransport({ baseUrl: system.urls.budget, interceptors: [bearerInterceptor(adServer)] }));
   const bareHealth = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${barePort}` }));
 
   // Warm-up: JIT, connection pools, prepared statements, the directories' caches, zone locks.
@@ -177,7 +166,7 @@ try {
           ceiling.push({ scenario: "", client: "ghz", events: r.statuses.OK ?? 0, seconds: r.seconds, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors, cpu: r.cpu });
         } else {
           const r = await metered(() => ghz({
-            target: `127.0.0.1:${budgetPort}`,
+            target: new URL(system.urls.budget).host,
             call: "adbudget.budget.v1.BudgetService.RecordSpend",
             // ghz sends the messages of an array round-robin by request number: brand = n % BRANDS.
             data: sets.ghz.map((s) => ({ event_id: `gu${round}-{{.RequestNumber}}`, brand_id: s.brandId, campaign_id: s.campaignId, amount_micros: AMOUNT.toString() })),
@@ -296,10 +285,6 @@ try {
   console.log(`failed calls or events: ${failedCalls}`);
   process.exitCode = checks.every((c) => c.ok) && failedCalls === 0 ? 0 : 1;
 } finally {
-  await stop(bare);
-  await stop(budgetSvc);
-  await stop(campaignSvc);
-  await stop(brandSvc);
-  for (const db of [brandDb, budgetDb, campaignDb]) await db.drop();
-  await deleteStreams(Object.values(streams));
+  await bare.stop();
+  await system.stop();
 }
