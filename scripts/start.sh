@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm start`: installs what is missing, brings up PostgreSQL, NATS and Temporal (reusing running
-# ones), builds, starts every service, waits for health and prints where everything listens.
+# ones), builds, starts every service and the worker (scripts/start-services.ts), waits for
+# health and prints where everything listens.
 # Ctrl-C stops what this run started and nothing else: the services, the worker, and any of
 # PostgreSQL, NATS and the Temporal dev server that infra.sh had to start (ones that were already
 # running, or that an earlier `npm start` left, keep running).
@@ -59,31 +60,26 @@ if [ -z "${AUTH_JWKS_FILE:-}${AUTH_JWKS_URL:-}" ]; then
 fi
 ADMIN_TOKEN=$(node scripts/token.ts --role admin --ttl 12h --sub start:admin 2>/dev/null | tail -n 1)
 
-# name|port|entry
-SERVICES=(
-  "brand|${BRAND_PORT:-50051}|services/brand/dist/main.js"
-  "budget|${BUDGET_PORT:-50052}|services/budget/dist/main.js"
-  "campaign|${CAMPAIGN_PORT:-50053}|services/campaign/dist/main.js"
-)
-
-targets=()
-for s in "${SERVICES[@]}"; do
-  IFS='|' read -r name port entry <<<"$s"
-  log "starting $name on :$port (log: $LOG_DIR/$name.log)"
-  node "$entry" >"$LOG_DIR/$name.log" 2>&1 &
-  pids+=($!)
-  targets+=("$name=http://127.0.0.1:$port")
-done
-
-node scripts/wait-healthy.mjs "${targets[@]}" --timeout 60 || {
-  for s in "${SERVICES[@]}"; do IFS='|' read -r name _ _ <<<"$s"; echo "--- $LOG_DIR/$name.log" >&2; tail -n 20 "$LOG_DIR/$name.log" >&2; done
-  exit 1
-}
-
-# The clocks: the Temporal worker (no port of its own; watch it in the Temporal UI).
-log "starting the clocks worker (Temporal task queue ${TEMPORAL_TASK_QUEUE:-adbudget})"
-node workflows/dist/worker-main.js >"$LOG_DIR/clocks.log" 2>&1 &
+# The services and the worker: scripts/start-services.ts starts them through the process launcher
+# of @adbudget/testing (each one's output in $LOG_DIR/<name>.log) and writes the ready file once
+# every service answers health SERVING and the worker is started.
+ready="$RUN_DIR/services.ready"
+mkdir -p "$RUN_DIR"
+rm -f "$ready"
+node scripts/start-services.ts --log-dir "$LOG_DIR" --ready-file "$ready" &
 pids+=($!)
+until [ -f "$ready" ]; do
+  kill -0 "${pids[0]}" 2>/dev/null || exit 1
+  sleep 0.2
+done
+rm -f "$ready"
+
+# name|port (the table)
+SERVICES=(
+  "brand|${BRAND_PORT:-50051}"
+  "budget|${BUDGET_PORT:-50052}"
+  "campaign|${CAMPAIGN_PORT:-50053}"
+)
 
 cat >&2 <<TABLE
 
@@ -91,7 +87,7 @@ cat >&2 <<TABLE
 
   what           where
   -------------  -----------------------------------------------
-$(for s in "${SERVICES[@]}"; do IFS='|' read -r name port _ <<<"$s"; printf '  %-13s  %s\n' "$name" "grpc+connect  127.0.0.1:$port"; done)
+$(for s in "${SERVICES[@]}"; do IFS='|' read -r name port <<<"$s"; printf '  %-13s  %s\n' "$name" "grpc+connect  127.0.0.1:$port"; done)
   clocks worker  Temporal task queue ${TEMPORAL_TASK_QUEUE:-adbudget}
   metrics        http://127.0.0.1:9451/metrics (9452 budget, 9453 campaign, 9454 clocks)
   logs, traces   $LOG_DIR/{brand,budget,campaign,clocks}.log (JSON lines; TRACING=$TRACING)
