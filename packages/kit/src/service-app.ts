@@ -1,12 +1,9 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type pg from "pg";
-import { loadAuth } from "./auth-config.js";
 import { createAuthGate } from "./auth-gate.js";
 import type { ServiceConfig } from "./config.js";
-import { startDurableConsumer, type DurableConsumerOptions } from "./consumer.js";
 import { migrate, openDatabase, poolProbe, type DatabaseOptions, type MikroORM } from "./db.js";
 import { connectNats, serverOptionsFrom, startOutboxRelay, StopStack } from "./lifecycle.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -17,19 +14,18 @@ import type { OutboxRelay, RelayOptions } from "./outbox-relay.js";
 import { createPgPool } from "./pg-pool.js";
 import type { AccessModel } from "./principal.js";
 import { startServer, type RunningServer } from "./server.js";
-import { tracePropagationInterceptor } from "./tracing.js";
-import { clientTls } from "./tls.js";
+import { startConsumers, workloadClients, type ConsumerHandlers, type WorkloadConfig } from "./workload.js";
 
-/** The settings a service app needs beyond ServiceConfig. */
-export interface ServiceAppConfig extends ServiceConfig {
+/** The settings a service app needs beyond ServiceConfig: its consumers (WorkloadConfig), its pool. */
+export interface ServiceAppConfig extends ServiceConfig, WorkloadConfig {
   natsUrl: string;
   /** Connections of the service's one database pool. */
   poolMax: number;
 }
 
 /** What the kit builds for every service, handed to the service's own wiring. */
-export interface ServiceParts {
-  config: ServiceAppConfig;
+export interface ServiceParts<C extends ServiceAppConfig = ServiceAppConfig> {
+  config: C;
   logger: Logger;
   /** The service's one PostgreSQL pool: its requests, its relay and its readiness probe use it. */
   pool: pg.Pool;
@@ -44,13 +40,18 @@ export interface ServiceParts {
   /** Things to stop with the service, last started first. */
   stack: StopStack;
   /** A transport for a typed client of another service (the trace context travels with calls). */
-  transport(url: string): Transport;
-  /** Starts a durable JetStream consumer that stops with the service. */
-  consume(options: Omit<DurableConsumerOptions, "logger"> & { component: string }): void;
+  transport: (url: string) => Transport;
 }
 
-export interface ServiceAppSpec {
-  config: ServiceAppConfig;
+/** What a service's `build` gives back: how to route its RPCs, and a handler for each of its consumers. */
+export interface ServiceWiring<C extends ServiceAppConfig = ServiceAppConfig> {
+  routes: (router: ConnectRouter) => void;
+  /** One per consumer of `config.consumers` (the topology's), started by the kit after `build`. */
+  handlers: ConsumerHandlers<C>;
+}
+
+export interface ServiceAppSpec<C extends ServiceAppConfig = ServiceAppConfig> {
+  config: C;
   logger?: Logger;
   schema: Pick<DatabaseOptions, "entities" | "migrations"> & {
     /**
@@ -75,8 +76,8 @@ export interface ServiceAppSpec {
    */
   now?: Now;
   healthIntervalMs?: number;
-  /** Wires the service's own parts on the shared ones; returns how to route its RPCs. */
-  build(parts: ServiceParts): (router: ConnectRouter) => void | Promise<(router: ConnectRouter) => void>;
+  /** Wires the service's own parts on the shared ones; returns its routes and consumer handlers. */
+  build(parts: ServiceParts<C>): ServiceWiring<C> | Promise<ServiceWiring<C>>;
 }
 
 export interface ServiceApp {
@@ -91,10 +92,11 @@ export interface ServiceApp {
 /**
  * The one composition root of the services: database (migrated unless MIGRATE_ON_START=false)
  * and its one pool, NATS, the outbox relay, metrics, the server with reflection, health (ready
- * while the pool answers) and every interceptor, and the stop order. A service's app.ts holds
- * only what is its own: its stores, clients, consumers and routes, in `build`.
+ * while the pool answers) and every interceptor, every consumer of its config with the handler
+ * `build` gives it, and the stop order. A service's app.ts holds only what is its own: its
+ * stores, clients, handlers and routes, in `build`.
  */
-export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp> {
+export async function startServiceApp<C extends ServiceAppConfig>(spec: ServiceAppSpec<C>): Promise<ServiceApp> {
   const { config } = spec;
   const logger = spec.logger ?? createLogger(config.name, config.logLevel);
   checkAccessRules(spec.services, Object.keys(spec.access.roles), logger);
@@ -102,11 +104,10 @@ export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp>
   try {
     const { pool, orm } = await openServiceDatabase(spec, logger, stack);
     const metrics = new Metrics(config.name);
-    const auth = loadAuth(config.auth, spec.identity, spec.access);
-    if (config.auth.disabled) logger.warn("AUTH_DISABLED is set: every caller is let in and no credentials are checked (benchmarks and experiments only)");
+    const { auth, transport } = workloadClients(config, spec.identity, spec.access, logger);
     const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack, config.natsAuth);
     const relay = spec.outbox ? startOutboxRelay(pool, nc, logger, spec.outbox, stack, metrics) : undefined;
-    const parts: ServiceParts = {
+    const parts: ServiceParts<C> = {
       config,
       logger,
       pool,
@@ -116,10 +117,11 @@ export async function startServiceApp(spec: ServiceAppSpec): Promise<ServiceApp>
       metrics,
       now: spec.now ?? shiftedNow(config.clockOffsetMs),
       stack,
-      transport: (url) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor, ...auth.outgoing], ...clientTls(url, config) }),
-      consume: ({ component, ...options }) => startDurableConsumer(nc, { ...options, logger: logger.child({ component }) }, stack),
+      transport,
     };
-    const routes = await spec.build(parts);
+    const { routes, handlers } = await spec.build(parts);
+    // After `build`: a handler may use any of the service's parts, and stops before them.
+    startConsumers(nc, config.consumers, handlers, logger, stack);
     const server = await startServer({
       ...serverOptionsFrom(config),
       logger,
@@ -159,7 +161,7 @@ function checkAccessRules(services: readonly DescService[], roles: readonly stri
 }
 
 /** The service's database and its one pool (see ServiceAppSpec.schema.access). */
-async function openServiceDatabase(spec: ServiceAppSpec, logger: Logger, stack: StopStack): Promise<{ pool: pg.Pool; orm: MikroORM | undefined }> {
+async function openServiceDatabase(spec: Pick<ServiceAppSpec, "config" | "schema">, logger: Logger, stack: StopStack): Promise<{ pool: pg.Pool; orm: MikroORM | undefined }> {
   const { config, schema } = spec;
   if (schema.access === "sql") {
     if (config.migrateOnStart) {

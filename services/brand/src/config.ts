@@ -8,6 +8,8 @@ export interface BrandConfig extends ServiceConfig {
   stream: ServiceTopology<"brand">["stream"];
   /** The identity this service calls others with. */
   identity: ServiceTopology<"brand">["identity"];
+  /** Its durable consumers (the topology's): none. */
+  consumers: ServiceTopology<"brand">["consumers"];
   /** Asked whether a brand has spend before its zone may change; "" (env "none") = not asked. */
   budgetServiceUrl: string;
 }
@@ -27,6 +29,7 @@ export function readBrandConfig(env: Record<string, string | undefined> = proces
     subjectPrefix: topology.prefix,
     stream: topology.stream,
     identity: topology.identity,
+    consumers: topology.consumers,
     budgetServiceUrl: topology.urls.budget,
   };
   reader.done();

@@ -50,7 +50,7 @@ export async function startBudgetApp(
     access: ACCESS,
     identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
-    build({ pool, relay, nc, stack, logger, metrics, now, transport, consume }) {
+    build({ pool, relay, nc, stack, logger, metrics, now, transport }) {
       const brandClient = createClient(BrandService, transport(config.brandServiceUrl));
       const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
       const zones = new ZoneLocks(pool, brandClient, logger, now);
@@ -76,14 +76,14 @@ export async function startBudgetApp(
         },
       });
       const budgetClock = new BudgetClockServiceImpl({ store, brands, zones, logger, now });
-      // Campaign caps: each campaign's daily_limit_micros from its events (campaign-caps.ts).
-      // Without a campaign service (CAMPAIGN_SERVICE_URL=none) there are no campaigns to cap.
-      if (campaigns !== undefined) consume({
-        component: "campaign-events",
-        ...config.consumers["campaign-events"],
-        handle: campaignEventHandler({ pool, brands, prefix: config.subjectPrefix, logger, now, onEvents: wake }),
-      });
-      return (router) => routes(router, budget, budgetClock);
+      return {
+        routes: (router) => routes(router, budget, budgetClock),
+        handlers: {
+          // Campaign caps: each campaign's daily_limit_micros from its events (campaign-caps.ts).
+          // Without a campaign service (CAMPAIGN_SERVICE_URL=none) there are no campaigns to cap.
+          "campaign-events": campaigns && campaignEventHandler({ pool, brands, prefix: config.subjectPrefix, logger, now, onEvents: wake }),
+        },
+      };
     },
   });
   return app as BudgetApp;

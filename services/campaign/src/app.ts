@@ -58,32 +58,26 @@ export async function startCampaignApp(
     access: ACCESS,
     identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
-    build({ pool, nc, logger, metrics, now, stack, transport, consume }) {
+    build({ pool, nc, logger, metrics, now, stack, transport }) {
       const campaigns = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
       store = campaigns;
       const hub = new WatchHub(nc, config.subjectPrefix, logger.child({ component: "watch" }), config.watchBuffer);
       hub.start();
       stack.push(async () => hub.stop());
-      consume({
-        component: "budget-events",
-        ...config.consumers["budget-events"],
-        handle: budgetEventHandler(campaigns, logger, now),
-        // Budget events carry their sequence: applied in any order, several at once (a burst of
-        // exhaustions must not queue behind each other's transactions).
-        concurrency: EVENT_CONCURRENCY,
-      });
-      consume({
-        component: "brand-events",
-        ...config.consumers["brand-events"],
-        handle: brandEventHandler(campaigns, logger, now),
-        concurrency: EVENT_CONCURRENCY,
-      });
       metrics.gauge("adbudget_campaigns_serving", "Live campaigns serving now.", async () => (await countByServing(pool)).serving);
       metrics.gauge("adbudget_campaigns_paused", "Live campaigns not serving now.", async () => (await countByServing(pool)).paused);
       const brands = createClient(BrandService, transport(config.brandServiceUrl));
       const impl = new CampaignServiceImpl({ store: campaigns, brands, hub, logger, now, onScheduleChanged: options.onScheduleChanged });
       const campaignClock = new CampaignClockServiceImpl({ store: campaigns, logger, now });
-      return (router) => routes(router, impl, campaignClock);
+      return {
+        routes: (router) => routes(router, impl, campaignClock),
+        handlers: {
+          // Budget events carry their sequence: applied in any order, several at once (a burst of
+          // exhaustions must not queue behind each other's transactions).
+          "budget-events": { handle: budgetEventHandler(campaigns, logger, now), concurrency: EVENT_CONCURRENCY },
+          "brand-events": { handle: brandEventHandler(campaigns, logger, now), concurrency: EVENT_CONCURRENCY },
+        },
+      };
     },
   });
   return Object.assign(app, { store: store! }) as CampaignApp;
