@@ -7,6 +7,8 @@ import { readTemporalAuth, type TemporalAuthSettings } from "./temporal-connecti
 
 /** With ClientTlsSettings: the CA and client certificate of calls to https service URLs. */
 export interface WorkerConfig extends ClientTlsSettings {
+  /** `clocks` (the topology's): its logs' and its NATS connection's name. */
+  name: string;
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
@@ -63,6 +65,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
   const r = new EnvReader(env);
   const topology = readWorkerTopology(r);
   const config: WorkerConfig = {
+    name: WORKER.name,
     temporalAddress: topology.temporalAddress,
     namespace: r.string("TEMPORAL_NAMESPACE", "default"),
     taskQueue: r.string("TEMPORAL_TASK_QUEUE", TASK_QUEUE_DEFAULT),

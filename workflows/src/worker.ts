@@ -1,12 +1,10 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createClient as createConnectClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from "@temporalio/worker";
-import { connectNats, createLogger, loadAuth, startDurableConsumer, StopStack, tracePropagationInterceptor, type Logger } from "@adbudget/kit";
+import { startWorkerApp, type Logger } from "@adbudget/kit";
 import { ACCESS } from "@adbudget/topology";
-import { clientTls } from "@adbudget/kit";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
@@ -42,75 +40,74 @@ export interface RunningWorker {
 }
 
 /**
- * The clocks process: a Temporal worker on the task queue (workflows from WORKFLOWS_PATH,
- * activities over typed Connect clients), plus the durable consumers that start, wake and end
- * workflows from brand and campaign events.
+ * The clocks process, on the kit's worker app (NATS, the clocks identity and transport of its
+ * calls, its consumers, the stop order): a Temporal worker on the task queue (workflows from
+ * WORKFLOWS_PATH, activities over typed Connect clients), and the handlers of the durable
+ * consumers that start, wake and end workflows from brand and campaign events.
+ * `syncFromEvents: false` starts no consumer.
  */
 export async function startWorker(config: WorkerConfig, options: { logger?: Logger; syncFromEvents?: boolean } = {}): Promise<RunningWorker> {
-  const logger = options.logger ?? createLogger("clocks", config.logLevel);
-  // The worker calls the services as the clocks identity: only it may call the clock services.
-  const auth = loadAuth(config.auth, config.identity, ACCESS);
-  const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor, ...auth.outgoing], ...clientTls(url, config) });
-  const temporalOptions = temporalConnectionOptions(config.temporalAuth);
-  const connection = await Connection.connect({ address: config.temporalAddress, ...temporalOptions });
-  const client = new Client({ connection, namespace: config.namespace, interceptors: { workflow: [tracingClientInterceptor] } });
-  const clockWorkflows = new ClockWorkflows(client, config.taskQueue, config.clockOffsetMs);
-  const campaigns = createConnectClient(CampaignService, transport(config.campaignServiceUrl));
-  const activities = createActivities({
-    brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
-    campaigns,
-    campaignClock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
-    budgetClock: createConnectClient(BudgetClockService, transport(config.budgetServiceUrl)),
-    clockWorkflows,
-    now: () => Date.now() + config.clockOffsetMs,
+  const sync = options.syncFromEvents ?? true;
+  const app = await startWorkerApp({
+    config,
+    logger: options.logger,
+    access: ACCESS,
+    // The worker calls the services as the clocks identity: only it may call the clock services.
+    identity: config.identity,
+    async build({ logger, stack, transport }) {
+      // Stop order (the stack runs last pushed first; the kit starts the consumers after this
+      // build, so they stop first): the consumers, so an event in hand finishes its call on the
+      // Temporal client and is acked, and no event starts or wakes a workflow while the worker
+      // drains; then the worker (shutdown, and its run ending: its activities still call the
+      // services and the client); then its two connections. NATS, the kit's, closes last.
+      const temporalOptions = temporalConnectionOptions(config.temporalAuth);
+      const connection = await Connection.connect({ address: config.temporalAddress, ...temporalOptions });
+      stack.push(() => connection.close());
+      const client = new Client({ connection, namespace: config.namespace, interceptors: { workflow: [tracingClientInterceptor] } });
+      const clockWorkflows = new ClockWorkflows(client, config.taskQueue, config.clockOffsetMs);
+      const campaigns = createConnectClient(CampaignService, transport(config.campaignServiceUrl));
+      const activities = createActivities({
+        brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
+        campaigns,
+        campaignClock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
+        budgetClock: createConnectClient(BudgetClockService, transport(config.budgetServiceUrl)),
+        clockWorkflows,
+        now: () => Date.now() + config.clockOffsetMs,
+      });
+      installRuntime(logger, config.metricsAddress);
+      const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress, ...temporalOptions });
+      stack.push(() => nativeConnection.close());
+      const worker = await Worker.create({
+        connection: nativeConnection,
+        namespace: config.namespace,
+        taskQueue: config.taskQueue,
+        workflowsPath: WORKFLOWS_PATH,
+        activities,
+        ...tuning(config.tuning),
+        interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH], activity: [activityTracing] },
+      });
+      const done = worker.run();
+      stack.push(async () => {
+        worker.shutdown();
+        await done;
+      });
+      if (config.reconcileIntervalMs > 0) await clockWorkflows.ensureReconcile(config.reconcileIntervalMs);
+      return {
+        // The events that start, wake and end workflows.
+        handlers: {
+          "brand-events": sync ? brandEventHandler(clockWorkflows, campaigns, logger) : undefined,
+          "campaign-events": sync ? campaignEventHandler(clockWorkflows, logger) : undefined,
+        },
+        own: { worker, clockWorkflows, client, done },
+      };
+    },
   });
-  installRuntime(logger, config.metricsAddress);
-  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress, ...temporalOptions });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    namespace: config.namespace,
-    taskQueue: config.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
-    activities,
-    ...tuning(config.tuning),
-    interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH], activity: [activityTracing] },
-  });
-  // The event consumers that start, wake and end workflows: the kit's NATS and consumer helpers,
-  // stopped (last started first) before the worker shuts down.
-  const stack = new StopStack(logger);
-  if (options.syncFromEvents ?? true) {
-    const nc = await connectNats(config.natsUrl, "adbudget-clocks", stack, config.natsAuth);
-    startDurableConsumer(nc, {
-      ...config.consumers["brand-events"],
-      handle: brandEventHandler(clockWorkflows, campaigns, logger),
-      logger: logger.child({ component: "brand-events" }),
-    }, stack);
-    startDurableConsumer(nc, {
-      ...config.consumers["campaign-events"],
-      handle: campaignEventHandler(clockWorkflows, logger),
-      logger: logger.child({ component: "campaign-events" }),
-    }, stack);
-  }
-  const done = worker.run();
-  if (config.reconcileIntervalMs > 0) await clockWorkflows.ensureReconcile(config.reconcileIntervalMs);
+  const { logger } = app;
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, "clocks worker running");
   if (config.clockOffsetMs !== 0) {
     logger.warn({ clockOffsetMs: config.clockOffsetMs }, "CLOCK_OFFSET_MS is set: workflows started here run on a shifted clock (tests and demos only)");
   }
-  return {
-    worker,
-    clockWorkflows,
-    client,
-    logger,
-    done,
-    async stop() {
-      await stack.run();
-      worker.shutdown();
-      await done;
-      await connection.close();
-      await nativeConnection.close();
-    },
-  };
+  return { ...app.own, logger, stop: () => app.stop() };
 }
 
 /** The worker options of the CLOCKS_* settings that are set (the SDK's defaults otherwise). */

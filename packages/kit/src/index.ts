@@ -26,6 +26,7 @@ export * from "./nats-permissions.js";
 export * from "./tracing.js";
 export * from "./now.js";
 export * from "./service-app.js";
+export * from "./worker-app.js";
 export * from "./workload.js";
 export * from "./span-exporter.js";
 export * from "./outbox-entity.js";
