@@ -53,7 +53,7 @@ export async function startBrandApp(
     build({ orm, relay, logger, now, transport }) {
       const store = new BrandStore(orm!, (row, type, at) => brandEvent(config.subjectPrefix, row, type, at), () => relay!.wake());
       const budget = config.budgetServiceUrl ? createClient(BudgetService, transport(config.budgetServiceUrl)) : undefined;
-      const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget), now: () => new Date(now()) });
+      const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget), now });
       return { routes: (router) => routes(router, impl), handlers: {} };
     },
   });

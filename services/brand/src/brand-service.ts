@@ -8,6 +8,7 @@ import {
   requestLogger,
   type FieldViolation,
   type Logger,
+  type Now,
 } from "@adbudget/kit";
 import { checkRegionZone } from "@adbudget/time";
 import { assertBrand, brandScope } from "@adbudget/topology";
@@ -31,7 +32,8 @@ export interface BrandServiceDeps {
    */
   hasSpend?: (brandId: string) => Promise<boolean>;
   /** The clock; injected so tests can pin it. */
-  now?: () => Date;
+  /** "Now" for the records' times (the app's clock: CLOCK_OFFSET_MS, or a test's). */
+  now: Now;
 }
 
 /**
@@ -43,7 +45,7 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
   private readonly now: () => Date;
 
   constructor(private readonly deps: BrandServiceDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.now = () => new Date(deps.now());
   }
 
   async createBrand(req: { name: string; timeZone: string; currencyCode: string }, ctx: HandlerContext) {
