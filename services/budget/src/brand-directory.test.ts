@@ -122,4 +122,27 @@ describe("BrandDirectory", () => {
     expect(directory.peek(A)).toBeUndefined();
     expect(world.calls).toBe(2);
   });
+
+  it("a fresh() read stored while a lookup's read runs does not fail the lookup", async () => {
+    const { world, directory } = setup();
+    world.zones.set(A, "UTC");
+    world.hold = true;
+    const lookup = directory.get(A);
+    const fresh = directory.fresh(A);
+    await expect.poll(() => world.held.length).toBe(2);
+    world.hold = false;
+    world.held[1]?.(); // fresh's read answers first and stores the brand
+    await fresh;
+    world.held[0]?.();
+    expect((await lookup).timeZone).toBe("UTC");
+  });
+
+  it("a brand once unknown is UNAVAILABLE, not NOT_FOUND, while BrandService is down", async () => {
+    const { world, directory } = setup({ negativeTtlMs: 1000 });
+    expect(await codeOf(directory.get(B))).toBe("NotFound");
+    world.t = T0 + 1001;
+    world.down = true;
+    expect(await codeOf(directory.get(B))).toBe("Unavailable");
+    expect(world.calls).toBe(2);
+  });
 });

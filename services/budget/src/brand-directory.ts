@@ -73,6 +73,9 @@ export class BrandDirectory {
       noDeleteOnStaleGet: true,
       noDeleteOnFetchRejection: true,
       allowStaleOnFetchRejection: true,
+      // fresh() storing a brand while a lookup's read runs must not abort that read: its caller
+      // would get no entry (UNAVAILABLE) although BrandService answered.
+      ignoreFetchAbort: true,
       fetchMethod: async (brandId, stale, { options: set }) => {
         const entry = await this.read(brandId, stale);
         if (entry.info === undefined) set.ttl = this.negativeTtlMs;
@@ -85,8 +88,16 @@ export class BrandDirectory {
   async get(brandId: string): Promise<BrandInfo> {
     const usable = this.peek(brandId);
     if (usable !== undefined) return usable;
+    // Only a known brand answers from a stale entry when BrandService is down: a brand known as
+    // missing is asked again, and UNAVAILABLE (retried) if it cannot be, never a final NOT_FOUND.
+    const known = this.cache.get(brandId, { allowStale: true })?.info !== undefined;
+    const entry = await this.cache
+      .fetch(brandId, { allowStale: false, forceRefresh: this.ttlMs === 0, allowStaleOnFetchRejection: known })
+      .catch((err: unknown) => {
+        this.logger.warn({ err, brandId }, "brand service unreachable: cannot look up a brand");
+        return undefined;
+      });
     // Undefined: the read failed with no stale entry to answer instead.
-    const entry = await this.cache.fetch(brandId, { allowStale: false, forceRefresh: this.ttlMs === 0 }).catch(() => undefined);
     if (entry === undefined) throw new UnavailableError(`brand service unreachable, cannot look up brand ${brandId}: retry later`);
     if (entry.info === undefined) throw new NotFoundError("brand", brandId);
     return entry.info;

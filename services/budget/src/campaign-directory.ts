@@ -40,6 +40,8 @@ export class CampaignDirectory {
       max: options.maxEntries ?? MAX_ENTRIES,
       ...(options.now === undefined ? {} : { perf: { now: options.now } }),
       ttlResolution: 0,
+      // An entry evicted while its lookup runs must not fail the caller (lru-cache's "evicted").
+      ignoreFetchAbort: true,
       fetchMethod: async (campaignId, _stale, { options: set }) => {
         const owner = await this.lookup(campaignId);
         if (owner === UNKNOWN) set.ttl = negativeTtlMs;

@@ -24,7 +24,13 @@ const MAX_CACHED = 100_000;
  * first spends of one brand share one lock call (the cache's fetch).
  */
 export class ZoneLocks {
-  private readonly locked = new LRUCache<string, string>({ max: MAX_CACHED, fetchMethod: (brandId) => this.lockOnce(brandId) });
+  private readonly locked = new LRUCache<string, string>({
+    max: MAX_CACHED,
+    fetchMethod: (brandId) => this.lockOnce(brandId),
+    // A read storing the zone (lockedZone) while a first spend's lock call runs must not abort
+    // that call: its caller would get lru-cache's "replaced" error (INTERNAL) for a zone that is fine.
+    ignoreFetchAbort: true,
+  });
 
   constructor(
     private readonly pool: pg.Pool,
