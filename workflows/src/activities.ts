@@ -57,12 +57,16 @@ interface PageInput {
   pageToken: string;
 }
 
-/** A stored schedule's windows (the campaign service stored them checked: none is skipped). */
+/**
+ * A stored schedule's windows. The campaign service stores them checked, so one that does not
+ * parse is a defect to see (the activity fails, and says which), never a window quietly dropped.
+ */
 const windowsOf = (c: Campaign) =>
-  (c.schedule?.windows ?? []).flatMap((w) => {
+  (c.schedule?.windows ?? []).map((w) => {
     const start = parseClock(w.start, false);
     const end = parseClock(w.end, true);
-    return start === undefined || end === undefined ? [] : [{ days: [...w.daysOfWeek], start, end }];
+    if (start === undefined || end === undefined) throw new Error(`campaign ${c.id}: stored window ${w.start}-${w.end} does not parse`);
+    return { days: [...w.daysOfWeek], start, end };
   });
 
 /**
