@@ -95,10 +95,10 @@ export class LaunchedProcess {
         if (this.tail.length > 200) this.tail.splice(0, this.tail.length - 200);
       };
     };
-    child.stdout!.setEncoding("utf8");
-    child.stderr!.setEncoding("utf8");
-    child.stdout!.on("data", take(o.keepStdout ? this.stdout : undefined, false));
-    child.stderr!.on("data", take(undefined, o.echoStderr === true));
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stdout.on("data", take(o.keepStdout ? this.stdout : undefined, false));
+    child.stderr.on("data", take(undefined, o.echoStderr === true));
     this.child = child;
   }
 
@@ -126,10 +126,11 @@ export class LaunchedProcess {
     if (this.running) this.child?.kill("SIGSTOP");
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`. */
+  /** SIGTERM, then SIGKILL after `graceMs`; a frozen process is thawed first, so it can stop gracefully. */
   async stop(graceMs = 10_000): Promise<void> {
     const child = this.child;
     if (child === undefined || !this.running) return;
+    child.kill("SIGCONT");
     const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
     await this.signal("SIGTERM");
     clearTimeout(timer);
