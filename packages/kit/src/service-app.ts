@@ -44,13 +44,15 @@ export interface ServiceParts<C extends ServiceAppConfig = ServiceAppConfig> {
 }
 
 /** What a service's `build` gives back: how to route its RPCs, and a handler for each of its consumers. */
-export interface ServiceWiring<C extends ServiceAppConfig = ServiceAppConfig> {
+export interface ServiceWiring<C extends ServiceAppConfig = ServiceAppConfig, T = undefined> {
   routes: (router: ConnectRouter) => void;
   /** One per consumer of `config.consumers` (the topology's), started by the kit after `build`. */
   handlers: ConsumerHandlers<C>;
+  /** The service's own parts that its callers (tests, harnesses) reach, handed back as `ServiceApp.own`. */
+  own: T;
 }
 
-export interface ServiceAppSpec<C extends ServiceAppConfig = ServiceAppConfig> {
+export interface ServiceAppSpec<C extends ServiceAppConfig = ServiceAppConfig, T = undefined> {
   config: C;
   logger?: Logger;
   schema: Pick<DatabaseOptions, "entities" | "migrations"> & {
@@ -77,14 +79,16 @@ export interface ServiceAppSpec<C extends ServiceAppConfig = ServiceAppConfig> {
   now?: Now;
   healthIntervalMs?: number;
   /** Wires the service's own parts on the shared ones; returns its routes and consumer handlers. */
-  build(parts: ServiceParts<C>): ServiceWiring<C> | Promise<ServiceWiring<C>>;
+  build(parts: ServiceParts<C>): ServiceWiring<C, T> | Promise<ServiceWiring<C, T>>;
 }
 
-export interface ServiceApp {
+export interface ServiceApp<T = undefined> {
   readonly server: RunningServer;
   readonly logger: Logger;
   readonly pool: pg.Pool;
   readonly relay: OutboxRelay | undefined;
+  /** What the service's `build` handed back as its own (ServiceWiring.own). */
+  readonly own: T;
   /** Graceful stop: the server first (NOT_SERVING, drain), then everything else in reverse order. */
   stop(): Promise<void>;
 }
@@ -96,7 +100,7 @@ export interface ServiceApp {
  * `build` gives it, and the stop order. A service's app.ts holds only what is its own: its
  * stores, clients, handlers and routes, in `build`.
  */
-export async function startServiceApp<C extends ServiceAppConfig>(spec: ServiceAppSpec<C>): Promise<ServiceApp> {
+export async function startServiceApp<C extends ServiceAppConfig, T = undefined>(spec: ServiceAppSpec<C, T>): Promise<ServiceApp<T>> {
   const { config } = spec;
   const logger = spec.logger ?? createLogger(config.name, config.logLevel);
   checkAccessRules(spec.services, Object.keys(spec.access.roles), logger);
@@ -119,7 +123,7 @@ export async function startServiceApp<C extends ServiceAppConfig>(spec: ServiceA
       stack,
       transport,
     };
-    const { routes, handlers } = await spec.build(parts);
+    const { routes, handlers, own } = await spec.build(parts);
     // After `build`: a handler may use any of the service's parts, and stops before them.
     startConsumers(nc, config.consumers, handlers, logger, stack);
     const server = await startServer({
@@ -139,6 +143,7 @@ export async function startServiceApp<C extends ServiceAppConfig>(spec: ServiceA
       logger,
       pool,
       relay,
+      own,
       async stop() {
         await server.close();
         await stack.run();
@@ -179,5 +184,5 @@ async function openServiceDatabase(spec: Pick<ServiceAppSpec, "config" | "schema
   const orm = await openDatabase({ url: config.databaseUrl, ...schema, logger, poolMax: config.poolMax });
   stack.push(() => orm.close());
   if (config.migrateOnStart) await migrate(orm, logger);
-  return { pool: (await orm.driver.getConnection().getNativeClient()) as pg.Pool, orm };
+  return { pool: (await orm.driver.getConnection().getNativeClient()), orm };
 }

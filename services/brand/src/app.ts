@@ -51,10 +51,12 @@ export async function startBrandApp(
     identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
     build({ orm, relay, logger, now, transport }) {
-      const store = new BrandStore(orm!, (row, type, at) => brandEvent(config.subjectPrefix, row, type, at), () => relay!.wake());
+      // Given by the spec above (schema access "orm", an outbox): absent only if it changed.
+      if (orm === undefined || relay === undefined) throw new Error("the brand service needs its MikroORM and its outbox relay");
+      const store = new BrandStore(orm, (row, type, at) => brandEvent(config.subjectPrefix, row, type, at), () => relay.wake());
       const budget = config.budgetServiceUrl ? createClient(BudgetService, transport(config.budgetServiceUrl)) : undefined;
       const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget), now });
-      return { routes: (router) => routes(router, impl), handlers: {} };
+      return { routes: (router) => routes(router, impl), handlers: {}, own: undefined };
     },
   });
 }

@@ -20,7 +20,7 @@ import { routes } from "./routes.js";
 import { SpendWriter } from "./spend-writer.js";
 import { ZoneLocks } from "./zone-locks.js";
 
-export interface BudgetApp extends ServiceApp {
+export interface BudgetApp extends ServiceApp<{ relay: OutboxRelay }> {
   readonly relay: OutboxRelay;
 }
 
@@ -55,7 +55,9 @@ export async function startBudgetApp(
       const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
       const zones = new ZoneLocks(pool, brandClient, logger, now);
       const campaigns = config.campaignServiceUrl ? new CampaignDirectory(createClient(CampaignService, transport(config.campaignServiceUrl))) : undefined;
-      const wake = () => relay!.wake();
+      // Given by the spec above (an outbox): absent only if it changed.
+      if (relay === undefined) throw new Error("the budget service needs its outbox relay");
+      const wake = () => relay.wake();
       const writer = new SpendWriter(pool, logger, {
         now,
         maxBatch: config.spendMaxBatch,
@@ -83,8 +85,9 @@ export async function startBudgetApp(
           // Without a campaign service (CAMPAIGN_SERVICE_URL=none) there are no campaigns to cap.
           "campaign-events": campaigns && campaignEventHandler({ pool, brands, prefix: config.subjectPrefix, logger, now, onEvents: wake }),
         },
+        own: { relay },
       };
     },
   });
-  return app as BudgetApp;
+  return { ...app, relay: app.own.relay };
 }

@@ -22,7 +22,13 @@ import { WatchHub } from "./watch-hub.js";
  */
 const EVENT_CONCURRENCY = 8;
 
-export interface CampaignApp extends ServiceApp {
+/** What the campaign service's tests reach: its store and its relay. */
+interface CampaignOwn {
+  readonly store: CampaignStore;
+  readonly relay: OutboxRelay;
+}
+
+export interface CampaignApp extends ServiceApp<CampaignOwn> {
   readonly store: CampaignStore;
   readonly relay: OutboxRelay;
 }
@@ -41,7 +47,6 @@ export async function startCampaignApp(
     now?: Now;
   } = {},
 ): Promise<CampaignApp> {
-  let store: CampaignStore | undefined;
   const app = await startServiceApp({
     config,
     logger: options.logger,
@@ -58,9 +63,10 @@ export async function startCampaignApp(
     access: ACCESS,
     identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
-    build({ pool, nc, logger, metrics, now, stack, transport }) {
+    build({ pool, nc, relay, logger, metrics, now, stack, transport }) {
+      // Given by the spec above (an outbox): absent only if it changed.
+      if (relay === undefined) throw new Error("the campaign service needs its outbox relay");
       const campaigns = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
-      store = campaigns;
       const hub = new WatchHub(nc, config.subjectPrefix, logger.child({ component: "watch" }), config.watchBuffer);
       hub.start();
       stack.push(async () => hub.stop());
@@ -77,8 +83,9 @@ export async function startCampaignApp(
           "budget-events": { handle: budgetEventHandler(campaigns, logger, now), concurrency: EVENT_CONCURRENCY },
           "brand-events": { handle: brandEventHandler(campaigns, logger, now), concurrency: EVENT_CONCURRENCY },
         },
+        own: { store: campaigns, relay },
       };
     },
   });
-  return Object.assign(app, { store: store! }) as CampaignApp;
+  return { ...app, ...app.own };
 }
