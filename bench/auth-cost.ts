@@ -27,13 +27,13 @@ const system = await startBenchSystem({
   replicas: { brand: 2, budget: 2 },
   replicaEnv: (service, i, urls) => ({
     ...(i === 1 ? { AUTH_DISABLED: "true" } : {}),
-    ...(service === "budget" ? { BRAND_SERVICE_URL: urls.brand[i]!, CAMPAIGN_SERVICE_URL: "none" } : {}),
+    ...(service === "budget" ? { BRAND_SERVICE_URL: urls.brand[i], CAMPAIGN_SERVICE_URL: "none" } : {}),
   }),
 });
 const { auth } = system;
 const tag = system.plan.tag;
 const [on, off] = system.replicasOf("budget").map((r) => r.url);
-const ports = { on: new URL(on!).port, off: new URL(off!).port };
+const ports = { on: new URL(on).port, off: new URL(off).port };
 
 try {
   const brands = createClient(BrandService, createGrpcTransport({ baseUrl: system.urls.brand, interceptors: auth.admin }));
@@ -42,13 +42,13 @@ try {
   const token = await auth.mint({ sub: "bench:ad-server", role: "ad-server", brands: brandIds });
   const campaignId = "01900000-0000-7000-8000-00000000beef";
   const clients = {
-    on: createClient(BudgetService, createGrpcTransport({ baseUrl: on!, interceptors: [bearerInterceptor(token)] })),
-    off: createClient(BudgetService, createGrpcTransport({ baseUrl: off! })),
+    on: createClient(BudgetService, createGrpcTransport({ baseUrl: on, interceptors: [bearerInterceptor(token)] })),
+    off: createClient(BudgetService, createGrpcTransport({ baseUrl: off })),
   };
   for (const c of Object.values(clients)) await Promise.all(brandIds.map((brandId, i) => c.recordSpend({ eventId: `warm-${i}-${Math.random()}`, brandId, campaignId, amountMicros: 1n })));
 
   let errors = 0;
-  const acc = { node: { on: [0, 0], off: [0, 0] }, ghz: { on: [0, 0], off: [0, 0] } } as Record<"node" | "ghz", Record<"on" | "off", number[]>>;
+  const acc: Record<"node" | "ghz", Record<"on" | "off", number[]>> = { node: { on: [0, 0], off: [0, 0] }, ghz: { on: [0, 0], off: [0, 0] } };
   const p99 = { node: { on: 0, off: 0 }, ghz: { on: 0, off: 0 } };
   for (let round = 0; round < ROUNDS; round++) {
     for (const which of round % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)) {
@@ -58,12 +58,12 @@ try {
       await Promise.all(Array.from({ length: CALLERS }, async () => {
         for (let i = next++; i < CALLS; i = next++) {
           const s = performance.now();
-          await clients[which].recordSpend({ eventId: `n-${which}-${round}-${i}`, brandId: brandIds[i % BRANDS]!, campaignId, amountMicros: 1000n }).catch(() => errors++);
+          await clients[which].recordSpend({ eventId: `n-${which}-${round}-${i}`, brandId: brandIds[i % BRANDS], campaignId, amountMicros: 1000n }).catch(() => errors++);
           latencies.push(performance.now() - s);
         }
       }));
-      acc.node[which]![0]! += CALLS;
-      acc.node[which]![1]! += (performance.now() - t0) / 1000;
+      acc.node[which][0] += CALLS;
+      acc.node[which][1] += (performance.now() - t0) / 1000;
       p99.node[which] = Math.max(p99.node[which], percentile(latencies.sort((a, b) => a - b), 99));
       const r = ghz({
         target: `127.0.0.1:${ports[which]}`,
@@ -74,8 +74,8 @@ try {
         concurrency: CALLERS,
       });
       errors += r.count - (r.statuses.OK ?? 0);
-      acc.ghz[which]![0]! += r.statuses.OK ?? 0;
-      acc.ghz[which]![1]! += r.seconds;
+      acc.ghz[which][0] += r.statuses.OK ?? 0;
+      acc.ghz[which][1] += r.seconds;
       p99.ghz[which] = Math.max(p99.ghz[which], r.p99Ms);
     }
     console.error(`  round ${round + 1}/${ROUNDS}`);
@@ -83,7 +83,7 @@ try {
   console.log(`\n| client | authenticated calls/s | p99 ms | AUTH_DISABLED calls/s | p99 ms | ratio |`);
   console.log(`| --- | ---: | ---: | ---: | ---: | ---: |`);
   for (const c of ["ghz", "node"] as const) {
-    const rate = (w: "on" | "off") => acc[c][w]![0]! / acc[c][w]![1]!;
+    const rate = (w: "on" | "off") => acc[c][w][0] / acc[c][w][1];
     console.log(`| ${c === "ghz" ? "ghz" : "connect-node"} | ${Math.round(rate("on"))} | ${p99[c].on.toFixed(1)} | ${Math.round(rate("off"))} | ${p99[c].off.toFixed(1)} | ${(rate("on") / rate("off")).toFixed(2)} |`);
   }
   console.log(`errors: ${errors}`);

@@ -91,7 +91,7 @@ try {
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       for (let i = next++; i < N; i = next++) {
-        const end = boundaries[i % boundaries.length]!;
+        const end = boundaries[i % boundaries.length];
         try {
           const { campaign } = await campaigns.createCampaign({
             brandId: brand!.id,
@@ -134,7 +134,7 @@ try {
     }
     pageToken = page.nextPageToken;
   } while (pageToken);
-  const late = [...stops.values()].map((l) => l[0]!).sort((a, b) => a - b);
+  const late = [...stops.values()].map((l) => l[0]).sort((a, b) => a - b);
   const duplicated = [...stops.values()].filter((l) => l.length > 1).length;
   const missing = [...boundaryOf.keys()].filter((id) => !stops.has(id)).length;
   if (duplicated > 0) problem(`${duplicated} campaigns stopped more than once`);
@@ -163,7 +163,7 @@ try {
     if (h === undefined) continue;
     hops.fired.push(h.fired - boundary);
     hops.taskStarted.push(h.taskStarted - h.fired);
-    hops.committed.push(boundary + stops.get(id)![0]! - h.taskStarted);
+    hops.committed.push(boundary + stops.get(id)![0] - h.taskStarted);
   }
   for (const run of ceilingRuns.slice(0, 200)) {
     const h = afterBoundary(await run.fetchHistory(), ceilingAt);
@@ -210,7 +210,7 @@ function afterBoundary(history: temporal.api.history.v1.IHistory, boundary: numb
   const i = events.findIndex((e) => e.timerFiredEventAttributes && time(e) >= boundary - 1000);
   if (i < 0) return undefined;
   const started = events.slice(i).find((e) => e.workflowTaskStartedEventAttributes);
-  return started === undefined ? undefined : { fired: time(events[i]!), taskStarted: time(started) };
+  return started === undefined ? undefined : { fired: time(events[i]), taskStarted: time(started) };
 }
 
 if (errors.length > 0) {

@@ -95,7 +95,7 @@ try {
   let touched = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     for (let i = touched++; i < BRANDS; i = touched++) {
-      const s = setups[i]!;
+      const s = setups[i];
       await budget.recordSpend({ eventId: `${tag}-t-${i}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: 1n }).catch(() => errors++);
     }
   }));
@@ -109,7 +109,7 @@ try {
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       for (let i = next++; i < BRANDS; i = next++) {
-        const s = setups[i]!;
+        const s = setups[i];
         sentAt.set(s.campaignId, performance.now());
         hopFrom.set(s.campaignId, performance.now());
         try {
@@ -143,8 +143,8 @@ try {
   console.log(`\nCPU while the ${BRANDS} exhaustions ran (${elapsed.toFixed(1)} s, ${(BRANDS / elapsed).toFixed(0)} exhaustions/s; "rest" is NATS and everything else):`);
   console.log(`| per exhaustion, CPU ms | budget | campaign | brand | postgres | bench client | rest | machine idle |`);
   console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
-  const per = (k: string) => ((cpu[k]! * 1000) / BRANDS).toFixed(2);
-  console.log(`| | ${per("budget")} | ${per("campaign")} | ${per("brand")} | ${per("postgres")} | ${per("bench")} | ${per("client")} | ${((cpu.idle! / (elapsed * 2)) * 100).toFixed(0)}% |`);
+  const per = (k: string) => ((cpu[k] * 1000) / BRANDS).toFixed(2);
+  console.log(`| | ${per("budget")} | ${per("campaign")} | ${per("brand")} | ${per("postgres")} | ${per("bench")} | ${per("client")} | ${((cpu.idle / (elapsed * 2)) * 100).toFixed(0)}% |`);
   console.log(`\nerrors: ${errors}${sorted.length < BRANDS ? `; ${BRANDS - sorted.length} pauses never seen` : ""}`);
   if (errors > 0 || sorted.length < BRANDS) process.exitCode = 1;
 } finally {

@@ -67,7 +67,7 @@ export async function startBareServer(): Promise<{ port: number; process: Launch
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 export interface Row {
@@ -160,8 +160,8 @@ function pidCpu(pid: number): number {
 
 /** Reads /proc: the processes named and every postgres process. */
 export function cpuSnapshot(pids: number[]): CpuSnapshot {
-  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
-  const idle = cpu[3]! + cpu[4]!;
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3] + cpu[4];
   const total = cpu.reduce((a, b) => a + b, 0);
   let postgres = 0;
   for (const d of readdirSync("/proc")) {

@@ -24,7 +24,7 @@ interface Profile {
 }
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "25" }, calls: { type: "string" } } });
-const profile = JSON.parse(readFileSync(positionals[0]!, "utf8")) as Profile;
+const profile = JSON.parse(readFileSync(positionals[0], "utf8")) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
 profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));

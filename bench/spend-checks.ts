@@ -76,7 +76,7 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
     checks.push({
       name: "campaign day totals = ledger sums (per brand, campaign and day)",
       ok: campaignDrift.length === 0,
-      figures: campaignDrift.length === 0 ? `${campaignDays!.n} campaign-days` : campaignDrift.slice(0, 3).map((r) => `${r.campaign_id} ${r.day}: kept ${r.kept}, ledger ${r.ledger}`).join("; "),
+      figures: campaignDrift.length === 0 ? `${campaignDays.n} campaign-days` : campaignDrift.slice(0, 3).map((r) => `${r.campaign_id} ${r.day}: kept ${r.kept}, ledger ${r.ledger}`).join("; "),
     });
 
     // 4. Each exhausted period published exactly one exhausted event; every brand ran out.
@@ -93,7 +93,7 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
     // 5. The outbox drains (the relay publishes everything to JetStream).
     let pending = -1;
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-      pending = Number((await pool.query<{ n: string }>("select count(*)::text as n from outbox where published_at is null")).rows[0]!.n);
+      pending = Number((await pool.query<{ n: string }>("select count(*)::text as n from outbox where published_at is null")).rows[0].n);
       if (pending === 0) break;
     }
     checks.push({ name: "outbox drained", ok: pending === 0, figures: `${pending} unpublished` });

@@ -199,7 +199,7 @@ try {
           ceiling.push({ scenario: "", client: "connect-node", ...r });
         } else {
           const r = await metered(() => drive(unaryPerRound, CALLERS, async (i) => {
-            const s = sets.node[i % BRANDS]!;
+            const s = sets.node[i % BRANDS];
             await spend.recordSpend({ eventId: `nu${round}-${i}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: AMOUNT });
             ack(s.brandId, AMOUNT);
             return 1;
@@ -224,7 +224,7 @@ try {
       for (const which of round % 2 === 0 ? (["ceiling", "measured"] as const) : (["measured", "ceiling"] as const)) {
         if (which === "ceiling") {
           const r = await metered(() => drive(calls, BATCH_CALLERS, async (b) => {
-            const es = Array.from({ length: BATCH }, (_, k) => ({ id: `sql${round}-${b}-${k}`, s: sets.batch[(b * BATCH + k) % BRANDS]! }));
+            const es = Array.from({ length: BATCH }, (_, k) => ({ id: `sql${round}-${b}-${k}`, s: sets.batch[(b * BATCH + k) % BRANDS] }));
             const now = new Date();
             await pool.query({
               name: "ceiling",
@@ -238,7 +238,7 @@ try {
         } else {
           const r = await metered(() => drive(calls, BATCH_CALLERS, async (b) => {
             const events = Array.from({ length: BATCH }, (_, k) => {
-              const s = sets.batch[(b * BATCH + k) % BRANDS]!;
+              const s = sets.batch[(b * BATCH + k) % BRANDS];
               return { eventId: `nb${round}-${b}-${k}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: AMOUNT };
             });
             const { results } = await spend.recordSpendBatch({ events });
@@ -249,7 +249,7 @@ try {
                 if (failedCalls <= 5) console.error(`  batch event failed: ${res.error.message}`);
               } else {
                 ok++;
-                ack(events[k]!.brandId, AMOUNT);
+                ack(events[k].brandId, AMOUNT);
               }
             });
             return ok;
@@ -277,8 +277,8 @@ try {
   console.log(`| phase | ${names.join(" | ")} | machine idle |`);
   console.log(`| --- | ${names.map(() => "---:").join(" | ")} | ---: |`);
   for (const f of figures.flatMap((x) => [x.measured, x.ceiling])) {
-    const total = Object.entries(f.cpu).filter(([k]) => k !== "idle").reduce((a, [, v]) => a + v, 0) + f.cpu.idle!;
-    console.log(`| ${f.scenario} (${f.client}) | ${names.map((n) => ((f.cpu[n]! * 1000) / f.events).toFixed(3)).join(" | ")} | ${((f.cpu.idle! / total) * 100).toFixed(0)}% |`);
+    const total = Object.entries(f.cpu).filter(([k]) => k !== "idle").reduce((a, [, v]) => a + v, 0) + f.cpu.idle;
+    console.log(`| ${f.scenario} (${f.client}) | ${names.map((n) => ((f.cpu[n] * 1000) / f.events).toFixed(3)).join(" | ")} | ${((f.cpu.idle / total) * 100).toFixed(0)}% |`);
   }
   console.log(`\nchecks after the load:`);
   for (const c of checks) console.log(`  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.figures}`);

@@ -92,8 +92,8 @@ const watchApi = createClient(CampaignService, t(url("campaign"), adServer));
 for (const { seed: s, id } of demoBrands) {
   const brand = { id };
   // Alerts at 50%, 80% and 100% of each limit: the account manager hears before it stops.
-  await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: s.limit, monthlyLimitMicros: s.limit * 40n, alerts: { percents: [50, 80, 100] } });
-  const b: DemoBrand = { id: brand!.id, name: s.name, zone: s.zone, limit: s.limit, campaigns: new Map() };
+  await budget.setBudget({ brandId: brand.id, dailyLimitMicros: s.limit, monthlyLimitMicros: s.limit * 40n, alerts: { percents: [50, 80, 100] } });
+  const b: DemoBrand = { id: brand.id, name: s.name, zone: s.zone, limit: s.limit, campaigns: new Map() };
   // A dayparted campaign: serving now, in a window from an hour ago to two hours from now, local time.
   const w = wallTime(Date.now(), s.zone);
   const minute = w.hour * 60 + w.minute;
@@ -218,7 +218,7 @@ while (Date.now() < deadline) {
           : `today's budget runs out at ${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}:${String(local.second).padStart(2, "0")} ${b.zone}`}`);
     }
   }
-  while (toShow.length > 0 && Date.now() - toShow[0]!.at > 4000) {
+  while (toShow.length > 0 && Date.now() - toShow[0].at > 4000) {
     const t = toShow.shift()!;
     printTrace(t.traceId, t.what, say);
   }
@@ -234,7 +234,7 @@ for (const b of demo) {
   const serving = [...b.campaigns.values()].filter((c) => c.serving).length;
   say(`${b.name}: spent ${usd(status!.day!.spentMicros)} today (limit ${usd(status!.day!.limitMicros ?? 0n)}), ${serving}/${b.campaigns.size} campaigns serving`);
 }
-say(`the clocks in the Temporal UI: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`BrandId="${demo[0]!.id}"`)}`);
+say(`the clocks in the Temporal UI: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`BrandId="${demo[0].id}"`)}`);
 if (promo !== undefined) {
   const { campaign } = await campaigns.getCampaign({ id: promo.id });
   say(`${promo.brand} / Promo: ${campaign!.serving ? "serving" : campaign!.pauseReasons.map((r) => REASON[r]).join(", ")}; its clock: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`CampaignId="${promo.id}"`)}`);

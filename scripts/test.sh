@@ -21,6 +21,8 @@ log "deploy manifests (kustomize build, compose structure)"
 node scripts/validate-deploy.mjs
 log "typecheck (sources and tests)"
 tsc -p tsconfig.json
+log "lint (ESLint, type-checked rules)"
+eslint . --cache --cache-location node_modules/.cache/eslint/
 log "tests"
 vitest run "$@"
 # The calendar check runs after the whole suite, and only when the whole suite ran.

@@ -18,14 +18,15 @@ export class Balancer {
   }
 
   static async start(backends: number[]): Promise<Balancer> {
-    let self: Balancer | undefined;
-    const server = net.createServer((client) => self!.accept(client, backends));
+    // The server needs its Balancer before the Balancer (which needs the port) exists.
+    const ref: { balancer?: Balancer } = {};
+    const server = net.createServer((client) => ref.balancer?.accept(client, backends));
     const port = await new Promise<number>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
     });
-    self = new Balancer(server, port);
-    return self;
+    ref.balancer = new Balancer(server, port);
+    return ref.balancer;
   }
 
   get url(): string {
@@ -40,7 +41,7 @@ export class Balancer {
         client.destroy();
         return;
       }
-      const port = backends[this.next++ % backends.length]!;
+      const port = backends[this.next++ % backends.length];
       const upstream = net.connect(port, "127.0.0.1");
       upstream.once("connect", () => {
         this.track(upstream);

@@ -126,7 +126,7 @@ export async function temporalServer(dir: string, logDir: string): Promise<{ add
 
 function tcpOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    import("node:net").then(({ connect }) => {
+    void import("node:net").then(({ connect }) => {
       const s = connect({ host: "127.0.0.1", port });
       s.once("connect", () => {
         s.destroy();

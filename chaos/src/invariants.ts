@@ -175,7 +175,7 @@ export async function campaignInvariants(
   }
   const convergedMs = Date.now() - started;
   // The watchers get a moment to see the last commits.
-  let watchProblems: string[] = [];
+  let watchProblems: string[];
   const watchDeadline = Date.now() + 10_000;
   do {
     watchProblems = [];

@@ -74,7 +74,7 @@ export class SpendLoad {
     for (let n = 0; this.running; n++) {
       const size = n % (this.options.batchEvery ?? 10) === 9 ? 5 : 1;
       const events = Array.from({ length: size }, (_, k): EventRecord => {
-        const t = this.targets[(w * 7 + n * 3 + k) % this.targets.length]!;
+        const t = this.targets[(w * 7 + n * 3 + k) % this.targets.length];
         return {
           eventId: `w${w}-${n}-${k}`,
           brandId: t.brandId,
@@ -102,14 +102,14 @@ export class SpendLoad {
       }));
       try {
         if (pending.length === 1) {
-          await this.budget.recordSpend(requests[0]!, { timeoutMs: 5000 });
-          pending[0]!.outcome = "ok";
+          await this.budget.recordSpend(requests[0], { timeoutMs: 5000 });
+          pending[0].outcome = "ok";
         } else {
           const { results } = await this.budget.recordSpendBatch({ events: requests }, { timeoutMs: 5000 });
           results.forEach((r, i) => {
-            const e = pending[i]!;
+            const e = pending[i];
             if (r.response !== undefined) e.outcome = "ok";
-            else this.settle(e, (r.error?.code ?? Code.Unknown) as Code, r.error?.message ?? "", true);
+            else this.settle(e, (r.error?.code ?? Code.Unknown), r.error?.message ?? "", true);
           });
         }
       } catch (err) {

@@ -14,7 +14,7 @@ export function formatReport(r: Report): string {
     "",
     "| faults injected | events | acknowledged | indeterminate | refused | lost | time to converge |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    `| ${r.faults.filter((f) => /SIGKILL|killed|unreachable|slower/.test(f.what)).length} | ${r.load.records.length} | ${n("ok")} | ${n("indeterminate")} | ${n("failed")} | ${r.verdicts[0]!.problems.filter((p) => p.includes("LOST")).length} | ${(r.convergedMs / 1000).toFixed(1)} s |`,
+    `| ${r.faults.filter((f) => /SIGKILL|killed|unreachable|slower/.test(f.what)).length} | ${r.load.records.length} | ${n("ok")} | ${n("indeterminate")} | ${n("failed")} | ${r.verdicts[0].problems.filter((p) => p.includes("LOST")).length} | ${(r.convergedMs / 1000).toFixed(1)} s |`,
   );
   return lines.join("\n");
 }

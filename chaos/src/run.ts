@@ -87,7 +87,7 @@ export async function runChaos(plan: Plan): Promise<Report> {
     const budgets = system.replicasOf("budget");
     for (let k = 0; k < plan.budgetKills; k++) {
       await sleep(4000);
-      const victim = budgets[k % budgets.length]!;
+      const victim = budgets[k % budgets.length];
       fault(`SIGKILL ${victim.name} (under load)`);
       const record = await killProcess(victim.process, `${victim.name} (under load)`);
       kills.push(record);
@@ -261,7 +261,7 @@ export async function runChaos(plan: Plan): Promise<Report> {
   } catch (err) {
     // The schedule so far: which fault the run stopped at, and how long each step took.
     const timeline = faults.map((f) => `  +${((f.at - t0) / 1000).toFixed(1)}s ${f.what}`).join("\n");
-    throw new Error(`${(err as Error).stack}\nfaults so far:\n${timeline}\n${system.tail()}`);
+    throw new Error(`${(err as Error).stack}\nfaults so far:\n${timeline}\n${system.tail()}`, { cause: err });
   } finally {
     await load?.stop();
     await probe?.close();

@@ -53,18 +53,18 @@ try {
   await load.stop();
   const seconds = (Date.now() - started) / 1000;
   const [ledger] = await ledgerInvariants(system.databases.budget.url, load.records, () => "UTC");
-  console.log(`\nsoak: ${load.records.length} events in ${seconds.toFixed(0)} s (${Math.round(load.records.length / seconds)}/s), ${load.count("ok")} acknowledged, ${load.count("indeterminate")} indeterminate; ${ledger!.ok ? "none lost" : `LEDGER: ${ledger!.problems.slice(0, 5).join("; ")}`}`);
+  console.log(`\nsoak: ${load.records.length} events in ${seconds.toFixed(0)} s (${Math.round(load.records.length / seconds)}/s), ${load.count("ok")} acknowledged, ${load.count("indeterminate")} indeterminate; ${ledger.ok ? "none lost" : `LEDGER: ${ledger.problems.slice(0, 5).join("; ")}`}`);
   console.log("\n| replica | RSS after warm-up MiB | RSS at the end MiB | growth | heap at the end MiB | event-loop lag p99 (max) ms |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const r of system.replicas) {
     const mine = samples.filter((s) => s.replica === r.name);
     const warm = mine.filter((s) => s.at >= WARM_UP_MS);
-    const first = warm[0] ?? mine[0]!;
+    const first = warm[0] ?? mine[0];
     const last = mine.at(-1)!;
     // Growth beyond warm-up: the end against the largest sample of the first minute after it.
     const base = Math.max(...warm.filter((s) => s.at < WARM_UP_MS + 60_000).map((s) => s.rssMiB), first.rssMiB);
     const growth = last.rssMiB / base - 1;
-    if (growth > 0.25 || !ledger!.ok) exitCode = 1;
+    if (growth > 0.25 || !ledger.ok) exitCode = 1;
     console.log(`| ${r.name} | ${base.toFixed(0)} | ${last.rssMiB.toFixed(0)} | ${(growth * 100).toFixed(1)}% | ${last.heapMiB.toFixed(0)} | ${Math.max(...mine.map((s) => s.lagP99Ms)).toFixed(1)} |`);
   }
 } finally {

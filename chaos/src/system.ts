@@ -106,7 +106,7 @@ export async function startChaosSystem(options: { clockOffsetMs: number; logDir?
   } catch (err) {
     const tail = infra.map((p) => p.lastLines(8)).join("\n");
     await stopInfra();
-    throw new Error(`${(err as Error).message}\n${tail}`);
+    throw new Error(`${(err as Error).message}\n${tail}`, { cause: err });
   }
   const system = launched;
   const auth = system.auth;

@@ -112,7 +112,7 @@ function request(method: DescMethod, r: { brandId: string; campaignId: string })
     ListBrands: {},
   };
   const byField = method.input.fields.some((f) => f.name === "brand_id") ? { brandId: r.brandId } : { id: method.parent.name.startsWith("Campaign") ? r.campaignId : r.brandId };
-  return create(method.input, (init[method.name] ?? byField) as never) as Message;
+  return create(method.input, (init[method.name] ?? byField) as never);
 }
 
 async function callAs(interceptors: Interceptor[], service: DescService, url: string, method: DescMethod, req: Message): Promise<Code | "OK"> {
@@ -120,12 +120,12 @@ async function callAs(interceptors: Interceptor[], service: DescService, url: st
   try {
     if (method.methodKind === "server_streaming") {
       const abort = new AbortController();
-      for await (const _ of client[method.localName]!(req, { signal: abort.signal, timeoutMs: 5000 }) as AsyncIterable<unknown>) {
+      for await (const _ of client[method.localName](req, { signal: abort.signal, timeoutMs: 5000 }) as AsyncIterable<unknown>) {
         abort.abort();
         break;
       }
     } else {
-      await client[method.localName]!(req, { timeoutMs: 10_000 });
+      await client[method.localName](req, { timeoutMs: 10_000 });
     }
     return "OK";
   } catch (err) {
@@ -311,7 +311,7 @@ describe("credentials", () => {
 
   /** A token signed with the system's own key, with claims changed. */
   async function mintWith(changes: { aud?: string; nbf?: number; iat?: number; role?: string }) {
-    const jwk = JSON.parse(readFileSync(h.auth.env.AUTH_PRIVATE_KEY_FILE!, "utf8"));
+    const jwk = JSON.parse(readFileSync(h.auth.env.AUTH_PRIVATE_KEY_FILE, "utf8"));
     const now = Math.floor(Date.now() / 1000);
     const jwt = new SignJWT({ role: changes.role ?? "admin" }).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid })
       .setSubject("test:hostile").setAudience(changes.aud ?? TEST_AUDIENCE).setJti("j").setIssuedAt(changes.iat ?? now).setExpirationTime(now + 600);
@@ -354,6 +354,6 @@ describe("who did what", () => {
       ["alice@agency", 1_000_000_000n, 5n, 9n],
       ["test:admin", undefined, 1_000_000_000n, undefined],
     ]);
-    expect(budgetChanges[0]!.requestId).not.toBe("");
+    expect(budgetChanges[0].requestId).not.toBe("");
   });
 });

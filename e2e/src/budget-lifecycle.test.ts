@@ -8,9 +8,8 @@ import { formatDate, localDate, nextMonthStart, startOfDay, weekdayOf, type Cale
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { PauseReason, type Campaign, type CampaignStateChange } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { CampaignService, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { CampaignService, WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import type { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { launchSystemProcesses, type SystemProcesses } from "@adbudget/testing";
 
 /**
@@ -75,8 +74,8 @@ function watch(campaigns: Client<typeof CampaignService>, brandId: string) {
   })();
   const latest = (id: string): { at: number; campaign: Campaign; change?: CampaignStateChange } | undefined => {
     for (let i = seen.length - 1; i >= 0; i--) {
-      const c = seen[i]!.res.campaign;
-      if (c?.id === id) return { at: seen[i]!.at, campaign: c, change: seen[i]!.res.change };
+      const c = seen[i].res.campaign;
+      if (c?.id === id) return { at: seen[i].at, campaign: c, change: seen[i].res.change };
     }
     return undefined;
   };
@@ -101,7 +100,7 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   const dayparted = (await campaigns.createCampaign({
     brandId,
     name: "first-of-month mornings",
-    schedule: { windows: [{ daysOfWeek: [weekdayOf(newDay) as DayOfWeek], start: "00:00", end: "06:00" }] },
+    schedule: { windows: [{ daysOfWeek: [weekdayOf(newDay)], start: "00:00", end: "06:00" }] },
   })).campaign!;
   const held = (await campaigns.createCampaign({ brandId, name: "held by the user", enabled: false })).campaign!;
   // A campaign with its own cap of 1 a day: it stops alone when it reaches it.
@@ -111,7 +110,7 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   expect(reasons(held)).toEqual([PauseReason.PAUSED_BY_USER]);
 
   const w = watch(campaigns, brandId);
-  await until("the watch snapshot", () => (w.seen.some((s) => s.res.type === 2) ? true : undefined), 10_000);
+  await until("the watch snapshot", () => (w.seen.some((s) => s.res.type === WatchEventType.SNAPSHOT_COMPLETE) ? true : undefined), 10_000);
 
   // The clocks start from the services' events: the reset and daypart workflows are running.
   const connection = await Connection.connect({ address: system.temporalAddress });

@@ -146,7 +146,7 @@ function withValue(method: DescMethod, path: DescField[], value: unknown): Messa
   for (const f of path.slice(0, -1)) {
     if (f.fieldKind === "list") {
       const list = obj[f.localName] as Record<string, unknown>[];
-      if (list.length === 0) list.push(create(f.message!) as unknown as Record<string, unknown>);
+      if (list.length === 0) list.push(create(f.message!));
       obj = list[0]!;
     } else {
       obj[f.localName] ??= create(f.message!);
@@ -172,7 +172,7 @@ function show(value: unknown): string {
  */
 async function call(transport: Transport, service: DescService, method: DescMethod, req: Message): Promise<Code | "OK" | `results: ${string}`> {
   const client = createClient(service, transport) as unknown as Record<string, (r: unknown, o: unknown) => unknown>;
-  const fn = client[method.localName]!.bind(client);
+  const fn = client[method.localName].bind(client);
   try {
     if (method.methodKind === "server_streaming") {
       const abort = new AbortController();

@@ -139,7 +139,7 @@ describe(`crossing ${B.what}: ${before.date} ${before.time} -> ${after.date} ${a
     // One change: straight from paused (by the day, and the month when it ended too) to serving.
     expect(fromBoundary.map((c) => [c.cause.startsWith("reset."), c.sourceId, c.fromReasons.toSorted().join(), c.toServing, c.toReasons.length]))
       .toEqual([[true, sourceId, paused.join(), true, 0]]);
-    expect(at(fromBoundary[0]!) - B.at).toBeLessThan(5_000);
+    expect(at(fromBoundary[0]) - B.at).toBeLessThan(5_000);
 
     // After the boundary: new spend lands in the new day; a late event dated in the old day
     // lands there; a new limit applies to the new day, not to the day that ended.

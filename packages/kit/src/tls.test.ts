@@ -122,7 +122,7 @@ function nodeCodes(err: ConnectError): string[] {
  */
 function rawTls(server: RunningServer, options: tls.ConnectionOptions): Promise<{ handshake: boolean; bytes: number; closedBy: string; error?: string }> {
   return new Promise((resolve) => {
-    const result = { handshake: false, bytes: 0, closedBy: "server" } as { handshake: boolean; bytes: number; closedBy: string; error?: string };
+    const result: { handshake: boolean; bytes: number; closedBy: string; error?: string } = { handshake: false, bytes: 0, closedBy: "server" };
     const socket = tls.connect({ host: "127.0.0.1", port: server.port, ALPNProtocols: ["h2"], ...options });
     const timer = setTimeout(() => {
       result.closedBy = "timeout";

@@ -66,7 +66,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const silent = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const brandApp = await startBrandApp(
     readBrandConfig({
-      BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0]!.url, SHUTDOWN_GRACE_MS: "500",
+      BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0].url, SHUTDOWN_GRACE_MS: "500",
       NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_SERVICE_URL: "none", CLOCK_OFFSET_MS: clockOffset,
       ...auth.env,
     }),
@@ -78,7 +78,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
     readBudgetConfig({
       BUDGET_HOST: "127.0.0.1", BUDGET_METRICS_PORT: "0",
       BUDGET_PORT: "0",
-      BUDGET_DATABASE_URL: dbs[1]!.url,
+      BUDGET_DATABASE_URL: dbs[1].url,
       BRAND_SERVICE_URL: brandApp.server.url,
       NATS_URL: natsProxy ? `nats://127.0.0.1:${natsProxy.port}` : NATS_URL,
       EVENT_SUBJECT_PREFIX: prefix,
@@ -121,7 +121,7 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
     budget: createClient(BudgetService, transport(budgetApp.server.url)),
     prefix,
     stream,
-    budgetDbUrl: dbs[1]!.url,
+    budgetDbUrl: dbs[1].url,
     natsProxy,
     nc,
     now: () => Date.now() + Number(clockOffset),

@@ -83,7 +83,7 @@ export async function startSystemInProcess(options: {
   const budgetPort = await freePort();
   const brandApp = await startBrandApp(
     readBrandConfig({
-      BRAND_HOST: "127.0.0.1", ...serviceSettings("brand", { port: 0, metricsPort: 0, databaseUrl: dbs[0]!.url }), SHUTDOWN_GRACE_MS: "500",
+      BRAND_HOST: "127.0.0.1", ...serviceSettings("brand", { port: 0, metricsPort: 0, databaseUrl: dbs[0].url }), SHUTDOWN_GRACE_MS: "500",
       NATS_URL, ...plan.env,
       ...calleeSettings("brand", { budget: `http://127.0.0.1:${budgetPort}` }),
       ...options.env,
@@ -95,7 +95,7 @@ export async function startSystemInProcess(options: {
   const campaignConfig = () =>
     readCampaignConfig({
       CAMPAIGN_HOST: "127.0.0.1",
-      ...serviceSettings("campaign", { port: campaignPort, metricsPort: 0, databaseUrl: dbs[2]!.url }),
+      ...serviceSettings("campaign", { port: campaignPort, metricsPort: 0, databaseUrl: dbs[2].url }),
       ...calleeSettings("campaign", { brand: brandApp.server.url }),
       NATS_URL,
       ...plan.env,
@@ -108,7 +108,7 @@ export async function startSystemInProcess(options: {
   const budgetConfig = (port: string) =>
     readBudgetConfig({
       BUDGET_HOST: "127.0.0.1",
-      ...serviceSettings("budget", { port, metricsPort: 0, databaseUrl: dbs[1]!.url }),
+      ...serviceSettings("budget", { port, metricsPort: 0, databaseUrl: dbs[1].url }),
       ...calleeSettings("budget", { brand: brandApp.server.url, campaign: campaignApp.server.url }),
       NATS_URL,
       ...plan.env,

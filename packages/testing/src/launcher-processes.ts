@@ -146,7 +146,7 @@ export async function launchWorkloads(specs: WorkloadSpecs, options: ProcessOpti
   } catch (err) {
     const tail = launched.tail();
     await launched.stop();
-    throw new Error(`${(err as Error).message}\n${tail}`);
+    throw new Error(`${(err as Error).message}\n${tail}`, { cause: err });
   }
   return launched;
 }
@@ -220,8 +220,8 @@ export async function launchSystemProcesses(options: SystemProcessOptions = {}):
     await deleteStreams(Object.values(plan.streams), natsUrl).catch(() => undefined);
     for (const db of Object.values(databases)) await db.drop().catch(() => undefined);
   };
-  const urls = {} as Record<ServiceName, string>;
-  const replicaUrls = { brand: [], budget: [], campaign: [] } as Record<ServiceName, string[]>;
+  const urls: Record<ServiceName, string> = { brand: "", budget: "", campaign: "" };
+  const replicaUrls: Record<ServiceName, string[]> = { brand: [], budget: [], campaign: [] };
   const ports = new Map<string, number>();
   const metricsPorts = new Map<string, number>();
   let clocksMetricsPort: number | undefined;
@@ -236,7 +236,7 @@ export async function launchSystemProcesses(options: SystemProcessOptions = {}):
         replicaUrls[s].push(`http://127.0.0.1:${port}`);
         if (metrics) metricsPorts.set(`${s}/${i}`, await freePort());
       }
-      urls[s] = options.route ? await options.route(s, replicaUrls[s]) : replicaUrls[s][0]!;
+      urls[s] = options.route ? await options.route(s, replicaUrls[s]) : replicaUrls[s][0];
     }
     if (withWorker && metrics) clocksMetricsPort = await freePort();
   } catch (err) {
@@ -256,7 +256,7 @@ export async function launchSystemProcesses(options: SystemProcessOptions = {}):
         service: s,
         index: i,
         name: n > 1 ? `${s}-${i}` : s,
-        url: replicaUrls[s][i]!,
+        url: replicaUrls[s][i],
         metricsUrl: metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`,
         env: {
           ...common,

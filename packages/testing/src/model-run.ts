@@ -120,7 +120,7 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
   const problems: string[] = [];
   clock.set(startInstant(schedule.start));
   const acts = sys.campaignClocks.map((campaignClock, i) => createActivities({
-    brands: h.brands, campaigns: sys.campaigns[i]!, campaignClock, budgetClock: h.budgetClock, now: clock.now,
+    brands: h.brands, campaigns: sys.campaigns[i], campaignClock, budgetClock: h.budgetClock, now: clock.now,
   }));
 
   // The world as the model knows it: each input's last write.
@@ -135,8 +135,8 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
   const campaigns: ModelCampaignState[] = [];
   for (const [i, c] of schedule.campaigns.entries()) {
     const { campaign } = await h.campaigns.createCampaign({
-      brandId: brands[c.brand]!.id, name: `model-${tag}-c${i}`, dailyLimitMicros: c.cap ?? undefined,
-      schedule: c.scheduled ? allWeek(schedule.brands[c.brand]!.mover ? "UTC" : "") : undefined,
+      brandId: brands[c.brand].id, name: `model-${tag}-c${i}`, dailyLimitMicros: c.cap ?? undefined,
+      schedule: c.scheduled ? allWeek(schedule.brands[c.brand].mover ? "UTC" : "") : undefined,
     });
     campaigns.push({
       id: campaign!.id, brand: c.brand, enabled: true, cap: c.cap, scheduled: c.scheduled, scheduleVersion: campaign!.scheduleVersion,
@@ -152,9 +152,9 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
   const opened = new Map<number, string>();
   /** The reset clock of a brand, now: its current day (and month) opened, as the worker's activities do. */
   const reset = async (brand: number, replica: number) => {
-    const { brand: b } = await h.brands.getBrand({ id: brands[brand]!.id });
+    const { brand: b } = await h.brands.getBrand({ id: brands[brand].id });
     const p = periodsOf(clock.now(), b!.timeZone);
-    const a = acts[replica % acts.length]!;
+    const a = acts[replica % acts.length];
     await a.openBudgetPeriod({ brandId: b!.id, kind: "day", start: formatDate(p.day), sourceId: `model:${tag}` });
     await a.openBudgetPeriod({ brandId: b!.id, kind: "month", start: formatDate(p.month), sourceId: `model:${tag}` });
     opened.set(brand, `${b!.timeZone} ${formatDate(p.day)}`);
@@ -165,17 +165,17 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
   const exec = async (op: ModelOp): Promise<void> => {
     switch (op.t) {
       case "spend": {
-        const c = campaigns[op.campaign]!;
+        const c = campaigns[op.campaign];
         const eventId = `model-${tag}-${++spendN}`;
         const occurredAtMs = clock.now() + op.offsetMs;
-        await sys.budgets[op.replica % sys.budgets.length]!.recordSpend({
-          eventId, brandId: brands[c.brand]!.id, campaignId: c.id, amountMicros: op.amount, occurredAt: timestampFromMs(occurredAtMs),
+        await sys.budgets[op.replica % sys.budgets.length].recordSpend({
+          eventId, brandId: brands[c.brand].id, campaignId: c.id, amountMicros: op.amount, occurredAt: timestampFromMs(occurredAtMs),
         });
         spends.push({ brand: c.brand, campaignId: c.id, amount: op.amount, occurredAtMs });
         return;
       }
       case "limits": {
-        const b = brands[op.brand]!;
+        const b = brands[op.brand];
         const paths = [...("daily" in op ? ["daily_limit_micros"] : []), ...("monthly" in op ? ["monthly_limit_micros"] : [])];
         if (paths.length === 0) return;
         await h.budget.setBudget({ brandId: b.id, dailyLimitMicros: op.daily ?? undefined, monthlyLimitMicros: op.monthly ?? undefined, updateMask: { paths } });
@@ -184,21 +184,21 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
         return;
       }
       case "cap": {
-        const c = campaigns[op.campaign]!;
-        await sys.campaigns[0]!.updateCampaign({ campaign: { id: c.id, dailyLimitMicros: op.cap ?? undefined }, updateMask: { paths: ["daily_limit_micros"] } });
+        const c = campaigns[op.campaign];
+        await sys.campaigns[0].updateCampaign({ campaign: { id: c.id, dailyLimitMicros: op.cap ?? undefined }, updateMask: { paths: ["daily_limit_micros"] } });
         c.cap = op.cap;
         return;
       }
       case "enable": {
-        const c = campaigns[op.campaign]!;
-        await (op.enabled ? sys.campaigns[1]!.resumeCampaign({ id: c.id }) : sys.campaigns[1]!.pauseCampaign({ id: c.id }));
+        const c = campaigns[op.campaign];
+        await (op.enabled ? sys.campaigns[1].resumeCampaign({ id: c.id }) : sys.campaigns[1].pauseCampaign({ id: c.id }));
         c.enabled = op.enabled;
         return;
       }
       case "daypart": {
-        const c = campaigns[op.campaign]!;
+        const c = campaigns[op.campaign];
         const asOf = (lastAsOf = Math.max(clock.now(), lastAsOf + 1));
-        await sys.campaignClocks[op.replica % sys.campaignClocks.length]!.setDaypartState({
+        await sys.campaignClocks[op.replica % sys.campaignClocks.length].setDaypartState({
           campaignId: c.id, inWindow: op.inWindow, asOfTime: timestampFromMs(asOf), sourceId: `model:${tag}`, scheduleVersion: c.scheduleVersion,
         });
         if (c.scheduled && asOf > c.daypart.asOf) c.daypart = { asOf, inWindow: op.inWindow };
@@ -211,7 +211,7 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
         await reset(op.brand, op.replica);
         return;
       case "zone": {
-        await h.brands.updateBrand({ brand: { id: brands[op.brand]!.id, timeZone: op.zone }, updateMask: { paths: ["time_zone"] } });
+        await h.brands.updateBrand({ brand: { id: brands[op.brand].id, timeZone: op.zone }, updateMask: { paths: ["time_zone"] } });
         await reset(op.brand, 0); // the brand's event wakes its reset clock, which opens the day of the new zone
         return;
       }
@@ -227,8 +227,8 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
       }
       case "reconcile": {
         // One brand's step of the reconciliation pass, as the worker's activity runs it.
-        const { brand } = await h.brands.getBrand({ id: brands[op.brand]!.id });
-        await reconcileBrand({ budgetClock: h.budgetClock, campaignClock: sys.campaignClocks[op.replica % sys.campaignClocks.length]! }, brand!, `model:${tag}`);
+        const { brand } = await h.brands.getBrand({ id: brands[op.brand].id });
+        await reconcileBrand({ budgetClock: h.budgetClock, campaignClock: sys.campaignClocks[op.replica % sys.campaignClocks.length] }, brand!, `model:${tag}`);
         return;
       }
     }
@@ -254,7 +254,7 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
   // did not change gets no opening: one would carry the day's latest state and hide a lost event.
   clock.freeze();
   for (const i of brands.keys()) {
-    const { brand } = await h.brands.getBrand({ id: brands[i]!.id });
+    const { brand } = await h.brands.getBrand({ id: brands[i].id });
     if (opened.get(i) !== `${brand!.timeZone} ${formatDate(periodsOf(clock.now(), brand!.timeZone).day)}`) await reset(i, i);
   }
   await quiescent(sys);
@@ -268,7 +268,7 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
     const modelBrand = { zone, archived: false, dailyLimit: b.daily, monthlyLimit: b.monthly };
     for (const c of campaigns.filter((x) => x.brand === i)) {
       const want = expectedServing(now, modelBrand, { enabled: c.enabled, inDaypart: c.scheduled ? c.daypart.inWindow : true, dailyCap: c.cap }, c.id, mine);
-      const got = (await sys.campaigns[0]!.getCampaign({ id: c.id })).campaign!;
+      const got = (await sys.campaigns[0].getCampaign({ id: c.id })).campaign!;
       const gotReasons = got.pauseReasons.map(reasonName);
       if (!got.serving) paused[gotReasons.join("+")] = (paused[gotReasons.join("+")] ?? 0) + 1;
       if (got.serving !== want.serving || gotReasons.join() !== want.reasons.join()) {
@@ -279,7 +279,7 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
     const today = localDateOf(now, zone);
     const daySpent = mine.filter((s) => localDateOf(s.occurredAtMs, zone) === today).reduce((t, s) => t + s.amount, 0n);
     const monthSpent = mine.filter((s) => localDateOf(s.occurredAtMs, zone).slice(0, 7) === today.slice(0, 7)).reduce((t, s) => t + s.amount, 0n);
-    const { status } = await sys.budgets[0]!.getBudgetStatus({ brandId: b.id });
+    const { status } = await sys.budgets[0].getBudgetStatus({ brandId: b.id });
     for (const [what, p, spent, lim] of [["day", status?.day, daySpent, b.daily], ["month", status?.month, monthSpent, b.monthly]] as const) {
       const exhausted = lim !== null && spent >= lim;
       if (p?.spentMicros !== spent || p.exhausted !== exhausted || (p.limitMicros ?? null) !== lim) {

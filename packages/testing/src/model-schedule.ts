@@ -83,7 +83,7 @@ export function modelSchedule(options: { brands?: number; maxOps?: number; worke
       }),
       campaigns,
     }).chain(({ start, campaigns: cs }) => {
-      const spenders = cs.map((c, i) => ({ c, i })).filter(({ c }) => !bs[c.brand]!.mover).map(({ i }) => i);
+      const spenders = cs.map((c, i) => ({ c, i })).filter(({ c }) => !bs[c.brand].mover).map(({ i }) => i);
       const op: fc.Arbitrary<ModelOp> = fc.oneof(
         { weight: 6, arbitrary: fc.record({
           t: fc.constant("spend" as const), campaign: fc.constantFrom(...spenders), amount: fc.integer({ min: 1, max: 6 }).map((n) => BigInt(n) * M),
@@ -101,7 +101,7 @@ export function modelSchedule(options: { brands?: number; maxOps?: number; worke
       );
       return fc.array(fc.tuple(op, fc.nat(workerCount - 1)), { minLength: Math.ceil(maxOps / 2), maxLength: maxOps, size: "max" }).map((ops): ModelSchedule => {
         const workers: ModelOp[][] = Array.from({ length: workerCount }, () => []);
-        for (const [o, w] of ops) workers[ownerOf(o, workerCount) ?? w]!.push(o);
+        for (const [o, w] of ops) workers[ownerOf(o, workerCount) ?? w].push(o);
         return { start, brands: bs, campaigns: cs, workers };
       });
     });

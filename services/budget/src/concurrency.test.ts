@@ -4,6 +4,7 @@ import { type BudgetHarness, campaignId, rejection, startBudgetHarness } from "@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { BudgetEventType } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 
 let h: BudgetHarness;
 beforeAll(async () => {
@@ -86,7 +87,7 @@ it("64 concurrent writers with 10% duplicate retries: totals == ledger == expect
 
   // Exactly one exhausted event per exhausted period, none for the others.
   await h.drained();
-  const events = (await h.events()).filter((e) => e.event.type === BudgetEventType.EXHAUSTED && e.event.period?.kind === 1);
+  const events = (await h.events()).filter((e) => e.event.type === BudgetEventType.EXHAUSTED && e.event.period?.kind === PeriodKind.DAY);
   const exhaustedPeriods = [...expected.entries()].filter(([key, total]) => total >= brands.find((b) => key.startsWith(b.id))!.limit);
   expect(exhaustedPeriods.length).toBeGreaterThanOrEqual(3);
   const perPeriod = new Map<string, number>();

@@ -44,7 +44,7 @@ describe("the budget loop", () => {
     await h.budget.setBudget({ brandId, dailyLimitMicros: 10_000_000n });
     const ids: string[] = [];
     for (const name of ["Alpha", "Beta", "Gamma"]) ids.push((await h.campaigns.createCampaign({ brandId, name })).campaign!.id);
-    await h.campaigns.pauseCampaign({ id: ids[2]! });
+    await h.campaigns.pauseCampaign({ id: ids[2] });
 
     const w = watch(brandId);
     await eventually(async () => w.seen.some((m) => m.type === WatchEventType.SNAPSHOT_COMPLETE), 5000, "snapshot");
@@ -54,8 +54,8 @@ describe("the budget loop", () => {
       ["Gamma", false],
     ]);
 
-    await spend(brandId, ids[0]!, 6_000_000n);
-    await spend(brandId, ids[1]!, 5_000_000n); // 11 >= 10: exhausted
+    await spend(brandId, ids[0], 6_000_000n);
+    await spend(brandId, ids[1], 5_000_000n); // 11 >= 10: exhausted
     await eventually(async () => {
       const { campaigns } = await h.campaigns.listCampaigns({ brandId });
       return campaigns.every((c) => c.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED));
@@ -83,13 +83,13 @@ describe("the budget loop", () => {
     await w.stop();
 
     // The audit log has every change, newest first, with its cause and source.
-    const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: ids[0]! });
+    const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: ids[0] });
     expect(changes.map((c) => [c.cause, c.toServing])).toEqual([
       ["budget.replenished", true],
       ["budget.exhausted", false],
       ["create", true],
     ]);
-    expect(changes[1]!.sourceId).toMatch(/^nats:/);
+    expect(changes[1].sourceId).toMatch(/^nats:/);
   });
 
   it("a campaign service that was down while events were published catches up on restart", async () => {

@@ -27,7 +27,7 @@ describe("bad input -> the right code, never INTERNAL", () => {
     ["start 25:00", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("25:00", "26:00")] } }), Code.InvalidArgument, "schedule.windows[0].start"],
     ["start == end", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("09:00", "09:00")] } }), Code.InvalidArgument, "schedule.windows[0].end"],
     ["unknown weekday", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("09:00", "10:00", [9 as DayOfWeek])] } }), Code.InvalidArgument, "schedule.windows[0].days_of_week[0]"],
-    ["unspecified weekday", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("09:00", "10:00", [0 as DayOfWeek])] } }), Code.InvalidArgument, "schedule.windows[0].days_of_week[0]"],
+    ["unspecified weekday", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("09:00", "10:00", [0])] } }), Code.InvalidArgument, "schedule.windows[0].days_of_week[0]"],
     ["no weekday", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { windows: [window("09:00", "10:00", [])] } }), Code.InvalidArgument, "schedule.windows[0].days_of_week"],
     ["bad zone", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { timeZone: "Mars/Olympus", windows: [window("09:00", "10:00")] } }), Code.InvalidArgument, "schedule.time_zone"],
     ["abbreviation zone EST", () => h.campaigns.createCampaign({ brandId, name: "x", schedule: { timeZone: "EST", windows: [window("09:00", "10:00")] } }), Code.InvalidArgument, "schedule.time_zone"],
@@ -65,7 +65,7 @@ describe("a schedule's own zone", () => {
     const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Zoned", schedule: { timeZone: "europe/paris", windows } });
     expect(campaign!.schedule!.timeZone).toBe("Europe/Paris");
     const err = await rejection(h.campaigns.createCampaign({ brandId, name: "Offset", schedule: { timeZone: "+05:00", windows } }));
-    expect(err.findDetails(BadRequestSchema)[0]!.fieldViolations[0]!.description).toMatch(/^"\+05:00" is not a region time zone: use an IANA Area\/Location zone/);
+    expect(err.findDetails(BadRequestSchema)[0].fieldViolations[0].description).toMatch(/^"\+05:00" is not a region time zone: use an IANA Area\/Location zone/);
   });
 });
 
@@ -129,8 +129,8 @@ describe("next_change_time and grouped clock writes", () => {
     const unknown = "01900000-0000-7000-8000-0000000000ef";
     const results = await Promise.allSettled([
       ...made.map((c) => h.campaignClock.setDaypartState(flip(c))),
-      h.campaignClock.setDaypartState({ ...flip(made[0]!), campaignId: unknown }),
-      h.campaignClock.setDaypartState(flip(made[1]!)), // the same call twice in one burst
+      h.campaignClock.setDaypartState({ ...flip(made[0]), campaignId: unknown }),
+      h.campaignClock.setDaypartState(flip(made[1])), // the same call twice in one burst
     ]);
     const answers = results.map((r) => (r.status === "fulfilled" ? r.value : ConnectError.from(r.reason)));
     // Every flip changed its campaign; the unknown id alone is NOT_FOUND; the repeat changed nothing.
