@@ -3,7 +3,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$ROOT/node_modules/.bin:$PATH"
 
-log() { printf '\n==> %s\n' "$*" >&2; }
+# Each step says how long the script has run (bash's SECONDS), so a slow step shows where it is.
+log() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
 # Installs npm dependencies when node_modules is missing or older than the lock file. The Node 24
 # runtime itself comes from the `node` devDependency (this machine's system Node may be older).
