@@ -13,7 +13,9 @@ import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { ghz, percentile, startBenchSystem } from "./lib.ts";
 
-const { values } = parseArgs({ options: { calls: { type: "string", default: "8000" }, rounds: { type: "string", default: "4" } } });
+const { values } = parseArgs({
+  options: { calls: { type: "string", default: "8000" }, rounds: { type: "string", default: "4" } },
+});
 const CALLS = Number(values.calls);
 const ROUNDS = Number(values.rounds);
 const CALLERS = 64;
@@ -36,39 +38,71 @@ const [on, off] = system.replicasOf("budget").map((r) => r.url);
 const ports = { on: new URL(on).port, off: new URL(off).port };
 
 try {
-  const brands = createClient(BrandService, createGrpcTransport({ baseUrl: system.urls.brand, interceptors: auth.admin }));
+  const brands = createClient(
+    BrandService,
+    createGrpcTransport({ baseUrl: system.urls.brand, interceptors: auth.admin }),
+  );
   const brandIds: string[] = [];
-  for (let i = 0; i < BRANDS; i++) brandIds.push((await brands.createBrand({ name: `${tag} ${i}`, timeZone: "UTC" })).brand!.id);
+  for (let i = 0; i < BRANDS; i++)
+    brandIds.push((await brands.createBrand({ name: `${tag} ${i}`, timeZone: "UTC" })).brand!.id);
   const token = await auth.mint({ sub: "bench:ad-server", role: "ad-server", brands: brandIds });
   const campaignId = "01900000-0000-7000-8000-00000000beef";
   const clients = {
     on: createClient(BudgetService, createGrpcTransport({ baseUrl: on, interceptors: [bearerInterceptor(token)] })),
     off: createClient(BudgetService, createGrpcTransport({ baseUrl: off })),
   };
-  for (const c of Object.values(clients)) await Promise.all(brandIds.map((brandId, i) => c.recordSpend({ eventId: `warm-${i}-${Math.random()}`, brandId, campaignId, amountMicros: 1n })));
+  for (const c of Object.values(clients))
+    await Promise.all(
+      brandIds.map((brandId, i) =>
+        c.recordSpend({ eventId: `warm-${i}-${Math.random()}`, brandId, campaignId, amountMicros: 1n }),
+      ),
+    );
 
   let errors = 0;
-  const acc: Record<"node" | "ghz", Record<"on" | "off", number[]>> = { node: { on: [0, 0], off: [0, 0] }, ghz: { on: [0, 0], off: [0, 0] } };
+  const acc: Record<"node" | "ghz", Record<"on" | "off", number[]>> = {
+    node: { on: [0, 0], off: [0, 0] },
+    ghz: { on: [0, 0], off: [0, 0] },
+  };
   const p99 = { node: { on: 0, off: 0 }, ghz: { on: 0, off: 0 } };
   for (let round = 0; round < ROUNDS; round++) {
     for (const which of round % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)) {
       const latencies: number[] = [];
       let next = 0;
       const t0 = performance.now();
-      await Promise.all(Array.from({ length: CALLERS }, async () => {
-        for (let i = next++; i < CALLS; i = next++) {
-          const s = performance.now();
-          await clients[which].recordSpend({ eventId: `n-${which}-${round}-${i}`, brandId: brandIds[i % BRANDS], campaignId, amountMicros: 1000n }).catch(() => errors++);
-          latencies.push(performance.now() - s);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: CALLERS }, async () => {
+          for (let i = next++; i < CALLS; i = next++) {
+            const s = performance.now();
+            await clients[which]
+              .recordSpend({
+                eventId: `n-${which}-${round}-${i}`,
+                brandId: brandIds[i % BRANDS],
+                campaignId,
+                amountMicros: 1000n,
+              })
+              .catch(() => errors++);
+            latencies.push(performance.now() - s);
+          }
+        }),
+      );
       acc.node[which][0] += CALLS;
       acc.node[which][1] += (performance.now() - t0) / 1000;
-      p99.node[which] = Math.max(p99.node[which], percentile(latencies.sort((a, b) => a - b), 99));
+      p99.node[which] = Math.max(
+        p99.node[which],
+        percentile(
+          latencies.sort((a, b) => a - b),
+          99,
+        ),
+      );
       const r = ghz({
         target: `127.0.0.1:${ports[which]}`,
         call: "adbudget.budget.v1.BudgetService.RecordSpend",
-        data: brandIds.map((brandId) => ({ event_id: `g-${which}-${round}-{{.RequestNumber}}`, brand_id: brandId, campaign_id: campaignId, amount_micros: "1000" })),
+        data: brandIds.map((brandId) => ({
+          event_id: `g-${which}-${round}-{{.RequestNumber}}`,
+          brand_id: brandId,
+          campaign_id: campaignId,
+          amount_micros: "1000",
+        })),
         metadata: which === "on" ? { authorization: `Bearer ${token}` } : undefined,
         total: CALLS,
         concurrency: CALLERS,
@@ -84,7 +118,9 @@ try {
   console.log(`| --- | ---: | ---: | ---: | ---: | ---: |`);
   for (const c of ["ghz", "node"] as const) {
     const rate = (w: "on" | "off") => acc[c][w][0] / acc[c][w][1];
-    console.log(`| ${c === "ghz" ? "ghz" : "connect-node"} | ${Math.round(rate("on"))} | ${p99[c].on.toFixed(1)} | ${Math.round(rate("off"))} | ${p99[c].off.toFixed(1)} | ${(rate("on") / rate("off")).toFixed(2)} |`);
+    console.log(
+      `| ${c === "ghz" ? "ghz" : "connect-node"} | ${Math.round(rate("on"))} | ${p99[c].on.toFixed(1)} | ${Math.round(rate("off"))} | ${p99[c].off.toFixed(1)} | ${(rate("on") / rate("off")).toFixed(2)} |`,
+    );
   }
   console.log(`errors: ${errors}`);
   process.exitCode = errors === 0 ? 0 : 1;

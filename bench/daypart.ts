@@ -27,7 +27,9 @@ import { formatClock } from "@adbudget/time";
 import { daypartWorkflowId, readWorkerConfig, startWorker } from "@adbudget/workflows";
 import { percentile, startBenchSystem } from "./lib.ts";
 
-const { values } = parseArgs({ options: { campaigns: { type: "string", default: "2000" }, minutes: { type: "string", default: "3" } } });
+const { values } = parseArgs({
+  options: { campaigns: { type: "string", default: "2000" }, minutes: { type: "string", default: "3" } },
+});
 const N = Number(values.campaigns);
 const MINUTES = Number(values.minutes);
 const MINUTE = 60_000;
@@ -48,7 +50,8 @@ const devServer = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServe
 const temporalAddress = process.env.TEMPORAL_ADDRESS ?? devServer!.address;
 const worker = await startWorker(
   readWorkerConfig({
-    ...common, ...urls,
+    ...common,
+    ...urls,
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_TASK_QUEUE: `${tag}-queue`,
     CLOCKS_BRAND_CONSUMER: `${tag}-b`,
@@ -67,8 +70,12 @@ const ceilingWorker = await Worker.create({
   workflowsPath: new URL("./daypart-ceiling-workflows.ts", import.meta.url).pathname,
   activities: { wallClock: async () => Date.now() },
   // The clocks worker's settings (the SDK's defaults unless CLOCKS_* are set).
-  ...(process.env.CLOCKS_WORKFLOW_TASK_SLOTS ? { maxConcurrentWorkflowTaskExecutions: Number(process.env.CLOCKS_WORKFLOW_TASK_SLOTS) } : {}),
-  ...(process.env.CLOCKS_LOCAL_ACTIVITY_SLOTS ? { maxConcurrentLocalActivityExecutions: Number(process.env.CLOCKS_LOCAL_ACTIVITY_SLOTS) } : {}),
+  ...(process.env.CLOCKS_WORKFLOW_TASK_SLOTS
+    ? { maxConcurrentWorkflowTaskExecutions: Number(process.env.CLOCKS_WORKFLOW_TASK_SLOTS) }
+    : {}),
+  ...(process.env.CLOCKS_LOCAL_ACTIVITY_SLOTS
+    ? { maxConcurrentLocalActivityExecutions: Number(process.env.CLOCKS_LOCAL_ACTIVITY_SLOTS) }
+    : {}),
 });
 const ceilingDone = ceilingWorker.run();
 
@@ -85,7 +92,9 @@ try {
   const ceilingAt = first + MINUTES * MINUTE;
   const clock = (ms: number) => formatClock(Math.floor((ms % 86_400_000) / MINUTE));
   const boundaryOf = new Map<string, number>();
-  console.error(`creating ${N} dayparted campaigns; boundaries at ${boundaries.map((b) => new Date(b).toISOString()).join(", ")}; ceiling at ${new Date(ceilingAt).toISOString()}`);
+  console.error(
+    `creating ${N} dayparted campaigns; boundaries at ${boundaries.map((b) => new Date(b).toISOString()).join(", ")}; ceiling at ${new Date(ceilingAt).toISOString()}`,
+  );
   let next = 0;
   let wrongNextChange = 0;
   await Promise.all(
@@ -96,10 +105,14 @@ try {
           const { campaign } = await campaigns.createCampaign({
             brandId: brand!.id,
             name: `c${i}`,
-            schedule: { timeZone: "UTC", windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: clock(end - 60 * MINUTE), end: clock(end) }] },
+            schedule: {
+              timeZone: "UTC",
+              windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: clock(end - 60 * MINUTE), end: clock(end) }],
+            },
           });
           if (Date.now() >= end) problem(`campaign c${i} was created after its boundary`);
-          if (campaign!.nextChangeTime === undefined || timestampMs(campaign!.nextChangeTime) !== end) wrongNextChange++;
+          if (campaign!.nextChangeTime === undefined || timestampMs(campaign!.nextChangeTime) !== end)
+            wrongNextChange++;
           boundaryOf.set(campaign!.id, end);
         } catch (err) {
           problem(`create c${i}: ${String(err)}`);
@@ -112,9 +125,16 @@ try {
   const perMinute = Math.ceil(N / MINUTES);
   const ceilingRuns = await Promise.all(
     Array.from({ length: perMinute }, (_, i) =>
-      worker.client.workflow.start("timerOnly", { taskQueue: `${tag}-ceiling`, workflowId: `${tag}-ceiling-${i}`, args: [ceilingAt] })),
+      worker.client.workflow.start("timerOnly", {
+        taskQueue: `${tag}-ceiling`,
+        workflowId: `${tag}-ceiling-${i}`,
+        args: [ceilingAt],
+      }),
+    ),
   );
-  console.error(`created ${boundaryOf.size} campaigns and ${ceilingRuns.length} ceiling workflows; ${((first - Date.now()) / 1000).toFixed(0)} s before the first boundary`);
+  console.error(
+    `created ${boundaryOf.size} campaigns and ${ceilingRuns.length} ceiling workflows; ${((first - Date.now()) / 1000).toFixed(0)} s before the first boundary`,
+  );
 
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 500);
@@ -143,21 +163,37 @@ try {
   pageToken = "";
   do {
     const page = await campaigns.listCampaigns({ brandId: brand!.id, pageSize: 1000, pageToken });
-    notPaused += page.campaigns.filter((c) => c.serving || !c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART)).length;
+    notPaused += page.campaigns.filter(
+      (c) => c.serving || !c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART),
+    ).length;
     pageToken = page.nextPageToken;
   } while (pageToken);
   if (notPaused > 0) problem(`${notPaused} campaigns are not paused OUTSIDE_DAYPART after their boundary`);
 
-  const ceilingLate = (await Promise.all(ceilingRuns.map((h) => h.result().then((at: number) => at - ceilingAt, (err: unknown) => {
-    problem(`ceiling workflow: ${String(err)}`);
-    return NaN;
-  })))).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  const ceilingLate = (
+    await Promise.all(
+      ceilingRuns.map((h) =>
+        h.result().then(
+          (at: number) => at - ceilingAt,
+          (err: unknown) => {
+            problem(`ceiling workflow: ${String(err)}`);
+            return NaN;
+          },
+        ),
+      ),
+    )
+  )
+    .filter((x) => !Number.isNaN(x))
+    .sort((a, b) => a - b);
 
   // Where the lateness goes, from the histories of a sample: the server firing the timer, the
   // workflow task waiting for the worker, the worker's turn up to the commit.
   const hops = { fired: [] as number[], taskStarted: [] as number[], committed: [] as number[] };
   const ceilingHops = { fired: [] as number[], taskStarted: [] as number[] };
-  const sample = [...boundaryOf.entries()].filter(([id]) => stops.has(id)).sort(() => Math.random() - 0.5).slice(0, 200);
+  const sample = [...boundaryOf.entries()]
+    .filter(([id]) => stops.has(id))
+    .sort(() => Math.random() - 0.5)
+    .slice(0, 200);
   for (const [id, boundary] of sample) {
     const h = afterBoundary(await worker.client.workflow.getHandle(daypartWorkflowId(id)).fetchHistory(), boundary);
     if (h === undefined) continue;
@@ -174,27 +210,52 @@ try {
   for (const xs of [...Object.values(hops), ...Object.values(ceilingHops)]) xs.sort((a, b) => a - b);
 
   const ms = (xs: number[], p: number) => percentile(xs, p).toFixed(0);
-  console.log(`\n| what | at one instant | stopped (distinct) | stopped twice | p50 late ms | p99 late ms | max late ms |`);
+  console.log(
+    `\n| what | at one instant | stopped (distinct) | stopped twice | p50 late ms | p99 late ms | max late ms |`,
+  );
   console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: |`);
-  console.log(`| daypart stops (${N} workflows) | ~${perMinute} | ${stops.size} / ${boundaryOf.size} | ${duplicated} | ${ms(late, 50)} | ${ms(late, 99)} | ${late.at(-1)?.toFixed(0)} |`);
-  console.log(`| ceiling: timer + local activity, nothing else | ${ceilingRuns.length} | ${ceilingLate.length} / ${ceilingRuns.length} | - | ${ms(ceilingLate, 50)} | ${ms(ceilingLate, 99)} | ${ceilingLate.at(-1)?.toFixed(0)} |`);
-  console.log(`\nWhere the time goes (${hops.fired.length} stops and ${ceilingHops.fired.length} ceiling runs sampled; p50 / p99 ms):`);
+  console.log(
+    `| daypart stops (${N} workflows) | ~${perMinute} | ${stops.size} / ${boundaryOf.size} | ${duplicated} | ${ms(late, 50)} | ${ms(late, 99)} | ${late.at(-1)?.toFixed(0)} |`,
+  );
+  console.log(
+    `| ceiling: timer + local activity, nothing else | ${ceilingRuns.length} | ${ceilingLate.length} / ${ceilingRuns.length} | - | ${ms(ceilingLate, 50)} | ${ms(ceilingLate, 99)} | ${ceilingLate.at(-1)?.toFixed(0)} |`,
+  );
+  console.log(
+    `\nWhere the time goes (${hops.fired.length} stops and ${ceilingHops.fired.length} ceiling runs sampled; p50 / p99 ms):`,
+  );
   console.log(`| hop | daypart stops | ceiling |`);
   console.log(`| --- | ---: | ---: |`);
-  console.log(`| boundary -> timer fired (server) | ${ms(hops.fired, 50)} / ${ms(hops.fired, 99)} | ${ms(ceilingHops.fired, 50)} / ${ms(ceilingHops.fired, 99)} |`);
-  console.log(`| timer fired -> workflow task started (queue, poll) | ${ms(hops.taskStarted, 50)} / ${ms(hops.taskStarted, 99)} | ${ms(ceilingHops.taskStarted, 50)} / ${ms(ceilingHops.taskStarted, 99)} |`);
-  console.log(`| task started -> state committed (worker, campaign service) | ${ms(hops.committed, 50)} / ${ms(hops.committed, 99)} | - |`);
-  console.log(`\nbench process (worker + ceiling worker) peak RSS: ${(peakRss / 2 ** 20).toFixed(0)} MiB; errors: ${errors.length}`);
+  console.log(
+    `| boundary -> timer fired (server) | ${ms(hops.fired, 50)} / ${ms(hops.fired, 99)} | ${ms(ceilingHops.fired, 50)} / ${ms(ceilingHops.fired, 99)} |`,
+  );
+  console.log(
+    `| timer fired -> workflow task started (queue, poll) | ${ms(hops.taskStarted, 50)} / ${ms(hops.taskStarted, 99)} | ${ms(ceilingHops.taskStarted, 50)} / ${ms(ceilingHops.taskStarted, 99)} |`,
+  );
+  console.log(
+    `| task started -> state committed (worker, campaign service) | ${ms(hops.committed, 50)} / ${ms(hops.committed, 99)} | - |`,
+  );
+  console.log(
+    `\nbench process (worker + ceiling worker) peak RSS: ${(peakRss / 2 ** 20).toFixed(0)} MiB; errors: ${errors.length}`,
+  );
 } catch (err) {
   problem(`bench aborted: ${String(err)}`);
 } finally {
   // End the bench's workflows, then everything it started.
   const running = [];
-  for await (const wf of worker.client.workflow.list({ query: `(TaskQueue = "${tag}-queue" OR TaskQueue = "${tag}-ceiling") AND ExecutionStatus = "Running"` })) {
+  for await (const wf of worker.client.workflow.list({
+    query: `(TaskQueue = "${tag}-queue" OR TaskQueue = "${tag}-ceiling") AND ExecutionStatus = "Running"`,
+  })) {
     running.push(wf.workflowId);
   }
   for (let i = 0; i < running.length; i += 50) {
-    await Promise.all(running.slice(i, i + 50).map((id) => worker.client.workflow.getHandle(id).terminate("bench over").catch(() => undefined)));
+    await Promise.all(
+      running.slice(i, i + 50).map((id) =>
+        worker.client.workflow
+          .getHandle(id)
+          .terminate("bench over")
+          .catch(() => undefined),
+      ),
+    );
   }
   ceilingWorker.shutdown();
   await ceilingDone;
@@ -204,8 +265,12 @@ try {
   await system.stop();
 }
 /** The first timer fired at or after `boundary` (less a second of clock skew) and the workflow task it started. */
-function afterBoundary(history: temporal.api.history.v1.IHistory, boundary: number): { fired: number; taskStarted: number } | undefined {
-  const time = (e: temporal.api.history.v1.IHistoryEvent) => Number(e.eventTime!.seconds!.toString()) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+function afterBoundary(
+  history: temporal.api.history.v1.IHistory,
+  boundary: number,
+): { fired: number; taskStarted: number } | undefined {
+  const time = (e: temporal.api.history.v1.IHistoryEvent) =>
+    Number(e.eventTime!.seconds!.toString()) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
   const events = history.events ?? [];
   const i = events.findIndex((e) => e.timerFiredEventAttributes && time(e) >= boundary - 1000);
   if (i < 0) return undefined;

@@ -20,7 +20,9 @@ import { BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/even
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
 import { cpuBetween, cpuSnapshot, percentile, pidOf, startBenchSystem } from "./lib.ts";
 
-const { values } = parseArgs({ options: { brands: { type: "string", default: "200" }, concurrency: { type: "string", default: "8" } } });
+const { values } = parseArgs({
+  options: { brands: { type: "string", default: "200" }, concurrency: { type: "string", default: "8" } },
+});
 const BRANDS = Number(values.brands);
 const CONCURRENCY = Number(values.concurrency);
 const WARMUP = 16;
@@ -41,11 +43,19 @@ try {
   // outbox, relay, the campaign consumer's pause, the watch fan-out) runs compiled, as in a
   // service that has been up a while, instead of its first runs landing in the percentiles.
   for (let i = 0; i < BRANDS + WARMUP; i++) {
-    const { brand } = await brands.createBrand({ name: `${tag} ${i}`, timeZone: i % 2 ? "America/New_York" : "Asia/Kathmandu" });
+    const { brand } = await brands.createBrand({
+      name: `${tag} ${i}`,
+      timeZone: i % 2 ? "America/New_York" : "Asia/Kathmandu",
+    });
     await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: 1_000_000n });
     const { campaign } = await campaigns.createCampaign({ brandId: brand!.id, name: `c${i}` });
     // Warm the budget service's campaign directory, below the limit.
-    await budget.recordSpend({ eventId: `${tag}-warm-${i}`, brandId: brand!.id, campaignId: campaign!.id, amountMicros: 1n });
+    await budget.recordSpend({
+      eventId: `${tag}-warm-${i}`,
+      brandId: brand!.id,
+      campaignId: campaign!.id,
+      amountMicros: 1n,
+    });
     setups.push({ brandId: brand!.id, campaignId: campaign!.id });
   }
 
@@ -63,8 +73,12 @@ try {
     const t0 = campaignId === undefined ? undefined : hopFrom.get(campaignId);
     if (t0 !== undefined) list.push(performance.now() - t0);
   };
-  nc.subscribe(`${tag}.budget.exhausted.>`, { callback: (_e, m) => hop(hops.budgetEvent, brandOf.get(fromBinary(BudgetPeriodEventSchema, m.data).brandId)) });
-  nc.subscribe(`${tag}.campaign.state.>`, { callback: (_e, m) => hop(hops.campaignEvent, fromBinary(CampaignStateChangedEventSchema, m.data).campaign?.id) });
+  nc.subscribe(`${tag}.budget.exhausted.>`, {
+    callback: (_e, m) => hop(hops.budgetEvent, brandOf.get(fromBinary(BudgetPeriodEventSchema, m.data).brandId)),
+  });
+  nc.subscribe(`${tag}.campaign.state.>`, {
+    callback: (_e, m) => hop(hops.campaignEvent, fromBinary(CampaignStateChangedEventSchema, m.data).campaign?.id),
+  });
   const abort = new AbortController();
   let ready!: () => void;
   const snapshotDone = new Promise<void>((r) => (ready = r));
@@ -74,7 +88,8 @@ try {
     try {
       for await (const m of campaigns.watchCampaigns({}, { signal: abort.signal })) {
         if (m.type === WatchEventType.SNAPSHOT_COMPLETE) ready();
-        if (m.type !== WatchEventType.CHANGED || !m.campaign?.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED)) continue;
+        if (m.type !== WatchEventType.CHANGED || !m.campaign?.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED))
+          continue;
         const t0 = sentAt.get(m.campaign.id);
         if (t0 === undefined) continue;
         sentAt.delete(m.campaign.id);
@@ -89,20 +104,31 @@ try {
 
   console.error(`warming up: exhausting ${WARMUP} brands first (not measured)`);
   for (const [i, s] of warm.entries()) {
-    await budget.recordSpend({ eventId: `${tag}-w-${i}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: 2_000_000n }).catch(() => errors++);
+    await budget
+      .recordSpend({ eventId: `${tag}-w-${i}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: 2_000_000n })
+      .catch(() => errors++);
   }
   // The brands are spending (as a brand about to run out is): each one's cached entries are fresh.
   let touched = 0;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    for (let i = touched++; i < BRANDS; i = touched++) {
-      const s = setups[i];
-      await budget.recordSpend({ eventId: `${tag}-t-${i}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: 1n }).catch(() => errors++);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = touched++; i < BRANDS; i = touched++) {
+        const s = setups[i];
+        await budget
+          .recordSpend({ eventId: `${tag}-t-${i}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: 1n })
+          .catch(() => errors++);
+      }
+    }),
+  );
   await new Promise((r) => setTimeout(r, 1000));
 
   console.error(`exhausting ${BRANDS} brands, ${CONCURRENCY} at a time`);
-  const names = new Map([[pidOf(system, "budget"), "budget"], [pidOf(system, "campaign"), "campaign"], [pidOf(system, "brand"), "brand"], [process.pid, "bench"]]);
+  const names = new Map([
+    [pidOf(system, "budget"), "budget"],
+    [pidOf(system, "campaign"), "campaign"],
+    [pidOf(system, "brand"), "brand"],
+    [process.pid, "bench"],
+  ]);
   const cpuBefore = cpuSnapshot([...names.keys()]);
   const startedAt = performance.now();
   let next = 0;
@@ -113,7 +139,12 @@ try {
         sentAt.set(s.campaignId, performance.now());
         hopFrom.set(s.campaignId, performance.now());
         try {
-          await budget.recordSpend({ eventId: `${tag}-x-${i}`, brandId: s.brandId, campaignId: s.campaignId, amountMicros: 2_000_000n });
+          await budget.recordSpend({
+            eventId: `${tag}-x-${i}`,
+            brandId: s.brandId,
+            campaignId: s.campaignId,
+            amountMicros: 2_000_000n,
+          });
           hop(hops.answered, s.campaignId);
         } catch (err) {
           errors++;
@@ -139,12 +170,18 @@ try {
   }
   console.log(`\n| brands exhausted | seen on WatchCampaigns | p50 ms | p99 ms | max ms |`);
   console.log(`| ---: | ---: | ---: | ---: | ---: |`);
-  console.log(`| ${BRANDS} | ${sorted.length} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 99).toFixed(1)} | ${sorted.at(-1)!.toFixed(1)} |`);
-  console.log(`\nCPU while the ${BRANDS} exhaustions ran (${elapsed.toFixed(1)} s, ${(BRANDS / elapsed).toFixed(0)} exhaustions/s; "rest" is NATS and everything else):`);
+  console.log(
+    `| ${BRANDS} | ${sorted.length} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 99).toFixed(1)} | ${sorted.at(-1)!.toFixed(1)} |`,
+  );
+  console.log(
+    `\nCPU while the ${BRANDS} exhaustions ran (${elapsed.toFixed(1)} s, ${(BRANDS / elapsed).toFixed(0)} exhaustions/s; "rest" is NATS and everything else):`,
+  );
   console.log(`| per exhaustion, CPU ms | budget | campaign | brand | postgres | bench client | rest | machine idle |`);
   console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   const per = (k: string) => ((cpu[k] * 1000) / BRANDS).toFixed(2);
-  console.log(`| | ${per("budget")} | ${per("campaign")} | ${per("brand")} | ${per("postgres")} | ${per("bench")} | ${per("client")} | ${((cpu.idle / (elapsed * 2)) * 100).toFixed(0)}% |`);
+  console.log(
+    `| | ${per("budget")} | ${per("campaign")} | ${per("brand")} | ${per("postgres")} | ${per("bench")} | ${per("client")} | ${((cpu.idle / (elapsed * 2)) * 100).toFixed(0)}% |`,
+  );
   console.log(`\nerrors: ${errors}${sorted.length < BRANDS ? `; ${BRANDS - sorted.length} pauses never seen` : ""}`);
   if (errors > 0 || sorted.length < BRANDS) process.exitCode = 1;
 } finally {

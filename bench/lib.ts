@@ -14,7 +14,14 @@ import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 
 export const ROOT = join(import.meta.dirname, "..");
 
-import { freePort, LaunchedProcess, launchSystemProcesses, toolBinary, type SystemProcessOptions, type SystemProcesses } from "@adbudget/testing";
+import {
+  freePort,
+  LaunchedProcess,
+  launchSystemProcesses,
+  toolBinary,
+  type SystemProcessOptions,
+  type SystemProcesses,
+} from "@adbudget/testing";
 
 /**
  * The services under load as processes on fresh databases and the bench's own streams, through
@@ -55,7 +62,12 @@ export async function startBareServer(): Promise<{ port: number; process: Launch
   p.start();
   const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
   const deadline = Date.now() + 30_000;
-  while (!(await health.check({}, { timeoutMs: 1000 }).then(() => true, () => false))) {
+  while (
+    !(await health.check({}, { timeoutMs: 1000 }).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     if (!p.running || Date.now() > deadline) {
       await p.stop();
       throw new Error(`the bare server did not start:\n${p.lastLines()}`);
@@ -100,7 +112,10 @@ export function ghzBinary(): string {
     return toolBinary("ghz");
   } catch {
     console.error(`building ghz ${GHZ_VERSION} (go install, one time)`);
-    execFileSync("go", ["install", `github.com/bojand/ghz/cmd/ghz@${GHZ_VERSION}`], { stdio: "inherit", env: { ...process.env, GOTOOLCHAIN: "local" } });
+    execFileSync("go", ["install", `github.com/bojand/ghz/cmd/ghz@${GHZ_VERSION}`], {
+      stdio: "inherit",
+      env: { ...process.env, GOTOOLCHAIN: "local" },
+    });
     return toolBinary("ghz");
   }
 }
@@ -119,21 +134,49 @@ export interface GhzResult {
  * One ghz run against `target` (plaintext, schema by server reflection): `total` calls of `call`
  * by `concurrency` workers. `data` may use ghz's templates ({{.RequestNumber}}, {{.WorkerID}}).
  */
-export function ghz(options: { target: string; call: string; data: unknown; metadata?: Record<string, string>; total: number; concurrency: number; connections?: number }): GhzResult {
+export function ghz(options: {
+  target: string;
+  call: string;
+  data: unknown;
+  metadata?: Record<string, string>;
+  total: number;
+  concurrency: number;
+  connections?: number;
+}): GhzResult {
   const args = [
-    "--insecure", "--call", options.call, "-d", JSON.stringify(options.data),
-    "-n", String(options.total), "-c", String(options.concurrency), "--connections", String(options.connections ?? 1),
-    "--format", "json",
+    "--insecure",
+    "--call",
+    options.call,
+    "-d",
+    JSON.stringify(options.data),
+    "-n",
+    String(options.total),
+    "-c",
+    String(options.concurrency),
+    "--connections",
+    String(options.connections ?? 1),
+    "--format",
+    "json",
   ];
-  if (options.metadata) args.push("--metadata", JSON.stringify(options.metadata), "--reflect-metadata", JSON.stringify(options.metadata));
+  if (options.metadata)
+    args.push("--metadata", JSON.stringify(options.metadata), "--reflect-metadata", JSON.stringify(options.metadata));
   const out = execFileSync(ghzBinary(), [...args, options.target], { maxBuffer: 256 * 1024 * 1024 }).toString();
   const r = JSON.parse(out) as {
-    count: number; total: number; rps: number;
+    count: number;
+    total: number;
+    rps: number;
     latencyDistribution: { percentage: number; latency: number }[] | null;
     statusCodeDistribution: Record<string, number>;
   };
   const at = (p: number) => (r.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
-  return { count: r.count, seconds: r.total / 1e9, rps: r.rps, p50Ms: at(50), p99Ms: at(99), statuses: r.statusCodeDistribution ?? {} };
+  return {
+    count: r.count,
+    seconds: r.total / 1e9,
+    rps: r.rps,
+    p50Ms: at(50),
+    p99Ms: at(99),
+    statuses: r.statusCodeDistribution ?? {},
+  };
 }
 
 /** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
@@ -172,7 +215,12 @@ export function cpuSnapshot(pids: number[]): CpuSnapshot {
       // gone meanwhile
     }
   }
-  return { machineBusy: (total - idle) / TICKS_PER_SECOND, machineTotal: total / TICKS_PER_SECOND, byPid: new Map(pids.map((p) => [p, pidCpu(p)])), postgres };
+  return {
+    machineBusy: (total - idle) / TICKS_PER_SECOND,
+    machineTotal: total / TICKS_PER_SECOND,
+    byPid: new Map(pids.map((p) => [p, pidCpu(p)])),
+    postgres,
+  };
 }
 
 /** CPU seconds used between two snapshots: each named process, PostgreSQL, the rest (the client), and the machine's idle share. */

@@ -23,7 +23,10 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "25" }, calls: { type: "string" } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: "string", default: "25" }, calls: { type: "string" } },
+});
 const profile = JSON.parse(readFileSync(positionals[0], "utf8")) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();
@@ -77,14 +80,22 @@ for (const [id, us] of self) {
   for (const a of seen) inclusive.set(a, (inclusive.get(a) ?? 0) + us);
 }
 const calls = values.calls === undefined ? undefined : Number(values.calls);
-const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%${calls ? `  ${(us / calls).toFixed(1).padStart(7)} µs/call` : ""}`;
+const pct = (us: number) =>
+  `${((100 * us) / total).toFixed(1).padStart(5)}%${calls ? `  ${(us / calls).toFixed(1).padStart(7)} µs/call` : ""}`;
 const busy = total - (areas.get("((idle))") ?? 0);
-console.log(`${positionals[0]}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (${pct(busy)})`);
+console.log(
+  `${positionals[0]}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (${pct(busy)})`,
+);
 console.log("\nself time by area:");
 for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, 30)) console.log(`  ${pct(us)}  ${a}`);
 console.log("\nattributed (each sample to the nearest frame above it outside the RPC stack):");
 for (const [a, us] of [...attributed].sort((x, y) => y[1] - x[1]).slice(0, 30)) console.log(`  ${pct(us)}  ${a}`);
 console.log("\ninclusive by area (a sample counts for every area on its stack):");
-for (const [a, us] of [...inclusive].filter(([a]) => !a.startsWith("((")).sort((x, y) => y[1] - x[1]).slice(0, 30)) console.log(`  ${pct(us)}  ${a}`);
+for (const [a, us] of [...inclusive]
+  .filter(([a]) => !a.startsWith("(("))
+  .sort((x, y) => y[1] - x[1])
+  .slice(0, 30))
+  console.log(`  ${pct(us)}  ${a}`);
 console.log(`\ntop ${values.top} functions:`);
-for (const [f, us] of [...functions].sort((x, y) => y[1] - x[1]).slice(0, Number(values.top))) console.log(`  ${pct(us)}  ${f}`);
+for (const [f, us] of [...functions].sort((x, y) => y[1] - x[1]).slice(0, Number(values.top)))
+  console.log(`  ${pct(us)}  ${f}`);

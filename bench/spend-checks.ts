@@ -27,7 +27,14 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
   const checks: Check[] = [];
   try {
     // 1. The ledger holds exactly what was acknowledged (client-tracked events, per brand).
-    const { rows: ledger } = await pool.query<{ brand_id: string; tracked: string; tracked_n: string; ghz: string; ghz_n: string; total: string }>(
+    const { rows: ledger } = await pool.query<{
+      brand_id: string;
+      tracked: string;
+      tracked_n: string;
+      ghz: string;
+      ghz_n: string;
+      total: string;
+    }>(
       `select brand_id::text,
               coalesce(sum(amount_micros) filter (where event_id not like $1 || '%'), 0)::text as tracked,
               count(*) filter (where event_id not like $1 || '%')::text as tracked_n,
@@ -44,27 +51,56 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
       const r = byBrand.get(brandId);
       events += a.count;
       if (r === undefined || BigInt(r.tracked) !== a.amount || Number(r.tracked_n) !== a.count) {
-        wrong.push(`${brandId}: acknowledged ${a.count} events / ${a.amount}, stored ${r?.tracked_n ?? 0} / ${r?.tracked ?? 0}`);
+        wrong.push(
+          `${brandId}: acknowledged ${a.count} events / ${a.amount}, stored ${r?.tracked_n ?? 0} / ${r?.tracked ?? 0}`,
+        );
       }
     }
-    for (const r of ledger) if (!expect.acknowledged.has(r.brand_id) && Number(r.tracked_n) > 0) wrong.push(`${r.brand_id}: ${r.tracked_n} events stored, none acknowledged`);
-    checks.push({ name: "ledger = acknowledged, per brand (Node client)", ok: wrong.length === 0, figures: wrong.length === 0 ? `${events} events on ${expect.acknowledged.size} brands` : wrong.slice(0, 3).join("; ") });
+    for (const r of ledger)
+      if (!expect.acknowledged.has(r.brand_id) && Number(r.tracked_n) > 0)
+        wrong.push(`${r.brand_id}: ${r.tracked_n} events stored, none acknowledged`);
+    checks.push({
+      name: "ledger = acknowledged, per brand (Node client)",
+      ok: wrong.length === 0,
+      figures:
+        wrong.length === 0 ? `${events} events on ${expect.acknowledged.size} brands` : wrong.slice(0, 3).join("; "),
+    });
 
     // 2. ghz: every OK call stored once; a failed call may or may not be (indeterminate).
     const ghzN = ledger.reduce((n, r) => n + Number(r.ghz_n), 0);
     const ghzSum = ledger.reduce((n, r) => n + BigInt(r.ghz), 0n);
     const ghzOk = ghzN >= expect.ghz.ok && ghzN <= expect.ghz.sent && ghzSum === BigInt(ghzN) * expect.ghz.amount;
-    checks.push({ name: "ledger holds every call ghz saw OK, none twice", ok: ghzOk, figures: `${expect.ghz.ok} OK of ${expect.ghz.sent} sent, ${ghzN} stored, sum ${ghzSum}` });
+    checks.push({
+      name: "ledger holds every call ghz saw OK, none twice",
+      ok: ghzOk,
+      figures: `${expect.ghz.ok} OK of ${expect.ghz.sent} sent, ${ghzN} stored, sum ${ghzSum}`,
+    });
 
     // 3. Period totals equal the ledger, per brand, for days and for months.
     const { rows: periods } = await pool.query<{ brand_id: string; kind: number; spent: string; n: string }>(
       "select brand_id::text, kind, sum(spent_micros)::text as spent, sum(event_count)::text as n from budget_periods group by brand_id, kind",
     );
     const drift = periods.filter((p) => BigInt(p.spent) !== BigInt(byBrand.get(p.brand_id)?.total ?? "0"));
-    checks.push({ name: "period totals = ledger sums (day and month, per brand)", ok: drift.length === 0, figures: drift.length === 0 ? `${periods.length} brand-kinds` : drift.slice(0, 3).map((p) => `${p.brand_id} kind ${p.kind}: ${p.spent}`).join("; ") });
+    checks.push({
+      name: "period totals = ledger sums (day and month, per brand)",
+      ok: drift.length === 0,
+      figures:
+        drift.length === 0
+          ? `${periods.length} brand-kinds`
+          : drift
+              .slice(0, 3)
+              .map((p) => `${p.brand_id} kind ${p.kind}: ${p.spent}`)
+              .join("; "),
+    });
 
     // 3b. Each campaign's day totals equal the ledger (GetCampaignSpend's source).
-    const { rows: campaignDrift } = await pool.query<{ brand_id: string; campaign_id: string; day: string; kept: string | null; ledger: string | null }>(
+    const { rows: campaignDrift } = await pool.query<{
+      brand_id: string;
+      campaign_id: string;
+      day: string;
+      kept: string | null;
+      ledger: string | null;
+    }>(
       `select coalesce(c.brand_id, l.brand_id)::text as brand_id, coalesce(c.campaign_id, l.campaign_id)::text as campaign_id,
               coalesce(c.day, l.day)::text as day, c.spent_micros::text as kept, l.spent::text as ledger
        from campaign_day_spend c
@@ -72,11 +108,19 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
          on l.brand_id = c.brand_id and l.campaign_id = c.campaign_id and l.day = c.day
        where c.spent_micros is distinct from l.spent`,
     );
-    const { rows: [campaignDays] } = await pool.query<{ n: string }>("select count(*)::text as n from campaign_day_spend");
+    const {
+      rows: [campaignDays],
+    } = await pool.query<{ n: string }>("select count(*)::text as n from campaign_day_spend");
     checks.push({
       name: "campaign day totals = ledger sums (per brand, campaign and day)",
       ok: campaignDrift.length === 0,
-      figures: campaignDrift.length === 0 ? `${campaignDays.n} campaign-days` : campaignDrift.slice(0, 3).map((r) => `${r.campaign_id} ${r.day}: kept ${r.kept}, ledger ${r.ledger}`).join("; "),
+      figures:
+        campaignDrift.length === 0
+          ? `${campaignDays.n} campaign-days`
+          : campaignDrift
+              .slice(0, 3)
+              .map((r) => `${r.campaign_id} ${r.day}: kept ${r.kept}, ledger ${r.ledger}`)
+              .join("; "),
     });
 
     // 4. Each exhausted period published exactly one exhausted event; every brand ran out.
@@ -88,12 +132,25 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
       [expect.exhaustible],
     );
     const badEx = ex.filter((r) => r.periods === "0" || r.periods !== r.events);
-    checks.push({ name: "every brand ran out; one exhausted event per exhausted period", ok: badEx.length === 0, figures: badEx.length === 0 ? `${ex.length} brands, ${ex.reduce((n, r) => n + Number(r.events), 0)} events` : badEx.slice(0, 3).map((r) => `${r.brand_id}: ${r.periods} periods, ${r.events} events`).join("; ") });
+    checks.push({
+      name: "every brand ran out; one exhausted event per exhausted period",
+      ok: badEx.length === 0,
+      figures:
+        badEx.length === 0
+          ? `${ex.length} brands, ${ex.reduce((n, r) => n + Number(r.events), 0)} events`
+          : badEx
+              .slice(0, 3)
+              .map((r) => `${r.brand_id}: ${r.periods} periods, ${r.events} events`)
+              .join("; "),
+    });
 
     // 5. The outbox drains (the relay publishes everything to JetStream).
     let pending = -1;
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-      pending = Number((await pool.query<{ n: string }>("select count(*)::text as n from outbox where published_at is null")).rows[0].n);
+      pending = Number(
+        (await pool.query<{ n: string }>("select count(*)::text as n from outbox where published_at is null")).rows[0]
+          .n,
+      );
       if (pending === 0) break;
     }
     checks.push({ name: "outbox drained", ok: pending === 0, figures: `${pending} unpublished` });

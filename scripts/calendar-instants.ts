@@ -25,10 +25,22 @@ function emit(zone: string, what: string, d: ReturnType<typeof localDate> | unde
   lines.push(`${new Date(startOfDay(d, zone) - 10_000).toISOString()} ${zone} ${what}`);
 }
 
-emit("Asia/Kathmandu", "first-of-month", firstDay("Asia/Kathmandu", (d) => d.day === 1));
-emit("UTC", "new-year", firstDay("UTC", (d) => d.month === 1 && d.day === 1));
+emit(
+  "Asia/Kathmandu",
+  "first-of-month",
+  firstDay("Asia/Kathmandu", (d) => d.day === 1),
+);
+emit(
+  "UTC",
+  "new-year",
+  firstDay("UTC", (d) => d.month === 1 && d.day === 1),
+);
 for (const zone of ["America/Santiago", "America/Havana"]) {
   // A day whose first instant is not at 00:00 local: its midnight fell into a DST gap.
-  emit(zone, "dst-day-without-midnight", firstDay(zone, (d) => wallTime(startOfDay(d, zone), zone).hour !== 0));
+  emit(
+    zone,
+    "dst-day-without-midnight",
+    firstDay(zone, (d) => wallTime(startOfDay(d, zone), zone).hour !== 0),
+  );
 }
 console.log(lines.join("\n"));

@@ -32,10 +32,17 @@ export function readSpans(dir: string, traceId: string): SpanLine[] {
   return spans.sort((a, b) => a.time.localeCompare(b.time));
 }
 
-export function printTrace(traceId: string, what: string, say: (msg: string) => void, dir = process.env.DEMO_LOG_DIR ?? ".data/logs"): void {
+export function printTrace(
+  traceId: string,
+  what: string,
+  say: (msg: string) => void,
+  dir = process.env.DEMO_LOG_DIR ?? ".data/logs",
+): void {
   const spans = readSpans(dir, traceId);
   if (spans.length === 0) {
-    say(`trace ${traceId} (${what}): no spans in ${dir} (start the services with TRACING=stdout and logs there, as npm start does)`);
+    say(
+      `trace ${traceId} (${what}): no spans in ${dir} (start the services with TRACING=stdout and logs there, as npm start does)`,
+    );
     return;
   }
   say(`trace ${traceId} (${what}), ${spans.length} spans from ${dir}/*.log:`);

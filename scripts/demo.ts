@@ -36,8 +36,11 @@ import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campai
 import { addDays, formatClock, formatDate, localDate, wallTime } from "@adbudget/time";
 
 const url = (service: ServiceName) => process.env[`${SERVICES[service].envPrefix}_URL`] ?? defaultServiceUrl(service);
-const signingKey = JSON.parse(readFileSync(process.env.AUTH_PRIVATE_KEY_FILE || ".data/keys/signing-key.json", "utf8")) as JWK;
-const token = (claims: TokenClaims) => mintToken(signingKey, claims, { audience: process.env.AUTH_AUDIENCE || "adbudget", ttlSeconds: 3600 });
+const signingKey = JSON.parse(
+  readFileSync(process.env.AUTH_PRIVATE_KEY_FILE || ".data/keys/signing-key.json", "utf8"),
+) as JWK;
+const token = (claims: TokenClaims) =>
+  mintToken(signingKey, claims, { audience: process.env.AUTH_AUDIENCE || "adbudget", ttlSeconds: 3600 });
 const t = (u: string, bearer: string) => createGrpcTransport({ baseUrl: u, interceptors: [bearerInterceptor(bearer)] });
 const admin = await token({ sub: "demo:admin", role: "admin" });
 const brands = createClient(BrandService, t(url("brand"), admin));
@@ -84,7 +87,9 @@ for (const s of seeds) {
 const ids = demoBrands.map((b) => b.id);
 const manager = await token({ sub: "demo:manager", role: "brand-manager", brands: ids });
 const adServer = await token({ sub: "demo:ad-server", role: "ad-server", brands: ids });
-say(`tokens: admin (brands), brand-manager (budgets, campaigns) and ad-server (spend, watch) of the ${ids.length} brands`);
+say(
+  `tokens: admin (brands), brand-manager (budgets, campaigns) and ad-server (spend, watch) of the ${ids.length} brands`,
+);
 const budget = createClient(BudgetService, t(url("budget"), manager));
 const campaigns = createClient(CampaignService, t(url("campaign"), manager));
 const spendApi = createClient(BudgetService, t(url("budget"), adServer));
@@ -92,12 +97,21 @@ const watchApi = createClient(CampaignService, t(url("campaign"), adServer));
 for (const { seed: s, id } of demoBrands) {
   const brand = { id };
   // Alerts at 50%, 80% and 100% of each limit: the account manager hears before it stops.
-  await budget.setBudget({ brandId: brand.id, dailyLimitMicros: s.limit, monthlyLimitMicros: s.limit * 40n, alerts: { percents: [50, 80, 100] } });
+  await budget.setBudget({
+    brandId: brand.id,
+    dailyLimitMicros: s.limit,
+    monthlyLimitMicros: s.limit * 40n,
+    alerts: { percents: [50, 80, 100] },
+  });
   const b: DemoBrand = { id: brand.id, name: s.name, zone: s.zone, limit: s.limit, campaigns: new Map() };
   // A dayparted campaign: serving now, in a window from an hour ago to two hours from now, local time.
   const w = wallTime(Date.now(), s.zone);
   const minute = w.hour * 60 + w.minute;
-  const window = { daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: formatClock((minute + 1440 - 60) % 1440), end: formatClock((minute + 120) % 1440) };
+  const window = {
+    daysOfWeek: [1, 2, 3, 4, 5, 6, 7],
+    start: formatClock((minute + 1440 - 60) % 1440),
+    end: formatClock((minute + 120) % 1440),
+  };
   const today = localDate(Date.now(), s.zone);
   const plan: [string, { windows: (typeof window)[] } | undefined, boolean][] = [
     ["Search", undefined, false],
@@ -111,13 +125,17 @@ for (const { seed: s, id } of demoBrands) {
     const { campaign } = await campaigns.createCampaign({ brandId: b.id, name, schedule, ...controls });
     if (name === "Promo") {
       promo = { brand: b.name, id: campaign!.id };
-      say(`${s.name} / Promo: capped at ${usd(1_000_000n)} a day of its own spend, flight until ${formatDate(controls.endDate!)} (its clock wakes at ${new Date(timestampMs(campaign!.nextChangeTime!)).toISOString()})`);
+      say(
+        `${s.name} / Promo: capped at ${usd(1_000_000n)} a day of its own spend, flight until ${formatDate(controls.endDate!)} (its clock wakes at ${new Date(timestampMs(campaign!.nextChangeTime!)).toISOString()})`,
+      );
     }
     if (paused) await campaigns.pauseCampaign({ id: campaign!.id });
     b.campaigns.set(campaign!.id, { name, serving: campaign!.serving && !paused });
   }
   demo.push(b);
-  say(`${s.name} (${s.zone}, today ${today.year}-${today.month}-${today.day}): daily limit ${usd(s.limit)}, campaigns ${[...b.campaigns.values()].map((c) => c.name).join(", ")}`);
+  say(
+    `${s.name} (${s.zone}, today ${today.year}-${today.month}-${today.day}): daily limit ${usd(s.limit)}, campaigns ${[...b.campaigns.values()].map((c) => c.name).join(", ")}`,
+  );
 }
 
 // Print every change as ad servers would see it.
@@ -143,21 +161,25 @@ const watching = (async () => {
 
 // What an account manager hears: each brand's thresholds as they are reached.
 let subscribed = 0;
-const alertsWatching = demo.map((b) => (async () => {
-  try {
-    for await (const m of budget.watchBudgetAlerts({ brandId: b.id }, { signal: abort.signal })) {
-      if (m.subscribed) {
-        subscribed++;
-        continue;
+const alertsWatching = demo.map((b) =>
+  (async () => {
+    try {
+      for await (const m of budget.watchBudgetAlerts({ brandId: b.id }, { signal: abort.signal })) {
+        if (m.subscribed) {
+          subscribed++;
+          continue;
+        }
+        const a = m.alert!;
+        const period = a.period?.kind === PeriodKind.MONTH ? "this month's" : "today's";
+        say(
+          `${b.name}: alert, ${a.percent}% of ${period} budget spent (${usd(a.spentMicros)} of ${usd(a.limitMicros)})`,
+        );
       }
-      const a = m.alert!;
-      const period = a.period?.kind === PeriodKind.MONTH ? "this month's" : "today's";
-      say(`${b.name}: alert, ${a.percent}% of ${period} budget spent (${usd(a.spentMicros)} of ${usd(a.limitMicros)})`);
+    } catch {
+      // the demo is over
     }
-  } catch {
-    // the demo is over
-  }
-})());
+  })(),
+);
 for (let i = 0; i < 50 && subscribed < demo.length; i++) await new Promise((r) => setTimeout(r, 100)); // the alert streams are up
 
 say(`ad servers start reporting spend for ${SECONDS}s (only serving campaigns spend)`);
@@ -181,11 +203,16 @@ while (Date.now() < deadline) {
       if (!c.serving) continue;
       const amount = BigInt(50_000 + Math.floor(Math.random() * 250_000));
       const { traceId, headers } = traced();
-      const res = await spendApi.recordSpend({ eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount }, { headers });
+      const res = await spendApi.recordSpend(
+        { eventId: `demo-${run}-${events++}`, brandId: b.id, campaignId: id, amountMicros: amount },
+        { headers },
+      );
       const day = res.status!.day!;
       if (day.exhausted && !exhaustedAt.has(b.id)) {
         exhaustedAt.set(b.id, Date.now());
-        say(`${b.name}: daily budget exhausted at ${usd(day.spentMicros)} of ${usd(day.limitMicros ?? 0n)} (overspend ${usd(day.overspendMicros)}), trace ${traceId}`);
+        say(
+          `${b.name}: daily budget exhausted at ${usd(day.spentMicros)} of ${usd(day.limitMicros ?? 0n)} (overspend ${usd(day.overspendMicros)}), trace ${traceId}`,
+        );
         if (!exhaustionTraced) {
           exhaustionTraced = true;
           toShow.push({ traceId, what: `the spend that ran out ${b.name}'s budget`, at: Date.now() });
@@ -200,8 +227,13 @@ while (Date.now() < deadline) {
       raised.add(b.id);
       const { traceId, headers } = traced();
       // Only the daily limit changes (named in the mask): the monthly limit and alerts stay.
-      const { status } = await budget.setBudget({ brandId: b.id, dailyLimitMicros: b.limit * 3n, updateMask: { paths: ["daily_limit_micros"] } }, { headers });
-      say(`operator raises ${b.name}'s daily limit to ${usd(b.limit * 3n)}: ${status!.day!.exhausted ? "still exhausted" : `${usd(status!.day!.remainingMicros ?? 0n)} left`}, trace ${traceId}`);
+      const { status } = await budget.setBudget(
+        { brandId: b.id, dailyLimitMicros: b.limit * 3n, updateMask: { paths: ["daily_limit_micros"] } },
+        { headers },
+      );
+      say(
+        `operator raises ${b.name}'s daily limit to ${usd(b.limit * 3n)}: ${status!.day!.exhausted ? "still exhausted" : `${usd(status!.day!.remainingMicros ?? 0n)} left`}, trace ${traceId}`,
+      );
       toShow.push({ traceId, what: `the operator's raise that brought ${b.name}'s campaigns back`, at: Date.now() });
     }
   }
@@ -213,9 +245,15 @@ while (Date.now() < deadline) {
       const day = status!.day!;
       const at = day.projectedExhaustTime;
       const local = at === undefined ? undefined : wallTime(timestampMs(at), b.zone);
-      say(`${b.name}: forecast at the last hour's pace (${usd(day.lastHourSpentMicros)}/h): ${
-        local === undefined ? (day.exhausted ? "already exhausted" : "lasts the day")
-          : `today's budget runs out at ${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}:${String(local.second).padStart(2, "0")} ${b.zone}`}`);
+      say(
+        `${b.name}: forecast at the last hour's pace (${usd(day.lastHourSpentMicros)}/h): ${
+          local === undefined
+            ? day.exhausted
+              ? "already exhausted"
+              : "lasts the day"
+            : `today's budget runs out at ${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}:${String(local.second).padStart(2, "0")} ${b.zone}`
+        }`,
+      );
     }
   }
   while (toShow.length > 0 && Date.now() - toShow[0].at > 4000) {
@@ -232,11 +270,19 @@ say(`done: ${events} spend events recorded`);
 for (const b of demo) {
   const { status } = await budget.getBudgetStatus({ brandId: b.id });
   const serving = [...b.campaigns.values()].filter((c) => c.serving).length;
-  say(`${b.name}: spent ${usd(status!.day!.spentMicros)} today (limit ${usd(status!.day!.limitMicros ?? 0n)}), ${serving}/${b.campaigns.size} campaigns serving`);
+  say(
+    `${b.name}: spent ${usd(status!.day!.spentMicros)} today (limit ${usd(status!.day!.limitMicros ?? 0n)}), ${serving}/${b.campaigns.size} campaigns serving`,
+  );
 }
-say(`the clocks in the Temporal UI: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`BrandId="${demo[0].id}"`)}`);
+say(
+  `the clocks in the Temporal UI: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`BrandId="${demo[0].id}"`)}`,
+);
 if (promo !== undefined) {
   const { campaign } = await campaigns.getCampaign({ id: promo.id });
-  say(`${promo.brand} / Promo: ${campaign!.serving ? "serving" : campaign!.pauseReasons.map((r) => REASON[r]).join(", ")}; its clock: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`CampaignId="${promo.id}"`)}`);
+  say(
+    `${promo.brand} / Promo: ${campaign!.serving ? "serving" : campaign!.pauseReasons.map((r) => REASON[r]).join(", ")}; its clock: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`CampaignId="${promo.id}"`)}`,
+  );
 }
-say(`budgets reset at each brand's local midnight (budget-reset workflows); try: grpcurl -plaintext -H "authorization: Bearer $(npm run -s token -- --role viewer)" 127.0.0.1:50053 list`);
+say(
+  `budgets reset at each brand's local midnight (budget-reset workflows); try: grpcurl -plaintext -H "authorization: Bearer $(npm run -s token -- --role viewer)" 127.0.0.1:50053 list`,
+);

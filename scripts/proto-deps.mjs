@@ -26,16 +26,33 @@ rmSync(out, { recursive: true, force: true });
 
 // 1. google/type from the npm package that ships googleapis' sources.
 const googleProtos = dirname(require.resolve("google-proto-files/package.json"));
-for (const file of ["google/type/date.proto", "google/type/dayofweek.proto", "google/rpc/status.proto", "google/rpc/error_details.proto"]) {
+for (const file of [
+  "google/type/date.proto",
+  "google/type/dayofweek.proto",
+  "google/rpc/status.proto",
+  "google/rpc/error_details.proto",
+]) {
   mkdirSync(join(out, dirname(file)), { recursive: true });
   copyFileSync(join(googleProtos, file), join(out, file));
 }
 
 /** Scalar type names by FieldDescriptorProto.Type number. */
 const SCALARS = {
-  1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32", 6: "fixed64", 7: "fixed32",
-  8: "bool", 9: "string", 12: "bytes", 13: "uint32", 15: "sfixed32", 16: "sfixed64",
-  17: "sint32", 18: "sint64",
+  1: "double",
+  2: "float",
+  3: "int64",
+  4: "uint64",
+  5: "int32",
+  6: "fixed64",
+  7: "fixed32",
+  8: "bool",
+  9: "string",
+  12: "bytes",
+  13: "uint32",
+  15: "sfixed32",
+  16: "sfixed64",
+  17: "sint32",
+  18: "sint64",
 };
 
 function typeOf(field) {
@@ -81,7 +98,8 @@ function printProto2(desc) {
       for (const f of member.fields) lines.push(fieldLine(f.proto, "    ", true));
       lines.push("  }");
     }
-    for (const r of m.extensionRange) lines.push(`  extensions ${r.start} to ${r.end - 1 >= 536870911 ? "max" : r.end - 1};`);
+    for (const r of m.extensionRange)
+      lines.push(`  extensions ${r.start} to ${r.end - 1 >= 536870911 ? "max" : r.end - 1};`);
     for (const r of m.reservedRange) lines.push(`  reserved ${r.start} to ${r.end - 1};`);
     lines.push("}", "");
   }
@@ -92,14 +110,17 @@ function printProto2(desc) {
 }
 
 // 2. gRPC's standard health and reflection services, vendored in third_party/ (see its README).
-for (const file of ["grpc/health/v1/health.proto", "grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"]) {
+for (const file of [
+  "grpc/health/v1/health.proto",
+  "grpc/reflection/v1/reflection.proto",
+  "grpc/reflection/v1alpha/reflection.proto",
+]) {
   mkdirSync(join(out, dirname(file)), { recursive: true });
   copyFileSync(join(root, "third_party", file), join(out, file));
 }
 
 // 3. buf/validate/validate.proto printed from the runtime's descriptor.
-const { file_buf_validate_validate: validate } = await import(
-  "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js"
-);
+const { file_buf_validate_validate: validate } =
+  await import("@bufbuild/protovalidate/gen/buf/validate/validate_pb.js");
 mkdirSync(join(out, "buf/validate"), { recursive: true });
 writeFileSync(join(out, "buf/validate/validate.proto"), printProto2(validate));

@@ -17,7 +17,9 @@ import { parseArgs } from "node:util";
 import { SERVICE_NAMES, SERVICES } from "@adbudget/topology";
 import { launchWorkloads, type LaunchedWorkloads } from "@adbudget/testing/launcher-processes";
 
-const { values } = parseArgs({ options: { "log-dir": { type: "string", default: ".data/logs" }, "ready-file": { type: "string" } } });
+const { values } = parseArgs({
+  options: { "log-dir": { type: "string", default: ".data/logs" }, "ready-file": { type: "string" } },
+});
 const log = (line: string) => process.stderr.write(`\n==> ${line}\n`);
 
 let launched: LaunchedWorkloads | undefined;
@@ -46,9 +48,11 @@ try {
       logDir: values["log-dir"],
       waitForWorker: false,
       onStart: ({ name, workload, url, logFile }) =>
-        log(workload === "clocks"
-          ? `starting the clocks worker (Temporal task queue ${process.env.TEMPORAL_TASK_QUEUE ?? "adbudget"})`
-          : `starting ${name} on :${new URL(url ?? "").port} (log: ${logFile})`),
+        log(
+          workload === "clocks"
+            ? `starting the clocks worker (Temporal task queue ${process.env.TEMPORAL_TASK_QUEUE ?? "adbudget"})`
+            : `starting ${name} on :${new URL(url ?? "").port} (log: ${logFile})`,
+        ),
     },
   );
 } catch (err) {

@@ -21,8 +21,9 @@ log "deploy manifests (kustomize build, compose structure)"
 node scripts/validate-deploy.mjs
 log "typecheck (sources and tests)"
 tsc -p tsconfig.json
-log "lint (ESLint, type-checked rules)"
+log "lint (ESLint, type-checked rules; Prettier --check)"
 eslint . --cache --cache-location node_modules/.cache/eslint/
+prettier --check . --log-level warn
 log "tests"
 vitest run "$@"
 # The calendar check runs after the whole suite, and only when the whole suite ran.

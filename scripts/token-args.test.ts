@@ -17,12 +17,17 @@ const error = (...argv: string[]) => {
 
 describe("npm run token's command line", () => {
   it("mints with defaults: an hour, the subject cli:<role>", () => {
-    expect(parse("--role", "admin")).toEqual({ kind: "mint", request: { role: "admin", brands: [], ttl: "1h", ttlSeconds: 3600, sub: "cli:admin" } });
+    expect(parse("--role", "admin")).toEqual({
+      kind: "mint",
+      request: { role: "admin", brands: [], ttl: "1h", ttlSeconds: 3600, sub: "cli:admin" },
+    });
   });
 
   it("takes repeated brands, a ttl and a subject", () => {
     const other = "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
-    expect(parse("--role", "ad-server", "--brand", BRAND, "--brand", other, "--ttl", "90s", "--sub", "adserver-1")).toEqual({
+    expect(
+      parse("--role", "ad-server", "--brand", BRAND, "--brand", other, "--ttl", "90s", "--sub", "adserver-1"),
+    ).toEqual({
       kind: "mint",
       request: { role: "ad-server", brands: [BRAND, other], ttl: "90s", ttlSeconds: 90, sub: "adserver-1" },
     });
@@ -35,13 +40,19 @@ describe("npm run token's command line", () => {
     const text = usage(rules);
     expect(text).toMatch(/^usage: npm run -s token -- --role <role>/);
     expect(text).toContain("admin, brand-manager, ad-server, viewer, clocks");
-    expect(text).toContain("Exit codes: 0 token printed, 2 the command line is wrong, 1 the signing key could not be used.");
+    expect(text).toContain(
+      "Exit codes: 0 token printed, 2 the command line is wrong, 1 the signing key could not be used.",
+    );
   });
 
   it("names an empty shell variable after --brand instead of node's 'ambiguous' error", () => {
     // `--brand $BRAND --sub alice` with BRAND empty (its CreateBrand failed), and at the end of the line.
-    expect(error("--role", "brand-manager", "--brand", "--sub", "alice")).toBe("--brand needs a value (a brand id; is the variable that should hold it empty?)");
-    expect(error("--role", "brand-manager", "--brand")).toBe("--brand needs a value (a brand id; is the variable that should hold it empty?)");
+    expect(error("--role", "brand-manager", "--brand", "--sub", "alice")).toBe(
+      "--brand needs a value (a brand id; is the variable that should hold it empty?)",
+    );
+    expect(error("--role", "brand-manager", "--brand")).toBe(
+      "--brand needs a value (a brand id; is the variable that should hold it empty?)",
+    );
     // `--brand "$BRAND"` with BRAND empty.
     expect(error("--role", "brand-manager", "--brand", "")).toMatch(/^--brand "" is not a brand id/);
     expect(error("--role", "brand-manager", "--brand", "null")).toMatch(/^--brand "null" is not a brand id/);

@@ -23,7 +23,8 @@ export interface TokenRequest {
   sub: string;
 }
 
-export type TokenArgs = { kind: "help" } | { kind: "mint"; request: TokenRequest } | { kind: "usage-error"; message: string };
+export type TokenArgs =
+  { kind: "help" } | { kind: "mint"; request: TokenRequest } | { kind: "usage-error"; message: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TTL = /^([1-9]\d{0,5})(s|m|h|d)$/;
@@ -62,7 +63,9 @@ export function parseTokenArgs(argv: readonly string[], rules: RoleRules): Token
   for (const [i, arg] of argv.entries()) {
     const next = argv[i + 1];
     if (VALUE_OPTIONS.has(arg) && (next === undefined || next.startsWith("--"))) {
-      return fail(`${arg} needs a value${arg === "--brand" ? " (a brand id; is the variable that should hold it empty?)" : ""}`);
+      return fail(
+        `${arg} needs a value${arg === "--brand" ? " (a brand id; is the variable that should hold it empty?)" : ""}`,
+      );
     }
   }
   let values;
@@ -84,15 +87,20 @@ export function parseTokenArgs(argv: readonly string[], rules: RoleRules): Token
   }
   const { role, ttl, sub } = values;
   if (role === undefined) return fail("--role is required");
-  if (!rules.roles.includes(role)) return fail(`--role ${JSON.stringify(role)} is not a role; roles: ${rules.roles.join(", ")}`);
+  if (!rules.roles.includes(role))
+    return fail(`--role ${JSON.stringify(role)} is not a role; roles: ${rules.roles.join(", ")}`);
   const brands = values.brand ?? [];
   const notId = brands.find((b) => !UUID.test(b));
   if (notId !== undefined) {
-    return fail(`--brand ${JSON.stringify(notId)} is not a brand id (a UUID such as 0199a1b2-...; is the variable that should hold it empty?)`);
+    return fail(
+      `--brand ${JSON.stringify(notId)} is not a brand id (a UUID such as 0199a1b2-...; is the variable that should hold it empty?)`,
+    );
   }
   const a = /^[aeiou]/.test(role) ? "an" : "a";
-  if (rules.mustNameBrands.has(role) && brands.length === 0) return fail(`${a} ${role} token names its brands: add --brand <id>`);
-  if (!rules.mayNameBrands.has(role) && brands.length > 0) return fail(`${a} ${role} token acts on all brands: leave out --brand`);
+  if (rules.mustNameBrands.has(role) && brands.length === 0)
+    return fail(`${a} ${role} token names its brands: add --brand <id>`);
+  if (!rules.mayNameBrands.has(role) && brands.length > 0)
+    return fail(`${a} ${role} token acts on all brands: leave out --brand`);
   const ttlMatch = TTL.exec(ttl);
   if (ttlMatch === null) return fail(`--ttl ${JSON.stringify(ttl)} is not a duration: use 90s, 30m, 1h or 7d`);
   const [, amount = "", unit = ""] = ttlMatch;

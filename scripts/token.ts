@@ -21,7 +21,8 @@ const isRole = (role: string): role is Role => ROLES.some((r) => r === role);
 async function signingKey(): Promise<{ jwk: JWK; file: string } | { error: string }> {
   const file = process.env.AUTH_PRIVATE_KEY_FILE;
   try {
-    if (file === undefined || file === "") return { jwk: (await ensureDevKeys(".data/keys")).privateJwk, file: keyFiles(".data/keys").privateKeyFile };
+    if (file === undefined || file === "")
+      return { jwk: (await ensureDevKeys(".data/keys")).privateJwk, file: keyFiles(".data/keys").privateKeyFile };
     const jwk: unknown = JSON.parse(readFileSync(file, "utf8"));
     if (typeof jwk !== "object" || jwk === null || !("d" in jwk) || !("kid" in jwk)) {
       return { error: `AUTH_PRIVATE_KEY_FILE=${file} is not a private JWK with a kid` };
@@ -29,7 +30,11 @@ async function signingKey(): Promise<{ jwk: JWK; file: string } | { error: strin
     return { jwk: jwk as JWK, file };
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    return { error: file ? `cannot read the signing key AUTH_PRIVATE_KEY_FILE=${file}: ${why}` : `cannot make or read the development keys in .data/keys: ${why}` };
+    return {
+      error: file
+        ? `cannot read the signing key AUTH_PRIVATE_KEY_FILE=${file}: ${why}`
+        : `cannot make or read the development keys in .data/keys: ${why}`,
+    };
   }
 }
 
@@ -52,15 +57,23 @@ async function main(argv: string[]): Promise<number> {
   }
   let token: string;
   try {
-    token = await mintToken(key.jwk, { sub, role, ...(brands.length > 0 ? { brands } : {}) }, {
-      audience: process.env.AUTH_AUDIENCE || "adbudget",
-      ttlSeconds,
-    });
+    token = await mintToken(
+      key.jwk,
+      { sub, role, ...(brands.length > 0 ? { brands } : {}) },
+      {
+        audience: process.env.AUTH_AUDIENCE || "adbudget",
+        ttlSeconds,
+      },
+    );
   } catch (err) {
-    process.stderr.write(`token: cannot sign with the key in ${key.file}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `token: cannot sign with the key in ${key.file}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     return 1;
   }
-  process.stderr.write(`${role}${brands.length > 0 ? ` of ${brands.join(", ")}` : ""}, valid ${ttl} (key ${key.jwk.kid} in ${key.file})\n`);
+  process.stderr.write(
+    `${role}${brands.length > 0 ? ` of ${brands.join(", ")}` : ""}, valid ${ttl} (key ${key.jwk.kid} in ${key.file})\n`,
+  );
   process.stdout.write(`${token}\n`);
   return 0;
 }

@@ -22,13 +22,19 @@ const problems = [];
 const check = (ok, what) => ok || problems.push(what);
 
 function kustomize() {
-  const onPath = (process.env.PATH ?? "").split(":").map((d) => join(d, "kustomize")).find(existsSync);
+  const onPath = (process.env.PATH ?? "")
+    .split(":")
+    .map((d) => join(d, "kustomize"))
+    .find(existsSync);
   if (onPath) return onPath;
   const gobin = join(execFileSync("go", ["env", "GOPATH"]).toString().trim(), "bin");
   const bin = join(gobin, "kustomize");
   if (!existsSync(bin)) {
     console.error("building kustomize v5.4.3 (go install, one time)");
-    execFileSync("go", ["install", "sigs.k8s.io/kustomize/kustomize/v5@v5.4.3"], { stdio: "inherit", env: { ...process.env, GOTOOLCHAIN: "local" } });
+    execFileSync("go", ["install", "sigs.k8s.io/kustomize/kustomize/v5@v5.4.3"], {
+      stdio: "inherit",
+      env: { ...process.env, GOTOOLCHAIN: "local" },
+    });
   }
   return bin;
 }
@@ -52,8 +58,14 @@ for (const d of deployments) {
   const pod = d.spec.template.spec;
   check(pod.securityContext?.runAsNonRoot === true, `${name}: runAsNonRoot`);
   // Every call needs a token: each workload mounts the key set and its own signing key.
-  check(pod.volumes?.some((v) => v.secret?.secretName === "adbudget-jwks"), `${name}: the JWKS Secret mounted`);
-  check(pod.volumes?.some((v) => v.secret?.secretName === `adbudget-${name}-key`), `${name}: its own signing key Secret mounted`);
+  check(
+    pod.volumes?.some((v) => v.secret?.secretName === "adbudget-jwks"),
+    `${name}: the JWKS Secret mounted`,
+  );
+  check(
+    pod.volumes?.some((v) => v.secret?.secretName === `adbudget-${name}-key`),
+    `${name}: its own signing key Secret mounted`,
+  );
   for (const c of pod.containers) {
     check(c.resources?.requests && c.resources?.limits, `${name}: resource requests and limits`);
     check(c.securityContext?.readOnlyRootFilesystem === true, `${name}: read-only root file system`);
@@ -87,11 +99,17 @@ for (const s of ["postgres", "nats", "temporal", "jaeger", "brand", "budget", "c
   check(compose.services?.[s] !== undefined, `compose: service ${s}`);
   const target = compose.services?.[s]?.build?.target;
   if (target) check(new RegExp(`^FROM runtime AS ${target}$`, "m").test(dockerfile), `Dockerfile: target ${target}`);
-  if (target) check(JSON.stringify(compose.services[s].secrets ?? []).includes("adbudget-jwks"), `compose: ${s} gets the auth secrets`);
+  if (target)
+    check(
+      JSON.stringify(compose.services[s].secrets ?? []).includes("adbudget-jwks"),
+      `compose: ${s} gets the auth secrets`,
+    );
 }
 
 if (problems.length > 0) {
   console.error(`deploy manifests: ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
   process.exit(1);
 }
-console.error(`deploy manifests: kustomize rendered ${docs.length} objects (${deployments.length} Deployments) that decode strictly, compose has ${Object.keys(compose.services).length} services and passes compose-spec validation: OK (images not built: no Docker engine here)`);
+console.error(
+  `deploy manifests: kustomize rendered ${docs.length} objects (${deployments.length} Deployments) that decode strictly, compose has ${Object.keys(compose.services).length} services and passes compose-spec validation: OK (images not built: no Docker engine here)`,
+);

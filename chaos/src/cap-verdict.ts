@@ -42,11 +42,23 @@ export function capDaysVerdict(c: CapDays): Verdict {
     const reached = total >= c.cap;
     const n = stops.get(day)?.length ?? 0;
     figures.push(`${day}: ${total} of ${c.cap}, ${n} stop(s)`);
-    if (reached && n !== 1) problems.push(`${day}: spend ${total} reached the cap ${c.cap}, ${n} cap stops recorded (${(stops.get(day) ?? []).join(", ")})`);
-    if (!reached && n > 0) problems.push(`${day}: spend ${total} below the cap ${c.cap}, yet ${n} cap stop(s) (${(stops.get(day) ?? []).join(", ")})`);
+    if (reached && n !== 1)
+      problems.push(
+        `${day}: spend ${total} reached the cap ${c.cap}, ${n} cap stops recorded (${(stops.get(day) ?? []).join(", ")})`,
+      );
+    if (!reached && n > 0)
+      problems.push(
+        `${day}: spend ${total} below the cap ${c.cap}, yet ${n} cap stop(s) (${(stops.get(day) ?? []).join(", ")})`,
+      );
   }
-  if (![...spent.values()].some((v) => v >= c.cap)) problems.push("the capped campaign reached its cap on no day: the cap went through no fault");
-  return { name: "the capped campaign stopped on its cap exactly once on each day its spend reached the cap, and never on another", ok: problems.length === 0, figures: figures.join("; "), problems };
+  if (![...spent.values()].some((v) => v >= c.cap))
+    problems.push("the capped campaign reached its cap on no day: the cap went through no fault");
+  return {
+    name: "the capped campaign stopped on its cap exactly once on each day its spend reached the cap, and never on another",
+    ok: problems.length === 0,
+    figures: figures.join("; "),
+    problems,
+  };
 }
 
 /** Each cap event on the budget stream: its event id -> the brand day it is for ("YYYY-MM-DD"). */

@@ -35,7 +35,11 @@ const MINUTE = 60_000;
 /** A daily UTC window ending at the whole minute `end` (an instant), starting 30 minutes before. */
 const windowEnding = (end: number) => {
   const minute = Math.floor((end % 86_400_000) / MINUTE);
-  return { daysOfWeek: EVERY_DAY, start: formatClock((minute + 1440 - 30) % 1440), end: minute === 0 ? "24:00" : formatClock(minute) };
+  return {
+    daysOfWeek: EVERY_DAY,
+    start: formatClock((minute + 1440 - 30) % 1440),
+    end: minute === 0 ? "24:00" : formatClock(minute),
+  };
 };
 
 export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast> {
@@ -44,8 +48,20 @@ export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast
     await system.budget.setBudget({ brandId: b!.id, dailyLimitMicros: daily });
     return b!.id;
   };
-  const campaign = async (brandId: string, name: string, windows?: ReturnType<typeof windowEnding>[], dailyLimitMicros?: bigint) =>
-    (await system.campaigns.createCampaign({ brandId, name, schedule: windows && { timeZone: "UTC", windows }, dailyLimitMicros })).campaign!.id;
+  const campaign = async (
+    brandId: string,
+    name: string,
+    windows?: ReturnType<typeof windowEnding>[],
+    dailyLimitMicros?: bigint,
+  ) =>
+    (
+      await system.campaigns.createCampaign({
+        brandId,
+        name,
+        schedule: windows && { timeZone: "UTC", windows },
+        dailyLimitMicros,
+      })
+    ).campaign!.id;
 
   const loadTargets = [];
   for (let i = 0; i < 6; i++) {
@@ -53,7 +69,10 @@ export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast
     const brandId = await brand(`Load ${i}`, i % 2 === 0 ? 3_000_000n : 1_000_000_000_000n);
     // Load 1's campaign has a cap of its own, which the load reaches (amounts are 1,000-10,000
     // micros): the budget service's cap event and the campaign's own pause go through the faults too.
-    loadTargets.push({ brandId, campaignId: await campaign(brandId, `Load ${i}`, undefined, i === 1 ? CAPPED_LOAD_LIMIT : undefined) });
+    loadTargets.push({
+      brandId,
+      campaignId: await campaign(brandId, `Load ${i}`, undefined, i === 1 ? CAPPED_LOAD_LIMIT : undefined),
+    });
   }
   const crossingBrand = await brand("Crossing", 1_000_000n);
   const crossing = { brandId: crossingBrand, campaignId: await campaign(crossingBrand, "Crossing") };
@@ -70,7 +89,11 @@ export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast
   const reset = await campaign(resetBrand, "Paused until midnight");
   // The reset brand's day is spent at once: its campaign waits for the midnight reset.
   await system.budget.recordSpend({ eventId: "spent", brandId: resetBrand, campaignId: reset, amountMicros: 5n });
-  const adServer = await system.auth.as({ sub: "chaos:ad-server", role: "ad-server", brands: [...loadTargets.map((t) => t.brandId), crossingBrand] });
+  const adServer = await system.auth.as({
+    sub: "chaos:ad-server",
+    role: "ad-server",
+    brands: [...loadTargets.map((t) => t.brandId), crossingBrand],
+  });
   return {
     adServer,
     loadTargets,
@@ -81,6 +104,13 @@ export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast
     clockBoundary,
     midnightDaypart,
     reset,
-    campaignIds: [...loadTargets.map((t) => t.campaignId), crossing.campaignId, outage.campaignId, clockwork, midnightDaypart, reset],
+    campaignIds: [
+      ...loadTargets.map((t) => t.campaignId),
+      crossing.campaignId,
+      outage.campaignId,
+      clockwork,
+      midnightDaypart,
+      reset,
+    ],
   };
 }

@@ -12,6 +12,9 @@ it("nothing acknowledged is lost and every campaign converges, through crashes a
   const report = await runChaos({ ...SHORT, log: () => undefined });
   const text = formatReport(report);
   console.log(text);
-  expect(report.verdicts.filter((v) => !v.ok).map((v) => `${v.name}: ${v.problems.slice(0, 5).join("; ")}`), text).toEqual([]);
+  expect(
+    report.verdicts.filter((v) => !v.ok).map((v) => `${v.name}: ${v.problems.slice(0, 5).join("; ")}`),
+    text,
+  ).toEqual([]);
   expect(report.load.count("ok")).toBeGreaterThan(100);
 }, 600_000);

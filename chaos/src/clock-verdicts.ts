@@ -21,15 +21,20 @@ export function heldBoundaryVerdict(b: HeldBoundary, slackMs: number): Verdict {
   const problems: string[] = [];
   if (b.applied.length !== 1) problems.push(`${b.applied.length} transitions at or after the boundary, not 1`);
   if (first !== undefined) {
-    if (first < b.backAt) problems.push(`applied ${b.backAt - first} ms before the process it needs was back: the outage did not hold it (the fault did not take effect)`);
-    if (first > b.backAt + slackMs) problems.push(`applied ${first - b.backAt} ms after the process was back (more than ${slackMs} ms)`);
+    if (first < b.backAt)
+      problems.push(
+        `applied ${b.backAt - first} ms before the process it needs was back: the outage did not hold it (the fault did not take effect)`,
+      );
+    if (first > b.backAt + slackMs)
+      problems.push(`applied ${first - b.backAt} ms after the process was back (more than ${slackMs} ms)`);
   }
   return {
     name: `${b.what}: applied once, not before the outage ended, at most ${slackMs / 1000}s after`,
     ok: problems.length === 0,
-    figures: first === undefined
-      ? `${b.applied.length} transitions`
-      : `${b.applied.length} transition(s), late ${((first - b.dueAt) / 1000).toFixed(1)}s, ${((first - b.backAt) / 1000).toFixed(1)}s after the restart (down ${((b.backAt - b.dueAt) / 1000).toFixed(1)}s past the boundary)`,
+    figures:
+      first === undefined
+        ? `${b.applied.length} transitions`
+        : `${b.applied.length} transition(s), late ${((first - b.dueAt) / 1000).toFixed(1)}s, ${((first - b.backAt) / 1000).toFixed(1)}s after the restart (down ${((b.backAt - b.dueAt) / 1000).toFixed(1)}s past the boundary)`,
     problems,
   };
 }

@@ -48,7 +48,12 @@ export class DurableProbe {
 
   async figures(): Promise<ConsumerFigures> {
     const i = await this.jsm.consumers.info(this.stream, this.durable);
-    return { deliveredStreamSeq: i.delivered.stream_seq, ackFloorStreamSeq: i.ack_floor.stream_seq, numAckPending: i.num_ack_pending, numRedelivered: i.num_redelivered };
+    return {
+      deliveredStreamSeq: i.delivered.stream_seq,
+      ackFloorStreamSeq: i.ack_floor.stream_seq,
+      numAckPending: i.num_ack_pending,
+      numRedelivered: i.num_redelivered,
+    };
   }
 
   /** The stream sequence of the last message on `subject`, once there is one (undefined after `timeoutMs`). */
@@ -61,7 +66,11 @@ export class DurableProbe {
   }
 
   /** Polls the consumer until `done` holds (answers the figures that satisfied it, or undefined after `timeoutMs`). */
-  async until(done: (f: ConsumerFigures) => boolean, timeoutMs: number, each?: (f: ConsumerFigures) => void): Promise<ConsumerFigures | undefined> {
+  async until(
+    done: (f: ConsumerFigures) => boolean,
+    timeoutMs: number,
+    each?: (f: ConsumerFigures) => void,
+  ): Promise<ConsumerFigures | undefined> {
     for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(20)) {
       const f = await this.figures().catch(() => undefined);
       if (f === undefined) continue;
@@ -77,7 +86,8 @@ export class DurableProbe {
 }
 
 /** The message was delivered to a consumer that had not acknowledged it. */
-export const holds = (f: ConsumerFigures, seq: number): boolean => f.deliveredStreamSeq >= seq && f.ackFloorStreamSeq < seq && f.numAckPending > 0;
+export const holds = (f: ConsumerFigures, seq: number): boolean =>
+  f.deliveredStreamSeq >= seq && f.ackFloorStreamSeq < seq && f.numAckPending > 0;
 
 /**
  * The crossing fault took effect: the campaign replicas died holding the crossing's exhausted
@@ -98,7 +108,8 @@ export function crossingHeldVerdict(o: CrossingObservation): Verdict {
         `the killed campaign replicas did not hold the crossing's event (seq ${seq}; at the kill ${k === undefined ? "no consumer figures" : `delivered ${k.deliveredStreamSeq}, ack floor ${k.ackFloorStreamSeq}, ack pending ${k.numAckPending}`}; no redelivery counted): the fault did not take effect`,
       );
     }
-    if (o.acked === undefined) problems.push(`the crossing's event (seq ${seq}) was not acknowledged after the restart`);
+    if (o.acked === undefined)
+      problems.push(`the crossing's event (seq ${seq}) was not acknowledged after the restart`);
   }
   const k = o.atKill;
   return {

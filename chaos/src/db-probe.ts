@@ -25,7 +25,10 @@ export class ProxiedProbe {
   /** One `select 1`, ms (NaN if it failed). */
   async roundTripMs(): Promise<number> {
     const t = performance.now();
-    return this.client.query("select 1").then(() => performance.now() - t, () => NaN);
+    return this.client.query("select 1").then(
+      () => performance.now() - t,
+      () => NaN,
+    );
   }
 
   async close(): Promise<void> {
@@ -44,6 +47,10 @@ export function latencyVerdict(normalMs: number, slowedMs: number, addedEachWayM
     name: `PostgreSQL's added latency took effect: a query through the proxy took about ${(2 * addedEachWayMs) / 1000}s while it was on`,
     ok,
     figures: `select 1 took ${normalMs.toFixed(0)} ms before, ${slowedMs.toFixed(0)} ms slowed`,
-    problems: ok ? [] : [`select 1 took ${slowedMs.toFixed(0)} ms while slowed by ${addedEachWayMs} ms each way: the fault did not take effect`],
+    problems: ok
+      ? []
+      : [
+          `select 1 took ${slowedMs.toFixed(0)} ms while slowed by ${addedEachWayMs} ms each way: the fault did not take effect`,
+        ],
   };
 }

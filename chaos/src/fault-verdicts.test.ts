@@ -14,7 +14,14 @@ import type { OutboxRow } from "./outbox.ts";
  */
 
 describe("killVerdict", () => {
-  const killed: KillRecord = { what: "budget-0", pidBefore: 100, endedBy: "SIGKILL", gone: true, pidAfter: 200, back: true };
+  const killed: KillRecord = {
+    what: "budget-0",
+    pidBefore: 100,
+    endedBy: "SIGKILL",
+    gone: true,
+    pidAfter: 200,
+    back: true,
+  };
 
   it("passes a process that died of SIGKILL and came back with a new pid", () => {
     expect(killVerdict([killed]).ok).toBe(true);
@@ -22,7 +29,9 @@ describe("killVerdict", () => {
 
   it("fails when nothing was killed, the process survived, or it never came back anew", () => {
     expect(killVerdict([]).ok).toBe(false);
-    expect(killVerdict([{ ...killed, pidBefore: undefined, endedBy: undefined, gone: false }]).problems.join()).toMatch(/did not take effect/);
+    expect(killVerdict([{ ...killed, pidBefore: undefined, endedBy: undefined, gone: false }]).problems.join()).toMatch(
+      /did not take effect/,
+    );
     expect(killVerdict([{ ...killed, endedBy: undefined, gone: false, pidAfter: 100 }]).ok).toBe(false);
     expect(killVerdict([{ ...killed, endedBy: "exit 0" }]).ok).toBe(false);
     expect(killVerdict([{ ...killed, pidAfter: undefined }]).ok).toBe(false);
@@ -48,9 +57,19 @@ describe("killVerdict", () => {
 
 describe("natsHeldVerdict and outagePauseVerdict", () => {
   const offset = 1_000_000;
-  const outage: NatsOutage = { killedAt: 10_000, startedAt: 16_000, readyAt: 16_300, clockOffsetMs: offset, markerSubject: "x.budget.exhausted.b" };
+  const outage: NatsOutage = {
+    killedAt: 10_000,
+    startedAt: 16_000,
+    readyAt: 16_300,
+    clockOffsetMs: offset,
+    markerSubject: "x.budget.exhausted.b",
+  };
   const row = (createdAt: number, publishedAt: number | null, subject = "x.budget.exhausted.a"): OutboxRow => ({
-    service: "budget", eventId: `e${createdAt}`, subject, createdAtShifted: createdAt + offset, publishedAt,
+    service: "budget",
+    eventId: `e${createdAt}`,
+    subject,
+    createdAtShifted: createdAt + offset,
+    publishedAt,
   });
   const before = row(5000, 5003);
 
@@ -72,11 +91,19 @@ describe("natsHeldVerdict and outagePauseVerdict", () => {
   it("judges the campaign's stop by its lower bound: not before NATS was started again", () => {
     const marker = row(11_000, 16_400, outage.markerSubject);
     const source = `nats:${marker.eventId}`;
-    expect(outagePauseVerdict({ changedAtShifted: 16_500 + offset, sourceId: source }, marker, outage, 15_000).ok).toBe(true);
+    expect(outagePauseVerdict({ changedAtShifted: 16_500 + offset, sourceId: source }, marker, outage, 15_000).ok).toBe(
+      true,
+    );
     // Without the outage the stop follows the spend by milliseconds.
-    expect(outagePauseVerdict({ changedAtShifted: 11_010 + offset, sourceId: source }, marker, outage, 15_000).ok).toBe(false);
-    expect(outagePauseVerdict({ changedAtShifted: 40_000 + offset, sourceId: source }, marker, outage, 15_000).ok).toBe(false);
-    expect(outagePauseVerdict({ changedAtShifted: 16_500 + offset, sourceId: "nats:other" }, marker, outage, 15_000).ok).toBe(false);
+    expect(outagePauseVerdict({ changedAtShifted: 11_010 + offset, sourceId: source }, marker, outage, 15_000).ok).toBe(
+      false,
+    );
+    expect(outagePauseVerdict({ changedAtShifted: 40_000 + offset, sourceId: source }, marker, outage, 15_000).ok).toBe(
+      false,
+    );
+    expect(
+      outagePauseVerdict({ changedAtShifted: 16_500 + offset, sourceId: "nats:other" }, marker, outage, 15_000).ok,
+    ).toBe(false);
     expect(outagePauseVerdict(undefined, marker, outage, 15_000).ok).toBe(false);
   });
 });
@@ -99,8 +126,17 @@ describe("crossingHeldVerdict", () => {
       expect(v.ok).toBe(false);
       expect(v.problems.join()).toMatch(/did not take effect/);
     }
-    expect(crossingHeldVerdict({ messageSeq: undefined, atKill: undefined, maxRedelivered: 0, acked: undefined }).ok).toBe(false);
-    expect(crossingHeldVerdict({ messageSeq: 42, atKill: { ...notYet, deliveredStreamSeq: 42, numAckPending: 1 }, maxRedelivered: 0, acked: undefined }).ok).toBe(false);
+    expect(
+      crossingHeldVerdict({ messageSeq: undefined, atKill: undefined, maxRedelivered: 0, acked: undefined }).ok,
+    ).toBe(false);
+    expect(
+      crossingHeldVerdict({
+        messageSeq: 42,
+        atKill: { ...notYet, deliveredStreamSeq: 42, numAckPending: 1 },
+        maxRedelivered: 0,
+        acked: undefined,
+      }).ok,
+    ).toBe(false);
   });
 });
 

@@ -50,7 +50,10 @@ export class DatabaseProxy {
 
   static async start(upstream: string, logDir: string): Promise<DatabaseProxy> {
     const [apiPort, port] = [await freePort(), await freePort()];
-    const server = new LaunchedProcess("toxiproxy", toxiproxyBinary(), { args: ["-host", "127.0.0.1", "-port", String(apiPort)], log: { file: join(logDir, "toxiproxy.log"), append: true } });
+    const server = new LaunchedProcess("toxiproxy", toxiproxyBinary(), {
+      args: ["-host", "127.0.0.1", "-port", String(apiPort)],
+      log: { file: join(logDir, "toxiproxy.log"), append: true },
+    });
     server.start();
     const api = `http://127.0.0.1:${apiPort}`;
     await until("toxiproxy", async () => (await fetch(`${api}/version`)).ok);
@@ -74,12 +77,18 @@ export class DatabaseProxy {
   /** Every byte both ways waits `ms` more. */
   async slow(ms: number): Promise<void> {
     for (const stream of ["upstream", "downstream"]) {
-      await this.post("/proxies/postgres/toxics", { name: `latency_${stream}`, type: "latency", stream, attributes: { latency: ms, jitter: 0 } });
+      await this.post("/proxies/postgres/toxics", {
+        name: `latency_${stream}`,
+        type: "latency",
+        stream,
+        attributes: { latency: ms, jitter: 0 },
+      });
     }
   }
 
   async unslow(): Promise<void> {
-    for (const stream of ["upstream", "downstream"]) await fetch(`${this.api}/proxies/postgres/toxics/latency_${stream}`, { method: "DELETE" });
+    for (const stream of ["upstream", "downstream"])
+      await fetch(`${this.api}/proxies/postgres/toxics/latency_${stream}`, { method: "DELETE" });
   }
 
   async close(): Promise<void> {
@@ -94,33 +103,71 @@ export class DatabaseProxy {
 }
 
 /** A NATS server of the suite alone, on a fixed port and storage directory: stopped and started again, JetStream keeps its streams. */
-export async function natsServer(dir: string, logDir: string): Promise<{ url: string; process: LaunchedProcess; ready(): Promise<void> }> {
+export async function natsServer(
+  dir: string,
+  logDir: string,
+): Promise<{ url: string; process: LaunchedProcess; ready(): Promise<void> }> {
   const port = await freePort();
-  const process = new LaunchedProcess("nats", natsServerBinary(), { args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "nats")], log: { file: join(logDir, "nats.log"), append: true } });
+  const process = new LaunchedProcess("nats", natsServerBinary(), {
+    args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "nats")],
+    log: { file: join(logDir, "nats.log"), append: true },
+  });
   const ready = () => until("nats", () => tcpOpen(port));
   return { url: `nats://127.0.0.1:${port}`, process, ready };
 }
 
 /** A Temporal dev server of the suite alone, persisted to a file (a restart keeps every workflow and timer). */
-export async function temporalServer(dir: string, logDir: string): Promise<{ address: string; uiPort: number; process: LaunchedProcess; ready(): Promise<void> }> {
-  const [port, httpPort, metricsPort, uiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+export async function temporalServer(
+  dir: string,
+  logDir: string,
+): Promise<{ address: string; uiPort: number; process: LaunchedProcess; ready(): Promise<void> }> {
+  const [port, httpPort, metricsPort, uiPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const process = new LaunchedProcess("temporal", temporalBinary(), {
-    args: ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", String(port), "--http-port", String(httpPort), "--metrics-port", String(metricsPort),
-      "--ui-port", String(uiPort), "--db-filename", join(dir, "temporal.db"), "--log-level", "error",
-      "--search-attribute", "BrandId=Keyword", "--search-attribute", "CampaignId=Keyword"],
+    args: [
+      "server",
+      "start-dev",
+      "--headless",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--http-port",
+      String(httpPort),
+      "--metrics-port",
+      String(metricsPort),
+      "--ui-port",
+      String(uiPort),
+      "--db-filename",
+      join(dir, "temporal.db"),
+      "--log-level",
+      "error",
+      "--search-attribute",
+      "BrandId=Keyword",
+      "--search-attribute",
+      "CampaignId=Keyword",
+    ],
     log: { file: join(logDir, "temporal.log"), append: true },
   });
   const address = `127.0.0.1:${port}`;
   const ready = () =>
-    until("temporal", async () => {
-      const c = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await c.workflowService.getSystemInfo({});
-        return true;
-      } finally {
-        await c.close();
-      }
-    }, 90_000);
+    until(
+      "temporal",
+      async () => {
+        const c = await Connection.connect({ address, connectTimeout: 1000 });
+        try {
+          await c.workflowService.getSystemInfo({});
+          return true;
+        } finally {
+          await c.close();
+        }
+      },
+      90_000,
+    );
   return { address, uiPort, process, ready };
 }
 

@@ -1,7 +1,11 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import pg from "pg";
 import { formatDate, periodsOf } from "@adbudget/time";
-import { BudgetEventType, BudgetPeriodEventSchema, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import {
+  BudgetEventType,
+  BudgetPeriodEventSchema,
+  CampaignCapEventSchema,
+} from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import type { EventRecord } from "./load.ts";
 import type { StreamMessage } from "./streams.ts";
 
@@ -14,7 +18,11 @@ export interface Verdict {
 }
 
 /** One query on a fresh connection (the invariants read each database a few times, at the end). */
-export async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+export async function query<T extends pg.QueryResultRow>(
+  url: string,
+  sql: string,
+  values: unknown[] = [],
+): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -29,7 +37,11 @@ export async function query<T extends pg.QueryResultRow>(url: string, sql: strin
  * acknowledged event stored, once; no refused event stored; every period total equal to the sum
  * of its ledger.
  */
-export async function ledgerInvariants(budgetDbUrl: string, records: EventRecord[], zoneOf: (brandId: string) => string): Promise<Verdict[]> {
+export async function ledgerInvariants(
+  budgetDbUrl: string,
+  records: EventRecord[],
+  zoneOf: (brandId: string) => string,
+): Promise<Verdict[]> {
   const ids = records.map((r) => r.eventId);
   const stored = await query<{ brand_id: string; event_id: string; amount: string; day: string; month: string }>(
     budgetDbUrl,
@@ -48,14 +60,17 @@ export async function ledgerInvariants(budgetDbUrl: string, records: EventRecord
     if (r.outcome === "ok") slot(key).ack += r.amount;
     if (r.outcome === "indeterminate") slot(key).indet += r.amount;
     if (r.outcome === "ok" && rows.length === 0) problems.push(`${r.eventId} acknowledged but not stored (LOST)`);
-    if (r.outcome === "failed" && rows.length > 0) problems.push(`${r.eventId} refused (${r.codes.join(",")}) but stored`);
+    if (r.outcome === "failed" && rows.length > 0)
+      problems.push(`${r.eventId} refused (${r.codes.join(",")}) but stored`);
     for (const row of rows) {
-      if (BigInt(row.amount) !== r.amount) problems.push(`${r.eventId} stored with amount ${row.amount}, sent ${r.amount}`);
+      if (BigInt(row.amount) !== r.amount)
+        problems.push(`${r.eventId} stored with amount ${row.amount}, sent ${r.amount}`);
       slot(`${row.brand_id} ${row.day}`).stored += BigInt(row.amount);
     }
   }
   for (const [k, v] of per) {
-    if (v.stored < v.ack || v.stored > v.ack + v.indet) problems.push(`${k}: acknowledged ${v.ack} <= stored ${v.stored} <= ${v.ack + v.indet} does not hold`);
+    if (v.stored < v.ack || v.stored > v.ack + v.indet)
+      problems.push(`${k}: acknowledged ${v.ack} <= stored ${v.stored} <= ${v.ack + v.indet} does not hold`);
   }
   const retried = records.filter((r) => r.attempts > 1);
   const sums = await query<{ brand_id: string; kind: number; start: string; spent: string; ledger: string }>(
@@ -65,7 +80,9 @@ export async function ledgerInvariants(budgetDbUrl: string, records: EventRecord
                       and (case p.kind when 1 then e.day else e.month end) = p.period_start), 0)::text as ledger
      from budget_periods p`,
   );
-  const totals = sums.filter((s) => s.spent !== s.ledger).map((s) => `period ${s.brand_id} ${s.kind} ${s.start}: total ${s.spent}, ledger ${s.ledger}`);
+  const totals = sums
+    .filter((s) => s.spent !== s.ledger)
+    .map((s) => `period ${s.brand_id} ${s.kind} ${s.start}: total ${s.spent}, ledger ${s.ledger}`);
   const lost = problems.filter((p) => p.includes("LOST")).length;
   return [
     {
@@ -74,7 +91,12 @@ export async function ledgerInvariants(budgetDbUrl: string, records: EventRecord
       figures: `${records.length} events: ${records.filter((r) => r.outcome === "ok").length} acknowledged, ${records.filter((r) => r.outcome === "indeterminate").length} indeterminate, ${records.filter((r) => r.outcome === "failed").length} refused, ${retried.length} retried, ${lost} lost, ${per.size} brand-days`,
       problems,
     },
-    { name: "every period total equals the sum of its ledger", ok: totals.length === 0, figures: `${sums.length} periods`, problems: totals },
+    {
+      name: "every period total equals the sum of its ledger",
+      ok: totals.length === 0,
+      figures: `${sums.length} periods`,
+      problems: totals,
+    },
   ];
 }
 
@@ -85,7 +107,11 @@ export async function ledgerInvariants(budgetDbUrl: string, records: EventRecord
  * `Nats-Msg-Id` is a problem here, never counted as an id: without it JetStream cannot dedupe a
  * retried publish, so "exactly one" would be unknowable.
  */
-export async function eventInvariants(budgetMessages: StreamMessage[], budgetDbUrl: string, outboxDbUrls: Record<string, string>): Promise<Verdict[]> {
+export async function eventInvariants(
+  budgetMessages: StreamMessage[],
+  budgetDbUrl: string,
+  outboxDbUrls: Record<string, string>,
+): Promise<Verdict[]> {
   const exhausted = new Map<string, Set<string>>();
   /** Cap events of campaigns that reached their cap, by "<campaign> <day>": their message ids. */
   const capped = new Map<string, Set<string>>();
@@ -116,23 +142,48 @@ export async function eventInvariants(budgetMessages: StreamMessage[], budgetDbU
     const n = exhausted.get(key)?.size ?? 0;
     if (n !== 1) problems.push(`${key}: ${n} exhausted events published`);
   }
-  for (const [key, ids] of exhausted) if (!crossed.some((c) => c.key === key)) problems.push(`${key}: ${ids.size} exhausted events for a period that is not exhausted`);
+  for (const [key, ids] of exhausted)
+    if (!crossed.some((c) => c.key === key))
+      problems.push(`${key}: ${ids.size} exhausted events for a period that is not exhausted`);
   // Campaign day totals at their cap: one cap event each (no cap is raised in the run).
-  const atCap = await query<{ key: string }>(budgetDbUrl, "select campaign_id::text || ' ' || day::text as key from campaign_day_spend where cap_exhausted");
+  const atCap = await query<{ key: string }>(
+    budgetDbUrl,
+    "select campaign_id::text || ' ' || day::text as key from campaign_day_spend where cap_exhausted",
+  );
   for (const { key } of atCap) {
     const n = capped.get(key)?.size ?? 0;
     if (n !== 1) capProblems.push(`${key}: ${n} cap events published`);
   }
-  for (const [key, ids] of capped) if (!atCap.some((c) => c.key === key)) capProblems.push(`${key}: ${ids.size} cap events for a campaign day not at its cap`);
+  for (const [key, ids] of capped)
+    if (!atCap.some((c) => c.key === key))
+      capProblems.push(`${key}: ${ids.size} cap events for a campaign day not at its cap`);
   const pending: string[] = [];
   for (const [name, url] of Object.entries(outboxDbUrls)) {
-    const [{ n }] = await query<{ n: string }>(url, "select count(*)::text as n from outbox where published_at is null");
+    const [{ n }] = await query<{ n: string }>(
+      url,
+      "select count(*)::text as n from outbox where published_at is null",
+    );
     if (n !== "0") pending.push(`${name}: ${n} events still in the outbox`);
   }
   return [
-    { name: "every period that crossed its limit published exactly one exhausted event", ok: problems.length === 0, figures: `${crossed.length} exhausted periods, ${exhausted.size} with events`, problems },
-    { name: "every campaign day that reached its cap published exactly one cap event", ok: capProblems.length === 0, figures: `${atCap.length} campaign days at their cap`, problems: capProblems },
-    { name: "every outbox drained", ok: pending.length === 0, figures: Object.keys(outboxDbUrls).join(", "), problems: pending },
+    {
+      name: "every period that crossed its limit published exactly one exhausted event",
+      ok: problems.length === 0,
+      figures: `${crossed.length} exhausted periods, ${exhausted.size} with events`,
+      problems,
+    },
+    {
+      name: "every campaign day that reached its cap published exactly one cap event",
+      ok: capProblems.length === 0,
+      figures: `${atCap.length} campaign days at their cap`,
+      problems: capProblems,
+    },
+    {
+      name: "every outbox drained",
+      ok: pending.length === 0,
+      figures: Object.keys(outboxDbUrls).join(", "),
+      problems: pending,
+    },
   ];
 }
 
@@ -169,7 +220,10 @@ export async function campaignInvariants(
         const a = now.get(t.id);
         return a === undefined || a.serving !== t.serving || !sameReasons(a.reasons, t.reasons);
       })
-      .map((t) => `${t.id}: is ${JSON.stringify(now.get(t.id))}, the rule says ${JSON.stringify({ serving: t.serving, reasons: t.reasons })}`);
+      .map(
+        (t) =>
+          `${t.id}: is ${JSON.stringify(now.get(t.id))}, the rule says ${JSON.stringify({ serving: t.serving, reasons: t.reasons })}`,
+      );
     if (problems.length === 0) break;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -183,7 +237,9 @@ export async function campaignInvariants(
       for (const t of expected) {
         const seen = w.latest.get(t.id);
         if (seen === undefined || seen.serving !== t.serving || !sameReasons(seen.pauseReasons, t.reasons)) {
-          watchProblems.push(`${w.name} shows ${t.id} as ${JSON.stringify(seen && { serving: seen.serving, reasons: seen.pauseReasons })}`);
+          watchProblems.push(
+            `${w.name} shows ${t.id} as ${JSON.stringify(seen && { serving: seen.serving, reasons: seen.pauseReasons })}`,
+          );
         }
       }
     }
@@ -193,8 +249,18 @@ export async function campaignInvariants(
   return {
     convergedMs,
     verdicts: [
-      { name: "every campaign ends in the state the serving rule gives for its inputs", ok: problems.length === 0, figures: `${expected.length} campaigns, converged in ${(convergedMs / 1000).toFixed(1)} s`, problems },
-      { name: "WatchCampaigns on every replica saw the final state", ok: watchProblems.length === 0, figures: `${watchers.length} watchers`, problems: watchProblems },
+      {
+        name: "every campaign ends in the state the serving rule gives for its inputs",
+        ok: problems.length === 0,
+        figures: `${expected.length} campaigns, converged in ${(convergedMs / 1000).toFixed(1)} s`,
+        problems,
+      },
+      {
+        name: "WatchCampaigns on every replica saw the final state",
+        ok: watchProblems.length === 0,
+        figures: `${watchers.length} watchers`,
+        problems: watchProblems,
+      },
     ],
   };
 }

@@ -38,7 +38,7 @@ export async function killProcess(p: LaunchedProcess, what: string): Promise<Kil
   return {
     what,
     pidBefore: life?.pid,
-    endedBy: exit === undefined ? undefined : exit.signal ?? `exit ${exit.code}`,
+    endedBy: exit === undefined ? undefined : (exit.signal ?? `exit ${exit.code}`),
     gone: life?.pid !== undefined && !pidAlive(life.pid),
     pidAfter: undefined,
     back: false,
@@ -46,10 +46,20 @@ export async function killProcess(p: LaunchedProcess, what: string): Promise<Kil
 }
 
 /** Starts `p` again and waits for `ready` (which throws or answers false when it is not). */
-export async function restartProcess(p: LaunchedProcess, record: KillRecord, ready: () => Promise<boolean | void>): Promise<void> {
+export async function restartProcess(
+  p: LaunchedProcess,
+  record: KillRecord,
+  ready: () => Promise<boolean | void>,
+): Promise<void> {
   p.start();
   record.pidAfter = p.running ? p.pid : undefined;
-  record.back = (await ready().then((r) => r !== false, () => false)) && p.running && p.pid === record.pidAfter;
+  record.back =
+    (await ready().then(
+      (r) => r !== false,
+      () => false,
+    )) &&
+    p.running &&
+    p.pid === record.pidAfter;
 }
 
 /**
@@ -65,9 +75,13 @@ export function killVerdict(records: KillRecord[]): Verdict {
       problems.push(`${r.what}: nothing was running to kill (the fault did not take effect)`);
       continue;
     }
-    if (r.endedBy !== "SIGKILL") problems.push(`${r.what}: pid ${r.pidBefore} ended by ${r.endedBy ?? "nothing"}, not SIGKILL (the fault did not take effect)`);
+    if (r.endedBy !== "SIGKILL")
+      problems.push(
+        `${r.what}: pid ${r.pidBefore} ended by ${r.endedBy ?? "nothing"}, not SIGKILL (the fault did not take effect)`,
+      );
     if (!r.gone) problems.push(`${r.what}: pid ${r.pidBefore} still alive after the kill`);
-    if (r.pidAfter === undefined || r.pidAfter === r.pidBefore) problems.push(`${r.what}: not started again with a new pid (${r.pidBefore} -> ${r.pidAfter})`);
+    if (r.pidAfter === undefined || r.pidAfter === r.pidBefore)
+      problems.push(`${r.what}: not started again with a new pid (${r.pidBefore} -> ${r.pidAfter})`);
     else if (!r.back) problems.push(`${r.what}: pid ${r.pidAfter} did not come back to work`);
   }
   return {

@@ -25,7 +25,14 @@ export interface EventRecord {
 }
 
 /** Answers that settle an event as refused: the same body would be refused again. */
-const DEFINITE = new Set([Code.InvalidArgument, Code.NotFound, Code.FailedPrecondition, Code.PermissionDenied, Code.AlreadyExists, Code.Unauthenticated]);
+const DEFINITE = new Set([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.FailedPrecondition,
+  Code.PermissionDenied,
+  Code.AlreadyExists,
+  Code.Unauthenticated,
+]);
 
 export interface LoadOptions {
   writers: number;
@@ -50,7 +57,11 @@ export class SpendLoad {
   private readonly targets: { brandId: string; campaignId: string }[];
   private readonly options: LoadOptions;
 
-  constructor(budget: Client<typeof BudgetService>, targets: { brandId: string; campaignId: string }[], options: LoadOptions) {
+  constructor(
+    budget: Client<typeof BudgetService>,
+    targets: { brandId: string; campaignId: string }[],
+    options: LoadOptions,
+  ) {
     this.budget = budget;
     this.targets = targets;
     this.options = options;
@@ -98,7 +109,11 @@ export class SpendLoad {
     for (let attempt = 1; pending.length > 0 && attempt <= (this.options.maxAttempts ?? 40); attempt++) {
       for (const e of pending) e.attempts = attempt;
       const requests = pending.map((e) => ({
-        eventId: e.eventId, brandId: e.brandId, campaignId: e.campaignId, amountMicros: e.amount, occurredAt: timestampFromMs(e.occurredAtMs),
+        eventId: e.eventId,
+        brandId: e.brandId,
+        campaignId: e.campaignId,
+        amountMicros: e.amount,
+        occurredAt: timestampFromMs(e.occurredAtMs),
       }));
       try {
         if (pending.length === 1) {
@@ -109,7 +124,7 @@ export class SpendLoad {
           results.forEach((r, i) => {
             const e = pending[i];
             if (r.response !== undefined) e.outcome = "ok";
-            else this.settle(e, (r.error?.code ?? Code.Unknown), r.error?.message ?? "", true);
+            else this.settle(e, r.error?.code ?? Code.Unknown, r.error?.message ?? "", true);
           });
         }
       } catch (err) {
@@ -125,7 +140,8 @@ export class SpendLoad {
 
   private settle(e: EventRecord, code: Code, message: string, answered: boolean): void {
     e.codes.push(`${Code[code] ?? String(code)}${answered ? "" : " (transport)"}`);
-    if (answered && (code === Code.Internal || code === Code.Unknown)) this.internal.push(`${e.eventId}: ${Code[code]} ${message}`);
+    if (answered && (code === Code.Internal || code === Code.Unknown))
+      this.internal.push(`${e.eventId}: ${Code[code]} ${message}`);
     if (DEFINITE.has(code)) e.outcome = "failed";
   }
 }

@@ -10,7 +10,9 @@ import { runModelSoak } from "./model-soak.ts";
 import { formatReport } from "./report.ts";
 import { FULL, runChaos } from "./run.ts";
 
-const { values } = parseArgs({ options: { "model-minutes": { type: "string", default: "30" }, "no-faults": { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: { "model-minutes": { type: "string", default: "30" }, "no-faults": { type: "boolean", default: false } },
+});
 const modelMinutes = Number(values["model-minutes"]);
 let ok = true;
 if (values["no-faults"] !== true) {
@@ -21,7 +23,9 @@ if (values["no-faults"] !== true) {
 if (modelMinutes > 0) {
   console.error(`\n[model] the model-based race test for ${modelMinutes} min`);
   const m = await runModelSoak(modelMinutes, (line) => console.error(line));
-  console.log(`\nmodel-based race test: ${m.runs} runs, ${m.ops} operations, ${m.spends} spends, ${m.campaigns} campaigns checked: ${m.failure === undefined ? "no divergence" : `DIVERGENCE\n${m.failure}`}`);
+  console.log(
+    `\nmodel-based race test: ${m.runs} runs, ${m.ops} operations, ${m.spends} spends, ${m.campaigns} campaigns checked: ${m.failure === undefined ? "no divergence" : `DIVERGENCE\n${m.failure}`}`,
+  );
   ok &&= m.failure === undefined;
 }
 process.exit(ok ? 0 : 1);

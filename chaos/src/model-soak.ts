@@ -19,7 +19,11 @@ export interface ModelSoakReport {
  * reference model. A progress line every `reportEveryMs`; the first divergence ends it with its
  * seed (replay it with `MODEL_SEED=<seed>` in the test).
  */
-export async function runModelSoak(minutes: number, log: (line: string) => void, reportEveryMs = 60_000): Promise<ModelSoakReport> {
+export async function runModelSoak(
+  minutes: number,
+  log: (line: string) => void,
+  reportEveryMs = 60_000,
+): Promise<ModelSoakReport> {
   const sys = await startModelSystem();
   const report: ModelSoakReport = { runs: 0, campaigns: 0, spends: 0, ops: 0 };
   const started = Date.now();
@@ -34,13 +38,21 @@ export async function runModelSoak(minutes: number, log: (line: string) => void,
         report.ops += outcome.ops;
         if (Date.now() - lastReport >= reportEveryMs) {
           lastReport = Date.now();
-          log(`[model +${Math.round((Date.now() - started) / 1000)}s] ${report.runs} runs, ${report.ops} operations, ${report.spends} spends, ${report.campaigns} campaigns checked, no divergence`);
+          log(
+            `[model +${Math.round((Date.now() - started) / 1000)}s] ${report.runs} runs, ${report.ops} operations, ${report.spends} spends, ${report.campaigns} campaigns checked, no divergence`,
+          );
         }
         if (outcome.divergences.length > 0) throw new Error(outcome.divergences.join("\n"));
       }),
-      { numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: minutes * 60_000, markInterruptAsFailure: false, endOnFailure: true },
+      {
+        numRuns: Number.MAX_SAFE_INTEGER,
+        interruptAfterTimeLimit: minutes * 60_000,
+        markInterruptAsFailure: false,
+        endOnFailure: true,
+      },
     );
-    if (result.failed) report.failure = `seed ${result.seed}, path ${result.counterexamplePath}:\n${String(result.errorInstance)}`;
+    if (result.failed)
+      report.failure = `seed ${result.seed}, path ${result.counterexamplePath}:\n${String(result.errorInstance)}`;
     return report;
   } finally {
     await sys.close();

@@ -31,15 +31,23 @@ export function natsHeldVerdict(rows: OutboxRow[], o: NatsOutage): Verdict {
   const written = rows.filter((r) => wall(r) >= o.killedAt && wall(r) < o.startedAt);
   const held = written.filter((r) => r.publishedAt !== null && r.publishedAt >= o.startedAt);
   const problems: string[] = [];
-  if (held.length === 0) problems.push(`none of the ${written.length} events written while NATS was down waited for it: the outage held no publish (the fault did not take effect)`);
+  if (held.length === 0)
+    problems.push(
+      `none of the ${written.length} events written while NATS was down waited for it: the outage held no publish (the fault did not take effect)`,
+    );
   const marker = written.find((r) => r.subject === o.markerSubject);
-  if (marker === undefined) problems.push(`the spend made during the outage wrote no ${o.markerSubject} event while NATS was down`);
+  if (marker === undefined)
+    problems.push(`the spend made during the outage wrote no ${o.markerSubject} event while NATS was down`);
   else if (marker.publishedAt === null || marker.publishedAt < o.startedAt) {
-    problems.push(`${o.markerSubject} (${marker.eventId}) published at ${marker.publishedAt === null ? "never" : `${marker.publishedAt - o.startedAt} ms from NATS's start`}: not held by the outage`);
+    problems.push(
+      `${o.markerSubject} (${marker.eventId}) published at ${marker.publishedAt === null ? "never" : `${marker.publishedAt - o.startedAt} ms from NATS's start`}: not held by the outage`,
+    );
   }
   for (const r of rows) {
     if (r.publishedAt !== null && r.publishedAt > o.killedAt + MARK_GRACE_MS && r.publishedAt < o.startedAt) {
-      problems.push(`${r.service} ${r.eventId} (${r.subject}) marked published ${((r.publishedAt - o.killedAt) / 1000).toFixed(1)}s into the outage, with no NATS to acknowledge it`);
+      problems.push(
+        `${r.service} ${r.eventId} (${r.subject}) marked published ${((r.publishedAt - o.killedAt) / 1000).toFixed(1)}s into the outage, with no NATS to acknowledge it`,
+      );
     }
   }
   const firstAfter = held.length === 0 ? NaN : Math.min(...held.map((r) => (r.publishedAt ?? NaN) - o.startedAt));
@@ -62,14 +70,25 @@ export interface OutagePause {
  * started again (a lower bound no outage-free run meets: there the stop follows the spend by
  * milliseconds), by that very event, within `slackMs` of NATS being ready.
  */
-export function outagePauseVerdict(pause: OutagePause | undefined, marker: OutboxRow | undefined, o: NatsOutage, slackMs: number): Verdict {
+export function outagePauseVerdict(
+  pause: OutagePause | undefined,
+  marker: OutboxRow | undefined,
+  o: NatsOutage,
+  slackMs: number,
+): Verdict {
   const problems: string[] = [];
   const at = pause === undefined ? NaN : pause.changedAtShifted - o.clockOffsetMs;
-  if (pause === undefined) problems.push("the campaign of the brand exhausted during the outage never stopped on budget.exhausted");
+  if (pause === undefined)
+    problems.push("the campaign of the brand exhausted during the outage never stopped on budget.exhausted");
   else {
-    if (at < o.startedAt) problems.push(`stopped ${o.startedAt - at} ms before NATS was started again: not through the event the outage held (the fault did not take effect)`);
-    if (at > o.readyAt + slackMs) problems.push(`stopped ${at - o.readyAt} ms after NATS was ready (more than ${slackMs} ms)`);
-    if (marker !== undefined && pause.sourceId !== `nats:${marker.eventId}`) problems.push(`stopped by ${pause.sourceId}, not by the outage's event nats:${marker.eventId}`);
+    if (at < o.startedAt)
+      problems.push(
+        `stopped ${o.startedAt - at} ms before NATS was started again: not through the event the outage held (the fault did not take effect)`,
+      );
+    if (at > o.readyAt + slackMs)
+      problems.push(`stopped ${at - o.readyAt} ms after NATS was ready (more than ${slackMs} ms)`);
+    if (marker !== undefined && pause.sourceId !== `nats:${marker.eventId}`)
+      problems.push(`stopped by ${pause.sourceId}, not by the outage's event nats:${marker.eventId}`);
   }
   return {
     name: `a budget exhausted while NATS was down stops its campaign after NATS is back, within ${slackMs / 1000}s`,

@@ -60,7 +60,10 @@ export class HealthPoller {
     const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
     this.done = (async () => {
       while (this.running) {
-        const status = await health.check({ service: "" }, { timeoutMs: 1000 }).then((r) => Status[r.status], () => "UNREACHABLE");
+        const status = await health.check({ service: "" }, { timeoutMs: 1000 }).then(
+          (r) => Status[r.status],
+          () => "UNREACHABLE",
+        );
         if (this.changes.at(-1)?.status !== status) this.changes.push({ at: Date.now(), status });
         await new Promise((r) => setTimeout(r, intervalMs));
       }

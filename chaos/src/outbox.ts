@@ -18,11 +18,20 @@ export async function readOutboxes(urls: Record<string, string>): Promise<Outbox
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
-      const { rows } = await c.query<{ event_id: string; subject: string; created_at: Date; published_at: Date | null }>(
-        "select event_id::text, subject, created_at, published_at from outbox order by id",
-      );
+      const { rows } = await c.query<{
+        event_id: string;
+        subject: string;
+        created_at: Date;
+        published_at: Date | null;
+      }>("select event_id::text, subject, created_at, published_at from outbox order by id");
       for (const r of rows) {
-        out.push({ service, eventId: r.event_id, subject: r.subject, createdAtShifted: r.created_at.getTime(), publishedAt: r.published_at?.getTime() ?? null });
+        out.push({
+          service,
+          eventId: r.event_id,
+          subject: r.subject,
+          createdAtShifted: r.created_at.getTime(),
+          publishedAt: r.published_at?.getTime() ?? null,
+        });
       }
     } finally {
       await c.end();

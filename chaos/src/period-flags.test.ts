@@ -5,10 +5,25 @@ import { periodFlagsVerdict, type PeriodRow } from "./period-flags.ts";
 describe("periodFlagsVerdict", () => {
   const now = Date.UTC(2030, 0, 2, 12);
   const brands = new Map([["b", { zone: "UTC", archived: false, dailyLimit: 1000n, monthlyLimit: null }]]);
-  const row = (periodStart: string, spent: bigint, limit: bigint | null, exhausted: boolean, kind = 1): PeriodRow => ({ brandId: "b", kind, periodStart, spent, limit, exhausted });
+  const row = (periodStart: string, spent: bigint, limit: bigint | null, exhausted: boolean, kind = 1): PeriodRow => ({
+    brandId: "b",
+    kind,
+    periodStart,
+    spent,
+    limit,
+    exhausted,
+  });
 
   it("passes flags that follow spent >= limit: the budget's for today, the ended day's own", () => {
-    const v = periodFlagsVerdict([row("2030-01-02", 1000n, 1000n, true), row("2030-01-01", 150n, 100n, true), row("2030-01-01", 0n, null, false, 2)], brands, now);
+    const v = periodFlagsVerdict(
+      [
+        row("2030-01-02", 1000n, 1000n, true),
+        row("2030-01-01", 150n, 100n, true),
+        row("2030-01-01", 0n, null, false, 2),
+      ],
+      brands,
+      now,
+    );
     expect(v.ok, v.problems.join("; ")).toBe(true);
   });
 

@@ -42,11 +42,15 @@ export function periodFlagsVerdict(rows: PeriodRow[], brands: Map<string, ModelB
     if (!ended) {
       current++;
       limit = r.kind === 1 ? b.dailyLimit : b.monthlyLimit;
-      if (r.limit !== limit) problems.push(`${name}: not ended, row limit ${r.limit ?? "none"} but the budget's is ${limit ?? "none"}`);
+      if (r.limit !== limit)
+        problems.push(`${name}: not ended, row limit ${r.limit ?? "none"} but the budget's is ${limit ?? "none"}`);
     }
     const should = limit !== null && r.spent >= limit;
     if (r.exhausted) exhausted++;
-    if (r.exhausted !== should) problems.push(`${name}: exhausted=${r.exhausted} with spent ${r.spent} and limit ${limit ?? "none"}${ended ? " (ended: its own limit)" : ""}`);
+    if (r.exhausted !== should)
+      problems.push(
+        `${name}: exhausted=${r.exhausted} with spent ${r.spent} and limit ${limit ?? "none"}${ended ? " (ended: its own limit)" : ""}`,
+      );
   }
   return {
     name: "every period's exhausted flag is spent >= limit (current periods: the budget's limit; ended ones: the limit they ended with)",
@@ -61,10 +65,24 @@ export async function readPeriods(budgetDbUrl: string): Promise<PeriodRow[]> {
   const c = new pg.Client({ connectionString: budgetDbUrl });
   await c.connect();
   try {
-    const { rows } = await c.query<{ brand_id: string; kind: number; start: string; spent: string; lim: string | null; exhausted: boolean }>(
+    const { rows } = await c.query<{
+      brand_id: string;
+      kind: number;
+      start: string;
+      spent: string;
+      lim: string | null;
+      exhausted: boolean;
+    }>(
       "select brand_id::text, kind, period_start::text as start, spent_micros::text as spent, limit_micros::text as lim, exhausted from budget_periods order by brand_id, kind, period_start",
     );
-    return rows.map((r) => ({ brandId: r.brand_id, kind: r.kind, periodStart: r.start, spent: BigInt(r.spent), limit: r.lim === null ? null : BigInt(r.lim), exhausted: r.exhausted }));
+    return rows.map((r) => ({
+      brandId: r.brand_id,
+      kind: r.kind,
+      periodStart: r.start,
+      spent: BigInt(r.spent),
+      limit: r.lim === null ? null : BigInt(r.lim),
+      exhausted: r.exhausted,
+    }));
   } finally {
     await c.end();
   }

@@ -8,7 +8,8 @@ export function formatReport(r: Report): string {
   for (const f of r.faults) lines.push(`  +${((f.at - t0) / 1000).toFixed(1).padStart(6)}s  ${f.what}`);
   lines.push("", "| invariant | holds | figures |", "| --- | --- | --- |");
   for (const v of r.verdicts) lines.push(`| ${v.name} | ${v.ok ? "yes" : "NO"} | ${v.figures} |`);
-  for (const v of r.verdicts.filter((x) => !x.ok)) lines.push("", `${v.name}:`, ...v.problems.slice(0, 15).map((p) => `  - ${p}`));
+  for (const v of r.verdicts.filter((x) => !x.ok))
+    lines.push("", `${v.name}:`, ...v.problems.slice(0, 15).map((p) => `  - ${p}`));
   const n = (o: "ok" | "indeterminate" | "failed") => r.load.count(o);
   lines.push(
     "",

@@ -36,8 +36,22 @@ export interface Plan {
 
 // The midnight comes after the system's start (about 40 s here), the set-up and the faults before
 // the clocks' (the full schedule about 80 s, the short one 45 s), with a margin for a slow machine.
-export const FULL: Plan = { name: "full", writers: 8, outageMs: 10_000, restartAfterMs: 3000, budgetKills: 2, midnightAfterMs: 200_000 };
-export const SHORT: Plan = { name: "short", writers: 3, outageMs: 6000, restartAfterMs: 2000, budgetKills: 1, midnightAfterMs: 150_000 };
+export const FULL: Plan = {
+  name: "full",
+  writers: 8,
+  outageMs: 10_000,
+  restartAfterMs: 3000,
+  budgetKills: 2,
+  midnightAfterMs: 200_000,
+};
+export const SHORT: Plan = {
+  name: "short",
+  writers: 3,
+  outageMs: 6000,
+  restartAfterMs: 2000,
+  budgetKills: 1,
+  midnightAfterMs: 150_000,
+};
 
 export interface Report {
   plan: Plan;
@@ -67,7 +81,8 @@ export async function runChaos(plan: Plan): Promise<Report> {
     log(`[chaos +${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}`);
   };
   const untilShifted = async (at: number, what: string) => {
-    if (system.now() > at) throw new Error(`the schedule ran late: ${what} was due ${system.now() - at} ms ago (raise midnightAfterMs)`);
+    if (system.now() > at)
+      throw new Error(`the schedule ran late: ${what} was due ${system.now() - at} ms ago (raise midnightAfterMs)`);
     await sleep(at - system.now());
   };
   let watchers: Watcher[] = [];
@@ -76,10 +91,15 @@ export async function runChaos(plan: Plan): Promise<Report> {
   let probe: DurableProbe | undefined;
   try {
     const cast = await setUp(system, midnight);
-    log(`[chaos] system up (${system.replicas.length} replicas, clocks, NATS, Temporal, PostgreSQL behind toxiproxy); midnight at +${((midnight - system.now()) / 1000).toFixed(0)}s`);
+    log(
+      `[chaos] system up (${system.replicas.length} replicas, clocks, NATS, Temporal, PostgreSQL behind toxiproxy); midnight at +${((midnight - system.now()) / 1000).toFixed(0)}s`,
+    );
     watchers = system.replicasOf("campaign").map((r) => new Watcher(r.name, system.client(CampaignService, r.url)));
     pollers = system.replicas.map((r) => new HealthPoller(r.name, r.url));
-    load = new SpendLoad(system.client(BudgetService, system.balanced.budget, cast.adServer), cast.loadTargets, { writers: plan.writers, now: system.now });
+    load = new SpendLoad(system.client(BudgetService, system.balanced.budget, cast.adServer), cast.loadTargets, {
+      writers: plan.writers,
+      now: system.now,
+    });
     load.start();
     /** Every SIGKILL, with what it did (killVerdict). */
     const kills: KillRecord[] = [];
@@ -125,7 +145,14 @@ export async function runChaos(plan: Plan): Promise<Report> {
     kills.push(natsKill);
     const natsKilledAt = Date.now();
     // An event made while NATS is down: it must wait in the outbox, and its campaign for NATS.
-    await settled(() => system.budget.recordSpend({ eventId: "during-nats-outage", brandId: cast.outage.brandId, campaignId: cast.outage.campaignId, amountMicros: 2_000_000n }));
+    await settled(() =>
+      system.budget.recordSpend({
+        eventId: "during-nats-outage",
+        brandId: cast.outage.brandId,
+        campaignId: cast.outage.campaignId,
+        amountMicros: 2_000_000n,
+      }),
+    );
     fault("a spend exhausted the NATS-outage brand's day");
     await sleep(plan.outageMs - (Date.now() - natsKilledAt));
     const natsStartedAt = Date.now();
@@ -151,14 +178,39 @@ export async function runChaos(plan: Plan): Promise<Report> {
     const crossingBudget = budgets[0];
     if (crossingBudget === undefined) throw new Error("no budget replica");
     const crossingVia = system.client(BudgetService, crossingBudget.url);
-    await settled(() => crossingVia.recordSpend({ eventId: "crossing-warm", brandId: cast.crossing.brandId, campaignId: cast.crossing.campaignId, amountMicros: 1n }));
+    await settled(() =>
+      crossingVia.recordSpend({
+        eventId: "crossing-warm",
+        brandId: cast.crossing.brandId,
+        campaignId: cast.crossing.campaignId,
+        amountMicros: 1n,
+      }),
+    );
     probe = await DurableProbe.open(system.nats.url, system.streams.budget, system.campaignBudgetDurable);
     for (const r of campaignReplicas) r.process.freeze();
-    await crossingVia.recordSpend({ eventId: "crossing", brandId: cast.crossing.brandId, campaignId: cast.crossing.campaignId, amountMicros: 2_000_000n }, { timeoutMs: 10_000 });
+    await crossingVia.recordSpend(
+      {
+        eventId: "crossing",
+        brandId: cast.crossing.brandId,
+        campaignId: cast.crossing.campaignId,
+        amountMicros: 2_000_000n,
+      },
+      { timeoutMs: 10_000 },
+    );
     const crossingSeq = await probe.lastSeqOf(`${system.prefix}.budget.exhausted.${cast.crossing.brandId}`, 15_000);
-    const atKill = crossingSeq === undefined ? undefined : (await probe.until((f) => holds(f, crossingSeq), 15_000)) ?? (await probe.figures().catch(() => undefined));
-    fault(`crossing spend for ${cast.crossing.brandId} (event seq ${crossingSeq ?? "none"}, ${atKill?.numAckPending ?? "?"} ack pending), then SIGKILL ${campaignReplicas.map((r) => r.name).join(" and ")}`);
-    const crossingKills = await Promise.all(campaignReplicas.map(async (r) => ({ r, record: await killProcess(r.process, `${r.name} (holding the crossing's event)`) })));
+    const atKill =
+      crossingSeq === undefined
+        ? undefined
+        : ((await probe.until((f) => holds(f, crossingSeq), 15_000)) ?? (await probe.figures().catch(() => undefined)));
+    fault(
+      `crossing spend for ${cast.crossing.brandId} (event seq ${crossingSeq ?? "none"}, ${atKill?.numAckPending ?? "?"} ack pending), then SIGKILL ${campaignReplicas.map((r) => r.name).join(" and ")}`,
+    );
+    const crossingKills = await Promise.all(
+      campaignReplicas.map(async (r) => ({
+        r,
+        record: await killProcess(r.process, `${r.name} (holding the crossing's event)`),
+      })),
+    );
     kills.push(...crossingKills.map((k) => k.record));
     await sleep(plan.restartAfterMs);
     await Promise.all(crossingKills.map(({ r, record }) => restartProcess(r.process, record, () => system.healthy(r))));
@@ -179,7 +231,8 @@ export async function runChaos(plan: Plan): Promise<Report> {
       messageSeq: crossingSeq,
       atKill,
       maxRedelivered,
-      acked: crossingSeq === undefined ? undefined : await probe.until((f) => f.ackFloorStreamSeq >= crossingSeq, 15_000),
+      acked:
+        crossingSeq === undefined ? undefined : await probe.until((f) => f.ackFloorStreamSeq >= crossingSeq, 15_000),
     };
     await probe.close();
     probe = undefined;
@@ -193,7 +246,9 @@ export async function runChaos(plan: Plan): Promise<Report> {
     await untilShifted(cast.clockBoundary + plan.restartAfterMs, "the clocks worker's restart");
     const clocksBackAt = system.now();
     // Not awaited here: the worker's start-up must not delay the schedule (Temporal's outage).
-    const clocksBack = restartProcess(system.clocks, clocksKill, () => workerPolls(system.temporal.address, `${system.prefix}-clocks`, system.clocks.pid, 120_000));
+    const clocksBack = restartProcess(system.clocks, clocksKill, () =>
+      workerPolls(system.temporal.address, `${system.prefix}-clocks`, system.clocks.pid, 120_000),
+    );
     fault("clocks worker restarted");
 
     // Temporal is down across the brands' local midnight (a reset) and a daypart boundary.
@@ -214,40 +269,96 @@ export async function runChaos(plan: Plan): Promise<Report> {
     const verdicts: Verdict[] = [];
     const zoneOf = () => "UTC";
     verdicts.push(...(await ledgerInvariants(system.databases.budget.url, load.records, zoneOf)));
-    const truthSources = { brands: system.brands, budget: system.budget, campaigns: system.campaigns, budgetDbUrl: system.databases.budget.url, now: system.now };
-    const campaigns = await campaignInvariants(() => actualCampaigns(system, cast), () => servingTruth(truthSources, cast.campaignIds), watchers, 90_000);
+    const truthSources = {
+      brands: system.brands,
+      budget: system.budget,
+      campaigns: system.campaigns,
+      budgetDbUrl: system.databases.budget.url,
+      now: system.now,
+    };
+    const campaigns = await campaignInvariants(
+      () => actualCampaigns(system, cast),
+      () => servingTruth(truthSources, cast.campaignIds),
+      watchers,
+      90_000,
+    );
     verdicts.push(...campaigns.verdicts);
-    const outboxUrls = { brand: system.databases.brand.url, budget: system.databases.budget.url, campaign: system.databases.campaign.url };
+    const outboxUrls = {
+      brand: system.databases.brand.url,
+      budget: system.databases.budget.url,
+      campaign: system.databases.campaign.url,
+    };
     const streams = await readStreams(system.nats.url, Object.values(system.streams));
     const messagesOf = (stream: string) => streams.get(stream) ?? [];
-    verdicts.push(...(await eventInvariants(messagesOf(system.streams.budget), system.databases.budget.url, outboxUrls)));
+    verdicts.push(
+      ...(await eventInvariants(messagesOf(system.streams.budget), system.databases.budget.url, outboxUrls)),
+    );
     const outbox = await readOutboxes(outboxUrls);
-    verdicts.push(msgIdVerdict((["brand", "budget", "campaign"] as const).map((s) => ({
-      name: system.streams[s],
-      messages: messagesOf(system.streams[s]),
-      outbox: outbox.filter((r) => r.service === s).map((r) => ({ eventId: r.eventId, published: r.publishedAt !== null })),
-    }))));
+    verdicts.push(
+      msgIdVerdict(
+        (["brand", "budget", "campaign"] as const).map((s) => ({
+          name: system.streams[s],
+          messages: messagesOf(system.streams[s]),
+          outbox: outbox
+            .filter((r) => r.service === s)
+            .map((r) => ({ eventId: r.eventId, published: r.publishedAt !== null })),
+        })),
+      ),
+    );
     verdicts.push(killVerdict(kills));
     verdicts.push(latencyVerdict(normalMs, slowedMs, DB_LATENCY_MS));
     verdicts.push(natsHeldVerdict(outbox, natsOutage));
     const outagePause = (await stateChanges(system, cast.outage.campaignId, "budget.exhausted"))[0];
-    verdicts.push(outagePauseVerdict(outagePause && { changedAtShifted: outagePause.at, sourceId: outagePause.sourceId }, outbox.find((r) => r.subject === natsOutage.markerSubject), natsOutage, 15_000));
+    verdicts.push(
+      outagePauseVerdict(
+        outagePause && { changedAtShifted: outagePause.at, sourceId: outagePause.sourceId },
+        outbox.find((r) => r.subject === natsOutage.markerSubject),
+        natsOutage,
+        15_000,
+      ),
+    );
     verdicts.push(crossingHeldVerdict(crossing));
     for (const [what, campaignId, cause, dueAt, backAt] of [
-      ["the daypart boundary inside the clocks worker's crash", cast.clockwork, "daypart", cast.clockBoundary, clocksBackAt],
-      ["the daypart boundary at midnight, inside Temporal's outage", cast.midnightDaypart, "daypart", midnight, temporalBackAt],
+      [
+        "the daypart boundary inside the clocks worker's crash",
+        cast.clockwork,
+        "daypart",
+        cast.clockBoundary,
+        clocksBackAt,
+      ],
+      [
+        "the daypart boundary at midnight, inside Temporal's outage",
+        cast.midnightDaypart,
+        "daypart",
+        midnight,
+        temporalBackAt,
+      ],
       ["the reset at midnight, inside Temporal's outage", cast.reset, "reset.day", midnight, temporalBackAt],
     ] as const) {
       const applied = (await stateChanges(system, campaignId, cause)).map((c) => c.at).filter((at) => at >= dueAt);
       verdicts.push(heldBoundaryVerdict({ what, dueAt, backAt, applied }, 15_000));
     }
-    verdicts.push({ name: "no call answered INTERNAL or UNKNOWN", ok: load.internal.length === 0, figures: `${load.records.length} events sent`, problems: load.internal.slice(0, 20) });
+    verdicts.push({
+      name: "no call answered INTERNAL or UNKNOWN",
+      ok: load.internal.length === 0,
+      figures: `${load.records.length} events sent`,
+      problems: load.internal.slice(0, 20),
+    });
     const readinessProblems: string[] = [];
     for (const p of pollers) {
-      if (!p.saw("NOT_SERVING", readiness.cutAt, readiness.restoredAt) && !p.saw("UNREACHABLE", readiness.cutAt, readiness.restoredAt)) readinessProblems.push(`${p.name} never said NOT_SERVING during the database cut`);
+      if (
+        !p.saw("NOT_SERVING", readiness.cutAt, readiness.restoredAt) &&
+        !p.saw("UNREACHABLE", readiness.cutAt, readiness.restoredAt)
+      )
+        readinessProblems.push(`${p.name} never said NOT_SERVING during the database cut`);
       if (p.changes.at(-1)?.status !== "SERVING") readinessProblems.push(`${p.name} ends ${p.changes.at(-1)?.status}`);
     }
-    verdicts.push({ name: "readiness went NOT_SERVING during the database cut and back", ok: readinessProblems.length === 0, figures: `${pollers.length} replicas polled`, problems: readinessProblems });
+    verdicts.push({
+      name: "readiness went NOT_SERVING during the database cut and back",
+      ok: readinessProblems.length === 0,
+      figures: `${pollers.length} replicas polled`,
+      problems: readinessProblems,
+    });
     verdicts.push({
       name: "a campaign stops within a few seconds of the restart of the replica that died holding its event",
       ok: pausedAfterMs <= 10_000,
@@ -256,7 +367,9 @@ export async function runChaos(plan: Plan): Promise<Report> {
     });
     verdicts.push(await capVerdict(system, cast, messagesOf(system.streams.budget)));
     const periods = await readPeriods(system.databases.budget.url);
-    verdicts.push(periodFlagsVerdict(periods, await readBrands(system, [...new Set(periods.map((p) => p.brandId))]), system.now()));
+    verdicts.push(
+      periodFlagsVerdict(periods, await readBrands(system, [...new Set(periods.map((p) => p.brandId))]), system.now()),
+    );
     return { plan, verdicts, faults, load, convergedMs: campaigns.convergedMs, ok: verdicts.every((v) => v.ok) };
   } catch (err) {
     // The schedule so far: which fault the run stopped at, and how long each step took.
@@ -287,7 +400,11 @@ async function settled<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** A campaign's audit rows of one cause, oldest first (services' clock, ms). */
-async function stateChanges(system: ChaosSystem, campaignId: string, cause: string): Promise<{ at: number; sourceId: string }[]> {
+async function stateChanges(
+  system: ChaosSystem,
+  campaignId: string,
+  cause: string,
+): Promise<{ at: number; sourceId: string }[]> {
   const rows = await query<{ at: Date; source_id: string }>(
     system.databases.campaign.url,
     "select changed_at as at, source_id from state_changes where campaign_id = $1 and cause = $2 order by changed_at, id",
@@ -300,7 +417,11 @@ async function stateChanges(system: ChaosSystem, campaignId: string, cause: stri
  * The capped load campaign, per local day of its brand (capDaysVerdict): the day's spend from
  * the ledger, and the cap stops of its audit log, each placed on the day its cap event names.
  */
-async function capVerdict(system: ChaosSystem, cast: Cast, budgetMessages: Parameters<typeof capEventDays>[0]): Promise<Verdict> {
+async function capVerdict(
+  system: ChaosSystem,
+  cast: Cast,
+  budgetMessages: Parameters<typeof capEventDays>[0],
+): Promise<Verdict> {
   const { brand } = await system.brands.getBrand({ id: cast.capped.brandId });
   const eventDays = capEventDays(budgetMessages);
   const spend = await query<{ at: Date; amount: string }>(
@@ -313,12 +434,19 @@ async function capVerdict(system: ChaosSystem, cast: Cast, budgetMessages: Param
     cap: cast.capped.cap,
     zone: brand?.timeZone ?? "UTC",
     spend: spend.map((s) => ({ occurredAtMs: s.at.getTime(), amount: BigInt(s.amount) })),
-    stops: stops.map((s) => ({ sourceId: s.sourceId, changedAtShifted: s.at, day: eventDays.get(s.sourceId.replace(/^nats:/, "")) })),
+    stops: stops.map((s) => ({
+      sourceId: s.sourceId,
+      changedAtShifted: s.at,
+      day: eventDays.get(s.sourceId.replace(/^nats:/, "")),
+    })),
   });
 }
 
 /** Serving state and reasons of the cast's campaigns, as the campaign service holds them. */
-async function actualCampaigns(system: ChaosSystem, cast: Cast): Promise<Map<string, { serving: boolean; reasons: number[] }>> {
+async function actualCampaigns(
+  system: ChaosSystem,
+  cast: Cast,
+): Promise<Map<string, { serving: boolean; reasons: number[] }>> {
   const out = new Map<string, { serving: boolean; reasons: number[] }>();
   for (const id of cast.campaignIds) {
     const c = (await system.campaigns.getCampaign({ id }).catch(() => undefined))?.campaign;

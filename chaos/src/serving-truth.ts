@@ -1,6 +1,12 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import pg from "pg";
-import { expectedServing, type ModelBrand, type ModelCampaign, type ModelReason, type ModelSpend } from "@adbudget/testing";
+import {
+  expectedServing,
+  type ModelBrand,
+  type ModelCampaign,
+  type ModelReason,
+  type ModelSpend,
+} from "@adbudget/testing";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import type { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -22,7 +28,9 @@ const REASONS: Record<ModelReason, PauseReason> = {
 
 /** A google.type.Date as "YYYY-MM-DD" (undefined stays undefined). */
 export const isoDate = (d: GDate | undefined) =>
-  d === undefined ? undefined : `${String(d.year).padStart(4, "0")}-${String(d.month).padStart(2, "0")}-${String(d.day).padStart(2, "0")}`;
+  d === undefined
+    ? undefined
+    : `${String(d.year).padStart(4, "0")}-${String(d.month).padStart(2, "0")}-${String(d.day).padStart(2, "0")}`;
 
 export interface TruthSources {
   brands: Client<typeof BrandService>;
@@ -69,7 +77,10 @@ export async function servingTruth(src: TruthSources, campaignIds: string[]): Pr
 }
 
 /** Each brand's zone and archive (BrandService) and its budget's limits (GetBudget; none = unlimited). */
-export async function readBrands(src: Pick<TruthSources, "brands" | "budget">, brandIds: string[]): Promise<Map<string, ModelBrand>> {
+export async function readBrands(
+  src: Pick<TruthSources, "brands" | "budget">,
+  brandIds: string[],
+): Promise<Map<string, ModelBrand>> {
   const brands = new Map<string, ModelBrand>();
   for (const brandId of brandIds) {
     const { brand } = await src.brands.getBrand({ id: brandId });
@@ -81,7 +92,12 @@ export async function readBrands(src: Pick<TruthSources, "brands" | "budget">, b
         throw err;
       },
     );
-    brands.set(brandId, { zone: brand.timeZone, archived: brand.archived, dailyLimit: budget?.dailyLimitMicros ?? null, monthlyLimit: budget?.monthlyLimitMicros ?? null });
+    brands.set(brandId, {
+      zone: brand.timeZone,
+      archived: brand.archived,
+      dailyLimit: budget?.dailyLimitMicros ?? null,
+      monthlyLimit: budget?.monthlyLimitMicros ?? null,
+    });
   }
   return brands;
 }

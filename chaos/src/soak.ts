@@ -11,7 +11,13 @@ import { ledgerInvariants } from "./invariants.ts";
 import { SpendLoad } from "./load.ts";
 import { startChaosSystem } from "./system.ts";
 
-const { values } = parseArgs({ options: { minutes: { type: "string", default: "10" }, writers: { type: "string", default: "64" }, every: { type: "string", default: "10" } } });
+const { values } = parseArgs({
+  options: {
+    minutes: { type: "string", default: "10" },
+    writers: { type: "string", default: "64" },
+    every: { type: "string", default: "10" },
+  },
+});
 const MINUTES = Number(values.minutes);
 const EVERY_MS = Number(values.every) * 1000;
 const WARM_UP_MS = Math.min(120_000, (MINUTES * 60_000) / 4);
@@ -30,7 +36,11 @@ const samples: { at: number; replica: string; rssMiB: number; heapMiB: number; l
 let exitCode = 0;
 try {
   const cast = await setUp(system, noon + DAY / 2);
-  const load = new SpendLoad(system.client(BudgetService, system.balanced.budget, cast.adServer), cast.loadTargets, { writers: Number(values.writers), now: system.now, pauseMs: 0 });
+  const load = new SpendLoad(system.client(BudgetService, system.balanced.budget, cast.adServer), cast.loadTargets, {
+    writers: Number(values.writers),
+    now: system.now,
+    pauseMs: 0,
+  });
   const started = Date.now();
   load.start();
   console.error(`soak: ${values.writers} writers for ${MINUTES} min, sampling every ${values.every} s`);
@@ -38,7 +48,10 @@ try {
     await new Promise((r) => setTimeout(r, EVERY_MS));
     const at = Date.now() - started;
     for (const r of system.replicas) {
-      const text = await fetch(r.metricsUrl!).then((res) => res.text(), () => "");
+      const text = await fetch(r.metricsUrl!).then(
+        (res) => res.text(),
+        () => "",
+      );
       samples.push({
         at,
         replica: r.name,
@@ -48,13 +61,19 @@ try {
       });
     }
     const now = samples.filter((s) => s.at === at);
-    console.error(`  ${Math.round((Date.now() - started) / 1000)}s: ${load.records.length} events; ${now.map((s) => `${s.replica} ${s.rssMiB.toFixed(0)} MiB lag ${s.lagP99Ms.toFixed(1)} ms`).join(", ")}`);
+    console.error(
+      `  ${Math.round((Date.now() - started) / 1000)}s: ${load.records.length} events; ${now.map((s) => `${s.replica} ${s.rssMiB.toFixed(0)} MiB lag ${s.lagP99Ms.toFixed(1)} ms`).join(", ")}`,
+    );
   }
   await load.stop();
   const seconds = (Date.now() - started) / 1000;
   const [ledger] = await ledgerInvariants(system.databases.budget.url, load.records, () => "UTC");
-  console.log(`\nsoak: ${load.records.length} events in ${seconds.toFixed(0)} s (${Math.round(load.records.length / seconds)}/s), ${load.count("ok")} acknowledged, ${load.count("indeterminate")} indeterminate; ${ledger.ok ? "none lost" : `LEDGER: ${ledger.problems.slice(0, 5).join("; ")}`}`);
-  console.log("\n| replica | RSS after warm-up MiB | RSS at the end MiB | growth | heap at the end MiB | event-loop lag p99 (max) ms |");
+  console.log(
+    `\nsoak: ${load.records.length} events in ${seconds.toFixed(0)} s (${Math.round(load.records.length / seconds)}/s), ${load.count("ok")} acknowledged, ${load.count("indeterminate")} indeterminate; ${ledger.ok ? "none lost" : `LEDGER: ${ledger.problems.slice(0, 5).join("; ")}`}`,
+  );
+  console.log(
+    "\n| replica | RSS after warm-up MiB | RSS at the end MiB | growth | heap at the end MiB | event-loop lag p99 (max) ms |",
+  );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const r of system.replicas) {
     const mine = samples.filter((s) => s.replica === r.name);
@@ -65,7 +84,9 @@ try {
     const base = Math.max(...warm.filter((s) => s.at < WARM_UP_MS + 60_000).map((s) => s.rssMiB), first.rssMiB);
     const growth = last.rssMiB / base - 1;
     if (growth > 0.25 || !ledger.ok) exitCode = 1;
-    console.log(`| ${r.name} | ${base.toFixed(0)} | ${last.rssMiB.toFixed(0)} | ${(growth * 100).toFixed(1)}% | ${last.heapMiB.toFixed(0)} | ${Math.max(...mine.map((s) => s.lagP99Ms)).toFixed(1)} |`);
+    console.log(
+      `| ${r.name} | ${base.toFixed(0)} | ${last.rssMiB.toFixed(0)} | ${(growth * 100).toFixed(1)}% | ${last.heapMiB.toFixed(0)} | ${Math.max(...mine.map((s) => s.lagP99Ms)).toFixed(1)} |`,
+    );
   }
 } finally {
   await system.stop();

@@ -30,7 +30,12 @@ export async function readStreams(natsUrl: string, streams: string[]): Promise<M
       while (messages.length < state.messages) {
         const before = messages.length;
         for await (const m of await consumer.fetch({ max_messages: state.messages - messages.length, expires: 5000 })) {
-          messages.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get("Nats-Msg-Id") || undefined, data: m.data });
+          messages.push({
+            seq: m.seq,
+            subject: m.subject,
+            msgId: m.headers?.get("Nats-Msg-Id") || undefined,
+            data: m.data,
+          });
           if (m.seq >= state.last_seq) break;
         }
         if (messages.length === before || messages.at(-1)?.seq === state.last_seq) break;
@@ -72,10 +77,20 @@ export function msgIdVerdict(streams: { name: string; messages: StreamMessage[];
       const n = (seen.get(id) ?? 0) + 1;
       seen.set(id, n);
       if (n === 2) problems.push(`${s.name}: Nats-Msg-Id ${m.msgId} on more than one message (seq ${m.seq} is a copy)`);
-      if (!rows.has(id)) problems.push(`${s.name} seq ${m.seq} (${m.subject}): Nats-Msg-Id ${m.msgId} is no event id of the producer's outbox`);
+      if (!rows.has(id))
+        problems.push(
+          `${s.name} seq ${m.seq} (${m.subject}): Nats-Msg-Id ${m.msgId} is no event id of the producer's outbox`,
+        );
     }
-    for (const r of s.outbox) if (r.published && !seen.has(r.eventId.toLowerCase())) problems.push(`${s.name}: outbox event ${r.eventId} marked published but not on the stream`);
+    for (const r of s.outbox)
+      if (r.published && !seen.has(r.eventId.toLowerCase()))
+        problems.push(`${s.name}: outbox event ${r.eventId} marked published but not on the stream`);
     figures.push(`${s.name.split("_").at(-1)?.toLowerCase()} ${s.messages.length} messages, ${missing} without an id`);
   }
-  return { name: "every event on the streams carries its outbox event id as Nats-Msg-Id, once", ok: problems.length === 0, figures: figures.join("; "), problems };
+  return {
+    name: "every event on the streams carries its outbox event id as Nats-Msg-Id, once",
+    ok: problems.length === 0,
+    figures: figures.join("; "),
+    problems,
+  };
 }

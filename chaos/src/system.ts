@@ -3,7 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { durableSettings, launchSystemProcesses, PG_URL, type LaunchedProcess, type ServiceProcess, type TestAuth, type TestDatabase } from "@adbudget/testing";
+import {
+  durableSettings,
+  launchSystemProcesses,
+  PG_URL,
+  type LaunchedProcess,
+  type ServiceProcess,
+  type TestAuth,
+  type TestDatabase,
+} from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -37,7 +45,11 @@ export interface ChaosSystem {
   brands: Client<typeof BrandService>;
   budget: Client<typeof BudgetService>;
   campaigns: Client<typeof CampaignService>;
-  client<S extends typeof BrandService | typeof BudgetService | typeof CampaignService>(service: S, url: string, interceptors?: Interceptor[]): Client<S>;
+  client<S extends typeof BrandService | typeof BudgetService | typeof CampaignService>(
+    service: S,
+    url: string,
+    interceptors?: Interceptor[],
+  ): Client<S>;
   replicasOf(service: ServiceName): Replica[];
   /** Waits until the replica answers health SERVING. */
   healthy(replica: Replica, timeoutMs?: number): Promise<void>;
@@ -53,7 +65,12 @@ export interface ChaosSystem {
  * service through a balancer over its replicas. Every process runs on the same shifted clock
  * (`clockOffsetMs`); each logs to `<logDir>/<name>.log`, appended across restarts.
  */
-export async function startChaosSystem(options: { clockOffsetMs: number; logDir?: string; reconcileIntervalMs?: number; metrics?: boolean }): Promise<ChaosSystem> {
+export async function startChaosSystem(options: {
+  clockOffsetMs: number;
+  logDir?: string;
+  reconcileIntervalMs?: number;
+  metrics?: boolean;
+}): Promise<ChaosSystem> {
   const dir = mkdtempSync(join(tmpdir(), "adbudget-chaos-"));
   const logDir = options.logDir ?? join(dir, "logs");
   mkdirSync(logDir, { recursive: true });
@@ -110,8 +127,11 @@ export async function startChaosSystem(options: { clockOffsetMs: number; logDir?
   }
   const system = launched;
   const auth = system.auth;
-  const client = <S extends typeof BrandService | typeof BudgetService | typeof CampaignService>(service: S, at: string, interceptors: Interceptor[] = auth.admin) =>
-    createClient(service, createGrpcTransport({ baseUrl: at, interceptors }));
+  const client = <S extends typeof BrandService | typeof BudgetService | typeof CampaignService>(
+    service: S,
+    at: string,
+    interceptors: Interceptor[] = auth.admin,
+  ) => createClient(service, createGrpcTransport({ baseUrl: at, interceptors }));
   const databases = system.databases as Record<ServiceName, TestDatabase>;
   const clocks = system.worker;
   if (clocks === undefined) throw new Error("the launcher started no clocks worker");

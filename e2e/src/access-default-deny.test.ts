@@ -1,11 +1,26 @@
 import { readFileSync } from "node:fs";
-import { create, createFileRegistry, type DescMessage, type DescMethod, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import {
+  create,
+  createFileRegistry,
+  type DescMessage,
+  type DescMethod,
+  type DescMethodUnary,
+  type DescService,
+} from "@bufbuild/protobuf";
 import { EmptySchema, FileDescriptorProtoSchema, file_google_protobuf_empty } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createLocalJWKSet } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createAuthGate, createLogger, isJwks, startServer, TokenVerifier, type RunningServer, type TokenClaims } from "@adbudget/kit";
+import {
+  createAuthGate,
+  createLogger,
+  isJwks,
+  startServer,
+  TokenVerifier,
+  type RunningServer,
+  type TokenClaims,
+} from "@adbudget/kit";
 import { createTestAuth, TEST_AUDIENCE, type TestAuth } from "@adbudget/testing";
 import { ACCESS } from "@adbudget/topology";
 import { ServerReflection } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
@@ -23,7 +38,12 @@ const registry = createFileRegistry(
     package: "adbudget.test.v1",
     syntax: "proto3",
     dependency: ["google/protobuf/empty.proto"],
-    service: [{ name: "UnlistedService", method: [{ name: "Touch", inputType: ".google.protobuf.Empty", outputType: ".google.protobuf.Empty" }] }],
+    service: [
+      {
+        name: "UnlistedService",
+        method: [{ name: "Touch", inputType: ".google.protobuf.Empty", outputType: ".google.protobuf.Empty" }],
+      },
+    ],
   }),
   (file) => (file === "google/protobuf/empty.proto" ? file_google_protobuf_empty : undefined),
 );
@@ -33,7 +53,8 @@ let server: RunningServer;
 /** Calls that reached the unlisted RPC's handler. */
 let handled = 0;
 
-const isUnary = (m: DescMethod | undefined): m is DescMethodUnary<DescMessage, DescMessage> => m?.methodKind === "unary";
+const isUnary = (m: DescMethod | undefined): m is DescMethodUnary<DescMessage, DescMessage> =>
+  m?.methodKind === "unary";
 
 function unlistedTouch(): { service: DescService; method: DescMethodUnary<DescMessage, DescMessage> } {
   const service = registry.getService("adbudget.test.v1.UnlistedService");
@@ -70,7 +91,9 @@ afterAll(async () => {
 
 /** A valid token of `role` (naming a brand when the role must). */
 const claims = (role: (typeof TABLE_ROLES)[number]): TokenClaims =>
-  ROLE_SCOPE[role] === "brands" ? { sub: `test:${role}`, role, brands: ["01900000-0000-7000-8000-0000000000aa"] } : { sub: `test:${role}`, role };
+  ROLE_SCOPE[role] === "brands"
+    ? { sub: `test:${role}`, role, brands: ["01900000-0000-7000-8000-0000000000aa"] }
+    : { sub: `test:${role}`, role };
 
 it("an RPC without a rule is refused to every role, admin included, before its handler runs", async () => {
   const { method } = unlistedTouch();
@@ -78,13 +101,21 @@ it("an RPC without a rule is refused to every role, admin included, before its h
   const answers: [string, string, string][] = [];
   for (const role of TABLE_ROLES) {
     const header = { authorization: `Bearer ${await auth.mint(claims(role))}` };
-    const touch = await transport.unary(method, undefined, 5000, header, create(EmptySchema)).then(() => "OK", (e: unknown) => Code[ConnectError.from(e).code]);
+    const touch = await transport.unary(method, undefined, 5000, header, create(EmptySchema)).then(
+      () => "OK",
+      (e: unknown) => Code[ConnectError.from(e).code],
+    );
     // The same token is good on this server: reflection has a rule (any valid credential).
     const reflection = createClient(ServerReflection, transport);
-    const ask = (async function* () { yield { messageRequest: { case: "listServices" as const, value: "" } }; })();
+    const ask = (async function* () {
+      yield { messageRequest: { case: "listServices" as const, value: "" } };
+    })();
     const reflect = await (async () => {
       for await (const _ of reflection.serverReflectionInfo(ask, { headers: header })) void _;
-    })().then(() => "OK", (e: unknown) => Code[ConnectError.from(e).code]);
+    })().then(
+      () => "OK",
+      (e: unknown) => Code[ConnectError.from(e).code],
+    );
     answers.push([role, touch, reflect]);
   }
   expect(answers).toEqual(TABLE_ROLES.map((role) => [role, "PermissionDenied", "OK"]));

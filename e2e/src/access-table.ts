@@ -20,7 +20,16 @@
  */
 
 /** The roles a token may carry. */
-export const TABLE_ROLES = ["admin", "brand-manager", "ad-server", "viewer", "brand-service", "budget-service", "campaign-service", "clocks"] as const;
+export const TABLE_ROLES = [
+  "admin",
+  "brand-manager",
+  "ad-server",
+  "viewer",
+  "brand-service",
+  "budget-service",
+  "campaign-service",
+  "clocks",
+] as const;
 export type TableRole = (typeof TABLE_ROLES)[number];
 
 /**
@@ -109,7 +118,11 @@ export interface MatrixPrincipal {
 export const MATRIX_PRINCIPALS: readonly MatrixPrincipal[] = TABLE_ROLES.flatMap((role): MatrixPrincipal[] => {
   const scope = ROLE_SCOPE[role];
   if (scope === "brands") return [{ role, brands: "own" }];
-  if (scope === "brands-or-all") return [{ role, brands: "own" }, { role, brands: "all" }];
+  if (scope === "brands-or-all")
+    return [
+      { role, brands: "own" },
+      { role, brands: "all" },
+    ];
   return [{ role, brands: "all" }];
 });
 

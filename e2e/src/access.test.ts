@@ -18,7 +18,15 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
-import { ACCESS_TABLE, expectedAllowed, MATRIX_PRINCIPALS, OPEN_SERVICES, ROLE_SCOPE, TABLE_ROLES, type MatrixPrincipal } from "./access-table.js";
+import {
+  ACCESS_TABLE,
+  expectedAllowed,
+  MATRIX_PRINCIPALS,
+  OPEN_SERVICES,
+  ROLE_SCOPE,
+  TABLE_ROLES,
+  type MatrixPrincipal,
+} from "./access-table.js";
 
 /**
  * Access over real servers (docs/design.md, Access): every role against every RPC the servers
@@ -36,7 +44,16 @@ afterAll(async () => {
 
 /** The generated descriptor of every service the test knows (a served one it does not know fails the coverage check). */
 const DESCRIPTORS: ReadonlyMap<string, DescService> = new Map(
-  [BrandService, BudgetService, BudgetClockService, CampaignService, CampaignClockService, ReflectionV1, ReflectionV1alpha, Health].map((s) => [s.typeName, s]),
+  [
+    BrandService,
+    BudgetService,
+    BudgetClockService,
+    CampaignService,
+    CampaignClockService,
+    ReflectionV1,
+    ReflectionV1alpha,
+    Health,
+  ].map((s) => [s.typeName, s]),
 );
 const REFLECTION: ReadonlySet<string> = new Set([ReflectionV1.typeName, ReflectionV1alpha.typeName]);
 const SERVERS: [string, () => string][] = [
@@ -49,14 +66,22 @@ const SERVERS: [string, () => string][] = [
 async function announced(url: string): Promise<string[]> {
   const reflection = createClient(ReflectionV1, createGrpcTransport({ baseUrl: url, interceptors: h.auth.admin }));
   const names: string[] = [];
-  for await (const m of reflection.serverReflectionInfo((async function* () { yield { messageRequest: { case: "listServices" as const, value: "" } }; })())) {
-    if (m.messageResponse.case === "listServicesResponse") names.push(...m.messageResponse.value.service.map((s) => s.name));
+  for await (const m of reflection.serverReflectionInfo(
+    (async function* () {
+      yield { messageRequest: { case: "listServices" as const, value: "" } };
+    })(),
+  )) {
+    if (m.messageResponse.case === "listServicesResponse")
+      names.push(...m.messageResponse.value.service.map((s) => s.name));
   }
   return names;
 }
 
 /** Every service every server answers: name, server and descriptor; unknown names apart. */
-async function servedServices(): Promise<{ served: { service: DescService; server: string; url: string }[]; unknown: string[] }> {
+async function servedServices(): Promise<{
+  served: { service: DescService; server: string; url: string }[];
+  unknown: string[];
+}> {
   const served: { service: DescService; server: string; url: string }[] = [];
   const unknown: string[] = [];
   for (const [server, url] of SERVERS) {
@@ -74,7 +99,9 @@ describe("the table names every RPC", () => {
     const { served, unknown } = await servedServices();
     // A service a server answers that this test has no descriptor for: add it, and its rows.
     expect(unknown).toEqual([]);
-    const rpcs = served.filter((s) => !OPEN_SERVICES.has(s.service.typeName)).flatMap((s) => s.service.methods.map((m) => `${s.service.typeName}/${m.name}`));
+    const rpcs = served
+      .filter((s) => !OPEN_SERVICES.has(s.service.typeName))
+      .flatMap((s) => s.service.methods.map((m) => `${s.service.typeName}/${m.name}`));
     expect(rpcs.filter((rpc) => ACCESS_TABLE[rpc] === undefined)).toEqual([]);
     expect(Object.keys(ACCESS_TABLE).filter((rpc) => !rpcs.includes(rpc))).toEqual([]);
     // Every server answers its own services (the three servers each announce the product's).
@@ -88,14 +115,24 @@ describe("the table names every RPC", () => {
 async function resources(tag: string) {
   const { brand } = await h.brands.createBrand({ name: `${tag} ${Math.random()}`, timeZone: "UTC" });
   await h.budget.setBudget({ brandId: brand!.id, dailyLimitMicros: 1_000_000_000n });
-  const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: tag, schedule: { windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "24:00" }] } });
+  const { campaign } = await h.campaigns.createCampaign({
+    brandId: brand!.id,
+    name: tag,
+    schedule: { windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "24:00" }] },
+  });
   return { brandId: brand!.id, campaignId: campaign!.id };
 }
 
 /** A valid request of `method` about brand `brandId` and its campaign. */
 function request(method: DescMethod, r: { brandId: string; campaignId: string }): Message {
   const today = localDate(h.now(), "UTC");
-  const event = { eventId: `a-${Math.random()}`, brandId: r.brandId, campaignId: r.campaignId, amountMicros: 1n, occurredAt: timestampFromMs(h.now()) };
+  const event = {
+    eventId: `a-${Math.random()}`,
+    brandId: r.brandId,
+    campaignId: r.campaignId,
+    amountMicros: 1n,
+    occurredAt: timestampFromMs(h.now()),
+  };
   const init: Record<string, Record<string, unknown>> = {
     CreateBrand: { name: `Created ${Math.random()}` },
     UpdateBrand: { brand: { id: r.brandId, name: `Renamed ${Math.random()}` }, updateMask: { paths: ["name"] } },
@@ -106,21 +143,45 @@ function request(method: DescMethod, r: { brandId: string; campaignId: string })
     UpdateCampaign: { campaign: { id: r.campaignId, name: "Renamed" }, updateMask: { paths: ["name"] } },
     ListCampaignStateChanges: { campaignId: r.campaignId },
     GetCampaignSpend: { brandId: r.brandId, campaignId: r.campaignId },
-    SetDaypartState: { campaignId: r.campaignId, inWindow: true, asOfTime: timestampFromMs(h.now()), sourceId: "access", scheduleVersion: 1n },
+    SetDaypartState: {
+      campaignId: r.campaignId,
+      inWindow: true,
+      asOfTime: timestampFromMs(h.now()),
+      sourceId: "access",
+      scheduleVersion: 1n,
+    },
     OpenBudgetPeriod: { brandId: r.brandId, period: { kind: PeriodKind.DAY, start: today }, sourceId: "access" },
-    OpenBudgetPeriods: { brandId: r.brandId, periods: [{ period: { kind: PeriodKind.DAY, start: today } }], sourceId: "access" },
+    OpenBudgetPeriods: {
+      brandId: r.brandId,
+      periods: [{ period: { kind: PeriodKind.DAY, start: today } }],
+      sourceId: "access",
+    },
     ListBrands: {},
   };
-  const byField = method.input.fields.some((f) => f.name === "brand_id") ? { brandId: r.brandId } : { id: method.parent.name.startsWith("Campaign") ? r.campaignId : r.brandId };
+  const byField = method.input.fields.some((f) => f.name === "brand_id")
+    ? { brandId: r.brandId }
+    : { id: method.parent.name.startsWith("Campaign") ? r.campaignId : r.brandId };
   return create(method.input, (init[method.name] ?? byField) as never);
 }
 
-async function callAs(interceptors: Interceptor[], service: DescService, url: string, method: DescMethod, req: Message): Promise<Code | "OK"> {
-  const client = createClient(service, createGrpcTransport({ baseUrl: url, interceptors })) as unknown as Record<string, (r: unknown, o: unknown) => unknown>;
+async function callAs(
+  interceptors: Interceptor[],
+  service: DescService,
+  url: string,
+  method: DescMethod,
+  req: Message,
+): Promise<Code | "OK"> {
+  const client = createClient(service, createGrpcTransport({ baseUrl: url, interceptors })) as unknown as Record<
+    string,
+    (r: unknown, o: unknown) => unknown
+  >;
   try {
     if (method.methodKind === "server_streaming") {
       const abort = new AbortController();
-      for await (const _ of client[method.localName](req, { signal: abort.signal, timeoutMs: 5000 }) as AsyncIterable<unknown>) {
+      for await (const _ of client[method.localName](req, {
+        signal: abort.signal,
+        timeoutMs: 5000,
+      }) as AsyncIterable<unknown>) {
         abort.abort();
         break;
       }
@@ -137,9 +198,12 @@ async function callAs(interceptors: Interceptor[], service: DescService, url: st
 /** A reflection call (bidirectional: one listServices request) as `interceptors`' principal. */
 async function reflectAs(interceptors: Interceptor[], service: DescService, url: string): Promise<Code | "OK"> {
   const transport = createGrpcTransport({ baseUrl: url, interceptors });
-  const ask = (async function* () { yield { messageRequest: { case: "listServices" as const, value: "" } }; })();
+  const ask = (async function* () {
+    yield { messageRequest: { case: "listServices" as const, value: "" } };
+  })();
   try {
-    if (service.typeName === ReflectionV1.typeName) for await (const _ of createClient(ReflectionV1, transport).serverReflectionInfo(ask)) void _;
+    if (service.typeName === ReflectionV1.typeName)
+      for await (const _ of createClient(ReflectionV1, transport).serverReflectionInfo(ask)) void _;
     else for await (const _ of createClient(ReflectionV1alpha, transport).serverReflectionInfo(ask)) void _;
     return "OK";
   } catch (err) {
@@ -153,7 +217,8 @@ function claimsOf(p: MatrixPrincipal, own: string): TokenClaims {
   return p.brands === "own" ? { sub, role: p.role, brands: [own] } : { sub, role: p.role };
 }
 
-const nameOf = (p: MatrixPrincipal) => `${p.role}${ROLE_SCOPE[p.role] === "all" ? "" : p.brands === "own" ? " (one brand)" : " (all brands)"}`;
+const nameOf = (p: MatrixPrincipal) =>
+  `${p.role}${ROLE_SCOPE[p.role] === "all" ? "" : p.brands === "own" ? " (one brand)" : " (all brands)"}`;
 
 describe("the role x RPC x brand matrix", () => {
   it("allows each principal exactly the table's RPCs, on its own brands only where it is scoped", async () => {
@@ -168,17 +233,25 @@ describe("the role x RPC x brand matrix", () => {
           const rpc = `${service.typeName}/${method.name}`;
           if (REFLECTION.has(service.typeName)) {
             // About no brand: one call, with the principal's token.
-            const code = await reflectAs(await h.auth.as(claimsOf(p, "01900000-0000-7000-8000-0000000000aa")), service, url);
+            const code = await reflectAs(
+              await h.auth.as(claimsOf(p, "01900000-0000-7000-8000-0000000000aa")),
+              service,
+              url,
+            );
             calls++;
             const want = expectedAllowed(rpc, p, "own");
             if (want) allowed++;
-            if (code !== (want ? "OK" : Code.PermissionDenied)) wrong.push(`${nameOf(p)} ${rpc}: ${code === "OK" ? "OK" : Code[code]}, wanted ${want ? "OK" : "denied"}`);
+            if (code !== (want ? "OK" : Code.PermissionDenied))
+              wrong.push(`${nameOf(p)} ${rpc}: ${code === "OK" ? "OK" : Code[code]}, wanted ${want ? "OK" : "denied"}`);
             continue;
           }
           // Fresh resources per call: some RPCs archive, delete or lock what they are given.
           const [own, foreign] = [await resources("own"), await resources("foreign")];
           const as = await h.auth.as(claimsOf(p, own.brandId));
-          for (const [which, r] of [["own", own], ["foreign", foreign]] as const) {
+          for (const [which, r] of [
+            ["own", own],
+            ["foreign", foreign],
+          ] as const) {
             const code = await callAs(as, service, url, method, request(method, r));
             calls++;
             const want = expectedAllowed(rpc, p, which);
@@ -187,7 +260,9 @@ describe("the role x RPC x brand matrix", () => {
             // an unauthenticated or internal answer is wrong either way.
             const denied = code === Code.PermissionDenied;
             if (code === Code.Unauthenticated || code === Code.Internal || code === Code.Unknown || denied === want) {
-              wrong.push(`${nameOf(p)} ${rpc} ${which}: ${code === "OK" ? "OK" : Code[code]}, wanted ${want ? "let in" : "denied"}`);
+              wrong.push(
+                `${nameOf(p)} ${rpc} ${which}: ${code === "OK" ? "OK" : Code[code]}, wanted ${want ? "let in" : "denied"}`,
+              );
             }
           }
         }
@@ -205,9 +280,15 @@ describe("the role x RPC x brand matrix", () => {
       const token = await h.auth.mint({ sub: `test:${role}:unscoped`, role });
       const res = await createClient(BrandService, createGrpcTransport({ baseUrl: h.brandApp.server.url }))
         .listBrands({}, { headers: { authorization: `Bearer ${token}` } })
-        .then(() => "OK", (e: unknown) => Code[ConnectError.from(e).code]);
+        .then(
+          () => "OK",
+          (e: unknown) => Code[ConnectError.from(e).code],
+        );
       const lists = expectedAllowed("adbudget.brand.v1.BrandService/ListBrands", { role, brands: "all" }, "own");
-      expect([role, res]).toEqual([role, ROLE_SCOPE[role] === "brands" ? "Unauthenticated" : lists ? "OK" : "PermissionDenied"]);
+      expect([role, res]).toEqual([
+        role,
+        ROLE_SCOPE[role] === "brands" ? "Unauthenticated" : lists ? "OK" : "PermissionDenied",
+      ]);
     }
   });
 });
@@ -249,9 +330,20 @@ describe("lists and watches show only the caller's brands", () => {
   it("a batch with one event of another brand is refused whole, and records nothing", async () => {
     const [mine, theirs] = [await resources("mine"), await resources("theirs")];
     const as = await h.auth.as({ sub: "test:ad-server", role: "ad-server", brands: [mine.brandId] });
-    const budget = createClient(BudgetService, createGrpcTransport({ baseUrl: h.budgetApp.server.url, interceptors: as }));
-    const ev = (r: typeof mine, n: number) => ({ eventId: `batch-${n}`, brandId: r.brandId, campaignId: r.campaignId, amountMicros: 5n });
-    const err = await budget.recordSpendBatch({ events: [ev(mine, 1), ev(theirs, 2), ev(mine, 3)] }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const budget = createClient(
+      BudgetService,
+      createGrpcTransport({ baseUrl: h.budgetApp.server.url, interceptors: as }),
+    );
+    const ev = (r: typeof mine, n: number) => ({
+      eventId: `batch-${n}`,
+      brandId: r.brandId,
+      campaignId: r.campaignId,
+      amountMicros: 5n,
+    });
+    const err = await budget.recordSpendBatch({ events: [ev(mine, 1), ev(theirs, 2), ev(mine, 3)] }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
     expect(err?.code).toBe(Code.PermissionDenied);
     expect((await h.budget.listSpendEvents({ brandId: mine.brandId })).events).toEqual([]);
     expect((await h.budget.listSpendEvents({ brandId: theirs.brandId })).events).toEqual([]);
@@ -260,13 +352,31 @@ describe("lists and watches show only the caller's brands", () => {
   it("a campaign of a brand the caller cannot see answers like one that does not exist", async () => {
     const [mine, theirs] = [await resources("mine"), await resources("theirs")];
     const as = await h.auth.as({ sub: "test:ad-server", role: "ad-server", brands: [mine.brandId] });
-    const budget = createClient(BudgetService, createGrpcTransport({ baseUrl: h.budgetApp.server.url, interceptors: as }));
-    const campaigns = createClient(CampaignService, createGrpcTransport({ baseUrl: h.campaignApp.server.url, interceptors: as }));
-    const code = (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => Code[ConnectError.from(e).code]);
+    const budget = createClient(
+      BudgetService,
+      createGrpcTransport({ baseUrl: h.budgetApp.server.url, interceptors: as }),
+    );
+    const campaigns = createClient(
+      CampaignService,
+      createGrpcTransport({ baseUrl: h.campaignApp.server.url, interceptors: as }),
+    );
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => "OK",
+        (e: unknown) => Code[ConnectError.from(e).code],
+      );
     const unknownCampaign = "01900000-0000-7000-8000-0000000000ab";
     // Spend of my brand naming their campaign: the same answer as a campaign that does not exist.
-    expect(await code(budget.recordSpend({ eventId: "x1", brandId: mine.brandId, campaignId: theirs.campaignId, amountMicros: 1n }))).toBe("NotFound");
-    expect(await code(budget.recordSpend({ eventId: "x2", brandId: mine.brandId, campaignId: unknownCampaign, amountMicros: 1n }))).toBe("NotFound");
+    expect(
+      await code(
+        budget.recordSpend({ eventId: "x1", brandId: mine.brandId, campaignId: theirs.campaignId, amountMicros: 1n }),
+      ),
+    ).toBe("NotFound");
+    expect(
+      await code(
+        budget.recordSpend({ eventId: "x2", brandId: mine.brandId, campaignId: unknownCampaign, amountMicros: 1n }),
+      ),
+    ).toBe("NotFound");
     // Reading it: the same answer as for a campaign that does not exist.
     expect(await code(campaigns.getCampaign({ id: theirs.campaignId }))).toBe("PermissionDenied");
     expect(await code(campaigns.getCampaign({ id: unknownCampaign }))).toBe("PermissionDenied");
@@ -278,14 +388,32 @@ describe("lists and watches show only the caller's brands", () => {
 describe("credentials", () => {
   const brandUrl = () => h.brandApp.server.url;
   const get = (headers: Record<string, string>) =>
-    createClient(BrandService, createGrpcTransport({ baseUrl: brandUrl() })).listBrands({}, { headers }).then(() => "OK", (e: unknown) => ConnectError.from(e));
+    createClient(BrandService, createGrpcTransport({ baseUrl: brandUrl() }))
+      .listBrands({}, { headers })
+      .then(
+        () => "OK",
+        (e: unknown) => ConnectError.from(e),
+      );
 
-  async function signed(overrides: { kid?: string; alg?: "EdDSA" | "ES256"; aud?: string; exp?: number; nbf?: number; iat?: number; key?: "other" }) {
+  async function signed(overrides: {
+    kid?: string;
+    alg?: "EdDSA" | "ES256";
+    aud?: string;
+    exp?: number;
+    nbf?: number;
+    iat?: number;
+    key?: "other";
+  }) {
     const other = await generateKeyPair(overrides.alg ?? "EdDSA", { extractable: true });
     const key = overrides.key === "other" ? other.privateKey : undefined;
     const now = Math.floor(Date.now() / 1000);
-    const jwt = new SignJWT({ role: "admin" }).setProtectedHeader({ alg: overrides.alg ?? "EdDSA", kid: overrides.kid ?? "unknown-kid" })
-      .setSubject("test:hostile").setAudience(overrides.aud ?? TEST_AUDIENCE).setJti("j").setIssuedAt(overrides.iat ?? now).setExpirationTime(overrides.exp ?? now + 600);
+    const jwt = new SignJWT({ role: "admin" })
+      .setProtectedHeader({ alg: overrides.alg ?? "EdDSA", kid: overrides.kid ?? "unknown-kid" })
+      .setSubject("test:hostile")
+      .setAudience(overrides.aud ?? TEST_AUDIENCE)
+      .setJti("j")
+      .setIssuedAt(overrides.iat ?? now)
+      .setExpirationTime(overrides.exp ?? now + 600);
     if (overrides.nbf !== undefined) jwt.setNotBefore(overrides.nbf);
     return jwt.sign(key ?? other.privateKey);
   }
@@ -294,15 +422,37 @@ describe("credentials", () => {
     ["no credentials", async () => ({})],
     ["a malformed header", async () => ({ authorization: "Token abc" })],
     ["a malformed token", async () => ({ authorization: "Bearer not.a.jwt" })],
-    ["alg none", async () => ({ authorization: `Bearer ${new UnsecuredJWT({ role: "admin" }).setSubject("x").setAudience(TEST_AUDIENCE).setIssuedAt().setJti("j").setExpirationTime("10m").encode()}` })],
+    [
+      "alg none",
+      async () => ({
+        authorization: `Bearer ${new UnsecuredJWT({ role: "admin" }).setSubject("x").setAudience(TEST_AUDIENCE).setIssuedAt().setJti("j").setExpirationTime("10m").encode()}`,
+      }),
+    ],
     ["an unknown kid", async () => ({ authorization: `Bearer ${await signed({})}` })],
-    ["a bad signature (the right kid, another key)", async () => ({ authorization: `Bearer ${(await h.auth.mint({ sub: "x", role: "admin" })).replace(/\.[^.]+$/, `.${(await signed({ key: "other" })).split(".")[2]}`)}` })],
-    ["an expired token", async () => ({ authorization: `Bearer ${await h.auth.mint({ sub: "x", role: "admin" }, -120)}` })],
+    [
+      "a bad signature (the right kid, another key)",
+      async () => ({
+        authorization: `Bearer ${(await h.auth.mint({ sub: "x", role: "admin" })).replace(/\.[^.]+$/, `.${(await signed({ key: "other" })).split(".")[2]}`)}`,
+      }),
+    ],
+    [
+      "an expired token",
+      async () => ({ authorization: `Bearer ${await h.auth.mint({ sub: "x", role: "admin" }, -120)}` }),
+    ],
     ["another audience", async () => ({ authorization: `Bearer ${await mintWith({ aud: "someone-else" })}` })],
-    ["not yet valid (nbf in an hour)", async () => ({ authorization: `Bearer ${await mintWith({ nbf: Math.floor(Date.now() / 1000) + 3600 })}` })],
-    ["issued in the future", async () => ({ authorization: `Bearer ${await mintWith({ iat: Math.floor(Date.now() / 1000) + 3600 })}` })],
+    [
+      "not yet valid (nbf in an hour)",
+      async () => ({ authorization: `Bearer ${await mintWith({ nbf: Math.floor(Date.now() / 1000) + 3600 })}` }),
+    ],
+    [
+      "issued in the future",
+      async () => ({ authorization: `Bearer ${await mintWith({ iat: Math.floor(Date.now() / 1000) + 3600 })}` }),
+    ],
     ["an unknown role", async () => ({ authorization: `Bearer ${await mintWith({ role: "root" })}` })],
-    ["an ad-server token without brands", async () => ({ authorization: `Bearer ${await mintWith({ role: "ad-server" })}` })],
+    [
+      "an ad-server token without brands",
+      async () => ({ authorization: `Bearer ${await mintWith({ role: "ad-server" })}` }),
+    ],
   ])("%s -> UNAUTHENTICATED", async (_name, headers) => {
     const res = await get(await headers());
     expect(res).toBeInstanceOf(ConnectError);
@@ -313,8 +463,13 @@ describe("credentials", () => {
   async function mintWith(changes: { aud?: string; nbf?: number; iat?: number; role?: string }) {
     const jwk = JSON.parse(readFileSync(h.auth.env.AUTH_PRIVATE_KEY_FILE, "utf8"));
     const now = Math.floor(Date.now() / 1000);
-    const jwt = new SignJWT({ role: changes.role ?? "admin" }).setProtectedHeader({ alg: jwk.alg, kid: jwk.kid })
-      .setSubject("test:hostile").setAudience(changes.aud ?? TEST_AUDIENCE).setJti("j").setIssuedAt(changes.iat ?? now).setExpirationTime(now + 600);
+    const jwt = new SignJWT({ role: changes.role ?? "admin" })
+      .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid })
+      .setSubject("test:hostile")
+      .setAudience(changes.aud ?? TEST_AUDIENCE)
+      .setJti("j")
+      .setIssuedAt(changes.iat ?? now)
+      .setExpirationTime(now + 600);
     if (changes.nbf !== undefined) jwt.setNotBefore(changes.nbf);
     return jwt.sign(await importJWK(jwk, jwk.alg));
   }
@@ -325,12 +480,22 @@ describe("credentials", () => {
     const viewer = await h.auth.as({ sub: "test:viewer", role: "viewer" });
     const reflection = createClient(ReflectionV1, createGrpcTransport({ baseUrl: brandUrl(), interceptors: viewer }));
     const out = [];
-    for await (const m of reflection.serverReflectionInfo((async function* () { yield { messageRequest: { case: "listServices" as const, value: "" } }; })())) out.push(m);
+    for await (const m of reflection.serverReflectionInfo(
+      (async function* () {
+        yield { messageRequest: { case: "listServices" as const, value: "" } };
+      })(),
+    ))
+      out.push(m);
     expect(out.length).toBe(1);
     const bare = createClient(ReflectionV1, createGrpcTransport({ baseUrl: brandUrl() }));
     const err = await (async () => {
       try {
-        for await (const _ of bare.serverReflectionInfo((async function* () { yield { messageRequest: { case: "listServices" as const, value: "" } }; })())) void _;
+        for await (const _ of bare.serverReflectionInfo(
+          (async function* () {
+            yield { messageRequest: { case: "listServices" as const, value: "" } };
+          })(),
+        ))
+          void _;
       } catch (e) {
         return ConnectError.from(e);
       }
@@ -345,12 +510,18 @@ describe("who did what", () => {
     const manager = await h.auth.as({ sub: "alice@agency", role: "brand-manager", brands: [r.brandId] });
     const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: manager });
     await createClient(CampaignService, t(h.campaignApp.server.url)).pauseCampaign({ id: r.campaignId });
-    await createClient(BudgetService, t(h.budgetApp.server.url)).setBudget({ brandId: r.brandId, dailyLimitMicros: 5n, monthlyLimitMicros: 9n });
+    await createClient(BudgetService, t(h.budgetApp.server.url)).setBudget({
+      brandId: r.brandId,
+      dailyLimitMicros: 5n,
+      monthlyLimitMicros: 9n,
+    });
     const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: r.campaignId });
     expect(changes[0]).toMatchObject({ cause: "user.pause", principal: "alice@agency" });
     expect(changes.at(-1)).toMatchObject({ cause: "create", principal: "test:admin" });
     const budgetChanges = (await h.budget.listBudgetChanges({ brandId: r.brandId })).changes;
-    expect(budgetChanges.map((c) => [c.principal, c.oldDailyLimitMicros, c.newDailyLimitMicros, c.newMonthlyLimitMicros])).toEqual([
+    expect(
+      budgetChanges.map((c) => [c.principal, c.oldDailyLimitMicros, c.newDailyLimitMicros, c.newMonthlyLimitMicros]),
+    ).toEqual([
       ["alice@agency", 1_000_000_000n, 5n, 9n],
       ["test:admin", undefined, 1_000_000_000n, undefined],
     ]);

@@ -7,8 +7,16 @@ import { Client as TemporalClient, Connection } from "@temporalio/client";
 import { formatDate, localDate, nextMonthStart, startOfDay, weekdayOf, type CalendarDate } from "@adbudget/time";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
-import { PauseReason, type Campaign, type CampaignStateChange } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { CampaignService, WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import {
+  PauseReason,
+  type Campaign,
+  type CampaignStateChange,
+} from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
+import {
+  CampaignService,
+  WatchEventType,
+  type WatchCampaignsResponse,
+} from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { launchSystemProcesses, type SystemProcesses } from "@adbudget/testing";
 
@@ -36,22 +44,30 @@ const sysNow = () => Date.now() + offsetMs;
 const dateOf = (d: { year: number; month: number; day: number } | undefined) => (d ? formatDate(d) : "none");
 
 beforeAll(async () => {
-  system = await launchSystemProcesses({ kind: "e2e", keepStdout: true, env: () => {
-    // The offset is fixed just before the processes start, so the lead is spent on starting
-    // them and on the steps before midnight.
-    newDay = nextMonthStart(localDate(Date.now(), ZONE));
-    midnightSys = startOfDay(newDay, ZONE);
-    midnightReal = Date.now() + LEAD_MS;
-    offsetMs = midnightSys - midnightReal;
-    return { CLOCK_OFFSET_MS: String(offsetMs), TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" };
-  } });
+  system = await launchSystemProcesses({
+    kind: "e2e",
+    keepStdout: true,
+    env: () => {
+      // The offset is fixed just before the processes start, so the lead is spent on starting
+      // them and on the steps before midnight.
+      newDay = nextMonthStart(localDate(Date.now(), ZONE));
+      midnightSys = startOfDay(newDay, ZONE);
+      midnightReal = Date.now() + LEAD_MS;
+      offsetMs = midnightSys - midnightReal;
+      return { CLOCK_OFFSET_MS: String(offsetMs), TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" };
+    },
+  });
 }, 180_000);
 
 afterAll(async () => {
   await system?.stop();
 }, 60_000);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -67,7 +83,8 @@ function watch(campaigns: Client<typeof CampaignService>, brandId: string) {
   const ac = new AbortController();
   const done = (async () => {
     try {
-      for await (const res of campaigns.watchCampaigns({ brandId }, { signal: ac.signal })) seen.push({ at: Date.now(), res });
+      for await (const res of campaigns.watchCampaigns({ brandId }, { signal: ac.signal }))
+        seen.push({ at: Date.now(), res });
     } catch (err) {
       if (!ac.signal.aborted) throw err;
     }
@@ -91,40 +108,60 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   const campaigns = createClient(CampaignService, t(system.urls.campaign));
 
   // An account manager sets up a brand: zone, budget, three campaigns.
-  const { brand } = await brands.createBrand({ name: `e2e Kathmandu ${randomUUID()}`, timeZone: ZONE, currencyCode: "NPR" });
+  const { brand } = await brands.createBrand({
+    name: `e2e Kathmandu ${randomUUID()}`,
+    timeZone: ZONE,
+    currencyCode: "NPR",
+  });
   const brandId = brand!.id;
   // The account manager wants to hear at 80% of each limit.
-  await budget.setBudget({ brandId, dailyLimitMicros: 10n * UNIT, monthlyLimitMicros: 15n * UNIT, alerts: { percents: [80] } });
+  await budget.setBudget({
+    brandId,
+    dailyLimitMicros: 10n * UNIT,
+    monthlyLimitMicros: 15n * UNIT,
+    alerts: { percents: [80] },
+  });
   const always = (await campaigns.createCampaign({ brandId, name: "always on" })).campaign!;
   // Serves only from midnight to 06:00 on the weekday of the new month's first day.
-  const dayparted = (await campaigns.createCampaign({
-    brandId,
-    name: "first-of-month mornings",
-    schedule: { windows: [{ daysOfWeek: [weekdayOf(newDay)], start: "00:00", end: "06:00" }] },
-  })).campaign!;
+  const dayparted = (
+    await campaigns.createCampaign({
+      brandId,
+      name: "first-of-month mornings",
+      schedule: { windows: [{ daysOfWeek: [weekdayOf(newDay)], start: "00:00", end: "06:00" }] },
+    })
+  ).campaign!;
   const held = (await campaigns.createCampaign({ brandId, name: "held by the user", enabled: false })).campaign!;
   // A campaign with its own cap of 1 a day: it stops alone when it reaches it.
-  const capped = (await campaigns.createCampaign({ brandId, name: "capped at 1 a day", dailyLimitMicros: UNIT })).campaign!;
+  const capped = (await campaigns.createCampaign({ brandId, name: "capped at 1 a day", dailyLimitMicros: UNIT }))
+    .campaign!;
   expect(always.serving).toBe(true);
   expect(reasons(dayparted)).toEqual([PauseReason.OUTSIDE_DAYPART]);
   expect(reasons(held)).toEqual([PauseReason.PAUSED_BY_USER]);
 
   const w = watch(campaigns, brandId);
-  await until("the watch snapshot", () => (w.seen.some((s) => s.res.type === WatchEventType.SNAPSHOT_COMPLETE) ? true : undefined), 10_000);
+  await until(
+    "the watch snapshot",
+    () => (w.seen.some((s) => s.res.type === WatchEventType.SNAPSHOT_COMPLETE) ? true : undefined),
+    10_000,
+  );
 
   // The clocks start from the services' events: the reset and daypart workflows are running.
   const connection = await Connection.connect({ address: system.temporalAddress });
   const temporal = new TemporalClient({ connection });
   try {
     for (const id of [`budget-reset/${brandId}`, `campaign-daypart/${dayparted.id}`]) {
-      await until(`${id} running`, async () => {
-        try {
-          const d = await temporal.workflow.getHandle(id).describe();
-          return d.status.name === "RUNNING" ? true : undefined;
-        } catch {
-          return undefined;
-        }
-      }, 30_000);
+      await until(
+        `${id} running`,
+        async () => {
+          try {
+            const d = await temporal.workflow.getHandle(id).describe();
+            return d.status.name === "RUNNING" ? true : undefined;
+          } catch {
+            return undefined;
+          }
+        },
+        30_000,
+      );
     }
   } finally {
     await connection.close();
@@ -141,29 +178,66 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
     try {
       for await (const m of budget.watchBudgetAlerts({ brandId }, { signal: alertsAbort.signal })) {
         if (m.subscribed) alertsUp = true;
-        else alerts.push({ percent: m.alert!.percent, kind: m.alert!.period!.kind, servingThen: w.latest(always.id)?.campaign.serving });
+        else
+          alerts.push({
+            percent: m.alert!.percent,
+            kind: m.alert!.period!.kind,
+            servingThen: w.latest(always.id)?.campaign.serving,
+          });
       }
     } catch {
       // ended below
     }
   })();
   await until("the alert stream", () => (alertsUp ? true : undefined), 10_000);
-  await budget.recordSpend({ eventId: `imp-${randomUUID()}`, brandId, campaignId: capped.id, amountMicros: UNIT, occurredAt: timestampFromMs(sysNow() - 90_000) });
-  const capStop = await until("the capped campaign stopped by its cap", () => {
-    const c = w.latest(capped.id);
-    return c !== undefined && reasons(c.campaign).includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED) ? c : undefined;
-  }, 15_000);
+  await budget.recordSpend({
+    eventId: `imp-${randomUUID()}`,
+    brandId,
+    campaignId: capped.id,
+    amountMicros: UNIT,
+    occurredAt: timestampFromMs(sysNow() - 90_000),
+  });
+  const capStop = await until(
+    "the capped campaign stopped by its cap",
+    () => {
+      const c = w.latest(capped.id);
+      return c !== undefined && reasons(c.campaign).includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED) ? c : undefined;
+    },
+    15_000,
+  );
   expect(reasons(capStop.campaign)).toEqual([PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
   expect(capStop.change?.cause).toBe("campaign_budget.exhausted");
   expect(w.latest(always.id)?.campaign.serving).toBe(true);
-  const e1 = { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 7n * UNIT, occurredAt: timestampFromMs(sysNow() - 60_000) };
+  const e1 = {
+    eventId: `imp-${randomUUID()}`,
+    brandId,
+    campaignId: always.id,
+    amountMicros: 7n * UNIT,
+    occurredAt: timestampFromMs(sysNow() - 60_000),
+  };
   expect((await budget.recordSpend(e1)).duplicate).toBe(false);
-  const heard = await until("the 80% alert of the day", () => alerts.find((a) => a.kind === PeriodKind.DAY && a.percent === 80), 10_000);
+  const heard = await until(
+    "the 80% alert of the day",
+    () => alerts.find((a) => a.kind === PeriodKind.DAY && a.percent === 80),
+    10_000,
+  );
   expect(heard.servingThen).toBe(true);
   const batch = await budget.recordSpendBatch({
     events: [
-      { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 2n * UNIT, occurredAt: timestampFromMs(sysNow() - 30_000) },
-      { eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: 5n * UNIT, occurredAt: timestampFromMs(sysNow() - 10_000) },
+      {
+        eventId: `imp-${randomUUID()}`,
+        brandId,
+        campaignId: always.id,
+        amountMicros: 2n * UNIT,
+        occurredAt: timestampFromMs(sysNow() - 30_000),
+      },
+      {
+        eventId: `imp-${randomUUID()}`,
+        brandId,
+        campaignId: always.id,
+        amountMicros: 5n * UNIT,
+        occurredAt: timestampFromMs(sysNow() - 10_000),
+      },
     ],
   });
   expect(batch.results.map((r) => r.error === undefined && r.response?.duplicate === false)).toEqual([true, true]);
@@ -175,33 +249,52 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   expect(before.month).toMatchObject({ spentMicros: 15n * UNIT, exhausted: true });
 
   // The campaigns stop: ad servers see it on the watch stream.
-  const stopped = await until("the campaigns paused by the budget", () => {
-    const a = w.latest(always.id);
-    const d = w.latest(dayparted.id);
-    return reasons(a?.campaign).length === 2 && reasons(d?.campaign).length === 3 ? { a: a!, d: d! } : undefined;
-  }, 15_000);
+  const stopped = await until(
+    "the campaigns paused by the budget",
+    () => {
+      const a = w.latest(always.id);
+      const d = w.latest(dayparted.id);
+      return reasons(a?.campaign).length === 2 && reasons(d?.campaign).length === 3 ? { a: a!, d: d! } : undefined;
+    },
+    15_000,
+  );
   expect(stopped.a.campaign.serving).toBe(false);
   // The month's 80% came with the batch; each alert once.
-  await until("the 80% alert of the month", () => alerts.find((a) => a.kind === PeriodKind.MONTH && a.percent === 80), 10_000);
+  await until(
+    "the 80% alert of the month",
+    () => alerts.find((a) => a.kind === PeriodKind.MONTH && a.percent === 80),
+    10_000,
+  );
   alertsAbort.abort();
   await alertWatch;
-  expect(alerts.map((a) => [a.kind, a.percent])).toEqual([[PeriodKind.DAY, 80], [PeriodKind.MONTH, 80]]);
-  expect(reasons(stopped.a.campaign)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED].sort());
+  expect(alerts.map((a) => [a.kind, a.percent])).toEqual([
+    [PeriodKind.DAY, 80],
+    [PeriodKind.MONTH, 80],
+  ]);
+  expect(reasons(stopped.a.campaign)).toEqual(
+    [PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED].sort(),
+  );
   expect(reasons(stopped.d.campaign)).toEqual(
     [PauseReason.OUTSIDE_DAYPART, PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED].sort(),
   );
   // Everything above must have happened before the brand's midnight, or this run proves nothing.
-  expect(sysNow(), `the steps before midnight took too long (lead ${LEAD_MS} ms)\n${system.tail()}`).toBeLessThan(midnightSys - 1000);
+  expect(sysNow(), `the steps before midnight took too long (lead ${LEAD_MS} ms)\n${system.tail()}`).toBeLessThan(
+    midnightSys - 1000,
+  );
 
   // Local midnight of the 1st in Kathmandu: the reset workflow opens the new day and month,
   // the daypart workflow opens the window; both campaigns serve again, seen on the stream.
   // The capped campaign serves again too: its cap was yesterday's.
-  const resumed = await until("the campaigns serving after midnight", () => {
-    const a = w.latest(always.id);
-    const d = w.latest(dayparted.id);
-    const c = w.latest(capped.id);
-    return a?.campaign.serving && d?.campaign.serving && c?.campaign.serving ? { a, d } : undefined;
-  }, LEAD_MS + 45_000);
+  const resumed = await until(
+    "the campaigns serving after midnight",
+    () => {
+      const a = w.latest(always.id);
+      const d = w.latest(dayparted.id);
+      const c = w.latest(capped.id);
+      return a?.campaign.serving && d?.campaign.serving && c?.campaign.serving ? { a, d } : undefined;
+    },
+    LEAD_MS + 45_000,
+  );
   expect(resumed.a.at).toBeGreaterThanOrEqual(midnightReal - 100);
   expect(resumed.d.at).toBeGreaterThanOrEqual(midnightReal - 100);
   // Timers fire on time: both resumed within seconds of midnight.
@@ -225,26 +318,43 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   expect(causes).toContain("budget.exhausted");
   expect(causes.some((c) => c.startsWith("reset."))).toBe(true);
   expect(changes.at(-1)).toMatchObject({ toServing: true });
-  const dayChanges = (await campaigns.listCampaignStateChanges({ campaignId: dayparted.id })).changes.map((c) => c.cause);
+  const dayChanges = (await campaigns.listCampaignStateChanges({ campaignId: dayparted.id })).changes.map(
+    (c) => c.cause,
+  );
   expect(dayChanges).toContain("daypart");
 
   // New spend counts toward the new day.
-  await budget.recordSpend({ eventId: `imp-${randomUUID()}`, brandId, campaignId: always.id, amountMicros: UNIT, occurredAt: timestampFromMs(sysNow()) });
-  expect((await budget.getBudgetStatus({ brandId })).status!.day).toMatchObject({ spentMicros: UNIT, exhausted: false });
+  await budget.recordSpend({
+    eventId: `imp-${randomUUID()}`,
+    brandId,
+    campaignId: always.id,
+    amountMicros: UNIT,
+    occurredAt: timestampFromMs(sysNow()),
+  });
+  expect((await budget.getBudgetStatus({ brandId })).status!.day).toMatchObject({
+    spentMicros: UNIT,
+    exhausted: false,
+  });
 
   // Metrics, as Prometheus scrapes them.
   const budgetMetrics = await (await fetch(system.metricsUrl("budget"))).text();
   expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="recorded"[^}]*\} 5$/m);
   expect(budgetMetrics).toMatch(/^adbudget_spend_events_total\{[^}]*result="duplicate"[^}]*\} 1$/m);
   // The day's and the month's exhaustion events, published from the outbox, none waiting.
-  expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(budgetMetrics)?.[1])).toBeGreaterThanOrEqual(2);
+  expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(budgetMetrics)?.[1])).toBeGreaterThanOrEqual(
+    2,
+  );
   expect(budgetMetrics).toMatch(/adbudget_outbox_pending\{[^}]*\} 0$/m);
   const campaignMetrics = await (await fetch(system.metricsUrl("campaign"))).text();
   expect(campaignMetrics).toMatch(/^adbudget_campaigns_serving(\{[^}]*\})? 3$/m);
-  expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(campaignMetrics)?.[1])).toBeGreaterThanOrEqual(1);
+  expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(campaignMetrics)?.[1])).toBeGreaterThanOrEqual(
+    1,
+  );
   const brandMetrics = await (await fetch(system.metricsUrl("brand"))).text();
   expect(Number(/^adbudget_outbox_published_total\{[^}]*\} (\d+)$/m.exec(brandMetrics)?.[1])).toBeGreaterThanOrEqual(1);
-  expect(brandMetrics).toMatch(/^adbudget_rpc_requests_total\{[^}]*rpc="adbudget.brand.v1.BrandService\/CreateBrand"[^}]*code="OK"[^}]*\} 1$/m);
+  expect(brandMetrics).toMatch(
+    /^adbudget_rpc_requests_total\{[^}]*rpc="adbudget.brand.v1.BrandService\/CreateBrand"[^}]*code="OK"[^}]*\} 1$/m,
+  );
 
   // One trace from the RecordSpendBatch that exhausted the budget to the campaign service
   // consuming budget.exhausted (where the pause commits), across processes: spans are JSON
@@ -254,9 +364,15 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   expect(clocksMetrics).toMatch(/temporal_worker_task_slots_available\{/);
 
   await Promise.all(system.processes.map((p) => p.stop()));
-  const spans = (name: string) => system.processes.find((p) => p.name === name)!.records().filter((r) => r.msg === "span");
+  const spans = (name: string) =>
+    system.processes
+      .find((p) => p.name === name)!
+      .records()
+      .filter((r) => r.msg === "span");
   const recordSpans = spans("budget").filter((s) => s.name === "adbudget.budget.v1.BudgetService/RecordSpendBatch");
-  const consumeSpans = spans("campaign").filter((s) => String(s.name).startsWith("consume ") && String(s.name).includes(".budget.exhausted."));
+  const consumeSpans = spans("campaign").filter(
+    (s) => String(s.name).startsWith("consume ") && String(s.name).includes(".budget.exhausted."),
+  );
   expect(recordSpans.length).toBeGreaterThan(0);
   expect(consumeSpans.length).toBeGreaterThan(0);
   const traceIds = new Set(recordSpans.map((s) => s.traceId));
@@ -266,12 +382,16 @@ test("brand creation -> spend -> budget exhausted, campaigns stop -> local midni
   // campaign service's OpenBudgetPeriods (the day with its month) continues its trace, and the activity links to its
   // cause: the CreateBrand call whose brand event started the reset workflow.
   const activitySpans = spans("clocks").filter((s) => s.name === "activity openBudgetPeriod");
-  const openSpans = spans("campaign").filter((s) => s.name === "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriods");
+  const openSpans = spans("campaign").filter(
+    (s) => s.name === "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriods",
+  );
   expect(activitySpans.length).toBeGreaterThan(0);
   const activityTraces = new Set(activitySpans.map((s) => s.traceId));
   expect(openSpans.some((s) => activityTraces.has(s.traceId))).toBe(true);
   const createBrand = spans("brand").find((s) => s.name === "adbudget.brand.v1.BrandService/CreateBrand");
   expect(createBrand).toBeDefined();
-  const linked = activitySpans.filter((s) => (s.links as { traceId: string }[] | undefined)?.some((l) => l.traceId === createBrand!.traceId));
+  const linked = activitySpans.filter((s) =>
+    (s.links as { traceId: string }[] | undefined)?.some((l) => l.traceId === createBrand!.traceId),
+  );
   expect(linked.length, JSON.stringify({ activitySpans, createBrand }, null, 1)).toBeGreaterThan(0);
 }, 300_000);

@@ -18,7 +18,12 @@ let logDir: string;
 
 beforeAll(async () => {
   logDir = mkdtempSync(join(tmpdir(), "adbudget-demo-"));
-  system = await launchSystemProcesses({ kind: "e2e", env: () => ({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" }), logDir, keepStdout: true });
+  system = await launchSystemProcesses({
+    kind: "e2e",
+    env: () => ({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" }),
+    logDir,
+    keepStdout: true,
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -51,18 +56,24 @@ test("the demo shows exhaustion, campaigns stopping, a raise bringing them back,
   const raised = /operator raises (\w+ \w+)'s daily limit to \$\d+\.00/.exec(text)?.[1];
   expect(raised, text).toBeDefined();
   expect(text).toMatch(new RegExp(`${raised}: daily budget exhausted at \\$\\d+\\.\\d\\d of \\$\\d+\\.00`));
-  expect(text).toMatch(new RegExp(`${raised} / Search: stopped: daily budget exhausted \\(cause budget\\.exhausted\\)`));
+  expect(text).toMatch(
+    new RegExp(`${raised} / Search: stopped: daily budget exhausted \\(cause budget\\.exhausted\\)`),
+  );
   expect(text).toMatch(new RegExp(`${raised} / Search: serving again \\(cause budget\\.replenished\\)`));
   // The traces, as trees read from the processes' span lines.
   expect(text).toMatch(/trace [0-9a-f]{32} \(the spend that ran out \w+ \w+'s budget\), \d+ spans/);
   expect(text).toMatch(/budget +adbudget\.budget\.v1\.BudgetService\/RecordSpend/);
   expect(text).toMatch(/campaign +consume \S+\.budget\.exhausted\./);
-  expect(text).toMatch(new RegExp(`trace [0-9a-f]{32} \\(the operator's raise that brought ${raised}'s campaigns back\\), \\d+ spans`));
+  expect(text).toMatch(
+    new RegExp(`trace [0-9a-f]{32} \\(the operator's raise that brought ${raised}'s campaigns back\\), \\d+ spans`),
+  );
   expect(text).toMatch(/budget +adbudget\.budget\.v1\.BudgetService\/SetBudget/);
   expect(text).toMatch(/campaign +consume \S+\.budget\.replenished\./);
   expect(text).not.toMatch(/no spans in/);
   // The capped promo stops alone on its own cap, and its clock (a flight) is findable by CampaignId.
   expect(text).toMatch(/Cove Books \/ Promo: capped at \$1\.00 a day of its own spend, flight until \d{4}-\d\d-\d\d/);
   expect(text).toMatch(/Cove Books \/ Promo: stopped: campaign budget exhausted \(cause campaign_budget\.exhausted\)/);
-  expect(text).toMatch(/Cove Books \/ Promo: campaign budget exhausted; its clock: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=CampaignId/);
+  expect(text).toMatch(
+    /Cove Books \/ Promo: campaign budget exhausted; its clock: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=CampaignId/,
+  );
 }, 120_000);

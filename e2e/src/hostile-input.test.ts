@@ -1,4 +1,13 @@
-import { create, ScalarType, toJson, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import {
+  create,
+  ScalarType,
+  toJson,
+  type DescField,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type Message,
+} from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -44,31 +53,62 @@ function baseRequest(method: DescMethod): Record<string, unknown> {
   const { brandId, campaignId } = target;
   const today = localDate(h.now(), "UTC");
   const period = { kind: PeriodKind.DAY, start: today };
-  const event = { eventId: `e-${Math.random()}`, brandId, campaignId, amountMicros: 1n, occurredAt: timestampFromMs(h.now()) };
+  const event = {
+    eventId: `e-${Math.random()}`,
+    brandId,
+    campaignId,
+    amountMicros: 1n,
+    occurredAt: timestampFromMs(h.now()),
+  };
   const window = { daysOfWeek: [1, 2], start: "09:00", end: "17:00" };
   const byName: Record<string, Record<string, unknown>> = {
     "BrandService.CreateBrand": { name: `Hostile ${Math.random()}`, timeZone: "UTC", currencyCode: "EUR" },
-    "BrandService.UpdateBrand": { brand: { id: brandId, name: `Renamed ${Math.random()}` }, updateMask: { paths: ["name"] } },
+    "BrandService.UpdateBrand": {
+      brand: { id: brandId, name: `Renamed ${Math.random()}` },
+      updateMask: { paths: ["name"] },
+    },
     "BrandService.ListBrands": { pageSize: 10 },
     "BudgetService.SetBudget": { brandId, dailyLimitMicros: 1_000_000_000n },
     "BudgetService.RecordSpend": event,
     "BudgetService.RecordSpendBatch": { events: [event, { ...event, eventId: `e-${Math.random()}` }] },
-    "BudgetService.ListSpendEvents": { brandId, campaignId, startTime: timestampFromMs(0), endTime: timestampFromMs(h.now()), pageSize: 5 },
+    "BudgetService.ListSpendEvents": {
+      brandId,
+      campaignId,
+      startTime: timestampFromMs(0),
+      endTime: timestampFromMs(h.now()),
+      pageSize: 5,
+    },
     "BudgetService.ListBudgetPeriods": { brandId, kind: PeriodKind.DAY, pageSize: 5 },
     "BudgetService.GetCampaignSpend": { brandId, campaignId, day: today },
     "BudgetClockService.OpenBudgetPeriod": { brandId, period },
     "BudgetClockService.OpenCurrentPeriods": { brandId },
     "CampaignService.CreateCampaign": { brandId, name: "Hostile", schedule: { timeZone: "UTC", windows: [window] } },
-    "CampaignService.UpdateCampaign": { campaign: { id: campaignId, name: "Hostile", schedule: { windows: [window] } }, updateMask: { paths: ["name", "schedule"] } },
+    "CampaignService.UpdateCampaign": {
+      campaign: { id: campaignId, name: "Hostile", schedule: { windows: [window] } },
+      updateMask: { paths: ["name", "schedule"] },
+    },
     "CampaignService.ListCampaigns": { brandId, pageSize: 5 },
     "CampaignService.ListCampaignStateChanges": { campaignId, brandId, pageSize: 5 },
     "CampaignService.WatchCampaigns": { brandId },
-    "CampaignClockService.SetDaypartState": { campaignId, inWindow: true, asOfTime: timestampFromMs(h.now()), sourceId: "hostile", scheduleVersion: 1n },
+    "CampaignClockService.SetDaypartState": {
+      campaignId,
+      inWindow: true,
+      asOfTime: timestampFromMs(h.now()),
+      sourceId: "hostile",
+      scheduleVersion: 1n,
+    },
     "CampaignClockService.OpenBudgetPeriod": { brandId, period, sourceId: "hostile", exhausted: false, sequence: 0n },
-    "CampaignClockService.OpenBudgetPeriods": { brandId, periods: [{ period, exhausted: false, sequence: 0n }], sourceId: "hostile" },
+    "CampaignClockService.OpenBudgetPeriods": {
+      brandId,
+      periods: [{ period, exhausted: false, sequence: 0n }],
+      sourceId: "hostile",
+    },
     "CampaignClockService.ReconcileBrand": {
-      brandId, sourceId: "hostile", brand: { archived: false, timeZone: "UTC", version: 1n },
-      day: { period, exhausted: false, sequence: 0n }, month: { period: { kind: PeriodKind.MONTH, start: { ...today, day: 1 } }, exhausted: false, sequence: 0n },
+      brandId,
+      sourceId: "hostile",
+      brand: { archived: false, timeZone: "UTC", version: 1n },
+      day: { period, exhausted: false, sequence: 0n },
+      month: { period: { kind: PeriodKind.MONTH, start: { ...today, day: 1 } }, exhausted: false, sequence: 0n },
       caps: [{ campaignId, day: today, exhausted: false, sequence: 0n }],
     },
     "Health.Check": { service: "" },
@@ -87,7 +127,12 @@ function fieldPaths(desc: DescMessage, depth = 0): DescField[][] {
   const out: DescField[][] = [];
   for (const f of desc.fields) {
     out.push([f]);
-    const nested = f.fieldKind === "message" ? f.message : f.fieldKind === "list" && f.listKind === "message" ? f.message : undefined;
+    const nested =
+      f.fieldKind === "message"
+        ? f.message
+        : f.fieldKind === "list" && f.listKind === "message"
+          ? f.message
+          : undefined;
     if (nested !== undefined && !LEAVES.has(nested.typeName) && depth < 3) {
       for (const rest of fieldPaths(nested, depth + 1)) out.push([f, ...rest]);
     }
@@ -99,24 +144,47 @@ const HUGE = "x".repeat(100_000);
 function hostileValues(f: DescField): unknown[] {
   if (f.fieldKind === "list") {
     if (f.listKind === "message") return [Array.from({ length: 1001 }, () => create(f.message))];
-    if (f.listKind === "scalar" && f.scalar === ScalarType.STRING) return [Array.from({ length: 1001 }, () => "a"), ["\u0000"]];
+    if (f.listKind === "scalar" && f.scalar === ScalarType.STRING)
+      return [Array.from({ length: 1001 }, () => "a"), ["\u0000"]];
     if (f.listKind === "enum") return [[999], [-1], Array.from({ length: 1001 }, () => 1)];
     return [];
   }
   if (f.fieldKind === "enum") return [999, -1];
   if (f.fieldKind === "message") {
     if (f.message.typeName === "google.protobuf.Timestamp") {
-      return [{ seconds: 2n ** 62n, nanos: 0 }, { seconds: -(2n ** 62n), nanos: 0 }, { seconds: 0n, nanos: -1 }, { seconds: 0n, nanos: 1_000_000_000 }];
+      return [
+        { seconds: 2n ** 62n, nanos: 0 },
+        { seconds: -(2n ** 62n), nanos: 0 },
+        { seconds: 0n, nanos: -1 },
+        { seconds: 0n, nanos: 1_000_000_000 },
+      ];
     }
     if (f.message.typeName === "google.type.Date") {
-      return [{ year: 0, month: 0, day: 0 }, { year: 10_000, month: 13, day: 32 }, { year: 2026, month: 2, day: 30 }, { year: -5, month: 1, day: 1 }];
+      return [
+        { year: 0, month: 0, day: 0 },
+        { year: 10_000, month: 13, day: 32 },
+        { year: 2026, month: 2, day: 30 },
+        { year: -5, month: 1, day: 1 },
+      ];
     }
     return [];
   }
   if (f.fieldKind !== "scalar") return [];
   switch (f.scalar) {
     case ScalarType.STRING:
-      return ["\u0000", "a\u0000b", "\u0007bell", "line\nbreak", "\u007f", HUGE, "' or 1=1 --", "名前 ✓", "../../etc/passwd", "%00", ""];
+      return [
+        "\u0000",
+        "a\u0000b",
+        "\u0007bell",
+        "line\nbreak",
+        "\u007f",
+        HUGE,
+        "' or 1=1 --",
+        "名前 ✓",
+        "../../etc/passwd",
+        "%00",
+        "",
+      ];
     case ScalarType.INT32:
     case ScalarType.SINT32:
     case ScalarType.SFIXED32:
@@ -161,7 +229,8 @@ function withValue(method: DescMethod, path: DescField[], value: unknown): Messa
 /** A hostile value, short enough to read in a failure list. */
 function show(value: unknown): string {
   if (Array.isArray(value)) return `[${value.length} items]`;
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 10)}...(${value.length} chars)` : value);
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 10)}...(${value.length} chars)` : value);
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
 }
 
@@ -170,7 +239,12 @@ function show(value: unknown): string {
  * A call that succeeds with per-item results (RecordSpendBatch) answers the first INTERNAL or
  * UNKNOWN among them, as "results": an event's result is an answer too.
  */
-async function call(transport: Transport, service: DescService, method: DescMethod, req: Message): Promise<Code | "OK" | `results: ${string}`> {
+async function call(
+  transport: Transport,
+  service: DescService,
+  method: DescMethod,
+  req: Message,
+): Promise<Code | "OK" | `results: ${string}`> {
   const client = createClient(service, transport) as unknown as Record<string, (r: unknown, o: unknown) => unknown>;
   const fn = client[method.localName].bind(client);
   try {
@@ -210,7 +284,8 @@ function jsonWritable(method: DescMethod, req: Message): boolean {
 
 /** Hostile input from a caller with the right to call: an admin, or the clocks for the clock services. */
 let clocksIdentity: Interceptor[] = [];
-const interceptorsFor = (service: DescService): Interceptor[] => (service.name.endsWith("ClockService") ? clocksIdentity : h.auth.admin);
+const interceptorsFor = (service: DescService): Interceptor[] =>
+  service.name.endsWith("ClockService") ? clocksIdentity : h.auth.admin;
 
 const SERVICES: [DescService, () => string][] = [
   [BrandService, () => h.brandApp.server.url],
@@ -234,7 +309,12 @@ describe("hostile input through every RPC of every service", () => {
     const honestLoop = (async () => {
       while (sweeping) {
         try {
-          await h.budget.recordSpend({ eventId: `honest-${honest}`, brandId: witness!.id, campaignId: wc!.id, amountMicros: 7n });
+          await h.budget.recordSpend({
+            eventId: `honest-${honest}`,
+            brandId: witness!.id,
+            campaignId: wc!.id,
+            amountMicros: 7n,
+          });
           await h.campaigns.getCampaign({ id: wc!.id });
           honest++;
         } catch (err) {
@@ -249,12 +329,22 @@ describe("hostile input through every RPC of every service", () => {
       for (const [service, url] of SERVICES) {
         const transports: [string, Transport][] = [
           ["grpc", createGrpcTransport({ baseUrl: url(), interceptors: interceptorsFor(service) })],
-          ["connect", createConnectTransport({ baseUrl: url(), httpVersion: "1.1", interceptors: interceptorsFor(service) })],
+          [
+            "connect",
+            createConnectTransport({ baseUrl: url(), httpVersion: "1.1", interceptors: interceptorsFor(service) }),
+          ],
           // The client needs the registry to read an Any back; without one on the server the
           // answer is not even written (INTERNAL for the whole call).
-          ["connect-json", createConnectTransport({
-            baseUrl: url(), httpVersion: "1.1", useBinaryFormat: false, jsonOptions: { registry: ANSWER_REGISTRY }, interceptors: interceptorsFor(service),
-          })],
+          [
+            "connect-json",
+            createConnectTransport({
+              baseUrl: url(),
+              httpVersion: "1.1",
+              useBinaryFormat: false,
+              jsonOptions: { registry: ANSWER_REGISTRY },
+              interceptors: interceptorsFor(service),
+            }),
+          ],
         ];
         for (const method of service.methods) {
           if (method.methodKind === "bidi_streaming" || method.methodKind === "client_streaming") continue;
@@ -271,14 +361,21 @@ describe("hostile input through every RPC of every service", () => {
                 const code = await call(transport, service, method, req);
                 calls++;
                 if (code === Code.Internal || code === Code.Unknown || (typeof code === "string" && code !== "OK")) {
-                  bad.push(`${name} ${service.name}/${method.name} ${path.map((f) => f.name).join(".")}=${show(value)} -> ${typeof code === "string" ? code : Code[code]}`);
+                  bad.push(
+                    `${name} ${service.name}/${method.name} ${path.map((f) => f.name).join(".")}=${show(value)} -> ${typeof code === "string" ? code : Code[code]}`,
+                  );
                 }
               }
             }
           }
         }
         // A body past the size limit: refused, not INTERNAL, and the server keeps serving.
-        const huge = await call(createGrpcTransport({ baseUrl: url(), interceptors: h.auth.admin }), BrandService, BrandService.method.createBrand, create(BrandService.method.createBrand.input, { name: "y".repeat(5 * 1024 * 1024) }));
+        const huge = await call(
+          createGrpcTransport({ baseUrl: url(), interceptors: h.auth.admin }),
+          BrandService,
+          BrandService.method.createBrand,
+          create(BrandService.method.createBrand.input, { name: "y".repeat(5 * 1024 * 1024) }),
+        );
         if (url() === h.brandApp.server.url) expect(huge).toBe(Code.ResourceExhausted);
       }
     } finally {
@@ -290,9 +387,21 @@ describe("hostile input through every RPC of every service", () => {
     expect(honestFailures).toEqual([]);
     expect(honest).toBeGreaterThan(10);
     // The witness is as it was, plus exactly the honest spend.
-    expect((await h.brands.getBrand({ id: witness!.id })).brand).toMatchObject({ name: "Witness", timeZone: "Asia/Kathmandu", archived: false });
-    await eventually(async () => (await h.budget.getBudgetStatus({ brandId: witness!.id })).status?.day?.spentMicros === BigInt(honest) * 7n, 5000, "honest spend");
+    expect((await h.brands.getBrand({ id: witness!.id })).brand).toMatchObject({
+      name: "Witness",
+      timeZone: "Asia/Kathmandu",
+      archived: false,
+    });
+    await eventually(
+      async () =>
+        (await h.budget.getBudgetStatus({ brandId: witness!.id })).status?.day?.spentMicros === BigInt(honest) * 7n,
+      5000,
+      "honest spend",
+    );
     expect((await h.budget.getBudget({ brandId: witness!.id })).budget?.dailyLimitMicros).toBe(10_000_000_000n);
-    expect((await h.campaigns.getCampaign({ id: wc!.id })).campaign).toMatchObject({ serving: true, name: "Witness campaign" });
+    expect((await h.campaigns.getCampaign({ id: wc!.id })).campaign).toMatchObject({
+      serving: true,
+      name: "Witness campaign",
+    });
   }, 600_000);
 });

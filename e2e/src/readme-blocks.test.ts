@@ -21,7 +21,10 @@ describe("the README's tested blocks", () => {
       "echo 2",
       "```",
     ].join("\n");
-    expect([...readmeBlocks(md)]).toEqual([["one", "echo 1 \\\n  more"], ["two", "echo 2"]]);
+    expect([...readmeBlocks(md)]).toEqual([
+      ["one", "echo 1 \\\n  more"],
+      ["two", "echo 2"],
+    ]);
   });
 
   it("refuses a name marked twice and names a missing one", () => {
@@ -31,7 +34,8 @@ describe("the README's tested blocks", () => {
   });
 
   it("move only the default service addresses", () => {
-    const block = "grpcurl 127.0.0.1:50051 list; curl http://127.0.0.1:50052/x; grpcurl 127.0.0.1:50053 y; temporal 127.0.0.1:7233";
+    const block =
+      "grpcurl 127.0.0.1:50051 list; curl http://127.0.0.1:50052/x; grpcurl 127.0.0.1:50053 y; temporal 127.0.0.1:7233";
     expect(retarget(block, { brand: "127.0.0.1:1", budget: "127.0.0.1:2", campaign: "127.0.0.1:3" })).toBe(
       "grpcurl 127.0.0.1:1 list; curl http://127.0.0.1:2/x; grpcurl 127.0.0.1:3 y; temporal 127.0.0.1:7233",
     );

@@ -18,7 +18,8 @@ export function readmeBlocks(markdown: string): Map<string, string> {
 /** The block `name`, or an error saying the README lost its marker. */
 export function readmeBlock(blocks: Map<string, string>, name: string): string {
   const block = blocks.get(name);
-  if (block === undefined) throw new Error(`the README has no block marked "<!-- readme-test: ${name} -->" followed by a \`\`\`sh fence`);
+  if (block === undefined)
+    throw new Error(`the README has no block marked "<!-- readme-test: ${name} -->" followed by a \`\`\`sh fence`);
   return block;
 }
 

@@ -61,7 +61,11 @@ beforeAll(async () => {
     TEMPORAL_ADDRESS: system.temporalAddress,
   };
   const hostOf = (url: string) => new URL(url).host;
-  const addresses = { brand: hostOf(system.urls.brand), budget: hostOf(system.urls.budget), campaign: hostOf(system.urls.campaign) };
+  const addresses = {
+    brand: hostOf(system.urls.brand),
+    budget: hostOf(system.urls.budget),
+    campaign: hostOf(system.urls.campaign),
+  };
   block = (name) => retarget(readmeBlock(blocks, name), addresses);
 }, 180_000);
 
@@ -112,7 +116,9 @@ describe("the README, as a newcomer runs it", () => {
       // The earlier runs' brands are found by their name's prefix by grpcurl, buf curl and curl
       // (the unfiltered first page lists them too).
       for (const id of brands) expect(examples.split(id).length - 1, examples).toBeGreaterThanOrEqual(3);
-      const listed: { brands?: { id?: string; name?: string }[] } = JSON.parse(examples.trim().split("\n").at(-1) ?? "");
+      const listed: { brands?: { id?: string; name?: string }[] } = JSON.parse(
+        examples.trim().split("\n").at(-1) ?? "",
+      );
       expect((listed.brands ?? []).map((b) => b.id)).toEqual(brands);
 
       // The walkthrough, steps 1-3, in the second terminal (the same one both runs: its
@@ -127,9 +133,18 @@ describe("the README, as a newcomer runs it", () => {
       // Step 4, in a third terminal that has nothing but what its block sets.
       const watch = terminal();
       watch.paste(block("walkthrough-watch"));
-      const snapshot = await watch.waitFor((text) => text.includes("WATCH_EVENT_TYPE_SNAPSHOT_COMPLETE"), 60_000, "the watch's snapshot");
+      const snapshot = await watch.waitFor(
+        (text) => text.includes("WATCH_EVENT_TYPE_SNAPSHOT_COMPLETE"),
+        60_000,
+        "the watch's snapshot",
+      );
       expect(snapshot).not.toMatch(FAILED);
-      expect(watchMessages(snapshot).map((m) => m.campaign?.name).filter(Boolean).sort()).toEqual(["Office hours", "Search"]);
+      expect(
+        watchMessages(snapshot)
+          .map((m) => m.campaign?.name)
+          .filter(Boolean)
+          .sort(),
+      ).toEqual(["Office hours", "Search"]);
 
       // Steps 5-10, back in the second terminal.
       const before = Date.now();
@@ -144,22 +159,39 @@ describe("the README, as a newcomer runs it", () => {
       expect(main).toContain('{\n  "duplicate": true\n}');
       // Step 9: the part of the promo's answer shown, next_change_time the first instant after
       // its end date (ten days ahead in New York, as the block's `date -d '+10 days'` said).
-      const promo = /^\{\n {2}"id": "[^"]+",\n {2}"serving": true,\n {2}"endDate": \{[^}]*\},\n {2}"nextChangeTime": "([^"]+)"\n\}$/m.exec(main);
+      const promo =
+        /^\{\n {2}"id": "[^"]+",\n {2}"serving": true,\n {2}"endDate": \{[^}]*\},\n {2}"nextChangeTime": "([^"]+)"\n\}$/m.exec(
+          main,
+        );
       expect(promo, main).not.toBeNull();
-      expect([newYorkDay(before, 10).next, newYorkDay(after, 10).next]).toContain(new Date(promo?.[1] ?? "").toISOString());
+      expect([newYorkDay(before, 10).next, newYorkDay(after, 10).next]).toContain(
+        new Date(promo?.[1] ?? "").toISOString(),
+      );
       // Step 10: the reset clock's state query: New York's day and its next midnight.
       const state = /^ {2}QueryResult {2}(\{.*\})$/m.exec(main)?.[1];
       expect(state, main).toBeDefined();
-      const { day, next } = [newYorkDay(before), newYorkDay(after)].find((d) => state?.includes(d.day)) ?? newYorkDay(before);
-      expect(JSON.parse(state ?? "{}")).toEqual({ zone: NEW_YORK, day, nextReset: next, iteration: expect.any(Number) });
+      const { day, next } =
+        [newYorkDay(before), newYorkDay(after)].find((d) => state?.includes(d.day)) ?? newYorkDay(before);
+      expect(JSON.parse(state ?? "{}")).toEqual({
+        zone: NEW_YORK,
+        day,
+        nextReset: next,
+        iteration: expect.any(Number),
+      });
 
       // What the watch showed meanwhile: the day's exhaustion stopped Search and the raise brought
       // it back; the promo's own cap stopped it alone and the higher cap brought it back.
-      await watch.waitFor((text) => {
-        const seen = watchMessages(text);
-        return stoppedThenServed(seen, "Search", "PAUSE_REASON_DAILY_BUDGET_EXHAUSTED") &&
-          stoppedThenServed(seen, "Promo", "PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED");
-      }, 30_000, "the watch to show Search stop on the day and the promo on its cap, and both serve again");
+      await watch.waitFor(
+        (text) => {
+          const seen = watchMessages(text);
+          return (
+            stoppedThenServed(seen, "Search", "PAUSE_REASON_DAILY_BUDGET_EXHAUSTED") &&
+            stoppedThenServed(seen, "Promo", "PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED")
+          );
+        },
+        30_000,
+        "the watch to show Search stop on the day and the promo on its cap, and both serve again",
+      );
       await watch.close();
     }, 300_000);
   }

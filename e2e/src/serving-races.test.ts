@@ -25,14 +25,17 @@ describe("the serving state under concurrent events", () => {
     await fc.assert(
       fc.asyncProperty(modelSchedule({ brands: 3, maxOps: 40, workers: 4 }), async (schedule) => {
         const outcome = await runModelSchedule(sys, schedule);
-        if (process.env.MODEL_LOG === "1") console.log(JSON.stringify({ ...outcome, divergences: outcome.divergences.length }));
+        if (process.env.MODEL_LOG === "1")
+          console.log(JSON.stringify({ ...outcome, divergences: outcome.divergences.length }));
         expect(outcome.divergences).toEqual([]);
       }),
       {
         numRuns: Number(process.env.MODEL_RUNS ?? 10),
         // A run takes about a second of real services: a failure shrinks for a few minutes at most.
         endOnFailure: process.env.MODEL_SHRINK === "0",
-        ...(process.env.MODEL_SEED === undefined ? {} : { seed: Number(process.env.MODEL_SEED), path: process.env.MODEL_PATH }),
+        ...(process.env.MODEL_SEED === undefined
+          ? {}
+          : { seed: Number(process.env.MODEL_SEED), path: process.env.MODEL_PATH }),
         verbose: 1,
       },
     );

@@ -73,7 +73,13 @@ export class Terminal {
           finish(() => reject(new Error(`bash exited while waiting for ${what}:\n${text}`)));
         }
       };
-      const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${this.output.slice(from)}`))), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${this.output.slice(from)}`)),
+          ),
+        timeoutMs,
+      );
       const finish = (settle: () => void) => {
         clearTimeout(timer);
         this.listeners.delete(check);

@@ -6,7 +6,19 @@ import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budg
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { flightOfDates, flightPhase, FlightPhase, formatDate, isInside, monthStart, nextFlightChange, parseClock, parseDate, startOfDay, type Flight } from "@adbudget/time";
+import {
+  flightOfDates,
+  flightPhase,
+  FlightPhase,
+  formatDate,
+  isInside,
+  monthStart,
+  nextFlightChange,
+  parseClock,
+  parseDate,
+  startOfDay,
+  type Flight,
+} from "@adbudget/time";
 import { PauseReason, type Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import type { ClockWorkflows } from "./client.js";
 import { addCounts, NO_REPAIRS, type BrandSpec, type DaypartSpec, type ReconcileCounts } from "./shared.js";
@@ -47,7 +59,8 @@ function heartbeat(details?: unknown): void {
 
 /** A campaign's flight dates, or undefined without any. */
 const flightOfCampaign = (c: Campaign): Flight | undefined =>
-  c.startDate === undefined && c.endDate === undefined ? undefined
+  c.startDate === undefined && c.endDate === undefined
+    ? undefined
     : flightOfDates(c.startDate && formatDate(c.startDate), c.endDate && formatDate(c.endDate));
 
 /** One page of a reconciliation pass. */
@@ -65,7 +78,8 @@ const windowsOf = (c: Campaign) =>
   (c.schedule?.windows ?? []).map((w) => {
     const start = parseClock(w.start, false);
     const end = parseClock(w.end, true);
-    if (start === undefined || end === undefined) throw new Error(`campaign ${c.id}: stored window ${w.start}-${w.end} does not parse`);
+    if (start === undefined || end === undefined)
+      throw new Error(`campaign ${c.id}: stored window ${w.start}-${w.end} does not parse`);
     return { days: [...w.daysOfWeek], start, end };
   });
 
@@ -82,15 +96,30 @@ export function createActivities(deps: ActivityDeps) {
    * the new day's opening and a new month that opens exhausted (the month's own call that the
    * clock makes next then changes nothing).
    */
-  async function openPeriod(brandId: string, kind: PeriodKind, start: ReturnType<typeof parseDate>, sourceId: string): Promise<number> {
-    const kinds = kind === PeriodKind.DAY ? [{ kind, start }, { kind: PeriodKind.MONTH, start: monthStart(start) }] : [{ kind, start }];
+  async function openPeriod(
+    brandId: string,
+    kind: PeriodKind,
+    start: ReturnType<typeof parseDate>,
+    sourceId: string,
+  ): Promise<number> {
+    const kinds =
+      kind === PeriodKind.DAY
+        ? [
+            { kind, start },
+            { kind: PeriodKind.MONTH, start: monthStart(start) },
+          ]
+        : [{ kind, start }];
     const periods = [];
     for (const period of kinds) {
       let opened;
       try {
         opened = await deps.budgetClock.openBudgetPeriod({ brandId, period });
       } catch (err) {
-        if (ConnectError.from(err).code === Code.FailedPrecondition && (await notStartedInBrandZone(brandId, period.start))) return 0;
+        if (
+          ConnectError.from(err).code === Code.FailedPrecondition &&
+          (await notStartedInBrandZone(brandId, period.start))
+        )
+          return 0;
         throw err;
       }
       periods.push({ period, exhausted: opened.status?.exhausted ?? false, sequence: opened.sequence });
@@ -132,14 +161,24 @@ export function createActivities(deps: ActivityDeps) {
         if (zone === "") zone = brandZone;
       }
       return {
-        exists: true, brandId: c.brandId, zone, windows: windowsOf(c), scheduleVersion: Number(c.scheduleVersion),
+        exists: true,
+        brandId: c.brandId,
+        zone,
+        windows: windowsOf(c),
+        scheduleVersion: Number(c.scheduleVersion),
         ...(c.startDate === undefined ? {} : { startDate: formatDate(c.startDate) }),
         ...(c.endDate === undefined ? {} : { endDate: formatDate(c.endDate) }),
         ...(brandZone === undefined ? {} : { brandZone }),
       };
     },
 
-    async setDaypartState(input: { campaignId: string; inWindow: boolean; asOfMs: number; sourceId: string; scheduleVersion?: number }): Promise<boolean> {
+    async setDaypartState(input: {
+      campaignId: string;
+      inWindow: boolean;
+      asOfMs: number;
+      sourceId: string;
+      scheduleVersion?: number;
+    }): Promise<boolean> {
       try {
         const res = await deps.campaignClock.setDaypartState({
           campaignId: input.campaignId,
@@ -171,8 +210,18 @@ export function createActivities(deps: ActivityDeps) {
      * past its limit is exhausted from its first instant), then in the campaigns with that state.
      * Returns how many campaigns changed.
      */
-    async openBudgetPeriod(input: { brandId: string; kind: "day" | "month"; start: string; sourceId: string }): Promise<number> {
-      return openPeriod(input.brandId, input.kind === "day" ? PeriodKind.DAY : PeriodKind.MONTH, parseDate(input.start), input.sourceId);
+    async openBudgetPeriod(input: {
+      brandId: string;
+      kind: "day" | "month";
+      start: string;
+      sourceId: string;
+    }): Promise<number> {
+      return openPeriod(
+        input.brandId,
+        input.kind === "day" ? PeriodKind.DAY : PeriodKind.MONTH,
+        parseDate(input.start),
+        input.sourceId,
+      );
     },
 
     /**
@@ -183,10 +232,14 @@ export function createActivities(deps: ActivityDeps) {
      */
     async reconcileBrands(input: PageInput): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
       const counts = { ...NO_REPAIRS };
-      const page = await deps.brands.listBrands({ pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE, pageToken: input.pageToken });
+      const page = await deps.brands.listBrands({
+        pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE,
+        pageToken: input.pageToken,
+      });
       for (const b of page.brands) {
         counts.brandsChecked++;
-        if (!b.archived && deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("reset", b.id, b.name))) counts.resetClocksStarted++;
+        if (!b.archived && deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("reset", b.id, b.name)))
+          counts.resetClocksStarted++;
         counts.campaignsReset += await reconcileBrand(deps, b, input.sourceId);
         heartbeat(b.id);
       }
@@ -199,7 +252,10 @@ export function createActivities(deps: ActivityDeps) {
      */
     async reconcileCampaigns(input: PageInput): Promise<{ counts: ReconcileCounts; nextPageToken: string }> {
       const counts = { ...NO_REPAIRS };
-      const page = await deps.campaigns.listCampaigns({ pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE, pageToken: input.pageToken });
+      const page = await deps.campaigns.listCampaigns({
+        pageSize: deps.reconcilePageSize ?? RECONCILE_PAGE_SIZE,
+        pageToken: input.pageToken,
+      });
       const zones = new Map<string, string | undefined>();
       const zoneOf = async (brandId: string): Promise<string | undefined> => {
         if (!zones.has(brandId)) {
@@ -225,15 +281,26 @@ export function createActivities(deps: ActivityDeps) {
         const brandZone = await zoneOf(c.brandId);
         if (brandZone === undefined) continue; // archived brand: it does not serve anyway
         // A flight-only campaign whose flight has nothing ahead has no clock (it ended its run).
-        const clockNeeded = scheduled || (flight !== undefined && nextFlightChange(nowMs, flight, brandZone) !== undefined);
-        if (clockNeeded && deps.clockWorkflows && (await deps.clockWorkflows.ensureRunning("daypart", c.id, c.name, c.brandId))) counts.daypartClocksStarted++;
+        const clockNeeded =
+          scheduled || (flight !== undefined && nextFlightChange(nowMs, flight, brandZone) !== undefined);
+        if (
+          clockNeeded &&
+          deps.clockWorkflows &&
+          (await deps.clockWorkflows.ensureRunning("daypart", c.id, c.name, c.brandId))
+        )
+          counts.daypartClocksStarted++;
         const inside = scheduled ? isInside(nowMs, windowsOf(c), schedule.timeZone || brandZone) : true;
         const phase = flight === undefined ? FlightPhase.DURING : flightPhase(nowMs, flight, brandZone);
-        const flightWrong = (phase === FlightPhase.BEFORE) !== c.pauseReasons.includes(PauseReason.NOT_STARTED)
-          || (phase === FlightPhase.AFTER) !== c.pauseReasons.includes(PauseReason.ENDED);
+        const flightWrong =
+          (phase === FlightPhase.BEFORE) !== c.pauseReasons.includes(PauseReason.NOT_STARTED) ||
+          (phase === FlightPhase.AFTER) !== c.pauseReasons.includes(PauseReason.ENDED);
         if (inside === c.pauseReasons.includes(PauseReason.OUTSIDE_DAYPART) || flightWrong) {
           const res = await deps.campaignClock.setDaypartState({
-            campaignId: c.id, inWindow: inside, asOfTime: timestampFromMs(nowMs), sourceId: input.sourceId, scheduleVersion: c.scheduleVersion,
+            campaignId: c.id,
+            inWindow: inside,
+            asOfTime: timestampFromMs(nowMs),
+            sourceId: input.sourceId,
+            scheduleVersion: c.scheduleVersion,
           });
           if (!res.unchanged) counts.daypartStatesRepaired++;
         }
@@ -247,7 +314,10 @@ export function createActivities(deps: ActivityDeps) {
      */
     async reconcile(input: { nowMs: number; sourceId: string }): Promise<ReconcileCounts> {
       const total = { ...NO_REPAIRS };
-      const steps = [(page: PageInput) => activities.reconcileBrands(page), (page: PageInput) => activities.reconcileCampaigns(page)];
+      const steps = [
+        (page: PageInput) => activities.reconcileBrands(page),
+        (page: PageInput) => activities.reconcileCampaigns(page),
+      ];
       for (const step of steps) {
         let pageToken = "";
         do {
@@ -271,17 +341,29 @@ export type Activities = ReturnType<typeof createActivities>;
  * campaign whose state differs (cause `reconcile`).
  */
 export async function reconcileBrand(
-  deps: Pick<ActivityDeps, "budgetClock" | "campaignClock">, b: { id: string; archived: boolean; timeZone: string; etag: string }, sourceId: string,
+  deps: Pick<ActivityDeps, "budgetClock" | "campaignClock">,
+  b: { id: string; archived: boolean; timeZone: string; etag: string },
+  sourceId: string,
 ): Promise<number> {
   const truth = await deps.budgetClock.openCurrentPeriods({ brandId: b.id });
   const state = (status: typeof truth.day, sequence: bigint, kind: PeriodKind) =>
-    status?.periodStart === undefined ? undefined : { period: { kind, start: status.periodStart }, exhausted: status.exhausted, sequence };
+    status?.periodStart === undefined
+      ? undefined
+      : { period: { kind, start: status.periodStart }, exhausted: status.exhausted, sequence };
   const res = await deps.campaignClock.reconcileBrand({
     brandId: b.id,
-    brand: { archived: b.archived, timeZone: b.timeZone, version: /^v\d+$/.test(b.etag) ? BigInt(b.etag.slice(1)) : 0n },
+    brand: {
+      archived: b.archived,
+      timeZone: b.timeZone,
+      version: /^v\d+$/.test(b.etag) ? BigInt(b.etag.slice(1)) : 0n,
+    },
     day: state(truth.day, truth.daySequence, PeriodKind.DAY),
     month: state(truth.month, truth.monthSequence, PeriodKind.MONTH),
-    caps: truth.caps.flatMap((c) => (c.day === undefined ? [] : [{ campaignId: c.campaignId, day: c.day, exhausted: c.exhausted, sequence: c.sequence }])),
+    caps: truth.caps.flatMap((c) =>
+      c.day === undefined
+        ? []
+        : [{ campaignId: c.campaignId, day: c.day, exhausted: c.exhausted, sequence: c.sequence }],
+    ),
     sourceId,
   });
   return res.campaignsChanged;

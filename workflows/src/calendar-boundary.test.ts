@@ -23,7 +23,13 @@ import { createActivities } from "./activities.js";
 /** Local date ("YYYY-MM-DD") and wall time ("HH:MM") of `ms` in `zone`, straight from Intl. */
 function wall(ms: number, zone: string): { date: string; time: string } {
   const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    timeZone: zone,
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
   }).formatToParts(ms);
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "?";
   return { date: `${part("year")}-${part("month")}-${part("day")}`, time: `${part("hour")}:${part("minute")}` };
@@ -99,8 +105,14 @@ describe(`crossing ${B.what}: ${before.date} ${before.time} -> ${after.date} ${a
 
     // Before the boundary: the old day (and month) runs out; the campaign stops.
     await spend("old-now", 12n, h.now());
-    const paused = monthChanges ? [PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED] : [PauseReason.DAILY_BUDGET_EXHAUSTED];
-    await eventually(async () => (await reasons(campaignId)).join() === paused.join(), 15_000, "paused by the old period");
+    const paused = monthChanges
+      ? [PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.MONTHLY_BUDGET_EXHAUSTED]
+      : [PauseReason.DAILY_BUDGET_EXHAUSTED];
+    await eventually(
+      async () => (await reasons(campaignId)).join() === paused.join(),
+      15_000,
+      "paused by the old period",
+    );
     // Spend dated on each side of the boundary, received before it: its last and first millisecond.
     await spend("old-last-ms", 1n, B.at - 1);
     await spend("new-first-ms", 1n, B.at);
@@ -116,7 +128,12 @@ describe(`crossing ${B.what}: ${before.date} ${before.time} -> ${after.date} ${a
     expect(await reasons(campaignId)).toEqual(paused);
     // The reset, as the budget-reset workflow runs it on waking: the current day, then the
     // current month, each through BudgetClockService and then CampaignClockService.
-    const activities = createActivities({ brands: h.brands, campaigns: h.campaigns, campaignClock: h.campaignClock, budgetClock: h.budgetClock });
+    const activities = createActivities({
+      brands: h.brands,
+      campaigns: h.campaigns,
+      campaignClock: h.campaignClock,
+      budgetClock: h.budgetClock,
+    });
     const current = periodsOf(h.now(), B.zone);
     expect([formatDate(current.day), formatDate(monthStart(current.day))]).toEqual([after.date, monthOf(after.date)]);
     const sourceId = `test-reset/${brandId}`;
@@ -133,12 +150,21 @@ describe(`crossing ${B.what}: ${before.date} ${before.time} -> ${after.date} ${a
     // and the month's arrive as one change or two), never serving again.
     const beforeBoundary = changes.filter((c) => at(c) < B.at).toReversed();
     expect(beforeBoundary.map(summary)[0]).toEqual(["create", true, ""]);
-    expect(beforeBoundary.slice(1).map((c) => [c.cause, c.toServing])).toEqual(beforeBoundary.slice(1).map(() => ["budget.exhausted", false]));
+    expect(beforeBoundary.slice(1).map((c) => [c.cause, c.toServing])).toEqual(
+      beforeBoundary.slice(1).map(() => ["budget.exhausted", false]),
+    );
     expect(beforeBoundary.map(summary).at(-1)).toEqual(["budget.exhausted", false, paused.join()]);
     const fromBoundary = changes.filter((c) => at(c) >= B.at);
     // One change: straight from paused (by the day, and the month when it ended too) to serving.
-    expect(fromBoundary.map((c) => [c.cause.startsWith("reset."), c.sourceId, c.fromReasons.toSorted().join(), c.toServing, c.toReasons.length]))
-      .toEqual([[true, sourceId, paused.join(), true, 0]]);
+    expect(
+      fromBoundary.map((c) => [
+        c.cause.startsWith("reset."),
+        c.sourceId,
+        c.fromReasons.toSorted().join(),
+        c.toServing,
+        c.toReasons.length,
+      ]),
+    ).toEqual([[true, sourceId, paused.join(), true, 0]]);
     expect(at(fromBoundary[0]) - B.at).toBeLessThan(5_000);
 
     // After the boundary: new spend lands in the new day; a late event dated in the old day
@@ -161,12 +187,14 @@ describe(`crossing ${B.what}: ${before.date} ${before.time} -> ${after.date} ${a
       { kind: "day", start: before.date, spent: 15n, limit: 11n, exhausted: true },
       ...(monthChanges
         ? [
-          { kind: "month", start: monthOf(after.date), spent: 4n, limit: 50n, exhausted: false },
-          { kind: "month", start: monthOf(before.date), spent: 15n, limit: 11n, exhausted: true },
-        ]
+            { kind: "month", start: monthOf(after.date), spent: 4n, limit: 50n, exhausted: false },
+            { kind: "month", start: monthOf(before.date), spent: 15n, limit: 11n, exhausted: true },
+          ]
         : [{ kind: "month", start: monthOf(after.date), spent: 19n, limit: 1_000_000n, exhausted: false }]),
     ];
     const order = (r: { kind: string; start: string }) => `${r.kind} ${r.start}`;
-    expect(rows.toSorted((a, b) => order(b).localeCompare(order(a)))).toEqual(expected.toSorted((a, b) => order(b).localeCompare(order(a))));
+    expect(rows.toSorted((a, b) => order(b).localeCompare(order(a)))).toEqual(
+      expected.toSorted((a, b) => order(b).localeCompare(order(a))),
+    );
   }, 120_000);
 });

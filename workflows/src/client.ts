@@ -1,6 +1,13 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from "@temporalio/client";
 import { defineSearchAttributeKey, SearchAttributeType, TypedSearchAttributes } from "@temporalio/common";
-import { budgetReset, campaignDaypart, reconcileClocks, scheduleChangedSignal, stopSignal, zoneChangedSignal } from "./workflows.js";
+import {
+  budgetReset,
+  campaignDaypart,
+  reconcileClocks,
+  scheduleChangedSignal,
+  stopSignal,
+  zoneChangedSignal,
+} from "./workflows.js";
 import { daypartWorkflowId, RECONCILE_WORKFLOW_ID, resetWorkflowId } from "./shared.js";
 
 /** Custom search attributes (registered on the namespace by deploy/local/infra.sh). */
@@ -98,7 +105,10 @@ export class ClockWorkflows {
     }
   }
 
-  private async signalIfRunning(workflowId: string, signal: typeof stopSignal | typeof scheduleChangedSignal): Promise<void> {
+  private async signalIfRunning(
+    workflowId: string,
+    signal: typeof stopSignal | typeof scheduleChangedSignal,
+  ): Promise<void> {
     try {
       await this.client.workflow.getHandle(workflowId).signal(signal);
     } catch (err) {

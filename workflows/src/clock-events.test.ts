@@ -26,31 +26,55 @@ const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7] as DayOfWeek[];
 /** The worker's campaign consumer has taken every message published so far. */
 async function consumed(): Promise<void> {
   const jsm = await jetstreamManager(h.system.nc);
-  await eventually(async () => {
-    const info = await jsm.consumers.info(h.system.campaignStream, "clocks-campaign-events");
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  }, 15_000, "the clocks' campaign consumer caught up");
+  await eventually(
+    async () => {
+      const info = await jsm.consumers.info(h.system.campaignStream, "clocks-campaign-events");
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    15_000,
+    "the clocks' campaign consumer caught up",
+  );
 }
 
 describe("a late 'schedule removed' message", () => {
   it("does not end the clock of a campaign that has a schedule", async () => {
     const { brand } = await h.system.brands.createBrand({ name: "Late stop", timeZone: "UTC" });
     const { campaign } = await h.system.campaigns.createCampaign({
-      brandId: brand!.id, name: "Scheduled", schedule: { timeZone: "UTC", windows: [{ daysOfWeek: ALL_DAYS, start: "00:00", end: "24:00" }] },
+      brandId: brand!.id,
+      name: "Scheduled",
+      schedule: { timeZone: "UTC", windows: [{ daysOfWeek: ALL_DAYS, start: "00:00", end: "24:00" }] },
     });
     const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
-    await eventually(async () => (await handle.describe().then((d) => d.status.name, () => "none")) === "RUNNING", 15_000, "clock started");
+    await eventually(
+      async () =>
+        (await handle.describe().then(
+          (d) => d.status.name,
+          () => "none",
+        )) === "RUNNING",
+      15_000,
+      "clock started",
+    );
     await consumed();
     const before = await handle.query(stateQuery);
 
     // The message of an earlier update that removed the schedule, delivered now.
-    const stale = create(CampaignStateChangedEventSchema, { campaign: { ...campaign!, schedule: undefined, etag: "v0" } });
-    await jetstream(h.system.nc).publish(`${h.system.prefix}.campaign.state.${campaign!.id}`, toBinary(CampaignStateChangedEventSchema, stale));
+    const stale = create(CampaignStateChangedEventSchema, {
+      campaign: { ...campaign!, schedule: undefined, etag: "v0" },
+    });
+    await jetstream(h.system.nc).publish(
+      `${h.system.prefix}.campaign.state.${campaign!.id}`,
+      toBinary(CampaignStateChangedEventSchema, stale),
+    );
     await consumed();
 
     // The clock was told, reloaded the campaign, and runs on (it used to end: "stopped").
-    await eventually(async () => (await handle.describe()).status.name !== "RUNNING" || (await handle.query(stateQuery)).iteration > before.iteration,
-      15_000, "the clock handled the message");
+    await eventually(
+      async () =>
+        (await handle.describe()).status.name !== "RUNNING" ||
+        (await handle.query(stateQuery)).iteration > before.iteration,
+      15_000,
+      "the clock handled the message",
+    );
     expect((await handle.describe()).status.name).toBe("RUNNING");
     expect((await handle.query(stateQuery)).inWindow).toBe(true);
   }, 120_000);
@@ -58,10 +82,20 @@ describe("a late 'schedule removed' message", () => {
   it("a campaign whose schedule really was removed has its clock end", async () => {
     const { brand } = await h.system.brands.createBrand({ name: "Real stop", timeZone: "UTC" });
     const { campaign } = await h.system.campaigns.createCampaign({
-      brandId: brand!.id, name: "Unscheduled soon", schedule: { timeZone: "UTC", windows: [{ daysOfWeek: ALL_DAYS, start: "00:00", end: "24:00" }] },
+      brandId: brand!.id,
+      name: "Unscheduled soon",
+      schedule: { timeZone: "UTC", windows: [{ daysOfWeek: ALL_DAYS, start: "00:00", end: "24:00" }] },
     });
     const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
-    await eventually(async () => (await handle.describe().then((d) => d.status.name, () => "none")) === "RUNNING", 15_000, "clock started");
+    await eventually(
+      async () =>
+        (await handle.describe().then(
+          (d) => d.status.name,
+          () => "none",
+        )) === "RUNNING",
+      15_000,
+      "clock started",
+    );
     await h.system.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } });
     await eventually(async () => (await handle.describe()).status.name === "COMPLETED", 20_000, "clock ended");
     expect(await handle.result()).toBe("schedule removed");

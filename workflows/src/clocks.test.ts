@@ -7,7 +7,17 @@ import { Client, Connection } from "@temporalio/client";
 import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { formatClock, formatDate, localDate, nextBoundary, nextDayStart, normalizeWindows, parseClock, parseDate, startOfDay } from "@adbudget/time";
+import {
+  formatClock,
+  formatDate,
+  localDate,
+  nextBoundary,
+  nextDayStart,
+  normalizeWindows,
+  parseClock,
+  parseDate,
+  startOfDay,
+} from "@adbudget/time";
 import { type ClocksHarness, eventually, startClocks } from "@adbudget/testing";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -32,7 +42,10 @@ const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7] as DayOfWeek[];
 const windowOf = (fromMs: number, toMs: number) => ({
   daysOfWeek: ALL_DAYS,
   start: formatClock(Math.floor((fromMs % 86_400_000) / MINUTE)),
-  end: formatClock(Math.floor((toMs % 86_400_000) / MINUTE)) === "00:00" ? "24:00" : formatClock(Math.floor((toMs % 86_400_000) / MINUTE)),
+  end:
+    formatClock(Math.floor((toMs % 86_400_000) / MINUTE)) === "00:00"
+      ? "24:00"
+      : formatClock(Math.floor((toMs % 86_400_000) / MINUTE)),
 });
 
 async function campaignState(id: string) {
@@ -50,14 +63,25 @@ describe("daypart clock", () => {
     const { campaign } = await h.system.campaigns.createCampaign({
       brandId: brand!.id,
       name: "Short window",
-      schedule: { timeZone: "UTC", windows: [windowOf(end - 30 * MINUTE, end), windowOf(startAgain, startAgain + 30 * MINUTE)] },
+      schedule: {
+        timeZone: "UTC",
+        windows: [windowOf(end - 30 * MINUTE, end), windowOf(startAgain, startAgain + 30 * MINUTE)],
+      },
     });
     expect(campaign!.serving).toBe(true);
-    await eventually(async () => !(await campaignState(campaign!.id)).serving, end - h.system.now() + 15_000, "out of window");
+    await eventually(
+      async () => !(await campaignState(campaign!.id)).serving,
+      end - h.system.now() + 15_000,
+      "out of window",
+    );
     const out = await campaignState(campaign!.id);
     expect(out.pauseReasons).toEqual([PauseReason.OUTSIDE_DAYPART]);
     expect(h.system.now()).toBeGreaterThanOrEqual(end);
-    await eventually(async () => (await campaignState(campaign!.id)).serving, startAgain - h.system.now() + 15_000, "back in window");
+    await eventually(
+      async () => (await campaignState(campaign!.id)).serving,
+      startAgain - h.system.now() + 15_000,
+      "back in window",
+    );
     expect(h.system.now()).toBeGreaterThanOrEqual(startAgain);
 
     const { changes } = await h.system.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
@@ -65,10 +89,15 @@ describe("daypart clock", () => {
     expect(daypart.map((c) => c.toServing)).toEqual([true, false]);
     expect(daypart[0].sourceId).toMatch(new RegExp(`^${daypartWorkflowId(campaign!.id)}/`));
     // The operator's view: the workflow is findable by its search attributes.
-    await eventually(async () => {
-      for await (const wf of h.worker.client.workflow.list({ query: `CampaignId = "${campaign!.id}"` })) return wf.workflowId === daypartWorkflowId(campaign!.id);
-      return false;
-    }, 10_000, "visibility");
+    await eventually(
+      async () => {
+        for await (const wf of h.worker.client.workflow.list({ query: `CampaignId = "${campaign!.id}"` }))
+          return wf.workflowId === daypartWorkflowId(campaign!.id);
+        return false;
+      },
+      10_000,
+      "visibility",
+    );
   }, 200_000);
 
   it("a schedule change takes effect without waiting for the old boundary", async () => {
@@ -79,13 +108,31 @@ describe("daypart clock", () => {
       name: "Long window",
       schedule: { timeZone: "UTC", windows: [windowOf(now - 10 * MINUTE, now + 120 * MINUTE)] },
     });
-    await eventually(async () => (await h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id)).describe().then(() => true, () => false)), 15_000, "workflow started");
+    await eventually(
+      async () =>
+        await h.worker.client.workflow
+          .getHandle(daypartWorkflowId(campaign!.id))
+          .describe()
+          .then(
+            () => true,
+            () => false,
+          ),
+      15_000,
+      "workflow started",
+    );
     // Move the window to later today: the campaign is out now, long before the old boundary.
     await h.system.campaigns.updateCampaign({
-      campaign: { id: campaign!.id, schedule: { timeZone: "UTC", windows: [windowOf(now + 180 * MINUTE, now + 200 * MINUTE)] } },
+      campaign: {
+        id: campaign!.id,
+        schedule: { timeZone: "UTC", windows: [windowOf(now + 180 * MINUTE, now + 200 * MINUTE)] },
+      },
       updateMask: { paths: ["schedule"] },
     });
-    await eventually(async () => (await campaignState(campaign!.id)).pauseReasons.includes(PauseReason.OUTSIDE_DAYPART), 15_000, "rescheduled");
+    await eventually(
+      async () => (await campaignState(campaign!.id)).pauseReasons.includes(PauseReason.OUTSIDE_DAYPART),
+      15_000,
+      "rescheduled",
+    );
     // Removing the schedule ends the clock and the campaign serves always.
     await h.system.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } });
     await eventually(async () => (await campaignState(campaign!.id)).serving, 10_000, "no schedule");
@@ -99,15 +146,30 @@ describe("a brand's zone change", () => {
     const { brand } = await h.system.brands.createBrand({ name: "Moving brand", timeZone: "UTC" });
     const now = h.system.now();
     const windows = [windowOf(now - 10 * MINUTE, now + 120 * MINUTE)];
-    const { campaign } = await h.system.campaigns.createCampaign({ brandId: brand!.id, name: "Follows its brand", schedule: { windows } });
+    const { campaign } = await h.system.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Follows its brand",
+      schedule: { windows },
+    });
     const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
     const boundary = (zone: string) => {
-      const parsed = windows.map((w) => ({ days: [...w.daysOfWeek], start: parseClock(w.start, false)!, end: parseClock(w.end, true)! }));
+      const parsed = windows.map((w) => ({
+        days: [...w.daysOfWeek],
+        start: parseClock(w.start, false)!,
+        end: parseClock(w.end, true)!,
+      }));
       return new Date(nextBoundary(h.system.now(), normalizeWindows(parsed), zone)!).toISOString();
     };
-    const state = () => handle.query<{ nextBoundary: string | null }>("state").then((s) => s.nextBoundary, () => null);
+    const state = () =>
+      handle.query<{ nextBoundary: string | null }>("state").then(
+        (s) => s.nextBoundary,
+        () => null,
+      );
     await eventually(async () => (await state()) === boundary("UTC"), 15_000, "clock in UTC");
-    await h.system.brands.updateBrand({ brand: { id: brand!.id, timeZone: "Pacific/Kiritimati" }, updateMask: { paths: ["time_zone"] } });
+    await h.system.brands.updateBrand({
+      brand: { id: brand!.id, timeZone: "Pacific/Kiritimati" },
+      updateMask: { paths: ["time_zone"] },
+    });
     await eventually(async () => (await state()) === boundary("Pacific/Kiritimati"), 15_000, "clock in the new zone");
   }, 60_000);
 });
@@ -122,7 +184,13 @@ describe("budget reset clock", () => {
     const { campaign } = await h.system.campaigns.createCampaign({ brandId, name: "Reset me" });
     // Yesterday opened exhausted (a limit of 0 then), as the reset clock applied it before it went down.
     const yesterday = localDate(h.system.now() - 86_400_000, "Asia/Kathmandu");
-    await h.system.campaignClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: yesterday }, exhausted: true, sequence: 1n, sourceId: "test:yesterday" });
+    await h.system.campaignClock.openBudgetPeriod({
+      brandId,
+      period: { kind: PeriodKind.DAY, start: yesterday },
+      exhausted: true,
+      sequence: 1n,
+      sourceId: "test:yesterday",
+    });
     await eventually(async () => !(await campaignState(campaign!.id)).serving, 15_000, "paused by yesterday");
 
     await h.restartWorker();
@@ -135,7 +203,11 @@ describe("budget reset clock", () => {
     // This month runs out (a monthly limit of 0: whatever the date, even on the 1st when
     // yesterday's spend belongs to last month): a reset run does not bring the campaign back.
     await h.system.budget.setBudget({ brandId, dailyLimitMicros: 1_000_000n, monthlyLimitMicros: 0n });
-    await eventually(async () => (await campaignState(campaign!.id)).pauseReasons.includes(PauseReason.MONTHLY_BUDGET_EXHAUSTED), 15_000, "month exhausted");
+    await eventually(
+      async () => (await campaignState(campaign!.id)).pauseReasons.includes(PauseReason.MONTHLY_BUDGET_EXHAUSTED),
+      15_000,
+      "month exhausted",
+    );
     await h.worker.client.workflow.getHandle(resetWorkflowId(brandId)).signal("zoneChanged");
     await new Promise((r) => setTimeout(r, 2000));
     expect((await campaignState(campaign!.id)).pauseReasons).toEqual([PauseReason.MONTHLY_BUDGET_EXHAUSTED]);
@@ -148,19 +220,29 @@ describe("budget reset clock", () => {
     /** The answer once its turn has opened a day of `zone`, checked against the pure calendar. */
     const opened = async (zone: string) => {
       let answer: ResetState | undefined;
-      await eventually(async () => {
-        answer = await state();
-        return answer?.zone === zone && answer.day !== null;
-      }, 15_000, `a day opened in ${zone}`);
+      await eventually(
+        async () => {
+          answer = await state();
+          return answer?.zone === zone && answer.day !== null;
+        },
+        15_000,
+        `a day opened in ${zone}`,
+      );
       const day = parseDate(answer!.day!);
       // The day is today in the zone (or tomorrow, if its midnight fell meanwhile), and the
       // clock wakes at the first instant of the day after it.
-      expect([formatDate(localDate(h.system.now(), zone)), formatDate(localDate(h.system.now() - 60_000, zone))]).toContain(answer!.day);
+      expect([
+        formatDate(localDate(h.system.now(), zone)),
+        formatDate(localDate(h.system.now() - 60_000, zone)),
+      ]).toContain(answer!.day);
       expect(answer!.nextReset).toBe(new Date(nextDayStart(startOfDay(day, zone), zone).at).toISOString());
       return answer!;
     };
     const first = await opened("Asia/Kathmandu");
-    await h.system.brands.updateBrand({ brand: { id: brand!.id, timeZone: "Pacific/Kiritimati" }, updateMask: { paths: ["time_zone"] } });
+    await h.system.brands.updateBrand({
+      brand: { id: brand!.id, timeZone: "Pacific/Kiritimati" },
+      updateMask: { paths: ["time_zone"] },
+    });
     const moved = await opened("Pacific/Kiritimati");
     expect(moved.iteration).toBeGreaterThan(first.iteration);
   }, 60_000);
@@ -178,11 +260,16 @@ const WORKER_MAIN = fileURLToPath(new URL("../dist/worker-main.js", import.meta.
 /** Starts worker-main with `env` and waits until it polls its task queue ("clocks worker running"). */
 async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
   if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: build the workflows package first`);
-  const child = spawn(process.execPath, [WORKER_MAIN], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [WORKER_MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error("the worker process did not start");
   const lines: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const ready = new Promise<void>((resolve, reject) => {
     /** Whole lines only: a line may arrive split across chunks. */
     const reader = () => {
@@ -199,7 +286,9 @@ async function startWorkerProcess(env: Record<string, string>): Promise<WorkerPr
     };
     child.stdout.on("data", reader());
     child.stderr.on("data", reader());
-    void exited.then(({ code, signal }) => reject(new Error(`the worker process exited (${code ?? signal}) before it ran:\n${lines.slice(-20).join("\n")}`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`the worker process exited (${code ?? signal}) before it ran:\n${lines.slice(-20).join("\n")}`)),
+    );
   });
   const timeout = setTimeout(() => child.kill("SIGKILL"), 60_000);
   try {
@@ -245,8 +334,11 @@ describe("a worker killed while timers are pending", () => {
     const started: WorkerProcess[] = [];
     try {
       // (Running unless a test before this one failed while it was stopped.)
-      if (h.worker.worker.getState() === "RUNNING") await within(h.stopWorker(), 30_000, "the in-process worker to stop");
-      await client.workflow.getHandle(RECONCILE_WORKFLOW_ID).terminate("test: only the daypart timer may apply the boundary");
+      if (h.worker.worker.getState() === "RUNNING")
+        await within(h.stopWorker(), 30_000, "the in-process worker to stop");
+      await client.workflow
+        .getHandle(RECONCILE_WORKFLOW_ID)
+        .terminate("test: only the daypart timer may apply the boundary");
       const first = await startWorkerProcess(env);
       started.push(first);
       const { brand } = await h.system.brands.createBrand({ name: "Crash brand", timeZone: "UTC" });
@@ -260,14 +352,25 @@ describe("a worker killed while timers are pending", () => {
         schedule: { timeZone: "UTC", windows: [windowOf(end - 30 * MINUTE, end)] },
       });
       const handle = client.workflow.getHandle(daypartWorkflowId(campaign!.id));
-      const boundary = () => handle.query<{ nextBoundary: string | null }>("state").then((st) => st.nextBoundary, () => null);
-      await eventually(async () => (await boundary()) === new Date(end).toISOString(), 20_000, "the clock's timer set for the window's end");
+      const boundary = () =>
+        handle.query<{ nextBoundary: string | null }>("state").then(
+          (st) => st.nextBoundary,
+          () => null,
+        );
+      await eventually(
+        async () => (await boundary()) === new Date(end).toISOString(),
+        20_000,
+        "the clock's timer set for the window's end",
+      );
       expect(h.system.now()).toBeLessThan(end);
 
       // The fault: SIGKILL (no shutdown, nothing flushed). It took effect: the process died of
       // that signal and its pid is gone.
       process.kill(first.pid, "SIGKILL");
-      expect(await within(first.exited, 10_000, "the killed worker to exit")).toEqual({ code: null, signal: "SIGKILL" });
+      expect(await within(first.exited, 10_000, "the killed worker to exit")).toEqual({
+        code: null,
+        signal: "SIGKILL",
+      });
       expect(processExists(first.pid)).toBe(false);
 
       // The boundary passes with no worker: nobody applies it.
@@ -292,13 +395,22 @@ describe("a worker killed while timers are pending", () => {
     } finally {
       for (const p of started) {
         if (processExists(p.pid)) process.kill(p.pid, "SIGTERM");
-        await within(p.exited, 30_000, "a worker process to stop").catch(() => processExists(p.pid) && process.kill(p.pid, "SIGKILL"));
+        await within(p.exited, 30_000, "a worker process to stop").catch(
+          () => processExists(p.pid) && process.kill(p.pid, "SIGKILL"),
+        );
       }
       await connection.close();
       await h.restartWorker();
       // Reconciliation is back (the restarted worker starts it) before the next test relies on it.
       await eventually(
-        () => h.worker.client.workflow.getHandle(RECONCILE_WORKFLOW_ID).query<{ passes: number }>("totals").then((t) => t.passes >= 1, () => false),
+        () =>
+          h.worker.client.workflow
+            .getHandle(RECONCILE_WORKFLOW_ID)
+            .query<{ passes: number }>("totals")
+            .then(
+              (t) => t.passes >= 1,
+              () => false,
+            ),
         30_000,
         "reconciliation running again",
       );
@@ -316,21 +428,49 @@ describe("reconciliation", () => {
       schedule: { timeZone: "UTC", windows: [windowOf(now - 10 * MINUTE, now + 120 * MINUTE)] },
     });
     const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
-    await eventually(() => handle.describe().then((d) => d.status.name === "RUNNING", () => false), 15_000, "clock");
+    await eventually(
+      () =>
+        handle.describe().then(
+          (d) => d.status.name === "RUNNING",
+          () => false,
+        ),
+      15_000,
+      "clock",
+    );
     // Drift: the clock is gone, and the state says outside although now is inside.
     await handle.terminate("test: simulated drift");
-    await h.system.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(h.system.now()), sourceId: "test" });
+    await h.system.campaignClock.setDaypartState({
+      campaignId: campaign!.id,
+      inWindow: false,
+      asOfTime: timestampFromMs(h.system.now()),
+      sourceId: "test",
+    });
     expect((await campaignState(campaign!.id)).serving).toBe(false);
 
     const activities = createActivities({
-      brands: h.system.brands, campaigns: h.system.campaigns, campaignClock: h.system.campaignClock, budgetClock: h.system.budgetClock, clockWorkflows: h.worker.clockWorkflows,
+      brands: h.system.brands,
+      campaigns: h.system.campaigns,
+      campaignClock: h.system.campaignClock,
+      budgetClock: h.system.budgetClock,
+      clockWorkflows: h.worker.clockWorkflows,
     });
     const counts = await activities.reconcile({ nowMs: h.system.now() + 1000, sourceId: "test-reconcile" });
     expect(counts.daypartClocksStarted).toBeGreaterThanOrEqual(1);
     expect(counts.daypartStatesRepaired).toBeGreaterThanOrEqual(1);
     expect(counts.campaignsChecked).toBeGreaterThanOrEqual(1);
     expect((await campaignState(campaign!.id)).serving).toBe(true);
-    await eventually(() => h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id)).describe().then((d) => d.status.name === "RUNNING", () => false), 15_000, "clock restarted");
+    await eventually(
+      () =>
+        h.worker.client.workflow
+          .getHandle(daypartWorkflowId(campaign!.id))
+          .describe()
+          .then(
+            (d) => d.status.name === "RUNNING",
+            () => false,
+          ),
+      15_000,
+      "clock restarted",
+    );
     // A second pass finds nothing to repair.
     const again = await activities.reconcile({ nowMs: h.system.now() + 2000, sourceId: "test-reconcile" });
     expect(again.daypartClocksStarted + again.daypartStatesRepaired + again.resetClocksStarted).toBe(0);
@@ -343,7 +483,8 @@ describe("reconciliation", () => {
 describe("deterministic replay", () => {
   it("replays the recorded histories of both workflows with the current code", async () => {
     const handles = [];
-    for await (const wf of h.worker.client.workflow.list({ query: `TaskQueue = "${h.taskQueue}"` })) handles.push(wf.workflowId);
+    for await (const wf of h.worker.client.workflow.list({ query: `TaskQueue = "${h.taskQueue}"` }))
+      handles.push(wf.workflowId);
     expect(handles.some((id) => id.startsWith("campaign-daypart/"))).toBe(true);
     expect(handles.some((id) => id.startsWith("budget-reset/"))).toBe(true);
     for (const id of handles) {
@@ -353,7 +494,10 @@ describe("deterministic replay", () => {
       const label = process.env.RECORD_HISTORIES;
       if (label !== undefined && /^[a-z0-9-]+$/.test(label)) {
         const kind = id.split("/")[0];
-        writeFileSync(join(HISTORIES, `${kind}-${label}.binpb`), temporal.api.history.v1.History.encode(history).finish());
+        writeFileSync(
+          join(HISTORIES, `${kind}-${label}.binpb`),
+          temporal.api.history.v1.History.encode(history).finish(),
+        );
       }
     }
   }, 120_000);

@@ -81,7 +81,9 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     ...readClientTlsSettings(r),
     auth: readAuthConfig(r),
     temporalAuth: readTemporalAuth(r),
-    metricsAddress: r.bool("METRICS", true) ? `${r.string("HOST", "0.0.0.0")}:${r.port(`${WORKER.envPrefix}_METRICS_PORT`, WORKER.metricsPort)}` : undefined,
+    metricsAddress: r.bool("METRICS", true)
+      ? `${r.string("HOST", "0.0.0.0")}:${r.port(`${WORKER.envPrefix}_METRICS_PORT`, WORKER.metricsPort)}`
+      : undefined,
     tuning: {
       // Unset: the SDK's defaults (40 workflow tasks, 100 local activities at once; a cache sized
       // from the heap limit, about 600 workflows per GiB). bench:daypart measured no difference

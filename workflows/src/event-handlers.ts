@@ -41,7 +41,11 @@ export function campaignEventHandler(clockWorkflows: ClockWorkflows, logger: Log
  * is in the brand's zone, which then reloads and recomputes in the new zone (the campaign service
  * gave those schedules a new version, so a clock still computing in the old zone changes nothing).
  */
-export function brandEventHandler(clockWorkflows: ClockWorkflows, campaigns: Client<typeof CampaignService>, logger: Logger) {
+export function brandEventHandler(
+  clockWorkflows: ClockWorkflows,
+  campaigns: Client<typeof CampaignService>,
+  logger: Logger,
+) {
   return async (msg: JsMsg): Promise<void> => {
     const event = fromBinary(BrandChangedEventSchema, msg.data);
     const b = event.brand;

@@ -45,16 +45,30 @@ describe("flight dates on the clock", () => {
     expect(wallTime(endsAt, ZONE).hour).toBe(1);
     const { brand } = await h.system.brands.createBrand({ name: "Havana brand", timeZone: ZONE });
     const lastDay = addDays(gapDay, -1);
-    const { campaign: ending } = await h.system.campaigns.createCampaign({ brandId: brand!.id, name: "Ends tonight", endDate: lastDay });
-    const { campaign: starting } = await h.system.campaigns.createCampaign({ brandId: brand!.id, name: "Starts tonight", startDate: gapDay });
-    expect(h.system.now(), "the harness took too long to start: the flight's end passed already").toBeLessThan(endsAt - 5_000);
+    const { campaign: ending } = await h.system.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Ends tonight",
+      endDate: lastDay,
+    });
+    const { campaign: starting } = await h.system.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Starts tonight",
+      startDate: gapDay,
+    });
+    expect(h.system.now(), "the harness took too long to start: the flight's end passed already").toBeLessThan(
+      endsAt - 5_000,
+    );
     expect(ending!.serving).toBe(true);
     expect(timestampMs(ending!.nextChangeTime!)).toBe(endsAt);
     expect(starting!.pauseReasons).toEqual([PauseReason.NOT_STARTED]);
     expect(timestampMs(starting!.nextChangeTime!)).toBe(endsAt);
 
     const get = async (id: string) => (await h.system.campaigns.getCampaign({ id })).campaign!;
-    await eventually(async () => (await get(ending!.id)).pauseReasons.includes(PauseReason.ENDED), endsAt - h.system.now() + 20_000, "flight ended");
+    await eventually(
+      async () => (await get(ending!.id)).pauseReasons.includes(PauseReason.ENDED),
+      endsAt - h.system.now() + 20_000,
+      "flight ended",
+    );
     await eventually(async () => (await get(starting!.id)).serving, 20_000, "flight started");
     expect((await get(ending!.id)).pauseReasons).toEqual([PauseReason.ENDED]);
 
@@ -71,19 +85,38 @@ describe("flight dates on the clock", () => {
 
     // A later end date revives it at once, and its clock runs again for the new end.
     const { campaign: revived } = await h.system.campaigns.updateCampaign({
-      campaign: { id: ending!.id, endDate: gapDay }, updateMask: { paths: ["end_date"] },
+      campaign: { id: ending!.id, endDate: gapDay },
+      updateMask: { paths: ["end_date"] },
     });
     expect(revived!.serving).toBe(true);
     expect(timestampMs(revived!.nextChangeTime!)).toBe(startOfDay(addDays(gapDay, 1), ZONE));
-    const next = () => h.worker.client.workflow.getHandle(daypartWorkflowId(ending!.id)).query<{ nextBoundary: string | null }>("state").then((s) => s.nextBoundary, () => null);
-    await eventually(async () => (await next()) === new Date(startOfDay(addDays(gapDay, 1), ZONE)).toISOString(), 15_000, "clock re-armed");
+    const next = () =>
+      h.worker.client.workflow
+        .getHandle(daypartWorkflowId(ending!.id))
+        .query<{ nextBoundary: string | null }>("state")
+        .then(
+          (s) => s.nextBoundary,
+          () => null,
+        );
+    await eventually(
+      async () => (await next()) === new Date(startOfDay(addDays(gapDay, 1), ZONE)).toISOString(),
+      15_000,
+      "clock re-armed",
+    );
 
     // The flight-only clock's whole run (not started, started, finished) is kept for replay.test.ts.
     const label = process.env.RECORD_HISTORIES;
     if (label !== undefined && /^[a-z0-9-]+$/.test(label)) {
       const run = h.worker.client.workflow.getHandle(daypartWorkflowId(starting!.id));
-      await eventually(async () => (await run.describe()).status.name === "COMPLETED", 15_000, "flight-only clock finished");
-      writeFileSync(join(HISTORIES, `campaign-daypart-${label}.binpb`), temporal.api.history.v1.History.encode(await run.fetchHistory()).finish());
+      await eventually(
+        async () => (await run.describe()).status.name === "COMPLETED",
+        15_000,
+        "flight-only clock finished",
+      );
+      writeFileSync(
+        join(HISTORIES, `campaign-daypart-${label}.binpb`),
+        temporal.api.history.v1.History.encode(await run.fetchHistory()).finish(),
+      );
     }
   }, 150_000);
 });

@@ -41,22 +41,32 @@ describe("the day and the month opening on the 1st", () => {
     const lastDay = addDays(first, -1);
     // The campaign service's view before midnight: the old day exhausted, the old month not.
     await h.campaignClock.openBudgetPeriods({
-      brandId, sourceId: "test:yesterday",
+      brandId,
+      sourceId: "test:yesterday",
       periods: [
         { period: { kind: PeriodKind.DAY, start: lastDay }, exhausted: true, sequence: 1n },
         { period: { kind: PeriodKind.MONTH, start: { ...lastDay, day: 1 } }, exhausted: false, sequence: 1n },
       ],
     });
-    expect((await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.pauseReasons).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED]);
+    expect((await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.pauseReasons).toEqual([
+      PauseReason.DAILY_BUDGET_EXHAUSTED,
+    ]);
     // The new month may spend nothing; the campaigns learn it from the clock, not from an event.
     await loseEventsOf(() => h.budget.setBudget({ brandId, monthlyLimitMicros: 0n }));
 
     // The reset clock at midnight: the day, then the month (as budgetReset calls them).
-    const acts = createActivities({ brands: h.brands, campaigns: h.campaigns, campaignClock: h.campaignClock, budgetClock: h.budgetClock });
+    const acts = createActivities({
+      brands: h.brands,
+      campaigns: h.campaigns,
+      campaignClock: h.campaignClock,
+      budgetClock: h.budgetClock,
+    });
     await acts.openBudgetPeriod({ brandId, kind: "day", start: formatDate(first), sourceId: "test:reset" });
     await acts.openBudgetPeriod({ brandId, kind: "month", start: formatDate(first), sourceId: "test:reset" });
 
-    expect((await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.pauseReasons).toEqual([PauseReason.MONTHLY_BUDGET_EXHAUSTED]);
+    expect((await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.pauseReasons).toEqual([
+      PauseReason.MONTHLY_BUDGET_EXHAUSTED,
+    ]);
     // Every change since the old day paused it, oldest first: not one of them serving.
     const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: campaign!.id });
     const since = changes.filter((c) => c.sourceId.startsWith("test:")).reverse();

@@ -21,7 +21,13 @@ afterAll(async () => {
 });
 
 const activities = () =>
-  createActivities({ brands: h.brands, campaigns: h.campaigns, campaignClock: h.campaignClock, budgetClock: h.budgetClock, reconcilePageSize: 2 });
+  createActivities({
+    brands: h.brands,
+    campaigns: h.campaigns,
+    campaignClock: h.campaignClock,
+    budgetClock: h.budgetClock,
+    reconcilePageSize: 2,
+  });
 const reasons = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!.pauseReasons;
 
 /** Budget events published while the campaign service is down are lost (the stream is purged). */
@@ -40,7 +46,9 @@ describe("reconciliation repairs budget state", () => {
     await h.budget.setBudget({ brandId, dailyLimitMicros: 5n });
     const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Unaware" });
     await h.budget.recordSpend({ eventId: "warm", brandId, campaignId: campaign!.id, amountMicros: 1n });
-    await loseEventsOf(() => h.budget.recordSpend({ eventId: "crosses", brandId, campaignId: campaign!.id, amountMicros: 10n }));
+    await loseEventsOf(() =>
+      h.budget.recordSpend({ eventId: "crosses", brandId, campaignId: campaign!.id, amountMicros: 10n }),
+    );
     await new Promise((r) => setTimeout(r, 1000));
     expect(await reasons(campaign!.id)).toEqual([]); // nobody told it
 
@@ -86,13 +94,28 @@ describe("reconciliation repairs any divergence from the current truth", () => {
     const { brand: b } = await h.brands.createBrand({ name: "Drifted too", timeZone: "UTC" });
     await h.budget.setBudget({ brandId: a!.id, dailyLimitMicros: 5n });
     const { campaign: plain } = await h.campaigns.createCampaign({ brandId: a!.id, name: "Plain" });
-    const { campaign: capped } = await h.campaigns.createCampaign({ brandId: a!.id, name: "Capped", dailyLimitMicros: 3n });
+    const { campaign: capped } = await h.campaigns.createCampaign({
+      brandId: a!.id,
+      name: "Capped",
+      dailyLimitMicros: 3n,
+    });
     const { campaign: free } = await h.campaigns.createCampaign({ brandId: b!.id, name: "Free" });
-    await eventually(async () => (await h.budget.getCampaignSpend({ brandId: a!.id, campaignId: capped!.id })).limitMicros === 3n, 15_000, "cap known");
+    await eventually(
+      async () => (await h.budget.getCampaignSpend({ brandId: a!.id, campaignId: capped!.id })).limitMicros === 3n,
+      15_000,
+      "cap known",
+    );
     await h.budget.recordSpend({ eventId: "drift-1", brandId: a!.id, campaignId: capped!.id, amountMicros: 4n });
     await h.budget.recordSpend({ eventId: "drift-2", brandId: a!.id, campaignId: plain!.id, amountMicros: 2n });
-    await eventually(async () => (await reasons(capped!.id)).length === 2 && (await reasons(plain!.id)).length === 1, 15_000, "settled");
-    expect(await reasons(capped!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
+    await eventually(
+      async () => (await reasons(capped!.id)).length === 2 && (await reasons(plain!.id)).length === 1,
+      15_000,
+      "settled",
+    );
+    expect(await reasons(capped!.id)).toEqual([
+      PauseReason.DAILY_BUDGET_EXHAUSTED,
+      PauseReason.CAMPAIGN_BUDGET_EXHAUSTED,
+    ]);
 
     // Behind the services' backs: a state that drifted with its flags right (the same sequences
     // everywhere: the old reconciliation's opening changed nothing and returned), a flag that
@@ -107,8 +130,14 @@ describe("reconciliation repairs any divergence from the current truth", () => {
 
     await activities().reconcile({ nowMs: now(), sourceId: "test-repair" });
     expect(await reasons(plain!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED]);
-    expect(await reasons(capped!.id)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
-    expect((await h.campaigns.getCampaign({ id: free!.id })).campaign).toMatchObject({ serving: true, pauseReasons: [] });
+    expect(await reasons(capped!.id)).toEqual([
+      PauseReason.DAILY_BUDGET_EXHAUSTED,
+      PauseReason.CAMPAIGN_BUDGET_EXHAUSTED,
+    ]);
+    expect((await h.campaigns.getCampaign({ id: free!.id })).campaign).toMatchObject({
+      serving: true,
+      pauseReasons: [],
+    });
     for (const id of [plain!.id, free!.id]) {
       const { changes } = await h.campaigns.listCampaignStateChanges({ campaignId: id });
       expect(changes[0]).toMatchObject({ cause: "reconcile", sourceId: "test-repair" });

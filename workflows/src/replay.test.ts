@@ -25,10 +25,18 @@ describe("stored workflow histories replay with the current code", () => {
       "reconcile-local-activity.binpb",
     ]);
   });
-  it.each(files)("%s", async (file) => {
-    const history = temporal.api.history.v1.History.decode(readFileSync(join(HISTORIES, file)));
-    // Throws DeterminismViolationError if a code change would break running workflows.
-    // The worker's workflow interceptors take part, as in production.
-    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH] } }, history, file);
-  }, 60_000);
+  it.each(files)(
+    "%s",
+    async (file) => {
+      const history = temporal.api.history.v1.History.decode(readFileSync(join(HISTORIES, file)));
+      // Throws DeterminismViolationError if a code change would break running workflows.
+      // The worker's workflow interceptors take part, as in production.
+      await Worker.runReplayHistory(
+        { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH] } },
+        history,
+        file,
+      );
+    },
+    60_000,
+  );
 });

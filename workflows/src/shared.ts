@@ -66,7 +66,12 @@ export interface ReconcileCounts {
 }
 
 export const NO_REPAIRS: Readonly<ReconcileCounts> = {
-  campaignsChecked: 0, brandsChecked: 0, daypartClocksStarted: 0, daypartStatesRepaired: 0, resetClocksStarted: 0, campaignsReset: 0,
+  campaignsChecked: 0,
+  brandsChecked: 0,
+  daypartClocksStarted: 0,
+  daypartStatesRepaired: 0,
+  resetClocksStarted: 0,
+  campaignsReset: 0,
 };
 
 /** Adds `more` into `total`. */

@@ -30,14 +30,23 @@ export function readTemporalAuth(r: EnvReader): TemporalAuthSettings {
   };
   const implied = s.tlsCaFile !== "" || s.tlsCertFile !== "" || s.apiKeyFile !== "";
   s.tls = r.bool("TEMPORAL_TLS", implied);
-  if ((s.tlsCertFile === "") !== (s.tlsKeyFile === "")) r.problems.push("TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE must be set together");
-  if (!s.tls && implied) r.problems.push("TEMPORAL_TLS=false with TLS files or an API key: an API key must not travel in clear");
-  for (const [name, file] of [["TEMPORAL_TLS_CA_FILE", s.tlsCaFile], ["TEMPORAL_TLS_CERT_FILE", s.tlsCertFile], ["TEMPORAL_TLS_KEY_FILE", s.tlsKeyFile], ["TEMPORAL_API_KEY_FILE", s.apiKeyFile]] as const) {
+  if ((s.tlsCertFile === "") !== (s.tlsKeyFile === ""))
+    r.problems.push("TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE must be set together");
+  if (!s.tls && implied)
+    r.problems.push("TEMPORAL_TLS=false with TLS files or an API key: an API key must not travel in clear");
+  for (const [name, file] of [
+    ["TEMPORAL_TLS_CA_FILE", s.tlsCaFile],
+    ["TEMPORAL_TLS_CERT_FILE", s.tlsCertFile],
+    ["TEMPORAL_TLS_KEY_FILE", s.tlsKeyFile],
+    ["TEMPORAL_API_KEY_FILE", s.apiKeyFile],
+  ] as const) {
     if (file === "") continue;
     try {
       readFileSync(file);
     } catch (err) {
-      r.problems.push(`${name}=${JSON.stringify(file)}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      r.problems.push(
+        `${name}=${JSON.stringify(file)}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
   }
   return s;

@@ -55,7 +55,15 @@ describe("timers start after the turn's activities", () => {
     await runWith(
       {
         // A window that ends at the boundary, every day, in UTC.
-        loadDaypart: async () => ({ exists: true, brandId: "b", zone: "UTC", windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: (minute + 1440 - 60) % 1440, end: minute === 0 ? 1440 : minute }], scheduleVersion: 1 }),
+        loadDaypart: async () => ({
+          exists: true,
+          brandId: "b",
+          zone: "UTC",
+          windows: [
+            { days: [1, 2, 3, 4, 5, 6, 7], start: (minute + 1440 - 60) % 1440, end: minute === 0 ? 1440 : minute },
+          ],
+          scheduleVersion: 1,
+        }),
         setDaypartState: async (input) => {
           calls.push({ asOfMs: input.asOfMs, atMs: Date.now() + offset });
           if (calls.length === 1) await new Promise((r) => setTimeout(r, SLOW_MS));

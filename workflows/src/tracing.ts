@@ -19,7 +19,9 @@ import { TRACE_HEADER } from "./trace-header.js";
  */
 export function traceHeaders(headers: Record<string, Payload>): Record<string, Payload> {
   const traceparent = currentTraceparent();
-  return traceparent === null ? headers : { ...headers, [TRACE_HEADER]: defaultPayloadConverter.toPayload(traceparent) };
+  return traceparent === null
+    ? headers
+    : { ...headers, [TRACE_HEADER]: defaultPayloadConverter.toPayload(traceparent) };
 }
 
 export const tracingClientInterceptor: WorkflowClientInterceptor = {
@@ -51,22 +53,19 @@ export const activityTracing: ActivityInterceptorsFactory = (ctx: ActivityContex
   inbound: {
     async execute(input, next) {
       const info = ctx.info;
-      const span = trace.getTracer("adbudget").startSpan(
-        `activity ${info.activityType}`,
-        {
-          kind: SpanKind.INTERNAL,
-          root: true,
-          links: causeLink(input.headers),
-          attributes: {
-            "temporal.workflow_id": info.workflowExecution?.workflowId,
-            "temporal.run_id": info.workflowExecution?.runId,
-            "temporal.workflow_type": info.workflowType,
-            "temporal.activity_type": info.activityType,
-            "temporal.attempt": info.attempt,
-            "temporal.task_queue": info.taskQueue,
-          },
+      const span = trace.getTracer("adbudget").startSpan(`activity ${info.activityType}`, {
+        kind: SpanKind.INTERNAL,
+        root: true,
+        links: causeLink(input.headers),
+        attributes: {
+          "temporal.workflow_id": info.workflowExecution?.workflowId,
+          "temporal.run_id": info.workflowExecution?.runId,
+          "temporal.workflow_type": info.workflowType,
+          "temporal.activity_type": info.activityType,
+          "temporal.attempt": info.attempt,
+          "temporal.task_queue": info.taskQueue,
         },
-      );
+      });
       try {
         return await context.with(trace.setSpan(context.active(), span), () => next(input));
       } catch (err) {

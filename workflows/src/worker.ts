@@ -46,7 +46,10 @@ export interface RunningWorker {
  * consumers that start, wake and end workflows from brand and campaign events.
  * `syncFromEvents: false` starts no consumer.
  */
-export async function startWorker(config: WorkerConfig, options: { logger?: Logger; syncFromEvents?: boolean } = {}): Promise<RunningWorker> {
+export async function startWorker(
+  config: WorkerConfig,
+  options: { logger?: Logger; syncFromEvents?: boolean } = {},
+): Promise<RunningWorker> {
   const sync = options.syncFromEvents ?? true;
   const app = await startWorkerApp({
     config,
@@ -63,7 +66,11 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
       const temporalOptions = temporalConnectionOptions(config.temporalAuth);
       const connection = await Connection.connect({ address: config.temporalAddress, ...temporalOptions });
       stack.push(() => connection.close());
-      const client = new Client({ connection, namespace: config.namespace, interceptors: { workflow: [tracingClientInterceptor] } });
+      const client = new Client({
+        connection,
+        namespace: config.namespace,
+        interceptors: { workflow: [tracingClientInterceptor] },
+      });
       const clockWorkflows = new ClockWorkflows(client, config.taskQueue, config.clockOffsetMs);
       const campaigns = createConnectClient(CampaignService, transport(config.campaignServiceUrl));
       const activities = createActivities({
@@ -105,7 +112,10 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
   const { logger } = app;
   logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, "clocks worker running");
   if (config.clockOffsetMs !== 0) {
-    logger.warn({ clockOffsetMs: config.clockOffsetMs }, "CLOCK_OFFSET_MS is set: workflows started here run on a shifted clock (tests and demos only)");
+    logger.warn(
+      { clockOffsetMs: config.clockOffsetMs },
+      "CLOCK_OFFSET_MS is set: workflows started here run on a shifted clock (tests and demos only)",
+    );
   }
   return { ...app.own, logger, stop: () => app.stop() };
 }
@@ -113,11 +123,13 @@ export async function startWorker(config: WorkerConfig, options: { logger?: Logg
 /** The worker options of the CLOCKS_* settings that are set (the SDK's defaults otherwise). */
 function tuning(t: WorkerConfig["tuning"]) {
   return {
-    ...(t.workflowTaskSlots === undefined ? {} : {
-      maxConcurrentWorkflowTaskExecutions: t.workflowTaskSlots,
-      // Pollers: half the slots, the SDK's guidance, so the slots fill during a burst.
-      maxConcurrentWorkflowTaskPolls: Math.max(2, Math.min(100, Math.floor(t.workflowTaskSlots / 2))),
-    }),
+    ...(t.workflowTaskSlots === undefined
+      ? {}
+      : {
+          maxConcurrentWorkflowTaskExecutions: t.workflowTaskSlots,
+          // Pollers: half the slots, the SDK's guidance, so the slots fill during a burst.
+          maxConcurrentWorkflowTaskPolls: Math.max(2, Math.min(100, Math.floor(t.workflowTaskSlots / 2))),
+        }),
     ...(t.localActivitySlots === undefined ? {} : { maxConcurrentLocalActivityExecutions: t.localActivitySlots }),
     ...(t.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: t.maxCachedWorkflows }),
   };
@@ -136,7 +148,11 @@ function installRuntime(logger: Logger, metricsAddress: string | undefined): voi
   runtimeInstalled = true;
   const sdk = logger.child({ component: "temporal-sdk" });
   const levels: Record<LogLevel, "trace" | "debug" | "info" | "warn" | "error"> = {
-    TRACE: "trace", DEBUG: "debug", INFO: "debug", WARN: "warn", ERROR: "error",
+    TRACE: "trace",
+    DEBUG: "debug",
+    INFO: "debug",
+    WARN: "warn",
+    ERROR: "error",
   };
   try {
     Runtime.install({
@@ -148,9 +164,12 @@ function installRuntime(logger: Logger, metricsAddress: string | undefined): voi
         warn: (m: string, meta?: LogMetadata) => sdk.warn(meta ?? {}, m),
         error: (m: string, meta?: LogMetadata) => sdk.error(meta ?? {}, m),
       },
-      telemetryOptions: metricsAddress === undefined ? undefined : {
-        metrics: { prometheus: { bindAddress: metricsAddress }, globalTags: { service: "clocks" } },
-      },
+      telemetryOptions:
+        metricsAddress === undefined
+          ? undefined
+          : {
+              metrics: { prometheus: { bindAddress: metricsAddress }, globalTags: { service: "clocks" } },
+            },
     });
     if (metricsAddress !== undefined) logger.info({ metrics: `http://${metricsAddress}/metrics` }, "worker metrics");
   } catch {

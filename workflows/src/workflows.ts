@@ -17,11 +17,30 @@ import {
   workflowInfo,
 } from "@temporalio/workflow";
 import {
-  addDays, formatDate, isInside, localDate, monthStart, nextBoundary, nextDayStart, nextFlightChange, flightOfDates, periodsOf, startOfDay,
-  type DaypartWindow, type Flight,
+  addDays,
+  formatDate,
+  isInside,
+  localDate,
+  monthStart,
+  nextBoundary,
+  nextDayStart,
+  nextFlightChange,
+  flightOfDates,
+  periodsOf,
+  startOfDay,
+  type DaypartWindow,
+  type Flight,
 } from "@adbudget/time";
 import type { Activities } from "./activities.js";
-import { addCounts, MAX_ITERATIONS_PER_RUN, NO_REPAIRS, type ClockOffset, type DaypartInput, type ReconcileCounts, type ResetInput } from "./shared.js";
+import {
+  addCounts,
+  MAX_ITERATIONS_PER_RUN,
+  NO_REPAIRS,
+  type ClockOffset,
+  type DaypartInput,
+  type ReconcileCounts,
+  type ResetInput,
+} from "./shared.js";
 
 /**
  * Patch: timers are measured from after the turn's activities (runs recorded before measured
@@ -90,7 +109,9 @@ export const scheduleChangedSignal = defineSignal("scheduleChanged");
  */
 export const stopSignal = defineSignal("stop");
 /** What the workflow believes now, for operators (Temporal UI "Queries"). */
-export const stateQuery = defineQuery<{ inWindow: boolean | null; nextBoundary: string | null; iteration: number }>("state");
+export const stateQuery = defineQuery<{ inWindow: boolean | null; nextBoundary: string | null; iteration: number }>(
+  "state",
+);
 
 /**
  * campaign-daypart/<campaignId>: keeps the campaign in or out of its daypart window. Each turn
@@ -140,8 +161,12 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
       sourceId: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
       ...(spec.scheduleVersion === undefined ? {} : { scheduleVersion: spec.scheduleVersion }),
     });
-    next = spec.windows.length === 0 ? undefined
-      : patched(UNBOUNDED_BOUNDARY_SEARCH) ? nextBoundary(now, spec.windows, spec.zone) : boundaryWithin8Days(now, spec.windows, spec.zone);
+    next =
+      spec.windows.length === 0
+        ? undefined
+        : patched(UNBOUNDED_BOUNDARY_SEARCH)
+          ? nextBoundary(now, spec.windows, spec.zone)
+          : boundaryWithin8Days(now, spec.windows, spec.zone);
     if (hasFlight) {
       // The flight's next instant (its start, or the first instant after its end), if sooner.
       const flightNext = nextFlightChange(now, flight, spec.brandZone ?? spec.zone);
@@ -157,10 +182,17 @@ export async function campaignDaypart(input: DaypartInput): Promise<string> {
     // wait is measured from after the activity, so the boundary is not late by the activity's
     // time (minutes while it retries through an outage); a boundary already passed is applied at once.
     const wait = next === undefined ? undefined : next - (patched(SLEEP_AFTER_ACTIVITIES) ? nowOf(input) : now);
-    const woke = wait === undefined
-      ? await condition(() => changed || stopped).then(() => true)
-      : wait <= 0 ? false : await condition(() => changed || stopped, wait);
-    if (!woke) log.info("daypart boundary", { campaignId: input.campaignId, at: next === undefined ? "none" : new Date(next).toISOString() });
+    const woke =
+      wait === undefined
+        ? await condition(() => changed || stopped).then(() => true)
+        : wait <= 0
+          ? false
+          : await condition(() => changed || stopped, wait);
+    if (!woke)
+      log.info("daypart boundary", {
+        campaignId: input.campaignId,
+        at: next === undefined ? "none" : new Date(next).toISOString(),
+      });
     if (workflowInfo().continueAsNewSuggested) break;
   }
   if (stopped) return "stopped";
@@ -212,11 +244,25 @@ export async function budgetReset(input: ResetInput): Promise<string> {
     if (!brand.exists || brand.archived) return "brand archived";
     const now = nowOf(input);
     const current = periodsOf(now, brand.timeZone);
-    await acts.openBudgetPeriod({ brandId: input.brandId, kind: "day", start: formatDate(current.day), sourceId: source() });
-    await acts.openBudgetPeriod({ brandId: input.brandId, kind: "month", start: formatDate(monthStart(current.day)), sourceId: source() });
+    await acts.openBudgetPeriod({
+      brandId: input.brandId,
+      kind: "day",
+      start: formatDate(current.day),
+      sourceId: source(),
+    });
+    await acts.openBudgetPeriod({
+      brandId: input.brandId,
+      kind: "month",
+      start: formatDate(monthStart(current.day)),
+      sourceId: source(),
+    });
     const next = nextDayStart(now, brand.timeZone);
     // One turn's answer, set at once: a query never pairs a new zone with the old zone's day.
-    Object.assign(state, { zone: brand.timeZone, day: formatDate(current.day), nextReset: new Date(next.at).toISOString() });
+    Object.assign(state, {
+      zone: brand.timeZone,
+      day: formatDate(current.day),
+      nextReset: new Date(next.at).toISOString(),
+    });
     // Measured from after the activities (see the daypart clock): midnight is not late by them.
     const wait = next.at - (patched(SLEEP_AFTER_ACTIVITIES) ? nowOf(input) : now);
     if (wait > 0 || !patched(SLEEP_AFTER_ACTIVITIES)) await condition(() => changed || stopped, Math.max(1, wait));
@@ -261,14 +307,17 @@ export const reconcileTotalsQuery = defineQuery<ReconcileCounts & { passes: numb
  * compares budgets, schedules, campaign states and the clocks and repairs drift, counting what
  * it repaired. Counts accumulate across continue-as-new.
  */
-export async function reconcileClocks(input: ClockOffset & { intervalMs: number; totals?: ReconcileCounts & { passes: number } }): Promise<void> {
+export async function reconcileClocks(
+  input: ClockOffset & { intervalMs: number; totals?: ReconcileCounts & { passes: number } },
+): Promise<void> {
   const totals = input.totals ?? { passes: 0, ...NO_REPAIRS };
   setHandler(reconcileTotalsQuery, () => totals);
   for (let i = 0; i < MAX_ITERATIONS_PER_RUN; i++) {
     const counts = await reconcilePass(nowOf(input), `${workflowInfo().workflowId}/${workflowInfo().runId}`);
     totals.passes++;
     addCounts(totals, counts);
-    const repaired = counts.daypartClocksStarted + counts.daypartStatesRepaired + counts.resetClocksStarted + counts.campaignsReset;
+    const repaired =
+      counts.daypartClocksStarted + counts.daypartStatesRepaired + counts.resetClocksStarted + counts.campaignsReset;
     if (repaired > 0) log.warn("reconciliation repaired drift", { ...counts });
     await sleep(input.intervalMs);
     if (workflowInfo().continueAsNewSuggested) break;

@@ -34,10 +34,16 @@ export function readAuthConfig(reader: EnvReader): AuthConfig {
   };
   if (config.disabled) return config;
   if ((config.jwksFile === "") === (config.jwksUrl === "")) {
-    reader.problems.push("AUTH_JWKS_FILE or AUTH_JWKS_URL: exactly one is required (the public keys of the token signers); npm start makes development keys under .data/keys");
+    reader.problems.push(
+      "AUTH_JWKS_FILE or AUTH_JWKS_URL: exactly one is required (the public keys of the token signers); npm start makes development keys under .data/keys",
+    );
   }
-  if (config.jwksUrl !== "" && !/^https?:\/\//.test(config.jwksUrl)) reader.problems.push(`AUTH_JWKS_URL=${JSON.stringify(config.jwksUrl)}: expected an http(s) URL`);
-  if (config.privateKeyFile === "") reader.problems.push("AUTH_PRIVATE_KEY_FILE: required (this workload's private key, to sign the identity it calls other services with)");
+  if (config.jwksUrl !== "" && !/^https?:\/\//.test(config.jwksUrl))
+    reader.problems.push(`AUTH_JWKS_URL=${JSON.stringify(config.jwksUrl)}: expected an http(s) URL`);
+  if (config.privateKeyFile === "")
+    reader.problems.push(
+      "AUTH_PRIVATE_KEY_FILE: required (this workload's private key, to sign the identity it calls other services with)",
+    );
   return config;
 }
 
@@ -70,7 +76,10 @@ export function loadAuth(config: AuthConfig, identity: { sub: string; role: stri
     throw new Error(`AUTH_PRIVATE_KEY_FILE ${config.privateKeyFile}: expected a private JWK with "kid" and "alg"`);
   }
   const token = new IdentityToken(privateJwk, identity, config.audience);
-  return { verifier: new TokenVerifier(keys, config.audience, access), outgoing: [bearerInterceptor(() => token.token())] };
+  return {
+    verifier: new TokenVerifier(keys, config.audience, access),
+    outgoing: [bearerInterceptor(() => token.token())],
+  };
 }
 
 function readJson(file: string, setting: string): unknown {

@@ -23,7 +23,8 @@ export function createAuthGate(verifier: TokenVerifier, logger: Logger, metrics?
     const rpc = `${ctx.service.typeName}/${ctx.method.name}`;
     try {
       const header = ctx.values.get(kAuthorization) ?? ctx.requestHeader.get("authorization");
-      if (header === null) throw new ConnectError('no credentials: send "authorization: Bearer <token>"', Code.Unauthenticated);
+      if (header === null)
+        throw new ConnectError('no credentials: send "authorization: Bearer <token>"', Code.Unauthenticated);
       // A prefix check, not a regex over the whole token: the token itself is checked by its
       // signature (or found in the cache of verified ones).
       if (!header.startsWith("Bearer ") || header.length > MAX_TOKEN + 7) {

@@ -23,7 +23,11 @@ beforeAll(async () => {
   mint = (claims, ttlSeconds = 3600) => mintToken(privateJwk, claims, { audience: AUDIENCE, ttlSeconds });
 });
 
-const code = (p: Promise<unknown>) => p.then(() => "OK", (err: unknown) => Code[ConnectError.from(err).code]);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (err: unknown) => Code[ConnectError.from(err).code],
+  );
 
 describe("TokenVerifier", () => {
   it("verifies a token once and answers it from the cache after, with the same principal", async () => {
@@ -41,7 +45,13 @@ describe("TokenVerifier", () => {
     await verifier.verify(token);
     // Same signature tail, another payload: the signature no longer matches.
     const [header, payload, signature] = token.split(".");
-    const forged = [header, Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), role: "admin" })).toString("base64url"), signature].join(".");
+    const forged = [
+      header,
+      Buffer.from(
+        JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), role: "admin" }),
+      ).toString("base64url"),
+      signature,
+    ].join(".");
     expect(forged.slice(-48)).toBe(token.slice(-48));
     expect(await code(verifier.verify(forged))).toBe("Unauthenticated");
   });
@@ -63,13 +73,29 @@ describe("the access model's scope rules", () => {
     );
 
   it.each([
-    ["a role that must name its scope, naming it", { sub: "c", role: "clerk", shops: [shop(7).toUpperCase()] }, shop(7)],
+    [
+      "a role that must name its scope, naming it",
+      { sub: "c", role: "clerk", shops: [shop(7).toUpperCase()] },
+      shop(7),
+    ],
     ["a role that must name its scope, without it", { sub: "c", role: "clerk" }, "a clerk token must name its shops"],
     ["a role that may name its scope, without it", { sub: "v", role: "viewer" }, "all"],
-    ["a role that may name its scope, naming it", { sub: "v", role: "viewer", shops: [shop(1), shop(2)] }, `${shop(1)},${shop(2)}`],
-    ["a role acting on all, naming a scope", { sub: "a", role: "admin", shops: [shop(1)] }, "a admin token acts on all shops"],
+    [
+      "a role that may name its scope, naming it",
+      { sub: "v", role: "viewer", shops: [shop(1), shop(2)] },
+      `${shop(1)},${shop(2)}`,
+    ],
+    [
+      "a role acting on all, naming a scope",
+      { sub: "a", role: "admin", shops: [shop(1)] },
+      "a admin token acts on all shops",
+    ],
     ["an empty scope", { sub: "c", role: "clerk", shops: [] }, "the token's shops must be a non-empty list of ids"],
-    ["a scope that is not ids", { sub: "c", role: "clerk", shops: ["one"] }, "the token's shops must be a non-empty list of ids"],
+    [
+      "a scope that is not ids",
+      { sub: "c", role: "clerk", shops: ["one"] },
+      "the token's shops must be a non-empty list of ids",
+    ],
     ["a role the model does not know", { sub: "x", role: "root" }, "the token has no known role"],
     ["a role named like an object's own key", { sub: "x", role: "constructor" }, "the token has no known role"],
     ["an empty subject", { sub: "", role: "admin" }, "the token's sub claim is missing or invalid"],

@@ -39,7 +39,8 @@ export class TokenVerifier {
    */
   private readonly cache = new LRUCache<string, { token: string; principal: Principal }>({
     maxSize: CACHE_BYTES,
-    sizeCalculation: ({ token, principal }) => token.length * 2 + ENTRY_BYTES + (principal.scope === "all" ? 0 : principal.scope.size * SCOPE_ID_BYTES),
+    sizeCalculation: ({ token, principal }) =>
+      token.length * 2 + ENTRY_BYTES + (principal.scope === "all" ? 0 : principal.scope.size * SCOPE_ID_BYTES),
   });
 
   constructor(
@@ -66,7 +67,8 @@ export class TokenVerifier {
     }
     // jwtVerify requires both (requiredClaims) and checks they are numbers.
     const { iat = 0, exp = 0 } = payload;
-    if (iat > Date.now() / 1000 + CLOCK_SKEW_S) throw unauthenticated("the token is not valid yet (issued in the future)");
+    if (iat > Date.now() / 1000 + CLOCK_SKEW_S)
+      throw unauthenticated("the token is not valid yet (issued in the future)");
     const principal = principalFrom(payload, this.access);
     // Kept until the token expires (the cache drops it then: an expired token is verified again, and refused).
     const ttl = exp * 1000 - Date.now();
@@ -127,7 +129,11 @@ export interface TokenClaims {
  * Signs a token with a private JWK (with `kid` and `alg`): for humans (`npm run token`), tests,
  * and each internal caller's own identity.
  */
-export async function mintToken(privateJwk: JWK, claims: TokenClaims, options: { audience: string; ttlSeconds: number; notBefore?: number }): Promise<string> {
+export async function mintToken(
+  privateJwk: JWK,
+  claims: TokenClaims,
+  options: { audience: string; ttlSeconds: number; notBefore?: number },
+): Promise<string> {
   const { alg, kid } = privateJwk;
   if (alg === undefined || kid === undefined) throw new Error('a signing key needs "alg" and "kid"');
   const key = await importJWK(privateJwk, alg);

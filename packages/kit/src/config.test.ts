@@ -1,12 +1,27 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, EnvReader, readServiceConfig } from "./config.js";
 
-const defaults = { name: "orders", prefix: "ORDERS", port: 7001, metricsPort: 7401, database: "orders_db", pgUrl: "postgres://postgres@127.0.0.1:5432", natsUrl: "nats://127.0.0.1:4222" };
+const defaults = {
+  name: "orders",
+  prefix: "ORDERS",
+  port: 7001,
+  metricsPort: 7401,
+  database: "orders_db",
+  pgUrl: "postgres://postgres@127.0.0.1:5432",
+  natsUrl: "nats://127.0.0.1:4222",
+};
 
 describe("readServiceConfig", () => {
   it("works with no environment at all: the defaults it is given", () => {
     const c = readServiceConfig(defaults, new EnvReader({}));
-    expect(c).toMatchObject({ port: 7001, metricsPort: 7401, host: "0.0.0.0", migrateOnStart: true, logLevel: "info", natsUrl: "nats://127.0.0.1:4222" });
+    expect(c).toMatchObject({
+      port: 7001,
+      metricsPort: 7401,
+      host: "0.0.0.0",
+      migrateOnStart: true,
+      logLevel: "info",
+      natsUrl: "nats://127.0.0.1:4222",
+    });
     expect(c.databaseUrl).toBe("postgres://postgres@127.0.0.1:5432/orders_db");
   });
 
@@ -14,9 +29,9 @@ describe("readServiceConfig", () => {
     expect(readServiceConfig(defaults, new EnvReader({ PG_URL: "postgres://u@db:6543" })).databaseUrl).toBe(
       "postgres://u@db:6543/orders_db",
     );
-    expect(
-      readServiceConfig(defaults, new EnvReader({ ORDERS_DATABASE_URL: "postgresql://x@y/z" })).databaseUrl,
-    ).toBe("postgresql://x@y/z");
+    expect(readServiceConfig(defaults, new EnvReader({ ORDERS_DATABASE_URL: "postgresql://x@y/z" })).databaseUrl).toBe(
+      "postgresql://x@y/z",
+    );
   });
 
   it("reads the service's own metrics port, or none with METRICS=off", () => {
@@ -25,7 +40,14 @@ describe("readServiceConfig", () => {
   });
 
   it("reports every bad value at once, naming the variables", () => {
-    const env = { ORDERS_PORT: "70000", MIGRATE_ON_START: "maybe", LOG_LEVEL: "loud", PG_URL: "mysql://x", TLS_CERT_FILE: "a.pem", NATS_URL: "http://x" };
+    const env = {
+      ORDERS_PORT: "70000",
+      MIGRATE_ON_START: "maybe",
+      LOG_LEVEL: "loud",
+      PG_URL: "mysql://x",
+      TLS_CERT_FILE: "a.pem",
+      NATS_URL: "http://x",
+    };
     let error: unknown;
     try {
       const reader = new EnvReader(env);

@@ -9,7 +9,13 @@
 import { readAuthConfig, type AuthConfig } from "./auth-config.js";
 import { readNatsAuth, type NatsAuthOptions } from "./nats-auth.js";
 import { readClockOffset } from "./now.js";
-import { addProblemOnce, checkReadable, readClientTlsSettings, TLS_CLIENT_AUTH_MODES, type TlsClientAuth } from "./tls.js";
+import {
+  addProblemOnce,
+  checkReadable,
+  readClientTlsSettings,
+  TLS_CLIENT_AUTH_MODES,
+  type TlsClientAuth,
+} from "./tls.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -80,7 +86,8 @@ export class EnvReader {
   /** A NATS subject token or stream/consumer name: letters, digits, - and _. */
   token(name: string, fallback: string): string {
     const value = this.string(name, fallback);
-    if (!/^[A-Za-z0-9_-]+$/.test(value)) this.problems.push(`${name}=${JSON.stringify(value)}: letters, digits, - and _ only`);
+    if (!/^[A-Za-z0-9_-]+$/.test(value))
+      this.problems.push(`${name}=${JSON.stringify(value)}: letters, digits, - and _ only`);
     return value;
   }
 
@@ -165,7 +172,9 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
     tlsKeyFile: reader.string("TLS_KEY_FILE", ""),
     tlsClientAuth: reader.oneOf("TLS_CLIENT_AUTH", "none", TLS_CLIENT_AUTH_MODES),
     ...readClientTlsSettings(reader),
-    metricsPort: reader.bool("METRICS", true) ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort) : undefined,
+    metricsPort: reader.bool("METRICS", true)
+      ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort)
+      : undefined,
     clockOffsetMs: readClockOffset(reader),
     natsUrl: reader.url("NATS_URL", defaults.natsUrl, ["nats:", "tls:"]),
     natsAuth: readNatsAuth(reader, defaults.name),
@@ -181,8 +190,14 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
   checkReadable(reader, "TLS_CERT_FILE", config.tlsCertFile);
   checkReadable(reader, "TLS_KEY_FILE", config.tlsKeyFile);
   if (config.tlsClientAuth !== "none") {
-    if (config.tlsCaFile === "") reader.problems.push(`TLS_CLIENT_AUTH=${config.tlsClientAuth} needs TLS_CA_FILE (the CAs that sign client certificates)`);
-    if (config.tlsCertFile === "") reader.problems.push(`TLS_CLIENT_AUTH=${config.tlsClientAuth} needs TLS_CERT_FILE and TLS_KEY_FILE (client certificates are asked for over TLS only)`);
+    if (config.tlsCaFile === "")
+      reader.problems.push(
+        `TLS_CLIENT_AUTH=${config.tlsClientAuth} needs TLS_CA_FILE (the CAs that sign client certificates)`,
+      );
+    if (config.tlsCertFile === "")
+      reader.problems.push(
+        `TLS_CLIENT_AUTH=${config.tlsClientAuth} needs TLS_CERT_FILE and TLS_KEY_FILE (client certificates are asked for over TLS only)`,
+      );
   }
   // The service reads its own settings with the same reader and calls done(): every problem of
   // every setting is listed at once.

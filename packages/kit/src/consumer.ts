@@ -88,7 +88,10 @@ export class DurableConsumer {
     if (info !== undefined && info.config.ack_wait !== ackWait) {
       // A durable made by an earlier version (30 s): take the current ack wait.
       await jsm.consumers.update(o.stream, o.durable, { ack_wait: ackWait });
-      o.logger.info({ durable: o.durable, ackWaitMs: ackWait / 1_000_000 }, "updated the ack wait of the durable consumer");
+      o.logger.info(
+        { durable: o.durable, ackWaitMs: ackWait / 1_000_000 },
+        "updated the ack wait of the durable consumer",
+      );
     }
     return jetstream(this.nc).consumers.get(o.stream, o.durable);
   }
@@ -100,7 +103,9 @@ export class DurableConsumer {
     // process's messages wait out the ack wait.
     const working = setInterval(() => msg.working(), (o.ackWaitMs ?? ACK_WAIT_MS) / 2);
     try {
-      await withMessageSpan(`consume ${msg.subject}`, msg.headers?.get("traceparent") || undefined, () => o.handle(msg));
+      await withMessageSpan(`consume ${msg.subject}`, msg.headers?.get("traceparent") || undefined, () =>
+        o.handle(msg),
+      );
       msg.ack();
     } catch (err) {
       o.logger.warn({ err, subject: msg.subject, seq: msg.seq }, "message handling failed, will be redelivered");
@@ -140,7 +145,11 @@ export class DurableConsumer {
 }
 
 /** Starts a durable consumer that `stack` stops (before the NATS connection it uses closes). */
-export function startDurableConsumer(nc: NatsConnection, options: DurableConsumerOptions, stack: StopStack): DurableConsumer {
+export function startDurableConsumer(
+  nc: NatsConnection,
+  options: DurableConsumerOptions,
+  stack: StopStack,
+): DurableConsumer {
   const consumer = new DurableConsumer(nc, options);
   consumer.start();
   stack.push(() => consumer.stop());
@@ -151,7 +160,12 @@ export function startDurableConsumer(nc: NatsConnection, options: DurableConsume
  * Decodes a consumed message, or logs it and answers undefined: a message that cannot be decoded
  * would be redelivered forever (a poison message), so the handler returns and it is acked.
  */
-export function decodeOrSkip<Desc extends DescMessage>(schema: Desc, msg: JsMsg, logger: Logger, what: string): MessageShape<Desc> | undefined {
+export function decodeOrSkip<Desc extends DescMessage>(
+  schema: Desc,
+  msg: JsMsg,
+  logger: Logger,
+  what: string,
+): MessageShape<Desc> | undefined {
   try {
     return fromBinary(schema, msg.data);
   } catch (err) {

@@ -29,6 +29,7 @@ export function dateViolation(d: DateLike | undefined, field: string): FieldViol
 /** `d` when it is a real calendar date, else InvalidArgumentError naming `field` (it is required). */
 export function checkedDate(d: DateLike | undefined, field: string): DateLike {
   const bad = dateViolation(d, field);
-  if (bad !== undefined || d === undefined) throw new InvalidArgumentError([bad ?? { field, description: "is required" }]);
+  if (bad !== undefined || d === undefined)
+    throw new InvalidArgumentError([bad ?? { field, description: "is required" }]);
   return d;
 }

@@ -12,7 +12,10 @@ export interface SigningKey {
 export async function generateSigningKey(kid: string): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const meta = { kid, alg: "EdDSA", use: "sig" };
-  return { privateJwk: { ...(await exportJWK(privateKey)), ...meta }, publicJwk: { ...(await exportJWK(publicKey)), ...meta } };
+  return {
+    privateJwk: { ...(await exportJWK(privateKey)), ...meta },
+    publicJwk: { ...(await exportJWK(publicKey)), ...meta },
+  };
 }
 
 /** Where a development or test key set lives in `dir`. */
@@ -25,7 +28,9 @@ export function keyFiles(dir: string): { jwksFile: string; privateKeyFile: strin
  * that every local process signs its identity with, and the JWKS every process verifies with.
  * Production uses a key per workload, from configuration (mounted Secrets).
  */
-export async function ensureDevKeys(dir: string): Promise<{ jwksFile: string; privateKeyFile: string; privateJwk: JWK }> {
+export async function ensureDevKeys(
+  dir: string,
+): Promise<{ jwksFile: string; privateKeyFile: string; privateJwk: JWK }> {
   const files = keyFiles(dir);
   try {
     return { ...files, privateJwk: JSON.parse(readFileSync(files.privateKeyFile, "utf8")) as JWK };

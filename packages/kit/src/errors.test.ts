@@ -55,7 +55,7 @@ function pgError(code: string, message: string): Error {
 describe("PostgreSQL data errors", () => {
   it.each([
     ["22021", 'invalid byte sequence for encoding "UTF8": 0x00'],
-    ["22003", "value \"99999999999999999999\" is out of range for type bigint"],
+    ["22003", 'value "99999999999999999999" is out of range for type bigint'],
     ["22007", 'invalid input syntax for type timestamp: "x"'],
     ["22008", "timestamp out of range"],
     ["22P02", 'invalid input syntax for type uuid: "x"'],
@@ -70,7 +70,10 @@ describe("PostgreSQL data errors", () => {
   });
 
   it("maps class 54 (program limit exceeded) to INVALID_ARGUMENT", () => {
-    const err = pgError("54000", 'index row size 9000 exceeds btree version 4 maximum 2704 for index "spend_events_pkey"');
+    const err = pgError(
+      "54000",
+      'index row size 9000 exceeds btree version 4 maximum 2704 for index "spend_events_pkey"',
+    );
     const { error, internal } = toConnectError(err, "r");
     expect(error.code).toBe(Code.InvalidArgument);
     expect(internal).toBe(false);

@@ -78,8 +78,11 @@ export function clip(text: string, max = MAX_ERROR_TEXT): string {
 
 /** A ConnectError with google.rpc.BadRequest field violations in its details (the first MAX_VIOLATIONS). */
 export function invalidArgument(all: FieldViolation[]): ConnectError {
-  const violations = all.slice(0, MAX_VIOLATIONS).map((v) => ({ field: clip(v.field, 200), description: clip(v.description) }));
-  if (all.length > MAX_VIOLATIONS) violations.push({ field: "", description: `and ${all.length - MAX_VIOLATIONS} more violations` });
+  const violations = all
+    .slice(0, MAX_VIOLATIONS)
+    .map((v) => ({ field: clip(v.field, 200), description: clip(v.description) }));
+  if (all.length > MAX_VIOLATIONS)
+    violations.push({ field: "", description: `and ${all.length - MAX_VIOLATIONS} more violations` });
   const message = clip(violations.map((v) => `${v.field}: ${v.description}`).join("; "), 2000);
   const fieldViolations = violations.map((v) =>
     create(BadRequest_FieldViolationSchema, { field: v.field, description: v.description }),
@@ -139,7 +142,8 @@ function dataSqlState(err: unknown): string | undefined {
  */
 export function toConnectError(err: unknown, requestId: string): { error: ConnectError; internal: boolean } {
   if (err instanceof InvalidArgumentError) return { error: invalidArgument(err.violations), internal: false };
-  if (err instanceof DomainError) return { error: new ConnectError(clip(err.message, 1000), err.code), internal: false };
+  if (err instanceof DomainError)
+    return { error: new ConnectError(clip(err.message, 1000), err.code), internal: false };
   if (err instanceof ConnectError) {
     let error = err;
     if (err.rawMessage.length > 1000) {
@@ -154,7 +158,9 @@ export function toConnectError(err: unknown, requestId: string): { error: Connec
   const sqlState = dataSqlState(err);
   if (sqlState !== undefined) {
     // The database's message names columns and constraints: it stays in the logs (as the cause).
-    const what = sqlState.startsWith("54") ? "a value in the request is too large to store" : "a value in the request is out of range or malformed";
+    const what = sqlState.startsWith("54")
+      ? "a value in the request is too large to store"
+      : "a value in the request is out of range or malformed";
     return {
       error: new ConnectError(`${what} (SQLSTATE ${sqlState})`, Code.InvalidArgument, undefined, undefined, err),
       internal: false,

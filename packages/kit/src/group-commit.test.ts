@@ -11,7 +11,10 @@ function pgError(code: string): Error {
 }
 
 /** A GroupCommit over `flush`, recording every batch it was given. */
-function committer(flush: (items: number[]) => Promise<(string | Error)[]>, options: { concurrency?: number; maxBatch?: number } = {}) {
+function committer(
+  flush: (items: number[]) => Promise<(string | Error)[]>,
+  options: { concurrency?: number; maxBatch?: number } = {},
+) {
   const batches: number[][] = [];
   const commits = new GroupCommit<number, string>({
     name: "test batch",
@@ -53,7 +56,11 @@ describe("GroupCommit", () => {
       return echo(items);
     });
     expect(await commits.submitAll([1, 2])).toEqual(["ok 1", "ok 2"]);
-    expect(batches).toEqual([[1, 2], [1, 2], [1, 2]]);
+    expect(batches).toEqual([
+      [1, 2],
+      [1, 2],
+      [1, 2],
+    ]);
   });
 
   it("gives up on conflicts after five attempts", async () => {
@@ -70,7 +77,15 @@ describe("GroupCommit", () => {
       return echo(items);
     });
     const answers = await commits.submitAll([1, 2, 3, 4, 5, 6, 7]);
-    expect(answers.map(String)).toEqual(["ok 1", "ok 2", "ok 3", "ok 4", "Error: refused 5: sqlstate 22003", "ok 6", "ok 7"]);
+    expect(answers.map(String)).toEqual([
+      "ok 1",
+      "ok 2",
+      "ok 3",
+      "ok 4",
+      "Error: refused 5: sqlstate 22003",
+      "ok 6",
+      "ok 7",
+    ]);
   });
 
   it("fails the whole batch on any other error", async () => {
@@ -91,7 +106,9 @@ describe("GroupCommit", () => {
       commits.submit(2, canceled.signal),
       commits.submit(3),
     ]);
-    expect(late.status === "rejected" && late.reason instanceof ConnectError && late.reason.code).toBe(Code.DeadlineExceeded);
+    expect(late.status === "rejected" && late.reason instanceof ConnectError && late.reason.code).toBe(
+      Code.DeadlineExceeded,
+    );
     expect(gone).toEqual({ status: "fulfilled", value: "ok 2" });
     expect(live).toEqual({ status: "fulfilled", value: "ok 3" });
     expect(batches).toEqual([[2, 3]]);
@@ -126,7 +143,11 @@ describe("GroupCommit", () => {
     await Promise.resolve();
     expect(batches).toEqual([[1], [2, 3, 4]]);
     release();
-    expect(await Promise.all([first, trickle, backlog])).toEqual(["ok 1", "ok 2", ["ok 3", "ok 4", "ok 5", "ok 6", "ok 7", "ok 8"]]);
+    expect(await Promise.all([first, trickle, backlog])).toEqual([
+      "ok 1",
+      "ok 2",
+      ["ok 3", "ok 4", "ok 5", "ok 6", "ok 7", "ok 8"],
+    ]);
     expect(most).toBe(2);
     expect(batches.flat().sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });

@@ -38,7 +38,12 @@ export function serverOptionsFrom(
     port: config.port,
     shutdownGraceMs: config.shutdownGraceMs,
     tls: config.tlsCertFile
-      ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, caFile: config.tlsCaFile, clientAuth: config.tlsClientAuth }
+      ? {
+          certFile: config.tlsCertFile,
+          keyFile: config.tlsKeyFile,
+          caFile: config.tlsCaFile,
+          clientAuth: config.tlsClientAuth,
+        }
       : undefined,
     metricsPort: config.metricsPort,
     clockOffsetMs: config.clockOffsetMs,
@@ -50,7 +55,12 @@ export function serverOptionsFrom(
  * take a service down), closed by `stack` on stop. `auth`: the workload's credentials and inbox
  * prefix (readNatsAuth; none = no authentication).
  */
-export async function connectNats(url: string, name: string, stack: StopStack, auth: NatsAuthOptions = {}): Promise<NatsConnection> {
+export async function connectNats(
+  url: string,
+  name: string,
+  stack: StopStack,
+  auth: NatsAuthOptions = {},
+): Promise<NatsConnection> {
   const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...auth });
   stack.push(() => nc.close());
   return nc;
@@ -71,14 +81,18 @@ export function startOutboxRelay(
 ): OutboxRelay {
   let onPublished = options.onPublished;
   if (metrics !== undefined) {
-    const published = metrics.counter("adbudget_outbox_published_total", "Events published to NATS from the outbox (acknowledged by JetStream).");
+    const published = metrics.counter(
+      "adbudget_outbox_published_total",
+      "Events published to NATS from the outbox (acknowledged by JetStream).",
+    );
     onPublished = (n) => {
       published.inc(n);
       options.onPublished?.(n);
     };
   }
   const relay = new OutboxRelay(pool, nc, logger.child({ component: "outbox" }), { ...options, onPublished });
-  if (metrics !== undefined) metrics.gauge("adbudget_outbox_pending", "Events committed but not yet published to NATS.", () => relay.pending());
+  if (metrics !== undefined)
+    metrics.gauge("adbudget_outbox_pending", "Events committed but not yet published to NATS.", () => relay.pending());
   relay.start();
   stack.push(() => relay.stop());
   return relay;

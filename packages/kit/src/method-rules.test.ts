@@ -1,5 +1,10 @@
 import { create, createFileRegistry, setExtension, type DescService } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, MethodOptionsSchema, file_google_protobuf_empty, type MethodOptions } from "@bufbuild/protobuf/wkt";
+import {
+  FileDescriptorProtoSchema,
+  MethodOptionsSchema,
+  file_google_protobuf_empty,
+  type MethodOptions,
+} from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { file_adbudget_auth_v1_auth, rule, RuleSchema } from "@adbudget/proto/adbudget/auth/v1/auth_pb.js";
 import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
@@ -15,14 +20,28 @@ function ruleOptions(roles: string[]) {
 
 /** A service of a made-up shop: Get for viewers and clerks, Sell for a role nobody has, Touch without a rule. */
 function shopService(): DescService {
-  const method = (name: string, options?: MethodOptions) => ({ name, inputType: ".google.protobuf.Empty", outputType: ".google.protobuf.Empty", options });
+  const method = (name: string, options?: MethodOptions) => ({
+    name,
+    inputType: ".google.protobuf.Empty",
+    outputType: ".google.protobuf.Empty",
+    options,
+  });
   const registry = createFileRegistry(
     create(FileDescriptorProtoSchema, {
       name: "shop/v1/shop.proto",
       package: "shop.v1",
       syntax: "proto3",
       dependency: ["google/protobuf/empty.proto", file_adbudget_auth_v1_auth.proto.name],
-      service: [{ name: "ShopService", method: [method("Get", ruleOptions(["viewer", "clerk"])), method("Sell", ruleOptions(["root"])), method("Touch")] }],
+      service: [
+        {
+          name: "ShopService",
+          method: [
+            method("Get", ruleOptions(["viewer", "clerk"])),
+            method("Sell", ruleOptions(["root"])),
+            method("Touch"),
+          ],
+        },
+      ],
     }),
     (file) => [file_google_protobuf_empty, file_adbudget_auth_v1_auth].find((f) => f.proto.name === file),
   );

@@ -41,7 +41,10 @@ export function mayCall(role: string, service: DescService, method: DescMethod):
  * token can have (a typo would quietly refuse the callers it meant), each named with its RPC.
  * Methods without a rule are listed apart: refused to everyone, which is legal but rarely meant.
  */
-export function checkMethodRules(services: readonly DescService[], roles: readonly string[]): { unknownRoles: string[]; withoutRule: string[] } {
+export function checkMethodRules(
+  services: readonly DescService[],
+  roles: readonly string[],
+): { unknownRoles: string[]; withoutRule: string[] } {
   const known = new Set(roles);
   const unknownRoles: string[] = [];
   const withoutRule: string[] = [];

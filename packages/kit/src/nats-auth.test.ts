@@ -37,7 +37,9 @@ describe("readNatsAuth", () => {
       auth: { user: "orders", pass: "s3cret", inboxPrefix: "_INBOX.orders" },
       problems: [],
     });
-    expect(read({ NATS_USER: "b", NATS_PASSWORD: "p", NATS_INBOX_PREFIX: "_INBOX_B" }).auth.inboxPrefix).toBe("_INBOX_B");
+    expect(read({ NATS_USER: "b", NATS_PASSWORD: "p", NATS_INBOX_PREFIX: "_INBOX_B" }).auth.inboxPrefix).toBe(
+      "_INBOX_B",
+    );
   });
 
   it("NATS_NKEY_SEED_FILE: signs the server's nonce with the user's key, re-reading the file at every connect", () => {
@@ -68,16 +70,32 @@ describe("readNatsAuth", () => {
       "NATS credentials: set at most one of NATS_USER/NATS_PASSWORD, NATS_CREDS_FILE, NATS_NKEY_SEED_FILE (got NATS_USER/NATS_PASSWORD and NATS_CREDS_FILE)",
     ]);
     expect(read({ NATS_CREDS_FILE: "/x.creds", NATS_NKEY_SEED_FILE: "/x.nk" }).problems[0]).toMatch(/at most one/);
-    expect(read({ NATS_NKEY_SEED_FILE: join(dir, "missing.nk") }).problems).toEqual([`NATS_NKEY_SEED_FILE=${JSON.stringify(join(dir, "missing.nk"))}: cannot read it (ENOENT)`]);
+    expect(read({ NATS_NKEY_SEED_FILE: join(dir, "missing.nk") }).problems).toEqual([
+      `NATS_NKEY_SEED_FILE=${JSON.stringify(join(dir, "missing.nk"))}: cannot read it (ENOENT)`,
+    ]);
     const accountSeed = file("account.nk", nkeys.createAccount().getSeed());
-    expect(read({ NATS_NKEY_SEED_FILE: accountSeed }).problems).toEqual([`NATS_NKEY_SEED_FILE=${JSON.stringify(accountSeed)}: expected a user nkey seed (SU...)`]);
+    expect(read({ NATS_NKEY_SEED_FILE: accountSeed }).problems).toEqual([
+      `NATS_NKEY_SEED_FILE=${JSON.stringify(accountSeed)}: expected a user nkey seed (SU...)`,
+    ]);
     const garbage = file("garbage.creds", "not a creds file");
-    expect(read({ NATS_CREDS_FILE: garbage }).problems).toEqual([`NATS_CREDS_FILE=${JSON.stringify(garbage)}: expected a .creds file (a user JWT and an nkey seed)`]);
-    expect(read({ NATS_USER: "u", NATS_PASSWORD: "p", NATS_INBOX_PREFIX: "_INBOX.>" }).problems[0]).toMatch(/^NATS_INBOX_PREFIX="_INBOX.>": expected subject tokens/);
+    expect(read({ NATS_CREDS_FILE: garbage }).problems).toEqual([
+      `NATS_CREDS_FILE=${JSON.stringify(garbage)}: expected a .creds file (a user JWT and an nkey seed)`,
+    ]);
+    expect(read({ NATS_USER: "u", NATS_PASSWORD: "p", NATS_INBOX_PREFIX: "_INBOX.>" }).problems[0]).toMatch(
+      /^NATS_INBOX_PREFIX="_INBOX.>": expected subject tokens/,
+    );
   });
 
   it("readServiceConfig carries the service's credentials, named after the service", () => {
-    const defaults = { name: "orders", prefix: "ORDERS", port: 7001, metricsPort: 7401, database: "orders", pgUrl: "postgres://127.0.0.1", natsUrl: "nats://127.0.0.1:4222" };
+    const defaults = {
+      name: "orders",
+      prefix: "ORDERS",
+      port: 7001,
+      metricsPort: 7401,
+      database: "orders",
+      pgUrl: "postgres://127.0.0.1",
+      natsUrl: "nats://127.0.0.1:4222",
+    };
     const reader = new EnvReader({ NATS_USER: "orders", NATS_PASSWORD: "p" });
     const config = readServiceConfig(defaults, reader);
     expect(config.natsAuth).toEqual({ user: "orders", pass: "p", inboxPrefix: "_INBOX.orders" });
@@ -97,7 +115,13 @@ describe("NATS permissions", () => {
 
   it("allows publishing the owned stream's events and looking it up and creating it, nothing more of it", () => {
     expect(natsPermissions({ ...spec, reads: [], subscribes: [] })).toEqual({
-      publish: ["$JS.API.INFO", "shop.orders.placed.*", "shop.orders.paid.*", "$JS.API.STREAM.INFO.SHOP_ORDERS", "$JS.API.STREAM.CREATE.SHOP_ORDERS"],
+      publish: [
+        "$JS.API.INFO",
+        "shop.orders.placed.*",
+        "shop.orders.paid.*",
+        "$JS.API.STREAM.INFO.SHOP_ORDERS",
+        "$JS.API.STREAM.CREATE.SHOP_ORDERS",
+      ],
       subscribe: ["_INBOX.orders.>"],
     });
   });
@@ -115,7 +139,10 @@ describe("NATS permissions", () => {
 
   it("subscribes the inbox and the declared feeds alone", () => {
     expect(natsPermissions(spec).subscribe).toEqual(["_INBOX.orders.>", "shop.orders.placed.>"]);
-    expect(natsPermissions({ inbox: "_INBOX.idle", owns: [], reads: [], subscribes: [] })).toEqual({ publish: ["$JS.API.INFO"], subscribe: ["_INBOX.idle.>"] });
+    expect(natsPermissions({ inbox: "_INBOX.idle", owns: [], reads: [], subscribes: [] })).toEqual({
+      publish: ["$JS.API.INFO"],
+      subscribe: ["_INBOX.idle.>"],
+    });
   });
 
   it("describes a user a line per thing it does", () => {
@@ -135,7 +162,11 @@ describe("NATS permissions", () => {
         { user: "stock", description: "by key", nkey: "UABC", permissions: { publish: [], subscribe: [] } },
       ],
     });
-    expect(conf.startsWith("# first line\n#\n# third line\nauthorization {\n  users = [\n    # orders service\n    # its work\n    {\n")).toBe(true);
+    expect(
+      conf.startsWith(
+        "# first line\n#\n# third line\nauthorization {\n  users = [\n    # orders service\n    # its work\n    {\n",
+      ),
+    ).toBe(true);
     expect(conf).toContain('user: "orders"\n      password: "pw\\"1"');
     expect(conf).toContain('user: "orders-svc"\n      password: $ORDERS_PW');
     expect(conf).toContain('nkey: "UABC"');
@@ -144,8 +175,16 @@ describe("NATS permissions", () => {
   });
 
   it("is accepted by nats-server", () => {
-    const path = file("auth.conf", natsAuthorizationConfig({ users: [{ user: "orders", description: "x", password: "p", permissions: natsPermissions(spec) }] }));
+    const path = file(
+      "auth.conf",
+      natsAuthorizationConfig({
+        users: [{ user: "orders", description: "x", password: "p", permissions: natsPermissions(spec) }],
+      }),
+    );
     const natsServer = existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server";
-    expect(spawnSync(natsServer, ["-t", "-c", path], { encoding: "utf8" })).toMatchObject({ status: 0, stderr: expect.stringMatching(/is valid/) });
+    expect(spawnSync(natsServer, ["-t", "-c", path], { encoding: "utf8" })).toMatchObject({
+      status: 0,
+      stderr: expect.stringMatching(/is valid/),
+    });
   });
 });

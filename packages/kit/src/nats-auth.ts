@@ -16,7 +16,12 @@
  * client's default (`_INBOX`) stays.
  */
 import { readFileSync } from "node:fs";
-import { credsAuthenticator, nkeyAuthenticator, type Authenticator, type ConnectionOptions } from "@nats-io/transport-node";
+import {
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type Authenticator,
+  type ConnectionOptions,
+} from "@nats-io/transport-node";
 import type { EnvReader } from "./config.js";
 
 /** The connect options of a workload's credentials (empty: no authentication). */
@@ -41,23 +46,39 @@ export function readNatsAuth(reader: EnvReader, workload: string): NatsAuthOptio
   const seedFile = reader.string("NATS_NKEY_SEED_FILE", "");
   const chosen = [user !== "" || pass !== "", credsFile !== "", seedFile !== ""];
   if (chosen.filter(Boolean).length > 1) {
-    reader.problems.push(`NATS credentials: set at most one of ${METHODS.join(", ")} (got ${METHODS.filter((_, i) => chosen[i]).join(" and ")})`);
+    reader.problems.push(
+      `NATS credentials: set at most one of ${METHODS.join(", ")} (got ${METHODS.filter((_, i) => chosen[i]).join(" and ")})`,
+    );
     return {};
   }
   if (!chosen.some(Boolean)) return {};
   const inboxPrefix = reader.string("NATS_INBOX_PREFIX", natsInboxPrefix(workload));
   if (!/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/.test(inboxPrefix)) {
-    reader.problems.push(`NATS_INBOX_PREFIX=${JSON.stringify(inboxPrefix)}: expected subject tokens (letters, digits, _ - $) separated by dots, no wildcards`);
+    reader.problems.push(
+      `NATS_INBOX_PREFIX=${JSON.stringify(inboxPrefix)}: expected subject tokens (letters, digits, _ - $) separated by dots, no wildcards`,
+    );
   }
   if (user !== "" || pass !== "") {
     if (user === "" || pass === "") reader.problems.push("NATS_USER and NATS_PASSWORD must be set together");
     return { user, pass, inboxPrefix };
   }
   if (credsFile !== "") {
-    const authenticator = fileAuthenticator(reader, "NATS_CREDS_FILE", credsFile, credsAuthenticator, "a .creds file (a user JWT and an nkey seed)");
+    const authenticator = fileAuthenticator(
+      reader,
+      "NATS_CREDS_FILE",
+      credsFile,
+      credsAuthenticator,
+      "a .creds file (a user JWT and an nkey seed)",
+    );
     return authenticator ? { authenticator, inboxPrefix } : {};
   }
-  const authenticator = fileAuthenticator(reader, "NATS_NKEY_SEED_FILE", seedFile, (read) => nkeyAuthenticator(() => trimmed(read())), "a user nkey seed (SU...)");
+  const authenticator = fileAuthenticator(
+    reader,
+    "NATS_NKEY_SEED_FILE",
+    seedFile,
+    (read) => nkeyAuthenticator(() => trimmed(read())),
+    "a user nkey seed (SU...)",
+  );
   return authenticator ? { authenticator, inboxPrefix } : {};
 }
 
@@ -76,7 +97,9 @@ function fileAuthenticator(
   try {
     read();
   } catch (err) {
-    reader.problems.push(`${name}=${JSON.stringify(path)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    reader.problems.push(
+      `${name}=${JSON.stringify(path)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
     return undefined;
   }
   const authenticator = make(read);
@@ -94,4 +117,3 @@ function fileAuthenticator(
 function trimmed(bytes: Uint8Array): Uint8Array {
   return new TextEncoder().encode(new TextDecoder().decode(bytes).trim());
 }
-

@@ -64,7 +64,11 @@ function reader(stream: string, durable: string, filter: string): string[] {
 /** The permissions of one workload's user (see the rules above). */
 export function natsPermissions(spec: NatsUserSpec): NatsPermissions {
   return {
-    publish: ["$JS.API.INFO", ...spec.owns.flatMap((o) => owner(o.stream, o.publishes)), ...spec.reads.flatMap((r) => reader(r.stream, r.durable, r.filter))],
+    publish: [
+      "$JS.API.INFO",
+      ...spec.owns.flatMap((o) => owner(o.stream, o.publishes)),
+      ...spec.reads.flatMap((r) => reader(r.stream, r.durable, r.filter)),
+    ],
     subscribe: [`${spec.inbox}.>`, ...spec.subscribes],
   };
 }
@@ -98,7 +102,8 @@ export interface NatsAuthorizationOptions {
 /** A nats-server `authorization { users = [...] }` block of `users`. */
 export function natsAuthorizationConfig(o: NatsAuthorizationOptions): string {
   const q = (s: string) => JSON.stringify(s);
-  const list = (subjects: string[]) => `{\n          allow: [\n${subjects.map((s) => `            ${q(s)}`).join("\n")}\n          ]\n        }`;
+  const list = (subjects: string[]) =>
+    `{\n          allow: [\n${subjects.map((s) => `            ${q(s)}`).join("\n")}\n          ]\n        }`;
   const credential = (u: NatsUser) => {
     if ("nkey" in u) return `nkey: ${q(u.nkey)}`;
     const password = "password" in u ? q(u.password) : `$${u.passwordVariable}`;
@@ -116,6 +121,12 @@ export function natsAuthorizationConfig(o: NatsAuthorizationOptions): string {
       "    }",
     ].join("\n"),
   );
-  const header = o.header === undefined ? "" : `${o.header.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n")}\n`;
+  const header =
+    o.header === undefined
+      ? ""
+      : `${o.header
+          .split("\n")
+          .map((l) => (l === "" ? "#" : `# ${l}`))
+          .join("\n")}\n`;
   return `${header}authorization {\n  users = [\n${users.join("\n")}\n  ]\n}\n`;
 }

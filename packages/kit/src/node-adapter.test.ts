@@ -14,7 +14,12 @@ import {
   GetBrandRequestSchema,
   GetBrandResponseSchema,
 } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
-import { Health, HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "@adbudget/proto/grpc/health/v1/health_pb.js";
+import {
+  Health,
+  HealthCheckRequestSchema,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus,
+} from "@adbudget/proto/grpc/health/v1/health_pb.js";
 import { createLogger } from "./logger.js";
 import { createNodeAdapter, reportRequestParseError } from "./node-adapter.js";
 import { kAuthorization } from "./request-context.js";
@@ -35,7 +40,11 @@ const MALFORMED = [
   // field 1 with wire type 7 (there is no wire type 7)
   { name: "illegal wire type", bytes: [0x0f], reason: "illegal tag: field no 1 wire type 7" },
   // field 1 (a string) holding c3 28: not UTF-8
-  { name: "invalid UTF-8 in a string", bytes: [0x0a, 0x02, 0xc3, 0x28], reason: "The encoded data was not valid for encoding utf-8" },
+  {
+    name: "invalid UTF-8 in a string",
+    bytes: [0x0a, 0x02, 0xc3, 0x28],
+    reason: "The encoded data was not valid for encoding utf-8",
+  },
 ].map((m) => ({ ...m, bytes: new Uint8Array(m.bytes) }));
 
 function parseFailure(typeName: string, reason: string): string {
@@ -78,7 +87,7 @@ function envelope(flags: number, data: Uint8Array): Buffer {
 
 function frames(body: Buffer): { flags: number; data: Buffer }[] {
   const out: { flags: number; data: Buffer }[] = [];
-  for (let i = 0; i < body.length; ) {
+  for (let i = 0; i < body.length;) {
     const len = body.readUInt32BE(i + 1);
     out.push({ flags: body[i], data: body.subarray(i + 5, i + 5 + len) });
     i += 5 + len;
@@ -104,7 +113,13 @@ interface RawResponse {
   body: Buffer;
 }
 
-function h2Request(session: http2.ClientHttp2Session, path: string, headers: Record<string, string>, body?: Uint8Array, method = "POST"): Promise<RawResponse> {
+function h2Request(
+  session: http2.ClientHttp2Session,
+  path: string,
+  headers: Record<string, string>,
+  body?: Uint8Array,
+  method = "POST",
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ":method": method, ":path": path, ...headers }, { endStream: body === undefined });
     let head: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader = {};
@@ -130,14 +145,24 @@ function h1Request(
   body: Uint8Array,
 ): Promise<RawResponse & { socket: net.Socket }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}${path}`, { method: "POST", agent, headers: { ...headers, "content-length": String(body.byteLength) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", reject);
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, trailers: res.trailers, body: Buffer.concat(chunks), socket: req.socket! }),
-      );
-    });
+    const req = http.request(
+      `${url}${path}`,
+      { method: "POST", agent, headers: { ...headers, "content-length": String(body.byteLength) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            trailers: res.trailers,
+            body: Buffer.concat(chunks),
+            socket: req.socket!,
+          }),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -181,7 +206,12 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
     for (const contentType of ["application/grpc", "application/grpc+proto"]) {
       for (const m of MALFORMED) {
         const r = await h2Request(session, `${BRAND}/CreateBrand`, grpcHeaders(contentType), envelope(0, m.bytes));
-        expect({ contentType, case: m.name, status: r.status, grpcStatus: r.trailers["grpc-status"] ?? r.headers["grpc-status"] }).toEqual({
+        expect({
+          contentType,
+          case: m.name,
+          status: r.status,
+          grpcStatus: r.trailers["grpc-status"] ?? r.headers["grpc-status"],
+        }).toEqual({
           contentType,
           case: m.name,
           status: 200,
@@ -193,7 +223,12 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
     }
     expect(handled.filter((h) => h.startsWith("create"))).toEqual([]);
 
-    const ok = await h2Request(session, `${BRAND}/CreateBrand`, grpcHeaders(), envelope(0, toBinary(CreateBrandRequestSchema, create(CreateBrandRequestSchema, { name: "Acme" }))));
+    const ok = await h2Request(
+      session,
+      `${BRAND}/CreateBrand`,
+      grpcHeaders(),
+      envelope(0, toBinary(CreateBrandRequestSchema, create(CreateBrandRequestSchema, { name: "Acme" }))),
+    );
     expect(ok.trailers["grpc-status"]).toBe("0");
     const [frame] = frames(ok.body);
     expect(fromBinary(CreateBrandResponseSchema, frame.data).brand?.name).toBe("Acme");
@@ -202,25 +237,51 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
   it("gRPC: a server-streaming method (grpc.health.v1.Health/Watch) gets grpc-status 3 too", async () => {
     for (const m of MALFORMED) {
       const r = await h2Request(session, "/grpc.health.v1.Health/Watch", grpcHeaders(), envelope(0, m.bytes));
-      expect({ case: m.name, grpcStatus: r.trailers["grpc-status"] ?? r.headers["grpc-status"] }).toEqual({ case: m.name, grpcStatus: "3" });
+      expect({ case: m.name, grpcStatus: r.trailers["grpc-status"] ?? r.headers["grpc-status"] }).toEqual({
+        case: m.name,
+        grpcStatus: "3",
+      });
       expect(grpcMessage(r)).toBe(parseFailure("grpc.health.v1.HealthCheckRequest", m.reason));
     }
-    const check = await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), envelope(0, toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema))));
+    const check = await h2Request(
+      session,
+      "/grpc.health.v1.Health/Check",
+      grpcHeaders(),
+      envelope(0, toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema))),
+    );
     expect(check.trailers["grpc-status"]).toBe("0");
     expect(fromBinary(HealthCheckResponseSchema, frames(check.body)[0].data).status).toBeGreaterThan(0);
   });
 
   it("gRPC: a bidi-streaming method (reflection) gets grpc-status 3 for a streamed message that does not parse", async () => {
-    const r = await h2Request(session, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", grpcHeaders(), envelope(0, new Uint8Array([0x0a, 0x02, 0xc3, 0x28])));
+    const r = await h2Request(
+      session,
+      "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+      grpcHeaders(),
+      envelope(0, new Uint8Array([0x0a, 0x02, 0xc3, 0x28])),
+    );
     expect(r.trailers["grpc-status"]).toBe("3");
-    expect(grpcMessage(r)).toBe(parseFailure("grpc.reflection.v1.ServerReflectionRequest", "The encoded data was not valid for encoding utf-8"));
+    expect(grpcMessage(r)).toBe(
+      parseFailure("grpc.reflection.v1.ServerReflectionRequest", "The encoded data was not valid for encoding utf-8"),
+    );
   });
 
   it("gRPC-Web over HTTP/2 and HTTP/1.1: the trailer frame says grpc-status 3", async () => {
     for (const contentType of ["application/grpc-web", "application/grpc-web+proto"]) {
       for (const m of MALFORMED) {
-        const viaH2 = await h2Request(session, `${BRAND}/CreateBrand`, { "content-type": contentType }, envelope(0, m.bytes));
-        const viaH1 = await h1Request(agent, server.url, `${BRAND}/CreateBrand`, { "content-type": contentType }, envelope(0, m.bytes));
+        const viaH2 = await h2Request(
+          session,
+          `${BRAND}/CreateBrand`,
+          { "content-type": contentType },
+          envelope(0, m.bytes),
+        );
+        const viaH1 = await h1Request(
+          agent,
+          server.url,
+          `${BRAND}/CreateBrand`,
+          { "content-type": contentType },
+          envelope(0, m.bytes),
+        );
         for (const r of [viaH2, viaH1]) {
           expect(r.status).toBe(200);
           const all = frames(r.body);
@@ -231,10 +292,21 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
         }
       }
       // Server streaming over gRPC-Web.
-      const watch = await h2Request(session, "/grpc.health.v1.Health/Watch", { "content-type": contentType }, envelope(0, MALFORMED[0].bytes));
+      const watch = await h2Request(
+        session,
+        "/grpc.health.v1.Health/Watch",
+        { "content-type": contentType },
+        envelope(0, MALFORMED[0].bytes),
+      );
       expect(grpcWebTrailer(frames(watch.body)[0].data)["grpc-status"]).toBe("3");
     }
-    const ok = await h1Request(agent, server.url, `${BRAND}/CreateBrand`, { "content-type": "application/grpc-web+proto" }, envelope(0, toBinary(CreateBrandRequestSchema, create(CreateBrandRequestSchema, { name: "Web" }))));
+    const ok = await h1Request(
+      agent,
+      server.url,
+      `${BRAND}/CreateBrand`,
+      { "content-type": "application/grpc-web+proto" },
+      envelope(0, toBinary(CreateBrandRequestSchema, create(CreateBrandRequestSchema, { name: "Web" }))),
+    );
     // (Over HTTP/1.1 the error answers may say Connection: close: connect answers as soon as the
     // envelope fails to parse, before Node has seen the end of the request body, and
     // closeWhenBodyUnread in server.ts then does not keep the connection. Over HTTP/2 the
@@ -249,19 +321,38 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
     let socket: net.Socket | undefined;
     for (const m of MALFORMED) {
       const viaH2 = await h2Request(session, `${BRAND}/CreateBrand`, { "content-type": "application/proto" }, m.bytes);
-      const viaH1 = await h1Request(agent, server.url, `${BRAND}/CreateBrand`, { "content-type": "application/proto" }, m.bytes);
+      const viaH1 = await h1Request(
+        agent,
+        server.url,
+        `${BRAND}/CreateBrand`,
+        { "content-type": "application/proto" },
+        m.bytes,
+      );
       socket ??= viaH1.socket;
       expect(viaH1.socket).toBe(socket); // one keep-alive connection throughout
       expect(viaH1.headers.connection).not.toBe("close");
       for (const r of [viaH2, viaH1]) {
-        expect({ case: m.name, status: r.status, contentType: r.headers["content-type"] }).toEqual({ case: m.name, status: 400, contentType: "application/json" });
+        expect({ case: m.name, status: r.status, contentType: r.headers["content-type"] }).toEqual({
+          case: m.name,
+          status: 400,
+          contentType: "application/json",
+        });
         expect(r.headers["content-length"]).toBe(String(r.body.length));
-        expect(JSON.parse(r.body.toString("utf8"))).toEqual({ code: "invalid_argument", message: parseFailure(CREATE_BRAND_REQUEST, m.reason) });
+        expect(JSON.parse(r.body.toString("utf8"))).toEqual({
+          code: "invalid_argument",
+          message: parseFailure(CREATE_BRAND_REQUEST, m.reason),
+        });
       }
     }
     const body = toBinary(CreateBrandRequestSchema, create(CreateBrandRequestSchema, { name: "Plain" }));
     const viaH2 = await h2Request(session, `${BRAND}/CreateBrand`, { "content-type": "application/proto" }, body);
-    const viaH1 = await h1Request(agent, server.url, `${BRAND}/CreateBrand`, { "content-type": "application/proto" }, body);
+    const viaH1 = await h1Request(
+      agent,
+      server.url,
+      `${BRAND}/CreateBrand`,
+      { "content-type": "application/proto" },
+      body,
+    );
     expect(viaH1.socket).toBe(socket);
     for (const r of [viaH2, viaH1]) {
       expect(r.status).toBe(200);
@@ -271,7 +362,13 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
 
   it("Connect unary GET with a base64 binary message: HTTP 400 invalid_argument", async () => {
     const get = (bytes: Uint8Array) =>
-      h2Request(session, `${BRAND}/GetBrand?connect=v1&encoding=proto&base64=1&message=${Buffer.from(bytes).toString("base64url")}`, {}, undefined, "GET");
+      h2Request(
+        session,
+        `${BRAND}/GetBrand?connect=v1&encoding=proto&base64=1&message=${Buffer.from(bytes).toString("base64url")}`,
+        {},
+        undefined,
+        "GET",
+      );
     const bad = await get(MALFORMED[3].bytes);
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body.toString("utf8"))).toEqual({
@@ -285,8 +382,19 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
 
   it("Connect streaming (application/connect+proto, Health/Watch): the end-stream error is invalid_argument", async () => {
     for (const m of MALFORMED) {
-      const viaH2 = await h2Request(session, "/grpc.health.v1.Health/Watch", { "content-type": "application/connect+proto" }, envelope(0, m.bytes));
-      const viaH1 = await h1Request(agent, server.url, "/grpc.health.v1.Health/Watch", { "content-type": "application/connect+proto" }, envelope(0, m.bytes));
+      const viaH2 = await h2Request(
+        session,
+        "/grpc.health.v1.Health/Watch",
+        { "content-type": "application/connect+proto" },
+        envelope(0, m.bytes),
+      );
+      const viaH1 = await h1Request(
+        agent,
+        server.url,
+        "/grpc.health.v1.Health/Watch",
+        { "content-type": "application/connect+proto" },
+        envelope(0, m.bytes),
+      );
       for (const r of [viaH2, viaH1]) {
         expect(r.status).toBe(200);
         const all = frames(r.body);
@@ -301,12 +409,20 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
   });
 
   it("success responses are unchanged: a unary gRPC call decodes, byte for byte, and its trailers say grpc-status 0", async () => {
-    const r = await h2Request(session, `${BRAND}/GetBrand`, grpcHeaders(), envelope(0, toBinary(GetBrandRequestSchema, create(GetBrandRequestSchema, { id: BRAND_ID }))));
+    const r = await h2Request(
+      session,
+      `${BRAND}/GetBrand`,
+      grpcHeaders(),
+      envelope(0, toBinary(GetBrandRequestSchema, create(GetBrandRequestSchema, { id: BRAND_ID }))),
+    );
     expect(r.status).toBe(200);
     expect(r.headers["content-type"]).toBe("application/grpc+proto");
     expect(r.trailers["grpc-status"]).toBe("0");
     expect(r.trailers["grpc-message"]).toBeUndefined();
-    const expected = envelope(0, toBinary(GetBrandResponseSchema, create(GetBrandResponseSchema, { brand: brand({ id: BRAND_ID }) })));
+    const expected = envelope(
+      0,
+      toBinary(GetBrandResponseSchema, create(GetBrandResponseSchema, { brand: brand({ id: BRAND_ID }) })),
+    );
     expect(r.body.equals(expected)).toBe(true);
   });
 
@@ -315,11 +431,19 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
     const grpc = await h2Request(session, `${BRAND}/GetBrand`, grpcHeaders(), envelope(0, request));
     expect(grpc.trailers["grpc-status"]).toBe("13");
     expect(grpcMessage(grpc)).toMatch(/^serialize binary: /);
-    const web = await h2Request(session, `${BRAND}/GetBrand`, { "content-type": "application/grpc-web+proto" }, envelope(0, request));
+    const web = await h2Request(
+      session,
+      `${BRAND}/GetBrand`,
+      { "content-type": "application/grpc-web+proto" },
+      envelope(0, request),
+    );
     expect(grpcWebTrailer(frames(web.body).at(-1)!.data)["grpc-status"]).toBe("13");
     const connect = await h2Request(session, `${BRAND}/GetBrand`, { "content-type": "application/proto" }, request);
     expect(connect.status).toBe(500);
-    expect(JSON.parse(connect.body.toString("utf8"))).toMatchObject({ code: "internal", message: expect.stringMatching(/^serialize binary: /) });
+    expect(JSON.parse(connect.body.toString("utf8"))).toMatchObject({
+      code: "internal",
+      message: expect.stringMatching(/^serialize binary: /),
+    });
   });
 
   it("a 'parse binary' INTERNAL thrown by a handler (not a request parse failure) stays INTERNAL", async () => {
@@ -327,15 +451,26 @@ describe("startServer: a binary request that does not parse is INVALID_ARGUMENT 
     const grpc = await h2Request(session, `${BRAND}/ArchiveBrand`, grpcHeaders(), envelope(0, request));
     expect(grpc.trailers["grpc-status"]).toBe("13");
     expect(grpcMessage(grpc)).toBe("parse binary: premature EOF");
-    const connect = await h1Request(agent, server.url, `${BRAND}/ArchiveBrand`, { "content-type": "application/proto" }, request);
+    const connect = await h1Request(
+      agent,
+      server.url,
+      `${BRAND}/ArchiveBrand`,
+      { "content-type": "application/proto" },
+      request,
+    );
     expect(connect.status).toBe(500);
-    expect(JSON.parse(connect.body.toString("utf8"))).toMatchObject({ code: "internal", message: "parse binary: premature EOF" });
+    expect(JSON.parse(connect.body.toString("utf8"))).toMatchObject({
+      code: "internal",
+      message: "parse binary: premature EOF",
+    });
   });
 });
 
 // ---- createNodeAdapter next to connectNodeAdapter -----------------------------------------
 
-async function listen(handler: ReturnType<typeof connectNodeAdapter>): Promise<{ url: string; close: () => Promise<void> }> {
+async function listen(
+  handler: ReturnType<typeof connectNodeAdapter>,
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http2.createServer({}, handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -384,12 +519,28 @@ describe("createNodeAdapter", () => {
     const get = toBinary(GetBrandRequestSchema, create(GetBrandRequestSchema, { id: BRAND_ID }));
     const cases: { path: string; headers: Record<string, string>; body?: Uint8Array; method?: string }[] = [
       { path: `${BRAND}/GetBrand`, headers: grpcHeaders(), body: envelope(0, get) },
-      { path: `${BRAND}/GetBrand`, headers: { ...grpcHeaders(), "grpc-accept-encoding": "gzip" }, body: envelope(0, get) },
+      {
+        path: `${BRAND}/GetBrand`,
+        headers: { ...grpcHeaders(), "grpc-accept-encoding": "gzip" },
+        body: envelope(0, get),
+      },
       { path: `${BRAND}/GetBrand`, headers: { "content-type": "application/grpc-web+proto" }, body: envelope(0, get) },
-      { path: `${BRAND}/GetBrand`, headers: { "content-type": "application/proto", "accept-encoding": "gzip" }, body: get },
-      { path: `${BRAND}/GetBrand`, headers: { "content-type": "application/json" }, body: Buffer.from(`{"id":"${BRAND_ID}"}`) },
+      {
+        path: `${BRAND}/GetBrand`,
+        headers: { "content-type": "application/proto", "accept-encoding": "gzip" },
+        body: get,
+      },
+      {
+        path: `${BRAND}/GetBrand`,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from(`{"id":"${BRAND_ID}"}`),
+      },
       { path: `${BRAND}/GetBrand`, headers: { "content-type": "application/json" }, body: Buffer.from("{not json") },
-      { path: `${BRAND}/GetBrand`, headers: { "content-type": "application/grpc+json", te: "trailers" }, body: envelope(0, Buffer.from("{not json")) },
+      {
+        path: `${BRAND}/GetBrand`,
+        headers: { "content-type": "application/grpc+json", te: "trailers" },
+        body: envelope(0, Buffer.from("{not json")),
+      },
       { path: `${BRAND}/GetBrand`, headers: { "content-type": "text/plain" }, body: get },
       { path: `${BRAND}/ArchiveBrand`, headers: grpcHeaders(), body: envelope(0, get) },
       { path: `${BRAND}/ArchiveBrand`, headers: { "content-type": "application/proto" }, body: get },
@@ -397,9 +548,21 @@ describe("createNodeAdapter", () => {
       { path: `${BRAND}/GetBrand`, headers: grpcHeaders(), body: Buffer.from([0, 0, 0]) }, // a cut envelope
       { path: "/nope.Service/Method", headers: grpcHeaders(), body: envelope(0, get) },
       { path: "/grpc.health.v1.Health/Watch", headers: grpcHeaders(), body: envelope(0, new Uint8Array()) },
-      { path: "/grpc.health.v1.Health/Watch", headers: { "content-type": "application/grpc-web+proto" }, body: envelope(0, new Uint8Array()) },
-      { path: "/grpc.health.v1.Health/Watch", headers: { "content-type": "application/connect+proto" }, body: envelope(0, new Uint8Array()) },
-      { path: "/grpc.health.v1.Health/Watch", headers: { "content-type": "application/connect+proto" }, body: envelope(0, new Uint8Array()).subarray(0, 3) },
+      {
+        path: "/grpc.health.v1.Health/Watch",
+        headers: { "content-type": "application/grpc-web+proto" },
+        body: envelope(0, new Uint8Array()),
+      },
+      {
+        path: "/grpc.health.v1.Health/Watch",
+        headers: { "content-type": "application/connect+proto" },
+        body: envelope(0, new Uint8Array()),
+      },
+      {
+        path: "/grpc.health.v1.Health/Watch",
+        headers: { "content-type": "application/connect+proto" },
+        body: envelope(0, new Uint8Array()).subarray(0, 3),
+      },
     ];
     for (const c of cases) {
       const [a, b] = await Promise.all([
@@ -421,18 +584,26 @@ describe("createNodeAdapter", () => {
     const web = await h2Request(ourSession, `${BRAND}/CreateBrand`, webHeaders, envelope(0, bad));
     const [trailer] = frames(web.body);
     expect(trailer.flags).toBe(0x80);
-    expect(grpcWebTrailer(trailer.data)).toMatchObject({ "grpc-status": "3", "grpc-message": encodeURIComponent(expected) });
+    expect(grpcWebTrailer(trailer.data)).toMatchObject({
+      "grpc-status": "3",
+      "grpc-message": encodeURIComponent(expected),
+    });
 
     // A streamed request is converted by the adapter's interceptor, before Connect compresses.
     const streamHeaders = { "content-type": "application/connect+proto", "connect-accept-encoding": "gzip" };
     const streamStock = await h2Request(stockSession, "/grpc.health.v1.Health/Watch", streamHeaders, envelope(0, bad));
     expect(frames(streamStock.body).map((f) => f.flags)).toEqual([0x03]);
-    expect(JSON.parse(gunzipSync(frames(streamStock.body)[0].data).toString("utf8"))).toMatchObject({ error: { code: "internal" } });
+    expect(JSON.parse(gunzipSync(frames(streamStock.body)[0].data).toString("utf8"))).toMatchObject({
+      error: { code: "internal" },
+    });
     const stream = await h2Request(ourSession, "/grpc.health.v1.Health/Watch", streamHeaders, envelope(0, bad));
     const [end] = frames(stream.body);
     expect(end.flags).toBe(0x03);
     expect(JSON.parse(gunzipSync(end.data).toString("utf8"))).toEqual({
-      error: { code: "invalid_argument", message: parseFailure("grpc.health.v1.HealthCheckRequest", MALFORMED[0].reason) },
+      error: {
+        code: "invalid_argument",
+        message: parseFailure("grpc.health.v1.HealthCheckRequest", MALFORMED[0].reason),
+      },
     });
 
     const unaryHeaders = { "content-type": "application/proto", "accept-encoding": "gzip" };
@@ -445,12 +616,18 @@ describe("createNodeAdapter", () => {
     expect(unary.headers["content-length"]).toBe(String(unary.body.length));
     expect(JSON.parse(unary.body.toString("utf8"))).toEqual({ code: "invalid_argument", message: expected });
 
-    const grpc = await h2Request(ourSession, `${BRAND}/CreateBrand`, { ...grpcHeaders(), "grpc-accept-encoding": "gzip" }, envelope(0, bad));
+    const grpc = await h2Request(
+      ourSession,
+      `${BRAND}/CreateBrand`,
+      { ...grpcHeaders(), "grpc-accept-encoding": "gzip" },
+      envelope(0, bad),
+    );
     expect(grpc.trailers["grpc-status"]).toBe("3");
   });
 
   it("reportRequestParseError rewrites a (compressed) Connect end-stream envelope and leaves other errors alone", async () => {
-    const endStream = (error: object) => gzipSync(Buffer.from(JSON.stringify({ error, metadata: { "x-request-id": ["r1"] } })));
+    const endStream = (error: object) =>
+      gzipSync(Buffer.from(JSON.stringify({ error, metadata: { "x-request-id": ["r1"] } })));
     const answer = (error: object) => ({
       status: 200,
       header: new Headers({ "content-type": "application/connect+proto", "connect-content-encoding": "gzip" }),
@@ -463,7 +640,13 @@ describe("createNodeAdapter", () => {
       for await (const c of body!) chunks.push(c);
       return frames(Buffer.concat(chunks));
     };
-    const rewritten = await read((await reportRequestParseError(answer({ code: "internal", message: "parse binary: premature EOF" }), "a.B", [compressionGzip])).body);
+    const rewritten = await read(
+      (
+        await reportRequestParseError(answer({ code: "internal", message: "parse binary: premature EOF" }), "a.B", [
+          compressionGzip,
+        ])
+      ).body,
+    );
     expect(rewritten.map((f) => f.flags)).toEqual([0x02]);
     expect(JSON.parse(rewritten[0].data.toString("utf8"))).toEqual({
       error: { code: "invalid_argument", message: parseFailure("a.B", "premature EOF") },
@@ -498,10 +681,18 @@ describe("createNodeAdapter", () => {
     try {
       const token = `Bearer ${"x".repeat(6000)}`;
       const body = envelope(0, toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, {})));
-      const answered = await h2Request(session, "/grpc.health.v1.Health/Check", { ...grpcHeaders(), authorization: token }, body);
+      const answered = await h2Request(
+        session,
+        "/grpc.health.v1.Health/Check",
+        { ...grpcHeaders(), authorization: token },
+        body,
+      );
       expect(answered.trailers["grpc-status"] ?? answered.headers["grpc-status"]).toBe("0");
       await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), body);
-      expect(seen).toEqual([{ header: null, context: token }, { header: null, context: undefined }]);
+      expect(seen).toEqual([
+        { header: null, context: token },
+        { header: null, context: undefined },
+      ]);
     } finally {
       session.close();
       await server.close();
@@ -532,10 +723,20 @@ describe("createNodeAdapter", () => {
     const s = await listen(adapter);
     const session = http2.connect(s.url);
     try {
-      const thrown = await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), envelope(0, new Uint8Array()));
+      const thrown = await h2Request(
+        session,
+        "/grpc.health.v1.Health/Check",
+        grpcHeaders(),
+        envelope(0, new Uint8Array()),
+      );
       expect(seen).toEqual(["Check"]);
       expect(thrown.trailers["grpc-status"]).toBe("13");
-      const bad = await h2Request(session, "/grpc.health.v1.Health/Check", grpcHeaders(), envelope(0, MALFORMED[3].bytes));
+      const bad = await h2Request(
+        session,
+        "/grpc.health.v1.Health/Check",
+        grpcHeaders(),
+        envelope(0, MALFORMED[3].bytes),
+      );
       expect(bad.trailers["grpc-status"]).toBe("3");
       expect(seen).toEqual(["Check"]);
     } finally {

@@ -115,7 +115,9 @@ export function createNodeAdapter(options: NodeAdapterOptions): NodeHandler {
     const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
     uHandler(uReq)
       .then(async (uRes) => {
-        const answer = call.entered ? uRes : await reportRequestParseError(uRes, uHandler.method.input.typeName, acceptCompression);
+        const answer = call.entered
+          ? uRes
+          : await reportRequestParseError(uRes, uHandler.method.input.typeName, acceptCompression);
         return universalResponseToNodeResponse(answer, res);
       })
       .catch((reason: unknown) => {
@@ -183,7 +185,9 @@ function requestParseMessage(typeName: string, reason: string): string {
 function asRequestParseError(err: unknown, typeName: string): unknown {
   if (!(err instanceof ConnectError) || err.code !== Code.Internal || err.details.length > 0) return err;
   const reason = parseFailureReason(err.rawMessage);
-  return reason === undefined ? err : new ConnectError(requestParseMessage(typeName, reason), Code.InvalidArgument, undefined, undefined, err);
+  return reason === undefined
+    ? err
+    : new ConnectError(requestParseMessage(typeName, reason), Code.InvalidArgument, undefined, undefined, err);
 }
 
 /**
@@ -208,7 +212,8 @@ export async function reportRequestParseError(
     return {
       ...uRes,
       body: mapBody(body, {
-        chunk: (chunk) => rewriteEndEnvelope(chunk, trailerFlag, compression, (data) => rewriteGrpcWebTrailer(data, typeName)),
+        chunk: (chunk) =>
+          rewriteEndEnvelope(chunk, trailerFlag, compression, (data) => rewriteGrpcWebTrailer(data, typeName)),
       }),
     };
   }
@@ -230,7 +235,8 @@ export async function reportRequestParseError(
     return {
       ...uRes,
       body: mapBody(body, {
-        chunk: (chunk) => rewriteEndEnvelope(chunk, endStreamFlag, compression, (data) => rewriteEndStream(data, typeName)),
+        chunk: (chunk) =>
+          rewriteEndEnvelope(chunk, endStreamFlag, compression, (data) => rewriteEndStream(data, typeName)),
       }),
     };
   }
@@ -273,7 +279,12 @@ interface ErrorJson {
 
 /** A Connect error object ({code, message, details}): rewritten in place, true when it was. */
 function rewriteErrorJson(error: ErrorJson | undefined, typeName: string): boolean {
-  if (typeof error !== "object" || error === null || error.code !== codeToString(Code.Internal) || error.details !== undefined) {
+  if (
+    typeof error !== "object" ||
+    error === null ||
+    error.code !== codeToString(Code.Internal) ||
+    error.details !== undefined
+  ) {
     return false;
   }
   const reason = typeof error.message === "string" ? parseFailureReason(error.message) : undefined;

@@ -15,11 +15,14 @@ test.each([
   expect(r.problems).toEqual([]);
 });
 
-test.each(["1.5", "soon", "1e3", String(MAX_CLOCK_OFFSET_MS + 1), String(-MAX_CLOCK_OFFSET_MS - 1)])("CLOCK_OFFSET_MS=%j is refused, named", (raw) => {
-  const r = new EnvReader({ CLOCK_OFFSET_MS: raw });
-  readClockOffset(r);
-  expect(r.problems.join("\n")).toContain("CLOCK_OFFSET_MS");
-});
+test.each(["1.5", "soon", "1e3", String(MAX_CLOCK_OFFSET_MS + 1), String(-MAX_CLOCK_OFFSET_MS - 1)])(
+  "CLOCK_OFFSET_MS=%j is refused, named",
+  (raw) => {
+    const r = new EnvReader({ CLOCK_OFFSET_MS: raw });
+    readClockOffset(r);
+    expect(r.problems.join("\n")).toContain("CLOCK_OFFSET_MS");
+  },
+);
 
 test("shiftedNow shifts the wall clock by exactly the offset; 0 is the wall clock itself", () => {
   expect(shiftedNow(0)).toBe(Date.now);

@@ -12,12 +12,20 @@ async function collector() {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      received.push({ path: req.url ?? "", contentType: req.headers["content-type"] ?? "", body: Buffer.concat(chunks).toString("utf8") });
+      received.push({
+        path: req.url ?? "",
+        contentType: req.headers["content-type"] ?? "",
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`, received, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
+    received,
+    close: () => server.close(),
+  };
 }
 
 test("TRACING=otlp sends spans to a collector over OTLP/HTTP with their trace, parent and service", async () => {
@@ -36,7 +44,10 @@ test("TRACING=otlp sends spans to a collector over OTLP/HTTP with their trace, p
     expect(c.received[0].path).toBe("/v1/traces");
     expect(c.received[0].contentType).toContain("application/json");
     const body = JSON.parse(c.received[0].body) as {
-      resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: { traceId: string; name: string }[] }[] }[];
+      resourceSpans: {
+        resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+        scopeSpans: { spans: { traceId: string; name: string }[] }[];
+      }[];
     };
     const rs = body.resourceSpans[0];
     expect(rs.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue).toBe("budget");

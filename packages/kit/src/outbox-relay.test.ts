@@ -14,7 +14,10 @@ const dbName = `adbudget_t_${Date.now()}_${randomBytes(4).toString("hex")}`;
 const tag = `relay${randomBytes(3).toString("hex")}`;
 const admin = (sql: string) => {
   const c = new pg.Client({ connectionString: `${PG_URL}/postgres` });
-  return c.connect().then(() => c.query(sql)).finally(() => c.end());
+  return c
+    .connect()
+    .then(() => c.query(sql))
+    .finally(() => c.end());
 };
 let pool: pg.Pool;
 let nc: NatsConnection;
@@ -52,7 +55,10 @@ it("a wake-up that arrives while a cycle runs is not lost (each row is published
     const ROWS = 60;
     for (let i = 0; i < ROWS; i++) {
       // What a service does after a commit with outbox rows: wake its relay (no NOTIFY here).
-      await pool.query("insert into outbox (event_id, aggregate_id, subject, payload, created_at) values ($1, 'a', $2, $3, now())", [randomUUID(), `${tag}.e`, Buffer.from([i])]);
+      await pool.query(
+        "insert into outbox (event_id, aggregate_id, subject, payload, created_at) values ($1, 'a', $2, $3, now())",
+        [randomUUID(), `${tag}.e`, Buffer.from([i])],
+      );
       relay.wake();
       await new Promise((r) => setTimeout(r, Math.random() * 4));
     }

@@ -83,7 +83,9 @@ export class OutboxRelay {
 
   /** Rows not yet published. */
   async pending(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>("select count(*)::text as n from outbox where published_at is null");
+    const { rows } = await this.pool.query<{ n: string }>(
+      "select count(*)::text as n from outbox where published_at is null",
+    );
     return Number(rows[0].n);
   }
 
@@ -112,7 +114,10 @@ export class OutboxRelay {
       client.on("error", replace);
       await client.query(`listen ${this.options.channel}`);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, retryInMs: LISTEN_RETRY_MS }, "outbox relay: LISTEN failed, polling meanwhile");
+      this.logger.warn(
+        { err: (err as Error).message, retryInMs: LISTEN_RETRY_MS },
+        "outbox relay: LISTEN failed, polling meanwhile",
+      );
       replace();
     }
   }
@@ -173,7 +178,13 @@ export class OutboxRelay {
       const results = (await client.query(
         `begin; select id::text, event_id::text, subject, payload, trace_parent from outbox
          where published_at is null and (select pg_try_advisory_xact_lock(${lockKey})) order by id limit ${limit}`,
-      )) as unknown as pg.QueryResult<{ id: string; event_id: string; subject: string; payload: Buffer; trace_parent: string | null }>[];
+      )) as unknown as pg.QueryResult<{
+        id: string;
+        event_id: string;
+        subject: string;
+        payload: Buffer;
+        trace_parent: string | null;
+      }>[];
       const rows = results[1].rows;
       const done: string[] = [];
       let failure: Error | undefined;
@@ -192,7 +203,11 @@ export class OutboxRelay {
         }
       }
       const ids = done.filter((id) => /^\d+$/.test(id));
-      await client.query(ids.length > 0 ? `update outbox set published_at = now() where id = any('{${ids.join(",")}}'::bigint[]); commit` : "commit");
+      await client.query(
+        ids.length > 0
+          ? `update outbox set published_at = now() where id = any('{${ids.join(",")}}'::bigint[]); commit`
+          : "commit",
+      );
       const published = done.length;
       if (published > 0) {
         this.logger.debug({ published }, "outbox relay: published");
@@ -207,5 +222,4 @@ export class OutboxRelay {
       client.release();
     }
   }
-
 }

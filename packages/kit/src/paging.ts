@@ -60,5 +60,8 @@ export async function keysetPage<T>(
   const rows = await fetch(after, limit + 1);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { rows: page, nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(keyOf(last), filter) : "" };
+  return {
+    rows: page,
+    nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(keyOf(last), filter) : "",
+  };
 }

@@ -10,7 +10,11 @@ const TYPES = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
     // pg declares the built-in parsers as returning any.
     // eslint-disable-next-line @typescript-eslint/no-unsafe-return
-    oid === 1184 || oid === 1114 ? (v: string) => new Date(v) : oid === 20 ? (v: string) => v : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    oid === 1184 || oid === 1114
+      ? (v: string) => new Date(v)
+      : oid === 20
+        ? (v: string) => v
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 /**
@@ -24,7 +28,9 @@ export function createPgPool(url: string, max: number, logger: Logger): pg.Pool 
   // A connection the server drops while it is checked out emits "error" on the client itself
   // (pg-pool listens only while it is idle): without a listener that is an uncaught exception
   // that ends the process. The query in flight rejects on its own; the pool discards the client.
-  pool.on("connect", (client) => client.on("error", (err) => logger.warn({ err: err.message }, "database connection failed")));
+  pool.on("connect", (client) =>
+    client.on("error", (err) => logger.warn({ err: err.message }, "database connection failed")),
+  );
   return pool;
 }
 

@@ -8,11 +8,19 @@ describe("ReflectionIndex", () => {
 
   it("knows the served service, its methods, messages and their dependencies", () => {
     expect(index.fileOfSymbol("adbudget.brand.v1.BrandService")).toBe("adbudget/brand/v1/brand_service.proto");
-    expect(index.fileOfSymbol("adbudget.brand.v1.BrandService.CreateBrand")).toBe("adbudget/brand/v1/brand_service.proto");
+    expect(index.fileOfSymbol("adbudget.brand.v1.BrandService.CreateBrand")).toBe(
+      "adbudget/brand/v1/brand_service.proto",
+    );
     expect(index.fileOfSymbol(".adbudget.brand.v1.Brand")).toBe("adbudget/brand/v1/brand.proto");
     const files = index.fileWithDependencies("adbudget/brand/v1/brand_service.proto")!.map((f) => f.name);
     expect(files[0]).toBe("adbudget/brand/v1/brand_service.proto");
-    expect(files).toEqual(expect.arrayContaining(["adbudget/brand/v1/brand.proto", "google/protobuf/timestamp.proto", "buf/validate/validate.proto"]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "adbudget/brand/v1/brand.proto",
+        "google/protobuf/timestamp.proto",
+        "buf/validate/validate.proto",
+      ]),
+    );
   });
 
   it("serves the documented descriptors (with comments) when the contract set is available", () => {

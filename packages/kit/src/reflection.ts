@@ -165,7 +165,10 @@ function answer(index: ReflectionIndex, v: Version, req: v1.ServerReflectionRequ
       messageResponse =
         numbers === undefined
           ? { case: "errorResponse" as const, value: { errorCode: 5, errorMessage: `type ${m.value} not found` } }
-          : { case: "allExtensionNumbersResponse" as const, value: { baseTypeName: m.value, extensionNumber: numbers } };
+          : {
+              case: "allExtensionNumbersResponse" as const,
+              value: { baseTypeName: m.value, extensionNumber: numbers },
+            };
       break;
     }
     default:

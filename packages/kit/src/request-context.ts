@@ -40,7 +40,9 @@ export interface PeerCertificate {
 }
 
 /** Set by the server for calls whose peer presented a verified client certificate. */
-export const kPeerCertificate = createContextKey<PeerCertificate | undefined>(undefined, { description: "verified client certificate" });
+export const kPeerCertificate = createContextKey<PeerCertificate | undefined>(undefined, {
+  description: "verified client certificate",
+});
 
 /** The subject CN of the caller's verified client certificate (mutual TLS), else undefined. */
 export function peerIdentity(ctx: HandlerContext): string | undefined {

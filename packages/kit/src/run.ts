@@ -15,7 +15,9 @@ export interface Stoppable {
 export function runService(name: string, start: () => Promise<{ logger: Logger; service: Stoppable }>): void {
   const tracing = process.env.TRACING ?? "off";
   if (!TRACING_MODES.includes(tracing)) {
-    process.stderr.write(`${name}: invalid configuration:\n  - TRACING=${JSON.stringify(tracing)}: expected ${TRACING_MODES.join(", ")}\n`);
+    process.stderr.write(
+      `${name}: invalid configuration:\n  - TRACING=${JSON.stringify(tracing)}: expected ${TRACING_MODES.join(", ")}\n`,
+    );
     process.exit(2);
   }
   initTracing(tracing as TracingMode, name);
@@ -29,13 +31,16 @@ export function runService(name: string, start: () => Promise<{ logger: Logger; 
         }
         stopping = true;
         logger.info({ signal }, "stopping");
-        service.stop().then(flushTracing).then(
-          () => process.exit(0),
-          (err: unknown) => {
-            logger.error({ err }, "error while stopping");
-            process.exit(1);
-          },
-        );
+        service
+          .stop()
+          .then(flushTracing)
+          .then(
+            () => process.exit(0),
+            (err: unknown) => {
+              logger.error({ err }, "error while stopping");
+              process.exit(1);
+            },
+          );
       };
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
@@ -46,7 +51,9 @@ export function runService(name: string, start: () => Promise<{ logger: Logger; 
         process.stderr.write(`${name}: ${err.message}\n`);
         process.exit(2);
       }
-      process.stderr.write(`${name}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `${name}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

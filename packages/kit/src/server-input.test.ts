@@ -62,7 +62,12 @@ async function codeOf(call: Promise<unknown>): Promise<ConnectError> {
 }
 
 /** A Connect-protocol unary call over HTTP/1.1 with a raw JSON body, as curl would send it. */
-async function postJson(server: RunningServer, method: string, body: string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) {
+async function postJson(
+  server: RunningServer,
+  method: string,
+  body: string | ReadableStream<Uint8Array>,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${server.url}/adbudget.brand.v1.BrandService/${method}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -100,7 +105,10 @@ describe("startServer: bad input is INVALID_ARGUMENT, big input RESOURCE_EXHAUST
 
   it("refuses NUL and unpaired surrogates sent as JSON escapes over HTTP/1.1", async () => {
     const nul = await postJson(server, "CreateBrand", '{"name":"a\\u0000b"}');
-    expect(nul).toMatchObject({ status: 400, json: { code: "invalid_argument", message: "name: must not contain control characters (found U+0000)" } });
+    expect(nul).toMatchObject({
+      status: 400,
+      json: { code: "invalid_argument", message: "name: must not contain control characters (found U+0000)" },
+    });
     // protobuf-es' JSON parser refuses these itself (naming the field); the walk backs it up
     // for messages built in other ways.
     const lone = await postJson(server, "CreateBrand", '{"name":"Acme \\ud800"}');
@@ -112,12 +120,20 @@ describe("startServer: bad input is INVALID_ARGUMENT, big input RESOURCE_EXHAUST
   it("refuses an out-of-range Timestamp (any int64 seconds fits in binary gRPC)", async () => {
     const err = await codeOf(
       brands.updateBrand({
-        brand: { id: BRAND_ID, name: "Acme", createTime: { seconds: 2n ** 62n, nanos: 0 }, archiveTime: { seconds: 0n, nanos: -1 } },
+        brand: {
+          id: BRAND_ID,
+          name: "Acme",
+          createTime: { seconds: 2n ** 62n, nanos: 0 },
+          archiveTime: { seconds: 0n, nanos: -1 },
+        },
         updateMask: { paths: ["name"] },
       }),
     );
     expect(err.code).toBe(Code.InvalidArgument);
-    expect(err.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual(["brand.create_time", "brand.archive_time"]);
+    expect(err.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual([
+      "brand.create_time",
+      "brand.archive_time",
+    ]);
   });
 
   it("refuses a 5 MiB message over gRPC with RESOURCE_EXHAUSTED and keeps serving the connection", async () => {
@@ -129,7 +145,10 @@ describe("startServer: bad input is INVALID_ARGUMENT, big input RESOURCE_EXHAUST
   });
 
   it("refuses a gzip bomb: the limit holds after decompression", async () => {
-    const gzipped = createClient(BrandService, createGrpcTransport({ baseUrl: server.url, sendCompression: compressionGzip }));
+    const gzipped = createClient(
+      BrandService,
+      createGrpcTransport({ baseUrl: server.url, sendCompression: compressionGzip }),
+    );
     expect(gzipSync("x".repeat(FIVE_MIB)).length).toBeLessThan(10_000);
     const err = await codeOf(gzipped.createBrand({ name: "x".repeat(FIVE_MIB) }));
     expect(err.code).toBe(Code.ResourceExhausted);
@@ -188,7 +207,10 @@ describe("startServer maxRequestBytes", () => {
     const { server } = await start(1024);
     try {
       const brands = createClient(BrandService, createGrpcTransport({ baseUrl: server.url }));
-      const size = toBinary(CreateBrandRequestSchema, create(CreateBrandRequestSchema, { name: "x".repeat(1100) })).length;
+      const size = toBinary(
+        CreateBrandRequestSchema,
+        create(CreateBrandRequestSchema, { name: "x".repeat(1100) }),
+      ).length;
       expect(size).toBeGreaterThan(1024);
       expect((await codeOf(brands.createBrand({ name: "x".repeat(1100) }))).code).toBe(Code.ResourceExhausted);
       expect((await brands.createBrand({ name: "x".repeat(200) })).brand?.name).toHaveLength(200);

@@ -149,7 +149,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = `${scheme}://${options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host}:${port}`;
   logger.info({ port, url, services: options.services.map((s) => s.typeName) }, `${options.name} listening`);
   if (options.clockOffsetMs) {
-    logger.warn({ clockOffsetMs: options.clockOffsetMs, now: new Date(Date.now() + options.clockOffsetMs).toISOString() }, "CLOCK_OFFSET_MS is set: this service runs on a shifted clock (tests and demos only)");
+    logger.warn(
+      { clockOffsetMs: options.clockOffsetMs, now: new Date(Date.now() + options.clockOffsetMs).toISOString() },
+      "CLOCK_OFFSET_MS is set: this service runs on a shifted clock (tests and demos only)",
+    );
   }
   const metricsServer =
     options.metrics && options.metricsPort !== undefined
@@ -187,7 +190,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return { port, url, health, metricsPort: metricsServer?.port, close };
 }
 
-type Handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+type Handler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
 interface Listener {
   server: net.Server;
   sessions: Set<http2.ServerHttp2Session>;
@@ -244,7 +250,12 @@ function plaintextServer(handler: Handler): Listener {
     // A connection that does not say which protocol it speaks within 10 s is dropped.
     socket.setTimeout(10_000, () => socket.destroy());
     const onReadable = () => {
-      for (let chunk: Buffer | null = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) head = Buffer.concat([head, chunk]);
+      for (
+        let chunk: Buffer | null = socket.read() as Buffer | null;
+        chunk !== null;
+        chunk = socket.read() as Buffer | null
+      )
+        head = Buffer.concat([head, chunk]);
       const n = Math.min(head.length, H2_PREFACE.length);
       if (head.length < H2_PREFACE.length && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return;
       socket.setTimeout(0);

@@ -100,7 +100,9 @@ export interface ServiceApp<T = undefined> {
  * `build` gives it, and the stop order. A service's app.ts holds only what is its own: its
  * stores, clients, handlers and routes, in `build`.
  */
-export async function startServiceApp<C extends ServiceAppConfig, T = undefined>(spec: ServiceAppSpec<C, T>): Promise<ServiceApp<T>> {
+export async function startServiceApp<C extends ServiceAppConfig, T = undefined>(
+  spec: ServiceAppSpec<C, T>,
+): Promise<ServiceApp<T>> {
   const { config } = spec;
   const logger = spec.logger ?? createLogger(config.name, config.logLevel);
   checkAccessRules(spec.services, Object.keys(spec.access.roles), logger);
@@ -161,12 +163,20 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
  */
 function checkAccessRules(services: readonly DescService[], roles: readonly string[], logger: Logger): void {
   const { unknownRoles, withoutRule } = checkMethodRules(services, roles);
-  if (unknownRoles.length > 0) throw new Error(`access rules name unknown roles (known: ${roles.join(", ")}):\n  - ${unknownRoles.join("\n  - ")}`);
-  for (const rpc of withoutRule) logger.warn({ rpc }, "this RPC has no access rule: every caller is refused (default deny)");
+  if (unknownRoles.length > 0)
+    throw new Error(
+      `access rules name unknown roles (known: ${roles.join(", ")}):\n  - ${unknownRoles.join("\n  - ")}`,
+    );
+  for (const rpc of withoutRule)
+    logger.warn({ rpc }, "this RPC has no access rule: every caller is refused (default deny)");
 }
 
 /** The service's database and its one pool (see ServiceAppSpec.schema.access). */
-async function openServiceDatabase(spec: Pick<ServiceAppSpec, "config" | "schema">, logger: Logger, stack: StopStack): Promise<{ pool: pg.Pool; orm: MikroORM | undefined }> {
+async function openServiceDatabase(
+  spec: Pick<ServiceAppSpec, "config" | "schema">,
+  logger: Logger,
+  stack: StopStack,
+): Promise<{ pool: pg.Pool; orm: MikroORM | undefined }> {
   const { config, schema } = spec;
   if (schema.access === "sql") {
     if (config.migrateOnStart) {
@@ -184,5 +194,5 @@ async function openServiceDatabase(spec: Pick<ServiceAppSpec, "config" | "schema
   const orm = await openDatabase({ url: config.databaseUrl, ...schema, logger, poolMax: config.poolMax });
   stack.push(() => orm.close());
   if (config.migrateOnStart) await migrate(orm, logger);
-  return { pool: (await orm.driver.getConnection().getNativeClient()), orm };
+  return { pool: await orm.driver.getConnection().getNativeClient(), orm };
 }

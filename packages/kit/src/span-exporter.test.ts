@@ -23,7 +23,10 @@ test("each span is one JSON line with its trace, parent, links, service and attr
   linkTo.end();
   await provider.forceFlush();
 
-  const out = lines.join("").split("\n").filter((l) => l !== "");
+  const out = lines
+    .join("")
+    .split("\n")
+    .filter((l) => l !== "");
   expect(out).toHaveLength(3);
   const records = out.map((l) => JSON.parse(l) as Record<string, unknown>);
   const c = records.find((r) => r.name === "child")!;

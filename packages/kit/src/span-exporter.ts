@@ -23,7 +23,10 @@ export function spanRecord(span: ReadableSpan): Record<string, unknown> {
     durationMs: Math.round(hrMs(span.duration) * 1000) / 1000,
     status: span.status.code,
     attributes: span.attributes,
-    links: span.links.length === 0 ? undefined : span.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
+    links:
+      span.links.length === 0
+        ? undefined
+        : span.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
   };
 }
 

@@ -7,7 +7,12 @@ import type { Logger } from "./logger.js";
  * start order does not matter. Dedupe window 2 minutes: a relay that re-publishes after a crash
  * is absorbed by Nats-Msg-Id.
  */
-export async function ensureStream(nc: NatsConnection, name: string, subjects: string[], logger?: Logger): Promise<void> {
+export async function ensureStream(
+  nc: NatsConnection,
+  name: string,
+  subjects: string[],
+  logger?: Logger,
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
   try {
     await jsm.streams.info(name);

@@ -20,7 +20,15 @@ import { clientTls, readClientTlsSettings, type ClientTlsSettings, type TlsClien
 
 const BRAND_ID = "0b6a4c3e-8d7f-4a51-9a43-3f3e2c1d0b9a";
 const DEV_CERTS = fileURLToPath(new URL("../../../scripts/dev-certs.sh", import.meta.url));
-const defaults = { name: "orders", prefix: "ORDERS", port: 7001, metricsPort: 7401, database: "orders", pgUrl: "postgres://postgres@127.0.0.1:5432", natsUrl: "nats://127.0.0.1:4222" };
+const defaults = {
+  name: "orders",
+  prefix: "ORDERS",
+  port: 7001,
+  metricsPort: 7401,
+  database: "orders",
+  pgUrl: "postgres://postgres@127.0.0.1:5432",
+  natsUrl: "nats://127.0.0.1:4222",
+};
 
 /** The problems about TLS settings (other settings, such as auth keys, are not these tests' business). */
 const tlsProblems = (reader: EnvReader): string[] => reader.problems.filter((p) => p.startsWith("TLS_"));
@@ -120,9 +128,16 @@ function nodeCodes(err: ConnectError): string[] {
  * A bare TLS connection offering h2: whether the handshake completed on the client's side, how
  * many bytes the server sent (its HTTP/2 SETTINGS, when it let the client in), and who closed.
  */
-function rawTls(server: RunningServer, options: tls.ConnectionOptions): Promise<{ handshake: boolean; bytes: number; closedBy: string; error?: string }> {
+function rawTls(
+  server: RunningServer,
+  options: tls.ConnectionOptions,
+): Promise<{ handshake: boolean; bytes: number; closedBy: string; error?: string }> {
   return new Promise((resolve) => {
-    const result: { handshake: boolean; bytes: number; closedBy: string; error?: string } = { handshake: false, bytes: 0, closedBy: "server" };
+    const result: { handshake: boolean; bytes: number; closedBy: string; error?: string } = {
+      handshake: false,
+      bytes: 0,
+      closedBy: "server",
+    };
     const socket = tls.connect({ host: "127.0.0.1", port: server.port, ALPNProtocols: ["h2"], ...options });
     const timer = setTimeout(() => {
       result.closedBy = "timeout";
@@ -184,7 +199,10 @@ describe("mutual TLS: TLS_CLIENT_AUTH=require", () => {
     });
     const config = readServiceConfig({ ...defaults, name: "billing", prefix: "BILLING" }, reader);
     expect(tlsProblems(reader)).toEqual([]);
-    expect(config).toMatchObject({ tlsClientCertFile: join(ours, "budget.pem"), tlsClientKeyFile: join(ours, "budget-key.pem") });
+    expect(config).toMatchObject({
+      tlsClientCertFile: join(ours, "budget.pem"),
+      tlsClientKeyFile: join(ours, "budget-key.pem"),
+    });
     expect(await nameSeenBy(server, config)).toBe("budget");
   });
 
@@ -197,7 +215,10 @@ describe("mutual TLS: TLS_CLIENT_AUTH=require", () => {
     expect(nodeCodes(err)).toContain("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED");
     expect(ms).toBeLessThan(3000);
     // The same at the TLS layer: the server's first answer after the handshake is the alert.
-    expect(await rawTls(server, { ca: pem(ours, "ca.pem") })).toMatchObject({ bytes: 0, error: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" });
+    expect(await rawTls(server, { ca: pem(ours, "ca.pem") })).toMatchObject({
+      bytes: 0,
+      error: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    });
   });
 
   it("refuses a client whose certificate another CA signed: the connection closes right after the handshake", async () => {
@@ -208,12 +229,24 @@ describe("mutual TLS: TLS_CLIENT_AUTH=require", () => {
     // Node verifies the certificate when its TLS 1.3 handshake ends and closes the connection
     // (no alert): not one byte of HTTP/2 reaches the client, where a good certificate gets the
     // server's SETTINGS at once.
-    expect(await rawTls(server, { ca: pem(ours, "ca.pem"), cert: pem(theirs, "operator.pem"), key: pem(theirs, "operator-key.pem") })).toMatchObject({
+    expect(
+      await rawTls(server, {
+        ca: pem(ours, "ca.pem"),
+        cert: pem(theirs, "operator.pem"),
+        key: pem(theirs, "operator-key.pem"),
+      }),
+    ).toMatchObject({
       handshake: true,
       bytes: 0,
       closedBy: "server",
     });
-    expect(await rawTls(server, { ca: pem(ours, "ca.pem"), cert: pem(ours, "operator.pem"), key: pem(ours, "operator-key.pem") })).toMatchObject({
+    expect(
+      await rawTls(server, {
+        ca: pem(ours, "ca.pem"),
+        cert: pem(ours, "operator.pem"),
+        key: pem(ours, "operator-key.pem"),
+      }),
+    ).toMatchObject({
       handshake: true,
       closedBy: "client",
     });
@@ -227,7 +260,11 @@ describe("mutual TLS: TLS_CLIENT_AUTH=require", () => {
 
   it("serves Connect JSON over HTTP/1.1 to a client with a certificate, and refuses one without", async () => {
     const ca = readFileSync(join(ours, "ca.pem"));
-    const ok = await postJson(server, { ca, cert: readFileSync(join(ours, "operator.pem")), key: readFileSync(join(ours, "operator-key.pem")) });
+    const ok = await postJson(server, {
+      ca,
+      cert: readFileSync(join(ours, "operator.pem")),
+      key: readFileSync(join(ours, "operator-key.pem")),
+    });
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body)).toMatchObject({ brand: { id: BRAND_ID, name: "operator" } });
     await expect(postJson(server, { ca })).rejects.toThrow(/certificate required/);
@@ -277,13 +314,21 @@ describe("TLS settings in readServiceConfig", () => {
       "TLS_CLIENT_AUTH=require needs TLS_CA_FILE (the CAs that sign client certificates)",
       "TLS_CLIENT_AUTH=require needs TLS_CERT_FILE and TLS_KEY_FILE (client certificates are asked for over TLS only)",
     ]);
-    expect(problemsOf({ TLS_CLIENT_AUTH: "request", TLS_CERT_FILE: join(ours, "brand.pem"), TLS_KEY_FILE: join(ours, "brand-key.pem") })).toEqual([
-      "TLS_CLIENT_AUTH=request needs TLS_CA_FILE (the CAs that sign client certificates)",
-    ]);
+    expect(
+      problemsOf({
+        TLS_CLIENT_AUTH: "request",
+        TLS_CERT_FILE: join(ours, "brand.pem"),
+        TLS_KEY_FILE: join(ours, "brand-key.pem"),
+      }),
+    ).toEqual(["TLS_CLIENT_AUTH=request needs TLS_CA_FILE (the CAs that sign client certificates)"]);
   });
 
   it("names a bad TLS_CLIENT_AUTH, files that cannot be read, and a certificate without its key, once each", () => {
-    const problems = problemsOf({ TLS_CLIENT_AUTH: "sometimes", TLS_CA_FILE: join(dir, "missing-ca.pem"), TLS_CERT_FILE: join(ours, "brand.pem") });
+    const problems = problemsOf({
+      TLS_CLIENT_AUTH: "sometimes",
+      TLS_CA_FILE: join(dir, "missing-ca.pem"),
+      TLS_CERT_FILE: join(ours, "brand.pem"),
+    });
     expect(problems).toEqual([
       'TLS_CLIENT_AUTH="sometimes": expected one of none, request, require',
       "TLS_CERT_FILE and TLS_KEY_FILE must be set together",

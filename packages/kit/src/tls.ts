@@ -71,7 +71,10 @@ export function checkReadable(reader: EnvReader, variable: string, path: string)
   try {
     accessSync(path, constants.R_OK);
   } catch (err) {
-    addProblemOnce(reader, `${variable}=${JSON.stringify(path)}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    addProblemOnce(
+      reader,
+      `${variable}=${JSON.stringify(path)}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+    );
   }
 }
 
@@ -84,7 +87,9 @@ export function addProblemOnce(reader: EnvReader, problem: string): void {
 export function clientTlsOptions(settings: ClientTlsSettings): Pick<SecureContextOptions, "ca" | "cert" | "key"> {
   return {
     ...(settings.tlsCaFile ? { ca: readFileSync(settings.tlsCaFile) } : {}),
-    ...(settings.tlsClientCertFile ? { cert: readFileSync(settings.tlsClientCertFile), key: readFileSync(settings.tlsClientKeyFile) } : {}),
+    ...(settings.tlsClientCertFile
+      ? { cert: readFileSync(settings.tlsClientCertFile), key: readFileSync(settings.tlsClientKeyFile) }
+      : {}),
   };
 }
 
@@ -93,7 +98,10 @@ export function clientTlsOptions(settings: ClientTlsSettings): Pick<SecureContex
  * client certificate of `settings` (passed to `http2.connect`); nothing for http. Spread it
  * into the transport options: `createGrpcTransport({ baseUrl, interceptors, ...clientTls(baseUrl, settings) })`.
  */
-export function clientTls(url: string, settings: ClientTlsSettings): { nodeOptions?: http2.SecureClientSessionOptions } {
+export function clientTls(
+  url: string,
+  settings: ClientTlsSettings,
+): { nodeOptions?: http2.SecureClientSessionOptions } {
   if (new URL(url).protocol !== "https:") return {};
   return { nodeOptions: clientTlsOptions(settings) };
 }

@@ -43,7 +43,9 @@ export function initTracing(mode: TracingMode, serviceName: string): InMemorySpa
     spanProcessors: [
       memory !== undefined
         ? new SimpleSpanProcessor(memory)
-        : new BatchSpanProcessor(mode === "otlp" ? otlpSpanExporter() : new JsonLinesSpanExporter(), { scheduledDelayMillis: 1000 }),
+        : new BatchSpanProcessor(mode === "otlp" ? otlpSpanExporter() : new JsonLinesSpanExporter(), {
+            scheduledDelayMillis: 1000,
+          }),
     ],
   });
   provider.register();
@@ -68,7 +70,15 @@ export function createTracingInterceptor(service: string): Interceptor {
     const parent = propagation.extract(context.active(), req.header, headerGetter);
     const span = tracer().startSpan(
       `${req.service.typeName}/${req.method.name}`,
-      { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name, "service.name": service } },
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "rpc.system": "grpc",
+          "rpc.service": req.service.typeName,
+          "rpc.method": req.method.name,
+          "service.name": service,
+        },
+      },
       parent,
     );
     try {
@@ -100,9 +110,17 @@ export function currentTraceparent(): string | null {
 }
 
 /** Runs `fn` in a consumer span whose parent is the message's `traceparent` (if any). */
-export async function withMessageSpan<T>(name: string, traceparent: string | undefined, fn: () => Promise<T>): Promise<T> {
+export async function withMessageSpan<T>(
+  name: string,
+  traceparent: string | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
   const parent: Context = traceparent ? propagation.extract(context.active(), { traceparent }) : context.active();
-  const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats" } }, parent);
+  const span = tracer().startSpan(
+    name,
+    { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats" } },
+    parent,
+  );
   try {
     return await context.with(trace.setSpan(parent, span), fn);
   } catch (err) {

@@ -49,21 +49,40 @@ describe("checkInput (the generic walk)", () => {
     const violations = validate(validator, RecordSpendRequestSchema, spend({ eventId }));
     expect(violations).toHaveLength(1);
     expect(violations[0]).toMatchObject({ field: "event_id" });
-    expect(violations[0].description).toMatch(/^must be valid UTF-8 \(found an unpaired surrogate U\+D[89A-F][0-9A-F]{2}\)$/);
+    expect(violations[0].description).toMatch(
+      /^must be valid UTF-8 \(found an unpaired surrogate U\+D[89A-F][0-9A-F]{2}\)$/,
+    );
   });
 
   it("refuses a Timestamp out of its range, whatever int64 seconds binary gRPC carries", () => {
     const far = validate(validator, RecordSpendRequestSchema, spend({ occurredAt: { seconds: 2n ** 62n, nanos: 0 } }));
-    expect(far).toEqual([{ field: "occurred_at", description: "must be a timestamp between 0001-01-01 and 9999-12-31" }]);
-    const before = validate(validator, RecordSpendRequestSchema, spend({ occurredAt: { seconds: -62135596801n, nanos: 0 } }));
-    expect(before).toEqual([{ field: "occurred_at", description: "must be a timestamp between 0001-01-01 and 9999-12-31" }]);
+    expect(far).toEqual([
+      { field: "occurred_at", description: "must be a timestamp between 0001-01-01 and 9999-12-31" },
+    ]);
+    const before = validate(
+      validator,
+      RecordSpendRequestSchema,
+      spend({ occurredAt: { seconds: -62135596801n, nanos: 0 } }),
+    );
+    expect(before).toEqual([
+      { field: "occurred_at", description: "must be a timestamp between 0001-01-01 and 9999-12-31" },
+    ]);
     const nanos = validate(validator, RecordSpendRequestSchema, spend({ occurredAt: { seconds: 0n, nanos: -1 } }));
-    expect(nanos).toEqual([{ field: "occurred_at", description: "must be a timestamp with nanos between 0 and 999999999" }]);
-    const tooManyNanos = checkInput(RecordSpendRequestSchema, spend({ occurredAt: { seconds: 0n, nanos: 1_000_000_000 } }));
+    expect(nanos).toEqual([
+      { field: "occurred_at", description: "must be a timestamp with nanos between 0 and 999999999" },
+    ]);
+    const tooManyNanos = checkInput(
+      RecordSpendRequestSchema,
+      spend({ occurredAt: { seconds: 0n, nanos: 1_000_000_000 } }),
+    );
     expect(tooManyNanos).toHaveLength(1);
     // The bounds themselves are valid.
-    expect(checkInput(RecordSpendRequestSchema, spend({ occurredAt: { seconds: -62135596800n, nanos: 0 } }))).toEqual([]);
-    expect(checkInput(RecordSpendRequestSchema, spend({ occurredAt: { seconds: 253402300799n, nanos: 999_999_999 } }))).toEqual([]);
+    expect(checkInput(RecordSpendRequestSchema, spend({ occurredAt: { seconds: -62135596800n, nanos: 0 } }))).toEqual(
+      [],
+    );
+    expect(
+      checkInput(RecordSpendRequestSchema, spend({ occurredAt: { seconds: 253402300799n, nanos: 999_999_999 } })),
+    ).toEqual([]);
   });
 
   it("walks nested messages and repeated fields, naming the path like protovalidate", () => {
@@ -97,12 +116,20 @@ describe("checkInput (the generic walk)", () => {
       thrown = err;
     }
     expect(thrown).toBeInstanceOf(InvalidArgumentError);
-    expect((thrown as InvalidArgumentError).violations.map((v) => v.field)).toEqual(["brand_id", "end_time", "page_token"]);
+    expect((thrown as InvalidArgumentError).violations.map((v) => v.field)).toEqual([
+      "brand_id",
+      "end_time",
+      "page_token",
+    ]);
   });
 
   it("does not walk IGNORE_ALWAYS fields: RecordSpendBatch events are validated one by one with their prefix", () => {
     const batch = create(RecordSpendBatchRequestSchema, {
-      events: [spend(), spend({ eventId: "evt-2" }), spend({ eventId: "evt\u00003", occurredAt: { seconds: 2n ** 62n, nanos: 0 } })],
+      events: [
+        spend(),
+        spend({ eventId: "evt-2" }),
+        spend({ eventId: "evt\u00003", occurredAt: { seconds: 2n ** 62n, nanos: 0 } }),
+      ],
     });
     // What the interceptor runs on the whole request: the bad third event does not fail the batch.
     expect(validate(validator, RecordSpendBatchRequestSchema, batch)).toEqual([]);
@@ -125,7 +152,12 @@ describe("checkInput (the generic walk)", () => {
         nested: create(ValueSchema, {
           kind: {
             case: "listValue",
-            value: { values: [str("x"), create(ValueSchema, { kind: { case: "structValue", value: { fields: { deep: str("\u007f") } } } })] },
+            value: {
+              values: [
+                str("x"),
+                create(ValueSchema, { kind: { case: "structValue", value: { fields: { deep: str("\u007f") } } } }),
+              ],
+            },
           },
         }),
         lone: str("\udfff"),
@@ -133,7 +165,10 @@ describe("checkInput (the generic walk)", () => {
     });
     expect(checkInput(StructSchema, struct)).toEqual([
       { field: 'fields["bad\\u0000key"]', description: "map key must not contain control characters (found U+0000)" },
-      { field: 'fields["nested"].list_value.values[1].struct_value.fields["deep"].string_value', description: "must not contain control characters (found U+007F)" },
+      {
+        field: 'fields["nested"].list_value.values[1].struct_value.fields["deep"].string_value',
+        description: "must not contain control characters (found U+007F)",
+      },
       { field: 'fields["lone"].string_value', description: "must be valid UTF-8 (found an unpaired surrogate U+DFFF)" },
     ]);
   });
@@ -151,10 +186,12 @@ describe("checkInput (the generic walk)", () => {
   });
 
   it("answers a rule that cannot be evaluated with the input's own violations when it has any", () => {
-    const broken = { validate: () => ({ kind: "error", error: new Error("rule failed to evaluate") }) } as unknown as Validator;
-    expect(validate(broken, RecordSpendRequestSchema, spend({ occurredAt: { seconds: 2n ** 62n, nanos: 0 } }))).toEqual([
-      { field: "occurred_at", description: "must be a timestamp between 0001-01-01 and 9999-12-31" },
-    ]);
+    const broken = {
+      validate: () => ({ kind: "error", error: new Error("rule failed to evaluate") }),
+    } as unknown as Validator;
+    expect(validate(broken, RecordSpendRequestSchema, spend({ occurredAt: { seconds: 2n ** 62n, nanos: 0 } }))).toEqual(
+      [{ field: "occurred_at", description: "must be a timestamp between 0001-01-01 and 9999-12-31" }],
+    );
     expect(() => validate(broken, RecordSpendRequestSchema, spend())).toThrow("rule failed to evaluate");
   });
 

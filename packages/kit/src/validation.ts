@@ -1,4 +1,11 @@
-import { getOption, hasOption, ScalarType, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import {
+  getOption,
+  hasOption,
+  ScalarType,
+  type DescField,
+  type DescMessage,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { createValidator, type Validator } from "@bufbuild/protovalidate";
 import { field as fieldRulesExt, Ignore } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { isReflectMessage, reflect, type Path, type ReflectMessage } from "@bufbuild/protobuf/reflect";
@@ -165,12 +172,17 @@ function buildPlan(desc: DescMessage, building: Set<DescMessage>): readonly Desc
         relevant = messageRelevant(f.message, building);
         break;
       case "list":
-        relevant = f.listKind === "scalar" ? f.scalar === ScalarType.STRING : f.listKind === "message" && messageRelevant(f.message, building);
+        relevant =
+          f.listKind === "scalar"
+            ? f.scalar === ScalarType.STRING
+            : f.listKind === "message" && messageRelevant(f.message, building);
         break;
       case "map":
         relevant =
           f.mapKey === ScalarType.STRING ||
-          (f.mapKind === "scalar" ? f.scalar === ScalarType.STRING : f.mapKind === "message" && messageRelevant(f.message, building));
+          (f.mapKind === "scalar"
+            ? f.scalar === ScalarType.STRING
+            : f.mapKind === "message" && messageRelevant(f.message, building));
         break;
     }
     if (relevant) plan.push(f);
@@ -260,7 +272,10 @@ function checkString(s: string, w: Walk, isKey: boolean): void {
     violation(w, `${isKey ? "map key " : ""}must not contain control characters (found ${codePoint(c)})`);
   }
   if (!s.isWellFormed()) {
-    violation(w, `${isKey ? "map key " : ""}must be valid UTF-8 (found an unpaired surrogate ${codePoint(unpairedSurrogate(s))})`);
+    violation(
+      w,
+      `${isKey ? "map key " : ""}must be valid UTF-8 (found an unpaired surrogate ${codePoint(unpairedSurrogate(s))})`,
+    );
   }
 }
 

@@ -26,12 +26,17 @@ afterAll(async () => {
 });
 
 function configWith(names: readonly string[]) {
-  const consumers = Object.fromEntries(names.map((name) => [name, {
-    stream,
-    streamSubjects: [`${tag}.>`],
-    durable: `${tag}-${name}`,
-    filterSubject: `${tag}.${name}.>`,
-  }]));
+  const consumers = Object.fromEntries(
+    names.map((name) => [
+      name,
+      {
+        stream,
+        streamSubjects: [`${tag}.>`],
+        durable: `${tag}-${name}`,
+        filterSubject: `${tag}.${name}.>`,
+      },
+    ]),
+  );
   return {
     name: tag,
     logLevel: "silent",
@@ -44,7 +49,6 @@ function configWith(names: readonly string[]) {
     consumers,
   } satisfies WorkerAppConfig;
 }
-
 
 it("starts each consumer with its handler, and stops the consumers before what build started", async () => {
   const order: string[] = [];
@@ -105,7 +109,9 @@ it("refuses to start with a consumer that has no handler, or a handler of no con
       },
     });
   await expect(start({ a: async () => undefined })).rejects.toThrow('consumer "b" has no handler');
-  await expect(start({ a: async () => undefined, b: undefined, c: async () => undefined })).rejects.toThrow('handler "c" names no consumer');
+  await expect(start({ a: async () => undefined, b: undefined, c: async () => undefined })).rejects.toThrow(
+    'handler "c" names no consumer',
+  );
   // What build started is stopped again.
   expect(stopped).toBe(2);
 });

@@ -72,10 +72,18 @@ export function workloadClients(
   logger: Logger,
 ): WorkloadClients {
   const auth = loadAuth(config.auth, identity, access);
-  if (config.auth.disabled) logger.warn("AUTH_DISABLED is set: every caller is let in and no credentials are checked (benchmarks and experiments only)");
+  if (config.auth.disabled)
+    logger.warn(
+      "AUTH_DISABLED is set: every caller is let in and no credentials are checked (benchmarks and experiments only)",
+    );
   return {
     auth,
-    transport: (url) => createGrpcTransport({ baseUrl: url, interceptors: [tracePropagationInterceptor, ...auth.outgoing], ...clientTls(url, config) }),
+    transport: (url) =>
+      createGrpcTransport({
+        baseUrl: url,
+        interceptors: [tracePropagationInterceptor, ...auth.outgoing],
+        ...clientTls(url, config),
+      }),
   };
 }
 
@@ -96,10 +104,12 @@ export function startConsumers(
   const missing = names.filter((name) => !Object.hasOwn(handlers, name));
   const unknown = Object.keys(handlers).filter((name) => !Object.hasOwn(consumers, name));
   if (missing.length > 0 || unknown.length > 0) {
-    throw new Error([
-      ...missing.map((name) => `consumer "${name}" has no handler`),
-      ...unknown.map((name) => `handler "${name}" names no consumer (known: ${names.join(", ") || "none"})`),
-    ].join("; "));
+    throw new Error(
+      [
+        ...missing.map((name) => `consumer "${name}" has no handler`),
+        ...unknown.map((name) => `handler "${name}" names no consumer (known: ${names.join(", ") || "none"})`),
+      ].join("; "),
+    );
   }
   for (const name of names) {
     const handler = handlers[name];

@@ -23,7 +23,8 @@ export const TEST_AUDIENCE = "adbudget";
 export async function createTestAuth(): Promise<TestAuth> {
   const dir = mkdtempSync(join(tmpdir(), "adbudget-keys-"));
   const { jwksFile, privateKeyFile, privateJwk } = await ensureDevKeys(dir);
-  const mint = (claims: TokenClaims, ttlSeconds = 3600) => mintToken(privateJwk, claims, { audience: TEST_AUDIENCE, ttlSeconds });
+  const mint = (claims: TokenClaims, ttlSeconds = 3600) =>
+    mintToken(privateJwk, claims, { audience: TEST_AUDIENCE, ttlSeconds });
   const adminToken = await mint({ sub: "test:admin", role: "admin" });
   return {
     env: { AUTH_JWKS_FILE: jwksFile, AUTH_PRIVATE_KEY_FILE: privateKeyFile, AUTH_AUDIENCE: TEST_AUDIENCE },

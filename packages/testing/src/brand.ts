@@ -34,7 +34,8 @@ export async function startBrandHarness(
     BRAND_STREAM: stream,
     // The brand service alone: zone changes after spend are tested with the whole system.
     BUDGET_SERVICE_URL: "none",
-    BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0",
+    BRAND_HOST: "127.0.0.1",
+    BRAND_METRICS_PORT: "0",
     BRAND_PORT: "0",
     BRAND_DATABASE_URL: options.databaseUrl?.(db) ?? db.url,
     SHUTDOWN_GRACE_MS: "1000",

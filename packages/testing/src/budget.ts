@@ -12,7 +12,12 @@ import { startBrandApp, readBrandConfig, type BrandApp } from "@adbudget/brand-s
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import {
-  BudgetPeriodEventSchema, BudgetThresholdEventSchema, CampaignCapEventSchema, type BudgetPeriodEvent, type BudgetThresholdEvent, type CampaignCapEvent,
+  BudgetPeriodEventSchema,
+  BudgetThresholdEventSchema,
+  CampaignCapEventSchema,
+  type BudgetPeriodEvent,
+  type BudgetThresholdEvent,
+  type CampaignCapEvent,
 } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { readBudgetConfig, startBudgetApp, type BudgetApp } from "@adbudget/budget-service";
 
@@ -55,7 +60,9 @@ export interface BudgetHarness {
  * production (the budget service reads brands through BrandService, publishes to NATS) under a
  * subject prefix and stream of this test alone.
  */
-export async function startBudgetHarness(options: { natsProxy?: boolean; env?: Record<string, string> } = {}): Promise<BudgetHarness> {
+export async function startBudgetHarness(
+  options: { natsProxy?: boolean; env?: Record<string, string> } = {},
+): Promise<BudgetHarness> {
   // A quiet clock (the next local noon) unless the test brings its own.
   const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
   const auth = await createTestAuth();
@@ -66,8 +73,16 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const silent = createLogger("test", process.env.TEST_LOG_LEVEL ?? "silent");
   const brandApp = await startBrandApp(
     readBrandConfig({
-      BRAND_HOST: "127.0.0.1", BRAND_METRICS_PORT: "0", BRAND_PORT: "0", BRAND_DATABASE_URL: dbs[0].url, SHUTDOWN_GRACE_MS: "500",
-      NATS_URL, EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${tag.toUpperCase()}_BRAND`, BUDGET_SERVICE_URL: "none", CLOCK_OFFSET_MS: clockOffset,
+      BRAND_HOST: "127.0.0.1",
+      BRAND_METRICS_PORT: "0",
+      BRAND_PORT: "0",
+      BRAND_DATABASE_URL: dbs[0].url,
+      SHUTDOWN_GRACE_MS: "500",
+      NATS_URL,
+      EVENT_SUBJECT_PREFIX: tag,
+      BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
+      BUDGET_SERVICE_URL: "none",
+      CLOCK_OFFSET_MS: clockOffset,
       ...auth.env,
     }),
     { logger: silent },
@@ -76,7 +91,8 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
   const natsProxy = options.natsProxy ? await startTcpProxy(nats.hostname, Number(nats.port || 4222)) : undefined;
   const budgetApp = await startBudgetApp(
     readBudgetConfig({
-      BUDGET_HOST: "127.0.0.1", BUDGET_METRICS_PORT: "0",
+      BUDGET_HOST: "127.0.0.1",
+      BUDGET_METRICS_PORT: "0",
       BUDGET_PORT: "0",
       BUDGET_DATABASE_URL: dbs[1].url,
       BRAND_SERVICE_URL: brandApp.server.url,
@@ -126,19 +142,31 @@ export async function startBudgetHarness(options: { natsProxy?: boolean; env?: R
     nc,
     now: () => Date.now() + Number(clockOffset),
     async events() {
-      return (await streamMessages()).filter((m) => PERIOD_SUBJECT.test(m.subject)).map((m) => ({
-        subject: m.subject, event: fromBinary(BudgetPeriodEventSchema, m.data), msgId: m.msgId,
-      }));
+      return (await streamMessages())
+        .filter((m) => PERIOD_SUBJECT.test(m.subject))
+        .map((m) => ({
+          subject: m.subject,
+          event: fromBinary(BudgetPeriodEventSchema, m.data),
+          msgId: m.msgId,
+        }));
     },
     async alerts() {
-      return (await streamMessages()).filter((m) => m.subject.includes(".budget.threshold.")).map((m) => ({
-        subject: m.subject, event: fromBinary(BudgetThresholdEventSchema, m.data), msgId: m.msgId,
-      }));
+      return (await streamMessages())
+        .filter((m) => m.subject.includes(".budget.threshold."))
+        .map((m) => ({
+          subject: m.subject,
+          event: fromBinary(BudgetThresholdEventSchema, m.data),
+          msgId: m.msgId,
+        }));
     },
     async caps() {
-      return (await streamMessages()).filter((m) => m.subject.includes(".budget.campaign_")).map((m) => ({
-        subject: m.subject, event: fromBinary(CampaignCapEventSchema, m.data), msgId: m.msgId,
-      }));
+      return (await streamMessages())
+        .filter((m) => m.subject.includes(".budget.campaign_"))
+        .map((m) => ({
+          subject: m.subject,
+          event: fromBinary(CampaignCapEventSchema, m.data),
+          msgId: m.msgId,
+        }));
     },
     async drained(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;

@@ -32,7 +32,8 @@ export class Latch {
 
 function textOf(query: unknown): string {
   if (typeof query === "string") return query;
-  if (query !== null && typeof query === "object" && "text" in query && typeof query.text === "string") return query.text;
+  if (query !== null && typeof query === "object" && "text" in query && typeof query.text === "string")
+    return query.text;
   return "";
 }
 
@@ -87,7 +88,8 @@ export async function blockedOnLock(pool: pg.Pool, fragment: string, timeoutMs =
       [fragment],
     );
     if (Number(rows[0]?.n ?? 0) > 0) return;
-    if (Date.now() > deadline) throw new Error(`no backend blocked on a lock while running ${JSON.stringify(fragment)} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`no backend blocked on a lock while running ${JSON.stringify(fragment)} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -42,7 +42,11 @@ export interface SystemHarness {
   /** Another budget service on the same database (cold caches, as after a restart or on another pod). */
   startBudgetReplica(): Promise<Client<typeof BudgetService>>;
   /** Another campaign service on the same database and durable consumers (a second pod): its clients. */
-  startCampaignReplica(): Promise<{ campaigns: Client<typeof CampaignService>; campaignClock: Client<typeof CampaignClockService>; app: CampaignApp }>;
+  startCampaignReplica(): Promise<{
+    campaigns: Client<typeof CampaignService>;
+    campaignClock: Client<typeof CampaignClockService>;
+    app: CampaignApp;
+  }>;
   /** Stops the campaign service (its database and consumer position stay). */
   stopCampaign(): Promise<void>;
   /** Starts it again on the same database and durable consumer. */
@@ -55,20 +59,22 @@ export interface SystemHarness {
  * in production (typed clients between them, events over NATS) under this test's own subject
  * prefix and streams (planSystem). The same system as processes: launchSystemProcesses.
  */
-export async function startSystemInProcess(options: {
-  campaignEnv?: Record<string, string>;
-  /** Settings of one service only (its NATS credentials, say), over `env`. */
-  brandEnv?: Record<string, string>;
-  budgetEnv?: Record<string, string>;
-  /** For every service; `NATS_URL` here also points the harness's own connection (`nc`) there. */
-  env?: Record<string, string>;
-  /** Options of the harness's own NATS connection (credentials on a server with authorization). */
-  natsConnect?: Omit<ConnectionOptions, "servers">;
-  /** The subject prefix (streams: `<TAG>_BRAND`, ...) instead of a random one, for a NATS authorization made for it. */
-  tag?: string;
-  /** One clock for every service, moved by the test (ServiceAppSpec.now); CLOCK_OFFSET_MS is then unused. */
-  now?: () => number;
-} = {}): Promise<SystemHarness> {
+export async function startSystemInProcess(
+  options: {
+    campaignEnv?: Record<string, string>;
+    /** Settings of one service only (its NATS credentials, say), over `env`. */
+    brandEnv?: Record<string, string>;
+    budgetEnv?: Record<string, string>;
+    /** For every service; `NATS_URL` here also points the harness's own connection (`nc`) there. */
+    env?: Record<string, string>;
+    /** Options of the harness's own NATS connection (credentials on a server with authorization). */
+    natsConnect?: Omit<ConnectionOptions, "servers">;
+    /** The subject prefix (streams: `<TAG>_BRAND`, ...) instead of a random one, for a NATS authorization made for it. */
+    tag?: string;
+    /** One clock for every service, moved by the test (ServiceAppSpec.now); CLOCK_OFFSET_MS is then unused. */
+    now?: () => number;
+  } = {},
+): Promise<SystemHarness> {
   // Every service on one clock: a quiet one (the next local noon) unless the test brings its own.
   const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
   const auth = await createTestAuth();
@@ -83,8 +89,11 @@ export async function startSystemInProcess(options: {
   const budgetPort = await freePort();
   const brandApp = await startBrandApp(
     readBrandConfig({
-      BRAND_HOST: "127.0.0.1", ...serviceSettings("brand", { port: 0, metricsPort: 0, databaseUrl: dbs[0].url }), SHUTDOWN_GRACE_MS: "500",
-      NATS_URL, ...plan.env,
+      BRAND_HOST: "127.0.0.1",
+      ...serviceSettings("brand", { port: 0, metricsPort: 0, databaseUrl: dbs[0].url }),
+      SHUTDOWN_GRACE_MS: "500",
+      NATS_URL,
+      ...plan.env,
       ...calleeSettings("brand", { budget: `http://127.0.0.1:${budgetPort}` }),
       ...options.env,
       ...options.brandEnv,
@@ -116,7 +125,11 @@ export async function startSystemInProcess(options: {
       ...options.env,
       ...options.budgetEnv,
     });
-  const budgetApp = await startBudgetApp(budgetConfig(String(budgetPort)), { logger: silent, relayPollMs: 200, now: options.now });
+  const budgetApp = await startBudgetApp(budgetConfig(String(budgetPort)), {
+    logger: silent,
+    relayPollMs: 200,
+    now: options.now,
+  });
   const replicas: { stop(): Promise<void> }[] = [];
   const nc = await connect({ servers: options.env?.NATS_URL ?? NATS_URL, ...options.natsConnect });
   const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
@@ -130,8 +143,14 @@ export async function startSystemInProcess(options: {
     budget: createClient(BudgetService, t(budgetApp.server.url)),
     campaigns: createClient(CampaignService, t(campaignApp.server.url)),
     // The clock services answer the clocks identity alone: these clients carry it.
-    campaignClock: createClient(CampaignClockService, createGrpcTransport({ baseUrl: campaignApp.server.url, interceptors: clocks })),
-    budgetClock: createClient(BudgetClockService, createGrpcTransport({ baseUrl: budgetApp.server.url, interceptors: clocks })),
+    campaignClock: createClient(
+      CampaignClockService,
+      createGrpcTransport({ baseUrl: campaignApp.server.url, interceptors: clocks }),
+    ),
+    budgetClock: createClient(
+      BudgetClockService,
+      createGrpcTransport({ baseUrl: budgetApp.server.url, interceptors: clocks }),
+    ),
     prefix: tag,
     budgetStream,
     brandStream: plan.streams.brand,
@@ -153,7 +172,10 @@ export async function startSystemInProcess(options: {
       return {
         app,
         campaigns: createClient(CampaignService, t(app.server.url)),
-        campaignClock: createClient(CampaignClockService, createGrpcTransport({ baseUrl: app.server.url, interceptors: clocks })),
+        campaignClock: createClient(
+          CampaignClockService,
+          createGrpcTransport({ baseUrl: app.server.url, interceptors: clocks }),
+        ),
       };
     },
     async stopCampaign() {

@@ -3,7 +3,18 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { CALLS, CONSUMERS, SERVICE_NAMES, SERVICES, STREAMS, SUBJECT_PREFIX, serviceUrlVariable, WORKER, type ServiceName, type Workload } from "@adbudget/topology";
+import {
+  CALLS,
+  CONSUMERS,
+  SERVICE_NAMES,
+  SERVICES,
+  STREAMS,
+  SUBJECT_PREFIX,
+  serviceUrlVariable,
+  WORKER,
+  type ServiceName,
+  type Workload,
+} from "@adbudget/topology";
 import { NATS_URL } from "./nats.js";
 
 /**
@@ -27,14 +38,19 @@ export function newTag(kind: string): string {
 }
 
 export function planSystem(tag: string): SystemPlan {
-  const streams = Object.fromEntries(SERVICE_NAMES.map((s) => [s, `${tag.toUpperCase()}_${s.toUpperCase()}`])) as Record<ServiceName, string>;
+  const streams = Object.fromEntries(
+    SERVICE_NAMES.map((s) => [s, `${tag.toUpperCase()}_${s.toUpperCase()}`]),
+  ) as Record<ServiceName, string>;
   const env: Record<string, string> = { [SUBJECT_PREFIX.env]: tag };
   for (const s of SERVICE_NAMES) env[STREAMS[s].env] = streams[s];
   return { tag, streams, env };
 }
 
 /** A service's own settings: where it listens, its metrics port, its database. */
-export function serviceSettings(service: ServiceName, s: { port: number | string; metricsPort?: number | string; databaseUrl: string }): Record<string, string> {
+export function serviceSettings(
+  service: ServiceName,
+  s: { port: number | string; metricsPort?: number | string; databaseUrl: string },
+): Record<string, string> {
   const p = SERVICES[service].envPrefix;
   return {
     [`${p}_PORT`]: String(s.port),
@@ -55,7 +71,12 @@ export function calleeSettings(workload: Workload, urls: Partial<Record<ServiceN
 
 /** The durable consumers of `workload` (CONSUMERS), named after the tag: `<tag>-<default durable>`. */
 export function durableSettings(workload: Workload, tag: string): Record<string, string> {
-  return Object.fromEntries(Object.values(CONSUMERS[workload] as Record<string, { env: string; durable: string }>).map((c) => [c.env, `${tag}-${c.durable}`]));
+  return Object.fromEntries(
+    Object.values(CONSUMERS[workload] as Record<string, { env: string; durable: string }>).map((c) => [
+      c.env,
+      `${tag}-${c.durable}`,
+    ]),
+  );
 }
 
 /** The metrics port variable of a workload. */

@@ -53,7 +53,10 @@ export class LaunchedProcess {
     this.name = name;
     this.command = command;
     this.options = options;
-    this.logStream = options.log === undefined ? undefined : createWriteStream(options.log.file, { flags: options.log.append ? "a" : "w" });
+    this.logStream =
+      options.log === undefined
+        ? undefined
+        : createWriteStream(options.log.file, { flags: options.log.append ? "a" : "w" });
   }
 
   get running(): boolean {
@@ -72,9 +75,13 @@ export class LaunchedProcess {
   start(): void {
     if (this.running) return;
     this.starts++;
-    if (this.options.log?.append) this.logStream?.write(`\n--- ${this.name} start ${this.starts} at ${new Date().toISOString()}\n`);
+    if (this.options.log?.append)
+      this.logStream?.write(`\n--- ${this.name} start ${this.starts} at ${new Date().toISOString()}\n`);
     const o = this.options;
-    const child = spawn(this.command, [...(o.execArgv ?? []), ...(o.args ?? [])], { env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(this.command, [...(o.execArgv ?? []), ...(o.args ?? [])], {
+      env: { ...process.env, ...o.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const life: Life = { pid: child.pid, startedAt: Date.now(), exit: undefined };
     this.lives.push(life);
     child.once("exit", (code, signal) => {

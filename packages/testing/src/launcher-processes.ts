@@ -6,7 +6,17 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "@adbudget/p
 import { createTestAuth, type TestAuth } from "./auth.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { LaunchedProcess, type LaunchedProcessOptions } from "./launcher-process.js";
-import { calleeSettings, deleteStreams, durableSettings, metricsPortVariable, newTag, planSystem, serviceSettings, type SystemPlan, workloadEntry } from "./launcher-plan.js";
+import {
+  calleeSettings,
+  deleteStreams,
+  durableSettings,
+  metricsPortVariable,
+  newTag,
+  planSystem,
+  serviceSettings,
+  type SystemPlan,
+  workloadEntry,
+} from "./launcher-plan.js";
 import { NATS_URL } from "./nats.js";
 import { freePort } from "./ports.js";
 import { startDevServer, type DevServer } from "./temporal-dev-server.js";
@@ -48,7 +58,14 @@ export interface ProcessOptions {
 
 /** The processes to start: each replica with its address and settings, and the worker's settings. */
 export interface WorkloadSpecs {
-  services: { service: ServiceName; index: number; name: string; url: string; metricsUrl?: string; env: Record<string, string> }[];
+  services: {
+    service: ServiceName;
+    index: number;
+    name: string;
+    url: string;
+    metricsUrl?: string;
+    env: Record<string, string>;
+  }[];
   /** The clocks worker, started once every service serves. */
   worker?: { env: Record<string, string> };
 }
@@ -70,11 +87,19 @@ export interface LaunchedWorkloads {
   stop(): Promise<void>;
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, alive: () => LaunchedProcess | undefined): Promise<void> {
+async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  alive: () => LaunchedProcess | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const dead = alive();
-    if (dead) throw new Error(`${dead.name} exited (${dead.exit?.code ?? dead.exit?.signal}) while waiting for ${what}:\n${dead.lastLines()}`);
+    if (dead)
+      throw new Error(
+        `${dead.name} exited (${dead.exit?.code ?? dead.exit?.signal}) while waiting for ${what}:\n${dead.lastLines()}`,
+      );
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -95,7 +120,10 @@ export async function launchWorkloads(specs: WorkloadSpecs, options: ProcessOpti
     execArgv: options.execArgv,
     keepStdout: options.keepStdout,
     echoStderr: options.echoStderr,
-    log: options.logDir === undefined ? undefined : { file: join(options.logDir, `${name}.log`), append: options.appendLogs },
+    log:
+      options.logDir === undefined
+        ? undefined
+        : { file: join(options.logDir, `${name}.log`), append: options.appendLogs },
   });
   const logFile = (name: string) => (options.logDir === undefined ? undefined : join(options.logDir, `${name}.log`));
   const replicas: ServiceProcess[] = specs.services.map((s) => ({
@@ -104,9 +132,18 @@ export async function launchWorkloads(specs: WorkloadSpecs, options: ProcessOpti
     index: s.index,
     url: s.url,
     metricsUrl: s.metricsUrl,
-    process: new LaunchedProcess(s.name, process.execPath, { args: [workloadEntry(s.service)], ...processOptions(s.name, s.env) }),
+    process: new LaunchedProcess(s.name, process.execPath, {
+      args: [workloadEntry(s.service)],
+      ...processOptions(s.name, s.env),
+    }),
   }));
-  const worker = specs.worker === undefined ? undefined : new LaunchedProcess(WORKER.name, process.execPath, { args: [workloadEntry(WORKER.name)], ...processOptions(WORKER.name, specs.worker.env) });
+  const worker =
+    specs.worker === undefined
+      ? undefined
+      : new LaunchedProcess(WORKER.name, process.execPath, {
+          args: [workloadEntry(WORKER.name)],
+          ...processOptions(WORKER.name, specs.worker.env),
+        });
   const processes = [...replicas.map((r) => r.process), ...(worker ? [worker] : [])];
   const started = () => processes.find((p) => p.starts > 0 && !p.running);
   const launched: LaunchedWorkloads = {
@@ -116,11 +153,25 @@ export async function launchWorkloads(specs: WorkloadSpecs, options: ProcessOpti
     replicasOf: (service) => replicas.filter((r) => r.service === service),
     async healthy(r, timeoutMs = options.healthTimeoutMs ?? 60_000) {
       const health = createClient(Health, createGrpcTransport({ baseUrl: r.url }));
-      await until(`${r.name} SERVING`, () => health.check({ service: "" }, { timeoutMs: 1000 }).then((res) => res.status === Status.SERVING, () => false), timeoutMs, () => (r.process.running ? undefined : r.process));
+      await until(
+        `${r.name} SERVING`,
+        () =>
+          health.check({ service: "" }, { timeoutMs: 1000 }).then(
+            (res) => res.status === Status.SERVING,
+            () => false,
+          ),
+        timeoutMs,
+        () => (r.process.running ? undefined : r.process),
+      );
     },
     async workerRunning(timeoutMs = 90_000) {
       if (worker === undefined) return;
-      await until("the clocks worker", () => worker.records().some((l) => l.msg === "clocks worker running"), timeoutMs, started);
+      await until(
+        "the clocks worker",
+        () => worker.records().some((l) => l.msg === "clocks worker running"),
+        timeoutMs,
+        started,
+      );
     },
     tail: (n = 15) => processes.map((p) => p.lastLines(n)).join("\n"),
     async stop() {
@@ -246,7 +297,16 @@ export async function launchSystemProcesses(options: SystemProcessOptions = {}):
   const temporalAddress = options.temporalAddress ?? temporal?.address ?? "";
   const taskQueue = `${plan.tag}-clocks`;
   const auth = await createTestAuth();
-  const common = { LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "1000", ...auth.env, ...options.env?.(), NATS_URL: natsUrl, ...plan.env, HOST: "127.0.0.1", ...(metrics ? {} : { METRICS: "off" }) };
+  const common = {
+    LOG_LEVEL: "info",
+    SHUTDOWN_GRACE_MS: "1000",
+    ...auth.env,
+    ...options.env?.(),
+    NATS_URL: natsUrl,
+    ...plan.env,
+    HOST: "127.0.0.1",
+    ...(metrics ? {} : { METRICS: "off" }),
+  };
   const specs: WorkloadSpecs = { services: [] };
   for (const s of services) {
     const n = options.replicas?.[s] ?? 1;
@@ -262,7 +322,11 @@ export async function launchSystemProcesses(options: SystemProcessOptions = {}):
           ...common,
           ...calleeSettings(s, urls),
           ...durableSettings(s, plan.tag),
-          ...serviceSettings(s, { port: ports.get(`${s}/${i}`)!, metricsPort, databaseUrl: options.databaseUrl ? options.databaseUrl(s, databases[s]!) : databases[s]!.url }),
+          ...serviceSettings(s, {
+            port: ports.get(`${s}/${i}`)!,
+            metricsPort,
+            databaseUrl: options.databaseUrl ? options.databaseUrl(s, databases[s]!) : databases[s]!.url,
+          }),
           // Replica 0 migrates; two replicas migrating at once would race.
           MIGRATE_ON_START: i === 0 ? "true" : "false",
           ...options.replicaEnv?.(s, i, replicaUrls),

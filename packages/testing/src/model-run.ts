@@ -100,7 +100,10 @@ export interface ModelOutcome {
 /** 2027-01-01T00:00Z: runs start within the year after it, across every DST change of it. */
 const MODEL_EPOCH = Date.UTC(2027, 0, 1);
 
-const allWeek = (timeZone: string) => ({ timeZone, windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "24:00" }] });
+const allWeek = (timeZone: string) => ({
+  timeZone,
+  windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "24:00" }],
+});
 
 /**
  * The instant a run starts: `beforeMs` before the first local midnight (or 1st of a month) of its
@@ -119,27 +122,44 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
   const tag = randomBytes(4).toString("hex");
   const problems: string[] = [];
   clock.set(startInstant(schedule.start));
-  const acts = sys.campaignClocks.map((campaignClock, i) => createActivities({
-    brands: h.brands, campaigns: sys.campaigns[i], campaignClock, budgetClock: h.budgetClock, now: clock.now,
-  }));
+  const acts = sys.campaignClocks.map((campaignClock, i) =>
+    createActivities({
+      brands: h.brands,
+      campaigns: sys.campaigns[i],
+      campaignClock,
+      budgetClock: h.budgetClock,
+      now: clock.now,
+    }),
+  );
 
   // The world as the model knows it: each input's last write.
-  const brands = await Promise.all(schedule.brands.map(async (b, i) => {
-    const { brand } = await h.brands.createBrand({ name: `model-${tag}-${i}`, timeZone: b.zone });
-    await h.budget.setBudget({
-      brandId: brand!.id, dailyLimitMicros: b.daily ?? undefined, monthlyLimitMicros: b.monthly ?? undefined,
-      updateMask: { paths: ["daily_limit_micros", "monthly_limit_micros"] },
-    });
-    return { id: brand!.id, daily: b.daily, monthly: b.monthly };
-  }));
+  const brands = await Promise.all(
+    schedule.brands.map(async (b, i) => {
+      const { brand } = await h.brands.createBrand({ name: `model-${tag}-${i}`, timeZone: b.zone });
+      await h.budget.setBudget({
+        brandId: brand!.id,
+        dailyLimitMicros: b.daily ?? undefined,
+        monthlyLimitMicros: b.monthly ?? undefined,
+        updateMask: { paths: ["daily_limit_micros", "monthly_limit_micros"] },
+      });
+      return { id: brand!.id, daily: b.daily, monthly: b.monthly };
+    }),
+  );
   const campaigns: ModelCampaignState[] = [];
   for (const [i, c] of schedule.campaigns.entries()) {
     const { campaign } = await h.campaigns.createCampaign({
-      brandId: brands[c.brand].id, name: `model-${tag}-c${i}`, dailyLimitMicros: c.cap ?? undefined,
+      brandId: brands[c.brand].id,
+      name: `model-${tag}-c${i}`,
+      dailyLimitMicros: c.cap ?? undefined,
       schedule: c.scheduled ? allWeek(schedule.brands[c.brand].mover ? "UTC" : "") : undefined,
     });
     campaigns.push({
-      id: campaign!.id, brand: c.brand, enabled: true, cap: c.cap, scheduled: c.scheduled, scheduleVersion: campaign!.scheduleVersion,
+      id: campaign!.id,
+      brand: c.brand,
+      enabled: true,
+      cap: c.cap,
+      scheduled: c.scheduled,
+      scheduleVersion: campaign!.scheduleVersion,
       daypart: { asOf: 0, inWindow: true },
     });
   }
@@ -169,29 +189,46 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
         const eventId = `model-${tag}-${++spendN}`;
         const occurredAtMs = clock.now() + op.offsetMs;
         await sys.budgets[op.replica % sys.budgets.length].recordSpend({
-          eventId, brandId: brands[c.brand].id, campaignId: c.id, amountMicros: op.amount, occurredAt: timestampFromMs(occurredAtMs),
+          eventId,
+          brandId: brands[c.brand].id,
+          campaignId: c.id,
+          amountMicros: op.amount,
+          occurredAt: timestampFromMs(occurredAtMs),
         });
         spends.push({ brand: c.brand, campaignId: c.id, amount: op.amount, occurredAtMs });
         return;
       }
       case "limits": {
         const b = brands[op.brand];
-        const paths = [...("daily" in op ? ["daily_limit_micros"] : []), ...("monthly" in op ? ["monthly_limit_micros"] : [])];
+        const paths = [
+          ...("daily" in op ? ["daily_limit_micros"] : []),
+          ...("monthly" in op ? ["monthly_limit_micros"] : []),
+        ];
         if (paths.length === 0) return;
-        await h.budget.setBudget({ brandId: b.id, dailyLimitMicros: op.daily ?? undefined, monthlyLimitMicros: op.monthly ?? undefined, updateMask: { paths } });
+        await h.budget.setBudget({
+          brandId: b.id,
+          dailyLimitMicros: op.daily ?? undefined,
+          monthlyLimitMicros: op.monthly ?? undefined,
+          updateMask: { paths },
+        });
         if (op.daily !== undefined) b.daily = op.daily;
         if (op.monthly !== undefined) b.monthly = op.monthly;
         return;
       }
       case "cap": {
         const c = campaigns[op.campaign];
-        await sys.campaigns[0].updateCampaign({ campaign: { id: c.id, dailyLimitMicros: op.cap ?? undefined }, updateMask: { paths: ["daily_limit_micros"] } });
+        await sys.campaigns[0].updateCampaign({
+          campaign: { id: c.id, dailyLimitMicros: op.cap ?? undefined },
+          updateMask: { paths: ["daily_limit_micros"] },
+        });
         c.cap = op.cap;
         return;
       }
       case "enable": {
         const c = campaigns[op.campaign];
-        await (op.enabled ? sys.campaigns[1].resumeCampaign({ id: c.id }) : sys.campaigns[1].pauseCampaign({ id: c.id }));
+        await (op.enabled
+          ? sys.campaigns[1].resumeCampaign({ id: c.id })
+          : sys.campaigns[1].pauseCampaign({ id: c.id }));
         c.enabled = op.enabled;
         return;
       }
@@ -199,7 +236,11 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
         const c = campaigns[op.campaign];
         const asOf = (lastAsOf = Math.max(clock.now(), lastAsOf + 1));
         await sys.campaignClocks[op.replica % sys.campaignClocks.length].setDaypartState({
-          campaignId: c.id, inWindow: op.inWindow, asOfTime: timestampFromMs(asOf), sourceId: `model:${tag}`, scheduleVersion: c.scheduleVersion,
+          campaignId: c.id,
+          inWindow: op.inWindow,
+          asOfTime: timestampFromMs(asOf),
+          sourceId: `model:${tag}`,
+          scheduleVersion: c.scheduleVersion,
         });
         if (c.scheduled && asOf > c.daypart.asOf) c.daypart = { asOf, inWindow: op.inWindow };
         return;
@@ -211,7 +252,10 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
         await reset(op.brand, op.replica);
         return;
       case "zone": {
-        await h.brands.updateBrand({ brand: { id: brands[op.brand].id, timeZone: op.zone }, updateMask: { paths: ["time_zone"] } });
+        await h.brands.updateBrand({
+          brand: { id: brands[op.brand].id, timeZone: op.zone },
+          updateMask: { paths: ["time_zone"] },
+        });
         await reset(op.brand, 0); // the brand's event wakes its reset clock, which opens the day of the new zone
         return;
       }
@@ -222,13 +266,19 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
         if (last === 0) return;
         const m = await jsm.streams.getMessage(streams[op.stream], { seq: 1 + (op.pick % last) });
         if (m === null) return;
-        await jetstream(h.nc).publish(m.subject, m.data, { msgID: `redelivered-${tag}-${randomBytes(6).toString("hex")}` });
+        await jetstream(h.nc).publish(m.subject, m.data, {
+          msgID: `redelivered-${tag}-${randomBytes(6).toString("hex")}`,
+        });
         return;
       }
       case "reconcile": {
         // One brand's step of the reconciliation pass, as the worker's activity runs it.
         const { brand } = await h.brands.getBrand({ id: brands[op.brand].id });
-        await reconcileBrand({ budgetClock: h.budgetClock, campaignClock: sys.campaignClocks[op.replica % sys.campaignClocks.length] }, brand!, `model:${tag}`);
+        await reconcileBrand(
+          { budgetClock: h.budgetClock, campaignClock: sys.campaignClocks[op.replica % sys.campaignClocks.length] },
+          brand!,
+          `model:${tag}`,
+        );
         return;
       }
     }
@@ -240,14 +290,18 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
       } catch (err) {
         const e = ConnectError.from(err);
         if ((e.code === Code.Unavailable || e.code === Code.Aborted) && attempt < 5) continue;
-        problems.push(`${op.t} ${JSON.stringify(op, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))} failed: ${e.code} ${e.rawMessage}`);
+        problems.push(
+          `${op.t} ${JSON.stringify(op, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))} failed: ${e.code} ${e.rawMessage}`,
+        );
         return;
       }
     }
   };
-  await Promise.all(schedule.workers.map(async (ops) => {
-    for (const op of ops) await withRetry(op);
-  }));
+  await Promise.all(
+    schedule.workers.map(async (ops) => {
+      for (const op of ops) await withRetry(op);
+    }),
+  );
 
   // The end: the clock stops; the reset clock of each brand whose day (or zone) changed since its
   // last reset runs, as it would have at the midnight; every message is handled. A brand whose day
@@ -255,7 +309,8 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
   clock.freeze();
   for (const i of brands.keys()) {
     const { brand } = await h.brands.getBrand({ id: brands[i].id });
-    if (opened.get(i) !== `${brand!.timeZone} ${formatDate(periodsOf(clock.now(), brand!.timeZone).day)}`) await reset(i, i);
+    if (opened.get(i) !== `${brand!.timeZone} ${formatDate(periodsOf(clock.now(), brand!.timeZone).day)}`)
+      await reset(i, i);
   }
   await quiescent(sys);
 
@@ -267,28 +322,49 @@ export async function runModelSchedule(sys: ModelSystem, schedule: ModelSchedule
     const mine = spends.filter((s) => s.brand === i);
     const modelBrand = { zone, archived: false, dailyLimit: b.daily, monthlyLimit: b.monthly };
     for (const c of campaigns.filter((x) => x.brand === i)) {
-      const want = expectedServing(now, modelBrand, { enabled: c.enabled, inDaypart: c.scheduled ? c.daypart.inWindow : true, dailyCap: c.cap }, c.id, mine);
+      const want = expectedServing(
+        now,
+        modelBrand,
+        { enabled: c.enabled, inDaypart: c.scheduled ? c.daypart.inWindow : true, dailyCap: c.cap },
+        c.id,
+        mine,
+      );
       const got = (await sys.campaigns[0].getCampaign({ id: c.id })).campaign!;
       const gotReasons = got.pauseReasons.map(reasonName);
       if (!got.serving) paused[gotReasons.join("+")] = (paused[gotReasons.join("+")] ?? 0) + 1;
       if (got.serving !== want.serving || gotReasons.join() !== want.reasons.join()) {
-        problems.push(`campaign ${c.id} of brand ${i} (${zone}, today ${localDateOf(now, zone)}): holds ${got.serving ? "serving" : "paused"} [${gotReasons.join(",")}], `
-          + `the rules say ${want.serving ? "serving" : "paused"} [${want.reasons.join(",")}]`);
+        problems.push(
+          `campaign ${c.id} of brand ${i} (${zone}, today ${localDateOf(now, zone)}): holds ${got.serving ? "serving" : "paused"} [${gotReasons.join(",")}], ` +
+            `the rules say ${want.serving ? "serving" : "paused"} [${want.reasons.join(",")}]`,
+        );
       }
     }
     const today = localDateOf(now, zone);
     const daySpent = mine.filter((s) => localDateOf(s.occurredAtMs, zone) === today).reduce((t, s) => t + s.amount, 0n);
-    const monthSpent = mine.filter((s) => localDateOf(s.occurredAtMs, zone).slice(0, 7) === today.slice(0, 7)).reduce((t, s) => t + s.amount, 0n);
+    const monthSpent = mine
+      .filter((s) => localDateOf(s.occurredAtMs, zone).slice(0, 7) === today.slice(0, 7))
+      .reduce((t, s) => t + s.amount, 0n);
     const { status } = await sys.budgets[0].getBudgetStatus({ brandId: b.id });
-    for (const [what, p, spent, lim] of [["day", status?.day, daySpent, b.daily], ["month", status?.month, monthSpent, b.monthly]] as const) {
+    for (const [what, p, spent, lim] of [
+      ["day", status?.day, daySpent, b.daily],
+      ["month", status?.month, monthSpent, b.monthly],
+    ] as const) {
       const exhausted = lim !== null && spent >= lim;
       if (p?.spentMicros !== spent || p.exhausted !== exhausted || (p.limitMicros ?? null) !== lim) {
-        problems.push(`brand ${i} ${what}: the ledger says spent ${p?.spentMicros} of ${p?.limitMicros ?? "no limit"} exhausted ${p?.exhausted}, `
-          + `the model ${spent} of ${lim ?? "no limit"} exhausted ${exhausted}`);
+        problems.push(
+          `brand ${i} ${what}: the ledger says spent ${p?.spentMicros} of ${p?.limitMicros ?? "no limit"} exhausted ${p?.exhausted}, ` +
+            `the model ${spent} of ${lim ?? "no limit"} exhausted ${exhausted}`,
+        );
       }
     }
   }
-  return { divergences: problems, campaigns: campaigns.length, paused, spends: spends.length, ops: schedule.workers.reduce((n, w) => n + w.length, 0) };
+  return {
+    divergences: problems,
+    campaigns: campaigns.length,
+    paused,
+    spends: spends.length,
+    ops: schedule.workers.reduce((n, w) => n + w.length, 0),
+  };
 }
 
 /**
@@ -303,7 +379,10 @@ export async function quiescent(sys: ModelSystem, timeoutMs = 60_000): Promise<v
   let quietPolls = 0;
   while (quietPolls < 2) {
     if (Date.now() > deadline) throw new Error("the system did not become quiet");
-    let busy = (await h.budgetApp.relay.pending()) + (await h.campaignApp.relay.pending()) + ((await h.brandApp.relay?.pending()) ?? 0);
+    let busy =
+      (await h.budgetApp.relay.pending()) +
+      (await h.campaignApp.relay.pending()) +
+      ((await h.brandApp.relay?.pending()) ?? 0);
     for (const stream of [h.budgetStream, h.brandStream, h.campaignStream]) {
       for await (const c of jsm.consumers.list(stream)) busy += c.num_pending + c.num_ack_pending;
     }

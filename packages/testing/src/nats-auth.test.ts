@@ -16,10 +16,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeys, PermissionViolationError, type NatsConnection } from "@nats-io/transport-node";
 import { createLogger, DurableConsumer, ensureStream, EnvReader, readNatsAuth } from "@adbudget/kit";
-import { natsAuthorization, natsWorkloadPermissions, readSystemTopology, type SystemTopology, type Workload as NatsWorkload } from "@adbudget/topology";
+import {
+  natsAuthorization,
+  natsWorkloadPermissions,
+  readSystemTopology,
+  type SystemTopology,
+  type Workload as NatsWorkload,
+} from "@adbudget/topology";
 import { daypartWorkflowId, resetWorkflowId } from "@adbudget/workflows";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { WatchEventType, type WatchCampaignsResponse } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import {
+  WatchEventType,
+  type WatchCampaignsResponse,
+} from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { eventually } from "./calls.js";
 import { startClocks, type ClocksHarness } from "./clocks.js";
@@ -30,11 +39,20 @@ const tag = `na${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 const TAG = tag.toUpperCase();
 /** The names startSystemInProcess gives a system with this tag; the durable consumers keep their defaults. */
 const system: SystemTopology = readSystemTopology(
-  new EnvReader({ EVENT_SUBJECT_PREFIX: tag, BRAND_STREAM: `${TAG}_BRAND`, BUDGET_STREAM: `${TAG}_BUDGET`, CAMPAIGN_STREAM: `${TAG}_CAMPAIGN` }),
+  new EnvReader({
+    EVENT_SUBJECT_PREFIX: tag,
+    BRAND_STREAM: `${TAG}_BRAND`,
+    BUDGET_STREAM: `${TAG}_BUDGET`,
+    CAMPAIGN_STREAM: `${TAG}_CAMPAIGN`,
+  }),
 );
 /** The stream and durable names the test refers to. */
 const topology = {
-  streams: { brand: system.streams.brand.name, budget: system.streams.budget.name, campaign: system.streams.campaign.name },
+  streams: {
+    brand: system.streams.brand.name,
+    budget: system.streams.budget.name,
+    campaign: system.streams.campaign.name,
+  },
   consumers: {
     campaignBudget: system.consumers.campaign["budget-events"].durable,
     campaignBrand: system.consumers.campaign["brand-events"].durable,
@@ -73,7 +91,14 @@ beforeAll(async () => {
         campaign: { password: passwords.campaign },
         clocks: { nkey: clocksKey.getPublicKey() },
       },
-      extraUsers: [{ user: "admin", password: passwords.admin, description: "the test harness", permissions: { publish: [">"], subscribe: [">"] } }],
+      extraUsers: [
+        {
+          user: "admin",
+          password: passwords.admin,
+          description: "the test harness",
+          permissions: { publish: [">"], subscribe: [">"] },
+        },
+      ],
     }),
   });
   h = await startClocks({
@@ -118,18 +143,22 @@ async function violation(op: Promise<unknown>): Promise<{ operation: string; sub
 }
 
 /** The permission violation that closed a subscription (it never receives anything). */
-async function refusedSubscription(nc: NatsConnection, subject: string): Promise<{ operation: string; subject: string }> {
+async function refusedSubscription(
+  nc: NatsConnection,
+  subject: string,
+): Promise<{ operation: string; subject: string }> {
   const sub = nc.subscribe(subject);
   const closed = await Promise.race([sub.closed, new Promise<string>((r) => setTimeout(() => r("still open"), 5000))]);
-  if (!(closed instanceof PermissionViolationError)) throw new Error(`subscription to ${subject} was not refused (${String(closed)})`);
+  if (!(closed instanceof PermissionViolationError))
+    throw new Error(`subscription to ${subject} was not refused (${String(closed)})`);
   return { operation: closed.operation, subject: closed.subject };
 }
 
 /** `Publish|Subscription Violation` lines of the server's log, as "user operation subject" (the nkey user: "clocks"). */
 function loggedViolations(): string[] {
-  return [...server.output().matchAll(/(Publish|Subscription) Violation - (?:User|Nkey) "([^"]+)", Subject "([^"]+)"/g)].map(
-    (m) => `${m[2] === clocksKey.getPublicKey() ? "clocks" : m[2]} ${m[1]} ${m[3]}`,
-  );
+  return [
+    ...server.output().matchAll(/(Publish|Subscription) Violation - (?:User|Nkey) "([^"]+)", Subject "([^"]+)"/g),
+  ].map((m) => `${m[2] === clocksKey.getPublicKey() ? "clocks" : m[2]} ${m[1]} ${m[3]}`);
 }
 
 function watch(brandId: string) {
@@ -142,7 +171,13 @@ function watch(brandId: string) {
       if (!abort.signal.aborted) throw err;
     }
   })();
-  return { seen, stop: async () => { abort.abort(); await done; } };
+  return {
+    seen,
+    stop: async () => {
+      abort.abort();
+      await done;
+    },
+  };
 }
 
 const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7] as DayOfWeek[];
@@ -166,27 +201,63 @@ describe("NATS with one user per workload", () => {
 
     // Budget (its relay publishes budget.exhausted) -> campaign (its durable consumer) -> pause.
     await s.budget.recordSpend({ eventId: `${tag}-1`, brandId, campaignId: always!.id, amountMicros: 6_000_000n });
-    const spent = await s.budget.recordSpend({ eventId: `${tag}-2`, brandId, campaignId: office!.id, amountMicros: 5_000_000n });
+    const spent = await s.budget.recordSpend({
+      eventId: `${tag}-2`,
+      brandId,
+      campaignId: office!.id,
+      amountMicros: 5_000_000n,
+    });
     expect(spent.status?.day?.exhausted).toBe(true);
-    await eventually(async () => {
-      const { campaigns } = await s.campaigns.listCampaigns({ brandId });
-      return campaigns.length === 2 && campaigns.every((c) => !c.serving && c.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED));
-    }, 20_000, "campaigns paused by the budget event");
+    await eventually(
+      async () => {
+        const { campaigns } = await s.campaigns.listCampaigns({ brandId });
+        return (
+          campaigns.length === 2 &&
+          campaigns.every((c) => !c.serving && c.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED))
+        );
+      },
+      20_000,
+      "campaigns paused by the budget event",
+    );
     // Campaign (its relay publishes campaign.state) -> the watch stream.
-    await eventually(async () => w.seen.filter((m) => m.type === WatchEventType.CHANGED && m.change?.cause === "budget.exhausted").length === 2, 10_000, "watch shows the pauses");
+    await eventually(
+      async () =>
+        w.seen.filter((m) => m.type === WatchEventType.CHANGED && m.change?.cause === "budget.exhausted").length === 2,
+      10_000,
+      "watch shows the pauses",
+    );
     await w.stop();
 
     // Brand (its relay publishes brand.changed) -> campaign (its other durable consumer).
     await s.brands.archiveBrand({ id: brandId });
-    await eventually(async () => {
-      const { campaigns } = await s.campaigns.listCampaigns({ brandId });
-      return campaigns.every((c) => c.pauseReasons.includes(PauseReason.BRAND_ARCHIVED));
-    }, 20_000, "campaigns paused by the brand archive");
+    await eventually(
+      async () => {
+        const { campaigns } = await s.campaigns.listCampaigns({ brandId });
+        return campaigns.every((c) => c.pauseReasons.includes(PauseReason.BRAND_ARCHIVED));
+      },
+      20_000,
+      "campaigns paused by the brand archive",
+    );
 
     // Clocks: started from the brand event (budget-reset) and the campaign event (daypart).
-    const started = (id: string) => h.worker.client.workflow.getHandle(id).describe().then(() => true, () => false);
-    await eventually(() => started(resetWorkflowId(brandId)), 20_000, "budget-reset workflow started from brand.changed");
-    await eventually(() => started(daypartWorkflowId(office!.id)), 20_000, "campaign-daypart workflow started from campaign.state");
+    const started = (id: string) =>
+      h.worker.client.workflow
+        .getHandle(id)
+        .describe()
+        .then(
+          () => true,
+          () => false,
+        );
+    await eventually(
+      () => started(resetWorkflowId(brandId)),
+      20_000,
+      "budget-reset workflow started from brand.changed",
+    );
+    await eventually(
+      () => started(daypartWorkflowId(office!.id)),
+      20_000,
+      "campaign-daypart workflow started from campaign.state",
+    );
 
     // Every durable consumer pulled and acked everything of its stream, under its workload's user.
     const jsm = await jetstreamManager(s.nc);
@@ -196,18 +267,27 @@ describe("NATS with one user per workload", () => {
       [topology.streams.brand, topology.consumers.clocksBrand],
       [topology.streams.campaign, topology.consumers.clocksCampaign],
     ];
-    await eventually(async () => {
-      for (const [stream, durable] of consumers) {
-        const info = await jsm.consumers.info(stream, durable);
-        if (info.num_pending !== 0 || info.num_ack_pending !== 0 || info.ack_floor.stream_seq === 0) return false;
-      }
-      return true;
-    }, 20_000, "every consumer acked its stream");
-    for (const stream of Object.values(topology.streams)) expect((await jsm.streams.info(stream)).state.messages).toBeGreaterThan(0);
+    await eventually(
+      async () => {
+        for (const [stream, durable] of consumers) {
+          const info = await jsm.consumers.info(stream, durable);
+          if (info.num_pending !== 0 || info.num_ack_pending !== 0 || info.ack_floor.stream_seq === 0) return false;
+        }
+        return true;
+      },
+      20_000,
+      "every consumer acked its stream",
+    );
+    for (const stream of Object.values(topology.streams))
+      expect((await jsm.streams.info(stream)).state.messages).toBeGreaterThan(0);
 
     // Who is who: each process's connection is its own user (the monitoring endpoint says so).
-    const connz = (await (await fetch(`${server.monitorUrl}/connz?auth=true`)).json()) as { connections: { name?: string; authorized_user?: string }[] };
-    const users = Object.fromEntries(connz.connections.filter((c) => c.name?.startsWith("adbudget-")).map((c) => [c.name, c.authorized_user]));
+    const connz = (await (await fetch(`${server.monitorUrl}/connz?auth=true`)).json()) as {
+      connections: { name?: string; authorized_user?: string }[];
+    };
+    const users = Object.fromEntries(
+      connz.connections.filter((c) => c.name?.startsWith("adbudget-")).map((c) => [c.name, c.authorized_user]),
+    );
     expect(users).toEqual({
       "adbudget-brand": "brand",
       "adbudget-budget": "budget",
@@ -243,7 +323,12 @@ describe("NATS with one user per workload", () => {
       }
     })().catch(() => undefined);
     await eventually(async () => subscribed, 10_000, "the alert stream is subscribed");
-    await s.budget.recordSpend({ eventId: `${tag}-alert`, brandId, campaignId: campaign!.id, amountMicros: 6_000_000n });
+    await s.budget.recordSpend({
+      eventId: `${tag}-alert`,
+      brandId,
+      campaignId: campaign!.id,
+      amountMicros: 6_000_000n,
+    });
     await eventually(async () => heard.length === 1, 10_000, "the watcher heard the 50% alert");
     expect(heard).toEqual([50]);
     abort.abort();
@@ -253,7 +338,9 @@ describe("NATS with one user per workload", () => {
 
   it("a workload cannot publish another workload's events", async () => {
     const jsm = await jetstreamManager(h.system.nc);
-    const before = await Promise.all(Object.values(topology.streams).map(async (s) => (await jsm.streams.info(s)).state.messages));
+    const before = await Promise.all(
+      Object.values(topology.streams).map(async (s) => (await jsm.streams.info(s)).state.messages),
+    );
     const forged: [NatsWorkload, string][] = [
       ["budget", `${tag}.campaign.state.x`],
       ["budget", `${tag}.brand.changed.x`],
@@ -266,22 +353,36 @@ describe("NATS with one user per workload", () => {
     for (const [workload, subject] of forged) {
       const nc = await connectAs(workload);
       try {
-        expect(await violation(jetstream(nc).publish(subject, new Uint8Array([1]), { timeout: 5000 })), `${workload} -> ${subject}`).toEqual({ operation: "publish", subject });
+        expect(
+          await violation(jetstream(nc).publish(subject, new Uint8Array([1]), { timeout: 5000 })),
+          `${workload} -> ${subject}`,
+        ).toEqual({ operation: "publish", subject });
       } finally {
         await nc.close();
       }
     }
-    const after = await Promise.all(Object.values(topology.streams).map(async (s) => (await jsm.streams.info(s)).state.messages));
+    const after = await Promise.all(
+      Object.values(topology.streams).map(async (s) => (await jsm.streams.info(s)).state.messages),
+    );
     expect(after).toEqual(before);
     // The server logged each refusal with the user (what the first test reads its log for).
-    await eventually(async () => {
-      const logged = loggedViolations();
-      return logged.includes(`budget Publish ${tag}.campaign.state.x`) && logged.includes(`clocks Publish ${tag}.brand.changed.x`);
-    }, 5000, "the refusals in the server's log");
+    await eventually(
+      async () => {
+        const logged = loggedViolations();
+        return (
+          logged.includes(`budget Publish ${tag}.campaign.state.x`) &&
+          logged.includes(`clocks Publish ${tag}.brand.changed.x`)
+        );
+      },
+      5000,
+      "the refusals in the server's log",
+    );
 
     // The same users publish their own events (what the relays do).
     const budget = await connectAs("budget");
-    expect((await jetstream(budget).publish(`${tag}.budget.exhausted.own`, new Uint8Array([1]), { timeout: 5000 })).stream).toBe(topology.streams.budget);
+    expect(
+      (await jetstream(budget).publish(`${tag}.budget.exhausted.own`, new Uint8Array([1]), { timeout: 5000 })).stream,
+    ).toBe(topology.streams.budget);
     await budget.close();
   });
 
@@ -302,7 +403,10 @@ describe("NATS with one user per workload", () => {
     for (const [workload, subject] of refused) {
       const nc = await connectAs(workload);
       try {
-        expect(await refusedSubscription(nc, subject), `${workload} subscribing ${subject}`).toEqual({ operation: "subscription", subject });
+        expect(await refusedSubscription(nc, subject), `${workload} subscribing ${subject}`).toEqual({
+          operation: "subscription",
+          subject,
+        });
       } finally {
         await nc.close();
       }
@@ -322,20 +426,44 @@ describe("NATS with one user per workload", () => {
       expect((await violation(jetstream(campaign).consumers.get(streams.brand, consumers.clocksBrand))).subject).toBe(
         `$JS.API.CONSUMER.INFO.${streams.brand}.${consumers.clocksBrand}`,
       );
-      expect((await violation(budgetJsm.consumers.add(streams.campaign, { durable_name: "spy", ack_policy: AckPolicy.Explicit, filter_subject: `${tag}.campaign.>` }))).subject).toBe(
-        `$JS.API.CONSUMER.CREATE.${streams.campaign}.spy.${tag}.campaign.>`,
-      );
-      expect((await violation(campaignJsm.consumers.add(streams.budget, { durable_name: "other", ack_policy: AckPolicy.Explicit, filter_subject: `${tag}.budget.>` }))).subject).toBe(
-        `$JS.API.CONSUMER.CREATE.${streams.budget}.other.${tag}.budget.>`,
-      );
+      expect(
+        (
+          await violation(
+            budgetJsm.consumers.add(streams.campaign, {
+              durable_name: "spy",
+              ack_policy: AckPolicy.Explicit,
+              filter_subject: `${tag}.campaign.>`,
+            }),
+          )
+        ).subject,
+      ).toBe(`$JS.API.CONSUMER.CREATE.${streams.campaign}.spy.${tag}.campaign.>`);
+      expect(
+        (
+          await violation(
+            campaignJsm.consumers.add(streams.budget, {
+              durable_name: "other",
+              ack_policy: AckPolicy.Explicit,
+              filter_subject: `${tag}.budget.>`,
+            }),
+          )
+        ).subject,
+      ).toBe(`$JS.API.CONSUMER.CREATE.${streams.budget}.other.${tag}.budget.>`);
       // Delete or purge streams (even its own), delete consumers, create other streams.
-      expect((await violation(campaignJsm.streams.delete(streams.budget))).subject).toBe(`$JS.API.STREAM.DELETE.${streams.budget}`);
-      expect((await violation(campaignJsm.streams.purge(streams.campaign))).subject).toBe(`$JS.API.STREAM.PURGE.${streams.campaign}`);
+      expect((await violation(campaignJsm.streams.delete(streams.budget))).subject).toBe(
+        `$JS.API.STREAM.DELETE.${streams.budget}`,
+      );
+      expect((await violation(campaignJsm.streams.purge(streams.campaign))).subject).toBe(
+        `$JS.API.STREAM.PURGE.${streams.campaign}`,
+      );
       expect((await violation(campaignJsm.consumers.delete(streams.budget, consumers.campaignBudget))).subject).toBe(
         `$JS.API.CONSUMER.DELETE.${streams.budget}.${consumers.campaignBudget}`,
       );
-      expect((await violation(brandJsm.streams.add({ name: `${TAG}_OTHER`, subjects: [`${tag}.other.>`] }))).subject).toBe(`$JS.API.STREAM.CREATE.${TAG}_OTHER`);
-      expect((await violation(brandJsm.streams.info(streams.campaign))).subject).toBe(`$JS.API.STREAM.INFO.${streams.campaign}`);
+      expect(
+        (await violation(brandJsm.streams.add({ name: `${TAG}_OTHER`, subjects: [`${tag}.other.>`] }))).subject,
+      ).toBe(`$JS.API.STREAM.CREATE.${TAG}_OTHER`);
+      expect((await violation(brandJsm.streams.info(streams.campaign))).subject).toBe(
+        `$JS.API.STREAM.INFO.${streams.campaign}`,
+      );
     } finally {
       await Promise.all([campaign.close(), budget.close(), brand.close()]);
     }
@@ -388,7 +516,10 @@ describe("NATS_CREDS_FILE: decentralized auth, the same permissions in user JWTs
     try {
       // What the budget service's outbox relay does: its stream if missing, its event by JetStream.
       await ensureStream(budget, streams.budget, [`${tag}.budget.>`]);
-      const ack = await jetstream(budget).publish(`${tag}.budget.exhausted.b1`, new Uint8Array([1]), { msgID: "e1", timeout: 5000 });
+      const ack = await jetstream(budget).publish(`${tag}.budget.exhausted.b1`, new Uint8Array([1]), {
+        msgID: "e1",
+        timeout: 5000,
+      });
       expect(ack).toMatchObject({ stream: streams.budget, seq: 1 });
       // What the campaign service's consumer does: its durable consumer, pulled and acked.
       const got: string[] = [];
@@ -404,21 +535,39 @@ describe("NATS_CREDS_FILE: decentralized auth, the same permissions in user JWTs
       await eventually(async () => got.length === 1, 10_000, "the event consumed");
       await consumer.stop();
       expect(got).toEqual([`${tag}.budget.exhausted.b1`]);
-      await eventually(async () => {
-        const info = await (await jetstreamManager(campaign)).consumers.info(streams.budget, consumers.campaignBudget);
-        return info.ack_floor.stream_seq === 1 && info.num_ack_pending === 0;
-      }, 5000, "the ack");
+      await eventually(
+        async () => {
+          const info = await (
+            await jetstreamManager(campaign)
+          ).consumers.info(streams.budget, consumers.campaignBudget);
+          return info.ack_floor.stream_seq === 1 && info.num_ack_pending === 0;
+        },
+        5000,
+        "the ack",
+      );
       // And the refusals of the server-config users hold for JWT users as well.
-      expect(await violation(jetstream(budget).publish(`${tag}.campaign.state.x`, new Uint8Array([1]), { timeout: 5000 }))).toEqual({
+      expect(
+        await violation(jetstream(budget).publish(`${tag}.campaign.state.x`, new Uint8Array([1]), { timeout: 5000 })),
+      ).toEqual({
         operation: "publish",
         subject: `${tag}.campaign.state.x`,
       });
-      expect(await violation(jetstream(campaign).publish(`${tag}.budget.exhausted.b1`, new Uint8Array([1]), { timeout: 5000 }))).toEqual({
+      expect(
+        await violation(
+          jetstream(campaign).publish(`${tag}.budget.exhausted.b1`, new Uint8Array([1]), { timeout: 5000 }),
+        ),
+      ).toEqual({
         operation: "publish",
         subject: `${tag}.budget.exhausted.b1`,
       });
-      expect(await refusedSubscription(campaign, `${tag}.budget.>`)).toEqual({ operation: "subscription", subject: `${tag}.budget.>` });
-      expect(await refusedSubscription(budget, "_INBOX.campaign.>")).toEqual({ operation: "subscription", subject: "_INBOX.campaign.>" });
+      expect(await refusedSubscription(campaign, `${tag}.budget.>`)).toEqual({
+        operation: "subscription",
+        subject: `${tag}.budget.>`,
+      });
+      expect(await refusedSubscription(budget, "_INBOX.campaign.>")).toEqual({
+        operation: "subscription",
+        subject: "_INBOX.campaign.>",
+      });
     } finally {
       await Promise.all([budget.close(), campaign.close()]);
     }

@@ -21,7 +21,14 @@ const b64url = (x: string | Uint8Array) => Buffer.from(x).toString("base64url");
 function jwt(issuer: KeyPair, subject: KeyPair, name: string, nats: Record<string, unknown>): string {
   const header = b64url(JSON.stringify({ typ: "JWT", alg: "ed25519-nkey" }));
   const claims = b64url(
-    JSON.stringify({ jti: b64url(nkeys.createUser().getPublicKey()), iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub: subject.getPublicKey(), nats: { ...nats, version: 2 } }),
+    JSON.stringify({
+      jti: b64url(nkeys.createUser().getPublicKey()),
+      iat: Math.floor(Date.now() / 1000),
+      iss: issuer.getPublicKey(),
+      name,
+      sub: subject.getPublicKey(),
+      nats: { ...nats, version: 2 },
+    }),
   );
   return `${header}.${claims}.${b64url(issuer.sign(new TextEncoder().encode(`${header}.${claims}`)))}`;
 }
@@ -33,13 +40,18 @@ export function natsOperator(): NatsOperator {
   const unlimited = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
   const accounts = {
     [system.getPublicKey()]: jwt(operator, system, "SYS", { type: "account", limits: unlimited }),
-    [app.getPublicKey()]: jwt(operator, app, "ADBUDGET", { type: "account", limits: { ...unlimited, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 } }),
+    [app.getPublicKey()]: jwt(operator, app, "ADBUDGET", {
+      type: "account",
+      limits: { ...unlimited, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
+    }),
   };
   const config = [
     `operator: ${jwt(operator, operator, "test-operator", { type: "operator" })}`,
     `system_account: ${system.getPublicKey()}`,
     "resolver: MEMORY",
-    `resolver_preload: {\n${Object.entries(accounts).map(([k, v]) => `  ${k}: ${v}`).join("\n")}\n}`,
+    `resolver_preload: {\n${Object.entries(accounts)
+      .map(([k, v]) => `  ${k}: ${v}`)
+      .join("\n")}\n}`,
     "",
   ].join("\n");
   return {

@@ -29,7 +29,9 @@ export interface NatsServerProcess {
  * With `monitor`, its HTTP monitoring on another free port. `stop()` kills it and removes its
  * directory.
  */
-export async function startNatsServer(options: { config?: string; env?: Record<string, string>; monitor?: boolean } = {}): Promise<NatsServerProcess> {
+export async function startNatsServer(
+  options: { config?: string; env?: Record<string, string>; monitor?: boolean } = {},
+): Promise<NatsServerProcess> {
   const dir = await mkdtemp(join(tmpdir(), "adbudget-nats-"));
   const port = await freePort();
   const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "js")];
@@ -40,7 +42,10 @@ export async function startNatsServer(options: { config?: string; env?: Record<s
   const monitorPort = options.monitor ? await freePort() : undefined;
   if (monitorPort !== undefined) args.push("-m", String(monitorPort));
   let out = "";
-  const child: ChildProcess = spawn(natsServerBinary(), args, { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(natsServerBinary(), args, {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
   child.stderr!.on("data", (b: Buffer) => (out += b.toString()));
   const stop = async () => {

@@ -49,8 +49,14 @@ export interface ModelSpend {
 }
 
 export type ModelReason =
-  | "PAUSED_BY_USER" | "OUTSIDE_DAYPART" | "DAILY_BUDGET_EXHAUSTED" | "MONTHLY_BUDGET_EXHAUSTED" | "BRAND_ARCHIVED"
-  | "NOT_STARTED" | "ENDED" | "CAMPAIGN_BUDGET_EXHAUSTED";
+  | "PAUSED_BY_USER"
+  | "OUTSIDE_DAYPART"
+  | "DAILY_BUDGET_EXHAUSTED"
+  | "MONTHLY_BUDGET_EXHAUSTED"
+  | "BRAND_ARCHIVED"
+  | "NOT_STARTED"
+  | "ENDED"
+  | "CAMPAIGN_BUDGET_EXHAUSTED";
 
 export interface ModelState {
   serving: boolean;
@@ -64,13 +70,24 @@ export function localParts(instant: number, zone: string): { date: string; weekd
   let f = dateFormats.get(zone);
   if (f === undefined) {
     f = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", weekday: "short", hourCycle: "h23",
+      timeZone: zone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      weekday: "short",
+      hourCycle: "h23",
     });
     dateFormats.set(zone, f);
   }
   const parts = Object.fromEntries(f.formatToParts(instant).map((p) => [p.type, p.value]));
   const weekday = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(parts.weekday ?? "") + 1;
-  return { date: `${parts.year}-${parts.month}-${parts.day}`, weekday, minute: Number(parts.hour) * 60 + Number(parts.minute) };
+  return {
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    weekday,
+    minute: Number(parts.hour) * 60 + Number(parts.minute),
+  };
 }
 
 /** The local date of an instant. */
@@ -103,7 +120,13 @@ export function insideWindows(instant: number, windows: ModelWindow[], zone: str
  * instant), the campaign's own spend today against its cap, its flight, its windows, its user
  * intent and its brand's archive.
  */
-export function expectedServing(now: number, brand: ModelBrand, campaign: ModelCampaign, campaignId: string, spend: Iterable<ModelSpend>): ModelState {
+export function expectedServing(
+  now: number,
+  brand: ModelBrand,
+  campaign: ModelCampaign,
+  campaignId: string,
+  spend: Iterable<ModelSpend>,
+): ModelState {
   const today = localDateOf(now, brand.zone);
   const month = today.slice(0, 7);
   let day = 0n;
@@ -116,7 +139,8 @@ export function expectedServing(now: number, brand: ModelBrand, campaign: ModelC
     day += s.amount;
     if (s.campaignId === campaignId) own += s.amount;
   }
-  const inDaypart = campaign.inDaypart ?? insideWindows(now, campaign.windows ?? [], campaign.windowsZone || brand.zone);
+  const inDaypart =
+    campaign.inDaypart ?? insideWindows(now, campaign.windows ?? [], campaign.windowsZone || brand.zone);
   const reasons: ModelReason[] = [];
   if (!campaign.enabled) reasons.push("PAUSED_BY_USER");
   if (!inDaypart) reasons.push("OUTSIDE_DAYPART");

@@ -31,9 +31,25 @@ async function startOnce(): Promise<{ server: DevServer } | { error: string; exi
   const [port, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const child: ChildProcess = spawn(
     temporalBinary(),
-    ["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", String(port), "--http-port", String(httpPort),
-      "--metrics-port", String(metricsPort), "--log-level", "error",
-      "--search-attribute", "BrandId=Keyword", "--search-attribute", "CampaignId=Keyword"],
+    [
+      "server",
+      "start-dev",
+      "--headless",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--http-port",
+      String(httpPort),
+      "--metrics-port",
+      String(metricsPort),
+      "--log-level",
+      "error",
+      "--search-attribute",
+      "BrandId=Keyword",
+      "--search-attribute",
+      "CampaignId=Keyword",
+    ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
   const address = `127.0.0.1:${port}`;

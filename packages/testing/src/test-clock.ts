@@ -25,7 +25,12 @@ export function testZone(): string {
  */
 export function offsetToLocalTime(zone: string, hour: number, afterMs = 0): number {
   const base = testBaseNow();
-  const fmt = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", hour: "numeric", minute: "numeric" });
+  const fmt = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    hour: "numeric",
+    minute: "numeric",
+  });
   const start = Math.ceil(base / 60_000) * 60_000;
   for (let t = start; t < base + 48 * 3_600_000; t += 60_000) {
     const parts = fmt.formatToParts(t);

@@ -7,10 +7,14 @@ import { join } from "node:path";
  */
 export function toolBinary(name: string): string {
   const candidates = [
-    ...(process.env.PATH ?? "").split(":").filter(Boolean).map((d) => join(d, name)),
+    ...(process.env.PATH ?? "")
+      .split(":")
+      .filter(Boolean)
+      .map((d) => join(d, name)),
     join(process.env.GOPATH ?? join(process.env.HOME ?? "/root", "go"), "bin", name),
   ];
   const found = candidates.find((c) => existsSync(c));
-  if (found === undefined) throw new Error(`${name} not found on PATH or in $GOPATH/bin: npm test builds it (go install)`);
+  if (found === undefined)
+    throw new Error(`${name} not found on PATH or in $GOPATH/bin: npm test builds it (go install)`);
   return found;
 }

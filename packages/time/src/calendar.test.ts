@@ -30,11 +30,15 @@ describe("addDays in years 0-99 and around them", () => {
   it("agrees with millisecond arithmetic on ISO instants for years 1-2102", () => {
     const day = 86_400_000;
     fc.assert(
-      fc.property(fc.integer({ min: Date.parse("0003-01-01T00:00:00Z"), max: Date.parse("2100-01-01T00:00:00Z") }), fc.integer({ min: -800, max: 800 }), (t, n) => {
-        const from = new Date(t - (((t % day) + day) % day)).toISOString().slice(0, 10);
-        const want = new Date(Date.parse(`${from}T00:00:00Z`) + n * day).toISOString().slice(0, 10);
-        expect(formatDate(addDays(parseDate(from), n))).toBe(want);
-      }),
+      fc.property(
+        fc.integer({ min: Date.parse("0003-01-01T00:00:00Z"), max: Date.parse("2100-01-01T00:00:00Z") }),
+        fc.integer({ min: -800, max: 800 }),
+        (t, n) => {
+          const from = new Date(t - (((t % day) + day) % day)).toISOString().slice(0, 10);
+          const want = new Date(Date.parse(`${from}T00:00:00Z`) + n * day).toISOString().slice(0, 10);
+          expect(formatDate(addDays(parseDate(from), n))).toBe(want);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -65,7 +65,12 @@ export function periodsOf(instant: number, zone: string): { day: CalendarDate; m
     for (const s of spans) if (instant >= s.from && instant < s.to) return s;
   }
   const day = localDate(instant, zone);
-  const span: DaySpan = { from: startOfDay(day, zone), to: nextDayStart(instant, zone).at, day, month: monthStart(day) };
+  const span: DaySpan = {
+    from: startOfDay(day, zone),
+    to: nextDayStart(instant, zone).at,
+    day,
+    month: monthStart(day),
+  };
   const list = spans ?? [];
   list.unshift(span);
   if (list.length > 4) list.pop();

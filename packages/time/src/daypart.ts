@@ -172,7 +172,8 @@ function occurrences(windows: readonly DaypartWindow[], d: CalendarDate, zone: s
  */
 export function isInside(instant: number, windows: readonly DaypartWindow[], zone: string): boolean {
   if (windows.length === 0) return true;
-  const holds = (d: CalendarDate) => occurrences(windows, d, zone).some(([from, to]) => instant >= from && instant < to);
+  const holds = (d: CalendarDate) =>
+    occurrences(windows, d, zone).some(([from, to]) => instant >= from && instant < to);
   const today = localDate(instant, zone);
   if (holds(addDays(today, -1)) || holds(today)) return true;
   for (let d = addDays(today, 1); startOfDay(d, zone) <= instant; d = addDays(d, 1)) if (holds(d)) return true;

@@ -47,7 +47,8 @@ export function flightInstants(flight: Flight, zone: string): { startsAt?: numbe
  */
 export function flightPhase(instant: number, flight: Flight, zone: string): FlightPhase {
   const { startsAt, endsAt } = flightInstants(flight, zone);
-  if (endsAt !== undefined && instant >= endsAt && (startsAt === undefined || instant >= startsAt)) return FlightPhase.AFTER;
+  if (endsAt !== undefined && instant >= endsAt && (startsAt === undefined || instant >= startsAt))
+    return FlightPhase.AFTER;
   if (startsAt !== undefined && instant < startsAt) return FlightPhase.BEFORE;
   if (endsAt !== undefined && instant >= endsAt) return FlightPhase.AFTER;
   return FlightPhase.DURING;

@@ -12,7 +12,16 @@
 
 /** The areas of region zones: the continents and oceans of tzdata's Area/Location names. */
 export const ZONE_AREAS: readonly string[] = [
-  "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific",
+  "Africa",
+  "America",
+  "Antarctica",
+  "Arctic",
+  "Asia",
+  "Atlantic",
+  "Australia",
+  "Europe",
+  "Indian",
+  "Pacific",
 ];
 
 /** A zone name as checked: the spelling to store, or why it is refused (a sentence for callers). */
@@ -41,10 +50,15 @@ export function checkRegionZone(name: string): ZoneCheck {
     return { zone: listed ?? (/^[A-Z]/.test(name) ? name : resolved) };
   }
   if (isRegion) return { refused: `${shown} is not in the IANA time zone database this server knows: use ${EXAMPLES}` };
-  const suggestion = resolved === "UTC" ? ' (did you mean "UTC"?)'
-    : resolved !== undefined && area !== undefined && isRegionName(resolved) ? ` (did you mean ${JSON.stringify(resolved)}?)` : "";
+  const suggestion =
+    resolved === "UTC"
+      ? ' (did you mean "UTC"?)'
+      : resolved !== undefined && area !== undefined && isRegionName(resolved)
+        ? ` (did you mean ${JSON.stringify(resolved)}?)`
+        : "";
   return {
-    refused: `${shown} is not a region time zone${suggestion}: use ${EXAMPLES} ` +
+    refused:
+      `${shown} is not a region time zone${suggestion}: use ${EXAMPLES} ` +
       "(abbreviations, fixed offsets like +05:00 or Etc/GMT+5 and legacy names like US/Eastern are refused)",
   };
 }

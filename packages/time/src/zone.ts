@@ -63,14 +63,30 @@ export function wallTime(instant: number, zone: string): WallTime {
   let bc = false;
   for (const p of formatter(zone).formatToParts(instant)) {
     switch (p.type) {
-      case "year": out.year = Number(p.value); break;
-      case "month": out.month = Number(p.value); break;
-      case "day": out.day = Number(p.value); break;
-      case "hour": out.hour = Number(p.value); break;
-      case "minute": out.minute = Number(p.value); break;
-      case "second": out.second = Number(p.value); break;
-      case "weekday": out.weekday = WEEKDAYS[p.value] ?? 0; break;
-      case "era": bc = p.value === "BC" || p.value === "B"; break;
+      case "year":
+        out.year = Number(p.value);
+        break;
+      case "month":
+        out.month = Number(p.value);
+        break;
+      case "day":
+        out.day = Number(p.value);
+        break;
+      case "hour":
+        out.hour = Number(p.value);
+        break;
+      case "minute":
+        out.minute = Number(p.value);
+        break;
+      case "second":
+        out.second = Number(p.value);
+        break;
+      case "weekday":
+        out.weekday = WEEKDAYS[p.value] ?? 0;
+        break;
+      case "era":
+        bc = p.value === "BC" || p.value === "B";
+        break;
     }
   }
   if (bc) out.year = 1 - out.year;
@@ -111,7 +127,9 @@ function mod(a: number, b: number): number {
 }
 
 /** Milliseconds of a wall time read as if it were UTC (the "local epoch"). */
-export function wallToUtcMs(w: Omit<CalendarDate, never> & { hour?: number; minute?: number; second?: number }): number {
+export function wallToUtcMs(
+  w: Omit<CalendarDate, never> & { hour?: number; minute?: number; second?: number },
+): number {
   return utcMs(w.year, w.month, w.day, w.hour ?? 0, w.minute ?? 0, w.second ?? 0);
 }
 
@@ -122,7 +140,10 @@ const DAY_MS = 86_400_000;
  * time that does not exist (spring forward) means the first instant after the gap; a time that
  * exists twice (fall back) means the earlier one.
  */
-export function instantOf(wall: { year: number; month: number; day: number; hour?: number; minute?: number; second?: number }, zone: string): number {
+export function instantOf(
+  wall: { year: number; month: number; day: number; hour?: number; minute?: number; second?: number },
+  zone: string,
+): number {
   const local = wallToUtcMs(wall);
   // Transitions are rare and far apart: the offsets a day before and a day after bracket any
   // transition near this wall time.

@@ -1,5 +1,13 @@
 import type { HandlerContext } from "@connectrpc/connect";
-import { assertInScope, callerScope, inScope, outOfScope, type AccessModel, type Principal, type RoleScope } from "@adbudget/kit";
+import {
+  assertInScope,
+  callerScope,
+  inScope,
+  outOfScope,
+  type AccessModel,
+  type Principal,
+  type RoleScope,
+} from "@adbudget/kit";
 
 /**
  * Who calls (docs/design.md, Access): humans and ad servers have a role, scoped to brands where
@@ -20,7 +28,16 @@ export const ROLE_SCOPES = {
 } as const satisfies Record<string, RoleScope>;
 
 export type Role = keyof typeof ROLE_SCOPES;
-export const ROLES: readonly Role[] = ["admin", "brand-manager", "ad-server", "viewer", "brand-service", "budget-service", "campaign-service", "clocks"];
+export const ROLES: readonly Role[] = [
+  "admin",
+  "brand-manager",
+  "ad-server",
+  "viewer",
+  "brand-service",
+  "budget-service",
+  "campaign-service",
+  "clocks",
+];
 
 /** The access model every workload verifies tokens with: these roles, scoped by `brands`. */
 export const ACCESS: AccessModel = { roles: ROLE_SCOPES, scopeClaim: "brands" };

@@ -30,7 +30,13 @@ export interface ServiceDeclaration {
 export const SERVICES = {
   brand: { envPrefix: "BRAND", port: 50051, metricsPort: 9451, database: "adbudget_brand", role: "brand-service" },
   budget: { envPrefix: "BUDGET", port: 50052, metricsPort: 9452, database: "adbudget_budget", role: "budget-service" },
-  campaign: { envPrefix: "CAMPAIGN", port: 50053, metricsPort: 9453, database: "adbudget_campaign", role: "campaign-service" },
+  campaign: {
+    envPrefix: "CAMPAIGN",
+    port: 50053,
+    metricsPort: 9453,
+    database: "adbudget_campaign",
+    role: "campaign-service",
+  },
 } as const satisfies Record<string, ServiceDeclaration>;
 
 export type ServiceName = keyof typeof SERVICES;
@@ -61,9 +67,20 @@ export const STREAMS = {
     env: "BUDGET_STREAM",
     name: "ADBUDGET_BUDGET",
     subjects: ["budget.>"],
-    events: ["budget.exhausted.*", "budget.replenished.*", "budget.threshold.*", "budget.campaign_exhausted.*", "budget.campaign_replenished.*"],
+    events: [
+      "budget.exhausted.*",
+      "budget.replenished.*",
+      "budget.threshold.*",
+      "budget.campaign_exhausted.*",
+      "budget.campaign_replenished.*",
+    ],
   },
-  campaign: { env: "CAMPAIGN_STREAM", name: "ADBUDGET_CAMPAIGN", subjects: ["campaign.>"], events: ["campaign.state.*"] },
+  campaign: {
+    env: "CAMPAIGN_STREAM",
+    name: "ADBUDGET_CAMPAIGN",
+    subjects: ["campaign.>"],
+    events: ["campaign.state.*"],
+  },
 } as const satisfies Record<ServiceName, StreamDeclaration>;
 
 /**
@@ -87,19 +104,44 @@ export const CONSUMERS = {
   brand: {},
   budget: {
     // The campaigns' daily caps (campaign-caps.ts).
-    "campaign-events": { stream: "campaign", filter: "campaign.>", env: "BUDGET_CAMPAIGN_CONSUMER", durable: "budget-campaign-events" },
+    "campaign-events": {
+      stream: "campaign",
+      filter: "campaign.>",
+      env: "BUDGET_CAMPAIGN_CONSUMER",
+      durable: "budget-campaign-events",
+    },
   },
   campaign: {
     // Exhaustion and replenishment pause and resume campaigns.
-    "budget-events": { stream: "budget", filter: "budget.>", env: "CAMPAIGN_BUDGET_CONSUMER", durable: "campaign-budget-events" },
+    "budget-events": {
+      stream: "budget",
+      filter: "budget.>",
+      env: "CAMPAIGN_BUDGET_CONSUMER",
+      durable: "campaign-budget-events",
+    },
     // Archives and zone changes.
-    "brand-events": { stream: "brand", filter: "brand.>", env: "CAMPAIGN_BRAND_CONSUMER", durable: "campaign-brand-events" },
+    "brand-events": {
+      stream: "brand",
+      filter: "brand.>",
+      env: "CAMPAIGN_BRAND_CONSUMER",
+      durable: "campaign-brand-events",
+    },
   },
   clocks: {
     // Reset workflows of brands.
-    "brand-events": { stream: "brand", filter: "brand.>", env: "CLOCKS_BRAND_CONSUMER", durable: "clocks-brand-events" },
+    "brand-events": {
+      stream: "brand",
+      filter: "brand.>",
+      env: "CLOCKS_BRAND_CONSUMER",
+      durable: "clocks-brand-events",
+    },
     // Daypart workflows of campaigns.
-    "campaign-events": { stream: "campaign", filter: "campaign.>", env: "CLOCKS_CAMPAIGN_CONSUMER", durable: "clocks-campaign-events" },
+    "campaign-events": {
+      stream: "campaign",
+      filter: "campaign.>",
+      env: "CLOCKS_CAMPAIGN_CONSUMER",
+      durable: "clocks-campaign-events",
+    },
   },
 } as const satisfies Record<Workload, Record<string, ConsumerDeclaration>>;
 

@@ -16,8 +16,11 @@ describe("the workloads' NATS users", () => {
     const events = (w: Workload) => permissions(w).publish.filter((s) => !s.startsWith("$JS."));
     expect(events("brand")).toEqual(["adbudget.brand.changed.*"]);
     expect(events("budget")).toEqual([
-      "adbudget.budget.exhausted.*", "adbudget.budget.replenished.*", "adbudget.budget.threshold.*",
-      "adbudget.budget.campaign_exhausted.*", "adbudget.budget.campaign_replenished.*",
+      "adbudget.budget.exhausted.*",
+      "adbudget.budget.replenished.*",
+      "adbudget.budget.threshold.*",
+      "adbudget.budget.campaign_exhausted.*",
+      "adbudget.budget.campaign_replenished.*",
     ]);
     expect(events("campaign")).toEqual(["adbudget.campaign.state.*"]);
     expect(events("clocks")).toEqual([]);
@@ -27,7 +30,9 @@ describe("the workloads' NATS users", () => {
     // No wildcard over the JetStream API or acks: every rule names a stream and, for consumers, a durable.
     for (const w of WORKLOADS) {
       for (const s of permissions(w).publish.filter((x) => x.startsWith("$JS."))) {
-        expect(s, `${w}: ${s}`).toMatch(/^\$JS\.API\.INFO$|^\$JS\.API\.STREAM\.(INFO|CREATE)\.ADBUDGET_[A-Z]+$|^\$JS\.API\.CONSUMER\.(INFO|MSG\.NEXT)\.ADBUDGET_[A-Z]+\.[a-z-]+$|^\$JS\.API\.CONSUMER\.CREATE\.ADBUDGET_[A-Z]+\.[a-z-]+\.adbudget\.[a-z]+\.>$|^\$JS\.ACK\.ADBUDGET_[A-Z]+\.[a-z-]+\.>$/);
+        expect(s, `${w}: ${s}`).toMatch(
+          /^\$JS\.API\.INFO$|^\$JS\.API\.STREAM\.(INFO|CREATE)\.ADBUDGET_[A-Z]+$|^\$JS\.API\.CONSUMER\.(INFO|MSG\.NEXT)\.ADBUDGET_[A-Z]+\.[a-z-]+$|^\$JS\.API\.CONSUMER\.CREATE\.ADBUDGET_[A-Z]+\.[a-z-]+\.adbudget\.[a-z]+\.>$|^\$JS\.ACK\.ADBUDGET_[A-Z]+\.[a-z-]+\.>$/,
+        );
       }
     }
   });
@@ -41,24 +46,42 @@ describe("the workloads' NATS users", () => {
       [],
     ]);
     expect(permissions("clocks").publish).toContain("$JS.API.CONSUMER.MSG.NEXT.ADBUDGET_BRAND.clocks-brand-events");
-    expect(permissions("campaign").publish).not.toContain("$JS.API.CONSUMER.MSG.NEXT.ADBUDGET_BRAND.clocks-brand-events");
+    expect(permissions("campaign").publish).not.toContain(
+      "$JS.API.CONSUMER.MSG.NEXT.ADBUDGET_BRAND.clocks-brand-events",
+    );
   });
 
   it("follows the names in the environment", () => {
-    const t = readSystemTopology(new EnvReader({ EVENT_SUBJECT_PREFIX: "t1", BRAND_STREAM: "T1_BRAND", CLOCKS_BRAND_CONSUMER: "cb" }));
-    expect(natsWorkloadPermissions("brand", t).publish).toEqual(["$JS.API.INFO", "t1.brand.changed.*", "$JS.API.STREAM.INFO.T1_BRAND", "$JS.API.STREAM.CREATE.T1_BRAND"]);
+    const t = readSystemTopology(
+      new EnvReader({ EVENT_SUBJECT_PREFIX: "t1", BRAND_STREAM: "T1_BRAND", CLOCKS_BRAND_CONSUMER: "cb" }),
+    );
+    expect(natsWorkloadPermissions("brand", t).publish).toEqual([
+      "$JS.API.INFO",
+      "t1.brand.changed.*",
+      "$JS.API.STREAM.INFO.T1_BRAND",
+      "$JS.API.STREAM.CREATE.T1_BRAND",
+    ]);
     expect(natsWorkloadPermissions("clocks", t).publish).toContain("$JS.API.CONSUMER.CREATE.T1_BRAND.cb.t1.brand.>");
   });
 
   it("renders one user per workload, with the secrets it is given", () => {
     const conf = natsAuthorization({
       topology,
-      users: { brand: { password: "pw" }, budget: { user: "budget-svc", passwordVariable: "BUDGET_PW" }, campaign: { nkey: "UABC" }, clocks: { nkey: "UDEF" } },
-      extraUsers: [{ user: "admin", description: "everything", password: "a", permissions: { publish: [">"], subscribe: [">"] } }],
+      users: {
+        brand: { password: "pw" },
+        budget: { user: "budget-svc", passwordVariable: "BUDGET_PW" },
+        campaign: { nkey: "UABC" },
+        clocks: { nkey: "UDEF" },
+      },
+      extraUsers: [
+        { user: "admin", description: "everything", password: "a", permissions: { publish: [">"], subscribe: [">"] } },
+      ],
     });
-    expect(conf).toContain('    # brand service\n    # publishes adbudget.brand.changed.* to ADBUDGET_BRAND\n    {\n      user: "brand"\n      password: "pw"');
+    expect(conf).toContain(
+      '    # brand service\n    # publishes adbudget.brand.changed.* to ADBUDGET_BRAND\n    {\n      user: "brand"\n      password: "pw"',
+    );
     expect(conf).toContain('user: "budget-svc"\n      password: $BUDGET_PW');
-    expect(conf).toContain('    # clocks worker\n    # pulls ADBUDGET_BRAND (clocks-brand-events, adbudget.brand.>)\n');
+    expect(conf).toContain("    # clocks worker\n    # pulls ADBUDGET_BRAND (clocks-brand-events, adbudget.brand.>)\n");
     expect(conf).toContain('nkey: "UDEF"');
     expect(conf).toContain('user: "admin"');
   });
@@ -66,12 +89,19 @@ describe("the workloads' NATS users", () => {
   it("deploy/local/nats-auth.conf is what scripts/nats-auth-conf.ts prints for the defaults, and nats-server accepts it", () => {
     const root = fileURLToPath(new URL("../../../", import.meta.url));
     const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
-    const printed = execFileSync(process.execPath, [join(root, "scripts/nats-auth-conf.ts")], { env, encoding: "utf8" });
+    const printed = execFileSync(process.execPath, [join(root, "scripts/nats-auth-conf.ts")], {
+      env,
+      encoding: "utf8",
+    });
     const committed = readFileSync(join(root, "deploy/local/nats-auth.conf"), "utf8");
     expect(committed, "regenerate: node scripts/nats-auth-conf.ts > deploy/local/nats-auth.conf").toBe(printed);
     const passwords = Object.fromEntries([...WORKLOADS, "admin"].map((w) => [`NATS_${w.toUpperCase()}_PASSWORD`, "x"]));
     const natsServer = existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server";
-    const check = (vars: Record<string, string>) => spawnSync(natsServer, ["-t", "-c", join(root, "deploy/local/nats-auth.conf")], { env: { ...env, ...vars }, encoding: "utf8" });
+    const check = (vars: Record<string, string>) =>
+      spawnSync(natsServer, ["-t", "-c", join(root, "deploy/local/nats-auth.conf")], {
+        env: { ...env, ...vars },
+        encoding: "utf8",
+      });
     expect(check(passwords)).toMatchObject({ status: 0, stderr: expect.stringMatching(/is valid/) });
     // The passwords come from nats-server's environment: one missing, and it refuses to start.
     const { NATS_CLOCKS_PASSWORD: _, ...withoutOne } = passwords;

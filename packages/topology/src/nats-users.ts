@@ -17,7 +17,16 @@ import {
   type NatsUserSecret,
   type NatsUserSpec,
 } from "@adbudget/kit";
-import { CONSUMERS, SERVICE_NAMES, STREAMS, SUBSCRIPTIONS, WORKER, WORKLOADS, type ConsumerDeclaration, type Workload } from "./declaration.js";
+import {
+  CONSUMERS,
+  SERVICE_NAMES,
+  STREAMS,
+  SUBSCRIPTIONS,
+  WORKER,
+  WORKLOADS,
+  type ConsumerDeclaration,
+  type Workload,
+} from "./declaration.js";
 import type { SystemTopology } from "./read-topology.js";
 
 /** What `workload` does on NATS, with the names of `topology`. */
@@ -28,7 +37,10 @@ export function natsUserSpec(workload: Workload, topology: SystemTopology): Nats
   const configured: Readonly<Record<string, { stream: string; durable: string }>> = topology.consumers[workload];
   return {
     inbox: natsInboxPrefix(workload),
-    owns: owned.map((s) => ({ stream: topology.streams[s].name, publishes: STREAMS[s].events.map((e) => `${p}.${e}`) })),
+    owns: owned.map((s) => ({
+      stream: topology.streams[s].name,
+      publishes: STREAMS[s].events.map((e) => `${p}.${e}`),
+    })),
     reads: Object.entries(consumers).flatMap(([name, c]) => {
       const spec = configured[name];
       return spec === undefined ? [] : [{ stream: spec.stream, durable: spec.durable, filter: `${p}.${c.filter}` }];

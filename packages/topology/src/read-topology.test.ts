@@ -32,7 +32,10 @@ describe("the declaration", () => {
     for (const w of WORKLOADS) {
       const consumers: Readonly<Record<string, ConsumerDeclaration>> = CONSUMERS[w];
       for (const c of Object.values(consumers)) {
-        expect(STREAMS[c.stream].subjects.some((s) => c.filter.startsWith(s.slice(0, -1))), `${w}: ${c.durable}`).toBe(true);
+        expect(
+          STREAMS[c.stream].subjects.some((s) => c.filter.startsWith(s.slice(0, -1))),
+          `${w}: ${c.durable}`,
+        ).toBe(true);
         expect(c.stream, `${w} reads its own stream`).not.toBe(w);
       }
     }
@@ -40,7 +43,11 @@ describe("the declaration", () => {
 
   it("publishes each event subject into the owner's stream", () => {
     for (const s of Object.values(STREAMS)) {
-      for (const e of s.events) expect(s.subjects.some((x) => e.startsWith(x.slice(0, -1))), e).toBe(true);
+      for (const e of s.events)
+        expect(
+          s.subjects.some((x) => e.startsWith(x.slice(0, -1))),
+          e,
+        ).toBe(true);
     }
   });
 
@@ -59,8 +66,18 @@ describe("readServiceTopology", () => {
       identity: { sub: "service:campaign", role: "campaign-service" },
       stream: { name: "ADBUDGET_CAMPAIGN", subjects: ["adbudget.campaign.>"] },
       consumers: {
-        "budget-events": { stream: "ADBUDGET_BUDGET", streamSubjects: ["adbudget.budget.>"], durable: "campaign-budget-events", filterSubject: "adbudget.budget.>" },
-        "brand-events": { stream: "ADBUDGET_BRAND", streamSubjects: ["adbudget.brand.>"], durable: "campaign-brand-events", filterSubject: "adbudget.brand.>" },
+        "budget-events": {
+          stream: "ADBUDGET_BUDGET",
+          streamSubjects: ["adbudget.budget.>"],
+          durable: "campaign-budget-events",
+          filterSubject: "adbudget.budget.>",
+        },
+        "brand-events": {
+          stream: "ADBUDGET_BRAND",
+          streamSubjects: ["adbudget.brand.>"],
+          durable: "campaign-brand-events",
+          filterSubject: "adbudget.brand.>",
+        },
       },
       urls: { brand: "http://127.0.0.1:50051" },
     });
@@ -68,10 +85,23 @@ describe("readServiceTopology", () => {
 
   it("takes every name from the environment", () => {
     const t = readServiceTopology(
-      new EnvReader({ EVENT_SUBJECT_PREFIX: "t1", CAMPAIGN_STREAM: "T1_CAMPAIGN", BUDGET_CAMPAIGN_CONSUMER: "caps", BRAND_SERVICE_URL: "https://brand:8443", CAMPAIGN_SERVICE_URL: "none" }),
+      new EnvReader({
+        EVENT_SUBJECT_PREFIX: "t1",
+        CAMPAIGN_STREAM: "T1_CAMPAIGN",
+        BUDGET_CAMPAIGN_CONSUMER: "caps",
+        BRAND_SERVICE_URL: "https://brand:8443",
+        CAMPAIGN_SERVICE_URL: "none",
+      }),
       "budget",
     );
-    expect(t.consumers).toEqual({ "campaign-events": { stream: "T1_CAMPAIGN", streamSubjects: ["t1.campaign.>"], durable: "caps", filterSubject: "t1.campaign.>" } });
+    expect(t.consumers).toEqual({
+      "campaign-events": {
+        stream: "T1_CAMPAIGN",
+        streamSubjects: ["t1.campaign.>"],
+        durable: "caps",
+        filterSubject: "t1.campaign.>",
+      },
+    });
     expect(t.stream).toEqual({ name: "ADBUDGET_BUDGET", subjects: ["t1.budget.>"] });
     // An optional callee set to "none": the service does without it.
     expect(t.urls).toEqual({ brand: "https://brand:8443", campaign: "" });
@@ -80,7 +110,10 @@ describe("readServiceTopology", () => {
   it("lists every bad name at once, each naming its variable", () => {
     expect(
       problemsOf((r) => readServiceTopology(r, "campaign"), {
-        EVENT_SUBJECT_PREFIX: "a.b", BRAND_STREAM: "X>", CAMPAIGN_BUDGET_CONSUMER: "a b", BRAND_SERVICE_URL: "ftp://x",
+        EVENT_SUBJECT_PREFIX: "a.b",
+        BRAND_STREAM: "X>",
+        CAMPAIGN_BUDGET_CONSUMER: "a b",
+        BRAND_SERVICE_URL: "ftp://x",
       }),
     ).toEqual([
       'EVENT_SUBJECT_PREFIX="a.b": letters, digits, - and _ only',
@@ -91,7 +124,9 @@ describe("readServiceTopology", () => {
   });
 
   it("reads a stream's variable once, however many consumers read the stream", () => {
-    expect(problemsOf(readSystemTopology, { BRAND_STREAM: "a.b" })).toEqual(['BRAND_STREAM="a.b": letters, digits, - and _ only']);
+    expect(problemsOf(readSystemTopology, { BRAND_STREAM: "a.b" })).toEqual([
+      'BRAND_STREAM="a.b": letters, digits, - and _ only',
+    ]);
   });
 
   it("refuses a URL that is not one, even for an optional callee", () => {
@@ -102,8 +137,13 @@ describe("readServiceTopology", () => {
 
   it("gives the kit the service's defaults", () => {
     expect(serviceDefaults("budget")).toEqual({
-      name: "budget", prefix: "BUDGET", port: 50052, metricsPort: 9452, database: "adbudget_budget",
-      pgUrl: "postgres://postgres@127.0.0.1:5432", natsUrl: "nats://127.0.0.1:4222",
+      name: "budget",
+      prefix: "BUDGET",
+      port: 50052,
+      metricsPort: 9452,
+      database: "adbudget_budget",
+      pgUrl: "postgres://postgres@127.0.0.1:5432",
+      natsUrl: "nats://127.0.0.1:4222",
     });
   });
 });
@@ -117,8 +157,18 @@ describe("readWorkerTopology", () => {
       prefix: "adbudget",
       identity: { sub: "service:clocks", role: "clocks" },
       consumers: {
-        "brand-events": { stream: "B", streamSubjects: ["adbudget.brand.>"], durable: "clocks-brand-events", filterSubject: "adbudget.brand.>" },
-        "campaign-events": { stream: "ADBUDGET_CAMPAIGN", streamSubjects: ["adbudget.campaign.>"], durable: "cc", filterSubject: "adbudget.campaign.>" },
+        "brand-events": {
+          stream: "B",
+          streamSubjects: ["adbudget.brand.>"],
+          durable: "clocks-brand-events",
+          filterSubject: "adbudget.brand.>",
+        },
+        "campaign-events": {
+          stream: "ADBUDGET_CAMPAIGN",
+          streamSubjects: ["adbudget.campaign.>"],
+          durable: "cc",
+          filterSubject: "adbudget.campaign.>",
+        },
       },
       urls: { brand: "http://127.0.0.1:50051", budget: "http://127.0.0.1:50052", campaign: "http://127.0.0.1:50053" },
       natsUrl: "nats://127.0.0.1:4222",
@@ -127,7 +177,14 @@ describe("readWorkerTopology", () => {
   });
 
   it("validates what it used to take as given: stream and durable names, the prefix, Temporal's address", () => {
-    expect(problemsOf(readWorkerTopology, { CAMPAIGN_STREAM: "a.b", CLOCKS_BRAND_CONSUMER: "*", TEMPORAL_ADDRESS: "temporal", CAMPAIGN_SERVICE_URL: "none" })).toEqual([
+    expect(
+      problemsOf(readWorkerTopology, {
+        CAMPAIGN_STREAM: "a.b",
+        CLOCKS_BRAND_CONSUMER: "*",
+        TEMPORAL_ADDRESS: "temporal",
+        CAMPAIGN_SERVICE_URL: "none",
+      }),
+    ).toEqual([
       "TEMPORAL_ADDRESS=temporal: expected host:port",
       'CLOCKS_BRAND_CONSUMER="*": letters, digits, - and _ only',
       'CAMPAIGN_STREAM="a.b": letters, digits, - and _ only',

@@ -97,7 +97,8 @@ export function readServiceTopology<S extends ServiceName>(reader: EnvReader, se
 export function readWorkerTopology(reader: EnvReader): WorkerTopology & { natsUrl: string } {
   const names = new TopologyReader(reader);
   const temporalAddress = reader.string(INFRASTRUCTURE.temporal.env, INFRASTRUCTURE.temporal.default);
-  if (!/^[^:]+:\d+$/.test(temporalAddress)) reader.problems.push(`${INFRASTRUCTURE.temporal.env}=${temporalAddress}: expected host:port`);
+  if (!/^[^:]+:\d+$/.test(temporalAddress))
+    reader.problems.push(`${INFRASTRUCTURE.temporal.env}=${temporalAddress}: expected host:port`);
   return {
     prefix: names.prefix,
     identity: { sub: `service:${WORKER.name}`, role: WORKER.role },
@@ -121,7 +122,12 @@ export function readSystemTopology(reader: EnvReader): SystemTopology {
   return {
     prefix: names.prefix,
     streams: { brand: names.stream("brand"), budget: names.stream("budget"), campaign: names.stream("campaign") },
-    consumers: { brand: names.consumers("brand"), budget: names.consumers("budget"), campaign: names.consumers("campaign"), clocks: names.consumers("clocks") },
+    consumers: {
+      brand: names.consumers("brand"),
+      budget: names.consumers("budget"),
+      campaign: names.consumers("campaign"),
+      clocks: names.consumers("clocks"),
+    },
   };
 }
 
@@ -149,7 +155,12 @@ class TopologyReader {
     const out: Record<string, DurableSpec> = {};
     for (const [name, c] of Object.entries(declared)) {
       const stream = this.stream(c.stream);
-      out[name] = { stream: stream.name, streamSubjects: stream.subjects, durable: this.reader.token(c.env, c.durable), filterSubject: `${this.prefix}.${c.filter}` };
+      out[name] = {
+        stream: stream.name,
+        streamSubjects: stream.subjects,
+        durable: this.reader.token(c.env, c.durable),
+        filterSubject: `${this.prefix}.${c.filter}`,
+      };
     }
     // The keys are CONSUMERS[workload]'s, each given a value above.
     return out as { readonly [K in ConsumerName<W>]: DurableSpec };
@@ -162,7 +173,10 @@ class TopologyReader {
       const need = calls[service];
       if (need === undefined) continue;
       const name = serviceUrlVariable(service);
-      out[service] = need === "optional" && this.reader.string(name, "") === "none" ? "" : this.reader.url(name, defaultServiceUrl(service), ["http:", "https:"]);
+      out[service] =
+        need === "optional" && this.reader.string(name, "") === "none"
+          ? ""
+          : this.reader.url(name, defaultServiceUrl(service), ["http:", "https:"]);
     }
     // The keys are CALLS[workload]'s, each given a value above.
     return out as { readonly [S in Callee<W>]: string };

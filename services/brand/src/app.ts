@@ -52,9 +52,16 @@ export async function startBrandApp(
     healthIntervalMs: options.healthIntervalMs,
     build({ orm, relay, logger, now, transport }) {
       // Given by the spec above (schema access "orm", an outbox): absent only if it changed.
-      if (orm === undefined || relay === undefined) throw new Error("the brand service needs its MikroORM and its outbox relay");
-      const store = new BrandStore(orm, (row, type, at) => brandEvent(config.subjectPrefix, row, type, at), () => relay.wake());
-      const budget = config.budgetServiceUrl ? createClient(BudgetService, transport(config.budgetServiceUrl)) : undefined;
+      if (orm === undefined || relay === undefined)
+        throw new Error("the brand service needs its MikroORM and its outbox relay");
+      const store = new BrandStore(
+        orm,
+        (row, type, at) => brandEvent(config.subjectPrefix, row, type, at),
+        () => relay.wake(),
+      );
+      const budget = config.budgetServiceUrl
+        ? createClient(BudgetService, transport(config.budgetServiceUrl))
+        : undefined;
       const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget), now });
       return { routes: (router) => routes(router, impl), handlers: {}, own: undefined };
     },

@@ -11,7 +11,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-
 /** The field paths of the google.rpc.BadRequest details of an error. */
 function violatedFields(err: ConnectError): string[] {
   return err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
@@ -28,7 +27,11 @@ describe("BrandService over HTTP/2", () => {
   });
 
   it("canonicalizes the time zone", async () => {
-    const { brand } = await h.client.createBrand({ name: "Zone Co", timeZone: "america/new_york", currencyCode: "EUR" });
+    const { brand } = await h.client.createBrand({
+      name: "Zone Co",
+      timeZone: "america/new_york",
+      currencyCode: "EUR",
+    });
     expect(brand).toMatchObject({ timeZone: "America/New_York", currencyCode: "EUR" });
   });
 
@@ -68,7 +71,9 @@ describe("BrandService over HTTP/2", () => {
   it("rejects a page token replayed with another filter", async () => {
     for (const name of ["Filter A", "Filter B"]) await h.client.createBrand({ name });
     const first = await h.client.listBrands({ pageSize: 1 });
-    const err = await rejection(h.client.listBrands({ pageSize: 1, pageToken: first.nextPageToken, showArchived: true }));
+    const err = await rejection(
+      h.client.listBrands({ pageSize: 1, pageToken: first.nextPageToken, showArchived: true }),
+    );
     expect(err.code).toBe(Code.InvalidArgument);
     expect(violatedFields(err)).toEqual(["page_token"]);
     const garbage = await rejection(h.client.listBrands({ pageToken: "not-a-token" }));
@@ -85,20 +90,28 @@ describe("BrandService over HTTP/2", () => {
     expect(updated.brand?.etag).not.toBe(brand!.etag);
 
     const stale = await rejection(
-      h.client.updateBrand({ brand: { id: brand!.id, etag: brand!.etag, name: "Lost" }, updateMask: { paths: ["name"] } }),
+      h.client.updateBrand({
+        brand: { id: brand!.id, etag: brand!.etag, name: "Lost" },
+        updateMask: { paths: ["name"] },
+      }),
     );
     expect(stale.code).toBe(Code.Aborted);
     expect((await h.client.getBrand({ id: brand!.id })).brand?.name).toBe("After");
 
     // No etag: an unconditional update.
-    const blind = await h.client.updateBrand({ brand: { id: brand!.id, currencyCode: "EUR" }, updateMask: { paths: ["currency_code"] } });
+    const blind = await h.client.updateBrand({
+      brand: { id: brand!.id, currencyCode: "EUR" },
+      updateMask: { paths: ["currency_code"] },
+    });
     expect(blind.brand?.currencyCode).toBe("EUR");
   });
 
   it("refuses an update to a name another brand has", async () => {
     await h.client.createBrand({ name: "Taken" });
     const { brand } = await h.client.createBrand({ name: "Free" });
-    const err = await rejection(h.client.updateBrand({ brand: { id: brand!.id, name: "Taken" }, updateMask: { paths: ["name"] } }));
+    const err = await rejection(
+      h.client.updateBrand({ brand: { id: brand!.id, name: "Taken" }, updateMask: { paths: ["name"] } }),
+    );
     expect(err.code).toBe(Code.AlreadyExists);
   });
 
@@ -115,7 +128,9 @@ describe("BrandService over HTTP/2", () => {
     const all = await h.client.listBrands({ pageSize: 1000, showArchived: true });
     expect(all.brands.map((b) => b.id)).toContain(brand!.id);
 
-    const err = await rejection(h.client.updateBrand({ brand: { id: brand!.id, name: "Zombie" }, updateMask: { paths: ["name"] } }));
+    const err = await rejection(
+      h.client.updateBrand({ brand: { id: brand!.id, name: "Zombie" }, updateMask: { paths: ["name"] } }),
+    );
     expect(err.code).toBe(Code.FailedPrecondition);
   });
 });
@@ -124,7 +139,11 @@ describe("validation", () => {
   const cases: [string, () => Promise<unknown>, string][] = [
     ["empty name", () => h.client.createBrand({ name: "" }), "name"],
     ["name with surrounding blanks", () => h.client.createBrand({ name: " padded " }), "name"],
-    ["unknown zone Mars/Olympus", () => h.client.createBrand({ name: "Mars Co", timeZone: "Mars/Olympus" }), "time_zone"],
+    [
+      "unknown zone Mars/Olympus",
+      () => h.client.createBrand({ name: "Mars Co", timeZone: "Mars/Olympus" }),
+      "time_zone",
+    ],
     ["zone of the wrong shape", () => h.client.createBrand({ name: "Offset Co", timeZone: "+05:00" }), "time_zone"],
     ["abbreviation EST", () => h.client.createBrand({ name: "EST Co", timeZone: "EST" }), "time_zone"],
     ["POSIX-style MST7MDT", () => h.client.createBrand({ name: "MST Co", timeZone: "MST7MDT" }), "time_zone"],
@@ -134,15 +153,27 @@ describe("validation", () => {
     ["currency not in ISO 4217", () => h.client.createBrand({ name: "Fake Co", currencyCode: "XYZ" }), "currency_code"],
     ["page_size 5000", () => h.client.listBrands({ pageSize: 5000 }), "page_size"],
     ["malformed id", () => h.client.getBrand({ id: "nope" }), "id"],
-    ["update without a mask", () => h.client.updateBrand({ brand: { id: "01900000-0000-7000-8000-000000000000" } }), "update_mask"],
+    [
+      "update without a mask",
+      () => h.client.updateBrand({ brand: { id: "01900000-0000-7000-8000-000000000000" } }),
+      "update_mask",
+    ],
     [
       "update of an output-only field",
-      () => h.client.updateBrand({ brand: { id: "01900000-0000-7000-8000-000000000000" }, updateMask: { paths: ["archived"] } }),
+      () =>
+        h.client.updateBrand({
+          brand: { id: "01900000-0000-7000-8000-000000000000" },
+          updateMask: { paths: ["archived"] },
+        }),
       "update_mask",
     ],
     [
       "update to an unknown zone",
-      () => h.client.updateBrand({ brand: { id: "01900000-0000-7000-8000-000000000000", timeZone: "Mars/Olympus" }, updateMask: { paths: ["time_zone"] } }),
+      () =>
+        h.client.updateBrand({
+          brand: { id: "01900000-0000-7000-8000-000000000000", timeZone: "Mars/Olympus" },
+          updateMask: { paths: ["time_zone"] },
+        }),
       "brand.time_zone",
     ],
   ];
@@ -154,31 +185,46 @@ describe("validation", () => {
     expect(err.rawMessage).toContain(field);
   });
 
-  it.each([["EST", ""], ["+05:00", ""], ["US/Eastern", ' (did you mean "America/New_York"?)']])(
-    "refuses the zone %j in words that say what to send instead, not with a pattern",
-    async (zone, hint) => {
-      const err = await rejection(h.client.createBrand({ name: `Zone ${zone}`, timeZone: zone }));
-      expect(err.findDetails(BadRequestSchema)[0].fieldViolations).toEqual([expect.objectContaining({
+  it.each([
+    ["EST", ""],
+    ["+05:00", ""],
+    ["US/Eastern", ' (did you mean "America/New_York"?)'],
+  ])("refuses the zone %j in words that say what to send instead, not with a pattern", async (zone, hint) => {
+    const err = await rejection(h.client.createBrand({ name: `Zone ${zone}`, timeZone: zone }));
+    expect(err.findDetails(BadRequestSchema)[0].fieldViolations).toEqual([
+      expect.objectContaining({
         field: "time_zone",
-        description: `${JSON.stringify(zone)} is not a region time zone${hint}: use an IANA Area/Location zone such as "America/New_York" or "Europe/Paris", or "UTC" ` +
+        description:
+          `${JSON.stringify(zone)} is not a region time zone${hint}: use an IANA Area/Location zone such as "America/New_York" or "Europe/Paris", or "UTC" ` +
           "(abbreviations, fixed offsets like +05:00 or Etc/GMT+5 and legacy names like US/Eastern are refused)",
-      })]);
-    },
-  );
+      }),
+    ]);
+  });
 
   it("a brand stored with a zone from before (EST) keeps working; only setting such a zone anew is refused", async () => {
     const { brand } = await h.client.createBrand({ name: "Legacy EST" });
     await h.app.pool.query("update brands set time_zone = 'EST' where id = $1", [brand!.id]);
     expect((await h.client.getBrand({ id: brand!.id })).brand!.timeZone).toBe("EST");
-    const renamed = await h.client.updateBrand({ brand: { id: brand!.id, name: "Legacy EST 2" }, updateMask: { paths: ["name"] } });
+    const renamed = await h.client.updateBrand({
+      brand: { id: brand!.id, name: "Legacy EST 2" },
+      updateMask: { paths: ["name"] },
+    });
     // Sent back as it was read (time_zone in the mask, unchanged): not a new zone.
-    const resent = await h.client.updateBrand({ brand: { ...renamed.brand!, name: "Legacy EST 3" }, updateMask: { paths: ["name", "time_zone"] } });
+    const resent = await h.client.updateBrand({
+      brand: { ...renamed.brand!, name: "Legacy EST 3" },
+      updateMask: { paths: ["name", "time_zone"] },
+    });
     expect(resent.brand).toMatchObject({ name: "Legacy EST 3", timeZone: "EST" });
-    const err = await rejection(h.client.updateBrand({ brand: { id: brand!.id, timeZone: "MST" }, updateMask: { paths: ["time_zone"] } }));
+    const err = await rejection(
+      h.client.updateBrand({ brand: { id: brand!.id, timeZone: "MST" }, updateMask: { paths: ["time_zone"] } }),
+    );
     expect(err.code).toBe(Code.InvalidArgument);
     expect(violatedFields(err)).toEqual(["brand.time_zone"]);
     // Moving it to a region zone is a change like any other.
-    const moved = await h.client.updateBrand({ brand: { id: brand!.id, timeZone: "America/New_York" }, updateMask: { paths: ["time_zone"] } });
+    const moved = await h.client.updateBrand({
+      brand: { id: brand!.id, timeZone: "America/New_York" },
+      updateMask: { paths: ["time_zone"] },
+    });
     expect(moved.brand!.timeZone).toBe("America/New_York");
   });
 

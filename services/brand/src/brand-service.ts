@@ -63,7 +63,10 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
     return { brand: toProto(await this.deps.store.get(req.id)) };
   }
 
-  async listBrands(req: { pageSize: number; pageToken: string; showArchived: boolean; namePrefix: string }, ctx: HandlerContext) {
+  async listBrands(
+    req: { pageSize: number; pageToken: string; showArchived: boolean; namePrefix: string },
+    ctx: HandlerContext,
+  ) {
     // A caller scoped to brands lists only those.
     const only = brandScope(ctx);
     const { showArchived, namePrefix } = req;
@@ -116,7 +119,9 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
       // A brand stored with a zone from before region zones were required keeps it, and a
       // client that sends the brand back as it read it (time_zone in the mask, unchanged) is
       // not refused for it: only setting such a zone anew is.
-      const current = /^[0-9a-f-]{36}$/i.test(brand.id) ? await this.deps.store.get(brand.id).catch(() => undefined) : undefined;
+      const current = /^[0-9a-f-]{36}$/i.test(brand.id)
+        ? await this.deps.store.get(brand.id).catch(() => undefined)
+        : undefined;
       if (current?.timeZone === refusedZone.zone) patch.timeZone = refusedZone.zone;
       else violations.push({ field: "brand.time_zone", description: refusedZone.reason });
     }
@@ -181,7 +186,10 @@ function checkTimeZone(zone: string, field: string, violations: FieldViolation[]
 
 function checkCurrency(code: string, field: string, violations: FieldViolation[]): string {
   if (!/^[A-Z]{3}$/.test(code) || !isCurrency(code)) {
-    violations.push({ field, description: `${JSON.stringify(code)} is not an ISO 4217 currency code (for example "EUR")` });
+    violations.push({
+      field,
+      description: `${JSON.stringify(code)} is not an ISO 4217 currency code (for example "EUR")`,
+    });
   }
   return code;
 }

@@ -76,7 +76,9 @@ export class BrandStore {
       {
         ...(options.after !== undefined ? { id: { $gt: options.after } } : {}),
         ...(options.showArchived ? {} : { archived: false }),
-        ...(options.only !== undefined ? { id: { ...(options.after !== undefined ? { $gt: options.after } : {}), $in: [...options.only] } } : {}),
+        ...(options.only !== undefined
+          ? { id: { ...(options.after !== undefined ? { $gt: options.after } : {}), $in: [...options.only] } }
+          : {}),
         ...(options.namePrefix ? { name: { $like: `${likeLiteral(options.namePrefix)}%` } } : {}),
       },
       { orderBy: { id: "asc" }, limit: options.limit },
@@ -89,22 +91,25 @@ export class BrandStore {
    */
   async update(id: string, etag: string, patch: BrandPatch, now: Date): Promise<BrandRow> {
     try {
-      return await this.orm.em.fork().transactional(async (em) => {
-        const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        if (row === null) throw new NotFoundError("brand", id);
-        if (etag !== "" && etag !== etagOf(row)) throw new EtagMismatchError("brand", id);
-        if (row.archived) throw new FailedPreconditionError(`brand ${JSON.stringify(id)} is archived`);
-        if (patch.timeZone !== undefined && patch.timeZone !== row.timeZone && row.timeZoneLocked) {
-          throw new FailedPreconditionError(
-            `brand ${JSON.stringify(id)} has recorded spend: its time zone can no longer change (accounted periods must not shift)`,
-          );
-        }
-        const changed = Object.entries(patch).some(([k, v]) => row[k as keyof BrandPatch] !== v);
-        if (!changed) return row;
-        em.assign(row, { ...patch, version: row.version + 1, updatedAt: now });
-        this.emit(em, row, "updated", now);
-        return row;
-      }).finally(() => this.onEvents());
+      return await this.orm.em
+        .fork()
+        .transactional(async (em) => {
+          const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+          if (row === null) throw new NotFoundError("brand", id);
+          if (etag !== "" && etag !== etagOf(row)) throw new EtagMismatchError("brand", id);
+          if (row.archived) throw new FailedPreconditionError(`brand ${JSON.stringify(id)} is archived`);
+          if (patch.timeZone !== undefined && patch.timeZone !== row.timeZone && row.timeZoneLocked) {
+            throw new FailedPreconditionError(
+              `brand ${JSON.stringify(id)} has recorded spend: its time zone can no longer change (accounted periods must not shift)`,
+            );
+          }
+          const changed = Object.entries(patch).some(([k, v]) => row[k as keyof BrandPatch] !== v);
+          if (!changed) return row;
+          em.assign(row, { ...patch, version: row.version + 1, updatedAt: now });
+          this.emit(em, row, "updated", now);
+          return row;
+        })
+        .finally(() => this.onEvents());
     } catch (err) {
       throw uniqueName(err, patch.name ?? "");
     }
@@ -126,14 +131,17 @@ export class BrandStore {
 
   /** Archives once; archiving again returns the brand unchanged. */
   async archive(id: string, now: Date): Promise<BrandRow> {
-    return this.orm.em.fork().transactional(async (em) => {
-      const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (row === null) throw new NotFoundError("brand", id);
-      if (row.archived) return row;
-      em.assign(row, { archived: true, archivedAt: now, updatedAt: now, version: row.version + 1 });
-      this.emit(em, row, "archived", now);
-      return row;
-    }).finally(() => this.onEvents());
+    return this.orm.em
+      .fork()
+      .transactional(async (em) => {
+        const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (row === null) throw new NotFoundError("brand", id);
+        if (row.archived) return row;
+        em.assign(row, { archived: true, archivedAt: now, updatedAt: now, version: row.version + 1 });
+        this.emit(em, row, "archived", now);
+        return row;
+      })
+      .finally(() => this.onEvents());
   }
 }
 

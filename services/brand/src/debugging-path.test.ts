@@ -25,7 +25,9 @@ afterAll(async () => {
 
 describe("grpcurl with reflection only", () => {
   const grpcurl = (...args: string[]) =>
-    run(toolBinary("grpcurl"), ["-plaintext", "-H", `authorization: Bearer ${h.auth.adminToken}`, ...args], { timeout: 20_000 });
+    run(toolBinary("grpcurl"), ["-plaintext", "-H", `authorization: Bearer ${h.auth.adminToken}`, ...args], {
+      timeout: 20_000,
+    });
 
   it("lists the services", async () => {
     const { stdout } = await grpcurl(address, "list");
@@ -64,7 +66,12 @@ describe("grpcurl with reflection only", () => {
   });
 
   it("shows field violations for a bad request", async () => {
-    const failed = await grpcurl("-d", '{"name":"Bad zone","time_zone":"Mars/Olympus"}', address, "adbudget.brand.v1.BrandService/CreateBrand").then(
+    const failed = await grpcurl(
+      "-d",
+      '{"name":"Bad zone","time_zone":"Mars/Olympus"}',
+      address,
+      "adbudget.brand.v1.BrandService/CreateBrand",
+    ).then(
       () => undefined,
       (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
     );
@@ -82,12 +89,22 @@ describe("buf curl with reflection only", () => {
   it("lists methods and creates a brand over gRPC", async () => {
     // Reflection calls carry the token too: buf curl's --reflect-header "*" copies the -H headers.
     const auth = ["-H", `authorization: Bearer ${h.auth.adminToken}`, "--reflect-header", "*"];
-    const list = await run(buf, ["curl", ...auth, "--http2-prior-knowledge", "--list-methods", `http://${address}`], { timeout: 20_000 });
+    const list = await run(buf, ["curl", ...auth, "--http2-prior-knowledge", "--list-methods", `http://${address}`], {
+      timeout: 20_000,
+    });
     expect(list.stdout).toContain("adbudget.brand.v1.BrandService/CreateBrand");
     const { stdout } = await run(
       buf,
-      ["curl", ...auth, "--protocol", "grpc", "--http2-prior-knowledge", "-d", '{"name":"Made by buf curl"}',
-        `http://${address}/adbudget.brand.v1.BrandService/CreateBrand`],
+      [
+        "curl",
+        ...auth,
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "-d",
+        '{"name":"Made by buf curl"}',
+        `http://${address}/adbudget.brand.v1.BrandService/CreateBrand`,
+      ],
       { timeout: 20_000 },
     );
     expect(JSON.parse(stdout).brand.name).toBe("Made by buf curl");
@@ -98,7 +115,13 @@ describe("plain HTTP/1.1 with JSON (Connect protocol)", () => {
   function post(path: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
       const req = http.request(
-        { host: "127.0.0.1", port: h.app.server.port, path, method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${h.auth.adminToken}` } },
+        {
+          host: "127.0.0.1",
+          port: h.app.server.port,
+          path,
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${h.auth.adminToken}` },
+        },
         (res) => {
           let data = "";
           res.setEncoding("utf8");
@@ -112,7 +135,10 @@ describe("plain HTTP/1.1 with JSON (Connect protocol)", () => {
   }
 
   it("creates and gets a brand", async () => {
-    const created = await post("/adbudget.brand.v1.BrandService/CreateBrand", '{"name":"Made by HTTP/1.1","currencyCode":"CHF"}');
+    const created = await post(
+      "/adbudget.brand.v1.BrandService/CreateBrand",
+      '{"name":"Made by HTTP/1.1","currencyCode":"CHF"}',
+    );
     expect(created.status).toBe(200);
     const brand = created.json.brand as { id: string; currencyCode: string };
     expect(brand.currencyCode).toBe("CHF");

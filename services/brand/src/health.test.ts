@@ -61,7 +61,11 @@ it("reports NOT_SERVING while the database is unreachable and SERVING once it is
   expect(await brandCheck()).toBe(Status.SERVING);
   // The service works again, and what was stored before is still there.
   const { brand: after } = await h.client.createBrand({ name: "After outage" });
-  expect((await h.client.getBrand({ id: before!.id })).brand).toMatchObject({ name: "Before outage", timeZone: "Europe/Paris", etag: before!.etag });
+  expect((await h.client.getBrand({ id: before!.id })).brand).toMatchObject({
+    name: "Before outage",
+    timeZone: "Europe/Paris",
+    etag: before!.etag,
+  });
   const { brands } = await h.client.listBrands({ pageSize: 1000 });
   expect(brands.map((b) => b.id)).toEqual(expect.arrayContaining([before!.id, after!.id]));
 

@@ -36,7 +36,8 @@ async function allNames(req: { namePrefix: string; showArchived?: boolean }, pag
 
 describe("ListBrands name_prefix", () => {
   it("lists only the names that start with the prefix, exactly, oldest first", async () => {
-    for (const name of ["Prefix Co 1", "Other Co", "prefix co lower", "Prefix Co 2", "Prefixed"]) await h.client.createBrand({ name });
+    for (const name of ["Prefix Co 1", "Other Co", "prefix co lower", "Prefix Co 2", "Prefixed"])
+      await h.client.createBrand({ name });
     expect(await allNames({ namePrefix: "Prefix Co " })).toEqual(["Prefix Co 1", "Prefix Co 2"]);
     expect(await allNames({ namePrefix: "Prefix" })).toEqual(["Prefix Co 1", "Prefix Co 2", "Prefixed"]);
     expect(await allNames({ namePrefix: "Prefix Co 1" })).toEqual(["Prefix Co 1"]);
@@ -44,7 +45,8 @@ describe("ListBrands name_prefix", () => {
   });
 
   it("treats %, _ and \\ as plain characters, not as LIKE wildcards", async () => {
-    for (const name of ["50%_off spring", "50 and more off", "5000 club", "back\\slash", "backXslash"]) await h.client.createBrand({ name });
+    for (const name of ["50%_off spring", "50 and more off", "5000 club", "back\\slash", "backXslash"])
+      await h.client.createBrand({ name });
     expect(await allNames({ namePrefix: "50%_" })).toEqual(["50%_off spring"]);
     expect(await allNames({ namePrefix: "50%" })).toEqual(["50%_off spring"]);
     expect(await allNames({ namePrefix: "50_" })).toEqual([]);
@@ -73,7 +75,10 @@ describe("ListBrands name_prefix", () => {
     const { brand } = await h.client.createBrand({ name: "Archive prefix gone" });
     await h.client.archiveBrand({ id: brand!.id });
     expect(await allNames({ namePrefix: "Archive prefix " })).toEqual(["Archive prefix live"]);
-    expect(await allNames({ namePrefix: "Archive prefix ", showArchived: true })).toEqual(["Archive prefix live", "Archive prefix gone"]);
+    expect(await allNames({ namePrefix: "Archive prefix ", showArchived: true })).toEqual([
+      "Archive prefix live",
+      "Archive prefix gone",
+    ]);
   });
 
   it("shows a caller scoped to brands only its own brands among the matches", async () => {
@@ -81,7 +86,10 @@ describe("ListBrands name_prefix", () => {
     await h.client.createBrand({ name: "Scoped prefix theirs" });
     const viewer = createClient(
       BrandService,
-      createGrpcTransport({ baseUrl: h.app.server.url, interceptors: await h.auth.as({ sub: "test:viewer", role: "viewer", brands: [mine!.id] }) }),
+      createGrpcTransport({
+        baseUrl: h.app.server.url,
+        interceptors: await h.auth.as({ sub: "test:viewer", role: "viewer", brands: [mine!.id] }),
+      }),
     );
     const { brands } = await viewer.listBrands({ namePrefix: "Scoped prefix " });
     expect(brands.map((b) => b.name)).toEqual(["Scoped prefix mine"]);

@@ -55,7 +55,11 @@ export class AlertWatch {
       await this.nc.flush();
       yield undefined;
       for (;;) {
-        if (overflowed) throw new ConnectError(`the reader fell ${this.maxBuffer} alerts behind: watch again`, Code.ResourceExhausted);
+        if (overflowed)
+          throw new ConnectError(
+            `the reader fell ${this.maxBuffer} alerts behind: watch again`,
+            Code.ResourceExhausted,
+          );
         const next = queue.shift();
         if (next !== undefined) {
           yield next;

@@ -22,13 +22,19 @@ async function brand(): Promise<string> {
 
 const alertsOf = async (brandId: string) => {
   await h.drained();
-  return (await h.alerts()).filter((a) => a.event.brandId === brandId).map((a) => [a.event.period!.kind, a.event.percent, a.event.spentMicros, a.event.thresholdMicros]);
+  return (await h.alerts())
+    .filter((a) => a.event.brandId === brandId)
+    .map((a) => [a.event.period!.kind, a.event.percent, a.event.spentMicros, a.event.thresholdMicros]);
 };
 
 describe("budget alert thresholds", () => {
   it("publishes each threshold once per period, in the spend's transaction, and streams it to watchers", async () => {
     const id = await brand();
-    const set = await h.budget.setBudget({ brandId: id, dailyLimitMicros: 10n * USD, alerts: { percents: [100, 50, 80] } });
+    const set = await h.budget.setBudget({
+      brandId: id,
+      dailyLimitMicros: 10n * USD,
+      alerts: { percents: [100, 50, 80] },
+    });
     expect(set.budget!.alertPercents).toEqual([50, 80, 100]);
 
     const abort = new AbortController();
@@ -47,7 +53,8 @@ describe("budget alert thresholds", () => {
     await eventually(async () => subscribed, 5000, "the stream says it is subscribed");
 
     const campaign = campaignId();
-    const spend = (n: number, amount: bigint) => h.budget.recordSpend({ eventId: `a${n}`, brandId: id, campaignId: campaign, amountMicros: amount });
+    const spend = (n: number, amount: bigint) =>
+      h.budget.recordSpend({ eventId: `a${n}`, brandId: id, campaignId: campaign, amountMicros: amount });
     await spend(1, 4n * USD); // 40%: nothing
     expect(await alertsOf(id)).toEqual([]);
     await spend(2, 4n * USD); // 80%: 50 and 80 at once
@@ -77,11 +84,17 @@ describe("budget alert thresholds", () => {
     // The outbox publishes after the commit: read the stream once it has drained.
     await h.drained();
     const alerts = (await h.alerts()).filter((a) => a.event.brandId === id);
-    expect(alerts.map((a) => [a.event.percent, a.event.cause])).toEqual([[50, BudgetEventCause.LIMIT_CHANGE], [80, BudgetEventCause.LIMIT_CHANGE]]);
+    expect(alerts.map((a) => [a.event.percent, a.event.cause])).toEqual([
+      [50, BudgetEventCause.LIMIT_CHANGE],
+      [80, BudgetEventCause.LIMIT_CHANGE],
+    ]);
     // Setting it again publishes nothing more; an empty list clears them.
     await h.budget.setBudget({ brandId: id, dailyLimitMicros: 70n * USD });
     expect(await alertsOf(id)).toHaveLength(2);
-    expect((await h.budget.setBudget({ brandId: id, dailyLimitMicros: 70n * USD, alerts: { percents: [] } })).budget!.alertPercents).toEqual([]);
+    expect(
+      (await h.budget.setBudget({ brandId: id, dailyLimitMicros: 70n * USD, alerts: { percents: [] } })).budget!
+        .alertPercents,
+    ).toEqual([]);
   });
 
   it("bad thresholds are INVALID_ARGUMENT with the field path; another brand's alerts are refused", async () => {
@@ -91,18 +104,26 @@ describe("budget alert thresholds", () => {
       expect(err.code).toBe(Code.InvalidArgument);
       expect(err.message).toContain("alerts.percents");
     }
-    const unknown = await rejection((async () => {
-      for await (const _ of h.budget.watchBudgetAlerts({ brandId: "01900000-0000-7000-8000-0000000000ab" })) break;
-    })());
+    const unknown = await rejection(
+      (async () => {
+        for await (const _ of h.budget.watchBudgetAlerts({ brandId: "01900000-0000-7000-8000-0000000000ab" })) break;
+      })(),
+    );
     expect(unknown.code).toBe(Code.NotFound);
     const other = await brand();
-    const viewer = createClient(BudgetService, createGrpcTransport({
-      baseUrl: h.budgetApp.server.url, interceptors: await h.auth.as({ sub: "user:viewer", role: "viewer", brands: [id] }),
-    }));
+    const viewer = createClient(
+      BudgetService,
+      createGrpcTransport({
+        baseUrl: h.budgetApp.server.url,
+        interceptors: await h.auth.as({ sub: "user:viewer", role: "viewer", brands: [id] }),
+      }),
+    );
     const call = viewer.watchBudgetAlerts({ brandId: other });
-    const denied = await rejection((async () => {
-      for await (const _ of call) break;
-    })());
+    const denied = await rejection(
+      (async () => {
+        for await (const _ of call) break;
+      })(),
+    );
     expect(denied.code).toBe(Code.PermissionDenied);
   });
 });

@@ -54,7 +54,9 @@ export async function startBudgetApp(
       const brandClient = createClient(BrandService, transport(config.brandServiceUrl));
       const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
       const zones = new ZoneLocks(pool, brandClient, logger, now);
-      const campaigns = config.campaignServiceUrl ? new CampaignDirectory(createClient(CampaignService, transport(config.campaignServiceUrl))) : undefined;
+      const campaigns = config.campaignServiceUrl
+        ? new CampaignDirectory(createClient(CampaignService, transport(config.campaignServiceUrl)))
+        : undefined;
       // Given by the spec above (an outbox): absent only if it changed.
       if (relay === undefined) throw new Error("the budget service needs its outbox relay");
       const wake = () => relay.wake();
@@ -66,12 +68,27 @@ export async function startBudgetApp(
         onEvents: wake,
       });
       const store = new BudgetStore(pool, config.subjectPrefix, wake);
-      const spendEvents = metrics.counter("adbudget_spend_events_total", "Spend events answered by RecordSpend(Batch), new or duplicate.", ["result"]);
-      const spendMicros = metrics.counter("adbudget_spend_micros_total", "Micros of newly recorded spend (all currencies; for rates, not accounting).");
+      const spendEvents = metrics.counter(
+        "adbudget_spend_events_total",
+        "Spend events answered by RecordSpend(Batch), new or duplicate.",
+        ["result"],
+      );
+      const spendMicros = metrics.counter(
+        "adbudget_spend_micros_total",
+        "Micros of newly recorded spend (all currencies; for rates, not accounting).",
+      );
       const alerts = new AlertWatch(nc, config.subjectPrefix, logger.child({ component: "alerts" }));
       stack.push(async () => alerts.stop());
       const budget = new BudgetServiceImpl({
-        store, writer, brands, zones, campaigns, alerts, validator: createValidator(), logger, now,
+        store,
+        writer,
+        brands,
+        zones,
+        campaigns,
+        alerts,
+        validator: createValidator(),
+        logger,
+        now,
         onSpend: (duplicate, amount) => {
           spendEvents.inc({ result: duplicate ? "duplicate" : "recorded" });
           if (!duplicate) spendMicros.inc(Number(amount));
@@ -83,7 +100,9 @@ export async function startBudgetApp(
         handlers: {
           // Campaign caps: each campaign's daily_limit_micros from its events (campaign-caps.ts).
           // Without a campaign service (CAMPAIGN_SERVICE_URL=none) there are no campaigns to cap.
-          "campaign-events": campaigns && campaignEventHandler({ pool, brands, prefix: config.subjectPrefix, logger, now, onEvents: wake }),
+          "campaign-events":
+            campaigns &&
+            campaignEventHandler({ pool, brands, prefix: config.subjectPrefix, logger, now, onEvents: wake }),
         },
         own: { relay },
       };

@@ -18,7 +18,14 @@ const C = "01900000-0000-7000-8000-00000000000c";
  * and `hold` parks calls until released, so concurrent lookups can be seen sharing one.
  */
 function setup(options: Omit<BrandDirectoryOptions, "now"> = {}) {
-  const world = { t: T0, zones: new Map<string, string>(), down: false, calls: 0, held: [] as (() => void)[], hold: false };
+  const world = {
+    t: T0,
+    zones: new Map<string, string>(),
+    down: false,
+    calls: 0,
+    held: [] as (() => void)[],
+    hold: false,
+  };
   const transport = createRouterTransport(({ service }) => {
     service(BrandService, {
       async getBrand({ id }) {
@@ -31,12 +38,20 @@ function setup(options: Omit<BrandDirectoryOptions, "now"> = {}) {
       },
     });
   });
-  const directory = new BrandDirectory(createClient(BrandService, transport), createLogger("test", "silent"), { ttlMs: 5000, ...options, now: () => world.t });
+  const directory = new BrandDirectory(createClient(BrandService, transport), createLogger("test", "silent"), {
+    ttlMs: 5000,
+    ...options,
+    now: () => world.t,
+  });
   return { world, directory };
 }
 
 /** The gRPC code a caller would get (the services' one error path maps domain errors). */
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (err: unknown) => Code[toConnectError(err, "test").error.code]);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (err: unknown) => Code[toConnectError(err, "test").error.code],
+  );
 
 describe("BrandDirectory", () => {
   it("answers a known brand from memory within its TTL, and concurrent lookups share one call", async () => {
@@ -110,7 +125,11 @@ describe("BrandDirectory", () => {
     await directory.get(B);
     await directory.get(A);
     await directory.get(C);
-    expect([directory.peek(A), directory.peek(B), directory.peek(C)].map((b) => b !== undefined)).toEqual([true, false, true]);
+    expect([directory.peek(A), directory.peek(B), directory.peek(C)].map((b) => b !== undefined)).toEqual([
+      true,
+      false,
+      true,
+    ]);
     expect(world.calls).toBe(3);
   });
 

@@ -98,7 +98,8 @@ export class BrandDirectory {
         return undefined;
       });
     // Undefined: the read failed with no stale entry to answer instead.
-    if (entry === undefined) throw new UnavailableError(`brand service unreachable, cannot look up brand ${brandId}: retry later`);
+    if (entry === undefined)
+      throw new UnavailableError(`brand service unreachable, cannot look up brand ${brandId}: retry later`);
     if (entry.info === undefined) throw new NotFoundError("brand", brandId);
     return entry.info;
   }
@@ -126,7 +127,9 @@ export class BrandDirectory {
    */
   async fresh(brandId: string): Promise<BrandInfo> {
     const entry = await this.read(brandId, undefined).catch((err: unknown) => {
-      throw new UnavailableError(`brand service unreachable, cannot read brand ${brandId}: retry later`, { cause: err });
+      throw new UnavailableError(`brand service unreachable, cannot read brand ${brandId}: retry later`, {
+        cause: err,
+      });
     });
     this.cache.set(brandId, entry, entry.info === undefined ? { ttl: this.negativeTtlMs } : {});
     if (entry.info === undefined) throw new NotFoundError("brand", brandId);
@@ -137,10 +140,18 @@ export class BrandDirectory {
   private async read(brandId: string, stale: Entry | undefined): Promise<Entry> {
     try {
       const { brand } = await this.client.getBrand({ id: brandId }, { timeoutMs: 3000 });
-      return { info: brand && { id: brand.id, timeZone: brand.timeZone, currencyCode: brand.currencyCode, archived: brand.archived } };
+      return {
+        info: brand && {
+          id: brand.id,
+          timeZone: brand.timeZone,
+          currencyCode: brand.currencyCode,
+          archived: brand.archived,
+        },
+      };
     } catch (err) {
       if (ConnectError.from(err).code === Code.NotFound) return { info: undefined };
-      if (stale?.info !== undefined) this.logger.warn({ err, brandId }, "brand service unreachable: using a stale brand entry");
+      if (stale?.info !== undefined)
+        this.logger.warn({ err, brandId }, "brand service unreachable: using a stale brand entry");
       throw err;
     }
   }

@@ -50,26 +50,55 @@ export async function lockBudgetRow(client: pg.ClientBase, brandId: string): Pro
     "select daily_limit_micros::text as daily, monthly_limit_micros::text as monthly from budgets where brand_id = $1 for update",
     [brandId],
   );
-  return { before: { daily: micros(rows[0]?.daily ?? null), monthly: micros(rows[0]?.monthly ?? null) }, created: inserted.rowCount === 1 };
+  return {
+    before: { daily: micros(rows[0]?.daily ?? null), monthly: micros(rows[0]?.monthly ?? null) },
+    created: inserted.rowCount === 1,
+  };
 }
 
 /** Records a change in the caller's transaction (the audit of budgets: ListBudgetChanges). */
-export async function recordBudgetChange(client: pg.ClientBase, brandId: string, actor: Actor, before: Limits, after: Limits, now: Date): Promise<void> {
+export async function recordBudgetChange(
+  client: pg.ClientBase,
+  brandId: string,
+  actor: Actor,
+  before: Limits,
+  after: Limits,
+  now: Date,
+): Promise<void> {
   await client.query(
     `insert into budget_changes (id, brand_id, principal, request_id, changed_at, old_daily_limit_micros, old_monthly_limit_micros,
                                  new_daily_limit_micros, new_monthly_limit_micros)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [uuidv7(now.getTime()), brandId, actor.principal, actor.requestId, now,
-      before.daily?.toString() ?? null, before.monthly?.toString() ?? null, after.daily?.toString() ?? null, after.monthly?.toString() ?? null],
+    [
+      uuidv7(now.getTime()),
+      brandId,
+      actor.principal,
+      actor.requestId,
+      now,
+      before.daily?.toString() ?? null,
+      before.monthly?.toString() ?? null,
+      after.daily?.toString() ?? null,
+      after.monthly?.toString() ?? null,
+    ],
   );
 }
 
 /** A brand's changes, newest first, keyset-paged by id (UUIDv7: time order). */
-export async function listBudgetChanges(pool: pg.Pool, filter: { brandId: string; pageToken: string; limit: number }): Promise<{ changes: BudgetChangeRow[]; nextPageToken: string }> {
+export async function listBudgetChanges(
+  pool: pg.Pool,
+  filter: { brandId: string; pageToken: string; limit: number },
+): Promise<{ changes: BudgetChangeRow[]; nextPageToken: string }> {
   const tokenFilter = { b: filter.brandId };
   const before = decodePageToken(filter.pageToken, tokenFilter);
   const { rows } = await pool.query<{
-    id: string; principal: string; request_id: string; changed_at: Date; od: string | null; om: string | null; nd: string | null; nm: string | null;
+    id: string;
+    principal: string;
+    request_id: string;
+    changed_at: Date;
+    od: string | null;
+    om: string | null;
+    nd: string | null;
+    nm: string | null;
   }>(
     `select id::text, principal, request_id, changed_at, old_daily_limit_micros::text as od, old_monthly_limit_micros::text as om,
             new_daily_limit_micros::text as nd, new_monthly_limit_micros::text as nm

@@ -1,5 +1,12 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { checkedDate, FailedPreconditionError, InvalidArgumentError, requestLogger, type Logger, type Now } from "@adbudget/kit";
+import {
+  checkedDate,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  requestLogger,
+  type Logger,
+  type Now,
+} from "@adbudget/kit";
 import type { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf, startOfDay } from "@adbudget/time";
@@ -16,13 +23,17 @@ import type { ZoneLocks } from "./zone-locks.js";
  * service with the sequence that orders it against the period's events.
  */
 export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockService> {
-  constructor(private readonly deps: { store: BudgetStore; brands: BrandDirectory; zones: ZoneLocks; logger: Logger; now: Now }) {}
+  constructor(
+    private readonly deps: { store: BudgetStore; brands: BrandDirectory; zones: ZoneLocks; logger: Logger; now: Now },
+  ) {}
 
   async openBudgetPeriod(req: { brandId: string; period?: Period }, ctx: HandlerContext) {
     const start = checkedDate(req.period?.start, "period.start");
     const kind = req.period?.kind;
     if (kind !== PeriodKind.DAY && kind !== PeriodKind.MONTH) {
-      throw new InvalidArgumentError([{ field: "period.kind", description: "must be PERIOD_KIND_DAY or PERIOD_KIND_MONTH" }]);
+      throw new InvalidArgumentError([
+        { field: "period.kind", description: "must be PERIOD_KIND_DAY or PERIOD_KIND_MONTH" },
+      ]);
     }
     if (kind === PeriodKind.MONTH && start.day !== 1) {
       throw new InvalidArgumentError([{ field: "period.start.day", description: "a month period starts on the 1st" }]);
@@ -32,11 +43,19 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
     // A period opens at its first instant; opening one that has not started (beyond the clock
     // skew spend itself may have) would judge tomorrow's limit today.
     if (startOfDay(start, zone) > nowMs + MAX_FUTURE_MS) {
-      throw new FailedPreconditionError(`period ${formatDate(start)} of brand ${JSON.stringify(brand.id)} has not started yet in ${zone}`);
+      throw new FailedPreconditionError(
+        `period ${formatDate(start)} of brand ${JSON.stringify(brand.id)} has not started yet in ${zone}`,
+      );
     }
     const opened = await this.deps.store.openPeriod(brand.id, kind, formatDate(start), zone, nowMs);
     requestLogger(ctx, this.deps.logger).debug(
-      { brandId: brand.id, kind, start: formatDate(start), exhausted: opened.exhausted, sequence: opened.sequence.toString() },
+      {
+        brandId: brand.id,
+        kind,
+        start: formatDate(start),
+        exhausted: opened.exhausted,
+        sequence: opened.sequence.toString(),
+      },
       "budget period opened",
     );
     return { status: periodStatus(opened.period), sequence: opened.sequence };

@@ -67,11 +67,16 @@ function explicitMask(paths: string[]): Set<MaskPath> {
     else unknown.push(path);
   }
   if (unknown.length > 0) {
-    const shown = unknown.slice(0, 5).map((p) => JSON.stringify(p.length > 64 ? `${p.slice(0, 64)}...` : p)).join(", ");
-    throw new InvalidArgumentError([{
-      field: "update_mask",
-      description: `unknown path ${shown}: SetBudget updates ${BUDGET_MASK_PATHS.map((p) => JSON.stringify(p)).join(", ")} or "*"`,
-    }]);
+    const shown = unknown
+      .slice(0, 5)
+      .map((p) => JSON.stringify(p.length > 64 ? `${p.slice(0, 64)}...` : p))
+      .join(", ");
+    throw new InvalidArgumentError([
+      {
+        field: "update_mask",
+        description: `unknown path ${shown}: SetBudget updates ${BUDGET_MASK_PATHS.map((p) => JSON.stringify(p)).join(", ")} or "*"`,
+      },
+    ]);
   }
   return named;
 }

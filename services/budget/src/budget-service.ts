@@ -163,14 +163,17 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     return { results: await this.spend.recordAll(prepared, ctx) };
   }
 
-  async listSpendEvents(req: {
-    brandId: string;
-    campaignId: string;
-    startTime?: Timestamp;
-    endTime?: Timestamp;
-    pageSize: number;
-    pageToken: string;
-  }, ctx: HandlerContext) {
+  async listSpendEvents(
+    req: {
+      brandId: string;
+      campaignId: string;
+      startTime?: Timestamp;
+      endTime?: Timestamp;
+      pageSize: number;
+      pageToken: string;
+    },
+    ctx: HandlerContext,
+  ) {
     assertBrand(ctx, req.brandId);
     await this.deps.brands.get(req.brandId);
     const { events, nextPageToken } = await this.deps.store.listSpend({

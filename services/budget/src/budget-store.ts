@@ -7,8 +7,22 @@ import { patchedLimits, type BudgetPatch } from "./budget-patch.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { micros, transition } from "./period-rules.js";
 import { openPeriod, periodEnd, type OpenedPeriod } from "./period-opening.js";
-import { parsePercents, reachedThresholds, thresholdOf, writeThresholdEvents, type ThresholdReached } from "./thresholds.js";
-import { brandCurrentPeriods, SELECT_SPEND, toStoredSpend, type CurrentPeriod, type Kind, type RawSpend, type StoredSpend } from "./ledger-reads.js";
+import {
+  parsePercents,
+  reachedThresholds,
+  thresholdOf,
+  writeThresholdEvents,
+  type ThresholdReached,
+} from "./thresholds.js";
+import {
+  brandCurrentPeriods,
+  SELECT_SPEND,
+  toStoredSpend,
+  type CurrentPeriod,
+  type Kind,
+  type RawSpend,
+  type StoredSpend,
+} from "./ledger-reads.js";
 
 export interface BudgetRow {
   brandId: string;
@@ -45,7 +59,11 @@ interface RawBudget {
 
 function toBudget(r: RawBudget): BudgetRow {
   return {
-    brandId: r.brand_id, daily: micros(r.daily), monthly: micros(r.monthly), createdAt: r.created_at, updatedAt: r.updated_at,
+    brandId: r.brand_id,
+    daily: micros(r.daily),
+    monthly: micros(r.monthly),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
     alertPercents: parsePercents(r.alerts),
   };
 }
@@ -94,8 +112,14 @@ export class BudgetStore {
          where brand_id = $1
          returning brand_id::text, daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, created_at, updated_at,
            alert_percents::text as alerts`,
-        [brandId, limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now, created,
-          patch.alerts === undefined ? null : [...new Set(patch.alerts)].sort((a, b) => a - b)],
+        [
+          brandId,
+          limits.daily?.toString() ?? null,
+          limits.monthly?.toString() ?? null,
+          now,
+          created,
+          patch.alerts === undefined ? null : [...new Set(patch.alerts)].sort((a, b) => a - b),
+        ],
       );
       // The current periods, and every later one that exists already, in lock order.
       const { rows: later } = await client.query<{ kind: Kind; start: string }>(
@@ -103,22 +127,39 @@ export class BudgetStore {
          where brand_id = $1 and ((kind = ${PeriodKind.DAY} and period_start > $2) or (kind = ${PeriodKind.MONTH} and period_start > $3))`,
         [brandId, formatDate(p.day), formatDate(p.month)],
       );
-      const targets = [{ kind: PeriodKind.DAY, start: formatDate(p.day) }, { kind: PeriodKind.MONTH, start: formatDate(p.month) }, ...later]
-        .sort((a, b) => a.kind - b.kind || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-      const periods = await client.query<{ kind: Kind; start: string; spent: string; lim: string | null; exhausted: boolean }>(
+      const targets = [
+        { kind: PeriodKind.DAY, start: formatDate(p.day) },
+        { kind: PeriodKind.MONTH, start: formatDate(p.month) },
+        ...later,
+      ].sort((a, b) => a.kind - b.kind || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+      const periods = await client.query<{
+        kind: Kind;
+        start: string;
+        spent: string;
+        lim: string | null;
+        exhausted: boolean;
+      }>(
         `insert into budget_periods as bp (brand_id, kind, period_start, limit_micros, updated_at)
          select $1, u.kind, u.period_start, case u.kind when ${PeriodKind.DAY} then $4::bigint else $5::bigint end, $6
          from unnest($2::int2[], $3::date[]) with ordinality as u(kind, period_start, ord)
          order by u.ord
          on conflict (brand_id, kind, period_start) do update set limit_micros = excluded.limit_micros, updated_at = excluded.updated_at
          returning kind, period_start::text as start, spent_micros::text as spent, limit_micros::text as lim, exhausted`,
-        [brandId, targets.map((t) => t.kind), targets.map((t) => t.start), limits.daily?.toString() ?? null, limits.monthly?.toString() ?? null, now],
+        [
+          brandId,
+          targets.map((t) => t.kind),
+          targets.map((t) => t.start),
+          limits.daily?.toString() ?? null,
+          limits.monthly?.toString() ?? null,
+          now,
+        ],
       );
       const changes: PeriodChange[] = [];
       for (const r of periods.rows) {
         const figures = { spent: BigInt(r.spent), limit: micros(r.lim) };
         const t = transition(r.exhausted, figures);
-        if (t !== undefined) changes.push({ brandId, kind: r.kind, periodStart: r.start, type: t, ...figures, cause: "limit" });
+        if (t !== undefined)
+          changes.push({ brandId, kind: r.kind, periodStart: r.start, type: t, ...figures, cause: "limit" });
       }
       await writePeriodEvents(client, this.subjectPrefix, changes, nowMs);
       // Thresholds the current periods stand past now (a lowered limit, a new threshold): once each.
@@ -130,7 +171,16 @@ export class BudgetStore {
         const limit = micros(r.lim);
         if (limit === null) continue;
         for (const percent of reachedThresholds(spent, limit, budget.alertPercents)) {
-          reached.push({ brandId, kind: r.kind, periodStart: r.start, percent, threshold: thresholdOf(limit, percent), spent, limit, cause: "limit" });
+          reached.push({
+            brandId,
+            kind: r.kind,
+            periodStart: r.start,
+            percent,
+            threshold: thresholdOf(limit, percent),
+            spent,
+            limit,
+            cause: "limit",
+          });
         }
       }
       const alerts = await writeThresholdEvents(client, this.subjectPrefix, reached, nowMs);
@@ -142,7 +192,12 @@ export class BudgetStore {
   /** Opens one period of a brand in its own transaction (period-opening.ts). */
   async openPeriod(brandId: string, kind: Kind, start: string, zone: string, nowMs: number): Promise<OpenedPeriod> {
     return this.tx(async (client) => {
-      const { opened, events } = await openPeriod(client, this.subjectPrefix, { brandId, kind, start, endMs: periodEnd(kind, start, zone) }, nowMs);
+      const { opened, events } = await openPeriod(
+        client,
+        this.subjectPrefix,
+        { brandId, kind, start, endMs: periodEnd(kind, start, zone) },
+        nowMs,
+      );
       return { result: opened, events };
     });
   }
@@ -176,7 +231,11 @@ export class BudgetStore {
     return toBudget(rows[0]);
   }
 
-  async status(brandId: string, timeZone: string, nowMs: number): Promise<{ day: CurrentPeriod; month: CurrentPeriod }> {
+  async status(
+    brandId: string,
+    timeZone: string,
+    nowMs: number,
+  ): Promise<{ day: CurrentPeriod; month: CurrentPeriod }> {
     const client = await this.pool.connect();
     try {
       return await brandCurrentPeriods(client, brandId, timeZone, nowMs);
@@ -200,14 +259,24 @@ export class BudgetStore {
   }
 
   /** A campaign's spend counted toward one local day of its brand ("YYYY-MM-DD"); zeros if none. */
-  async campaignSpend(brandId: string, campaignId: string, day: string): Promise<{ spent: bigint; count: bigint; limit: bigint | null; exhausted: boolean }> {
+  async campaignSpend(
+    brandId: string,
+    campaignId: string,
+    day: string,
+  ): Promise<{ spent: bigint; count: bigint; limit: bigint | null; exhausted: boolean }> {
     const { rows } = await this.pool.query<{ spent: string; cnt: string; lim: string | null; exhausted: boolean }>(
       `select spent_micros::text as spent, event_count::text as cnt, limit_micros::text as lim, cap_exhausted as exhausted
        from campaign_day_spend where brand_id = $1 and campaign_id = $2 and day = $3`,
       [brandId, campaignId, day],
     );
     const r = rows[0];
-    return r ? { spent: BigInt(r.spent), count: BigInt(r.cnt), limit: r.lim === null ? null : BigInt(r.lim), exhausted: r.exhausted }
+    return r
+      ? {
+          spent: BigInt(r.spent),
+          count: BigInt(r.cnt),
+          limit: r.lim === null ? null : BigInt(r.lim),
+          exhausted: r.exhausted,
+        }
       : { spent: 0n, count: 0n, limit: null, exhausted: false };
   }
 
@@ -228,7 +297,8 @@ export class BudgetStore {
       const sep = after.indexOf("|");
       afterMs = Number(after.slice(0, sep));
       afterId = after.slice(sep + 1);
-      if (!Number.isFinite(afterMs)) throw new InvalidArgumentError([{ field: "page_token", description: "malformed" }]);
+      if (!Number.isFinite(afterMs))
+        throw new InvalidArgumentError([{ field: "page_token", description: "malformed" }]);
     }
     const { rows } = await this.pool.query<RawSpend>(
       `${SELECT_SPEND}
@@ -254,12 +324,19 @@ export class BudgetStore {
     return {
       events: page,
       nextPageToken:
-        rows.length > filter.limit && last ? encodePageToken(`${last.occurredAt.getTime()}|${last.eventId}`, tokenFilter) : "",
+        rows.length > filter.limit && last
+          ? encodePageToken(`${last.occurredAt.getTime()}|${last.eventId}`, tokenFilter)
+          : "",
     };
   }
 
   /** Periods newest first (by start, then day before month), keyset-paged. */
-  async listPeriods(filter: { brandId: string; kind: PeriodKind; pageToken: string; limit: number }): Promise<{ periods: PeriodRow[]; nextPageToken: string }> {
+  async listPeriods(filter: {
+    brandId: string;
+    kind: PeriodKind;
+    pageToken: string;
+    limit: number;
+  }): Promise<{ periods: PeriodRow[]; nextPageToken: string }> {
     const tokenFilter = { b: filter.brandId, k: filter.kind };
     const after = decodePageToken(filter.pageToken, tokenFilter);
     const [afterStart, afterKind] = after?.split("|") ?? [];
@@ -267,7 +344,13 @@ export class BudgetStore {
       throw new InvalidArgumentError([{ field: "page_token", description: "malformed" }]);
     }
     const { rows } = await this.pool.query<{
-      kind: number; start: string; spent: string; lim: string | null; exhausted: boolean; cnt: string; exhausted_at: Date | null;
+      kind: number;
+      start: string;
+      spent: string;
+      lim: string | null;
+      exhausted: boolean;
+      cnt: string;
+      exhausted_at: Date | null;
     }>(
       `select kind, period_start::text as start, spent_micros::text as spent, limit_micros::text as lim, exhausted,
               event_count::text as cnt, exhausted_at
@@ -291,7 +374,8 @@ export class BudgetStore {
     const last = periods.at(-1);
     return {
       periods,
-      nextPageToken: rows.length > filter.limit && last ? encodePageToken(`${last.start}|${last.kind}`, tokenFilter) : "",
+      nextPageToken:
+        rows.length > filter.limit && last ? encodePageToken(`${last.start}|${last.kind}`, tokenFilter) : "",
     };
   }
 }

@@ -22,11 +22,18 @@ afterAll(async () => {
 
 const CAMPAIGN = "01900000-0000-7000-8000-00000000ca01";
 let n = 0;
-const spend = (amountMicros: bigint) => h.budget.recordSpend({ eventId: `cap-ledger-${n++}`, brandId, campaignId: CAMPAIGN, amountMicros });
+const spend = (amountMicros: bigint) =>
+  h.budget.recordSpend({ eventId: `cap-ledger-${n++}`, brandId, campaignId: CAMPAIGN, amountMicros });
 const setting = (version: bigint, limit: bigint | null) => {
   const today = localDate(h.now(), testZone());
   const days = { today: formatDate(today), tomorrow: formatDate(addDays(today, 1)) };
-  return applyCapSetting(h.budgetApp.pool, h.prefix, { campaignId: CAMPAIGN, brandId, limit, version, startDate: null, endDate: null }, days, h.now());
+  return applyCapSetting(
+    h.budgetApp.pool,
+    h.prefix,
+    { campaignId: CAMPAIGN, brandId, limit, version, startDate: null, endDate: null },
+    days,
+    h.now(),
+  );
 };
 
 describe("campaign caps in the ledger", () => {
@@ -37,7 +44,10 @@ describe("campaign caps in the ledger", () => {
     expect((await h.budget.getCampaignSpend({ brandId, campaignId: CAMPAIGN })).limitMicros).toBe(10_000_000n);
     await spend(1_000_000n); // 10 of 10: crossed by spend
     await spend(1_000_000n); // past it: nothing more
-    expect(await h.budget.getCampaignSpend({ brandId, campaignId: CAMPAIGN })).toMatchObject({ spentMicros: 11_000_000n, exhausted: true });
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: CAMPAIGN })).toMatchObject({
+      spentMicros: 11_000_000n,
+      exhausted: true,
+    });
 
     expect(await setting(3n, 20_000_000n)).toMatchObject([{ exhausted: false, spent: 11_000_000n, cause: "limit" }]); // raised: room again
     expect(await setting(4n, 20_000_000n)).toEqual([]); // the same cap again

@@ -3,8 +3,21 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { JsMsg } from "@nats-io/jetstream";
 import type pg from "pg";
 import { isSettingsChange } from "@adbudget/campaign-service/event-contract";
-import { decodeOrSkip, inTransaction, NotFoundError, nextOutboxIds, uuidv7, writeOutbox, type Logger, type OutboxMessage } from "@adbudget/kit";
-import { BudgetEventCause, BudgetEventType, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import {
+  decodeOrSkip,
+  inTransaction,
+  NotFoundError,
+  nextOutboxIds,
+  uuidv7,
+  writeOutbox,
+  type Logger,
+  type OutboxMessage,
+} from "@adbudget/kit";
+import {
+  BudgetEventCause,
+  BudgetEventType,
+  CampaignCapEventSchema,
+} from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { CampaignStateChangedEventSchema } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { addDays, formatDate, parseDate, periodsOf } from "@adbudget/time";
@@ -33,7 +46,12 @@ export function capSubject(prefix: string, exhausted: boolean, brandId: string):
  * locked); their sequence is the outbox id, so it increases in commit order for every campaign,
  * and is kept as the row's `cap_seq` (what reconciliation hands on with the row's state).
  */
-export async function writeCapEvents(client: pg.ClientBase, prefix: string, changes: CapChange[], nowMs: number): Promise<number> {
+export async function writeCapEvents(
+  client: pg.ClientBase,
+  prefix: string,
+  changes: CapChange[],
+  nowMs: number,
+): Promise<number> {
   if (changes.length === 0) return 0;
   const ids = await nextOutboxIds(client, changes.length);
   await client.query({
@@ -41,22 +59,30 @@ export async function writeCapEvents(client: pg.ClientBase, prefix: string, chan
     text: `update campaign_day_spend d set cap_seq = u.seq
            from unnest($1::uuid[], $2::uuid[], $3::date[], $4::bigint[]) as u(brand_id, campaign_id, day, seq)
            where d.brand_id = u.brand_id and d.campaign_id = u.campaign_id and d.day = u.day`,
-    values: [changes.map((c) => c.brandId), changes.map((c) => c.campaignId), changes.map((c) => c.day), ids.map(String)],
+    values: [
+      changes.map((c) => c.brandId),
+      changes.map((c) => c.campaignId),
+      changes.map((c) => c.day),
+      ids.map(String),
+    ],
   });
   const messages = changes.map((c, i): OutboxMessage => {
     const eventId = uuidv7(nowMs);
-    const payload = toBinary(CampaignCapEventSchema, create(CampaignCapEventSchema, {
-      eventId,
-      type: c.exhausted ? BudgetEventType.EXHAUSTED : BudgetEventType.REPLENISHED,
-      brandId: c.brandId,
-      campaignId: c.campaignId,
-      period: { kind: PeriodKind.DAY, start: parseDate(c.day) },
-      spentMicros: c.spent,
-      limitMicros: c.limit ?? undefined,
-      cause: c.cause === "spend" ? BudgetEventCause.SPEND : BudgetEventCause.LIMIT_CHANGE,
-      occurTime: timestampFromMs(nowMs),
-      sequence: ids[i],
-    }));
+    const payload = toBinary(
+      CampaignCapEventSchema,
+      create(CampaignCapEventSchema, {
+        eventId,
+        type: c.exhausted ? BudgetEventType.EXHAUSTED : BudgetEventType.REPLENISHED,
+        brandId: c.brandId,
+        campaignId: c.campaignId,
+        period: { kind: PeriodKind.DAY, start: parseDate(c.day) },
+        spentMicros: c.spent,
+        limitMicros: c.limit ?? undefined,
+        cause: c.cause === "spend" ? BudgetEventCause.SPEND : BudgetEventCause.LIMIT_CHANGE,
+        occurTime: timestampFromMs(nowMs),
+        sequence: ids[i],
+      }),
+    );
     return { eventId, aggregateId: c.campaignId, subject: capSubject(prefix, c.exhausted, c.brandId), payload };
   });
   await writeOutbox(client, OUTBOX_CHANNEL, messages, nowMs, ids);
@@ -89,7 +115,13 @@ export interface CapSetting {
  * spend statement locks no settings row, and takes period rows before day rows; this takes no
  * period row: the two never wait on each other in a cycle.
  */
-export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetting, days: { today: string; tomorrow: string }, nowMs: number): Promise<CapChange[]> {
+export async function applyCapSetting(
+  pool: pg.Pool,
+  prefix: string,
+  s: CapSetting,
+  days: { today: string; tomorrow: string },
+  nowMs: number,
+): Promise<CapChange[]> {
   return inTransaction(pool, async (client) => {
     // The row first (version 0, no cap, if the campaign is new to the ledger), then its lock: a
     // lock on a row that does not exist yet locks nothing, and two replicas applying the first two
@@ -126,7 +158,16 @@ export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetti
     for (const r of rows) {
       const spent = BigInt(r.spent);
       const exhausted = s.limit !== null && spent >= s.limit;
-      if (exhausted !== r.cap_exhausted) changes.push({ brandId: s.brandId, campaignId: s.campaignId, day: r.day, exhausted, spent, limit: s.limit, cause: "limit" });
+      if (exhausted !== r.cap_exhausted)
+        changes.push({
+          brandId: s.brandId,
+          campaignId: s.campaignId,
+          day: r.day,
+          exhausted,
+          spent,
+          limit: s.limit,
+          cause: "limit",
+        });
     }
     await client.query(
       `update campaign_day_spend set limit_micros = $4, cap_exhausted = $5::bigint is not null and spent_micros >= $5::bigint, cap_crossed = false
@@ -145,7 +186,14 @@ export async function applyCapSetting(pool: pg.Pool, prefix: string, s: CapSetti
  * frees it). Serving-state changes carry no new
  * settings and are skipped; a deleted campaign's cap is removed.
  */
-export function campaignEventHandler(deps: { pool: pg.Pool; brands: BrandDirectory; prefix: string; logger: Logger; now: () => number; onEvents: () => void }) {
+export function campaignEventHandler(deps: {
+  pool: pg.Pool;
+  brands: BrandDirectory;
+  prefix: string;
+  logger: Logger;
+  now: () => number;
+  onEvents: () => void;
+}) {
   return async (msg: JsMsg): Promise<void> => {
     const event = decodeOrSkip(CampaignStateChangedEventSchema, msg, deps.logger, "campaign event");
     if (event === undefined) return;
@@ -162,13 +210,25 @@ export function campaignEventHandler(deps: { pool: pg.Pool; brands: BrandDirecto
     const version = /^v\d+$/.test(c.etag) ? BigInt(c.etag.slice(1)) : 0n;
     const limit = event.deleted ? null : (c.dailyLimitMicros ?? null);
     const today = periodsOf(nowMs, zone).day;
-    const changes = await applyCapSetting(deps.pool, deps.prefix, {
-      campaignId: c.id, brandId: c.brandId, limit, version,
-      startDate: c.startDate === undefined ? null : formatDate(c.startDate),
-      endDate: c.endDate === undefined ? null : formatDate(c.endDate),
-    }, { today: formatDate(today), tomorrow: formatDate(addDays(today, 1)) }, nowMs);
+    const changes = await applyCapSetting(
+      deps.pool,
+      deps.prefix,
+      {
+        campaignId: c.id,
+        brandId: c.brandId,
+        limit,
+        version,
+        startDate: c.startDate === undefined ? null : formatDate(c.startDate),
+        endDate: c.endDate === undefined ? null : formatDate(c.endDate),
+      },
+      { today: formatDate(today), tomorrow: formatDate(addDays(today, 1)) },
+      nowMs,
+    );
     for (const change of changes) {
-      deps.logger.info({ campaignId: c.id, day: change.day, exhausted: change.exhausted, spent: change.spent.toString() }, "campaign cap changed the day's state");
+      deps.logger.info(
+        { campaignId: c.id, day: change.day, exhausted: change.exhausted, spent: change.spent.toString() },
+        "campaign cap changed the day's state",
+      );
     }
     if (changes.length > 0) deps.onEvents();
   };

@@ -9,7 +9,11 @@ import { CampaignDirectory } from "./campaign-directory.js";
 /** The fake clock's start: lru-cache takes a start time of 0 for "no TTL". */
 const T0 = 1_000_000;
 const BRAND = "01900000-0000-7000-8000-0000000000b1";
-const [X, Y, Z] = ["01900000-0000-7000-8000-0000000000c1", "01900000-0000-7000-8000-0000000000c2", "01900000-0000-7000-8000-0000000000c3"];
+const [X, Y, Z] = [
+  "01900000-0000-7000-8000-0000000000c1",
+  "01900000-0000-7000-8000-0000000000c2",
+  "01900000-0000-7000-8000-0000000000c3",
+];
 
 /** A CampaignDirectory over a CampaignService served in memory: `owners` are the campaigns that exist. */
 function setup(maxEntries?: number) {
@@ -25,12 +29,20 @@ function setup(maxEntries?: number) {
       },
     });
   });
-  const directory = new CampaignDirectory(createClient(CampaignService, transport), { negativeTtlMs: 1000, maxEntries, now: () => world.t });
+  const directory = new CampaignDirectory(createClient(CampaignService, transport), {
+    negativeTtlMs: 1000,
+    maxEntries,
+    now: () => world.t,
+  });
   return { world, directory };
 }
 
 /** The gRPC code a caller would get (the services' one error path maps domain errors). */
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (err: unknown) => Code[toConnectError(err, "test").error.code]);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (err: unknown) => Code[toConnectError(err, "test").error.code],
+  );
 
 describe("CampaignDirectory", () => {
   it("keeps a known campaign's brand (it never changes), and concurrent lookups share one call", async () => {

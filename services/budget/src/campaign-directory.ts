@@ -69,7 +69,9 @@ export class CampaignDirectory {
       return campaign?.brandId ?? UNKNOWN;
     } catch (err) {
       if (ConnectError.from(err).code === Code.NotFound) return UNKNOWN;
-      throw new UnavailableError(`campaign service unavailable, cannot check campaign ${campaignId}: retry later`, { cause: err });
+      throw new UnavailableError(`campaign service unavailable, cannot check campaign ${campaignId}: retry later`, {
+        cause: err,
+      });
     }
   }
 }

@@ -35,14 +35,23 @@ function days() {
 
 /** The consumer's cap change, applied as it would be. */
 function setCap(campaignId: string, version: bigint, limit: bigint | null, pool = h.budgetApp.pool) {
-  return applyCapSetting(pool, h.prefix, { campaignId, brandId, limit, version, startDate: null, endDate: null }, days(), h.now());
+  return applyCapSetting(
+    pool,
+    h.prefix,
+    { campaignId, brandId, limit, version, startDate: null, endDate: null },
+    days(),
+    h.now(),
+  );
 }
 
 /**
  * Runs `change` held at its commit, sends `spend` meanwhile, waits until the spend is blocked on
  * the day row the change holds, then lets the change commit: the interleaving of the finding.
  */
-async function spendDuringCapChange(change: (pool: typeof h.budgetApp.pool) => Promise<unknown>, spendIt: () => Promise<unknown>) {
+async function spendDuringCapChange(
+  change: (pool: typeof h.budgetApp.pool) => Promise<unknown>,
+  spendIt: () => Promise<unknown>,
+) {
   const latch = new Latch();
   const held = change(pausingPool(h.budgetApp.pool, (sql) => sql === "commit", latch));
   await latch.reached;
@@ -56,7 +65,9 @@ async function spendDuringCapChange(change: (pool: typeof h.budgetApp.pool) => P
 
 async function capEventsOf(campaignId: string) {
   await h.drained();
-  return (await h.caps()).filter((c) => c.event.campaignId === campaignId).map((c) => [c.event.type, c.event.cause, c.event.spentMicros, c.event.limitMicros]);
+  return (await h.caps())
+    .filter((c) => c.event.campaignId === campaignId)
+    .map((c) => [c.event.type, c.event.cause, c.event.spentMicros, c.event.limitMicros]);
 }
 
 describe("a cap change while a spend of the same campaign day is in flight", () => {
@@ -64,8 +75,15 @@ describe("a cap change while a spend of the same campaign day is in flight", () 
     const campaign = newCampaign();
     await setCap(campaign, 1n, 5_000_000n);
     await spend(campaign, 4_000_000n);
-    await spendDuringCapChange((pool) => setCap(campaign, 2n, 10_000_000n, pool), () => spend(campaign, 2_000_000n));
-    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).toMatchObject({ spentMicros: 6_000_000n, limitMicros: 10_000_000n, exhausted: false });
+    await spendDuringCapChange(
+      (pool) => setCap(campaign, 2n, 10_000_000n, pool),
+      () => spend(campaign, 2_000_000n),
+    );
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).toMatchObject({
+      spentMicros: 6_000_000n,
+      limitMicros: 10_000_000n,
+      exhausted: false,
+    });
     expect(await capEventsOf(campaign)).toEqual([]);
   });
 
@@ -73,7 +91,10 @@ describe("a cap change while a spend of the same campaign day is in flight", () 
     const campaign = newCampaign();
     await setCap(campaign, 1n, 5_000_000n);
     await spend(campaign, 4_000_000n);
-    await spendDuringCapChange((pool) => setCap(campaign, 2n, null, pool), () => spend(campaign, 2_000_000n));
+    await spendDuringCapChange(
+      (pool) => setCap(campaign, 2n, null, pool),
+      () => spend(campaign, 2_000_000n),
+    );
     const after = await h.budget.getCampaignSpend({ brandId, campaignId: campaign });
     expect(after).toMatchObject({ spentMicros: 6_000_000n, exhausted: false });
     expect(after.limitMicros).toBeUndefined();
@@ -83,9 +104,18 @@ describe("a cap change while a spend of the same campaign day is in flight", () 
   it("a first cap set while the day's first spend is in flight: the spend meets the cap and crosses it", async () => {
     const campaign = newCampaign();
     await setCap(campaign, 1n, null); // known to the ledger, no cap
-    await spendDuringCapChange((pool) => setCap(campaign, 2n, 5_000_000n, pool), () => spend(campaign, 6_000_000n));
-    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).toMatchObject({ spentMicros: 6_000_000n, limitMicros: 5_000_000n, exhausted: true });
-    expect(await capEventsOf(campaign)).toEqual([[BudgetEventType.EXHAUSTED, BudgetEventCause.SPEND, 6_000_000n, 5_000_000n]]);
+    await spendDuringCapChange(
+      (pool) => setCap(campaign, 2n, 5_000_000n, pool),
+      () => spend(campaign, 6_000_000n),
+    );
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).toMatchObject({
+      spentMicros: 6_000_000n,
+      limitMicros: 5_000_000n,
+      exhausted: true,
+    });
+    expect(await capEventsOf(campaign)).toEqual([
+      [BudgetEventType.EXHAUSTED, BudgetEventCause.SPEND, 6_000_000n, 5_000_000n],
+    ]);
   });
 
   it("a cap change writes every day not yet ended: tomorrow's row (spend dated ahead) takes it too", async () => {
@@ -103,7 +133,12 @@ describe("the first settings of a new campaign, from two replicas at once", () =
     const campaign = newCampaign();
     // v2 (a cap change) is held at its commit, its row written; v1 (the creation) comes meanwhile.
     const latch = new Latch();
-    const v2 = setCap(campaign, 2n, 4_000_000n, pausingPool(h.budgetApp.pool, (sql) => sql === "commit", latch));
+    const v2 = setCap(
+      campaign,
+      2n,
+      4_000_000n,
+      pausingPool(h.budgetApp.pool, (sql) => sql === "commit", latch),
+    );
     await latch.reached;
     const v1 = setCap(campaign, 1n, 9_000_000n);
     await blockedOnLock(h.budgetApp.pool, "insert into campaign_settings");
@@ -111,7 +146,8 @@ describe("the first settings of a new campaign, from two replicas at once", () =
     await Promise.all([v2, v1]);
     expect((await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).limitMicros).toBe(4_000_000n);
     const { rows } = await h.budgetApp.pool.query<{ lim: string; version: string }>(
-      "select daily_limit_micros::text as lim, version::text from campaign_settings where campaign_id = $1", [campaign],
+      "select daily_limit_micros::text as lim, version::text from campaign_settings where campaign_id = $1",
+      [campaign],
     );
     expect(rows).toEqual([{ lim: "4000000", version: "2" }]);
   });

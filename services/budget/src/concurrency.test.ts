@@ -15,7 +15,14 @@ afterAll(async () => {
 });
 
 it("64 concurrent writers with 10% duplicate retries: totals == ledger == expected, one exhausted event per exhausted period", async () => {
-  const zones = ["UTC", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham", "Europe/London", "Australia/Lord_Howe"];
+  const zones = [
+    "UTC",
+    "America/New_York",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "Europe/London",
+    "Australia/Lord_Howe",
+  ];
   const brands: { id: string; zone: string; limit: bigint }[] = [];
   for (const [i, zone] of zones.entries()) {
     const { brand } = await h.brands.createBrand({ name: `Concurrent ${i}`, timeZone: zone });
@@ -38,7 +45,13 @@ it("64 concurrent writers with 10% duplicate retries: totals == ledger == expect
         const eventId = `w${w}-n${n}`;
         const amount = BigInt(1 + ((w * 7919 + n * 104729) % 997)) * 1000n;
         const at = h.now();
-        const req = { eventId, brandId: brand.id, campaignId: campaign, amountMicros: amount, occurredAt: { seconds: BigInt(Math.floor(at / 1000)), nanos: 0 } };
+        const req = {
+          eventId,
+          brandId: brand.id,
+          campaignId: campaign,
+          amountMicros: amount,
+          occurredAt: { seconds: BigInt(Math.floor(at / 1000)), nanos: 0 },
+        };
         const first = await h.budget.recordSpend(req);
         expect(first.duplicate).toBe(false);
         sent.set(eventId, { brandId: brand.id, amount, at: Math.floor(at / 1000) * 1000 });
@@ -87,8 +100,12 @@ it("64 concurrent writers with 10% duplicate retries: totals == ledger == expect
 
   // Exactly one exhausted event per exhausted period, none for the others.
   await h.drained();
-  const events = (await h.events()).filter((e) => e.event.type === BudgetEventType.EXHAUSTED && e.event.period?.kind === PeriodKind.DAY);
-  const exhaustedPeriods = [...expected.entries()].filter(([key, total]) => total >= brands.find((b) => key.startsWith(b.id))!.limit);
+  const events = (await h.events()).filter(
+    (e) => e.event.type === BudgetEventType.EXHAUSTED && e.event.period?.kind === PeriodKind.DAY,
+  );
+  const exhaustedPeriods = [...expected.entries()].filter(
+    ([key, total]) => total >= brands.find((b) => key.startsWith(b.id))!.limit,
+  );
   expect(exhaustedPeriods.length).toBeGreaterThanOrEqual(3);
   const perPeriod = new Map<string, number>();
   for (const e of events) {

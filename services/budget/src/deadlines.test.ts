@@ -15,7 +15,11 @@ async function recordWithDeadline(body: Record<string, unknown>, timeoutMs: numb
   const started = Date.now();
   const res = await fetch(`${h.budgetApp.server.url}/adbudget.budget.v1.BudgetService/RecordSpend`, {
     method: "POST",
-    headers: { "content-type": "application/json", "connect-timeout-ms": String(timeoutMs), authorization: `Bearer ${h.auth.adminToken}` },
+    headers: {
+      "content-type": "application/json",
+      "connect-timeout-ms": String(timeoutMs),
+      authorization: `Bearer ${h.auth.adminToken}`,
+    },
     body: JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as { code?: string }, ms: Date.now() - started };
@@ -54,7 +58,11 @@ it("the server answers DEADLINE_EXCEEDED at the caller's deadline, and does not 
 it("a deadline that has passed when the call arrives is DEADLINE_EXCEEDED, for reads too", async () => {
   const res = await fetch(`${h.brandApp.server.url}/adbudget.brand.v1.BrandService/ListBrands`, {
     method: "POST",
-    headers: { "content-type": "application/json", "connect-timeout-ms": "0", authorization: `Bearer ${h.auth.adminToken}` },
+    headers: {
+      "content-type": "application/json",
+      "connect-timeout-ms": "0",
+      authorization: `Bearer ${h.auth.adminToken}`,
+    },
     body: "{}",
   });
   expect(((await res.json()) as { code: string }).code).toBe("deadline_exceeded");

@@ -20,9 +20,13 @@ let clock: ReturnType<typeof createClient<typeof BudgetClockService>>;
 let store: BudgetStore;
 beforeAll(async () => {
   h = await startBudgetHarness();
-  clock = createClient(BudgetClockService, createGrpcTransport({
-    baseUrl: h.budgetApp.server.url, interceptors: await h.auth.as({ sub: "test:clocks", role: "clocks" }),
-  }));
+  clock = createClient(
+    BudgetClockService,
+    createGrpcTransport({
+      baseUrl: h.budgetApp.server.url,
+      interceptors: await h.auth.as({ sub: "test:clocks", role: "clocks" }),
+    }),
+  );
   store = new BudgetStore(h.budgetApp.pool, h.prefix);
 });
 afterAll(async () => {
@@ -40,7 +44,10 @@ async function brandWithYesterdaysLimit(limit: bigint) {
   const brandId = (await h.brands.createBrand({ name: `Ended ${++n}`, timeZone: zone() })).brand!.id;
   const yesterday = addDays(localDate(h.now(), zone()), -1);
   const noonBefore = startOfDay(addDays(yesterday, -1), zone()) + 12 * 3_600_000;
-  await store.setBudget(brandId, { daily: limit, monthly: null }, zone(), () => noonBefore, { principal: "test", requestId: "two-days-ago" });
+  await store.setBudget(brandId, { daily: limit, monthly: null }, zone(), () => noonBefore, {
+    principal: "test",
+    requestId: "two-days-ago",
+  });
   return { brandId, yesterday, noon: startOfDay(yesterday, zone()) + 12 * 3_600_000 };
 }
 
@@ -55,8 +62,18 @@ describe("a period whose end has passed", () => {
     await h.budget.setBudget({ brandId, dailyLimitMicros: 1_000n });
     // No row for yesterday yet (nobody opened it): the late spend creates it.
     expect(await dayPeriod(brandId, formatDate(yesterday))).toBeUndefined();
-    await h.budget.recordSpend({ eventId: `late-${brandId}`, brandId, campaignId: campaignId(), amountMicros: 150n, occurredAt: timestampFromMs(noon) });
-    expect(await dayPeriod(brandId, formatDate(yesterday))).toMatchObject({ spentMicros: 150n, limitMicros: 100n, exhausted: true });
+    await h.budget.recordSpend({
+      eventId: `late-${brandId}`,
+      brandId,
+      campaignId: campaignId(),
+      amountMicros: 150n,
+      occurredAt: timestampFromMs(noon),
+    });
+    expect(await dayPeriod(brandId, formatDate(yesterday))).toMatchObject({
+      spentMicros: 150n,
+      limitMicros: 100n,
+      exhausted: true,
+    });
     const today = await h.budget.getBudgetStatus({ brandId });
     expect(today.status?.day).toMatchObject({ spentMicros: 0n, limitMicros: 1_000n, exhausted: false });
   });
@@ -64,13 +81,21 @@ describe("a period whose end has passed", () => {
   it("opening it again (a late clock) keeps its limit and publishes nothing", async () => {
     const { brandId, yesterday, noon } = await brandWithYesterdaysLimit(100n);
     await store.openPeriod(brandId, PeriodKind.DAY, formatDate(yesterday), zone(), noon); // the clock, on time, yesterday
-    await h.budget.recordSpend({ eventId: `ended-${brandId}`, brandId, campaignId: campaignId(), amountMicros: 50n, occurredAt: timestampFromMs(noon) });
+    await h.budget.recordSpend({
+      eventId: `ended-${brandId}`,
+      brandId,
+      campaignId: campaignId(),
+      amountMicros: 50n,
+      occurredAt: timestampFromMs(noon),
+    });
     await h.budget.setBudget({ brandId, dailyLimitMicros: 40n });
     const opened = await clock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: yesterday } });
     expect(opened.status).toMatchObject({ spentMicros: 50n, limitMicros: 100n, exhausted: false });
     expect(await dayPeriod(brandId, formatDate(yesterday))).toMatchObject({ limitMicros: 100n, exhausted: false });
     await h.drained();
-    const forYesterday = (await h.events()).filter((e) => e.event.brandId === brandId && formatDate(e.event.period!.start!) === formatDate(yesterday));
+    const forYesterday = (await h.events()).filter(
+      (e) => e.event.brandId === brandId && formatDate(e.event.period!.start!) === formatDate(yesterday),
+    );
     expect(forYesterday).toEqual([]);
   });
 

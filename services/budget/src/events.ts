@@ -20,7 +20,12 @@ export const OUTBOX_LOCK_KEY = 0x62756467; // "budg"
  * exhausted flag (the state a period opens with is ordered against its events by that sequence).
  * Call it after the period rows are locked.
  */
-export async function writePeriodEvents(client: pg.ClientBase, prefix: string, changes: PeriodChange[], nowMs: number): Promise<void> {
+export async function writePeriodEvents(
+  client: pg.ClientBase,
+  prefix: string,
+  changes: PeriodChange[],
+  nowMs: number,
+): Promise<void> {
   if (changes.length === 0) return;
   const ids = await nextOutboxIds(client, changes.length);
   await client.query({
@@ -38,7 +43,13 @@ export async function writePeriodEvents(client: pg.ClientBase, prefix: string, c
       new Date(nowMs),
     ],
   });
-  await writeOutbox(client, OUTBOX_CHANNEL, changes.map((c, i) => outboxMessage(prefix, c, ids[i], nowMs)), nowMs, ids);
+  await writeOutbox(
+    client,
+    OUTBOX_CHANNEL,
+    changes.map((c, i) => outboxMessage(prefix, c, ids[i], nowMs)),
+    nowMs,
+    ids,
+  );
 }
 
 /** Subjects: `<prefix>.budget.exhausted.<brandId>` and `<prefix>.budget.replenished.<brandId>`. */
@@ -62,7 +73,6 @@ const CAUSES = {
   limit: BudgetEventCause.LIMIT_CHANGE,
   open: BudgetEventCause.PERIOD_OPENED,
 } as const;
-
 
 /**
  * Builds the BudgetPeriodEvent of a change. `sequence` comes from the outbox id sequence,

@@ -20,8 +20,20 @@ async function brandSpending(daily: bigint, monthly?: bigint): Promise<string> {
   await h.budget.setBudget({ brandId: brand!.id, dailyLimitMicros: daily, monthlyLimitMicros: monthly });
   const campaign = campaignId();
   // $20 in the last hour: $10 half an hour ago, $10 now; $50 two hours ago is outside the pace.
-  await h.budget.recordSpend({ eventId: "old", brandId: brand!.id, campaignId: campaign, amountMicros: 50n * USD, occurredAt: timestampFromMs(h.now() - 2 * HOUR) });
-  await h.budget.recordSpend({ eventId: "half", brandId: brand!.id, campaignId: campaign, amountMicros: 10n * USD, occurredAt: timestampFromMs(h.now() - HOUR / 2) });
+  await h.budget.recordSpend({
+    eventId: "old",
+    brandId: brand!.id,
+    campaignId: campaign,
+    amountMicros: 50n * USD,
+    occurredAt: timestampFromMs(h.now() - 2 * HOUR),
+  });
+  await h.budget.recordSpend({
+    eventId: "half",
+    brandId: brand!.id,
+    campaignId: campaign,
+    amountMicros: 10n * USD,
+    occurredAt: timestampFromMs(h.now() - HOUR / 2),
+  });
   await h.budget.recordSpend({ eventId: "now", brandId: brand!.id, campaignId: campaign, amountMicros: 10n * USD });
   return brand!.id;
 }

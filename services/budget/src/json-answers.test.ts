@@ -26,7 +26,11 @@ async function postJson(method: string, body: unknown): Promise<{ status: number
 
 interface JsonResult {
   response?: { duplicate?: boolean; event?: { eventId: string; amountMicros: string } };
-  error?: { code: number; message: string; details?: { "@type": string; fieldViolations?: { field: string; description: string }[] }[] };
+  error?: {
+    code: number;
+    message: string;
+    details?: { "@type": string; fieldViolations?: { field: string; description: string }[] }[];
+  };
 }
 
 describe("RecordSpendBatch over Connect JSON", () => {
@@ -50,10 +54,16 @@ describe("RecordSpendBatch over Connect JSON", () => {
     expect(results[2].response!.event).toMatchObject({ eventId: "fine-2", amountMicros: "5" });
     // Each error carries its google.rpc.BadRequest, written as JSON with its type.
     expect(results[1].error!.details).toEqual([
-      { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [expect.objectContaining({ field: "events[1].event_id" })] },
+      {
+        "@type": "type.googleapis.com/google.rpc.BadRequest",
+        fieldViolations: [expect.objectContaining({ field: "events[1].event_id" })],
+      },
     ]);
     expect(results[3].error!.details).toEqual([
-      { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [expect.objectContaining({ field: "events[3].amount_micros" })] },
+      {
+        "@type": "type.googleapis.com/google.rpc.BadRequest",
+        fieldViolations: [expect.objectContaining({ field: "events[3].amount_micros" })],
+      },
     ]);
     const { status: read } = await h.budget.getBudgetStatus({ brandId });
     expect(read!.day!.spentMicros).toBe(7n);

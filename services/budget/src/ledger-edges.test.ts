@@ -32,7 +32,8 @@ async function ledger<T extends pg.QueryResultRow>(sql: string, values: unknown[
   }
 }
 
-const fields = (err: ConnectError) => err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
+const fields = (err: ConnectError) =>
+  err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
 
 describe("event ids are unique per brand", () => {
   it("two brands may use the same id: each is recorded and each answer shows only its own brand's event", async () => {
@@ -49,7 +50,10 @@ describe("event ids are unique per brand", () => {
       "select brand_id::text, amount_micros::text as amount from spend_events where event_id = 'imp-1' and brand_id = any($1::uuid[]) order by amount_micros",
       [[a, b]],
     );
-    expect(rows).toEqual([{ brand_id: a, amount: "5" }, { brand_id: b, amount: "999999" }]);
+    expect(rows).toEqual([
+      { brand_id: a, amount: "5" },
+      { brand_id: b, amount: "999999" },
+    ]);
   });
 
   it("the same id with the same body is a duplicate; with another amount, campaign or occurred_at it is ALREADY_EXISTS and changes nothing", async () => {
@@ -72,9 +76,19 @@ describe("event ids are unique per brand", () => {
     }
     // In a batch too, beside a good event; and a second occurrence in the same batch.
     const { results } = await h.budget.recordSpendBatch({
-      events: [{ ...req, amountMicros: 1n }, { ...req, eventId: "other" }, { ...req, eventId: "other", amountMicros: 2n }, req],
+      events: [
+        { ...req, amountMicros: 1n },
+        { ...req, eventId: "other" },
+        { ...req, eventId: "other", amountMicros: 2n },
+        req,
+      ],
     });
-    expect(results.map((r) => r.error?.code ?? (r.response?.duplicate ? "dup" : "ok"))).toEqual([Code.AlreadyExists, "ok", Code.AlreadyExists, "dup"]);
+    expect(results.map((r) => r.error?.code ?? (r.response?.duplicate ? "dup" : "ok"))).toEqual([
+      Code.AlreadyExists,
+      "ok",
+      Code.AlreadyExists,
+      "dup",
+    ]);
     const { status } = await h.budget.getBudgetStatus({ brandId: brand });
     expect(status?.day?.spentMicros).toBe(140n);
   });
@@ -92,9 +106,16 @@ describe("one caller's bad input never fails another caller's event", () => {
   it("an event_id with a NUL byte (JSON \\u0000) is INVALID_ARGUMENT, alone; 200 concurrent good callers all succeed", async () => {
     const brand = await newBrand();
     const campaign = campaignId();
-    const json = createClient(BudgetService, createConnectTransport({ baseUrl: h.budgetApp.server.url, httpVersion: "1.1", interceptors: h.auth.admin }));
-    const calls = Array.from({ length: 200 }, (_, i) => h.budget.recordSpend({ eventId: `good-${i}`, brandId: brand, campaignId: campaign, amountMicros: 1n }));
-    const bad = rejection(json.recordSpend({ eventId: "bad\u0000id", brandId: brand, campaignId: campaign, amountMicros: 1n }));
+    const json = createClient(
+      BudgetService,
+      createConnectTransport({ baseUrl: h.budgetApp.server.url, httpVersion: "1.1", interceptors: h.auth.admin }),
+    );
+    const calls = Array.from({ length: 200 }, (_, i) =>
+      h.budget.recordSpend({ eventId: `good-${i}`, brandId: brand, campaignId: campaign, amountMicros: 1n }),
+    );
+    const bad = rejection(
+      json.recordSpend({ eventId: "bad\u0000id", brandId: brand, campaignId: campaign, amountMicros: 1n }),
+    );
     const settled = await Promise.allSettled(calls);
     const err = await bad;
     expect(err.code).toBe(Code.InvalidArgument);
@@ -106,7 +127,10 @@ describe("one caller's bad input never fails another caller's event", () => {
   it("in a batch, the event with a NUL or a control character fails alone and the good one beside it is recorded", async () => {
     const brand = await newBrand();
     const campaign = campaignId();
-    const json = createClient(BudgetService, createConnectTransport({ baseUrl: h.budgetApp.server.url, httpVersion: "1.1", interceptors: h.auth.admin }));
+    const json = createClient(
+      BudgetService,
+      createConnectTransport({ baseUrl: h.budgetApp.server.url, httpVersion: "1.1", interceptors: h.auth.admin }),
+    );
     const { results } = await json.recordSpendBatch({
       events: [
         { eventId: "x\u0000", brandId: brand, campaignId: campaign, amountMicros: 1n },
@@ -129,7 +153,12 @@ describe("one caller's bad input never fails another caller's event", () => {
     for (let batch = 0; batch < 10; batch++) {
       const size = batch < 9 ? 1000 : 223;
       const { results } = await h.budget.recordSpendBatch({
-        events: Array.from({ length: size }, (_, i) => ({ eventId: `big-${batch}-${i}`, brandId: full, campaignId: campaign, amountMicros: max })),
+        events: Array.from({ length: size }, (_, i) => ({
+          eventId: `big-${batch}-${i}`,
+          brandId: full,
+          campaignId: campaign,
+          amountMicros: max,
+        })),
       });
       expect(results.every((r) => r.response !== undefined)).toBe(true);
     }
@@ -145,10 +174,15 @@ describe("one caller's bad input never fails another caller's event", () => {
       expect(results.map((r) => r.error?.code ?? "ok")).toEqual(["ok", Code.InvalidArgument, "ok", "ok"]);
       expect(results[1].error!.message).toContain("events[1].amount_micros");
     }
-    const stored = await ledger<{ n: string }>("select count(*)::text as n from spend_events where brand_id = $1 and event_id like 'overflow-%'", [full]);
+    const stored = await ledger<{ n: string }>(
+      "select count(*)::text as n from spend_events where brand_id = $1 and event_id like 'overflow-%'",
+      [full],
+    );
     expect(stored[0].n).toBe("0");
     expect((await h.budget.getBudgetStatus({ brandId: other })).status?.day?.spentMicros).toBe(40n);
-    const unary = await rejection(h.budget.recordSpend({ eventId: "overflow-unary", brandId: full, campaignId: campaign, amountMicros: max }));
+    const unary = await rejection(
+      h.budget.recordSpend({ eventId: "overflow-unary", brandId: full, campaignId: campaign, amountMicros: max }),
+    );
     expect(unary.code).toBe(Code.InvalidArgument);
     expect(fields(unary)).toEqual(["amount_micros"]);
   }, 120_000);
@@ -162,7 +196,15 @@ describe("out-of-range input is INVALID_ARGUMENT before any work", () => {
     ["1969-12-31T23:59:59Z", timestampFromMs(-1000)],
   ])("occurred_at: %s", async (_name, occurredAt) => {
     const brand = await newBrand();
-    const err = await rejection(h.budget.recordSpend({ eventId: `range-${n++}`, brandId: brand, campaignId: campaignId(), amountMicros: 1n, occurredAt }));
+    const err = await rejection(
+      h.budget.recordSpend({
+        eventId: `range-${n++}`,
+        brandId: brand,
+        campaignId: campaignId(),
+        amountMicros: 1n,
+        occurredAt,
+      }),
+    );
     expect(err.code).toBe(Code.InvalidArgument);
     expect(fields(err)).toEqual([expect.stringMatching(/^occurred_at/)]);
     expect(await ledger("select 1 from spend_events where brand_id = $1", [brand])).toEqual([]);
@@ -170,7 +212,13 @@ describe("out-of-range input is INVALID_ARGUMENT before any work", () => {
 
   it("1970-01-01 itself is accepted and counted in its own day", async () => {
     const brand = await newBrand();
-    const res = await h.budget.recordSpend({ eventId: "epoch", brandId: brand, campaignId: campaignId(), amountMicros: 1n, occurredAt: timestampFromMs(0) });
+    const res = await h.budget.recordSpend({
+      eventId: "epoch",
+      brandId: brand,
+      campaignId: campaignId(),
+      amountMicros: 1n,
+      occurredAt: timestampFromMs(0),
+    });
     expect(formatDate(res.event!.day!)).toBe("1970-01-01");
   });
 });
@@ -181,14 +229,25 @@ describe("a brand's zone is locked atomically with its first spend", () => {
     // The budget service has the brand cached in UTC...
     await h.budget.getBudgetStatus({ brandId: brand });
     // ...when the zone moves to Kathmandu (+05:45), and a spend follows at once.
-    await h.brands.updateBrand({ brand: { id: brand, timeZone: "Asia/Kathmandu" }, updateMask: { paths: ["time_zone"] } });
+    await h.brands.updateBrand({
+      brand: { id: brand, timeZone: "Asia/Kathmandu" },
+      updateMask: { paths: ["time_zone"] },
+    });
     // 20:00 UTC yesterday is already tomorrow's 01:45 in Kathmandu.
     const today = localDate(h.now(), "UTC");
     const at = Date.UTC(today.year, today.month - 1, today.day - 1, 20);
-    const res = await h.budget.recordSpend({ eventId: "first", brandId: brand, campaignId: campaignId(), amountMicros: 1n, occurredAt: timestampFromMs(at) });
+    const res = await h.budget.recordSpend({
+      eventId: "first",
+      brandId: brand,
+      campaignId: campaignId(),
+      amountMicros: 1n,
+      occurredAt: timestampFromMs(at),
+    });
     expect(formatDate(res.event!.day!)).toBe(formatDate(localDate(at, "Asia/Kathmandu")));
     expect((await h.brands.getBrand({ id: brand })).brand?.timeZoneLocked).toBe(true);
-    const err = await rejection(h.brands.updateBrand({ brand: { id: brand, timeZone: "UTC" }, updateMask: { paths: ["time_zone"] } }));
+    const err = await rejection(
+      h.brands.updateBrand({ brand: { id: brand, timeZone: "UTC" }, updateMask: { paths: ["time_zone"] } }),
+    );
     expect(err.code).toBe(Code.FailedPrecondition);
     expect((await h.brands.getBrand({ id: brand })).brand?.timeZone).toBe("Asia/Kathmandu");
     const status = await h.budget.getBudgetStatus({ brandId: brand });

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@adbudget/kit";
 import { addDays, localDate, startOfDay } from "@adbudget/time";
-import { blockedOnLock, campaignId, Latch, pausingPool, startBudgetHarness, type BudgetHarness } from "@adbudget/testing";
+import {
+  blockedOnLock,
+  campaignId,
+  Latch,
+  pausingPool,
+  startBudgetHarness,
+  type BudgetHarness,
+} from "@adbudget/testing";
 import { BudgetStore } from "./budget-store.js";
 import { SpendWriter } from "./spend-writer.js";
 
@@ -32,16 +39,35 @@ describe("SetBudget and a spend across the brand's midnight", () => {
 
     // SetBudget at 23:59:59.990, held after it locked the budget row (at its history row).
     const latch = new Latch();
-    const store = new BudgetStore(pausingPool(h.budgetApp.pool, (sql) => sql.startsWith("insert into budget_changes"), latch), h.prefix);
-    const set = store.setBudget(brandId, { daily: 40_000_000n }, zone, () => midnight - 10, { principal: "test", requestId: "lock-order" });
+    const store = new BudgetStore(
+      pausingPool(h.budgetApp.pool, (sql) => sql.startsWith("insert into budget_changes"), latch),
+      h.prefix,
+    );
+    const set = store.setBudget(brandId, { daily: 40_000_000n }, zone, () => midnight - 10, {
+      principal: "test",
+      requestId: "lock-order",
+    });
     await latch.reached;
 
     // A batch recorded at 00:00:00.005: a late event of the day that just ended, and one of the new day.
-    const writer = new SpendWriter(h.budgetApp.pool, createLogger("test", "silent"), { subjectPrefix: h.prefix, now: () => midnight + 5 });
-    const input = (eventId: string, occurredAtMs: number) => ({
-      eventId, brandId, campaignId: campaign, amount: 1_000_000n, occurredAtMs, occurredAtGiven: true, timeZone: zone, brandArchived: false,
+    const writer = new SpendWriter(h.budgetApp.pool, createLogger("test", "silent"), {
+      subjectPrefix: h.prefix,
+      now: () => midnight + 5,
     });
-    const spent = writer.submitAll([input(`lo-late-${brandId}`, midnight - 1_000), input(`lo-new-${brandId}`, midnight + 1)]);
+    const input = (eventId: string, occurredAtMs: number) => ({
+      eventId,
+      brandId,
+      campaignId: campaign,
+      amount: 1_000_000n,
+      occurredAtMs,
+      occurredAtGiven: true,
+      timeZone: zone,
+      brandArchived: false,
+    });
+    const spent = writer.submitAll([
+      input(`lo-late-${brandId}`, midnight - 1_000),
+      input(`lo-new-${brandId}`, midnight + 1),
+    ]);
     await blockedOnLock(h.budgetApp.pool, "with input as (");
     latch.release();
 

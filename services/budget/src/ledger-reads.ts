@@ -60,7 +60,10 @@ export function toStoredSpend(r: RawSpend): StoredSpend {
 }
 
 /** Stored events by (brand, event id): the originals that retries are compared with. */
-export async function findSpend(client: pg.ClientBase | pg.Pool, keys: { brandId: string; eventId: string }[]): Promise<Map<string, StoredSpend>> {
+export async function findSpend(
+  client: pg.ClientBase | pg.Pool,
+  keys: { brandId: string; eventId: string }[],
+): Promise<Map<string, StoredSpend>> {
   const out = new Map<string, StoredSpend>();
   if (keys.length === 0) return out;
   const { rows } = await client.query<RawSpend>({
@@ -89,9 +92,18 @@ export async function currentPeriods(
   const keys: { brandId: string; kind: Kind; start: string }[] = [];
   for (const [brandId, zone] of zones) {
     const p = periodsOf(nowMs, zone);
-    keys.push({ brandId, kind: PeriodKind.DAY, start: formatDate(p.day) }, { brandId, kind: PeriodKind.MONTH, start: formatDate(p.month) });
+    keys.push(
+      { brandId, kind: PeriodKind.DAY, start: formatDate(p.day) },
+      { brandId, kind: PeriodKind.MONTH, start: formatDate(p.month) },
+    );
   }
-  const { rows } = await client.query<{ brand_id: string; kind: Kind; start: string; spent: string; lim: string | null }>({
+  const { rows } = await client.query<{
+    brand_id: string;
+    kind: Kind;
+    start: string;
+    spent: string;
+    lim: string | null;
+  }>({
     name: "periods-current",
     text: `select u.brand_id::text, u.kind, u.period_start::text as start, coalesce(p.spent_micros, 0)::text as spent,
                   (case when p.brand_id is not null then p.limit_micros
@@ -116,7 +128,12 @@ export async function currentPeriods(
 }
 
 /** One brand's current day and month (see currentPeriods): every brand asked for has both rows. */
-export async function brandCurrentPeriods(client: pg.ClientBase, brandId: string, zone: string, nowMs: number): Promise<{ day: CurrentPeriod; month: CurrentPeriod }> {
+export async function brandCurrentPeriods(
+  client: pg.ClientBase,
+  brandId: string,
+  zone: string,
+  nowMs: number,
+): Promise<{ day: CurrentPeriod; month: CurrentPeriod }> {
   const periods = (await currentPeriods(client, new Map([[brandId, zone]]), nowMs)).get(brandId);
   if (periods === undefined) throw new Error(`the current periods of brand ${brandId} were not read`);
   return periods;

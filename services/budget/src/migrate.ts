@@ -5,4 +5,7 @@ import { readBudgetConfig } from "./config.js";
 import { migrations } from "./migrations/index.js";
 
 // Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none).
-await runMigrationsCli("budget", readBudgetConfig({ ...process.env, AUTH_DISABLED: "true" }), { entities: [], migrations });
+await runMigrationsCli("budget", readBudgetConfig({ ...process.env, AUTH_DISABLED: "true" }), {
+  entities: [],
+  migrations,
+});

@@ -19,7 +19,12 @@ it("an exhaustion committed while NATS is unreachable is published after it retu
 
   await h.natsProxy!.cut();
   // Spend keeps being recorded while NATS is down; the crossing waits in the outbox.
-  const res = await h.budget.recordSpend({ eventId: `o1-${brandId}`, brandId, campaignId: campaignId(), amountMicros: 12n });
+  const res = await h.budget.recordSpend({
+    eventId: `o1-${brandId}`,
+    brandId,
+    campaignId: campaignId(),
+    amountMicros: 12n,
+  });
   expect(res.status?.day?.exhausted).toBe(true);
   await new Promise((r) => setTimeout(r, 1500));
   expect(await h.budgetApp.relay.pending()).toBe(1);

@@ -52,11 +52,21 @@ export async function openPeriod(
     const row = await periodRow(client, brandId, kind, start, false);
     if (row !== undefined) {
       const figures = { spent: BigInt(row.spent), limit: micros(row.lim) };
-      return { opened: { period: { kind, start, ...figures }, exhausted: row.exhausted, sequence: BigInt(row.seq) }, events: 0 };
+      return {
+        opened: { period: { kind, start, ...figures }, exhausted: row.exhausted, sequence: BigInt(row.seq) },
+        events: 0,
+      };
     }
-    const { rows } = await client.query<{ lim: string | null }>(`select ${LIMIT_AT_END}::text as lim`, [brandId, kind, new Date(p.endMs)]);
+    const { rows } = await client.query<{ lim: string | null }>(`select ${LIMIT_AT_END}::text as lim`, [
+      brandId,
+      kind,
+      new Date(p.endMs),
+    ]);
     const figures = { spent: 0n, limit: micros(rows[0]?.lim ?? null) };
-    return { opened: { period: { kind, start, ...figures }, exhausted: judge(figures).exhausted, sequence: 0n }, events: 0 };
+    return {
+      opened: { period: { kind, start, ...figures }, exhausted: judge(figures).exhausted, sequence: 0n },
+      events: 0,
+    };
   }
   const { rows } = await client.query<{ spent: string; lim: string | null; exhausted: boolean; seq: string }>(
     `insert into budget_periods as bp (brand_id, kind, period_start, limit_micros, updated_at)
@@ -72,10 +82,14 @@ export async function openPeriod(
   }
   const figures = { spent: BigInt(row.spent), limit: micros(row.lim) };
   const t = transition(row.exhausted, figures);
-  const changes: PeriodChange[] = t === undefined ? [] : [{ brandId, kind, periodStart: start, type: t, ...figures, cause: "open" }];
+  const changes: PeriodChange[] =
+    t === undefined ? [] : [{ brandId, kind, periodStart: start, type: t, ...figures, cause: "open" }];
   await writePeriodEvents(client, prefix, changes, nowMs);
-  const after = changes.length > 0 ? (await periodRow(client, brandId, kind, start, true)) : row;
-  return { opened: { period: { kind, start, ...figures }, exhausted: judge(figures).exhausted, sequence: BigInt(after.seq) }, events: changes.length };
+  const after = changes.length > 0 ? await periodRow(client, brandId, kind, start, true) : row;
+  return {
+    opened: { period: { kind, start, ...figures }, exhausted: judge(figures).exhausted, sequence: BigInt(after.seq) },
+    events: changes.length,
+  };
 }
 
 async function periodRow(client: pg.ClientBase, brandId: string, kind: Kind, start: string, lock: boolean) {

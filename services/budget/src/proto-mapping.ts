@@ -39,7 +39,10 @@ export function periodEnd(p: CurrentPeriod, zone: string): number {
  * One period's status; `forecast` (GetBudgetStatus only) carries the pace of the last hour and
  * the projected exhaustion instant computed for the brand's day and month together.
  */
-export function periodStatus(p: CurrentPeriod, forecast?: { lastHour: bigint; projectedMs: number | undefined }): PeriodStatus {
+export function periodStatus(
+  p: CurrentPeriod,
+  forecast?: { lastHour: bigint; projectedMs: number | undefined },
+): PeriodStatus {
   const v = judge(p);
   return create(PeriodStatusSchema, {
     projectedExhaustTime: forecast?.projectedMs === undefined ? undefined : timestampFromMs(forecast.projectedMs),
@@ -54,7 +57,12 @@ export function periodStatus(p: CurrentPeriod, forecast?: { lastHour: bigint; pr
   });
 }
 
-export function budgetStatus(brand: BrandInfo, periods: { day: CurrentPeriod; month: CurrentPeriod }, nowMs: number, pace?: Pace): BudgetStatus {
+export function budgetStatus(
+  brand: BrandInfo,
+  periods: { day: CurrentPeriod; month: CurrentPeriod },
+  nowMs: number,
+  pace?: Pace,
+): BudgetStatus {
   const projected = pace === undefined ? undefined : forecastOf(periods, nowMs, pace);
   return create(BudgetStatusSchema, {
     brandId: brand.id,
@@ -71,8 +79,17 @@ function forecastOf(periods: { day: CurrentPeriod; month: CurrentPeriod }, nowMs
   const day = judge(periods.day);
   const month = judge(periods.month);
   return forecastPeriods({
-    day: { start: parseDate(periods.day.start), limit: periods.day.limit ?? undefined, remaining: day.remaining ?? undefined, exhausted: day.exhausted },
-    month: { remaining: month.remaining ?? undefined, exhausted: month.exhausted, endMs: periodEnd(periods.month, pace.zone) },
+    day: {
+      start: parseDate(periods.day.start),
+      limit: periods.day.limit ?? undefined,
+      remaining: day.remaining ?? undefined,
+      exhausted: day.exhausted,
+    },
+    month: {
+      remaining: month.remaining ?? undefined,
+      exhausted: month.exhausted,
+      endMs: periodEnd(periods.month, pace.zone),
+    },
     spentInWindow: pace.lastHour,
     nowMs,
     zone: pace.zone,

@@ -22,7 +22,9 @@ async function brand(): Promise<string> {
 /** The brand's recorded changes, oldest first, as [before daily, before monthly, after daily, after monthly]. */
 async function changesOf(brandId: string) {
   const { changes } = await h.budget.listBudgetChanges({ brandId });
-  return changes.reverse().map((c) => [c.oldDailyLimitMicros, c.oldMonthlyLimitMicros, c.newDailyLimitMicros, c.newMonthlyLimitMicros]);
+  return changes
+    .reverse()
+    .map((c) => [c.oldDailyLimitMicros, c.oldMonthlyLimitMicros, c.newDailyLimitMicros, c.newMonthlyLimitMicros]);
 }
 
 describe("SetBudget without a mask changes the fields it populates", () => {
@@ -30,10 +32,17 @@ describe("SetBudget without a mask changes the fields it populates", () => {
     const id = await brand();
     await h.budget.setBudget({ brandId: id, dailyLimitMicros: 50n * USD, monthlyLimitMicros: 1000n * USD });
     const set = await h.budget.setBudget({ brandId: id, alerts: { percents: [80, 50] } });
-    expect(set.budget).toMatchObject({ dailyLimitMicros: 50n * USD, monthlyLimitMicros: 1000n * USD, alertPercents: [50, 80] });
+    expect(set.budget).toMatchObject({
+      dailyLimitMicros: 50n * USD,
+      monthlyLimitMicros: 1000n * USD,
+      alertPercents: [50, 80],
+    });
     expect(set.status!.day).toMatchObject({ limitMicros: 50n * USD });
     expect(set.status!.month).toMatchObject({ limitMicros: 1000n * USD });
-    expect((await h.budget.getBudget({ brandId: id })).budget).toMatchObject({ dailyLimitMicros: 50n * USD, monthlyLimitMicros: 1000n * USD });
+    expect((await h.budget.getBudget({ brandId: id })).budget).toMatchObject({
+      dailyLimitMicros: 50n * USD,
+      monthlyLimitMicros: 1000n * USD,
+    });
     expect(await changesOf(id)).toEqual([
       [undefined, undefined, 50n * USD, 1000n * USD],
       [50n * USD, 1000n * USD, 50n * USD, 1000n * USD],
@@ -42,9 +51,18 @@ describe("SetBudget without a mask changes the fields it populates", () => {
 
   it("one limit alone keeps the other and the alerts", async () => {
     const id = await brand();
-    await h.budget.setBudget({ brandId: id, dailyLimitMicros: 5n * USD, monthlyLimitMicros: 100n * USD, alerts: { percents: [90] } });
+    await h.budget.setBudget({
+      brandId: id,
+      dailyLimitMicros: 5n * USD,
+      monthlyLimitMicros: 100n * USD,
+      alerts: { percents: [90] },
+    });
     const set = await h.budget.setBudget({ brandId: id, dailyLimitMicros: 10n * USD });
-    expect(set.budget).toMatchObject({ dailyLimitMicros: 10n * USD, monthlyLimitMicros: 100n * USD, alertPercents: [90] });
+    expect(set.budget).toMatchObject({
+      dailyLimitMicros: 10n * USD,
+      monthlyLimitMicros: 100n * USD,
+      alertPercents: [90],
+    });
   });
 
   it("a brand's first call creates the budget: the limits it does not set are unlimited", async () => {
@@ -61,8 +79,18 @@ describe("SetBudget without a mask changes the fields it populates", () => {
 describe("SetBudget with a mask changes exactly the named fields", () => {
   it("a named limit left out is cleared (unlimited): the explicit way to remove it; the day is replenished", async () => {
     const id = await brand();
-    await h.budget.setBudget({ brandId: id, dailyLimitMicros: 3n * USD, monthlyLimitMicros: 100n * USD, alerts: { percents: [50] } });
-    await h.budget.recordSpend({ eventId: "past-the-day", brandId: id, campaignId: campaignId(), amountMicros: 4n * USD });
+    await h.budget.setBudget({
+      brandId: id,
+      dailyLimitMicros: 3n * USD,
+      monthlyLimitMicros: 100n * USD,
+      alerts: { percents: [50] },
+    });
+    await h.budget.recordSpend({
+      eventId: "past-the-day",
+      brandId: id,
+      campaignId: campaignId(),
+      amountMicros: 4n * USD,
+    });
     const cleared = await h.budget.setBudget({ brandId: id, updateMask: { paths: ["daily_limit_micros"] } });
     expect(cleared.budget!.dailyLimitMicros).toBeUndefined();
     expect(cleared.budget).toMatchObject({ monthlyLimitMicros: 100n * USD, alertPercents: [50] });
@@ -74,13 +102,23 @@ describe("SetBudget with a mask changes exactly the named fields", () => {
   it("fields the mask does not name are kept even when the request carries them", async () => {
     const id = await brand();
     await h.budget.setBudget({ brandId: id, dailyLimitMicros: 5n * USD, monthlyLimitMicros: 100n * USD });
-    const set = await h.budget.setBudget({ brandId: id, dailyLimitMicros: 7n * USD, monthlyLimitMicros: 1n, updateMask: { paths: ["daily_limit_micros"] } });
+    const set = await h.budget.setBudget({
+      brandId: id,
+      dailyLimitMicros: 7n * USD,
+      monthlyLimitMicros: 1n,
+      updateMask: { paths: ["daily_limit_micros"] },
+    });
     expect(set.budget).toMatchObject({ dailyLimitMicros: 7n * USD, monthlyLimitMicros: 100n * USD });
   });
 
   it('"*" replaces the whole budget: limits and alerts left out are cleared', async () => {
     const id = await brand();
-    await h.budget.setBudget({ brandId: id, dailyLimitMicros: 5n * USD, monthlyLimitMicros: 100n * USD, alerts: { percents: [50] } });
+    await h.budget.setBudget({
+      brandId: id,
+      dailyLimitMicros: 5n * USD,
+      monthlyLimitMicros: 100n * USD,
+      alerts: { percents: [50] },
+    });
     const set = await h.budget.setBudget({ brandId: id, monthlyLimitMicros: 200n * USD, updateMask: { paths: ["*"] } });
     expect(set.budget!.dailyLimitMicros).toBeUndefined();
     expect(set.budget).toMatchObject({ monthlyLimitMicros: 200n * USD, alertPercents: [] });
@@ -91,7 +129,9 @@ describe("SetBudget with a mask changes exactly the named fields", () => {
     await h.budget.setBudget({ brandId: id, dailyLimitMicros: 5n * USD });
     const err = await rejection(h.budget.setBudget({ brandId: id, updateMask: { paths: ["daily_limit"] } }));
     expect(err.code).toBe(Code.InvalidArgument);
-    expect(err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field))).toEqual(["update_mask"]);
+    expect(err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field))).toEqual([
+      "update_mask",
+    ]);
     expect((await h.budget.getBudget({ brandId: id })).budget!.dailyLimitMicros).toBe(5n * USD);
     expect(await changesOf(id)).toHaveLength(1);
   });

@@ -30,12 +30,16 @@ const actor = (requestId: string) => ({ principal: "test", requestId });
 
 /** Waits until `n` sessions of the budget database wait on a lock. */
 async function lockWaiters(n: number): Promise<void> {
-  await eventually(async () => {
-    const { rows } = await blocker.query<{ n: number }>(
-      "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-    );
-    return rows[0].n >= n;
-  }, 10_000, `${n} session(s) waiting on a lock`);
+  await eventually(
+    async () => {
+      const { rows } = await blocker.query<{ n: number }>(
+        "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+      );
+      return rows[0].n >= n;
+    },
+    10_000,
+    `${n} session(s) waiting on a lock`,
+  );
 }
 
 async function newBrand(): Promise<string> {

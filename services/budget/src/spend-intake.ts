@@ -33,8 +33,7 @@ type Caller = Principal | undefined;
 
 /** A spend event checked by the intake: one for the writer, or one the ledger holds already (a retry). */
 export type PreparedSpend =
-  | { kind: "write"; input: SpendInput }
-  | { kind: "stored"; stored: StoredSpend; brand: BrandInfo };
+  { kind: "write"; input: SpendInput } | { kind: "stored"; stored: StoredSpend; brand: BrandInfo };
 
 /** An event of a batch after the intake: prepared, or refused with its own error. */
 export type PreparedEvent = PreparedSpend | { kind: "error"; error: Error };
@@ -102,7 +101,12 @@ export class SpendIntake {
     const brandIds = new Set(events.map((e) => e.brandId));
     const campaignIds = campaigns === undefined ? [] : [...new Set(events.map((e) => e.campaignId))];
     await Promise.all([
-      ...[...brandIds].map((b) => brands.get(b).then((brand) => zones.lock(brand.id)).catch(() => undefined)),
+      ...[...brandIds].map((b) =>
+        brands
+          .get(b)
+          .then((brand) => zones.lock(brand.id))
+          .catch(() => undefined),
+      ),
       ...campaignIds.map((c) => campaigns?.brandOf(c).catch(() => undefined)),
     ]);
   }

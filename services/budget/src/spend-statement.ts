@@ -60,7 +60,17 @@ export interface Applied {
  */
 type StatementRow =
   | { t: 0 | 4; i: number }
-  | { t: 1; brand_id: string; kind: Kind; start: string; spent: string; lim: string | null; exhausted: boolean; amount: string; alerts: string | null }
+  | {
+      t: 1;
+      brand_id: string;
+      kind: Kind;
+      start: string;
+      spent: string;
+      lim: string | null;
+      exhausted: boolean;
+      amount: string;
+      alerts: string | null;
+    }
   | { t: 2; brand_id: string; kind: Kind; start: string; spent: string; lim: string | null }
   | { t: 3; brand_id: string; start: string; spent: string; lim: string; campaign_id: string };
 
@@ -99,12 +109,20 @@ const MONTH = PeriodKind.MONTH;
  * Times go as epoch milliseconds (float8: exact to the microsecond for our range), the batch's
  * recording time once. Money comes back as text (no float on a money path).
  */
-export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: Map<string, string>, recordedAt: Date): Promise<Applied> {
+export async function applySpend(
+  client: pg.ClientBase,
+  rows: SpendRows,
+  zones: Map<string, string>,
+  recordedAt: Date,
+): Promise<Applied> {
   const { unique } = rows;
   const current: { brandId: string; kind: Kind; start: string }[] = [];
   for (const [brandId, zone] of zones) {
     const p = periodsOf(recordedAt.getTime(), zone);
-    current.push({ brandId, kind: DAY, start: formatDate(p.day) }, { brandId, kind: MONTH, start: formatDate(p.month) });
+    current.push(
+      { brandId, kind: DAY, start: formatDate(p.day) },
+      { brandId, kind: MONTH, start: formatDate(p.month) },
+    );
   }
   const result = await client.query<StatementRow>({
     name: "spend-apply",
@@ -231,16 +249,31 @@ export async function applySpend(client: pg.ClientBase, rows: SpendRows, zones: 
         outsideFlight.add(r.i);
         break;
       case 3:
-        capsReached.push({ brandId: r.brand_id, campaignId: r.campaign_id, day: r.start, spent: BigInt(r.spent), limit: BigInt(r.lim) });
+        capsReached.push({
+          brandId: r.brand_id,
+          campaignId: r.campaign_id,
+          day: r.start,
+          spent: BigInt(r.spent),
+          limit: BigInt(r.lim),
+        });
         break;
       case 1: {
         const period: CurrentPeriod = { kind: r.kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) };
-        added.push({ ...period, brandId: r.brand_id, exhausted: r.exhausted, added: BigInt(r.amount), alertPercents: parsePercents(r.alerts) });
+        added.push({
+          ...period,
+          brandId: r.brand_id,
+          exhausted: r.exhausted,
+          added: BigInt(r.amount),
+          alertPercents: parsePercents(r.alerts),
+        });
         byKey.set(`${r.brand_id}|${r.kind}|${r.start}`, period);
         break;
       }
       case 2:
-        snapshot.push({ brandId: r.brand_id, period: { kind: r.kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) } });
+        snapshot.push({
+          brandId: r.brand_id,
+          period: { kind: r.kind, start: r.start, spent: BigInt(r.spent), limit: micros(r.lim) },
+        });
         break;
     }
   }

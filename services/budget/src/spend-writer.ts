@@ -130,7 +130,10 @@ export class SpendWriter {
       const alerts = await writeThresholdEvents(client, prefix, thresholdsCrossed(applied.added), now);
       const capEvents = applied.capsReached.map((c) => ({ ...c, exhausted: true, cause: "spend" as const }));
       const caps = await writeCapEvents(client, prefix, capEvents, now);
-      const originals = await findSpend(client, plan.unique.filter((_, i) => skipped.has(i)));
+      const originals = await findSpend(
+        client,
+        plan.unique.filter((_, i) => skipped.has(i)),
+      );
       const flagged = new Set(plan.keys.filter((_, i) => applied.outsideFlight.has(i)));
       const result: BatchResult = { fresh, originals, current: applied.current, recordedAt, flagged };
       return { result, events: changes.length + alerts + caps };

@@ -29,7 +29,9 @@ describe("thresholds", () => {
             spent += a;
           }
           // Every threshold reached at the end was crossed once, and none other.
-          expect([...seen].sort((x, y) => x - y)).toEqual(reachedThresholds(spent, limit, percents).sort((x, y) => x - y));
+          expect([...seen].sort((x, y) => x - y)).toEqual(
+            reachedThresholds(spent, limit, percents).sort((x, y) => x - y),
+          );
         },
       ),
     );

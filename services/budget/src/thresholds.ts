@@ -36,7 +36,12 @@ export function thresholdOf(limit: bigint, percent: number): bigint {
  * after). None without a positive limit: a limit of 0 is exhausted from its first instant, and
  * its exhaustion event says so.
  */
-export function crossedThresholds(before: bigint, after: bigint, limit: bigint | null, percents: readonly number[]): number[] {
+export function crossedThresholds(
+  before: bigint,
+  after: bigint,
+  limit: bigint | null,
+  percents: readonly number[],
+): number[] {
   if (limit === null || limit <= 0n || after <= before) return [];
   return percents.filter((p) => {
     const t = thresholdOf(limit, p);
@@ -56,14 +61,20 @@ export function parsePercents(text: string | null): number[] {
   return text.slice(1, -1).split(",").map(Number);
 }
 
-const keyOf = (t: { brandId: string; kind: number; periodStart: string; percent: number }) => `${t.brandId}|${t.kind}|${t.periodStart}|${t.percent}`;
+const keyOf = (t: { brandId: string; kind: number; periodStart: string; percent: number }) =>
+  `${t.brandId}|${t.kind}|${t.periodStart}|${t.percent}`;
 
 /**
  * Records the thresholds reached (in the caller's transaction) and writes an outbox event for
  * each one not recorded before; returns how many were new. Rows are inserted in key order, so
  * concurrent transactions reaching the same thresholds wait on each other instead of deadlocking.
  */
-export async function writeThresholdEvents(client: pg.ClientBase, prefix: string, reached: ThresholdReached[], nowMs: number): Promise<number> {
+export async function writeThresholdEvents(
+  client: pg.ClientBase,
+  prefix: string,
+  reached: ThresholdReached[],
+  nowMs: number,
+): Promise<number> {
   if (reached.length === 0) return 0;
   const sorted = [...reached].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
   const { rows } = await client.query<{ brand_id: string; kind: number; period_start: string; percent: number }>(
@@ -73,10 +84,18 @@ export async function writeThresholdEvents(client: pg.ClientBase, prefix: string
      order by u.ord
      on conflict do nothing
      returning brand_id::text, kind, period_start::text, percent`,
-    [sorted.map((r) => r.brandId), sorted.map((r) => r.kind), sorted.map((r) => r.periodStart), sorted.map((r) => r.percent),
-      sorted.map((r) => r.spent.toString()), new Date(nowMs)],
+    [
+      sorted.map((r) => r.brandId),
+      sorted.map((r) => r.kind),
+      sorted.map((r) => r.periodStart),
+      sorted.map((r) => r.percent),
+      sorted.map((r) => r.spent.toString()),
+      new Date(nowMs),
+    ],
   );
-  const fresh = new Set(rows.map((r) => keyOf({ brandId: r.brand_id, kind: r.kind, periodStart: r.period_start, percent: r.percent })));
+  const fresh = new Set(
+    rows.map((r) => keyOf({ brandId: r.brand_id, kind: r.kind, periodStart: r.period_start, percent: r.percent })),
+  );
   const messages = sorted.filter((r) => fresh.has(keyOf(r))).map((r) => thresholdMessage(prefix, r, nowMs));
   await writeOutbox(client, OUTBOX_CHANNEL, messages, nowMs);
   return messages.length;

@@ -18,7 +18,8 @@ afterAll(async () => {
 
 async function brand(zone: string): Promise<string> {
   const { brand } = await h.brands.createBrand({ name: `Zone ${Math.random()}`, timeZone: testZone() });
-  if (zone !== testZone()) await h.brandApp.pool.query("update brands set time_zone = $2 where id = $1", [brand!.id, zone]);
+  if (zone !== testZone())
+    await h.brandApp.pool.query("update brands set time_zone = $2 where id = $1", [brand!.id, zone]);
   return brand!.id;
 }
 
@@ -35,11 +36,15 @@ describe("a brand's zone the budget runtime does not know", () => {
       ],
     });
     expect(results.map((r) => (r.response ? "ok" : r.error!.code))).toEqual(["ok", Code.Unavailable, "ok"]);
-    expect(results[1].error!.message).toMatch(/"Mars\/Olympus" of brand .* is not in this budget service's time zone data/);
+    expect(results[1].error!.message).toMatch(
+      /"Mars\/Olympus" of brand .* is not in this budget service's time zone data/,
+    );
     expect((await h.budget.getBudgetStatus({ brandId: innocent })).status!.day!.spentMicros).toBe(5n);
 
     // Alone too, and its reads: the same code and words, nothing recorded.
-    const alone = await rejection(h.budget.recordSpend({ eventId: "m2", brandId: future, campaignId: campaign, amountMicros: 1n }));
+    const alone = await rejection(
+      h.budget.recordSpend({ eventId: "m2", brandId: future, campaignId: campaign, amountMicros: 1n }),
+    );
     expect(alone.code).toBe(Code.Unavailable);
     expect((await rejection(h.budget.getBudgetStatus({ brandId: future }))).code).toBe(Code.Unavailable);
     expect((await h.budget.listSpendEvents({ brandId: future })).events).toEqual([]);

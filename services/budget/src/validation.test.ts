@@ -15,7 +15,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-
 const unknownBrand = "01900000-0000-7000-8000-0000000000ff";
 const good = () => ({ eventId: `ok-${Math.random()}`, brandId, campaignId: campaignId(), amountMicros: 1_000n });
 
@@ -23,10 +22,20 @@ describe("RecordSpend refuses bad input with the right code and stores nothing",
   const cases: [string, () => Record<string, unknown>, Code, string | undefined][] = [
     ["amount 0", () => ({ ...good(), amountMicros: 0n }), Code.InvalidArgument, "amount_micros"],
     ["negative amount", () => ({ ...good(), amountMicros: -5n }), Code.InvalidArgument, "amount_micros"],
-    ["amount over the maximum", () => ({ ...good(), amountMicros: 1_000_000_000_000_001n }), Code.InvalidArgument, "amount_micros"],
+    [
+      "amount over the maximum",
+      () => ({ ...good(), amountMicros: 1_000_000_000_000_001n }),
+      Code.InvalidArgument,
+      "amount_micros",
+    ],
     ["missing event_id", () => ({ ...good(), eventId: "" }), Code.InvalidArgument, "event_id"],
     ["malformed brand id", () => ({ ...good(), brandId: "acme" }), Code.InvalidArgument, "brand_id"],
-    ["far-future occurred_at", () => ({ ...good(), occurredAt: timestampFromMs(h.now() + 3_600_000) }), Code.InvalidArgument, "occurred_at"],
+    [
+      "far-future occurred_at",
+      () => ({ ...good(), occurredAt: timestampFromMs(h.now() + 3_600_000) }),
+      Code.InvalidArgument,
+      "occurred_at",
+    ],
     ["unknown brand", () => ({ ...good(), brandId: unknownBrand }), Code.NotFound, undefined],
   ];
 
@@ -34,7 +43,8 @@ describe("RecordSpend refuses bad input with the right code and stores nothing",
     const body = req();
     const err = await rejection(h.budget.recordSpend(body));
     expect(err.code).toBe(code);
-    if (field) expect(err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field))).toContain(field);
+    if (field)
+      expect(err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field))).toContain(field);
     // Nothing in the ledger under that id, whatever brand the body named.
     const db = new pg.Client({ connectionString: h.budgetDbUrl });
     await db.connect();
@@ -93,7 +103,9 @@ describe("RecordSpendBatch", () => {
 describe("other RPCs", () => {
   it("unknown brand -> NOT_FOUND; brand without a budget -> GetBudget NOT_FOUND, status unlimited", async () => {
     expect((await rejection(h.budget.getBudgetStatus({ brandId: unknownBrand }))).code).toBe(Code.NotFound);
-    expect((await rejection(h.budget.setBudget({ brandId: unknownBrand, dailyLimitMicros: 1n }))).code).toBe(Code.NotFound);
+    expect((await rejection(h.budget.setBudget({ brandId: unknownBrand, dailyLimitMicros: 1n }))).code).toBe(
+      Code.NotFound,
+    );
     const { brand } = await h.brands.createBrand({ name: "No budget" });
     expect((await rejection(h.budget.getBudget({ brandId: brand!.id }))).code).toBe(Code.NotFound);
     const { status } = await h.budget.getBudgetStatus({ brandId: brand!.id });

@@ -98,8 +98,12 @@ export class ZoneLocks {
     } catch (err) {
       const e = ConnectError.from(err);
       if (e.code === Code.NotFound) throw new NotFoundError("brand", brandId);
-      throw new UnavailableError(`brand service unreachable, cannot lock the time zone of brand ${brandId}: retry later`);
+      throw new UnavailableError(
+        `brand service unreachable, cannot lock the time zone of brand ${brandId}: retry later`,
+      );
     }
-    throw new UnavailableError(`brand service answered no brand when locking the time zone of brand ${brandId}: retry later`);
+    throw new UnavailableError(
+      `brand service answered no brand when locking the time zone of brand ${brandId}: retry later`,
+    );
   }
 }

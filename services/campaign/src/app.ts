@@ -42,7 +42,10 @@ export interface CampaignApp extends ServiceApp<CampaignOwn> {
 export async function startCampaignApp(
   config: CampaignConfig,
   options: {
-    logger?: Logger; healthIntervalMs?: number; relayPollMs?: number; onScheduleChanged?: CampaignServiceDeps["onScheduleChanged"];
+    logger?: Logger;
+    healthIntervalMs?: number;
+    relayPollMs?: number;
+    onScheduleChanged?: CampaignServiceDeps["onScheduleChanged"];
     /** "Now" for the rules (tests that move the clock; see ServiceAppSpec.now). */
     now?: Now;
   } = {},
@@ -66,14 +69,33 @@ export async function startCampaignApp(
     build({ pool, nc, relay, logger, metrics, now, stack, transport }) {
       // Given by the spec above (an outbox): absent only if it changed.
       if (relay === undefined) throw new Error("the campaign service needs its outbox relay");
-      const campaigns = new CampaignStore(pool, (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs), OUTBOX_CHANNEL);
+      const campaigns = new CampaignStore(
+        pool,
+        (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs),
+        OUTBOX_CHANNEL,
+      );
       const hub = new WatchHub(nc, config.subjectPrefix, logger.child({ component: "watch" }), config.watchBuffer);
       hub.start();
       stack.push(async () => hub.stop());
-      metrics.gauge("adbudget_campaigns_serving", "Live campaigns serving now.", async () => (await countByServing(pool)).serving);
-      metrics.gauge("adbudget_campaigns_paused", "Live campaigns not serving now.", async () => (await countByServing(pool)).paused);
+      metrics.gauge(
+        "adbudget_campaigns_serving",
+        "Live campaigns serving now.",
+        async () => (await countByServing(pool)).serving,
+      );
+      metrics.gauge(
+        "adbudget_campaigns_paused",
+        "Live campaigns not serving now.",
+        async () => (await countByServing(pool)).paused,
+      );
       const brands = createClient(BrandService, transport(config.brandServiceUrl));
-      const impl = new CampaignServiceImpl({ store: campaigns, brands, hub, logger, now, onScheduleChanged: options.onScheduleChanged });
+      const impl = new CampaignServiceImpl({
+        store: campaigns,
+        brands,
+        hub,
+        logger,
+        now,
+        onScheduleChanged: options.onScheduleChanged,
+      });
       const campaignClock = new CampaignClockServiceImpl({ store: campaigns, logger, now });
       return {
         routes: (router) => routes(router, impl, campaignClock),

@@ -3,7 +3,16 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { isInside } from "@adbudget/time";
 import { applyTruth, rezoneFlags, type PeriodTruth } from "./budget-flags.js";
 import { applyCapTruth, type CapSignal } from "./cap-flags.js";
-import { brandState, capFloorOf, kindName, lockedBrand, lockedBrandState, moveFlags, upsertBrand, type BrandFacts } from "./brand-state.js";
+import {
+  brandState,
+  capFloorOf,
+  kindName,
+  lockedBrand,
+  lockedBrandState,
+  moveFlags,
+  upsertBrand,
+  type BrandFacts,
+} from "./brand-state.js";
 import { stateOf, type BrandStateRow, type CampaignChange, type CampaignRow, type Cause } from "./campaign-rows.js";
 import { recomputeBrand, saveCampaign, writeCapFlags } from "./campaign-writes.js";
 import { flightAt, hasFlight } from "./flight.js";
@@ -35,7 +44,12 @@ export interface BrandTruth {
  * brand's version: one not newer than the stored row changes nothing, so a redelivered or late
  * event cannot undo a newer one.
  */
-export async function applyBrand(client: pg.ClientBase, brand: BrandFacts, cause: Cause, now: Date): Promise<CampaignChange[]> {
+export async function applyBrand(
+  client: pg.ClientBase,
+  brand: BrandFacts,
+  cause: Cause,
+  now: Date,
+): Promise<CampaignChange[]> {
   const before = await lockedBrandState(client, brand.id);
   if (before !== undefined && before.brandVersion >= brand.version) return [];
   return storeBrand(client, before, brand, cause, now);
@@ -60,7 +74,8 @@ async function storeBrand(
     // The current day and month are the ones of the new zone, even if earlier (a zone moved
     // west): the budget events and openings of those periods apply from now on.
     for (const kind of [PeriodKind.DAY, PeriodKind.MONTH] as const) {
-      state = (await moveFlags(client, state, kind, (flags, today) => rezoneFlags(flags, today, kindName(kind)), now)).brand;
+      state = (await moveFlags(client, state, kind, (flags, today) => rezoneFlags(flags, today, kindName(kind)), now))
+        .brand;
     }
     return rezone(client, state, cause, now);
   }
@@ -75,18 +90,38 @@ async function storeBrand(
  * brand is judged again and whatever differs is saved and recorded with `cause` (reconcile),
  * whether or not a flag moved: a campaign saved from a state that was wrong is repaired too.
  */
-export async function reconcileBrand(client: pg.ClientBase, truth: BrandTruth, cause: Cause, now: Date): Promise<CampaignChange[]> {
+export async function reconcileBrand(
+  client: pg.ClientBase,
+  truth: BrandTruth,
+  cause: Cause,
+  now: Date,
+): Promise<CampaignChange[]> {
   const changes: CampaignChange[] = [];
   let brand = await lockedBrand(client, truth.brandId, now);
   const b = truth.brand;
-  if (b !== undefined && b.version >= brand.brandVersion && (b.version > brand.brandVersion || b.archived !== brand.archived || b.timeZone !== brand.timeZone)) {
+  if (
+    b !== undefined &&
+    b.version >= brand.brandVersion &&
+    (b.version > brand.brandVersion || b.archived !== brand.archived || b.timeZone !== brand.timeZone)
+  ) {
     // Written over what is stored: the same version with other values is a row that drifted.
-    changes.push(...await storeBrand(client, brand, { id: brand.brandId, ...b }, cause, now, true));
+    changes.push(...(await storeBrand(client, brand, { id: brand.brandId, ...b }, cause, now, true)));
     brand = (await brandState(client, brand.brandId)) ?? brand;
   }
-  for (const [kind, t] of [[PeriodKind.DAY, truth.day], [PeriodKind.MONTH, truth.month]] as const) {
+  for (const [kind, t] of [
+    [PeriodKind.DAY, truth.day],
+    [PeriodKind.MONTH, truth.month],
+  ] as const) {
     if (t !== undefined) {
-      brand = (await moveFlags(client, brand, kind, (flags, today, latest) => applyTruth(flags, t, today, kindName(kind), latest), now)).brand;
+      brand = (
+        await moveFlags(
+          client,
+          brand,
+          kind,
+          (flags, today, latest) => applyTruth(flags, t, today, kindName(kind), latest),
+          now,
+        )
+      ).brand;
     }
   }
   const campaigns = await lockBrandCampaigns(client, brand.brandId);
@@ -96,7 +131,8 @@ export async function reconcileBrand(client: pg.ClientBase, truth: BrandTruth, c
   for (const c of campaigns) {
     const flags = (caps.get(c.id) ?? []).reduce((f, t) => applyCapTruth(f, t, floor), c.capFlags);
     const after: CampaignRow = { ...c, capFlags: flags };
-    if (!sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) changes.push(await saveCampaign(client, c, after, brand, cause, now));
+    if (!sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand)))
+      changes.push(await saveCampaign(client, c, after, brand, cause, now));
     else if (flags !== c.capFlags) await writeCapFlags(client, c.id, flags);
   }
   return changes;
@@ -112,13 +148,15 @@ async function rezone(client: pg.ClientBase, brand: BrandStateRow, cause: Cause,
   for (const c of await lockBrandCampaigns(client, brand.brandId)) {
     if ((c.schedule === null || c.schedule.timeZone !== "") && !hasFlight(c)) {
       const next = stateOf(c, brand);
-      if (!sameState({ serving: c.serving, reasons: c.reasons }, next)) changes.push(await saveCampaign(client, c, c, brand, cause, now));
+      if (!sameState({ serving: c.serving, reasons: c.reasons }, next))
+        changes.push(await saveCampaign(client, c, c, brand, cause, now));
       continue;
     }
     // Flight dates are days of the brand's zone too: their phase moves with it.
     const after: CampaignRow = {
       ...c,
-      inDaypart: c.schedule === null ? true : isInside(now.getTime(), c.schedule.windows, c.schedule.timeZone || brand.timeZone),
+      inDaypart:
+        c.schedule === null ? true : isInside(now.getTime(), c.schedule.windows, c.schedule.timeZone || brand.timeZone),
       flight: flightAt(c, brand.timeZone, now.getTime()),
       daypartAsOf: now,
       scheduleVersion: c.scheduleVersion + 1n,

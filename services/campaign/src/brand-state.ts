@@ -1,8 +1,21 @@
 import type pg from "pg";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf } from "@adbudget/time";
-import { CLOCK_SKEW_MS, exhaustedNow, retainedFrom, type FlagState, type PeriodFlag, type PeriodKindName } from "./budget-flags.js";
-import { SELECT_BRAND_STATE, toBrandState, type BrandStateRow, type Kind, type RawBrandState } from "./campaign-rows.js";
+import {
+  CLOCK_SKEW_MS,
+  exhaustedNow,
+  retainedFrom,
+  type FlagState,
+  type PeriodFlag,
+  type PeriodKindName,
+} from "./budget-flags.js";
+import {
+  SELECT_BRAND_STATE,
+  toBrandState,
+  type BrandStateRow,
+  type Kind,
+  type RawBrandState,
+} from "./campaign-rows.js";
 import { lockBrand } from "./lock-order.js";
 
 /*
@@ -39,7 +52,9 @@ export async function lockedBrandState(client: pg.ClientBase, brandId: string): 
 
 /** The states of several brands at once (no locks), by brand id. */
 export async function brandStates(client: pg.ClientBase, brandIds: string[]): Promise<Map<string, BrandStateRow>> {
-  const { rows } = await client.query<RawBrandState>(`${SELECT_BRAND_STATE} where s.brand_id = any($1::uuid[])`, [brandIds]);
+  const { rows } = await client.query<RawBrandState>(`${SELECT_BRAND_STATE} where s.brand_id = any($1::uuid[])`, [
+    brandIds,
+  ]);
   return new Map(rows.map((r) => [r.brand_id, toBrandState(r)]));
 }
 
@@ -70,7 +85,12 @@ export async function brandsOf(client: pg.ClientBase, campaignIds: string[]): Pr
  * Creates or refreshes the brand's row (archived flag and zone) from BrandService data: only a
  * newer version is written, unless `force` (reconciliation repairing a row that drifted).
  */
-export async function upsertBrand(client: pg.ClientBase, brand: BrandFacts, now: Date, force = false): Promise<BrandStateRow> {
+export async function upsertBrand(
+  client: pg.ClientBase,
+  brand: BrandFacts,
+  now: Date,
+  force = false,
+): Promise<BrandStateRow> {
   await client.query(
     `insert into brand_state (brand_id, archived, time_zone, brand_version, updated_at) values ($1, $2, $3, $4, $5)
      on conflict (brand_id) do update set archived = excluded.archived, time_zone = excluded.time_zone,
@@ -121,14 +141,27 @@ export async function moveFlags(
   return { brand: updated, recompute: exhausted !== exhaustedNow(before) || newDay };
 }
 
-async function saveFlags(client: pg.ClientBase, brandId: string, kind: Kind, before: FlagState, after: FlagState, now: Date) {
+async function saveFlags(
+  client: pg.ClientBase,
+  brandId: string,
+  kind: Kind,
+  before: FlagState,
+  after: FlagState,
+  now: Date,
+) {
   const changed = [...after.flags].filter(([p, f]) => !sameFlag(before.flags.get(p), f));
   if (changed.length > 0) {
     await client.query(
       `insert into budget_flags (brand_id, kind, period_start, exhausted, seq)
        select $1, $2, * from unnest($3::date[], $4::bool[], $5::bigint[])
        on conflict (brand_id, kind, period_start) do update set exhausted = excluded.exhausted, seq = excluded.seq`,
-      [brandId, kind, changed.map(([p]) => p), changed.map(([, f]) => f.exhausted), changed.map(([, f]) => f.seq.toString())],
+      [
+        brandId,
+        kind,
+        changed.map(([p]) => p),
+        changed.map(([, f]) => f.exhausted),
+        changed.map(([, f]) => f.seq.toString()),
+      ],
     );
   }
   const dropped = [...before.flags.keys()].filter((p) => !after.flags.has(p));
@@ -138,7 +171,11 @@ async function saveFlags(client: pg.ClientBase, brandId: string, kind: Kind, bef
   }
   if (after.current !== before.current) {
     const col = kind === PeriodKind.DAY ? "day_period" : "month_period";
-    await client.query(`update brand_state set ${col} = $2, updated_at = $3 where brand_id = $1`, [brandId, after.current, now]);
+    await client.query(`update brand_state set ${col} = $2, updated_at = $3 where brand_id = $1`, [
+      brandId,
+      after.current,
+      now,
+    ]);
   }
 }
 

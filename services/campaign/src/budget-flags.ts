@@ -52,18 +52,28 @@ export type PeriodKindName = "day" | "month";
 export function retainedFrom(kind: PeriodKindName, current: string): string {
   const d = parseDate(current);
   if (kind === "day") return formatDate(addDays(d, -2));
-  return formatDate(d.month === 1 ? { year: d.year - 1, month: 12, day: 1 } : { year: d.year, month: d.month - 1, day: 1 });
+  return formatDate(
+    d.month === 1 ? { year: d.year - 1, month: 12, day: 1 } : { year: d.year, month: d.month - 1, day: 1 },
+  );
 }
 
 /** The flags kept once `current` is current (retainedFrom). */
-function pruned(flags: ReadonlyMap<string, PeriodFlag>, kind: PeriodKindName, current: string): ReadonlyMap<string, PeriodFlag> {
+function pruned(
+  flags: ReadonlyMap<string, PeriodFlag>,
+  kind: PeriodKindName,
+  current: string,
+): ReadonlyMap<string, PeriodFlag> {
   const floor = retainedFrom(kind, current);
   const kept = new Map([...flags].filter(([period]) => period >= floor));
   return kept.size === flags.size ? flags : kept;
 }
 
 /** The flag of `period` set to `flag` (the same map when it is that already). */
-function withFlag(flags: ReadonlyMap<string, PeriodFlag>, period: string, flag: PeriodFlag): ReadonlyMap<string, PeriodFlag> {
+function withFlag(
+  flags: ReadonlyMap<string, PeriodFlag>,
+  period: string,
+  flag: PeriodFlag,
+): ReadonlyMap<string, PeriodFlag> {
   const old = flags.get(period);
   if (old !== undefined && old.exhausted === flag.exhausted && old.seq === flag.seq) return flags;
   const next = new Map(flags);
@@ -79,12 +89,18 @@ function withFlag(flags: ReadonlyMap<string, PeriodFlag>, period: string, flag: 
  * period is judged) unless it is older than retainedFrom: should the brand's zone move west,
  * that period becomes current again with its state known.
  */
-export function applyBudgetSignal(state: FlagState, signal: BudgetSignal, today: string, kind: PeriodKindName): FlagState {
+export function applyBudgetSignal(
+  state: FlagState,
+  signal: BudgetSignal,
+  today: string,
+  kind: PeriodKindName,
+): FlagState {
   const p = signal.period;
   if (state.current !== null && p < retainedFrom(kind, state.current)) return state;
   let flags = state.flags;
   const old = flags.get(p);
-  if (old === undefined || signal.seq > old.seq) flags = withFlag(flags, p, { exhausted: signal.exhausted, seq: signal.seq });
+  if (old === undefined || signal.seq > old.seq)
+    flags = withFlag(flags, p, { exhausted: signal.exhausted, seq: signal.seq });
   let current = state.current;
   // The clock's opening makes its period current; an event only today's (a reset that is late
   // must not delay an exhaustion of today, but an event of an earlier day can only be late).
@@ -131,9 +147,18 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
  * `latest` stays: a reset whose clock runs a little ahead opened it, and a truth read just before
  * the midnight must not undo that.
  */
-export function applyTruth(state: FlagState, truth: PeriodTruth, today: string, kind: PeriodKindName, latest: string): FlagState {
+export function applyTruth(
+  state: FlagState,
+  truth: PeriodTruth,
+  today: string,
+  kind: PeriodKindName,
+  latest: string,
+): FlagState {
   const old = state.flags.get(truth.period);
-  let flags = old === undefined || truth.seq >= old.seq ? withFlag(state.flags, truth.period, { exhausted: truth.exhausted, seq: truth.seq }) : state.flags;
+  let flags =
+    old === undefined || truth.seq >= old.seq
+      ? withFlag(state.flags, truth.period, { exhausted: truth.exhausted, seq: truth.seq })
+      : state.flags;
   let current = state.current;
   if (current !== null && current > latest && truth.period <= latest) current = truth.period;
   else if (truth.period <= today && (current === null || truth.period > current)) current = truth.period;

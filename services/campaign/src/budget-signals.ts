@@ -4,7 +4,14 @@ import { formatDate, periodsOf } from "@adbudget/time";
 import { applyBudgetSignal as applyToFlags, type BudgetSignal } from "./budget-flags.js";
 import { applyCapSignal, type CapFlags, type CapSignal } from "./cap-flags.js";
 import { brandOf, capFloorOf, kindName, lockedBrand, moveFlags } from "./brand-state.js";
-import { stateOf, type BrandStateRow, type CampaignChange, type CampaignRow, type Cause, type Kind } from "./campaign-rows.js";
+import {
+  stateOf,
+  type BrandStateRow,
+  type CampaignChange,
+  type CampaignRow,
+  type Cause,
+  type Kind,
+} from "./campaign-rows.js";
 import { recomputeBrand, saveCampaign, writeCapFlags } from "./campaign-writes.js";
 import { lockCampaign } from "./lock-order.js";
 import { sameState } from "./serving-state.js";
@@ -53,7 +60,13 @@ export async function applySignals(
   let brand = await lockedBrand(client, brandId, now);
   let recompute = false;
   for (const { kind, signal } of signals) {
-    const r = await moveFlags(client, brand, kind, (before, today) => applyToFlags(before, signal, today, kindName(kind)), now);
+    const r = await moveFlags(
+      client,
+      brand,
+      kind,
+      (before, today) => applyToFlags(before, signal, today, kindName(kind)),
+      now,
+    );
     brand = r.brand;
     recompute ||= r.recompute;
   }
@@ -88,7 +101,13 @@ export async function applyCap(
   const today = formatDate(periodsOf(now.getTime(), brand.timeZone).day);
   if ((brand.dayPeriod ?? "") < signal.day && signal.day === today) {
     const opened: BudgetSignal = { kind: "event", period: signal.day, exhausted: false, seq: 0n };
-    const r = await moveFlags(client, brand, PeriodKind.DAY, (before, day) => applyToFlags(before, opened, day, "day"), now);
+    const r = await moveFlags(
+      client,
+      brand,
+      PeriodKind.DAY,
+      (before, day) => applyToFlags(before, opened, day, "day"),
+      now,
+    );
     brand = r.brand;
     if (r.recompute) changes.push(...(await recomputeBrand(client, brand, { ...cause, cause: "reset.day" }, now)));
   }

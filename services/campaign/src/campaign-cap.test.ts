@@ -25,28 +25,44 @@ let n = 0;
 const spend = (brandId: string, campaignId: string, amountMicros: bigint) =>
   h.budget.recordSpend({ eventId: `cap-${n++}`, brandId, campaignId, amountMicros });
 const get = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!;
-const causes = async (id: string) => (await h.campaigns.listCampaignStateChanges({ campaignId: id })).changes.map((c) => c.cause);
+const causes = async (id: string) =>
+  (await h.campaigns.listCampaignStateChanges({ campaignId: id })).changes.map((c) => c.cause);
 
 describe("campaign cap", () => {
   it("stops only the capped campaign when its day's spend reaches the cap; a higher cap, a lower one and the next day move it", async () => {
     const zone = testZone();
     const { brand } = await h.brands.createBrand({ name: "Capped brand", timeZone: zone });
     const brandId = brand!.id;
-    const { campaign: capped } = await h.campaigns.createCampaign({ brandId, name: "Capped", dailyLimitMicros: 10_000_000n });
+    const { campaign: capped } = await h.campaigns.createCampaign({
+      brandId,
+      name: "Capped",
+      dailyLimitMicros: 10_000_000n,
+    });
     const { campaign: sibling } = await h.campaigns.createCampaign({ brandId, name: "Sibling" });
     const today = localDate(h.now(), zone);
     // The budget service has the cap once the campaign's creation event is consumed.
-    await eventually(async () => (await h.budget.getCampaignSpend({ brandId, campaignId: capped!.id })).limitMicros === 10_000_000n, 15_000, "cap known");
+    await eventually(
+      async () => (await h.budget.getCampaignSpend({ brandId, campaignId: capped!.id })).limitMicros === 10_000_000n,
+      15_000,
+      "cap known",
+    );
 
     await spend(brandId, capped!.id, 6_000_000n);
     await spend(brandId, sibling!.id, 50_000_000n);
     expect((await get(capped!.id)).serving).toBe(true);
     const reached = await spend(brandId, capped!.id, 4_000_000n); // 10 of 10: the cap is reached
     expect(reached.duplicate).toBe(false);
-    await eventually(async () => (await get(capped!.id)).pauseReasons.includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED), 15_000, "capped campaign stops");
+    await eventually(
+      async () => (await get(capped!.id)).pauseReasons.includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED),
+      15_000,
+      "capped campaign stops",
+    );
     expect((await get(capped!.id)).pauseReasons).toEqual([PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
     expect((await get(sibling!.id)).serving).toBe(true);
-    expect(await h.budget.getCampaignSpend({ brandId, campaignId: capped!.id, day: today })).toMatchObject({ spentMicros: 10_000_000n, exhausted: true });
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: capped!.id, day: today })).toMatchObject({
+      spentMicros: 10_000_000n,
+      exhausted: true,
+    });
     expect((await causes(capped!.id))[0]).toBe("campaign_budget.exhausted");
 
     // More spend is recorded (it happened) and publishes nothing new.
@@ -54,16 +70,28 @@ describe("campaign cap", () => {
     expect((await h.budget.getCampaignSpend({ brandId, campaignId: capped!.id })).spentMicros).toBe(11_000_000n);
 
     // A higher cap frees it; a cap at or below the day's spend stops it again.
-    await h.campaigns.updateCampaign({ campaign: { id: capped!.id, dailyLimitMicros: 20_000_000n }, updateMask: { paths: ["daily_limit_micros"] } });
+    await h.campaigns.updateCampaign({
+      campaign: { id: capped!.id, dailyLimitMicros: 20_000_000n },
+      updateMask: { paths: ["daily_limit_micros"] },
+    });
     await eventually(async () => (await get(capped!.id)).serving, 15_000, "raised cap frees it");
     expect((await causes(capped!.id))[0]).toBe("campaign_budget.replenished");
-    await h.campaigns.updateCampaign({ campaign: { id: capped!.id, dailyLimitMicros: 11_000_000n }, updateMask: { paths: ["daily_limit_micros"] } });
+    await h.campaigns.updateCampaign({
+      campaign: { id: capped!.id, dailyLimitMicros: 11_000_000n },
+      updateMask: { paths: ["daily_limit_micros"] },
+    });
     await eventually(async () => !(await get(capped!.id)).serving, 15_000, "lowered cap stops it");
     expect((await get(sibling!.id)).serving).toBe(true);
 
     // The brand's next day: the cap of the day before no longer applies.
     const tomorrow = addDays(today, 1);
-    await h.campaignClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start: tomorrow }, sourceId: "test", exhausted: false, sequence: 0n });
+    await h.campaignClock.openBudgetPeriod({
+      brandId,
+      period: { kind: PeriodKind.DAY, start: tomorrow },
+      sourceId: "test",
+      exhausted: false,
+      sequence: 0n,
+    });
     expect((await get(capped!.id)).serving).toBe(true);
     expect((await causes(capped!.id))[0]).toBe("reset.day");
   }, 60_000);
@@ -71,13 +99,24 @@ describe("campaign cap", () => {
   it("a cap removed while reached frees the campaign", async () => {
     const { brand } = await h.brands.createBrand({ name: "Uncapped brand", timeZone: testZone() });
     const brandId = brand!.id;
-    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Once capped", dailyLimitMicros: 1_000_000n });
-    await eventually(async () => (await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros === 1_000_000n, 15_000, "cap known");
+    const { campaign } = await h.campaigns.createCampaign({
+      brandId,
+      name: "Once capped",
+      dailyLimitMicros: 1_000_000n,
+    });
+    await eventually(
+      async () => (await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros === 1_000_000n,
+      15_000,
+      "cap known",
+    );
     await spend(brandId, campaign!.id, 1_500_000n);
     await eventually(async () => !(await get(campaign!.id)).serving, 15_000, "capped");
     await h.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["daily_limit_micros"] } });
     await eventually(async () => (await get(campaign!.id)).serving, 15_000, "uncapped");
-    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).toMatchObject({ spentMicros: 1_500_000n, exhausted: false });
+    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).toMatchObject({
+      spentMicros: 1_500_000n,
+      exhausted: false,
+    });
     expect((await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros).toBeUndefined();
   }, 60_000);
 
@@ -88,18 +127,34 @@ describe("campaign cap", () => {
     const today = localDate(h.now(), zone);
     const yesterday = addDays(today, -1);
     // A cap far above the spend makes the budget service's knowledge of the campaign visible.
-    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Ended yesterday", endDate: yesterday, dailyLimitMicros: 1_000_000_000n });
+    const { campaign } = await h.campaigns.createCampaign({
+      brandId,
+      name: "Ended yesterday",
+      endDate: yesterday,
+      dailyLimitMicros: 1_000_000_000n,
+    });
     expect(campaign!.pauseReasons).toEqual([PauseReason.ENDED]);
-    await eventually(async () => (await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros !== undefined, 15_000, "settings known");
+    await eventually(
+      async () => (await h.budget.getCampaignSpend({ brandId, campaignId: campaign!.id })).limitMicros !== undefined,
+      15_000,
+      "settings known",
+    );
 
     const late = await spend(brandId, campaign!.id, 1_000_000n);
     expect(late.event!.outsideFlight).toBe(true);
     const inFlight = await h.budget.recordSpend({
-      eventId: `cap-${n++}`, brandId, campaignId: campaign!.id, amountMicros: 2_000_000n, occurredAt: timestampFromMs(startOfDay(yesterday, zone) + 3_600_000),
+      eventId: `cap-${n++}`,
+      brandId,
+      campaignId: campaign!.id,
+      amountMicros: 2_000_000n,
+      occurredAt: timestampFromMs(startOfDay(yesterday, zone) + 3_600_000),
     });
     expect(inFlight.event!.outsideFlight).toBe(false);
     const { events } = await h.budget.listSpendEvents({ brandId, campaignId: campaign!.id });
-    expect(events.map((e) => [e.amountMicros, e.outsideFlight]).sort()).toEqual([[1_000_000n, true], [2_000_000n, false]]);
+    expect(events.map((e) => [e.amountMicros, e.outsideFlight]).sort()).toEqual([
+      [1_000_000n, true],
+      [2_000_000n, false],
+    ]);
     // Recorded either way: the totals hold both.
     expect((await h.budget.getBudgetStatus({ brandId })).status!.month!.spentMicros).toBeGreaterThanOrEqual(1_000_000n);
   }, 60_000);
@@ -108,22 +163,43 @@ describe("campaign cap", () => {
     const zone = testZone();
     const { brand } = await h.brands.createBrand({ name: "Hostile cap brand", timeZone: zone });
     const brandId = brand!.id;
-    const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Steady", dailyLimitMicros: 1_000_000_000n });
+    const { campaign } = await h.campaigns.createCampaign({
+      brandId,
+      name: "Steady",
+      dailyLimitMicros: 1_000_000_000n,
+    });
     const today = localDate(h.now(), zone);
     const js = jetstream(h.nc);
-    const subject = (exhausted: boolean) => `${h.prefix}.budget.campaign_${exhausted ? "exhausted" : "replenished"}.${brandId}`;
+    const subject = (exhausted: boolean) =>
+      `${h.prefix}.budget.campaign_${exhausted ? "exhausted" : "replenished"}.${brandId}`;
     const publish = (exhausted: boolean, start: typeof today, sequence: bigint, campaignId = campaign!.id) =>
-      js.publish(subject(exhausted), toBinary(CampaignCapEventSchema, create(CampaignCapEventSchema, {
-        eventId: crypto.randomUUID(), type: exhausted ? BudgetEventType.EXHAUSTED : BudgetEventType.REPLENISHED, brandId, campaignId,
-        period: { kind: PeriodKind.DAY, start }, spentMicros: 1n, limitMicros: 1n, sequence,
-      })));
+      js.publish(
+        subject(exhausted),
+        toBinary(
+          CampaignCapEventSchema,
+          create(CampaignCapEventSchema, {
+            eventId: crypto.randomUUID(),
+            type: exhausted ? BudgetEventType.EXHAUSTED : BudgetEventType.REPLENISHED,
+            brandId,
+            campaignId,
+            period: { kind: PeriodKind.DAY, start },
+            spentMicros: 1n,
+            limitMicros: 1n,
+            sequence,
+          }),
+        ),
+      );
     // Bytes that are no CampaignCapEvent, an unknown campaign, and yesterday's exhaustion: nothing moves.
     await js.publish(subject(true), new Uint8Array([0xff, 0xff, 0xff, 0x07, 0x00]));
     await publish(true, today, 5n, "01900000-0000-7000-8000-0000000000ee");
     await publish(true, addDays(today, -1), 99n);
     // Then today's exhaustion (applied), a replay of it, and an older sequence's replenishment (both nothing).
     await publish(true, today, 10n);
-    await eventually(async () => (await get(campaign!.id)).pauseReasons.includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED), 10_000, "today's cap event applied");
+    await eventually(
+      async () => (await get(campaign!.id)).pauseReasons.includes(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED),
+      10_000,
+      "today's cap event applied",
+    );
     await publish(true, today, 10n);
     await publish(false, today, 9n);
     await publish(false, today, 11n); // the next real one: serves again

@@ -1,9 +1,21 @@
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { checkedDate, InvalidArgumentError, principalOf, required, requestId, type Logger, type Now } from "@adbudget/kit";
+import {
+  checkedDate,
+  InvalidArgumentError,
+  principalOf,
+  required,
+  requestId,
+  type Logger,
+  type Now,
+} from "@adbudget/kit";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import type { BrandFacts, CampaignCapState, PeriodState } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
+import type {
+  BrandFacts,
+  CampaignCapState,
+  PeriodState,
+} from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import type { BudgetSignal } from "./budget-flags.js";
 import { reconcileBrand, type BrandTruth } from "./brand-changes.js";
 import { applySignals } from "./budget-signals.js";
@@ -44,37 +56,74 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     return { campaign: campaignProto(campaign), unchanged };
   }
 
-  async openBudgetPeriod(req: { brandId: string; period?: Period; sourceId: string; exhausted: boolean; sequence: bigint }, ctx: HandlerContext) {
-    return this.openBudgetPeriods({ brandId: req.brandId, periods: [{ period: req.period, exhausted: req.exhausted, sequence: req.sequence }], sourceId: req.sourceId }, ctx);
+  async openBudgetPeriod(
+    req: { brandId: string; period?: Period; sourceId: string; exhausted: boolean; sequence: bigint },
+    ctx: HandlerContext,
+  ) {
+    return this.openBudgetPeriods(
+      {
+        brandId: req.brandId,
+        periods: [{ period: req.period, exhausted: req.exhausted, sequence: req.sequence }],
+        sourceId: req.sourceId,
+      },
+      ctx,
+    );
   }
 
-  async openBudgetPeriods(req: { brandId: string; periods: Pick<PeriodState, "period" | "exhausted" | "sequence">[]; sourceId: string }, ctx: HandlerContext) {
+  async openBudgetPeriods(
+    req: { brandId: string; periods: Pick<PeriodState, "period" | "exhausted" | "sequence">[]; sourceId: string },
+    ctx: HandlerContext,
+  ) {
     const signals = req.periods.map((p, i) => {
       const { kind, start } = checkedPeriod(p.period, req.periods.length > 1 ? `periods[${i}].period` : "period");
-      return { kind, signal: { kind: "open", period: start, exhausted: p.exhausted, seq: p.sequence } satisfies BudgetSignal };
+      return {
+        kind,
+        signal: { kind: "open", period: start, exhausted: p.exhausted, seq: p.sequence } satisfies BudgetSignal,
+      };
     });
     const nowMs = this.deps.now();
     const day = signals.find((s) => s.kind === PeriodKind.DAY) !== undefined;
     const { changes } = await this.deps.store.tx(async (client) => {
       const changes = await applySignals(
-        client, req.brandId, signals,
-        { cause: day ? "reset.day" : "reset.month", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
+        client,
+        req.brandId,
+        signals,
+        {
+          cause: day ? "reset.day" : "reset.month",
+          sourceId: this.source(req.sourceId, ctx),
+          principal: principalOf(ctx)?.sub ?? "",
+        },
         new Date(nowMs),
       );
       return { result: undefined, changes };
     }, nowMs);
     if (changes.length > 0) {
-      this.deps.logger.info({ brandId: req.brandId, periods: signals.map((s) => s.signal.period), changed: changes.length }, "budget periods opened");
+      this.deps.logger.info(
+        { brandId: req.brandId, periods: signals.map((s) => s.signal.period), changed: changes.length },
+        "budget periods opened",
+      );
     }
     return { campaignsChanged: changes.filter((c) => c.stateChange !== undefined).length };
   }
 
   async reconcileBrand(
-    req: { brandId: string; brand?: BrandFacts; day?: PeriodState; month?: PeriodState; caps: CampaignCapState[]; sourceId: string },
+    req: {
+      brandId: string;
+      brand?: BrandFacts;
+      day?: PeriodState;
+      month?: PeriodState;
+      caps: CampaignCapState[];
+      sourceId: string;
+    },
     ctx: HandlerContext,
   ) {
     if (req.brand !== undefined && !isValidZone(req.brand.timeZone)) {
-      throw new InvalidArgumentError([{ field: "brand.time_zone", description: `${JSON.stringify(req.brand.timeZone)} is not a time zone this service knows` }]);
+      throw new InvalidArgumentError([
+        {
+          field: "brand.time_zone",
+          description: `${JSON.stringify(req.brand.timeZone)} is not a time zone this service knows`,
+        },
+      ]);
     }
     const truth: BrandTruth = {
       brandId: req.brandId,
@@ -82,17 +131,26 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       day: req.day && periodTruth(req.day, "day"),
       month: req.month && periodTruth(req.month, "month"),
       caps: req.caps.map((c, i) => {
-        return { campaignId: c.campaignId, day: formatDate(checkedDate(c.day, `caps[${i}].day`)), exhausted: c.exhausted, seq: c.sequence };
+        return {
+          campaignId: c.campaignId,
+          day: formatDate(checkedDate(c.day, `caps[${i}].day`)),
+          exhausted: c.exhausted,
+          seq: c.sequence,
+        };
       }),
     };
     const nowMs = this.deps.now();
     const { changes } = await this.deps.store.tx(async (client) => {
       const changes = await reconcileBrand(
-        client, truth, { cause: "reconcile", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" }, new Date(nowMs),
+        client,
+        truth,
+        { cause: "reconcile", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
+        new Date(nowMs),
       );
       return { result: undefined, changes };
     }, nowMs);
-    if (changes.length > 0) this.deps.logger.warn({ brandId: req.brandId, repaired: changes.length }, "reconciliation repaired campaigns");
+    if (changes.length > 0)
+      this.deps.logger.warn({ brandId: req.brandId, repaired: changes.length }, "reconciliation repaired campaigns");
     return { campaignsChanged: changes.filter((c) => c.stateChange !== undefined).length };
   }
 }
@@ -110,6 +168,7 @@ function checkedPeriod(period: Period | undefined, field: string): { kind: Kind;
 /** A reconciliation period state; its kind must be the one named. */
 function periodTruth(p: PeriodState, want: "day" | "month") {
   const { kind, start } = checkedPeriod(p.period, want);
-  if ((kind === PeriodKind.DAY) !== (want === "day")) throw new InvalidArgumentError([{ field: `${want}.period.kind`, description: `must be ${want}` }]);
+  if ((kind === PeriodKind.DAY) !== (want === "day"))
+    throw new InvalidArgumentError([{ field: `${want}.period.kind`, description: `must be ${want}` }]);
   return { period: start, exhausted: p.exhausted, seq: p.sequence };
 }

@@ -1,7 +1,13 @@
 import type pg from "pg";
 import { NotFoundError } from "@adbudget/kit";
 import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { CAMPAIGN_COLUMNS, toCampaign, type CampaignRow, type RawCampaign, type StateChangeRow } from "./campaign-rows.js";
+import {
+  CAMPAIGN_COLUMNS,
+  toCampaign,
+  type CampaignRow,
+  type RawCampaign,
+  type StateChangeRow,
+} from "./campaign-rows.js";
 
 /*
  * The campaign service's reads outside any write: one campaign, the pages of ListCampaigns,
@@ -11,7 +17,10 @@ import { CAMPAIGN_COLUMNS, toCampaign, type CampaignRow, type RawCampaign, type 
 
 /** A live campaign, read without a lock, or NotFoundError. */
 export async function getCampaign(db: pg.ClientBase | pg.Pool, id: string): Promise<CampaignRow> {
-  const { rows } = await db.query<RawCampaign>(`select ${CAMPAIGN_COLUMNS} from campaigns where id = $1 and deleted_at is null`, [id]);
+  const { rows } = await db.query<RawCampaign>(
+    `select ${CAMPAIGN_COLUMNS} from campaigns where id = $1 and deleted_at is null`,
+    [id],
+  );
   if (!rows[0]) throw new NotFoundError("campaign", id);
   return toCampaign(rows[0]);
 }
@@ -33,7 +42,13 @@ export async function listCampaigns(pool: pg.Pool, filter: CampaignFilter): Prom
      where deleted_at is null and ($1::uuid is null or brand_id = $1) and ($2::boolean is null or serving = $2)
        and ($3::uuid is null or id > $3) and ($5::uuid[] is null or brand_id = any($5))
      order by id limit $4`,
-    [filter.brandId || null, filter.serving ?? null, filter.after ?? null, filter.limit, filter.brands ? [...filter.brands] : null],
+    [
+      filter.brandId || null,
+      filter.serving ?? null,
+      filter.after ?? null,
+      filter.limit,
+      filter.brands ? [...filter.brands] : null,
+    ],
   );
   return rows.map(toCampaign);
 }
@@ -83,7 +98,13 @@ export async function listStateChanges(pool: pg.Pool, filter: StateChangeFilter)
      where ($1::uuid is null or campaign_id = $1) and ($2::uuid is null or brand_id = $2) and ($3::uuid is null or id < $3)
        and ($5::uuid[] is null or brand_id = any($5))
      order by id desc limit $4`,
-    [filter.campaignId || null, filter.brandId || null, filter.before ?? null, filter.limit, filter.brands ? [...filter.brands] : null],
+    [
+      filter.campaignId || null,
+      filter.brandId || null,
+      filter.before ?? null,
+      filter.limit,
+      filter.brands ? [...filter.brands] : null,
+    ],
   );
   return rows.map((r) => ({
     id: r.id,

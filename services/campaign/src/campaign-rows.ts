@@ -172,7 +172,10 @@ export function toBrandState(r: RawBrandState): BrandStateRow {
  * The serving inputs of a campaign given its brand's state. The cap pauses it only by the flag
  * of the brand's current day: the day's reset frees it.
  */
-export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" | "capFlags">, b: BrandStateRow | undefined): ServingState {
+export function stateOf(
+  c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" | "capFlags">,
+  b: BrandStateRow | undefined,
+): ServingState {
   return servingState({
     enabled: c.enabled,
     inDaypart: c.inDaypart,
@@ -185,7 +188,13 @@ export function stateOf(c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" 
 }
 
 /** The audit row of one serving-state change. */
-export function auditRow(c: Pick<CampaignRow, "id" | "brandId">, from: ServingState, to: ServingState, cause: Cause, now: Date): StateChangeRow {
+export function auditRow(
+  c: Pick<CampaignRow, "id" | "brandId">,
+  from: ServingState,
+  to: ServingState,
+  cause: Cause,
+  now: Date,
+): StateChangeRow {
   return {
     id: uuidv7(now.getTime()),
     campaignId: c.id,

@@ -144,14 +144,27 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   /** An end date before the start date is refused (a flight of no day at all is a mistake). */
-  private checkFlight(startDate: string | null, endDate: string | null, field: string, violations: FieldViolation[]): void {
+  private checkFlight(
+    startDate: string | null,
+    endDate: string | null,
+    field: string,
+    violations: FieldViolation[],
+  ): void {
     if (startDate !== null && endDate !== null && endDate < startDate) {
       violations.push({ field, description: `must not be before the start date ${startDate}` });
     }
   }
 
   async createCampaign(
-    req: { brandId: string; name: string; schedule?: DaypartSchedule; enabled?: boolean; startDate?: ProtoDate; endDate?: ProtoDate; dailyLimitMicros?: bigint },
+    req: {
+      brandId: string;
+      name: string;
+      schedule?: DaypartSchedule;
+      enabled?: boolean;
+      startDate?: ProtoDate;
+      endDate?: ProtoDate;
+      dailyLimitMicros?: bigint;
+    },
     ctx: HandlerContext,
   ) {
     assertBrand(ctx, req.brandId);
@@ -209,7 +222,10 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       const change = await insertCampaign(client, row, this.cause(ctx, "create"));
       return { result: row, changes: [...brandChanges, change] };
     }, nowMs);
-    requestLogger(ctx, this.deps.logger).info({ campaignId: result.id, brandId: result.brandId, serving: result.serving }, "campaign created");
+    requestLogger(ctx, this.deps.logger).info(
+      { campaignId: result.id, brandId: result.brandId, serving: result.serving },
+      "campaign created",
+    );
     if (result.schedule !== null || hasFlight(result)) await this.deps.onScheduleChanged?.(result);
     return { campaign: campaignProto(result) };
   }
@@ -218,13 +234,17 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     return { campaign: campaignProto(await this.visible(ctx, req.id)) };
   }
 
-  async listCampaigns(req: { brandId: string; serving?: boolean; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+  async listCampaigns(
+    req: { brandId: string; serving?: boolean; pageSize: number; pageToken: string },
+    ctx: HandlerContext,
+  ) {
     if (req.brandId !== "") assertBrand(ctx, req.brandId);
     const brands = brandScope(ctx);
     const { rows, nextPageToken } = await keysetPage(
       req,
       { b: req.brandId, s: req.serving ?? null, only: brands && [...brands].sort() },
-      (after, limit) => listCampaigns(this.deps.store.pool, { brandId: req.brandId, brands, serving: req.serving, after, limit }),
+      (after, limit) =>
+        listCampaigns(this.deps.store.pool, { brandId: req.brandId, brands, serving: req.serving, after, limit }),
       (c) => c.id,
     );
     return { campaigns: rows.map(campaignProto), nextPageToken };
@@ -242,7 +262,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     let dailyLimit: bigint | null | undefined;
     for (const p of paths) {
       if (p === "name") {
-        if (c.name.length < 1 || c.name.length > 200) violations.push({ field: "campaign.name", description: "must be 1 to 200 characters" });
+        if (c.name.length < 1 || c.name.length > 200)
+          violations.push({ field: "campaign.name", description: "must be 1 to 200 characters" });
       } else if (p === "schedule") {
         try {
           schedule = scheduleFromProto(c.schedule, "campaign.schedule") ?? null;
@@ -257,7 +278,10 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       } else if (p === "daily_limit_micros") {
         dailyLimit = c.dailyLimitMicros ?? null;
       } else {
-        violations.push({ field: "update_mask", description: `${JSON.stringify(p)} cannot be updated; updatable: ${UPDATABLE.join(", ")}` });
+        violations.push({
+          field: "update_mask",
+          description: `${JSON.stringify(p)} cannot be updated; updatable: ${UPDATABLE.join(", ")}`,
+        });
       }
     }
     if (violations.length > 0) throw new InvalidArgumentError(violations);
@@ -275,7 +299,12 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       if (endDate !== undefined) after.endDate = endDate;
       if (dailyLimit !== undefined) after.dailyLimitMicros = dailyLimit;
       const flightViolations: FieldViolation[] = [];
-      this.checkFlight(after.startDate, after.endDate, endDate !== undefined ? "campaign.end_date" : "campaign.start_date", flightViolations);
+      this.checkFlight(
+        after.startDate,
+        after.endDate,
+        endDate !== undefined ? "campaign.end_date" : "campaign.start_date",
+        flightViolations,
+      );
       if (flightViolations.length > 0) throw new InvalidArgumentError(flightViolations);
       if (schedule !== undefined) {
         after.schedule = schedule;
@@ -302,7 +331,12 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       if (before.enabled === enabled) return { result: before, changes: [] };
       const brand = await brandState(client, before.brandId);
       const change = await saveCampaign(
-        client, before, { ...before, enabled }, brand, this.cause(ctx, enabled ? "user.resume" : "user.pause"), new Date(nowMs),
+        client,
+        before,
+        { ...before, enabled },
+        brand,
+        this.cause(ctx, enabled ? "user.resume" : "user.pause"),
+        new Date(nowMs),
       );
       return { result: change.campaign, changes: [change] };
     }, nowMs);
@@ -328,7 +362,10 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     return {};
   }
 
-  async listCampaignStateChanges(req: { campaignId: string; brandId: string; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+  async listCampaignStateChanges(
+    req: { campaignId: string; brandId: string; pageSize: number; pageToken: string },
+    ctx: HandlerContext,
+  ) {
     if (req.brandId !== "") assertBrand(ctx, req.brandId);
     const brands = brandScope(ctx);
     if (req.campaignId !== "" && brands !== undefined) {
@@ -339,7 +376,14 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const { rows, nextPageToken } = await keysetPage(
       req,
       { c: req.campaignId, b: req.brandId, only: brands && [...brands].sort() },
-      (before, limit) => listStateChanges(this.deps.store.pool, { campaignId: req.campaignId, brandId: req.brandId, brands, before, limit }),
+      (before, limit) =>
+        listStateChanges(this.deps.store.pool, {
+          campaignId: req.campaignId,
+          brandId: req.brandId,
+          brands,
+          before,
+          limit,
+        }),
       (c) => c.id,
     );
     return { changes: rows.map(changeProto), nextPageToken };
@@ -361,7 +405,11 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         const page = await snapshot(this.deps.store.pool, req.brandId, brands, after, 500);
         for (const c of page) {
           versions.set(c.id, c.version);
-          yield { $typeName: "adbudget.campaign.v1.WatchCampaignsResponse", type: WatchEventType.SNAPSHOT, campaign: campaignProto(c) };
+          yield {
+            $typeName: "adbudget.campaign.v1.WatchCampaignsResponse",
+            type: WatchEventType.SNAPSHOT,
+            campaign: campaignProto(c),
+          };
         }
         const last = page.at(-1);
         if (page.length < 500 || last === undefined) break;

@@ -20,7 +20,10 @@ export class CampaignStore {
   ) {}
 
   /** Runs `fn` in one transaction and writes the events of the changes it answers to the outbox before the commit. */
-  async tx<T>(fn: (client: pg.PoolClient) => Promise<{ result: T; changes: CampaignChange[] }>, nowMs: number): Promise<{ result: T; changes: CampaignChange[] }> {
+  async tx<T>(
+    fn: (client: pg.PoolClient) => Promise<{ result: T; changes: CampaignChange[] }>,
+    nowMs: number,
+  ): Promise<{ result: T; changes: CampaignChange[] }> {
     return inTransaction(this.pool, async (client) => {
       const out = await fn(client);
       await writeOutbox(client, this.channel, this.publish(out.changes, nowMs), nowMs);

@@ -26,9 +26,25 @@ export async function insertCampaign(client: pg.ClientBase, c: CampaignRow, caus
                             version, schedule_version, created_at, updated_at, next_change_at, start_date, end_date, flight,
                             daily_limit_micros)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)`,
-    [c.id, c.brandId, c.name, c.enabled, scheduleJson(c), c.inDaypart, c.daypartAsOf, c.serving, c.reasons,
-      c.version.toString(), c.scheduleVersion.toString(), c.createdAt, c.nextChangeAt, c.startDate, c.endDate, c.flight,
-      c.dailyLimitMicros?.toString() ?? null],
+    [
+      c.id,
+      c.brandId,
+      c.name,
+      c.enabled,
+      scheduleJson(c),
+      c.inDaypart,
+      c.daypartAsOf,
+      c.serving,
+      c.reasons,
+      c.version.toString(),
+      c.scheduleVersion.toString(),
+      c.createdAt,
+      c.nextChangeAt,
+      c.startDate,
+      c.endDate,
+      c.flight,
+      c.dailyLimitMicros?.toString() ?? null,
+    ],
   );
   const first = { serving: c.serving, reasons: c.reasons };
   const stateChange = await audit(client, c, { serving: false, reasons: [] }, first, cause, c.createdAt);
@@ -51,15 +67,38 @@ export async function saveCampaign(
   const zone = brand?.timeZone ?? "UTC";
   const nextChangeAt = sameDaypartBasis(before, after) ? before.nextChangeAt : nextChangeOf(after, zone, now.getTime());
   const version = before.version + 1n;
-  const row: CampaignRow = { ...after, nextChangeAt, serving: next.serving, reasons: next.reasons, version, updatedAt: now };
+  const row: CampaignRow = {
+    ...after,
+    nextChangeAt,
+    serving: next.serving,
+    reasons: next.reasons,
+    version,
+    updatedAt: now,
+  };
   await client.query(
     `update campaigns set name = $2, enabled = $3, schedule = $4, in_daypart = $5, daypart_as_of = $6, serving = $7,
             pause_reasons = $8, version = $9, schedule_version = $10, updated_at = $11, next_change_at = $12,
             start_date = $13, end_date = $14, flight = $15, daily_limit_micros = $16, cap_flags = $17
      where id = $1`,
-    [row.id, row.name, row.enabled, scheduleJson(row), row.inDaypart, row.daypartAsOf, row.serving, row.reasons,
-      row.version.toString(), row.scheduleVersion.toString(), now, row.nextChangeAt, row.startDate, row.endDate,
-      row.flight, row.dailyLimitMicros?.toString() ?? null, JSON.stringify(capFlagsToJson(row.capFlags))],
+    [
+      row.id,
+      row.name,
+      row.enabled,
+      scheduleJson(row),
+      row.inDaypart,
+      row.daypartAsOf,
+      row.serving,
+      row.reasons,
+      row.version.toString(),
+      row.scheduleVersion.toString(),
+      now,
+      row.nextChangeAt,
+      row.startDate,
+      row.endDate,
+      row.flight,
+      row.dailyLimitMicros?.toString() ?? null,
+      JSON.stringify(capFlagsToJson(row.capFlags)),
+    ],
   );
   const prev = { serving: before.serving, reasons: before.reasons };
   const stateChange = sameState(prev, next) ? undefined : await audit(client, row, prev, next, cause, now);
@@ -67,22 +106,38 @@ export async function saveCampaign(
 }
 
 /** Deletes a campaign (soft: its audit log stays readable); a serving one is audited as stopped. */
-export async function deleteCampaign(client: pg.ClientBase, c: CampaignRow, cause: Cause, now: Date): Promise<CampaignChange> {
-  const sql = "update campaigns set deleted_at = $2, serving = false, version = version + 1, updated_at = $2 where id = $1";
+export async function deleteCampaign(
+  client: pg.ClientBase,
+  c: CampaignRow,
+  cause: Cause,
+  now: Date,
+): Promise<CampaignChange> {
+  const sql =
+    "update campaigns set deleted_at = $2, serving = false, version = version + 1, updated_at = $2 where id = $1";
   await client.query(sql, [c.id, now]);
   const row = { ...c, serving: false, deletedAt: now, version: c.version + 1n, updatedAt: now };
   const from = { serving: c.serving, reasons: c.reasons };
-  const stateChange = c.serving ? await audit(client, row, from, { serving: false, reasons: c.reasons }, cause, now) : undefined;
+  const stateChange = c.serving
+    ? await audit(client, row, from, { serving: false, reasons: c.reasons }, cause, now)
+    : undefined;
   return { campaign: row, stateChange, deleted: true };
 }
 
 /** A campaign's cap flags alone (its serving state did not change with them). */
 export async function writeCapFlags(client: pg.ClientBase, campaignId: string, flags: CapFlags): Promise<void> {
-  await client.query("update campaigns set cap_flags = $2 where id = $1", [campaignId, JSON.stringify(capFlagsToJson(flags))]);
+  await client.query("update campaigns set cap_flags = $2 where id = $1", [
+    campaignId,
+    JSON.stringify(capFlagsToJson(flags)),
+  ]);
 }
 
 /** Every live campaign of the brand again under the brand's state; saves those that changed. */
-export async function recomputeBrand(client: pg.ClientBase, brand: BrandStateRow, cause: Cause, now: Date): Promise<CampaignChange[]> {
+export async function recomputeBrand(
+  client: pg.ClientBase,
+  brand: BrandStateRow,
+  cause: Cause,
+  now: Date,
+): Promise<CampaignChange[]> {
   const changes: CampaignChange[] = [];
   for (const c of await lockBrandCampaigns(client, brand.brandId)) {
     if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(c, brand))) continue;
@@ -105,9 +160,17 @@ export async function writeStates(client: pg.ClientBase, rows: CampaignRow[]): P
                  $8::timestamptz[], $9::int2[])
        as u(id, in_daypart, as_of, next_change_at, serving, reasons, version, updated_at, flight)
      where c.id = u.id`,
-    [rows.map((r) => r.id), rows.map((r) => r.inDaypart), rows.map((r) => r.daypartAsOf), rows.map((r) => r.nextChangeAt),
-      rows.map((r) => r.serving), rows.map((r) => arrayLiteral(r.reasons)), rows.map((r) => r.version.toString()),
-      rows.map((r) => r.updatedAt), rows.map((r) => r.flight)],
+    [
+      rows.map((r) => r.id),
+      rows.map((r) => r.inDaypart),
+      rows.map((r) => r.daypartAsOf),
+      rows.map((r) => r.nextChangeAt),
+      rows.map((r) => r.serving),
+      rows.map((r) => arrayLiteral(r.reasons)),
+      rows.map((r) => r.version.toString()),
+      rows.map((r) => r.updatedAt),
+      rows.map((r) => r.flight),
+    ],
   );
 }
 
@@ -123,9 +186,19 @@ export async function auditMany(client: pg.ClientBase, rows: StateChangeRow[]): 
                  $9::text[], $10::text[], $11::timestamptz[])
        as u(id, campaign_id, brand_id, from_serving, to_serving, from_reasons, to_reasons, cause, source_id, principal,
             changed_at)`,
-    [rows.map((r) => r.id), rows.map((r) => r.campaignId), rows.map((r) => r.brandId), rows.map((r) => r.fromServing),
-      rows.map((r) => r.toServing), rows.map((r) => arrayLiteral(r.fromReasons)), rows.map((r) => arrayLiteral(r.toReasons)),
-      rows.map((r) => r.cause), rows.map((r) => r.sourceId), rows.map((r) => r.principal), rows.map((r) => r.changedAt)],
+    [
+      rows.map((r) => r.id),
+      rows.map((r) => r.campaignId),
+      rows.map((r) => r.brandId),
+      rows.map((r) => r.fromServing),
+      rows.map((r) => r.toServing),
+      rows.map((r) => arrayLiteral(r.fromReasons)),
+      rows.map((r) => arrayLiteral(r.toReasons)),
+      rows.map((r) => r.cause),
+      rows.map((r) => r.sourceId),
+      rows.map((r) => r.principal),
+      rows.map((r) => r.changedAt),
+    ],
   );
 }
 
@@ -142,8 +215,19 @@ async function audit(
     `insert into state_changes (id, campaign_id, brand_id, from_serving, to_serving, from_reasons, to_reasons, cause,
                                 source_id, principal, changed_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [row.id, row.campaignId, row.brandId, row.fromServing, row.toServing, row.fromReasons, row.toReasons, row.cause,
-      row.sourceId, row.principal, now],
+    [
+      row.id,
+      row.campaignId,
+      row.brandId,
+      row.fromServing,
+      row.toServing,
+      row.fromReasons,
+      row.toReasons,
+      row.cause,
+      row.sourceId,
+      row.principal,
+      now,
+    ],
   );
   return row;
 }

@@ -1,19 +1,44 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { applyCapSignal, applyCapTruth, capExhaustedOn, capFlagsFromJson, capFlagsToJson, NO_CAP_FLAGS, type CapFlags, type CapSignal } from "./cap-flags.js";
+import {
+  applyCapSignal,
+  applyCapTruth,
+  capExhaustedOn,
+  capFlagsFromJson,
+  capFlagsToJson,
+  NO_CAP_FLAGS,
+  type CapFlags,
+  type CapSignal,
+} from "./cap-flags.js";
 
 const sig = (day: string, exhausted: boolean, seq: number): CapSignal => ({ day, exhausted, seq: BigInt(seq) });
-const flags = (...entries: [string, boolean, number][]): CapFlags => new Map(entries.map(([d, e, s]) => [d, { exhausted: e, seq: BigInt(s) }]));
+const flags = (...entries: [string, boolean, number][]): CapFlags =>
+  new Map(entries.map(([d, e, s]) => [d, { exhausted: e, seq: BigInt(s) }]));
 
 describe("applyCapSignal", () => {
   it.each<[string, CapFlags, CapSignal, CapFlags | "same"]>([
     ["the first event", NO_CAP_FLAGS, sig("2026-12-01", true, 5), flags(["2026-12-01", true, 5])],
-    ["a higher sequence of the day", flags(["2026-12-01", true, 5]), sig("2026-12-01", false, 9), flags(["2026-12-01", false, 9])],
+    [
+      "a higher sequence of the day",
+      flags(["2026-12-01", true, 5]),
+      sig("2026-12-01", false, 9),
+      flags(["2026-12-01", false, 9]),
+    ],
     ["the same event again", flags(["2026-12-01", true, 5]), sig("2026-12-01", true, 5), "same"],
     ["a lower sequence of the day", flags(["2026-12-01", false, 9]), sig("2026-12-01", true, 5), "same"],
-    ["an event of another day keeps its own flag", flags(["2026-12-02", false, 1]), sig("2026-12-01", true, 99), flags(["2026-12-02", false, 1], ["2026-12-01", true, 99])],
+    [
+      "an event of another day keeps its own flag",
+      flags(["2026-12-02", false, 1]),
+      sig("2026-12-01", true, 99),
+      flags(["2026-12-02", false, 1], ["2026-12-01", true, 99]),
+    ],
     // Spend dated ahead crossed tomorrow's cap first; today's crossing, committed earlier, arrives after it.
-    ["today's crossing arriving after tomorrow's is kept", flags(["2026-12-02", true, 50]), sig("2026-12-01", true, 40), flags(["2026-12-02", true, 50], ["2026-12-01", true, 40])],
+    [
+      "today's crossing arriving after tomorrow's is kept",
+      flags(["2026-12-02", true, 50]),
+      sig("2026-12-01", true, 40),
+      flags(["2026-12-02", true, 50], ["2026-12-01", true, 40]),
+    ],
     ["an event older than the floor is ignored", flags(["2026-12-02", false, 1]), sig("2026-11-28", true, 99), "same"],
   ])("%s", (_name, state, signal, want) => {
     const got = applyCapSignal(state, signal, "2026-11-29");
@@ -22,7 +47,9 @@ describe("applyCapSignal", () => {
   });
 
   it("drops days older than the floor when it changes a flag", () => {
-    expect(applyCapSignal(flags(["2026-11-20", true, 1]), sig("2026-12-01", true, 2), "2026-11-29")).toEqual(flags(["2026-12-01", true, 2]));
+    expect(applyCapSignal(flags(["2026-11-20", true, 1]), sig("2026-12-01", true, 2), "2026-11-29")).toEqual(
+      flags(["2026-12-01", true, 2]),
+    );
   });
 });
 
@@ -38,8 +65,18 @@ describe("capExhaustedOn", () => {
 
 describe("applyCapTruth (reconciliation)", () => {
   it.each<[string, CapFlags, CapSignal, CapFlags]>([
-    ["repairs a flag that drifted, at the same sequence", flags(["2026-12-01", true, 5]), sig("2026-12-01", false, 5), flags(["2026-12-01", false, 5])],
-    ["keeps a flag set by an event after the read", flags(["2026-12-01", true, 9]), sig("2026-12-01", false, 5), flags(["2026-12-01", true, 9])],
+    [
+      "repairs a flag that drifted, at the same sequence",
+      flags(["2026-12-01", true, 5]),
+      sig("2026-12-01", false, 5),
+      flags(["2026-12-01", false, 5]),
+    ],
+    [
+      "keeps a flag set by an event after the read",
+      flags(["2026-12-01", true, 9]),
+      sig("2026-12-01", false, 5),
+      flags(["2026-12-01", true, 9]),
+    ],
     ["adds the day it did not know", NO_CAP_FLAGS, sig("2026-12-01", true, 5), flags(["2026-12-01", true, 5])],
   ])("%s", (_name, state, truth, want) => {
     expect(applyCapTruth(state, truth, "2026-11-29")).toEqual(want);
@@ -50,24 +87,39 @@ describe("stored form", () => {
   it("round-trips, and reads anything malformed as no flag", () => {
     const s = flags(["2026-12-01", true, 42], ["2026-12-02", false, 7]);
     expect(capFlagsFromJson(JSON.parse(JSON.stringify(capFlagsToJson(s))))).toEqual(s);
-    expect(capFlagsFromJson({ "2026-12-01": { exhausted: "yes", seq: "1" }, nope: { exhausted: true, seq: "1" }, "2026-12-02": { exhausted: true, seq: 1 } })).toEqual(NO_CAP_FLAGS);
+    expect(
+      capFlagsFromJson({
+        "2026-12-01": { exhausted: "yes", seq: "1" },
+        nope: { exhausted: true, seq: "1" },
+        "2026-12-02": { exhausted: true, seq: 1 },
+      }),
+    ).toEqual(NO_CAP_FLAGS);
     expect(capFlagsFromJson(null)).toEqual(NO_CAP_FLAGS);
   });
 });
 
 describe("cap events in any order", () => {
   // Events as the budget service publishes them: sequences increase with commit order.
-  const events = fc.array(fc.record({ day: fc.constantFrom("2026-11-30", "2026-12-01", "2026-12-02"), exhausted: fc.boolean() }), { minLength: 1, maxLength: 12 })
+  const events = fc
+    .array(fc.record({ day: fc.constantFrom("2026-11-30", "2026-12-01", "2026-12-02"), exhausted: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 12,
+    })
     .map((es) => es.map((e, i) => sig(e.day, e.exhausted, i + 1)));
 
   it("end with each day's highest sequence, whatever the delivery order and repeats", () => {
     fc.assert(
       fc.property(events, fc.func(fc.integer()), fc.nat(), (published, order, repeats) => {
         const delivered = [...published, ...published.slice(0, repeats % (published.length + 1))]
-          .map((e, i) => ({ e, k: order(i) })).sort((a, b) => a.k - b.k).map((x) => x.e);
+          .map((e, i) => ({ e, k: order(i) }))
+          .sort((a, b) => a.k - b.k)
+          .map((x) => x.e);
         const final = delivered.reduce((f, s) => applyCapSignal(f, s, "2026-11-29"), NO_CAP_FLAGS);
         for (const day of new Set(published.map((e) => e.day))) {
-          const latest = published.filter((e) => e.day === day).sort((a, b) => Number(a.seq - b.seq)).at(-1)!;
+          const latest = published
+            .filter((e) => e.day === day)
+            .sort((a, b) => Number(a.seq - b.seq))
+            .at(-1)!;
           expect(final.get(day)).toEqual({ exhausted: latest.exhausted, seq: latest.seq });
         }
         expect(final.size).toBe(new Set(published.map((e) => e.day)).size);

@@ -46,7 +46,8 @@ export function applyCapSignal(flags: CapFlags, signal: CapSignal, floor: string
 export function applyCapTruth(flags: CapFlags, truth: CapSignal, floor: string | null): CapFlags {
   if (floor !== null && truth.day < floor) return flags;
   const old = flags.get(truth.day);
-  if (old !== undefined && (truth.seq < old.seq || (old.exhausted === truth.exhausted && old.seq === truth.seq))) return flags;
+  if (old !== undefined && (truth.seq < old.seq || (old.exhausted === truth.exhausted && old.seq === truth.seq)))
+    return flags;
   return withDay(flags, truth, floor);
 }
 

@@ -1,6 +1,13 @@
 import { GroupCommit, NotFoundError, type Logger } from "@adbudget/kit";
 import { brandsOf, brandStates } from "./brand-state.js";
-import { auditRow, stateOf, type CampaignChange, type CampaignRow, type Cause, type StateChangeRow } from "./campaign-rows.js";
+import {
+  auditRow,
+  stateOf,
+  type CampaignChange,
+  type CampaignRow,
+  type Cause,
+  type StateChangeRow,
+} from "./campaign-rows.js";
 import type { CampaignStore } from "./campaign-store.js";
 import { auditMany, writeStates } from "./campaign-writes.js";
 import { lockBrands, lockCampaigns } from "./lock-order.js";
@@ -96,7 +103,12 @@ export class DaypartWriter {
         const flight = flightAt(before, brand?.timeZone ?? "UTC", req.asOf.getTime());
         const decision = daypartDecision(before, req, flight);
         if (decision === "ignore") return { campaign: before, unchanged: true };
-        const basis = { ...before, inDaypart: before.schedule === null ? true : req.inWindow, flight, daypartAsOf: req.asOf };
+        const basis = {
+          ...before,
+          inDaypart: before.schedule === null ? true : req.inWindow,
+          flight,
+          daypartAsOf: req.asOf,
+        };
         const nextChangeAt = nextChangeOf(basis, brand?.timeZone ?? "UTC", nowMs);
         touched.add(before.id);
         if (decision === "confirm") {
@@ -107,7 +119,14 @@ export class DaypartWriter {
           return { campaign: confirmed, unchanged: true };
         }
         const next = stateOf(basis, brand);
-        const row: CampaignRow = { ...basis, nextChangeAt, serving: next.serving, reasons: next.reasons, version: before.version + 1n, updatedAt: now };
+        const row: CampaignRow = {
+          ...basis,
+          nextChangeAt,
+          serving: next.serving,
+          reasons: next.reasons,
+          version: before.version + 1n,
+          updatedAt: now,
+        };
         current.set(row.id, row);
         const prev = { serving: before.serving, reasons: before.reasons };
         const cause = { ...req.cause, cause: flightCause(before.flight, flight, req.cause.cause) };
@@ -116,7 +135,10 @@ export class DaypartWriter {
         changes.push({ campaign: row, stateChange });
         return { campaign: row, unchanged: stateChange === undefined };
       });
-      await writeStates(client, [...touched].flatMap((id) => current.get(id) ?? []));
+      await writeStates(
+        client,
+        [...touched].flatMap((id) => current.get(id) ?? []),
+      );
       await auditMany(client, audits);
       return { result: outcomes, changes };
     }, nowMs);

@@ -38,7 +38,11 @@ const tomorrow = () => addDays(today(), 1);
 async function openPeriod(brandId: string, start: ReturnType<typeof today>) {
   const opened = await h.budgetClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.DAY, start } });
   await h.campaignClock.openBudgetPeriod({
-    brandId, period: { kind: PeriodKind.DAY, start }, sourceId: "test-reset", exhausted: opened.status!.exhausted, sequence: opened.sequence,
+    brandId,
+    period: { kind: PeriodKind.DAY, start },
+    sourceId: "test-reset",
+    exhausted: opened.status!.exhausted,
+    sequence: opened.sequence,
   });
   return opened;
 }
@@ -53,12 +57,18 @@ async function brandWithCampaign(name: string, daily: bigint | undefined) {
 
 const campaignOf = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!;
 const servedSinceCreate = async (id: string) =>
-  (await h.campaigns.listCampaignStateChanges({ campaignId: id })).changes.filter((c) => c.cause !== "create" && c.toServing);
+  (await h.campaigns.listCampaignStateChanges({ campaignId: id })).changes.filter(
+    (c) => c.cause !== "create" && c.toServing,
+  );
 
 describe("a period that opens exhausted pauses from its first instant", () => {
   it("a day whose limit is 0 stays paused across the reset, and the ledger says why", async () => {
     const { brandId, campaignId } = await brandWithCampaign("Zero limit", 0n);
-    await eventually(async () => (await campaignOf(campaignId)).pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED), 15_000, "paused today");
+    await eventually(
+      async () => (await campaignOf(campaignId)).pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED),
+      15_000,
+      "paused today",
+    );
     const opened = await openPeriod(brandId, tomorrow());
     expect(opened.status).toMatchObject({ exhausted: true, spentMicros: 0n, limitMicros: 0n });
     expect(opened.sequence).toBeGreaterThan(0n);
@@ -67,14 +77,20 @@ describe("a period that opens exhausted pauses from its first instant", () => {
     // Opening again changes nothing (idempotent), and the opening event says what happened.
     expect((await openPeriod(brandId, tomorrow())).sequence).toBe(opened.sequence);
     const periods = await h.budget.listBudgetPeriods({ brandId, kind: PeriodKind.DAY });
-    expect(periods.periods.find((p) => formatDate(p.period!.start!) === formatDate(tomorrow()))).toMatchObject({ exhausted: true });
+    expect(periods.periods.find((p) => formatDate(p.period!.start!) === formatDate(tomorrow()))).toMatchObject({
+      exhausted: true,
+    });
   });
 
   it("spend dated ahead that reaches tomorrow's limit pauses nothing today, and pauses from tomorrow's first instant", async () => {
     const { brandId, campaignId } = await brandWithCampaign("Ahead", 10n);
     await h.budget.recordSpend({ eventId: "warm", brandId, campaignId, amountMicros: 1n });
     const ahead = await h.budget.recordSpend({
-      eventId: "ahead", brandId, campaignId, amountMicros: 10n, occurredAt: timestampFromMs(startOfDay(tomorrow(), ZONE) + 30_000),
+      eventId: "ahead",
+      brandId,
+      campaignId,
+      amountMicros: 10n,
+      occurredAt: timestampFromMs(startOfDay(tomorrow(), ZONE) + 30_000),
     });
     expect(formatDate(ahead.event!.day!)).toBe(formatDate(tomorrow()));
     expect(ahead.status?.day).toMatchObject({ exhausted: false, spentMicros: 1n });
@@ -83,7 +99,11 @@ describe("a period that opens exhausted pauses from its first instant", () => {
     expect((await campaignOf(campaignId)).serving).toBe(true);
     const opened = await openPeriod(brandId, tomorrow());
     expect(opened.status).toMatchObject({ exhausted: true, spentMicros: 10n });
-    await eventually(async () => (await campaignOf(campaignId)).pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED), 5_000, "paused tomorrow");
+    await eventually(
+      async () => (await campaignOf(campaignId)).pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED),
+      5_000,
+      "paused tomorrow",
+    );
   });
 });
 
@@ -91,7 +111,13 @@ describe("SetBudget applies to every period not yet ended", () => {
   it("a lower limit set before midnight holds for tomorrow's row opened early by spend dated ahead", async () => {
     const { brandId, campaignId } = await brandWithCampaign("Lowered", 10n);
     await h.budget.recordSpend({ eventId: "today", brandId, campaignId, amountMicros: 1n });
-    await h.budget.recordSpend({ eventId: "tomorrow", brandId, campaignId, amountMicros: 4n, occurredAt: timestampFromMs(startOfDay(tomorrow(), ZONE) + 1000) });
+    await h.budget.recordSpend({
+      eventId: "tomorrow",
+      brandId,
+      campaignId,
+      amountMicros: 4n,
+      occurredAt: timestampFromMs(startOfDay(tomorrow(), ZONE) + 1000),
+    });
     const lowered = await h.budget.setBudget({ brandId, dailyLimitMicros: 3n });
     expect(lowered.status?.day).toMatchObject({ exhausted: false, limitMicros: 3n, spentMicros: 1n });
     await new Promise((r) => setTimeout(r, 1500));
@@ -126,14 +152,31 @@ describe("the daypart state follows the schedule version", () => {
 
   it("a clock computing from a schedule that was removed since changes nothing", async () => {
     const { brand } = await h.brands.createBrand({ name: `Versions ${Math.random()}`, timeZone: "UTC" });
-    const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Versioned", schedule: { windows: [allDay] } });
+    const { campaign } = await h.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Versioned",
+      schedule: { windows: [allDay] },
+    });
     expect(campaign!.scheduleVersion).toBe(1n);
-    const removed = (await h.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } })).campaign!;
+    const removed = (
+      await h.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } })
+    ).campaign!;
     expect(removed.scheduleVersion).toBe(2n);
     // A timer of the old schedule fires after the removal, with a newer as-of.
-    const late = await h.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(now() + 1000), sourceId: "old-timer", scheduleVersion: 1n });
+    const late = await h.campaignClock.setDaypartState({
+      campaignId: campaign!.id,
+      inWindow: false,
+      asOfTime: timestampFromMs(now() + 1000),
+      sourceId: "old-timer",
+      scheduleVersion: 1n,
+    });
     expect(late.unchanged).toBe(true);
-    const unversioned = await h.campaignClock.setDaypartState({ campaignId: campaign!.id, inWindow: false, asOfTime: timestampFromMs(now() + 2000), sourceId: "old-timer" });
+    const unversioned = await h.campaignClock.setDaypartState({
+      campaignId: campaign!.id,
+      inWindow: false,
+      asOfTime: timestampFromMs(now() + 2000),
+      sourceId: "old-timer",
+    });
     expect(unversioned.unchanged).toBe(true);
     expect((await campaignOf(campaign!.id)).serving).toBe(true);
   });
@@ -144,12 +187,27 @@ describe("the daypart state follows the schedule version", () => {
     const hour = new Date(now()).getUTCHours();
     const hh = (x: number) => String((x + 24) % 24).padStart(2, "0");
     const window = { daysOfWeek: allDay.daysOfWeek, start: `${hh(hour - 1)}:00`, end: `${hh(hour + 1)}:00` };
-    const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Zone follower", schedule: { windows: [window] } });
-    const own = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Own zone", schedule: { timeZone: "UTC", windows: [window] } });
+    const { campaign } = await h.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Zone follower",
+      schedule: { windows: [window] },
+    });
+    const own = await h.campaigns.createCampaign({
+      brandId: brand!.id,
+      name: "Own zone",
+      schedule: { timeZone: "UTC", windows: [window] },
+    });
     expect(campaign!.serving).toBe(true);
-    await h.brands.updateBrand({ brand: { id: brand!.id, timeZone: "Pacific/Kiritimati" }, updateMask: { paths: ["time_zone"] } });
-    await eventually(async () => (await campaignOf(campaign!.id)).pauseReasons.includes(PauseReason.OUTSIDE_DAYPART), 15_000, "rezoned");
+    await h.brands.updateBrand({
+      brand: { id: brand!.id, timeZone: "Pacific/Kiritimati" },
+      updateMask: { paths: ["time_zone"] },
+    });
+    await eventually(
+      async () => (await campaignOf(campaign!.id)).pauseReasons.includes(PauseReason.OUTSIDE_DAYPART),
+      15_000,
+      "rezoned",
+    );
     expect((await campaignOf(campaign!.id)).scheduleVersion).toBe(2n);
-    expect((await campaignOf(own.campaign!.id))).toMatchObject({ serving: true, scheduleVersion: 1n });
+    expect(await campaignOf(own.campaign!.id)).toMatchObject({ serving: true, scheduleVersion: 1n });
   });
 });

@@ -1,7 +1,11 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { decodeOrSkip, type Logger, type Now } from "@adbudget/kit";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
-import { BudgetEventType, BudgetPeriodEventSchema, CampaignCapEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
+import {
+  BudgetEventType,
+  BudgetPeriodEventSchema,
+  CampaignCapEventSchema,
+} from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
 import { applyBrand } from "./brand-changes.js";
@@ -44,7 +48,10 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: No
         event.brandId,
         kind,
         { kind: "event", period, exhausted: event.type === BudgetEventType.EXHAUSTED, seq: event.sequence },
-        { cause: event.type === BudgetEventType.EXHAUSTED ? "budget.exhausted" : "budget.replenished", sourceId: `nats:${event.eventId}` },
+        {
+          cause: event.type === BudgetEventType.EXHAUSTED ? "budget.exhausted" : "budget.replenished",
+          sourceId: `nats:${event.eventId}`,
+        },
         new Date(nowMs),
       );
       return { result: undefined, changes };
@@ -69,7 +76,10 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: Now
       const changes = await applyBrand(
         client,
         { id: brand.id, archived: brand.archived, timeZone: brand.timeZone, version: event.version },
-        { cause: event.type === BrandChangeType.ARCHIVED ? "brand.archived" : "brand.updated", sourceId: `nats:${event.eventId}` },
+        {
+          cause: event.type === BrandChangeType.ARCHIVED ? "brand.archived" : "brand.updated",
+          sourceId: `nats:${event.eventId}`,
+        },
         new Date(nowMs),
       );
       return { result: undefined, changes };
@@ -95,7 +105,10 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
         client,
         event.campaignId,
         { day: formatDate(start), exhausted, seq: event.sequence },
-        { cause: exhausted ? "campaign_budget.exhausted" : "campaign_budget.replenished", sourceId: `nats:${event.eventId}` },
+        {
+          cause: exhausted ? "campaign_budget.exhausted" : "campaign_budget.replenished",
+          sourceId: `nats:${event.eventId}`,
+        },
         new Date(nowMs),
       );
       return { result: undefined, changes };

@@ -20,9 +20,14 @@ export interface DaypartFields extends FlightFields {
  * clock is late, the answer is still the boundary the stored state ends at, so an ad server that
  * stops there itself is right to the millisecond, whatever the lateness of the clock's event.
  */
-export function nextChangeOf(c: Pick<DaypartFields, "schedule" | "daypartAsOf" | "startDate" | "endDate">, brandZone: string, nowMs: number): Date | null {
+export function nextChangeOf(
+  c: Pick<DaypartFields, "schedule" | "daypartAsOf" | "startDate" | "endDate">,
+  brandZone: string,
+  nowMs: number,
+): Date | null {
   const from = c.daypartAsOf?.getTime() ?? nowMs;
-  const daypart = c.schedule === null ? undefined : nextBoundary(from, c.schedule.windows, scheduleZone(c.schedule, brandZone));
+  const daypart =
+    c.schedule === null ? undefined : nextBoundary(from, c.schedule.windows, scheduleZone(c.schedule, brandZone));
   const flight = hasFlight(c) ? nextFlightChange(from, flightOf(c), brandZone) : undefined;
   const at = daypart === undefined ? flight : flight === undefined ? daypart : Math.min(daypart, flight);
   // An end date of 9999-12-31 ends at an instant a google.protobuf.Timestamp cannot carry: never, for clients.
@@ -31,6 +36,11 @@ export function nextChangeOf(c: Pick<DaypartFields, "schedule" | "daypartAsOf" |
 
 /** Whether the fields next_change_time depends on are the same in both (no need to recompute). */
 export function sameDaypartBasis(a: DaypartFields, b: DaypartFields): boolean {
-  return a.schedule === b.schedule && a.inDaypart === b.inDaypart && a.daypartAsOf?.getTime() === b.daypartAsOf?.getTime()
-    && a.startDate === b.startDate && a.endDate === b.endDate;
+  return (
+    a.schedule === b.schedule &&
+    a.inDaypart === b.inDaypart &&
+    a.daypartAsOf?.getTime() === b.daypartAsOf?.getTime() &&
+    a.startDate === b.startDate &&
+    a.endDate === b.endDate
+  );
 }

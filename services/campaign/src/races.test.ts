@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { addDays, formatDate, localDate } from "@adbudget/time";
-import { blockedOnLock, Latch, pausingPool, startSystemInProcess, testZone, type SystemHarness } from "@adbudget/testing";
+import {
+  blockedOnLock,
+  Latch,
+  pausingPool,
+  startSystemInProcess,
+  testZone,
+  type SystemHarness,
+} from "@adbudget/testing";
 import type { BudgetSignal } from "./budget-flags.js";
 import type { CapSignal } from "./cap-flags.js";
 import { applyBrand } from "./brand-changes.js";
@@ -36,18 +43,37 @@ const cause = (name: string) => ({ cause: name, sourceId: `test:${name}` });
 const reasons = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!.pauseReasons;
 
 async function brandWithCampaign(zone = testZone()) {
-  const { brand } = await h.brands.createBrand({ name: `Races ${Math.random().toString(36).slice(2)}`, timeZone: zone });
-  const { campaign } = await h.campaigns.createCampaign({ brandId: brand!.id, name: "Raced", dailyLimitMicros: 10_000_000n });
+  const { brand } = await h.brands.createBrand({
+    name: `Races ${Math.random().toString(36).slice(2)}`,
+    timeZone: zone,
+  });
+  const { campaign } = await h.campaigns.createCampaign({
+    brandId: brand!.id,
+    name: "Raced",
+    dailyLimitMicros: 10_000_000n,
+  });
   return { brandId: brand!.id, campaignId: campaign!.id, version: BigInt(brand!.etag.slice(1)) };
 }
 
 function budgetSignal(s: CampaignStore, brandId: string, kind: Kind, signal: BudgetSignal, nowMs = h.now()) {
-  return s.tx(async (client) => ({ result: undefined, changes: await applyBudgetSignal(client, brandId, kind, signal, cause("budget"), new Date(nowMs)) }), nowMs);
+  return s.tx(
+    async (client) => ({
+      result: undefined,
+      changes: await applyBudgetSignal(client, brandId, kind, signal, cause("budget"), new Date(nowMs)),
+    }),
+    nowMs,
+  );
 }
 
 function capSignal(s: CampaignStore, campaignId: string, signal: CapSignal) {
   const nowMs = h.now();
-  return s.tx(async (client) => ({ result: undefined, changes: await applyCap(client, campaignId, signal, cause("cap"), new Date(nowMs)) }), nowMs);
+  return s.tx(
+    async (client) => ({
+      result: undefined,
+      changes: await applyCap(client, campaignId, signal, cause("cap"), new Date(nowMs)),
+    }),
+    nowMs,
+  );
 }
 
 const today = () => formatDate(localDate(h.now(), testZone()));
@@ -60,10 +86,16 @@ const today = () => formatDate(localDate(h.now(), testZone()));
  */
 async function capEventBesideExhaustion(campaignId: string, brandId: string, cap: CapSignal) {
   const latch = new Latch();
-  const atCampaignLock = (sql: string) => sql.endsWith("from campaigns where id = $1 and deleted_at is null for update");
+  const atCampaignLock = (sql: string) =>
+    sql.endsWith("from campaigns where id = $1 and deleted_at is null for update");
   const held = capSignal(storeOn(pausingPool(h.campaignApp.pool, atCampaignLock, latch)), campaignId, cap);
   await latch.reached;
-  const exhaustion = budgetSignal(store, brandId, PeriodKind.DAY, { kind: "event", period: today(), exhausted: true, seq: 1_000n });
+  const exhaustion = budgetSignal(store, brandId, PeriodKind.DAY, {
+    kind: "event",
+    period: today(),
+    exhausted: true,
+    seq: 1_000n,
+  });
   await Promise.race([exhaustion, blockedOnLock(h.campaignApp.pool, "select 1 from brand_state")]);
   latch.release();
   await Promise.all([held, exhaustion]);
@@ -83,7 +115,10 @@ describe("finding 2: a cap event and the brand's exhaustion at once", () => {
     const { brandId, campaignId } = await brandWithCampaign();
     await budgetSignal(store, brandId, PeriodKind.DAY, { kind: "open", period: today(), exhausted: false, seq: 0n });
     await capEventBesideExhaustion(campaignId, brandId, { day: today(), exhausted: true, seq: 101n });
-    expect(await reasons(campaignId)).toEqual([PauseReason.DAILY_BUDGET_EXHAUSTED, PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]);
+    expect(await reasons(campaignId)).toEqual([
+      PauseReason.DAILY_BUDGET_EXHAUSTED,
+      PauseReason.CAMPAIGN_BUDGET_EXHAUSTED,
+    ]);
   });
 });
 
@@ -95,10 +130,18 @@ describe("finding 3: the zone moved west before the first spend", () => {
   const open = (brandId: string, period: string, exhausted: boolean, seq: bigint) =>
     budgetSignal(store, brandId, PeriodKind.DAY, { kind: "open", period, exhausted, seq }, at);
   const moveToNewYork = (brandId: string, version: bigint) =>
-    store.tx(async (client) => ({
-      result: undefined,
-      changes: await applyBrand(client, { id: brandId, archived: false, timeZone: "America/New_York", version: version + 1n }, cause("brand"), new Date(at)),
-    }), at);
+    store.tx(
+      async (client) => ({
+        result: undefined,
+        changes: await applyBrand(
+          client,
+          { id: brandId, archived: false, timeZone: "America/New_York", version: version + 1n },
+          cause("brand"),
+          new Date(at),
+        ),
+      }),
+      at,
+    );
 
   it("New York's day opening exhausted (a limit of 0) before the zone change reaches this service: paused once it does", async () => {
     const { brandId, campaignId, version } = await brandWithCampaign("Asia/Tokyo");
@@ -133,16 +176,27 @@ describe("a cap event of tomorrow", () => {
 describe("finding 3 through CreateCampaign: newer brand data arriving with a request", () => {
   it("a campaign created before the zone change's event reaches this service moves the brand's periods too", async () => {
     // Kiritimati (UTC+14) to Pago Pago (UTC-11): the local date moves back, at any hour.
-    const { brand } = await h.brands.createBrand({ name: `Races zone ${Math.random().toString(36).slice(2)}`, timeZone: "Pacific/Kiritimati" });
+    const { brand } = await h.brands.createBrand({
+      name: `Races zone ${Math.random().toString(36).slice(2)}`,
+      timeZone: "Pacific/Kiritimati",
+    });
     const brandId = brand!.id;
     await h.campaigns.createCampaign({ brandId, name: "Before the move" });
     const kiritimatiDay = formatDate(localDate(h.now(), "Pacific/Kiritimati"));
     const pagoPagoDay = formatDate(localDate(h.now(), "Pacific/Pago_Pago"));
-    await budgetSignal(store, brandId, PeriodKind.DAY, { kind: "open", period: kiritimatiDay, exhausted: false, seq: 0n });
+    await budgetSignal(store, brandId, PeriodKind.DAY, {
+      kind: "open",
+      period: kiritimatiDay,
+      exhausted: false,
+      seq: 0n,
+    });
     // The zone changes while the campaign service is down, and its event is lost (a delayed one
     // would find the brand already at that version and change nothing).
     await h.stopCampaign();
-    await h.brands.updateBrand({ brand: { id: brandId, timeZone: "Pacific/Pago_Pago" }, updateMask: { paths: ["time_zone"] } });
+    await h.brands.updateBrand({
+      brand: { id: brandId, timeZone: "Pacific/Pago_Pago" },
+      updateMask: { paths: ["time_zone"] },
+    });
     await (await jetstreamManager(h.nc)).streams.purge(h.brandStream);
     await h.startCampaign();
     store = storeOn(h.campaignApp.pool);

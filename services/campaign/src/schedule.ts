@@ -1,7 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { InvalidArgumentError, type FieldViolation } from "@adbudget/kit";
 import { DaypartScheduleSchema, type DaypartSchedule } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { checkRegionZone, formatClock, normalizeWindows, parseClock, type DaypartWindow, type ZoneCheck } from "@adbudget/time";
+import {
+  checkRegionZone,
+  formatClock,
+  normalizeWindows,
+  parseClock,
+  type DaypartWindow,
+  type ZoneCheck,
+} from "@adbudget/time";
 
 /** A schedule as stored: its own zone ("" = the brand's) and normalized windows. */
 export interface StoredSchedule {
@@ -32,12 +39,15 @@ export function scheduleFromProto(s: DaypartSchedule | undefined, path: string):
     if (start !== undefined && end !== undefined && (start === end || (start === 0 && end === 0))) {
       violations.push({ field: `${at}.end`, description: "must differ from start (use 00:00-24:00 for a whole day)" });
     }
-    if (w.daysOfWeek.length === 0) violations.push({ field: `${at}.days_of_week`, description: "must name at least one day" });
+    if (w.daysOfWeek.length === 0)
+      violations.push({ field: `${at}.days_of_week`, description: "must name at least one day" });
     for (const d of w.daysOfWeek) {
       const isoDay: number = d; // DayOfWeek numbers the days as ISO does, 1 (Monday) to 7
-      if (isoDay < 1 || isoDay > 7) violations.push({ field: `${at}.days_of_week`, description: `unknown weekday ${isoDay}` });
+      if (isoDay < 1 || isoDay > 7)
+        violations.push({ field: `${at}.days_of_week`, description: `unknown weekday ${isoDay}` });
     }
-    if (start !== undefined && end !== undefined) windows.push({ days: [...w.daysOfWeek], start, end: end === 0 ? 1440 : end });
+    if (start !== undefined && end !== undefined)
+      windows.push({ days: [...w.daysOfWeek], start, end: end === 0 ? 1440 : end });
   });
   if (violations.length > 0) throw new InvalidArgumentError(violations);
   const normalized = normalizeWindows(windows);

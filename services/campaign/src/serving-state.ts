@@ -43,5 +43,7 @@ export function servingState(i: ServingInputs): ServingState {
 }
 
 export function sameState(a: ServingState, b: ServingState): boolean {
-  return a.serving === b.serving && a.reasons.length === b.reasons.length && a.reasons.every((r, i) => r === b.reasons[i]);
+  return (
+    a.serving === b.serving && a.reasons.length === b.reasons.length && a.reasons.every((r, i) => r === b.reasons[i])
+  );
 }

@@ -22,7 +22,14 @@ it("one trace follows a RecordSpend through JetStream to the campaign's pause", 
   spans.reset();
 
   await h.budget.recordSpend({ eventId: `cross-${brandId}`, brandId, campaignId: campaign!.id, amountMicros: 20n });
-  await eventually(async () => (await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.pauseReasons.includes(PauseReason.DAILY_BUDGET_EXHAUSTED), 15_000, "paused");
+  await eventually(
+    async () =>
+      (await h.campaigns.getCampaign({ id: campaign!.id })).campaign!.pauseReasons.includes(
+        PauseReason.DAILY_BUDGET_EXHAUSTED,
+      ),
+    15_000,
+    "paused",
+  );
 
   const finished = spans.getFinishedSpans();
   const record = finished.find((s) => s.name === "adbudget.budget.v1.BudgetService/RecordSpend");
@@ -37,6 +44,7 @@ it("one trace follows a RecordSpend through JetStream to the campaign's pause", 
   expect(parent!.traceId).toBe(record!.spanContext().traceId);
   const byId = new Map(finished.map((s) => [s.spanContext().spanId, s]));
   const ancestors: string[] = [];
-  for (let id: string | undefined = parent!.spanId; id !== undefined; id = byId.get(id)?.parentSpanContext?.spanId) ancestors.push(id);
+  for (let id: string | undefined = parent!.spanId; id !== undefined; id = byId.get(id)?.parentSpanContext?.spanId)
+    ancestors.push(id);
   expect(ancestors).toContain(record!.spanContext().spanId);
 });

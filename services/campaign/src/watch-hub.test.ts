@@ -5,7 +5,10 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@adbudget/kit";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { CampaignStateChangedEventSchema, type CampaignStateChangedEvent } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
+import {
+  CampaignStateChangedEventSchema,
+  type CampaignStateChangedEvent,
+} from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
 import { WatchHub } from "./watch-hub.js";
 
 /**
@@ -31,10 +34,24 @@ interface Change {
 }
 
 const encode = (c: Change) =>
-  toBinary(CampaignStateChangedEventSchema, create(CampaignStateChangedEventSchema, {
-    campaign: { id: c.campaign, brandId: c.brand, etag: c.etag, serving: c.serving, pauseReasons: c.serving ? [] : [PauseReason.PAUSED_BY_USER] },
-    change: { campaignId: c.campaign, brandId: c.brand, toServing: c.serving, cause: c.serving ? "user.resume" : "user.pause" },
-  }));
+  toBinary(
+    CampaignStateChangedEventSchema,
+    create(CampaignStateChangedEventSchema, {
+      campaign: {
+        id: c.campaign,
+        brandId: c.brand,
+        etag: c.etag,
+        serving: c.serving,
+        pauseReasons: c.serving ? [] : [PauseReason.PAUSED_BY_USER],
+      },
+      change: {
+        campaignId: c.campaign,
+        brandId: c.brand,
+        toServing: c.serving,
+        cause: c.serving ? "user.resume" : "user.pause",
+      },
+    }),
+  );
 
 /** What a reader got, in the same terms (the event's campaign and its audit entry must agree). */
 const decoded = (e: CampaignStateChangedEvent): Change & { agrees: boolean } => ({
@@ -42,7 +59,10 @@ const decoded = (e: CampaignStateChangedEvent): Change & { agrees: boolean } => 
   brand: e.campaign?.brandId ?? "",
   etag: e.campaign?.etag ?? "",
   serving: e.campaign?.serving ?? false,
-  agrees: e.change?.campaignId === e.campaign?.id && e.change?.brandId === e.campaign?.brandId && e.change?.toServing === e.campaign?.serving,
+  agrees:
+    e.change?.campaignId === e.campaign?.id &&
+    e.change?.brandId === e.campaign?.brandId &&
+    e.change?.toServing === e.campaign?.serving,
 });
 
 /** A hub on a subject prefix of its own (no other test's events reach it). */
@@ -101,7 +121,9 @@ describe("what each reader receives", () => {
 
     expect(await take(brandA, of(A).length + 1)).toEqual([...of(A), { ...lastA, agrees: true }]);
     expect(await take(scopedToB, of(B).length + 1)).toEqual([...of(B), { ...lastB, agrees: true }]);
-    expect(await take(everything, interleaved.length + 2)).toEqual([...interleaved, lastB, lastA].map((c) => ({ ...c, agrees: true })));
+    expect(await take(everything, interleaved.length + 2)).toEqual(
+      [...interleaved, lastB, lastA].map((c) => ({ ...c, agrees: true })),
+    );
 
     // Aborting (a client gone, or shutdown) ends every reader cleanly and unregisters it.
     const pending = [brandA.next(), scopedToB.next(), everything.next()];
@@ -130,15 +152,34 @@ describe("what each reader receives", () => {
     // Five of brand A (a full buffer) among twelve of brand B: nothing has overflowed, and the
     // reader gets its five.
     const five: Change[] = [1, 2, 3, 4, 5].map((n) => ({ campaign: `a${n}`, brand: A, etag: "1", serving: false }));
-    const manyB: Change[] = Array.from({ length: 12 }, (_, n) => ({ campaign: `b${n}`, brand: B, etag: "1", serving: false }));
-    await deliver([...manyB.slice(0, 4), ...five.slice(0, 2), ...manyB.slice(4, 8), ...five.slice(2), ...manyB.slice(8)]);
+    const manyB: Change[] = Array.from({ length: 12 }, (_, n) => ({
+      campaign: `b${n}`,
+      brand: B,
+      etag: "1",
+      serving: false,
+    }));
+    await deliver([
+      ...manyB.slice(0, 4),
+      ...five.slice(0, 2),
+      ...manyB.slice(4, 8),
+      ...five.slice(2),
+      ...manyB.slice(8),
+    ]);
     expect(await take(slowA, 5)).toEqual(five.map((c) => ({ ...c, agrees: true })));
 
     // Five more of brand A, unread, then a sixth: the reader is ended with RESOURCE_EXHAUSTED (it
     // reconnects for a fresh snapshot) instead of buffering without bound.
-    const more: Change[] = [6, 7, 8, 9, 10, 11].map((n) => ({ campaign: `a${n}`, brand: A, etag: "1", serving: false }));
+    const more: Change[] = [6, 7, 8, 9, 10, 11].map((n) => ({
+      campaign: `a${n}`,
+      brand: A,
+      etag: "1",
+      serving: false,
+    }));
     await deliver(more);
-    const error = await slowA.next().then(() => undefined, (err: unknown) => ConnectError.from(err));
+    const error = await slowA.next().then(
+      () => undefined,
+      (err: unknown) => ConnectError.from(err),
+    );
     expect(error?.code).toBe(Code.ResourceExhausted);
     // Ended and unregistered; the witness reads on, and aborting ends it cleanly.
     expect(hub.size).toBe(1);

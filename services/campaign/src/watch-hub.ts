@@ -2,7 +2,10 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "@adbudget/kit";
-import { CampaignStateChangedEventSchema, type CampaignStateChangedEvent } from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
+import {
+  CampaignStateChangedEventSchema,
+  type CampaignStateChangedEvent,
+} from "@adbudget/proto/adbudget/campaign/v1/events_pb.js";
 
 interface Watcher {
   brandId: string;
@@ -77,7 +80,11 @@ export class WatchHub {
    * Starts buffering the changes of `brandId` ("" = all) at once, so a snapshot read after this
    * call misses nothing; iterate the result to receive them. Ends when `signal` aborts.
    */
-  subscribe(brandId: string, signal: AbortSignal, brands?: ReadonlySet<string>): AsyncIterable<CampaignStateChangedEvent> & { close(): void } {
+  subscribe(
+    brandId: string,
+    signal: AbortSignal,
+    brands?: ReadonlySet<string>,
+  ): AsyncIterable<CampaignStateChangedEvent> & { close(): void } {
     const w: Watcher = { brandId, brands, queue: [], overflowed: false, wake: undefined };
     this.watchers.add(w);
     // One abort listener per watcher (not one per wait: a long stream would pile them up).

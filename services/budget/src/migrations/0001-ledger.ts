@@ -43,7 +43,9 @@ export class Migration0001Ledger extends Migration {
         brand_archived boolean not null default false
       )`);
     this.addSql("create index spend_events_brand_idx on spend_events (brand_id, occurred_at desc, event_id desc)");
-    this.addSql("create index spend_events_campaign_idx on spend_events (campaign_id, occurred_at desc, event_id desc)");
+    this.addSql(
+      "create index spend_events_campaign_idx on spend_events (campaign_id, occurred_at desc, event_id desc)",
+    );
     for (const sql of OUTBOX_DDL) this.addSql(sql);
   }
 

@@ -24,14 +24,17 @@ export class Migration0003PeriodFlags extends Migration {
                  select brand_id, 1, day_period, day_exhausted, day_seq from brand_state where day_period is not null
                  union all
                  select brand_id, 2, month_period, month_exhausted, month_seq from brand_state where month_period is not null`);
-    this.addSql("alter table brand_state drop column day_exhausted, drop column day_seq, drop column month_exhausted, drop column month_seq");
+    this.addSql(
+      "alter table brand_state drop column day_exhausted, drop column day_seq, drop column month_exhausted, drop column month_seq",
+    );
     this.addSql("alter table campaigns add column schedule_version bigint not null default 0");
     this.addSql("update campaigns set schedule_version = 1 where schedule is not null");
   }
 
   override async down(): Promise<void> {
     this.addSql("alter table campaigns drop column if exists schedule_version");
-    this.addSql(`alter table brand_state add column day_exhausted boolean not null default false, add column day_seq bigint not null default 0,
+    this
+      .addSql(`alter table brand_state add column day_exhausted boolean not null default false, add column day_seq bigint not null default 0,
                  add column month_exhausted boolean not null default false, add column month_seq bigint not null default 0`);
     this.addSql("drop table if exists budget_flags");
   }

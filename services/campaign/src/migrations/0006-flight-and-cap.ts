@@ -25,7 +25,8 @@ export class Migration0006FlightAndCap extends Migration {
   }
 
   override async down(): Promise<void> {
-    this.addSql(`alter table campaigns drop column if exists start_date, drop column if exists end_date, drop column if exists flight,
+    this
+      .addSql(`alter table campaigns drop column if exists start_date, drop column if exists end_date, drop column if exists flight,
       drop column if exists daily_limit_micros, drop column if exists cap_day, drop column if exists cap_exhausted, drop column if exists cap_seq`);
   }
 }

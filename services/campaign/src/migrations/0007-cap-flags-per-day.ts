@@ -13,13 +13,16 @@ import { Migration } from "@mikro-orm/migrations";
 export class Migration0007CapFlagsPerDay extends Migration {
   override async up(): Promise<void> {
     this.addSql("alter table campaigns add column cap_flags jsonb not null default '{}'");
-    this.addSql(`update campaigns set cap_flags = jsonb_build_object(cap_day::text, jsonb_build_object('exhausted', cap_exhausted, 'seq', cap_seq::text))
+    this
+      .addSql(`update campaigns set cap_flags = jsonb_build_object(cap_day::text, jsonb_build_object('exhausted', cap_exhausted, 'seq', cap_seq::text))
                  where cap_day is not null`);
     this.addSql("alter table campaigns drop column cap_day, drop column cap_exhausted, drop column cap_seq");
   }
 
   override async down(): Promise<void> {
-    this.addSql("alter table campaigns add column cap_day date, add column cap_exhausted boolean not null default false, add column cap_seq bigint not null default 0");
+    this.addSql(
+      "alter table campaigns add column cap_day date, add column cap_exhausted boolean not null default false, add column cap_seq bigint not null default 0",
+    );
     this.addSql("alter table campaigns drop column if exists cap_flags");
   }
 }
