@@ -2,13 +2,13 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addDays, formatDate, localDate, startOfDay } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { campaignId, eventually, startBudgetHarness, testZone, type BudgetHarness } from "@adbudget/testing";
+import { blockedOnLock, campaignId, startBudgetHarness, testZone, type BudgetHarness } from "@adbudget/testing";
 import { listBudgetChanges } from "./budget-changes.js";
 import { BudgetStore } from "./budget-store.js";
 
 /**
  * Interleavings of SetBudget forced against the real database: a second connection holds a row
- * lock the call needs, the test waits until PostgreSQL reports the call waiting on it
+ * lock the call needs, the test waits until PostgreSQL reports the call's statement waiting on it
  * (pg_stat_activity), then lets go. No sleeps: each step waits for the state it needs.
  */
 let h: BudgetHarness;
@@ -28,19 +28,12 @@ afterAll(async () => {
 const zone = () => testZone();
 const actor = (requestId: string) => ({ principal: "test", requestId });
 
-/** Waits until `n` sessions of the budget database wait on a lock. */
-async function lockWaiters(n: number): Promise<void> {
-  await eventually(
-    async () => {
-      const { rows } = await blocker.query<{ n: number }>(
-        "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-      );
-      return rows[0].n >= n;
-    },
-    10_000,
-    `${n} session(s) waiting on a lock`,
-  );
-}
+/**
+ * Waits until a session of the budget database waits on a lock while running the statement
+ * that contains `statement` (pg_stat_activity): counting every waiter instead could be met by a
+ * session of the service's own that waits on something else for a moment.
+ */
+const waitingIn = (statement: string) => blockedOnLock(h.budgetApp.pool, statement);
 
 async function newBrand(): Promise<string> {
   return (await h.brands.createBrand({ name: `Race ${Math.random()}`, timeZone: zone() })).brand!.id;
@@ -55,9 +48,9 @@ describe("concurrent SetBudget calls of a brand", () => {
     await blocker.query("begin");
     await blocker.query("select 1 from budget_periods where brand_id = $1 for update", [brandId]);
     const first = store.setBudget(brandId, { daily: 10n }, zone(), h.now, actor("first"));
-    await lockWaiters(1);
+    await waitingIn("insert into budget_periods as bp");
     const second = store.setBudget(brandId, { daily: 20n }, zone(), h.now, actor("second"));
-    await lockWaiters(2);
+    await waitingIn("insert into budgets (");
     await blocker.query("commit");
     await Promise.all([first, second]);
     const { changes } = await listBudgetChanges(h.budgetApp.pool, { brandId, pageToken: "", limit: 10 });
@@ -80,7 +73,7 @@ describe("concurrent SetBudget calls of a brand", () => {
     // A change sent a second before midnight waits on the lock until after it.
     let now = lastSecond;
     const late = store.setBudget(brandId, { daily: 5n }, zone(), () => now, actor("late"));
-    await lockWaiters(1);
+    await waitingIn("from budgets where brand_id = $1 for update");
     now = lastSecond + 2000;
     await blocker.query("commit");
     const r = await late;
