@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Connection } from "@temporalio/client";
-import { freePort, LaunchedProcess, natsServerBinary, temporalBinary } from "@adbudget/testing";
+import { devServerArgs, freePort, LaunchedProcess, natsServerBinary, temporalBinary } from "@adbudget/testing";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -128,29 +128,7 @@ export async function temporalServer(
     await freePort(),
   ];
   const process = new LaunchedProcess("temporal", temporalBinary(), {
-    args: [
-      "server",
-      "start-dev",
-      "--headless",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--http-port",
-      String(httpPort),
-      "--metrics-port",
-      String(metricsPort),
-      "--ui-port",
-      String(uiPort),
-      "--db-filename",
-      join(dir, "temporal.db"),
-      "--log-level",
-      "error",
-      "--search-attribute",
-      "BrandId=Keyword",
-      "--search-attribute",
-      "CampaignId=Keyword",
-    ],
+    args: devServerArgs({ port, httpPort, metricsPort, uiPort }, join(dir, "temporal.db")),
     log: { file: join(logDir, "temporal.log"), append: true },
   });
   const address = `127.0.0.1:${port}`;

@@ -8,6 +8,39 @@ export function temporalBinary(): string {
   return toolBinary("temporal");
 }
 
+/**
+ * The arguments of `temporal server start-dev` for our tests and runs: headless on 127.0.0.1 at
+ * the given ports, quiet, with the search attributes the clocks set (BrandId, CampaignId); in
+ * memory unless `dbFile` keeps its state (a server restarted across faults), with the UI only
+ * where `uiPort` is given.
+ */
+export function devServerArgs(
+  ports: { port: number; httpPort: number; metricsPort: number; uiPort?: number },
+  dbFile?: string,
+): string[] {
+  return [
+    "server",
+    "start-dev",
+    "--headless",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(ports.port),
+    "--http-port",
+    String(ports.httpPort),
+    "--metrics-port",
+    String(ports.metricsPort),
+    ...(ports.uiPort === undefined ? [] : ["--ui-port", String(ports.uiPort)]),
+    ...(dbFile === undefined ? [] : ["--db-filename", dbFile]),
+    "--log-level",
+    "error",
+    "--search-attribute",
+    "BrandId=Keyword",
+    "--search-attribute",
+    "CampaignId=Keyword",
+  ];
+}
+
 export interface DevServer {
   address: string;
   stop(): Promise<void>;
@@ -29,29 +62,9 @@ export async function startDevServer(): Promise<DevServer> {
 
 async function startOnce(): Promise<{ server: DevServer } | { error: string; exited: boolean }> {
   const [port, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  const child: ChildProcess = spawn(
-    temporalBinary(),
-    [
-      "server",
-      "start-dev",
-      "--headless",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--http-port",
-      String(httpPort),
-      "--metrics-port",
-      String(metricsPort),
-      "--log-level",
-      "error",
-      "--search-attribute",
-      "BrandId=Keyword",
-      "--search-attribute",
-      "CampaignId=Keyword",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const child: ChildProcess = spawn(temporalBinary(), devServerArgs({ port, httpPort, metricsPort }), {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
