@@ -12,18 +12,24 @@ log "infrastructure"
 ADBUDGET_TEMPORAL_SERVER=0 bash deploy/local/infra.sh
 log "build (protos -> TypeScript, then every package)"
 turbo run build --output-logs=errors-only
-log "buf lint and format"
-buf lint
-buf format --diff --exit-code proto
-log "buf breaking (against the previous commit)"
-bash scripts/buf-breaking.sh HEAD~1
-log "deploy manifests (kustomize build, compose structure)"
-node scripts/validate-deploy.mjs
-log "typecheck (sources and tests)"
-tsc -p tsconfig.json
-log "lint (ESLint, type-checked rules; Prettier --check)"
-eslint . --cache --cache-location node_modules/.cache/eslint/
-prettier --check . --log-level warn
+if [ "$#" -eq 0 ]; then
+  log "buf lint and format"
+  buf lint
+  buf format --diff --exit-code proto
+  log "buf breaking (against the previous commit)"
+  bash scripts/buf-breaking.sh HEAD~1
+  log "deploy manifests (kustomize build, compose structure)"
+  node scripts/validate-deploy.mjs
+  log "typecheck (sources and tests)"
+  tsc -p tsconfig.json
+  log "lint (ESLint, type-checked rules; Prettier --check)"
+  eslint . --cache --cache-location node_modules/.cache/eslint/
+  prettier --check . --log-level warn
+else
+  # `npm test -- <path>`: the loop on what you touched. The whole-tree checks (buf, deploy
+  # manifests, tsc, lint) and the calendar check run with `npm test` alone.
+  log "tests of $* only (npm test alone also runs buf, the manifests, tsc, the lint and the calendar check)"
+fi
 log "tests"
 vitest run "$@"
 # The calendar check runs after the whole suite, and only when the whole suite ran.
