@@ -56,7 +56,6 @@ export async function startWorker(
     logger: options.logger,
     access: ACCESS,
     // The worker calls the services as the clocks identity: only it may call the clock services.
-    identity: config.identity,
     async build({ logger, stack, transport }) {
       // Stop order (the stack runs last pushed first; the kit starts the consumers after this
       // build, so they stop first): the consumers, so an event in hand finishes its call on the

@@ -69,8 +69,6 @@ export interface ServiceAppSpec<C extends ServiceAppConfig = ServiceAppConfig, T
   services: DescService[];
   /** The system's roles and scope claim, for the callers' tokens (checked against every RPC's rule at start). */
   access: AccessModel;
-  /** Who this service is on its calls to others: its token's subject and role. */
-  identity: { sub: string; role: string };
   /**
    * "Now" for the service's rules instead of the wall clock shifted by CLOCK_OFFSET_MS: a clock
    * a test moves (the model-based race test runs every service on one clock it jumps across
@@ -110,7 +108,7 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
   try {
     const { pool, orm } = await openServiceDatabase(spec, logger, stack);
     const metrics = new Metrics(config.name);
-    const { auth, transport } = workloadClients(config, spec.identity, spec.access, logger);
+    const { auth, transport } = workloadClients(config, config.identity, spec.access, logger);
     const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack, config.natsAuth);
     const relay = spec.outbox ? startOutboxRelay(pool, nc, logger, spec.outbox, stack, metrics) : undefined;
     const parts: ServiceParts<C> = {

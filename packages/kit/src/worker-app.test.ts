@@ -43,6 +43,7 @@ function configWith(names: readonly string[]) {
     natsUrl: NATS_URL,
     natsAuth: {},
     auth: { disabled: true, audience: "test", jwksFile: "", jwksUrl: "", privateKeyFile: "" },
+    identity,
     tlsCaFile: "",
     tlsClientCertFile: "",
     tlsClientKeyFile: "",
@@ -61,7 +62,6 @@ it("starts each consumer with its handler, and stops the consumers before what b
     config: configWith(["a", "b"]),
     logger,
     access,
-    identity,
     build({ stack }) {
       stack.push(() => order.push("build's part stopped"));
       return {
@@ -101,7 +101,6 @@ it("refuses to start with a consumer that has no handler, or a handler of no con
       config: configWith(["a", "b"]),
       logger,
       access,
-      identity,
       build({ stack }) {
         stack.push(() => stopped++);
         // A config typed by its names refuses these maps (below); one read at run time reaches the check.

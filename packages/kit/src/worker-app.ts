@@ -35,8 +35,6 @@ export interface WorkerAppSpec<C extends WorkerAppConfig, T> {
   logger?: Logger;
   /** The system's roles and scope claim (the worker serves no RPC: only its own token needs it). */
   access: AccessModel;
-  /** Who this worker is on its calls to the services: its token's subject and role. */
-  identity: { sub: string; role: string };
   /**
    * Wires the worker's own parts on the shared ones and starts them, pushing on `parts.stack`
    * how to stop them; returns its consumers' handlers and its parts. Its metrics, if any, are its
@@ -64,7 +62,7 @@ export async function startWorkerApp<C extends WorkerAppConfig, T>(spec: WorkerA
   const logger = spec.logger ?? createLogger(config.name, config.logLevel);
   const stack = new StopStack(logger);
   try {
-    const { transport } = workloadClients(config, spec.identity, spec.access, logger);
+    const { transport } = workloadClients(config, config.identity, spec.access, logger);
     const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack, config.natsAuth);
     const { handlers, own } = await spec.build({ config, logger, nc, stack, transport });
     // After `build`: a handler may use any of the worker's parts, and stops before them.

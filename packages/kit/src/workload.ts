@@ -27,6 +27,8 @@ export interface WorkloadConfig extends ClientTlsSettings {
   readonly natsAuth: NatsAuthOptions;
   /** Its identity on outgoing calls (and, for a service, the keys its callers' tokens are checked with). */
   readonly auth: AuthConfig;
+  /** Who it is on its calls to the services: its token's subject and role (the topology's). */
+  readonly identity: { readonly sub: string; readonly role: string };
   /** Its durable consumers by name, as configured (the topology's): each started with its handler. */
   readonly consumers: { readonly [name: string]: ConsumerConfig };
 }

@@ -48,7 +48,6 @@ export async function startBrandApp(
     },
     services: [BrandService],
     access: ACCESS,
-    identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
     build({ orm, relay, logger, now, transport }) {
       // Given by the spec above (schema access "orm", an outbox): absent only if it changed.

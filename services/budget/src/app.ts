@@ -48,7 +48,6 @@ export async function startBudgetApp(
     },
     services: [BudgetService, BudgetClockService],
     access: ACCESS,
-    identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
     build({ pool, relay, nc, stack, logger, metrics, now, transport }) {
       const brandClient = createClient(BrandService, transport(config.brandServiceUrl));

@@ -64,7 +64,6 @@ export async function startCampaignApp(
     },
     services: [CampaignService, CampaignClockService],
     access: ACCESS,
-    identity: config.identity,
     healthIntervalMs: options.healthIntervalMs,
     build({ pool, nc, relay, logger, metrics, now, stack, transport }) {
       // Given by the spec above (an outbox): absent only if it changed.
