@@ -7,6 +7,10 @@ import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 import { WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+
+/** A date that can start a day but not a month. */
+const SECOND = { year: 2026, month: 12, day: 2 };
 
 let h: SystemHarness;
 let brandId: string;
@@ -126,6 +130,33 @@ describe("bad input -> the right code, never INTERNAL", () => {
       undefined,
     ],
     ["page size 5000", () => h.campaigns.listCampaigns({ pageSize: 5000 }), Code.InvalidArgument, "page_size"],
+    [
+      "a month opened on the 2nd",
+      () => h.campaignClock.openBudgetPeriod({ brandId, period: { kind: PeriodKind.MONTH, start: SECOND } }),
+      Code.InvalidArgument,
+      "period.start.day",
+    ],
+    [
+      "a month opened on the 2nd, alone in a list",
+      () =>
+        h.campaignClock.openBudgetPeriods({
+          brandId,
+          periods: [{ period: { kind: PeriodKind.MONTH, start: SECOND } }],
+        }),
+      Code.InvalidArgument,
+      "periods[0].period.start.day",
+    ],
+    [
+      "a reconciled month starting on the 2nd",
+      () =>
+        h.campaignClock.reconcileBrand({
+          brandId,
+          day: { period: { kind: PeriodKind.DAY, start: SECOND } },
+          month: { period: { kind: PeriodKind.MONTH, start: SECOND } },
+        }),
+      Code.InvalidArgument,
+      "month.period.start.day",
+    ],
   ])("%s", async (_name, call, code, field) => {
     const err = await rejection(call());
     expect(err.code).toBe(code);

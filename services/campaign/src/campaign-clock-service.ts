@@ -16,9 +16,8 @@ import type {
   CampaignCapState,
   PeriodState,
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
-import type { BudgetSignal } from "./budget-flags.js";
 import { reconcileBrand, type BrandTruth } from "./brand-changes.js";
-import { applySignals } from "./budget-signals.js";
+import { applySignals, type KindSignal } from "./budget-signals.js";
 import type { Kind } from "./campaign-rows.js";
 import { formatDate, isValidZone } from "@adbudget/time";
 import type { CampaignStore } from "./campaign-store.js";
@@ -60,37 +59,29 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     req: { brandId: string; period?: Period; sourceId: string; exhausted: boolean; sequence: bigint },
     ctx: HandlerContext,
   ) {
-    return this.openBudgetPeriods(
-      {
-        brandId: req.brandId,
-        periods: [{ period: req.period, exhausted: req.exhausted, sequence: req.sequence }],
-        sourceId: req.sourceId,
-      },
-      ctx,
-    );
+    return this.applyOpenings(req.brandId, [openingOf(req, "period")], req.sourceId, ctx);
   }
 
   async openBudgetPeriods(
     req: { brandId: string; periods: Pick<PeriodState, "period" | "exhausted" | "sequence">[]; sourceId: string },
     ctx: HandlerContext,
   ) {
-    const signals = req.periods.map((p, i) => {
-      const { kind, start } = checkedPeriod(p.period, req.periods.length > 1 ? `periods[${i}].period` : "period");
-      return {
-        kind,
-        signal: { kind: "open", period: start, exhausted: p.exhausted, seq: p.sequence } satisfies BudgetSignal,
-      };
-    });
+    const signals = req.periods.map((p, i) => openingOf(p, `periods[${i}].period`));
+    return this.applyOpenings(req.brandId, signals, req.sourceId, ctx);
+  }
+
+  /** Applies checked period openings of one brand in one transaction (see the two RPCs above). */
+  private async applyOpenings(brandId: string, signals: KindSignal[], sourceId: string, ctx: HandlerContext) {
     const nowMs = this.deps.now();
     const day = signals.find((s) => s.kind === PeriodKind.DAY) !== undefined;
     const { changes } = await this.deps.store.tx(async (client) => {
       const changes = await applySignals(
         client,
-        req.brandId,
+        brandId,
         signals,
         {
           cause: day ? "reset.day" : "reset.month",
-          sourceId: this.source(req.sourceId, ctx),
+          sourceId: this.source(sourceId, ctx),
           principal: principalOf(ctx)?.sub ?? "",
         },
         new Date(nowMs),
@@ -99,7 +90,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
     }, nowMs);
     if (changes.length > 0) {
       this.deps.logger.info(
-        { brandId: req.brandId, periods: signals.map((s) => s.signal.period), changed: changes.length },
+        { brandId: brandId, periods: signals.map((s) => s.signal.period), changed: changes.length },
         "budget periods opened",
       );
     }
@@ -165,9 +156,15 @@ function checkedPeriod(period: Period | undefined, field: string): { kind: Kind;
   return { kind, start: formatDate(start) };
 }
 
+/** A period opening of a request, checked (`field`: where its period is in the request). */
+function openingOf(p: Pick<PeriodState, "period" | "exhausted" | "sequence">, field: string): KindSignal {
+  const { kind, start } = checkedPeriod(p.period, field);
+  return { kind, signal: { kind: "open", period: start, exhausted: p.exhausted, seq: p.sequence } };
+}
+
 /** A reconciliation period state; its kind must be the one named. */
 function periodTruth(p: PeriodState, want: "day" | "month") {
-  const { kind, start } = checkedPeriod(p.period, want);
+  const { kind, start } = checkedPeriod(p.period, `${want}.period`);
   if ((kind === PeriodKind.DAY) !== (want === "day"))
     throw new InvalidArgumentError([{ field: `${want}.period.kind`, description: `must be ${want}` }]);
   return { period: start, exhausted: p.exhausted, seq: p.sequence };
