@@ -34,9 +34,12 @@ export function principalOf(ctx: HandlerContext): Principal | undefined {
   return ctx.values.get(kPrincipal);
 }
 
-/** Whether `p` may act on `id` (no principal: authentication is off, everything goes). */
+/**
+ * Whether `p` may act on `id` (no principal: authentication is off, everything goes). Ids are
+ * UUIDs, which the API takes in either case; a token's are kept lower case, so is this one.
+ */
 export function inScope(p: Principal | undefined, id: string): boolean {
-  return p === undefined || p.scope === "all" || p.scope.has(id);
+  return p === undefined || p.scope === "all" || p.scope.has(id.toLowerCase());
 }
 
 /** The ids a list or watch may show: undefined = all, else only these. */
