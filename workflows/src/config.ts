@@ -12,9 +12,8 @@ export interface WorkerConfig extends ClientTlsSettings {
   temporalAddress: string;
   namespace: string;
   taskQueue: string;
-  brandServiceUrl: string;
-  budgetServiceUrl: string;
-  campaignServiceUrl: string;
+  /** The URLs of the services it calls (BRAND_SERVICE_URL, BUDGET_SERVICE_URL, CAMPAIGN_SERVICE_URL). */
+  urls: WorkerTopology["urls"];
   natsUrl: string;
   /** NATS_USER + NATS_PASSWORD, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE: the worker's own NATS user (none: no auth). */
   natsAuth: NatsAuthOptions;
@@ -69,9 +68,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     temporalAddress: topology.temporalAddress,
     namespace: r.string("TEMPORAL_NAMESPACE", "default"),
     taskQueue: r.string("TEMPORAL_TASK_QUEUE", TASK_QUEUE_DEFAULT),
-    brandServiceUrl: topology.urls.brand,
-    budgetServiceUrl: topology.urls.budget,
-    campaignServiceUrl: topology.urls.campaign,
+    urls: topology.urls,
     natsUrl: topology.natsUrl,
     natsAuth: readNatsAuth(r, WORKER.name),
     subjectPrefix: topology.prefix,

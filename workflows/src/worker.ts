@@ -71,12 +71,12 @@ export async function startWorker(
         interceptors: { workflow: [tracingClientInterceptor] },
       });
       const clockWorkflows = new ClockWorkflows(client, config.taskQueue, config.clockOffsetMs);
-      const campaigns = createConnectClient(CampaignService, transport(config.campaignServiceUrl));
+      const campaigns = createConnectClient(CampaignService, transport(config.urls.campaign));
       const activities = createActivities({
-        brands: createConnectClient(BrandService, transport(config.brandServiceUrl)),
+        brands: createConnectClient(BrandService, transport(config.urls.brand)),
         campaigns,
-        campaignClock: createConnectClient(CampaignClockService, transport(config.campaignServiceUrl)),
-        budgetClock: createConnectClient(BudgetClockService, transport(config.budgetServiceUrl)),
+        campaignClock: createConnectClient(CampaignClockService, transport(config.urls.campaign)),
+        budgetClock: createConnectClient(BudgetClockService, transport(config.urls.budget)),
         clockWorkflows,
         now: () => Date.now() + config.clockOffsetMs,
       });

@@ -52,9 +52,30 @@ export interface ServiceWiring<C extends ServiceAppConfig = ServiceAppConfig, T 
   own: T;
 }
 
+/** What the starter of a service (the launcher, a test) may set: the same for every service. */
+export interface ServiceAppOptions {
+  logger?: Logger;
+  healthIntervalMs?: number;
+  /** The outbox relay's fallback poll when no notification arrives (tests shorten it). */
+  relayPollMs?: number;
+  /**
+   * "Now" for the service's rules instead of the wall clock shifted by CLOCK_OFFSET_MS: a clock
+   * a test moves (the model-based race test runs every service on one clock it jumps across
+   * local midnights). Production never sets it.
+   */
+  now?: Now;
+}
+
+/** A service's outbox: the stream it is published to, and its LISTEN channel and advisory lock. */
+export interface OutboxSpec {
+  stream: { readonly name: string; readonly subjects: readonly string[] };
+  channel: string;
+  lockKey: number;
+}
+
 export interface ServiceAppSpec<C extends ServiceAppConfig = ServiceAppConfig, T = undefined> {
   config: C;
-  logger?: Logger;
+  options?: ServiceAppOptions;
   schema: Pick<DatabaseOptions, "entities" | "migrations"> & {
     /**
      * "sql": the service reads and writes with set-based SQL on a `pg` pool; MikroORM only runs
@@ -63,19 +84,12 @@ export interface ServiceAppSpec<C extends ServiceAppConfig = ServiceAppConfig, T
      */
     access: "sql" | "orm";
   };
-  /** The service's outbox, published to this stream (none: the service publishes nothing). */
-  outbox?: Omit<RelayOptions, "onPublished">;
+  /** The service's outbox (none: the service publishes nothing). */
+  outbox?: OutboxSpec;
   /** The services this server serves: announced by reflection and health. */
   services: DescService[];
   /** The system's roles and scope claim, for the callers' tokens (checked against every RPC's rule at start). */
   access: AccessModel;
-  /**
-   * "Now" for the service's rules instead of the wall clock shifted by CLOCK_OFFSET_MS: a clock
-   * a test moves (the model-based race test runs every service on one clock it jumps across
-   * local midnights). Production never sets it.
-   */
-  now?: Now;
-  healthIntervalMs?: number;
   /** Wires the service's own parts on the shared ones; returns its routes and consumer handlers. */
   build(parts: ServiceParts<C>): ServiceWiring<C, T> | Promise<ServiceWiring<C, T>>;
 }
@@ -101,8 +115,8 @@ export interface ServiceApp<T = undefined> {
 export async function startServiceApp<C extends ServiceAppConfig, T = undefined>(
   spec: ServiceAppSpec<C, T>,
 ): Promise<ServiceApp<T>> {
-  const { config } = spec;
-  const logger = spec.logger ?? createLogger(config.name, config.logLevel);
+  const { config, options = {} } = spec;
+  const logger = options.logger ?? createLogger(config.name, config.logLevel);
   checkAccessRules(spec.services, Object.keys(spec.access.roles), logger);
   const stack = new StopStack(logger);
   try {
@@ -110,7 +124,7 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
     const metrics = new Metrics(config.name);
     const { auth, transport } = workloadClients(config, config.identity, spec.access, logger);
     const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack, config.natsAuth);
-    const relay = spec.outbox ? startOutboxRelay(pool, nc, logger, spec.outbox, stack, metrics) : undefined;
+    const relay = spec.outbox && startOutboxRelay(pool, nc, logger, relayOptions(spec.outbox, options), stack, metrics);
     const parts: ServiceParts<C> = {
       config,
       logger,
@@ -119,7 +133,7 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
       nc,
       relay,
       metrics,
-      now: spec.now ?? shiftedNow(config.clockOffsetMs),
+      now: options.now ?? shiftedNow(config.clockOffsetMs),
       stack,
       transport,
     };
@@ -135,7 +149,7 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
       // only delays events (they wait in the outbox), so it does not take a service out of rotation.
       probes: { database: poolProbe(pool) },
       requestGate: auth.verifier && createAuthGate(auth.verifier, logger, metrics),
-      healthIntervalMs: spec.healthIntervalMs,
+      healthIntervalMs: options.healthIntervalMs,
       metrics,
     });
     return {
@@ -167,6 +181,11 @@ function checkAccessRules(services: readonly DescService[], roles: readonly stri
     );
   for (const rpc of withoutRule)
     logger.warn({ rpc }, "this RPC has no access rule: every caller is refused (default deny)");
+}
+
+function relayOptions(outbox: OutboxSpec, options: ServiceAppOptions): Omit<RelayOptions, "onPublished"> {
+  const { stream, channel, lockKey } = outbox;
+  return { stream: stream.name, subjects: [...stream.subjects], channel, lockKey, pollMs: options.relayPollMs };
 }
 
 /** The service's database and its one pool (see ServiceAppSpec.schema.access). */

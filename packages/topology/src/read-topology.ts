@@ -5,7 +5,7 @@
  * (its stream, the streams it consumes, its consumers, the services it calls): a setting meant
  * for another process never stops it.
  */
-import type { EnvReader, ServiceDefaults } from "@adbudget/kit";
+import { readServiceConfig, type EnvReader, type ServiceConfig, type ServiceDefaults } from "@adbudget/kit";
 import {
   CALLS,
   CONSUMERS,
@@ -90,6 +90,36 @@ export function readServiceTopology<S extends ServiceName>(reader: EnvReader, se
     stream: names.stream(service),
     consumers: names.consumers(service),
     urls: names.urls(service),
+  };
+}
+
+/**
+ * What every service's config starts from: the settings every service shares (the kit's) and its
+ * part of the topology. A service's config extends it with the settings that are its own.
+ */
+export interface ServiceSettings<S extends ServiceName> extends ServiceConfig {
+  /** EVENT_SUBJECT_PREFIX: first token of every subject; tests use their own. */
+  readonly subjectPrefix: string;
+  /** The stream it owns (`<S>_STREAM`), created if missing; its outbox is published there. */
+  readonly stream: StreamSpec;
+  /** Who it is on its calls to other services. */
+  readonly identity: Identity;
+  /** Its durable consumers, shared by its replicas. */
+  readonly consumers: ServiceTopology<S>["consumers"];
+  /** The URLs of the services it calls (`<SERVICE>_SERVICE_URL`); "" for an optional one set to "none". */
+  readonly urls: ServiceTopology<S>["urls"];
+}
+
+/** Reads `service`'s shared settings and topology with the caller's reader (which it leaves open). */
+export function readServiceSettings<S extends ServiceName>(reader: EnvReader, service: S): ServiceSettings<S> {
+  const { prefix, stream, identity, consumers, urls } = readServiceTopology(reader, service);
+  return {
+    ...readServiceConfig(serviceDefaults(service), reader),
+    subjectPrefix: prefix,
+    stream,
+    identity,
+    consumers,
+    urls,
   };
 }
 

@@ -1,5 +1,5 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { startServiceApp, UnavailableError, type Logger, type ServiceApp, type Now } from "@adbudget/kit";
+import { startServiceApp, UnavailableError, type ServiceApp, type ServiceAppOptions } from "@adbudget/kit";
 import { ACCESS } from "@adbudget/topology";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
@@ -30,25 +30,14 @@ export type BrandApp = ServiceApp;
  * The brand service's own wiring on the kit's composition root: the store (MikroORM, whose
  * pool is the service's pool), the budget client asked before a zone change, and its routes.
  */
-export async function startBrandApp(
-  config: BrandConfig,
-  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number; now?: Now } = {},
-): Promise<BrandApp> {
+export async function startBrandApp(config: BrandConfig, options: ServiceAppOptions = {}): Promise<BrandApp> {
   return startServiceApp({
     config,
-    logger: options.logger,
-    now: options.now,
+    options,
     schema: { entities, migrations, access: "orm" },
-    outbox: {
-      stream: config.stream.name,
-      subjects: config.stream.subjects,
-      channel: OUTBOX_CHANNEL,
-      lockKey: OUTBOX_LOCK_KEY,
-      pollMs: options.relayPollMs,
-    },
+    outbox: { stream: config.stream, channel: OUTBOX_CHANNEL, lockKey: OUTBOX_LOCK_KEY },
     services: [BrandService],
     access: ACCESS,
-    healthIntervalMs: options.healthIntervalMs,
     build({ orm, relay, logger, now, transport }) {
       // Given by the spec above (schema access "orm", an outbox): absent only if it changed.
       if (orm === undefined || relay === undefined)
@@ -58,9 +47,7 @@ export async function startBrandApp(
         (row, type, at) => brandEvent(config.subjectPrefix, row, type, at),
         () => relay.wake(),
       );
-      const budget = config.budgetServiceUrl
-        ? createClient(BudgetService, transport(config.budgetServiceUrl))
-        : undefined;
+      const budget = config.urls.budget ? createClient(BudgetService, transport(config.urls.budget)) : undefined;
       const impl = new BrandServiceImpl({ store, logger, hasSpend: budget && hasSpend(budget), now });
       return { routes: (router) => routes(router, impl), handlers: {}, own: undefined };
     },

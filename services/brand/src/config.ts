@@ -1,18 +1,12 @@
-import { EnvReader, readServiceConfig, type ServiceConfig } from "@adbudget/kit";
-import { readServiceTopology, serviceDefaults, type ServiceTopology } from "@adbudget/topology";
+import { EnvReader } from "@adbudget/kit";
+import { readServiceSettings, type ServiceSettings } from "@adbudget/topology";
 
-export interface BrandConfig extends ServiceConfig {
-  /** First token of every subject (EVENT_SUBJECT_PREFIX); tests use their own. */
-  subjectPrefix: string;
-  /** Stream of `<prefix>.brand.>` (BRAND_STREAM), created if missing. */
-  stream: ServiceTopology<"brand">["stream"];
-  /** The identity this service calls others with. */
-  identity: ServiceTopology<"brand">["identity"];
-  /** Its durable consumers (the topology's): none. */
-  consumers: ServiceTopology<"brand">["consumers"];
-  /** Asked whether a brand has spend before its zone may change; "" (env "none") = not asked. */
-  budgetServiceUrl: string;
-}
+/**
+ * The brand service's settings: the shared ones and its topology (ServiceSettings: its stream
+ * `<prefix>.brand.>`, no consumers, the budget service's URL, asked whether a brand has spend
+ * before its zone may change; "none" = not asked). It has none of its own.
+ */
+export type BrandConfig = ServiceSettings<"brand">;
 
 /**
  * BRAND_PORT, BRAND_HOST, BRAND_DATABASE_URL (default: the brand database on PG_URL),
@@ -22,16 +16,7 @@ export interface BrandConfig extends ServiceConfig {
  */
 export function readBrandConfig(env: Record<string, string | undefined> = process.env): BrandConfig {
   const reader = new EnvReader(env);
-  const base = readServiceConfig(serviceDefaults("brand"), reader);
-  const topology = readServiceTopology(reader, "brand");
-  const config: BrandConfig = {
-    ...base,
-    subjectPrefix: topology.prefix,
-    stream: topology.stream,
-    identity: topology.identity,
-    consumers: topology.consumers,
-    budgetServiceUrl: topology.urls.budget,
-  };
+  const config = readServiceSettings(reader, "brand");
   reader.done();
   return config;
 }

@@ -1,6 +1,6 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import { createClient } from "@connectrpc/connect";
-import { startServiceApp, type Logger, type OutboxRelay, type ServiceApp, type Now } from "@adbudget/kit";
+import { startServiceApp, type OutboxRelay, type ServiceApp, type ServiceAppOptions } from "@adbudget/kit";
 import { ACCESS } from "@adbudget/topology";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
@@ -30,31 +30,20 @@ export interface BudgetApp extends ServiceApp<{ relay: OutboxRelay }> {
  * spend metrics, and the two services it serves. The ledger is written with set-based SQL: no
  * ORM entities (the migrations are the schema).
  */
-export async function startBudgetApp(
-  config: BudgetConfig,
-  options: { logger?: Logger; healthIntervalMs?: number; relayPollMs?: number; now?: Now } = {},
-): Promise<BudgetApp> {
+export async function startBudgetApp(config: BudgetConfig, options: ServiceAppOptions = {}): Promise<BudgetApp> {
   const app = await startServiceApp({
     config,
-    logger: options.logger,
-    now: options.now,
+    options,
     schema: { entities: [], migrations, access: "sql" },
-    outbox: {
-      stream: config.stream.name,
-      subjects: config.stream.subjects,
-      channel: OUTBOX_CHANNEL,
-      lockKey: OUTBOX_LOCK_KEY,
-      pollMs: options.relayPollMs,
-    },
+    outbox: { stream: config.stream, channel: OUTBOX_CHANNEL, lockKey: OUTBOX_LOCK_KEY },
     services: [BudgetService, BudgetClockService],
     access: ACCESS,
-    healthIntervalMs: options.healthIntervalMs,
     build({ pool, relay, nc, stack, logger, metrics, now, transport }) {
-      const brandClient = createClient(BrandService, transport(config.brandServiceUrl));
+      const brandClient = createClient(BrandService, transport(config.urls.brand));
       const brands = new BrandDirectory(brandClient, logger, { ttlMs: config.brandCacheTtlMs });
       const zones = new ZoneLocks(pool, brandClient, logger, now);
-      const campaigns = config.campaignServiceUrl
-        ? new CampaignDirectory(createClient(CampaignService, transport(config.campaignServiceUrl)))
+      const campaigns = config.urls.campaign
+        ? new CampaignDirectory(createClient(CampaignService, transport(config.urls.campaign)))
         : undefined;
       // Given by the spec above (an outbox): absent only if it changed.
       if (relay === undefined) throw new Error("the budget service needs its outbox relay");

@@ -1,5 +1,5 @@
 import { createClient } from "@connectrpc/connect";
-import { startServiceApp, type Logger, type Now, type OutboxRelay, type ServiceApp } from "@adbudget/kit";
+import { startServiceApp, type OutboxRelay, type ServiceApp, type ServiceAppOptions } from "@adbudget/kit";
 import { ACCESS } from "@adbudget/topology";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
@@ -41,30 +41,15 @@ export interface CampaignApp extends ServiceApp<CampaignOwn> {
  */
 export async function startCampaignApp(
   config: CampaignConfig,
-  options: {
-    logger?: Logger;
-    healthIntervalMs?: number;
-    relayPollMs?: number;
-    onScheduleChanged?: CampaignServiceDeps["onScheduleChanged"];
-    /** "Now" for the rules (tests that move the clock; see ServiceAppSpec.now). */
-    now?: Now;
-  } = {},
+  options: ServiceAppOptions & { onScheduleChanged?: CampaignServiceDeps["onScheduleChanged"] } = {},
 ): Promise<CampaignApp> {
   const app = await startServiceApp({
     config,
-    logger: options.logger,
-    now: options.now,
+    options,
     schema: { entities: [], migrations, access: "sql" },
-    outbox: {
-      stream: config.stream.name,
-      subjects: config.stream.subjects,
-      channel: OUTBOX_CHANNEL,
-      lockKey: OUTBOX_LOCK_KEY,
-      pollMs: options.relayPollMs,
-    },
+    outbox: { stream: config.stream, channel: OUTBOX_CHANNEL, lockKey: OUTBOX_LOCK_KEY },
     services: [CampaignService, CampaignClockService],
     access: ACCESS,
-    healthIntervalMs: options.healthIntervalMs,
     build({ pool, nc, relay, logger, metrics, now, stack, transport }) {
       // Given by the spec above (an outbox): absent only if it changed.
       if (relay === undefined) throw new Error("the campaign service needs its outbox relay");
@@ -86,7 +71,7 @@ export async function startCampaignApp(
         "Live campaigns not serving now.",
         async () => (await countByServing(pool)).paused,
       );
-      const brands = createClient(BrandService, transport(config.brandServiceUrl));
+      const brands = createClient(BrandService, transport(config.urls.brand));
       const impl = new CampaignServiceImpl({
         store: campaigns,
         brands,

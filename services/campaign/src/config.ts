@@ -1,16 +1,13 @@
-import { EnvReader, readServiceConfig, type ServiceConfig } from "@adbudget/kit";
-import { readServiceTopology, serviceDefaults, type ServiceTopology } from "@adbudget/topology";
+import { EnvReader } from "@adbudget/kit";
+import { readServiceSettings, type ServiceSettings } from "@adbudget/topology";
 
-export interface CampaignConfig extends ServiceConfig {
-  /** First token of every subject (EVENT_SUBJECT_PREFIX); tests use their own. */
-  subjectPrefix: string;
-  /** This service's stream (CAMPAIGN_STREAM): `<prefix>.campaign.>`. */
-  stream: ServiceTopology<"campaign">["stream"];
-  /** The identity this service calls others with. */
-  identity: ServiceTopology<"campaign">["identity"];
-  /** Its durable consumers (the topology's), shared by replicas: budget events and brand events. */
-  consumers: ServiceTopology<"campaign">["consumers"];
-  brandServiceUrl: string;
+/**
+ * The campaign service's settings: the shared ones and its topology (ServiceSettings: its stream
+ * `<prefix>.campaign.>`, its consumers of budget and brand events, the brand service's URL), and
+ * its own below.
+ */
+export interface CampaignConfig extends ServiceSettings<"campaign"> {
+  /** Changes buffered per WatchCampaigns stream before a slow watcher is dropped. */
   watchBuffer: number;
 }
 
@@ -22,15 +19,8 @@ export interface CampaignConfig extends ServiceConfig {
  */
 export function readCampaignConfig(env: Record<string, string | undefined> = process.env): CampaignConfig {
   const reader = new EnvReader(env);
-  const base = readServiceConfig(serviceDefaults("campaign"), reader);
-  const topology = readServiceTopology(reader, "campaign");
   const config: CampaignConfig = {
-    ...base,
-    subjectPrefix: topology.prefix,
-    stream: topology.stream,
-    identity: topology.identity,
-    consumers: topology.consumers,
-    brandServiceUrl: topology.urls.brand,
+    ...readServiceSettings(reader, "campaign"),
     watchBuffer: reader.int("WATCH_BUFFER", 1000, { min: 1, max: 1_000_000 }),
   };
   reader.done();
