@@ -19,32 +19,44 @@ import { sameState, type ServingState } from "./serving-state.js";
  * transaction holds the locks (lock-order.ts) and writes the outbox (campaign-store.ts).
  */
 
+/**
+ * The columns a write stores from the row, named once for the insert and the update: a column
+ * added to one and not the other would be lost on the first save.
+ */
+function storedColumns(row: CampaignRow): [column: string, value: unknown][] {
+  return [
+    ["name", row.name],
+    ["enabled", row.enabled],
+    ["schedule", scheduleJson(row)],
+    ["in_daypart", row.inDaypart],
+    ["daypart_as_of", row.daypartAsOf],
+    ["serving", row.serving],
+    ["pause_reasons", row.reasons],
+    ["version", row.version.toString()],
+    ["schedule_version", row.scheduleVersion.toString()],
+    ["updated_at", row.updatedAt],
+    ["next_change_at", row.nextChangeAt],
+    ["start_date", row.startDate],
+    ["end_date", row.endDate],
+    ["flight", row.flight],
+    ["daily_limit_micros", row.dailyLimitMicros?.toString() ?? null],
+    ["cap_flags", JSON.stringify(capFlagsToJson(row.capFlags))],
+  ];
+}
+
 /** A new campaign, with the audit row of its first state. */
 export async function insertCampaign(client: pg.ClientBase, c: CampaignRow, cause: Cause): Promise<CampaignChange> {
+  const columns: [string, unknown][] = [
+    ["id", c.id],
+    ["brand_id", c.brandId],
+    ["created_at", c.createdAt],
+    ...storedColumns(c),
+  ];
+  const names = columns.map(([name]) => name).join(", ");
+  const params = columns.map((_, i) => `$${i + 1}`).join(", ");
   await client.query(
-    `insert into campaigns (id, brand_id, name, enabled, schedule, in_daypart, daypart_as_of, serving, pause_reasons,
-                            version, schedule_version, created_at, updated_at, next_change_at, start_date, end_date, flight,
-                            daily_limit_micros)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)`,
-    [
-      c.id,
-      c.brandId,
-      c.name,
-      c.enabled,
-      scheduleJson(c),
-      c.inDaypart,
-      c.daypartAsOf,
-      c.serving,
-      c.reasons,
-      c.version.toString(),
-      c.scheduleVersion.toString(),
-      c.createdAt,
-      c.nextChangeAt,
-      c.startDate,
-      c.endDate,
-      c.flight,
-      c.dailyLimitMicros?.toString() ?? null,
-    ],
+    `insert into campaigns (${names}) values (${params})`,
+    columns.map(([, value]) => value),
   );
   const first = { serving: c.serving, reasons: c.reasons };
   const stateChange = await audit(client, c, { serving: false, reasons: [] }, first, cause, c.createdAt);
@@ -75,31 +87,9 @@ export async function saveCampaign(
     version,
     updatedAt: now,
   };
-  await client.query(
-    `update campaigns set name = $2, enabled = $3, schedule = $4, in_daypart = $5, daypart_as_of = $6, serving = $7,
-            pause_reasons = $8, version = $9, schedule_version = $10, updated_at = $11, next_change_at = $12,
-            start_date = $13, end_date = $14, flight = $15, daily_limit_micros = $16, cap_flags = $17
-     where id = $1`,
-    [
-      row.id,
-      row.name,
-      row.enabled,
-      scheduleJson(row),
-      row.inDaypart,
-      row.daypartAsOf,
-      row.serving,
-      row.reasons,
-      row.version.toString(),
-      row.scheduleVersion.toString(),
-      now,
-      row.nextChangeAt,
-      row.startDate,
-      row.endDate,
-      row.flight,
-      row.dailyLimitMicros?.toString() ?? null,
-      JSON.stringify(capFlagsToJson(row.capFlags)),
-    ],
-  );
+  const columns = storedColumns(row);
+  const assignments = columns.map(([name], i) => `${name} = $${i + 2}`).join(", ");
+  await client.query(`update campaigns set ${assignments} where id = $1`, [row.id, ...columns.map(([, v]) => v)]);
   const prev = { serving: before.serving, reasons: before.reasons };
   const stateChange = sameState(prev, next) ? undefined : await audit(client, row, prev, next, cause, now);
   return { campaign: row, stateChange };
