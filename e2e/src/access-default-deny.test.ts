@@ -22,9 +22,9 @@ import {
   type TokenClaims,
 } from "@adbudget/kit";
 import { createTestAuth, TEST_AUDIENCE, type TestAuth } from "@adbudget/testing";
-import { ACCESS } from "@adbudget/topology";
+import { ACCESS, ROLES } from "@adbudget/topology";
 import { ServerReflection } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
-import { ROLE_SCOPE, TABLE_ROLES } from "./access-table.js";
+import { ROLE_SCOPE } from "./access-table.js";
 
 /**
  * Default deny (docs/design.md, Access): an RPC nobody wrote a rule for is refused to everyone,
@@ -90,7 +90,7 @@ afterAll(async () => {
 });
 
 /** A valid token of `role` (naming a brand when the role must). */
-const claims = (role: (typeof TABLE_ROLES)[number]): TokenClaims =>
+const claims = (role: (typeof ROLES)[number]): TokenClaims =>
   ROLE_SCOPE[role] === "brands"
     ? { sub: `test:${role}`, role, brands: ["01900000-0000-7000-8000-0000000000aa"] }
     : { sub: `test:${role}`, role };
@@ -99,7 +99,7 @@ it("an RPC without a rule is refused to every role, admin included, before its h
   const { method } = unlistedTouch();
   const transport = createGrpcTransport({ baseUrl: server.url });
   const answers: [string, string, string][] = [];
-  for (const role of TABLE_ROLES) {
+  for (const role of ROLES) {
     const header = { authorization: `Bearer ${await auth.mint(claims(role))}` };
     const touch = await transport.unary(method, undefined, 5000, header, create(EmptySchema)).then(
       () => "OK",
@@ -118,6 +118,6 @@ it("an RPC without a rule is refused to every role, admin included, before its h
     );
     answers.push([role, touch, reflect]);
   }
-  expect(answers).toEqual(TABLE_ROLES.map((role) => [role, "PermissionDenied", "OK"]));
+  expect(answers).toEqual(ROLES.map((role) => [role, "PermissionDenied", "OK"]));
   expect(handled).toBe(0);
 });

@@ -1,7 +1,8 @@
 /**
  * Who may call what, written from docs/design.md (Access) for the access tests to hold the
- * running services against. Deliberately not derived from the production policy (packages/kit
- * access-policy.ts): a wrong rule there must make the tests fail, not move their expectations.
+ * running services against. Deliberately not derived from the production rules (the
+ * `(adbudget.auth.v1.rule)` option of each RPC in proto/): a wrong rule there must make the tests
+ * fail, not move their expectations.
  *
  * - `admin`: everything of the product API (not the internal RPCs below: they are steps of the
  *   services' own machinery, and calling them by hand would break a domain rule).
@@ -19,24 +20,15 @@
  * - default deny: an RPC not named here is refused to everyone.
  */
 
-/** The roles a token may carry. */
-export const TABLE_ROLES = [
-  "admin",
-  "brand-manager",
-  "ad-server",
-  "viewer",
-  "brand-service",
-  "budget-service",
-  "campaign-service",
-  "clocks",
-] as const;
-export type TableRole = (typeof TABLE_ROLES)[number];
+// The roles a token may carry are production's vocabulary (the topology's ROLES); ROLE_SCOPE is
+// keyed by it, so a role added there without its column here does not compile.
+import { ROLES, type Role } from "@adbudget/topology";
 
 /**
  * How each role meets brands: `brands` roles must name theirs in the token; a `brands-or-all`
  * role names some or none (then all); `all` roles act on every brand.
  */
-export const ROLE_SCOPE: Readonly<Record<TableRole, "brands" | "brands-or-all" | "all">> = {
+export const ROLE_SCOPE: Readonly<Record<Role, "brands" | "brands-or-all" | "all">> = {
   admin: "all",
   "brand-manager": "brands",
   "ad-server": "brands",
@@ -55,14 +47,14 @@ export const ROLE_SCOPE: Readonly<Record<TableRole, "brands" | "brands-or-all" |
 export type BrandScope = "brand" | "list" | "none";
 
 export interface Rule {
-  roles: readonly TableRole[];
+  roles: readonly Role[];
   scope: BrandScope;
 }
 
-const READERS: readonly TableRole[] = ["admin", "brand-manager", "ad-server", "viewer"];
-const MANAGERS: readonly TableRole[] = ["admin", "brand-manager"];
-const SPENDERS: readonly TableRole[] = ["admin", "ad-server"];
-const read = (...internal: TableRole[]): Rule => ({ roles: [...READERS, ...internal], scope: "brand" });
+const READERS: readonly Role[] = ["admin", "brand-manager", "ad-server", "viewer"];
+const MANAGERS: readonly Role[] = ["admin", "brand-manager"];
+const SPENDERS: readonly Role[] = ["admin", "ad-server"];
+const read = (...internal: Role[]): Rule => ({ roles: [...READERS, ...internal], scope: "brand" });
 const manage: Rule = { roles: MANAGERS, scope: "brand" };
 
 /** Every RPC of every service the three servers answer (grpc.health.v1 aside: no credential). */
@@ -101,8 +93,8 @@ export const ACCESS_TABLE: Readonly<Record<string, Rule>> = {
   "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriods": { roles: ["clocks"], scope: "brand" },
   "adbudget.campaign.v1.CampaignClockService/ReconcileBrand": { roles: ["clocks"], scope: "brand" },
 
-  "grpc.reflection.v1.ServerReflection/ServerReflectionInfo": { roles: TABLE_ROLES, scope: "none" },
-  "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": { roles: TABLE_ROLES, scope: "none" },
+  "grpc.reflection.v1.ServerReflection/ServerReflectionInfo": { roles: ROLES, scope: "none" },
+  "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": { roles: ROLES, scope: "none" },
 };
 
 /** Services any caller may call without a credential (probes). */
@@ -110,12 +102,12 @@ export const OPEN_SERVICES: ReadonlySet<string> = new Set(["grpc.health.v1.Healt
 
 /** A caller of the matrix: a role, and the brands its token names ("own": one brand; "all": none named). */
 export interface MatrixPrincipal {
-  role: TableRole;
+  role: Role;
   brands: "own" | "all";
 }
 
 /** Every role, with each brand scope it may have: a viewer both of one brand and of all. */
-export const MATRIX_PRINCIPALS: readonly MatrixPrincipal[] = TABLE_ROLES.flatMap((role): MatrixPrincipal[] => {
+export const MATRIX_PRINCIPALS: readonly MatrixPrincipal[] = ROLES.flatMap((role): MatrixPrincipal[] => {
   const scope = ROLE_SCOPE[role];
   if (scope === "brands") return [{ role, brands: "own" }];
   if (scope === "brands-or-all")
