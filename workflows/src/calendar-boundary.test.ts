@@ -1,6 +1,13 @@
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, startSystemInProcess, testBaseNow, testZone, type SystemHarness } from "@adbudget/testing";
+import {
+  eventually,
+  intlWallClock,
+  startSystemInProcess,
+  testBaseNow,
+  testZone,
+  type SystemHarness,
+} from "@adbudget/testing";
 import { formatDate, monthStart, nextDayStart, periodsOf } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
@@ -19,21 +26,6 @@ import { createActivities } from "./activities.js";
  * own, the next 1st of a month in Asia/Kathmandu (+05:45: a midnight that is no UTC hour). Its
  * dates are checked against Intl directly, not only against the time functions under test.
  */
-
-/** Local date ("YYYY-MM-DD") and wall time ("HH:MM") of `ms` in `zone`, straight from Intl. */
-function wall(ms: number, zone: string): { date: string; time: string } {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone: zone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(ms);
-  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "?";
-  return { date: `${part("year")}-${part("month")}-${part("day")}`, time: `${part("hour")}:${part("minute")}` };
-}
 
 interface Boundary {
   zone: string;
@@ -56,8 +48,8 @@ function boundaryUnderTest(): Boundary {
 }
 
 const B = boundaryUnderTest();
-const before = wall(B.at - 1, B.zone);
-const after = wall(B.at, B.zone);
+const before = intlWallClock(B.at - 1, B.zone);
+const after = intlWallClock(B.at, B.zone);
 const monthChanges = before.date.slice(0, 7) !== after.date.slice(0, 7);
 const monthOf = (date: string) => `${date.slice(0, 7)}-01`;
 /**

@@ -27,6 +27,7 @@ export * from "./launcher-processes.js";
 export * from "./clocks.js";
 export * from "./auth.js";
 export * from "./serving-model.js";
+export * from "./intl-wall-clock.js";
 export * from "./latch.js";
 export * from "./model-schedule.js";
 export * from "./model-run.js";

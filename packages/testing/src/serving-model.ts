@@ -11,6 +11,8 @@
  * Reasons are the PauseReason names without their prefix, in the contract's order.
  */
 
+import { intlWallClock } from "./intl-wall-clock.js";
+
 /** A brand as the model sees it: its zone and archived flag, and its budget's limits (null = none). */
 export interface ModelBrand {
   zone: string;
@@ -63,36 +65,9 @@ export interface ModelState {
   reasons: ModelReason[];
 }
 
-const dateFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** The local date ("YYYY-MM-DD") and wall clock of an instant in a zone, from Intl. */
-export function localParts(instant: number, zone: string): { date: string; weekday: number; minute: number } {
-  let f = dateFormats.get(zone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      weekday: "short",
-      hourCycle: "h23",
-    });
-    dateFormats.set(zone, f);
-  }
-  const parts = Object.fromEntries(f.formatToParts(instant).map((p) => [p.type, p.value]));
-  const weekday = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].indexOf(parts.weekday ?? "") + 1;
-  return {
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-    weekday,
-    minute: Number(parts.hour) * 60 + Number(parts.minute),
-  };
-}
-
 /** The local date of an instant. */
 export function localDateOf(instant: number, zone: string): string {
-  return localParts(instant, zone).date;
+  return intlWallClock(instant, zone).date;
 }
 
 const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
@@ -104,7 +79,7 @@ const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number
  */
 export function insideWindows(instant: number, windows: ModelWindow[], zone: string): boolean {
   if (windows.length === 0) return true;
-  const { weekday, minute } = localParts(instant, zone);
+  const { weekday, minute } = intlWallClock(instant, zone);
   const yesterday = weekday === 1 ? 7 : weekday - 1;
   return windows.some((w) => {
     const s = minutes(w.start);
