@@ -42,7 +42,16 @@ export default tseslint.config(
     // loudly where it is wrong, which is what a test wants; production code narrows instead.
     // They also read JSON answers and documents (`any`) to check them with expect, and hand
     // methods to expect and to spies.
-    files: ["**/*.test.ts", "packages/testing/**", "e2e/**", "chaos/**", "bench/**", "scripts/**", "vitest.config.ts"],
+    files: [
+      "**/*.test.ts",
+      "**/*.test-support.ts",
+      "packages/testing/**",
+      "e2e/**",
+      "chaos/**",
+      "bench/**",
+      "scripts/**",
+      "vitest.config.ts",
+    ],
     rules: {
       "@typescript-eslint/no-non-null-assertion": "off",
       "@typescript-eslint/no-unsafe-assignment": "off",

@@ -36,33 +36,45 @@ async function consumed(): Promise<void> {
   );
 }
 
+/**
+ * A new brand (UTC) with one campaign scheduled all day every day, and the handle of the
+ * campaign's daypart clock once it runs: both tests start from a clock that is running, so what
+ * they see after is the effect of the message or update they send, not of a clock still starting.
+ */
+async function scheduledCampaignClock(brandName: string, campaignName: string) {
+  const { brand } = await h.system.brands.createBrand({ name: brandName, timeZone: "UTC" });
+  if (brand === undefined) throw new Error("CreateBrand answered no brand");
+  const { campaign } = await h.system.campaigns.createCampaign({
+    brandId: brand.id,
+    name: campaignName,
+    schedule: { timeZone: "UTC", windows: [{ daysOfWeek: ALL_DAYS, start: "00:00", end: "24:00" }] },
+  });
+  if (campaign === undefined) throw new Error("CreateCampaign answered no campaign");
+  const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign.id));
+  await eventually(
+    async () =>
+      (await handle.describe().then(
+        (d) => d.status.name,
+        () => "none",
+      )) === "RUNNING",
+    15_000,
+    "clock started",
+  );
+  return { campaign, handle };
+}
+
 describe("a late 'schedule removed' message", () => {
   it("does not end the clock of a campaign that has a schedule", async () => {
-    const { brand } = await h.system.brands.createBrand({ name: "Late stop", timeZone: "UTC" });
-    const { campaign } = await h.system.campaigns.createCampaign({
-      brandId: brand!.id,
-      name: "Scheduled",
-      schedule: { timeZone: "UTC", windows: [{ daysOfWeek: ALL_DAYS, start: "00:00", end: "24:00" }] },
-    });
-    const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
-    await eventually(
-      async () =>
-        (await handle.describe().then(
-          (d) => d.status.name,
-          () => "none",
-        )) === "RUNNING",
-      15_000,
-      "clock started",
-    );
+    const { campaign, handle } = await scheduledCampaignClock("Late stop", "Scheduled");
     await consumed();
     const before = await handle.query(stateQuery);
 
     // The message of an earlier update that removed the schedule, delivered now.
     const stale = create(CampaignStateChangedEventSchema, {
-      campaign: { ...campaign!, schedule: undefined, etag: "v0" },
+      campaign: { ...campaign, schedule: undefined, etag: "v0" },
     });
     await jetstream(h.system.nc).publish(
-      `${h.system.prefix}.campaign.state.${campaign!.id}`,
+      `${h.system.prefix}.campaign.state.${campaign.id}`,
       toBinary(CampaignStateChangedEventSchema, stale),
     );
     await consumed();
@@ -80,23 +92,8 @@ describe("a late 'schedule removed' message", () => {
   }, 120_000);
 
   it("a campaign whose schedule really was removed has its clock end", async () => {
-    const { brand } = await h.system.brands.createBrand({ name: "Real stop", timeZone: "UTC" });
-    const { campaign } = await h.system.campaigns.createCampaign({
-      brandId: brand!.id,
-      name: "Unscheduled soon",
-      schedule: { timeZone: "UTC", windows: [{ daysOfWeek: ALL_DAYS, start: "00:00", end: "24:00" }] },
-    });
-    const handle = h.worker.client.workflow.getHandle(daypartWorkflowId(campaign!.id));
-    await eventually(
-      async () =>
-        (await handle.describe().then(
-          (d) => d.status.name,
-          () => "none",
-        )) === "RUNNING",
-      15_000,
-      "clock started",
-    );
-    await h.system.campaigns.updateCampaign({ campaign: { id: campaign!.id }, updateMask: { paths: ["schedule"] } });
+    const { campaign, handle } = await scheduledCampaignClock("Real stop", "Unscheduled soon");
+    await h.system.campaigns.updateCampaign({ campaign: { id: campaign.id }, updateMask: { paths: ["schedule"] } });
     await eventually(async () => (await handle.describe()).status.name === "COMPLETED", 20_000, "clock ended");
     expect(await handle.result()).toBe("schedule removed");
   }, 120_000);

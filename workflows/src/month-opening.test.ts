@@ -1,9 +1,8 @@
-import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { addDays, formatDate, localDate, nextMonthStart, startOfDay } from "@adbudget/time";
-import { eventually, startSystemInProcess, testBaseNow, type SystemHarness } from "@adbudget/testing";
+import { loseBudgetEvents, startSystemInProcess, testBaseNow, type SystemHarness } from "@adbudget/testing";
 import { createActivities } from "./activities.js";
 
 /**
@@ -24,15 +23,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Budget events published while the campaign service is down are lost (the stream is purged). */
-async function loseEventsOf(change: () => Promise<unknown>): Promise<void> {
-  await h.stopCampaign();
-  await change();
-  await eventually(async () => (await h.budgetApp.relay.pending()) === 0, 10_000, "published");
-  await (await jetstreamManager(h.nc)).streams.purge(h.budgetStream);
-  await h.startCampaign();
-}
-
 describe("the day and the month opening on the 1st", () => {
   it("a campaign paused by the old day stays paused into a month that opens exhausted, never serving in between", async () => {
     const { brand } = await h.brands.createBrand({ name: "New month", timeZone: ZONE });
@@ -52,7 +42,7 @@ describe("the day and the month opening on the 1st", () => {
       PauseReason.DAILY_BUDGET_EXHAUSTED,
     ]);
     // The new month may spend nothing; the campaigns learn it from the clock, not from an event.
-    await loseEventsOf(() => h.budget.setBudget({ brandId, monthlyLimitMicros: 0n }));
+    await loseBudgetEvents(h, () => h.budget.setBudget({ brandId, monthlyLimitMicros: 0n }));
 
     // The reset clock at midnight: the day, then the month (as budgetReset calls them).
     const acts = createActivities({

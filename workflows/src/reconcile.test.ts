@@ -1,6 +1,11 @@
-import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, offsetToLocalTime, startSystemInProcess, type SystemHarness } from "@adbudget/testing";
+import {
+  eventually,
+  loseBudgetEvents,
+  offsetToLocalTime,
+  startSystemInProcess,
+  type SystemHarness,
+} from "@adbudget/testing";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { createActivities } from "./activities.js";
 
@@ -30,15 +35,6 @@ const activities = () =>
   });
 const reasons = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!.pauseReasons;
 
-/** Budget events published while the campaign service is down are lost (the stream is purged). */
-async function loseEventsOf(change: () => Promise<unknown>): Promise<void> {
-  await h.stopCampaign();
-  await change();
-  await eventually(async () => (await h.budgetApp.relay.pending()) === 0, 10_000, "published");
-  await (await jetstreamManager(h.nc)).streams.purge(h.budgetStream);
-  await h.startCampaign();
-}
-
 describe("reconciliation repairs budget state", () => {
   it("a lost exhaustion event: the campaign pauses at the next pass", async () => {
     const { brand } = await h.brands.createBrand({ name: "Lost event", timeZone: "UTC" });
@@ -46,7 +42,7 @@ describe("reconciliation repairs budget state", () => {
     await h.budget.setBudget({ brandId, dailyLimitMicros: 5n });
     const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Unaware" });
     await h.budget.recordSpend({ eventId: "warm", brandId, campaignId: campaign!.id, amountMicros: 1n });
-    await loseEventsOf(() =>
+    await loseBudgetEvents(h, () =>
       h.budget.recordSpend({ eventId: "crosses", brandId, campaignId: campaign!.id, amountMicros: 10n }),
     );
     await new Promise((r) => setTimeout(r, 1000));
@@ -65,7 +61,7 @@ describe("reconciliation repairs budget state", () => {
     const { brand } = await h.brands.createBrand({ name: "Zero month", timeZone: "Asia/Kathmandu" });
     const brandId = brand!.id;
     const { campaign } = await h.campaigns.createCampaign({ brandId, name: "Zero" });
-    await loseEventsOf(() => h.budget.setBudget({ brandId, monthlyLimitMicros: 0n }));
+    await loseBudgetEvents(h, () => h.budget.setBudget({ brandId, monthlyLimitMicros: 0n }));
     expect(await reasons(campaign!.id)).toEqual([]);
     await activities().reconcile({ nowMs: now(), sourceId: "test-reconcile" });
     expect(await reasons(campaign!.id)).toEqual([PauseReason.MONTHLY_BUDGET_EXHAUSTED]);

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { EnvReader, readServiceConfig } from "./config.js";
 import { readNatsAuth } from "./nats-auth.js";
 import { describeNatsUser, natsAuthorizationConfig, natsPermissions, type NatsUserSpec } from "./nats-permissions.js";
+import { ORDERS_DEFAULTS } from "./service-defaults.test-support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kit-nats-auth-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -87,15 +88,7 @@ describe("readNatsAuth", () => {
   });
 
   it("readServiceConfig carries the service's credentials, named after the service", () => {
-    const defaults = {
-      name: "orders",
-      prefix: "ORDERS",
-      port: 7001,
-      metricsPort: 7401,
-      database: "orders",
-      pgUrl: "postgres://127.0.0.1",
-      natsUrl: "nats://127.0.0.1:4222",
-    };
+    const defaults = { ...ORDERS_DEFAULTS, pgUrl: "postgres://127.0.0.1" };
     const reader = new EnvReader({ NATS_USER: "orders", NATS_PASSWORD: "p" });
     const config = readServiceConfig(defaults, reader);
     expect(config.natsAuth).toEqual({ user: "orders", pass: "p", inboxPrefix: "_INBOX.orders" });

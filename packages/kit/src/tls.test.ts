@@ -16,19 +16,11 @@ import { serverOptionsFrom } from "./lifecycle.js";
 import { createLogger } from "./logger.js";
 import { peerIdentity } from "./request-context.js";
 import { startServer, type RunningServer } from "./server.js";
+import { ORDERS_DEFAULTS } from "./service-defaults.test-support.js";
 import { clientTls, readClientTlsSettings, type ClientTlsSettings, type TlsClientAuth } from "./tls.js";
 
 const BRAND_ID = "0b6a4c3e-8d7f-4a51-9a43-3f3e2c1d0b9a";
 const DEV_CERTS = fileURLToPath(new URL("../../../scripts/dev-certs.sh", import.meta.url));
-const defaults = {
-  name: "orders",
-  prefix: "ORDERS",
-  port: 7001,
-  metricsPort: 7401,
-  database: "orders",
-  pgUrl: "postgres://postgres@127.0.0.1:5432",
-  natsUrl: "nats://127.0.0.1:4222",
-};
 
 /** The problems about TLS settings (other settings, such as auth keys, are not these tests' business). */
 const tlsProblems = (reader: EnvReader): string[] => reader.problems.filter((p) => p.startsWith("TLS_"));
@@ -60,7 +52,7 @@ async function startTlsServer(clientAuth: TlsClientAuth): Promise<RunningServer>
     TLS_CA_FILE: join(ours, "ca.pem"),
     TLS_CLIENT_AUTH: clientAuth,
   });
-  const config = readServiceConfig(defaults, reader);
+  const config = readServiceConfig(ORDERS_DEFAULTS, reader);
   expect(tlsProblems(reader)).toEqual([]);
   return startServer({
     ...serverOptionsFrom(config),
@@ -197,7 +189,7 @@ describe("mutual TLS: TLS_CLIENT_AUTH=require", () => {
       TLS_KEY_FILE: join(ours, "budget-key.pem"),
       TLS_CA_FILE: join(ours, "ca.pem"),
     });
-    const config = readServiceConfig({ ...defaults, name: "billing", prefix: "BILLING" }, reader);
+    const config = readServiceConfig({ ...ORDERS_DEFAULTS, name: "billing", prefix: "BILLING" }, reader);
     expect(tlsProblems(reader)).toEqual([]);
     expect(config).toMatchObject({
       tlsClientCertFile: join(ours, "budget.pem"),
@@ -291,14 +283,14 @@ describe("TLS_CLIENT_AUTH=request", () => {
 describe("TLS settings in readServiceConfig", () => {
   const problemsOf = (env: Record<string, string>): string[] => {
     const reader = new EnvReader(env);
-    readServiceConfig(defaults, reader);
+    readServiceConfig(ORDERS_DEFAULTS, reader);
     expect(() => reader.done()).toThrow(ConfigError);
     return tlsProblems(reader);
   };
 
   it("defaults to plaintext, no client certificates, the system's CAs", () => {
     const reader = new EnvReader({});
-    expect(readServiceConfig(defaults, reader)).toMatchObject({
+    expect(readServiceConfig(ORDERS_DEFAULTS, reader)).toMatchObject({
       tlsCertFile: "",
       tlsKeyFile: "",
       tlsClientAuth: "none",

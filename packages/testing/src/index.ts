@@ -12,6 +12,7 @@ export * from "./databases.js";
 export * from "./tcp-proxy.js";
 export * from "./ports.js";
 export * from "./calls.js";
+export * from "./test-steps.js";
 export * from "./test-clock.js";
 export * from "./tools.js";
 export * from "./nats.js";

@@ -25,15 +25,13 @@ import {
 } from "@adbudget/topology";
 import { daypartWorkflowId, resetWorkflowId } from "@adbudget/workflows";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import {
-  WatchEventType,
-  type WatchCampaignsResponse,
-} from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { eventually } from "./calls.js";
 import { startClocks, type ClocksHarness } from "./clocks.js";
 import { natsOperator } from "./nats-jwt.js";
 import { startNatsServer, type NatsServerProcess } from "./nats-server.js";
+import { watchCampaigns } from "./test-steps.js";
 
 const tag = `na${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 const TAG = tag.toUpperCase();
@@ -161,25 +159,6 @@ function loggedViolations(): string[] {
   ].map((m) => `${m[2] === clocksKey.getPublicKey() ? "clocks" : m[2]} ${m[1]} ${m[3]}`);
 }
 
-function watch(brandId: string) {
-  const seen: WatchCampaignsResponse[] = [];
-  const abort = new AbortController();
-  const done = (async () => {
-    try {
-      for await (const m of h.system.campaigns.watchCampaigns({ brandId }, { signal: abort.signal })) seen.push(m);
-    } catch (err) {
-      if (!abort.signal.aborted) throw err;
-    }
-  })();
-  return {
-    seen,
-    stop: async () => {
-      abort.abort();
-      await done;
-    },
-  };
-}
-
 const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7] as DayOfWeek[];
 
 describe("NATS with one user per workload", () => {
@@ -196,7 +175,7 @@ describe("NATS with one user per workload", () => {
     });
 
     // WatchCampaigns: the campaign service's core subscription to its own events.
-    const w = watch(brandId);
+    const w = watchCampaigns(s.campaigns, brandId);
     await eventually(async () => w.seen.some((m) => m.type === WatchEventType.SNAPSHOT_COMPLETE), 10_000, "snapshot");
 
     // Budget (its relay publishes budget.exhausted) -> campaign (its durable consumer) -> pause.

@@ -1,5 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import { type BrandHarness, rejection, startBrandHarness } from "@adbudget/testing";
+import { Code } from "@connectrpc/connect";
+import { type BrandHarness, rejection, startBrandHarness, violatedFields } from "@adbudget/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 
@@ -10,11 +10,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** The field paths of the google.rpc.BadRequest details of an error. */
-function violatedFields(err: ConnectError): string[] {
-  return err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
-}
 
 describe("BrandService over HTTP/2", () => {
   it("creates a brand with defaults and gets it back", async () => {

@@ -1,9 +1,8 @@
-import { Code, createClient, type ConnectError } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type BrandHarness, rejection, startBrandHarness } from "@adbudget/testing";
+import { type BrandHarness, rejection, startBrandHarness, violatedFields } from "@adbudget/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
-import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
 
 /**
  * ListBrands' `name_prefix`: a newcomer looking for one brand among hundreds (the walkthrough
@@ -17,10 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-function violatedFields(err: ConnectError): string[] {
-  return err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
-}
 
 /** Every brand name the filter lists, page by page (`pageSize` each), in the order answered. */
 async function allNames(req: { namePrefix: string; showArchived?: boolean }, pageSize = 1000): Promise<string[]> {

@@ -3,7 +3,15 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BudgetEventCause } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
-import { type BudgetHarness, campaignId, eventually, rejection, startBudgetHarness, testZone } from "@adbudget/testing";
+import {
+  type BudgetHarness,
+  campaignId,
+  eventually,
+  newBrand,
+  rejection,
+  startBudgetHarness,
+  USD,
+} from "@adbudget/testing";
 
 let h: BudgetHarness;
 beforeAll(async () => {
@@ -13,12 +21,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const USD = 1_000_000n;
-
-async function brand(): Promise<string> {
-  const { brand } = await h.brands.createBrand({ name: `Alerts ${Math.random()}`, timeZone: testZone() });
-  return brand!.id;
-}
+const brand = () => newBrand(h.brands, "Alerts");
 
 const alertsOf = async (brandId: string) => {
   await h.drained();

@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { createLogger, toConnectError } from "@adbudget/kit";
+import { createLogger } from "@adbudget/kit";
 import { BrandSchema } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { codeOf } from "@adbudget/testing";
 import { BrandDirectory, type BrandDirectoryOptions } from "./brand-directory.js";
 
 /** The fake clock's start: lru-cache takes a start time of 0 for "no TTL". */
@@ -45,13 +46,6 @@ function setup(options: Omit<BrandDirectoryOptions, "now"> = {}) {
   });
   return { world, directory };
 }
-
-/** The gRPC code a caller would get (the services' one error path maps domain errors). */
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => "OK",
-    (err: unknown) => Code[toConnectError(err, "test").error.code],
-  );
 
 describe("BrandDirectory", () => {
   it("answers a known brand from memory within its TTL, and concurrent lookups share one call", async () => {

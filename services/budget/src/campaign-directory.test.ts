@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { toConnectError } from "@adbudget/kit";
 import { CampaignSchema } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { codeOf } from "@adbudget/testing";
 import { CampaignDirectory } from "./campaign-directory.js";
 
 /** The fake clock's start: lru-cache takes a start time of 0 for "no TTL". */
@@ -36,13 +36,6 @@ function setup(maxEntries?: number) {
   });
   return { world, directory };
 }
-
-/** The gRPC code a caller would get (the services' one error path maps domain errors). */
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => "OK",
-    (err: unknown) => Code[toConnectError(err, "test").error.code],
-  );
 
 describe("CampaignDirectory", () => {
   it("keeps a known campaign's brand (it never changes), and concurrent lookups share one call", async () => {

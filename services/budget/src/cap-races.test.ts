@@ -63,6 +63,19 @@ async function spendDuringCapChange(
   return spent;
 }
 
+/**
+ * The finding's race for one campaign: its cap set to `limit` (version 2, over the version 1 the
+ * case set first) while a spend of `amountMicros` is in flight, and the campaign day's row after
+ * both. Each case differs only in the caps and amounts, and in what the row must then say.
+ */
+async function spendDuringCapChangeTo(campaign: string, limit: bigint | null, amountMicros: bigint) {
+  await spendDuringCapChange(
+    (pool) => setCap(campaign, 2n, limit, pool),
+    () => spend(campaign, amountMicros),
+  );
+  return h.budget.getCampaignSpend({ brandId, campaignId: campaign });
+}
+
 async function capEventsOf(campaignId: string) {
   await h.drained();
   return (await h.caps())
@@ -75,11 +88,7 @@ describe("a cap change while a spend of the same campaign day is in flight", () 
     const campaign = newCampaign();
     await setCap(campaign, 1n, 5_000_000n);
     await spend(campaign, 4_000_000n);
-    await spendDuringCapChange(
-      (pool) => setCap(campaign, 2n, 10_000_000n, pool),
-      () => spend(campaign, 2_000_000n),
-    );
-    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).toMatchObject({
+    expect(await spendDuringCapChangeTo(campaign, 10_000_000n, 2_000_000n)).toMatchObject({
       spentMicros: 6_000_000n,
       limitMicros: 10_000_000n,
       exhausted: false,
@@ -91,11 +100,7 @@ describe("a cap change while a spend of the same campaign day is in flight", () 
     const campaign = newCampaign();
     await setCap(campaign, 1n, 5_000_000n);
     await spend(campaign, 4_000_000n);
-    await spendDuringCapChange(
-      (pool) => setCap(campaign, 2n, null, pool),
-      () => spend(campaign, 2_000_000n),
-    );
-    const after = await h.budget.getCampaignSpend({ brandId, campaignId: campaign });
+    const after = await spendDuringCapChangeTo(campaign, null, 2_000_000n);
     expect(after).toMatchObject({ spentMicros: 6_000_000n, exhausted: false });
     expect(after.limitMicros).toBeUndefined();
     expect(await capEventsOf(campaign)).toEqual([]);
@@ -104,11 +109,7 @@ describe("a cap change while a spend of the same campaign day is in flight", () 
   it("a first cap set while the day's first spend is in flight: the spend meets the cap and crosses it", async () => {
     const campaign = newCampaign();
     await setCap(campaign, 1n, null); // known to the ledger, no cap
-    await spendDuringCapChange(
-      (pool) => setCap(campaign, 2n, 5_000_000n, pool),
-      () => spend(campaign, 6_000_000n),
-    );
-    expect(await h.budget.getCampaignSpend({ brandId, campaignId: campaign })).toMatchObject({
+    expect(await spendDuringCapChangeTo(campaign, 5_000_000n, 6_000_000n)).toMatchObject({
       spentMicros: 6_000_000n,
       limitMicros: 5_000_000n,
       exhausted: true,

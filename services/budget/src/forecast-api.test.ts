@@ -1,7 +1,7 @@
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addDays, localDate, monthStart, nextMonthStart, startOfDay } from "@adbudget/time";
-import { type BudgetHarness, campaignId, startBudgetHarness, testZone } from "@adbudget/testing";
+import { type BudgetHarness, campaignId, startBudgetHarness, testZone, USD } from "@adbudget/testing";
 
 // The harness's clock stands at local noon in the test zone: 4 hours of pace end before midnight.
 let h: BudgetHarness;
@@ -13,7 +13,6 @@ afterAll(async () => {
 });
 
 const HOUR = 3_600_000;
-const USD = 1_000_000n;
 
 async function brandSpending(daily: bigint, monthly?: bigint): Promise<string> {
   const { brand } = await h.brands.createBrand({ name: `Forecast ${Math.random()}`, timeZone: testZone() });

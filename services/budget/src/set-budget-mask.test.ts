@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
-import { type BudgetHarness, campaignId, rejection, startBudgetHarness, testZone } from "@adbudget/testing";
+import { type BudgetHarness, campaignId, newBrand, rejection, startBudgetHarness, USD } from "@adbudget/testing";
 
 /** SetBudget's update_mask (AIP-134) through the API: no partial call clears a limit unless it says so. */
 let h: BudgetHarness;
@@ -12,11 +12,18 @@ afterAll(async () => {
   await h?.close();
 });
 
-const USD = 1_000_000n;
+const brand = () => newBrand(h.brands, "Mask");
 
-async function brand(): Promise<string> {
-  const { brand } = await h.brands.createBrand({ name: `Mask ${Math.random()}`, timeZone: testZone() });
-  return brand!.id;
+/**
+ * A new brand whose budget is first set to these limits (and these alert percents, when given):
+ * the budget each case then changes with the call under test. The request carries only what is
+ * given, so a case without alerts starts from a budget that never had any.
+ */
+async function brandWithBudget(dailyLimitMicros: bigint, monthlyLimitMicros: bigint, percents?: number[]) {
+  const id = await brand();
+  const alerts = percents === undefined ? {} : { alerts: { percents } };
+  await h.budget.setBudget({ brandId: id, dailyLimitMicros, monthlyLimitMicros, ...alerts });
+  return id;
 }
 
 /** The brand's recorded changes, oldest first, as [before daily, before monthly, after daily, after monthly]. */
@@ -29,8 +36,7 @@ async function changesOf(brandId: string) {
 
 describe("SetBudget without a mask changes the fields it populates", () => {
   it("alerts alone (the README's example) keep both limits, and the change records them before and after", async () => {
-    const id = await brand();
-    await h.budget.setBudget({ brandId: id, dailyLimitMicros: 50n * USD, monthlyLimitMicros: 1000n * USD });
+    const id = await brandWithBudget(50n * USD, 1000n * USD);
     const set = await h.budget.setBudget({ brandId: id, alerts: { percents: [80, 50] } });
     expect(set.budget).toMatchObject({
       dailyLimitMicros: 50n * USD,
@@ -50,13 +56,7 @@ describe("SetBudget without a mask changes the fields it populates", () => {
   });
 
   it("one limit alone keeps the other and the alerts", async () => {
-    const id = await brand();
-    await h.budget.setBudget({
-      brandId: id,
-      dailyLimitMicros: 5n * USD,
-      monthlyLimitMicros: 100n * USD,
-      alerts: { percents: [90] },
-    });
+    const id = await brandWithBudget(5n * USD, 100n * USD, [90]);
     const set = await h.budget.setBudget({ brandId: id, dailyLimitMicros: 10n * USD });
     expect(set.budget).toMatchObject({
       dailyLimitMicros: 10n * USD,
@@ -78,13 +78,7 @@ describe("SetBudget without a mask changes the fields it populates", () => {
 
 describe("SetBudget with a mask changes exactly the named fields", () => {
   it("a named limit left out is cleared (unlimited): the explicit way to remove it; the day is replenished", async () => {
-    const id = await brand();
-    await h.budget.setBudget({
-      brandId: id,
-      dailyLimitMicros: 3n * USD,
-      monthlyLimitMicros: 100n * USD,
-      alerts: { percents: [50] },
-    });
+    const id = await brandWithBudget(3n * USD, 100n * USD, [50]);
     await h.budget.recordSpend({
       eventId: "past-the-day",
       brandId: id,
@@ -100,8 +94,7 @@ describe("SetBudget with a mask changes exactly the named fields", () => {
   });
 
   it("fields the mask does not name are kept even when the request carries them", async () => {
-    const id = await brand();
-    await h.budget.setBudget({ brandId: id, dailyLimitMicros: 5n * USD, monthlyLimitMicros: 100n * USD });
+    const id = await brandWithBudget(5n * USD, 100n * USD);
     const set = await h.budget.setBudget({
       brandId: id,
       dailyLimitMicros: 7n * USD,
@@ -112,13 +105,7 @@ describe("SetBudget with a mask changes exactly the named fields", () => {
   });
 
   it('"*" replaces the whole budget: limits and alerts left out are cleared', async () => {
-    const id = await brand();
-    await h.budget.setBudget({
-      brandId: id,
-      dailyLimitMicros: 5n * USD,
-      monthlyLimitMicros: 100n * USD,
-      alerts: { percents: [50] },
-    });
+    const id = await brandWithBudget(5n * USD, 100n * USD, [50]);
     const set = await h.budget.setBudget({ brandId: id, monthlyLimitMicros: 200n * USD, updateMask: { paths: ["*"] } });
     expect(set.budget!.dailyLimitMicros).toBeUndefined();
     expect(set.budget).toMatchObject({ monthlyLimitMicros: 200n * USD, alertPercents: [] });
@@ -137,8 +124,7 @@ describe("SetBudget with a mask changes exactly the named fields", () => {
   });
 
   it("reads the mask as curl sends it (Connect JSON, camelCase paths in one string)", async () => {
-    const id = await brand();
-    await h.budget.setBudget({ brandId: id, dailyLimitMicros: 5n * USD, monthlyLimitMicros: 100n * USD });
+    const id = await brandWithBudget(5n * USD, 100n * USD);
     const res = await fetch(`${h.budgetApp.server.url}/adbudget.budget.v1.BudgetService/SetBudget`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${h.auth.adminToken}` },

@@ -5,12 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addDays, formatDate, localDate, periodsOf } from "@adbudget/time";
 import { BudgetEventType, BudgetPeriodEventSchema } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import {
-  WatchEventType,
-  type WatchCampaignsResponse,
-} from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { eventually, startSystemInProcess, type SystemHarness, testZone } from "@adbudget/testing";
+import {
+  eventually,
+  startSystemInProcess,
+  type SystemHarness,
+  testZone,
+  watchCampaigns,
+  spendOnce,
+} from "@adbudget/testing";
 import { lockedBrandState } from "./brand-state.js";
 import { applyBudgetSignal } from "./budget-signals.js";
 
@@ -22,29 +26,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Collects a WatchCampaigns stream in the background. */
-function watch(brandId: string) {
-  const seen: WatchCampaignsResponse[] = [];
-  const abort = new AbortController();
-  const done = (async () => {
-    try {
-      for await (const m of h.campaigns.watchCampaigns({ brandId }, { signal: abort.signal })) seen.push(m);
-    } catch (err) {
-      if (!abort.signal.aborted) throw err;
-    }
-  })();
-  return {
-    seen,
-    stop: async () => {
-      abort.abort();
-      await done;
-    },
-  };
-}
-
-let n = 0;
-const spend = (brandId: string, campaignId: string, amountMicros: bigint) =>
-  h.budget.recordSpend({ eventId: `loop-${n++}-${campaignId}`, brandId, campaignId, amountMicros });
+const spend = spendOnce(() => h.budget, "loop");
 
 describe("the budget loop", () => {
   it("exhausting the daily budget stops every campaign of the brand, a raised limit brings them back, a user pause holds", async () => {
@@ -56,7 +38,7 @@ describe("the budget loop", () => {
       ids.push((await h.campaigns.createCampaign({ brandId, name })).campaign!.id);
     await h.campaigns.pauseCampaign({ id: ids[2] });
 
-    const w = watch(brandId);
+    const w = watchCampaigns(h.campaigns, brandId);
     await eventually(async () => w.seen.some((m) => m.type === WatchEventType.SNAPSHOT_COMPLETE), 5000, "snapshot");
     expect(
       w.seen.filter((m) => m.type === WatchEventType.SNAPSHOT).map((m) => [m.campaign?.name, m.campaign?.serving]),

@@ -6,7 +6,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { addDays, localDate, startOfDay } from "@adbudget/time";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { eventually, startSystemInProcess, type SystemHarness, testZone } from "@adbudget/testing";
+import { eventually, startSystemInProcess, type SystemHarness, testZone, spendOnce } from "@adbudget/testing";
 
 /**
  * Campaign caps through the real services: the budget service learns each campaign's cap from
@@ -21,9 +21,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-let n = 0;
-const spend = (brandId: string, campaignId: string, amountMicros: bigint) =>
-  h.budget.recordSpend({ eventId: `cap-${n++}`, brandId, campaignId, amountMicros });
+const spend = spendOnce(() => h.budget, "cap");
 const get = async (id: string) => (await h.campaigns.getCampaign({ id })).campaign!;
 const causes = async (id: string) =>
   (await h.campaigns.listCampaignStateChanges({ campaignId: id })).changes.map((c) => c.cause);
@@ -143,7 +141,7 @@ describe("campaign cap", () => {
     const late = await spend(brandId, campaign!.id, 1_000_000n);
     expect(late.event!.outsideFlight).toBe(true);
     const inFlight = await h.budget.recordSpend({
-      eventId: `cap-${n++}`,
+      eventId: `cap-in-flight-${campaign!.id}`,
       brandId,
       campaignId: campaign!.id,
       amountMicros: 2_000_000n,
