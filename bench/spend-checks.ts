@@ -22,6 +22,15 @@ export interface SpendExpectations {
   exhaustible: string[];
 }
 
+/** A check that holds when nothing drifted; otherwise its figures show the first three drifts. */
+function noDrift<T>(name: string, drift: T[], whenOk: string, show: (row: T) => string): Check {
+  return {
+    name,
+    ok: drift.length === 0,
+    figures: drift.length === 0 ? whenOk : drift.slice(0, 3).map(show).join("; "),
+  };
+}
+
 export async function checkSpend(databaseUrl: string, expect: SpendExpectations): Promise<Check[]> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const checks: Check[] = [];
@@ -81,17 +90,14 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
       "select brand_id::text, kind, sum(spent_micros)::text as spent, sum(event_count)::text as n from budget_periods group by brand_id, kind",
     );
     const drift = periods.filter((p) => BigInt(p.spent) !== BigInt(byBrand.get(p.brand_id)?.total ?? "0"));
-    checks.push({
-      name: "period totals = ledger sums (day and month, per brand)",
-      ok: drift.length === 0,
-      figures:
-        drift.length === 0
-          ? `${periods.length} brand-kinds`
-          : drift
-              .slice(0, 3)
-              .map((p) => `${p.brand_id} kind ${p.kind}: ${p.spent}`)
-              .join("; "),
-    });
+    checks.push(
+      noDrift(
+        "period totals = ledger sums (day and month, per brand)",
+        drift,
+        `${periods.length} brand-kinds`,
+        (p) => `${p.brand_id} kind ${p.kind}: ${p.spent}`,
+      ),
+    );
 
     // 3b. Each campaign's day totals equal the ledger (GetCampaignSpend's source).
     const { rows: campaignDrift } = await pool.query<{
@@ -111,17 +117,14 @@ export async function checkSpend(databaseUrl: string, expect: SpendExpectations)
     const {
       rows: [campaignDays],
     } = await pool.query<{ n: string }>("select count(*)::text as n from campaign_day_spend");
-    checks.push({
-      name: "campaign day totals = ledger sums (per brand, campaign and day)",
-      ok: campaignDrift.length === 0,
-      figures:
-        campaignDrift.length === 0
-          ? `${campaignDays.n} campaign-days`
-          : campaignDrift
-              .slice(0, 3)
-              .map((r) => `${r.campaign_id} ${r.day}: kept ${r.kept}, ledger ${r.ledger}`)
-              .join("; "),
-    });
+    checks.push(
+      noDrift(
+        "campaign day totals = ledger sums (per brand, campaign and day)",
+        campaignDrift,
+        `${campaignDays.n} campaign-days`,
+        (r) => `${r.campaign_id} ${r.day}: kept ${r.kept}, ledger ${r.ledger}`,
+      ),
+    );
 
     // 4. Each exhausted period published exactly one exhausted event; every brand ran out.
     const { rows: ex } = await pool.query<{ brand_id: string; periods: string; events: string }>(
