@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { LongFilesFirstSequencer } from "./scripts/vitest-sequencer.ts";
 
 /**
  * One vitest run over every workspace. Tests talk to real PostgreSQL, NATS and Temporal
@@ -14,6 +15,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: "forks",
     maxWorkers: 2,
+    sequence: { sequencer: LongFilesFirstSequencer },
     reporters: ["default"],
   },
 });
