@@ -22,7 +22,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { JWK } from "jose";
-import { bearerInterceptor, mintToken, type TokenClaims } from "@adbudget/kit";
+import { bearerInterceptor, DEFAULT_ISSUER, mintToken, type TokenClaims } from "@adbudget/kit";
 import { defaultServiceUrl, SERVICES, type ServiceName } from "@adbudget/topology";
 import { printTrace } from "./demo-trace.ts";
 import { createClient } from "@connectrpc/connect";
@@ -40,7 +40,11 @@ const signingKey = JSON.parse(
   readFileSync(process.env.AUTH_PRIVATE_KEY_FILE || ".data/keys/signing-key.json", "utf8"),
 ) as JWK;
 const token = (claims: TokenClaims) =>
-  mintToken(signingKey, claims, { audience: process.env.AUTH_AUDIENCE || "adbudget", ttlSeconds: 3600 });
+  mintToken(signingKey, claims, {
+    audience: process.env.AUTH_AUDIENCE || "adbudget",
+    issuer: process.env.AUTH_ISSUER || DEFAULT_ISSUER,
+    ttlSeconds: 3600,
+  });
 const t = (u: string, bearer: string) => createGrpcTransport({ baseUrl: u, interceptors: [bearerInterceptor(bearer)] });
 const admin = await token({ sub: "demo:admin", role: "admin" });
 const brands = createClient(BrandService, t(url("brand"), admin));

@@ -6,6 +6,7 @@ const rules: RoleRules = {
   roles: ["admin", "brand-manager", "ad-server", "viewer", "clocks"],
   mustNameBrands: new Set(["brand-manager", "ad-server"]),
   mayNameBrands: new Set(["brand-manager", "ad-server", "viewer"]),
+  maxTtlSeconds: 86_400,
 };
 const BRAND = "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 const parse = (...argv: string[]) => parseTokenArgs(argv, rules);
@@ -31,7 +32,8 @@ describe("npm run token's command line", () => {
       kind: "mint",
       request: { role: "ad-server", brands: [BRAND, other], ttl: "90s", ttlSeconds: 90, sub: "adserver-1" },
     });
-    expect(parse("--role", "viewer", "--ttl", "7d")).toMatchObject({ request: { ttlSeconds: 7 * 86_400 } });
+    expect(parse("--role", "viewer", "--ttl", "1d")).toMatchObject({ request: { ttlSeconds: 86_400 } });
+    expect(parse("--role", "viewer", "--ttl", "24h")).toMatchObject({ request: { ttlSeconds: 86_400 } });
   });
 
   it("answers --help and -h with the usage, whatever else is on the line", () => {
@@ -64,8 +66,16 @@ describe("npm run token's command line", () => {
     [["--role", "root"], '--role "root" is not a role; roles: admin, brand-manager, ad-server, viewer, clocks'],
     [["--role", "ad-server"], "an ad-server token names its brands: add --brand <id>"],
     [["--role", "admin", "--brand", BRAND], "an admin token acts on all brands: leave out --brand"],
-    [["--role", "admin", "--ttl", "1 hour"], '--ttl "1 hour" is not a duration: use 90s, 30m, 1h or 7d'],
-    [["--role", "admin", "--ttl", "0h"], '--ttl "0h" is not a duration: use 90s, 30m, 1h or 7d'],
+    [["--role", "admin", "--ttl", "1 hour"], '--ttl "1 hour" is not a duration: use 90s, 30m, 1h or 24h'],
+    [["--role", "admin", "--ttl", "0h"], '--ttl "0h" is not a duration: use 90s, 30m, 1h or 24h'],
+    [
+      ["--role", "admin", "--ttl", "25h"],
+      "--ttl 25h is longer than the services accept: at most 24h (mint a new token when it expires)",
+    ],
+    [
+      ["--role", "admin", "--ttl", "876000h"],
+      "--ttl 876000h is longer than the services accept: at most 24h (mint a new token when it expires)",
+    ],
     [["--role", "admin", "--sub", " "], "--sub must not be empty"],
   ])("refuses %j: %s", (argv, message) => {
     expect(error(...argv)).toBe(message);

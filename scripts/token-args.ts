@@ -12,6 +12,8 @@ export interface RoleRules {
   mustNameBrands: ReadonlySet<string>;
   /** Roles whose tokens may name brands (the others act on all brands). */
   mayNameBrands: ReadonlySet<string>;
+  /** The longest a token may live: the services refuse longer ones. */
+  maxTtlSeconds: number;
 }
 
 export interface TokenRequest {
@@ -44,7 +46,7 @@ export function usage(rules: RoleRules): string {
     `           ${[...rules.mustNameBrands].join(" and ")} must name their brands; ` +
       `${[...rules.mayNameBrands].filter((r) => !rules.mustNameBrands.has(r)).join(", ")} may (all brands without)`,
     "  --brand  a brand id (UUID) the token acts on; repeat for several brands",
-    "  --ttl    how long the token is valid: 90s, 30m, 1h (default), 7d",
+    `  --ttl    how long the token is valid: 90s, 30m, 1h (default), at most ${rules.maxTtlSeconds / 3600}h`,
     "  --sub    the caller's name, kept in audit records (default cli:<role>)",
     "  --help   this text",
     "",
@@ -102,11 +104,17 @@ export function parseTokenArgs(argv: readonly string[], rules: RoleRules): Token
   if (!rules.mayNameBrands.has(role) && brands.length > 0)
     return fail(`${a} ${role} token acts on all brands: leave out --brand`);
   const ttlMatch = TTL.exec(ttl);
-  if (ttlMatch === null) return fail(`--ttl ${JSON.stringify(ttl)} is not a duration: use 90s, 30m, 1h or 7d`);
+  const longest = `${rules.maxTtlSeconds / 3600}h`;
+  if (ttlMatch === null) return fail(`--ttl ${JSON.stringify(ttl)} is not a duration: use 90s, 30m, 1h or ${longest}`);
   const [, amount = "", unit = ""] = ttlMatch;
+  const ttlSeconds = Number(amount) * (UNIT_SECONDS[unit] ?? 1);
+  if (ttlSeconds > rules.maxTtlSeconds)
+    return fail(
+      `--ttl ${ttl} is longer than the services accept: at most ${longest} (mint a new token when it expires)`,
+    );
   if (sub !== undefined && sub.trim() === "") return fail("--sub must not be empty");
   return {
     kind: "mint",
-    request: { role, brands, ttl, ttlSeconds: Number(amount) * (UNIT_SECONDS[unit] ?? 1), sub: sub ?? `cli:${role}` },
+    request: { role, brands, ttl, ttlSeconds, sub: sub ?? `cli:${role}` },
   };
 }

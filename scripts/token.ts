@@ -10,11 +10,16 @@
  */
 import { readFileSync } from "node:fs";
 import type { JWK } from "jose";
-import { ensureDevKeys, keyFiles, mintToken } from "@adbudget/kit";
+import { DEFAULT_ISSUER, ensureDevKeys, keyFiles, MAX_TOKEN_LIFETIME_S, mintToken } from "@adbudget/kit";
 import { BRAND_SCOPED_ROLES, MAY_NAME_BRANDS, ROLES, type Role } from "@adbudget/topology";
 import { parseTokenArgs, usage, type RoleRules } from "./token-args.ts";
 
-const rules: RoleRules = { roles: ROLES, mustNameBrands: BRAND_SCOPED_ROLES, mayNameBrands: MAY_NAME_BRANDS };
+const rules: RoleRules = {
+  roles: ROLES,
+  mustNameBrands: BRAND_SCOPED_ROLES,
+  mayNameBrands: MAY_NAME_BRANDS,
+  maxTtlSeconds: MAX_TOKEN_LIFETIME_S,
+};
 const isRole = (role: string): role is Role => ROLES.some((r) => r === role);
 
 /** The key to sign with, or a sentence saying why it cannot be had. */
@@ -62,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
       { sub, role, ...(brands.length > 0 ? { brands } : {}) },
       {
         audience: process.env.AUTH_AUDIENCE || "adbudget",
+        issuer: process.env.AUTH_ISSUER || DEFAULT_ISSUER,
         ttlSeconds,
       },
     );

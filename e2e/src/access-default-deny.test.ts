@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   createAuthGate,
   createLogger,
+  DEFAULT_ISSUER,
   isJwks,
   startServer,
   TokenVerifier,
@@ -82,7 +83,10 @@ beforeAll(async () => {
       });
     },
     probes: {},
-    requestGate: createAuthGate(new TokenVerifier(createLocalJWKSet(jwks), TEST_AUDIENCE, ACCESS), logger),
+    requestGate: createAuthGate(
+      new TokenVerifier(createLocalJWKSet(jwks), { audience: TEST_AUDIENCE, issuer: DEFAULT_ISSUER, access: ACCESS }),
+      logger,
+    ),
   });
 });
 afterAll(async () => {

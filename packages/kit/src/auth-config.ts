@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, createRemoteJWKSet, type JWK, type JWTVerifyGetKey } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
 import type { Interceptor } from "@connectrpc/connect";
 import type { AccessModel } from "./principal.js";
-import { bearerInterceptor, IdentityToken, isJwks, TokenVerifier } from "./auth-tokens.js";
+import { TokenVerifier } from "./auth-tokens.js";
+import { bearerInterceptor, IdentityToken } from "./token-minting.js";
+import { DEFAULT_ISSUER } from "./token-rules.js";
 import type { EnvReader } from "./config.js";
 
 /** Authentication settings of a workload (service or clocks worker), read once at start. */
@@ -11,6 +13,8 @@ export interface AuthConfig {
   disabled: boolean;
   /** AUTH_AUDIENCE (adbudget): the `aud` every token must carry. */
   audience: string;
+  /** AUTH_ISSUER (adbudget): the `iss` every token must carry, and this workload's own carry. */
+  issuer: string;
   /** AUTH_JWKS_FILE: the public keys tokens are verified with (a JWKS document). */
   jwksFile: string;
   /** AUTH_JWKS_URL: or fetched from here (refreshed on an unknown `kid`). */
@@ -21,13 +25,14 @@ export interface AuthConfig {
 
 /**
  * AUTH_JWKS_FILE or AUTH_JWKS_URL (one is required), AUTH_PRIVATE_KEY_FILE (required: every
- * workload calls another one under its own identity), AUTH_AUDIENCE (adbudget), AUTH_DISABLED
+ * workload calls another one under its own identity), AUTH_AUDIENCE (adbudget), AUTH_ISSUER (adbudget), AUTH_DISABLED
  * (false). Problems go to the reader like every other setting.
  */
 export function readAuthConfig(reader: EnvReader): AuthConfig {
   const config: AuthConfig = {
     disabled: reader.bool("AUTH_DISABLED", false),
     audience: reader.string("AUTH_AUDIENCE", "adbudget"),
+    issuer: reader.string("AUTH_ISSUER", DEFAULT_ISSUER),
     jwksFile: reader.string("AUTH_JWKS_FILE", ""),
     jwksUrl: reader.string("AUTH_JWKS_URL", ""),
     privateKeyFile: reader.string("AUTH_PRIVATE_KEY_FILE", ""),
@@ -75,9 +80,10 @@ export function loadAuth(config: AuthConfig, identity: { sub: string; role: stri
   if (typeof privateJwk.d !== "string" || typeof privateJwk.kid !== "string" || typeof privateJwk.alg !== "string") {
     throw new Error(`AUTH_PRIVATE_KEY_FILE ${config.privateKeyFile}: expected a private JWK with "kid" and "alg"`);
   }
-  const token = new IdentityToken(privateJwk, identity, config.audience);
+  const { audience, issuer } = config;
+  const token = new IdentityToken(privateJwk, identity, { audience, issuer });
   return {
-    verifier: new TokenVerifier(keys, config.audience, access),
+    verifier: new TokenVerifier(keys, { audience, issuer, access }),
     outgoing: [bearerInterceptor(() => token.token())],
   };
 }
@@ -88,4 +94,9 @@ function readJson(file: string, setting: string): unknown {
   } catch (err) {
     throw new Error(`${setting} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+}
+
+/** A key set from a JWKS document (a mounted file). */
+export function isJwks(doc: unknown): doc is JSONWebKeySet {
+  return typeof doc === "object" && doc !== null && Array.isArray(Reflect.get(doc, "keys"));
 }

@@ -5,9 +5,7 @@ import type { Logger } from "./logger.js";
 import { mayCall, PUBLIC_SERVICES } from "./method-rules.js";
 import type { Metrics } from "./metrics.js";
 import { kAuthorization, kPrincipal } from "./request-context.js";
-
-/** Longer headers are refused unread: a token of ours is a few hundred bytes to a few KiB. */
-const MAX_TOKEN = 16_384;
+import { MAX_TOKEN_CHARS } from "./token-rules.js";
 
 /**
  * Authentication and role authorization of every call, as connect's request gate: it runs
@@ -25,9 +23,8 @@ export function createAuthGate(verifier: TokenVerifier, logger: Logger, metrics?
       const header = ctx.values.get(kAuthorization) ?? ctx.requestHeader.get("authorization");
       if (header === null)
         throw new ConnectError('no credentials: send "authorization: Bearer <token>"', Code.Unauthenticated);
-      // A prefix check, not a regex over the whole token: the token itself is checked by its
-      // signature (or found in the cache of verified ones).
-      if (!header.startsWith("Bearer ") || header.length > MAX_TOKEN + 7) {
+      // A prefix and a length check: the token's shape is the verifier's (token-rules.ts).
+      if (!header.startsWith("Bearer ") || header.length > MAX_TOKEN_CHARS + 7) {
         throw new ConnectError('malformed credentials: expected "authorization: Bearer <token>"', Code.Unauthenticated);
       }
       const principal = await verifier.verify(header.slice(7));

@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createLocalJWKSet, type JWTVerifyGetKey } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { mintToken, TokenVerifier } from "./auth-tokens.js";
+import { TokenVerifier } from "./auth-tokens.js";
 import { ensureDevKeys } from "./dev-keys.js";
+import { mintToken } from "./token-minting.js";
+import { DEFAULT_ISSUER } from "./token-rules.js";
 import type { AccessModel } from "./principal.js";
 
 const AUDIENCE = "kit-test";
@@ -19,8 +21,9 @@ let mint: (claims: Parameters<typeof mintToken>[1], ttlSeconds?: number) => Prom
 beforeAll(async () => {
   const { jwksFile, privateJwk } = await ensureDevKeys(mkdtempSync(join(tmpdir(), "adbudget-auth-")));
   keys = createLocalJWKSet(JSON.parse(readFileSync(jwksFile, "utf8")));
-  verifier = new TokenVerifier(keys, AUDIENCE, ACCESS);
-  mint = (claims, ttlSeconds = 3600) => mintToken(privateJwk, claims, { audience: AUDIENCE, ttlSeconds });
+  verifier = new TokenVerifier(keys, { audience: AUDIENCE, issuer: DEFAULT_ISSUER, access: ACCESS });
+  mint = (claims, ttlSeconds = 3600) =>
+    mintToken(privateJwk, claims, { audience: AUDIENCE, issuer: DEFAULT_ISSUER, ttlSeconds });
 });
 
 const code = (p: Promise<unknown>) =>
@@ -40,7 +43,7 @@ describe("TokenVerifier", () => {
     expect(first.scope !== "all" && first.scope.size).toBe(150);
   });
 
-  it("does not take a different token for a cached one that ends the same (the cache key is the tail)", async () => {
+  it("does not take a forged payload for a cached token whose signature it carries", async () => {
     const token = await mint({ sub: "clerk:2", role: "clerk", shops: [shop(1)] });
     await verifier.verify(token);
     // Same signature tail, another payload: the signature no longer matches.
@@ -52,13 +55,12 @@ describe("TokenVerifier", () => {
       ).toString("base64url"),
       signature,
     ].join(".");
-    expect(forged.slice(-48)).toBe(token.slice(-48));
     expect(await code(verifier.verify(forged))).toBe("Unauthenticated");
   });
 
   it("refuses expired tokens, other audiences and unsigned tokens", async () => {
     expect(await code(verifier.verify(await mint({ sub: "x", role: "admin" }, -120)))).toBe("Unauthenticated");
-    const other = new TokenVerifier(keys, "another-audience", ACCESS);
+    const other = new TokenVerifier(keys, { audience: "another-audience", issuer: DEFAULT_ISSUER, access: ACCESS });
     expect(await code(other.verify(await mint({ sub: "x", role: "admin" })))).toBe("Unauthenticated");
     const none = `${Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url")}.${Buffer.from(JSON.stringify({ sub: "x", role: "admin" })).toString("base64url")}.`;
     expect(await code(verifier.verify(none))).toBe("Unauthenticated");

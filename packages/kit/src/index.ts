@@ -34,6 +34,8 @@ export * from "./dates.js";
 export * from "./principal.js";
 export * from "./method-rules.js";
 export * from "./auth-tokens.js";
+export * from "./token-rules.js";
+export * from "./token-minting.js";
 export * from "./auth-gate.js";
 export * from "./auth-config.js";
 export * from "./tls.js";

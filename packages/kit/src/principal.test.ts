@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { inScope, type Principal } from "./principal.js";
 
 const OWN = "01900000-0000-7000-8000-0000000000aa";
-const clerk: Principal = { sub: "c", role: "clerk", scope: new Set([OWN]) };
+const clerk: Principal = { sub: "c", role: "clerk", scope: new Set([OWN]), expiresAt: Date.now() + 60_000 };
 
 describe("inScope", () => {
   it.each([

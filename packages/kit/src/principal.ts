@@ -27,6 +27,8 @@ export interface Principal {
   role: string;
   /** The ids it may act on, or "all". */
   scope: ReadonlySet<string> | "all";
+  /** When its token expires (ms since the epoch): a stream it opened ends then (stream-expiry.ts). */
+  expiresAt: number;
 }
 
 /** The caller of a call (set by the auth gate); undefined only when authentication is disabled. */

@@ -42,7 +42,7 @@ function configWith(names: readonly string[]) {
     logLevel: "silent",
     natsUrl: NATS_URL,
     natsAuth: {},
-    auth: { disabled: true, audience: "test", jwksFile: "", jwksUrl: "", privateKeyFile: "" },
+    auth: { disabled: true, audience: "test", issuer: "test", jwksFile: "", jwksUrl: "", privateKeyFile: "" },
     identity,
     tlsCaFile: "",
     tlsClientCertFile: "",

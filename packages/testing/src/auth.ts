@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Interceptor } from "@connectrpc/connect";
-import { bearerInterceptor, ensureDevKeys, mintToken, type TokenClaims } from "@adbudget/kit";
+import { bearerInterceptor, DEFAULT_ISSUER, ensureDevKeys, mintToken, type TokenClaims } from "@adbudget/kit";
 
 /** Keys and tokens of one test system: its own signing key, so no test trusts another's tokens. */
 export interface TestAuth {
@@ -24,7 +24,7 @@ export async function createTestAuth(): Promise<TestAuth> {
   const dir = mkdtempSync(join(tmpdir(), "adbudget-keys-"));
   const { jwksFile, privateKeyFile, privateJwk } = await ensureDevKeys(dir);
   const mint = (claims: TokenClaims, ttlSeconds = 3600) =>
-    mintToken(privateJwk, claims, { audience: TEST_AUDIENCE, ttlSeconds });
+    mintToken(privateJwk, claims, { audience: TEST_AUDIENCE, issuer: DEFAULT_ISSUER, ttlSeconds });
   const adminToken = await mint({ sub: "test:admin", role: "admin" });
   return {
     env: { AUTH_JWKS_FILE: jwksFile, AUTH_PRIVATE_KEY_FILE: privateKeyFile, AUTH_AUDIENCE: TEST_AUDIENCE },
