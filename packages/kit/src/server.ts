@@ -9,6 +9,7 @@ import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflectio
 import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import { HealthMonitor, healthRoutes, type Probe } from "./health.js";
 import { createCallInterceptor } from "./interceptors.js";
+import { createStreamExpiryInterceptor } from "./stream-expiry.js";
 import type { Logger } from "./logger.js";
 import { ANSWER_REGISTRY } from "./json-registry.js";
 import { createNodeAdapter } from "./node-adapter.js";
@@ -114,6 +115,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(options.metrics ? [options.metrics.interceptor()] : []),
       createTracingInterceptor(options.name),
       createCallInterceptor(logger),
+      createStreamExpiryInterceptor(),
       createValidationInterceptor(),
       ...(options.interceptors ?? []),
     ],

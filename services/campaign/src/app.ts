@@ -26,6 +26,8 @@ const EVENT_CONCURRENCY = 8;
 interface CampaignOwn {
   readonly store: CampaignStore;
   readonly relay: OutboxRelay;
+  /** The WatchCampaigns streams' hub (tests count its watchers). */
+  readonly hub: WatchHub;
 }
 
 export interface CampaignApp extends ServiceApp<CampaignOwn> {
@@ -89,7 +91,7 @@ export async function startCampaignApp(
           "budget-events": { handle: budgetEventHandler(campaigns, logger, now), concurrency: EVENT_CONCURRENCY },
           "brand-events": { handle: brandEventHandler(campaigns, logger, now), concurrency: EVENT_CONCURRENCY },
         },
-        own: { store: campaigns, relay },
+        own: { store: campaigns, relay, hub },
       };
     },
   });
