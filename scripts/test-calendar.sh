@@ -14,17 +14,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-SUITES=(
-  services/budget/src/limits.test.ts
-  services/budget/src/periods.test.ts
-  services/budget/src/ledger-edges.test.ts
-  services/budget/src/concurrency.test.ts
-  services/campaign/src/budget-loop.test.ts
-  services/campaign/src/edges.test.ts
-  services/campaign/src/campaign-api.test.ts
-  services/campaign/src/campaign-cap.test.ts
-  workflows/src/reconcile.test.ts
-)
 INSTANTS="$(node scripts/calendar-instants.ts)"
 
 crossing_log="$(mktemp)"
@@ -48,13 +37,8 @@ stop_crossing() {
 }
 trap stop_crossing EXIT
 
-while read -r at zone what; do
-  [ -n "$at" ] || continue
-  log "calendar check: the suites as if at $at ($what, $zone)"
-  # The clocks' suite (real Temporal timers, four minutes) is not replayed: the crossing above
-  # runs the reset's activities across each boundary, and the suite runs in the main vitest run.
-  TEST_NOW="$at" TEST_ZONE="$zone" vitest run "${SUITES[@]}" "$@"
-done <<<"$INSTANTS"
+log "calendar check: the suites as if at each moment (scripts/vitest-calendar.config.ts)"
+CALENDAR_INSTANTS="$INSTANTS" vitest run --config scripts/vitest-calendar.config.ts "$@"
 
 log "calendar check: the crossings"
 status=0
