@@ -36,11 +36,13 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
  * undefined when it is. Strict means canonical too: base64 decoders skip spaces and ignore the
  * unused bits of the last character, so one signature has many spellings that all verify, and a
  * cache of verified tokens keyed by the text would hold each of them. Only the one spelling that
- * encodes the bytes back to itself passes.
+ * encodes the bytes back to itself passes. (An ES256 signature (r, s) has a twin (r, n - s) that
+ * verifies too, so an ES256 token has two spellings at most; EdDSA signatures have one.)
  */
 export function tokenShapeProblem(token: string): string | undefined {
   if (token.length > MAX_TOKEN_CHARS) return `the token is longer than ${MAX_TOKEN_CHARS} characters`;
-  const parts = token.split(".");
+  // At most 4 pieces: a token of 16 KiB of dots is not split into 16,000 strings.
+  const parts = token.split(".", 4);
   if (parts.length !== 3) return "the token is not three dot-separated parts";
   for (const part of parts) {
     if (part === "") return "the token has an empty part";
