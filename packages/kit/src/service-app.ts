@@ -32,8 +32,8 @@ export interface ServiceParts<C extends ServiceAppConfig = ServiceAppConfig> {
   /** MikroORM, for a service that reads and writes through it (`schema.access: "orm"`). */
   orm: MikroORM | undefined;
   nc: NatsConnection;
-  /** The outbox relay, when the service publishes events. */
-  relay: OutboxRelay | undefined;
+  /** The outbox relay: every service publishes its changes through its transactional outbox. */
+  relay: OutboxRelay;
   metrics: Metrics;
   /** "Now" for the service's rules: the wall clock shifted by CLOCK_OFFSET_MS (tests, demos). */
   now: Now;
@@ -84,8 +84,8 @@ export interface ServiceAppSpec<C extends ServiceAppConfig = ServiceAppConfig, T
      */
     access: "sql" | "orm";
   };
-  /** The service's outbox (none: the service publishes nothing). */
-  outbox?: OutboxSpec;
+  /** The service's transactional outbox (every service publishes its changes through one). */
+  outbox: OutboxSpec;
   /** The services this server serves: announced by reflection and health. */
   services: DescService[];
   /** The system's roles and scope claim, for the callers' tokens (checked against every RPC's rule at start). */
@@ -98,7 +98,7 @@ export interface ServiceApp<T = undefined> {
   readonly server: RunningServer;
   readonly logger: Logger;
   readonly pool: pg.Pool;
-  readonly relay: OutboxRelay | undefined;
+  readonly relay: OutboxRelay;
   /** What the service's `build` handed back as its own (ServiceWiring.own). */
   readonly own: T;
   /** Graceful stop: the server first (NOT_SERVING, drain), then everything else in reverse order. */
@@ -124,7 +124,7 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
     const metrics = new Metrics(config.name);
     const { auth, transport } = workloadClients(config, config.identity, spec.access, logger);
     const nc = await connectNats(config.natsUrl, `adbudget-${config.name}`, stack, config.natsAuth);
-    const relay = spec.outbox && startOutboxRelay(pool, nc, logger, relayOptions(spec.outbox, options), stack, metrics);
+    const relay = startOutboxRelay(pool, nc, logger, relayOptions(spec.outbox, options), stack, metrics);
     const parts: ServiceParts<C> = {
       config,
       logger,

@@ -380,9 +380,7 @@ export async function quiescent(sys: ModelSystem, timeoutMs = 60_000): Promise<v
   while (quietPolls < 2) {
     if (Date.now() > deadline) throw new Error("the system did not become quiet");
     let busy =
-      (await h.budgetApp.relay.pending()) +
-      (await h.campaignApp.relay.pending()) +
-      ((await h.brandApp.relay?.pending()) ?? 0);
+      (await h.budgetApp.relay.pending()) + (await h.campaignApp.relay.pending()) + (await h.brandApp.relay.pending());
     for (const stream of [h.budgetStream, h.brandStream, h.campaignStream]) {
       for await (const c of jsm.consumers.list(stream)) busy += c.num_pending + c.num_ack_pending;
     }

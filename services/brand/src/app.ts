@@ -39,9 +39,8 @@ export async function startBrandApp(config: BrandConfig, options: ServiceAppOpti
     services: [BrandService],
     access: ACCESS,
     build({ orm, relay, logger, now, transport }) {
-      // Given by the spec above (schema access "orm", an outbox): absent only if it changed.
-      if (orm === undefined || relay === undefined)
-        throw new Error("the brand service needs its MikroORM and its outbox relay");
+      // Given by the spec above (schema access "orm"): absent only if it changed.
+      if (orm === undefined) throw new Error("the brand service needs its MikroORM");
       const store = new BrandStore(
         orm,
         (row, type, at) => brandEvent(config.subjectPrefix, row, type, at),

@@ -1,6 +1,6 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import { createClient } from "@connectrpc/connect";
-import { startServiceApp, type OutboxRelay, type ServiceApp, type ServiceAppOptions } from "@adbudget/kit";
+import { startServiceApp, type ServiceApp, type ServiceAppOptions } from "@adbudget/kit";
 import { ACCESS } from "@adbudget/topology";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
@@ -20,9 +20,7 @@ import { routes } from "./routes.js";
 import { SpendWriter } from "./spend-writer.js";
 import { ZoneLocks } from "./zone-locks.js";
 
-export interface BudgetApp extends ServiceApp<{ relay: OutboxRelay }> {
-  readonly relay: OutboxRelay;
-}
+export type BudgetApp = ServiceApp;
 
 /**
  * The budget service's own wiring on the kit's composition root: the brand and campaign
@@ -31,7 +29,7 @@ export interface BudgetApp extends ServiceApp<{ relay: OutboxRelay }> {
  * ORM entities (the migrations are the schema).
  */
 export async function startBudgetApp(config: BudgetConfig, options: ServiceAppOptions = {}): Promise<BudgetApp> {
-  const app = await startServiceApp({
+  return startServiceApp({
     config,
     options,
     schema: { entities: [], migrations, access: "sql" },
@@ -45,8 +43,6 @@ export async function startBudgetApp(config: BudgetConfig, options: ServiceAppOp
       const campaigns = config.urls.campaign
         ? new CampaignDirectory(createClient(CampaignService, transport(config.urls.campaign)))
         : undefined;
-      // Given by the spec above (an outbox): absent only if it changed.
-      if (relay === undefined) throw new Error("the budget service needs its outbox relay");
       const wake = () => relay.wake();
       const writer = new SpendWriter(pool, logger, {
         now,
@@ -92,9 +88,8 @@ export async function startBudgetApp(config: BudgetConfig, options: ServiceAppOp
             campaigns &&
             campaignEventHandler({ pool, brands, prefix: config.subjectPrefix, logger, now, onEvents: wake }),
         },
-        own: { relay },
+        own: undefined,
       };
     },
   });
-  return { ...app, relay: app.own.relay };
 }

@@ -1,5 +1,5 @@
 import { createClient } from "@connectrpc/connect";
-import { startServiceApp, type OutboxRelay, type ServiceApp, type ServiceAppOptions } from "@adbudget/kit";
+import { startServiceApp, type ServiceApp, type ServiceAppOptions } from "@adbudget/kit";
 import { ACCESS } from "@adbudget/topology";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
@@ -22,17 +22,15 @@ import { WatchHub } from "./watch-hub.js";
  */
 const EVENT_CONCURRENCY = 8;
 
-/** What the campaign service's tests reach: its store and its relay. */
+/** What the campaign service's tests reach: its store and its watch hub. */
 interface CampaignOwn {
   readonly store: CampaignStore;
-  readonly relay: OutboxRelay;
   /** The WatchCampaigns streams' hub (tests count its watchers). */
   readonly hub: WatchHub;
 }
 
 export interface CampaignApp extends ServiceApp<CampaignOwn> {
   readonly store: CampaignStore;
-  readonly relay: OutboxRelay;
 }
 
 /**
@@ -52,9 +50,7 @@ export async function startCampaignApp(
     outbox: { stream: config.stream, channel: OUTBOX_CHANNEL, lockKey: OUTBOX_LOCK_KEY },
     services: [CampaignService, CampaignClockService],
     access: ACCESS,
-    build({ pool, nc, relay, logger, metrics, now, stack, transport }) {
-      // Given by the spec above (an outbox): absent only if it changed.
-      if (relay === undefined) throw new Error("the campaign service needs its outbox relay");
+    build({ pool, nc, logger, metrics, now, stack, transport }) {
       const campaigns = new CampaignStore(
         pool,
         (changes, nowMs) => outboxMessages(config.subjectPrefix, changes, nowMs),
@@ -91,9 +87,9 @@ export async function startCampaignApp(
           "budget-events": { handle: budgetEventHandler(campaigns, logger, now), concurrency: EVENT_CONCURRENCY },
           "brand-events": { handle: brandEventHandler(campaigns, logger, now), concurrency: EVENT_CONCURRENCY },
         },
-        own: { store: campaigns, relay, hub },
+        own: { store: campaigns, hub },
       };
     },
   });
-  return { ...app, ...app.own };
+  return { ...app, store: app.own.store };
 }
