@@ -52,10 +52,11 @@ mkdir -p "$LOG_DIR"
 export TRACING="${TRACING:-stdout}"
 
 # Every call needs a token. On the first run a development key pair is made under .data/keys
-# (git-ignored): every process verifies tokens with its public half (JWKS) and signs its own
-# identity with the private half. Production mounts a JWKS and a key per workload instead.
+# (git-ignored), registered for every role: every process verifies tokens with its public half
+# (JWKS) and signs its own identity with the private half. Production mounts a JWKS and a key per
+# workload instead, each registered for its own role only.
 if [ -z "${AUTH_JWKS_FILE:-}${AUTH_JWKS_URL:-}" ]; then
-  node -e 'import("@adbudget/kit").then((k) => k.ensureDevKeys(".data/keys"))'
+  node -e 'Promise.all([import("@adbudget/kit"), import("@adbudget/topology")]).then(([k, t]) => k.ensureDevKeys(".data/keys", t.ROLES))'
   export AUTH_JWKS_FILE="$ROOT/.data/keys/jwks.json" AUTH_PRIVATE_KEY_FILE="$ROOT/.data/keys/signing-key.json"
 fi
 ADMIN_TOKEN=$(node scripts/token.ts --role admin --ttl 12h --sub start:admin 2>/dev/null | tail -n 1)

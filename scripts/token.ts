@@ -10,7 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { JWK } from "jose";
-import { DEFAULT_ISSUER, ensureDevKeys, keyFiles, MAX_TOKEN_LIFETIME_S, mintToken } from "@adbudget/kit";
+import { DEFAULT_ISSUER, ensureDevKeys, keyFiles, MAX_TOKEN_LIFETIME_S, mintToken, rolesOfKey } from "@adbudget/kit";
 import { BRAND_SCOPED_ROLES, MAY_NAME_BRANDS, ROLES, type Role } from "@adbudget/topology";
 import { parseTokenArgs, usage, type RoleRules } from "./token-args.ts";
 
@@ -27,7 +27,10 @@ async function signingKey(): Promise<{ jwk: JWK; file: string } | { error: strin
   const file = process.env.AUTH_PRIVATE_KEY_FILE;
   try {
     if (file === undefined || file === "")
-      return { jwk: (await ensureDevKeys(".data/keys")).privateJwk, file: keyFiles(".data/keys").privateKeyFile };
+      return {
+        jwk: (await ensureDevKeys(".data/keys", ROLES)).privateJwk,
+        file: keyFiles(".data/keys").privateKeyFile,
+      };
     const jwk: unknown = JSON.parse(readFileSync(file, "utf8"));
     if (typeof jwk !== "object" || jwk === null || !("d" in jwk) || !("kid" in jwk)) {
       return { error: `AUTH_PRIVATE_KEY_FILE=${file} is not a private JWK with a kid` };
@@ -58,6 +61,14 @@ async function main(argv: string[]): Promise<number> {
   const key = await signingKey();
   if ("error" in key) {
     process.stderr.write(`token: ${key.error}\n`);
+    return 1;
+  }
+  // A key registered for other roles signs a token every service refuses: say so instead.
+  const keyRoles = rolesOfKey(key.jwk);
+  if (keyRoles.length > 0 && !keyRoles.includes(role)) {
+    process.stderr.write(
+      `token: the key ${key.jwk.kid} in ${key.file} may sign only ${keyRoles.join(", ")} tokens, not ${role}\n`,
+    );
     return 1;
   }
   let token: string;

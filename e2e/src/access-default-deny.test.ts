@@ -10,13 +10,13 @@ import {
 import { EmptySchema, FileDescriptorProtoSchema, file_google_protobuf_empty } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createLocalJWKSet } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   createAuthGate,
   createLogger,
   DEFAULT_ISSUER,
   isJwks,
+  localKeys,
   startServer,
   TokenVerifier,
   type RunningServer,
@@ -84,7 +84,7 @@ beforeAll(async () => {
     },
     probes: {},
     requestGate: createAuthGate(
-      new TokenVerifier(createLocalJWKSet(jwks), { audience: TEST_AUDIENCE, issuer: DEFAULT_ISSUER, access: ACCESS }),
+      new TokenVerifier(localKeys(jwks), { audience: TEST_AUDIENCE, issuer: DEFAULT_ISSUER, access: ACCESS }),
       logger,
     ),
   });

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from "jose";
+import type { JWK } from "jose";
 import type { Interceptor } from "@connectrpc/connect";
 import type { AccessModel } from "./principal.js";
 import { TokenVerifier } from "./auth-tokens.js";
+import { isJwks, keySetProblems, localKeys, remoteKeys, rolesOfKey, type RoleBoundKeys } from "./key-set.js";
 import { bearerInterceptor, IdentityToken } from "./token-minting.js";
 import { DEFAULT_ISSUER } from "./token-rules.js";
 import type { EnvReader } from "./config.js";
@@ -62,23 +63,32 @@ export interface Auth {
 
 /**
  * Loads the key set and this workload's private key (failing fast with a clear message when a
- * file is missing or not what it should be), and makes the verifier of callers' tokens for the
+ * file is missing or not what it should be: a mounted key set must register each key's roles,
+ * and this workload's own key its identity's), and makes the verifier of callers' tokens for the
  * system's `access` model and the identity token this workload calls others with (its topology's
  * `identity`, a subject and a role).
  */
 export function loadAuth(config: AuthConfig, identity: { sub: string; role: string }, access: AccessModel): Auth {
   if (config.disabled) return { verifier: undefined, outgoing: [] };
-  let keys: JWTVerifyGetKey;
-  if (config.jwksUrl !== "") {
-    keys = createRemoteJWKSet(new URL(config.jwksUrl));
-  } else {
-    const doc = readJson(config.jwksFile, "AUTH_JWKS_FILE");
-    if (!isJwks(doc)) throw new Error(`AUTH_JWKS_FILE ${config.jwksFile}: not a JWKS document ({"keys": [...]})`);
-    keys = createLocalJWKSet(doc);
-  }
   const privateJwk = readJson(config.privateKeyFile, "AUTH_PRIVATE_KEY_FILE") as JWK;
   if (typeof privateJwk.d !== "string" || typeof privateJwk.kid !== "string" || typeof privateJwk.alg !== "string") {
     throw new Error(`AUTH_PRIVATE_KEY_FILE ${config.privateKeyFile}: expected a private JWK with "kid" and "alg"`);
+  }
+  let keys: RoleBoundKeys;
+  if (config.jwksUrl !== "") {
+    keys = remoteKeys(new URL(config.jwksUrl));
+  } else {
+    const doc = readJson(config.jwksFile, "AUTH_JWKS_FILE");
+    if (!isJwks(doc)) throw new Error(`AUTH_JWKS_FILE ${config.jwksFile}: not a JWKS document ({"keys": [...]})`);
+    const problems = keySetProblems(doc, Object.keys(access.roles));
+    const own = doc.keys.find((key) => key.kid === privateJwk.kid);
+    if (own === undefined) problems.push(`this workload's key ${JSON.stringify(privateJwk.kid)} is not in it`);
+    else if (!rolesOfKey(own).includes(identity.role))
+      problems.push(
+        `this workload's key ${JSON.stringify(privateJwk.kid)} is not registered for its role ${identity.role}`,
+      );
+    if (problems.length > 0) throw new Error(`AUTH_JWKS_FILE ${config.jwksFile}:\n  - ${problems.join("\n  - ")}`);
+    keys = localKeys(doc);
   }
   const { audience, issuer } = config;
   const token = new IdentityToken(privateJwk, identity, { audience, issuer });
@@ -94,9 +104,4 @@ function readJson(file: string, setting: string): unknown {
   } catch (err) {
     throw new Error(`${setting} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-}
-
-/** A key set from a JWKS document (a mounted file). */
-export function isJwks(doc: unknown): doc is JSONWebKeySet {
-  return typeof doc === "object" && doc !== null && Array.isArray(Reflect.get(doc, "keys"));
 }

@@ -4,7 +4,8 @@ import { requestIdFrom } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { mayCall, PUBLIC_SERVICES } from "./method-rules.js";
 import type { Metrics } from "./metrics.js";
-import { kAuthorization, kPrincipal } from "./request-context.js";
+import type { Principal } from "./principal.js";
+import { kAuthorization, kPrincipal, peerIdentity } from "./request-context.js";
 import { MAX_TOKEN_CHARS } from "./token-rules.js";
 
 /**
@@ -14,8 +15,16 @@ import { MAX_TOKEN_CHARS } from "./token-rules.js";
  * about the request's shape and costs no parsing. grpc.health.v1 is open (probes). A refused
  * call is logged and counted here (it never reaches the interceptors). The principal goes into
  * the call's context for the handlers' scope checks.
+ *
+ * `workloadCertificates` (given when the server asks for client certificates): a token of a
+ * workload's role is accepted only on a connection that presented that workload's certificate.
  */
-export function createAuthGate(verifier: TokenVerifier, logger: Logger, metrics?: Metrics) {
+export function createAuthGate(
+  verifier: TokenVerifier,
+  logger: Logger,
+  metrics?: Metrics,
+  workloadCertificates?: Readonly<Record<string, string>>,
+) {
   return async (ctx: HandlerContext): Promise<void> => {
     if (PUBLIC_SERVICES.has(ctx.service.typeName)) return;
     const rpc = `${ctx.service.typeName}/${ctx.method.name}`;
@@ -28,6 +37,7 @@ export function createAuthGate(verifier: TokenVerifier, logger: Logger, metrics?
         throw new ConnectError('malformed credentials: expected "authorization: Bearer <token>"', Code.Unauthenticated);
       }
       const principal = await verifier.verify(header.slice(7));
+      if (workloadCertificates) assertCertificate(ctx, principal, workloadCertificates);
       if (!mayCall(principal.role, ctx.service, ctx.method)) {
         throw new ConnectError(`the role ${principal.role} may not call ${rpc}`, Code.PermissionDenied);
       }
@@ -41,4 +51,16 @@ export function createAuthGate(verifier: TokenVerifier, logger: Logger, metrics?
       throw error;
     }
   };
+}
+
+/** Refuses a workload's token on a connection without that workload's client certificate. */
+function assertCertificate(ctx: HandlerContext, principal: Principal, names: Readonly<Record<string, string>>): void {
+  if (!Object.hasOwn(names, principal.role)) return;
+  const expected = names[principal.role];
+  const presented = peerIdentity(ctx);
+  if (presented !== expected)
+    throw new ConnectError(
+      `a ${principal.role} token must arrive with the client certificate of ${expected} (mutual TLS), not ${presented === undefined ? "none" : JSON.stringify(presented)}`,
+      Code.Unauthenticated,
+    );
 }

@@ -2,10 +2,11 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createLocalJWKSet, type JWTVerifyGetKey } from "jose";
+import { type JSONWebKeySet } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TokenVerifier } from "./auth-tokens.js";
 import { ensureDevKeys } from "./dev-keys.js";
+import { localKeys, type RoleBoundKeys } from "./key-set.js";
 import { mintToken } from "./token-minting.js";
 import { DEFAULT_ISSUER } from "./token-rules.js";
 import type { AccessModel } from "./principal.js";
@@ -14,13 +15,17 @@ const AUDIENCE = "kit-test";
 /** A made-up system: clerks must name their shops, viewers may, admins act on all. */
 const ACCESS: AccessModel = { roles: { clerk: "must-name", viewer: "may-name", admin: "all" }, scopeClaim: "shops" };
 const shop = (i: number) => `01900000-0000-7000-8000-${String(i).padStart(12, "0")}`;
-let keys: JWTVerifyGetKey;
+let keys: RoleBoundKeys;
 let verifier: TokenVerifier;
 let mint: (claims: Parameters<typeof mintToken>[1], ttlSeconds?: number) => Promise<string>;
 
 beforeAll(async () => {
-  const { jwksFile, privateJwk } = await ensureDevKeys(mkdtempSync(join(tmpdir(), "adbudget-auth-")));
-  keys = createLocalJWKSet(JSON.parse(readFileSync(jwksFile, "utf8")));
+  const { jwksFile, privateJwk } = await ensureDevKeys(mkdtempSync(join(tmpdir(), "adbudget-auth-")), [
+    "clerk",
+    "viewer",
+    "admin",
+  ]);
+  keys = localKeys(JSON.parse(readFileSync(jwksFile, "utf8")) as JSONWebKeySet);
   verifier = new TokenVerifier(keys, { audience: AUDIENCE, issuer: DEFAULT_ISSUER, access: ACCESS });
   mint = (claims, ttlSeconds = 3600) =>
     mintToken(privateJwk, claims, { audience: AUDIENCE, issuer: DEFAULT_ISSUER, ttlSeconds });

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { LRUCache } from "lru-cache";
-import { errors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { errors, jwtVerify } from "jose";
+import type { RoleBoundKeys } from "./key-set.js";
 import type { AccessModel, Principal } from "./principal.js";
 import { CLOCK_SKEW_S, MAX_TOKEN_LIFETIME_S, TOKEN_ALGORITHMS, TOKEN_TYPE, tokenShapeProblem } from "./token-rules.js";
 
@@ -30,7 +31,9 @@ export interface VerifierOptions {
 
 /**
  * Verifies bearer tokens (JWT, EdDSA or ES256) against a key set chosen by `kid`, so keys rotate
- * without downtime (publish the new key, sign with it, retire the old one). Before any key is
+ * without downtime (publish the new key, sign with it, retire the old one). A key signs only the
+ * roles it is registered for (key-set.ts): a token of another role is refused, however valid its
+ * signature. Before any key is
  * looked up the token must have our shape (token-rules.ts: three canonical base64url parts, a
  * signature of our algorithms' length). Claims: `typ` JWT in the header; `iss`, `aud`, `sub` (a
  * non-empty string), `role` (one of the AccessModel's), its scope claim (a list of ids; absent for
@@ -50,7 +53,7 @@ export class TokenVerifier {
   });
 
   constructor(
-    private readonly keys: JWTVerifyGetKey,
+    private readonly keys: RoleBoundKeys,
     private readonly options: VerifierOptions,
   ) {}
 
@@ -66,9 +69,12 @@ export class TokenVerifier {
     const key = createHash("sha256").update(token).digest("base64url");
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
-    let payload;
+    let payload, kid;
     try {
-      ({ payload } = await jwtVerify(token, this.keys, {
+      ({
+        payload,
+        protectedHeader: { kid },
+      } = await jwtVerify(token, this.keys.getKey, {
         audience: this.options.audience,
         issuer: this.options.issuer,
         typ: TOKEN_TYPE,
@@ -85,6 +91,9 @@ export class TokenVerifier {
     if (!Number.isFinite(exp) || exp - iat > MAX_TOKEN_LIFETIME_S)
       throw unauthenticated(`the token lives longer than ${MAX_TOKEN_LIFETIME_S} s (a day)`);
     const principal = principalFrom(payload, this.options.access, exp * 1000);
+    // After the signature: the roles of a key that signed nothing are no one's business.
+    if (kid === undefined || !this.keys.rolesOf(kid).includes(principal.role))
+      throw unauthenticated(`the key ${JSON.stringify(kid ?? "")} is not registered to sign ${principal.role} tokens`);
     // Kept until the token expires (the cache drops it then: an expired token is verified again, and refused).
     const ttl = exp * 1000 - Date.now();
     if (ttl > 0) this.cache.set(key, principal, { ttl });

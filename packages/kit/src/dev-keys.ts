@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
+import { isJwks, KEY_ROLES, rolesOfKey } from "./key-set.js";
 
 /** A token-signing key: the private JWK (kept by its workload) and its public half (in the JWKS). */
 export interface SigningKey {
@@ -8,10 +9,13 @@ export interface SigningKey {
   publicJwk: JWK;
 }
 
-/** A new Ed25519 signing key with key id `kid` (EdDSA: small, fast, no parameter choices). */
-export async function generateSigningKey(kid: string): Promise<SigningKey> {
+/**
+ * A new Ed25519 signing key with key id `kid` (EdDSA: small, fast, no parameter choices),
+ * registered to sign `roles` only (key-set.ts).
+ */
+export async function generateSigningKey(kid: string, roles: readonly string[]): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-  const meta = { kid, alg: "EdDSA", use: "sig" };
+  const meta = { kid, alg: "EdDSA", use: "sig", [KEY_ROLES]: [...roles] };
   return {
     privateJwk: { ...(await exportJWK(privateKey)), ...meta },
     publicJwk: { ...(await exportJWK(publicKey)), ...meta },
@@ -24,21 +28,40 @@ export function keyFiles(dir: string): { jwksFile: string; privateKeyFile: strin
 }
 
 /**
- * The development key set of `dir` (npm start: .data/keys), made on first use: one signing key
- * that every local process signs its identity with, and the JWKS every process verifies with.
- * Production uses a key per workload, from configuration (mounted Secrets).
+ * The development key set of `dir` (npm start: .data/keys), made on first use: one signing key,
+ * registered for every role in `roles`, that every local process signs its identity with, and the
+ * JWKS every process verifies with. Production uses a key per workload, registered for that
+ * workload's role only, and the user-token issuer's for the human roles (mounted Secrets).
+ * A key set from before keys named their roles, or for other roles, is made anew.
  */
 export async function ensureDevKeys(
   dir: string,
+  roles: readonly string[],
 ): Promise<{ jwksFile: string; privateKeyFile: string; privateJwk: JWK }> {
   const files = keyFiles(dir);
-  try {
-    return { ...files, privateJwk: JSON.parse(readFileSync(files.privateKeyFile, "utf8")) as JWK };
-  } catch {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const key = await generateSigningKey(`dev-${new Date().toISOString().slice(0, 10)}`);
-    writeFileSync(files.privateKeyFile, JSON.stringify(key.privateJwk, null, 2), { mode: 0o600 });
-    writeFileSync(files.jwksFile, JSON.stringify({ keys: [key.publicJwk] }, null, 2));
-    return { ...files, privateJwk: key.privateJwk };
+  const existing = readDevKeys(files);
+  if (existing !== undefined && sameRoles(rolesOfKey(existing.publicJwk), roles)) {
+    return { ...files, privateJwk: existing.privateJwk };
   }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = await generateSigningKey(`dev-${new Date().toISOString().slice(0, 10)}`, roles);
+  writeFileSync(files.privateKeyFile, JSON.stringify(key.privateJwk, null, 2), { mode: 0o600 });
+  writeFileSync(files.jwksFile, JSON.stringify({ keys: [key.publicJwk] }, null, 2));
+  return { ...files, privateJwk: key.privateJwk };
+}
+
+/** The key pair of `files`, when both are there, readable and each other's halves (by kid). */
+function readDevKeys(files: { jwksFile: string; privateKeyFile: string }): SigningKey | undefined {
+  try {
+    const privateJwk = JSON.parse(readFileSync(files.privateKeyFile, "utf8")) as JWK;
+    const doc: unknown = JSON.parse(readFileSync(files.jwksFile, "utf8"));
+    const publicJwk = isJwks(doc) ? doc.keys.find((key) => key.kid === privateJwk.kid) : undefined;
+    return publicJwk && { privateJwk, publicJwk };
+  } catch {
+    return undefined;
+  }
+}
+
+function sameRoles(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && b.every((role) => a.includes(role));
 }

@@ -38,6 +38,7 @@ export * from "./token-rules.js";
 export * from "./token-minting.js";
 export * from "./auth-gate.js";
 export * from "./auth-config.js";
+export * from "./key-set.js";
 export * from "./tls.js";
 export * from "./dev-keys.js";
 export * from "./deadlines.js";

@@ -18,6 +18,12 @@ export interface AccessModel {
   readonly roles: Readonly<Record<string, RoleScope>>;
   /** The token claim listing a scoped token's ids (a non-empty array of UUIDs). */
   readonly scopeClaim: string;
+  /**
+   * The roles that are a workload's own identity, each with the name (subject CN) of the client
+   * certificate its calls must arrive with when the server asks for client certificates (mutual
+   * TLS): a stolen workload token is then useless without that workload's certificate too.
+   */
+  readonly workloadCertificates?: Readonly<Record<string, string>>;
 }
 
 /** An authenticated caller. */

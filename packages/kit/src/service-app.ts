@@ -148,7 +148,15 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
       // Readiness is the database the requests use: without it nothing can be served. NATS down
       // only delays events (they wait in the outbox), so it does not take a service out of rotation.
       probes: { database: poolProbe(pool) },
-      requestGate: auth.verifier && createAuthGate(auth.verifier, logger, metrics),
+      // With client certificates asked for, a workload's token needs its workload's certificate too.
+      requestGate:
+        auth.verifier &&
+        createAuthGate(
+          auth.verifier,
+          logger,
+          metrics,
+          config.tlsClientAuth === "none" ? undefined : spec.access.workloadCertificates,
+        ),
       healthIntervalMs: options.healthIntervalMs,
       metrics,
     });

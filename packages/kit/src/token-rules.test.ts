@@ -2,10 +2,11 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CompactSign, createLocalJWKSet, importJWK, jwtVerify, type JWK, type JWTVerifyGetKey } from "jose";
+import { CompactSign, importJWK, jwtVerify, type JSONWebKeySet, type JWK } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TokenVerifier } from "./auth-tokens.js";
 import { ensureDevKeys } from "./dev-keys.js";
+import { localKeys, type RoleBoundKeys } from "./key-set.js";
 import type { AccessModel } from "./principal.js";
 import { mintToken } from "./token-minting.js";
 import { DEFAULT_ISSUER, MAX_TOKEN_LIFETIME_S, tokenShapeProblem } from "./token-rules.js";
@@ -16,14 +17,17 @@ import { DEFAULT_ISSUER, MAX_TOKEN_LIFETIME_S, tokenShapeProblem } from "./token
  */
 const AUDIENCE = "kit-test";
 const ACCESS: AccessModel = { roles: { viewer: "may-name", admin: "all" }, scopeClaim: "shops" };
-let keys: JWTVerifyGetKey;
+let keys: RoleBoundKeys;
 let signingKey: JWK;
 let verifier: TokenVerifier;
 
 beforeAll(async () => {
-  const { jwksFile, privateJwk } = await ensureDevKeys(mkdtempSync(join(tmpdir(), "adbudget-rules-")));
+  const { jwksFile, privateJwk } = await ensureDevKeys(mkdtempSync(join(tmpdir(), "adbudget-rules-")), [
+    "viewer",
+    "admin",
+  ]);
   signingKey = privateJwk;
-  keys = createLocalJWKSet(JSON.parse(readFileSync(jwksFile, "utf8")));
+  keys = localKeys(JSON.parse(readFileSync(jwksFile, "utf8")) as JSONWebKeySet);
   verifier = new TokenVerifier(keys, { audience: AUDIENCE, issuer: DEFAULT_ISSUER, access: ACCESS });
 });
 
@@ -92,7 +96,7 @@ describe("10,000 spellings of one valid token", () => {
 
     // The fault is real: the signature's decoder skips the spaces, so a spelling verifies when
     // only the signature decides (what the verifier did before it checked the shape first).
-    expect((await jwtVerify(spaced(token, [10, 40]), keys, { audience: AUDIENCE })).payload.sub).toBe("v");
+    expect((await jwtVerify(spaced(token, [10, 40]), keys.getKey, { audience: AUDIENCE })).payload.sub).toBe("v");
 
     // Three spaces at positions a <= b <= c of the 86: far more than 10,000 ways.
     const spellings = new Set<string>();

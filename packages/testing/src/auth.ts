@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Interceptor } from "@connectrpc/connect";
 import { bearerInterceptor, DEFAULT_ISSUER, ensureDevKeys, mintToken, type TokenClaims } from "@adbudget/kit";
+import { ROLES } from "@adbudget/topology";
 
 /** Keys and tokens of one test system: its own signing key, so no test trusts another's tokens. */
 export interface TestAuth {
@@ -22,7 +23,7 @@ export const TEST_AUDIENCE = "adbudget";
 
 export async function createTestAuth(): Promise<TestAuth> {
   const dir = mkdtempSync(join(tmpdir(), "adbudget-keys-"));
-  const { jwksFile, privateKeyFile, privateJwk } = await ensureDevKeys(dir);
+  const { jwksFile, privateKeyFile, privateJwk } = await ensureDevKeys(dir, ROLES);
   const mint = (claims: TokenClaims, ttlSeconds = 3600) =>
     mintToken(privateJwk, claims, { audience: TEST_AUDIENCE, issuer: DEFAULT_ISSUER, ttlSeconds });
   const adminToken = await mint({ sub: "test:admin", role: "admin" });

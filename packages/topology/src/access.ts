@@ -8,6 +8,7 @@ import {
   type Principal,
   type RoleScope,
 } from "@adbudget/kit";
+import { SERVICE_NAMES, SERVICES, WORKER } from "./declaration.js";
 
 /**
  * Who calls (docs/design.md, Access): humans and ad servers have a role, scoped to brands where
@@ -39,8 +40,24 @@ export const ROLES: readonly Role[] = [
   "clocks",
 ];
 
-/** The access model every workload verifies tokens with: these roles, scoped by `brands`. */
-export const ACCESS: AccessModel = { roles: ROLE_SCOPES, scopeClaim: "brands" };
+/**
+ * Each workload's role, with the name of its client certificate (`scripts/dev-certs.sh`: CN=<the
+ * workload's name>): under mutual TLS a workload's token counts only with that certificate.
+ */
+const WORKLOAD_CERTIFICATES: Readonly<Record<string, string>> = Object.fromEntries([
+  ...SERVICE_NAMES.map((name) => [SERVICES[name].role, name] as const),
+  [WORKER.role, WORKER.name] as const,
+]);
+
+/**
+ * The access model every workload verifies tokens with: these roles, scoped by `brands`, the
+ * workloads' own bound to their certificates.
+ */
+export const ACCESS: AccessModel = {
+  roles: ROLE_SCOPES,
+  scopeClaim: "brands",
+  workloadCertificates: WORKLOAD_CERTIFICATES,
+};
 
 /** Roles whose tokens must name their brands (`brands` claim). */
 export const BRAND_SCOPED_ROLES: ReadonlySet<Role> = new Set(ROLES.filter((r) => ROLE_SCOPES[r] === "must-name"));
