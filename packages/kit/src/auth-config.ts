@@ -18,7 +18,7 @@ export interface AuthConfig {
   issuer: string;
   /** AUTH_JWKS_FILE: the public keys tokens are verified with (a JWKS document). */
   jwksFile: string;
-  /** AUTH_JWKS_URL: or fetched from here (refreshed on an unknown `kid`). */
+  /** AUTH_JWKS_URL: or fetched from here over https (refreshed on an unknown `kid`). */
   jwksUrl: string;
   /** AUTH_PRIVATE_KEY_FILE: this workload's private JWK (with `kid` and `alg`), to sign its identity. */
   privateKeyFile: string;
@@ -44,8 +44,9 @@ export function readAuthConfig(reader: EnvReader): AuthConfig {
       "AUTH_JWKS_FILE or AUTH_JWKS_URL: exactly one is required (the public keys of the token signers); npm start makes development keys under .data/keys",
     );
   }
-  if (config.jwksUrl !== "" && !/^https?:\/\//.test(config.jwksUrl))
-    reader.problems.push(`AUTH_JWKS_URL=${JSON.stringify(config.jwksUrl)}: expected an http(s) URL`);
+  // Over plain http anyone on the path could hand the services a key of their own: https only.
+  if (config.jwksUrl !== "" && !/^https:\/\/[^/]/.test(config.jwksUrl))
+    reader.problems.push(`AUTH_JWKS_URL=${JSON.stringify(config.jwksUrl)}: expected an https:// URL`);
   if (config.privateKeyFile === "")
     reader.problems.push(
       "AUTH_PRIVATE_KEY_FILE: required (this workload's private key, to sign the identity it calls other services with)",

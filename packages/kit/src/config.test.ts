@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readAuthConfig } from "./auth-config.js";
 import { ConfigError, EnvReader, readServiceConfig } from "./config.js";
 
 const defaults = {
@@ -61,5 +62,21 @@ describe("readServiceConfig", () => {
     for (const name of ["ORDERS_PORT", "MIGRATE_ON_START", "LOG_LEVEL", "PG_URL", "TLS_KEY_FILE", "NATS_URL"]) {
       expect(problems).toContain(name);
     }
+  });
+});
+
+describe("readAuthConfig", () => {
+  const problemsOf = (env: Record<string, string>) => {
+    const reader = new EnvReader({ AUTH_PRIVATE_KEY_FILE: "/k.json", ...env });
+    readAuthConfig(reader);
+    return reader.problems;
+  };
+
+  it("fetches a key set over https only: over http anyone on the path could hand in a key", () => {
+    expect(problemsOf({ AUTH_JWKS_URL: "https://idp.example/jwks.json" })).toEqual([]);
+    expect(problemsOf({ AUTH_JWKS_URL: "http://idp.example/jwks.json" })).toEqual([
+      'AUTH_JWKS_URL="http://idp.example/jwks.json": expected an https:// URL',
+    ]);
+    expect(problemsOf({ AUTH_JWKS_URL: "https:///jwks.json" })).toHaveLength(1);
   });
 });
