@@ -5,6 +5,14 @@ import type { Logger } from "./logger.js";
 
 export { HealthCheckResponse_ServingStatus as ServingStatus } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 
+/**
+ * The health "service" a liveness probe asks: SERVING whenever the process answers at all. A
+ * database outage makes every replica unready (taken out of rotation) but must not make them
+ * look dead: restarting every pod of every service would not bring the database back, and would
+ * drop what the outboxes and consumers hold in memory for the moment it does.
+ */
+export const LIVENESS_SERVICE = "liveness";
+
 /** A readiness probe: resolves true when the dependency answers. Must not hang (see timeout). */
 export type Probe = () => Promise<boolean>;
 
@@ -45,10 +53,15 @@ export class HealthMonitor {
   }
 
   knows(service: string): boolean {
-    return service === "" || this.options.services.includes(service);
+    return service === "" || service === LIVENESS_SERVICE || this.options.services.includes(service);
   }
 
-  /** The current status, re-probing when the last result is older than the interval. */
+  /** The status of `service`: alive (LIVENESS_SERVICE) or ready (any other). */
+  async statusOf(service: string): Promise<Status> {
+    return service === LIVENESS_SERVICE ? Status.SERVING : this.current();
+  }
+
+  /** The current readiness, re-probing when the last result is older than the interval. */
   async current(): Promise<Status> {
     if (this.shuttingDown) return Status.NOT_SERVING;
     if (Date.now() - this.lastCheck < this.intervalMs && this.status !== Status.UNKNOWN) return this.status;
@@ -129,13 +142,18 @@ export function healthRoutes(router: ConnectRouter, monitor: HealthMonitor): voi
       if (!monitor.knows(req.service)) {
         throw new ConnectError(`unknown service ${JSON.stringify(clip(req.service, 200))}`, Code.NotFound);
       }
-      return { status: await monitor.current() };
+      return { status: await monitor.statusOf(req.service) };
     },
     async *watch(req, ctx) {
       if (!monitor.knows(req.service)) {
         // Per the health protocol, Watch answers SERVICE_UNKNOWN instead of failing, and keeps
         // the stream open (the service may appear after a deploy; ours never does).
         yield { status: Status.SERVICE_UNKNOWN };
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+        return;
+      }
+      if (req.service === LIVENESS_SERVICE) {
+        yield { status: Status.SERVING };
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
         return;
       }

@@ -77,14 +77,32 @@ export class Metrics {
   }
 }
 
-/** Serves GET /metrics on `port` (0 = a free one). Returns the bound port and a closer. */
+/**
+ * Serves GET /metrics on `port` (0 = a free one), and with `ready`, the probes of a server that
+ * speaks TLS (the kubelet's gRPC probes cannot): GET /livez answers 200 while the process
+ * answers at all, GET /readyz 200 while `ready()` (grpc.health.v1 SERVING), else 503. Plain HTTP
+ * on the metrics port, which a NetworkPolicy opens to the scrapers and the kubelet alone.
+ * Returns the bound port and a closer.
+ */
 export async function startMetricsServer(
   metrics: Metrics,
   host: string,
   port: number,
   logger: Logger,
+  ready?: () => Promise<boolean>,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
+    if (ready !== undefined && req.url === "/livez") {
+      res.writeHead(200).end("alive\n");
+      return;
+    }
+    if (ready !== undefined && req.url === "/readyz") {
+      ready().then(
+        (ok) => res.writeHead(ok ? 200 : 503).end(ok ? "ready\n" : "not ready\n"),
+        () => res.writeHead(503).end("not ready\n"),
+      );
+      return;
+    }
     if (req.url !== "/metrics") {
       res.writeHead(404).end();
       return;

@@ -7,7 +7,7 @@ import { ErrorInfoSchema, BadRequestSchema } from "@adbudget/proto/google/rpc/er
 import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
-import { HealthMonitor, healthRoutes, type Probe } from "./health.js";
+import { HealthMonitor, healthRoutes, ServingStatus, type Probe } from "./health.js";
 import { createCallInterceptor } from "./interceptors.js";
 import { createStreamExpiryInterceptor } from "./stream-expiry.js";
 import type { Logger } from "./logger.js";
@@ -158,7 +158,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const metricsServer =
     options.metrics && options.metricsPort !== undefined
-      ? await startMetricsServer(options.metrics, options.host, options.metricsPort, logger)
+      ? await startMetricsServer(
+          options.metrics,
+          options.host,
+          options.metricsPort,
+          logger,
+          async () => (await health.current()) === ServingStatus.SERVING,
+        )
       : undefined;
   void health.current();
 

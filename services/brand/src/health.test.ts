@@ -34,10 +34,16 @@ async function statusEventually(check: () => Promise<Status>, want: Status, time
   throw new Error(`health stayed ${Status[last ?? 0]}, wanted ${Status[want]}`);
 }
 
+/** The HTTP status of one of the metrics port's probes (what the kubelet asks under TLS). */
+async function probe(path: "/livez" | "/readyz"): Promise<number> {
+  return (await fetch(`http://127.0.0.1:${h.app.server.metricsPort}${path}`)).status;
+}
+
 it("reports NOT_SERVING while the database is unreachable and SERVING once it is back", async () => {
   const health = createClient(Health, createGrpcTransport({ baseUrl: h.app.server.url }));
   const check = async () => (await health.check({ service: "" })).status;
   const brandCheck = async () => (await health.check({ service: "adbudget.brand.v1.BrandService" })).status;
+  const liveness = async () => (await health.check({ service: "liveness" })).status;
 
   // Watch sees every transition, in order.
   const watched: Status[] = [];
@@ -51,14 +57,20 @@ it("reports NOT_SERVING while the database is unreachable and SERVING once it is
   })();
 
   await statusEventually(check, Status.SERVING);
+  expect(await probe("/readyz")).toBe(200);
   const { brand: before } = await h.client.createBrand({ name: "Before outage", timeZone: "Europe/Paris" });
   await proxy.cut();
   await statusEventually(check, Status.NOT_SERVING);
   expect(await brandCheck()).toBe(Status.NOT_SERVING);
+  // Unready, not dead: the liveness probe (deploy/k8s) must not restart pods for the database.
+  expect(await liveness()).toBe(Status.SERVING);
+  expect(await probe("/livez")).toBe(200);
+  expect(await probe("/readyz")).toBe(503);
 
   await proxy.restore();
   await statusEventually(check, Status.SERVING);
   expect(await brandCheck()).toBe(Status.SERVING);
+  expect(await probe("/readyz")).toBe(200);
   // The service works again, and what was stored before is still there.
   const { brand: after } = await h.client.createBrand({ name: "After outage" });
   expect((await h.client.getBrand({ id: before!.id })).brand).toMatchObject({
