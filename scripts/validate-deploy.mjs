@@ -4,8 +4,9 @@
  * - `kustomize build deploy/k8s/overlays/local` (kustomize built with go install when missing)
  *   renders; every object decodes strictly into its Kubernetes API type (deploy/tools/k8s-strict,
  *   Go, k8s.io/api: unknown fields, wrong types and unknown kinds fail, as with the API server's
- *   strict field validation); and every Deployment has resources, a non-root read-only security context, and the
- *   gRPC services native gRPC readiness and liveness probes and at least 2 replicas;
+ *   strict field validation); and every Deployment has resources, a non-root read-only security context,
+ *   its TLS and NATS Secrets, a NetworkPolicy, the services' readiness and liveness probes (liveness
+ *   not the database's) and at least 2 replicas; the shared settings run TLS and NATS users;
  * - deploy/docker-compose.yml passes the Compose Specification's own validator (compose-go, the
  *   loader `docker compose` uses: schema, interpolation, consistency such as depends_on targets;
  *   run with `go run`, no install), has every component, and its build targets exist in
@@ -66,14 +67,21 @@ for (const d of deployments) {
     pod.volumes?.some((v) => v.secret?.secretName === `adbudget-${name}-key`),
     `${name}: its own signing key Secret mounted`,
   );
+  // Secure by default (issue 22): its certificate for mutual TLS and its own NATS user.
+  for (const secret of [`adbudget-${name}-tls`, `adbudget-${name}-nats`])
+    check(
+      pod.volumes?.some((v) => v.secret?.secretName === secret),
+      `${name}: Secret ${secret} mounted`,
+    );
   for (const c of pod.containers) {
     check(c.resources?.requests && c.resources?.limits, `${name}: resource requests and limits`);
     check(c.securityContext?.readOnlyRootFilesystem === true, `${name}: read-only root file system`);
     check(c.securityContext?.allowPrivilegeEscalation === false, `${name}: no privilege escalation`);
     if (name !== "clocks") {
-      const port = c.ports?.[0]?.containerPort;
-      check(c.readinessProbe?.grpc?.port === port, `${name}: gRPC readiness probe on ${port}`);
-      check(c.livenessProbe?.grpc?.port === port, `${name}: gRPC liveness probe on ${port}`);
+      // Over TLS the kubelet's gRPC probes cannot connect: HTTP on the metrics port, and the
+      // liveness probe is not the database's (an outage must not restart every pod).
+      check(c.readinessProbe?.httpGet?.path === "/readyz", `${name}: readiness probe on /readyz`);
+      check(c.livenessProbe?.httpGet?.path === "/livez", `${name}: liveness probe on /livez, not the database's`);
     } else {
       check(c.livenessProbe?.httpGet?.path === "/metrics", "clocks: liveness probe on the worker's metrics endpoint");
     }
@@ -82,6 +90,15 @@ for (const d of deployments) {
   check(d.metadata.namespace === "adbudget", `${name}: namespace`);
 }
 check(docs.filter((d) => d.kind === "Job").length === 3, "a migrate Job per service");
+const policies = new Set(
+  docs.filter((d) => d.kind === "NetworkPolicy").map((d) => d.spec.podSelector.matchLabels["app.kubernetes.io/name"]),
+);
+for (const d of deployments) check(policies.has(d.metadata.name), `${d.metadata.name}: a NetworkPolicy`);
+const settings = docs.find((d) => d.kind === "ConfigMap" && d.metadata.name === "adbudget-config")?.data ?? {};
+check(!("ALLOW_INSECURE" in settings) && !("AUTH_DISABLED" in settings), "config: no ALLOW_INSECURE or AUTH_DISABLED");
+check(settings.TLS_CERT_FILE && settings.TLS_CA_FILE && settings.NATS_CREDS_FILE, "config: TLS and NATS credentials");
+for (const url of ["BRAND_SERVICE_URL", "BUDGET_SERVICE_URL", "CAMPAIGN_SERVICE_URL"])
+  check(settings[url]?.startsWith("https://"), `config: ${url} is https`);
 
 const COMPOSE_GO = "github.com/compose-spec/compose-go/v2/cmd@v2.16.2";
 try {

@@ -80,3 +80,38 @@ describe("readAuthConfig", () => {
     expect(problemsOf({ AUTH_JWKS_URL: "https:///jwks.json" })).toHaveLength(1);
   });
 });
+
+describe("secure by default: a service listening beyond loopback", () => {
+  /** The problems about where the service listens (the auth keys' are other tests' business). */
+  const exposure = (env: Record<string, string>) => {
+    const reader = new EnvReader(env);
+    readServiceConfig(defaults, reader);
+    return reader.problems.filter((p) => p.includes("loopback"));
+  };
+
+  it("refuses plaintext and a NATS without its user, naming both, unless ALLOW_INSECURE=true", () => {
+    expect(exposure({})).toEqual([
+      "listening on 0.0.0.0 (beyond loopback) needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE (or ALLOW_INSECURE=true on a network you trust)",
+      "listening on 0.0.0.0 (beyond loopback) needs its NATS user: set NATS_USER and NATS_PASSWORD, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE (or ALLOW_INSECURE=true on a network you trust)",
+    ]);
+    expect(exposure({ ORDERS_HOST: "10.0.0.7", NATS_USER: "orders", NATS_PASSWORD: "p" })).toHaveLength(1);
+    expect(exposure({ ALLOW_INSECURE: "true" })).toEqual([]);
+  });
+
+  it("never with authentication off, ALLOW_INSECURE or not", () => {
+    expect(exposure({ AUTH_DISABLED: "true", ALLOW_INSECURE: "true" })).toEqual([
+      "AUTH_DISABLED=true is allowed on a loopback HOST only (127.0.0.1), not listening on 0.0.0.0 (beyond loopback)",
+    ]);
+  });
+
+  it.each(["127.0.0.1", "127.1.2.3", "::1", "localhost"])("lets %s go without TLS, NATS users or auth", (host) => {
+    expect(exposure({ HOST: host, AUTH_DISABLED: "true" })).toEqual([]);
+  });
+
+  it.each(["0.0.0.0", "::", "10.0.0.7", "127.0.0.1.example.com", "localhost.evil"])(
+    "counts %s as beyond loopback",
+    (host) => {
+      expect(exposure({ HOST: host })).toHaveLength(2);
+    },
+  );
+});

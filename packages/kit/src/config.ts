@@ -199,7 +199,36 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
         `TLS_CLIENT_AUTH=${config.tlsClientAuth} needs TLS_CERT_FILE and TLS_KEY_FILE (client certificates are asked for over TLS only)`,
       );
   }
+  checkExposure(config, reader.bool("ALLOW_INSECURE", false), reader);
   // The service reads its own settings with the same reader and calls done(): every problem of
   // every setting is listed at once.
   return config;
+}
+
+/** An address only this machine reaches: what may go without TLS and credentials. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Secure by default: a service listening beyond loopback (the default HOST 0.0.0.0 included)
+ * refuses to start in plaintext or without its NATS user unless ALLOW_INSECURE=true says the
+ * network is trusted (the compose file's development network), and never with authentication
+ * off. A forgotten Secret then fails the rollout with the setting named, instead of serving
+ * tokens in clear.
+ */
+function checkExposure(config: ServiceConfig, allowInsecure: boolean, reader: EnvReader): void {
+  if (isLoopback(config.host)) return;
+  const where = `listening on ${config.host} (beyond loopback)`;
+  if (config.auth.disabled)
+    reader.problems.push(`AUTH_DISABLED=true is allowed on a loopback HOST only (127.0.0.1), not ${where}`);
+  if (allowInsecure) return;
+  if (config.tlsCertFile === "")
+    reader.problems.push(
+      `${where} needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE (or ALLOW_INSECURE=true on a network you trust)`,
+    );
+  if (config.natsAuth.user === undefined && config.natsAuth.authenticator === undefined)
+    reader.problems.push(
+      `${where} needs its NATS user: set NATS_USER and NATS_PASSWORD, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE (or ALLOW_INSECURE=true on a network you trust)`,
+    );
 }

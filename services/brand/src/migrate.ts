@@ -5,5 +5,9 @@ import { readBrandConfig } from "./config.js";
 import { entities } from "./entities.js";
 import { migrations } from "./migrations/index.js";
 
-// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none).
-await runMigrationsCli("brand", readBrandConfig({ ...process.env, AUTH_DISABLED: "true" }), { entities, migrations });
+// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none), and
+// it listens nowhere (a loopback host: no TLS or NATS user is asked of it).
+await runMigrationsCli("brand", readBrandConfig({ ...process.env, AUTH_DISABLED: "true", BRAND_HOST: "127.0.0.1" }), {
+  entities,
+  migrations,
+});

@@ -4,8 +4,13 @@ import { runMigrationsCli } from "@adbudget/kit";
 import { readBudgetConfig } from "./config.js";
 import { migrations } from "./migrations/index.js";
 
-// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none).
-await runMigrationsCli("budget", readBudgetConfig({ ...process.env, AUTH_DISABLED: "true" }), {
-  entities: [],
-  migrations,
-});
+// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none), and
+// it listens nowhere (a loopback host: no TLS or NATS user is asked of it).
+await runMigrationsCli(
+  "budget",
+  readBudgetConfig({ ...process.env, AUTH_DISABLED: "true", BUDGET_HOST: "127.0.0.1" }),
+  {
+    entities: [],
+    migrations,
+  },
+);

@@ -4,8 +4,13 @@ import { runMigrationsCli } from "@adbudget/kit";
 import { readCampaignConfig } from "./config.js";
 import { migrations } from "./migrations/index.js";
 
-// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none).
-await runMigrationsCli("campaign", readCampaignConfig({ ...process.env, AUTH_DISABLED: "true" }), {
-  entities: [],
-  migrations,
-});
+// Migrating serves no calls and makes none: no keys needed (the migrate Job mounts none), and
+// it listens nowhere (a loopback host: no TLS or NATS user is asked of it).
+await runMigrationsCli(
+  "campaign",
+  readCampaignConfig({ ...process.env, AUTH_DISABLED: "true", CAMPAIGN_HOST: "127.0.0.1" }),
+  {
+    entities: [],
+    migrations,
+  },
+);
