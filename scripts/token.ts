@@ -10,7 +10,15 @@
  */
 import { readFileSync } from "node:fs";
 import type { JWK } from "jose";
-import { DEFAULT_ISSUER, ensureDevKeys, keyFiles, MAX_TOKEN_LIFETIME_S, mintToken, rolesOfKey } from "@adbudget/kit";
+import {
+  DEFAULT_ISSUER,
+  ensureDevKeys,
+  keyFiles,
+  MAX_TOKEN_LIFETIME_S,
+  mintToken,
+  rolesOfKey,
+  isJwks,
+} from "@adbudget/kit";
 import { BRAND_SCOPED_ROLES, MAY_NAME_BRANDS, ROLES, type Role } from "@adbudget/topology";
 import { parseTokenArgs, usage, type RoleRules } from "./token-args.ts";
 
@@ -46,6 +54,24 @@ async function signingKey(): Promise<{ jwk: JWK; file: string } | { error: strin
   }
 }
 
+/**
+ * The roles `jwk` is registered for in AUTH_JWKS_FILE (none when it is not there), or without
+ * that file those the key carries itself (a development key); undefined when nothing says.
+ */
+function registeredRoles(jwk: JWK): readonly string[] | undefined {
+  const file = process.env.AUTH_JWKS_FILE;
+  if (file === undefined || file === "") {
+    const own = rolesOfKey(jwk);
+    return own.length > 0 ? own : undefined;
+  }
+  try {
+    const doc: unknown = JSON.parse(readFileSync(file, "utf8"));
+    return isJwks(doc) ? rolesOfKey(doc.keys.find((k) => k.kid === jwk.kid)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parseTokenArgs(argv, rules);
   if (args.kind === "help") {
@@ -63,12 +89,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`token: ${key.error}\n`);
     return 1;
   }
-  // A key registered for other roles signs a token every service refuses: say so instead.
-  const keyRoles = rolesOfKey(key.jwk);
-  if (keyRoles.length > 0 && !keyRoles.includes(role)) {
-    process.stderr.write(
-      `token: the key ${key.jwk.kid} in ${key.file} may sign only ${keyRoles.join(", ")} tokens, not ${role}\n`,
-    );
+  // A key registered for other roles signs a token every service refuses: say so instead. The
+  // registration is the key set's (AUTH_JWKS_FILE when set; the development key carries its own).
+  const keyRoles = registeredRoles(key.jwk);
+  if (keyRoles !== undefined && !keyRoles.includes(role)) {
+    const may = keyRoles.length > 0 ? `may sign only ${keyRoles.join(", ")} tokens` : "is registered for no role";
+    process.stderr.write(`token: the key ${key.jwk.kid} in ${key.file} ${may}, not ${role}\n`);
     return 1;
   }
   let token: string;

@@ -97,6 +97,7 @@ for (const d of deployments) check(policies.has(d.metadata.name), `${d.metadata.
 const settings = docs.find((d) => d.kind === "ConfigMap" && d.metadata.name === "adbudget-config")?.data ?? {};
 check(!("ALLOW_INSECURE" in settings) && !("AUTH_DISABLED" in settings), "config: no ALLOW_INSECURE or AUTH_DISABLED");
 check(settings.TLS_CERT_FILE && settings.TLS_CA_FILE && settings.NATS_CREDS_FILE, "config: TLS and NATS credentials");
+check(["request", "require"].includes(settings.TLS_CLIENT_AUTH), "config: TLS_CLIENT_AUTH binds workload tokens");
 for (const url of ["BRAND_SERVICE_URL", "BUDGET_SERVICE_URL", "CAMPAIGN_SERVICE_URL"])
   check(settings[url]?.startsWith("https://"), `config: ${url} is https`);
 

@@ -98,6 +98,14 @@ describe("secure by default: a service listening beyond loopback", () => {
     expect(exposure({ ALLOW_INSECURE: "true" })).toEqual([]);
   });
 
+  it("with TLS, asks for client certificates: a workload's token is bound to its certificate only then", () => {
+    const tls = { TLS_CERT_FILE: "/dev/null", TLS_KEY_FILE: "/dev/null", NATS_USER: "orders", NATS_PASSWORD: "p" };
+    expect(exposure(tls)).toEqual([
+      "listening on 0.0.0.0 (beyond loopback) needs TLS_CLIENT_AUTH request or require: only then is a workload's token bound to its certificate (or ALLOW_INSECURE=true on a network you trust)",
+    ]);
+    expect(exposure({ ...tls, TLS_CLIENT_AUTH: "request", TLS_CA_FILE: "/dev/null" })).toEqual([]);
+  });
+
   it("never with authentication off, ALLOW_INSECURE or not", () => {
     expect(exposure({ AUTH_DISABLED: "true", ALLOW_INSECURE: "true" })).toEqual([
       "AUTH_DISABLED=true is allowed on a loopback HOST only (127.0.0.1), not listening on 0.0.0.0 (beyond loopback)",
@@ -108,7 +116,7 @@ describe("secure by default: a service listening beyond loopback", () => {
     expect(exposure({ HOST: host, AUTH_DISABLED: "true" })).toEqual([]);
   });
 
-  it.each(["0.0.0.0", "::", "10.0.0.7", "127.0.0.1.example.com", "localhost.evil"])(
+  it.each(["0.0.0.0", "::", "10.0.0.7", "127.0.0.1.example.com", "localhost.evil", "127.999.999.999", "127.1"])(
     "counts %s as beyond loopback",
     (host) => {
       expect(exposure({ HOST: host })).toHaveLength(2);

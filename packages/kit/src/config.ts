@@ -6,6 +6,7 @@
  * variable and what was wrong: that is cheaper than any runtime surprise. `readConfig` collects
  * every problem at once instead of failing on the first one.
  */
+import { isIPv4 } from "node:net";
 import { readAuthConfig, type AuthConfig } from "./auth-config.js";
 import { readNatsAuth, type NatsAuthOptions } from "./nats-auth.js";
 import { readClockOffset } from "./now.js";
@@ -205,9 +206,13 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
   return config;
 }
 
-/** An address only this machine reaches: what may go without TLS and credentials. */
+/**
+ * An address only this machine reaches: what may go without TLS and credentials. Spelled strictly
+ * (an IPv4 address in 127/8, "::1", "localhost"): "127.999.999.999" is no address, and the
+ * resolver could make it one beyond this machine.
+ */
 export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return host === "localhost" || host === "::1" || (isIPv4(host) && host.startsWith("127."));
 }
 
 /**
@@ -226,6 +231,10 @@ function checkExposure(config: ServiceConfig, allowInsecure: boolean, reader: En
   if (config.tlsCertFile === "")
     reader.problems.push(
       `${where} needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE (or ALLOW_INSECURE=true on a network you trust)`,
+    );
+  else if (config.tlsClientAuth === "none")
+    reader.problems.push(
+      `${where} needs TLS_CLIENT_AUTH request or require: only then is a workload's token bound to its certificate (or ALLOW_INSECURE=true on a network you trust)`,
     );
   if (config.natsAuth.user === undefined && config.natsAuth.authenticator === undefined)
     reader.problems.push(

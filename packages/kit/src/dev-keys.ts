@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { isJwks, KEY_ROLES, rolesOfKey } from "./key-set.js";
@@ -44,10 +45,21 @@ export async function ensureDevKeys(
     return { ...files, privateJwk: existing.privateJwk };
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const key = await generateSigningKey(`dev-${new Date().toISOString().slice(0, 10)}`, roles);
-  writeFileSync(files.privateKeyFile, JSON.stringify(key.privateJwk, null, 2), { mode: 0o600 });
-  writeFileSync(files.jwksFile, JSON.stringify({ keys: [key.publicJwk] }, null, 2));
+  // A kid of its own (two processes making keys at once each have theirs: a pair mixed from both
+  // is found by kid and made anew), and each file written whole, by rename.
+  const key = await generateSigningKey(
+    `dev-${new Date().toISOString().slice(0, 10)}-${randomBytes(4).toString("hex")}`,
+    roles,
+  );
+  writeWhole(files.privateKeyFile, JSON.stringify(key.privateJwk, null, 2), 0o600);
+  writeWhole(files.jwksFile, JSON.stringify({ keys: [key.publicJwk] }, null, 2), 0o644);
   return { ...files, privateJwk: key.privateJwk };
+}
+
+function writeWhole(file: string, text: string, mode: number): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, file);
 }
 
 /** The key pair of `files`, when both are there, readable and each other's halves (by kid). */

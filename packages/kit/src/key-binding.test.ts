@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { importJWK, SignJWT, type JSONWebKeySet } from "jose";
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrandSchema } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -106,7 +106,23 @@ describe("keys bound to the roles they are registered for", () => {
     expect(await answer(alone, await mint(users, { sub: "x", role: "admin" }))).toBe("ok admin");
   });
 
-  it("reads a fetched key set's bindings from the document jose chose the key from", async () => {
+  it("lets a kid that two keys share sign nothing: jose and the binding could pick different ones", async () => {
+    const ec = await generateKeyPair("ES256", { extractable: true });
+    const admin = { ...(await exportJWK(ec.publicKey)), kid: "x", alg: "ES256", use: "sig", roles: ["admin"] };
+    const twin = await generateSigningKey("x", ["campaign-service"]);
+    for (const keys of [
+      [admin, twin.publicJwk],
+      [twin.publicJwk, admin],
+    ]) {
+      const verifier = verifierOf(localKeys({ keys }));
+      expect(await answer(verifier, await mint(twin, { sub: "c", role: "admin" }))).toMatch(/"x" is not registered/);
+      expect(await answer(verifier, await mint(twin, { sub: "c", role: "campaign-service" }))).toMatch(
+        /"x" is not registered/,
+      );
+    }
+  });
+
+  it("reads a fetched key set's bindings from the document jose holds", async () => {
     let served: JSONWebKeySet = doc;
     const server: Server = createServer((_req, res) => {
       res.setHeader("content-type", "application/json");

@@ -26,34 +26,49 @@ export interface RoleBoundKeys {
   rolesOf(kid: string): readonly string[];
 }
 
-/** A key set from a JWKS document (a mounted file), its bindings read once. */
+/** A key set from a JWKS document (a mounted file). */
 export function localKeys(doc: JSONWebKeySet): RoleBoundKeys {
-  const roles = new Map(doc.keys.map((key) => [key.kid, rolesOfKey(key)]));
-  return { getKey: createLocalJWKSet(doc), rolesOf: (kid) => roles.get(kid) ?? [] };
+  return { getKey: createLocalJWKSet(doc), rolesOf: (kid) => rolesIn(doc, kid) };
 }
 
 /**
  * A key set fetched from `url` (refetched on an unknown `kid`): a key's roles are read from the
- * very document jose selected it from, so a rotation cannot pair a new key with old bindings.
+ * document jose holds after it verified the signature (a refetch in between reads the newer one:
+ * publish a new key under a new kid, never new material or roles under an old one).
  * `options`: jose's (its defaults: a 30 s cooldown between refetches, 10 min cache).
  */
 export function remoteKeys(url: URL, options?: RemoteJWKSetOptions): RoleBoundKeys {
   const remote = createRemoteJWKSet(url, options);
   return {
     getKey: remote,
-    rolesOf: (kid) => rolesOfKey(remote.jwks()?.keys.find((key) => key.kid === kid)),
+    rolesOf: (kid) => {
+      const doc = remote.jwks();
+      return doc === undefined ? [] : rolesIn(doc, kid);
+    },
   };
 }
 
-/** A JWK's registered roles: its `roles` member when it is a list of strings, else none. */
-export function rolesOfKey(key: JWK | undefined): readonly string[] {
-  const roles: unknown = key === undefined ? undefined : Reflect.get(key, KEY_ROLES);
-  return Array.isArray(roles) && roles.every((r) => typeof r === "string") ? roles : [];
+/**
+ * The roles of key `kid` in `doc`: none unless exactly one key has that kid. jose chooses a key by
+ * kid and type, so with two keys under one kid the signature could be checked with one and the
+ * roles read from the other (a workload's Ed25519 key beside an admin-signing EC key "x").
+ */
+function rolesIn(doc: JSONWebKeySet, kid: string): readonly string[] {
+  const keys = doc.keys.filter((key) => key.kid === kid);
+  return keys.length === 1 ? rolesOfKey(keys[0]) : [];
 }
 
-/** A key set from a JWKS document (a mounted file). */
+/** A JWK's registered roles: its own `roles` member when it is a list of strings, else none. */
+export function rolesOfKey(key: JWK | undefined): readonly string[] {
+  const roles: unknown = key !== undefined && Object.hasOwn(key, KEY_ROLES) ? Reflect.get(key, KEY_ROLES) : undefined;
+  return Array.isArray(roles) && roles.every((r) => typeof r === "string") ? [...roles] : [];
+}
+
+/** A key set from a JWKS document (a mounted file): `keys`, a list of objects. */
 export function isJwks(doc: unknown): doc is JSONWebKeySet {
-  return typeof doc === "object" && doc !== null && Array.isArray(Reflect.get(doc, "keys"));
+  if (typeof doc !== "object" || doc === null) return false;
+  const keys: unknown = Reflect.get(doc, "keys");
+  return Array.isArray(keys) && keys.every((key) => typeof key === "object" && key !== null);
 }
 
 /**
