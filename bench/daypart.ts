@@ -44,7 +44,7 @@ const problem = (what: string) => {
 const system = await startBenchSystem();
 const { auth } = system;
 const tag = system.plan.tag;
-const common = { ...auth.env, NATS_URL, ...system.plan.env, HOST: "127.0.0.1", METRICS: "off" };
+const common = { ...auth.envOf("clocks"), NATS_URL, ...system.plan.env, HOST: "127.0.0.1", METRICS: "off" };
 const urls = calleeSettings("clocks", system.urls);
 const devServer = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer();
 const temporalAddress = process.env.TEMPORAL_ADDRESS ?? devServer!.address;

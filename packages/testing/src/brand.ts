@@ -39,7 +39,7 @@ export async function startBrandHarness(
     BRAND_PORT: "0",
     BRAND_DATABASE_URL: options.databaseUrl?.(db) ?? db.url,
     SHUTDOWN_GRACE_MS: "1000",
-    ...auth.env,
+    ...auth.envOf("brand"),
     ...options.env,
   });
   const app = await startBrandApp(config, { logger: createLogger("brand-test", "silent"), healthIntervalMs: 200 });

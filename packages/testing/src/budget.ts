@@ -83,7 +83,7 @@ export async function startBudgetHarness(
       BRAND_STREAM: `${tag.toUpperCase()}_BRAND`,
       BUDGET_SERVICE_URL: "none",
       CLOCK_OFFSET_MS: clockOffset,
-      ...auth.env,
+      ...auth.envOf("brand"),
     }),
     { logger: silent },
   );
@@ -102,7 +102,7 @@ export async function startBudgetHarness(
       SHUTDOWN_GRACE_MS: "500",
       // The ledger alone: campaigns are checked in the campaign service's tests.
       CAMPAIGN_SERVICE_URL: "none",
-      ...auth.env,
+      ...auth.envOf("budget"),
       ...options.env,
       CLOCK_OFFSET_MS: clockOffset,
     }),

@@ -39,7 +39,8 @@ export async function startClocks(
     RECONCILE_INTERVAL_MS: "20000",
     CLOCK_OFFSET_MS: String(system.clockOffsetMs),
     METRICS: "off",
-    ...system.auth.env,
+    ...system.auth.envOf("clocks"),
+    ...system.tlsEnvOf("clocks"),
     ...options.workerEnv,
   };
   const config = readWorkerConfig(workerEnv);

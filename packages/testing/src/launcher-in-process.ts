@@ -1,8 +1,10 @@
-import { createClient, type Client } from "@connectrpc/connect";
+import { join } from "node:path";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
-import { createLogger } from "@adbudget/kit";
+import { clientTls, createLogger } from "@adbudget/kit";
+import type { Workload } from "@adbudget/topology";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { freePort } from "./ports.js";
 import { quietClockOffset } from "./test-clock.js";
@@ -35,6 +37,10 @@ export interface SystemHarness {
   brandStream: string;
   campaignStream: string;
   nc: NatsConnection;
+  /** TLS_* settings of `workload` under mutual TLS (`tlsDir`), else none: a worker joining the system takes them. */
+  tlsEnvOf(workload: Workload): Record<string, string>;
+  /** A transport to one of the system's services, with the operator's client certificate under mutual TLS. */
+  transport(url: string, interceptors: Interceptor[]): Transport;
   /** CLOCK_OFFSET_MS of every service (and of a clocks worker started with them). */
   clockOffsetMs: number;
   /** The services' "now": what tests derive dates and daypart windows from. */
@@ -73,11 +79,43 @@ export async function startSystemInProcess(
     tag?: string;
     /** One clock for every service, moved by the test (ServiceAppSpec.now); CLOCK_OFFSET_MS is then unused. */
     now?: () => number;
+    /**
+     * Mutual TLS between every part of the system: the certificates `scripts/dev-certs.sh` made in
+     * this folder (each workload serves and calls with its own, TLS_CLIENT_AUTH=require; the
+     * harness's clients present the operator's, its clocks clients the clocks worker's).
+     */
+    tlsDir?: string;
   } = {},
 ): Promise<SystemHarness> {
   // Every service on one clock: a quiet one (the next local noon) unless the test brings its own.
   const clockOffset = options.env?.CLOCK_OFFSET_MS ?? String(quietClockOffset());
   const auth = await createTestAuth();
+  const { tlsDir } = options;
+  const tlsEnvOf = (w: Workload): Record<string, string> =>
+    tlsDir === undefined
+      ? {}
+      : {
+          TLS_CERT_FILE: join(tlsDir, `${w}.pem`),
+          TLS_KEY_FILE: join(tlsDir, `${w}-key.pem`),
+          TLS_CA_FILE: join(tlsDir, "ca.pem"),
+          TLS_CLIENT_AUTH: "require",
+        };
+  /** A transport presenting `cert`'s certificate when the system runs mutual TLS. */
+  const transportAs = (cert: string) => (url: string, interceptors: Interceptor[]) =>
+    createGrpcTransport({
+      baseUrl: url,
+      interceptors,
+      ...(tlsDir === undefined
+        ? {}
+        : clientTls(url, {
+            tlsCaFile: join(tlsDir, "ca.pem"),
+            tlsClientCertFile: join(tlsDir, `${cert}.pem`),
+            tlsClientKeyFile: join(tlsDir, `${cert}-key.pem`),
+          })),
+    });
+  const operatorTransport = transportAs("operator");
+  const clocksTransport = transportAs("clocks");
+  const scheme = tlsDir === undefined ? "http" : "https";
   options = { ...options, env: { ...auth.env, ...options.env, CLOCK_OFFSET_MS: clockOffset } };
   const plan = planSystem(options.tag ?? newTag("t"));
   const tag = plan.tag;
@@ -94,8 +132,10 @@ export async function startSystemInProcess(
       SHUTDOWN_GRACE_MS: "500",
       NATS_URL,
       ...plan.env,
-      ...calleeSettings("brand", { budget: `http://127.0.0.1:${budgetPort}` }),
+      ...calleeSettings("brand", { budget: `${scheme}://127.0.0.1:${budgetPort}` }),
       ...options.env,
+      ...auth.envOf("brand"),
+      ...tlsEnvOf("brand"),
       ...options.brandEnv,
     }),
     { logger: silent, now: options.now },
@@ -110,6 +150,8 @@ export async function startSystemInProcess(
       ...plan.env,
       SHUTDOWN_GRACE_MS: "500",
       ...options.env,
+      ...auth.envOf("campaign"),
+      ...tlsEnvOf("campaign"),
       ...options.campaignEnv,
     });
   let campaignApp = await startCampaignApp(campaignConfig(), { logger: silent, relayPollMs: 200, now: options.now });
@@ -123,6 +165,8 @@ export async function startSystemInProcess(
       ...plan.env,
       SHUTDOWN_GRACE_MS: "500",
       ...options.env,
+      ...auth.envOf("budget"),
+      ...tlsEnvOf("budget"),
       ...options.budgetEnv,
     });
   const budgetApp = await startBudgetApp(budgetConfig(String(budgetPort)), {
@@ -132,7 +176,7 @@ export async function startSystemInProcess(
   });
   const replicas: { stop(): Promise<void> }[] = [];
   const nc = await connect({ servers: options.env?.NATS_URL ?? NATS_URL, ...options.natsConnect });
-  const t = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
+  const t = (url: string) => operatorTransport(url, auth.admin);
   const clocks = await auth.as({ sub: "test:clocks", role: "clocks" });
   const h: SystemHarness = {
     auth,
@@ -143,19 +187,15 @@ export async function startSystemInProcess(
     budget: createClient(BudgetService, t(budgetApp.server.url)),
     campaigns: createClient(CampaignService, t(campaignApp.server.url)),
     // The clock services answer the clocks identity alone: these clients carry it.
-    campaignClock: createClient(
-      CampaignClockService,
-      createGrpcTransport({ baseUrl: campaignApp.server.url, interceptors: clocks }),
-    ),
-    budgetClock: createClient(
-      BudgetClockService,
-      createGrpcTransport({ baseUrl: budgetApp.server.url, interceptors: clocks }),
-    ),
+    campaignClock: createClient(CampaignClockService, clocksTransport(campaignApp.server.url, clocks)),
+    budgetClock: createClient(BudgetClockService, clocksTransport(budgetApp.server.url, clocks)),
     prefix: tag,
     budgetStream,
     brandStream: plan.streams.brand,
     campaignStream,
     nc,
+    tlsEnvOf,
+    transport: operatorTransport,
     clockOffsetMs: Number(clockOffset),
     now: options.now ?? (() => Date.now() + Number(clockOffset)),
     async startBudgetReplica() {
@@ -172,10 +212,7 @@ export async function startSystemInProcess(
       return {
         app,
         campaigns: createClient(CampaignService, t(app.server.url)),
-        campaignClock: createClient(
-          CampaignClockService,
-          createGrpcTransport({ baseUrl: app.server.url, interceptors: clocks }),
-        ),
+        campaignClock: createClient(CampaignClockService, clocksTransport(app.server.url, clocks)),
       };
     },
     async stopCampaign() {

@@ -327,6 +327,7 @@ export async function launchSystemProcesses(options: SystemProcessOptions = {}):
             metricsPort,
             databaseUrl: options.databaseUrl ? options.databaseUrl(s, databases[s]!) : databases[s]!.url,
           }),
+          ...auth.envOf(s),
           // Replica 0 migrates; two replicas migrating at once would race.
           MIGRATE_ON_START: i === 0 ? "true" : "false",
           ...options.replicaEnv?.(s, i, replicaUrls),
@@ -343,6 +344,7 @@ export async function launchSystemProcesses(options: SystemProcessOptions = {}):
         ...(clocksMetricsPort === undefined ? {} : { [metricsPortVariable(WORKER.name)]: String(clocksMetricsPort) }),
         TEMPORAL_ADDRESS: temporalAddress,
         TEMPORAL_TASK_QUEUE: taskQueue,
+        ...auth.envOf(WORKER.name),
         ...options.workerEnv,
       },
     };

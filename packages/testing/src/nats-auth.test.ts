@@ -1,21 +1,40 @@
 /**
- * NATS credentials (issue 12, item 7): the services and the clocks worker, each with its own
- * NATS user, against a nats-server of this test alone whose authorization is the one
- * `natsAuthorization` derives from the topology (deploy/local/nats-auth.conf, for this test's
- * prefix and streams). The whole system does its work (spend runs a budget out, the campaign service pauses
+ * The production configuration, run (issue 22, item 5; NATS users since issue 12): the services
+ * and the clocks worker, each with its own NATS user, against a nats-server of this test alone
+ * whose authorization is the one `natsAuthorization` derives from the topology
+ * (deploy/local/nats-auth.conf, for this test's prefix and streams); mutual TLS between every
+ * workload (TLS_CLIENT_AUTH=require, the certificates of scripts/dev-certs.sh); each workload's
+ * identity signed by a key of its own, registered for its role alone (createTestAuth). The whole system does its work (spend runs a budget out, the campaign service pauses
  * the campaigns from the budget events and WatchCampaigns shows it, the brand archive reaches
  * the campaign service, the clocks worker starts its workflows from brand and campaign events),
  * and no workload can publish another's events, read what it must not read, or administer
  * JetStream beyond its own stream and consumers.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeys, PermissionViolationError, type NatsConnection } from "@nats-io/transport-node";
-import { createLogger, DurableConsumer, ensureStream, EnvReader, readNatsAuth } from "@adbudget/kit";
+import {
+  bearerInterceptor,
+  clientTls,
+  createLogger,
+  DEFAULT_ISSUER,
+  DurableConsumer,
+  ensureStream,
+  EnvReader,
+  mintToken,
+  readNatsAuth,
+  type TokenClaims,
+} from "@adbudget/kit";
+import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import {
   natsAuthorization,
   natsWorkloadPermissions,
@@ -32,6 +51,9 @@ import { startClocks, type ClocksHarness } from "./clocks.js";
 import { natsOperator } from "./nats-jwt.js";
 import { startNatsServer, type NatsServerProcess } from "./nats-server.js";
 import { watchCampaigns } from "./test-steps.js";
+import { TEST_AUDIENCE } from "./auth.js";
+
+const DEV_CERTS = fileURLToPath(new URL("../../../scripts/dev-certs.sh", import.meta.url));
 
 const tag = `na${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 const TAG = tag.toUpperCase();
@@ -73,6 +95,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "adbudget-nats-auth-"));
   const seedFile = join(dir, "clocks.nk");
   await writeFile(seedFile, `${new TextDecoder().decode(clocksKey.getSeed())}\n`, { mode: 0o600 });
+  execFileSync("bash", [DEV_CERTS, join(dir, "tls")], { stdio: "pipe" });
   workloadEnv = {
     brand: { NATS_USER: "brand", NATS_PASSWORD: passwords.brand },
     budget: { NATS_USER: "budget", NATS_PASSWORD: passwords.budget },
@@ -107,6 +130,7 @@ beforeAll(async () => {
       budgetEnv: workloadEnv.budget,
       campaignEnv: workloadEnv.campaign,
       natsConnect: { user: "admin", pass: passwords.admin },
+      tlsDir: join(dir, "tls"),
     },
     // No reconciliation: the clocks' workflows below can only have been started from the events.
     workerEnv: { NATS_URL: server.url, ...workloadEnv.clocks, RECONCILE_INTERVAL_MS: "0" },
@@ -160,6 +184,58 @@ function loggedViolations(): string[] {
 }
 
 const ALL_DAYS = [1, 2, 3, 4, 5, 6, 7] as DayOfWeek[];
+
+describe("mutual TLS and workload keys bound to their identities", () => {
+  /** GetBrand on the brand service with `claims` signed by `workload`'s own key, over a connection with `cert`'s certificate. */
+  async function getBrandAs(workload: "budget" | "campaign", claims: TokenClaims, cert?: string): Promise<string> {
+    const jwk: unknown = JSON.parse(readFileSync(h.system.auth.envOf(workload).AUTH_PRIVATE_KEY_FILE, "utf8"));
+    if (typeof jwk !== "object" || jwk === null) throw new Error("no key");
+    const token = await mintToken(jwk, claims, { audience: TEST_AUDIENCE, issuer: DEFAULT_ISSUER, ttlSeconds: 600 });
+    const tls = join(dir, "tls");
+    const url = h.system.brandApp.server.url;
+    const transport = createGrpcTransport({
+      baseUrl: url,
+      interceptors: [bearerInterceptor(token)],
+      ...clientTls(url, {
+        tlsCaFile: join(tls, "ca.pem"),
+        tlsClientCertFile: cert === undefined ? "" : join(tls, `${cert}.pem`),
+        tlsClientKeyFile: cert === undefined ? "" : join(tls, `${cert}-key.pem`),
+      }),
+    });
+    try {
+      await createClient(BrandService, transport).getBrand({ id: "0b6a4c3e-8d7f-4a51-9a43-3f3e2c1d0b9a" });
+      return "ok";
+    } catch (err) {
+      const e = ConnectError.from(err);
+      // NOT_FOUND: let in, and the (made-up) brand is not there.
+      return e.code === Code.NotFound ? "ok" : `${Code[e.code]}: ${e.rawMessage}`;
+    }
+  }
+
+  it("every workload serves TLS and asks callers for a certificate; the harness's calls above carry the operator's", async () => {
+    for (const app of [h.system.brandApp, h.system.budgetApp, h.system.campaignApp])
+      expect(app.server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(await getBrandAs("budget", { sub: "service:budget", role: "budget-service" }, undefined)).toMatch(
+      /certificate required/,
+    );
+  });
+
+  it("a workload's key signs its own identity, with its certificate, and nothing else", async () => {
+    const identity = { sub: "service:budget", role: "budget-service" };
+    expect(await getBrandAs("budget", identity, "budget")).toBe("ok");
+    // Its token on another workload's connection, or an operator's: a stolen token alone is nothing.
+    expect(await getBrandAs("budget", identity, "campaign")).toBe(
+      'Unauthenticated: a budget-service token must arrive with the client certificate of budget (mutual TLS), not "campaign"',
+    );
+    // Its key minting another role: the brand of every caller, before, with one leaked key.
+    expect(await getBrandAs("budget", { sub: "x", role: "admin" }, "operator")).toMatch(
+      /^Unauthenticated: the key "budget-[a-z0-9]+" is not registered to sign admin tokens/,
+    );
+    expect(await getBrandAs("campaign", { sub: "x", role: "budget-service" }, "budget")).toMatch(
+      /^Unauthenticated: the key "campaign-[a-z0-9]+" is not registered to sign budget-service tokens/,
+    );
+  });
+});
 
 describe("NATS with one user per workload", () => {
   it("each workload does its own work under its own user: spend pauses the campaigns through the events, the clocks follow brands and campaigns", async () => {
