@@ -19,7 +19,8 @@ const handler = connectNodeAdapter({
     router.service(Health, {
       check: () => ({ status: Status.SERVING }),
     });
-    reflectionRoutes(router, new ReflectionIndex([Health]));
+    const index = new ReflectionIndex([Health]);
+    reflectionRoutes(router, () => index);
   },
 });
 const server = http2.createServer(handler);

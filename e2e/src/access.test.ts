@@ -3,10 +3,11 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { generateKeyPair, importJWK, SignJWT, UnsecuredJWT } from "jose";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TokenClaims } from "@adbudget/kit";
-import { ROLES } from "@adbudget/topology";
+import { BRAND_SCOPED_ROLES, ROLES } from "@adbudget/topology";
 import { eventually, startSystemInProcess, TEST_AUDIENCE, type SystemHarness } from "@adbudget/testing";
 import { localDate } from "@adbudget/time";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -61,9 +62,9 @@ const SERVERS: [string, () => string][] = [
   ["campaign", () => h.campaignApp.server.url],
 ];
 
-/** The services a server announces (reflection, asked as an admin). */
-async function announced(url: string): Promise<string[]> {
-  const reflection = createClient(ReflectionV1, createGrpcTransport({ baseUrl: url, interceptors: h.auth.admin }));
+/** The services a server announces to `interceptors`' principal (reflection lists what its role may call). */
+async function listedTo(url: string, interceptors: Interceptor[]): Promise<string[]> {
+  const reflection = createClient(ReflectionV1, createGrpcTransport({ baseUrl: url, interceptors }));
   const names: string[] = [];
   for await (const m of reflection.serverReflectionInfo(
     (async function* () {
@@ -74,6 +75,17 @@ async function announced(url: string): Promise<string[]> {
       names.push(...m.messageResponse.value.service.map((s) => s.name));
   }
   return names;
+}
+
+/** Every service a server announces to any role: what it serves. */
+async function announced(url: string): Promise<string[]> {
+  const names = new Set<string>();
+  for (const role of ROLES) {
+    // A role that must name brands names one: what it is shown does not depend on which.
+    const brands = BRAND_SCOPED_ROLES.has(role) ? { brands: [randomUUID()] } : {};
+    for (const name of await listedTo(url, await h.auth.as({ sub: `test:${role}`, role, ...brands }))) names.add(name);
+  }
+  return [...names];
 }
 
 /** Every service every server answers: name, server and descriptor; unknown names apart. */
@@ -471,7 +483,7 @@ describe("credentials", () => {
     return jwt.sign(await importJWK(jwk, jwk.alg));
   }
 
-  it("health needs no credentials; reflection takes any valid token", async () => {
+  it("health needs no credentials; reflection takes any valid token and shows each role what it may call", async () => {
     const health = createClient(Health, createGrpcTransport({ baseUrl: brandUrl() }));
     expect((await health.check({ service: "" })).status).toBeGreaterThan(0);
     const viewer = await h.auth.as({ sub: "test:viewer", role: "viewer" });
@@ -484,6 +496,27 @@ describe("credentials", () => {
     ))
       out.push(m);
     expect(out.length).toBe(1);
+    // Each role is shown what it may call: the internal clock services are the clocks' alone.
+    const budgetUrl = h.budgetApp.server.url;
+    const clocks = await h.auth.as({ sub: "test:clocks", role: "clocks" });
+    expect(await listedTo(budgetUrl, viewer)).not.toContain(BudgetClockService.typeName);
+    expect(await listedTo(budgetUrl, viewer)).toContain(BudgetService.typeName);
+    expect(await listedTo(budgetUrl, h.auth.admin)).not.toContain(BudgetClockService.typeName);
+    expect(await listedTo(budgetUrl, clocks)).toContain(BudgetClockService.typeName);
+    expect(await listedTo(h.campaignApp.server.url, viewer)).not.toContain(CampaignClockService.typeName);
+    // Nor can it read their descriptors by name.
+    const symbol = async (interceptors: Interceptor[]) => {
+      const r = createClient(ReflectionV1, createGrpcTransport({ baseUrl: budgetUrl, interceptors }));
+      for await (const m of r.serverReflectionInfo(
+        (async function* () {
+          yield { messageRequest: { case: "fileContainingSymbol" as const, value: BudgetClockService.typeName } };
+        })(),
+      ))
+        return m.messageResponse.case;
+      return undefined;
+    };
+    expect(await symbol(viewer)).toBe("errorResponse");
+    expect(await symbol(clocks)).toBe("fileDescriptorResponse");
     const bare = createClient(ReflectionV1, createGrpcTransport({ baseUrl: brandUrl() }));
     const err = await (async () => {
       try {

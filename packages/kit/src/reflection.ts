@@ -6,7 +6,7 @@ import {
   type DescriptorProto,
   type FileDescriptorProto,
 } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as v1 from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
 
@@ -185,11 +185,15 @@ function answer(index: ReflectionIndex, v: Version, req: v1.ServerReflectionRequ
   });
 }
 
-/** Registers grpc.reflection.v1 and v1alpha ServerReflection on a router. */
-export function reflectionRoutes(router: ConnectRouter, index: ReflectionIndex): void {
+/**
+ * Registers grpc.reflection.v1 and v1alpha ServerReflection on a router, answering each call from
+ * the index `indexFor` gives for it (the caller's own view: see server.ts).
+ */
+export function reflectionRoutes(router: ConnectRouter, indexFor: (ctx: HandlerContext) => ReflectionIndex): void {
   for (const v of [v1, v1alpha] as const) {
     router.service(v.ServerReflection as typeof v1.ServerReflection, {
-      async *serverReflectionInfo(requests) {
+      async *serverReflectionInfo(requests, ctx) {
+        const index = indexFor(ctx);
         for await (const req of requests) yield answer(index, v, req);
       },
     });

@@ -14,6 +14,8 @@ import type { Logger } from "./logger.js";
 import { ANSWER_REGISTRY } from "./json-registry.js";
 import { createNodeAdapter } from "./node-adapter.js";
 import { loadContractDescriptors, reflectionRoutes, ReflectionIndex } from "./reflection.js";
+import { mayCall, PUBLIC_SERVICES } from "./method-rules.js";
+import { kPrincipal } from "./request-context.js";
 import { createValidationInterceptor } from "./validation.js";
 import { startMetricsServer, type Metrics } from "./metrics.js";
 import { createTracingInterceptor } from "./tracing.js";
@@ -85,6 +87,31 @@ export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 const DETAIL_FILES: DescFile[] = [BadRequestSchema.file, ErrorInfoSchema.file];
 
 /**
+ * Reflection as each role sees the server: the services it may call a method of (with health and
+ * reflection), and only their files, so a viewer's grpcurl does not list the internal clock
+ * services, nor describe them. One index per role, made on its first call: roles are the access
+ * model's (the gate refuses any other), so there are a handful. Without authentication (no
+ * principal) everything is listed.
+ */
+function reflectionByRole(services: DescService[]): (role: string | undefined) => ReflectionIndex {
+  const descriptors = loadContractDescriptors();
+  const all = new ReflectionIndex(services, DETAIL_FILES, descriptors);
+  const byRole = new Map<string, ReflectionIndex>();
+  return (role) => {
+    if (role === undefined) return all;
+    let index = byRole.get(role);
+    if (index === undefined) {
+      const visible = services.filter(
+        (s) => PUBLIC_SERVICES.has(s.typeName) || s.methods.some((m) => mayCall(role, s, m)),
+      );
+      index = new ReflectionIndex(visible, DETAIL_FILES, descriptors);
+      byRole.set(role, index);
+    }
+    return index;
+  };
+}
+
+/**
  * Starts one service: Connect, gRPC and gRPC-Web on one port, over HTTP/2 (h2c, or TLS when
  * configured) and HTTP/1.1 (plain `curl` with a JSON body), with reflection, health, request
  * ids, validation and error mapping in front of the service's own routes.
@@ -97,11 +124,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     intervalMs: options.healthIntervalMs,
     logger,
   });
-  const reflection = new ReflectionIndex(
-    [...options.services, Health, ReflectionV1, ReflectionV1alpha],
-    DETAIL_FILES,
-    loadContractDescriptors(),
-  );
+  const reflection = reflectionByRole([...options.services, Health, ReflectionV1, ReflectionV1alpha]);
   const shutdown = new AbortController();
 
   // connectNodeAdapter, except that a binary request that does not parse is INVALID_ARGUMENT.
@@ -109,7 +132,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     routes(router) {
       options.routes(router);
       healthRoutes(router, health);
-      reflectionRoutes(router, reflection);
+      reflectionRoutes(router, (ctx) => reflection(ctx.values.get(kPrincipal)?.role));
     },
     interceptors: [
       ...(options.metrics ? [options.metrics.interceptor()] : []),
