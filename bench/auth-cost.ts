@@ -1,9 +1,12 @@
 /**
  * What authentication costs: RecordSpend against two budget services on the same databases, one
  * authenticated (an ad-server token naming 50 brands), one with AUTH_DISABLED, in interleaved
- * rounds (the machine's noise hits both alike), with ghz and with the Node client.
+ * rounds (the machine's noise hits both alike), with ghz and with the Node client. With
+ * `--compare quotas`, what the callers' quotas cost: both authenticated, one with QUOTAS on (the
+ * token's principal and its 50 brands: 51 buckets a call), one with QUOTAS off. After the load the
+ * ledger must hold exactly the calls that were answered OK.
  *
- *   npm run build && node bench/auth-cost.ts [--calls 8000] [--rounds 4]
+ *   npm run build && node bench/auth-cost.ts [--calls 8000] [--rounds 4] [--compare auth|quotas]
  */
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
@@ -14,21 +17,32 @@ import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service
 import { ghz, percentile, startBenchSystem } from "./lib.ts";
 
 const { values } = parseArgs({
-  options: { calls: { type: "string", default: "8000" }, rounds: { type: "string", default: "4" } },
+  options: {
+    calls: { type: "string", default: "8000" },
+    rounds: { type: "string", default: "4" },
+    compare: { type: "string", default: "auth" },
+  },
 });
 const CALLS = Number(values.calls);
 const ROUNDS = Number(values.rounds);
+const QUOTAS = values.compare === "quotas";
+if (!QUOTAS && values.compare !== "auth") throw new Error(`--compare auth or quotas, not ${values.compare}`);
 const CALLERS = 64;
 const BRANDS = 50;
 
 // Two replicas each of the brand and budget services on the same databases: replica 0
-// authenticated, replica 1 with AUTH_DISABLED, each budget service with a brand service of its
-// own kind (an open one calls without a token). No campaign service.
+// authenticated (with QUOTAS on, compared with quotas), replica 1 with AUTH_DISABLED (authenticated
+// with QUOTAS off), each budget service with a brand service of its own kind (an open one calls
+// without a token). No campaign service.
+// Quotas on the measured budget service alone: the bench's admin creates its brands at machine
+// speed, past a person's quota.
+const armEnv = (service: string, i: number): Record<string, string> =>
+  QUOTAS ? { QUOTAS: service === "budget" && i === 0 ? "on" : "off" } : i === 1 ? { AUTH_DISABLED: "true" } : {};
 const system = await startBenchSystem({
   services: ["brand", "budget"],
   replicas: { brand: 2, budget: 2 },
   replicaEnv: (service, i, urls) => ({
-    ...(i === 1 ? { AUTH_DISABLED: "true" } : {}),
+    ...armEnv(service, i),
     ...(service === "budget" ? { BRAND_SERVICE_URL: urls.brand[i], CAMPAIGN_SERVICE_URL: "none" } : {}),
   }),
 });
@@ -49,7 +63,10 @@ try {
   const campaignId = "01900000-0000-7000-8000-00000000beef";
   const clients = {
     on: createClient(BudgetService, createGrpcTransport({ baseUrl: on, interceptors: [bearerInterceptor(token)] })),
-    off: createClient(BudgetService, createGrpcTransport({ baseUrl: off })),
+    off: createClient(
+      BudgetService,
+      createGrpcTransport({ baseUrl: off, interceptors: QUOTAS ? [bearerInterceptor(token)] : [] }),
+    ),
   };
   for (const c of Object.values(clients))
     await Promise.all(
@@ -59,6 +76,7 @@ try {
     );
 
   let errors = 0;
+  let answered = 0;
   const acc: Record<"node" | "ghz", Record<"on" | "off", number[]>> = {
     node: { on: [0, 0], off: [0, 0] },
     ghz: { on: [0, 0], off: [0, 0] },
@@ -80,7 +98,10 @@ try {
                 campaignId,
                 amountMicros: 1000n,
               })
-              .catch(() => errors++);
+              .then(
+                () => answered++,
+                () => errors++,
+              );
             latencies.push(performance.now() - s);
           }
         }),
@@ -103,18 +124,30 @@ try {
           campaign_id: campaignId,
           amount_micros: "1000",
         })),
-        metadata: which === "on" ? { authorization: `Bearer ${token}` } : undefined,
+        metadata: which === "on" || QUOTAS ? { authorization: `Bearer ${token}` } : undefined,
         total: CALLS,
         concurrency: CALLERS,
       });
       errors += r.count - (r.statuses.OK ?? 0);
+      answered += r.statuses.OK ?? 0;
       acc.ghz[which][0] += r.statuses.OK ?? 0;
       acc.ghz[which][1] += r.seconds;
       p99.ghz[which] = Math.max(p99.ghz[which], r.p99Ms);
     }
     console.error(`  round ${round + 1}/${ROUNDS}`);
   }
-  console.log(`\n| client | authenticated calls/s | p99 ms | AUTH_DISABLED calls/s | p99 ms | ratio |`);
+  // The results, after the load: every call answered OK is in the ledger once, at 1,000 micros.
+  const budget = createClient(BudgetService, createGrpcTransport({ baseUrl: on, interceptors: auth.admin }));
+  let stored = 0n;
+  for (const brandId of brandIds)
+    stored += (await budget.getBudgetStatus({ brandId })).status?.month?.spentMicros ?? 0n;
+  const expected = BigInt(answered) * 1000n + BigInt(2 * BRANDS);
+  if (stored !== expected) {
+    console.error(`the ledger holds ${stored} micros, the answered calls make ${expected}`);
+    errors++;
+  }
+  const [onLabel, offLabel] = QUOTAS ? ["QUOTAS on", "QUOTAS off"] : ["authenticated", "AUTH_DISABLED"];
+  console.log(`\n| client | ${onLabel} calls/s | p99 ms | ${offLabel} calls/s | p99 ms | ratio |`);
   console.log(`| --- | ---: | ---: | ---: | ---: | ---: |`);
   for (const c of ["ghz", "node"] as const) {
     const rate = (w: "on" | "off") => acc[c][w][0] / acc[c][w][1];
@@ -122,7 +155,7 @@ try {
       `| ${c === "ghz" ? "ghz" : "connect-node"} | ${Math.round(rate("on"))} | ${p99[c].on.toFixed(1)} | ${Math.round(rate("off"))} | ${p99[c].off.toFixed(1)} | ${(rate("on") / rate("off")).toFixed(2)} |`,
     );
   }
-  console.log(`errors: ${errors}`);
+  console.log(`errors: ${errors}; ledger: ${stored} micros for ${answered} calls answered OK (verified)`);
   process.exitCode = errors === 0 ? 0 : 1;
 } finally {
   await system.stop();

@@ -132,6 +132,8 @@ export interface ServiceConfig {
   readonly poolMax: number;
   /** Tokens: the keys callers' tokens are verified with, and the key of this service's identity. */
   readonly auth: AuthConfig;
+  /** QUOTAS (on): the callers' rate limits of the access model; off for benchmarks and test setups. */
+  readonly quotas: boolean;
 }
 
 /**
@@ -184,6 +186,7 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
     // services with two replicas each.
     poolMax: reader.int(`${defaults.prefix}_DB_POOL_MAX`, 10, { min: 2, max: 500 }),
     auth: readAuthConfig(reader),
+    quotas: reader.bool("QUOTAS", true),
   };
   if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
     addProblemOnce(reader, "TLS_CERT_FILE and TLS_KEY_FILE must be set together");

@@ -39,6 +39,7 @@ export * from "./token-minting.js";
 export * from "./auth-gate.js";
 export * from "./auth-config.js";
 export * from "./key-set.js";
+export * from "./quotas.js";
 export * from "./tls.js";
 export * from "./dev-keys.js";
 export * from "./deadlines.js";

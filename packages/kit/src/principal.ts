@@ -1,5 +1,6 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { kPrincipal } from "./request-context.js";
+import type { QuotaModel } from "./quotas.js";
 
 /**
  * Who calls, as the kit sees it: a token's subject, its role, and its scope (the ids of the
@@ -24,6 +25,8 @@ export interface AccessModel {
    * TLS): a stolen workload token is then useless without that workload's certificate too.
    */
   readonly workloadCertificates?: Readonly<Record<string, string>>;
+  /** Rate limits per caller and per scope id (quotas.ts); none: no limits. */
+  readonly quotas?: QuotaModel;
 }
 
 /** An authenticated caller. */

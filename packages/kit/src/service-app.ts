@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, Transport } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor, Transport } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type pg from "pg";
 import { createAuthGate } from "./auth-gate.js";
@@ -12,6 +12,7 @@ import { Metrics } from "./metrics.js";
 import { shiftedNow, type Now } from "./now.js";
 import type { OutboxRelay, RelayOptions } from "./outbox-relay.js";
 import { createPgPool } from "./pg-pool.js";
+import { checkQuotaFields, createQuotaInterceptor, QuotaLimiter } from "./quotas.js";
 import type { AccessModel } from "./principal.js";
 import { startServer, type RunningServer } from "./server.js";
 import { startConsumers, workloadClients, type ConsumerHandlers, type WorkloadConfig } from "./workload.js";
@@ -138,6 +139,7 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
       transport,
     };
     const { routes, handlers, own } = await spec.build(parts);
+    const quotas = quotaInterceptors(spec, parts, auth.verifier !== undefined, logger);
     // After `build`: a handler may use any of the service's parts, and stops before them.
     startConsumers(nc, config.consumers, handlers, logger, stack);
     const server = await startServer({
@@ -159,6 +161,7 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
         ),
       healthIntervalMs: options.healthIntervalMs,
       metrics,
+      interceptors: quotas,
     });
     return {
       server,
@@ -189,6 +192,27 @@ function checkAccessRules(services: readonly DescService[], roles: readonly stri
     );
   for (const rpc of withoutRule)
     logger.warn({ rpc }, "this RPC has no access rule: every caller is refused (default deny)");
+}
+
+/**
+ * The callers' quotas (the access model's), counted on the service's clock: none without
+ * authentication (no principal to count) or with QUOTAS=off (said in the log).
+ */
+function quotaInterceptors(
+  spec: Pick<ServiceAppSpec, "access" | "services" | "config">,
+  parts: Pick<ServiceParts, "now">,
+  authenticated: boolean,
+  logger: Logger,
+): Interceptor[] {
+  const model = spec.access.quotas;
+  if (model === undefined || !authenticated) return [];
+  if (!spec.config.quotas) {
+    logger.warn("QUOTAS=off: callers are not rate limited (benchmarks and test setups only)");
+    return [];
+  }
+  const problems = checkQuotaFields(spec.services);
+  if (problems.length > 0) throw new Error(`quota rules:\n  - ${problems.join("\n  - ")}`);
+  return [createQuotaInterceptor(new QuotaLimiter(model, parts.now))];
 }
 
 function relayOptions(outbox: OutboxSpec, options: ServiceAppOptions): Omit<RelayOptions, "onPublished"> {

@@ -40,6 +40,7 @@ export async function startBrandHarness(
     BRAND_DATABASE_URL: options.databaseUrl?.(db) ?? db.url,
     SHUTDOWN_GRACE_MS: "1000",
     ...auth.envOf("brand"),
+    QUOTAS: "off",
     ...options.env,
   });
   const app = await startBrandApp(config, { logger: createLogger("brand-test", "silent"), healthIntervalMs: 200 });

@@ -84,6 +84,7 @@ export async function startBudgetHarness(
       BUDGET_SERVICE_URL: "none",
       CLOCK_OFFSET_MS: clockOffset,
       ...auth.envOf("brand"),
+      QUOTAS: "off",
     }),
     { logger: silent },
   );
@@ -103,6 +104,7 @@ export async function startBudgetHarness(
       // The ledger alone: campaigns are checked in the campaign service's tests.
       CAMPAIGN_SERVICE_URL: "none",
       ...auth.envOf("budget"),
+      QUOTAS: "off",
       ...options.env,
       CLOCK_OFFSET_MS: clockOffset,
     }),

@@ -301,6 +301,8 @@ export async function launchSystemProcesses(options: SystemProcessOptions = {}):
     LOG_LEVEL: "info",
     SHUTDOWN_GRACE_MS: "1000",
     ...auth.env,
+    // The harness, benches and chaos load at machine speed, past any caller's quota.
+    QUOTAS: "off",
     ...options.env?.(),
     NATS_URL: natsUrl,
     ...plan.env,
