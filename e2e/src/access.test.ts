@@ -557,4 +557,38 @@ describe("who did what", () => {
     ]);
     expect(budgetChanges[0].requestId).not.toBe("");
   });
+
+  it("each spend event keeps the ad server that reported it, single or batched", async () => {
+    const r = await resources("reported");
+    const adServer = await h.auth.as({ sub: "adserver-eu-7", role: "ad-server", brands: [r.brandId] });
+    const spend = createClient(
+      BudgetService,
+      createGrpcTransport({ baseUrl: h.budgetApp.server.url, interceptors: adServer }),
+    );
+    const one = await spend.recordSpend({
+      eventId: "who-1",
+      brandId: r.brandId,
+      campaignId: r.campaignId,
+      amountMicros: 1n,
+    });
+    expect(one.event?.reportedBy).toBe("adserver-eu-7");
+    await spend.recordSpendBatch({
+      events: [{ eventId: "who-2", brandId: r.brandId, campaignId: r.campaignId, amountMicros: 2n }],
+    });
+    await h.budget.recordSpend({ eventId: "who-3", brandId: r.brandId, campaignId: r.campaignId, amountMicros: 3n });
+    // A retry by another caller is answered from the ledger: it keeps the first reporter.
+    const retry = await h.budget.recordSpend({
+      eventId: "who-1",
+      brandId: r.brandId,
+      campaignId: r.campaignId,
+      amountMicros: 1n,
+    });
+    expect(retry).toMatchObject({ duplicate: true, event: { reportedBy: "adserver-eu-7" } });
+    const { events } = await h.budget.listSpendEvents({ brandId: r.brandId });
+    expect(Object.fromEntries(events.map((e) => [e.eventId, e.reportedBy]))).toEqual({
+      "who-1": "adserver-eu-7",
+      "who-2": "adserver-eu-7",
+      "who-3": "test:admin",
+    });
+  });
 });

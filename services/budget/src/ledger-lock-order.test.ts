@@ -63,6 +63,7 @@ describe("SetBudget and a spend across the brand's midnight", () => {
       occurredAtGiven: true,
       timeZone: zone,
       brandArchived: false,
+      reportedBy: "test:ad-server",
     });
     const spent = writer.submitAll([
       input(`lo-late-${brandId}`, midnight - 1_000),

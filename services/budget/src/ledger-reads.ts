@@ -18,6 +18,8 @@ export interface StoredSpend {
   month: string;
   brandArchived: boolean;
   outsideFlight: boolean;
+  /** The reporting caller's `sub` ("" when unknown). */
+  reportedBy: string;
 }
 
 /** One of a brand's current periods, with the limit in force. */
@@ -38,11 +40,12 @@ export interface RawSpend {
   month: string;
   brand_archived: boolean;
   outside_flight: boolean;
+  reported_by: string;
 }
 
 /** Money is selected as text and parsed with BigInt: no float on a money path. */
 export const SELECT_SPEND = `select event_id, brand_id::text, campaign_id::text, amount_micros::text as amount, occurred_at,
-  recorded_at, day::text, month::text, brand_archived, outside_flight from spend_events`;
+  recorded_at, day::text, month::text, brand_archived, outside_flight, reported_by from spend_events`;
 
 export function toStoredSpend(r: RawSpend): StoredSpend {
   return {
@@ -56,6 +59,7 @@ export function toStoredSpend(r: RawSpend): StoredSpend {
     month: r.month,
     brandArchived: r.brand_archived,
     outsideFlight: r.outside_flight,
+    reportedBy: r.reported_by,
   };
 }
 

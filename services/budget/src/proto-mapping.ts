@@ -119,6 +119,7 @@ export function spendProto(s: StoredSpend): SpendEvent {
     month: parseDate(s.month),
     brandArchived: s.brandArchived,
     outsideFlight: s.outsideFlight,
+    reportedBy: s.reportedBy,
   });
 }
 

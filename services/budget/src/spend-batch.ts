@@ -150,6 +150,7 @@ function storedFrom(
     month: p.month,
     brandArchived: e.brandArchived,
     outsideFlight,
+    reportedBy: e.reportedBy,
   };
 }
 

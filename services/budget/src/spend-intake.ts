@@ -152,7 +152,7 @@ export class SpendIntake {
     if (this.deps.campaigns !== undefined) {
       assertOwner(req, brand, await this.deps.campaigns.brandOf(req.campaignId), principal);
     }
-    return spendInput(req, brand, occurredAtMs, await this.deps.zones.lock(brand.id));
+    return spendInput(req, brand, occurredAtMs, await this.deps.zones.lock(brand.id), principal);
   }
 
   /** `check` from memory alone: undefined when the brand, the campaign's owner or the zone is not cached. */
@@ -166,7 +166,7 @@ export class SpendIntake {
       assertOwner(req, brand, owner, principal);
     }
     const zone = this.deps.zones.peek(brand.id);
-    return zone === undefined ? undefined : spendInput(req, brand, occurredAtMs, zone);
+    return zone === undefined ? undefined : spendInput(req, brand, occurredAtMs, zone, principal);
   }
 
   /** The event's time, checked: not too far in the future (ad servers' clock skew), not before 1970. */
@@ -195,7 +195,13 @@ function refused(err: unknown): PreparedEvent {
   return { kind: "error", error: err instanceof Error ? err : new Error(String(err)) };
 }
 
-function spendInput(req: RecordSpendRequest, brand: BrandInfo, occurredAtMs: number, timeZone: string): SpendInput {
+function spendInput(
+  req: RecordSpendRequest,
+  brand: BrandInfo,
+  occurredAtMs: number,
+  timeZone: string,
+  principal: Caller,
+): SpendInput {
   return {
     eventId: req.eventId,
     brandId: brand.id,
@@ -206,5 +212,6 @@ function spendInput(req: RecordSpendRequest, brand: BrandInfo, occurredAtMs: num
     // A zone this runtime cannot use fails this event alone, before the writer's shared transaction.
     timeZone: usableZone(timeZone, brand.id),
     brandArchived: brand.archived,
+    reportedBy: principal?.sub ?? "",
   };
 }

@@ -128,13 +128,14 @@ export async function applySpend(
     name: "spend-apply",
     text: `with input as (
              select * from unnest($1::text[], $2::uuid[], $3::uuid[], $4::bigint[], $5::float8[], $6::date[], $7::date[], $8::bool[],
-                                  $13::float8[], $14::float8[])
-                      with ordinality as u(event_id, brand_id, campaign_id, amount, occurred_ms, day, month, archived, day_end_ms, month_end_ms, i)
+                                  $13::float8[], $14::float8[], $15::text[])
+                      with ordinality as u(event_id, brand_id, campaign_id, amount, occurred_ms, day, month, archived, day_end_ms, month_end_ms,
+                                           reported_by, i)
            ), inserted as (
              insert into spend_events (event_id, brand_id, campaign_id, amount_micros, occurred_at, recorded_at, day, month, brand_archived,
-                                       outside_flight)
+                                       outside_flight, reported_by)
              select i.event_id, i.brand_id, i.campaign_id, i.amount, to_timestamp(i.occurred_ms / 1000), $9, i.day, i.month, i.archived,
-                    coalesce(i.day < f.start_date or i.day > f.end_date, false)
+                    coalesce(i.day < f.start_date or i.day > f.end_date, false), i.reported_by
              from input i left join campaign_settings f on f.campaign_id = i.campaign_id and f.brand_id = i.brand_id
              on conflict (brand_id, event_id) do nothing
              returning brand_id, event_id, campaign_id, amount_micros, day, month, outside_flight
@@ -232,6 +233,7 @@ export async function applySpend(
       current.map((c) => c.start),
       rows.dayEnds,
       rows.monthEnds,
+      unique.map((e) => e.reportedBy),
     ],
   });
   const skipped: number[] = [];

@@ -23,6 +23,8 @@ export interface SpendInput {
   occurredAtGiven: boolean;
   timeZone: string;
   brandArchived: boolean;
+  /** Who reported it: its caller's `sub` ("" with authentication off). */
+  reportedBy: string;
 }
 
 export interface SpendOutcome {

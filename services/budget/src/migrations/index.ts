@@ -6,6 +6,7 @@ import { Migration0005BudgetAlerts } from "./0005-budget-alerts.js";
 import { Migration0006CampaignDaySpend } from "./0006-campaign-day-spend.js";
 import { Migration0007CampaignSettings } from "./0007-campaign-settings.js";
 import { Migration0008CampaignDayCapSeq } from "./0008-campaign-day-cap-seq.js";
+import { Migration0009SpendReporter } from "./0009-spend-reporter.js";
 
 /** Every migration of the budget service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   { name: "0006-campaign-day-spend", class: Migration0006CampaignDaySpend },
   { name: "0007-campaign-settings", class: Migration0007CampaignSettings },
   { name: "0008-campaign-day-cap-seq", class: Migration0008CampaignDayCapSeq },
+  { name: "0009-spend-reporter", class: Migration0009SpendReporter },
 ];
