@@ -2,14 +2,21 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Interceptor } from "@connectrpc/connect";
-import { bearerInterceptor, DEFAULT_ISSUER, generateSigningKey, mintToken, type TokenClaims } from "@adbudget/kit";
+import {
+  bearerInterceptor,
+  DEFAULT_ISSUER,
+  generateSigningKey,
+  mintToken,
+  type SigningKey,
+  type TokenClaims,
+} from "@adbudget/kit";
 import { ROLES, SERVICES, WORKER, WORKLOADS, type Workload } from "@adbudget/topology";
 
 /**
  * Keys and tokens of one test system, shaped as production's: each workload signs its identity
  * with a key of its own, registered for its role alone, and the test's token issuer (the stand-in
- * for the agency's, which the harness's admin, manager, ad-server and clocks clients use) with one
- * registered for every role. No test trusts another's tokens.
+ * for the agency's) signs the human roles with one registered for those alone. No test trusts
+ * another's tokens.
  */
 export interface TestAuth {
   /**
@@ -19,7 +26,11 @@ export interface TestAuth {
   env: Record<string, string>;
   /** The settings of one workload: `env` with its own key, the only key that may sign its role. */
   envOf(workload: Workload): Record<string, string>;
-  /** A token for `claims`, signed by the test issuer, valid for `ttlSeconds` (default an hour). */
+  /**
+   * A token for `claims`, valid for `ttlSeconds` (default an hour), signed by the key registered
+   * for its role: the test issuer's for a person or an ad server, a workload's own for its role
+   * (the harness's clocks clients, the access matrix's workload columns).
+   */
   mint(claims: TokenClaims, ttlSeconds?: number): Promise<string>;
   /** An admin token (what the harness clients send). */
   adminToken: string;
@@ -36,10 +47,15 @@ const roleOf = (w: Workload) => (w === WORKER.name ? WORKER.role : SERVICES[w].r
 export async function createTestAuth(): Promise<TestAuth> {
   const dir = mkdtempSync(join(tmpdir(), "adbudget-keys-"));
   const stamp = Date.now().toString(36);
-  const issuer = await generateSigningKey(`test-issuer-${stamp}`, ROLES);
+  const workloadRoles = new Set<string>(WORKLOADS.map(roleOf));
+  const issuer = await generateSigningKey(
+    `test-issuer-${stamp}`,
+    ROLES.filter((r) => !workloadRoles.has(r)),
+  );
   const workloadKeys = await Promise.all(
     WORKLOADS.map(async (w) => ({ w, key: await generateSigningKey(`${w}-${stamp}`, [roleOf(w)]) })),
   );
+  const keyOfRole = new Map<string, SigningKey>(workloadKeys.map(({ w, key }) => [roleOf(w), key]));
   const jwksFile = join(dir, "jwks.json");
   writeFileSync(
     jwksFile,
@@ -57,11 +73,19 @@ export async function createTestAuth(): Promise<TestAuth> {
   };
   const ownKeyFiles = new Map(workloadKeys.map(({ w, key }) => [w, keyFile(w, key.privateJwk)]));
   const mint = (claims: TokenClaims, ttlSeconds = 3600) =>
-    mintToken(issuer.privateJwk, claims, { audience: TEST_AUDIENCE, issuer: DEFAULT_ISSUER, ttlSeconds });
+    mintToken((keyOfRole.get(claims.role) ?? issuer).privateJwk, claims, {
+      audience: TEST_AUDIENCE,
+      issuer: DEFAULT_ISSUER,
+      ttlSeconds,
+    });
   const adminToken = await mint({ sub: "test:admin", role: "admin" });
   return {
     env,
-    envOf: (workload) => ({ ...env, AUTH_PRIVATE_KEY_FILE: ownKeyFiles.get(workload) ?? env.AUTH_PRIVATE_KEY_FILE }),
+    envOf: (workload) => {
+      const file = ownKeyFiles.get(workload);
+      if (file === undefined) throw new Error(`no key of workload ${workload}`);
+      return { ...env, AUTH_PRIVATE_KEY_FILE: file };
+    },
     mint,
     adminToken,
     admin: [bearerInterceptor(adminToken)],
