@@ -112,6 +112,16 @@ describe("secure by default: a service listening beyond loopback", () => {
     ]);
   });
 
+  it("keeps the callers' quotas on unless ALLOW_INSECURE=true", () => {
+    const secure = { TLS_CERT_FILE: "/dev/null", TLS_KEY_FILE: "/dev/null", TLS_CLIENT_AUTH: "request" };
+    const rest = { ...secure, TLS_CA_FILE: "/dev/null", NATS_USER: "orders", NATS_PASSWORD: "p" };
+    expect(exposure({ ...rest, QUOTAS: "off" })).toEqual([
+      "QUOTAS=off is allowed on a loopback HOST only, not listening on 0.0.0.0 (beyond loopback) (or ALLOW_INSECURE=true on a network you trust)",
+    ]);
+    expect(exposure({ ...rest, QUOTAS: "off", ALLOW_INSECURE: "true" })).toEqual([]);
+    expect(exposure({ HOST: "127.0.0.1", QUOTAS: "off" })).toEqual([]);
+  });
+
   it.each(["127.0.0.1", "127.1.2.3", "::1", "localhost"])("lets %s go without TLS, NATS users or auth", (host) => {
     expect(exposure({ HOST: host, AUTH_DISABLED: "true" })).toEqual([]);
   });

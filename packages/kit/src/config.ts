@@ -231,6 +231,10 @@ function checkExposure(config: ServiceConfig, allowInsecure: boolean, reader: En
   if (config.auth.disabled)
     reader.problems.push(`AUTH_DISABLED=true is allowed on a loopback HOST only (127.0.0.1), not ${where}`);
   if (allowInsecure) return;
+  if (!config.quotas)
+    reader.problems.push(
+      `QUOTAS=off is allowed on a loopback HOST only, not ${where} (or ALLOW_INSECURE=true on a network you trust)`,
+    );
   if (config.tlsCertFile === "")
     reader.problems.push(
       `${where} needs TLS: set TLS_CERT_FILE and TLS_KEY_FILE (or ALLOW_INSECURE=true on a network you trust)`,

@@ -8,7 +8,7 @@ import {
   SetBudgetRequestSchema,
 } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import type { Principal } from "./principal.js";
-import { checkQuotaFields, QuotaLimiter, quotaUnits, TokenBucket, type QuotaModel } from "./quotas.js";
+import { checkQuotas, QuotaLimiter, quotaUnits, TokenBucket, type QuotaModel } from "./quotas.js";
 
 const MODEL: QuotaModel = {
   roles: { clerk: { perSecond: 10, burst: 20 } },
@@ -36,6 +36,13 @@ describe("TokenBucket", () => {
     b.waitFor(taken, 1000);
     b.take(taken);
     expect(b.waitFor(units, 1000 + elapsed)).toBe(wait);
+  });
+
+  it("refills nothing on a clock that is not a number", () => {
+    const b = new TokenBucket({ perSecond: 10, burst: 20 }, 0);
+    b.take(20);
+    expect(b.waitFor(1, NaN)).toBe(100);
+    expect(b.waitFor(1, 100)).toBe(0);
   });
 
   it("refills nothing when the clock goes back, and then counts from where it was", () => {
@@ -94,7 +101,11 @@ describe("quotaUnits: what a call costs", () => {
     expect(quotaUnits(read, create(read.input))).toBe(0);
   });
 
-  it("every quota_units of the services names a repeated field", () => {
-    expect(checkQuotaFields([BrandService, BudgetService])).toEqual([]);
+  it("every quota_units of the services names a repeated field; rates must be positive and finite", () => {
+    expect(checkQuotas(MODEL, [BrandService, BudgetService])).toEqual([]);
+    expect(checkQuotas({ roles: { a: { perSecond: 0, burst: 1 }, b: { perSecond: 1, burst: NaN } } }, [])).toEqual([
+      "the quota of a: perSecond and burst must be positive finite numbers",
+      "the quota of b: perSecond and burst must be positive finite numbers",
+    ]);
   });
 });

@@ -39,8 +39,9 @@ export class TokenBucket {
     this.at = nowMs;
   }
 
-  /** Refills to `nowMs` (a clock that went back refills nothing). */
+  /** Refills to `nowMs` (a clock that went back, or is not a number, refills nothing). */
   private refill(nowMs: number): void {
+    if (!Number.isFinite(nowMs)) return;
     const elapsed = Math.max(0, nowMs - this.at);
     this.tokens = Math.min(this.rate.burst, this.tokens + (elapsed * this.rate.perSecond) / 1000);
     this.at = Math.max(this.at, nowMs);
@@ -60,16 +61,23 @@ export class TokenBucket {
 }
 
 /**
- * Idle buckets kept: 100,000 (a few hundred bytes each: ~30 MB at most). A bucket dropped when
- * idle comes back full, which is what an idle caller's would be after `burst / perSecond` (2 s
- * for the defaults) anyway: TTL 60 s loses nothing.
+ * Memory for buckets: 32 MiB, counted per entry (its key, two bytes a character, and ~200 bytes
+ * of bucket and slots), so neither many callers nor long `sub`s or scopes grow it past that:
+ * ~100,000 buckets of ordinary keys. A bucket is dropped after 60 s without use (the TTL counts
+ * from its last use): it comes back full, which is what it would be by then anyway (an idle
+ * bucket refills within `burst / perSecond`, 2 s for the defaults): nothing is lost.
  */
-const MAX_BUCKETS = 100_000;
+const BUCKET_BYTES = 32 * 1024 * 1024;
 const IDLE_TTL_MS = 60_000;
 
 /** The buckets of one server (one replica: see the README on sharing across replicas). */
 export class QuotaLimiter {
-  private readonly buckets = new LRUCache<string, TokenBucket>({ max: MAX_BUCKETS, ttl: IDLE_TTL_MS });
+  private readonly buckets = new LRUCache<string, TokenBucket>({
+    maxSize: BUCKET_BYTES,
+    sizeCalculation: (_bucket, key) => 200 + key.length * 2,
+    ttl: IDLE_TTL_MS,
+    updateAgeOnGet: true,
+  });
   /** Bucket keys by principal: the verifier hands the same principal for each call of a token. */
   private readonly keys = new WeakMap<Principal, { own: string; scope: string | undefined }>();
 
@@ -119,12 +127,22 @@ export class QuotaLimiter {
   }
 }
 
+/** Each method's quota field (its local name), read once: an option is decoded from the descriptor. */
+const unitFields = new WeakMap<DescMethod, string | undefined>();
+
+function unitField(method: DescMethod): string | undefined {
+  if (unitFields.has(method)) return unitFields.get(method);
+  const name = hasOption(method, rule) ? getOption(method, rule).quotaUnits : "";
+  const field = name === "" ? undefined : method.input.fields.find((f) => f.name === name)?.localName;
+  unitFields.set(method, field);
+  return field;
+}
+
 /** A call's cost: 0 without side effects, else its rule's `quota_units` field's length, or 1. */
 export function quotaUnits(method: DescMethod, message: Message): number {
   if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return 0;
-  const name = hasOption(method, rule) ? getOption(method, rule).quotaUnits : "";
-  const field = name === "" ? undefined : method.input.fields.find((f) => f.name === name);
-  const value: unknown = field === undefined ? undefined : Reflect.get(message, field.localName);
+  const field = unitField(method);
+  const value: unknown = field === undefined ? undefined : Reflect.get(message, field);
   return Array.isArray(value) ? Math.max(1, value.length) : 1;
 }
 
@@ -152,14 +170,24 @@ export function createQuotaInterceptor(limiter: QuotaLimiter): Interceptor {
   };
 }
 
-/** The services' methods' quota fields that name no repeated field: a typo would cost 1 a call. */
-export function checkQuotaFields(services: readonly DescService[]): string[] {
+/**
+ * What would make the quotas wrong without a word: a quota field that names no repeated field (a
+ * typo would cost 1 a call), a streaming method with side effects (streams are not counted), a
+ * rate that is not a positive finite number.
+ */
+export function checkQuotas(model: QuotaModel, services: readonly DescService[]): string[] {
   const problems: string[] = [];
   for (const s of services)
     for (const m of s.methods) {
       const field = hasOption(m, rule) ? getOption(m, rule).quotaUnits : "";
       if (field !== "" && m.input.fields.find((f) => f.name === field)?.fieldKind !== "list")
         problems.push(`${s.typeName}/${m.name}: quota_units "${field}" is not a repeated field of ${m.input.typeName}`);
+      if (m.methodKind !== "unary" && m.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS)
+        problems.push(`${s.typeName}/${m.name}: a streaming method with side effects (streams are not counted)`);
     }
+  const rates = [...Object.entries(model.roles), ...(model.perScope ? [["scope", model.perScope] as const] : [])];
+  for (const [name, r] of rates)
+    if (!(r.perSecond > 0 && r.burst >= 1 && Number.isFinite(r.perSecond) && Number.isFinite(r.burst)))
+      problems.push(`the quota of ${name}: perSecond and burst must be positive finite numbers`);
   return problems;
 }

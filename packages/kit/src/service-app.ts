@@ -12,7 +12,7 @@ import { Metrics } from "./metrics.js";
 import { shiftedNow, type Now } from "./now.js";
 import type { OutboxRelay, RelayOptions } from "./outbox-relay.js";
 import { createPgPool } from "./pg-pool.js";
-import { checkQuotaFields, createQuotaInterceptor, QuotaLimiter } from "./quotas.js";
+import { checkQuotas, createQuotaInterceptor, QuotaLimiter } from "./quotas.js";
 import type { AccessModel } from "./principal.js";
 import { startServer, type RunningServer } from "./server.js";
 import { startConsumers, workloadClients, type ConsumerHandlers, type WorkloadConfig } from "./workload.js";
@@ -139,7 +139,7 @@ export async function startServiceApp<C extends ServiceAppConfig, T = undefined>
       transport,
     };
     const { routes, handlers, own } = await spec.build(parts);
-    const quotas = quotaInterceptors(spec, parts, auth.verifier !== undefined, logger);
+    const quotas = quotaInterceptors(spec, auth.verifier !== undefined, logger);
     // After `build`: a handler may use any of the service's parts, and stops before them.
     startConsumers(nc, config.consumers, handlers, logger, stack);
     const server = await startServer({
@@ -195,12 +195,11 @@ function checkAccessRules(services: readonly DescService[], roles: readonly stri
 }
 
 /**
- * The callers' quotas (the access model's), counted on the service's clock: none without
+ * The callers' quotas (the access model's), on a monotonic clock (or a test's): none without
  * authentication (no principal to count) or with QUOTAS=off (said in the log).
  */
 function quotaInterceptors(
-  spec: Pick<ServiceAppSpec, "access" | "services" | "config">,
-  parts: Pick<ServiceParts, "now">,
+  spec: Pick<ServiceAppSpec, "access" | "services" | "config" | "options">,
   authenticated: boolean,
   logger: Logger,
 ): Interceptor[] {
@@ -210,9 +209,11 @@ function quotaInterceptors(
     logger.warn("QUOTAS=off: callers are not rate limited (benchmarks and test setups only)");
     return [];
   }
-  const problems = checkQuotaFields(spec.services);
+  const problems = checkQuotas(model, spec.services);
   if (problems.length > 0) throw new Error(`quota rules:\n  - ${problems.join("\n  - ")}`);
-  return [createQuotaInterceptor(new QuotaLimiter(model, parts.now))];
+  // A monotonic clock (NTP stepping the wall clock back would stop refills), unless a test moves one.
+  const clock = spec.options?.now ?? (() => performance.now());
+  return [createQuotaInterceptor(new QuotaLimiter(model, clock))];
 }
 
 function relayOptions(outbox: OutboxSpec, options: ServiceAppOptions): Omit<RelayOptions, "onPublished"> {
