@@ -14,6 +14,16 @@ describe("page tokens", () => {
     ["another filter", () => decodePageToken(encodePageToken("x", { brand: "a" }), { brand: "b" })],
     ["garbage", () => decodePageToken("%%%", {})],
     ["valid base64 of nothing useful", () => decodePageToken("AAAA", {})],
+    // Tokens are not signed: anyone can compute a filter's hash and forge a key that would fail
+    // its query as a type error (INTERNAL) without this check.
+    [
+      "a forged key of the right filter",
+      () => decodePageToken(encodePageToken("1' or 1=1", { brand: "a" }), { brand: "a" }),
+    ],
+    [
+      "a key of another shape",
+      () => decodePageToken(encodePageToken("2026-01-01|x", { b: "a" }), { b: "a" }, /^\d{4}-\d{2}-\d{2}\|\d+$/),
+    ],
   ])("refuse %s with INVALID_ARGUMENT on page_token", (_name, decode) => {
     expect(decode).toThrow(InvalidArgumentError);
     try {

@@ -28,8 +28,15 @@ export function encodePageToken(after: string, filter: unknown): string {
   ).toString("base64url");
 }
 
-/** Decodes a token; "" is the first page. Anything else malformed is INVALID_ARGUMENT. */
-export function decodePageToken(token: string, filter: unknown): string | undefined {
+/** The sort key of most lists: a row id (a UUID). */
+export const ID_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Decodes a token; "" is the first page. Anything else malformed is INVALID_ARGUMENT, including
+ * a key not of `keyShape`: tokens are not signed (anyone can compute the filter's hash), so a
+ * forged key must be refused here, not fail its query as a type error (INTERNAL).
+ */
+export function decodePageToken(token: string, filter: unknown, keyShape: RegExp = ID_KEY): string | undefined {
   if (token === "") return undefined;
   const bad = (why: string) => new InvalidArgumentError([{ field: "page_token", description: why }]);
   let payload;
@@ -41,6 +48,7 @@ export function decodePageToken(token: string, filter: unknown): string | undefi
   }
   if (payload.after === "") throw bad("not a page token issued by this service");
   if (payload.filterHash !== filterHash(filter)) throw bad("the page token was issued for another filter");
+  if (!keyShape.test(payload.after)) throw bad("not a page token issued by this service");
   return payload.after;
 }
 

@@ -290,7 +290,8 @@ export class BudgetStore {
     limit: number;
   }): Promise<{ events: StoredSpend[]; nextPageToken: string }> {
     const tokenFilter = { b: filter.brandId, c: filter.campaignId, s: filter.startMs, e: filter.endMs };
-    const after = decodePageToken(filter.pageToken, tokenFilter);
+    // The key: `<occurred_at ms>|<event id>`.
+    const after = decodePageToken(filter.pageToken, tokenFilter, /^\d+\|[\s\S]+$/);
     let afterMs: number | undefined;
     let afterId: string | undefined;
     if (after !== undefined) {
@@ -338,7 +339,8 @@ export class BudgetStore {
     limit: number;
   }): Promise<{ periods: PeriodRow[]; nextPageToken: string }> {
     const tokenFilter = { b: filter.brandId, k: filter.kind };
-    const after = decodePageToken(filter.pageToken, tokenFilter);
+    // The key: `<period start>|<kind>`.
+    const after = decodePageToken(filter.pageToken, tokenFilter, /^\d{4}-\d{2}-\d{2}\|\d+$/);
     const [afterStart, afterKind] = after?.split("|") ?? [];
     if (after !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(afterStart ?? "")) {
       throw new InvalidArgumentError([{ field: "page_token", description: "malformed" }]);
