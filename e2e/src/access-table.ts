@@ -65,6 +65,7 @@ export const ACCESS_TABLE: Readonly<Record<string, Rule>> = {
   "adbudget.brand.v1.BrandService/UpdateBrand": { roles: ["admin"], scope: "brand" },
   "adbudget.brand.v1.BrandService/ArchiveBrand": { roles: ["admin"], scope: "brand" },
   "adbudget.brand.v1.BrandService/LockBrandTimeZone": { roles: ["budget-service"], scope: "brand" },
+  "adbudget.brand.v1.BrandService/ListBrandChanges": read(),
 
   "adbudget.budget.v1.BudgetService/SetBudget": manage,
   "adbudget.budget.v1.BudgetService/GetBudget": read(),

@@ -6,7 +6,7 @@ import { generateKeyPair, importJWK, SignJWT, UnsecuredJWT } from "jose";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TokenClaims } from "@adbudget/kit";
+import { encodePageToken, type TokenClaims } from "@adbudget/kit";
 import { BRAND_SCOPED_ROLES, ROLES } from "@adbudget/topology";
 import { eventually, startSystemInProcess, TEST_AUDIENCE, type SystemHarness } from "@adbudget/testing";
 import { localDate } from "@adbudget/time";
@@ -556,6 +556,45 @@ describe("who did what", () => {
       ["test:admin", undefined, 1_000_000_000n, undefined],
     ]);
     expect(budgetChanges[0].requestId).not.toBe("");
+  });
+
+  it("every brand change records its caller, request id and the brand before and after", async () => {
+    const admin = await h.auth.as({ sub: "carol@agency", role: "admin" });
+    const brands = createClient(
+      BrandService,
+      createGrpcTransport({ baseUrl: h.brandApp.server.url, interceptors: admin }),
+    );
+    const { brand } = await brands.createBrand({ name: `Audited ${Math.random()}`, timeZone: "Europe/Paris" });
+    const id = brand?.id ?? "";
+    await brands.updateBrand({ brand: { id, timeZone: "Asia/Tokyo" }, updateMask: { paths: ["time_zone"] } });
+    // A change that changes nothing is no change.
+    await brands.updateBrand({ brand: { id, timeZone: "Asia/Tokyo" }, updateMask: { paths: ["time_zone"] } });
+    await h.brands.archiveBrand({ id });
+    await h.brands.archiveBrand({ id });
+    const { changes } = await h.brands.listBrandChanges({ brandId: id });
+    expect(
+      changes.map((c) => [c.action, c.principal, c.before?.timeZone, c.after?.timeZone, c.after?.archived]),
+    ).toEqual([
+      ["archive", "test:admin", "Asia/Tokyo", "Asia/Tokyo", true],
+      ["update", "carol@agency", "Europe/Paris", "Asia/Tokyo", false],
+      ["create", "carol@agency", undefined, "Europe/Paris", false],
+    ]);
+    expect(changes.every((c) => c.requestId !== "" && c.brandId === id)).toBe(true);
+    // Pages, newest first; a token forged with the filter's hash and a key of its own is refused.
+    const first = await h.brands.listBrandChanges({ brandId: id, pageSize: 2 });
+    const rest = await h.brands.listBrandChanges({ brandId: id, pageSize: 2, pageToken: first.nextPageToken });
+    expect([...first.changes, ...rest.changes].map((c) => c.action)).toEqual(["archive", "update", "create"]);
+    const forged = encodePageToken("x' or 1=1", { b: id });
+    await expect(h.brands.listBrandChanges({ brandId: id, pageToken: forged })).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
+    // Brand scope: a manager of another brand sees nothing of it.
+    const other = await h.auth.as({ sub: "m", role: "brand-manager", brands: [randomUUID()] });
+    const outside = createClient(
+      BrandService,
+      createGrpcTransport({ baseUrl: h.brandApp.server.url, interceptors: other }),
+    );
+    await expect(outside.listBrandChanges({ brandId: id })).rejects.toMatchObject({ code: Code.PermissionDenied });
   });
 
   it("each spend event keeps the ad server that reported it, single or batched", async () => {

@@ -5,6 +5,9 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   keysetPage,
+  pageSize,
+  principalOf,
+  requestId,
   requestLogger,
   type FieldViolation,
   type Logger,
@@ -12,10 +15,16 @@ import {
 } from "@adbudget/kit";
 import { checkRegionZone } from "@adbudget/time";
 import { assertBrand, brandScope } from "@adbudget/topology";
-import { BrandSchema, type Brand } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
+import {
+  BrandChangeSchema,
+  BrandSchema,
+  type Brand,
+  type BrandChange,
+} from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { etagOf, type BrandPatch, type BrandStore } from "./brand-store.js";
-import type { BrandRow } from "./entities.js";
+import type { BrandChangeRow, BrandRow, BrandSnapshot } from "./entities.js";
+import { listBrandChanges, type Actor } from "./brand-changes.js";
 import { isCurrency } from "./locale.js";
 
 export const DEFAULT_TIME_ZONE = "UTC";
@@ -53,7 +62,7 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
     const timeZone = checkTimeZone(req.timeZone || DEFAULT_TIME_ZONE, "time_zone", violations);
     const currencyCode = checkCurrency(req.currencyCode || DEFAULT_CURRENCY, "currency_code", violations);
     if (violations.length > 0) throw new InvalidArgumentError(violations);
-    const row = await this.deps.store.create({ name: req.name, timeZone, currencyCode }, this.now());
+    const row = await this.deps.store.create({ name: req.name, timeZone, currencyCode }, this.now(), actorOf(ctx));
     requestLogger(ctx, this.deps.logger).info({ brandId: row.id, name: row.name }, "brand created");
     return { brand: toProto(row) };
   }
@@ -134,7 +143,7 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
         );
       }
     }
-    const row = await this.deps.store.update(brand.id, brand.etag, patch, this.now());
+    const row = await this.deps.store.update(brand.id, brand.etag, patch, this.now(), actorOf(ctx));
     requestLogger(ctx, this.deps.logger).info({ brandId: row.id, paths }, "brand updated");
     return { brand: toProto(row) };
   }
@@ -146,13 +155,64 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
   }
 
   async archiveBrand(req: { id: string }, ctx: HandlerContext) {
-    const row = await this.deps.store.archive(req.id, this.now());
+    const row = await this.deps.store.archive(req.id, this.now(), actorOf(ctx));
     requestLogger(ctx, this.deps.logger).info({ brandId: row.id }, "brand archived");
     return { brand: toProto(row) };
   }
+
+  /** The brand's audit log (brand-changes.ts), newest first. */
+  async listBrandChanges(req: { brandId: string; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+    assertBrand(ctx, req.brandId);
+    await this.deps.store.get(req.brandId);
+    const page = { brandId: req.brandId, pageToken: req.pageToken, limit: pageSize(req.pageSize) };
+    const { changes, nextPageToken } = await listBrandChanges(this.deps.store.orm, page);
+    return { changes: changes.map(changeProto), nextPageToken };
+  }
 }
 
-export function toProto(row: BrandRow): Brand {
+/** Who a call is, for the audit log: its token's `sub` ("" with authentication off) and request id. */
+function actorOf(ctx: HandlerContext): Actor {
+  return { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
+}
+
+function changeProto(c: BrandChangeRow): BrandChange {
+  return create(BrandChangeSchema, {
+    id: c.id,
+    brandId: c.brandId,
+    principal: c.principal,
+    requestId: c.requestId,
+    changeTime: timestampFromDate(c.changedAt),
+    action: c.action,
+    before: c.before === null || c.before === undefined ? undefined : snapshotProto(c.before),
+    after: snapshotProto(c.after),
+  });
+}
+
+function snapshotProto(s: BrandSnapshot): Brand {
+  return toProto({
+    ...s,
+    createdAt: new Date(s.createdAt),
+    updatedAt: new Date(s.updatedAt),
+    archivedAt: s.archivedAt === null ? null : new Date(s.archivedAt),
+  });
+}
+
+/** The fields of a brand its API shows. */
+type BrandFields = Pick<
+  BrandRow,
+  | "id"
+  | "name"
+  | "timeZone"
+  | "currencyCode"
+  | "archived"
+  | "timeZoneLocked"
+  | "version"
+  | "createdAt"
+  | "updatedAt"
+  | "archivedAt"
+>;
+
+export function toProto(row: BrandFields): Brand {
   return create(BrandSchema, {
     id: row.id,
     name: row.name,

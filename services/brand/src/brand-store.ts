@@ -1,6 +1,7 @@
 import { LockMode, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
 import { OutboxEntity, outboxEntry, type MikroORM, type OutboxMessage } from "@adbudget/kit";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, uuidv7 } from "@adbudget/kit";
+import { recordChange, snapshotOf, type Actor } from "./brand-changes.js";
 import { BrandEntity, type BrandRow } from "./entities.js";
 
 export type BrandChange = "created" | "updated" | "archived";
@@ -22,7 +23,8 @@ export class BrandStore {
    *   transaction as the change, so a committed change always has its event.
    */
   constructor(
-    private readonly orm: MikroORM,
+    /** MikroORM, for the reads of the brand's other tables (its audit log: brand-changes.ts). */
+    readonly orm: MikroORM,
     private readonly events: (row: BrandRow, type: BrandChange, now: Date) => OutboxMessage,
     private readonly onEvents: () => void = () => undefined,
   ) {}
@@ -31,7 +33,7 @@ export class BrandStore {
     em.create(OutboxEntity, outboxEntry(this.events(row, type, now), now));
   }
 
-  async create(fields: Required<BrandPatch>, now: Date): Promise<BrandRow> {
+  async create(fields: Required<BrandPatch>, now: Date, actor: Actor): Promise<BrandRow> {
     try {
       const row = await this.orm.em.fork().transactional(async (em) => {
         const row = em.create(BrandEntity, {
@@ -45,6 +47,7 @@ export class BrandStore {
           archivedAt: null,
         });
         this.emit(em, row, "created", now);
+        recordChange(em, { action: "create", before: null, after: row, actor, now });
         return row;
       });
       this.onEvents();
@@ -89,7 +92,7 @@ export class BrandStore {
    * Applies a patch under a row lock, so the etag check and the write are one atomic step:
    * two concurrent updates with the same etag cannot both win.
    */
-  async update(id: string, etag: string, patch: BrandPatch, now: Date): Promise<BrandRow> {
+  async update(id: string, etag: string, patch: BrandPatch, now: Date, actor: Actor): Promise<BrandRow> {
     try {
       return await this.orm.em
         .fork()
@@ -105,8 +108,10 @@ export class BrandStore {
           }
           const changed = Object.entries(patch).some(([k, v]) => row[k as keyof BrandPatch] !== v);
           if (!changed) return row;
+          const before = snapshotOf(row);
           em.assign(row, { ...patch, version: row.version + 1, updatedAt: now });
           this.emit(em, row, "updated", now);
+          recordChange(em, { action: "update", before, after: row, actor, now });
           return row;
         })
         .finally(() => this.onEvents());
@@ -130,15 +135,17 @@ export class BrandStore {
   }
 
   /** Archives once; archiving again returns the brand unchanged. */
-  async archive(id: string, now: Date): Promise<BrandRow> {
+  async archive(id: string, now: Date, actor: Actor): Promise<BrandRow> {
     return this.orm.em
       .fork()
       .transactional(async (em) => {
         const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (row === null) throw new NotFoundError("brand", id);
         if (row.archived) return row;
+        const before = snapshotOf(row);
         em.assign(row, { archived: true, archivedAt: now, updatedAt: now, version: row.version + 1 });
         this.emit(em, row, "archived", now);
+        recordChange(em, { action: "archive", before, after: row, actor, now });
         return row;
       })
       .finally(() => this.onEvents());

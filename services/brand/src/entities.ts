@@ -26,5 +26,42 @@ export const BrandEntity = defineEntity({
 
 export type BrandRow = InferEntity<typeof BrandEntity>;
 
+/** A brand as a change records it (brand-changes.ts): its fields, dates as ISO strings. */
+export interface BrandSnapshot {
+  id: string;
+  name: string;
+  timeZone: string;
+  currencyCode: string;
+  archived: boolean;
+  timeZoneLocked: boolean;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  archivedAt: string | null;
+}
+
+/**
+ * The brand's audit log: one row per change a call made (create, update, archive), written in
+ * the change's transaction with its caller, request id and the brand before and after.
+ */
+export const BrandChangeEntity = defineEntity({
+  name: "BrandChange",
+  tableName: "brand_changes",
+  properties: {
+    id: p.uuid().primary(),
+    brandId: p.uuid(),
+    principal: p.text(),
+    requestId: p.text(),
+    action: p.string().length(16),
+    changedAt: p.datetime(),
+    before: p.json<BrandSnapshot>().nullable(),
+    after: p.json<BrandSnapshot>(),
+  },
+  // ListBrandChanges: a brand's changes, newest first (UUIDv7 ids: time order).
+  indexes: [{ name: "brand_changes_brand_idx", properties: ["brandId", "id"] }],
+});
+
+export type BrandChangeRow = InferEntity<typeof BrandChangeEntity>;
+
 /** Every table of the brand service, as the ORM sees it (a test diffs them against the migrations). */
-export const entities = [BrandEntity, OutboxEntity];
+export const entities = [BrandEntity, BrandChangeEntity, OutboxEntity];

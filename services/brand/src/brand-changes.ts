@@ -1,0 +1,64 @@
+import type { EntityManager } from "@mikro-orm/core";
+import { decodePageToken, encodePageToken, uuidv7, type MikroORM } from "@adbudget/kit";
+import { BrandChangeEntity, type BrandChangeRow, type BrandRow, type BrandSnapshot } from "./entities.js";
+
+/** Who made a change: the caller's `sub` ("" with authentication off) and the call's request id. */
+export interface Actor {
+  principal: string;
+  requestId: string;
+}
+
+/** What a call did to a brand, as its audit row names it. */
+export type BrandAction = "create" | "update" | "archive";
+
+/** The fields of a brand a change records (dates as ISO strings: the row is JSON). */
+export function snapshotOf(row: BrandRow): BrandSnapshot {
+  return {
+    id: row.id,
+    name: row.name,
+    timeZone: row.timeZone,
+    currencyCode: row.currencyCode,
+    archived: row.archived,
+    timeZoneLocked: row.timeZoneLocked,
+    version: row.version,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    archivedAt: row.archivedAt ? row.archivedAt.toISOString() : null,
+  };
+}
+
+/** Records a change in `em`'s transaction: committed with the change, or not at all. */
+export function recordChange(
+  em: EntityManager,
+  change: { action: BrandAction; before: BrandSnapshot | null; after: BrandRow; actor: Actor; now: Date },
+): void {
+  em.create(BrandChangeEntity, {
+    id: uuidv7(change.now.getTime()),
+    brandId: change.after.id,
+    principal: change.actor.principal,
+    requestId: change.actor.requestId,
+    action: change.action,
+    changedAt: change.now,
+    before: change.before,
+    after: snapshotOf(change.after),
+  });
+}
+
+/** A brand's changes, newest first, keyset-paged by id (UUIDv7: time order). */
+export async function listBrandChanges(
+  orm: MikroORM,
+  filter: { brandId: string; pageToken: string; limit: number },
+): Promise<{ changes: BrandChangeRow[]; nextPageToken: string }> {
+  const tokenFilter = { b: filter.brandId };
+  const before = decodePageToken(filter.pageToken, tokenFilter);
+  const rows = await orm.em
+    .fork()
+    .find(
+      BrandChangeEntity,
+      { brandId: filter.brandId, ...(before === undefined ? {} : { id: { $lt: before } }) },
+      { orderBy: { id: "desc" }, limit: filter.limit + 1 },
+    );
+  const changes = rows.slice(0, filter.limit);
+  const last = changes.at(-1);
+  return { changes, nextPageToken: rows.length > filter.limit && last ? encodePageToken(last.id, tokenFilter) : "" };
+}
