@@ -88,6 +88,7 @@ export const ACCESS_TABLE: Readonly<Record<string, Rule>> = {
   "adbudget.campaign.v1.CampaignService/ResumeCampaign": manage,
   "adbudget.campaign.v1.CampaignService/DeleteCampaign": manage,
   "adbudget.campaign.v1.CampaignService/ListCampaignStateChanges": read(),
+  "adbudget.campaign.v1.CampaignService/ListCampaignChanges": read(),
   "adbudget.campaign.v1.CampaignService/WatchCampaigns": read(),
   "adbudget.campaign.v1.CampaignClockService/SetDaypartState": { roles: ["clocks"], scope: "brand" },
   "adbudget.campaign.v1.CampaignClockService/OpenBudgetPeriod": { roles: ["clocks"], scope: "brand" },

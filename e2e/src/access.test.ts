@@ -151,6 +151,7 @@ function request(method: DescMethod, r: { brandId: string; campaignId: string })
     CreateCampaign: { brandId: r.brandId, name: "New" },
     UpdateCampaign: { campaign: { id: r.campaignId, name: "Renamed" }, updateMask: { paths: ["name"] } },
     ListCampaignStateChanges: { campaignId: r.campaignId },
+    ListCampaignChanges: { campaignId: r.campaignId },
     GetCampaignSpend: { brandId: r.brandId, campaignId: r.campaignId },
     SetDaypartState: {
       campaignId: r.campaignId,
@@ -558,6 +559,23 @@ describe("who did what", () => {
     expect(budgetChanges[0].requestId).not.toBe("");
   });
 
+  it("a change of the alert thresholds alone is a budget change too, with who made it", async () => {
+    const r = await resources("alerts audited");
+    const manager = await h.auth.as({ sub: "erin@agency", role: "brand-manager", brands: [r.brandId] });
+    const budget = createClient(
+      BudgetService,
+      createGrpcTransport({ baseUrl: h.budgetApp.server.url, interceptors: manager }),
+    );
+    await budget.setBudget({ brandId: r.brandId, alerts: { percents: [80, 50] } });
+    await budget.setBudget({ brandId: r.brandId, alerts: { percents: [] } });
+    const { changes } = await h.budget.listBudgetChanges({ brandId: r.brandId });
+    expect(changes.map((c) => [c.principal, c.oldAlertPercents, c.newAlertPercents, c.newDailyLimitMicros])).toEqual([
+      ["erin@agency", [50, 80], [], 1_000_000_000n],
+      ["erin@agency", [], [50, 80], 1_000_000_000n],
+      ["test:admin", [], [], 1_000_000_000n],
+    ]);
+  });
+
   it("every brand change records its caller, request id and the brand before and after", async () => {
     const admin = await h.auth.as({ sub: "carol@agency", role: "admin" });
     const brands = createClient(
@@ -595,6 +613,45 @@ describe("who did what", () => {
       createGrpcTransport({ baseUrl: h.brandApp.server.url, interceptors: other }),
     );
     await expect(outside.listBrandChanges({ brandId: id })).rejects.toMatchObject({ code: Code.PermissionDenied });
+  });
+
+  it("every campaign change a call makes records its caller and the campaign before and after", async () => {
+    const r = await resources("campaign audited");
+    const manager = await h.auth.as({ sub: "dave@agency", role: "brand-manager", brands: [r.brandId] });
+    const campaigns = createClient(
+      CampaignService,
+      createGrpcTransport({ baseUrl: h.campaignApp.server.url, interceptors: manager }),
+    );
+    // A rename and a cap change the settings, not whether it serves: recorded all the same.
+    await campaigns.updateCampaign({
+      campaign: { id: r.campaignId, name: "Renamed", dailyLimitMicros: 7n },
+      updateMask: { paths: ["name", "daily_limit_micros"] },
+    });
+    await campaigns.pauseCampaign({ id: r.campaignId });
+    await campaigns.pauseCampaign({ id: r.campaignId }); // already paused: no change, no row
+    await campaigns.deleteCampaign({ id: r.campaignId });
+    const { changes } = await h.campaigns.listCampaignChanges({ campaignId: r.campaignId });
+    expect(
+      changes.map((c) => [c.action, c.principal, c.before?.name, c.after?.name, c.after?.dailyLimitMicros]),
+    ).toEqual([
+      ["delete", "dave@agency", "Renamed", "Renamed", 7n],
+      ["pause", "dave@agency", "Renamed", "Renamed", 7n],
+      ["update", "dave@agency", "campaign audited", "Renamed", 7n],
+      ["create", "test:admin", undefined, "campaign audited", undefined],
+    ]);
+    expect(changes[1]?.after?.enabled).toBe(false);
+    expect(changes.every((c) => c.requestId !== "" && c.brandId === r.brandId)).toBe(true);
+    // Another brand's manager learns nothing of it, as of a campaign that does not exist.
+    const other = await h.auth.as({ sub: "m", role: "brand-manager", brands: [randomUUID()] });
+    const outside = createClient(
+      CampaignService,
+      createGrpcTransport({ baseUrl: h.campaignApp.server.url, interceptors: other }),
+    );
+    for (const campaignId of [r.campaignId, randomUUID()])
+      await expect(outside.listCampaignChanges({ campaignId })).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await expect(h.campaigns.listCampaignChanges({ campaignId: randomUUID() })).rejects.toMatchObject({
+      code: Code.NotFound,
+    });
   });
 
   it("each spend event keeps the ad server that reported it, single or batched", async () => {

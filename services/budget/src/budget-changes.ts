@@ -22,12 +22,17 @@ export interface BudgetChangeRow {
   changedAt: Date;
   before: Limits;
   after: Limits;
+  /** The alert thresholds before and after, in percent ([] before they were recorded). */
+  alertsBefore: number[];
+  alertsAfter: number[];
 }
 
 /** A brand's budget row, locked for a change. */
 export interface LockedBudget {
   /** The limits before the change (null limits on a budget this call created). */
   before: Limits;
+  /** Its alert thresholds before the change, ascending. */
+  alerts: number[];
   /** True when this call created the row (the brand's first SetBudget). */
   created: boolean;
 }
@@ -46,12 +51,14 @@ export async function lockBudgetRow(client: pg.ClientBase, brandId: string): Pro
      values ($1, null, null, $2, $2, '{}') on conflict (brand_id) do nothing`,
     [brandId, new Date(0)],
   );
-  const { rows } = await client.query<{ daily: string | null; monthly: string | null }>(
-    "select daily_limit_micros::text as daily, monthly_limit_micros::text as monthly from budgets where brand_id = $1 for update",
+  const { rows } = await client.query<{ daily: string | null; monthly: string | null; alerts: number[] }>(
+    `select daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, alert_percents::int[] as alerts
+     from budgets where brand_id = $1 for update`,
     [brandId],
   );
   return {
     before: { daily: micros(rows[0]?.daily ?? null), monthly: micros(rows[0]?.monthly ?? null) },
+    alerts: rows[0]?.alerts ?? [],
     created: inserted.rowCount === 1,
   };
 }
@@ -64,11 +71,12 @@ export async function recordBudgetChange(
   before: Limits,
   after: Limits,
   now: Date,
+  alerts: { before: number[]; after: number[] },
 ): Promise<void> {
   await client.query(
     `insert into budget_changes (id, brand_id, principal, request_id, changed_at, old_daily_limit_micros, old_monthly_limit_micros,
-                                 new_daily_limit_micros, new_monthly_limit_micros)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+                                 new_daily_limit_micros, new_monthly_limit_micros, old_alert_percents, new_alert_percents)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
     [
       uuidv7(now.getTime()),
       brandId,
@@ -79,6 +87,8 @@ export async function recordBudgetChange(
       before.monthly?.toString() ?? null,
       after.daily?.toString() ?? null,
       after.monthly?.toString() ?? null,
+      alerts.before,
+      alerts.after,
     ],
   );
 }
@@ -99,9 +109,12 @@ export async function listBudgetChanges(
     om: string | null;
     nd: string | null;
     nm: string | null;
+    oa: number[] | null;
+    na: number[] | null;
   }>(
     `select id::text, principal, request_id, changed_at, old_daily_limit_micros::text as od, old_monthly_limit_micros::text as om,
-            new_daily_limit_micros::text as nd, new_monthly_limit_micros::text as nm
+            new_daily_limit_micros::text as nd, new_monthly_limit_micros::text as nm,
+            old_alert_percents::int[] as oa, new_alert_percents::int[] as na
      from budget_changes where brand_id = $1 and ($2::uuid is null or id < $2) order by id desc limit $3`,
     [filter.brandId, before ?? null, filter.limit + 1],
   );
@@ -113,6 +126,8 @@ export async function listBudgetChanges(
     changedAt: r.changed_at,
     before: { daily: micros(r.od), monthly: micros(r.om) },
     after: { daily: micros(r.nd), monthly: micros(r.nm) },
+    alertsBefore: r.oa ?? [],
+    alertsAfter: r.na ?? [],
   }));
   const last = changes.at(-1);
   return { changes, nextPageToken: rows.length > filter.limit && last ? encodePageToken(last.id, tokenFilter) : "" };

@@ -99,12 +99,16 @@ export class BudgetStore {
     actor: Actor,
   ): Promise<{ budget: BudgetRow; day: CurrentPeriod; month: CurrentPeriod; asOfMs: number }> {
     return this.tx(async (client) => {
-      const { before, created } = await lockBudgetRow(client, brandId);
+      const { before, created, alerts: alertsBefore } = await lockBudgetRow(client, brandId);
       const nowMs = clock();
       const now = new Date(nowMs);
       const p = periodsOf(nowMs, timeZone);
       const limits = patchedLimits(before, patch);
-      await recordBudgetChange(client, brandId, actor, before, limits, now);
+      const alertsAfter = patch.alerts === undefined ? alertsBefore : [...new Set(patch.alerts)].sort((a, b) => a - b);
+      await recordBudgetChange(client, brandId, actor, before, limits, now, {
+        before: alertsBefore,
+        after: alertsAfter,
+      });
       const { rows } = await client.query<RawBudget>(
         `update budgets set daily_limit_micros = $2, monthly_limit_micros = $3, updated_at = $4,
            created_at = case when $5 then $4 else created_at end,
@@ -118,7 +122,7 @@ export class BudgetStore {
           limits.monthly?.toString() ?? null,
           now,
           created,
-          patch.alerts === undefined ? null : [...new Set(patch.alerts)].sort((a, b) => a - b),
+          patch.alerts === undefined ? null : alertsAfter,
         ],
       );
       // The current periods, and every later one that exists already, in lock order.

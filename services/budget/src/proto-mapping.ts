@@ -148,5 +148,7 @@ export function budgetChangeProto(c: BudgetChangeRow): BudgetChange {
     newDailyLimitMicros: c.after.daily ?? undefined,
     newMonthlyLimitMicros: c.after.monthly ?? undefined,
     requestId: c.requestId,
+    oldAlertPercents: c.alertsBefore,
+    newAlertPercents: c.alertsAfter,
   });
 }

@@ -10,6 +10,7 @@ import {
   NotFoundError,
   UnavailableError,
   keysetPage,
+  pageSize,
   requestId,
   requestLogger,
   uuidv7,
@@ -31,6 +32,7 @@ import { NO_CAP_FLAGS } from "./cap-flags.js";
 import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
 import { applyBrand } from "./brand-changes.js";
+import { listCampaignChanges, recordCampaignChange, type Actor } from "./campaign-audit.js";
 import { brandOf, brandState } from "./brand-state.js";
 import { brandOfCampaign, getCampaign, listCampaigns, listStateChanges, snapshot } from "./campaign-reads.js";
 import { stateOf, type CampaignRow, type Cause } from "./campaign-rows.js";
@@ -74,6 +76,11 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
 
   private cause(ctx: HandlerContext, cause: string): Cause {
     return { cause, sourceId: `request:${requestId(ctx)}`, principal: principalOf(ctx)?.sub ?? "" };
+  }
+
+  /** Who the call is, for the campaign's audit log (campaign-audit.ts). */
+  private actor(ctx: HandlerContext): Actor {
+    return { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
   }
 
   /**
@@ -220,6 +227,13 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       const s = stateOf(base, state);
       const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
       const change = await insertCampaign(client, row, this.cause(ctx, "create"));
+      await recordCampaignChange(client, {
+        action: "create",
+        before: undefined,
+        after: row,
+        actor: this.actor(ctx),
+        now,
+      });
       return { result: row, changes: [...brandChanges, change] };
     }, nowMs);
     requestLogger(ctx, this.deps.logger).info(
@@ -318,6 +332,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         after.daypartAsOf = now;
       }
       const change = await saveCampaign(client, before, after, brand, this.cause(ctx, "update"), now);
+      const actor = this.actor(ctx);
+      await recordCampaignChange(client, { action: "update", before, after: change.campaign, actor, now });
       return { result: change.campaign, changes: [change] };
     }, nowMs);
     if (clockChange) await this.deps.onScheduleChanged?.(result);
@@ -338,6 +354,13 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         this.cause(ctx, enabled ? "user.resume" : "user.pause"),
         new Date(nowMs),
       );
+      await recordCampaignChange(client, {
+        action: enabled ? "resume" : "pause",
+        before,
+        after: change.campaign,
+        actor: this.actor(ctx),
+        now: new Date(nowMs),
+      });
       return { result: change.campaign, changes: [change] };
     }, nowMs);
     return { campaign: campaignProto(result) };
@@ -356,10 +379,29 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const { result } = await this.deps.store.tx(async (client) => {
       const before = await this.lockVisible(ctx, client, req.id);
       const change = await deleteCampaign(client, before, this.cause(ctx, "delete"), new Date(nowMs));
+      const actor = this.actor(ctx);
+      await recordCampaignChange(client, {
+        action: "delete",
+        before,
+        after: change.campaign,
+        actor,
+        now: new Date(nowMs),
+      });
       return { result: change.campaign, changes: [change] };
     }, nowMs);
     if (result.schedule !== null || hasFlight(result)) await this.deps.onScheduleChanged?.(result);
     return {};
+  }
+
+  /** The campaign's audit log (campaign-audit.ts), newest first; a deleted campaign's too. */
+  async listCampaignChanges(req: { campaignId: string; pageSize: number; pageToken: string }, ctx: HandlerContext) {
+    const owner = await brandOfCampaign(this.deps.store.pool, req.campaignId);
+    const brands = brandScope(ctx);
+    // Outside the caller's brands, or none: refused alike (nothing said of another brand's ids).
+    if (brands !== undefined && (owner === undefined || !brands.has(owner))) throw outsideBrands();
+    if (owner === undefined) throw new NotFoundError("campaign", req.campaignId);
+    const page = { campaignId: req.campaignId, pageToken: req.pageToken, limit: pageSize(req.pageSize) };
+    return listCampaignChanges(this.deps.store.pool, page);
   }
 
   async listCampaignStateChanges(

@@ -7,6 +7,7 @@ import { Migration0006CampaignDaySpend } from "./0006-campaign-day-spend.js";
 import { Migration0007CampaignSettings } from "./0007-campaign-settings.js";
 import { Migration0008CampaignDayCapSeq } from "./0008-campaign-day-cap-seq.js";
 import { Migration0009SpendReporter } from "./0009-spend-reporter.js";
+import { Migration0010AlertChanges } from "./0010-alert-changes.js";
 
 /** Every migration of the budget service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   { name: "0007-campaign-settings", class: Migration0007CampaignSettings },
   { name: "0008-campaign-day-cap-seq", class: Migration0008CampaignDayCapSeq },
   { name: "0009-spend-reporter", class: Migration0009SpendReporter },
+  { name: "0010-alert-changes", class: Migration0010AlertChanges },
 ];
