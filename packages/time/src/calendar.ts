@@ -92,5 +92,9 @@ export function nextDayStart(instant: number, zone: string): { at: number; day: 
     day = addDays(day, 1);
     at = startOfDay(day, zone);
   }
+  // A date the zone skipped whole (Pacific/Apia went from 2011-12-29 to 2011-12-31 when it
+  // crossed the date line) starts nowhere: its "first instant" is the next date's. The boundary
+  // belongs to the date it opens.
+  day = localDate(at, zone);
   return { at, day, newMonth: day.day === 1 };
 }

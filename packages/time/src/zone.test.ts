@@ -125,6 +125,17 @@ describe("properties", () => {
     );
   });
 
+  it("the next day boundary of a day before a skipped date opens the date after it (Apia, 2011-12-30)", () => {
+    // Samoa crossed the date line: 2011-12-29 23:59:59 was followed by 2011-12-31 00:00:00. A
+    // property run found this (seed 921558885): the boundary was labelled with the missing date.
+    const next = nextDayStart(iso("2011-12-29T10:00:00Z"), "Pacific/Apia");
+    expect([new Date(next.at).toISOString(), formatDate(next.day), next.newMonth]).toEqual([
+      "2011-12-30T10:00:00.000Z",
+      "2011-12-31",
+      false,
+    ]);
+  });
+
   it("the next day boundary is after the instant, on the next local date, and the date is constant before it", () => {
     fc.assert(
       fc.property(instant, zone, (t, z) => {
