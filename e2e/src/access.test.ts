@@ -686,5 +686,12 @@ describe("who did what", () => {
       "who-2": "adserver-eu-7",
       "who-3": "test:admin",
     });
+    // The first spend made the brand's zone final: the budget service's lock is in its log, once.
+    const locks = (await h.brands.listBrandChanges({ brandId: r.brandId })).changes.filter(
+      (c) => c.action === "lock_time_zone",
+    );
+    expect(locks.map((c) => [c.principal, c.before?.timeZoneLocked, c.after?.timeZoneLocked])).toEqual([
+      ["service:budget", false, true],
+    ]);
   });
 });

@@ -1,6 +1,8 @@
 import type { EntityManager } from "@mikro-orm/core";
 import { decodePageToken, encodePageToken, uuidv7, type MikroORM } from "@adbudget/kit";
-import { BrandChangeEntity, type BrandChangeRow, type BrandRow, type BrandSnapshot } from "./entities.js";
+import { toJson } from "@bufbuild/protobuf";
+import { BrandSchema, type Brand } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
+import { BrandChangeEntity, type BrandChangeRow } from "./entities.js";
 
 /** Who made a change: the caller's `sub` ("" with authentication off) and the call's request id. */
 export interface Actor {
@@ -9,28 +11,16 @@ export interface Actor {
 }
 
 /** What a call did to a brand, as its audit row names it. */
-export type BrandAction = "create" | "update" | "archive";
+export type BrandAction = "create" | "update" | "archive" | "lock_time_zone";
 
-/** The fields of a brand a change records (dates as ISO strings: the row is JSON). */
-export function snapshotOf(row: BrandRow): BrandSnapshot {
-  return {
-    id: row.id,
-    name: row.name,
-    timeZone: row.timeZone,
-    currencyCode: row.currencyCode,
-    archived: row.archived,
-    timeZoneLocked: row.timeZoneLocked,
-    version: row.version,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    archivedAt: row.archivedAt ? row.archivedAt.toISOString() : null,
-  };
-}
-
-/** Records a change in `em`'s transaction: committed with the change, or not at all. */
+/**
+ * Records a change in `em`'s transaction (committed with the change, or not at all): the brand
+ * before and after as its API shows it (proto JSON), so the log reads like the API and survives
+ * changes of the table's columns.
+ */
 export function recordChange(
   em: EntityManager,
-  change: { action: BrandAction; before: BrandSnapshot | null; after: BrandRow; actor: Actor; now: Date },
+  change: { action: BrandAction; before: Brand | undefined; after: Brand; actor: Actor; now: Date },
 ): void {
   em.create(BrandChangeEntity, {
     id: uuidv7(change.now.getTime()),
@@ -39,8 +29,8 @@ export function recordChange(
     requestId: change.actor.requestId,
     action: change.action,
     changedAt: change.now,
-    before: change.before,
-    after: snapshotOf(change.after),
+    before: change.before === undefined ? null : toJson(BrandSchema, change.before),
+    after: toJson(BrandSchema, change.after),
   });
 }
 

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, fromJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
@@ -22,8 +22,9 @@ import {
   type BrandChange,
 } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
-import { etagOf, type BrandPatch, type BrandStore } from "./brand-store.js";
-import type { BrandChangeRow, BrandRow, BrandSnapshot } from "./entities.js";
+import type { BrandPatch, BrandStore } from "./brand-store.js";
+import { toProto } from "./brand-proto.js";
+import type { BrandChangeRow } from "./entities.js";
 import { listBrandChanges, type Actor } from "./brand-changes.js";
 import { isCurrency } from "./locale.js";
 
@@ -149,7 +150,7 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
   }
 
   async lockBrandTimeZone(req: { id: string }, ctx: HandlerContext) {
-    const row = await this.deps.store.lockTimeZone(req.id);
+    const row = await this.deps.store.lockTimeZone(req.id, this.now(), actorOf(ctx));
     requestLogger(ctx, this.deps.logger).debug({ brandId: row.id, timeZone: row.timeZone }, "brand time zone locked");
     return { brand: toProto(row) };
   }
@@ -183,47 +184,12 @@ function changeProto(c: BrandChangeRow): BrandChange {
     requestId: c.requestId,
     changeTime: timestampFromDate(c.changedAt),
     action: c.action,
-    before: c.before === null || c.before === undefined ? undefined : snapshotProto(c.before),
-    after: snapshotProto(c.after),
-  });
-}
-
-function snapshotProto(s: BrandSnapshot): Brand {
-  return toProto({
-    ...s,
-    createdAt: new Date(s.createdAt),
-    updatedAt: new Date(s.updatedAt),
-    archivedAt: s.archivedAt === null ? null : new Date(s.archivedAt),
-  });
-}
-
-/** The fields of a brand its API shows. */
-type BrandFields = Pick<
-  BrandRow,
-  | "id"
-  | "name"
-  | "timeZone"
-  | "currencyCode"
-  | "archived"
-  | "timeZoneLocked"
-  | "version"
-  | "createdAt"
-  | "updatedAt"
-  | "archivedAt"
->;
-
-export function toProto(row: BrandFields): Brand {
-  return create(BrandSchema, {
-    id: row.id,
-    name: row.name,
-    timeZone: row.timeZone,
-    currencyCode: row.currencyCode,
-    archived: row.archived,
-    timeZoneLocked: row.timeZoneLocked,
-    createTime: timestampFromDate(row.createdAt),
-    updateTime: timestampFromDate(row.updatedAt),
-    archiveTime: row.archivedAt ? timestampFromDate(row.archivedAt) : undefined,
-    etag: etagOf(row),
+    // A field the API has since dropped is passed over: the log stays readable.
+    before:
+      c.before === null || c.before === undefined
+        ? undefined
+        : fromJson(BrandSchema, c.before, { ignoreUnknownFields: true }),
+    after: fromJson(BrandSchema, c.after, { ignoreUnknownFields: true }),
   });
 }
 

@@ -1,7 +1,8 @@
 import { LockMode, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
 import { OutboxEntity, outboxEntry, type MikroORM, type OutboxMessage } from "@adbudget/kit";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, uuidv7 } from "@adbudget/kit";
-import { recordChange, snapshotOf, type Actor } from "./brand-changes.js";
+import { recordChange, type Actor } from "./brand-changes.js";
+import { etagOf, toProto } from "./brand-proto.js";
 import { BrandEntity, type BrandRow } from "./entities.js";
 
 export type BrandChange = "created" | "updated" | "archived";
@@ -47,7 +48,7 @@ export class BrandStore {
           archivedAt: null,
         });
         this.emit(em, row, "created", now);
-        recordChange(em, { action: "create", before: null, after: row, actor, now });
+        recordChange(em, { action: "create", before: undefined, after: toProto(row), actor, now });
         return row;
       });
       this.onEvents();
@@ -108,10 +109,10 @@ export class BrandStore {
           }
           const changed = Object.entries(patch).some(([k, v]) => row[k as keyof BrandPatch] !== v);
           if (!changed) return row;
-          const before = snapshotOf(row);
+          const before = toProto(row);
           em.assign(row, { ...patch, version: row.version + 1, updatedAt: now });
           this.emit(em, row, "updated", now);
-          recordChange(em, { action: "update", before, after: row, actor, now });
+          recordChange(em, { action: "update", before, after: toProto(row), actor, now });
           return row;
         })
         .finally(() => this.onEvents());
@@ -123,13 +124,17 @@ export class BrandStore {
   /**
    * Makes the zone final (the budget service calls this before a brand's first spend). Under the
    * row lock UpdateBrand takes too, so a zone change is either committed before (and is the zone
-   * returned) or refused after. Not a user change: no new version, no event.
+   * returned) or refused after. Not a user change: no new version, no event; but the flag ends
+   * every later zone change, so the lock that flips it is in the brand's audit log.
    */
-  async lockTimeZone(id: string): Promise<BrandRow> {
+  async lockTimeZone(id: string, now: Date, actor: Actor): Promise<BrandRow> {
     return this.orm.em.fork().transactional(async (em) => {
       const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (row === null) throw new NotFoundError("brand", id);
-      if (!row.timeZoneLocked) row.timeZoneLocked = true;
+      if (row.timeZoneLocked) return row;
+      const before = toProto(row);
+      row.timeZoneLocked = true;
+      recordChange(em, { action: "lock_time_zone", before, after: toProto(row), actor, now });
       return row;
     });
   }
@@ -142,19 +147,14 @@ export class BrandStore {
         const row = await em.findOne(BrandEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (row === null) throw new NotFoundError("brand", id);
         if (row.archived) return row;
-        const before = snapshotOf(row);
+        const before = toProto(row);
         em.assign(row, { archived: true, archivedAt: now, updatedAt: now, version: row.version + 1 });
         this.emit(em, row, "archived", now);
-        recordChange(em, { action: "archive", before, after: row, actor, now });
+        recordChange(em, { action: "archive", before, after: toProto(row), actor, now });
         return row;
       })
       .finally(() => this.onEvents());
   }
-}
-
-/** The opaque etag of a brand version. */
-export function etagOf(row: Pick<BrandRow, "version">): string {
-  return `v${row.version}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { defineEntity, p, type InferEntity } from "@mikro-orm/core";
+import type { JsonValue } from "@bufbuild/protobuf";
 import { OutboxEntity } from "@adbudget/kit";
 
 /**
@@ -26,20 +27,6 @@ export const BrandEntity = defineEntity({
 
 export type BrandRow = InferEntity<typeof BrandEntity>;
 
-/** A brand as a change records it (brand-changes.ts): its fields, dates as ISO strings. */
-export interface BrandSnapshot {
-  id: string;
-  name: string;
-  timeZone: string;
-  currencyCode: string;
-  archived: boolean;
-  timeZoneLocked: boolean;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-  archivedAt: string | null;
-}
-
 /**
  * The brand's audit log: one row per change a call made (create, update, archive), written in
  * the change's transaction with its caller, request id and the brand before and after.
@@ -54,8 +41,9 @@ export const BrandChangeEntity = defineEntity({
     requestId: p.text(),
     action: p.string().length(16),
     changedAt: p.datetime(),
-    before: p.json<BrandSnapshot>().nullable(),
-    after: p.json<BrandSnapshot>(),
+    /** The brand before and after, as its API shows it (proto JSON of Brand). */
+    before: p.json<JsonValue>().nullable(),
+    after: p.json<JsonValue>(),
   },
   // ListBrandChanges: a brand's changes, newest first (UUIDv7 ids: time order).
   indexes: [{ name: "brand_changes_brand_idx", properties: ["brandId", "id"] }],

@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { uuidv7, type OutboxMessage } from "@adbudget/kit";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
-import { toProto } from "./brand-service.js";
+import { toProto } from "./brand-proto.js";
 import type { BrandChange } from "./brand-store.js";
 import type { BrandRow } from "./entities.js";
 

@@ -295,7 +295,7 @@ export class BudgetStore {
   }): Promise<{ events: StoredSpend[]; nextPageToken: string }> {
     const tokenFilter = { b: filter.brandId, c: filter.campaignId, s: filter.startMs, e: filter.endMs };
     // The key: `<occurred_at ms>|<event id>`.
-    const after = decodePageToken(filter.pageToken, tokenFilter, /^\d+\|[\s\S]+$/);
+    const after = decodePageToken(filter.pageToken, tokenFilter, /^\d{1,15}\|[\s\S]+$/);
     let afterMs: number | undefined;
     let afterId: string | undefined;
     if (after !== undefined) {
@@ -344,7 +344,7 @@ export class BudgetStore {
   }): Promise<{ periods: PeriodRow[]; nextPageToken: string }> {
     const tokenFilter = { b: filter.brandId, k: filter.kind };
     // The key: `<period start>|<kind>`.
-    const after = decodePageToken(filter.pageToken, tokenFilter, /^\d{4}-\d{2}-\d{2}\|\d+$/);
+    const after = decodePageToken(filter.pageToken, tokenFilter, /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\|[12]$/);
     const [afterStart, afterKind] = after?.split("|") ?? [];
     if (after !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(afterStart ?? "")) {
       throw new InvalidArgumentError([{ field: "page_token", description: "malformed" }]);
