@@ -18,17 +18,29 @@ export const ANY_CREDENTIAL_SERVICES: ReadonlySet<string> = new Set([
   "grpc.reflection.v1alpha.ServerReflection",
 ]);
 
+/** A method's rule as the kit uses it: its roles, and the request field its quota counts ("": one unit). */
+export interface MethodRule {
+  readonly roles: ReadonlySet<string>;
+  readonly quotaUnits: string;
+}
+
 /** Rules by method, read once (an option is decoded from the descriptor's unknown fields). */
-const rules = new WeakMap<DescMethod, ReadonlySet<string>>();
+const rules = new WeakMap<DescMethod, MethodRule>();
+
+/** `method`'s rule: no roles when it has none (default deny). */
+export function ruleOf(method: DescMethod): MethodRule {
+  let found = rules.get(method);
+  if (found === undefined) {
+    const option = hasOption(method, rule) ? getOption(method, rule) : undefined;
+    found = { roles: new Set(option?.roles ?? []), quotaUnits: option?.quotaUnits ?? "" };
+    rules.set(method, found);
+  }
+  return found;
+}
 
 /** The roles `method`'s rule allows: none when it has no rule (default deny). */
 export function allowedRoles(method: DescMethod): ReadonlySet<string> {
-  let roles = rules.get(method);
-  if (roles === undefined) {
-    roles = new Set(hasOption(method, rule) ? getOption(method, rule).roles : []);
-    rules.set(method, roles);
-  }
-  return roles;
+  return ruleOf(method).roles;
 }
 
 /** Whether a caller of `role` may call `method` of `service` (see the rules above; health aside). */

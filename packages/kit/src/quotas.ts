@@ -1,9 +1,9 @@
-import { create, getOption, hasOption, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import { create, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { durationFromMs, MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { LRUCache } from "lru-cache";
-import { rule } from "@adbudget/proto/adbudget/auth/v1/auth_pb.js";
 import { RetryInfoSchema } from "@adbudget/proto/google/rpc/error_details_pb.js";
+import { ruleOf } from "./method-rules.js";
 import type { Now } from "./now.js";
 import type { Principal } from "./principal.js";
 import { kPrincipal } from "./request-context.js";
@@ -127,21 +127,11 @@ export class QuotaLimiter {
   }
 }
 
-/** Each method's quota field (its local name), read once: an option is decoded from the descriptor. */
-const unitFields = new WeakMap<DescMethod, string | undefined>();
-
-function unitField(method: DescMethod): string | undefined {
-  if (unitFields.has(method)) return unitFields.get(method);
-  const name = hasOption(method, rule) ? getOption(method, rule).quotaUnits : "";
-  const field = name === "" ? undefined : method.input.fields.find((f) => f.name === name)?.localName;
-  unitFields.set(method, field);
-  return field;
-}
-
 /** A call's cost: 0 without side effects, else its rule's `quota_units` field's length, or 1. */
 export function quotaUnits(method: DescMethod, message: Message): number {
   if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return 0;
-  const field = unitField(method);
+  const name = ruleOf(method).quotaUnits;
+  const field = name === "" ? undefined : method.input.fields.find((f) => f.name === name)?.localName;
   const value: unknown = field === undefined ? undefined : Reflect.get(message, field);
   return Array.isArray(value) ? Math.max(1, value.length) : 1;
 }
@@ -179,7 +169,7 @@ export function checkQuotas(model: QuotaModel, services: readonly DescService[])
   const problems: string[] = [];
   for (const s of services)
     for (const m of s.methods) {
-      const field = hasOption(m, rule) ? getOption(m, rule).quotaUnits : "";
+      const field = ruleOf(m).quotaUnits;
       if (field !== "" && m.input.fields.find((f) => f.name === field)?.fieldKind !== "list")
         problems.push(`${s.typeName}/${m.name}: quota_units "${field}" is not a repeated field of ${m.input.typeName}`);
       if (m.methodKind !== "unary" && m.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS)

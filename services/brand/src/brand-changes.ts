@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/core";
-import { decodePageToken, encodePageToken, uuidv7, type MikroORM } from "@adbudget/kit";
+import { keysetPage, uuidv7, type MikroORM } from "@adbudget/kit";
 import { toJson } from "@bufbuild/protobuf";
 import { BrandSchema, type Brand } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
 import { BrandChangeEntity, type BrandChangeRow } from "./entities.js";
@@ -37,18 +37,20 @@ export function recordChange(
 /** A brand's changes, newest first, keyset-paged by id (UUIDv7: time order). */
 export async function listBrandChanges(
   orm: MikroORM,
-  filter: { brandId: string; pageToken: string; limit: number },
-): Promise<{ changes: BrandChangeRow[]; nextPageToken: string }> {
-  const tokenFilter = { b: filter.brandId };
-  const before = decodePageToken(filter.pageToken, tokenFilter);
-  const rows = await orm.em
-    .fork()
-    .find(
-      BrandChangeEntity,
-      { brandId: filter.brandId, ...(before === undefined ? {} : { id: { $lt: before } }) },
-      { orderBy: { id: "desc" }, limit: filter.limit + 1 },
-    );
-  const changes = rows.slice(0, filter.limit);
-  const last = changes.at(-1);
-  return { changes, nextPageToken: rows.length > filter.limit && last ? encodePageToken(last.id, tokenFilter) : "" };
+  brandId: string,
+  req: { pageSize: number; pageToken: string },
+): Promise<{ rows: BrandChangeRow[]; nextPageToken: string }> {
+  return keysetPage(
+    req,
+    { b: brandId },
+    (before, limit) =>
+      orm.em
+        .fork()
+        .find(
+          BrandChangeEntity,
+          { brandId, ...(before === undefined ? {} : { id: { $lt: before } }) },
+          { orderBy: { id: "desc" }, limit },
+        ),
+    (c) => c.id,
+  );
 }

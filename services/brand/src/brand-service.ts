@@ -5,7 +5,6 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   keysetPage,
-  pageSize,
   principalOf,
   requestId,
   requestLogger,
@@ -165,9 +164,8 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
   async listBrandChanges(req: { brandId: string; pageSize: number; pageToken: string }, ctx: HandlerContext) {
     assertBrand(ctx, req.brandId);
     await this.deps.store.get(req.brandId);
-    const page = { brandId: req.brandId, pageToken: req.pageToken, limit: pageSize(req.pageSize) };
-    const { changes, nextPageToken } = await listBrandChanges(this.deps.store.orm, page);
-    return { changes: changes.map(changeProto), nextPageToken };
+    const { rows, nextPageToken } = await listBrandChanges(this.deps.store.orm, req.brandId, req);
+    return { changes: rows.map(changeProto), nextPageToken };
   }
 }
 

@@ -1,7 +1,7 @@
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type pg from "pg";
-import { decodePageToken, encodePageToken, uuidv7 } from "@adbudget/kit";
+import { keysetPage, uuidv7 } from "@adbudget/kit";
 import {
   CampaignChangeSchema,
   CampaignSchema,
@@ -61,19 +61,25 @@ interface RawChange {
 /** A campaign's changes, newest first, keyset-paged by id (UUIDv7: time order). */
 export async function listCampaignChanges(
   pool: pg.Pool,
-  filter: { campaignId: string; pageToken: string; limit: number },
+  campaignId: string,
+  req: { pageSize: number; pageToken: string },
 ): Promise<{ changes: CampaignChange[]; nextPageToken: string }> {
-  const tokenFilter = { c: filter.campaignId };
-  const before = decodePageToken(filter.pageToken, tokenFilter);
-  const { rows } = await pool.query<RawChange>(
-    `select id::text, campaign_id::text, brand_id::text, principal, request_id, action, changed_at, before, after
-     from campaign_changes where campaign_id = $1 and ($2::uuid is null or id < $2) order by id desc limit $3`,
-    [filter.campaignId, before ?? null, filter.limit + 1],
+  const { rows, nextPageToken } = await keysetPage(
+    req,
+    { c: campaignId },
+    async (before, limit) =>
+      (
+        await pool.query<RawChange>(
+          `select id::text, campaign_id::text, brand_id::text, principal, request_id, action, changed_at, before, after
+           from campaign_changes where campaign_id = $1 and ($2::uuid is null or id < $2) order by id desc limit $3`,
+          [campaignId, before ?? null, limit],
+        )
+      ).rows,
+    (r) => r.id,
   );
-  const page = rows.slice(0, filter.limit);
-  const last = page.at(-1);
   return {
-    changes: page.map((r) =>
+    nextPageToken,
+    changes: rows.map((r) =>
       create(CampaignChangeSchema, {
         id: r.id,
         campaignId: r.campaign_id,
@@ -87,6 +93,5 @@ export async function listCampaignChanges(
         after: fromJson(CampaignSchema, r.after, { ignoreUnknownFields: true }),
       }),
     ),
-    nextPageToken: rows.length > filter.limit && last ? encodePageToken(last.id, tokenFilter) : "",
   };
 }

@@ -10,7 +10,6 @@ import {
   NotFoundError,
   UnavailableError,
   keysetPage,
-  pageSize,
   requestId,
   requestLogger,
   uuidv7,
@@ -400,8 +399,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     // Outside the caller's brands, or none: refused alike (nothing said of another brand's ids).
     if (brands !== undefined && (owner === undefined || !brands.has(owner))) throw outsideBrands();
     if (owner === undefined) throw new NotFoundError("campaign", req.campaignId);
-    const page = { campaignId: req.campaignId, pageToken: req.pageToken, limit: pageSize(req.pageSize) };
-    return listCampaignChanges(this.deps.store.pool, page);
+    return listCampaignChanges(this.deps.store.pool, req.campaignId, req);
   }
 
   async listCampaignStateChanges(
