@@ -49,7 +49,7 @@ export class DatabaseProxy {
   }
 
   static async start(upstream: string, logDir: string): Promise<DatabaseProxy> {
-    const [apiPort, port] = [await freePort(), await freePort()];
+    const apiPort = await freePort();
     const server = new LaunchedProcess("toxiproxy", toxiproxyBinary(), {
       args: ["-host", "127.0.0.1", "-port", String(apiPort)],
       log: { file: join(logDir, "toxiproxy.log"), append: true },
@@ -57,11 +57,17 @@ export class DatabaseProxy {
     server.start();
     const api = `http://127.0.0.1:${apiPort}`;
     await until("toxiproxy", async () => (await fetch(`${api}/version`)).ok);
+    // Port 0: toxiproxy binds a port the system gives it and answers it in `listen` (a port
+    // chosen here beforehand could be taken by another test's server before toxiproxy binds it).
     const res = await fetch(`${api}/proxies`, {
       method: "POST",
-      body: JSON.stringify({ name: "postgres", listen: `127.0.0.1:${port}`, upstream, enabled: true }),
+      body: JSON.stringify({ name: "postgres", listen: "127.0.0.1:0", upstream, enabled: true }),
     });
     if (!res.ok) throw new Error(`toxiproxy: ${res.status} ${await res.text()}`);
+    const created: unknown = await res.json();
+    const listen = typeof created === "object" && created !== null && "listen" in created ? created.listen : undefined;
+    const port = typeof listen === "string" ? Number(listen.slice(listen.lastIndexOf(":") + 1)) : NaN;
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`toxiproxy answered no port: ${JSON.stringify(created)}`);
     return new DatabaseProxy(api, port, server);
   }
 
