@@ -1,16 +1,21 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { Connection } from "@temporalio/client";
 import { devServerArgs, freePort, LaunchedProcess, natsServerBinary, temporalBinary } from "@adbudget/testing";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-
-/** Toxiproxy, pinned: `@latest` resolves to a 2022 release. Built once into .tools/ (git-ignored). */
+/** Toxiproxy, pinned: `@latest` resolves to a 2022 release. */
 export const TOXIPROXY_VERSION = "v2.12.0";
 
+/**
+ * The toxiproxy server, built once per machine into the user's cache (outside the checkout, like
+ * the Go tools in $GOPATH/bin: a fresh clone does not build it again). Its own directory per
+ * version, as `go install` names the binary `server`.
+ */
 export function toxiproxyBinary(): string {
-  const dir = join(ROOT, ".tools", `toxiproxy-${TOXIPROXY_VERSION}`);
+  const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
+  const dir = join(cache, "adbudget", `toxiproxy-${TOXIPROXY_VERSION}`);
   const bin = join(dir, "server");
   if (!existsSync(bin)) {
     mkdirSync(dir, { recursive: true });
