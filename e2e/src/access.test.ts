@@ -1,5 +1,4 @@
-import { create, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { generateKeyPair, importJWK, SignJWT, UnsecuredJWT } from "jose";
@@ -8,14 +7,20 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePageToken, type TokenClaims } from "@adbudget/kit";
 import { BRAND_SCOPED_ROLES, ROLES } from "@adbudget/topology";
-import { eventually, startSystemInProcess, TEST_AUDIENCE, type SystemHarness } from "@adbudget/testing";
-import { localDate } from "@adbudget/time";
+import {
+  callMethod,
+  eventually,
+  sampleRequest,
+  sampleResources,
+  startSystemInProcess,
+  TEST_AUDIENCE,
+  type SystemHarness,
+} from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health } from "@adbudget/proto/grpc/health/v1/health_pb.js";
@@ -121,58 +126,7 @@ describe("the table names every RPC", () => {
 });
 
 /** A fresh brand with a budget and a campaign: what a call may read or change. */
-async function resources(tag: string) {
-  const { brand } = await h.brands.createBrand({ name: `${tag} ${Math.random()}`, timeZone: "UTC" });
-  await h.budget.setBudget({ brandId: brand!.id, dailyLimitMicros: 1_000_000_000n });
-  const { campaign } = await h.campaigns.createCampaign({
-    brandId: brand!.id,
-    name: tag,
-    schedule: { windows: [{ daysOfWeek: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "24:00" }] },
-  });
-  return { brandId: brand!.id, campaignId: campaign!.id };
-}
-
-/** A valid request of `method` about brand `brandId` and its campaign. */
-function request(method: DescMethod, r: { brandId: string; campaignId: string }): Message {
-  const today = localDate(h.now(), "UTC");
-  const event = {
-    eventId: `a-${Math.random()}`,
-    brandId: r.brandId,
-    campaignId: r.campaignId,
-    amountMicros: 1n,
-    occurredAt: timestampFromMs(h.now()),
-  };
-  const init: Record<string, Record<string, unknown>> = {
-    CreateBrand: { name: `Created ${Math.random()}` },
-    UpdateBrand: { brand: { id: r.brandId, name: `Renamed ${Math.random()}` }, updateMask: { paths: ["name"] } },
-    SetBudget: { brandId: r.brandId, dailyLimitMicros: 2_000_000_000n },
-    RecordSpend: event,
-    RecordSpendBatch: { events: [event] },
-    CreateCampaign: { brandId: r.brandId, name: "New" },
-    UpdateCampaign: { campaign: { id: r.campaignId, name: "Renamed" }, updateMask: { paths: ["name"] } },
-    ListCampaignStateChanges: { campaignId: r.campaignId },
-    ListCampaignChanges: { campaignId: r.campaignId },
-    GetCampaignSpend: { brandId: r.brandId, campaignId: r.campaignId },
-    SetDaypartState: {
-      campaignId: r.campaignId,
-      inWindow: true,
-      asOfTime: timestampFromMs(h.now()),
-      sourceId: "access",
-      scheduleVersion: 1n,
-    },
-    OpenBudgetPeriod: { brandId: r.brandId, period: { kind: PeriodKind.DAY, start: today }, sourceId: "access" },
-    OpenBudgetPeriods: {
-      brandId: r.brandId,
-      periods: [{ period: { kind: PeriodKind.DAY, start: today } }],
-      sourceId: "access",
-    },
-    ListBrands: {},
-  };
-  const byField = method.input.fields.some((f) => f.name === "brand_id")
-    ? { brandId: r.brandId }
-    : { id: method.parent.name.startsWith("Campaign") ? r.campaignId : r.brandId };
-  return create(method.input, (init[method.name] ?? byField) as never);
-}
+const resources = (tag: string) => sampleResources(h, tag);
 
 async function callAs(
   interceptors: Interceptor[],
@@ -181,28 +135,7 @@ async function callAs(
   method: DescMethod,
   req: Message,
 ): Promise<Code | "OK"> {
-  const client = createClient(service, createGrpcTransport({ baseUrl: url, interceptors })) as unknown as Record<
-    string,
-    (r: unknown, o: unknown) => unknown
-  >;
-  try {
-    if (method.methodKind === "server_streaming") {
-      const abort = new AbortController();
-      for await (const _ of client[method.localName](req, {
-        signal: abort.signal,
-        timeoutMs: 5000,
-      }) as AsyncIterable<unknown>) {
-        abort.abort();
-        break;
-      }
-    } else {
-      await client[method.localName](req, { timeoutMs: 10_000 });
-    }
-    return "OK";
-  } catch (err) {
-    const e = ConnectError.from(err);
-    return e.code === Code.Canceled ? "OK" : e.code;
-  }
+  return callMethod(service, method, createGrpcTransport({ baseUrl: url, interceptors }), req);
 }
 
 /** A reflection call (bidirectional: one listServices request) as `interceptors`' principal. */
@@ -262,7 +195,7 @@ describe("the role x RPC x brand matrix", () => {
             ["own", own],
             ["foreign", foreign],
           ] as const) {
-            const code = await callAs(as, service, url, method, request(method, r));
+            const code = await callAs(as, service, url, method, sampleRequest(method, r, h.now()));
             calls++;
             const want = expectedAllowed(rpc, p, which);
             if (want) allowed++;

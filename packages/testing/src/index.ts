@@ -32,3 +32,4 @@ export * from "./intl-wall-clock.js";
 export * from "./latch.js";
 export * from "./model-schedule.js";
 export * from "./model-run.js";
+export * from "./sample-requests.js";

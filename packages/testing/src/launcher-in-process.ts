@@ -4,7 +4,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { clientTls, createLogger } from "@adbudget/kit";
-import type { Workload } from "@adbudget/topology";
+import { ACCESS, type Workload } from "@adbudget/topology";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { freePort } from "./ports.js";
 import { quietClockOffset } from "./test-clock.js";
@@ -41,6 +41,11 @@ export interface SystemHarness {
   tlsEnvOf(workload: Workload): Record<string, string>;
   /** A transport to one of the system's services, with the operator's client certificate under mutual TLS. */
   transport(url: string, interceptors: Interceptor[]): Transport;
+  /**
+   * A transport for a caller of `role`: under mutual TLS a workload's role presents that
+   * workload's certificate (its tokens count only with it), any other role the operator's.
+   */
+  transportFor(role: string, url: string, interceptors: Interceptor[]): Transport;
   /** CLOCK_OFFSET_MS of every service (and of a clocks worker started with them). */
   clockOffsetMs: number;
   /** The services' "now": what tests derive dates and daypart windows from. */
@@ -198,6 +203,8 @@ export async function startSystemInProcess(
     nc,
     tlsEnvOf,
     transport: operatorTransport,
+    transportFor: (role, url, interceptors) =>
+      transportAs(ACCESS.workloadCertificates?.[role] ?? "operator")(url, interceptors),
     clockOffsetMs: Number(clockOffset),
     now: options.now ?? (() => Date.now() + Number(clockOffset)),
     async startBudgetReplica() {

@@ -4,11 +4,14 @@
  * whose authorization is the one `natsAuthorization` derives from the topology
  * (deploy/local/nats-auth.conf, for this test's prefix and streams); mutual TLS between every
  * workload (TLS_CLIENT_AUTH=require, the certificates of scripts/dev-certs.sh); each workload's
- * identity signed by a key of its own, registered for its role alone (createTestAuth). The whole system does its work (spend runs a budget out, the campaign service pauses
- * the campaigns from the budget events and WatchCampaigns shows it, the brand archive reaches
- * the campaign service, the clocks worker starts its workflows from brand and campaign events),
- * and no workload can publish another's events, read what it must not read, or administer
- * JetStream beyond its own stream and consumers.
+ * identity signed by a key of its own, registered for its role alone (createTestAuth). Every RPC
+ * of every server answers every role its rule names, each caller with its own key and client
+ * certificate; the whole system does its work (spend runs a budget out, the campaign service
+ * pauses the campaigns from the budget events and WatchCampaigns shows it, alerts reach
+ * WatchBudgetAlerts, the brand archive reaches the campaign service, the clocks worker starts
+ * its workflows from brand and campaign events, every declared consumer acks its stream); and no
+ * workload can publish another's events, read what it must not read, or administer JetStream
+ * beyond its own stream and consumers.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -23,6 +26,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeys, PermissionViolationError, type NatsConnection } from "@nats-io/transport-node";
 import {
+  allowedRoles,
+  ANY_CREDENTIAL_SERVICES,
   bearerInterceptor,
   clientTls,
   createLogger,
@@ -31,24 +36,37 @@ import {
   ensureStream,
   EnvReader,
   mintToken,
+  PUBLIC_SERVICES,
   readNatsAuth,
   type TokenClaims,
 } from "@adbudget/kit";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
+import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
+import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "@adbudget/proto/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import {
+  ACCESS,
+  BRAND_SCOPED_ROLES,
   natsAuthorization,
   natsWorkloadPermissions,
   readSystemTopology,
+  ROLES,
+  type DurableSpec,
   type SystemTopology,
   type Workload as NatsWorkload,
 } from "@adbudget/topology";
 import { daypartWorkflowId, resetWorkflowId } from "@adbudget/workflows";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
-import { WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { DayOfWeek } from "@adbudget/proto/google/type/dayofweek_pb.js";
 import { eventually } from "./calls.js";
 import { startClocks, type ClocksHarness } from "./clocks.js";
 import { natsOperator } from "./nats-jwt.js";
+import { callMethod, sampleRequest, sampleResources } from "./sample-requests.js";
 import { startNatsServer, type NatsServerProcess } from "./nats-server.js";
 import { watchCampaigns } from "./test-steps.js";
 import { TEST_AUDIENCE } from "./auth.js";
@@ -75,9 +93,7 @@ const topology = {
   },
   consumers: {
     campaignBudget: system.consumers.campaign["budget-events"].durable,
-    campaignBrand: system.consumers.campaign["brand-events"].durable,
     clocksBrand: system.consumers.clocks["brand-events"].durable,
-    clocksCampaign: system.consumers.clocks["campaign-events"].durable,
   },
 };
 const password = () => randomBytes(12).toString("hex");
@@ -237,6 +253,93 @@ describe("mutual TLS and workload keys bound to their identities", () => {
   });
 });
 
+describe("every RPC, in the production configuration", () => {
+  /** The descriptors of what the servers may serve: one they announce that is not here fails the test. */
+  const DESCRIPTORS: ReadonlyMap<string, DescService> = new Map(
+    [
+      BrandService,
+      BudgetService,
+      BudgetClockService,
+      CampaignService,
+      CampaignClockService,
+      ReflectionV1,
+      ReflectionV1alpha,
+      Health,
+    ].map((service) => [service.typeName, service]),
+  );
+  /** What the server at `url` announces to any role (reflection lists what the caller's role may call). */
+  async function announced(url: string): Promise<string[]> {
+    const names = new Set<string>();
+    for (const role of ROLES) {
+      const brands = BRAND_SCOPED_ROLES.has(role) ? { brands: ["01900000-0000-7000-8000-0000000000aa"] } : {};
+      const transport = h.system.transportFor(
+        role,
+        url,
+        await h.system.auth.as({ sub: `prod:${role}`, role, ...brands }),
+      );
+      const ask = (async function* () {
+        yield { messageRequest: { case: "listServices" as const, value: "" } };
+      })();
+      for await (const m of createClient(ReflectionV1, transport).serverReflectionInfo(ask))
+        if (m.messageResponse.case === "listServicesResponse")
+          for (const s of m.messageResponse.value.service) names.add(s.name);
+    }
+    return [...names];
+  }
+
+  it("each RPC of each server answers every role its rule names, each identity with its own key and certificate", async () => {
+    const s = h.system;
+    const calls: { url: string; service: DescService; method: DescMethod; role: string }[] = [];
+    const rpcs: string[] = [];
+    for (const url of [s.brandApp.server.url, s.budgetApp.server.url, s.campaignApp.server.url]) {
+      const names = await announced(url);
+      expect(names.filter((name) => !DESCRIPTORS.has(name))).toEqual([]);
+      for (const service of names.flatMap((name) => DESCRIPTORS.get(name) ?? [])) {
+        if (PUBLIC_SERVICES.has(service.typeName) || ANY_CREDENTIAL_SERVICES.has(service.typeName)) continue;
+        for (const method of service.methods) {
+          rpcs.push(`${service.typeName}/${method.name}`);
+          for (const role of allowedRoles(method)) calls.push({ url, service, method, role });
+        }
+      }
+    }
+    // Every RPC of the product, on the one server that serves it.
+    const declared = [BrandService, BudgetService, BudgetClockService, CampaignService, CampaignClockService].flatMap(
+      (service) => service.methods.map((m) => `${service.typeName}/${m.name}`),
+    );
+    expect(rpcs.toSorted()).toEqual(declared.toSorted());
+
+    /** One call on resources of its own (some RPCs archive, delete or lock what they are given): its answer. */
+    const answer = async ({ url, service, method, role }: (typeof calls)[number]): Promise<string> => {
+      const r = await sampleResources(s, "every rpc");
+      // A role scoped to brands names the request's: the call is let in on its scope.
+      const claims =
+        ACCESS.roles[role] === "all"
+          ? { sub: `prod:${role}`, role }
+          : { sub: `prod:${role}`, role, brands: [r.brandId] };
+      const code = await callMethod(
+        service,
+        method,
+        s.transportFor(role, url, await s.auth.as(claims)),
+        sampleRequest(method, r, s.now()),
+      );
+      return `${role} ${service.typeName}/${method.name}: ${code === "OK" ? "OK" : Code[code]}`;
+    };
+    // Eight at a time: the calls are independent, and a hundred one after the other take a minute.
+    const answers: string[] = [];
+    for (let i = 0; i < calls.length; i += 8) answers.push(...(await Promise.all(calls.slice(i, i + 8).map(answer))));
+    // Each is a valid request on the caller's own brand: every call is let in and done.
+    expect(answers.filter((a) => !a.endsWith(": OK"))).toEqual([]);
+    expect(answers.length).toBeGreaterThan(rpcs.length);
+  }, 120_000);
+
+  it("the probes answer without a token, over mutual TLS", async () => {
+    for (const url of [h.system.brandApp.server.url, h.system.budgetApp.server.url, h.system.campaignApp.server.url]) {
+      const health = createClient(Health, h.system.transportFor("viewer", url, []));
+      expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    }
+  });
+});
+
 describe("NATS with one user per workload", () => {
   it("each workload does its own work under its own user: spend pauses the campaigns through the events, the clocks follow brands and campaigns", async () => {
     const s = h.system;
@@ -314,14 +417,13 @@ describe("NATS with one user per workload", () => {
       "campaign-daypart workflow started from campaign.state",
     );
 
-    // Every durable consumer pulled and acked everything of its stream, under its workload's user.
+    // Every durable consumer the topology declares pulled and acked everything of its stream,
+    // under its workload's user (a consumer added to the topology is held to it here).
     const jsm = await jetstreamManager(s.nc);
-    const consumers: [string, string][] = [
-      [topology.streams.budget, topology.consumers.campaignBudget],
-      [topology.streams.brand, topology.consumers.campaignBrand],
-      [topology.streams.brand, topology.consumers.clocksBrand],
-      [topology.streams.campaign, topology.consumers.clocksCampaign],
-    ];
+    const consumers = Object.values(system.consumers).flatMap((byName) =>
+      Object.values<DurableSpec>(byName).map((c) => [c.stream, c.durable] as const),
+    );
+    expect(consumers.length).toBeGreaterThanOrEqual(4);
     await eventually(
       async () => {
         for (const [stream, durable] of consumers) {
