@@ -492,6 +492,53 @@ describe("who did what", () => {
     expect(budgetChanges[0].requestId).not.toBe("");
   });
 
+  it("a state change another service makes in turn names the caller whose call caused it", async () => {
+    const r = await resources("caused");
+    const as = async (sub: string, role: "brand-manager" | "admin") =>
+      h.auth.as(role === "admin" ? { sub, role } : { sub, role, brands: [r.brandId] });
+    const t = (url: string, interceptors: Interceptor[]) => createGrpcTransport({ baseUrl: url, interceptors });
+    const carol = await as("carol@agency", "brand-manager");
+    const dave = await as("dave@agency", "brand-manager");
+    const erin = await as("erin@agency", "admin");
+    const latest = async () => (await h.campaigns.listCampaignStateChanges({ campaignId: r.campaignId })).changes[0];
+    const reaches = (cause: string) =>
+      eventually(async () => (await latest())?.cause === cause, 10_000, `the campaign's ${cause}`);
+
+    // Spend runs the day out (the ad server's: spend names its reporter on its own rows).
+    await h.budget.recordSpend({
+      eventId: `caused-${r.brandId}`,
+      brandId: r.brandId,
+      campaignId: r.campaignId,
+      amountMicros: 1_000_000_000n,
+    });
+    await reaches("budget.exhausted");
+    // Carol's SetBudget frees the day: the budget event names her, and the resume does.
+    await createClient(BudgetService, t(h.budgetApp.server.url, carol)).setBudget({
+      brandId: r.brandId,
+      dailyLimitMicros: 3_000_000_000n,
+    });
+    await reaches("budget.replenished");
+    expect(await latest()).toMatchObject({ toServing: true, principal: "carol@agency" });
+    // Dave lowers the campaign's cap under today's spend, then raises it: the budget service
+    // judges each from his UpdateCampaign's event, and its cap events name him.
+    const campaigns = createClient(CampaignService, t(h.campaignApp.server.url, dave));
+    const cap = (dailyLimitMicros: bigint) =>
+      campaigns.updateCampaign({
+        campaign: { id: r.campaignId, dailyLimitMicros },
+        updateMask: { paths: ["daily_limit_micros"] },
+      });
+    await cap(500_000_000n);
+    await reaches("campaign_budget.exhausted");
+    expect(await latest()).toMatchObject({ toServing: false, principal: "dave@agency" });
+    await cap(2_000_000_000n);
+    await reaches("campaign_budget.replenished");
+    expect(await latest()).toMatchObject({ toServing: true, principal: "dave@agency" });
+    // Erin archives the brand: the campaign service's pause names her.
+    await createClient(BrandService, t(h.brandApp.server.url, erin)).archiveBrand({ id: r.brandId });
+    await reaches("brand.archived");
+    expect(await latest()).toMatchObject({ toServing: false, principal: "erin@agency" });
+  });
+
   it("a change of the alert thresholds alone is a budget change too, with who made it", async () => {
     const r = await resources("alerts audited");
     const manager = await h.auth.as({ sub: "erin@agency", role: "brand-manager", brands: [r.brandId] });

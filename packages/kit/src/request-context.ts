@@ -24,6 +24,21 @@ export function requestId(ctx: HandlerContext): string {
   return ctx.values.get(kRequestId);
 }
 
+/**
+ * Who made a change: the caller's `sub` ("" with authentication off) and the call's request id.
+ * Audit rows keep it, and events carry it, so a consumer that changes something in turn records
+ * whose call caused it.
+ */
+export interface Actor {
+  principal: string;
+  requestId: string;
+}
+
+/** The actor of the call `ctx`. */
+export function actorOf(ctx: HandlerContext): Actor {
+  return { principal: ctx.values.get(kPrincipal)?.sub ?? "", requestId: requestId(ctx) };
+}
+
 /** The call's logger, falling back to `fallback` outside a call (unit tests). */
 export function requestLogger(ctx: HandlerContext, fallback: Logger): Logger {
   return ctx.values.get(kLogger) ?? fallback;

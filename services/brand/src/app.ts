@@ -43,7 +43,7 @@ export async function startBrandApp(config: BrandConfig, options: ServiceAppOpti
       if (orm === undefined) throw new Error("the brand service needs its MikroORM");
       const store = new BrandStore(
         orm,
-        (row, type, at) => brandEvent(config.subjectPrefix, row, type, at),
+        (row, type, at, actor) => brandEvent(config.subjectPrefix, row, type, at, actor),
         () => relay.wake(),
       );
       const budget = config.urls.budget ? createClient(BudgetService, transport(config.urls.budget)) : undefined;

@@ -1,14 +1,8 @@
 import type { EntityManager } from "@mikro-orm/core";
-import { keysetPage, uuidv7, type MikroORM } from "@adbudget/kit";
+import { keysetPage, uuidv7, type Actor, type MikroORM } from "@adbudget/kit";
 import { toJson } from "@bufbuild/protobuf";
 import { BrandSchema, type Brand } from "@adbudget/proto/adbudget/brand/v1/brand_pb.js";
 import { BrandChangeEntity, type BrandChangeRow } from "./entities.js";
-
-/** Who made a change: the caller's `sub` ("" with authentication off) and the call's request id. */
-export interface Actor {
-  principal: string;
-  requestId: string;
-}
 
 /** What a call did to a brand, as its audit row names it. */
 export type BrandAction = "create" | "update" | "archive" | "lock_time_zone";

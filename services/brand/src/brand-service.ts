@@ -2,11 +2,10 @@ import { create, fromJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  actorOf,
   FailedPreconditionError,
   InvalidArgumentError,
   keysetPage,
-  principalOf,
-  requestId,
   requestLogger,
   type FieldViolation,
   type Logger,
@@ -24,7 +23,7 @@ import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_servi
 import type { BrandPatch, BrandStore } from "./brand-store.js";
 import { toProto } from "./brand-proto.js";
 import type { BrandChangeRow } from "./entities.js";
-import { listBrandChanges, type Actor } from "./brand-changes.js";
+import { listBrandChanges } from "./brand-changes.js";
 import { isCurrency } from "./locale.js";
 
 export const DEFAULT_TIME_ZONE = "UTC";
@@ -167,11 +166,6 @@ export class BrandServiceImpl implements ServiceImpl<typeof BrandService> {
     const { rows, nextPageToken } = await listBrandChanges(this.deps.store.orm, req.brandId, req);
     return { changes: rows.map(changeProto), nextPageToken };
   }
-}
-
-/** Who a call is, for the audit log: its token's `sub` ("" with authentication off) and request id. */
-function actorOf(ctx: HandlerContext): Actor {
-  return { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
 }
 
 function changeProto(c: BrandChangeRow): BrandChange {

@@ -1,7 +1,7 @@
 import { LockMode, UniqueConstraintViolationException, type EntityManager } from "@mikro-orm/core";
-import { OutboxEntity, outboxEntry, type MikroORM, type OutboxMessage } from "@adbudget/kit";
+import { OutboxEntity, outboxEntry, type Actor, type MikroORM, type OutboxMessage } from "@adbudget/kit";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, uuidv7 } from "@adbudget/kit";
-import { recordChange, type Actor } from "./brand-changes.js";
+import { recordChange } from "./brand-changes.js";
 import { etagOf, toProto } from "./brand-proto.js";
 import { BrandEntity, type BrandRow } from "./entities.js";
 
@@ -26,12 +26,12 @@ export class BrandStore {
   constructor(
     /** MikroORM, for the reads of the brand's other tables (its audit log: brand-changes.ts). */
     readonly orm: MikroORM,
-    private readonly events: (row: BrandRow, type: BrandChange, now: Date) => OutboxMessage,
+    private readonly events: (row: BrandRow, type: BrandChange, now: Date, actor: Actor) => OutboxMessage,
     private readonly onEvents: () => void = () => undefined,
   ) {}
 
-  private emit(em: EntityManager, row: BrandRow, type: BrandChange, now: Date): void {
-    em.create(OutboxEntity, outboxEntry(this.events(row, type, now), now));
+  private emit(em: EntityManager, row: BrandRow, type: BrandChange, now: Date, actor: Actor): void {
+    em.create(OutboxEntity, outboxEntry(this.events(row, type, now, actor), now));
   }
 
   async create(fields: Required<BrandPatch>, now: Date, actor: Actor): Promise<BrandRow> {
@@ -47,7 +47,7 @@ export class BrandStore {
           updatedAt: now,
           archivedAt: null,
         });
-        this.emit(em, row, "created", now);
+        this.emit(em, row, "created", now, actor);
         recordChange(em, { action: "create", before: undefined, after: toProto(row), actor, now });
         return row;
       });
@@ -111,7 +111,7 @@ export class BrandStore {
           if (!changed) return row;
           const before = toProto(row);
           em.assign(row, { ...patch, version: row.version + 1, updatedAt: now });
-          this.emit(em, row, "updated", now);
+          this.emit(em, row, "updated", now, actor);
           recordChange(em, { action: "update", before, after: toProto(row), actor, now });
           return row;
         })
@@ -149,7 +149,7 @@ export class BrandStore {
         if (row.archived) return row;
         const before = toProto(row);
         em.assign(row, { archived: true, archivedAt: now, updatedAt: now, version: row.version + 1 });
-        this.emit(em, row, "archived", now);
+        this.emit(em, row, "archived", now, actor);
         recordChange(em, { action: "archive", before, after: toProto(row), actor, now });
         return row;
       })

@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { uuidv7, type OutboxMessage } from "@adbudget/kit";
+import { uuidv7, type Actor, type OutboxMessage } from "@adbudget/kit";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
 import { toProto } from "./brand-proto.js";
 import type { BrandChange } from "./brand-store.js";
@@ -15,8 +15,8 @@ const TYPES: Record<BrandChange, BrandChangeType> = {
   archived: BrandChangeType.ARCHIVED,
 };
 
-/** The BrandChangedEvent of a change, on `<prefix>.brand.changed.<brandId>`. */
-export function brandEvent(prefix: string, row: BrandRow, type: BrandChange, now: Date): OutboxMessage {
+/** The BrandChangedEvent of a change, on `<prefix>.brand.changed.<brandId>`, naming who made it. */
+export function brandEvent(prefix: string, row: BrandRow, type: BrandChange, now: Date, actor: Actor): OutboxMessage {
   const eventId = uuidv7(now.getTime());
   return {
     eventId,
@@ -30,6 +30,8 @@ export function brandEvent(prefix: string, row: BrandRow, type: BrandChange, now
         brand: toProto(row),
         occurTime: timestampFromDate(now),
         version: BigInt(row.version),
+        principal: actor.principal,
+        requestId: actor.requestId,
       }),
     ),
   };

@@ -1,12 +1,6 @@
 import type pg from "pg";
-import { decodePageToken, encodePageToken, uuidv7 } from "@adbudget/kit";
+import { decodePageToken, encodePageToken, uuidv7, type Actor } from "@adbudget/kit";
 import { micros } from "./period-rules.js";
-
-/** Who made a change: the caller's token subject ("" when authentication is off) and request id. */
-export interface Actor {
-  principal: string;
-  requestId: string;
-}
 
 export interface Limits {
   daily: bigint | null;

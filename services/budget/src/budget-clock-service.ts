@@ -1,5 +1,6 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  actorOf,
   checkedDate,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -47,7 +48,7 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
         `period ${formatDate(start)} of brand ${JSON.stringify(brand.id)} has not started yet in ${zone}`,
       );
     }
-    const opened = await this.deps.store.openPeriod(brand.id, kind, formatDate(start), zone, nowMs);
+    const opened = await this.deps.store.openPeriod(brand.id, kind, formatDate(start), zone, nowMs, actorOf(ctx));
     requestLogger(ctx, this.deps.logger).debug(
       {
         brandId: brand.id,
@@ -66,12 +67,13 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
    * opened (as OpenBudgetPeriod), with their state and sequence, and the cap state of each of its
    * campaigns on that day.
    */
-  async openCurrentPeriods(req: { brandId: string }) {
+  async openCurrentPeriods(req: { brandId: string }, ctx: HandlerContext) {
     const { brand, zone } = await this.zoneOf(req.brandId);
     const nowMs = this.deps.now();
     const p = periodsOf(nowMs, zone);
-    const day = await this.deps.store.openPeriod(brand.id, PeriodKind.DAY, formatDate(p.day), zone, nowMs);
-    const month = await this.deps.store.openPeriod(brand.id, PeriodKind.MONTH, formatDate(p.month), zone, nowMs);
+    const actor = actorOf(ctx);
+    const day = await this.deps.store.openPeriod(brand.id, PeriodKind.DAY, formatDate(p.day), zone, nowMs, actor);
+    const month = await this.deps.store.openPeriod(brand.id, PeriodKind.MONTH, formatDate(p.month), zone, nowMs, actor);
     const caps = await this.deps.store.capStates(brand.id, formatDate(p.day));
     return {
       day: periodStatus(day.period),

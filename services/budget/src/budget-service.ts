@@ -3,11 +3,11 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Validator } from "@bufbuild/protovalidate";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
+  actorOf,
   dateViolation,
-  principalOf,
   InvalidArgumentError,
   pageSize,
-  requestId,
+  principalOf,
   requestLogger,
   type DateLike,
   type Logger,
@@ -93,7 +93,7 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     assertBrand(ctx, req.brandId);
     const patch = budgetPatch(req);
     const brand = await this.deps.brands.get(req.brandId);
-    const actor = { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
+    const actor = actorOf(ctx);
     const r = await this.deps.store.setBudget(brand.id, patch, await this.writeZoneOf(brand), this.now, actor);
     const { daily, monthly, alertPercents: alerts } = r.budget;
     const limits = { daily: daily?.toString() ?? null, monthly: monthly?.toString() ?? null };

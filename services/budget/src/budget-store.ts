@@ -1,8 +1,15 @@
 import type pg from "pg";
-import { NotFoundError, decodePageToken, encodePageToken, inTransaction, InvalidArgumentError } from "@adbudget/kit";
+import {
+  decodePageToken,
+  encodePageToken,
+  inTransaction,
+  InvalidArgumentError,
+  NotFoundError,
+  type Actor,
+} from "@adbudget/kit";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { lockBudgetRow, recordBudgetChange, type Actor } from "./budget-changes.js";
+import { lockBudgetRow, recordBudgetChange } from "./budget-changes.js";
 import { patchedLimits, type BudgetPatch } from "./budget-patch.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { micros, transition } from "./period-rules.js";
@@ -163,7 +170,7 @@ export class BudgetStore {
         const figures = { spent: BigInt(r.spent), limit: micros(r.lim) };
         const t = transition(r.exhausted, figures);
         if (t !== undefined)
-          changes.push({ brandId, kind: r.kind, periodStart: r.start, type: t, ...figures, cause: "limit" });
+          changes.push({ brandId, kind: r.kind, periodStart: r.start, type: t, ...figures, cause: "limit", actor });
       }
       await writePeriodEvents(client, this.subjectPrefix, changes, nowMs);
       // Thresholds the current periods stand past now (a lowered limit, a new threshold): once each.
@@ -194,12 +201,19 @@ export class BudgetStore {
   }
 
   /** Opens one period of a brand in its own transaction (period-opening.ts). */
-  async openPeriod(brandId: string, kind: Kind, start: string, zone: string, nowMs: number): Promise<OpenedPeriod> {
+  async openPeriod(
+    brandId: string,
+    kind: Kind,
+    start: string,
+    zone: string,
+    nowMs: number,
+    actor: Actor,
+  ): Promise<OpenedPeriod> {
     return this.tx(async (client) => {
       const { opened, events } = await openPeriod(
         client,
         this.subjectPrefix,
-        { brandId, kind, start, endMs: periodEnd(kind, start, zone) },
+        { brandId, kind, start, endMs: periodEnd(kind, start, zone), actor },
         nowMs,
       );
       return { result: opened, events };

@@ -33,6 +33,7 @@ const setting = (version: bigint, limit: bigint | null) => {
     { campaignId: CAMPAIGN, brandId, limit, version, startDate: null, endDate: null },
     days,
     h.now(),
+    { principal: "test:manager", requestId: "" },
   );
 };
 

@@ -6,10 +6,11 @@ import { isSettingsChange } from "@adbudget/campaign-service/event-contract";
 import {
   decodeOrSkip,
   inTransaction,
-  NotFoundError,
   nextOutboxIds,
+  NotFoundError,
   uuidv7,
   writeOutbox,
+  type Actor,
   type Logger,
   type OutboxMessage,
 } from "@adbudget/kit";
@@ -34,6 +35,8 @@ export interface CapChange {
   spent: bigint;
   limit: bigint | null;
   cause: "spend" | "limit";
+  /** The call that changed the cap (an UpdateCampaign, named by its campaign event); none for spend. */
+  actor?: Actor;
 }
 
 /** Subjects: `<prefix>.budget.campaign_exhausted.<brandId>`, `<prefix>.budget.campaign_replenished.<brandId>`. */
@@ -81,6 +84,8 @@ export async function writeCapEvents(
         cause: c.cause === "spend" ? BudgetEventCause.SPEND : BudgetEventCause.LIMIT_CHANGE,
         occurTime: timestampFromMs(nowMs),
         sequence: ids[i],
+        principal: c.actor?.principal ?? "",
+        requestId: c.actor?.requestId ?? "",
       }),
     );
     return { eventId, aggregateId: c.campaignId, subject: capSubject(prefix, c.exhausted, c.brandId), payload };
@@ -121,6 +126,7 @@ export async function applyCapSetting(
   s: CapSetting,
   days: { today: string; tomorrow: string },
   nowMs: number,
+  actor: Actor,
 ): Promise<CapChange[]> {
   return inTransaction(pool, async (client) => {
     // The row first (version 0, no cap, if the campaign is new to the ledger), then its lock: a
@@ -167,6 +173,7 @@ export async function applyCapSetting(
           spent,
           limit: s.limit,
           cause: "limit",
+          actor,
         });
     }
     await client.query(
@@ -223,6 +230,7 @@ export function campaignEventHandler(deps: {
       },
       { today: formatDate(today), tomorrow: formatDate(addDays(today, 1)) },
       nowMs,
+      { principal: event.principal, requestId: event.requestId },
     );
     for (const change of changes) {
       deps.logger.info(

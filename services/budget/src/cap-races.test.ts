@@ -41,6 +41,7 @@ function setCap(campaignId: string, version: bigint, limit: bigint | null, pool 
     { campaignId, brandId, limit, version, startDate: null, endDate: null },
     days(),
     h.now(),
+    { principal: "test:manager", requestId: "" },
   );
 }
 

@@ -34,6 +34,8 @@ afterAll(async () => {
 });
 
 const zone = () => testZone();
+/** The clocks, as the period-opening calls name them. */
+const CLOCKS = { principal: "service:clocks", requestId: "" };
 let n = 0;
 
 /**
@@ -80,7 +82,7 @@ describe("a period whose end has passed", () => {
 
   it("opening it again (a late clock) keeps its limit and publishes nothing", async () => {
     const { brandId, yesterday, noon } = await brandWithYesterdaysLimit(100n);
-    await store.openPeriod(brandId, PeriodKind.DAY, formatDate(yesterday), zone(), noon); // the clock, on time, yesterday
+    await store.openPeriod(brandId, PeriodKind.DAY, formatDate(yesterday), zone(), noon, CLOCKS); // the clock, on time, yesterday
     await h.budget.recordSpend({
       eventId: `ended-${brandId}`,
       brandId,

@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type pg from "pg";
-import { nextOutboxIds, uuidv7, writeOutbox, type OutboxMessage } from "@adbudget/kit";
+import { nextOutboxIds, uuidv7, writeOutbox, type Actor, type OutboxMessage } from "@adbudget/kit";
 import {
   BudgetEventCause,
   BudgetEventType,
@@ -66,6 +66,12 @@ export interface PeriodChange {
   spent: bigint;
   limit: bigint | null;
   cause: "spend" | "limit" | "open";
+  /**
+   * The call that made it, named in the event so its consumers record who caused what they
+   * change (a manager's SetBudget resumes the campaigns in that manager's name). None for spend:
+   * a transaction takes the events of many calls, and the spend rows name their ad servers.
+   */
+  actor?: Actor;
 }
 
 const CAUSES = {
@@ -94,6 +100,8 @@ export function outboxMessage(prefix: string, change: PeriodChange, sequence: bi
       cause: CAUSES[change.cause],
       occurTime: timestampFromMs(nowMs),
       sequence,
+      principal: change.actor?.principal ?? "",
+      requestId: change.actor?.requestId ?? "",
     }),
   );
   return { eventId, aggregateId: change.brandId, subject: budgetSubject(prefix, change.type, change.brandId), payload };

@@ -4,6 +4,7 @@ import { nextMonthStart, parseDate, startOfDay, addDays } from "@adbudget/time";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import type { CurrentPeriod, Kind } from "./ledger-reads.js";
 import { judge, micros, transition } from "./period-rules.js";
+import type { Actor } from "@adbudget/kit";
 
 /** A period as it opened: its figures, whether it is exhausted, and the sequence of its last event. */
 export interface OpenedPeriod {
@@ -44,7 +45,7 @@ export const LIMIT_AT_END = `(select case $2::int2 when ${PeriodKind.DAY} then c
 export async function openPeriod(
   client: pg.ClientBase,
   prefix: string,
-  p: { brandId: string; kind: Kind; start: string; endMs: number },
+  p: { brandId: string; kind: Kind; start: string; endMs: number; actor: Actor },
   nowMs: number,
 ): Promise<{ opened: OpenedPeriod; events: number }> {
   const { brandId, kind, start } = p;
@@ -83,7 +84,7 @@ export async function openPeriod(
   const figures = { spent: BigInt(row.spent), limit: micros(row.lim) };
   const t = transition(row.exhausted, figures);
   const changes: PeriodChange[] =
-    t === undefined ? [] : [{ brandId, kind, periodStart: start, type: t, ...figures, cause: "open" }];
+    t === undefined ? [] : [{ brandId, kind, periodStart: start, type: t, ...figures, cause: "open", actor: p.actor }];
   await writePeriodEvents(client, prefix, changes, nowMs);
   const after = changes.length > 0 ? await periodRow(client, brandId, kind, start, true) : row;
   return {

@@ -1,7 +1,7 @@
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type pg from "pg";
-import { keysetPage, uuidv7 } from "@adbudget/kit";
+import { keysetPage, uuidv7, type Actor } from "@adbudget/kit";
 import {
   CampaignChangeSchema,
   CampaignSchema,
@@ -9,12 +9,6 @@ import {
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import type { CampaignRow } from "./campaign-rows.js";
 import { campaignProto } from "./proto-mapping.js";
-
-/** Who made a change: the caller's `sub` ("" with authentication off) and the call's request id. */
-export interface Actor {
-  principal: string;
-  requestId: string;
-}
 
 /** What a call did to a campaign, as its audit row names it. */
 export type CampaignAction = "create" | "update" | "pause" | "resume" | "delete";

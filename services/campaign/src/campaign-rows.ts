@@ -75,14 +75,23 @@ export interface CampaignChange {
   /** Set when serving or the reasons changed. */
   stateChange?: StateChangeRow;
   deleted?: boolean;
+  /** Who made it when a call did (its event names them: a consumer records them in turn). */
+  principal?: string;
+  /** The request id of that call. */
+  requestId?: string;
 }
 
 /** Why and by whom a change happens: recorded in the audit log. */
 export interface Cause {
   cause: string;
   sourceId: string;
-  /** The caller's token subject when a call caused it ("" for events). */
+  /**
+   * The caller's token subject when a call caused it, or the caller an event names as its cause
+   * (a manager's SetBudget, an admin's ArchiveBrand); "" when none is known.
+   */
   principal?: string;
+  /** The request id of that call, when there was one. */
+  requestId?: string;
 }
 
 export const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,

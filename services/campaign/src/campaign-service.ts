@@ -1,17 +1,18 @@
 import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type pg from "pg";
 import {
+  actorOf,
   dateViolation,
   EtagMismatchError,
-  principalOf,
   FailedPreconditionError,
   InvalidArgumentError,
-  required,
-  NotFoundError,
-  UnavailableError,
   keysetPage,
+  NotFoundError,
+  principalOf,
   requestId,
   requestLogger,
+  required,
+  UnavailableError,
   uuidv7,
   type FieldViolation,
   type Logger,
@@ -31,7 +32,7 @@ import { NO_CAP_FLAGS } from "./cap-flags.js";
 import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
 import { applyBrand } from "./brand-changes.js";
-import { listCampaignChanges, recordCampaignChange, type Actor } from "./campaign-audit.js";
+import { listCampaignChanges, recordCampaignChange } from "./campaign-audit.js";
 import { brandOf, brandState } from "./brand-state.js";
 import { brandOfCampaign, getCampaign, listCampaigns, listStateChanges, snapshot } from "./campaign-reads.js";
 import { stateOf, type CampaignRow, type Cause } from "./campaign-rows.js";
@@ -74,12 +75,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   private cause(ctx: HandlerContext, cause: string): Cause {
-    return { cause, sourceId: `request:${requestId(ctx)}`, principal: principalOf(ctx)?.sub ?? "" };
-  }
-
-  /** Who the call is, for the campaign's audit log (campaign-audit.ts). */
-  private actor(ctx: HandlerContext): Actor {
-    return { principal: principalOf(ctx)?.sub ?? "", requestId: requestId(ctx) };
+    const id = requestId(ctx);
+    return { cause, sourceId: `request:${id}`, principal: principalOf(ctx)?.sub ?? "", requestId: id };
   }
 
   /**
@@ -230,7 +227,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         action: "create",
         before: undefined,
         after: row,
-        actor: this.actor(ctx),
+        actor: actorOf(ctx),
         now,
       });
       return { result: row, changes: [...brandChanges, change] };
@@ -331,7 +328,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         after.daypartAsOf = now;
       }
       const change = await saveCampaign(client, before, after, brand, this.cause(ctx, "update"), now);
-      const actor = this.actor(ctx);
+      const actor = actorOf(ctx);
       await recordCampaignChange(client, { action: "update", before, after: change.campaign, actor, now });
       return { result: change.campaign, changes: [change] };
     }, nowMs);
@@ -357,7 +354,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         action: enabled ? "resume" : "pause",
         before,
         after: change.campaign,
-        actor: this.actor(ctx),
+        actor: actorOf(ctx),
         now: new Date(nowMs),
       });
       return { result: change.campaign, changes: [change] };
@@ -378,7 +375,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const { result } = await this.deps.store.tx(async (client) => {
       const before = await this.lockVisible(ctx, client, req.id);
       const change = await deleteCampaign(client, before, this.cause(ctx, "delete"), new Date(nowMs));
-      const actor = this.actor(ctx);
+      const actor = actorOf(ctx);
       await recordCampaignChange(client, {
         action: "delete",
         before,

@@ -60,7 +60,7 @@ export async function insertCampaign(client: pg.ClientBase, c: CampaignRow, caus
   );
   const first = { serving: c.serving, reasons: c.reasons };
   const stateChange = await audit(client, c, { serving: false, reasons: [] }, first, cause, c.createdAt);
-  return { campaign: c, stateChange };
+  return { campaign: c, stateChange, ...by(cause) };
 }
 
 /**
@@ -92,7 +92,7 @@ export async function saveCampaign(
   await client.query(`update campaigns set ${assignments} where id = $1`, [row.id, ...columns.map(([, v]) => v)]);
   const prev = { serving: before.serving, reasons: before.reasons };
   const stateChange = sameState(prev, next) ? undefined : await audit(client, row, prev, next, cause, now);
-  return { campaign: row, stateChange };
+  return { campaign: row, stateChange, ...by(cause) };
 }
 
 /** Deletes a campaign (soft: its audit log stays readable); a serving one is audited as stopped. */
@@ -110,7 +110,12 @@ export async function deleteCampaign(
   const stateChange = c.serving
     ? await audit(client, row, from, { serving: false, reasons: c.reasons }, cause, now)
     : undefined;
-  return { campaign: row, stateChange, deleted: true };
+  return { campaign: row, stateChange, deleted: true, ...by(cause) };
+}
+
+/** Who a change's event names as its maker: the cause's caller. */
+function by(cause: Cause): Pick<CampaignChange, "principal" | "requestId"> {
+  return { principal: cause.principal ?? "", requestId: cause.requestId ?? "" };
 }
 
 /** A campaign's cap flags alone (its serving state did not change with them). */

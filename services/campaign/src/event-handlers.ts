@@ -51,6 +51,8 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: No
         {
           cause: event.type === BudgetEventType.EXHAUSTED ? "budget.exhausted" : "budget.replenished",
           sourceId: `nats:${event.eventId}`,
+          principal: event.principal,
+          requestId: event.requestId,
         },
         new Date(nowMs),
       );
@@ -79,6 +81,8 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: Now
         {
           cause: event.type === BrandChangeType.ARCHIVED ? "brand.archived" : "brand.updated",
           sourceId: `nats:${event.eventId}`,
+          principal: event.principal,
+          requestId: event.requestId,
         },
         new Date(nowMs),
       );
@@ -108,6 +112,8 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
         {
           cause: exhausted ? "campaign_budget.exhausted" : "campaign_budget.replenished",
           sourceId: `nats:${event.eventId}`,
+          principal: event.principal,
+          requestId: event.requestId,
         },
         new Date(nowMs),
       );

@@ -29,6 +29,8 @@ export function outboxMessages(prefix: string, changes: CampaignChange[], nowMs:
         change: c.stateChange ? changeProto(c.stateChange) : undefined,
         campaign: campaignProto(c.campaign),
         deleted: c.deleted ?? false,
+        principal: c.principal ?? "",
+        requestId: c.requestId ?? "",
       }),
     ),
   }));
