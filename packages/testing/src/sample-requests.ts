@@ -86,7 +86,8 @@ export function sampleRequest(method: DescMethod, r: SampleResources, now: numbe
 
 /**
  * Calls `method` of `service` with `request` over `transport`: "OK", or the code it failed with.
- * A server stream counts as answered at its first message (then it is cancelled).
+ * A server stream counts as answered at its first message (then it is cancelled: only that
+ * cancellation is OK, not one that came before any message).
  */
 export async function callMethod(
   service: DescService,
@@ -98,10 +99,12 @@ export async function callMethod(
   const client = createClient(service, transport) as unknown as Record<string, (r: unknown, o: unknown) => unknown>;
   const call = client[method.localName];
   if (call === undefined) throw new Error(`no method ${method.localName} on the client of ${service.typeName}`);
+  let answered = false;
   try {
     if (method.methodKind === "server_streaming") {
       const abort = new AbortController();
       for await (const _ of call(request, { signal: abort.signal, timeoutMs: 5000 }) as AsyncIterable<unknown>) {
+        answered = true;
         abort.abort();
         break;
       }
@@ -111,6 +114,6 @@ export async function callMethod(
     return "OK";
   } catch (err) {
     const e = ConnectError.from(err);
-    return e.code === Code.Canceled ? "OK" : e.code;
+    return e.code === Code.Canceled && answered ? "OK" : e.code;
   }
 }
