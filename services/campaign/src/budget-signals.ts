@@ -109,7 +109,10 @@ export async function applyCap(
       now,
     );
     brand = r.brand;
-    if (r.recompute) changes.push(...(await recomputeBrand(client, brand, { ...cause, cause: "reset.day" }, now)));
+    // The new day's recompute of the brand's other campaigns is the calendar's doing, not the
+    // caller's whose event happened to bring the day in: it names no one.
+    if (r.recompute)
+      changes.push(...(await recomputeBrand(client, brand, { cause: "reset.day", sourceId: cause.sourceId }, now)));
   }
   const c = await lockCampaign(client, campaignId);
   if (c === undefined) return changes;

@@ -1,14 +1,6 @@
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import {
-  checkedDate,
-  InvalidArgumentError,
-  principalOf,
-  required,
-  requestId,
-  type Logger,
-  type Now,
-} from "@adbudget/kit";
+import { actorOf, checkedDate, InvalidArgumentError, required, requestId, type Logger, type Now } from "@adbudget/kit";
 import type { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type {
@@ -50,7 +42,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       inWindow: req.inWindow,
       asOf: new Date(timestampMs(required(req.asOfTime, "as_of_time"))),
       scheduleVersion: req.scheduleVersion,
-      cause: { cause: "daypart", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
+      cause: { cause: "daypart", sourceId: this.source(req.sourceId, ctx), ...actorOf(ctx) },
     });
     return { campaign: campaignProto(campaign), unchanged };
   }
@@ -82,7 +74,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
         {
           cause: day ? "reset.day" : "reset.month",
           sourceId: this.source(sourceId, ctx),
-          principal: principalOf(ctx)?.sub ?? "",
+          ...actorOf(ctx),
         },
         new Date(nowMs),
       );
@@ -135,7 +127,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       const changes = await reconcileBrand(
         client,
         truth,
-        { cause: "reconcile", sourceId: this.source(req.sourceId, ctx), principal: principalOf(ctx)?.sub ?? "" },
+        { cause: "reconcile", sourceId: this.source(req.sourceId, ctx), ...actorOf(ctx) },
         new Date(nowMs),
       );
       return { result: undefined, changes };

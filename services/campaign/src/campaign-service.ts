@@ -195,7 +195,9 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       const brandChanges = await applyBrand(
         client,
         { id: brand.id, archived: brand.archived, timeZone: brand.timeZone, version: brandVersion(brand.etag) },
-        this.cause(ctx, "brand.updated"),
+        // The brand's change was another caller's (its event will name them, if it still can):
+        // this call names no one for what it does to the brand's other campaigns.
+        { cause: "brand.updated", sourceId: `request:${requestId(ctx)}` },
         now,
       );
       const state = await brandState(client, brand.id);

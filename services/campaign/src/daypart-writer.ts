@@ -132,7 +132,12 @@ export class DaypartWriter {
         const cause = { ...req.cause, cause: flightCause(before.flight, flight, req.cause.cause) };
         const stateChange = sameState(prev, next) ? undefined : auditRow(row, prev, next, cause, now);
         if (stateChange !== undefined) audits.push(stateChange);
-        changes.push({ campaign: row, stateChange });
+        changes.push({
+          campaign: row,
+          stateChange,
+          principal: cause.principal ?? "",
+          requestId: cause.requestId ?? "",
+        });
         return { campaign: row, unchanged: stateChange === undefined };
       });
       await writeStates(
