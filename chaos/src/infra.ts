@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { Connection } from "@temporalio/client";
 import { devServerArgs, freePort, LaunchedProcess, natsServerBinary, temporalBinary } from "@adbudget/testing";
 
@@ -14,16 +14,23 @@ export const TOXIPROXY_VERSION = "v2.12.0";
  * version, as `go install` names the binary `server`.
  */
 export function toxiproxyBinary(): string {
-  const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
-  const dir = join(cache, "adbudget", `toxiproxy-${TOXIPROXY_VERSION}`);
-  const bin = join(dir, "server");
+  // XDG_CACHE_HOME counts only when absolute (the spec's rule): an empty or relative one would put
+  // the cache under whatever directory the run started in.
+  const xdg = process.env.XDG_CACHE_HOME ?? "";
+  const cache = isAbsolute(xdg) ? xdg : join(homedir(), ".cache");
+  const bin = join(cache, "adbudget", `toxiproxy-${TOXIPROXY_VERSION}`, "server");
   if (!existsSync(bin)) {
-    mkdirSync(dir, { recursive: true });
+    // Built into a directory of this run's own, then renamed into place: a build killed halfway,
+    // or two runs building at once, never leave a partial binary where the next run looks.
+    mkdirSync(dirname(bin), { recursive: true });
+    const building = mkdtempSync(join(dirname(bin), ".building-"));
     console.error(`building toxiproxy ${TOXIPROXY_VERSION} (go install, one time)`);
     execFileSync("go", ["install", `github.com/Shopify/toxiproxy/v2/cmd/server@${TOXIPROXY_VERSION}`], {
       stdio: "inherit",
-      env: { ...process.env, GOBIN: dir, GOTOOLCHAIN: "local" },
+      env: { ...process.env, GOBIN: building, GOTOOLCHAIN: "local" },
     });
+    renameSync(join(building, "server"), bin);
+    rmSync(building, { recursive: true, force: true });
   }
   return bin;
 }
