@@ -6,12 +6,15 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePageToken, type TokenClaims } from "@adbudget/kit";
-import { BRAND_SCOPED_ROLES, ROLES } from "@adbudget/topology";
+import { ROLES } from "@adbudget/topology";
 import {
   callMethod,
+  announcedServices,
   eventually,
+  listedServices,
   sampleRequest,
   sampleResources,
+  SERVABLE_SERVICES,
   startSystemInProcess,
   TEST_AUDIENCE,
   type SystemHarness,
@@ -47,19 +50,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** The generated descriptor of every service the test knows (a served one it does not know fails the coverage check). */
-const DESCRIPTORS: ReadonlyMap<string, DescService> = new Map(
-  [
-    BrandService,
-    BudgetService,
-    BudgetClockService,
-    CampaignService,
-    CampaignClockService,
-    ReflectionV1,
-    ReflectionV1alpha,
-    Health,
-  ].map((s) => [s.typeName, s]),
-);
 const REFLECTION: ReadonlySet<string> = new Set([ReflectionV1.typeName, ReflectionV1alpha.typeName]);
 const SERVERS: [string, () => string][] = [
   ["brand", () => h.brandApp.server.url],
@@ -68,30 +58,12 @@ const SERVERS: [string, () => string][] = [
 ];
 
 /** The services a server announces to `interceptors`' principal (reflection lists what its role may call). */
-async function listedTo(url: string, interceptors: Interceptor[]): Promise<string[]> {
-  const reflection = createClient(ReflectionV1, createGrpcTransport({ baseUrl: url, interceptors }));
-  const names: string[] = [];
-  for await (const m of reflection.serverReflectionInfo(
-    (async function* () {
-      yield { messageRequest: { case: "listServices" as const, value: "" } };
-    })(),
-  )) {
-    if (m.messageResponse.case === "listServicesResponse")
-      names.push(...m.messageResponse.value.service.map((s) => s.name));
-  }
-  return names;
-}
+const listedTo = (url: string, interceptors: Interceptor[]) =>
+  listedServices(createGrpcTransport({ baseUrl: url, interceptors }));
 
 /** Every service a server announces to any role: what it serves. */
-async function announced(url: string): Promise<string[]> {
-  const names = new Set<string>();
-  for (const role of ROLES) {
-    // A role that must name brands names one: what it is shown does not depend on which.
-    const brands = BRAND_SCOPED_ROLES.has(role) ? { brands: [randomUUID()] } : {};
-    for (const name of await listedTo(url, await h.auth.as({ sub: `test:${role}`, role, ...brands }))) names.add(name);
-  }
-  return [...names];
-}
+const announced = (url: string) =>
+  announcedServices(async (claims) => createGrpcTransport({ baseUrl: url, interceptors: await h.auth.as(claims) }));
 
 /** Every service every server answers: name, server and descriptor; unknown names apart. */
 async function servedServices(): Promise<{
@@ -102,7 +74,7 @@ async function servedServices(): Promise<{
   const unknown: string[] = [];
   for (const [server, url] of SERVERS) {
     for (const name of await announced(url())) {
-      const service = DESCRIPTORS.get(name);
+      const service = SERVABLE_SERVICES.get(name);
       if (service === undefined) unknown.push(`${server}: ${name}`);
       else served.push({ service, server, url: url() });
     }
@@ -121,7 +93,7 @@ describe("the table names every RPC", () => {
     expect(rpcs.filter((rpc) => ACCESS_TABLE[rpc] === undefined)).toEqual([]);
     expect(Object.keys(ACCESS_TABLE).filter((rpc) => !rpcs.includes(rpc))).toEqual([]);
     // Every server answers its own services (the three servers each announce the product's).
-    expect(new Set(served.map((s) => s.service.typeName))).toEqual(new Set(DESCRIPTORS.keys()));
+    expect(new Set(served.map((s) => s.service.typeName))).toEqual(new Set(SERVABLE_SERVICES.keys()));
   });
 });
 

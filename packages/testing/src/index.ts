@@ -33,3 +33,4 @@ export * from "./latch.js";
 export * from "./model-schedule.js";
 export * from "./model-run.js";
 export * from "./sample-requests.js";
+export * from "./served-services.js";

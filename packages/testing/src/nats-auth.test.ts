@@ -42,20 +42,13 @@ import {
 } from "@adbudget/kit";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
-import { BudgetClockService } from "@adbudget/proto/adbudget/budget/v1/budget_clock_service_pb.js";
-import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
-import { CampaignClockService } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
-import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "@adbudget/proto/grpc/health/v1/health_pb.js";
-import { ServerReflection as ReflectionV1 } from "@adbudget/proto/grpc/reflection/v1/reflection_pb.js";
-import { ServerReflection as ReflectionV1alpha } from "@adbudget/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import {
   ACCESS,
-  BRAND_SCOPED_ROLES,
   natsAuthorization,
   natsWorkloadPermissions,
   readSystemTopology,
-  ROLES,
   type DurableSpec,
   type SystemTopology,
   type Workload as NatsWorkload,
@@ -67,6 +60,7 @@ import { eventually } from "./calls.js";
 import { startClocks, type ClocksHarness } from "./clocks.js";
 import { natsOperator } from "./nats-jwt.js";
 import { callMethod, sampleRequest, sampleResources } from "./sample-requests.js";
+import { announcedServices, PRODUCT_SERVICES, SERVABLE_SERVICES } from "./served-services.js";
 import { startNatsServer, type NatsServerProcess } from "./nats-server.js";
 import { watchCampaigns } from "./test-steps.js";
 import { TEST_AUDIENCE } from "./auth.js";
@@ -254,38 +248,9 @@ describe("mutual TLS and workload keys bound to their identities", () => {
 });
 
 describe("every RPC, in the production configuration", () => {
-  /** The descriptors of what the servers may serve: one they announce that is not here fails the test. */
-  const DESCRIPTORS: ReadonlyMap<string, DescService> = new Map(
-    [
-      BrandService,
-      BudgetService,
-      BudgetClockService,
-      CampaignService,
-      CampaignClockService,
-      ReflectionV1,
-      ReflectionV1alpha,
-      Health,
-    ].map((service) => [service.typeName, service]),
-  );
-  /** What the server at `url` announces to any role (reflection lists what the caller's role may call). */
-  async function announced(url: string): Promise<string[]> {
-    const names = new Set<string>();
-    for (const role of ROLES) {
-      const brands = BRAND_SCOPED_ROLES.has(role) ? { brands: ["01900000-0000-7000-8000-0000000000aa"] } : {};
-      const transport = h.system.transportFor(
-        role,
-        url,
-        await h.system.auth.as({ sub: `prod:${role}`, role, ...brands }),
-      );
-      const ask = (async function* () {
-        yield { messageRequest: { case: "listServices" as const, value: "" } };
-      })();
-      for await (const m of createClient(ReflectionV1, transport).serverReflectionInfo(ask))
-        if (m.messageResponse.case === "listServicesResponse")
-          for (const s of m.messageResponse.value.service) names.add(s.name);
-    }
-    return [...names];
-  }
+  /** What the server at `url` serves: what it lists to any role, each with its own key and certificate. */
+  const announced = (url: string) =>
+    announcedServices(async (claims) => h.system.transportFor(claims.role, url, await h.system.auth.as(claims)));
 
   it("each RPC of each server answers every role its rule names, each identity with its own key and certificate", async () => {
     const s = h.system;
@@ -293,8 +258,8 @@ describe("every RPC, in the production configuration", () => {
     const rpcs: string[] = [];
     for (const url of [s.brandApp.server.url, s.budgetApp.server.url, s.campaignApp.server.url]) {
       const names = await announced(url);
-      expect(names.filter((name) => !DESCRIPTORS.has(name))).toEqual([]);
-      for (const service of names.flatMap((name) => DESCRIPTORS.get(name) ?? [])) {
+      expect(names.filter((name) => !SERVABLE_SERVICES.has(name))).toEqual([]);
+      for (const service of names.flatMap((name) => SERVABLE_SERVICES.get(name) ?? [])) {
         if (PUBLIC_SERVICES.has(service.typeName) || ANY_CREDENTIAL_SERVICES.has(service.typeName)) continue;
         for (const method of service.methods) {
           rpcs.push(`${service.typeName}/${method.name}`);
@@ -303,9 +268,7 @@ describe("every RPC, in the production configuration", () => {
       }
     }
     // Every RPC of the product, on the one server that serves it.
-    const declared = [BrandService, BudgetService, BudgetClockService, CampaignService, CampaignClockService].flatMap(
-      (service) => service.methods.map((m) => `${service.typeName}/${m.name}`),
-    );
+    const declared = PRODUCT_SERVICES.flatMap((service) => service.methods.map((m) => `${service.typeName}/${m.name}`));
     expect(rpcs.toSorted()).toEqual(declared.toSorted());
 
     /**
