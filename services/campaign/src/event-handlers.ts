@@ -10,6 +10,7 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
 import { applyBrand } from "./brand-changes.js";
 import { applyBudgetSignal, applyCap } from "./budget-signals.js";
+import type { Cause } from "./campaign-rows.js";
 import type { CampaignStore } from "./campaign-store.js";
 
 /*
@@ -17,6 +18,14 @@ import type { CampaignStore } from "./campaign-store.js";
  * budget events (exhausted / replenished) and brand events (archived, zone). Each applies one
  * event in one transaction and is idempotent: consumers redeliver until the ack.
  */
+
+/**
+ * The cause of a change an event brings: its kind, the event (the NATS message id is the audit
+ * source), and the caller the event names as its cause.
+ */
+function causeOf(cause: string, event: { eventId: string; principal: string; requestId: string }): Cause {
+  return { cause, sourceId: `nats:${event.eventId}`, principal: event.principal, requestId: event.requestId };
+}
 
 /**
  * Applies one budget event (exhausted / replenished) to the brand's flags and campaigns, in
@@ -48,12 +57,7 @@ export function budgetEventHandler(store: CampaignStore, logger: Logger, now: No
         event.brandId,
         kind,
         { kind: "event", period, exhausted: event.type === BudgetEventType.EXHAUSTED, seq: event.sequence },
-        {
-          cause: event.type === BudgetEventType.EXHAUSTED ? "budget.exhausted" : "budget.replenished",
-          sourceId: `nats:${event.eventId}`,
-          principal: event.principal,
-          requestId: event.requestId,
-        },
+        causeOf(event.type === BudgetEventType.EXHAUSTED ? "budget.exhausted" : "budget.replenished", event),
         new Date(nowMs),
       );
       return { result: undefined, changes };
@@ -78,12 +82,7 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: Now
       const changes = await applyBrand(
         client,
         { id: brand.id, archived: brand.archived, timeZone: brand.timeZone, version: event.version },
-        {
-          cause: event.type === BrandChangeType.ARCHIVED ? "brand.archived" : "brand.updated",
-          sourceId: `nats:${event.eventId}`,
-          principal: event.principal,
-          requestId: event.requestId,
-        },
+        causeOf(event.type === BrandChangeType.ARCHIVED ? "brand.archived" : "brand.updated", event),
         new Date(nowMs),
       );
       return { result: undefined, changes };
@@ -109,12 +108,7 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
         client,
         event.campaignId,
         { day: formatDate(start), exhausted, seq: event.sequence },
-        {
-          cause: exhausted ? "campaign_budget.exhausted" : "campaign_budget.replenished",
-          sourceId: `nats:${event.eventId}`,
-          principal: event.principal,
-          requestId: event.requestId,
-        },
+        causeOf(exhausted ? "campaign_budget.exhausted" : "campaign_budget.replenished", event),
         new Date(nowMs),
       );
       return { result: undefined, changes };
