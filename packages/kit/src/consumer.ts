@@ -40,15 +40,6 @@ export interface DurableConsumerOptions {
 export const ACK_WAIT_MS = 5_000;
 
 /**
- * How long each pull waits at the server. Besides the idle re-pull, nats.js takes it as the wait
- * before it retries a consumer it could not check right after a reconnect (jittered to 0.5-1.5
- * times it): a NATS server that restarts answers nothing for its first moments, so with the
- * default 30 s an event that stops a campaign waited 15-45 s after NATS was back (a chaos run saw
- * 15 s). 2 s: the retry within 1-3 s, for one idle pull every 2 s per consumer.
- */
-export const PULL_EXPIRES_MS = 2_000;
-
-/**
  * A durable JetStream pull consumer with explicit acks: a message is acked only after its
  * handler committed, so a crash or a failure means redelivery, never loss; handlers must be
  * idempotent. A consumer that was down resumes from its last ack (catch-up). Runs until
@@ -130,7 +121,7 @@ export class DurableConsumer {
     while (!this.stopped) {
       try {
         const consumer = await this.setup();
-        const messages = await consumer.consume({ max_messages: 256, expires: PULL_EXPIRES_MS });
+        const messages = await consumer.consume({ max_messages: 256 });
         this.current = messages;
         backoff.reset();
         const limit = Math.max(1, o.concurrency ?? 1);
