@@ -26,6 +26,19 @@ describe("readServiceConfig", () => {
     expect(c.databaseUrl).toBe("postgres://postgres@127.0.0.1:5432/orders_db");
   });
 
+  it("takes a NATS cluster's servers comma-separated, and names the one that is wrong", () => {
+    const cluster = "nats://n1:4222, nats://n2:4222,tls://n3:4222";
+    expect(readServiceConfig(defaults, new EnvReader({ NATS_URL: cluster })).natsUrl).toBe(
+      "nats://n1:4222,nats://n2:4222,tls://n3:4222",
+    );
+    const reader = new EnvReader({ NATS_URL: "nats://n1:4222,http://n2:8222,,nats://n3" });
+    readServiceConfig(defaults, reader);
+    expect(reader.problems.filter((p) => p.startsWith("NATS_URL"))).toEqual([
+      "NATS_URL (URL 2 of 4): expected a nats: or tls: URL, got http:",
+      'NATS_URL (URL 3 of 4)="": not a valid URL',
+    ]);
+  });
+
   it("derives the database from PG_URL and lets the service override it", () => {
     expect(readServiceConfig(defaults, new EnvReader({ PG_URL: "postgres://u@db:6543" })).databaseUrl).toBe(
       "postgres://u@db:6543/orders_db",

@@ -84,6 +84,26 @@ export class EnvReader {
     return raw;
   }
 
+  /**
+   * Several URLs, comma-separated (the servers of a cluster a client may connect to, any of
+   * them): each checked as `url` does. Returns the list as given, spaces around commas removed.
+   */
+  urlList(name: string, fallback: string, protocols: readonly string[]): string {
+    const raw = this.string(name, fallback);
+    const urls = raw.split(",").map((u) => u.trim());
+    for (const [i, u] of urls.entries()) {
+      const which = urls.length > 1 ? `${name} (URL ${i + 1} of ${urls.length})` : name;
+      try {
+        const url = new URL(u);
+        if (!protocols.includes(url.protocol))
+          this.problems.push(`${which}: expected a ${protocols.join(" or ")} URL, got ${url.protocol}`);
+      } catch {
+        this.problems.push(`${which}=${JSON.stringify(u)}: not a valid URL`);
+      }
+    }
+    return urls.join(",");
+  }
+
   /** A NATS subject token or stream/consumer name: letters, digits, - and _. */
   token(name: string, fallback: string): string {
     const value = this.string(name, fallback);
@@ -124,7 +144,7 @@ export interface ServiceConfig {
   readonly metricsPort: number | undefined;
   /** CLOCK_OFFSET_MS: shift of "now" for tests and demos (see now.ts); 0 in production. */
   readonly clockOffsetMs: number;
-  /** NATS with JetStream: events between services. */
+  /** NATS with JetStream: events between services. Several servers of a cluster: comma-separated. */
   readonly natsUrl: string;
   /** NATS_USER + NATS_PASSWORD, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE: the service's own NATS user (none: no auth). */
   readonly natsAuth: NatsAuthOptions;
@@ -179,7 +199,7 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
       ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort)
       : undefined,
     clockOffsetMs: readClockOffset(reader),
-    natsUrl: reader.url("NATS_URL", defaults.natsUrl, ["nats:", "tls:"]),
+    natsUrl: reader.urlList("NATS_URL", defaults.natsUrl, ["nats:", "tls:"]),
     natsAuth: readNatsAuth(reader, defaults.name),
     // 10: a group commit keeps at most two spend transactions busy, the relay one LISTEN
     // connection; the rest serve reads. PostgreSQL's default max_connections (100) fits three

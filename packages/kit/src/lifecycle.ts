@@ -61,7 +61,10 @@ export async function connectNats(
   stack: StopStack,
   auth: NatsAuthOptions = {},
 ): Promise<NatsConnection> {
-  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...auth });
+  // `url`: one server, or a cluster's servers comma-separated (EnvReader.urlList): the client
+  // connects to one and moves to another when it goes away.
+  const servers = url.split(",");
+  const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...auth });
   stack.push(() => nc.close());
   return nc;
 }

@@ -41,8 +41,7 @@ afterAll(async () => {
 
 it("a wake-up that arrives while a cycle runs is not lost (each row is published at once, not at the next poll)", async () => {
   const relay = new OutboxRelay(pool, nc, createLogger("relay-test", "warn"), {
-    stream: tag.toUpperCase(),
-    subjects: [`${tag}.>`],
+    stream: { name: tag.toUpperCase(), subjects: [`${tag}.>`], replicas: 1 },
     channel: `${tag}_outbox`,
     lockKey: 0x7265,
     // Polling alone would take a minute: only wake-ups can publish in time.

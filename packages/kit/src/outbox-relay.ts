@@ -3,15 +3,14 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type pg from "pg";
 import { Backoff } from "./backoff.js";
 import type { Logger } from "./logger.js";
-import { ensureStream } from "./streams.js";
+import { ensureStream, type StreamDefinition } from "./streams.js";
 
 /** Pause before a dropped LISTEN connection is replaced (the relay polls meanwhile). */
 const LISTEN_RETRY_MS = 2000;
 
 export interface RelayOptions {
-  /** Stream the subjects go to; created if missing, with `subjects`. */
-  stream: string;
-  subjects: string[];
+  /** Stream the subjects go to; created if missing. */
+  stream: StreamDefinition;
   /** LISTEN channel that wakes the relay (the one writeOutbox notifies). */
   channel: string;
   /** Advisory lock key: one relay of this service publishes at a time, across replicas. */
@@ -124,7 +123,7 @@ export class OutboxRelay {
 
   private async ensureStream(): Promise<void> {
     if (this.streamReady) return;
-    await ensureStream(this.nc, this.options.stream, this.options.subjects, this.logger);
+    await ensureStream(this.nc, this.options.stream, this.logger);
     this.streamReady = true;
   }
 

@@ -14,6 +14,7 @@ import type { OutboxRelay, RelayOptions } from "./outbox-relay.js";
 import { createPgPool } from "./pg-pool.js";
 import { checkQuotas, createQuotaInterceptor, QuotaLimiter } from "./quotas.js";
 import type { AccessModel } from "./principal.js";
+import type { StreamDefinition } from "./streams.js";
 import { startServer, type RunningServer } from "./server.js";
 import { startConsumers, workloadClients, type ConsumerHandlers, type WorkloadConfig } from "./workload.js";
 
@@ -69,7 +70,7 @@ export interface ServiceAppOptions {
 
 /** A service's outbox: the stream it is published to, and its LISTEN channel and advisory lock. */
 export interface OutboxSpec {
-  stream: { readonly name: string; readonly subjects: readonly string[] };
+  stream: StreamDefinition;
   channel: string;
   lockKey: number;
 }
@@ -218,7 +219,7 @@ function quotaInterceptors(
 
 function relayOptions(outbox: OutboxSpec, options: ServiceAppOptions): Omit<RelayOptions, "onPublished"> {
   const { stream, channel, lockKey } = outbox;
-  return { stream: stream.name, subjects: [...stream.subjects], channel, lockKey, pollMs: options.relayPollMs };
+  return { stream, channel, lockKey, pollMs: options.relayPollMs };
 }
 
 /** The service's database and its one pool (see ServiceAppSpec.schema.access). */

@@ -18,7 +18,7 @@ let nc: NatsConnection;
 beforeAll(async () => {
   nc = await connect({ servers: NATS_URL });
   // Here before the first publish (a consumer creates it too, but in its own time).
-  await ensureStream(nc, stream, [`${tag}.>`], logger);
+  await ensureStream(nc, { name: stream, subjects: [`${tag}.>`], replicas: 1 }, logger);
 });
 afterAll(async () => {
   await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
@@ -32,6 +32,7 @@ function configWith(names: readonly string[]) {
       {
         stream,
         streamSubjects: [`${tag}.>`],
+        streamReplicas: 1,
         durable: `${tag}-${name}`,
         filterSubject: `${tag}.${name}.>`,
       },

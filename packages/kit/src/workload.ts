@@ -16,7 +16,10 @@ import { clientTls, type ClientTlsSettings } from "./tls.js";
 import { tracePropagationInterceptor } from "./tracing.js";
 
 /** Where a durable consumer reads: its stream, durable and filter (a topology entry, as configured). */
-export type ConsumerConfig = Pick<DurableConsumerOptions, "stream" | "streamSubjects" | "durable" | "filterSubject">;
+export type ConsumerConfig = Pick<
+  DurableConsumerOptions,
+  "stream" | "streamSubjects" | "streamReplicas" | "durable" | "filterSubject"
+>;
 
 /** The settings every workload has, whatever else it does. */
 export interface WorkloadConfig extends ClientTlsSettings {

@@ -645,7 +645,7 @@ describe("NATS_CREDS_FILE: decentralized auth, the same permissions in user JWTs
     const campaign = await connectWithCreds("campaign");
     try {
       // What the budget service's outbox relay does: its stream if missing, its event by JetStream.
-      await ensureStream(budget, streams.budget, [`${tag}.budget.>`]);
+      await ensureStream(budget, { name: streams.budget, subjects: [`${tag}.budget.>`], replicas: 1 });
       const ack = await jetstream(budget).publish(`${tag}.budget.exhausted.b1`, new Uint8Array([1]), {
         msgID: "e1",
         timeout: 5000,
@@ -656,6 +656,7 @@ describe("NATS_CREDS_FILE: decentralized auth, the same permissions in user JWTs
       const consumer = new DurableConsumer(campaign, {
         stream: streams.budget,
         streamSubjects: [`${tag}.budget.>`],
+        streamReplicas: 1,
         durable: consumers.campaignBudget,
         filterSubject: `${tag}.budget.>`,
         handle: async (msg) => void got.push(msg.subject),

@@ -174,6 +174,13 @@ export type Callee<W extends Workload> = keyof (typeof CALLS)[W] & ServiceName;
 /** First token of every subject; tests give each system its own. */
 export const SUBJECT_PREFIX = { env: "EVENT_SUBJECT_PREFIX", default: "adbudget" } as const;
 
+/**
+ * How many servers of a NATS cluster keep each stream (JetStream's `num_replicas`), as a stream
+ * is created: 1 on one server (development); 3 on a cluster of three, so that a stream goes on
+ * with one server down (a majority of its replicas is left). 5 at most, JetStream's bound.
+ */
+export const STREAM_REPLICAS = { env: "STREAM_REPLICAS", default: 1, max: 5 } as const;
+
 /** Where the infrastructure is by default: a developer machine (`npm start`, deploy/local/infra.sh). */
 export const INFRASTRUCTURE = {
   /** The PostgreSQL server (no database in the path): each service's database is on it. */

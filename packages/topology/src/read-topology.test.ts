@@ -64,17 +64,19 @@ describe("readServiceTopology", () => {
     expect(t).toEqual({
       prefix: "adbudget",
       identity: { sub: "service:campaign", role: "campaign-service" },
-      stream: { name: "ADBUDGET_CAMPAIGN", subjects: ["adbudget.campaign.>"] },
+      stream: { name: "ADBUDGET_CAMPAIGN", subjects: ["adbudget.campaign.>"], replicas: 1 },
       consumers: {
         "budget-events": {
           stream: "ADBUDGET_BUDGET",
           streamSubjects: ["adbudget.budget.>"],
+          streamReplicas: 1,
           durable: "campaign-budget-events",
           filterSubject: "adbudget.budget.>",
         },
         "brand-events": {
           stream: "ADBUDGET_BRAND",
           streamSubjects: ["adbudget.brand.>"],
+          streamReplicas: 1,
           durable: "campaign-brand-events",
           filterSubject: "adbudget.brand.>",
         },
@@ -91,6 +93,7 @@ describe("readServiceTopology", () => {
         BUDGET_CAMPAIGN_CONSUMER: "caps",
         BRAND_SERVICE_URL: "https://brand:8443",
         CAMPAIGN_SERVICE_URL: "none",
+        STREAM_REPLICAS: "3",
       }),
       "budget",
     );
@@ -98,11 +101,12 @@ describe("readServiceTopology", () => {
       "campaign-events": {
         stream: "T1_CAMPAIGN",
         streamSubjects: ["t1.campaign.>"],
+        streamReplicas: 3,
         durable: "caps",
         filterSubject: "t1.campaign.>",
       },
     });
-    expect(t.stream).toEqual({ name: "ADBUDGET_BUDGET", subjects: ["t1.budget.>"] });
+    expect(t.stream).toEqual({ name: "ADBUDGET_BUDGET", subjects: ["t1.budget.>"], replicas: 3 });
     // An optional callee set to "none": the service does without it.
     expect(t.urls).toEqual({ brand: "https://brand:8443", campaign: "" });
   });
@@ -114,9 +118,11 @@ describe("readServiceTopology", () => {
         BRAND_STREAM: "X>",
         CAMPAIGN_BUDGET_CONSUMER: "a b",
         BRAND_SERVICE_URL: "ftp://x",
+        STREAM_REPLICAS: "6",
       }),
     ).toEqual([
       'EVENT_SUBJECT_PREFIX="a.b": letters, digits, - and _ only',
+      'STREAM_REPLICAS="6": expected an integer from 1 to 5',
       'CAMPAIGN_BUDGET_CONSUMER="a b": letters, digits, - and _ only',
       'BRAND_STREAM="X>": letters, digits, - and _ only',
       "BRAND_SERVICE_URL: expected a http: or https: URL, got ftp:",
@@ -160,12 +166,14 @@ describe("readWorkerTopology", () => {
         "brand-events": {
           stream: "B",
           streamSubjects: ["adbudget.brand.>"],
+          streamReplicas: 1,
           durable: "clocks-brand-events",
           filterSubject: "adbudget.brand.>",
         },
         "campaign-events": {
           stream: "ADBUDGET_CAMPAIGN",
           streamSubjects: ["adbudget.campaign.>"],
+          streamReplicas: 1,
           durable: "cc",
           filterSubject: "adbudget.campaign.>",
         },

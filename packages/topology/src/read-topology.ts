@@ -15,6 +15,7 @@ import {
   SERVICES,
   serviceUrlVariable,
   STREAMS,
+  STREAM_REPLICAS,
   SUBJECT_PREFIX,
   WORKER,
   type Callee,
@@ -28,13 +29,16 @@ import {
 export interface StreamSpec {
   name: string;
   subjects: string[];
+  /** Servers of the NATS cluster that keep it (STREAM_REPLICAS), as it is created. */
+  replicas: number;
 }
 
 /** A durable consumer as configured, in the shape of the kit's consumer options. */
 export interface DurableSpec {
   stream: string;
-  /** The stream's subjects, to create it if its owner has not yet. */
+  /** The stream's subjects and replicas, to create it if its owner has not yet. */
   streamSubjects: string[];
+  streamReplicas: number;
   durable: string;
   filterSubject: string;
 }
@@ -134,7 +138,7 @@ export function readWorkerTopology(reader: EnvReader): WorkerTopology & { natsUr
     identity: { sub: `service:${WORKER.name}`, role: WORKER.role },
     consumers: names.consumers(WORKER.name),
     urls: names.urls(WORKER.name),
-    natsUrl: reader.url(INFRASTRUCTURE.nats.env, INFRASTRUCTURE.nats.default, ["nats:", "tls:"]),
+    natsUrl: reader.urlList(INFRASTRUCTURE.nats.env, INFRASTRUCTURE.nats.default, ["nats:", "tls:"]),
     temporalAddress,
   };
 }
@@ -164,17 +168,23 @@ export function readSystemTopology(reader: EnvReader): SystemTopology {
 /** Reads each variable once, however many consumers name the same stream. */
 class TopologyReader {
   readonly prefix: string;
+  private readonly replicas: number;
   private readonly streams = new Map<ServiceName, StreamSpec>();
 
   constructor(private readonly reader: EnvReader) {
     this.prefix = reader.token(SUBJECT_PREFIX.env, SUBJECT_PREFIX.default);
+    this.replicas = reader.int(STREAM_REPLICAS.env, STREAM_REPLICAS.default, { min: 1, max: STREAM_REPLICAS.max });
   }
 
   stream(owner: ServiceName): StreamSpec {
     let spec = this.streams.get(owner);
     if (spec === undefined) {
       const s = STREAMS[owner];
-      spec = { name: this.reader.token(s.env, s.name), subjects: s.subjects.map((x) => `${this.prefix}.${x}`) };
+      spec = {
+        name: this.reader.token(s.env, s.name),
+        subjects: s.subjects.map((x) => `${this.prefix}.${x}`),
+        replicas: this.replicas,
+      };
       this.streams.set(owner, spec);
     }
     return spec;
@@ -188,6 +198,7 @@ class TopologyReader {
       out[name] = {
         stream: stream.name,
         streamSubjects: stream.subjects,
+        streamReplicas: stream.replicas,
         durable: this.reader.token(c.env, c.durable),
         filterSubject: `${this.prefix}.${c.filter}`,
       };
