@@ -9,8 +9,9 @@ import { withMessageSpan } from "./tracing.js";
 
 export interface DurableConsumerOptions {
   stream: string;
-  /** Subjects of the stream, to create it if the producer has not yet. */
+  /** Subjects and replicas of the stream, to create it if the producer has not yet. */
   streamSubjects: string[];
+  streamReplicas: number;
   /** Durable name: replicas sharing it share the work; a restarted one resumes where it was. */
   durable: string;
   filterSubject: string;
@@ -40,6 +41,17 @@ export interface DurableConsumerOptions {
 export const ACK_WAIT_MS = 5_000;
 
 /**
+ * How long each pull waits at the server before the client renews it; the server's idle
+ * heartbeats come every half of it, and two missed make the client pull again. In a NATS cluster
+ * a pull is held by the consumer's leader: when that server dies, the client's pull dies with it
+ * and nothing tells the client, whose own connection (to another server) stays up. With the
+ * default 30 s the campaign service then heard no budget event for up to 30 s (the cluster test
+ * timed out at 30 s in 1 of 4 runs). 5 s: a lost pull is replaced within ~5 s, for one idle
+ * pull per 5 s per consumer.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+
+/**
  * A durable JetStream pull consumer with explicit acks: a message is acked only after its
  * handler committed, so a crash or a failure means redelivery, never loss; handlers must be
  * idempotent. A consumer that was down resumes from its last ack (catch-up). Runs until
@@ -67,7 +79,7 @@ export class DurableConsumer {
 
   private async setup() {
     const o = this.options;
-    await ensureStream(this.nc, o.stream, o.streamSubjects, o.logger);
+    await ensureStream(this.nc, { name: o.stream, subjects: o.streamSubjects, replicas: o.streamReplicas }, o.logger);
     const jsm = await jetstreamManager(this.nc);
     const ackWait = (o.ackWaitMs ?? ACK_WAIT_MS) * 1_000_000;
     const config = {
@@ -121,7 +133,7 @@ export class DurableConsumer {
     while (!this.stopped) {
       try {
         const consumer = await this.setup();
-        const messages = await consumer.consume({ max_messages: 256 });
+        const messages = await consumer.consume({ max_messages: 256, expires: PULL_EXPIRES_MS });
         this.current = messages;
         backoff.reset();
         const limit = Math.max(1, o.concurrency ?? 1);
