@@ -34,3 +34,4 @@ export * from "./model-schedule.js";
 export * from "./model-run.js";
 export * from "./sample-requests.js";
 export * from "./served-services.js";
+export * from "./nats-cluster.js";

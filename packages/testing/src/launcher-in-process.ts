@@ -182,7 +182,8 @@ export async function startSystemInProcess(
     now: options.now,
   });
   const replicas: { stop(): Promise<void> }[] = [];
-  const nc = await connect({ servers: options.env?.NATS_URL ?? NATS_URL, ...options.natsConnect });
+  // NATS_URL: one server, or a cluster's servers comma-separated (as the services read it).
+  const nc = await connect({ servers: (options.env?.NATS_URL ?? NATS_URL).split(","), ...options.natsConnect });
   const t = (url: string) => operatorTransport(url, auth.admin);
   const clocks = await auth.as({ sub: "test:clocks", role: "clocks" });
   const h: SystemHarness = {
@@ -236,10 +237,16 @@ export async function startSystemInProcess(
       await budgetApp.stop();
       await h.campaignApp.stop().catch(() => undefined);
       await brandApp.stop();
-      const jsm = await jetstreamManager(nc);
-      for (const s of Object.values(plan.streams)) await jsm.streams.delete(s).catch(() => undefined);
-      await nc.close();
-      for (const db of dbs) await db.drop();
+      try {
+        // Best effort: JetStream may be electing a leader (a test killed a server of its cluster).
+        const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+        for (const s of Object.values(plan.streams)) await jsm.streams.delete(s).catch(() => undefined);
+      } catch {
+        // The streams stay; their names are this system's own.
+      } finally {
+        await nc.close();
+        for (const db of dbs) await db.drop();
+      }
     },
   };
   return h;

@@ -19,6 +19,8 @@ export interface NatsServerProcess {
   monitorUrl: string | undefined;
   /** What the server printed (its log: permission violations, auth errors). */
   output(): string;
+  /** SIGKILLs it (a crash: no goodbye to its cluster); resolves with the signal it died of. */
+  kill(): Promise<NodeJS.Signals | null>;
   stop(): Promise<void>;
 }
 
@@ -67,7 +69,15 @@ export async function startNatsServer(
     await new Promise((r) => setTimeout(r, 50));
   }
   const monitorUrl = monitorPort === undefined ? undefined : `http://127.0.0.1:${monitorPort}`;
-  return { url: `nats://127.0.0.1:${port}`, port, monitorUrl, output: () => out, stop };
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGKILL");
+      await exited;
+    }
+    return child.signalCode;
+  };
+  return { url: `nats://127.0.0.1:${port}`, port, monitorUrl, output: () => out, kill, stop };
 }
 
 function listening(port: number): Promise<boolean> {
