@@ -1,4 +1,4 @@
-import { jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "./logger.js";
 
@@ -21,8 +21,16 @@ export async function ensureStream(nc: NatsConnection, stream: StreamDefinition,
   const subjects = [...stream.subjects];
   const jsm = await jetstreamManager(nc);
   try {
-    await jsm.streams.info(name);
-  } catch {
+    const info = await jsm.streams.info(name);
+    if (info.config.num_replicas !== replicas)
+      logger?.warn(
+        { stream: name, replicas: info.config.num_replicas, configured: replicas },
+        "stream kept by another number of servers than STREAM_REPLICAS says: left as it is (nats stream edit changes it)",
+      );
+  } catch (missing) {
+    // Only a stream that is not there is created; any other answer (a timeout, JetStream
+    // electing a leader) is the caller's to retry.
+    if (!(missing instanceof JetStreamApiError && missing.code === JetStreamApiCodes.StreamNotFound)) throw missing;
     try {
       await jsm.streams.add({ name, subjects, num_replicas: replicas, duplicate_window: 120_000_000_000 });
       logger?.info({ stream: name, subjects, replicas }, "created JetStream stream");
