@@ -55,16 +55,27 @@ export function serverOptionsFrom(
  * take a service down), closed by `stack` on stop. `auth`: the workload's credentials and inbox
  * prefix (readNatsAuth; none = no authentication).
  */
+/**
+ * The servers of a NATS_URL: one, or a cluster's comma-separated (EnvReader.urlList). nats.js
+ * given the list as one string connects to its last server only: split it always.
+ */
+export function natsServers(url: string): string[] {
+  return url.split(",").map((u) => u.trim());
+}
+
 export async function connectNats(
   url: string,
   name: string,
   stack: StopStack,
   auth: NatsAuthOptions = {},
 ): Promise<NatsConnection> {
-  // `url`: one server, or a cluster's servers comma-separated (EnvReader.urlList): the client
-  // connects to one and moves to another when it goes away.
-  const servers = url.split(",");
-  const nc = await connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...auth });
+  const nc = await connect({
+    servers: natsServers(url),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    ...auth,
+  });
   stack.push(() => nc.close());
   return nc;
 }

@@ -3,7 +3,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createLogger } from "@adbudget/kit";
+import { createLogger, natsServers } from "@adbudget/kit";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { createTestAuth, type TestAuth } from "./auth.js";
 import { NATS_URL } from "./nats.js";
@@ -53,7 +53,7 @@ export async function startBrandHarness(
     async close() {
       await app.stop();
       await db.drop();
-      const nc = await connect({ servers: NATS_URL });
+      const nc = await connect({ servers: natsServers(NATS_URL) });
       await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
       await nc.close();
     },

@@ -4,7 +4,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { createLogger } from "@adbudget/kit";
+import { createLogger, natsServers } from "@adbudget/kit";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 import { quietClockOffset } from "./test-clock.js";
@@ -110,7 +110,7 @@ export async function startBudgetHarness(
     }),
     { logger: silent, relayPollMs: 200 },
   );
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect({ servers: natsServers(NATS_URL) });
   const transport = (url: string) => createGrpcTransport({ baseUrl: url, interceptors: auth.admin });
   /** Every message of this test's budget stream so far (period events and threshold alerts). */
   async function streamMessages(): Promise<{ subject: string; data: Uint8Array; msgId: string }[]> {

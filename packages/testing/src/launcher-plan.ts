@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsServers } from "@adbudget/kit";
 import {
   CALLS,
   CONSUMERS,
@@ -94,7 +95,7 @@ export function workloadEntry(workload: Workload): string {
 
 /** Deletes streams (their consumers go with them); a stream that is not there is no error. */
 export async function deleteStreams(names: string[], natsUrl = NATS_URL): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ servers: natsServers(natsUrl) });
   try {
     const jsm = await jetstreamManager(nc);
     for (const s of names) await jsm.streams.delete(s).catch(() => undefined);
