@@ -3,7 +3,7 @@ import { createClient, type Client, type Interceptor, type Transport } from "@co
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
-import { clientTls, createLogger } from "@adbudget/kit";
+import { clientTls, createLogger, natsServers } from "@adbudget/kit";
 import { ACCESS, type Workload } from "@adbudget/topology";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { freePort } from "./ports.js";
@@ -183,7 +183,7 @@ export async function startSystemInProcess(
   });
   const replicas: { stop(): Promise<void> }[] = [];
   // NATS_URL: one server, or a cluster's servers comma-separated (as the services read it).
-  const nc = await connect({ servers: (options.env?.NATS_URL ?? NATS_URL).split(","), ...options.natsConnect });
+  const nc = await connect({ servers: natsServers(options.env?.NATS_URL ?? NATS_URL), ...options.natsConnect });
   const t = (url: string) => operatorTransport(url, auth.admin);
   const clocks = await auth.as({ sub: "test:clocks", role: "clocks" });
   const h: SystemHarness = {
@@ -233,16 +233,14 @@ export async function startSystemInProcess(
       h.campaignApp = campaignApp;
     },
     async close() {
-      for (const r of replicas) await r.stop();
-      await budgetApp.stop();
-      await h.campaignApp.stop().catch(() => undefined);
-      await brandApp.stop();
       try {
+        for (const r of replicas) await r.stop();
+        await budgetApp.stop();
+        await h.campaignApp.stop().catch(() => undefined);
+        await brandApp.stop();
         // Best effort: JetStream may be electing a leader (a test killed a server of its cluster).
-        const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-        for (const s of Object.values(plan.streams)) await jsm.streams.delete(s).catch(() => undefined);
-      } catch {
-        // The streams stay; their names are this system's own.
+        const jsm = await jetstreamManager(nc, { timeout: 10_000 }).catch(() => undefined);
+        for (const s of Object.values(plan.streams)) await jsm?.streams.delete(s).catch(() => undefined);
       } finally {
         await nc.close();
         for (const db of dbs) await db.drop();

@@ -1,8 +1,9 @@
 /**
  * The system on a NATS cluster of three (issue 23's production NATS, on this machine): the
  * services take the three servers as one NATS_URL, create their streams at three replicas
- * (STREAM_REPLICAS=3), and when the server that leads the budget stream dies (SIGKILL) the events
- * go on: a budget run out afterwards still stops its campaign, and no event is lost.
+ * (STREAM_REPLICAS=3), and when the server that leads the campaign service's consumer of the
+ * budget events dies (SIGKILL) the events go on: a budget run out afterwards still stops its
+ * campaign, and no event is lost.
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,9 +21,15 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await h?.close();
-  await cluster?.stop();
+  try {
+    await h?.close();
+  } finally {
+    await cluster?.stop();
+  }
 });
+
+/** The campaign service's consumer of the budget events (its default durable name). */
+const CAMPAIGN_BUDGET_EVENTS = "campaign-budget-events";
 
 /** A brand whose day runs out with one spend, and its campaign: paused by the budget event once it does. */
 async function runOut(name: string): Promise<{ brandId: string; campaignId: string }> {
@@ -74,7 +81,7 @@ async function whereEventsAre(): Promise<string> {
 }
 
 describe("the system on a NATS cluster of three", () => {
-  it("keeps every stream on all three servers, and goes on when the budget stream's leader dies", async () => {
+  it("keeps every stream on all three servers, and goes on when the budget consumer's leader dies", async () => {
     const jsm = await jetstreamManager(h.nc);
     const streams = [h.brandStream, h.budgetStream, h.campaignStream];
     const before = await runOut("before");
@@ -83,21 +90,24 @@ describe("the system on a NATS cluster of three", () => {
       expect([stream, info.config.num_replicas, info.cluster?.replicas?.length]).toEqual([stream, 3, 2]);
     }
 
-    // The budget stream's leader dies: the relay that publishes to it and the consumer that reads
-    // it both had it as their stream's leader.
-    const leader = (await jsm.streams.info(h.budgetStream)).cluster?.leader ?? "";
+    // The server leading the campaign service's consumer of the budget events dies: the pull the
+    // service waits on is held there (JetStream elects a consumer's leader apart from its
+    // stream's, so it is the consumer's that is killed).
+    const leaderOf = async () => (await jsm.consumers.info(h.budgetStream, CAMPAIGN_BUDGET_EVENTS)).cluster?.leader;
+    const leader = (await leaderOf()) ?? "";
     const node = cluster.nodes.get(leader);
-    if (node === undefined) throw new Error(`no node named ${JSON.stringify(leader)} leads ${h.budgetStream}`);
+    if (node === undefined) throw new Error(`no node named ${JSON.stringify(leader)} leads ${CAMPAIGN_BUDGET_EVENTS}`);
     expect(await node.kill()).toBe("SIGKILL");
 
     // Another budget runs out: its event is published to and read from the two servers left.
     const after = await runOut("after");
-    const info = await jsm.streams.info(h.budgetStream);
-    expect(info.cluster?.leader).not.toBe(leader);
-    // Nothing lost: every event the budget service wrote to its outbox is on the stream, once.
+    expect(await leaderOf()).not.toBe(leader);
+    // Nothing lost: every event the budget service wrote to its outbox is on the stream, once
+    // (the outbox read first: a row published after the stream's count would differ).
     const { rows } = await h.budgetApp.pool.query<{ n: string; pending: string }>(
       "select count(*)::text as n, count(*) filter (where published_at is null)::text as pending from outbox",
     );
+    const info = await jsm.streams.info(h.budgetStream);
     expect(rows[0]?.pending).toBe("0");
     expect(String(info.state.messages)).toBe(rows[0]?.n);
     expect([before.brandId, after.brandId].every((b) => b !== "")).toBe(true);

@@ -32,12 +32,12 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       ].join("\n");
       nodes.set(server, await startNatsServer({ config }));
     }
+    await jetStreamReady([...nodes.values()].map((n) => n.url).join(","));
   } catch (err) {
     await Promise.all([...nodes.values()].map((n) => n.stop()));
     throw err;
   }
   const url = [...nodes.values()].map((n) => n.url).join(",");
-  await jetStreamReady(url);
   return { nodes, url, stop: () => Promise.all([...nodes.values()].map((n) => n.stop())).then(() => undefined) };
 }
 
