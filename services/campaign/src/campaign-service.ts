@@ -8,7 +8,6 @@ import {
   InvalidArgumentError,
   keysetPage,
   NotFoundError,
-  principalOf,
   requestId,
   requestLogger,
   required,
@@ -75,8 +74,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
   }
 
   private cause(ctx: HandlerContext, cause: string): Cause {
-    const id = requestId(ctx);
-    return { cause, sourceId: `request:${id}`, principal: principalOf(ctx)?.sub ?? "", requestId: id };
+    return { cause, sourceId: `request:${requestId(ctx)}`, ...actorOf(ctx) };
   }
 
   /**
