@@ -10,7 +10,7 @@ trap report_left_running EXIT
 CLOCKS_SUITE=workflows/src/clocks.test.ts
 log "infrastructure"
 # Tests start their own Temporal dev servers (from the CLI infra.sh builds once): no shared one.
-ADBUDGET_TEMPORAL_SERVER=0 bash deploy/local/infra.sh
+ADBUDGET_TEMPORAL_SERVER=0 ADBUDGET_PG_AUTOCTL=1 bash deploy/local/infra.sh
 log "build (protos -> TypeScript, then every package)"
 turbo run build --output-logs=errors-only
 if [ "$#" -eq 0 ]; then

@@ -20,6 +20,7 @@ const LONG_FILES_FIRST = [
   "workflows/src/calendar-boundary.test.ts", // 21 s
   "e2e/src/hostile-input.test.ts", // 20 s
   "workflows/src/timers.test.ts", // 19 s
+  "packages/testing/src/pg-failover.test.ts", // 30 s, mostly waiting: a pg_auto_failover pair fails over
   "chaos/src/chaos.test.ts", // 167 s: every fault once, on processes
 ];
 

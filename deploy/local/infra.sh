@@ -31,48 +31,7 @@ TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-v1.5.1}"
 SEARCH_ATTRIBUTES=(BrandId CampaignId)
 
-say() { printf '[infra] %s\n' "$*" >&2; }
-die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
-
-# reachable HOST PORT: true when something accepts TCP connections there.
-reachable() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
-
-# wait_for NAME HOST PORT SECONDS
-wait_for() {
-  local name=$1 host=$2 port=$3 secs=$4 i
-  for ((i = 0; i < secs * 5; i++)); do
-    reachable "$host" "$port" && return 0
-    sleep 0.2
-  done
-  die "$name did not come up on $host:$port within ${secs}s (see $DATA/logs/)"
-}
-
-go_bin_dir() { echo "$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"; }
-
-# find_tool NAME: prints the path of a binary on PATH or in Go's bin directory.
-find_tool() {
-  if command -v "$1" >/dev/null 2>&1; then command -v "$1"; return 0; fi
-  if command -v go >/dev/null 2>&1 && [ -x "$(go_bin_dir)/$1" ]; then echo "$(go_bin_dir)/$1"; return 0; fi
-  return 1
-}
-
-apt_install() {
-  [ "$(id -u)" = 0 ] || die "cannot install $* without root; install it (apt-get install $*) and run again"
-  command -v apt-get >/dev/null || die "no apt-get on this machine; install $* by hand and run again"
-  say "installing $* with apt-get (one time)"
-  if [ ! -f "$DATA/.apt-updated" ]; then
-    apt-get update -qq >/dev/null && mkdir -p "$DATA" && touch "$DATA/.apt-updated"
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-
-# start_daemon NAME CMD...: runs CMD in the background, detached, logging to .data/logs/NAME.log.
-start_daemon() {
-  local name=$1; shift
-  mkdir -p "$DATA/logs" "$DATA/run"
-  nohup setsid "$@" >"$DATA/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$DATA/run/$name.pid"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # ---------------------------------------------------------------- PostgreSQL
 ensure_postgres() {
@@ -106,7 +65,6 @@ ensure_postgres() {
 }
 
 # ---------------------------------------------------------------- NATS
-version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
 
 # nats_info: the INFO line a NATS server sends on connect (version, jetstream).
 nats_info() { timeout 2 bash -c "exec 3<>/dev/tcp/$NATS_HOST/$NATS_PORT; head -1 <&3" 2>/dev/null || true; }
@@ -224,6 +182,8 @@ case "${1:-up}" in
   up)
     ensure_postgres
     ensure_nats
+    # npm test's failover test runs pg_auto_failover pairs of its own: the tool only.
+    if [ "${ADBUDGET_PG_AUTOCTL:-0}" = 1 ]; then ensure_pg_autoctl; fi
     if [ "${ADBUDGET_SKIP_TEMPORAL:-0}" = 1 ]; then :
     elif [ "${ADBUDGET_TEMPORAL_SERVER:-1}" = 0 ]; then
       # The CLI only (npm test: every test starts its own dev server from it).

@@ -26,6 +26,16 @@ describe("readServiceConfig", () => {
     expect(c.databaseUrl).toBe("postgres://postgres@127.0.0.1:5432/orders_db");
   });
 
+  it("takes a failover pair's servers in PG_URL and keeps them in every service's database URL", () => {
+    const pair = "postgres://postgres@db1:5432,db2:5432?target_session_attrs=read-write";
+    expect(readServiceConfig(defaults, new EnvReader({ PG_URL: pair })).databaseUrl).toBe(
+      "postgres://postgres@db1:5432,db2:5432/orders_db?target_session_attrs=read-write",
+    );
+    const reader = new EnvReader({ PG_URL: "postgres://db1,db2:0" });
+    readServiceConfig(defaults, reader);
+    expect(reader.problems).toContain('PG_URL: server "db2:0": port out of range');
+  });
+
   it("takes a NATS cluster's servers comma-separated, and names the one that is wrong", () => {
     const cluster = "nats://n1:4222, nats://n2:4222,tls://n3:4222";
     expect(readServiceConfig(defaults, new EnvReader({ NATS_URL: cluster })).natsUrl).toBe(

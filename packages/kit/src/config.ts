@@ -10,6 +10,7 @@ import { isIPv4 } from "node:net";
 import { readAuthConfig, type AuthConfig } from "./auth-config.js";
 import { readNatsAuth, type NatsAuthOptions } from "./nats-auth.js";
 import { readClockOffset } from "./now.js";
+import { parsePgUrl, pgUrlWithDatabase } from "./pg-url.js";
 import {
   addProblemOnce,
   checkReadable,
@@ -80,6 +81,20 @@ export class EnvReader {
       }
     } catch {
       this.problems.push(`${name}=${JSON.stringify(raw)}: not a valid URL`);
+    }
+    return raw;
+  }
+
+  /**
+   * A PostgreSQL URL as libpq reads it, several servers allowed (`host1:port,host2:port`, a
+   * failover pair) with `target_session_attrs` any, read-write or primary.
+   */
+  pgUrl(name: string, fallback: string): string {
+    const raw = this.string(name, fallback);
+    try {
+      parsePgUrl(raw);
+    } catch (err) {
+      this.problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
     }
     return raw;
   }
@@ -180,14 +195,13 @@ export interface ServiceDefaults {
  * caller reads its own settings with the same reader, then calls `reader.done()`.
  */
 export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvReader()): ServiceConfig {
-  const pgUrl = reader.url("PG_URL", defaults.pgUrl, ["postgres:", "postgresql:"]);
-  const defaultDb = new URL(pgUrl);
-  defaultDb.pathname = `/${defaults.database}`;
+  const pgUrl = reader.pgUrl("PG_URL", defaults.pgUrl);
+  const natsUrl = reader.urlList("NATS_URL", defaults.natsUrl, ["nats:", "tls:"]);
   const config: ServiceConfig = {
     name: defaults.name,
     host: reader.string(`${defaults.prefix}_HOST`, reader.string("HOST", "0.0.0.0")),
     port: reader.port(`${defaults.prefix}_PORT`, defaults.port),
-    databaseUrl: reader.url(`${defaults.prefix}_DATABASE_URL`, defaultDb.toString(), ["postgres:", "postgresql:"]),
+    databaseUrl: reader.pgUrl(`${defaults.prefix}_DATABASE_URL`, pgUrlWithDatabase(pgUrl, defaults.database)),
     migrateOnStart: reader.bool("MIGRATE_ON_START", true),
     logLevel: reader.oneOf("LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     shutdownGraceMs: reader.int("SHUTDOWN_GRACE_MS", 10_000, { min: 0, max: 600_000 }),
@@ -199,7 +213,7 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
       ? reader.port(`${defaults.prefix}_METRICS_PORT`, defaults.metricsPort)
       : undefined,
     clockOffsetMs: readClockOffset(reader),
-    natsUrl: reader.urlList("NATS_URL", defaults.natsUrl, ["nats:", "tls:"]),
+    natsUrl,
     natsAuth: readNatsAuth(reader, defaults.name),
     // 10: a group commit keeps at most two spend transactions busy, the relay one LISTEN
     // connection; the rest serve reads. PostgreSQL's default max_connections (100) fits three

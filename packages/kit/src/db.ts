@@ -3,6 +3,7 @@ import { Migrator, type Migration } from "@mikro-orm/migrations";
 import type pg from "pg";
 import type { Probe } from "./health.js";
 import type { Logger } from "./logger.js";
+import { pgConnection } from "./pg-pool.js";
 
 export type { MikroORM } from "@mikro-orm/postgresql";
 
@@ -25,15 +26,17 @@ export interface DatabaseOptions {
  */
 export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> {
   const log = options.logger.child({ component: "db" });
+  const { connectionString, stream } = pgConnection(options.url, options.logger);
   const config: Options = {
-    clientUrl: options.url,
+    clientUrl: connectionString,
     entities: options.entities as Options["entities"],
     extensions: [Migrator],
     ensureDatabase: true,
     // A service that reads and writes with SQL keeps no entities: MikroORM only migrates.
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: options.poolMax ?? 10, idleTimeoutMillis: 30_000 },
-    driverOptions: { connectionTimeoutMillis: 3000 },
+    // The stream (a multi-host URL) sends the pool's connections to the server accepting writes.
+    driverOptions: stream ? { connectionTimeoutMillis: 3000, stream } : { connectionTimeoutMillis: 3000 },
     migrations: {
       migrationsList: options.migrations,
       transactional: true,

@@ -45,6 +45,18 @@ describe("toConnectError", () => {
     expect(isTransient(new Error("query failed", { cause: inner }))).toBe(true);
     expect(isTransient(new Error("syntax error"))).toBe(false);
   });
+
+  it("calls a failover's errors transient: a connection lost between statements, a read-only server, none writable", () => {
+    // pg's message for a query on a client whose connection died after the previous statement
+    // (seen in pg-failover.test.ts: a commit after the primary was lost).
+    expect(isTransient(new Error("Client has encountered a connection error and is not queryable"))).toBe(true);
+    expect(
+      isTransient(Object.assign(new Error("cannot execute INSERT in a read-only transaction"), { code: "25006" })),
+    ).toBe(true);
+    expect(
+      isTransient(Object.assign(new Error("no PostgreSQL server accepts writes"), { code: "ENOWRITABLESERVER" })),
+    ).toBe(true);
+  });
 });
 
 /** What node-postgres throws (a DatabaseError with the SQLSTATE in `code`), as MikroORM may wrap it. */

@@ -92,16 +92,35 @@ export function invalidArgument(all: FieldViolation[]): ConnectError {
   ]);
 }
 
-/** PostgreSQL SQLSTATE classes that mean "try again", not "you sent something wrong". */
-const RETRIABLE_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+/**
+ * PostgreSQL SQLSTATE classes that mean "try again", not "you sent something wrong": connection
+ * (08), resources (53), shutdown (57P0x), serialization and deadlock, and 25006 (a write on a
+ * server that is read-only: a standby, or a primary being demoted in a failover).
+ */
+const RETRIABLE_SQLSTATE = /^(08|53|57P0|40001|40P01|25006)/;
+/** Node's network errors, and pg-primary.ts's "no server accepts writes" (a failover under way). */
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ENOWRITABLESERVER",
+]);
 
 /** True when the error says a dependency (database, broker) is unreachable or overloaded. */
 export function isTransient(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const { code } = err as { code?: unknown };
   if (typeof code === "string" && (NETWORK_CODES.has(code) || RETRIABLE_SQLSTATE.test(code))) return true;
-  if (/Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(err.message)) {
+  // pg's own words for a connection lost: during a query, while connecting, and (the last) on
+  // a query sent on a client whose connection died between two statements of a transaction.
+  if (
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|connection error and is not queryable/i.test(
+      err.message,
+    )
+  ) {
     return true;
   }
   return err.cause !== undefined && err.cause !== err && isTransient(err.cause);

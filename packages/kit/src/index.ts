@@ -18,6 +18,8 @@ export * from "./streams.js";
 export * from "./consumer.js";
 export * from "./group-commit.js";
 export * from "./pg-pool.js";
+export * from "./pg-url.js";
+export { NoWritableServerError } from "./pg-primary.js";
 export * from "./migrate-cli.js";
 export * from "./metrics.js";
 export * from "./lifecycle.js";

@@ -1,5 +1,8 @@
+import type { Socket } from "node:net";
 import pg from "pg";
 import type { Logger } from "./logger.js";
+import { primaryStream } from "./pg-primary.js";
+import { parsePgUrl } from "./pg-url.js";
 
 /**
  * Type parsing of our own pools, independent of the global `pg.types` (which MikroORM changes
@@ -20,10 +23,12 @@ const TYPES = {
 /**
  * A plain `pg` pool for set-based SQL, outbox relays and LISTEN, next to MikroORM's pool (used
  * for migrations and ORM work). Short connect timeout: a down database fails calls fast with
- * UNAVAILABLE instead of hanging them.
+ * UNAVAILABLE instead of hanging them. A multi-host URL (a failover pair) connects to the server
+ * that accepts writes (`pg-primary.ts`).
  */
 export function createPgPool(url: string, max: number, logger: Logger): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 3000, types: TYPES });
+  const target = pgConnection(url, logger);
+  const pool = new pg.Pool({ ...target, max, connectionTimeoutMillis: 3000, types: TYPES });
   pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
   // A connection the server drops while it is checked out emits "error" on the client itself
   // (pg-pool listens only while it is idle): without a listener that is an uncaught exception
@@ -32,6 +37,18 @@ export function createPgPool(url: string, max: number, logger: Logger): pg.Pool 
     client.on("error", (err) => logger.warn({ err: err.message }, "database connection failed")),
   );
   return pool;
+}
+
+/**
+ * What `pg` needs to reach `url`: a one-host connection string and, for a multi-host or
+ * read-write URL, the socket factory that finds the server accepting writes.
+ */
+export function pgConnection(url: string, logger: Logger): { connectionString: string; stream?: () => Socket } {
+  const parsed = parsePgUrl(url);
+  const first = parsed.hosts[0];
+  if (first === undefined) throw new Error("a PostgreSQL URL without a server");
+  const stream = primaryStream(parsed, logger);
+  return stream ? { connectionString: parsed.forHost(first), stream } : { connectionString: parsed.forHost(first) };
 }
 
 /**

@@ -35,3 +35,5 @@ export * from "./model-run.js";
 export * from "./sample-requests.js";
 export * from "./served-services.js";
 export * from "./nats-cluster.js";
+export * from "./pg-failover.js";
+export * from "./pg-tools.js";

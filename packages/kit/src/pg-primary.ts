@@ -1,0 +1,115 @@
+import { Socket } from "node:net";
+import pg from "pg";
+import type { Logger } from "./logger.js";
+import type { PgHost, PgUrl } from "./pg-url.js";
+
+/**
+ * Sends every new connection of a pool to the server of a multi-host URL that accepts writes,
+ * as libpq does with `target_session_attrs=read-write`: after a failover the promoted standby is
+ * found without a restart or a proxy. `pg` takes a `stream` factory; the socket it returns
+ * connects to the located server whatever host `pg` names. Returns undefined for a plain
+ * one-host URL (`pg` connects as usual).
+ *
+ * A connection never turns read-only under its holder: a failover tool restarts the old primary
+ * to demote it, which drops its connections (their queries fail and `isTransient` makes them
+ * UNAVAILABLE). The one gap, a server demoted between the probe and the connection, shows as
+ * SQLSTATE 25006 on the first write, also UNAVAILABLE.
+ */
+export function primaryStream(url: PgUrl, logger: Logger): (() => Socket) | undefined {
+  if (url.hosts.length === 1 && !url.readWrite) return undefined;
+  const locator = new PrimaryLocator(url, logger.child({ component: "pg-primary" }));
+  return () => new LocatedSocket(locator);
+}
+
+/** Thrown when no server of the URL accepts writes (all down, or a failover under way). */
+export class NoWritableServerError extends Error {
+  /** Read by `isTransient`: the call is UNAVAILABLE, to be retried. */
+  readonly code = "ENOWRITABLESERVER";
+}
+
+/**
+ * How long a located server is trusted without asking again: a pool that opens many connections
+ * at once (a burst, a restart) asks each server once, and a connection that fails forgets the
+ * answer at once, so after a failover the next connection asks again.
+ */
+const KNOWN_MS = 1000;
+/** A probe of one server: a dead server must not hold up the others' answers for long. */
+const PROBE_TIMEOUT_MS = 1500;
+
+class PrimaryLocator {
+  #known: { host: PgHost; until: number } | undefined;
+  /** The server last located, to log only a change. */
+  #lastHost: PgHost | undefined;
+  #asking: Promise<PgHost> | undefined;
+
+  constructor(
+    private readonly url: PgUrl,
+    private readonly logger: Logger,
+  ) {}
+
+  locate(): Promise<PgHost> {
+    if (this.#known && this.#known.until > Date.now()) return Promise.resolve(this.#known.host);
+    this.#asking ??= this.#ask().finally(() => (this.#asking = undefined));
+    return this.#asking;
+  }
+
+  /** A connection to `host` failed: ask again before the next one. */
+  forget(host: PgHost): void {
+    if (this.#known?.host === host) this.#known = undefined;
+  }
+
+  /** Asks every server at once; the first (in URL order) that accepts writes wins. */
+  async #ask(): Promise<PgHost> {
+    const answers = await Promise.all(this.url.hosts.map((h) => this.#probe(h)));
+    const index = answers.findIndex((a) => a === "writable");
+    const host = this.url.hosts[index];
+    if (host === undefined) {
+      const what = this.url.hosts.map((h, i) => `${h.host}:${h.port} ${answers[i] ?? "?"}`).join(", ");
+      throw new NoWritableServerError(`no PostgreSQL server accepts writes (${what})`);
+    }
+    if (this.#lastHost !== host) this.logger.info({ host: `${host.host}:${host.port}` }, "writable server located");
+    this.#lastHost = host;
+    this.#known = { host, until: Date.now() + KNOWN_MS };
+    return host;
+  }
+
+  async #probe(host: PgHost): Promise<string> {
+    const client = new pg.Client({
+      connectionString: this.url.forHost(host),
+      connectionTimeoutMillis: PROBE_TIMEOUT_MS,
+      query_timeout: PROBE_TIMEOUT_MS,
+    });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      if (!this.url.readWrite) return "writable";
+      // libpq's own test for read-write: a standby (or a server set read-only) answers "on".
+      const { rows } = await client.query<{ transaction_read_only: string }>("SHOW transaction_read_only");
+      return rows[0]?.transaction_read_only === "off" ? "writable" : "read-only";
+    } catch (err) {
+      return err instanceof Error ? err.message : "unreachable";
+    } finally {
+      void client.end().catch(() => undefined);
+    }
+  }
+}
+
+/** A socket that connects where the locator says, whatever address `pg` asks for. */
+class LocatedSocket extends Socket {
+  constructor(private readonly locator: PrimaryLocator) {
+    super();
+  }
+
+  override connect(): this {
+    this.locator.locate().then(
+      (host) => {
+        // pg's connection timeout may have destroyed the socket while the servers were asked.
+        if (this.destroyed) return;
+        this.once("error", () => this.locator.forget(host));
+        super.connect(host.port, host.host);
+      },
+      (err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))),
+    );
+    return this;
+  }
+}
