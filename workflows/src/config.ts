@@ -1,6 +1,6 @@
 import { EnvReader, readAuthConfig, readClockOffset, type AuthConfig } from "@adbudget/kit";
 import { readClientTlsSettings, type ClientTlsSettings } from "@adbudget/kit";
-import { readNatsAuth, type NatsAuthOptions } from "@adbudget/kit";
+import { readNatsAuth, readNatsTls, type NatsAuthOptions } from "@adbudget/kit";
 import { readWorkerTopology, WORKER, type WorkerTopology } from "@adbudget/topology";
 import { TASK_QUEUE_DEFAULT } from "./shared.js";
 import { readTemporalAuth, type TemporalAuthSettings } from "./temporal-connection.js";
@@ -70,7 +70,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     taskQueue: r.string("TEMPORAL_TASK_QUEUE", TASK_QUEUE_DEFAULT),
     urls: topology.urls,
     natsUrl: topology.natsUrl,
-    natsAuth: readNatsAuth(r, WORKER.name),
+    natsAuth: { ...readNatsAuth(r, WORKER.name), ...readNatsTls(r, topology.natsUrl) },
     subjectPrefix: topology.prefix,
     consumers: topology.consumers,
     identity: topology.identity,

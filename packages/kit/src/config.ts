@@ -9,6 +9,7 @@
 import { isIPv4 } from "node:net";
 import { readAuthConfig, type AuthConfig } from "./auth-config.js";
 import { readNatsAuth, type NatsAuthOptions } from "./nats-auth.js";
+import { readNatsTls } from "./nats-tls.js";
 import { readClockOffset } from "./now.js";
 import { parsePgUrl, pgUrlWithDatabase } from "./pg-url.js";
 import {
@@ -214,7 +215,7 @@ export function readServiceConfig(defaults: ServiceDefaults, reader = new EnvRea
       : undefined,
     clockOffsetMs: readClockOffset(reader),
     natsUrl,
-    natsAuth: readNatsAuth(reader, defaults.name),
+    natsAuth: { ...readNatsAuth(reader, defaults.name), ...readNatsTls(reader, natsUrl) },
     // 10: a group commit keeps at most two spend transactions busy, the relay one LISTEN
     // connection; the rest serve reads. PostgreSQL's default max_connections (100) fits three
     // services with two replicas each.

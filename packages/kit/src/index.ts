@@ -24,6 +24,7 @@ export * from "./migrate-cli.js";
 export * from "./metrics.js";
 export * from "./lifecycle.js";
 export * from "./nats-auth.js";
+export * from "./nats-tls.js";
 export * from "./nats-permissions.js";
 export * from "./tracing.js";
 export * from "./now.js";

@@ -24,8 +24,8 @@ import {
 } from "@nats-io/transport-node";
 import type { EnvReader } from "./config.js";
 
-/** The connect options of a workload's credentials (empty: no authentication). */
-export type NatsAuthOptions = Pick<ConnectionOptions, "user" | "pass" | "authenticator" | "inboxPrefix">;
+/** The connect options of a workload's credentials and TLS (empty: no authentication, plain text). */
+export type NatsAuthOptions = Pick<ConnectionOptions, "user" | "pass" | "authenticator" | "inboxPrefix" | "tls">;
 
 /** The variables of the methods, for messages. */
 const METHODS = ["NATS_USER/NATS_PASSWORD", "NATS_CREDS_FILE", "NATS_NKEY_SEED_FILE"] as const;
