@@ -1,7 +1,7 @@
 import { Socket } from "node:net";
 import pg from "pg";
 import type { Logger } from "./logger.js";
-import type { PgHost, PgUrl } from "./pg-url.js";
+import { pgUrlWithDatabase, type PgHost, type PgUrl } from "./pg-url.js";
 
 /**
  * Sends every new connection of a pool to the server of a multi-host URL that accepts writes,
@@ -35,6 +35,8 @@ export class NoWritableServerError extends Error {
 const KNOWN_MS = 1000;
 /** A probe of one server: a dead server must not hold up the others' answers for long. */
 const PROBE_TIMEOUT_MS = 1500;
+/** SQLSTATE 3D000: the database named does not exist. */
+const INVALID_CATALOG_NAME = "3D000";
 
 class PrimaryLocator {
   #known: { host: PgHost; until: number } | undefined;
@@ -73,9 +75,14 @@ class PrimaryLocator {
     return host;
   }
 
-  async #probe(host: PgHost): Promise<string> {
+  /**
+   * Asks `host` whether it takes writes, in the URL's database; when that database does not
+   * exist yet (a service creates its own at its first start), in the `postgres` database.
+   */
+  async #probe(host: PgHost, database?: string): Promise<string> {
+    const url = this.url.forHost(host);
     const client = new pg.Client({
-      connectionString: this.url.forHost(host),
+      connectionString: database === undefined ? url : pgUrlWithDatabase(url, database),
       connectionTimeoutMillis: PROBE_TIMEOUT_MS,
       query_timeout: PROBE_TIMEOUT_MS,
     });
@@ -87,6 +94,8 @@ class PrimaryLocator {
       const { rows } = await client.query<{ transaction_read_only: string }>("SHOW transaction_read_only");
       return rows[0]?.transaction_read_only === "off" ? "writable" : "read-only";
     } catch (err) {
+      const { code } = err as { code?: unknown };
+      if (code === INVALID_CATALOG_NAME && database === undefined) return this.#probe(host, "postgres");
       return err instanceof Error ? err.message : "unreachable";
     } finally {
       void client.end().catch(() => undefined);
