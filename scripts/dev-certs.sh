@@ -5,6 +5,7 @@
 #                                         SANs localhost and 127.0.0.1, serverAuth + clientAuth
 #                                         (one certificate serves and calls)
 #   operator.pem, operator-key.pem        a human caller (grpcurl): CN=operator, clientAuth
+#   nats.pem, nats-key.pem                the NATS servers (deploy/local/production.sh): CN=nats
 # Written to .data/tls/ (git-ignored), or to the directory given as the first argument.
 # Idempotent: what exists and verifies against ca.pem is kept; a missing or foreign certificate
 # is (re)made. Keys are readable by their owner only.
@@ -63,6 +64,8 @@ for w in "${WORKLOADS[@]}"; do
   leaf "$w" "serverAuth,clientAuth" "DNS:localhost,IP:127.0.0.1"
 done
 leaf operator "clientAuth"
+# The NATS servers of the production topology: served to clients, and both ends of their routes.
+leaf nats "serverAuth,clientAuth" "DNS:localhost,IP:127.0.0.1"
 chmod 644 "$DIR/ca.pem"
 rm -f "$DIR/ca.srl"
 

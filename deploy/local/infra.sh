@@ -9,6 +9,8 @@
 #   deploy/local/infra.sh          ensure everything is up
 #   deploy/local/infra.sh status   print what is reachable
 #   deploy/local/infra.sh stop     stop the servers this script started (nothing else)
+#   deploy/local/infra.sh --topology production [up|status|stop]   the production topology:
+#                                  deploy/local/production.sh (TOPOLOGY=production does the same)
 #
 # Settings (defaults): PG_HOST 127.0.0.1, PG_PORT 5432, NATS_HOST 127.0.0.1, NATS_PORT 4222,
 # TEMPORAL_HOST 127.0.0.1, TEMPORAL_PORT 7233, TEMPORAL_UI_PORT 8233,
@@ -177,6 +179,16 @@ stop() {
     "${run_as[@]}" "$bindir/pg_ctl" -D "$DATA/postgres" stop -m fast >/dev/null || true
   fi
 }
+
+# --topology production: the engines as deployed (deploy/local/production.sh).
+if [ "${1:-}" = --topology ] || [ "${TOPOLOGY:-development}" = production ]; then
+  [ "${1:-}" = --topology ] && { TOPOLOGY=${2:-}; shift 2; }
+  case "$TOPOLOGY" in
+    production) [ "${1:-up}" = stop ] || exec bash "$(dirname "${BASH_SOURCE[0]}")/production.sh" "${1:-up}" ;;
+    development) ;;
+    *) die "--topology: development or production, got ${TOPOLOGY:-nothing}" ;;
+  esac
+fi
 
 case "${1:-up}" in
   up)
