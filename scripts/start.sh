@@ -42,6 +42,17 @@ RUN_DIR="${ADBUDGET_DATA_DIR:-.data}/run"
 before=$(ls "$RUN_DIR"/*.pid 2>/dev/null || true)
 bash deploy/local/infra.sh || { log "infrastructure failed"; claim_new_infra; exit 1; }
 claim_new_infra
+# TOPOLOGY=production: the engines as deployed (deploy/local/production.sh wrote their settings)
+# and the services as deployed (two replicas each, mutual TLS, a NATS user per workload).
+TOPOLOGY="${TOPOLOGY:-development}"
+if [ "$TOPOLOGY" = production ]; then
+  set -a
+  # shellcheck source=/dev/null
+  source "${ADBUDGET_DATA_DIR:-.data}/production/env"
+  set +a
+  export TLS_DIR="${TLS_DIR:-$ROOT/.data/tls}"
+  DEMO="${DEMO:-0}"
+fi
 log "build"
 turbo run build --output-logs=errors-only
 
@@ -67,7 +78,7 @@ ADMIN_TOKEN=$(node scripts/token.ts --role admin --ttl 12h --sub start:admin 2>/
 ready="$RUN_DIR/services.ready"
 mkdir -p "$RUN_DIR"
 rm -f "$ready"
-node scripts/start-services.ts --log-dir "$LOG_DIR" --ready-file "$ready" &
+node scripts/start-services.ts --log-dir "$LOG_DIR" --ready-file "$ready" --topology "$TOPOLOGY" &
 pids+=($!)
 until [ -f "$ready" ]; do
   kill -0 "${pids[0]}" 2>/dev/null || exit 1
@@ -82,6 +93,28 @@ SERVICES=(
   "campaign|${CAMPAIGN_PORT:-50053}"
 )
 
+if [ "$TOPOLOGY" = production ]; then
+  cat >&2 <<TABLE
+
+  adbudget is up on the production topology (all healthy)
+
+  what           where
+  -------------  -----------------------------------------------
+$(for s in "${SERVICES[@]}"; do IFS='|' read -r name port <<<"$s"; printf '  %-13s  %s\n' "$name" "grpc+connect over mutual TLS 127.0.0.1:$port (2 replicas: :$((port + 100)), :$((port + 200)))"; done)
+  clocks worker  Temporal server $TEMPORAL_ADDRESS, task queue ${TEMPORAL_TASK_QUEUE:-adbudget}
+  PostgreSQL     $PG_URL (pg_auto_failover)
+  NATS           $NATS_URL (3 replicas per stream, a user per workload)
+  logs           $LOG_DIR/<name>.log; npm run infra -- --topology production status
+
+  an admin token (12 h):
+    export TOKEN=$ADMIN_TOKEN
+
+  try:  grpcurl -cacert $TLS_DIR/ca.pem -cert $TLS_DIR/operator.pem -key $TLS_DIR/operator-key.pem \\
+          -H "authorization: Bearer \$TOKEN" 127.0.0.1:${BRAND_PORT:-50051} list
+
+  Ctrl-C stops what this run started (the services, and engines it had to start).
+TABLE
+else
 cat >&2 <<TABLE
 
   adbudget is up (all healthy)
@@ -106,6 +139,7 @@ $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port <<<"$s"; printf '  %-1
 
   Ctrl-C stops what this run started (services, worker, and infrastructure it had to start).
 TABLE
+fi
 
 # The live demo (DEMO=0 skips it): seeds brands and plays ad servers through the public API.
 if [ "${DEMO:-1}" != 0 ]; then

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
+  Balancer,
   durableSettings,
   launchSystemProcesses,
   PG_URL,
@@ -15,7 +16,6 @@ import {
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
-import { Balancer } from "./balancer.ts";
 import { DatabaseProxy, natsServer, temporalServer } from "./infra.ts";
 
 export type ServiceName = "brand" | "budget" | "campaign";

@@ -34,6 +34,7 @@ export * from "./model-schedule.js";
 export * from "./model-run.js";
 export * from "./sample-requests.js";
 export * from "./served-services.js";
+export * from "./balancer.js";
 export * from "./nats-cluster.js";
 export * from "./pg-failover.js";
 export * from "./pg-tools.js";

@@ -21,6 +21,8 @@ import { NATS_URL } from "./nats.js";
 import { freePort } from "./ports.js";
 import { startDevServer, type DevServer } from "./temporal-dev-server.js";
 
+export { calleeSettings };
+
 /** One replica of a service, as a process. */
 export interface ServiceProcess {
   /** `brand` when the service has one replica, `brand-0`, `brand-1`, ... when it has more. */
@@ -52,6 +54,8 @@ export interface ProcessOptions {
   healthTimeoutMs?: number;
   /** Wait for the worker's "clocks worker running" log line (default true). */
   waitForWorker?: boolean;
+  /** The client certificate (PEM) health checks present to https replicas that require one (mutual TLS). */
+  clientTls?: { ca: string; cert: string; key: string };
   /** Called as each process is started the first time (`npm start` prints where it listens). */
   onStart?: (p: { name: string; workload: Workload; url?: string; logFile?: string }) => void;
 }
@@ -152,7 +156,10 @@ export async function launchWorkloads(specs: WorkloadSpecs, options: ProcessOpti
     processes,
     replicasOf: (service) => replicas.filter((r) => r.service === service),
     async healthy(r, timeoutMs = options.healthTimeoutMs ?? 60_000) {
-      const health = createClient(Health, createGrpcTransport({ baseUrl: r.url }));
+      const health = createClient(
+        Health,
+        createGrpcTransport({ baseUrl: r.url, ...(options.clientTls ? { nodeOptions: options.clientTls } : {}) }),
+      );
       await until(
         `${r.name} SERVING`,
         () =>

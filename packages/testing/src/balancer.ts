@@ -17,15 +17,16 @@ export class Balancer {
     this.port = port;
   }
 
-  static async start(backends: number[]): Promise<Balancer> {
+  /** Balances over `backends` (ports on 127.0.0.1), listening on `port` (0: one the system picks). */
+  static async start(backends: number[], port = 0): Promise<Balancer> {
     // The server needs its Balancer before the Balancer (which needs the port) exists.
     const ref: { balancer?: Balancer } = {};
     const server = net.createServer((client) => ref.balancer?.accept(client, backends));
-    const port = await new Promise<number>((resolve, reject) => {
+    const bound = await new Promise<number>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
+      server.listen(port, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
     });
-    ref.balancer = new Balancer(server, port);
+    ref.balancer = new Balancer(server, bound);
     return ref.balancer;
   }
 
