@@ -33,7 +33,7 @@ describe("readServiceConfig", () => {
     );
     const reader = new EnvReader({ PG_URL: "postgres://db1,db2:0" });
     readServiceConfig(defaults, reader);
-    expect(reader.problems).toContain('PG_URL: server "db2:0": port out of range');
+    expect(reader.problems).toContain("PG_URL: server 2 of 2: port out of range");
   });
 
   it("takes a NATS cluster's servers comma-separated, and names the one that is wrong", () => {

@@ -106,6 +106,10 @@ const NETWORK_CODES = new Set([
   "EPIPE",
   "ENOTFOUND",
   "EAI_AGAIN",
+  // A server's machine lost on a routed network (no reset comes back, the route goes).
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ECONNABORTED",
   "ENOWRITABLESERVER",
 ]);
 

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import pg from "pg";
+import { isTransient } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { primaryStream } from "./pg-primary.js";
 import { parsePgUrl } from "./pg-url.js";
@@ -28,7 +29,16 @@ const TYPES = {
  */
 export function createPgPool(url: string, max: number, logger: Logger): pg.Pool {
   const target = pgConnection(url, logger);
-  const pool = new pg.Pool({ ...target, max, connectionTimeoutMillis: 3000, types: TYPES });
+  // Keepalive: a server whose machine is lost sends nothing back; without probes, an idle
+  // pooled connection (and the relay's LISTEN) would wait on the kernel's retransmissions.
+  const pool = new pg.Pool({
+    ...target,
+    max,
+    connectionTimeoutMillis: 3000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5000,
+    types: TYPES,
+  });
   pool.on("error", (err) => logger.warn({ err: err.message }, "idle database connection failed"));
   // A connection the server drops while it is checked out emits "error" on the client itself
   // (pg-pool listens only while it is idle): without a listener that is an uncaught exception
@@ -57,15 +67,19 @@ export function pgConnection(url: string, logger: Logger): { connectionString: s
  */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let failure: unknown;
   try {
     await client.query("begin");
     const result = await fn(client);
     await client.query("commit");
     return result;
   } catch (err) {
+    failure = err;
     await client.query("rollback").catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    // A connection that failed transiently (lost, or on a server turned read-only) is closed,
+    // not pooled again: the next transaction opens one where the writable server is now.
+    client.release(isTransient(failure) && failure instanceof Error ? failure : undefined);
   }
 }

@@ -2,6 +2,7 @@
  * The multi-host pool against the machine's PostgreSQL (the failover itself is
  * packages/testing/src/pg-failover.test.ts, on a pg_auto_failover pair).
  */
+import { createServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type pg from "pg";
 import { createLogger } from "./logger.js";
@@ -38,6 +39,28 @@ describe("a pool on a multi-host URL", () => {
     );
     // The server was located; the database itself is missing (3D000), not "no server accepts writes".
     await expect(p.query("select 1")).rejects.toMatchObject({ code: "3D000" });
+  });
+
+  it("does not wait for a server that accepts connections and never answers (a frozen machine)", async () => {
+    const frozen = createServer(() => undefined); // accepts, then says nothing
+    await new Promise<void>((resolve) => frozen.listen(0, "127.0.0.1", resolve));
+    const { port } = frozen.address() as AddressInfo;
+    try {
+      const p = pool(
+        `postgres://${server.username || "postgres"}@127.0.0.1:${port},${live}/postgres?target_session_attrs=read-write`,
+      );
+      const started = Date.now();
+      await p.query("select 1");
+      // The frozen server's probe times out after 1 s; the live one answered long before.
+      expect(Date.now() - started).toBeLessThan(900);
+    } finally {
+      frozen.close();
+    }
+  });
+
+  it("names a refusal no retry mends (no such role) instead of calling it unavailable", async () => {
+    const p = pool(`postgres://adbudget_no_such_role@${dead},${live}/postgres?target_session_attrs=read-write`);
+    await expect(p.query("select 1")).rejects.toMatchObject({ code: "28000" });
   });
 
   it("says which servers it asked when none answers (UNAVAILABLE)", async () => {

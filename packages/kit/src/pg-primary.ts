@@ -1,5 +1,6 @@
 import { Socket } from "node:net";
 import pg from "pg";
+import { isTransient } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { pgUrlWithDatabase, type PgHost, type PgUrl } from "./pg-url.js";
 
@@ -33,8 +34,13 @@ export class NoWritableServerError extends Error {
  * answer at once, so after a failover the next connection asks again.
  */
 const KNOWN_MS = 1000;
-/** A probe of one server: a dead server must not hold up the others' answers for long. */
-const PROBE_TIMEOUT_MS = 1500;
+/** A probe's connect and its query, each: a server that has not answered by then is not the one. */
+const PROBE_TIMEOUT_MS = 1000;
+/**
+ * The whole search, shorter than the pools' 3 s connect timeout, so that a search that finds
+ * nothing fails the connection with its own reason (UNAVAILABLE) rather than pg's timeout.
+ */
+const LOCATE_TIMEOUT_MS = 2000;
 /** SQLSTATE 3D000: the database named does not exist. */
 const INVALID_CATALOG_NAME = "3D000";
 
@@ -60,14 +66,35 @@ class PrimaryLocator {
     if (this.#known?.host === host) this.#known = undefined;
   }
 
-  /** Asks every server at once; the first (in URL order) that accepts writes wins. */
+  /**
+   * Asks every server at once; the first that answers writable wins (a failover pair has one),
+   * without waiting for a frozen or slow server. None within LOCATE_TIMEOUT_MS: UNAVAILABLE,
+   * unless a server refused us for a reason no retry mends (a wrong password, no such user):
+   * that error itself, so the mistake shows instead of an endless "try again".
+   */
   async #ask(): Promise<PgHost> {
-    const answers = await Promise.all(this.url.hosts.map((h) => this.#probe(h)));
-    const index = answers.findIndex((a) => a === "writable");
-    const host = this.url.hosts[index];
+    const failures: ("read-only" | Error)[] = [];
+    const probes = this.url.hosts.map(async (host) => {
+      const answer = await this.#probe(host);
+      if (answer === "writable") return host;
+      failures.push(answer);
+      throw new Error("not writable");
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<undefined>(
+      (resolve) => (timer = setTimeout(() => resolve(undefined), LOCATE_TIMEOUT_MS)),
+    );
+    const host = await Promise.race([Promise.any(probes).catch(() => undefined), deadline]).finally(() =>
+      clearTimeout(timer),
+    );
     if (host === undefined) {
-      const what = this.url.hosts.map((h, i) => `${h.host}:${h.port} ${answers[i] ?? "?"}`).join(", ");
-      throw new NoWritableServerError(`no PostgreSQL server accepts writes (${what})`);
+      // A SQLSTATE that is not transient: the server answered, and refused us for good.
+      const permanent = failures.find((f): f is Error => f instanceof Error && "code" in f && !isTransient(f));
+      if (permanent !== undefined) throw permanent;
+      const what = failures.map((f) => (f instanceof Error ? f.message : String(f))).join("; ");
+      throw new NoWritableServerError(
+        `no PostgreSQL server accepts writes within ${LOCATE_TIMEOUT_MS} ms (${this.url.hosts.length} asked${what ? `: ${what}` : ""})`,
+      );
     }
     if (this.#lastHost !== host) this.logger.info({ host: `${host.host}:${host.port}` }, "writable server located");
     this.#lastHost = host;
@@ -78,8 +105,9 @@ class PrimaryLocator {
   /**
    * Asks `host` whether it takes writes, in the URL's database; when that database does not
    * exist yet (a service creates its own at its first start), in the `postgres` database.
+   * Answers "writable", "read-only", or the error that kept it from answering.
    */
-  async #probe(host: PgHost, database?: string): Promise<string> {
+  async #probe(host: PgHost, database?: string): Promise<"writable" | "read-only" | Error> {
     const url = this.url.forHost(host);
     const client = new pg.Client({
       connectionString: database === undefined ? url : pgUrlWithDatabase(url, database),
@@ -96,7 +124,7 @@ class PrimaryLocator {
     } catch (err) {
       const { code } = err as { code?: unknown };
       if (code === INVALID_CATALOG_NAME && database === undefined) return this.#probe(host, "postgres");
-      return err instanceof Error ? err.message : "unreachable";
+      return err instanceof Error ? err : new Error(String(err));
     } finally {
       void client.end().catch(() => undefined);
     }
@@ -114,7 +142,9 @@ class LocatedSocket extends Socket {
       (host) => {
         // pg's connection timeout may have destroyed the socket while the servers were asked.
         if (this.destroyed) return;
+        // Refused, reset, or closed by the server (a shutdown, a demotion): ask again next time.
         this.once("error", () => this.locator.forget(host));
+        this.once("close", () => this.locator.forget(host));
         super.connect(host.port, host.host);
       },
       (err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))),

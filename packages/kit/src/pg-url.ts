@@ -30,15 +30,39 @@ const SESSION_ATTRS = new Map([
   ["primary", true],
 ]);
 
-/** Parses `text`; throws an Error whose message says what is wrong (for the config's list). */
+/** Query parameters that would name another server than the URL's hosts (pg obeys them). */
+const SERVER_PARAMS = ["host", "hostaddr", "port"];
+/** Query parameters that turn TLS on or configure it. */
+const TLS_PARAMS = ["ssl", "sslmode", "sslcert", "sslkey", "sslrootcert"];
+
+/**
+ * Parses `text`; throws an Error whose message says what is wrong (for the config's list). A
+ * message never repeats the text: a password may be in it.
+ */
 export function parsePgUrl(text: string): PgUrl {
-  const m = /^([a-z]+):\/\/(?:([^@/?#]*)@)?([^/?#]*)([^?#]*)(?:\?([^#]*))?$/i.exec(text);
+  const m = /^([a-z]+):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?$/i.exec(text);
   if (!m) throw new Error("not a postgres:// URL");
-  const [, scheme = "", userinfo, authority = "", path = "", query = ""] = m;
+  const [, scheme = "", authority = "", path = "", query = ""] = m;
   if (!PROTOCOLS.has(scheme.toLowerCase())) throw new Error(`expected a postgres: or postgresql: URL, got ${scheme}:`);
-  const hosts = authority.split(",").map(parseHost);
+  const at = authority.lastIndexOf("@");
+  // A raw / or ? in a password ends the authority early and leaves its @ further on.
+  if (path.includes("@") || (at === -1 && query.includes("@")))
+    throw new Error("the user or password holds a raw / ? or #: percent-encode it");
+  const userinfo = at === -1 ? undefined : authority.slice(0, at);
+  const servers = authority.slice(at + 1).split(",");
+  const hosts = servers.map((spec, i) =>
+    parseHost(spec, servers.length > 1 ? `server ${i + 1} of ${servers.length}` : "server"),
+  );
   const params = new URLSearchParams(query);
-  const attrs = params.get("target_session_attrs") ?? "any";
+  for (const name of SERVER_PARAMS)
+    if (params.has(name)) throw new Error(`${name}= is not allowed: the servers are the URL's hosts`);
+  if (hosts.length > 1 && TLS_PARAMS.some((name) => params.has(name) && params.get(name) !== "disable"))
+    throw new Error(
+      "TLS with several servers is not supported (pg would check the first server's name on every connection): " +
+        "use one host (a proxy or the operator's read-write Service) or sslmode=disable on a private network",
+    );
+  // libpq takes the last of a repeated parameter.
+  const attrs = params.getAll("target_session_attrs").at(-1) ?? "any";
   const readWrite = SESSION_ATTRS.get(attrs);
   if (readWrite === undefined) throw new Error(`target_session_attrs=${attrs}: only any, read-write or primary`);
   params.delete("target_session_attrs");
@@ -47,7 +71,12 @@ export function parsePgUrl(text: string): PgUrl {
   const forHost = (h: PgHost) =>
     `${prefix}${h.host.includes(":") ? `[${h.host}]` : h.host}:${h.port}${path}${rest ? `?${rest}` : ""}`;
   // Every other part (user, password, database, parameters) checked once, as `pg` will read it.
-  const first = new URL(forHost(hosts[0] ?? { host: "localhost", port: 5432 }));
+  let first: URL;
+  try {
+    first = new URL(forHost(hosts[0] ?? { host: "localhost", port: 5432 }));
+  } catch {
+    throw new Error("not a valid URL (percent-encode the user and password)");
+  }
   return { hosts, readWrite, database: decodeURIComponent(first.pathname.slice(1)), forHost };
 }
 
@@ -61,11 +90,12 @@ export function pgUrlWithDatabase(text: string, database: string): string {
   return `${m[1] ?? ""}/${encodeURIComponent(database)}${m[2] ?? ""}`;
 }
 
-function parseHost(spec: string): PgHost {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(spec);
+function parseHost(spec: string, which: string): PgHost {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(spec);
   const host = m?.[1] ?? m?.[2];
-  if (!m || host === undefined) throw new Error(`server ${JSON.stringify(spec)}: expected host or host:port`);
+  if (!m || host === undefined)
+    throw new Error(`${which}: expected host or host:port (letters, digits, . - _; an IPv6 address in brackets)`);
   const port = m[3] === undefined ? 5432 : Number(m[3]);
-  if (port < 1 || port > 65535) throw new Error(`server ${JSON.stringify(spec)}: port out of range`);
+  if (port < 1 || port > 65535) throw new Error(`${which}: port out of range`);
   return { host, port };
 }

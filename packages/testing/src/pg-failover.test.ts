@@ -5,7 +5,7 @@
  * with its id, and the same pool writes to the new primary without a restart.
  */
 import { Code } from "@connectrpc/connect";
-import { createLogger, createPgPool, toConnectError } from "@adbudget/kit";
+import { createLogger, createPgPool, inTransaction, toConnectError } from "@adbudget/kit";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPgFailoverPair, type PgFailoverPair } from "./pg-failover.js";
@@ -24,21 +24,22 @@ afterAll(async () => {
   await pair?.stop();
 });
 
-/** Writes `id` as a spend event is written: a transaction, idempotent by its id. */
-async function write(id: string, attempt: number): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
+/**
+ * Writes `id` as a spend event is written: a transaction of the kit (which keeps its connection
+ * in the pool after a success, and closes it after a transient failure), idempotent by its id.
+ */
+function write(id: string, attempt: number): Promise<number> {
+  return inTransaction(pool, async (client) => {
     await client.query("insert into spend (id, attempt) values ($1, $2) on conflict (id) do nothing", [id, attempt]);
     const { rows } = await client.query<{ port: number }>("select inet_server_port() as port");
-    await client.query("commit");
     return rows[0]?.port ?? 0;
-  } catch (err) {
-    await client.query("rollback").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release(true);
-  }
+  });
+}
+
+/** Resolves once `check` holds (polled every 50 ms), failing after `timeoutMs`. */
+async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !check(); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
 }
 
 describe("a PostgreSQL failover under writes", () => {
@@ -72,7 +73,7 @@ describe("a PostgreSQL failover under writes", () => {
       }
     };
     const writers = [writer(), writer(), writer()];
-    await new Promise((r) => setTimeout(r, 500));
+    await until(() => acked.size >= 20, "writes acknowledged before the kill");
     const ackedBeforeKill = acked.size;
     const killedAt = Date.now();
     await primary?.kill();
@@ -92,7 +93,9 @@ describe("a PostgreSQL failover under writes", () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     const recoveredMs = Date.now() - killedAt;
-    await new Promise((r) => setTimeout(r, 500));
+    // The writers' own pooled connections recover too (not only the probe's).
+    const ackedAtRecovery = acked.size;
+    await until(() => acked.size >= ackedAtRecovery + 20, "the writers' writes after the failover");
     stop = true;
     await Promise.all(writers);
 
