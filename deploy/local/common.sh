@@ -69,8 +69,8 @@ cached_go_tool() {
 # ensure_pg_autoctl: pg_auto_failover's keeper and monitor extension (Debian packages).
 ensure_pg_autoctl() {
   command -v pg_autoctl >/dev/null && return 0
-  local version; version=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1)
+  local version; version=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1 || true)
   [ -n "$version" ] || apt_install postgresql
-  version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  version=$(ls /usr/lib/postgresql | sort -V | tail -1 || true)
   apt_install "postgresql-$version-auto-failover" pg-auto-failover-cli
 }

@@ -170,7 +170,14 @@ stop() {
   for pidfile in "$DATA"/run/*.pid; do
     [ -f "$pidfile" ] || continue
     local pid; pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then say "stopping $(basename "$pidfile" .pid) ($pid)"; kill "$pid" || true; fi
+    # Each daemon leads its own process group (start_daemon's setsid): the group is signalled, so
+    # pg_autoctl's PostgreSQL stops with it; waited for, so its ports are free when this returns.
+    if kill -0 "$pid" 2>/dev/null; then
+      say "stopping $(basename "$pidfile" .pid) ($pid)"
+      kill -- "-$pid" 2>/dev/null || kill "$pid" || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && { say "$(basename "$pidfile" .pid) did not stop in 10 s: SIGKILL"; kill -9 -- "-$pid" 2>/dev/null || true; }
+    fi
     rm -f "$pidfile"
   done
   if [ -f "$DATA/postgres/postmaster.pid" ]; then

@@ -64,9 +64,13 @@ ensure_pg_pair() {
   mkdir -p "$P/pg/xdg/config" "$P/pg/xdg/data" "$P/pg/xdg/run"
   [ "$(id -u)" = 0 ] && chown -R postgres "$P/pg"
   local common=(--auth trust --no-ssl --hostname 127.0.0.1 --pgctl "$PG_BIN/pg_ctl")
-  if [ ! -f "$P/pg/monitor/PG_VERSION" ]; then
+  if [ -d "$P/pg/monitor" ] && [ ! -f "$P/pg/monitor.ready" ]; then
+    die "PostgreSQL: the monitor's creation did not finish earlier: stop everything (npm run infra -- stop), remove $P/pg, and run again"
+  fi
+  if [ ! -f "$P/pg/monitor.ready" ]; then
     say "PostgreSQL: creating the pg_auto_failover monitor on :$PG_MONITOR_PORT"
     as_pg pg_autoctl create monitor --pgdata "$P/pg/monitor" --pgport "$PG_MONITOR_PORT" "${common[@]}" >>"$DATA/logs/pg-create.log" 2>&1
+    touch "$P/pg/monitor.ready"
   fi
   running pg-monitor || start_daemon pg-monitor "${AS_PG[@]}" pg_autoctl run --pgdata "$P/pg/monitor"
   wait_for "the pg_auto_failover monitor" 127.0.0.1 "$PG_MONITOR_PORT" 30
@@ -77,12 +81,18 @@ ensure_pg_pair() {
   local i name port
   for i in "${!PG_PORTS[@]}"; do
     name="node$((i + 1))" port=${PG_PORTS[$i]}
-    if [ ! -f "$P/pg/$name/PG_VERSION" ]; then
+    # .adbudget-ready is written after the last step: a node whose creation was interrupted is
+    # not taken for finished (pg_autoctl cannot resume it: remove its directory and run again).
+    if [ -d "$P/pg/$name" ] && [ ! -f "$P/pg/$name.ready" ]; then
+      die "PostgreSQL: $name's creation did not finish earlier: stop everything (npm run infra -- stop), remove $P/pg, and run again"
+    fi
+    if [ ! -f "$P/pg/$name.ready" ]; then
       say "PostgreSQL: creating $name on :$port ($([ "$i" = 0 ] && echo primary || echo "standby, cloned from the primary"))"
       as_pg pg_autoctl create postgres --pgdata "$P/pg/$name" --pgport "$port" --name "$name" \
         --monitor "postgres://autoctl_node@127.0.0.1:$PG_MONITOR_PORT/pg_auto_failover?sslmode=disable" \
         "${common[@]}" >>"$DATA/logs/pg-create.log" 2>&1
       as_pg pg_autoctl config set --pgdata "$P/pg/$name" timeout.network_partition_timeout 5 >/dev/null
+      touch "$P/pg/$name.ready"
     fi
     running "pg-$name" || start_daemon "pg-$name" "${AS_PG[@]}" pg_autoctl run --pgdata "$P/pg/$name"
     # The standby is cloned from a running primary: the first node must be up before the next.
@@ -139,15 +149,25 @@ CONF
 # ---------------------------------------------------------------- Temporal server
 ensure_temporal_server() {
   local dir; dir=$(cached_go_tool temporal-server go.temporal.io/server "$TEMPORAL_SERVER_VERSION" "$TEMPORAL_GO_TOOLCHAIN" /cmd/server /cmd/tools/sql)
-  local schemas; schemas="$(cd /tmp && GOTOOLCHAIN="$TEMPORAL_GO_TOOLCHAIN" GOFLAGS=-mod=mod go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/schema/postgresql/v12"
+  # The versioned schemas come with the module's source: copied beside the binaries once.
+  local schemas="$dir/schema/postgresql/v12"
+  if [ ! -d "$schemas" ]; then
+    local src; src=$(cd /tmp && GOTOOLCHAIN="$TEMPORAL_GO_TOOLCHAIN" go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [ -d "$src/schema/postgresql/v12" ] || die "Temporal: no schemas in the module's source ($src)"
+    mkdir -p "$dir/schema/postgresql" && cp -r "$src/schema/postgresql/v12" "$schemas.tmp" && mv "$schemas.tmp" "$schemas"
+  fi
   local primary; primary=$(pg_primary_port)
+  [ -n "$primary" ] || die "Temporal: the monitor names no primary now (a failover under way?): run again in a few seconds"
   local db sql=("$dir/sql" --plugin postgres12_pgx --ep 127.0.0.1 -p "$primary" -u postgres)
-  for db in temporal temporal_visibility; do
+  # A cluster's shard count is fixed once it has data: each count gets its own databases, and a
+  # server running with another count is replaced (the daypart bench compares 1, 4 and 16).
+  local base="temporal_s$TEMPORAL_SHARDS"
+  for db in "$base" "${base}_visibility"; do
     "${sql[@]}" --db "$db" create-database >/dev/null 2>&1 || true
     if ! psql -X -q -A -t -h 127.0.0.1 -p "$primary" -U postgres -d "$db" -c "select 1 from schema_version" 2>/dev/null | grep -q 1; then
       "${sql[@]}" --db "$db" setup-schema -v 0.0 >>"$DATA/logs/temporal-schema.log" 2>&1
     fi
-    local kind=temporal; [ "$db" = temporal_visibility ] && kind=visibility
+    local kind=temporal; [ "$db" = "${base}_visibility" ] && kind=visibility
     "${sql[@]}" --db "$db" update-schema -d "$schemas/$kind/versioned" >>"$DATA/logs/temporal-schema.log" 2>&1 \
       || die "Temporal: schema update of $db failed (see $DATA/logs/temporal-schema.log)"
   done
@@ -178,9 +198,9 @@ persistence:
   numHistoryShards: $TEMPORAL_SHARDS
   datastores:
     default:
-$(store temporal 20)
+$(store "$base" 20)
     visibility:
-$(store temporal_visibility 4)
+$(store "${base}_visibility" 4)
 global:
   membership: { maxJoinDuration: 30s, broadcastAddress: 127.0.0.1 }
   metrics: { prometheus: { framework: tally, timerType: histogram, listenAddress: "127.0.0.1:$((port + 700))" } }
@@ -198,6 +218,13 @@ clusterMetadata:
 dcRedirectionPolicy: { policy: noop }
 dynamicConfigClient: { filepath: "$P/temporal/dynamicconfig.yaml", pollInterval: 10s }
 YAML
+  if running temporal-server && [ "$(cat "$P/temporal/shards" 2>/dev/null)" != "$TEMPORAL_SHARDS" ]; then
+    say "Temporal: replacing the server running with $(cat "$P/temporal/shards" 2>/dev/null || echo other) shards"
+    kill "$(cat "$DATA/run/temporal-server.pid")"
+    for _ in $(seq 1 100); do running temporal-server || break; sleep 0.2; done
+    for _ in $(seq 1 100); do reachable 127.0.0.1 "$port" || break; sleep 0.2; done
+  fi
+  echo "$TEMPORAL_SHARDS" >"$P/temporal/shards"
   if ! running temporal-server; then
     say "Temporal: starting the server $TEMPORAL_SERVER_VERSION on :$port ($TEMPORAL_SHARDS history shards, on PostgreSQL $(pg_hosts))"
     start_daemon temporal-server "$dir/server" --config-file "$P/temporal/config.yaml" --allow-no-auth start
@@ -220,16 +247,16 @@ YAML
 write_env() {
   local nats=() port
   for port in "${NATS_PORTS[@]}"; do nats+=("tls://127.0.0.1:$port"); done
-  {
+  # Sourced by start.sh: values quoted for the shell, the file the owner's alone (passwords).
+  (
+    umask 077
     echo "# Written by deploy/local/production.sh: the settings of the services on the production topology."
-    echo "PG_URL=postgres://postgres@$(pg_hosts)?target_session_attrs=read-write"
-    echo "NATS_URL=$(IFS=,; echo "${nats[*]}")"
-    echo "STREAM_REPLICAS=3"
-    echo "TEMPORAL_ADDRESS=127.0.0.1:$TEMPORAL_PORT"
-    echo "TLS_DIR=$DATA/tls"
+    printf '%s=%q\n' PG_URL "postgres://postgres@$(pg_hosts)?target_session_attrs=read-write" \
+      NATS_URL "$(IFS=,; echo "${nats[*]}")" STREAM_REPLICAS 3 TEMPORAL_ADDRESS "127.0.0.1:$TEMPORAL_PORT" \
+      TLS_DIR "$DATA/tls"
     cat "$P/nats/passwords.env"
-  } >"$P/env"
-  chmod 600 "$P/env"
+  ) >"$P/env.tmp"
+  mv "$P/env.tmp" "$P/env"
 }
 
 status() {
