@@ -180,6 +180,18 @@ stop() {
     fi
     rm -f "$pidfile"
   done
+  # A PostgreSQL of the production topology that outlived its keeper (started by an earlier life of
+  # it, in another process group): fast shutdown, so no old server holds a node's port.
+  local pm
+  for pm in "$DATA"/production/pg/*/postmaster.pid; do
+    [ -f "$pm" ] || continue
+    local ppid; ppid=$(head -1 "$pm")
+    if kill -0 "$ppid" 2>/dev/null; then
+      say "stopping PostgreSQL $(basename "$(dirname "$pm")") ($ppid)"
+      kill -INT "$ppid" || true
+      for _ in $(seq 1 100); do kill -0 "$ppid" 2>/dev/null || break; sleep 0.1; done
+    fi
+  done
   if [ -f "$DATA/postgres/postmaster.pid" ]; then
     local bindir; bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
     local run_as=(); [ "$(id -u)" = 0 ] && run_as=(runuser -u postgres --)

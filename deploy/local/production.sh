@@ -11,7 +11,8 @@
 #               routed, JetStream on all three (streams at 3 replicas: STREAM_REPLICAS=3), TLS
 #               with the development CA (scripts/dev-certs.sh), a user per workload with its own
 #               permissions (deploy/local/nats-auth.conf) and a generated password.
-#               Clients on PROD_NATS_PORTS 4241 4242 4243, routes on 6241-6243.
+#               Clients on PROD_NATS_PORTS 4241 4242 4243, routes on 6241-6243, monitoring
+#               (/healthz) on 8241-8243.
 #   Temporal    the server TEMPORAL_SERVER_VERSION (v1.32.2, built from the Go module proxy: it
 #               needs Go >= 1.26.10, GOTOOLCHAIN=TEMPORAL_GO_TOOLCHAIN go1.27.3), persistence and
 #               visibility on the PostgreSQL pair (schemas set up by its own temporal-sql-tool),
@@ -127,6 +128,7 @@ ensure_nats_cluster() {
     cat >"$P/nats/$n.conf" <<CONF
 server_name: $n
 listen: 127.0.0.1:$port
+http: 127.0.0.1:$((port + 4000))
 jetstream { store_dir: "$P/nats/$n" }
 tls { cert_file: "$DATA/tls/nats.pem", key_file: "$DATA/tls/nats-key.pem", ca_file: "$DATA/tls/ca.pem", timeout: 2 }
 cluster {
@@ -143,6 +145,12 @@ CONF
     fi
   done
   for port in "${NATS_PORTS[@]}"; do wait_for NATS 127.0.0.1 "$port" 20; done
+  # Accepting connections is not serving JetStream: the servers elect a meta leader first, and a
+  # stream's replicas catch up. /healthz (monitoring, on the client port + 4000) says when.
+  for port in "${NATS_PORTS[@]}"; do
+    for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$((port + 4000))/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+    curl -fsS "http://127.0.0.1:$((port + 4000))/healthz" >/dev/null 2>&1 || die "NATS on :$port: JetStream not healthy within 30 s (see $DATA/logs/nats-*.log)"
+  done
   say "NATS: cluster of ${#NATS_PORTS[@]} ($bin, $("$bin" --version))"
 }
 
