@@ -1,3 +1,4 @@
+import { pgClient } from "@adbudget/testing";
 import { fromBinary } from "@bufbuild/protobuf";
 import pg from "pg";
 import { formatDate, periodsOf } from "@adbudget/time";
@@ -23,7 +24,7 @@ export async function query<T extends pg.QueryResultRow>(
   sql: string,
   values: unknown[] = [],
 ): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
+  const c = pgClient(url);
   await c.connect();
   try {
     return (await c.query<T>(sql, values)).rows;

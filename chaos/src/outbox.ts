@@ -1,4 +1,4 @@
-import pg from "pg";
+import { pgClient } from "@adbudget/testing";
 
 /** One row of a service's outbox, times in ms. */
 export interface OutboxRow {
@@ -15,7 +15,7 @@ export interface OutboxRow {
 export async function readOutboxes(urls: Record<string, string>): Promise<OutboxRow[]> {
   const out: OutboxRow[] = [];
   for (const [service, url] of Object.entries(urls)) {
-    const c = new pg.Client({ connectionString: url });
+    const c = pgClient(url);
     await c.connect();
     try {
       const { rows } = await c.query<{

@@ -1,5 +1,4 @@
-import pg from "pg";
-import { localDateOf, type ModelBrand } from "@adbudget/testing";
+import { pgClient, localDateOf, type ModelBrand } from "@adbudget/testing";
 import type { Verdict } from "./invariants.ts";
 
 /** One budget_periods row (kind 1 = day, 2 = month; periodStart "YYYY-MM-DD"). */
@@ -62,7 +61,7 @@ export function periodFlagsVerdict(rows: PeriodRow[], brands: Map<string, ModelB
 
 /** Every row of budget_periods. */
 export async function readPeriods(budgetDbUrl: string): Promise<PeriodRow[]> {
-  const c = new pg.Client({ connectionString: budgetDbUrl });
+  const c = pgClient(budgetDbUrl);
   await c.connect();
   try {
     const { rows } = await c.query<{

@@ -1,11 +1,11 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import pg from "pg";
 import {
   expectedServing,
   type ModelBrand,
   type ModelCampaign,
   type ModelReason,
   type ModelSpend,
+  pgClient,
 } from "@adbudget/testing";
 import type { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import type { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
@@ -104,7 +104,7 @@ export async function readBrands(
 
 /** Every spend event of the brands, from the ledger table. */
 async function ledgerSpend(url: string, brandIds: string[]): Promise<Map<string, ModelSpend[]>> {
-  const c = new pg.Client({ connectionString: url });
+  const c = pgClient(url);
   await c.connect();
   try {
     const { rows } = await c.query<{ brand_id: string; campaign_id: string; amount: string; at: Date }>(

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { createLogger, pgConnection, pgUrlWithDatabase } from "@adbudget/kit";
 import { INFRASTRUCTURE } from "@adbudget/topology";
 
 /**
@@ -10,14 +11,27 @@ import { INFRASTRUCTURE } from "@adbudget/topology";
 
 export const PG_URL = process.env[INFRASTRUCTURE.postgres.env] ?? INFRASTRUCTURE.postgres.default;
 
+const silent = createLogger("test-databases", "silent");
+
+/**
+ * A client of `url` (one server, or a failover pair's servers: it connects to the one that takes
+ * writes, as the services do). Not connected yet.
+ */
+export function pgClient(url: string): pg.Client {
+  return new pg.Client(pgConnection(url, silent));
+}
+
+/** PG_URL as the environment says now (a run may point this process at another server). */
+function serverUrl(): string {
+  return process.env[INFRASTRUCTURE.postgres.env] ?? INFRASTRUCTURE.postgres.default;
+}
+
 function adminUrl(): string {
-  const url = new URL(PG_URL);
-  url.pathname = "/postgres";
-  return url.toString();
+  return pgUrlWithDatabase(serverUrl(), "postgres");
 }
 
 async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl() });
+  const client = pgClient(adminUrl());
   await client.connect();
   try {
     return await fn(client);
@@ -35,11 +49,9 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `adbudget_t_${Date.now()}_${randomBytes(4).toString("hex")}`;
   await withAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
   return {
     name,
-    url: url.toString(),
+    url: pgUrlWithDatabase(serverUrl(), name),
     drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
 }
