@@ -42,7 +42,10 @@ const windowEnding = (end: number) => {
   };
 };
 
-export async function setUp(system: ChaosSystem, midnight: number): Promise<Cast> {
+/** What the cast is made through: the system's admin clients, keys and event prefix. */
+export type CastSystem = Pick<ChaosSystem, "brands" | "budget" | "campaigns" | "auth" | "prefix">;
+
+export async function setUp(system: CastSystem, midnight: number): Promise<Cast> {
   const brand = async (name: string, daily: bigint) => {
     const { brand: b } = await system.brands.createBrand({ name: `${name} ${system.prefix}`, timeZone: "UTC" });
     await system.budget.setBudget({ brandId: b!.id, dailyLimitMicros: daily });

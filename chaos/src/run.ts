@@ -388,7 +388,7 @@ export async function runChaos(plan: Plan): Promise<Report> {
 const DB_LATENCY_MS = 500;
 
 /** Calls `call` until it is answered; UNAVAILABLE and broken connections are retried for up to 30 s. */
-async function settled<T>(call: () => Promise<T>): Promise<T> {
+export async function settled<T>(call: () => Promise<T>): Promise<T> {
   for (const deadline = Date.now() + 30_000; ; await sleep(200)) {
     try {
       return await call();
@@ -400,8 +400,8 @@ async function settled<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** A campaign's audit rows of one cause, oldest first (services' clock, ms). */
-async function stateChanges(
-  system: ChaosSystem,
+export async function stateChanges(
+  system: { databases: { campaign: { url: string } } },
   campaignId: string,
   cause: string,
 ): Promise<{ at: number; sourceId: string }[]> {
@@ -443,9 +443,9 @@ async function capVerdict(
 }
 
 /** Serving state and reasons of the cast's campaigns, as the campaign service holds them. */
-async function actualCampaigns(
-  system: ChaosSystem,
-  cast: Cast,
+export async function actualCampaigns(
+  system: Pick<ChaosSystem, "campaigns">,
+  cast: Pick<Cast, "campaignIds">,
 ): Promise<Map<string, { serving: boolean; reasons: number[] }>> {
   const out = new Map<string, { serving: boolean; reasons: number[] }>();
   for (const id of cast.campaignIds) {

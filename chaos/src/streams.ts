@@ -1,5 +1,6 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions } from "@nats-io/transport-node";
+import { natsServers } from "@adbudget/kit";
 import type { Verdict } from "./invariants.ts";
 
 /** One message of a stream as the invariants read it: the payload and the id it was published with. */
@@ -15,8 +16,12 @@ export interface StreamMessage {
  * Every message of each stream, in order, through an ordered consumer (nothing is acked and the
  * services' durables are untouched). Read once the outboxes drained, so the streams are final.
  */
-export async function readStreams(natsUrl: string, streams: string[]): Promise<Map<string, StreamMessage[]>> {
-  const nc = await connect({ servers: natsUrl });
+export async function readStreams(
+  natsUrl: string,
+  streams: string[],
+  options: Omit<ConnectionOptions, "servers"> = {},
+): Promise<Map<string, StreamMessage[]>> {
+  const nc = await connect({ servers: natsServers(natsUrl), ...options });
   const out = new Map<string, StreamMessage[]>();
   try {
     const jsm = await jetstreamManager(nc);

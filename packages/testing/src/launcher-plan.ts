@@ -80,6 +80,24 @@ export function durableSettings(workload: Workload, tag: string): Record<string,
   );
 }
 
+/**
+ * The topology's own names for `workload` (the subject prefix, every stream, its durables), over a
+ * run's tagged ones: for a system on a NATS whose users' permissions name them (the production
+ * topology's cluster). Such a run is alone on that NATS.
+ */
+export function productionNames(workload: Workload): Record<string, string> {
+  return {
+    [SUBJECT_PREFIX.env]: SUBJECT_PREFIX.default,
+    ...Object.fromEntries(SERVICE_NAMES.map((s) => [STREAMS[s].env, STREAMS[s].name])),
+    ...Object.fromEntries(
+      Object.values(CONSUMERS[workload] as Record<string, { env: string; durable: string }>).map((c) => [
+        c.env,
+        c.durable,
+      ]),
+    ),
+  };
+}
+
 /** The metrics port variable of a workload. */
 export function metricsPortVariable(workload: Workload): string {
   return `${workload === WORKER.name ? WORKER.envPrefix : SERVICES[workload].envPrefix}_METRICS_PORT`;
