@@ -11,7 +11,8 @@
  * `--topology production` (TOPOLOGY=production npm start, on deploy/local/production.sh's
  * engines): two replicas of each service behind a balancer on the service's port (as a
  * Kubernetes Service balances connections), mutual TLS between every caller and service (the
- * development CA's certificates, TLS_DIR), each workload its own NATS user over TLS.
+ * development CA's certificates, TLS_DIR), each workload its own NATS user over TLS and, with
+ * `--workload-keys <dir>`, its own signing key (`<dir>/<workload>.json`).
  *
  * SIGTERM or SIGINT stops every process gracefully and exits 0. A process that exits by itself
  * stops the others and exits 1 (start.sh then prints the logs' last lines). A start that fails
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     "log-dir": { type: "string", default: ".data/logs" },
     "ready-file": { type: "string" },
     topology: { type: "string", default: "development" },
+    "workload-keys": { type: "string" },
   },
 });
 const log = (line: string) => process.stderr.write(`\n==> ${line}\n`);
@@ -84,6 +86,8 @@ function productionSpecs(): WorkloadSpecs {
     TLS_CA_FILE: join(tls, "ca.pem"),
     TLS_CERT_FILE: join(tls, `${workload}.pem`),
     TLS_KEY_FILE: join(tls, `${workload}-key.pem`),
+    // Its own signing key (registered for its role alone), when the key set has one per workload.
+    ...(values["workload-keys"] ? { AUTH_PRIVATE_KEY_FILE: join(values["workload-keys"], `${workload}.json`) } : {}),
     NATS_USER: workload,
     NATS_PASSWORD: process.env[`NATS_${workload.toUpperCase()}_PASSWORD`] ?? "",
     ...calleeSettings(workload, urls),

@@ -66,7 +66,15 @@ export TRACING="${TRACING:-stdout}"
 # (git-ignored), registered for every role: every process verifies tokens with its public half
 # (JWKS) and signs its own identity with the private half. Production mounts a JWKS and a key per
 # workload instead, each registered for its own role only.
-if [ -z "${AUTH_JWKS_FILE:-}${AUTH_JWKS_URL:-}" ]; then
+# The production topology's keys are production's shape: a key per workload, registered for its
+# role alone, and an issuer's key for the other roles (what the admin token below is signed with).
+workload_keys=()
+if [ "$TOPOLOGY" = production ] && [ -z "${AUTH_JWKS_FILE:-}${AUTH_JWKS_URL:-}" ]; then
+  keys="$ROOT/.data/production/keys"
+  node -e 'Promise.all([import("@adbudget/kit"), import("@adbudget/topology")]).then(([k, t]) => k.ensureWorkloadKeys(process.argv[1], t.WORKLOADS.map((w) => ({ name: w, role: w === t.WORKER.name ? t.WORKER.role : t.SERVICES[w].role })), t.ROLES))' "$keys"
+  export AUTH_JWKS_FILE="$keys/jwks.json" AUTH_PRIVATE_KEY_FILE="$keys/signing-key.json"
+  workload_keys=(--workload-keys "$keys")
+elif [ -z "${AUTH_JWKS_FILE:-}${AUTH_JWKS_URL:-}" ]; then
   node -e 'Promise.all([import("@adbudget/kit"), import("@adbudget/topology")]).then(([k, t]) => k.ensureDevKeys(".data/keys", t.ROLES))'
   export AUTH_JWKS_FILE="$ROOT/.data/keys/jwks.json" AUTH_PRIVATE_KEY_FILE="$ROOT/.data/keys/signing-key.json"
 fi
@@ -78,7 +86,7 @@ ADMIN_TOKEN=$(node scripts/token.ts --role admin --ttl 12h --sub start:admin 2>/
 ready="$RUN_DIR/services.ready"
 mkdir -p "$RUN_DIR"
 rm -f "$ready"
-node scripts/start-services.ts --log-dir "$LOG_DIR" --ready-file "$ready" --topology "$TOPOLOGY" &
+node scripts/start-services.ts --log-dir "$LOG_DIR" --ready-file "$ready" --topology "$TOPOLOGY" ${workload_keys[@]+"${workload_keys[@]}"} &
 pids+=($!)
 until [ -f "$ready" ]; do
   kill -0 "${pids[0]}" 2>/dev/null || exit 1

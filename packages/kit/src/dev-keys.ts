@@ -77,3 +77,38 @@ function readDevKeys(files: { jwksFile: string; privateKeyFile: string }): Signi
 function sameRoles(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && b.every((role) => a.includes(role));
 }
+
+/**
+ * The key set of a production-shaped system of this machine (`TOPOLOGY=production npm start`:
+ * .data/production/keys), made on first use as production's is: a key per workload, registered
+ * for that workload's role alone (`<workload>.json`), and an issuer key for the other roles
+ * (`signing-key.json`: the stand-in for the agency's token issuer, what `npm run token` signs
+ * with), all public halves in `jwks.json`. A set missing any of them is made anew.
+ */
+export async function ensureWorkloadKeys(
+  dir: string,
+  workloads: readonly { name: string; role: string }[],
+  roles: readonly string[],
+): Promise<{ jwksFile: string; privateKeyFile: string; workloadKeyFile: (name: string) => string }> {
+  const files = keyFiles(dir);
+  const workloadKeyFile = (name: string) => join(dir, `${name}.json`);
+  const wanted = [
+    { file: files.privateKeyFile, roles: roles.filter((r) => !workloads.some((w) => w.role === r)) },
+    ...workloads.map((w) => ({ file: workloadKeyFile(w.name), roles: [w.role] })),
+  ];
+  const present = wanted.map((k) => readDevKeys({ jwksFile: files.jwksFile, privateKeyFile: k.file }));
+  const whole = present.every(
+    (key, i) => key !== undefined && sameRoles(rolesOfKey(key.publicJwk), wanted[i]?.roles ?? []),
+  );
+  if (!whole) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stamp = `${new Date().toISOString().slice(0, 10)}-${randomBytes(4).toString("hex")}`;
+    const keys = await Promise.all(wanted.map((k, i) => generateSigningKey(`prod-${i}-${stamp}`, k.roles)));
+    for (const [i, k] of wanted.entries()) {
+      const key = keys[i];
+      if (key !== undefined) writeWhole(k.file, JSON.stringify(key.privateJwk, null, 2), 0o600);
+    }
+    writeWhole(files.jwksFile, JSON.stringify({ keys: keys.map((k) => k.publicJwk) }, null, 2), 0o644);
+  }
+  return { ...files, workloadKeyFile };
+}
