@@ -6,7 +6,7 @@
  * once, as a kernel panic would: the keeper cannot restart its server).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -77,6 +77,9 @@ export async function startPgFailoverPair(): Promise<PgFailoverPair> {
   };
   const stop = async () => {
     await Promise.all(keepers.map((k) => killGroup(k, "SIGTERM", 10_000)));
+    // A keeper stops its PostgreSQL with a smart shutdown, which waits for every client: one that
+    // outlives its keeper is shut down fast, before its directory goes.
+    await Promise.all(["monitor", "node1", "node2"].map((d) => fastShutdown(join(dir, d))));
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -190,6 +193,25 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
     if (Date.now() > deadline) throw new Error(`pg_auto_failover: ${what} not ready within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Fast shutdown (SIGINT) of the PostgreSQL of `pgdata` if one runs; resolves when it is gone. */
+async function fastShutdown(pgdata: string): Promise<void> {
+  const pid = Number((await readFile(join(pgdata, "postmaster.pid"), "utf8").catch(() => "")).split("\n")[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, "SIGINT");
+  for (const deadline = Date.now() + 10_000; alive() && Date.now() < deadline;)
+    await new Promise((r) => setTimeout(r, 100));
+  if (alive()) process.kill(pid, "SIGKILL");
 }
 
 /** Signals a keeper's whole process group (its PostgreSQL too); SIGKILL after `graceMs`. */
