@@ -110,6 +110,7 @@ if [ "$TOPOLOGY" = production ]; then
   -------------  -----------------------------------------------
 $(for s in "${SERVICES[@]}"; do IFS='|' read -r name port <<<"$s"; printf '  %-13s  %s\n' "$name" "grpc+connect over mutual TLS 127.0.0.1:$port (2 replicas: :$((port + 100)), :$((port + 200)))"; done)
   clocks worker  Temporal server $TEMPORAL_ADDRESS, task queue ${TEMPORAL_TASK_QUEUE:-adbudget}
+  Temporal UI    http://127.0.0.1:${PROD_TEMPORAL_UI_PORT:-8333}
   PostgreSQL     $PG_URL (pg_auto_failover)
   NATS           $NATS_URL (3 replicas per stream, a user per workload)
   logs           $LOG_DIR/<name>.log; npm run infra -- --topology production status

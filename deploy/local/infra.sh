@@ -186,7 +186,9 @@ stop() {
   for pm in "$DATA"/production/pg/*/postmaster.pid; do
     [ -f "$pm" ] || continue
     local ppid; ppid=$(head -1 "$pm")
-    if kill -0 "$ppid" 2>/dev/null; then
+    # Only a postmaster of that directory: a stale file's pid may be another process's by now.
+    if kill -0 "$ppid" 2>/dev/null && [ "$(sed -n 2p "$pm")" = "$(dirname "$pm")" ] \
+      && [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = postgres ]; then
       say "stopping PostgreSQL $(basename "$(dirname "$pm")") ($ppid)"
       kill -INT "$ppid" || true
       for _ in $(seq 1 100); do kill -0 "$ppid" 2>/dev/null || break; sleep 0.1; done

@@ -17,8 +17,8 @@
 #               needs Go >= 1.26.10, GOTOOLCHAIN=TEMPORAL_GO_TOOLCHAIN go1.27.3), persistence and
 #               visibility on the PostgreSQL pair (schemas set up by its own temporal-sql-tool),
 #               TEMPORAL_SHARDS history shards (4), the namespace and search attributes
-#               registered; frontend on PROD_TEMPORAL_PORT 7333. No Temporal UI: no UI server
-#               version builds from the module proxy here (see README, Production topology).
+#               registered; frontend on PROD_TEMPORAL_PORT 7333; the Temporal UI (ui-server
+#               TEMPORAL_UI_VERSION v2.42.1, the one the CLI embeds) on PROD_TEMPORAL_UI_PORT 8333.
 #
 # Writes $DATA/production/env: the settings `TOPOLOGY=production npm start` exports to the
 # services. Idempotent: what is set up and running is kept. `npm run infra -- stop` stops it.
@@ -39,6 +39,8 @@ TEMPORAL_SERVER_VERSION="${TEMPORAL_SERVER_VERSION:-v1.32.2}"
 TEMPORAL_GO_TOOLCHAIN="${TEMPORAL_GO_TOOLCHAIN:-go1.27.3}"
 TEMPORAL_PORT="${PROD_TEMPORAL_PORT:-7333}"
 TEMPORAL_SHARDS="${TEMPORAL_SHARDS:-4}"
+TEMPORAL_UI_VERSION="${TEMPORAL_UI_VERSION:-v2.42.1}"
+TEMPORAL_UI_PORT="${PROD_TEMPORAL_UI_PORT:-8333}"
 WORKLOADS=(brand budget campaign clocks admin)
 
 running() { [ -f "$DATA/run/$1.pid" ] && kill -0 "$(cat "$DATA/run/$1.pid")" 2>/dev/null; }
@@ -112,6 +114,7 @@ pg_primary_port() { monitor_sql "select nodeport from pgautofailover.node where 
 
 # ---------------------------------------------------------------- NATS (3 nodes, TLS, users)
 ensure_nats_cluster() {
+  command -v curl >/dev/null || apt_install curl
   local bin; bin="$(cached_go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION" local "")/nats-server"
   bash "$ROOT/scripts/dev-certs.sh" "$DATA/tls" >/dev/null
   mkdir -p "$P/nats"
@@ -148,8 +151,9 @@ CONF
   # Accepting connections is not serving JetStream: the servers elect a meta leader first, and a
   # stream's replicas catch up. /healthz (monitoring, on the client port + 4000) says when.
   for port in "${NATS_PORTS[@]}"; do
-    for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$((port + 4000))/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-    curl -fsS "http://127.0.0.1:$((port + 4000))/healthz" >/dev/null 2>&1 || die "NATS on :$port: JetStream not healthy within 30 s (see $DATA/logs/nats-*.log)"
+    for _ in $(seq 1 150); do curl -fsS -m 2 "http://127.0.0.1:$((port + 4000))/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+    curl -fsS -m 2 "http://127.0.0.1:$((port + 4000))/healthz" >/dev/null 2>&1 \
+      || die "NATS on :$port: JetStream not healthy within 30 s, or no monitoring on :$((port + 4000)) (a server started by an older production.sh: npm run infra -- stop, then again; see $DATA/logs/nats-*.log)"
   done
   say "NATS: cluster of ${#NATS_PORTS[@]} ($bin, $("$bin" --version))"
 }
@@ -238,7 +242,9 @@ YAML
     start_daemon temporal-server "$dir/server" --config-file "$P/temporal/config.yaml" --allow-no-auth start
   fi
   wait_for "the Temporal server" 127.0.0.1 "$port" 120
-  local cli; cli=$(find_tool temporal) || die "the Temporal CLI is missing: npm run infra builds it"
+  # The CLI registers the namespace and search attributes: the one on PATH, else built once.
+  local cli; cli=$(find_tool temporal) \
+    || cli="$(cached_go_tool temporal-cli github.com/temporalio/cli "${TEMPORAL_CLI_VERSION:-v1.5.1}" local /cmd/temporal)/temporal"
   local addr="127.0.0.1:$port"
   for _ in $(seq 1 120); do "$cli" operator cluster health --address "$addr" >/dev/null 2>&1 && break; sleep 0.5; done
   "$cli" operator namespace describe --address "$addr" -n default >/dev/null 2>&1 \
@@ -249,6 +255,28 @@ YAML
     grep -qw "$name" <<<"$existing" || "$cli" operator search-attribute create --address "$addr" -n default --name "$name" --type Keyword >/dev/null
   done
   say "Temporal: server ready at $addr (namespace default, search attributes BrandId CampaignId)"
+}
+
+# ---------------------------------------------------------------- Temporal UI
+# The UI server of the same version the Temporal CLI serves its dev server's UI with (its assets
+# are in the module), pointed at the server: what operators watch the clocks in.
+ensure_temporal_ui() {
+  local dir; dir=$(cached_go_tool temporal-ui github.com/temporalio/ui-server/v2 "$TEMPORAL_UI_VERSION" local /cmd/server)
+  mkdir -p "$P/temporal-ui/config"
+  cat >"$P/temporal-ui/config/base.yaml" <<YAML
+temporalGrpcAddress: 127.0.0.1:$TEMPORAL_PORT
+host: 127.0.0.1
+port: $TEMPORAL_UI_PORT
+enableUi: true
+defaultNamespace: default
+cors: { cookieInsecure: false, allowOrigins: [], unsafeAllowAllOrigins: false }
+YAML
+  : >"$P/temporal-ui/config/production.yaml"
+  if ! running temporal-ui; then
+    say "Temporal UI: starting $TEMPORAL_UI_VERSION on http://127.0.0.1:$TEMPORAL_UI_PORT"
+    start_daemon temporal-ui "$dir/server" --root "$P/temporal-ui" --config config --env production start
+  fi
+  wait_for "the Temporal UI" 127.0.0.1 "$TEMPORAL_UI_PORT" 30
 }
 
 # ---------------------------------------------------------------- the services' settings
@@ -271,6 +299,7 @@ status() {
   echo "PostgreSQL: $(pg_states | tr '\n' ' ')"
   for port in "${NATS_PORTS[@]}"; do if reachable 127.0.0.1 "$port"; then echo "NATS up :$port"; else echo "NATS down :$port"; fi; done
   if reachable 127.0.0.1 "$TEMPORAL_PORT"; then echo "Temporal up :$TEMPORAL_PORT"; else echo "Temporal down :$TEMPORAL_PORT"; fi
+  if reachable 127.0.0.1 "$TEMPORAL_UI_PORT"; then echo "Temporal UI up http://127.0.0.1:$TEMPORAL_UI_PORT"; else echo "Temporal UI down :$TEMPORAL_UI_PORT"; fi
 }
 
 mkdir -p "$DATA/logs" "$DATA/run"
@@ -279,6 +308,7 @@ case "${1:-up}" in
     ensure_pg_pair
     ensure_nats_cluster
     ensure_temporal_server
+    ensure_temporal_ui
     write_env
     say "production topology ready; the services' settings: $P/env"
     ;;
