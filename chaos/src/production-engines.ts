@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
@@ -19,16 +19,26 @@ export type EngineSettings = Record<string, string>;
 
 /**
  * Brings the engines up, or back: whatever is not running is started (a lost PostgreSQL node
- * rejoins as the standby). The Temporal server keeps the shard count it runs with.
+ * rejoins as the standby). The Temporal server keeps the shard count it runs with. Asynchronous:
+ * the run's balancers, load and watchers live in this process and must go on meanwhile.
  */
-export function ensureEngines(): EngineSettings {
+export async function ensureEngines(): Promise<EngineSettings> {
   const shardsFile = join(DATA, "production", "temporal", "shards");
   const shards = existsSync(shardsFile) ? readFileSync(shardsFile, "utf8").trim() : undefined;
-  execFileSync("bash", [join(ROOT, "deploy/local/infra.sh"), "--topology", "production"], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, ...(shards ? { TEMPORAL_SHARDS: shards } : {}) },
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn("bash", [join(ROOT, "deploy/local/infra.sh"), "--topology", "production"], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, ...(shards ? { TEMPORAL_SHARDS: shards } : {}) },
+    });
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`infra.sh --topology production: exit ${code}`)),
+    );
   });
-  return readSettings();
+  const settings = readSettings();
+  for (const name of ["PG_URL", "NATS_URL", "TEMPORAL_ADDRESS", "TLS_DIR", "NATS_ADMIN_PASSWORD"])
+    if (!settings[name]) throw new Error(`production.sh wrote no ${name} in its settings`);
+  return settings;
 }
 
 /** production.sh's env file: KEY=value lines, values quoted by the shell's printf %q. */
@@ -41,13 +51,37 @@ function readSettings(): EngineSettings {
   return out;
 }
 
-/** SIGKILLs the daemon `name` (its pid file's process group); resolves once it is gone. */
-export async function killDaemon(name: string): Promise<void> {
+/**
+ * SIGKILLs the daemon `name`, its pid file's process group (start_daemon's setsid makes the
+ * daemon its leader: checked, so a reused pid is never signalled), and, for a PostgreSQL node,
+ * its postmaster too (`pgdata`'s postmaster.pid, when it names that directory), wherever its
+ * process group is. Resolves once every one of them is gone.
+ */
+export async function killDaemon(name: string, pgdata?: string): Promise<void> {
   const pid = Number(readFileSync(join(DATA, "run", `${name}.pid`), "utf8").trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${name}: no pid in its pid file`);
+  if (!alive(pid) || processGroupOf(pid) !== pid)
+    throw new Error(`${name} (${pid}) is not running as its pid file says`);
+  const victims = [pid];
+  if (pgdata !== undefined) {
+    const [postmaster, dir] = readFileSync(join(pgdata, "postmaster.pid"), "utf8").split("\n");
+    if (dir === pgdata && alive(Number(postmaster))) victims.push(Number(postmaster));
+  }
   process.kill(-pid, "SIGKILL");
-  for (const deadline = Date.now() + 10_000; alive(pid); await new Promise((r) => setTimeout(r, 50)))
-    if (Date.now() > deadline) throw new Error(`${name} (${pid}) still alive 10 s after SIGKILL`);
+  for (const v of victims.slice(1)) process.kill(v, "SIGKILL");
+  for (const deadline = Date.now() + 10_000; victims.some(alive); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() > deadline) throw new Error(`${name} still alive 10 s after SIGKILL`);
+}
+
+/** The process group of `pid` (field 5 of /proc/<pid>/stat, after the command's parentheses). */
+function processGroupOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+}
+
+/** A PostgreSQL node's data directory. */
+export function pgDataOf(node: string): string {
+  return join(DATA, "production", "pg", node);
 }
 
 function alive(pid: number): boolean {
@@ -81,8 +115,6 @@ export async function pgStates(): Promise<{ name: string; port: number; reported
  * The node the monitor assigns the primary's part now (a lost primary keeps its last reported
  * state, "primary", until it reports again: the assigned state is the monitor's decision).
  */
-export async function primaryNode(): Promise<string> {
-  const primary = (await pgStates()).find((n) => ["primary", "wait_primary", "single"].includes(n.assigned));
-  if (primary === undefined) throw new Error("the monitor names no primary");
-  return primary.name;
+export async function primaryNode(): Promise<string | undefined> {
+  return (await pgStates()).find((n) => ["primary", "wait_primary", "single"].includes(n.assigned))?.name;
 }
