@@ -61,7 +61,11 @@ const publicPort = (service: ServiceName) =>
 const REPLICAS = 2;
 const balancers: Balancer[] = [];
 
-/** The development topology: one plain-text replica of each service on its port. */
+/**
+ * The development topology: one plain-text replica of each service on its port, on loopback (a
+ * service refuses plaintext beyond it; `<PREFIX>_HOST` still wins, and a shell's own HOST, which
+ * zsh sets to the machine's name, does not leak in).
+ */
 function developmentSpecs(): WorkloadSpecs {
   return {
     services: SERVICE_NAMES.map((service) => ({
@@ -69,7 +73,7 @@ function developmentSpecs(): WorkloadSpecs {
       index: 0,
       name: service,
       url: `http://127.0.0.1:${publicPort(service)}`,
-      env: {},
+      env: { HOST: "127.0.0.1" },
     })),
     worker: { env: {} },
   };
@@ -104,6 +108,8 @@ function productionSpecs(): WorkloadSpecs {
           url: `https://127.0.0.1:${port}`,
           env: {
             ...identity(service),
+            // This machine's run: the replicas on loopback, reached through the balancers.
+            HOST: "127.0.0.1",
             TLS_CLIENT_AUTH: "require",
             [`${p}_PORT`]: String(port),
             [`${p}_METRICS_PORT`]: String(SERVICES[service].metricsPort + 10 * (i + 1)),
