@@ -15,10 +15,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setUp } from "./cast.ts";
 import { heldBoundaryVerdict } from "./clock-verdicts.ts";
-import { campaignInvariants, eventInvariants, ledgerInvariants, type Verdict } from "./invariants.ts";
 import { SpendLoad } from "./load.ts";
 import { Watcher } from "./observers.ts";
-import { readOutboxes } from "./outbox.ts";
 import {
   ensureEngines,
   killDaemon,
@@ -27,9 +25,8 @@ import {
   primaryNode,
   type EngineSettings,
 } from "./production-engines.ts";
-import { actualCampaigns, settled, stateChanges, type Plan, type Report } from "./run.ts";
-import { servingTruth } from "./serving-truth.ts";
-import { msgIdVerdict, readStreams } from "./streams.ts";
+import { settled, stateChanges, type Plan, type Report } from "./run.ts";
+import { systemInvariants } from "./system-invariants.ts";
 
 /**
  * `npm run chaos -- --topology production`: the faults that only the production topology has,
@@ -263,32 +260,12 @@ export async function runProductionChaos(plan = PRODUCTION): Promise<{ report: R
     await load.stop();
     fault(`load stopped: ${load.records.length} events`);
 
-    const verdicts: Verdict[] = [];
-    verdicts.push(...(await ledgerInvariants(databases.budget.url, load.records, () => "UTC")));
-    const truthSources = { ...clients, budgetDbUrl: databases.budget.url, now };
-    const campaigns = await campaignInvariants(
-      () => actualCampaigns(clients, cast),
-      () => servingTruth(truthSources, cast.campaignIds),
-      watchers,
-      90_000,
-    );
-    verdicts.push(...campaigns.verdicts);
-    const outboxUrls = { brand: databases.brand.url, budget: databases.budget.url, campaign: databases.campaign.url };
     const names = Object.fromEntries(SERVICE_NAMES.map((s) => [s, STREAMS[s].name])) as Record<ServiceName, string>;
-    const streams = await readStreams(engines.NATS_URL ?? "", Object.values(names), natsAdmin);
-    const messagesOf = (stream: string) => streams.get(stream) ?? [];
-    verdicts.push(...(await eventInvariants(messagesOf(names.budget), databases.budget.url, outboxUrls)));
-    const outbox = await readOutboxes(outboxUrls);
-    verdicts.push(
-      msgIdVerdict(
-        SERVICE_NAMES.map((s) => ({
-          name: names[s],
-          messages: messagesOf(names[s]),
-          outbox: outbox
-            .filter((r) => r.service === s)
-            .map((r) => ({ eventId: r.eventId, published: r.publishedAt !== null })),
-        })),
-      ),
+    const { verdicts, convergedMs } = await systemInvariants(
+      { clients, databases, streams: names, natsUrl: engines.NATS_URL ?? "", natsOptions: natsAdmin, now },
+      cast,
+      load.records,
+      watchers,
     );
     const changes = (id: string, cause: string) =>
       stateChanges({ databases }, id, cause).then((c) => c.map((x) => x.at).filter((at) => at >= midnight));
@@ -330,7 +307,7 @@ export async function runProductionChaos(plan = PRODUCTION): Promise<{ report: R
       problems: pausedMs <= 15_000 ? [] : [`paused ${pausedMs} ms after the spend`],
     });
     return {
-      report: { plan, verdicts, faults, load, convergedMs: campaigns.convergedMs, ok: verdicts.every((v) => v.ok) },
+      report: { plan, verdicts, faults, load, convergedMs, ok: verdicts.every((v) => v.ok) },
       recoveries,
     };
   } finally {

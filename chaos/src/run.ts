@@ -7,16 +7,15 @@ import { setUp, type Cast } from "./cast.ts";
 import { heldBoundaryVerdict } from "./clock-verdicts.ts";
 import { crossingHeldVerdict, DurableProbe, holds, type CrossingObservation } from "./crossing.ts";
 import { latencyVerdict, ProxiedProbe } from "./db-probe.ts";
-import { campaignInvariants, eventInvariants, ledgerInvariants, query, type Verdict } from "./invariants.ts";
+import { query, type Verdict } from "./invariants.ts";
 import { killProcess, killVerdict, restartProcess, type KillRecord } from "./kills.ts";
 import { SpendLoad } from "./load.ts";
 import { natsHeldVerdict, outagePauseVerdict, type NatsOutage } from "./nats-outage.ts";
 import { HealthPoller, Watcher } from "./observers.ts";
-import { readOutboxes } from "./outbox.ts";
 import { periodFlagsVerdict, readPeriods } from "./period-flags.ts";
-import { readBrands, servingTruth } from "./serving-truth.ts";
-import { msgIdVerdict, readStreams } from "./streams.ts";
+import { readBrands } from "./serving-truth.ts";
 import { startChaosSystem, type ChaosSystem } from "./system.ts";
+import { systemInvariants } from "./system-invariants.ts";
 import { workerPolls } from "./worker-probe.ts";
 
 /** How long each fault lasts and how much load runs: the full run and the short one of npm test. */
@@ -266,44 +265,17 @@ export async function runChaos(plan: Plan): Promise<Report> {
     await clocksBack;
     fault(`load stopped: ${load.records.length} events`);
 
-    const verdicts: Verdict[] = [];
-    const zoneOf = () => "UTC";
-    verdicts.push(...(await ledgerInvariants(system.databases.budget.url, load.records, zoneOf)));
-    const truthSources = {
-      brands: system.brands,
-      budget: system.budget,
-      campaigns: system.campaigns,
-      budgetDbUrl: system.databases.budget.url,
-      now: system.now,
-    };
-    const campaigns = await campaignInvariants(
-      () => actualCampaigns(system, cast),
-      () => servingTruth(truthSources, cast.campaignIds),
+    const { verdicts, convergedMs, outbox, messagesOf } = await systemInvariants(
+      {
+        clients: system,
+        databases: system.databases,
+        streams: system.streams,
+        natsUrl: system.nats.url,
+        now: system.now,
+      },
+      cast,
+      load.records,
       watchers,
-      90_000,
-    );
-    verdicts.push(...campaigns.verdicts);
-    const outboxUrls = {
-      brand: system.databases.brand.url,
-      budget: system.databases.budget.url,
-      campaign: system.databases.campaign.url,
-    };
-    const streams = await readStreams(system.nats.url, Object.values(system.streams));
-    const messagesOf = (stream: string) => streams.get(stream) ?? [];
-    verdicts.push(
-      ...(await eventInvariants(messagesOf(system.streams.budget), system.databases.budget.url, outboxUrls)),
-    );
-    const outbox = await readOutboxes(outboxUrls);
-    verdicts.push(
-      msgIdVerdict(
-        (["brand", "budget", "campaign"] as const).map((s) => ({
-          name: system.streams[s],
-          messages: messagesOf(system.streams[s]),
-          outbox: outbox
-            .filter((r) => r.service === s)
-            .map((r) => ({ eventId: r.eventId, published: r.publishedAt !== null })),
-        })),
-      ),
     );
     verdicts.push(killVerdict(kills));
     verdicts.push(latencyVerdict(normalMs, slowedMs, DB_LATENCY_MS));
@@ -370,7 +342,7 @@ export async function runChaos(plan: Plan): Promise<Report> {
     verdicts.push(
       periodFlagsVerdict(periods, await readBrands(system, [...new Set(periods.map((p) => p.brandId))]), system.now()),
     );
-    return { plan, verdicts, faults, load, convergedMs: campaigns.convergedMs, ok: verdicts.every((v) => v.ok) };
+    return { plan, verdicts, faults, load, convergedMs, ok: verdicts.every((v) => v.ok) };
   } catch (err) {
     // The schedule so far: which fault the run stopped at, and how long each step took.
     const timeline = faults.map((f) => `  +${((f.at - t0) / 1000).toFixed(1)}s ${f.what}`).join("\n");
@@ -440,17 +412,4 @@ async function capVerdict(
       day: eventDays.get(s.sourceId.replace(/^nats:/, "")),
     })),
   });
-}
-
-/** Serving state and reasons of the cast's campaigns, as the campaign service holds them. */
-export async function actualCampaigns(
-  system: Pick<ChaosSystem, "campaigns">,
-  cast: Pick<Cast, "campaignIds">,
-): Promise<Map<string, { serving: boolean; reasons: number[] }>> {
-  const out = new Map<string, { serving: boolean; reasons: number[] }>();
-  for (const id of cast.campaignIds) {
-    const c = (await system.campaigns.getCampaign({ id }).catch(() => undefined))?.campaign;
-    if (c) out.set(id, { serving: c.serving, reasons: [...c.pauseReasons] });
-  }
-  return out;
 }
