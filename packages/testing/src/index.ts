@@ -38,3 +38,4 @@ export * from "./balancer.js";
 export * from "./nats-cluster.js";
 export * from "./pg-failover.js";
 export * from "./pg-tools.js";
+export * from "./sdk-system.js";
