@@ -43,3 +43,22 @@ report_left_running() {
     log "left running for the next run: ${left[*]}; stop them with: npm run infra -- stop"
   fi
 }
+
+# Installs the pinned Go protoc plugins of scripts/generate-go.sh (go install from the Go module
+# proxy) into .tools/go/<plugin>@<version>/ (git-ignored) and puts them first on PATH. One
+# directory per version, so a bumped pin installs afresh and a plugin in GOPATH/bin of another
+# version is never used: the generated headers name the plugin's version, and `--check` would
+# see drift.
+ensure_go_plugins() {
+  local spec name version dir
+  command -v go >/dev/null || { echo "Go is required to generate the Go stubs" >&2; exit 1; }
+  for spec in "$@"; do
+    name="${spec%@*}"; name="${name##*/}"; version="${spec##*@}"
+    dir="$ROOT/.tools/go/$name@$version"
+    if [ ! -x "$dir/$name" ]; then
+      log "installing $name $version with go install (one time)"
+      GOTOOLCHAIN=local GOBIN="$dir" go install "$spec"
+    fi
+    export PATH="$dir:$PATH"
+  done
+}

@@ -26,6 +26,10 @@ if [ "$#" -eq 0 ]; then
   bash scripts/buf-breaking.sh HEAD~1
   log "deploy manifests (kustomize build, compose structure)"
   node scripts/validate-deploy.mjs
+  log "Go SDK: stubs current (scripts/generate-go.sh --check), go vet"
+  bash scripts/generate-go.sh --check
+  (cd clients/go && go vet ./...)
+  (cd examples/go-ad-server && go vet ./...)
   log "typecheck (sources and tests)"
   tsc -p tsconfig.json
   log "format (Prettier --check)"
