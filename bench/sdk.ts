@@ -146,6 +146,11 @@ try {
   const start = hhmm(closeAt - 3_600_000) < end ? hhmm(closeAt - 3_600_000) : "00:00";
   log(`creating ${BURST} campaigns whose window closes at ${new Date(closeAt).toISOString()} (services' clock)`);
   const burst = await create(BURST, "Burst", { start, end });
+  // The cache hears of each new campaign through its stream, a moment after CreateCampaign answers.
+  for (const deadline = Date.now() + 30_000; burst.some((id) => cache.campaign(id) === undefined);) {
+    if (Date.now() > deadline) throw new Error("the cache did not see every burst campaign within 30 s");
+    await new Promise((r) => setTimeout(r, 10));
+  }
   const burstCampaigns = burst.map((id) => cache.campaign(id));
   const aimed = burstCampaigns.filter(
     (c) => c?.nextChangeTime !== undefined && timestampMs(c.nextChangeTime) === closeAt,
