@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import type { Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
+import { safely } from "./guard.js";
 import { JitterBackoff, sleep } from "./backoff.js";
 import { servingAt, servingEntry, type ServingEntry } from "./serving-rule.js";
 import { TokenCache } from "./tokens.js";
@@ -268,14 +269,5 @@ export class ServingCache {
     const t = this.timers.get(id);
     if (t !== undefined) clearTimeout(t);
     this.timers.delete(id);
-  }
-}
-
-/** Runs a caller's callback; what it throws must not break the stream or the timers. */
-function safely(f: () => void): void {
-  try {
-    f();
-  } catch {
-    // The callback's own bug; the cache's answers are unaffected.
   }
 }

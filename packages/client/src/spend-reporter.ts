@@ -1,5 +1,6 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { BudgetService, type RecordSpendResult } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { safely } from "./guard.js";
 import { JitterBackoff } from "./backoff.js";
 import { spendRequest, stampEvent, type SpendEvent, type StampedEvent } from "./spend-event.js";
 import { SendQueue, type Pending } from "./send-queue.js";
@@ -302,14 +303,5 @@ export class SpendReporter {
       // The segment could not be removed: it is read back at the next start (duplicates).
     }
     this.queue.settled(p);
-  }
-}
-
-/** Runs a caller's callback; what it throws must not undo the reporter's bookkeeping. */
-function safely(f: () => void): void {
-  try {
-    f();
-  } catch {
-    // The callback's own bug: the event's outcome is already counted in the stats.
   }
 }
