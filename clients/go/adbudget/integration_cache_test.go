@@ -27,17 +27,7 @@ func TestIntegrationCacheConvergesAfterReplicaKills(t *testing.T) {
 	for i := range ids {
 		ids[i] = sys.createCampaign(t, fmt.Sprintf("converge-%d", i), nil).GetId()
 	}
-	cache, err := adbudget.NewServingCache(ctx, sys.http, sys.campaignURL, adbudget.StaticToken(sys.adServerToken),
-		adbudget.WithBrand(sys.brandID), adbudget.WithClock(sys.now), adbudget.WithLogger(logger(t.Name())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cache.Close()
-	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := cache.Ready(readyCtx); err != nil {
-		t.Fatal(err)
-	}
+	cache := sys.readyCache(t, ctx, adbudget.StaticToken(sys.adServerToken))
 
 	// Pause and resume at random (admin; PauseCampaign and ResumeCampaign are IDEMPOTENT, so
 	// the SDK's interceptor retries them on UNAVAILABLE while a replica dies).

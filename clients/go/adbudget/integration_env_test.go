@@ -154,3 +154,22 @@ func logger(name string) *slog.Logger {
 func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
 }
+
+// readyCache starts a ServingCache of the brand on the services' clock and waits (30 s at most)
+// for its first snapshot; it is closed when the test ends.
+func (s *system) readyCache(t *testing.T, ctx context.Context, tokens adbudget.TokenSource, opts ...adbudget.CacheOption) *adbudget.ServingCache {
+	t.Helper()
+	opts = append([]adbudget.CacheOption{adbudget.WithBrand(s.brandID), adbudget.WithClock(s.now),
+		adbudget.WithLogger(logger(t.Name()))}, opts...)
+	cache, err := adbudget.NewServingCache(ctx, s.http, s.campaignURL, tokens, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cache.Close() })
+	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := cache.Ready(readyCtx); err != nil {
+		t.Fatal(err)
+	}
+	return cache
+}

@@ -63,8 +63,7 @@ func TestIntegrationFlipAtNextChangeTime(t *testing.T) {
 
 	var mu sync.Mutex
 	var clockChange time.Time // when onChange said the campaign stopped, by the services' clock
-	cache, err := adbudget.NewServingCache(ctx, sys.http, sys.campaignURL, adbudget.StaticToken(sys.adServerToken),
-		adbudget.WithBrand(sys.brandID), adbudget.WithClock(sys.now), adbudget.WithLogger(logger(t.Name())),
+	cache := sys.readyCache(t, ctx, adbudget.StaticToken(sys.adServerToken),
 		adbudget.WithOnChange(func(cid string, serving bool, cause adbudget.Cause) {
 			if cid == id && !serving && cause == adbudget.CauseClock {
 				mu.Lock()
@@ -72,15 +71,6 @@ func TestIntegrationFlipAtNextChangeTime(t *testing.T) {
 				mu.Unlock()
 			}
 		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cache.Close()
-	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := cache.Ready(readyCtx); err != nil {
-		t.Fatal(err)
-	}
 	if !cache.IsServing(id) {
 		t.Fatal("the cache does not serve the campaign before its close")
 	}

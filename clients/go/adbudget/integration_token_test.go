@@ -22,17 +22,7 @@ func TestIntegrationTokenRefresh(t *testing.T) {
 		return strings.TrimSpace(token), err
 	})
 	first := sys.createCampaign(t, "token-first", nil).GetId()
-	cache, err := adbudget.NewServingCache(ctx, sys.http, sys.campaignURL, tokens,
-		adbudget.WithBrand(sys.brandID), adbudget.WithClock(sys.now), adbudget.WithLogger(logger(t.Name())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cache.Close()
-	readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := cache.Ready(readyCtx); err != nil {
-		t.Fatal(err)
-	}
+	cache := sys.readyCache(t, ctx, tokens)
 	if !cache.IsServing(first) {
 		t.Fatal("the campaign created before the start does not serve")
 	}
