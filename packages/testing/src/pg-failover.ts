@@ -120,7 +120,9 @@ export async function startPgFailoverPair(): Promise<PgFailoverPair> {
       nodes.push({
         name,
         port,
-        kill: () => killGroup(keeper, "SIGKILL", 0),
+        kill: async () => {
+          await Promise.all([killGroup(keeper, "SIGKILL", 0), killPostmaster(pgdata)]);
+        },
         restart: () => void (keeper = run(pgdata)),
       });
       // The second node clones the first: the first must be primary before it is created.
@@ -215,6 +217,39 @@ async function fastShutdown(pgdata: string): Promise<void> {
 }
 
 /** Signals a keeper's whole process group (its PostgreSQL too); SIGKILL after `graceMs`. */
+/**
+ * SIGKILLs the PostgreSQL of `pgdata` and its backends, and waits until it is gone. The keeper's
+ * group is not always enough: a server `pg_autoctl create` started (through pg_ctl, in a session
+ * of its own) and the keeper adopted outlives its keeper, and a commit in flight on it was then
+ * acknowledged by the standby after the "machine" died (a CI run under load saw it).
+ */
+async function killPostmaster(pgdata: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(join(pgdata, "postmaster.pid"), "utf8")).split("\n")[0]);
+  } catch {
+    return; // not running
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return;
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, "SIGKILL"); // its group (backends included) when it leads one, else itself
+    } catch {
+      // no such group, or already gone
+    }
+  }
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+    try {
+      process.kill(pid, 0);
+      // A zombie (dead, its parent not reaping yet) answers the probe too: dead is dead.
+      if ((await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.startsWith("Z")) return;
+    } catch {
+      return;
+    }
+  }
+  throw new Error(`PostgreSQL ${pid} of ${pgdata} outlived its SIGKILL`);
+}
+
 async function killGroup(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
