@@ -35,6 +35,9 @@ export interface Plan {
 
 // The midnight comes after the system's start (about 40 s here), the set-up and the faults before
 // the clocks' (the full schedule about 80 s, the short one 45 s), with a margin for a slow machine.
+// The short run's margin is a minute more than it was: in `npm test` the SDK suites start their
+// systems (five processes and a Temporal dev server each) beside it, and two runs there found
+// the schedule 5.0 and 7.2 s late with 150 s.
 export const FULL: Plan = {
   name: "full",
   writers: 8,
@@ -49,7 +52,7 @@ export const SHORT: Plan = {
   outageMs: 6000,
   restartAfterMs: 2000,
   budgetKills: 1,
-  midnightAfterMs: 150_000,
+  midnightAfterMs: 210_000,
 };
 
 export interface Report {
