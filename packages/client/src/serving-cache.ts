@@ -101,11 +101,7 @@ export class ServingCache {
 
   /** Whether the campaign may serve now: memory only, exact at the millisecond. */
   isServing(campaignId: string): boolean {
-    const row = this.table.get(campaignId);
-    if (row === undefined) return false;
-    const now = this.now();
-    if (this.stopWhenStale && this.outOfSyncSince !== 0 && now - this.outOfSyncSince > this.staleAfterMs) return false;
-    return servingAt(row.entry, now);
+    return this.answer(this.table.get(campaignId), this.now());
   }
 
   /** The campaign as the server last sent it (settings, reasons), or undefined. */
