@@ -24,6 +24,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// PacingMode is how a brand's daily budget is spent across its local day.
+type PacingMode int32
+
+const (
+	// Not set: a new budget is PACED; an existing one keeps its mode.
+	PacingMode_PACING_MODE_UNSPECIFIED PacingMode = 0
+	// Spend follows a target curve of the local day (the brand's hourly profile of its last 14
+	// days, or uniform): each campaign carries a throttle that ad servers sample
+	// (Campaign.throttle), so the day's budget lasts the day. Campaign caps are paced the same way.
+	PacingMode_PACING_MODE_PACED PacingMode = 1
+	// Spend as fast as traffic allows until a limit is reached (throttle always 1).
+	PacingMode_PACING_MODE_ACCELERATED PacingMode = 2
+)
+
+// Enum value maps for PacingMode.
+var (
+	PacingMode_name = map[int32]string{
+		0: "PACING_MODE_UNSPECIFIED",
+		1: "PACING_MODE_PACED",
+		2: "PACING_MODE_ACCELERATED",
+	}
+	PacingMode_value = map[string]int32{
+		"PACING_MODE_UNSPECIFIED": 0,
+		"PACING_MODE_PACED":       1,
+		"PACING_MODE_ACCELERATED": 2,
+	}
+)
+
+func (x PacingMode) Enum() *PacingMode {
+	p := new(PacingMode)
+	*p = x
+	return p
+}
+
+func (x PacingMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PacingMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_adbudget_budget_v1_budget_proto_enumTypes[0].Descriptor()
+}
+
+func (PacingMode) Type() protoreflect.EnumType {
+	return &file_adbudget_budget_v1_budget_proto_enumTypes[0]
+}
+
+func (x PacingMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PacingMode.Descriptor instead.
+func (PacingMode) EnumDescriptor() ([]byte, []int) {
+	return file_adbudget_budget_v1_budget_proto_rawDescGZIP(), []int{0}
+}
+
 // Budget is a brand's spending limits. A brand has at most one budget. Amounts are int64 micros
 // of the brand's currency. An absent limit is unlimited; a limit of 0 means nothing may be spent.
 type Budget struct {
@@ -40,6 +95,8 @@ type Budget struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Alert thresholds in percent of each limit, ascending (BudgetThresholdEvent); empty = none.
 	AlertPercents []int32 `protobuf:"varint,6,rep,packed,name=alert_percents,json=alertPercents,proto3" json:"alert_percents,omitempty"`
+	// How the daily limit is spent across the day (PACED unless set otherwise).
+	PacingMode    PacingMode `protobuf:"varint,7,opt,name=pacing_mode,json=pacingMode,proto3,enum=adbudget.budget.v1.PacingMode" json:"pacing_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -116,6 +173,13 @@ func (x *Budget) GetAlertPercents() []int32 {
 	return nil
 }
 
+func (x *Budget) GetPacingMode() PacingMode {
+	if x != nil {
+		return x.PacingMode
+	}
+	return PacingMode_PACING_MODE_UNSPECIFIED
+}
+
 // PeriodStatus is where one budget period stands.
 type PeriodStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -144,8 +208,12 @@ type PeriodStatus struct {
 	// Spend that occurred in the hour before `as_of_time` (the pace of the forecast). Only in
 	// GetBudgetStatus answers.
 	LastHourSpentMicros int64 `protobuf:"varint,9,opt,name=last_hour_spent_micros,json=lastHourSpentMicros,proto3" json:"last_hour_spent_micros,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Where the pacing curve says spend should stand at `as_of_time` (`limit_micros` times the
+	// share of the day's target curve elapsed). Only for the day of a PACED budget with a daily
+	// limit, in GetBudgetStatus answers.
+	TargetSpentMicros *int64 `protobuf:"varint,10,opt,name=target_spent_micros,json=targetSpentMicros,proto3,oneof" json:"target_spent_micros,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *PeriodStatus) Reset() {
@@ -237,6 +305,13 @@ func (x *PeriodStatus) GetProjectedExhaustTime() *timestamppb.Timestamp {
 func (x *PeriodStatus) GetLastHourSpentMicros() int64 {
 	if x != nil {
 		return x.LastHourSpentMicros
+	}
+	return 0
+}
+
+func (x *PeriodStatus) GetTargetSpentMicros() int64 {
+	if x != nil && x.TargetSpentMicros != nil {
+		return *x.TargetSpentMicros
 	}
 	return 0
 }
@@ -605,8 +680,12 @@ type BudgetChange struct {
 	OldAlertPercents []int32 `protobuf:"varint,10,rep,packed,name=old_alert_percents,json=oldAlertPercents,proto3" json:"old_alert_percents,omitempty"`
 	// The alert thresholds after, in percent, ascending.
 	NewAlertPercents []int32 `protobuf:"varint,11,rep,packed,name=new_alert_percents,json=newAlertPercents,proto3" json:"new_alert_percents,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The pacing mode before (UNSPECIFIED: no budget yet, or recorded before modes were).
+	OldPacingMode PacingMode `protobuf:"varint,12,opt,name=old_pacing_mode,json=oldPacingMode,proto3,enum=adbudget.budget.v1.PacingMode" json:"old_pacing_mode,omitempty"`
+	// The pacing mode after.
+	NewPacingMode PacingMode `protobuf:"varint,13,opt,name=new_pacing_mode,json=newPacingMode,proto3,enum=adbudget.budget.v1.PacingMode" json:"new_pacing_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BudgetChange) Reset() {
@@ -716,11 +795,25 @@ func (x *BudgetChange) GetNewAlertPercents() []int32 {
 	return nil
 }
 
+func (x *BudgetChange) GetOldPacingMode() PacingMode {
+	if x != nil {
+		return x.OldPacingMode
+	}
+	return PacingMode_PACING_MODE_UNSPECIFIED
+}
+
+func (x *BudgetChange) GetNewPacingMode() PacingMode {
+	if x != nil {
+		return x.NewPacingMode
+	}
+	return PacingMode_PACING_MODE_UNSPECIFIED
+}
+
 var File_adbudget_budget_v1_budget_proto protoreflect.FileDescriptor
 
 const file_adbudget_budget_v1_budget_proto_rawDesc = "" +
 	"\n" +
-	"\x1fadbudget/budget/v1/budget.proto\x12\x12adbudget.budget.v1\x1a\x1fadbudget/common/v1/period.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\xde\x02\n" +
+	"\x1fadbudget/budget/v1/budget.proto\x12\x12adbudget.budget.v1\x1a\x1fadbudget/common/v1/period.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\x9f\x03\n" +
 	"\x06Budget\x12\x19\n" +
 	"\bbrand_id\x18\x01 \x01(\tR\abrandId\x121\n" +
 	"\x12daily_limit_micros\x18\x02 \x01(\x03H\x00R\x10dailyLimitMicros\x88\x01\x01\x125\n" +
@@ -729,9 +822,11 @@ const file_adbudget_budget_v1_budget_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12%\n" +
-	"\x0ealert_percents\x18\x06 \x03(\x05R\ralertPercentsB\x15\n" +
+	"\x0ealert_percents\x18\x06 \x03(\x05R\ralertPercents\x12?\n" +
+	"\vpacing_mode\x18\a \x01(\x0e2\x1e.adbudget.budget.v1.PacingModeR\n" +
+	"pacingModeB\x15\n" +
 	"\x13_daily_limit_microsB\x17\n" +
-	"\x15_monthly_limit_micros\"\xe9\x03\n" +
+	"\x15_monthly_limit_micros\"\xb6\x04\n" +
 	"\fPeriodStatus\x124\n" +
 	"\fperiod_start\x18\x01 \x01(\v2\x11.google.type.DateR\vperiodStart\x12!\n" +
 	"\fspent_micros\x18\x02 \x01(\x03R\vspentMicros\x12&\n" +
@@ -741,9 +836,12 @@ const file_adbudget_budget_v1_budget_proto_rawDesc = "" +
 	"\x10overspend_micros\x18\x06 \x01(\x03R\x0foverspendMicros\x122\n" +
 	"\x04kind\x18\a \x01(\x0e2\x1e.adbudget.common.v1.PeriodKindR\x04kind\x12P\n" +
 	"\x16projected_exhaust_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x14projectedExhaustTime\x123\n" +
-	"\x16last_hour_spent_micros\x18\t \x01(\x03R\x13lastHourSpentMicrosB\x0f\n" +
+	"\x16last_hour_spent_micros\x18\t \x01(\x03R\x13lastHourSpentMicros\x123\n" +
+	"\x13target_spent_micros\x18\n" +
+	" \x01(\x03H\x02R\x11targetSpentMicros\x88\x01\x01B\x0f\n" +
 	"\r_limit_microsB\x13\n" +
-	"\x11_remaining_micros\"\x91\x02\n" +
+	"\x11_remaining_microsB\x16\n" +
+	"\x14_target_spent_micros\"\x91\x02\n" +
 	"\fBudgetStatus\x12\x19\n" +
 	"\bbrand_id\x18\x01 \x01(\tR\abrandId\x122\n" +
 	"\x03day\x18\x02 \x01(\v2 .adbudget.budget.v1.PeriodStatusR\x03day\x126\n" +
@@ -780,7 +878,7 @@ const file_adbudget_budget_v1_budget_proto_rawDesc = "" +
 	"\vevent_count\x18\a \x01(\x03R\n" +
 	"eventCount\x12=\n" +
 	"\fexhaust_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vexhaustTimeB\x0f\n" +
-	"\r_limit_micros\"\xef\x04\n" +
+	"\r_limit_micros\"\xff\x05\n" +
 	"\fBudgetChange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bbrand_id\x18\x02 \x01(\tR\abrandId\x12\x1c\n" +
@@ -795,11 +893,18 @@ const file_adbudget_budget_v1_budget_proto_rawDesc = "" +
 	"request_id\x18\t \x01(\tR\trequestId\x12,\n" +
 	"\x12old_alert_percents\x18\n" +
 	" \x03(\x05R\x10oldAlertPercents\x12,\n" +
-	"\x12new_alert_percents\x18\v \x03(\x05R\x10newAlertPercentsB\x19\n" +
+	"\x12new_alert_percents\x18\v \x03(\x05R\x10newAlertPercents\x12F\n" +
+	"\x0fold_pacing_mode\x18\f \x01(\x0e2\x1e.adbudget.budget.v1.PacingModeR\roldPacingMode\x12F\n" +
+	"\x0fnew_pacing_mode\x18\r \x01(\x0e2\x1e.adbudget.budget.v1.PacingModeR\rnewPacingModeB\x19\n" +
 	"\x17_old_daily_limit_microsB\x1b\n" +
 	"\x19_old_monthly_limit_microsB\x19\n" +
 	"\x17_new_daily_limit_microsB\x1b\n" +
-	"\x19_new_monthly_limit_microsB\xd8\x01\n" +
+	"\x19_new_monthly_limit_micros*]\n" +
+	"\n" +
+	"PacingMode\x12\x1b\n" +
+	"\x17PACING_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11PACING_MODE_PACED\x10\x01\x12\x1b\n" +
+	"\x17PACING_MODE_ACCELERATED\x10\x02B\xd8\x01\n" +
 	"\x16com.adbudget.budget.v1B\vBudgetProtoP\x01ZGgithub.com/adbudget/adbudget/clients/go/gen/adbudget/budget/v1;budgetv1\xa2\x02\x03ABX\xaa\x02\x12Adbudget.Budget.V1\xca\x02\x12Adbudget\\Budget\\V1\xe2\x02\x1eAdbudget\\Budget\\V1\\GPBMetadata\xea\x02\x14Adbudget::Budget::V1b\x06proto3"
 
 var (
@@ -814,40 +919,45 @@ func file_adbudget_budget_v1_budget_proto_rawDescGZIP() []byte {
 	return file_adbudget_budget_v1_budget_proto_rawDescData
 }
 
+var file_adbudget_budget_v1_budget_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_adbudget_budget_v1_budget_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_adbudget_budget_v1_budget_proto_goTypes = []any{
-	(*Budget)(nil),                // 0: adbudget.budget.v1.Budget
-	(*PeriodStatus)(nil),          // 1: adbudget.budget.v1.PeriodStatus
-	(*BudgetStatus)(nil),          // 2: adbudget.budget.v1.BudgetStatus
-	(*SpendEvent)(nil),            // 3: adbudget.budget.v1.SpendEvent
-	(*BudgetPeriod)(nil),          // 4: adbudget.budget.v1.BudgetPeriod
-	(*BudgetChange)(nil),          // 5: adbudget.budget.v1.BudgetChange
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*date.Date)(nil),             // 7: google.type.Date
-	(v1.PeriodKind)(0),            // 8: adbudget.common.v1.PeriodKind
-	(*v1.Period)(nil),             // 9: adbudget.common.v1.Period
+	(PacingMode)(0),               // 0: adbudget.budget.v1.PacingMode
+	(*Budget)(nil),                // 1: adbudget.budget.v1.Budget
+	(*PeriodStatus)(nil),          // 2: adbudget.budget.v1.PeriodStatus
+	(*BudgetStatus)(nil),          // 3: adbudget.budget.v1.BudgetStatus
+	(*SpendEvent)(nil),            // 4: adbudget.budget.v1.SpendEvent
+	(*BudgetPeriod)(nil),          // 5: adbudget.budget.v1.BudgetPeriod
+	(*BudgetChange)(nil),          // 6: adbudget.budget.v1.BudgetChange
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*date.Date)(nil),             // 8: google.type.Date
+	(v1.PeriodKind)(0),            // 9: adbudget.common.v1.PeriodKind
+	(*v1.Period)(nil),             // 10: adbudget.common.v1.Period
 }
 var file_adbudget_budget_v1_budget_proto_depIdxs = []int32{
-	6,  // 0: adbudget.budget.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 1: adbudget.budget.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
-	7,  // 2: adbudget.budget.v1.PeriodStatus.period_start:type_name -> google.type.Date
-	8,  // 3: adbudget.budget.v1.PeriodStatus.kind:type_name -> adbudget.common.v1.PeriodKind
-	6,  // 4: adbudget.budget.v1.PeriodStatus.projected_exhaust_time:type_name -> google.protobuf.Timestamp
-	1,  // 5: adbudget.budget.v1.BudgetStatus.day:type_name -> adbudget.budget.v1.PeriodStatus
-	1,  // 6: adbudget.budget.v1.BudgetStatus.month:type_name -> adbudget.budget.v1.PeriodStatus
-	6,  // 7: adbudget.budget.v1.BudgetStatus.as_of_time:type_name -> google.protobuf.Timestamp
-	6,  // 8: adbudget.budget.v1.SpendEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	6,  // 9: adbudget.budget.v1.SpendEvent.record_time:type_name -> google.protobuf.Timestamp
-	7,  // 10: adbudget.budget.v1.SpendEvent.day:type_name -> google.type.Date
-	7,  // 11: adbudget.budget.v1.SpendEvent.month:type_name -> google.type.Date
-	9,  // 12: adbudget.budget.v1.BudgetPeriod.period:type_name -> adbudget.common.v1.Period
-	6,  // 13: adbudget.budget.v1.BudgetPeriod.exhaust_time:type_name -> google.protobuf.Timestamp
-	6,  // 14: adbudget.budget.v1.BudgetChange.change_time:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 0: adbudget.budget.v1.Budget.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 1: adbudget.budget.v1.Budget.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: adbudget.budget.v1.Budget.pacing_mode:type_name -> adbudget.budget.v1.PacingMode
+	8,  // 3: adbudget.budget.v1.PeriodStatus.period_start:type_name -> google.type.Date
+	9,  // 4: adbudget.budget.v1.PeriodStatus.kind:type_name -> adbudget.common.v1.PeriodKind
+	7,  // 5: adbudget.budget.v1.PeriodStatus.projected_exhaust_time:type_name -> google.protobuf.Timestamp
+	2,  // 6: adbudget.budget.v1.BudgetStatus.day:type_name -> adbudget.budget.v1.PeriodStatus
+	2,  // 7: adbudget.budget.v1.BudgetStatus.month:type_name -> adbudget.budget.v1.PeriodStatus
+	7,  // 8: adbudget.budget.v1.BudgetStatus.as_of_time:type_name -> google.protobuf.Timestamp
+	7,  // 9: adbudget.budget.v1.SpendEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	7,  // 10: adbudget.budget.v1.SpendEvent.record_time:type_name -> google.protobuf.Timestamp
+	8,  // 11: adbudget.budget.v1.SpendEvent.day:type_name -> google.type.Date
+	8,  // 12: adbudget.budget.v1.SpendEvent.month:type_name -> google.type.Date
+	10, // 13: adbudget.budget.v1.BudgetPeriod.period:type_name -> adbudget.common.v1.Period
+	7,  // 14: adbudget.budget.v1.BudgetPeriod.exhaust_time:type_name -> google.protobuf.Timestamp
+	7,  // 15: adbudget.budget.v1.BudgetChange.change_time:type_name -> google.protobuf.Timestamp
+	0,  // 16: adbudget.budget.v1.BudgetChange.old_pacing_mode:type_name -> adbudget.budget.v1.PacingMode
+	0,  // 17: adbudget.budget.v1.BudgetChange.new_pacing_mode:type_name -> adbudget.budget.v1.PacingMode
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_adbudget_budget_v1_budget_proto_init() }
@@ -864,13 +974,14 @@ func file_adbudget_budget_v1_budget_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adbudget_budget_v1_budget_proto_rawDesc), len(file_adbudget_budget_v1_budget_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_adbudget_budget_v1_budget_proto_goTypes,
 		DependencyIndexes: file_adbudget_budget_v1_budget_proto_depIdxs,
+		EnumInfos:         file_adbudget_budget_v1_budget_proto_enumTypes,
 		MessageInfos:      file_adbudget_budget_v1_budget_proto_msgTypes,
 	}.Build()
 	File_adbudget_budget_v1_budget_proto = out.File

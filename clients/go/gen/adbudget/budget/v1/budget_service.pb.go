@@ -52,7 +52,10 @@ type SetBudgetRequest struct {
 	// `update_mask`.
 	Alerts *BudgetAlerts `protobuf:"bytes,4,opt,name=alerts,proto3,oneof" json:"alerts,omitempty"`
 	// The fields to change; absent or empty = the fields this request populates.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,5,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,5,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// How the daily limit is spent across the day. UNSPECIFIED: kept (PACED for a new budget, or
+	// when named in `update_mask`).
+	PacingMode    PacingMode `protobuf:"varint,6,opt,name=pacing_mode,json=pacingMode,proto3,enum=adbudget.budget.v1.PacingMode" json:"pacing_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -120,6 +123,13 @@ func (x *SetBudgetRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *SetBudgetRequest) GetPacingMode() PacingMode {
+	if x != nil {
+		return x.PacingMode
+	}
+	return PacingMode_PACING_MODE_UNSPECIFIED
 }
 
 // BudgetAlerts are the thresholds, in percent of each limit, at which a brand hears that its
@@ -1371,14 +1381,16 @@ var File_adbudget_budget_v1_budget_service_proto protoreflect.FileDescriptor
 
 const file_adbudget_budget_v1_budget_service_proto_rawDesc = "" +
 	"\n" +
-	"'adbudget/budget/v1/budget_service.proto\x12\x12adbudget.budget.v1\x1a\x1badbudget/auth/v1/auth.proto\x1a\x1fadbudget/budget/v1/budget.proto\x1a\x1fadbudget/budget/v1/events.proto\x1a\x1fadbudget/common/v1/period.proto\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16google/type/date.proto\"\xea\x02\n" +
+	"'adbudget/budget/v1/budget_service.proto\x12\x12adbudget.budget.v1\x1a\x1badbudget/auth/v1/auth.proto\x1a\x1fadbudget/budget/v1/budget.proto\x1a\x1fadbudget/budget/v1/events.proto\x1a\x1fadbudget/common/v1/period.proto\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16google/type/date.proto\"\xb5\x03\n" +
 	"\x10SetBudgetRequest\x12#\n" +
 	"\bbrand_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\abrandId\x12:\n" +
 	"\x12daily_limit_micros\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\x10dailyLimitMicros\x88\x01\x01\x12>\n" +
 	"\x14monthly_limit_micros\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x01R\x12monthlyLimitMicros\x88\x01\x01\x12=\n" +
 	"\x06alerts\x18\x04 \x01(\v2 .adbudget.budget.v1.BudgetAlertsH\x02R\x06alerts\x88\x01\x01\x12;\n" +
 	"\vupdate_mask\x18\x05 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMaskB\x15\n" +
+	"updateMask\x12I\n" +
+	"\vpacing_mode\x18\x06 \x01(\x0e2\x1e.adbudget.budget.v1.PacingModeB\b\xbaH\x05\x82\x01\x02\x10\x01R\n" +
+	"pacingModeB\x15\n" +
 	"\x13_daily_limit_microsB\x17\n" +
 	"\x15_monthly_limit_microsB\t\n" +
 	"\a_alerts\">\n" +
@@ -1557,65 +1569,67 @@ var file_adbudget_budget_v1_budget_service_proto_goTypes = []any{
 	(*WatchBudgetAlertsRequest)(nil),  // 20: adbudget.budget.v1.WatchBudgetAlertsRequest
 	(*WatchBudgetAlertsResponse)(nil), // 21: adbudget.budget.v1.WatchBudgetAlertsResponse
 	(*fieldmaskpb.FieldMask)(nil),     // 22: google.protobuf.FieldMask
-	(*Budget)(nil),                    // 23: adbudget.budget.v1.Budget
-	(*BudgetStatus)(nil),              // 24: adbudget.budget.v1.BudgetStatus
-	(*date.Date)(nil),                 // 25: google.type.Date
-	(*timestamppb.Timestamp)(nil),     // 26: google.protobuf.Timestamp
-	(*SpendEvent)(nil),                // 27: adbudget.budget.v1.SpendEvent
-	(*status.Status)(nil),             // 28: google.rpc.Status
-	(v1.PeriodKind)(0),                // 29: adbudget.common.v1.PeriodKind
-	(*BudgetPeriod)(nil),              // 30: adbudget.budget.v1.BudgetPeriod
-	(*BudgetChange)(nil),              // 31: adbudget.budget.v1.BudgetChange
-	(*BudgetThresholdEvent)(nil),      // 32: adbudget.budget.v1.BudgetThresholdEvent
+	(PacingMode)(0),                   // 23: adbudget.budget.v1.PacingMode
+	(*Budget)(nil),                    // 24: adbudget.budget.v1.Budget
+	(*BudgetStatus)(nil),              // 25: adbudget.budget.v1.BudgetStatus
+	(*date.Date)(nil),                 // 26: google.type.Date
+	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
+	(*SpendEvent)(nil),                // 28: adbudget.budget.v1.SpendEvent
+	(*status.Status)(nil),             // 29: google.rpc.Status
+	(v1.PeriodKind)(0),                // 30: adbudget.common.v1.PeriodKind
+	(*BudgetPeriod)(nil),              // 31: adbudget.budget.v1.BudgetPeriod
+	(*BudgetChange)(nil),              // 32: adbudget.budget.v1.BudgetChange
+	(*BudgetThresholdEvent)(nil),      // 33: adbudget.budget.v1.BudgetThresholdEvent
 }
 var file_adbudget_budget_v1_budget_service_proto_depIdxs = []int32{
 	1,  // 0: adbudget.budget.v1.SetBudgetRequest.alerts:type_name -> adbudget.budget.v1.BudgetAlerts
 	22, // 1: adbudget.budget.v1.SetBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	23, // 2: adbudget.budget.v1.SetBudgetResponse.budget:type_name -> adbudget.budget.v1.Budget
-	24, // 3: adbudget.budget.v1.SetBudgetResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
-	23, // 4: adbudget.budget.v1.GetBudgetResponse.budget:type_name -> adbudget.budget.v1.Budget
-	24, // 5: adbudget.budget.v1.GetBudgetStatusResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
-	25, // 6: adbudget.budget.v1.GetCampaignSpendRequest.day:type_name -> google.type.Date
-	25, // 7: adbudget.budget.v1.GetCampaignSpendResponse.day:type_name -> google.type.Date
-	26, // 8: adbudget.budget.v1.RecordSpendRequest.occurred_at:type_name -> google.protobuf.Timestamp
-	24, // 9: adbudget.budget.v1.RecordSpendResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
-	27, // 10: adbudget.budget.v1.RecordSpendResponse.event:type_name -> adbudget.budget.v1.SpendEvent
-	9,  // 11: adbudget.budget.v1.RecordSpendBatchRequest.events:type_name -> adbudget.budget.v1.RecordSpendRequest
-	10, // 12: adbudget.budget.v1.RecordSpendResult.response:type_name -> adbudget.budget.v1.RecordSpendResponse
-	28, // 13: adbudget.budget.v1.RecordSpendResult.error:type_name -> google.rpc.Status
-	12, // 14: adbudget.budget.v1.RecordSpendBatchResponse.results:type_name -> adbudget.budget.v1.RecordSpendResult
-	26, // 15: adbudget.budget.v1.ListSpendEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	26, // 16: adbudget.budget.v1.ListSpendEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	27, // 17: adbudget.budget.v1.ListSpendEventsResponse.events:type_name -> adbudget.budget.v1.SpendEvent
-	29, // 18: adbudget.budget.v1.ListBudgetPeriodsRequest.kind:type_name -> adbudget.common.v1.PeriodKind
-	30, // 19: adbudget.budget.v1.ListBudgetPeriodsResponse.periods:type_name -> adbudget.budget.v1.BudgetPeriod
-	31, // 20: adbudget.budget.v1.ListBudgetChangesResponse.changes:type_name -> adbudget.budget.v1.BudgetChange
-	32, // 21: adbudget.budget.v1.WatchBudgetAlertsResponse.alert:type_name -> adbudget.budget.v1.BudgetThresholdEvent
-	0,  // 22: adbudget.budget.v1.BudgetService.SetBudget:input_type -> adbudget.budget.v1.SetBudgetRequest
-	3,  // 23: adbudget.budget.v1.BudgetService.GetBudget:input_type -> adbudget.budget.v1.GetBudgetRequest
-	5,  // 24: adbudget.budget.v1.BudgetService.GetBudgetStatus:input_type -> adbudget.budget.v1.GetBudgetStatusRequest
-	7,  // 25: adbudget.budget.v1.BudgetService.GetCampaignSpend:input_type -> adbudget.budget.v1.GetCampaignSpendRequest
-	9,  // 26: adbudget.budget.v1.BudgetService.RecordSpend:input_type -> adbudget.budget.v1.RecordSpendRequest
-	11, // 27: adbudget.budget.v1.BudgetService.RecordSpendBatch:input_type -> adbudget.budget.v1.RecordSpendBatchRequest
-	14, // 28: adbudget.budget.v1.BudgetService.ListSpendEvents:input_type -> adbudget.budget.v1.ListSpendEventsRequest
-	16, // 29: adbudget.budget.v1.BudgetService.ListBudgetPeriods:input_type -> adbudget.budget.v1.ListBudgetPeriodsRequest
-	18, // 30: adbudget.budget.v1.BudgetService.ListBudgetChanges:input_type -> adbudget.budget.v1.ListBudgetChangesRequest
-	20, // 31: adbudget.budget.v1.BudgetService.WatchBudgetAlerts:input_type -> adbudget.budget.v1.WatchBudgetAlertsRequest
-	2,  // 32: adbudget.budget.v1.BudgetService.SetBudget:output_type -> adbudget.budget.v1.SetBudgetResponse
-	4,  // 33: adbudget.budget.v1.BudgetService.GetBudget:output_type -> adbudget.budget.v1.GetBudgetResponse
-	6,  // 34: adbudget.budget.v1.BudgetService.GetBudgetStatus:output_type -> adbudget.budget.v1.GetBudgetStatusResponse
-	8,  // 35: adbudget.budget.v1.BudgetService.GetCampaignSpend:output_type -> adbudget.budget.v1.GetCampaignSpendResponse
-	10, // 36: adbudget.budget.v1.BudgetService.RecordSpend:output_type -> adbudget.budget.v1.RecordSpendResponse
-	13, // 37: adbudget.budget.v1.BudgetService.RecordSpendBatch:output_type -> adbudget.budget.v1.RecordSpendBatchResponse
-	15, // 38: adbudget.budget.v1.BudgetService.ListSpendEvents:output_type -> adbudget.budget.v1.ListSpendEventsResponse
-	17, // 39: adbudget.budget.v1.BudgetService.ListBudgetPeriods:output_type -> adbudget.budget.v1.ListBudgetPeriodsResponse
-	19, // 40: adbudget.budget.v1.BudgetService.ListBudgetChanges:output_type -> adbudget.budget.v1.ListBudgetChangesResponse
-	21, // 41: adbudget.budget.v1.BudgetService.WatchBudgetAlerts:output_type -> adbudget.budget.v1.WatchBudgetAlertsResponse
-	32, // [32:42] is the sub-list for method output_type
-	22, // [22:32] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	23, // 2: adbudget.budget.v1.SetBudgetRequest.pacing_mode:type_name -> adbudget.budget.v1.PacingMode
+	24, // 3: adbudget.budget.v1.SetBudgetResponse.budget:type_name -> adbudget.budget.v1.Budget
+	25, // 4: adbudget.budget.v1.SetBudgetResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
+	24, // 5: adbudget.budget.v1.GetBudgetResponse.budget:type_name -> adbudget.budget.v1.Budget
+	25, // 6: adbudget.budget.v1.GetBudgetStatusResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
+	26, // 7: adbudget.budget.v1.GetCampaignSpendRequest.day:type_name -> google.type.Date
+	26, // 8: adbudget.budget.v1.GetCampaignSpendResponse.day:type_name -> google.type.Date
+	27, // 9: adbudget.budget.v1.RecordSpendRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	25, // 10: adbudget.budget.v1.RecordSpendResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
+	28, // 11: adbudget.budget.v1.RecordSpendResponse.event:type_name -> adbudget.budget.v1.SpendEvent
+	9,  // 12: adbudget.budget.v1.RecordSpendBatchRequest.events:type_name -> adbudget.budget.v1.RecordSpendRequest
+	10, // 13: adbudget.budget.v1.RecordSpendResult.response:type_name -> adbudget.budget.v1.RecordSpendResponse
+	29, // 14: adbudget.budget.v1.RecordSpendResult.error:type_name -> google.rpc.Status
+	12, // 15: adbudget.budget.v1.RecordSpendBatchResponse.results:type_name -> adbudget.budget.v1.RecordSpendResult
+	27, // 16: adbudget.budget.v1.ListSpendEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	27, // 17: adbudget.budget.v1.ListSpendEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	28, // 18: adbudget.budget.v1.ListSpendEventsResponse.events:type_name -> adbudget.budget.v1.SpendEvent
+	30, // 19: adbudget.budget.v1.ListBudgetPeriodsRequest.kind:type_name -> adbudget.common.v1.PeriodKind
+	31, // 20: adbudget.budget.v1.ListBudgetPeriodsResponse.periods:type_name -> adbudget.budget.v1.BudgetPeriod
+	32, // 21: adbudget.budget.v1.ListBudgetChangesResponse.changes:type_name -> adbudget.budget.v1.BudgetChange
+	33, // 22: adbudget.budget.v1.WatchBudgetAlertsResponse.alert:type_name -> adbudget.budget.v1.BudgetThresholdEvent
+	0,  // 23: adbudget.budget.v1.BudgetService.SetBudget:input_type -> adbudget.budget.v1.SetBudgetRequest
+	3,  // 24: adbudget.budget.v1.BudgetService.GetBudget:input_type -> adbudget.budget.v1.GetBudgetRequest
+	5,  // 25: adbudget.budget.v1.BudgetService.GetBudgetStatus:input_type -> adbudget.budget.v1.GetBudgetStatusRequest
+	7,  // 26: adbudget.budget.v1.BudgetService.GetCampaignSpend:input_type -> adbudget.budget.v1.GetCampaignSpendRequest
+	9,  // 27: adbudget.budget.v1.BudgetService.RecordSpend:input_type -> adbudget.budget.v1.RecordSpendRequest
+	11, // 28: adbudget.budget.v1.BudgetService.RecordSpendBatch:input_type -> adbudget.budget.v1.RecordSpendBatchRequest
+	14, // 29: adbudget.budget.v1.BudgetService.ListSpendEvents:input_type -> adbudget.budget.v1.ListSpendEventsRequest
+	16, // 30: adbudget.budget.v1.BudgetService.ListBudgetPeriods:input_type -> adbudget.budget.v1.ListBudgetPeriodsRequest
+	18, // 31: adbudget.budget.v1.BudgetService.ListBudgetChanges:input_type -> adbudget.budget.v1.ListBudgetChangesRequest
+	20, // 32: adbudget.budget.v1.BudgetService.WatchBudgetAlerts:input_type -> adbudget.budget.v1.WatchBudgetAlertsRequest
+	2,  // 33: adbudget.budget.v1.BudgetService.SetBudget:output_type -> adbudget.budget.v1.SetBudgetResponse
+	4,  // 34: adbudget.budget.v1.BudgetService.GetBudget:output_type -> adbudget.budget.v1.GetBudgetResponse
+	6,  // 35: adbudget.budget.v1.BudgetService.GetBudgetStatus:output_type -> adbudget.budget.v1.GetBudgetStatusResponse
+	8,  // 36: adbudget.budget.v1.BudgetService.GetCampaignSpend:output_type -> adbudget.budget.v1.GetCampaignSpendResponse
+	10, // 37: adbudget.budget.v1.BudgetService.RecordSpend:output_type -> adbudget.budget.v1.RecordSpendResponse
+	13, // 38: adbudget.budget.v1.BudgetService.RecordSpendBatch:output_type -> adbudget.budget.v1.RecordSpendBatchResponse
+	15, // 39: adbudget.budget.v1.BudgetService.ListSpendEvents:output_type -> adbudget.budget.v1.ListSpendEventsResponse
+	17, // 40: adbudget.budget.v1.BudgetService.ListBudgetPeriods:output_type -> adbudget.budget.v1.ListBudgetPeriodsResponse
+	19, // 41: adbudget.budget.v1.BudgetService.ListBudgetChanges:output_type -> adbudget.budget.v1.ListBudgetChangesResponse
+	21, // 42: adbudget.budget.v1.BudgetService.WatchBudgetAlerts:output_type -> adbudget.budget.v1.WatchBudgetAlertsResponse
+	33, // [33:43] is the sub-list for method output_type
+	23, // [23:33] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_adbudget_budget_v1_budget_service_proto_init() }

@@ -553,6 +553,110 @@ func (x *CampaignCapEvent) GetRequestId() string {
 	return ""
 }
 
+// CampaignThrottleEvent is the pacing throttle of a campaign for one local day of its brand: the
+// share of its serving opportunities an ad server should take, in [0, 1] (Campaign.throttle).
+// Published on `adbudget.budget.throttle.<brandId>` through the outbox by the budget service's
+// pacing loop when the throttle moves by at least its step, reaches 0 or 1, or a new day starts.
+// Consumers order the events of one campaign by (day, `sequence`).
+type CampaignThrottleEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the event (also its `Nats-Msg-Id`).
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The brand.
+	BrandId string `protobuf:"bytes,2,opt,name=brand_id,json=brandId,proto3" json:"brand_id,omitempty"`
+	// The campaign.
+	CampaignId string `protobuf:"bytes,3,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// The brand's local day the throttle is for.
+	Period *v1.Period `protobuf:"bytes,4,opt,name=period,proto3" json:"period,omitempty"`
+	// The throttle, in [0, 1], in steps of 0.001.
+	Throttle float64 `protobuf:"fixed64,5,opt,name=throttle,proto3" json:"throttle,omitempty"`
+	// When it was committed.
+	OccurTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
+	// Increases with every throttle event (the outbox id).
+	Sequence      int64 `protobuf:"varint,7,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignThrottleEvent) Reset() {
+	*x = CampaignThrottleEvent{}
+	mi := &file_adbudget_budget_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignThrottleEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignThrottleEvent) ProtoMessage() {}
+
+func (x *CampaignThrottleEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_adbudget_budget_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignThrottleEvent.ProtoReflect.Descriptor instead.
+func (*CampaignThrottleEvent) Descriptor() ([]byte, []int) {
+	return file_adbudget_budget_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CampaignThrottleEvent) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *CampaignThrottleEvent) GetBrandId() string {
+	if x != nil {
+		return x.BrandId
+	}
+	return ""
+}
+
+func (x *CampaignThrottleEvent) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignThrottleEvent) GetPeriod() *v1.Period {
+	if x != nil {
+		return x.Period
+	}
+	return nil
+}
+
+func (x *CampaignThrottleEvent) GetThrottle() float64 {
+	if x != nil {
+		return x.Throttle
+	}
+	return 0
+}
+
+func (x *CampaignThrottleEvent) GetOccurTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurTime
+	}
+	return nil
+}
+
+func (x *CampaignThrottleEvent) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
 var File_adbudget_budget_v1_events_proto protoreflect.FileDescriptor
 
 const file_adbudget_budget_v1_events_proto_rawDesc = "" +
@@ -603,7 +707,17 @@ const file_adbudget_budget_v1_events_proto_rawDesc = "" +
 	"\tprincipal\x18\v \x01(\tR\tprincipal\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\f \x01(\tR\trequestIdB\x0f\n" +
-	"\r_limit_micros*x\n" +
+	"\r_limit_micros\"\x95\x02\n" +
+	"\x15CampaignThrottleEvent\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +
+	"\bbrand_id\x18\x02 \x01(\tR\abrandId\x12\x1f\n" +
+	"\vcampaign_id\x18\x03 \x01(\tR\n" +
+	"campaignId\x122\n" +
+	"\x06period\x18\x04 \x01(\v2\x1a.adbudget.common.v1.PeriodR\x06period\x12\x1a\n" +
+	"\bthrottle\x18\x05 \x01(\x01R\bthrottle\x129\n" +
+	"\n" +
+	"occur_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12\x1a\n" +
+	"\bsequence\x18\a \x01(\x03R\bsequence*x\n" +
 	"\x0fBudgetEventType\x12!\n" +
 	"\x1dBUDGET_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bBUDGET_EVENT_TYPE_EXHAUSTED\x10\x01\x12!\n" +
@@ -628,33 +742,36 @@ func file_adbudget_budget_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_adbudget_budget_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_adbudget_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_adbudget_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_adbudget_budget_v1_events_proto_goTypes = []any{
 	(BudgetEventType)(0),          // 0: adbudget.budget.v1.BudgetEventType
 	(BudgetEventCause)(0),         // 1: adbudget.budget.v1.BudgetEventCause
 	(*BudgetPeriodEvent)(nil),     // 2: adbudget.budget.v1.BudgetPeriodEvent
 	(*BudgetThresholdEvent)(nil),  // 3: adbudget.budget.v1.BudgetThresholdEvent
 	(*CampaignCapEvent)(nil),      // 4: adbudget.budget.v1.CampaignCapEvent
-	(*v1.Period)(nil),             // 5: adbudget.common.v1.Period
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*CampaignThrottleEvent)(nil), // 5: adbudget.budget.v1.CampaignThrottleEvent
+	(*v1.Period)(nil),             // 6: adbudget.common.v1.Period
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_adbudget_budget_v1_events_proto_depIdxs = []int32{
 	0,  // 0: adbudget.budget.v1.BudgetPeriodEvent.type:type_name -> adbudget.budget.v1.BudgetEventType
-	5,  // 1: adbudget.budget.v1.BudgetPeriodEvent.period:type_name -> adbudget.common.v1.Period
+	6,  // 1: adbudget.budget.v1.BudgetPeriodEvent.period:type_name -> adbudget.common.v1.Period
 	1,  // 2: adbudget.budget.v1.BudgetPeriodEvent.cause:type_name -> adbudget.budget.v1.BudgetEventCause
-	6,  // 3: adbudget.budget.v1.BudgetPeriodEvent.occur_time:type_name -> google.protobuf.Timestamp
-	5,  // 4: adbudget.budget.v1.BudgetThresholdEvent.period:type_name -> adbudget.common.v1.Period
+	7,  // 3: adbudget.budget.v1.BudgetPeriodEvent.occur_time:type_name -> google.protobuf.Timestamp
+	6,  // 4: adbudget.budget.v1.BudgetThresholdEvent.period:type_name -> adbudget.common.v1.Period
 	1,  // 5: adbudget.budget.v1.BudgetThresholdEvent.cause:type_name -> adbudget.budget.v1.BudgetEventCause
-	6,  // 6: adbudget.budget.v1.BudgetThresholdEvent.occur_time:type_name -> google.protobuf.Timestamp
+	7,  // 6: adbudget.budget.v1.BudgetThresholdEvent.occur_time:type_name -> google.protobuf.Timestamp
 	0,  // 7: adbudget.budget.v1.CampaignCapEvent.type:type_name -> adbudget.budget.v1.BudgetEventType
-	5,  // 8: adbudget.budget.v1.CampaignCapEvent.period:type_name -> adbudget.common.v1.Period
+	6,  // 8: adbudget.budget.v1.CampaignCapEvent.period:type_name -> adbudget.common.v1.Period
 	1,  // 9: adbudget.budget.v1.CampaignCapEvent.cause:type_name -> adbudget.budget.v1.BudgetEventCause
-	6,  // 10: adbudget.budget.v1.CampaignCapEvent.occur_time:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	7,  // 10: adbudget.budget.v1.CampaignCapEvent.occur_time:type_name -> google.protobuf.Timestamp
+	6,  // 11: adbudget.budget.v1.CampaignThrottleEvent.period:type_name -> adbudget.common.v1.Period
+	7,  // 12: adbudget.budget.v1.CampaignThrottleEvent.occur_time:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_adbudget_budget_v1_events_proto_init() }
@@ -670,7 +787,7 @@ func file_adbudget_budget_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adbudget_budget_v1_events_proto_rawDesc), len(file_adbudget_budget_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -271,8 +271,14 @@ type Campaign struct {
 	// (PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED) until the brand's next day or a higher cap. Must be
 	// > 0: a campaign that may not spend is paused (PauseCampaign).
 	DailyLimitMicros *int64 `protobuf:"varint,15,opt,name=daily_limit_micros,json=dailyLimitMicros,proto3,oneof" json:"daily_limit_micros,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The pacing throttle: the share of its serving opportunities an ad server should take while
+	// the campaign serves, in [0, 1] (1 = every one). Set by the budget service's pacing of the
+	// brand's day and of the campaign's cap (PACING_MODE_PACED); 1 for accelerated budgets.
+	// Absent (a server before pacing) means 1. Output only. The SDKs sample it
+	// (ServingCache.shouldServe).
+	Throttle      *float64 `protobuf:"fixed64,16,opt,name=throttle,proto3,oneof" json:"throttle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -406,6 +412,13 @@ func (x *Campaign) GetEndDate() *date.Date {
 func (x *Campaign) GetDailyLimitMicros() int64 {
 	if x != nil && x.DailyLimitMicros != nil {
 		return *x.DailyLimitMicros
+	}
+	return 0
+}
+
+func (x *Campaign) GetThrottle() float64 {
+	if x != nil && x.Throttle != nil {
+		return *x.Throttle
 	}
 	return 0
 }
@@ -684,7 +697,7 @@ const file_adbudget_campaign_v1_campaign_proto_rawDesc = "" +
 	"\x03end\x18\x03 \x01(\tB.\xbaH+r)2'^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$R\x03end\"\x80\x01\n" +
 	"\x0fDaypartSchedule\x12$\n" +
 	"\ttime_zone\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimeZone\x12G\n" +
-	"\awindows\x18\x02 \x03(\v2#.adbudget.campaign.v1.DaypartWindowB\b\xbaH\x05\x92\x01\x02\x10dR\awindows\"\xba\x05\n" +
+	"\awindows\x18\x02 \x03(\v2#.adbudget.campaign.v1.DaypartWindowB\b\xbaH\x05\x92\x01\x02\x10dR\awindows\"\xe8\x05\n" +
 	"\bCampaign\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bbrand_id\x18\x02 \x01(\tR\abrandId\x12\x12\n" +
@@ -704,8 +717,10 @@ const file_adbudget_campaign_v1_campaign_proto_rawDesc = "" +
 	"\n" +
 	"start_date\x18\r \x01(\v2\x11.google.type.DateR\tstartDate\x12,\n" +
 	"\bend_date\x18\x0e \x01(\v2\x11.google.type.DateR\aendDate\x12:\n" +
-	"\x12daily_limit_micros\x18\x0f \x01(\x03B\a\xbaH\x04\"\x02 \x00H\x00R\x10dailyLimitMicros\x88\x01\x01B\x15\n" +
-	"\x13_daily_limit_micros\"\xb9\x03\n" +
+	"\x12daily_limit_micros\x18\x0f \x01(\x03B\a\xbaH\x04\"\x02 \x00H\x00R\x10dailyLimitMicros\x88\x01\x01\x12\x1f\n" +
+	"\bthrottle\x18\x10 \x01(\x01H\x01R\bthrottle\x88\x01\x01B\x15\n" +
+	"\x13_daily_limit_microsB\v\n" +
+	"\t_throttle\"\xb9\x03\n" +
 	"\x13CampaignStateChange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
