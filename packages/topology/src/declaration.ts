@@ -73,6 +73,7 @@ export const STREAMS = {
       "budget.threshold.*",
       "budget.campaign_exhausted.*",
       "budget.campaign_replenished.*",
+      "budget.throttle.*",
     ],
   },
   campaign: {

@@ -21,6 +21,7 @@ describe("the workloads' NATS users", () => {
       "adbudget.budget.threshold.*",
       "adbudget.budget.campaign_exhausted.*",
       "adbudget.budget.campaign_replenished.*",
+      "adbudget.budget.throttle.*",
     ]);
     expect(events("campaign")).toEqual(["adbudget.campaign.state.*"]);
     expect(events("clocks")).toEqual([]);

@@ -16,6 +16,8 @@ import { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetConfig } from "./config.js";
 import { OUTBOX_CHANNEL, OUTBOX_LOCK_KEY } from "./events.js";
 import { migrations } from "./migrations/index.js";
+import { PacingLoop } from "./pacing-loop.js";
+import { PacingProfiles } from "./pacing-profile.js";
 import { routes } from "./routes.js";
 import { SpendWriter } from "./spend-writer.js";
 import { ZoneLocks } from "./zone-locks.js";
@@ -52,6 +54,20 @@ export async function startBudgetApp(config: BudgetConfig, options: ServiceAppOp
         onEvents: wake,
       });
       const store = new BudgetStore(pool, config.subjectPrefix, wake);
+      const profiles = new PacingProfiles(pool);
+      const pacing = new PacingLoop({
+        pool,
+        brands,
+        profiles,
+        prefix: config.subjectPrefix,
+        logger: logger.child({ component: "pacing" }),
+        now,
+        intervalMs: config.pacingIntervalMs,
+        horizonMs: config.pacingHorizonMs,
+        onEvents: wake,
+      });
+      pacing.start();
+      stack.push(async () => pacing.stop());
       const spendEvents = metrics.counter(
         "adbudget_spend_events_total",
         "Spend events answered by RecordSpend(Batch), new or duplicate.",
@@ -73,6 +89,7 @@ export async function startBudgetApp(config: BudgetConfig, options: ServiceAppOp
         validator: createValidator(),
         logger,
         now,
+        profiles,
         onSpend: (duplicate, amount) => {
           spendEvents.inc({ result: duplicate ? "duplicate" : "recorded" });
           if (!duplicate) spendMicros.inc(Number(amount));

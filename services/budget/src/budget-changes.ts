@@ -1,6 +1,13 @@
 import type pg from "pg";
 import { decodePageToken, encodePageToken, uuidv7, type Actor } from "@adbudget/kit";
+import { PacingMode } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
+import { storedPacing, type StoredPacing } from "./budget-patch.js";
 import { micros } from "./period-rules.js";
+
+/** A stored pacing mode; anything else (null: recorded before modes were) reads as UNSPECIFIED. */
+export function pacingOf(v: number | null | undefined): PacingMode {
+  return storedPacing(v) ?? PacingMode.UNSPECIFIED;
+}
 
 export interface Limits {
   daily: bigint | null;
@@ -19,6 +26,9 @@ export interface BudgetChangeRow {
   /** The alert thresholds before and after, in percent ([] before they were recorded). */
   alertsBefore: number[];
   alertsAfter: number[];
+  /** The pacing mode before (UNSPECIFIED: a new budget, or recorded before modes were) and after. */
+  pacingBefore: PacingMode;
+  pacingAfter: PacingMode;
 }
 
 /** A brand's budget row, locked for a change. */
@@ -29,6 +39,8 @@ export interface LockedBudget {
   alerts: number[];
   /** True when this call created the row (the brand's first SetBudget). */
   created: boolean;
+  /** Its pacing mode before the change (the column's default, PACED, on a row this call created). */
+  pacing: StoredPacing;
 }
 
 /**
@@ -45,8 +57,14 @@ export async function lockBudgetRow(client: pg.ClientBase, brandId: string): Pro
      values ($1, null, null, $2, $2, '{}') on conflict (brand_id) do nothing`,
     [brandId, new Date(0)],
   );
-  const { rows } = await client.query<{ daily: string | null; monthly: string | null; alerts: number[] }>(
-    `select daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, alert_percents::int[] as alerts
+  const { rows } = await client.query<{
+    daily: string | null;
+    monthly: string | null;
+    alerts: number[];
+    pacing: number;
+  }>(
+    `select daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, alert_percents::int[] as alerts,
+            pacing_mode as pacing
      from budgets where brand_id = $1 for update`,
     [brandId],
   );
@@ -54,6 +72,7 @@ export async function lockBudgetRow(client: pg.ClientBase, brandId: string): Pro
     before: { daily: micros(rows[0]?.daily ?? null), monthly: micros(rows[0]?.monthly ?? null) },
     alerts: rows[0]?.alerts ?? [],
     created: inserted.rowCount === 1,
+    pacing: storedPacing(rows[0]?.pacing) ?? PacingMode.PACED,
   };
 }
 
@@ -66,11 +85,13 @@ export async function recordBudgetChange(
   after: Limits,
   now: Date,
   alerts: { before: number[]; after: number[] },
+  pacing: { before: PacingMode; after: StoredPacing },
 ): Promise<void> {
   await client.query(
     `insert into budget_changes (id, brand_id, principal, request_id, changed_at, old_daily_limit_micros, old_monthly_limit_micros,
-                                 new_daily_limit_micros, new_monthly_limit_micros, old_alert_percents, new_alert_percents)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+                                 new_daily_limit_micros, new_monthly_limit_micros, old_alert_percents, new_alert_percents,
+                                 old_pacing_mode, new_pacing_mode)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
     [
       uuidv7(now.getTime()),
       brandId,
@@ -83,6 +104,8 @@ export async function recordBudgetChange(
       after.monthly?.toString() ?? null,
       alerts.before,
       alerts.after,
+      pacing.before === PacingMode.UNSPECIFIED ? null : pacing.before,
+      pacing.after,
     ],
   );
 }
@@ -105,10 +128,12 @@ export async function listBudgetChanges(
     nm: string | null;
     oa: number[] | null;
     na: number[] | null;
+    op: number | null;
+    np: number | null;
   }>(
     `select id::text, principal, request_id, changed_at, old_daily_limit_micros::text as od, old_monthly_limit_micros::text as om,
             new_daily_limit_micros::text as nd, new_monthly_limit_micros::text as nm,
-            old_alert_percents::int[] as oa, new_alert_percents::int[] as na
+            old_alert_percents::int[] as oa, new_alert_percents::int[] as na, old_pacing_mode as op, new_pacing_mode as np
      from budget_changes where brand_id = $1 and ($2::uuid is null or id < $2) order by id desc limit $3`,
     [filter.brandId, before ?? null, filter.limit + 1],
   );
@@ -122,6 +147,8 @@ export async function listBudgetChanges(
     after: { daily: micros(r.nd), monthly: micros(r.nm) },
     alertsBefore: r.oa ?? [],
     alertsAfter: r.na ?? [],
+    pacingBefore: pacingOf(r.op),
+    pacingAfter: pacingOf(r.np),
   }));
   const last = changes.at(-1);
   return { changes, nextPageToken: rows.length > filter.limit && last ? encodePageToken(last.id, tokenFilter) : "" };

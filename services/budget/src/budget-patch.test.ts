@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "@adbudget/kit";
+import { PacingMode } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import { budgetPatch, patchedLimits, type BudgetPatch, type SetBudgetFields } from "./budget-patch.js";
 
 const mask = (...paths: string[]) => ({ updateMask: { paths } });
@@ -31,8 +32,15 @@ describe("budgetPatch: what a SetBudget changes (AIP-134)", () => {
     [
       "mask * : everything replaced, the absent cleared",
       { monthlyLimitMicros: 9n, ...mask("*") },
-      { daily: null, monthly: 9n, alerts: [] },
+      { daily: null, monthly: 9n, alerts: [], pacing: PacingMode.PACED },
     ],
+    [
+      "no mask, accelerated pacing is populated: set",
+      { pacingMode: PacingMode.ACCELERATED },
+      { pacing: PacingMode.ACCELERATED },
+    ],
+    ["no mask, unspecified pacing: kept", { pacingMode: PacingMode.UNSPECIFIED }, {}],
+    ["mask names pacing, leaves it out: the default, paced", { ...mask("pacing_mode") }, { pacing: PacingMode.PACED }],
     [
       "mask with a path twice",
       { dailyLimitMicros: 4n, ...mask("daily_limit_micros", "daily_limit_micros") },
@@ -54,7 +62,7 @@ describe("budgetPatch: what a SetBudget changes (AIP-134)", () => {
       expect(err).toBeInstanceOf(InvalidArgumentError);
       expect((err as InvalidArgumentError).violations.map((v) => v.field)).toEqual(["update_mask"]);
       expect((err as InvalidArgumentError).violations[0].description).toContain(
-        '"daily_limit_micros", "monthly_limit_micros", "alerts" or "*"',
+        '"daily_limit_micros", "monthly_limit_micros", "alerts", "pacing_mode" or "*"',
       );
     },
   );

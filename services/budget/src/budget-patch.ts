@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "@adbudget/kit";
+import { PacingMode } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import type { Limits } from "./budget-changes.js";
 
 /** The SetBudget request fields a patch reads (the generated message satisfies it). */
@@ -6,7 +7,21 @@ export interface SetBudgetFields {
   dailyLimitMicros?: bigint;
   monthlyLimitMicros?: bigint;
   alerts?: { percents: number[] };
+  pacingMode?: PacingMode;
   updateMask?: { paths: string[] };
+}
+
+/** A stored pacing mode (budgets.pacing_mode). */
+export type StoredPacing = PacingMode.PACED | PacingMode.ACCELERATED;
+
+const STORED_PACING = new Map<number, StoredPacing>([
+  [PacingMode.PACED, PacingMode.PACED],
+  [PacingMode.ACCELERATED, PacingMode.ACCELERATED],
+]);
+
+/** A pacing mode as read from a column; undefined for null (rows from before modes) or anything else. */
+export function storedPacing(v: number | null | undefined): StoredPacing | undefined {
+  return v === null || v === undefined ? undefined : STORED_PACING.get(v);
 }
 
 /**
@@ -17,10 +32,11 @@ export interface BudgetPatch {
   daily?: bigint | null;
   monthly?: bigint | null;
   alerts?: number[];
+  pacing?: StoredPacing;
 }
 
 /** The paths SetBudget's `update_mask` takes, as written in the request (snake_case, AIP-161). */
-export const BUDGET_MASK_PATHS = ["daily_limit_micros", "monthly_limit_micros", "alerts"] as const;
+export const BUDGET_MASK_PATHS = ["daily_limit_micros", "monthly_limit_micros", "alerts", "pacing_mode"] as const;
 type MaskPath = (typeof BUDGET_MASK_PATHS)[number];
 
 /**
@@ -39,6 +55,9 @@ export function budgetPatch(req: SetBudgetFields): BudgetPatch {
   if (named.has("daily_limit_micros")) patch.daily = req.dailyLimitMicros ?? null;
   if (named.has("monthly_limit_micros")) patch.monthly = req.monthlyLimitMicros ?? null;
   if (named.has("alerts")) patch.alerts = req.alerts?.percents ?? [];
+  // Named but unspecified: the default mode, as for a new budget.
+  if (named.has("pacing_mode"))
+    patch.pacing = req.pacingMode === PacingMode.ACCELERATED ? PacingMode.ACCELERATED : PacingMode.PACED;
   return patch;
 }
 
@@ -55,6 +74,7 @@ function impliedMask(req: SetBudgetFields): Set<MaskPath> {
   if (req.dailyLimitMicros !== undefined) named.add("daily_limit_micros");
   if (req.monthlyLimitMicros !== undefined) named.add("monthly_limit_micros");
   if (req.alerts !== undefined) named.add("alerts");
+  if (req.pacingMode !== undefined && req.pacingMode !== PacingMode.UNSPECIFIED) named.add("pacing_mode");
   return named;
 }
 

@@ -16,6 +16,7 @@ import {
 import { assertBrand } from "@adbudget/topology";
 import type { BudgetService, RecordSpendRequest } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import type { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
+import { PacingMode } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import type { BrandDirectory, BrandInfo } from "./brand-directory.js";
 import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
@@ -23,6 +24,8 @@ import { listBudgetChanges } from "./budget-changes.js";
 import { budgetPatch, type SetBudgetFields } from "./budget-patch.js";
 import { formatDate, periodsOf } from "@adbudget/time";
 import type { AlertWatch } from "./alert-watch.js";
+import { targetMicros } from "./pacing-curve.js";
+import type { PacingProfiles } from "./pacing-profile.js";
 import { RATE_WINDOW_MS } from "./forecast.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
 import { SpendIntake } from "./spend-intake.js";
@@ -49,6 +52,8 @@ export interface BudgetServiceDeps {
   onSpend?: (duplicate: boolean, amount: bigint) => void;
   /** "Now" for the rules (the app's clock: CLOCK_OFFSET_MS, or a test's). */
   now: Now;
+  /** The paced days' target curves, for GetBudgetStatus's `target_spent_micros` (absent: none shown). */
+  profiles?: PacingProfiles;
 }
 
 /**
@@ -124,11 +129,21 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     const brand = await this.deps.brands.get(req.brandId);
     const now = this.now();
     const zone = await this.deps.zones.zoneOf(brand);
-    const [periods, lastHour] = await Promise.all([
+    const [periods, lastHour, target] = await Promise.all([
       this.deps.store.status(brand.id, zone, now),
       this.deps.store.spentBetween(brand.id, now - RATE_WINDOW_MS, now),
+      this.pacingTarget(brand.id, zone, now),
     ]);
-    return { status: budgetStatus(brand, periods, now, { zone, lastHour }) };
+    return { status: budgetStatus(brand, periods, now, { zone, lastHour, target }) };
+  }
+
+  /** Where a paced day's spend should stand now; undefined without a paced daily limit. */
+  private async pacingTarget(brandId: string, zone: string, nowMs: number): Promise<bigint | undefined> {
+    if (this.deps.profiles === undefined) return undefined;
+    const budget = await this.deps.store.findBudget(brandId);
+    if (budget === undefined || budget.pacing !== PacingMode.PACED || budget.daily === null) return undefined;
+    const curve = await this.deps.profiles.curve(brandId, periodsOf(nowMs, zone).day, zone);
+    return targetMicros(curve, nowMs, budget.daily);
   }
 
   async getCampaignSpend(req: { brandId: string; campaignId: string; day?: DateLike }, ctx: HandlerContext) {

@@ -10,7 +10,8 @@ import {
 import { formatDate, periodsOf } from "@adbudget/time";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { lockBudgetRow, recordBudgetChange } from "./budget-changes.js";
-import { patchedLimits, type BudgetPatch } from "./budget-patch.js";
+import { PacingMode } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
+import { patchedLimits, storedPacing, type BudgetPatch, type StoredPacing } from "./budget-patch.js";
 import { writePeriodEvents, type PeriodChange } from "./events.js";
 import { micros, transition } from "./period-rules.js";
 import { openPeriod, periodEnd, type OpenedPeriod } from "./period-opening.js";
@@ -39,6 +40,7 @@ export interface BudgetRow {
   updatedAt: Date;
   /** Alert thresholds in percent, ascending. */
   alertPercents: number[];
+  pacing: StoredPacing;
 }
 
 export interface PeriodRow {
@@ -53,7 +55,7 @@ export interface PeriodRow {
 }
 
 const SELECT_BUDGET = `select brand_id::text, daily_limit_micros::text as daily, monthly_limit_micros::text as monthly,
-  created_at, updated_at, alert_percents::text as alerts from budgets`;
+  created_at, updated_at, alert_percents::text as alerts, pacing_mode as pacing from budgets`;
 
 interface RawBudget {
   brand_id: string;
@@ -62,6 +64,7 @@ interface RawBudget {
   created_at: Date;
   updated_at: Date;
   alerts: string;
+  pacing: number;
 }
 
 function toBudget(r: RawBudget): BudgetRow {
@@ -72,6 +75,7 @@ function toBudget(r: RawBudget): BudgetRow {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     alertPercents: parsePercents(r.alerts),
+    pacing: storedPacing(r.pacing) ?? PacingMode.PACED,
   };
 }
 
@@ -106,23 +110,30 @@ export class BudgetStore {
     actor: Actor,
   ): Promise<{ budget: BudgetRow; day: CurrentPeriod; month: CurrentPeriod; asOfMs: number }> {
     return this.tx(async (client) => {
-      const { before, created, alerts: alertsBefore } = await lockBudgetRow(client, brandId);
+      const { before, created, alerts: alertsBefore, pacing: pacingBefore } = await lockBudgetRow(client, brandId);
       const nowMs = clock();
       const now = new Date(nowMs);
       const p = periodsOf(nowMs, timeZone);
       const limits = patchedLimits(before, patch);
       const alertsAfter = patch.alerts === undefined ? alertsBefore : [...new Set(patch.alerts)].sort((a, b) => a - b);
-      await recordBudgetChange(client, brandId, actor, before, limits, now, {
-        before: alertsBefore,
-        after: alertsAfter,
-      });
+      const pacingAfter = patch.pacing ?? pacingBefore;
+      await recordBudgetChange(
+        client,
+        brandId,
+        actor,
+        before,
+        limits,
+        now,
+        { before: alertsBefore, after: alertsAfter },
+        { before: created ? PacingMode.UNSPECIFIED : pacingBefore, after: pacingAfter },
+      );
       const { rows } = await client.query<RawBudget>(
         `update budgets set daily_limit_micros = $2, monthly_limit_micros = $3, updated_at = $4,
            created_at = case when $5 then $4 else created_at end,
-           alert_percents = coalesce($6::smallint[], alert_percents)
+           alert_percents = coalesce($6::smallint[], alert_percents), pacing_mode = $7
          where brand_id = $1
          returning brand_id::text, daily_limit_micros::text as daily, monthly_limit_micros::text as monthly, created_at, updated_at,
-           alert_percents::text as alerts`,
+           alert_percents::text as alerts, pacing_mode as pacing`,
         [
           brandId,
           limits.daily?.toString() ?? null,
@@ -130,6 +141,7 @@ export class BudgetStore {
           now,
           created,
           patch.alerts === undefined ? null : alertsAfter,
+          pacingAfter,
         ],
       );
       // The current periods, and every later one that exists already, in lock order.
@@ -241,6 +253,12 @@ export class BudgetStore {
     const { result, events } = await inTransaction(this.pool, fn);
     if (events > 0) this.onEvents();
     return result;
+  }
+
+  /** The brand's budget, or undefined when it has none. */
+  async findBudget(brandId: string): Promise<BudgetRow | undefined> {
+    const { rows } = await this.pool.query<RawBudget>(`${SELECT_BUDGET} where brand_id = $1`, [brandId]);
+    return rows.length === 0 ? undefined : toBudget(rows[0]);
   }
 
   async getBudget(brandId: string): Promise<BudgetRow> {

@@ -27,6 +27,8 @@ import type { CurrentPeriod, StoredSpend } from "./ledger-reads.js";
 export interface Pace {
   zone: string;
   lastHour: bigint;
+  /** Where a paced day's spend should stand now (GetBudgetStatus's `target_spent_micros`). */
+  target?: bigint;
 }
 
 /** The first instant after the period (its next local midnight, or the next 1st). */
@@ -41,10 +43,11 @@ export function periodEnd(p: CurrentPeriod, zone: string): number {
  */
 export function periodStatus(
   p: CurrentPeriod,
-  forecast?: { lastHour: bigint; projectedMs: number | undefined },
+  forecast?: { lastHour: bigint; projectedMs: number | undefined; target?: bigint },
 ): PeriodStatus {
   const v = judge(p);
   return create(PeriodStatusSchema, {
+    targetSpentMicros: forecast?.target,
     projectedExhaustTime: forecast?.projectedMs === undefined ? undefined : timestampFromMs(forecast.projectedMs),
     lastHourSpentMicros: forecast?.lastHour ?? 0n,
     periodStart: parseDate(p.start),
@@ -66,7 +69,10 @@ export function budgetStatus(
   const projected = pace === undefined ? undefined : forecastOf(periods, nowMs, pace);
   return create(BudgetStatusSchema, {
     brandId: brand.id,
-    day: periodStatus(periods.day, pace && { lastHour: pace.lastHour, projectedMs: projected?.dayMs }),
+    day: periodStatus(
+      periods.day,
+      pace && { lastHour: pace.lastHour, projectedMs: projected?.dayMs, target: pace.target },
+    ),
     month: periodStatus(periods.month, pace && { lastHour: pace.lastHour, projectedMs: projected?.monthMs }),
     timeZone: brand.timeZone,
     currencyCode: brand.currencyCode,
@@ -104,6 +110,7 @@ export function budgetProto(b: BudgetRow): Budget {
     createTime: timestampFromDate(b.createdAt),
     updateTime: timestampFromDate(b.updatedAt),
     alertPercents: b.alertPercents,
+    pacingMode: b.pacing,
   });
 }
 
@@ -150,5 +157,7 @@ export function budgetChangeProto(c: BudgetChangeRow): BudgetChange {
     requestId: c.requestId,
     oldAlertPercents: c.alertsBefore,
     newAlertPercents: c.alertsAfter,
+    oldPacingMode: c.pacingBefore,
+    newPacingMode: c.pacingAfter,
   });
 }

@@ -8,6 +8,7 @@ import { Migration0007CampaignSettings } from "./0007-campaign-settings.js";
 import { Migration0008CampaignDayCapSeq } from "./0008-campaign-day-cap-seq.js";
 import { Migration0009SpendReporter } from "./0009-spend-reporter.js";
 import { Migration0010AlertChanges } from "./0010-alert-changes.js";
+import { Migration0011Pacing } from "./0011-pacing.js";
 
 /** Every migration of the budget service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   { name: "0008-campaign-day-cap-seq", class: Migration0008CampaignDayCapSeq },
   { name: "0009-spend-reporter", class: Migration0009SpendReporter },
   { name: "0010-alert-changes", class: Migration0010AlertChanges },
+  { name: "0011-pacing", class: Migration0011Pacing },
 ];

@@ -1,0 +1,45 @@
+import { Migration } from "@mikro-orm/migrations";
+
+/**
+ * Pacing (pacing-loop.ts). `budgets.pacing_mode` (1 paced, 2 accelerated): budgets set before
+ * pacing existed stay accelerated, as they were spent until now; a new budget is paced (the
+ * column's default). The audit records the mode before and after each SetBudget (null: recorded
+ * before modes were). `pacing_memory` is the controller's memory of each paced scope (a brand's
+ * day, by brand id; a campaign's cap, by campaign id); `pacing_published` is the throttle each
+ * campaign's ad servers were last told, for which local day.
+ */
+export class Migration0011Pacing extends Migration {
+  override async up(): Promise<void> {
+    this.addSql("alter table budgets add column pacing_mode smallint not null default 2");
+    this.addSql("alter table budgets alter column pacing_mode set default 1");
+    this.addSql("alter table budgets add constraint budgets_pacing_mode_check check (pacing_mode in (1, 2))");
+    this.addSql("alter table budget_changes add column old_pacing_mode smallint null");
+    this.addSql("alter table budget_changes add column new_pacing_mode smallint null");
+    this.addSql(`
+      create table pacing_memory (
+        scope_id uuid primary key,
+        brand_id uuid not null,
+        day date not null,
+        at timestamptz not null,
+        spent_micros bigint not null,
+        throttle double precision not null,
+        demand double precision null
+      )`);
+    this.addSql(`
+      create table pacing_published (
+        campaign_id uuid primary key,
+        brand_id uuid not null,
+        day date not null,
+        throttle double precision not null,
+        published_at timestamptz not null
+      )`);
+    this.addSql("create index pacing_published_brand_idx on pacing_published (brand_id)");
+  }
+  override async down(): Promise<void> {
+    this.addSql("drop table if exists pacing_published");
+    this.addSql("drop table if exists pacing_memory");
+    this.addSql("alter table budget_changes drop column if exists old_pacing_mode");
+    this.addSql("alter table budget_changes drop column if exists new_pacing_mode");
+    this.addSql("alter table budgets drop column if exists pacing_mode");
+  }
+}
