@@ -41,6 +41,8 @@ export interface CampaignRow {
   dailyLimitMicros: bigint | null;
   /** The budget service's cap events, per brand day (cap-flags.ts). */
   capFlags: CapFlags;
+  /** The pacing throttle in [0, 1] (throttle.ts); 1 until the budget service paces the campaign. */
+  throttle: number;
 }
 
 export interface BrandStateRow {
@@ -79,6 +81,8 @@ export interface CampaignChange {
   principal?: string;
   /** The request id of that call. */
   requestId?: string;
+  /** Only the pacing throttle changed: the event says so, and settings consumers skip it. */
+  throttleOnly?: boolean;
 }
 
 /** Why and by whom a change happens: recorded in the audit log. */
@@ -96,7 +100,7 @@ export interface Cause {
 
 export const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,
   pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at, next_change_at,
-  start_date::text, end_date::text, flight, daily_limit_micros::text, cap_flags`;
+  start_date::text, end_date::text, flight, daily_limit_micros::text, cap_flags, throttle`;
 
 export interface RawCampaign {
   id: string;
@@ -119,6 +123,7 @@ export interface RawCampaign {
   flight: number;
   daily_limit_micros: string | null;
   cap_flags: unknown;
+  throttle: number;
 }
 
 export function toCampaign(r: RawCampaign): CampaignRow {
@@ -143,6 +148,7 @@ export function toCampaign(r: RawCampaign): CampaignRow {
     flight: r.flight,
     dailyLimitMicros: r.daily_limit_micros === null ? null : BigInt(r.daily_limit_micros),
     capFlags: capFlagsFromJson(r.cap_flags),
+    throttle: r.throttle,
   };
 }
 

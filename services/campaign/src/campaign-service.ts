@@ -219,6 +219,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         flight: flightAt({ startDate, endDate }, state.timeZone, nowMs),
         dailyLimitMicros: req.dailyLimitMicros ?? null,
         capFlags: NO_CAP_FLAGS,
+        throttle: 1,
       };
       const s = stateOf(base, state);
       const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
@@ -457,7 +458,11 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         const c = event.campaign;
         if (c === undefined) continue;
         const version = BigInt(c.etag.slice(1) || "0");
-        if ((versions.get(c.id) ?? -1n) >= version) continue;
+        // A change the snapshot already showed is skipped by its version. A throttle-only change
+        // keeps the version (pacing must not fail a user's etag), so one of the version shown may
+        // be newer than the snapshot: it is sent (at worst a repeat of what the client has).
+        const seen = versions.get(c.id) ?? -1n;
+        if (event.throttleOnly ? seen > version : seen >= version) continue;
         versions.set(c.id, version);
         yield {
           $typeName: "adbudget.campaign.v1.WatchCampaignsResponse",

@@ -13,8 +13,10 @@ export const SETTINGS_CAUSES: ReadonlySet<string> = new Set(["create", "update",
 /**
  * Whether a campaign event may carry new settings (schedule, flight dates, cap): a create, update
  * or delete, or a settings-only change (published without an audit entry). Serving-state changes
- * (budget, daypart, user) carry none, so consumers that follow settings skip them.
+ * (budget, daypart, user) and throttle changes (pacing) carry none, so consumers that follow
+ * settings skip them.
  */
-export function isSettingsChange(event: Pick<CampaignStateChangedEvent, "change">): boolean {
+export function isSettingsChange(event: Pick<CampaignStateChangedEvent, "change" | "throttleOnly">): boolean {
+  if (event.throttleOnly) return false;
   return event.change === undefined || SETTINGS_CAUSES.has(event.change.cause);
 }

@@ -5,6 +5,7 @@ import {
   BudgetEventType,
   BudgetPeriodEventSchema,
   CampaignCapEventSchema,
+  CampaignThrottleEventSchema,
 } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate } from "@adbudget/time";
@@ -12,6 +13,7 @@ import { applyBrand } from "./brand-changes.js";
 import { applyBudgetSignal, applyCap } from "./budget-signals.js";
 import type { Cause } from "./campaign-rows.js";
 import type { CampaignStore } from "./campaign-store.js";
+import { applyThrottle } from "./throttle.js";
 
 /*
  * The handlers of the events this service consumes (durable JetStream consumers, see app.ts):
@@ -39,10 +41,15 @@ const PERIOD_EVENT = /\.budget\.(exhausted|replenished)\.[^.]+$/;
 /** Subjects of campaign cap events: `<prefix>.budget.campaign_exhausted|campaign_replenished.<brandId>`. */
 const CAP_EVENT = /\.budget\.campaign_(exhausted|replenished)\.[^.]+$/;
 
+/** Subjects of pacing throttle events: `<prefix>.budget.throttle.<brandId>`. */
+const THROTTLE_EVENT = /\.budget\.throttle\.[^.]+$/;
+
 export function budgetEventHandler(store: CampaignStore, logger: Logger, now: Now) {
   const caps = capEventHandler(store, logger, now);
+  const throttles = throttleEventHandler(store, logger, now);
   return async (msg: JsMsg): Promise<void> => {
     if (CAP_EVENT.test(msg.subject)) return caps(msg);
+    if (THROTTLE_EVENT.test(msg.subject)) return throttles(msg);
     // The budget stream also carries threshold alerts (`.budget.threshold.<brand>`), another
     // message type: only exhausted and replenished events move flags.
     if (!PERIOD_EVENT.test(msg.subject)) return;
@@ -114,5 +121,32 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
       return { result: undefined, changes };
     }, nowMs);
     logger.debug({ campaignId: event.campaignId, exhausted, changed: changes.length }, "campaign cap event applied");
+  };
+}
+
+/**
+ * Applies one pacing throttle event (CampaignThrottleEvent) to its campaign (throttle.ts): ordered
+ * by day and sequence, published to watchers as a throttle-only change.
+ */
+function throttleEventHandler(store: CampaignStore, logger: Logger, now: Now) {
+  return async (msg: JsMsg): Promise<void> => {
+    const event = decodeOrSkip(CampaignThrottleEventSchema, msg, logger, "throttle event");
+    if (event === undefined) return;
+    const start = event.period?.start;
+    if (start === undefined || !/^[0-9a-f-]{36}$/i.test(event.campaignId)) return;
+    const nowMs = now();
+    const { changes } = await store.tx(async (client) => {
+      const changes = await applyThrottle(client, {
+        campaignId: event.campaignId,
+        day: formatDate(start),
+        throttle: event.throttle,
+        seq: event.sequence,
+      });
+      return { result: undefined, changes };
+    }, nowMs);
+    logger.debug(
+      { campaignId: event.campaignId, throttle: event.throttle, changed: changes.length },
+      "throttle applied",
+    );
   };
 }

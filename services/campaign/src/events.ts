@@ -31,6 +31,7 @@ export function outboxMessages(prefix: string, changes: CampaignChange[], nowMs:
         deleted: c.deleted ?? false,
         principal: c.principal ?? "",
         requestId: c.requestId ?? "",
+        throttleOnly: c.throttleOnly ?? false,
       }),
     ),
   }));

@@ -31,6 +31,7 @@ export function campaignProto(c: CampaignRow): Campaign {
     startDate: c.startDate === null ? undefined : parseDate(c.startDate),
     endDate: c.endDate === null ? undefined : parseDate(c.endDate),
     dailyLimitMicros: c.dailyLimitMicros ?? undefined,
+    throttle: c.throttle,
   });
 }
 

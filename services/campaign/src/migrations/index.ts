@@ -6,6 +6,7 @@ import { Migration0005NextChange } from "./0005-next-change.js";
 import { Migration0006FlightAndCap } from "./0006-flight-and-cap.js";
 import { Migration0007CapFlagsPerDay } from "./0007-cap-flags-per-day.js";
 import { Migration0008CampaignChanges } from "./0008-campaign-changes.js";
+import { Migration0009Throttle } from "./0009-throttle.js";
 
 /** Every migration of the campaign service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   { name: "0006-flight-and-cap", class: Migration0006FlightAndCap },
   { name: "0007-cap-flags-per-day", class: Migration0007CapFlagsPerDay },
   { name: "0008-campaign-changes", class: Migration0008CampaignChanges },
+  { name: "0009-throttle", class: Migration0009Throttle },
 ];
