@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,11 +97,37 @@ func NewServingCache(ctx context.Context, httpClient connect.HTTPClient, campaig
 // shown the cache, and for every campaign while the StopServing policy is in effect. It reads
 // memory only: no lock, no allocation, no call.
 func (c *ServingCache) IsServing(id string) bool {
-	e := c.table.Load().entry(id)
-	if e == nil || c.stopped.Load() {
+	return c.serving(id) != nil
+}
+
+// ShouldServe says whether to serve the campaign on this opportunity: [ServingCache.IsServing],
+// then a draw against the campaign's pacing throttle (Campaign.throttle), so a paced campaign
+// takes that share of its opportunities and its budget lasts the day. Memory only; safe for
+// concurrent use (math/rand/v2's global source).
+func (c *ServingCache) ShouldServe(id string) bool {
+	e := c.serving(id)
+	if e == nil {
 		return false
 	}
-	return servesAt(e, c.cfg.common.now())
+	return e.throttle >= 1 || (e.throttle > 0 && rand.Float64() < e.throttle)
+}
+
+// Throttle is the campaign's pacing throttle in [0, 1]: 1 when unpaced, unknown, or sent by a
+// server before pacing.
+func (c *ServingCache) Throttle(id string) float64 {
+	if e := c.table.Load().entry(id); e != nil {
+		return e.throttle
+	}
+	return 1
+}
+
+// serving is the campaign's entry when it serves now (with the stale policy), else nil.
+func (c *ServingCache) serving(id string) *entry {
+	e := c.table.Load().entry(id)
+	if e == nil || c.stopped.Load() || !servesAt(e, c.cfg.common.now()) {
+		return nil
+	}
+	return e
 }
 
 // Ready waits for the first snapshot. On ctx's end it says what the stream last failed with.

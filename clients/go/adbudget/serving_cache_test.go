@@ -261,3 +261,59 @@ func TestServingCacheGuardsOnChange(t *testing.T) {
 		t.Errorf("onChange calls %v, want %v", calls, want)
 	}
 }
+
+func TestShouldServeSamplesTheThrottle(t *testing.T) {
+	throttled := func(id string, v float64) *campaignv1.Campaign {
+		c := camp(id)
+		c.Throttle = &v
+		return c
+	}
+	fake := newFakeCampaigns()
+	cache := startTestCache(t, fake, StaticToken("tok"))
+	s := newWatchSession()
+	fake.sessions <- s
+	s.msgs <- snap(camp("old")) // no throttle: a server before pacing
+	s.msgs <- snap(throttled("none", 0))
+	s.msgs <- snap(throttled("quarter", 0.25))
+	s.msgs <- snap(throttled("full", 1))
+	s.msgs <- snap(camp("stopped", campaignv1.PauseReason_PAUSE_REASON_PAUSED_BY_USER))
+	s.msgs <- complete()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := cache.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const draws = 100_000
+	count := func(id string) int {
+		n := 0
+		for range draws {
+			if cache.ShouldServe(id) {
+				n++
+			}
+		}
+		return n
+	}
+	tests := []struct {
+		id       string
+		min, max int
+	}{
+		{"old", draws, draws},
+		{"full", draws, draws},
+		{"none", 0, 0},
+		{"stopped", 0, 0},
+		{"unknown", 0, 0},
+		// 0.25 of 100,000 draws: the standard deviation is 137, so +-1,000 is over 7 of them.
+		{"quarter", 24_000, 26_000},
+	}
+	for _, tt := range tests {
+		if got := count(tt.id); got < tt.min || got > tt.max {
+			t.Errorf("ShouldServe(%q) true %d times of %d, want %d..%d", tt.id, got, draws, tt.min, tt.max)
+		}
+	}
+	if got := cache.Throttle("quarter"); got != 0.25 {
+		t.Errorf("Throttle(quarter) = %v", got)
+	}
+	if got := cache.Throttle("old"); got != 1 {
+		t.Errorf("Throttle(old) = %v, want 1", got)
+	}
+}

@@ -19,6 +19,16 @@ type entry struct {
 	// nextChange is next_change_time in nanoseconds since the epoch; 0 when absent (then
 	// before holds for ever).
 	nextChange int64
+	// throttle is the campaign's pacing throttle in [0, 1] (1 when the server sends none).
+	throttle float64
+}
+
+// throttleOf is the campaign's throttle, clamped to [0, 1]; absent (a server before pacing) is 1.
+func throttleOf(c *campaignv1.Campaign) float64 {
+	if c.Throttle == nil {
+		return 1
+	}
+	return min(1, max(0, c.GetThrottle()))
 }
 
 // flightEndZoneLead is how far ahead of UTC the easternmost zone (UTC+14) is: a local
@@ -51,7 +61,7 @@ func earliestMidnight(year, month, day int) time.Time {
 // rule, so a late event cannot undo a stop.
 func entryOf(c *campaignv1.Campaign) *entry {
 	reasons := c.GetPauseReasons()
-	e := &entry{before: len(reasons) == 0}
+	e := &entry{before: len(reasons) == 0, throttle: throttleOf(c)}
 	t := c.GetNextChangeTime()
 	if t == nil {
 		e.after = e.before

@@ -26,6 +26,8 @@ export interface ServingCacheOptions extends Omit<TransportOptions, "baseUrl"> {
   onChange?: (campaignId: string, serving: boolean, cause: ChangeCause) => void;
   /** Called when the stream fails (it is opened again): for the ad server's logs and alerts. */
   onError?: (error: ConnectError) => void;
+  /** Uniform numbers in [0, 1) that `shouldServe` samples the throttle with (default Math.random). */
+  random?: () => number;
 }
 
 /** Counters of a cache: what tests and /metrics read. */
@@ -68,6 +70,7 @@ export class ServingCache {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly abort = new AbortController();
   private readonly now: () => number;
+  private readonly random: () => number;
   private readonly staleAfterMs: number;
   private readonly stopWhenStale: boolean;
   private readonly client: Client<typeof CampaignService>;
@@ -83,6 +86,7 @@ export class ServingCache {
 
   constructor(private readonly options: ServingCacheOptions) {
     this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
     this.staleAfterMs = options.staleAfterMs ?? 30_000;
     if (!Number.isInteger(this.staleAfterMs) || this.staleAfterMs < 1 || this.staleAfterMs > MAX_TIMER_MS - 1)
       throw new RangeError(`staleAfterMs must be an integer from 1 to ${MAX_TIMER_MS - 1}`);
@@ -102,6 +106,23 @@ export class ServingCache {
   /** Whether the campaign may serve now: memory only, exact at the millisecond. */
   isServing(campaignId: string): boolean {
     return this.answer(this.table.get(campaignId), this.now());
+  }
+
+  /**
+   * Whether to serve the campaign on this opportunity: `isServing`, then a draw against the
+   * campaign's pacing throttle (Campaign.throttle; absent = 1), so a paced campaign takes that
+   * share of its opportunities and its budget lasts the day. Memory only.
+   */
+  shouldServe(campaignId: string): boolean {
+    const row = this.table.get(campaignId);
+    if (!this.answer(row, this.now())) return false;
+    const throttle = row?.campaign.throttle ?? 1;
+    return throttle >= 1 || (throttle > 0 && this.random() < throttle);
+  }
+
+  /** The campaign's pacing throttle in [0, 1] (1 when unpaced or unknown to the server's version). */
+  throttle(campaignId: string): number {
+    return this.table.get(campaignId)?.campaign.throttle ?? 1;
   }
 
   /** The campaign as the server last sent it (settings, reasons), or undefined. */
