@@ -1,4 +1,4 @@
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServingCache, staticToken } from "@adbudget/client";
 import { eventually, startSystemInProcess, type SystemHarness } from "@adbudget/testing";
@@ -78,6 +78,9 @@ describe("pacing a brand's day", () => {
     expect(Array.from({ length: 1000 }, () => cache.shouldServe(campaignId)).some(Boolean)).toBe(false);
     // Every campaign of the brand follows the brand's day.
     await eventually(async () => (await throttleOf(cappedId)) === 0, 15_000, "the capped campaign too");
+    // The throttle holds until the end of its local day: New York's midnight (EST, UTC-5).
+    const { campaign } = await h.campaigns.getCampaign({ id: campaignId });
+    expect(timestampMs(campaign?.throttleExpireTime ?? timestampFromMs(0))).toBe(Date.parse("2027-03-14T05:00:00Z"));
   });
 
   it("shows where the day should stand in GetBudgetStatus", async () => {
@@ -88,6 +91,9 @@ describe("pacing a brand's day", () => {
 
   it("starts the next local day (a DST day) unthrottled", async () => {
     clock = AFTER_MIDNIGHT;
+    // Yesterday's throttle has expired in the SDK before any word from the server.
+    expect(cache.throttle(campaignId)).toBe(1);
+    expect(cache.shouldServe(campaignId)).toBe(true);
     await eventually(async () => (await throttleOf(campaignId)) === 1, 15_000, "throttle 1 after midnight");
     await eventually(async () => cache.throttle(campaignId) === 1, 15_000, "and in the ServingCache");
     expect(cache.shouldServe(campaignId)).toBe(true);

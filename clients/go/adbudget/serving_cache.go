@@ -97,7 +97,7 @@ func NewServingCache(ctx context.Context, httpClient connect.HTTPClient, campaig
 // shown the cache, and for every campaign while the StopServing policy is in effect. It reads
 // memory only: no lock, no allocation, no call.
 func (c *ServingCache) IsServing(id string) bool {
-	return c.serving(id) != nil
+	return c.serving(id, c.cfg.common.now()) != nil
 }
 
 // ShouldServe says whether to serve the campaign on this opportunity: [ServingCache.IsServing],
@@ -105,26 +105,28 @@ func (c *ServingCache) IsServing(id string) bool {
 // takes that share of its opportunities and its budget lasts the day. Memory only; safe for
 // concurrent use (math/rand/v2's global source).
 func (c *ServingCache) ShouldServe(id string) bool {
-	e := c.serving(id)
+	now := c.cfg.common.now()
+	e := c.serving(id, now)
 	if e == nil {
 		return false
 	}
-	return e.throttle >= 1 || (e.throttle > 0 && rand.Float64() < e.throttle)
+	t := throttleAt(e, now)
+	return t >= 1 || (t > 0 && rand.Float64() < t)
 }
 
-// Throttle is the campaign's pacing throttle in [0, 1]: 1 when unpaced, unknown, or sent by a
-// server before pacing.
+// Throttle is the campaign's pacing throttle now, in [0, 1]: 1 when unpaced, unknown, sent by
+// a server before pacing, or past its throttle_expire_time (the end of the day it was for).
 func (c *ServingCache) Throttle(id string) float64 {
 	if e := c.table.Load().entry(id); e != nil {
-		return e.throttle
+		return throttleAt(e, c.cfg.common.now())
 	}
 	return 1
 }
 
-// serving is the campaign's entry when it serves now (with the stale policy), else nil.
-func (c *ServingCache) serving(id string) *entry {
+// serving is the campaign's entry when it serves at now (with the stale policy), else nil.
+func (c *ServingCache) serving(id string, now time.Time) *entry {
 	e := c.table.Load().entry(id)
-	if e == nil || c.stopped.Load() || !servesAt(e, c.cfg.common.now()) {
+	if e == nil || c.stopped.Load() || !servesAt(e, now) {
 		return nil
 	}
 	return e

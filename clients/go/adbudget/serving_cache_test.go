@@ -316,4 +316,13 @@ func TestShouldServeSamplesTheThrottle(t *testing.T) {
 	if got := cache.Throttle("old"); got != 1 {
 		t.Errorf("Throttle(old) = %v, want 1", got)
 	}
+
+	// A throttle past its expiry (the end of its day) no longer applies.
+	expired := throttled("expired", 0)
+	expired.ThrottleExpireTime = timestamppb.New(time.Now().Add(-time.Millisecond))
+	s.msgs <- changed(expired)
+	eventually(t, "the expired throttle applied", func() bool { return cache.IsServing("expired") })
+	if !cache.ShouldServe("expired") || cache.Throttle("expired") != 1 {
+		t.Error("an expired throttle of 0 still holds the campaign back")
+	}
 }

@@ -1,6 +1,7 @@
 package adbudget
 
 import (
+	"math"
 	"time"
 
 	"google.golang.org/genproto/googleapis/type/date"
@@ -21,14 +22,30 @@ type entry struct {
 	nextChange int64
 	// throttle is the campaign's pacing throttle in [0, 1] (1 when the server sends none).
 	throttle float64
+	// throttleUntil is throttle_expire_time in nanoseconds since the epoch (0: none): from then
+	// on the throttle is 1.
+	throttleUntil int64
 }
 
-// throttleOf is the campaign's throttle, clamped to [0, 1]; absent (a server before pacing) is 1.
+// throttleOf is the campaign's throttle, clamped to [0, 1] (NaN: 0, never serve); absent (a
+// server before pacing) is 1.
 func throttleOf(c *campaignv1.Campaign) float64 {
 	if c.Throttle == nil {
 		return 1
 	}
-	return min(1, max(0, c.GetThrottle()))
+	t := c.GetThrottle()
+	if math.IsNaN(t) {
+		return 0
+	}
+	return min(1, max(0, t))
+}
+
+// throttleAt is e's throttle at now: 1 once past its expiry.
+func throttleAt(e *entry, now time.Time) float64 {
+	if e.throttleUntil != 0 && now.UnixNano() >= e.throttleUntil {
+		return 1
+	}
+	return e.throttle
 }
 
 // flightEndZoneLead is how far ahead of UTC the easternmost zone (UTC+14) is: a local
@@ -62,6 +79,9 @@ func earliestMidnight(year, month, day int) time.Time {
 func entryOf(c *campaignv1.Campaign) *entry {
 	reasons := c.GetPauseReasons()
 	e := &entry{before: len(reasons) == 0, throttle: throttleOf(c)}
+	if t := c.GetThrottleExpireTime(); t != nil {
+		e.throttleUntil = t.AsTime().UnixNano()
+	}
 	t := c.GetNextChangeTime()
 	if t == nil {
 		e.after = e.before

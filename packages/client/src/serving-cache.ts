@@ -1,3 +1,4 @@
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import type { Campaign } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -57,6 +58,14 @@ const HEALTHY_STREAM_MS = 5_000;
 
 type Row = { entry: ServingEntry; campaign: Campaign };
 
+/** A campaign's throttle at `now`, clamped to [0, 1] (NaN: 0, never serve); 1 once expired or absent. */
+function throttleAt(c: Campaign | undefined, now: number): number {
+  const t = c?.throttle;
+  if (t === undefined) return 1;
+  if (c?.throttleExpireTime !== undefined && now >= timestampMs(c.throttleExpireTime)) return 1;
+  return Number.isNaN(t) ? 0 : Math.min(1, Math.max(0, t));
+}
+
 /**
  * The serving state of a brand's campaigns, in memory, for an ad server's every decision
  * (docs/sdk.md): filled from WatchCampaigns, switched at each campaign's `next_change_time` by
@@ -115,14 +124,18 @@ export class ServingCache {
    */
   shouldServe(campaignId: string): boolean {
     const row = this.table.get(campaignId);
-    if (!this.answer(row, this.now())) return false;
-    const throttle = row?.campaign.throttle ?? 1;
+    const now = this.now();
+    if (!this.answer(row, now)) return false;
+    const throttle = throttleAt(row?.campaign, now);
     return throttle >= 1 || (throttle > 0 && this.random() < throttle);
   }
 
-  /** The campaign's pacing throttle in [0, 1] (1 when unpaced or unknown to the server's version). */
+  /**
+   * The campaign's pacing throttle now, in [0, 1]: 1 when unpaced, unknown, sent by a server
+   * before pacing, or past its `throttle_expire_time` (the end of the day it was computed for).
+   */
   throttle(campaignId: string): number {
-    return this.table.get(campaignId)?.campaign.throttle ?? 1;
+    return throttleAt(this.table.get(campaignId)?.campaign, this.now());
   }
 
   /** The campaign as the server last sent it (settings, reasons), or undefined. */

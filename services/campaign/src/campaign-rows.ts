@@ -43,6 +43,10 @@ export interface CampaignRow {
   capFlags: CapFlags;
   /** The pacing throttle in [0, 1] (throttle.ts); 1 until the budget service paces the campaign. */
   throttle: number;
+  /** The sequence of the throttle event it came from (0n: none yet). */
+  throttleSeq: bigint;
+  /** When the throttle stops applying (the end of its brand day); null: never paced. */
+  throttleUntil: Date | null;
 }
 
 export interface BrandStateRow {
@@ -100,7 +104,8 @@ export interface Cause {
 
 export const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,
   pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at, next_change_at,
-  start_date::text, end_date::text, flight, daily_limit_micros::text, cap_flags, throttle`;
+  start_date::text, end_date::text, flight, daily_limit_micros::text, cap_flags, throttle,
+  throttle_seq::text, throttle_until`;
 
 export interface RawCampaign {
   id: string;
@@ -124,6 +129,8 @@ export interface RawCampaign {
   daily_limit_micros: string | null;
   cap_flags: unknown;
   throttle: number;
+  throttle_seq: string;
+  throttle_until: Date | null;
 }
 
 export function toCampaign(r: RawCampaign): CampaignRow {
@@ -149,6 +156,8 @@ export function toCampaign(r: RawCampaign): CampaignRow {
     dailyLimitMicros: r.daily_limit_micros === null ? null : BigInt(r.daily_limit_micros),
     capFlags: capFlagsFromJson(r.cap_flags),
     throttle: r.throttle,
+    throttleSeq: BigInt(r.throttle_seq),
+    throttleUntil: r.throttle_until,
   };
 }
 

@@ -220,6 +220,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         dailyLimitMicros: req.dailyLimitMicros ?? null,
         capFlags: NO_CAP_FLAGS,
         throttle: 1,
+        throttleSeq: 0n,
+        throttleUntil: null,
       };
       const s = stateOf(base, state);
       const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
@@ -437,12 +439,13 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const brands = brandScope(ctx);
     const changes = this.deps.hub.subscribe(req.brandId, ctx.signal, brands);
     try {
-      const versions = new Map<string, bigint>();
+      // Per campaign, the (version, throttle sequence) the stream has shown.
+      const versions = new Map<string, { version: bigint; throttleSeq: bigint }>();
       let after: string | undefined;
       for (;;) {
         const page = await snapshot(this.deps.store.pool, req.brandId, brands, after, 500);
         for (const c of page) {
-          versions.set(c.id, c.version);
+          versions.set(c.id, { version: c.version, throttleSeq: c.throttleSeq });
           yield {
             $typeName: "adbudget.campaign.v1.WatchCampaignsResponse",
             type: WatchEventType.SNAPSHOT,
@@ -458,12 +461,17 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         const c = event.campaign;
         if (c === undefined) continue;
         const version = BigInt(c.etag.slice(1) || "0");
-        // A change the snapshot already showed is skipped by its version. A throttle-only change
-        // keeps the version (pacing must not fail a user's etag), so one of the version shown may
-        // be newer than the snapshot: it is sent (at worst a repeat of what the client has).
-        const seen = versions.get(c.id) ?? -1n;
-        if (event.throttleOnly ? seen > version : seen >= version) continue;
-        versions.set(c.id, version);
+        // A change the stream already showed (in the snapshot, or before) is skipped. A throttle
+        // change keeps the version (pacing must not fail a user's etag), so changes are ordered
+        // by (version, throttle sequence): a throttle older than what was shown never follows it.
+        const seen = versions.get(c.id);
+        const throttleSeq = event.throttleSequence;
+        if (
+          seen !== undefined &&
+          (seen.version > version || (seen.version === version && seen.throttleSeq >= throttleSeq))
+        )
+          continue;
+        versions.set(c.id, { version, throttleSeq });
         yield {
           $typeName: "adbudget.campaign.v1.WatchCampaignsResponse",
           type: event.deleted ? WatchEventType.DELETED : WatchEventType.CHANGED,

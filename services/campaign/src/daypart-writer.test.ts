@@ -25,6 +25,9 @@ const campaign = (over: Partial<CampaignRow>): CampaignRow => ({
   flight: FlightPhase.DURING,
   dailyLimitMicros: null,
   capFlags: new Map(),
+  throttle: 1,
+  throttleSeq: 0n,
+  throttleUntil: null,
   ...over,
 });
 

@@ -1,3 +1,4 @@
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { JsMsg } from "@nats-io/jetstream";
 import { decodeOrSkip, type Logger, type Now } from "@adbudget/kit";
 import { BrandChangeType, BrandChangedEventSchema } from "@adbudget/proto/adbudget/brand/v1/events_pb.js";
@@ -40,6 +41,21 @@ const PERIOD_EVENT = /\.budget\.(exhausted|replenished)\.[^.]+$/;
 
 /** Subjects of campaign cap events: `<prefix>.budget.campaign_exhausted|campaign_replenished.<brandId>`. */
 const CAP_EVENT = /\.budget\.campaign_(exhausted|replenished)\.[^.]+$/;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A date that exists (the 31st of a 30-day month does not), in the years PostgreSQL's date takes. */
+function isCalendarDate(d: { year: number; month: number; day: number }): boolean {
+  const ms = Date.UTC(d.year, d.month - 1, d.day);
+  const back = new Date(ms);
+  return (
+    d.year >= 1 &&
+    d.year <= 9999 &&
+    back.getUTCFullYear() === d.year &&
+    back.getUTCMonth() === d.month - 1 &&
+    back.getUTCDate() === d.day
+  );
+}
 
 /** Subjects of pacing throttle events: `<prefix>.budget.throttle.<brandId>`. */
 const THROTTLE_EVENT = /\.budget\.throttle\.[^.]+$/;
@@ -133,13 +149,19 @@ function throttleEventHandler(store: CampaignStore, logger: Logger, now: Now) {
     const event = decodeOrSkip(CampaignThrottleEventSchema, msg, logger, "throttle event");
     if (event === undefined) return;
     const start = event.period?.start;
-    if (start === undefined || !/^[0-9a-f-]{36}$/i.test(event.campaignId)) return;
+    const expire = event.expireTime;
+    // A malformed event (no day, an impossible date, no expiry) is dropped: redelivering it
+    // would fail the same way for ever.
+    if (start === undefined || expire === undefined || !isCalendarDate(start)) return;
+    if (!UUID.test(event.campaignId) || !UUID.test(event.brandId)) return;
     const nowMs = now();
     const { changes } = await store.tx(async (client) => {
       const changes = await applyThrottle(client, {
+        brandId: event.brandId,
         campaignId: event.campaignId,
         day: formatDate(start),
         throttle: event.throttle,
+        until: new Date(timestampMs(expire)),
         seq: event.sequence,
       });
       return { result: undefined, changes };

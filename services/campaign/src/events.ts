@@ -32,6 +32,7 @@ export function outboxMessages(prefix: string, changes: CampaignChange[], nowMs:
         principal: c.principal ?? "",
         requestId: c.requestId ?? "",
         throttleOnly: c.throttleOnly ?? false,
+        throttleSequence: c.campaign.throttleSeq,
       }),
     ),
   }));

@@ -32,6 +32,7 @@ export function campaignProto(c: CampaignRow): Campaign {
     endDate: c.endDate === null ? undefined : parseDate(c.endDate),
     dailyLimitMicros: c.dailyLimitMicros ?? undefined,
     throttle: c.throttle,
+    throttleExpireTime: c.throttleUntil === null ? undefined : timestampFromDate(c.throttleUntil),
   });
 }
 

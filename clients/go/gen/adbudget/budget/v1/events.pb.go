@@ -557,7 +557,8 @@ func (x *CampaignCapEvent) GetRequestId() string {
 // share of its serving opportunities an ad server should take, in [0, 1] (Campaign.throttle).
 // Published on `adbudget.budget.throttle.<brandId>` through the outbox by the budget service's
 // pacing loop when the throttle moves by at least its step, reaches 0 or 1, or a new day starts.
-// Consumers order the events of one campaign by (day, `sequence`).
+// Consumers keep the event of the highest `sequence` (pacing ticks one at a time, so sequences
+// follow commit order); a throttle holds only until `expire_time`.
 type CampaignThrottleEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id of the event (also its `Nats-Msg-Id`).
@@ -573,7 +574,10 @@ type CampaignThrottleEvent struct {
 	// When it was committed.
 	OccurTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
 	// Increases with every throttle event (the outbox id).
-	Sequence      int64 `protobuf:"varint,7,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Sequence int64 `protobuf:"varint,7,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The end of the brand's local day the throttle is for: from then on it no longer applies
+	// (the campaign takes every opportunity until the next day's first throttle).
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -657,6 +661,13 @@ func (x *CampaignThrottleEvent) GetSequence() int64 {
 	return 0
 }
 
+func (x *CampaignThrottleEvent) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
 var File_adbudget_budget_v1_events_proto protoreflect.FileDescriptor
 
 const file_adbudget_budget_v1_events_proto_rawDesc = "" +
@@ -707,7 +718,7 @@ const file_adbudget_budget_v1_events_proto_rawDesc = "" +
 	"\tprincipal\x18\v \x01(\tR\tprincipal\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\f \x01(\tR\trequestIdB\x0f\n" +
-	"\r_limit_micros\"\x95\x02\n" +
+	"\r_limit_micros\"\xd2\x02\n" +
 	"\x15CampaignThrottleEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +
 	"\bbrand_id\x18\x02 \x01(\tR\abrandId\x12\x1f\n" +
@@ -717,7 +728,9 @@ const file_adbudget_budget_v1_events_proto_rawDesc = "" +
 	"\bthrottle\x18\x05 \x01(\x01R\bthrottle\x129\n" +
 	"\n" +
 	"occur_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12\x1a\n" +
-	"\bsequence\x18\a \x01(\x03R\bsequence*x\n" +
+	"\bsequence\x18\a \x01(\x03R\bsequence\x12;\n" +
+	"\vexpire_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime*x\n" +
 	"\x0fBudgetEventType\x12!\n" +
 	"\x1dBUDGET_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bBUDGET_EVENT_TYPE_EXHAUSTED\x10\x01\x12!\n" +
@@ -767,11 +780,12 @@ var file_adbudget_budget_v1_events_proto_depIdxs = []int32{
 	7,  // 10: adbudget.budget.v1.CampaignCapEvent.occur_time:type_name -> google.protobuf.Timestamp
 	6,  // 11: adbudget.budget.v1.CampaignThrottleEvent.period:type_name -> adbudget.common.v1.Period
 	7,  // 12: adbudget.budget.v1.CampaignThrottleEvent.occur_time:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	7,  // 13: adbudget.budget.v1.CampaignThrottleEvent.expire_time:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_adbudget_budget_v1_events_proto_init() }

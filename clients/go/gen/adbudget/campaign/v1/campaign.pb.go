@@ -276,9 +276,13 @@ type Campaign struct {
 	// brand's day and of the campaign's cap (PACING_MODE_PACED); 1 for accelerated budgets.
 	// Absent (a server before pacing) means 1. Output only. The SDKs sample it
 	// (ServingCache.shouldServe).
-	Throttle      *float64 `protobuf:"fixed64,16,opt,name=throttle,proto3,oneof" json:"throttle,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Throttle *float64 `protobuf:"fixed64,16,opt,name=throttle,proto3,oneof" json:"throttle,omitempty"`
+	// When `throttle` stops applying: the end of the brand's local day it was computed for. From
+	// then on the throttle is 1 until the budget service sends the new day's, so a throttle never
+	// outlives its day even when pacing stalls. Absent: no expiry (a throttle of 1). Output only.
+	ThrottleExpireTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=throttle_expire_time,json=throttleExpireTime,proto3" json:"throttle_expire_time,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -421,6 +425,13 @@ func (x *Campaign) GetThrottle() float64 {
 		return *x.Throttle
 	}
 	return 0
+}
+
+func (x *Campaign) GetThrottleExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ThrottleExpireTime
+	}
+	return nil
 }
 
 // CampaignStateChange is one entry of the audit log: a change of a campaign's serving state or
@@ -697,7 +708,7 @@ const file_adbudget_campaign_v1_campaign_proto_rawDesc = "" +
 	"\x03end\x18\x03 \x01(\tB.\xbaH+r)2'^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$R\x03end\"\x80\x01\n" +
 	"\x0fDaypartSchedule\x12$\n" +
 	"\ttime_zone\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimeZone\x12G\n" +
-	"\awindows\x18\x02 \x03(\v2#.adbudget.campaign.v1.DaypartWindowB\b\xbaH\x05\x92\x01\x02\x10dR\awindows\"\xe8\x05\n" +
+	"\awindows\x18\x02 \x03(\v2#.adbudget.campaign.v1.DaypartWindowB\b\xbaH\x05\x92\x01\x02\x10dR\awindows\"\xb6\x06\n" +
 	"\bCampaign\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bbrand_id\x18\x02 \x01(\tR\abrandId\x12\x12\n" +
@@ -718,7 +729,8 @@ const file_adbudget_campaign_v1_campaign_proto_rawDesc = "" +
 	"start_date\x18\r \x01(\v2\x11.google.type.DateR\tstartDate\x12,\n" +
 	"\bend_date\x18\x0e \x01(\v2\x11.google.type.DateR\aendDate\x12:\n" +
 	"\x12daily_limit_micros\x18\x0f \x01(\x03B\a\xbaH\x04\"\x02 \x00H\x00R\x10dailyLimitMicros\x88\x01\x01\x12\x1f\n" +
-	"\bthrottle\x18\x10 \x01(\x01H\x01R\bthrottle\x88\x01\x01B\x15\n" +
+	"\bthrottle\x18\x10 \x01(\x01H\x01R\bthrottle\x88\x01\x01\x12L\n" +
+	"\x14throttle_expire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x12throttleExpireTimeB\x15\n" +
 	"\x13_daily_limit_microsB\v\n" +
 	"\t_throttle\"\xb9\x03\n" +
 	"\x13CampaignStateChange\x12\x0e\n" +
@@ -798,17 +810,18 @@ var file_adbudget_campaign_v1_campaign_proto_depIdxs = []int32{
 	7,  // 6: adbudget.campaign.v1.Campaign.next_change_time:type_name -> google.protobuf.Timestamp
 	8,  // 7: adbudget.campaign.v1.Campaign.start_date:type_name -> google.type.Date
 	8,  // 8: adbudget.campaign.v1.Campaign.end_date:type_name -> google.type.Date
-	0,  // 9: adbudget.campaign.v1.CampaignStateChange.from_reasons:type_name -> adbudget.campaign.v1.PauseReason
-	0,  // 10: adbudget.campaign.v1.CampaignStateChange.to_reasons:type_name -> adbudget.campaign.v1.PauseReason
-	7,  // 11: adbudget.campaign.v1.CampaignStateChange.change_time:type_name -> google.protobuf.Timestamp
-	7,  // 12: adbudget.campaign.v1.CampaignChange.change_time:type_name -> google.protobuf.Timestamp
-	3,  // 13: adbudget.campaign.v1.CampaignChange.before:type_name -> adbudget.campaign.v1.Campaign
-	3,  // 14: adbudget.campaign.v1.CampaignChange.after:type_name -> adbudget.campaign.v1.Campaign
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 9: adbudget.campaign.v1.Campaign.throttle_expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 10: adbudget.campaign.v1.CampaignStateChange.from_reasons:type_name -> adbudget.campaign.v1.PauseReason
+	0,  // 11: adbudget.campaign.v1.CampaignStateChange.to_reasons:type_name -> adbudget.campaign.v1.PauseReason
+	7,  // 12: adbudget.campaign.v1.CampaignStateChange.change_time:type_name -> google.protobuf.Timestamp
+	7,  // 13: adbudget.campaign.v1.CampaignChange.change_time:type_name -> google.protobuf.Timestamp
+	3,  // 14: adbudget.campaign.v1.CampaignChange.before:type_name -> adbudget.campaign.v1.Campaign
+	3,  // 15: adbudget.campaign.v1.CampaignChange.after:type_name -> adbudget.campaign.v1.Campaign
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_adbudget_campaign_v1_campaign_proto_init() }

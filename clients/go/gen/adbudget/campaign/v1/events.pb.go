@@ -41,9 +41,12 @@ type CampaignStateChangedEvent struct {
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// True when only the campaign's throttle changed (pacing): no settings and no serving state
 	// changed, so consumers that follow settings skip it.
-	ThrottleOnly  bool `protobuf:"varint,6,opt,name=throttle_only,json=throttleOnly,proto3" json:"throttle_only,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ThrottleOnly bool `protobuf:"varint,6,opt,name=throttle_only,json=throttleOnly,proto3" json:"throttle_only,omitempty"`
+	// The sequence of the throttle event the campaign's throttle came from (0: none yet):
+	// watchers order two changes of the same campaign version by it.
+	ThrottleSequence int64 `protobuf:"varint,7,opt,name=throttle_sequence,json=throttleSequence,proto3" json:"throttle_sequence,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CampaignStateChangedEvent) Reset() {
@@ -118,11 +121,18 @@ func (x *CampaignStateChangedEvent) GetThrottleOnly() bool {
 	return false
 }
 
+func (x *CampaignStateChangedEvent) GetThrottleSequence() int64 {
+	if x != nil {
+		return x.ThrottleSequence
+	}
+	return 0
+}
+
 var File_adbudget_campaign_v1_events_proto protoreflect.FileDescriptor
 
 const file_adbudget_campaign_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!adbudget/campaign/v1/events.proto\x12\x14adbudget.campaign.v1\x1a#adbudget/campaign/v1/campaign.proto\"\x96\x02\n" +
+	"!adbudget/campaign/v1/events.proto\x12\x14adbudget.campaign.v1\x1a#adbudget/campaign/v1/campaign.proto\"\xc3\x02\n" +
 	"\x19CampaignStateChangedEvent\x12A\n" +
 	"\x06change\x18\x01 \x01(\v2).adbudget.campaign.v1.CampaignStateChangeR\x06change\x12:\n" +
 	"\bcampaign\x18\x02 \x01(\v2\x1e.adbudget.campaign.v1.CampaignR\bcampaign\x12\x18\n" +
@@ -130,7 +140,8 @@ const file_adbudget_campaign_v1_events_proto_rawDesc = "" +
 	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x12#\n" +
-	"\rthrottle_only\x18\x06 \x01(\bR\fthrottleOnlyB\xe6\x01\n" +
+	"\rthrottle_only\x18\x06 \x01(\bR\fthrottleOnly\x12+\n" +
+	"\x11throttle_sequence\x18\a \x01(\x03R\x10throttleSequenceB\xe6\x01\n" +
 	"\x18com.adbudget.campaign.v1B\vEventsProtoP\x01ZKgithub.com/adbudget/adbudget/clients/go/gen/adbudget/campaign/v1;campaignv1\xa2\x02\x03ACX\xaa\x02\x14Adbudget.Campaign.V1\xca\x02\x14Adbudget\\Campaign\\V1\xe2\x02 Adbudget\\Campaign\\V1\\GPBMetadata\xea\x02\x16Adbudget::Campaign::V1b\x06proto3"
 
 var (
