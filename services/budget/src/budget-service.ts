@@ -129,21 +129,30 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     const brand = await this.deps.brands.get(req.brandId);
     const now = this.now();
     const zone = await this.deps.zones.zoneOf(brand);
-    const [periods, lastHour, target] = await Promise.all([
+    const [periods, lastHour, budget] = await Promise.all([
       this.deps.store.status(brand.id, zone, now),
       this.deps.store.spentBetween(brand.id, now - RATE_WINDOW_MS, now),
-      this.pacingTarget(brand.id, zone, now),
+      this.deps.store.findBudget(brand.id),
     ]);
+    const target =
+      budget?.pacing === PacingMode.PACED ? await this.pacingTarget(brand.id, zone, now, periods.day.limit) : undefined;
     return { status: budgetStatus(brand, periods, now, { zone, lastHour, target }) };
   }
 
-  /** Where a paced day's spend should stand now; undefined without a paced daily limit. */
-  private async pacingTarget(brandId: string, zone: string, nowMs: number): Promise<bigint | undefined> {
-    if (this.deps.profiles === undefined) return undefined;
-    const budget = await this.deps.store.findBudget(brandId);
-    if (budget === undefined || budget.pacing !== PacingMode.PACED || budget.daily === null) return undefined;
-    const curve = await this.deps.profiles.curve(brandId, periodsOf(nowMs, zone).day, zone);
-    return targetMicros(curve, nowMs, budget.daily);
+  /**
+   * Where a paced day's spend should stand now, for the day's limit as the status read it (so the
+   * two agree); undefined without a limit, or when the profile cannot be read (the status is
+   * still answered: the target is an aid, not the ledger).
+   */
+  private async pacingTarget(brandId: string, zone: string, nowMs: number, limit: bigint | null) {
+    if (this.deps.profiles === undefined || limit === null) return undefined;
+    try {
+      const curve = await this.deps.profiles.curve(brandId, periodsOf(nowMs, zone).day, zone);
+      return targetMicros(curve, nowMs, limit);
+    } catch (err) {
+      this.deps.logger.warn({ err, brandId }, "pacing target unavailable");
+      return undefined;
+    }
   }
 
   async getCampaignSpend(req: { brandId: string; campaignId: string; day?: DateLike }, ctx: HandlerContext) {

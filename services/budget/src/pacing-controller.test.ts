@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { pacingStep, quantize, worthPublishing, type PacingMemory } from "./pacing-controller.js";
+import {
+  brandThrottle,
+  observe,
+  quantize,
+  throttleFor,
+  wantedRate,
+  worthPublishing,
+  type PacingMemory,
+} from "./pacing-controller.js";
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
@@ -9,31 +17,31 @@ const target = (t: number) => (LIMIT * BigInt(Math.round((Math.min(Math.max(t, 0
 /** Target rate, micros per ms. */
 const TARGET_RATE = Number(LIMIT) / DAY;
 
+const OPTS = { tauMs: 5 * MIN, maxGapMs: 30 * MIN };
+
 /**
  * A plant: traffic whose demand (micros per ms at throttle 1) is `demand(t)`, served at the
- * throttle the controller asked for one tick before (ad servers hear of it late), ticking each
- * minute. Returns every tick's spend, target and throttle.
+ * throttle last published (ad servers hear of a tick's throttle for the next interval, and of
+ * moves of a step only), ticking each minute. Returns every tick's spend, target and throttle.
  */
 function run(demand: (t: number) => number, ticks = 24 * 60) {
   let spent = 0n;
   let memory: PacingMemory | undefined;
-  let applied = 1;
+  let published: number | undefined;
   const rows: { t: number; spent: bigint; target: bigint; throttle: number }[] = [];
   for (let i = 0; i <= ticks; i++) {
     const t = i * MIN;
-    memory = pacingStep(memory, {
-      nowMs: t,
-      day: "2027-06-01",
-      spent,
-      limit: LIMIT,
-      targetAt: target,
-      dayEndMs: DAY,
-      horizonMs: 30 * MIN,
-    });
-    rows.push({ t, spent, target: target(t), throttle: memory.throttle });
+    memory = observe(memory, { nowMs: t, day: "2027-06-01", spent }, OPTS);
+    const throttle = throttleFor(
+      wantedRate({ nowMs: t, spent, limit: LIMIT, targetAt: target, dayEndMs: DAY, horizonMs: 30 * MIN }),
+      memory.demand,
+    );
+    if (worthPublishing(published, throttle)) published = throttle;
+    const applied = published ?? 1;
+    memory = { ...memory, applied };
+    rows.push({ t, spent, target: target(t), throttle: applied });
     const add = BigInt(Math.floor(demand(t) * applied * MIN));
     spent = spent + add > LIMIT ? LIMIT : spent + add; // the exhaustion stop
-    applied = memory.throttle;
   }
   return rows;
 }
@@ -69,17 +77,50 @@ describe("pacingStep", () => {
   });
 
   it("stops at 0 when ahead of the target and when the limit is reached", () => {
-    const base = { nowMs: 6 * 60 * MIN, day: "d", limit: LIMIT, targetAt: target, dayEndMs: DAY, horizonMs: 30 * MIN };
-    expect(pacingStep(undefined, { ...base, spent: LIMIT / 2n }).throttle).toBe(0);
-    expect(pacingStep(undefined, { ...base, spent: LIMIT }).throttle).toBe(0);
-    expect(pacingStep(undefined, { ...base, spent: 0n }).throttle).toBe(1);
+    const base = { nowMs: 6 * 60 * MIN, limit: LIMIT, targetAt: target, dayEndMs: DAY, horizonMs: 30 * MIN };
+    expect(throttleFor(wantedRate({ ...base, spent: LIMIT / 2n }), 42)).toBe(0);
+    expect(throttleFor(wantedRate({ ...base, spent: LIMIT }), 42)).toBe(0);
+    expect(throttleFor(wantedRate({ ...base, spent: 0n }), null)).toBe(1);
+    // The day's last instant: whatever is left may go.
+    expect(wantedRate({ ...base, nowMs: DAY, spent: 0n })).toBe(Infinity);
   });
+});
 
-  it("keeps its demand estimate across a new day but not its spend baseline", () => {
-    const base = { limit: LIMIT, targetAt: target, dayEndMs: DAY, horizonMs: 30 * MIN };
-    const prev: PacingMemory = { atMs: 0, day: "a", spent: 900_000_000n, throttle: 0.5, demand: 42 };
-    const next = pacingStep(prev, { ...base, nowMs: MIN, day: "b", spent: 0n });
-    expect(next.demand).toBe(42);
+describe("observe (the demand estimate)", () => {
+  const prev: PacingMemory = { atMs: 0, day: "a", spent: 0n, applied: 0.5, demand: 10 };
+  it("keeps its estimate across a new day but not its spend baseline", () => {
+    const next = observe({ ...prev, spent: 900n }, { nowMs: MIN, day: "b", spent: 0n }, OPTS);
+    expect(next).toMatchObject({ demand: 10, day: "b", spent: 0n, atMs: MIN });
+  });
+  it("weighs an interval by its length: a replica ticking 1 ms after another changes nothing", () => {
+    expect(observe(prev, { nowMs: 1, day: "a", spent: 0n }, OPTS)).toBe(prev);
+    // Over tau, at throttle 0.5, 10 micros/ms spent is a demand of 20: the estimate moves 1 - 1/e of the way.
+    const next = observe(prev, { nowMs: 5 * MIN, day: "a", spent: BigInt(10 * 5 * MIN) }, OPTS);
+    expect(next.demand).toBeCloseTo(20 * (1 - Math.exp(-1)) + 10 * Math.exp(-1), 6);
+  });
+  it("does not observe across a gap, nor at a throttle too low to tell", () => {
+    expect(observe(prev, { nowMs: 31 * MIN, day: "a", spent: 1n }, OPTS).demand).toBe(10);
+    expect(observe({ ...prev, applied: 0.01 }, { nowMs: 5 * MIN, day: "a", spent: 99_999n }, OPTS).demand).toBe(10);
+  });
+});
+
+describe("brandThrottle", () => {
+  // Two campaigns: demand 2 uncapped, demand 1 whose own cap holds it to 0.2. Spend at t is
+  // 2t + min(t, 0.2), solved by hand.
+  const campaigns = [
+    { demand: 2, cap: 1 },
+    { demand: 1, cap: 0.2 },
+  ];
+  it.each([
+    [1.5, 0.65], // 2t + 0.2 = 1.5
+    [0.3, 0.1], // 3t = 0.3
+    [5, 1], // more than all traffic gives
+    [0, 0],
+  ])("at rate %s the brand's throttle is %s", (rate, want) => {
+    expect(brandThrottle(rate, campaigns)).toBeCloseTo(want, 3);
+  });
+  it("is 1 while no campaign's demand is known", () => {
+    expect(brandThrottle(1, [{ demand: null, cap: 1 }])).toBe(1);
   });
 });
 

@@ -1,36 +1,84 @@
 /*
  * The pacing controller: from a budget's actual spend and its target curve, the throttle in
- * [0, 1] ad servers apply (the share of serving opportunities taken). One pure step per tick.
+ * [0, 1] ad servers apply (the share of serving opportunities taken). Pure functions, one step
+ * per tick.
  *
- * It is feed-forward plus proportional correction: it estimates the demand (the spend rate the
- * traffic would give at throttle 1, learned from the spend observed at the throttle in force),
- * and asks for the rate that brings spend onto the target curve `horizonMs` ahead:
+ * It is feed-forward plus proportional correction: it estimates each campaign's demand (the
+ * spend rate its traffic would give at throttle 1, learned from its spend at the throttle ad
+ * servers had), and asks for the rate that brings spend onto the target curve `horizonMs` ahead:
  *
- *   rate = (target(now + horizon) - spent) / horizon,   throttle = clamp(rate / demand, 0, 1)
+ *   rate = (target(now + horizon) - spent) / horizon,   throttle: demand x throttle = rate
  *
  * With the demand known, spent then follows the target with a first-order lag of time constant
  * `horizonMs`: no overshoot, so no oscillation (the step response in pacing-controller.test.ts).
  * It never starves: when spend is behind the target, `rate` is positive and so is the throttle,
- * and without a demand estimate (nothing spent yet at a throttle worth observing) it is 1.
+ * and without a demand estimate it is 1.
  */
 
-/** What the controller keeps between ticks of one budget (one brand day, or one campaign cap). */
+/** What the controller keeps between ticks of one campaign. */
 export interface PacingMemory {
-  /** The tick it was computed at. */
+  /** The tick the baseline was taken at. */
   atMs: number;
-  /** The local day ("YYYY-MM-DD") it was computed for: a new day restarts the spend baseline. */
+  /** The local day ("YYYY-MM-DD") of the baseline: a new day restarts it. */
   day: string;
-  /** The spend of that day at that tick. */
+  /** The campaign's spend of that day at the baseline. */
   spent: bigint;
-  /** The throttle it asked for. */
-  throttle: number;
+  /** The throttle ad servers had from the baseline on (what was published, 1 if nothing). */
+  applied: number;
   /** Demand estimate, micros per millisecond at throttle 1; null = none yet. */
   demand: number | null;
 }
 
-export interface PacingInput {
+/** How demand is learned: an exponential moving average over time, not over ticks. */
+export interface DemandOptions {
+  /**
+   * Its time constant: an observation over `dt` weighs 1 - e^(-dt/tau), so replicas that tick
+   * a few milliseconds apart add almost nothing, and a long interval almost replaces the estimate.
+   */
+  tauMs: number;
+  /**
+   * An interval longer than this (an outage, a budget paced again after hours accelerated) is
+   * not observed: the throttle in force over it is not known.
+   */
+  maxGapMs: number;
+}
+
+/**
+ * Below this throttle an interval's spend says too little about demand (it is divided by the
+ * throttle, so its noise is multiplied by 20 or more): the estimate is kept instead.
+ */
+const MIN_OBSERVED_THROTTLE = 0.05;
+
+/** Throttles are kept to 0.001: finer is below what sampling in an ad server can tell apart. */
+export function quantize(throttle: number): number {
+  return Math.round(Math.min(1, Math.max(0, throttle)) * 1000) / 1000;
+}
+
+/**
+ * The campaign's memory after observing its spend now. An interval shorter than tau/30 keeps the
+ * old baseline (and so is observed whole at a later tick); `applied` is set by the caller once
+ * the tick decides what ad servers have next.
+ */
+export function observe(
+  prev: PacingMemory | undefined,
+  now: { nowMs: number; day: string; spent: bigint },
+  o: DemandOptions,
+): PacingMemory {
+  const fresh = { atMs: now.nowMs, day: now.day, spent: now.spent, applied: prev?.applied ?? 1 };
+  if (prev === undefined) return { ...fresh, demand: null };
+  const dt = now.nowMs - prev.atMs;
+  // Another day's spend is no baseline for today's; nor is a clock that went back.
+  if (prev.day !== now.day || dt <= 0 || now.spent < prev.spent) return { ...fresh, demand: prev.demand };
+  if (dt < o.tauMs / 30) return prev;
+  if (dt > o.maxGapMs || prev.applied < MIN_OBSERVED_THROTTLE) return { ...fresh, demand: prev.demand };
+  const observed = Number(now.spent - prev.spent) / dt / prev.applied;
+  const weight = 1 - Math.exp(-dt / o.tauMs);
+  const demand = prev.demand === null ? observed : weight * observed + (1 - weight) * prev.demand;
+  return { ...fresh, demand };
+}
+
+export interface RateInput {
   nowMs: number;
-  day: string;
   spent: bigint;
   limit: bigint;
   /** The target spend at an instant (pacing-curve.ts targetMicros for this day and limit). */
@@ -41,50 +89,43 @@ export interface PacingInput {
   horizonMs: number;
 }
 
-/**
- * Weight of a new observation in the demand estimate (an exponential moving average): a tick's
- * spend is a noisy sample of a Poisson process, and 0.3 settles within ~5 ticks of a real change
- * while halving the noise of single ticks.
- */
-const DEMAND_ALPHA = 0.3;
-
-/**
- * Below this throttle a tick's spend says too little about demand (it is divided by the throttle,
- * so its noise is multiplied by 20 or more): the estimate is kept instead.
- */
-const MIN_OBSERVED_THROTTLE = 0.05;
-
-/** Throttles are kept to 0.001: finer is below what sampling in an ad server can tell apart. */
-export function quantize(throttle: number): number {
-  return Math.round(Math.min(1, Math.max(0, throttle)) * 1000) / 1000;
-}
-
-/** One tick: the throttle to ask for now, and the memory for the next tick. */
-export function pacingStep(prev: PacingMemory | undefined, input: PacingInput): PacingMemory {
-  const demand = estimateDemand(prev, input);
-  const throttle = quantize(desiredThrottle(input, demand));
-  return { atMs: input.nowMs, day: input.day, spent: input.spent, throttle, demand };
-}
-
-function estimateDemand(prev: PacingMemory | undefined, input: PacingInput): number | null {
-  if (prev === undefined) return null;
-  const dt = input.nowMs - prev.atMs;
-  // Another day's spend is no baseline for today's; a clock that did not move tells nothing.
-  if (prev.day !== input.day || dt <= 0 || input.spent < prev.spent) return prev.demand;
-  if (prev.throttle < MIN_OBSERVED_THROTTLE) return prev.demand;
-  const observed = Number(input.spent - prev.spent) / dt / prev.throttle;
-  return prev.demand === null ? observed : DEMAND_ALPHA * observed + (1 - DEMAND_ALPHA) * prev.demand;
-}
-
-function desiredThrottle(input: PacingInput, demand: number | null): number {
-  if (input.spent >= input.limit) return 0;
-  const aimAt = Math.min(input.nowMs + input.horizonMs, input.dayEndMs);
+/** The spend rate (micros per ms) that puts spend on the curve `horizonMs` ahead; Infinity: take everything. */
+export function wantedRate(i: RateInput): number {
+  if (i.spent >= i.limit) return 0;
+  const aimAt = Math.min(i.nowMs + i.horizonMs, i.dayEndMs);
   // At the day's very end what is left may all be spent.
-  if (aimAt <= input.nowMs) return 1;
-  const wanted = input.targetAt(aimAt) - input.spent;
+  if (aimAt <= i.nowMs) return Infinity;
+  const wanted = i.targetAt(aimAt) - i.spent;
   if (wanted <= 0n) return 0;
+  return Number(wanted) / (aimAt - i.nowMs);
+}
+
+/** The throttle of one campaign whose own rate is paced (its cap): rate over its demand. */
+export function throttleFor(rate: number, demand: number | null): number {
+  if (rate <= 0) return 0;
   if (demand === null || demand <= 0) return 1;
-  return Number(wanted) / (aimAt - input.nowMs) / demand;
+  return quantize(rate / demand);
+}
+
+/**
+ * The brand's throttle: the one value t such that its campaigns, each at min(t, its own cap's
+ * throttle), spend at `rate` in all. The brand's spend is monotone in t, so bisection finds it
+ * (to 2^-30). Campaigns without a demand estimate count as none yet; with none known, 1.
+ */
+export function brandThrottle(rate: number, campaigns: { demand: number | null; cap: number }[]): number {
+  if (rate <= 0) return 0;
+  const known = campaigns.filter((c): c is { demand: number; cap: number } => c.demand !== null && c.demand > 0);
+  if (known.length === 0) return 1;
+  const spendAt = (t: number) => known.reduce((sum, c) => sum + c.demand * Math.min(t, c.cap), 0);
+  if (spendAt(1) <= rate) return 1;
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 30; i++) {
+    const mid = (lo + hi) / 2;
+    if (spendAt(mid) < rate) lo = mid;
+    else hi = mid;
+  }
+  return quantize(lo);
 }
 
 /**

@@ -14,6 +14,8 @@ export interface ThrottleChange {
   /** "YYYY-MM-DD", the brand's local day. */
   day: string;
   throttle: number;
+  /** The end of that day: the throttle holds until then. */
+  expiresAtMs: number;
 }
 
 /** Subject: `<prefix>.budget.throttle.<brandId>`. */
@@ -37,7 +39,8 @@ export async function writeThrottleEvents(
   await client.query(
     `insert into pacing_published (campaign_id, brand_id, day, throttle, published_at)
      select * from unnest($1::uuid[], $2::uuid[], $3::date[], $4::float8[], $5::timestamptz[])
-     on conflict (campaign_id) do update set day = excluded.day, throttle = excluded.throttle, published_at = excluded.published_at`,
+     on conflict (campaign_id) do update set day = excluded.day, throttle = excluded.throttle, published_at = excluded.published_at
+     where excluded.day >= pacing_published.day`,
     [
       changes.map((c) => c.campaignId),
       changes.map((c) => c.brandId),
@@ -58,6 +61,7 @@ export async function writeThrottleEvents(
         throttle: c.throttle,
         occurTime: timestampFromMs(nowMs),
         sequence: ids[i],
+        expireTime: timestampFromMs(c.expiresAtMs),
       }),
     );
     return { eventId, aggregateId: c.campaignId, subject: throttleSubject(prefix, c.brandId), payload };

@@ -5,10 +5,18 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf } from "@adbudget/time";
 import type { BrandDirectory } from "./brand-directory.js";
 import { storedPacing } from "./budget-patch.js";
-import { pacingStep, worthPublishing, type PacingMemory } from "./pacing-controller.js";
-import { targetMicros, type DayCurve } from "./pacing-curve.js";
+import {
+  brandThrottle,
+  observe,
+  throttleFor,
+  wantedRate,
+  worthPublishing,
+  type PacingMemory,
+} from "./pacing-controller.js";
+import { targetMicros } from "./pacing-curve.js";
 import { writeThrottleEvents, type ThrottleChange } from "./pacing-events.js";
 import type { PacingProfiles } from "./pacing-profile.js";
+import { usableZone } from "./runtime-zone.js";
 
 /** The advisory lock one tick holds: replicas take turns, and a tick never runs twice at once. */
 export const PACING_LOCK_KEY = 0x70616365; // "pace"
@@ -97,69 +105,91 @@ export class PacingLoop {
             or exists (select 1 from pacing_published p where p.brand_id = b.brand_id and p.throttle < 1)`,
       );
       const published: ThrottleChange[] = [];
-      const memories: { scope: string; brandId: string; m: PacingMemory }[] = [];
       for (const b of brands) {
-        const zone = await this.zoneOf(b.brand_id);
-        if (zone === undefined) continue;
-        const out = await this.paceBrand(client, b, zone, nowMs);
-        published.push(...out.published);
-        memories.push(...out.memories);
+        // One brand's failure (its zone unknown here or to PostgreSQL, the brand service away)
+        // skips that brand alone: a savepoint undoes its part, the others are paced.
+        await client.query("savepoint pace_brand");
+        try {
+          published.push(...(await this.paceBrand(client, b, nowMs)));
+          await client.query("release savepoint pace_brand");
+        } catch (err) {
+          await client.query("rollback to savepoint pace_brand");
+          this.deps.logger.warn({ err, brandId: b.brand_id }, "pacing skipped the brand this tick");
+        }
       }
-      await saveMemories(client, memories, nowMs);
-      await writeThrottleEvents(client, this.deps.prefix, published, nowMs);
       return { ran: true, brands: brands.length, published };
     });
     if (report.published.length > 0) this.deps.onEvents();
     return report;
   }
 
+  /** The brand's zone, or undefined when the brand is gone (nothing to pace). */
   private async zoneOf(brandId: string): Promise<string | undefined> {
     try {
-      return (await this.deps.brands.get(brandId)).timeZone;
+      return usableZone((await this.deps.brands.get(brandId)).timeZone, brandId);
     } catch (err) {
-      if (err instanceof NotFoundError) return undefined; // a brand that is gone has no day to pace
+      if (err instanceof NotFoundError) return undefined;
       throw err;
     }
   }
 
-  private async paceBrand(client: pg.ClientBase, b: BrandRow, zone: string, nowMs: number) {
+  /**
+   * Paces one brand: observes each campaign's spend (its demand at the throttle ad servers had),
+   * computes the throttle of each capped campaign from its cap's curve and the brand's from its
+   * day's curve, and publishes each campaign's lower of the two when worth it. A campaign whose
+   * last throttle was published for a later day than this tick's (a replica whose clock lags at
+   * midnight) is left alone: a tick never takes a day back.
+   */
+  private async paceBrand(client: pg.ClientBase, b: BrandRow, nowMs: number): Promise<ThrottleChange[]> {
+    const zone = await this.zoneOf(b.brand_id);
+    if (zone === undefined) return [];
     const dayDate = periodsOf(nowMs, zone).day;
     const day = formatDate(dayDate);
     const paced = storedPacing(b.pacing) === PacingMode.PACED;
     const curve = await this.deps.profiles.curve(b.brand_id, dayDate, zone);
     const state = await readBrandState(client, b.brand_id, day);
-    const memories: { scope: string; brandId: string; m: PacingMemory }[] = [];
-    const step = (scope: string, limit: bigint, spent: bigint): number => {
-      const m = pacingStep(state.memory.get(scope), this.input(curve, nowMs, day, limit, spent));
-      memories.push({ scope, brandId: b.brand_id, m });
-      return m.throttle;
-    };
-    const brandThrottle = paced && b.daily !== null ? step(b.brand_id, BigInt(b.daily), state.brandSpent) : 1;
+    const rate = (limit: bigint, spent: bigint) =>
+      wantedRate({
+        nowMs,
+        spent,
+        limit,
+        targetAt: (t: number) => targetMicros(curve, t, limit),
+        dayEndMs: curve.end,
+        horizonMs: this.deps.horizonMs,
+      });
+    const demandOptions = { tauMs: this.deps.horizonMs / 6, maxGapMs: this.deps.horizonMs };
+    const campaigns = state.campaigns.map((c) => {
+      const spent = state.capSpent.get(c.id) ?? 0n;
+      const memory = observe(state.memory.get(c.id), { nowMs, day, spent }, demandOptions);
+      const cap = paced && c.cap !== null ? throttleFor(rate(c.cap, spent), memory.demand) : 1;
+      return { id: c.id, memory, cap };
+    });
+    const brand =
+      paced && b.daily !== null
+        ? brandThrottle(
+            rate(BigInt(b.daily), state.brandSpent),
+            campaigns.map((c) => ({ demand: c.memory.demand, cap: c.cap })),
+          )
+        : 1;
     const published: ThrottleChange[] = [];
-    for (const c of state.campaigns) {
-      let throttle = paced ? brandThrottle : 1;
-      if (paced && c.cap !== null) throttle = Math.min(throttle, step(c.id, c.cap, state.capSpent.get(c.id) ?? 0n));
+    const memories: { scope: string; brandId: string; m: PacingMemory }[] = [];
+    for (const c of campaigns) {
+      const throttle = paced ? Math.min(brand, c.cap) : 1;
       const pub = state.published.get(c.id);
+      if (pub !== undefined && pub.day > day) continue;
       const today = pub?.day === day ? pub.throttle : undefined;
       const publish =
         today === undefined
           ? throttle < 1 || (pub !== undefined && pub.throttle < 1)
           : worthPublishing(today, throttle);
-      if (publish) published.push({ brandId: b.brand_id, campaignId: c.id, day, throttle });
+      if (publish) published.push({ brandId: b.brand_id, campaignId: c.id, day, throttle, expiresAtMs: curve.end });
+      // What ad servers have from now on: what this tick publishes, else today's last, else 1.
+      const applied = publish ? throttle : (today ?? 1);
+      if (paced) memories.push({ scope: c.id, brandId: b.brand_id, m: { ...c.memory, applied } });
     }
-    return { published, memories };
-  }
-
-  private input(curve: DayCurve, nowMs: number, day: string, limit: bigint, spent: bigint) {
-    return {
-      nowMs,
-      day,
-      spent,
-      limit,
-      targetAt: (t: number) => targetMicros(curve, t, limit),
-      dayEndMs: curve.end,
-      horizonMs: this.deps.horizonMs,
-    };
+    await saveMemories(client, memories);
+    await writeThrottleEvents(client, this.deps.prefix, published, nowMs);
+    return published;
   }
 }
 
@@ -171,8 +201,13 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
     [brandId, day],
   );
   const campaigns = await client.query<{ id: string; cap: string | null }>(
-    "select campaign_id::text as id, daily_limit_micros::text as cap from campaign_settings where brand_id = $1",
-    [brandId],
+    // Every campaign with settings, and any that spent today without (a create event not yet
+    // applied): a campaign left out would spend unthrottled while the others make up for it.
+    `select s.campaign_id::text as id, s.daily_limit_micros::text as cap from campaign_settings s where s.brand_id = $1
+     union
+     select d.campaign_id::text, null from campaign_day_spend d
+     where d.brand_id = $1 and d.day = $2 and not exists (select 1 from campaign_settings s where s.campaign_id = d.campaign_id)`,
+    [brandId, day],
   );
   const caps = await client.query<{ id: string; s: string }>(
     "select campaign_id::text as id, spent_micros::text as s from campaign_day_spend where brand_id = $1 and day = $2",
@@ -187,10 +222,10 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
     day: string;
     at: Date;
     s: string;
-    throttle: number;
+    applied: number;
     demand: number | null;
   }>(
-    "select scope_id::text as scope, day::text, at, spent_micros::text as s, throttle, demand from pacing_memory where brand_id = $1",
+    "select scope_id::text as scope, day::text, at, spent_micros::text as s, applied, demand from pacing_memory where brand_id = $1",
     [brandId],
   );
   return {
@@ -201,7 +236,7 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
     memory: new Map(
       memory.rows.map((r): [string, PacingMemory] => [
         r.scope,
-        { atMs: r.at.getTime(), day: r.day, spent: BigInt(r.s), throttle: r.throttle, demand: r.demand },
+        { atMs: r.at.getTime(), day: r.day, spent: BigInt(r.s), applied: r.applied, demand: r.demand },
       ]),
     ),
   };
@@ -210,21 +245,20 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
 async function saveMemories(
   client: pg.ClientBase,
   memories: { scope: string; brandId: string; m: PacingMemory }[],
-  nowMs: number,
 ): Promise<void> {
   if (memories.length === 0) return;
   await client.query(
-    `insert into pacing_memory (scope_id, brand_id, day, at, spent_micros, throttle, demand)
+    `insert into pacing_memory (scope_id, brand_id, day, at, spent_micros, applied, demand)
      select * from unnest($1::uuid[], $2::uuid[], $3::date[], $4::timestamptz[], $5::bigint[], $6::float8[], $7::float8[])
      on conflict (scope_id) do update set day = excluded.day, at = excluded.at, spent_micros = excluded.spent_micros,
-       throttle = excluded.throttle, demand = excluded.demand`,
+       applied = excluded.applied, demand = excluded.demand`,
     [
       memories.map((x) => x.scope),
       memories.map((x) => x.brandId),
       memories.map((x) => x.m.day),
-      memories.map(() => new Date(nowMs)),
+      memories.map((x) => new Date(x.m.atMs)),
       memories.map((x) => x.m.spent.toString()),
-      memories.map((x) => x.m.throttle),
+      memories.map((x) => x.m.applied),
       memories.map((x) => x.m.demand),
     ],
   );

@@ -4,9 +4,9 @@ import { Migration } from "@mikro-orm/migrations";
  * Pacing (pacing-loop.ts). `budgets.pacing_mode` (1 paced, 2 accelerated): budgets set before
  * pacing existed stay accelerated, as they were spent until now; a new budget is paced (the
  * column's default). The audit records the mode before and after each SetBudget (null: recorded
- * before modes were). `pacing_memory` is the controller's memory of each paced scope (a brand's
- * day, by brand id; a campaign's cap, by campaign id); `pacing_published` is the throttle each
- * campaign's ad servers were last told, for which local day.
+ * before modes were). `pacing_memory` is the controller's memory of each paced campaign (its
+ * spend baseline, the throttle ad servers had since, its demand estimate); `pacing_published` is
+ * the throttle each campaign's ad servers were last told, for which local day.
  */
 export class Migration0011Pacing extends Migration {
   override async up(): Promise<void> {
@@ -22,7 +22,7 @@ export class Migration0011Pacing extends Migration {
         day date not null,
         at timestamptz not null,
         spent_micros bigint not null,
-        throttle double precision not null,
+        applied double precision not null,
         demand double precision null
       )`);
     this.addSql(`
