@@ -1,9 +1,11 @@
 /**
  * `npm run demo` (and the end of `npm start` unless DEMO=0): a live demo against the running
- * system, through its public gRPC API only. Seeds three brands in different time zones with
+ * system, through its public gRPC API only. Seeds four brands in different time zones with
  * budgets and campaigns (one dayparted, one paused by its user), then plays ad servers reporting
  * spend for serving campaigns, so within a minute budgets run out and campaigns stop; then an
- * operator raises one limit and its campaigns come back. Prints what happens as it happens,
+ * operator raises one limit and its campaigns come back. Three budgets are ACCELERATED (they
+ * run out); Dune Tea's is PACED (the default), so its ad servers take only the share of
+ * traffic its campaigns' throttle says and its day lasts. Prints what happens as it happens,
  * from WatchCampaigns.
  *
  * Every RecordSpend carries a W3C traceparent the demo made, so it knows the trace of the spend
@@ -29,6 +31,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
+import { PacingMode } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
@@ -70,16 +73,21 @@ interface DemoBrand {
   name: string;
   zone: string;
   limit: bigint;
-  campaigns: Map<string, { name: string; serving: boolean }>;
+  paced: boolean;
+  /** Serving and pacing throttle as the watch last said. */
+  campaigns: Map<string, { name: string; serving: boolean; throttle: number }>;
 }
 
 say(`seeding brands (run ${run})`);
 /** The capped campaign with a flight (Cove's promo). */
 let promo: { brand: string; id: string } | undefined;
 const seeds = [
-  { name: "Acme Coffee", zone: "America/New_York", limit: 4_000_000n },
-  { name: "Bolt Bikes", zone: "Asia/Kathmandu", limit: 6_000_000n },
-  { name: "Cove Books", zone: "Europe/London", limit: 50_000_000n },
+  { name: "Acme Coffee", zone: "America/New_York", limit: 4_000_000n, paced: false },
+  { name: "Bolt Bikes", zone: "Asia/Kathmandu", limit: 6_000_000n, paced: false },
+  { name: "Cove Books", zone: "Europe/London", limit: 50_000_000n, paced: false },
+  // Paced: spend follows the day's curve instead of the traffic. Without pacing the demo's
+  // traffic would spend its $40 in about half a minute.
+  { name: "Dune Tea", zone: "Europe/Paris", limit: 40_000_000n, paced: true },
 ];
 const demo: DemoBrand[] = [];
 const demoBrands: { seed: (typeof seeds)[number]; id: string }[] = [];
@@ -106,8 +114,16 @@ for (const { seed: s, id } of demoBrands) {
     dailyLimitMicros: s.limit,
     monthlyLimitMicros: s.limit * 40n,
     alerts: { percents: [50, 80, 100] },
+    pacingMode: s.paced ? PacingMode.PACED : PacingMode.ACCELERATED,
   });
-  const b: DemoBrand = { id: brand.id, name: s.name, zone: s.zone, limit: s.limit, campaigns: new Map() };
+  const b: DemoBrand = {
+    id: brand.id,
+    name: s.name,
+    zone: s.zone,
+    limit: s.limit,
+    paced: s.paced,
+    campaigns: new Map(),
+  };
   // A dayparted campaign: serving now, in a window from an hour ago to two hours from now, local time.
   const w = wallTime(Date.now(), s.zone);
   const minute = w.hour * 60 + w.minute;
@@ -134,11 +150,11 @@ for (const { seed: s, id } of demoBrands) {
       );
     }
     if (paused) await campaigns.pauseCampaign({ id: campaign!.id });
-    b.campaigns.set(campaign!.id, { name, serving: campaign!.serving && !paused });
+    b.campaigns.set(campaign!.id, { name, serving: campaign!.serving && !paused, throttle: campaign!.throttle ?? 1 });
   }
   demo.push(b);
   say(
-    `${s.name} (${s.zone}, today ${today.year}-${today.month}-${today.day}): daily limit ${usd(s.limit)}, campaigns ${[...b.campaigns.values()].map((c) => c.name).join(", ")}`,
+    `${s.name} (${s.zone}, today ${today.year}-${today.month}-${today.day}): daily limit ${usd(s.limit)}, ${s.paced ? "paced" : "accelerated"}, campaigns ${[...b.campaigns.values()].map((c) => c.name).join(", ")}`,
   );
 }
 
@@ -153,6 +169,11 @@ const watching = (async () => {
       if (!c || !b) continue;
       const entry = b.campaigns.get(c.id)!;
       if (m.type === WatchEventType.SNAPSHOT) entry.serving = c.serving;
+      const throttle = c.throttle ?? 1;
+      if (m.type === WatchEventType.CHANGED && throttle !== entry.throttle) {
+        say(`${b.name} / ${c.name}: pacing throttle ${entry.throttle.toFixed(2)} -> ${throttle.toFixed(2)}`);
+        entry.throttle = throttle;
+      }
       if (m.type !== WatchEventType.CHANGED || entry.serving === c.serving) continue;
       entry.serving = c.serving;
       const why = c.serving ? "serving again" : `stopped: ${c.pauseReasons.map((r) => REASON[r]).join(", ")}`;
@@ -204,7 +225,8 @@ let events = 0;
 while (Date.now() < deadline) {
   for (const b of demo) {
     for (const [id, c] of b.campaigns) {
-      if (!c.serving) continue;
+      // What the SDK's shouldServe does: serving, and a draw against the pacing throttle.
+      if (!c.serving || Math.random() >= c.throttle) continue;
       const amount = BigInt(50_000 + Math.floor(Math.random() * 250_000));
       const { traceId, headers } = traced();
       const res = await spendApi.recordSpend(
@@ -274,8 +296,9 @@ say(`done: ${events} spend events recorded`);
 for (const b of demo) {
   const { status } = await budget.getBudgetStatus({ brandId: b.id });
   const serving = [...b.campaigns.values()].filter((c) => c.serving).length;
+  const target = status!.day!.targetSpentMicros;
   say(
-    `${b.name}: spent ${usd(status!.day!.spentMicros)} today (limit ${usd(status!.day!.limitMicros ?? 0n)}), ${serving}/${b.campaigns.size} campaigns serving`,
+    `${b.name}: spent ${usd(status!.day!.spentMicros)} today (limit ${usd(status!.day!.limitMicros ?? 0n)}${target === undefined ? "" : `, paced: the day's curve stands at ${usd(target)} now`}), ${serving}/${b.campaigns.size} campaigns serving`,
   );
 }
 say(

@@ -20,7 +20,8 @@ beforeAll(async () => {
   logDir = mkdtempSync(join(tmpdir(), "adbudget-demo-"));
   system = await launchSystemProcesses({
     kind: "e2e",
-    env: () => ({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0" }),
+    // Pacing ticks each second (10 s by default): the paced brand is throttled well inside the demo.
+    env: () => ({ TRACING: "stdout", RECONCILE_INTERVAL_MS: "0", PACING_INTERVAL_MS: "1000" }),
     logDir,
     keepStdout: true,
   });
@@ -73,6 +74,12 @@ test("the demo shows exhaustion, campaigns stopping, a raise bringing them back,
   // The capped promo stops alone on its own cap, and its clock (a flight) is findable by CampaignId.
   expect(text).toMatch(/Cove Books \/ Promo: capped at \$1\.00 a day of its own spend, flight until \d{4}-\d\d-\d\d/);
   expect(text).toMatch(/Cove Books \/ Promo: stopped: campaign budget exhausted \(cause campaign_budget\.exhausted\)/);
+  // The paced brand: its throttle falls as its spend runs ahead of the day's curve, and its day lasts.
+  expect(text).toMatch(/Dune Tea \/ Search: pacing throttle 1\.00 -> 0\.\d\d/);
+  expect(text).toMatch(
+    /Dune Tea: spent \$\d+\.\d\d today \(limit \$40\.00, paced: the day's curve stands at \$\d+\.\d\d now\)/,
+  );
+  expect(text).not.toMatch(/Dune Tea: daily budget exhausted/);
   expect(text).toMatch(
     /Cove Books \/ Promo: campaign budget exhausted; its clock: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=CampaignId/,
   );

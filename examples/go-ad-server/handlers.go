@@ -13,7 +13,7 @@ import (
 
 // servingLookup is what the handlers need of the SDK's ServingCache.
 type servingLookup interface {
-	IsServing(id string) bool
+	ShouldServe(id string) bool
 	Staleness() time.Duration
 	Stats() adbudget.CacheStats
 }
@@ -50,7 +50,8 @@ func (s *adServer) ad(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "campaign is required: GET /ad?campaign=<id>", http.StatusBadRequest)
 		return
 	}
-	if !s.cache.IsServing(id) {
+	// Serving, and (a paced budget) this opportunity drawn within the campaign's throttle.
+	if !s.cache.ShouldServe(id) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}

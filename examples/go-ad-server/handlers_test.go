@@ -19,7 +19,7 @@ type fakeCache struct {
 	staleness time.Duration
 }
 
-func (f fakeCache) IsServing(id string) bool { return f.serving[id] }
+func (f fakeCache) ShouldServe(id string) bool { return f.serving[id] }
 func (f fakeCache) Staleness() time.Duration { return f.staleness }
 func (fakeCache) Stats() adbudget.CacheStats { return adbudget.CacheStats{Campaigns: 2} }
 

@@ -45,7 +45,8 @@ const server = createServer((req, res) => {
   }
   if (url.pathname !== "/ad") return void res.writeHead(404).end();
   const campaignId = url.searchParams.get("campaign") ?? "";
-  if (!cache.isServing(campaignId)) return void res.writeHead(204).end();
+  // Serving, and (a paced budget) this opportunity drawn within the campaign's throttle.
+  if (!cache.shouldServe(campaignId)) return void res.writeHead(204).end();
   const eventId = randomUUID();
   if (!reporter.report({ eventId, brandId, campaignId, amountMicros: price })) {
     // The reporter is full (the budget service has been away long): serving unbilled is not an option.

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { bearerInterceptor } from "@adbudget/kit";
+import { PacingMode } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { CampaignService } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
@@ -78,7 +79,14 @@ export async function startSdkSystem(kind = "sdk"): Promise<SdkSystem> {
     const campaigns = createClient(CampaignService, t(system.urls.campaign));
     const brandId = await newBrand(brands, "SDK");
     // A thousand units a day: the tests spend a few.
-    await budget.setBudget({ brandId, dailyLimitMicros: 1_000_000_000n, monthlyLimitMicros: 30_000_000_000n });
+    // ACCELERATED: the SDK's proofs are about serving and spend, not pacing (e2e/src/pacing.test.ts),
+    // so no throttle moves under them.
+    await budget.setBudget({
+      brandId,
+      dailyLimitMicros: 1_000_000_000n,
+      monthlyLimitMicros: 30_000_000_000n,
+      pacingMode: PacingMode.ACCELERATED,
+    });
     const mintAdServerToken = (ttlSeconds: number) =>
       system.auth.mint({ sub: "test:ad-server", role: "ad-server", brands: [brandId] }, ttlSeconds);
     const adServerToken = await mintAdServerToken(3600);
