@@ -179,6 +179,11 @@ describe("the README, as a newcomer runs it", () => {
         iteration: expect.any(Number),
       });
 
+      // Step 11: the paced day's target is shown, the campaign's throttle read, and the switch to
+      // ACCELERATED answered (the limit kept).
+      expect(main).toMatch(/"targetSpentMicros": "\d+"/);
+      expect(main).toMatch(/\{\n {2}"name": "Search",\n {2}"throttle": [\d.]+\n\}/);
+      expect(main).toContain('"pacingMode": "PACING_MODE_ACCELERATED"');
       // What the watch showed meanwhile: the day's exhaustion stopped Search and the raise brought
       // it back; the promo's own cap stopped it alone and the higher cap brought it back.
       await watch.waitFor(
