@@ -31,7 +31,7 @@ function run(demand: (t: number) => number, ticks = 24 * 60) {
   const rows: { t: number; spent: bigint; target: bigint; throttle: number }[] = [];
   for (let i = 0; i <= ticks; i++) {
     const t = i * MIN;
-    memory = observe(memory, { nowMs: t, day: "2027-06-01", spent }, OPTS);
+    memory = observe(memory, { tick: BigInt(i), nowMs: t, day: "2027-06-01", spent }, OPTS);
     const throttle = throttleFor(
       wantedRate({ nowMs: t, spent, limit: LIMIT, targetAt: target, dayEndMs: DAY, horizonMs: 30 * MIN }),
       memory.demand,
@@ -87,20 +87,26 @@ describe("pacingStep", () => {
 });
 
 describe("observe (the demand estimate)", () => {
-  const prev: PacingMemory = { atMs: 0, day: "a", spent: 0n, applied: 0.5, demand: 10 };
+  const prev: PacingMemory = { tick: 7n, atMs: 0, day: "a", spent: 0n, applied: 0.5, demand: 10 };
+  const at = (nowMs: number, spent: bigint, day = "a", tick = 8n) => ({ tick, nowMs, day, spent });
   it("keeps its estimate across a new day but not its spend baseline", () => {
-    const next = observe({ ...prev, spent: 900n }, { nowMs: MIN, day: "b", spent: 0n }, OPTS);
-    expect(next).toMatchObject({ demand: 10, day: "b", spent: 0n, atMs: MIN });
+    const next = observe({ ...prev, spent: 900n }, at(MIN, 0n, "b"), OPTS);
+    expect(next).toMatchObject({ demand: 10, day: "b", spent: 0n, atMs: MIN, tick: 8n });
   });
-  it("weighs an interval by its length: a replica ticking 1 ms after another changes nothing", () => {
-    expect(observe(prev, { nowMs: 1, day: "a", spent: 0n }, OPTS)).toBe(prev);
+  it("weighs an interval by its length: a replica ticking 1 ms after another barely moves it", () => {
+    // 1 ms at a spend that, over a whole interval, would mean a demand of 2000.
+    expect(observe(prev, at(1, 1000n), OPTS).demand).toBeCloseTo(10, 1);
     // Over tau, at throttle 0.5, 10 micros/ms spent is a demand of 20: the estimate moves 1 - 1/e of the way.
-    const next = observe(prev, { nowMs: 5 * MIN, day: "a", spent: BigInt(10 * 5 * MIN) }, OPTS);
+    const next = observe(prev, at(5 * MIN, BigInt(10 * 5 * MIN)), OPTS);
     expect(next.demand).toBeCloseTo(20 * (1 - Math.exp(-1)) + 10 * Math.exp(-1), 6);
   });
-  it("does not observe across a gap, nor at a throttle too low to tell", () => {
-    expect(observe(prev, { nowMs: 31 * MIN, day: "a", spent: 1n }, OPTS).demand).toBe(10);
-    expect(observe({ ...prev, applied: 0.01 }, { nowMs: 5 * MIN, day: "a", spent: 99_999n }, OPTS).demand).toBe(10);
+  it("observes only against the tick before: not across ticks it was not paced at, a long gap, or a throttle too low to tell", () => {
+    expect(observe(prev, at(5 * MIN, 99_999n, "a", 9n), OPTS).demand).toBe(10);
+    expect(observe(prev, at(31 * MIN, 1n), OPTS).demand).toBe(10);
+    expect(observe({ ...prev, applied: 0.01 }, at(5 * MIN, 99_999n), OPTS).demand).toBe(10);
+  });
+  it("keeps the baseline whole when this replica's clock is behind the last one's", () => {
+    expect(observe({ ...prev, atMs: 1000 }, at(900, 50n), OPTS)).toEqual({ ...prev, atMs: 1000, tick: 8n });
   });
 });
 

@@ -17,7 +17,14 @@
 
 /** What the controller keeps between ticks of one campaign. */
 export interface PacingMemory {
-  /** The tick the baseline was taken at. */
+  /**
+   * The number of the tick (pacing ticks are counted, one at a time, across replicas) that took
+   * the baseline: only the next tick observes against it. A campaign not paced at some tick (its
+   * brand accelerated, or skipped on an error) has no memory of it, so the throttle ad servers
+   * had in between is not known and the baseline starts over.
+   */
+  tick: bigint;
+  /** When the baseline was taken (the services' time). */
   atMs: number;
   /** The local day ("YYYY-MM-DD") of the baseline: a new day restarts it. */
   day: string;
@@ -36,10 +43,7 @@ export interface DemandOptions {
    * a few milliseconds apart add almost nothing, and a long interval almost replaces the estimate.
    */
   tauMs: number;
-  /**
-   * An interval longer than this (an outage, a budget paced again after hours accelerated) is
-   * not observed: the throttle in force over it is not known.
-   */
+  /** An interval longer than this is not observed (the spend of a long outage says little of now). */
   maxGapMs: number;
 }
 
@@ -55,26 +59,37 @@ export function quantize(throttle: number): number {
 }
 
 /**
- * The campaign's memory after observing its spend now. An interval shorter than tau/30 keeps the
- * old baseline (and so is observed whole at a later tick); `applied` is set by the caller once
- * the tick decides what ad servers have next.
+ * The campaign's memory after observing its spend at tick `now.tick`: a new baseline (now), and
+ * the demand estimate moved by the interval since the last one. `applied` is set by the caller
+ * once the tick decides what ad servers have next.
  */
 export function observe(
   prev: PacingMemory | undefined,
-  now: { nowMs: number; day: string; spent: bigint },
+  now: { tick: bigint; nowMs: number; day: string; spent: bigint },
   o: DemandOptions,
 ): PacingMemory {
-  const fresh = { atMs: now.nowMs, day: now.day, spent: now.spent, applied: prev?.applied ?? 1 };
+  const fresh = { tick: now.tick, atMs: now.nowMs, day: now.day, spent: now.spent, applied: prev?.applied ?? 1 };
   if (prev === undefined) return { ...fresh, demand: null };
   const dt = now.nowMs - prev.atMs;
-  // Another day's spend is no baseline for today's; nor is a clock that went back.
-  if (prev.day !== now.day || dt <= 0 || now.spent < prev.spent) return { ...fresh, demand: prev.demand };
-  if (dt < o.tauMs / 30) return prev;
-  if (dt > o.maxGapMs || prev.applied < MIN_OBSERVED_THROTTLE) return { ...fresh, demand: prev.demand };
+  // A replica whose clock lags the last one's: keep the baseline whole rather than stamp later
+  // spend with an earlier time.
+  if (dt <= 0 && prev.day === now.day) return { ...prev, tick: now.tick };
+  // Another day's spend is no baseline for today's; nor is the spend of ticks this campaign was
+  // not paced at, of a long gap, or at a throttle too low to tell.
+  if (
+    prev.day !== now.day ||
+    now.spent < prev.spent ||
+    prev.tick !== now.tick - 1n ||
+    dt > o.maxGapMs ||
+    prev.applied < MIN_OBSERVED_THROTTLE
+  )
+    return { ...fresh, demand: prev.demand };
   const observed = Number(now.spent - prev.spent) / dt / prev.applied;
+  // The first estimate needs an interval long enough to mean something; later ones are weighed
+  // by their length, so a short one moves the estimate by little.
+  if (prev.demand === null) return { ...fresh, demand: dt >= o.tauMs / 30 ? observed : null };
   const weight = 1 - Math.exp(-dt / o.tauMs);
-  const demand = prev.demand === null ? observed : weight * observed + (1 - weight) * prev.demand;
-  return { ...fresh, demand };
+  return { ...fresh, demand: weight * observed + (1 - weight) * prev.demand };
 }
 
 export interface RateInput {

@@ -39,8 +39,7 @@ export async function writeThrottleEvents(
   await client.query(
     `insert into pacing_published (campaign_id, brand_id, day, throttle, published_at)
      select * from unnest($1::uuid[], $2::uuid[], $3::date[], $4::float8[], $5::timestamptz[])
-     on conflict (campaign_id) do update set day = excluded.day, throttle = excluded.throttle, published_at = excluded.published_at
-     where excluded.day >= pacing_published.day`,
+     on conflict (campaign_id) do update set day = excluded.day, throttle = excluded.throttle, published_at = excluded.published_at`,
     [
       changes.map((c) => c.campaignId),
       changes.map((c) => c.brandId),

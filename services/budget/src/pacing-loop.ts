@@ -97,6 +97,10 @@ export class PacingLoop {
       ]);
       if (lock[0]?.ok !== true) return { ran: false, brands: 0, published: [] };
       const nowMs = this.deps.now();
+      const { rows: counted } = await client.query<{ n: string }>(
+        `insert into pacing_ticks (id, n) values (1, 1) on conflict (id) do update set n = pacing_ticks.n + 1 returning n::text`,
+      );
+      const tick = BigInt(counted[0]?.n ?? "0");
       const { rows: brands } = await client.query<BrandRow>(
         `select b.brand_id::text, b.daily_limit_micros::text as daily, b.pacing_mode as pacing from budgets b
          where (b.pacing_mode = ${PacingMode.PACED}
@@ -110,11 +114,11 @@ export class PacingLoop {
         // skips that brand alone: a savepoint undoes its part, the others are paced.
         await client.query("savepoint pace_brand");
         try {
-          published.push(...(await this.paceBrand(client, b, nowMs)));
+          published.push(...(await this.paceBrand(client, b, tick, nowMs)));
           await client.query("release savepoint pace_brand");
         } catch (err) {
-          await client.query("rollback to savepoint pace_brand");
           this.deps.logger.warn({ err, brandId: b.brand_id }, "pacing skipped the brand this tick");
+          await client.query("rollback to savepoint pace_brand");
         }
       }
       return { ran: true, brands: brands.length, published };
@@ -137,10 +141,11 @@ export class PacingLoop {
    * Paces one brand: observes each campaign's spend (its demand at the throttle ad servers had),
    * computes the throttle of each capped campaign from its cap's curve and the brand's from its
    * day's curve, and publishes each campaign's lower of the two when worth it. A campaign whose
-   * last throttle was published for a later day than this tick's (a replica whose clock lags at
-   * midnight) is left alone: a tick never takes a day back.
+   * last throttle was published at a later instant than this tick's now (a replica whose clock
+   * lags) is left alone: a tick never takes a throttle back in time. (A zone moved west, which
+   * can take the local day back, is not that: its publication is in the past.)
    */
-  private async paceBrand(client: pg.ClientBase, b: BrandRow, nowMs: number): Promise<ThrottleChange[]> {
+  private async paceBrand(client: pg.ClientBase, b: BrandRow, tick: bigint, nowMs: number): Promise<ThrottleChange[]> {
     const zone = await this.zoneOf(b.brand_id);
     if (zone === undefined) return [];
     const dayDate = periodsOf(nowMs, zone).day;
@@ -160,7 +165,7 @@ export class PacingLoop {
     const demandOptions = { tauMs: this.deps.horizonMs / 6, maxGapMs: this.deps.horizonMs };
     const campaigns = state.campaigns.map((c) => {
       const spent = state.capSpent.get(c.id) ?? 0n;
-      const memory = observe(state.memory.get(c.id), { nowMs, day, spent }, demandOptions);
+      const memory = observe(state.memory.get(c.id), { tick, nowMs, day, spent }, demandOptions);
       const cap = paced && c.cap !== null ? throttleFor(rate(c.cap, spent), memory.demand) : 1;
       return { id: c.id, memory, cap };
     });
@@ -176,7 +181,7 @@ export class PacingLoop {
     for (const c of campaigns) {
       const throttle = paced ? Math.min(brand, c.cap) : 1;
       const pub = state.published.get(c.id);
-      if (pub !== undefined && pub.day > day) continue;
+      if (pub !== undefined && pub.publishedAtMs > nowMs) continue;
       const today = pub?.day === day ? pub.throttle : undefined;
       const publish =
         today === undefined
@@ -213,11 +218,12 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
     "select campaign_id::text as id, spent_micros::text as s from campaign_day_spend where brand_id = $1 and day = $2",
     [brandId, day],
   );
-  const published = await client.query<{ id: string; day: string; throttle: number }>(
-    "select campaign_id::text as id, day::text, throttle from pacing_published where brand_id = $1",
+  const published = await client.query<{ id: string; day: string; throttle: number; at: Date }>(
+    "select campaign_id::text as id, day::text, throttle, published_at as at from pacing_published where brand_id = $1",
     [brandId],
   );
   const memory = await client.query<{
+    tick: string;
     scope: string;
     day: string;
     at: Date;
@@ -225,18 +231,27 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
     applied: number;
     demand: number | null;
   }>(
-    "select scope_id::text as scope, day::text, at, spent_micros::text as s, applied, demand from pacing_memory where brand_id = $1",
+    "select tick::text, scope_id::text as scope, day::text, at, spent_micros::text as s, applied, demand from pacing_memory where brand_id = $1",
     [brandId],
   );
   return {
     brandSpent: BigInt(spent.rows[0]?.s ?? "0"),
     campaigns: campaigns.rows.map((r) => ({ id: r.id, cap: r.cap === null ? null : BigInt(r.cap) })),
     capSpent: new Map(caps.rows.map((r) => [r.id, BigInt(r.s)])),
-    published: new Map(published.rows.map((r) => [r.id, { day: r.day, throttle: r.throttle }])),
+    published: new Map(
+      published.rows.map((r) => [r.id, { day: r.day, throttle: r.throttle, publishedAtMs: r.at.getTime() }]),
+    ),
     memory: new Map(
       memory.rows.map((r): [string, PacingMemory] => [
         r.scope,
-        { atMs: r.at.getTime(), day: r.day, spent: BigInt(r.s), applied: r.applied, demand: r.demand },
+        {
+          tick: BigInt(r.tick),
+          atMs: r.at.getTime(),
+          day: r.day,
+          spent: BigInt(r.s),
+          applied: r.applied,
+          demand: r.demand,
+        },
       ]),
     ),
   };
@@ -248,10 +263,10 @@ async function saveMemories(
 ): Promise<void> {
   if (memories.length === 0) return;
   await client.query(
-    `insert into pacing_memory (scope_id, brand_id, day, at, spent_micros, applied, demand)
-     select * from unnest($1::uuid[], $2::uuid[], $3::date[], $4::timestamptz[], $5::bigint[], $6::float8[], $7::float8[])
+    `insert into pacing_memory (scope_id, brand_id, day, at, spent_micros, applied, demand, tick)
+     select * from unnest($1::uuid[], $2::uuid[], $3::date[], $4::timestamptz[], $5::bigint[], $6::float8[], $7::float8[], $8::bigint[])
      on conflict (scope_id) do update set day = excluded.day, at = excluded.at, spent_micros = excluded.spent_micros,
-       applied = excluded.applied, demand = excluded.demand`,
+       applied = excluded.applied, demand = excluded.demand, tick = excluded.tick`,
     [
       memories.map((x) => x.scope),
       memories.map((x) => x.brandId),
@@ -260,6 +275,7 @@ async function saveMemories(
       memories.map((x) => x.m.spent.toString()),
       memories.map((x) => x.m.applied),
       memories.map((x) => x.m.demand),
+      memories.map((x) => x.m.tick.toString()),
     ],
   );
 }

@@ -142,7 +142,7 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
 
 /**
  * Applies one pacing throttle event (CampaignThrottleEvent) to its campaign (throttle.ts): ordered
- * by day and sequence, published to watchers as a throttle-only change.
+ * by sequence, published to watchers as a throttle-only change.
  */
 function throttleEventHandler(store: CampaignStore, logger: Logger, now: Now) {
   return async (msg: JsMsg): Promise<void> => {

@@ -6,7 +6,8 @@ import { Migration } from "@mikro-orm/migrations";
  * column's default). The audit records the mode before and after each SetBudget (null: recorded
  * before modes were). `pacing_memory` is the controller's memory of each paced campaign (its
  * spend baseline, the throttle ad servers had since, its demand estimate); `pacing_published` is
- * the throttle each campaign's ad servers were last told, for which local day.
+ * the throttle each campaign's ad servers were last told, for which local day; `pacing_ticks`
+ * counts the ticks (the memory of a campaign observes only against the tick before).
  */
 export class Migration0011Pacing extends Migration {
   override async up(): Promise<void> {
@@ -23,7 +24,8 @@ export class Migration0011Pacing extends Migration {
         at timestamptz not null,
         spent_micros bigint not null,
         applied double precision not null,
-        demand double precision null
+        demand double precision null,
+        tick bigint not null
       )`);
     this.addSql(`
       create table pacing_published (
@@ -34,8 +36,10 @@ export class Migration0011Pacing extends Migration {
         published_at timestamptz not null
       )`);
     this.addSql("create index pacing_published_brand_idx on pacing_published (brand_id)");
+    this.addSql("create table pacing_ticks (id smallint primary key check (id = 1), n bigint not null)");
   }
   override async down(): Promise<void> {
+    this.addSql("drop table if exists pacing_ticks");
     this.addSql("drop table if exists pacing_published");
     this.addSql("drop table if exists pacing_memory");
     this.addSql("alter table budget_changes drop column if exists old_pacing_mode");
