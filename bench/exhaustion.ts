@@ -11,6 +11,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { NATS_URL } from "@adbudget/testing";
 import { BrandService } from "@adbudget/proto/adbudget/brand/v1/brand_service_pb.js";
+import { PacingMode } from "@adbudget/proto/adbudget/budget/v1/budget_pb.js";
 import { BudgetService } from "@adbudget/proto/adbudget/budget/v1/budget_service_pb.js";
 import { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_pb.js";
 import { CampaignService, WatchEventType } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
@@ -47,7 +48,9 @@ try {
       name: `${tag} ${i}`,
       timeZone: i % 2 ? "America/New_York" : "Asia/Kathmandu",
     });
-    await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: 1_000_000n });
+    // ACCELERATED: this measures the wall (spend to the limit, then the pause); a paced budget's
+    // throttle events would be counted as the campaign's first change.
+    await budget.setBudget({ brandId: brand!.id, dailyLimitMicros: 1_000_000n, pacingMode: PacingMode.ACCELERATED });
     const { campaign } = await campaigns.createCampaign({ brandId: brand!.id, name: `c${i}` });
     // Warm the budget service's campaign directory, below the limit.
     await budget.recordSpend({

@@ -119,7 +119,8 @@ export async function eventInvariants(
   const problems: string[] = [];
   const capProblems: string[] = [];
   for (const m of budgetMessages) {
-    if (m.subject.includes(".budget.threshold.")) continue; // alerts: another message type
+    // Alerts and pacing throttles: other message types, not counted here.
+    if (m.subject.includes(".budget.threshold.") || m.subject.includes(".budget.throttle.")) continue;
     if (m.subject.includes(".budget.campaign_")) {
       // Campaign caps: another message type, counted apart.
       const c = fromBinary(CampaignCapEventSchema, m.data);
