@@ -105,6 +105,14 @@ describe("observe (the demand estimate)", () => {
     expect(observe(prev, at(31 * MIN, 1n), OPTS).demand).toBe(10);
     expect(observe({ ...prev, applied: 0.01 }, at(5 * MIN, 99_999n), OPTS).demand).toBe(10);
   });
+  it("learns its first estimate over ticks shorter than tau/30 by keeping the baseline until then", () => {
+    const first: PacingMemory = { ...prev, demand: null, applied: 1 };
+    // Ticks each second (tau/30 is 10 s): the baseline stays at 0 until 10 s have passed.
+    let m = observe(first, at(1000, 1000n), OPTS);
+    expect(m).toMatchObject({ atMs: 0, spent: 0n, demand: null, tick: 8n });
+    m = observe(m, at(10_000, 10_000n, "a", 9n), OPTS);
+    expect(m).toMatchObject({ atMs: 10_000, spent: 10_000n, demand: 1 });
+  });
   it("keeps the baseline whole when this replica's clock is behind the last one's", () => {
     expect(observe({ ...prev, atMs: 1000 }, at(900, 50n), OPTS)).toEqual({ ...prev, atMs: 1000, tick: 8n });
   });

@@ -84,10 +84,12 @@ export function observe(
     prev.applied < MIN_OBSERVED_THROTTLE
   )
     return { ...fresh, demand: prev.demand };
+  // The first estimate needs an interval long enough to mean something: until then the baseline
+  // is kept and the interval grows tick by tick. Later ones are weighed by their length, so a
+  // short one moves the estimate by little.
+  if (prev.demand === null && dt < o.tauMs / 30) return { ...prev, tick: now.tick };
   const observed = Number(now.spent - prev.spent) / dt / prev.applied;
-  // The first estimate needs an interval long enough to mean something; later ones are weighed
-  // by their length, so a short one moves the estimate by little.
-  if (prev.demand === null) return { ...fresh, demand: dt >= o.tauMs / 30 ? observed : null };
+  if (prev.demand === null) return { ...fresh, demand: observed };
   const weight = 1 - Math.exp(-dt / o.tauMs);
   return { ...fresh, demand: weight * observed + (1 - weight) * prev.demand };
 }
