@@ -262,9 +262,9 @@ export class BudgetStore {
   }
 
   async getBudget(brandId: string): Promise<BudgetRow> {
-    const { rows } = await this.pool.query<RawBudget>(`${SELECT_BUDGET} where brand_id = $1`, [brandId]);
-    if (rows.length === 0) throw new NotFoundError("budget of brand", brandId);
-    return toBudget(rows[0]);
+    const budget = await this.findBudget(brandId);
+    if (budget === undefined) throw new NotFoundError("budget of brand", brandId);
+    return budget;
   }
 
   async status(

@@ -9,7 +9,7 @@ import {
   CampaignThrottleEventSchema,
 } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
-import { formatDate } from "@adbudget/time";
+import { daysInMonth, formatDate } from "@adbudget/time";
 import { applyBrand } from "./brand-changes.js";
 import { applyBudgetSignal, applyCap } from "./budget-signals.js";
 import type { Cause } from "./campaign-rows.js";
@@ -46,14 +46,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A date that exists (the 31st of a 30-day month does not), in the years PostgreSQL's date takes. */
 function isCalendarDate(d: { year: number; month: number; day: number }): boolean {
-  const ms = Date.UTC(d.year, d.month - 1, d.day);
-  const back = new Date(ms);
   return (
+    Number.isInteger(d.year) &&
     d.year >= 1 &&
     d.year <= 9999 &&
-    back.getUTCFullYear() === d.year &&
-    back.getUTCMonth() === d.month - 1 &&
-    back.getUTCDate() === d.day
+    d.month >= 1 &&
+    d.month <= 12 &&
+    d.day >= 1 &&
+    d.day <= daysInMonth(d.year, d.month)
   );
 }
 
