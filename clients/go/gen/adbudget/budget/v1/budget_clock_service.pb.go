@@ -254,6 +254,70 @@ func (x *CampaignCapStatus) GetSequence() int64 {
 	return 0
 }
 
+// A campaign's spend over its life against its lifetime limit.
+type CampaignLifetimeStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The campaign.
+	CampaignId string `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// True when the campaign's lifetime spend is at or past its lifetime limit.
+	Exhausted bool `protobuf:"varint,2,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	// The sequence of the campaign's last lifetime event (0 if none).
+	Sequence      int64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignLifetimeStatus) Reset() {
+	*x = CampaignLifetimeStatus{}
+	mi := &file_adbudget_budget_v1_budget_clock_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignLifetimeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignLifetimeStatus) ProtoMessage() {}
+
+func (x *CampaignLifetimeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_adbudget_budget_v1_budget_clock_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignLifetimeStatus.ProtoReflect.Descriptor instead.
+func (*CampaignLifetimeStatus) Descriptor() ([]byte, []int) {
+	return file_adbudget_budget_v1_budget_clock_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CampaignLifetimeStatus) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignLifetimeStatus) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
+}
+
+func (x *CampaignLifetimeStatus) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
 // Response of OpenCurrentPeriods.
 type OpenCurrentPeriodsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -269,14 +333,17 @@ type OpenCurrentPeriodsResponse struct {
 	// settings arrived); one without spend that day is not exhausted, sequence 0.
 	Caps []*CampaignCapStatus `protobuf:"bytes,5,rep,name=caps,proto3" json:"caps,omitempty"`
 	// The zone the brand's periods are in (locked at its first spend, else its current one).
-	TimeZone      string `protobuf:"bytes,6,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	TimeZone string `protobuf:"bytes,6,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// The lifetime state of each campaign of the brand the ledger knows (its settings arrived); one
+	// without spend is not exhausted, sequence 0.
+	Lifetimes     []*CampaignLifetimeStatus `protobuf:"bytes,7,rep,name=lifetimes,proto3" json:"lifetimes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OpenCurrentPeriodsResponse) Reset() {
 	*x = OpenCurrentPeriodsResponse{}
-	mi := &file_adbudget_budget_v1_budget_clock_service_proto_msgTypes[4]
+	mi := &file_adbudget_budget_v1_budget_clock_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +355,7 @@ func (x *OpenCurrentPeriodsResponse) String() string {
 func (*OpenCurrentPeriodsResponse) ProtoMessage() {}
 
 func (x *OpenCurrentPeriodsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_adbudget_budget_v1_budget_clock_service_proto_msgTypes[4]
+	mi := &file_adbudget_budget_v1_budget_clock_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +368,7 @@ func (x *OpenCurrentPeriodsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenCurrentPeriodsResponse.ProtoReflect.Descriptor instead.
 func (*OpenCurrentPeriodsResponse) Descriptor() ([]byte, []int) {
-	return file_adbudget_budget_v1_budget_clock_service_proto_rawDescGZIP(), []int{4}
+	return file_adbudget_budget_v1_budget_clock_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OpenCurrentPeriodsResponse) GetDay() *PeriodStatus {
@@ -346,6 +413,13 @@ func (x *OpenCurrentPeriodsResponse) GetTimeZone() string {
 	return ""
 }
 
+func (x *OpenCurrentPeriodsResponse) GetLifetimes() []*CampaignLifetimeStatus {
+	if x != nil {
+		return x.Lifetimes
+	}
+	return nil
+}
+
 var File_adbudget_budget_v1_budget_clock_service_proto protoreflect.FileDescriptor
 
 const file_adbudget_budget_v1_budget_clock_service_proto_rawDesc = "" +
@@ -364,14 +438,20 @@ const file_adbudget_budget_v1_budget_clock_service_proto_rawDesc = "" +
 	"campaignId\x12#\n" +
 	"\x03day\x18\x02 \x01(\v2\x11.google.type.DateR\x03day\x12\x1c\n" +
 	"\texhausted\x18\x03 \x01(\bR\texhausted\x12\x1a\n" +
-	"\bsequence\x18\x04 \x01(\x03R\bsequence\"\xaa\x02\n" +
+	"\bsequence\x18\x04 \x01(\x03R\bsequence\"s\n" +
+	"\x16CampaignLifetimeStatus\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x1c\n" +
+	"\texhausted\x18\x02 \x01(\bR\texhausted\x12\x1a\n" +
+	"\bsequence\x18\x03 \x01(\x03R\bsequence\"\xf4\x02\n" +
 	"\x1aOpenCurrentPeriodsResponse\x122\n" +
 	"\x03day\x18\x01 \x01(\v2 .adbudget.budget.v1.PeriodStatusR\x03day\x12!\n" +
 	"\fday_sequence\x18\x02 \x01(\x03R\vdaySequence\x126\n" +
 	"\x05month\x18\x03 \x01(\v2 .adbudget.budget.v1.PeriodStatusR\x05month\x12%\n" +
 	"\x0emonth_sequence\x18\x04 \x01(\x03R\rmonthSequence\x129\n" +
 	"\x04caps\x18\x05 \x03(\v2%.adbudget.budget.v1.CampaignCapStatusR\x04caps\x12\x1b\n" +
-	"\ttime_zone\x18\x06 \x01(\tR\btimeZone2\x9b\x02\n" +
+	"\ttime_zone\x18\x06 \x01(\tR\btimeZone\x12H\n" +
+	"\tlifetimes\x18\a \x03(\v2*.adbudget.budget.v1.CampaignLifetimeStatusR\tlifetimes2\x9b\x02\n" +
 	"\x12BudgetClockService\x12~\n" +
 	"\x10OpenBudgetPeriod\x12+.adbudget.budget.v1.OpenBudgetPeriodRequest\x1a,.adbudget.budget.v1.OpenBudgetPeriodResponse\"\x0f\xaa\xe8\x18\b\n" +
 	"\x06clocks\x90\x02\x02\x12\x84\x01\n" +
@@ -391,33 +471,35 @@ func file_adbudget_budget_v1_budget_clock_service_proto_rawDescGZIP() []byte {
 	return file_adbudget_budget_v1_budget_clock_service_proto_rawDescData
 }
 
-var file_adbudget_budget_v1_budget_clock_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_adbudget_budget_v1_budget_clock_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_adbudget_budget_v1_budget_clock_service_proto_goTypes = []any{
 	(*OpenBudgetPeriodRequest)(nil),    // 0: adbudget.budget.v1.OpenBudgetPeriodRequest
 	(*OpenBudgetPeriodResponse)(nil),   // 1: adbudget.budget.v1.OpenBudgetPeriodResponse
 	(*OpenCurrentPeriodsRequest)(nil),  // 2: adbudget.budget.v1.OpenCurrentPeriodsRequest
 	(*CampaignCapStatus)(nil),          // 3: adbudget.budget.v1.CampaignCapStatus
-	(*OpenCurrentPeriodsResponse)(nil), // 4: adbudget.budget.v1.OpenCurrentPeriodsResponse
-	(*v1.Period)(nil),                  // 5: adbudget.common.v1.Period
-	(*PeriodStatus)(nil),               // 6: adbudget.budget.v1.PeriodStatus
-	(*date.Date)(nil),                  // 7: google.type.Date
+	(*CampaignLifetimeStatus)(nil),     // 4: adbudget.budget.v1.CampaignLifetimeStatus
+	(*OpenCurrentPeriodsResponse)(nil), // 5: adbudget.budget.v1.OpenCurrentPeriodsResponse
+	(*v1.Period)(nil),                  // 6: adbudget.common.v1.Period
+	(*PeriodStatus)(nil),               // 7: adbudget.budget.v1.PeriodStatus
+	(*date.Date)(nil),                  // 8: google.type.Date
 }
 var file_adbudget_budget_v1_budget_clock_service_proto_depIdxs = []int32{
-	5, // 0: adbudget.budget.v1.OpenBudgetPeriodRequest.period:type_name -> adbudget.common.v1.Period
-	6, // 1: adbudget.budget.v1.OpenBudgetPeriodResponse.status:type_name -> adbudget.budget.v1.PeriodStatus
-	7, // 2: adbudget.budget.v1.CampaignCapStatus.day:type_name -> google.type.Date
-	6, // 3: adbudget.budget.v1.OpenCurrentPeriodsResponse.day:type_name -> adbudget.budget.v1.PeriodStatus
-	6, // 4: adbudget.budget.v1.OpenCurrentPeriodsResponse.month:type_name -> adbudget.budget.v1.PeriodStatus
+	6, // 0: adbudget.budget.v1.OpenBudgetPeriodRequest.period:type_name -> adbudget.common.v1.Period
+	7, // 1: adbudget.budget.v1.OpenBudgetPeriodResponse.status:type_name -> adbudget.budget.v1.PeriodStatus
+	8, // 2: adbudget.budget.v1.CampaignCapStatus.day:type_name -> google.type.Date
+	7, // 3: adbudget.budget.v1.OpenCurrentPeriodsResponse.day:type_name -> adbudget.budget.v1.PeriodStatus
+	7, // 4: adbudget.budget.v1.OpenCurrentPeriodsResponse.month:type_name -> adbudget.budget.v1.PeriodStatus
 	3, // 5: adbudget.budget.v1.OpenCurrentPeriodsResponse.caps:type_name -> adbudget.budget.v1.CampaignCapStatus
-	0, // 6: adbudget.budget.v1.BudgetClockService.OpenBudgetPeriod:input_type -> adbudget.budget.v1.OpenBudgetPeriodRequest
-	2, // 7: adbudget.budget.v1.BudgetClockService.OpenCurrentPeriods:input_type -> adbudget.budget.v1.OpenCurrentPeriodsRequest
-	1, // 8: adbudget.budget.v1.BudgetClockService.OpenBudgetPeriod:output_type -> adbudget.budget.v1.OpenBudgetPeriodResponse
-	4, // 9: adbudget.budget.v1.BudgetClockService.OpenCurrentPeriods:output_type -> adbudget.budget.v1.OpenCurrentPeriodsResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	4, // 6: adbudget.budget.v1.OpenCurrentPeriodsResponse.lifetimes:type_name -> adbudget.budget.v1.CampaignLifetimeStatus
+	0, // 7: adbudget.budget.v1.BudgetClockService.OpenBudgetPeriod:input_type -> adbudget.budget.v1.OpenBudgetPeriodRequest
+	2, // 8: adbudget.budget.v1.BudgetClockService.OpenCurrentPeriods:input_type -> adbudget.budget.v1.OpenCurrentPeriodsRequest
+	1, // 9: adbudget.budget.v1.BudgetClockService.OpenBudgetPeriod:output_type -> adbudget.budget.v1.OpenBudgetPeriodResponse
+	5, // 10: adbudget.budget.v1.BudgetClockService.OpenCurrentPeriods:output_type -> adbudget.budget.v1.OpenCurrentPeriodsResponse
+	9, // [9:11] is the sub-list for method output_type
+	7, // [7:9] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_adbudget_budget_v1_budget_clock_service_proto_init() }
@@ -432,7 +514,7 @@ func file_adbudget_budget_v1_budget_clock_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adbudget_budget_v1_budget_clock_service_proto_rawDesc), len(file_adbudget_budget_v1_budget_clock_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

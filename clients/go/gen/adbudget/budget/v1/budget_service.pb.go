@@ -500,9 +500,23 @@ type GetCampaignSpendResponse struct {
 	LimitMicros *int64 `protobuf:"varint,6,opt,name=limit_micros,json=limitMicros,proto3,oneof" json:"limit_micros,omitempty"`
 	// True when the day's spend reached the cap: the campaign does not serve for the rest of the day
 	// (PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED) unless the cap is raised or removed.
-	Exhausted     bool `protobuf:"varint,7,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Exhausted bool `protobuf:"varint,7,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	// The campaign's spend over its life, every day of it (also outside its flight).
+	LifetimeSpentMicros int64 `protobuf:"varint,8,opt,name=lifetime_spent_micros,json=lifetimeSpentMicros,proto3" json:"lifetime_spent_micros,omitempty"`
+	// The campaign's lifetime budget (Campaign.lifetime_limit_micros) as the budget service knows
+	// it; absent = none.
+	LifetimeLimitMicros *int64 `protobuf:"varint,9,opt,name=lifetime_limit_micros,json=lifetimeLimitMicros,proto3,oneof" json:"lifetime_limit_micros,omitempty"`
+	// True when the lifetime spend reached it: the campaign does not serve
+	// (PAUSE_REASON_LIFETIME_BUDGET_EXHAUSTED) until it is raised or removed.
+	LifetimeExhausted bool `protobuf:"varint,10,opt,name=lifetime_exhausted,json=lifetimeExhausted,proto3" json:"lifetime_exhausted,omitempty"`
+	// When the lifetime budget runs out if the campaign goes on spending at its recent pace (its
+	// spend since the start of the brand's previous local day, or of its flight if later, spread
+	// over the time since); absent when there is no limit, it is exhausted, nothing was spent
+	// lately, or that instant is not before the end of the flight. A paced campaign projects to
+	// near the end of its flight.
+	LifetimeProjectedExhaustTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=lifetime_projected_exhaust_time,json=lifetimeProjectedExhaustTime,proto3" json:"lifetime_projected_exhaust_time,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
 }
 
 func (x *GetCampaignSpendResponse) Reset() {
@@ -582,6 +596,34 @@ func (x *GetCampaignSpendResponse) GetExhausted() bool {
 		return x.Exhausted
 	}
 	return false
+}
+
+func (x *GetCampaignSpendResponse) GetLifetimeSpentMicros() int64 {
+	if x != nil {
+		return x.LifetimeSpentMicros
+	}
+	return 0
+}
+
+func (x *GetCampaignSpendResponse) GetLifetimeLimitMicros() int64 {
+	if x != nil && x.LifetimeLimitMicros != nil {
+		return *x.LifetimeLimitMicros
+	}
+	return 0
+}
+
+func (x *GetCampaignSpendResponse) GetLifetimeExhausted() bool {
+	if x != nil {
+		return x.LifetimeExhausted
+	}
+	return false
+}
+
+func (x *GetCampaignSpendResponse) GetLifetimeProjectedExhaustTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LifetimeProjectedExhaustTime
+	}
+	return nil
 }
 
 // Request of RecordSpend; also one event of RecordSpendBatch.
@@ -1412,7 +1454,7 @@ const file_adbudget_budget_v1_budget_service_proto_rawDesc = "" +
 	"\bbrand_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\abrandId\x12)\n" +
 	"\vcampaign_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"campaignId\x12#\n" +
-	"\x03day\x18\x03 \x01(\v2\x11.google.type.DateR\x03day\"\x96\x02\n" +
+	"\x03day\x18\x03 \x01(\v2\x11.google.type.DateR\x03day\"\xaf\x04\n" +
 	"\x18GetCampaignSpendResponse\x12\x19\n" +
 	"\bbrand_id\x18\x01 \x01(\tR\abrandId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -1422,8 +1464,14 @@ const file_adbudget_budget_v1_budget_service_proto_rawDesc = "" +
 	"\vevent_count\x18\x05 \x01(\x03R\n" +
 	"eventCount\x12&\n" +
 	"\flimit_micros\x18\x06 \x01(\x03H\x00R\vlimitMicros\x88\x01\x01\x12\x1c\n" +
-	"\texhausted\x18\a \x01(\bR\texhaustedB\x0f\n" +
-	"\r_limit_micros\"\xff\x01\n" +
+	"\texhausted\x18\a \x01(\bR\texhausted\x122\n" +
+	"\x15lifetime_spent_micros\x18\b \x01(\x03R\x13lifetimeSpentMicros\x127\n" +
+	"\x15lifetime_limit_micros\x18\t \x01(\x03H\x01R\x13lifetimeLimitMicros\x88\x01\x01\x12-\n" +
+	"\x12lifetime_exhausted\x18\n" +
+	" \x01(\bR\x11lifetimeExhausted\x12a\n" +
+	"\x1flifetime_projected_exhaust_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x1clifetimeProjectedExhaustTimeB\x0f\n" +
+	"\r_limit_microsB\x18\n" +
+	"\x16_lifetime_limit_micros\"\xff\x01\n" +
 	"\x12RecordSpendRequest\x12%\n" +
 	"\bevent_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aeventId\x12#\n" +
@@ -1591,45 +1639,46 @@ var file_adbudget_budget_v1_budget_service_proto_depIdxs = []int32{
 	25, // 6: adbudget.budget.v1.GetBudgetStatusResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
 	26, // 7: adbudget.budget.v1.GetCampaignSpendRequest.day:type_name -> google.type.Date
 	26, // 8: adbudget.budget.v1.GetCampaignSpendResponse.day:type_name -> google.type.Date
-	27, // 9: adbudget.budget.v1.RecordSpendRequest.occurred_at:type_name -> google.protobuf.Timestamp
-	25, // 10: adbudget.budget.v1.RecordSpendResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
-	28, // 11: adbudget.budget.v1.RecordSpendResponse.event:type_name -> adbudget.budget.v1.SpendEvent
-	9,  // 12: adbudget.budget.v1.RecordSpendBatchRequest.events:type_name -> adbudget.budget.v1.RecordSpendRequest
-	10, // 13: adbudget.budget.v1.RecordSpendResult.response:type_name -> adbudget.budget.v1.RecordSpendResponse
-	29, // 14: adbudget.budget.v1.RecordSpendResult.error:type_name -> google.rpc.Status
-	12, // 15: adbudget.budget.v1.RecordSpendBatchResponse.results:type_name -> adbudget.budget.v1.RecordSpendResult
-	27, // 16: adbudget.budget.v1.ListSpendEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	27, // 17: adbudget.budget.v1.ListSpendEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	28, // 18: adbudget.budget.v1.ListSpendEventsResponse.events:type_name -> adbudget.budget.v1.SpendEvent
-	30, // 19: adbudget.budget.v1.ListBudgetPeriodsRequest.kind:type_name -> adbudget.common.v1.PeriodKind
-	31, // 20: adbudget.budget.v1.ListBudgetPeriodsResponse.periods:type_name -> adbudget.budget.v1.BudgetPeriod
-	32, // 21: adbudget.budget.v1.ListBudgetChangesResponse.changes:type_name -> adbudget.budget.v1.BudgetChange
-	33, // 22: adbudget.budget.v1.WatchBudgetAlertsResponse.alert:type_name -> adbudget.budget.v1.BudgetThresholdEvent
-	0,  // 23: adbudget.budget.v1.BudgetService.SetBudget:input_type -> adbudget.budget.v1.SetBudgetRequest
-	3,  // 24: adbudget.budget.v1.BudgetService.GetBudget:input_type -> adbudget.budget.v1.GetBudgetRequest
-	5,  // 25: adbudget.budget.v1.BudgetService.GetBudgetStatus:input_type -> adbudget.budget.v1.GetBudgetStatusRequest
-	7,  // 26: adbudget.budget.v1.BudgetService.GetCampaignSpend:input_type -> adbudget.budget.v1.GetCampaignSpendRequest
-	9,  // 27: adbudget.budget.v1.BudgetService.RecordSpend:input_type -> adbudget.budget.v1.RecordSpendRequest
-	11, // 28: adbudget.budget.v1.BudgetService.RecordSpendBatch:input_type -> adbudget.budget.v1.RecordSpendBatchRequest
-	14, // 29: adbudget.budget.v1.BudgetService.ListSpendEvents:input_type -> adbudget.budget.v1.ListSpendEventsRequest
-	16, // 30: adbudget.budget.v1.BudgetService.ListBudgetPeriods:input_type -> adbudget.budget.v1.ListBudgetPeriodsRequest
-	18, // 31: adbudget.budget.v1.BudgetService.ListBudgetChanges:input_type -> adbudget.budget.v1.ListBudgetChangesRequest
-	20, // 32: adbudget.budget.v1.BudgetService.WatchBudgetAlerts:input_type -> adbudget.budget.v1.WatchBudgetAlertsRequest
-	2,  // 33: adbudget.budget.v1.BudgetService.SetBudget:output_type -> adbudget.budget.v1.SetBudgetResponse
-	4,  // 34: adbudget.budget.v1.BudgetService.GetBudget:output_type -> adbudget.budget.v1.GetBudgetResponse
-	6,  // 35: adbudget.budget.v1.BudgetService.GetBudgetStatus:output_type -> adbudget.budget.v1.GetBudgetStatusResponse
-	8,  // 36: adbudget.budget.v1.BudgetService.GetCampaignSpend:output_type -> adbudget.budget.v1.GetCampaignSpendResponse
-	10, // 37: adbudget.budget.v1.BudgetService.RecordSpend:output_type -> adbudget.budget.v1.RecordSpendResponse
-	13, // 38: adbudget.budget.v1.BudgetService.RecordSpendBatch:output_type -> adbudget.budget.v1.RecordSpendBatchResponse
-	15, // 39: adbudget.budget.v1.BudgetService.ListSpendEvents:output_type -> adbudget.budget.v1.ListSpendEventsResponse
-	17, // 40: adbudget.budget.v1.BudgetService.ListBudgetPeriods:output_type -> adbudget.budget.v1.ListBudgetPeriodsResponse
-	19, // 41: adbudget.budget.v1.BudgetService.ListBudgetChanges:output_type -> adbudget.budget.v1.ListBudgetChangesResponse
-	21, // 42: adbudget.budget.v1.BudgetService.WatchBudgetAlerts:output_type -> adbudget.budget.v1.WatchBudgetAlertsResponse
-	33, // [33:43] is the sub-list for method output_type
-	23, // [23:33] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	27, // 9: adbudget.budget.v1.GetCampaignSpendResponse.lifetime_projected_exhaust_time:type_name -> google.protobuf.Timestamp
+	27, // 10: adbudget.budget.v1.RecordSpendRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	25, // 11: adbudget.budget.v1.RecordSpendResponse.status:type_name -> adbudget.budget.v1.BudgetStatus
+	28, // 12: adbudget.budget.v1.RecordSpendResponse.event:type_name -> adbudget.budget.v1.SpendEvent
+	9,  // 13: adbudget.budget.v1.RecordSpendBatchRequest.events:type_name -> adbudget.budget.v1.RecordSpendRequest
+	10, // 14: adbudget.budget.v1.RecordSpendResult.response:type_name -> adbudget.budget.v1.RecordSpendResponse
+	29, // 15: adbudget.budget.v1.RecordSpendResult.error:type_name -> google.rpc.Status
+	12, // 16: adbudget.budget.v1.RecordSpendBatchResponse.results:type_name -> adbudget.budget.v1.RecordSpendResult
+	27, // 17: adbudget.budget.v1.ListSpendEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	27, // 18: adbudget.budget.v1.ListSpendEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	28, // 19: adbudget.budget.v1.ListSpendEventsResponse.events:type_name -> adbudget.budget.v1.SpendEvent
+	30, // 20: adbudget.budget.v1.ListBudgetPeriodsRequest.kind:type_name -> adbudget.common.v1.PeriodKind
+	31, // 21: adbudget.budget.v1.ListBudgetPeriodsResponse.periods:type_name -> adbudget.budget.v1.BudgetPeriod
+	32, // 22: adbudget.budget.v1.ListBudgetChangesResponse.changes:type_name -> adbudget.budget.v1.BudgetChange
+	33, // 23: adbudget.budget.v1.WatchBudgetAlertsResponse.alert:type_name -> adbudget.budget.v1.BudgetThresholdEvent
+	0,  // 24: adbudget.budget.v1.BudgetService.SetBudget:input_type -> adbudget.budget.v1.SetBudgetRequest
+	3,  // 25: adbudget.budget.v1.BudgetService.GetBudget:input_type -> adbudget.budget.v1.GetBudgetRequest
+	5,  // 26: adbudget.budget.v1.BudgetService.GetBudgetStatus:input_type -> adbudget.budget.v1.GetBudgetStatusRequest
+	7,  // 27: adbudget.budget.v1.BudgetService.GetCampaignSpend:input_type -> adbudget.budget.v1.GetCampaignSpendRequest
+	9,  // 28: adbudget.budget.v1.BudgetService.RecordSpend:input_type -> adbudget.budget.v1.RecordSpendRequest
+	11, // 29: adbudget.budget.v1.BudgetService.RecordSpendBatch:input_type -> adbudget.budget.v1.RecordSpendBatchRequest
+	14, // 30: adbudget.budget.v1.BudgetService.ListSpendEvents:input_type -> adbudget.budget.v1.ListSpendEventsRequest
+	16, // 31: adbudget.budget.v1.BudgetService.ListBudgetPeriods:input_type -> adbudget.budget.v1.ListBudgetPeriodsRequest
+	18, // 32: adbudget.budget.v1.BudgetService.ListBudgetChanges:input_type -> adbudget.budget.v1.ListBudgetChangesRequest
+	20, // 33: adbudget.budget.v1.BudgetService.WatchBudgetAlerts:input_type -> adbudget.budget.v1.WatchBudgetAlertsRequest
+	2,  // 34: adbudget.budget.v1.BudgetService.SetBudget:output_type -> adbudget.budget.v1.SetBudgetResponse
+	4,  // 35: adbudget.budget.v1.BudgetService.GetBudget:output_type -> adbudget.budget.v1.GetBudgetResponse
+	6,  // 36: adbudget.budget.v1.BudgetService.GetBudgetStatus:output_type -> adbudget.budget.v1.GetBudgetStatusResponse
+	8,  // 37: adbudget.budget.v1.BudgetService.GetCampaignSpend:output_type -> adbudget.budget.v1.GetCampaignSpendResponse
+	10, // 38: adbudget.budget.v1.BudgetService.RecordSpend:output_type -> adbudget.budget.v1.RecordSpendResponse
+	13, // 39: adbudget.budget.v1.BudgetService.RecordSpendBatch:output_type -> adbudget.budget.v1.RecordSpendBatchResponse
+	15, // 40: adbudget.budget.v1.BudgetService.ListSpendEvents:output_type -> adbudget.budget.v1.ListSpendEventsResponse
+	17, // 41: adbudget.budget.v1.BudgetService.ListBudgetPeriods:output_type -> adbudget.budget.v1.ListBudgetPeriodsResponse
+	19, // 42: adbudget.budget.v1.BudgetService.ListBudgetChanges:output_type -> adbudget.budget.v1.ListBudgetChangesResponse
+	21, // 43: adbudget.budget.v1.BudgetService.WatchBudgetAlerts:output_type -> adbudget.budget.v1.WatchBudgetAlertsResponse
+	34, // [34:44] is the sub-list for method output_type
+	24, // [24:34] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_adbudget_budget_v1_budget_service_proto_init() }

@@ -405,7 +405,8 @@ func (x *BudgetThresholdEvent) GetThresholdMicros() int64 {
 // `adbudget.budget.campaign_exhausted.<brandId>` and `adbudget.budget.campaign_replenished.<brandId>`
 // through the outbox, in the transaction of the spend or of the cap change. Consumers order the
 // events of one campaign and day by `sequence`; a day other than the brand's current one changes
-// nothing.
+// nothing. The same subjects carry the campaign's lifetime budget reaching its limit, or having
+// room again (`lifetime`).
 type CampaignCapEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id of the event (also its `Nats-Msg-Id`).
@@ -434,7 +435,11 @@ type CampaignCapEvent struct {
 	// cap along and names its own caller.
 	Principal string `protobuf:"bytes,11,opt,name=principal,proto3" json:"principal,omitempty"`
 	// The request id of that call, when it was one call.
-	RequestId     string `protobuf:"bytes,12,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,12,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The event is about the campaign's lifetime budget (Campaign.lifetime_limit_micros), not a
+	// day: `period` is absent, `spent_micros` is the campaign's spend over its life and
+	// `limit_micros` its lifetime limit. Its `sequence` orders the lifetime events of the campaign.
+	Lifetime      bool `protobuf:"varint,13,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +556,13 @@ func (x *CampaignCapEvent) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CampaignCapEvent) GetLifetime() bool {
+	if x != nil {
+		return x.Lifetime
+	}
+	return false
 }
 
 // CampaignThrottleEvent is the pacing throttle of a campaign for one local day of its brand: the
@@ -700,7 +712,7 @@ const file_adbudget_budget_v1_events_proto_rawDesc = "" +
 	"occur_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12\x18\n" +
 	"\apercent\x18\n" +
 	" \x01(\x05R\apercent\x12)\n" +
-	"\x10threshold_micros\x18\v \x01(\x03R\x0fthresholdMicros\"\x82\x04\n" +
+	"\x10threshold_micros\x18\v \x01(\x03R\x0fthresholdMicros\"\x9e\x04\n" +
 	"\x10CampaignCapEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x127\n" +
 	"\x04type\x18\x02 \x01(\x0e2#.adbudget.budget.v1.BudgetEventTypeR\x04type\x12\x19\n" +
@@ -717,7 +729,8 @@ const file_adbudget_budget_v1_events_proto_rawDesc = "" +
 	" \x01(\x03R\bsequence\x12\x1c\n" +
 	"\tprincipal\x18\v \x01(\tR\tprincipal\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\f \x01(\tR\trequestIdB\x0f\n" +
+	"request_id\x18\f \x01(\tR\trequestId\x12\x1a\n" +
+	"\blifetime\x18\r \x01(\bR\blifetimeB\x0f\n" +
 	"\r_limit_micros\"\xd2\x02\n" +
 	"\x15CampaignThrottleEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +

@@ -47,6 +47,9 @@ const (
 	PauseReason_PAUSE_REASON_ENDED PauseReason = 7
 	// The campaign's own spend in the brand's current local day reached its `daily_limit_micros`.
 	PauseReason_PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED PauseReason = 8
+	// The campaign's spend over its life reached its `lifetime_limit_micros`. Only a higher limit
+	// (or removing it) clears it: a new day does not.
+	PauseReason_PAUSE_REASON_LIFETIME_BUDGET_EXHAUSTED PauseReason = 9
 )
 
 // Enum value maps for PauseReason.
@@ -61,6 +64,7 @@ var (
 		6: "PAUSE_REASON_NOT_STARTED",
 		7: "PAUSE_REASON_ENDED",
 		8: "PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED",
+		9: "PAUSE_REASON_LIFETIME_BUDGET_EXHAUSTED",
 	}
 	PauseReason_value = map[string]int32{
 		"PAUSE_REASON_UNSPECIFIED":               0,
@@ -72,6 +76,7 @@ var (
 		"PAUSE_REASON_NOT_STARTED":               6,
 		"PAUSE_REASON_ENDED":                     7,
 		"PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED": 8,
+		"PAUSE_REASON_LIFETIME_BUDGET_EXHAUSTED": 9,
 	}
 )
 
@@ -281,8 +286,14 @@ type Campaign struct {
 	// then on the throttle is 1 until the budget service sends the new day's, so a throttle never
 	// outlives its day even when pacing stalls. Absent: no expiry (a throttle of 1). Output only.
 	ThrottleExpireTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=throttle_expire_time,json=throttleExpireTime,proto3" json:"throttle_expire_time,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The campaign's lifetime budget, in micros: the most it may spend over its life, whatever the
+	// day; absent = none. It needs an `end_date`: a paced brand (PACING_MODE_PACED) spreads what is
+	// left of it over the flight's remaining local days, today included. When the campaign's spend
+	// reaches it, only this campaign stops (PAUSE_REASON_LIFETIME_BUDGET_EXHAUSTED) until the limit
+	// is raised or removed. Must be > 0.
+	LifetimeLimitMicros *int64 `protobuf:"varint,18,opt,name=lifetime_limit_micros,json=lifetimeLimitMicros,proto3,oneof" json:"lifetime_limit_micros,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -432,6 +443,13 @@ func (x *Campaign) GetThrottleExpireTime() *timestamppb.Timestamp {
 		return x.ThrottleExpireTime
 	}
 	return nil
+}
+
+func (x *Campaign) GetLifetimeLimitMicros() int64 {
+	if x != nil && x.LifetimeLimitMicros != nil {
+		return *x.LifetimeLimitMicros
+	}
+	return 0
 }
 
 // CampaignStateChange is one entry of the audit log: a change of a campaign's serving state or
@@ -708,7 +726,7 @@ const file_adbudget_campaign_v1_campaign_proto_rawDesc = "" +
 	"\x03end\x18\x03 \x01(\tB.\xbaH+r)2'^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$R\x03end\"\x80\x01\n" +
 	"\x0fDaypartSchedule\x12$\n" +
 	"\ttime_zone\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimeZone\x12G\n" +
-	"\awindows\x18\x02 \x03(\v2#.adbudget.campaign.v1.DaypartWindowB\b\xbaH\x05\x92\x01\x02\x10dR\awindows\"\xb6\x06\n" +
+	"\awindows\x18\x02 \x03(\v2#.adbudget.campaign.v1.DaypartWindowB\b\xbaH\x05\x92\x01\x02\x10dR\awindows\"\x92\a\n" +
 	"\bCampaign\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bbrand_id\x18\x02 \x01(\tR\abrandId\x12\x12\n" +
@@ -730,9 +748,11 @@ const file_adbudget_campaign_v1_campaign_proto_rawDesc = "" +
 	"\bend_date\x18\x0e \x01(\v2\x11.google.type.DateR\aendDate\x12:\n" +
 	"\x12daily_limit_micros\x18\x0f \x01(\x03B\a\xbaH\x04\"\x02 \x00H\x00R\x10dailyLimitMicros\x88\x01\x01\x12\x1f\n" +
 	"\bthrottle\x18\x10 \x01(\x01H\x01R\bthrottle\x88\x01\x01\x12L\n" +
-	"\x14throttle_expire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x12throttleExpireTimeB\x15\n" +
+	"\x14throttle_expire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x12throttleExpireTime\x12@\n" +
+	"\x15lifetime_limit_micros\x18\x12 \x01(\x03B\a\xbaH\x04\"\x02 \x00H\x02R\x13lifetimeLimitMicros\x88\x01\x01B\x15\n" +
 	"\x13_daily_limit_microsB\v\n" +
-	"\t_throttle\"\xb9\x03\n" +
+	"\t_throttleB\x18\n" +
+	"\x16_lifetime_limit_micros\"\xb9\x03\n" +
 	"\x13CampaignStateChange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -762,7 +782,7 @@ const file_adbudget_campaign_v1_campaign_proto_rawDesc = "" +
 	"changeTime\x12\x16\n" +
 	"\x06action\x18\a \x01(\tR\x06action\x126\n" +
 	"\x06before\x18\b \x01(\v2\x1e.adbudget.campaign.v1.CampaignR\x06before\x124\n" +
-	"\x05after\x18\t \x01(\v2\x1e.adbudget.campaign.v1.CampaignR\x05after*\xc5\x02\n" +
+	"\x05after\x18\t \x01(\v2\x1e.adbudget.campaign.v1.CampaignR\x05after*\xf1\x02\n" +
 	"\vPauseReason\x12\x1c\n" +
 	"\x18PAUSE_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bPAUSE_REASON_PAUSED_BY_USER\x10\x01\x12 \n" +
@@ -772,7 +792,8 @@ const file_adbudget_campaign_v1_campaign_proto_rawDesc = "" +
 	"\x1bPAUSE_REASON_BRAND_ARCHIVED\x10\x05\x12\x1c\n" +
 	"\x18PAUSE_REASON_NOT_STARTED\x10\x06\x12\x16\n" +
 	"\x12PAUSE_REASON_ENDED\x10\a\x12*\n" +
-	"&PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED\x10\bB\xe8\x01\n" +
+	"&PAUSE_REASON_CAMPAIGN_BUDGET_EXHAUSTED\x10\b\x12*\n" +
+	"&PAUSE_REASON_LIFETIME_BUDGET_EXHAUSTED\x10\tB\xe8\x01\n" +
 	"\x18com.adbudget.campaign.v1B\rCampaignProtoP\x01ZKgithub.com/adbudget/adbudget/clients/go/gen/adbudget/campaign/v1;campaignv1\xa2\x02\x03ACX\xaa\x02\x14Adbudget.Campaign.V1\xca\x02\x14Adbudget\\Campaign\\V1\xe2\x02 Adbudget\\Campaign\\V1\\GPBMetadata\xea\x02\x16Adbudget::Campaign::V1b\x06proto3"
 
 var (

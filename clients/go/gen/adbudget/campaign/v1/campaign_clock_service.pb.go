@@ -606,6 +606,70 @@ func (x *CampaignCapState) GetSequence() int64 {
 	return 0
 }
 
+// A campaign's lifetime state, as the budget service holds it.
+type CampaignLifetimeState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The campaign.
+	CampaignId string `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// True when the campaign's lifetime spend is at or past its lifetime limit.
+	Exhausted bool `protobuf:"varint,2,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	// The sequence of the campaign's last lifetime event (0 if none).
+	Sequence      int64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignLifetimeState) Reset() {
+	*x = CampaignLifetimeState{}
+	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignLifetimeState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignLifetimeState) ProtoMessage() {}
+
+func (x *CampaignLifetimeState) ProtoReflect() protoreflect.Message {
+	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignLifetimeState.ProtoReflect.Descriptor instead.
+func (*CampaignLifetimeState) Descriptor() ([]byte, []int) {
+	return file_adbudget_campaign_v1_campaign_clock_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CampaignLifetimeState) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignLifetimeState) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
+}
+
+func (x *CampaignLifetimeState) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
 // Request of ReconcileBrand.
 type ReconcileBrandRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -620,14 +684,16 @@ type ReconcileBrandRequest struct {
 	// The cap state of each capped campaign of the brand on the budget service's current day.
 	Caps []*CampaignCapState `protobuf:"bytes,5,rep,name=caps,proto3" json:"caps,omitempty"`
 	// Who calls, for the audit log.
-	SourceId      string `protobuf:"bytes,6,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	SourceId string `protobuf:"bytes,6,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// The lifetime state of each campaign of the brand the budget service knows.
+	Lifetimes     []*CampaignLifetimeState `protobuf:"bytes,7,rep,name=lifetimes,proto3" json:"lifetimes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReconcileBrandRequest) Reset() {
 	*x = ReconcileBrandRequest{}
-	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[9]
+	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +705,7 @@ func (x *ReconcileBrandRequest) String() string {
 func (*ReconcileBrandRequest) ProtoMessage() {}
 
 func (x *ReconcileBrandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[9]
+	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +718,7 @@ func (x *ReconcileBrandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileBrandRequest.ProtoReflect.Descriptor instead.
 func (*ReconcileBrandRequest) Descriptor() ([]byte, []int) {
-	return file_adbudget_campaign_v1_campaign_clock_service_proto_rawDescGZIP(), []int{9}
+	return file_adbudget_campaign_v1_campaign_clock_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReconcileBrandRequest) GetBrandId() string {
@@ -697,6 +763,13 @@ func (x *ReconcileBrandRequest) GetSourceId() string {
 	return ""
 }
 
+func (x *ReconcileBrandRequest) GetLifetimes() []*CampaignLifetimeState {
+	if x != nil {
+		return x.Lifetimes
+	}
+	return nil
+}
+
 // Response of ReconcileBrand.
 type ReconcileBrandResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -708,7 +781,7 @@ type ReconcileBrandResponse struct {
 
 func (x *ReconcileBrandResponse) Reset() {
 	*x = ReconcileBrandResponse{}
-	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[10]
+	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +793,7 @@ func (x *ReconcileBrandResponse) String() string {
 func (*ReconcileBrandResponse) ProtoMessage() {}
 
 func (x *ReconcileBrandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[10]
+	mi := &file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +806,7 @@ func (x *ReconcileBrandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileBrandResponse.ProtoReflect.Descriptor instead.
 func (*ReconcileBrandResponse) Descriptor() ([]byte, []int) {
-	return file_adbudget_campaign_v1_campaign_clock_service_proto_rawDescGZIP(), []int{10}
+	return file_adbudget_campaign_v1_campaign_clock_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReconcileBrandResponse) GetCampaignsChanged() int32 {
@@ -788,7 +861,12 @@ const file_adbudget_campaign_v1_campaign_clock_service_proto_rawDesc = "" +
 	"campaignId\x12+\n" +
 	"\x03day\x18\x02 \x01(\v2\x11.google.type.DateB\x06\xbaH\x03\xc8\x01\x01R\x03day\x12\x1c\n" +
 	"\texhausted\x18\x03 \x01(\bR\texhausted\x12#\n" +
-	"\bsequence\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\bsequence\"\xd1\x02\n" +
+	"\bsequence\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\bsequence\"\x85\x01\n" +
+	"\x15CampaignLifetimeState\x12)\n" +
+	"\vcampaign_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"campaignId\x12\x1c\n" +
+	"\texhausted\x18\x02 \x01(\bR\texhausted\x12#\n" +
+	"\bsequence\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\bsequence\"\xa8\x03\n" +
 	"\x15ReconcileBrandRequest\x12#\n" +
 	"\bbrand_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\abrandId\x126\n" +
 	"\x05brand\x18\x02 \x01(\v2 .adbudget.campaign.v1.BrandFactsR\x05brand\x123\n" +
@@ -796,7 +874,9 @@ const file_adbudget_campaign_v1_campaign_clock_service_proto_rawDesc = "" +
 	"\x05month\x18\x04 \x01(\v2!.adbudget.campaign.v1.PeriodStateR\x05month\x12F\n" +
 	"\x04caps\x18\x05 \x03(\v2&.adbudget.campaign.v1.CampaignCapStateB\n" +
 	"\xbaH\a\x92\x01\x04\x10\xa0\x8d\x06R\x04caps\x12%\n" +
-	"\tsource_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\bsourceId\"E\n" +
+	"\tsource_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\bsourceId\x12U\n" +
+	"\tlifetimes\x18\a \x03(\v2+.adbudget.campaign.v1.CampaignLifetimeStateB\n" +
+	"\xbaH\a\x92\x01\x04\x10\xa0\x8d\x06R\tlifetimes\"E\n" +
 	"\x16ReconcileBrandResponse\x12+\n" +
 	"\x11campaigns_changed\x18\x01 \x01(\x05R\x10campaignsChanged2\xa2\x04\n" +
 	"\x14CampaignClockService\x12\x7f\n" +
@@ -822,7 +902,7 @@ func file_adbudget_campaign_v1_campaign_clock_service_proto_rawDescGZIP() []byte
 	return file_adbudget_campaign_v1_campaign_clock_service_proto_rawDescData
 }
 
-var file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_adbudget_campaign_v1_campaign_clock_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_adbudget_campaign_v1_campaign_clock_service_proto_goTypes = []any{
 	(*SetDaypartStateRequest)(nil),    // 0: adbudget.campaign.v1.SetDaypartStateRequest
 	(*SetDaypartStateResponse)(nil),   // 1: adbudget.campaign.v1.SetDaypartStateResponse
@@ -833,37 +913,39 @@ var file_adbudget_campaign_v1_campaign_clock_service_proto_goTypes = []any{
 	(*OpenBudgetPeriodsResponse)(nil), // 6: adbudget.campaign.v1.OpenBudgetPeriodsResponse
 	(*BrandFacts)(nil),                // 7: adbudget.campaign.v1.BrandFacts
 	(*CampaignCapState)(nil),          // 8: adbudget.campaign.v1.CampaignCapState
-	(*ReconcileBrandRequest)(nil),     // 9: adbudget.campaign.v1.ReconcileBrandRequest
-	(*ReconcileBrandResponse)(nil),    // 10: adbudget.campaign.v1.ReconcileBrandResponse
-	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
-	(*Campaign)(nil),                  // 12: adbudget.campaign.v1.Campaign
-	(*v1.Period)(nil),                 // 13: adbudget.common.v1.Period
-	(*date.Date)(nil),                 // 14: google.type.Date
+	(*CampaignLifetimeState)(nil),     // 9: adbudget.campaign.v1.CampaignLifetimeState
+	(*ReconcileBrandRequest)(nil),     // 10: adbudget.campaign.v1.ReconcileBrandRequest
+	(*ReconcileBrandResponse)(nil),    // 11: adbudget.campaign.v1.ReconcileBrandResponse
+	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
+	(*Campaign)(nil),                  // 13: adbudget.campaign.v1.Campaign
+	(*v1.Period)(nil),                 // 14: adbudget.common.v1.Period
+	(*date.Date)(nil),                 // 15: google.type.Date
 }
 var file_adbudget_campaign_v1_campaign_clock_service_proto_depIdxs = []int32{
-	11, // 0: adbudget.campaign.v1.SetDaypartStateRequest.as_of_time:type_name -> google.protobuf.Timestamp
-	12, // 1: adbudget.campaign.v1.SetDaypartStateResponse.campaign:type_name -> adbudget.campaign.v1.Campaign
-	13, // 2: adbudget.campaign.v1.OpenBudgetPeriodRequest.period:type_name -> adbudget.common.v1.Period
-	13, // 3: adbudget.campaign.v1.PeriodState.period:type_name -> adbudget.common.v1.Period
+	12, // 0: adbudget.campaign.v1.SetDaypartStateRequest.as_of_time:type_name -> google.protobuf.Timestamp
+	13, // 1: adbudget.campaign.v1.SetDaypartStateResponse.campaign:type_name -> adbudget.campaign.v1.Campaign
+	14, // 2: adbudget.campaign.v1.OpenBudgetPeriodRequest.period:type_name -> adbudget.common.v1.Period
+	14, // 3: adbudget.campaign.v1.PeriodState.period:type_name -> adbudget.common.v1.Period
 	4,  // 4: adbudget.campaign.v1.OpenBudgetPeriodsRequest.periods:type_name -> adbudget.campaign.v1.PeriodState
-	14, // 5: adbudget.campaign.v1.CampaignCapState.day:type_name -> google.type.Date
+	15, // 5: adbudget.campaign.v1.CampaignCapState.day:type_name -> google.type.Date
 	7,  // 6: adbudget.campaign.v1.ReconcileBrandRequest.brand:type_name -> adbudget.campaign.v1.BrandFacts
 	4,  // 7: adbudget.campaign.v1.ReconcileBrandRequest.day:type_name -> adbudget.campaign.v1.PeriodState
 	4,  // 8: adbudget.campaign.v1.ReconcileBrandRequest.month:type_name -> adbudget.campaign.v1.PeriodState
 	8,  // 9: adbudget.campaign.v1.ReconcileBrandRequest.caps:type_name -> adbudget.campaign.v1.CampaignCapState
-	0,  // 10: adbudget.campaign.v1.CampaignClockService.SetDaypartState:input_type -> adbudget.campaign.v1.SetDaypartStateRequest
-	2,  // 11: adbudget.campaign.v1.CampaignClockService.OpenBudgetPeriod:input_type -> adbudget.campaign.v1.OpenBudgetPeriodRequest
-	5,  // 12: adbudget.campaign.v1.CampaignClockService.OpenBudgetPeriods:input_type -> adbudget.campaign.v1.OpenBudgetPeriodsRequest
-	9,  // 13: adbudget.campaign.v1.CampaignClockService.ReconcileBrand:input_type -> adbudget.campaign.v1.ReconcileBrandRequest
-	1,  // 14: adbudget.campaign.v1.CampaignClockService.SetDaypartState:output_type -> adbudget.campaign.v1.SetDaypartStateResponse
-	3,  // 15: adbudget.campaign.v1.CampaignClockService.OpenBudgetPeriod:output_type -> adbudget.campaign.v1.OpenBudgetPeriodResponse
-	6,  // 16: adbudget.campaign.v1.CampaignClockService.OpenBudgetPeriods:output_type -> adbudget.campaign.v1.OpenBudgetPeriodsResponse
-	10, // 17: adbudget.campaign.v1.CampaignClockService.ReconcileBrand:output_type -> adbudget.campaign.v1.ReconcileBrandResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	9,  // 10: adbudget.campaign.v1.ReconcileBrandRequest.lifetimes:type_name -> adbudget.campaign.v1.CampaignLifetimeState
+	0,  // 11: adbudget.campaign.v1.CampaignClockService.SetDaypartState:input_type -> adbudget.campaign.v1.SetDaypartStateRequest
+	2,  // 12: adbudget.campaign.v1.CampaignClockService.OpenBudgetPeriod:input_type -> adbudget.campaign.v1.OpenBudgetPeriodRequest
+	5,  // 13: adbudget.campaign.v1.CampaignClockService.OpenBudgetPeriods:input_type -> adbudget.campaign.v1.OpenBudgetPeriodsRequest
+	10, // 14: adbudget.campaign.v1.CampaignClockService.ReconcileBrand:input_type -> adbudget.campaign.v1.ReconcileBrandRequest
+	1,  // 15: adbudget.campaign.v1.CampaignClockService.SetDaypartState:output_type -> adbudget.campaign.v1.SetDaypartStateResponse
+	3,  // 16: adbudget.campaign.v1.CampaignClockService.OpenBudgetPeriod:output_type -> adbudget.campaign.v1.OpenBudgetPeriodResponse
+	6,  // 17: adbudget.campaign.v1.CampaignClockService.OpenBudgetPeriods:output_type -> adbudget.campaign.v1.OpenBudgetPeriodsResponse
+	11, // 18: adbudget.campaign.v1.CampaignClockService.ReconcileBrand:output_type -> adbudget.campaign.v1.ReconcileBrandResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_adbudget_campaign_v1_campaign_clock_service_proto_init() }
@@ -878,7 +960,7 @@ func file_adbudget_campaign_v1_campaign_clock_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adbudget_campaign_v1_campaign_clock_service_proto_rawDesc), len(file_adbudget_campaign_v1_campaign_clock_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

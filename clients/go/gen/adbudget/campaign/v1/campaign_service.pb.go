@@ -103,8 +103,10 @@ type CreateCampaignRequest struct {
 	EndDate *date.Date `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	// Cap on the campaign's spend per local day of its brand, in micros, > 0; absent = no cap.
 	DailyLimitMicros *int64 `protobuf:"varint,7,opt,name=daily_limit_micros,json=dailyLimitMicros,proto3,oneof" json:"daily_limit_micros,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The campaign's budget over its life, in micros, > 0; absent = none. Requires `end_date`.
+	LifetimeLimitMicros *int64 `protobuf:"varint,8,opt,name=lifetime_limit_micros,json=lifetimeLimitMicros,proto3,oneof" json:"lifetime_limit_micros,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *CreateCampaignRequest) Reset() {
@@ -182,6 +184,13 @@ func (x *CreateCampaignRequest) GetEndDate() *date.Date {
 func (x *CreateCampaignRequest) GetDailyLimitMicros() int64 {
 	if x != nil && x.DailyLimitMicros != nil {
 		return *x.DailyLimitMicros
+	}
+	return 0
+}
+
+func (x *CreateCampaignRequest) GetLifetimeLimitMicros() int64 {
+	if x != nil && x.LifetimeLimitMicros != nil {
+		return *x.LifetimeLimitMicros
 	}
 	return 0
 }
@@ -457,8 +466,9 @@ type UpdateCampaignRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The campaign with its `id`, new values for the masked fields, and optionally its `etag`.
 	Campaign *Campaign `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
-	// Fields to update: "name", "schedule", "start_date", "end_date", "daily_limit_micros" (a
-	// masked date or cap left unset removes it). Required and non-empty.
+	// Fields to update: "name", "schedule", "start_date", "end_date", "daily_limit_micros",
+	// "lifetime_limit_micros" (a masked date or limit left unset removes it; an end date cannot be
+	// removed while a lifetime limit stays). Required and non-empty.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1183,7 +1193,7 @@ var File_adbudget_campaign_v1_campaign_service_proto protoreflect.FileDescriptor
 
 const file_adbudget_campaign_v1_campaign_service_proto_rawDesc = "" +
 	"\n" +
-	"+adbudget/campaign/v1/campaign_service.proto\x12\x14adbudget.campaign.v1\x1a\x1badbudget/auth/v1/auth.proto\x1a#adbudget/campaign/v1/campaign.proto\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x16google/type/date.proto\"\xfd\x02\n" +
+	"+adbudget/campaign/v1/campaign_service.proto\x12\x14adbudget.campaign.v1\x1a\x1badbudget/auth/v1/auth.proto\x1a#adbudget/campaign/v1/campaign.proto\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x16google/type/date.proto\"\xd9\x03\n" +
 	"\x15CreateCampaignRequest\x12#\n" +
 	"\bbrand_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\abrandId\x12\x1e\n" +
 	"\x04name\x18\x02 \x01(\tB\n" +
@@ -1193,10 +1203,12 @@ const file_adbudget_campaign_v1_campaign_service_proto_rawDesc = "" +
 	"\n" +
 	"start_date\x18\x05 \x01(\v2\x11.google.type.DateR\tstartDate\x12,\n" +
 	"\bend_date\x18\x06 \x01(\v2\x11.google.type.DateR\aendDate\x12:\n" +
-	"\x12daily_limit_micros\x18\a \x01(\x03B\a\xbaH\x04\"\x02 \x00H\x01R\x10dailyLimitMicros\x88\x01\x01B\n" +
+	"\x12daily_limit_micros\x18\a \x01(\x03B\a\xbaH\x04\"\x02 \x00H\x01R\x10dailyLimitMicros\x88\x01\x01\x12@\n" +
+	"\x15lifetime_limit_micros\x18\b \x01(\x03B\a\xbaH\x04\"\x02 \x00H\x02R\x13lifetimeLimitMicros\x88\x01\x01B\n" +
 	"\n" +
 	"\b_enabledB\x15\n" +
-	"\x13_daily_limit_micros\"T\n" +
+	"\x13_daily_limit_microsB\x18\n" +
+	"\x16_lifetime_limit_micros\"T\n" +
 	"\x16CreateCampaignResponse\x12:\n" +
 	"\bcampaign\x18\x01 \x01(\v2\x1e.adbudget.campaign.v1.CampaignR\bcampaign\".\n" +
 	"\x12GetCampaignRequest\x12\x18\n" +

@@ -51,7 +51,7 @@ type BudgetClockServiceClient interface {
 	OpenBudgetPeriod(context.Context, *connect.Request[v1.OpenBudgetPeriodRequest]) (*connect.Response[v1.OpenBudgetPeriodResponse], error)
 	// The current truth of a brand, for reconciliation: opens its current day and month by this
 	// service's own clock (as OpenBudgetPeriod does), and answers them with their status and
-	// sequence, and the cap state of each of its capped campaigns on that day. The caller's
+	// sequence, the cap state of each of its campaigns on that day, and each one's lifetime state. The caller's
 	// clock plays no part, so a pass that reaches the brand after its midnight opens the new day,
 	// never the old one again.
 	OpenCurrentPeriods(context.Context, *connect.Request[v1.OpenCurrentPeriodsRequest]) (*connect.Response[v1.OpenCurrentPeriodsResponse], error)
@@ -112,7 +112,7 @@ type BudgetClockServiceHandler interface {
 	OpenBudgetPeriod(context.Context, *connect.Request[v1.OpenBudgetPeriodRequest]) (*connect.Response[v1.OpenBudgetPeriodResponse], error)
 	// The current truth of a brand, for reconciliation: opens its current day and month by this
 	// service's own clock (as OpenBudgetPeriod does), and answers them with their status and
-	// sequence, and the cap state of each of its capped campaigns on that day. The caller's
+	// sequence, the cap state of each of its campaigns on that day, and each one's lifetime state. The caller's
 	// clock plays no part, so a pass that reaches the brand after its midnight opens the new day,
 	// never the old one again.
 	OpenCurrentPeriods(context.Context, *connect.Request[v1.OpenCurrentPeriodsRequest]) (*connect.Response[v1.OpenCurrentPeriodsResponse], error)
