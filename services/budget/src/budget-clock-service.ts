@@ -64,8 +64,8 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
 
   /**
    * Reconciliation's read of a brand's truth: its current day and month by this service's clock,
-   * opened (as OpenBudgetPeriod), with their state and sequence, and the cap state of each of its
-   * campaigns on that day.
+   * opened (as OpenBudgetPeriod), with their state and sequence, the cap state of each of its
+   * campaigns on that day, and each one's lifetime state.
    */
   async openCurrentPeriods(req: { brandId: string }, ctx: HandlerContext) {
     const { brand, zone } = await this.zoneOf(req.brandId);
@@ -75,6 +75,7 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
     const day = await this.deps.store.openPeriod(brand.id, PeriodKind.DAY, formatDate(p.day), zone, nowMs, actor);
     const month = await this.deps.store.openPeriod(brand.id, PeriodKind.MONTH, formatDate(p.month), zone, nowMs, actor);
     const caps = await this.deps.store.capStates(brand.id, formatDate(p.day));
+    const lifetimes = await this.deps.store.lifetimeStates(brand.id);
     return {
       day: periodStatus(day.period),
       daySequence: day.sequence,
@@ -82,6 +83,7 @@ export class BudgetClockServiceImpl implements ServiceImpl<typeof BudgetClockSer
       monthSequence: month.sequence,
       caps: caps.map((c) => ({ campaignId: c.campaignId, day: p.day, exhausted: c.exhausted, sequence: c.seq })),
       timeZone: zone,
+      lifetimes: lifetimes.map((c) => ({ campaignId: c.campaignId, exhausted: c.exhausted, sequence: c.seq })),
     };
   }
 

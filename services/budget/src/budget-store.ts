@@ -248,6 +248,21 @@ export class BudgetStore {
     return rows.map((r) => ({ campaignId: r.campaign_id, exhausted: r.exhausted, seq: BigInt(r.seq) }));
   }
 
+  /**
+   * The lifetime state of each campaign of the brand known to the ledger: exhausted and the
+   * sequence of its last lifetime event (a campaign that never spent: not exhausted, sequence 0).
+   */
+  async lifetimeStates(brandId: string): Promise<{ campaignId: string; exhausted: boolean; seq: bigint }[]> {
+    const { rows } = await this.pool.query<{ campaign_id: string; exhausted: boolean; seq: string }>(
+      `select k.campaign_id::text, coalesce(l.exhausted, false) as exhausted, coalesce(l.seq, 0)::text as seq
+       from campaign_settings k
+       left join campaign_lifetime_spend l on l.brand_id = k.brand_id and l.campaign_id = k.campaign_id
+       where k.brand_id = $1 order by k.campaign_id`,
+      [brandId],
+    );
+    return rows.map((r) => ({ campaignId: r.campaign_id, exhausted: r.exhausted, seq: BigInt(r.seq) }));
+  }
+
   /** Runs `fn` in a transaction; wakes the outbox relay when it wrote events. */
   private async tx<T>(fn: (client: pg.PoolClient) => Promise<{ result: T; events: number }>): Promise<T> {
     const { result, events } = await inTransaction(this.pool, fn);
@@ -314,6 +329,55 @@ export class BudgetStore {
           exhausted: r.exhausted,
         }
       : { spent: 0n, count: 0n, limit: null, exhausted: false };
+  }
+
+  /**
+   * A campaign's spend over its life against its lifetime limit (the limit the spend is judged
+   * by, from its lifetime row), and its flight dates as the ledger knows them; zeros and nulls for
+   * a campaign the ledger never saw.
+   */
+  async campaignLifetime(
+    brandId: string,
+    campaignId: string,
+  ): Promise<{
+    spent: bigint;
+    limit: bigint | null;
+    exhausted: boolean;
+    startDate: string | null;
+    endDate: string | null;
+  }> {
+    const { rows } = await this.pool.query<{
+      spent: string | null;
+      lim: string | null;
+      exhausted: boolean | null;
+      start: string | null;
+      end: string | null;
+    }>(
+      `select l.spent_micros::text as spent, l.limit_micros::text as lim, l.exhausted, s.start_date::text as start,
+              s.end_date::text as end
+       from (select $1::uuid as brand_id, $2::uuid as campaign_id) k
+       left join campaign_lifetime_spend l on l.brand_id = k.brand_id and l.campaign_id = k.campaign_id
+       left join campaign_settings s on s.brand_id = k.brand_id and s.campaign_id = k.campaign_id`,
+      [brandId, campaignId],
+    );
+    const r = rows[0];
+    return {
+      spent: BigInt(r?.spent ?? "0"),
+      limit: r?.lim == null ? null : BigInt(r.lim),
+      exhausted: r?.exhausted ?? false,
+      startDate: r?.start ?? null,
+      endDate: r?.end ?? null,
+    };
+  }
+
+  /** A campaign's spend counted toward the local days from `fromDay` through `toDay` ("YYYY-MM-DD"). */
+  async campaignSpentDays(brandId: string, campaignId: string, fromDay: string, toDay: string): Promise<bigint> {
+    const { rows } = await this.pool.query<{ sum: string }>(
+      `select coalesce(sum(spent_micros), 0)::text as sum from campaign_day_spend
+       where brand_id = $1 and campaign_id = $2 and day >= $3 and day <= $4`,
+      [brandId, campaignId, fromDay, toDay],
+    );
+    return BigInt(rows[0]?.sum ?? "0");
   }
 
   /** Spend events newest first, keyset-paged on (occurred_at, event_id). */

@@ -30,7 +30,7 @@ const setting = (version: bigint, limit: bigint | null) => {
   return applyCapSetting(
     h.budgetApp.pool,
     h.prefix,
-    { campaignId: CAMPAIGN, brandId, limit, version, startDate: null, endDate: null },
+    { campaignId: CAMPAIGN, brandId, limit, lifetimeLimit: null, version, startDate: null, endDate: null },
     days,
     h.now(),
     { principal: "test:manager", requestId: "" },

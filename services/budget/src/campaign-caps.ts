@@ -25,12 +25,12 @@ import { addDays, formatDate, parseDate, periodsOf } from "@adbudget/time";
 import type { BrandDirectory } from "./brand-directory.js";
 import { OUTBOX_CHANNEL } from "./events.js";
 
-/** A campaign's day total reaching its cap, or having room again, to publish. */
+/** A campaign's day (or lifetime) total reaching its cap, or having room again, to publish. */
 export interface CapChange {
   brandId: string;
   campaignId: string;
-  /** The brand's local day, "YYYY-MM-DD". */
-  day: string;
+  /** The brand's local day, "YYYY-MM-DD"; null: the campaign's lifetime budget. */
+  day: string | null;
   exhausted: boolean;
   spent: bigint;
   limit: bigint | null;
@@ -45,9 +45,10 @@ export function capSubject(prefix: string, exhausted: boolean, brandId: string):
 }
 
 /**
- * Writes the cap events to the outbox in the caller's transaction (after the day rows are
- * locked); their sequence is the outbox id, so it increases in commit order for every campaign,
- * and is kept as the row's `cap_seq` (what reconciliation hands on with the row's state).
+ * Writes the cap events to the outbox in the caller's transaction (after the day or lifetime rows
+ * are locked); their sequence is the outbox id, so it increases in commit order for every
+ * campaign, and is kept as the row's `cap_seq` (`seq` of a lifetime row: what reconciliation
+ * hands on with the row's state).
  */
 export async function writeCapEvents(
   client: pg.ClientBase,
@@ -57,18 +58,33 @@ export async function writeCapEvents(
 ): Promise<number> {
   if (changes.length === 0) return 0;
   const ids = await nextOutboxIds(client, changes.length);
-  await client.query({
-    name: "cap-seq",
-    text: `update campaign_day_spend d set cap_seq = u.seq
-           from unnest($1::uuid[], $2::uuid[], $3::date[], $4::bigint[]) as u(brand_id, campaign_id, day, seq)
-           where d.brand_id = u.brand_id and d.campaign_id = u.campaign_id and d.day = u.day`,
-    values: [
-      changes.map((c) => c.brandId),
-      changes.map((c) => c.campaignId),
-      changes.map((c) => c.day),
-      ids.map(String),
-    ],
-  });
+  const days = changes.flatMap((c, i) => (c.day === null ? [] : [{ ...c, day: c.day, seq: ids[i] ?? 0n }]));
+  const lifetimes = changes.flatMap((c, i) => (c.day === null ? [{ ...c, seq: ids[i] ?? 0n }] : []));
+  if (days.length > 0)
+    await client.query({
+      name: "cap-seq",
+      text: `update campaign_day_spend d set cap_seq = u.seq
+             from unnest($1::uuid[], $2::uuid[], $3::date[], $4::bigint[]) as u(brand_id, campaign_id, day, seq)
+             where d.brand_id = u.brand_id and d.campaign_id = u.campaign_id and d.day = u.day`,
+      values: [
+        days.map((c) => c.brandId),
+        days.map((c) => c.campaignId),
+        days.map((c) => c.day),
+        days.map((c) => String(c.seq)),
+      ],
+    });
+  if (lifetimes.length > 0)
+    await client.query({
+      name: "lifetime-seq",
+      text: `update campaign_lifetime_spend l set seq = u.seq
+             from unnest($1::uuid[], $2::uuid[], $3::bigint[]) as u(brand_id, campaign_id, seq)
+             where l.brand_id = u.brand_id and l.campaign_id = u.campaign_id`,
+      values: [
+        lifetimes.map((c) => c.brandId),
+        lifetimes.map((c) => c.campaignId),
+        lifetimes.map((c) => String(c.seq)),
+      ],
+    });
   const messages = changes.map((c, i): OutboxMessage => {
     const eventId = uuidv7(nowMs);
     const payload = toBinary(
@@ -78,7 +94,8 @@ export async function writeCapEvents(
         type: c.exhausted ? BudgetEventType.EXHAUSTED : BudgetEventType.REPLENISHED,
         brandId: c.brandId,
         campaignId: c.campaignId,
-        period: { kind: PeriodKind.DAY, start: parseDate(c.day) },
+        period: c.day === null ? undefined : { kind: PeriodKind.DAY, start: parseDate(c.day) },
+        lifetime: c.day === null,
         spentMicros: c.spent,
         limitMicros: c.limit ?? undefined,
         cause: c.cause === "spend" ? BudgetEventCause.SPEND : BudgetEventCause.LIMIT_CHANGE,
@@ -99,6 +116,8 @@ export interface CapSetting {
   campaignId: string;
   brandId: string;
   limit: bigint | null;
+  /** Campaign.lifetime_limit_micros; null = none. */
+  lifetimeLimit: bigint | null;
   /** Flight dates, "YYYY-MM-DD" in the brand's zone (null = open-ended): spend outside is flagged. */
   startDate: string | null;
   endDate: string | null;
@@ -107,18 +126,20 @@ export interface CapSetting {
 }
 
 /**
- * Stores a campaign's cap (and flight dates) and, when the cap changed, writes it into every day
- * row of the campaign that has not ended and judges each, in one transaction. The days not ended
- * are today and later ones (tomorrow's, opened by spend dated a few minutes ahead); today's and
+ * Stores a campaign's cap, lifetime limit and flight dates and, when the cap changed, writes it
+ * into every day row of the campaign that has not ended and judges each, in one transaction (when
+ * the lifetime limit changed, the same with its lifetime row: applyLifetimeLimit). The days not
+ * ended are today and later ones (tomorrow's, opened by spend dated a few minutes ahead); today's and
  * tomorrow's rows are created (at 0) if missing, so that a spend of either day finds a row this
  * change holds locked and judges by the cap it wrote, never by one it read before (the spend
  * statement never writes a row's cap). A row at or past the new cap that was not is exhausted;
  * one below it that was has room again; either publishes a cap event. An older version than the
  * one stored changes nothing.
  *
- * Lock order (the ledger's): the campaign's settings row, then its day rows in day order. The
- * spend statement locks no settings row, and takes period rows before day rows; this takes no
- * period row: the two never wait on each other in a cycle.
+ * Lock order (the ledger's): the campaign's settings row, then its day rows in day order, then its
+ * lifetime row. The spend statement locks no settings row, and takes period rows before day rows
+ * and day rows before lifetime rows; this takes no period row: the two never wait on each other
+ * in a cycle.
  */
 export async function applyCapSetting(
   pool: pg.Pool,
@@ -136,54 +157,109 @@ export async function applyCapSetting(
       "insert into campaign_settings (campaign_id, brand_id, version, updated_at) values ($1, $2, 0, $3) on conflict do nothing",
       [s.campaignId, s.brandId, new Date(nowMs)],
     );
-    const { rows: before } = await client.query<{ lim: string | null; version: string }>(
-      "select daily_limit_micros::text as lim, version::text from campaign_settings where campaign_id = $1 for update",
+    const { rows: before } = await client.query<{ lim: string | null; life: string | null; version: string }>(
+      `select daily_limit_micros::text as lim, lifetime_limit_micros::text as life, version::text
+       from campaign_settings where campaign_id = $1 for update`,
       [s.campaignId],
     );
     const prev = before[0];
     if (prev === undefined || BigInt(prev.version) >= s.version) return [];
     await client.query(
-      `update campaign_settings set daily_limit_micros = $2, start_date = $3, end_date = $4, version = $5, updated_at = $6
+      `update campaign_settings set daily_limit_micros = $2, start_date = $3, end_date = $4, version = $5, updated_at = $6,
+         lifetime_limit_micros = $7
        where campaign_id = $1`,
-      [s.campaignId, s.limit?.toString() ?? null, s.startDate, s.endDate, s.version.toString(), new Date(nowMs)],
+      [
+        s.campaignId,
+        s.limit?.toString() ?? null,
+        s.startDate,
+        s.endDate,
+        s.version.toString(),
+        new Date(nowMs),
+        s.lifetimeLimit?.toString() ?? null,
+      ],
     );
-    const prevLimit = prev.lim === null ? null : BigInt(prev.lim);
-    if (prevLimit === s.limit) return [];
-    await client.query(
-      `insert into campaign_day_spend (brand_id, campaign_id, day, spent_micros, event_count, limit_micros)
-       select $1, $2, d, 0, 0, $4 from unnest($3::date[]) as d order by d
-       on conflict do nothing`,
-      [s.brandId, s.campaignId, [days.today, days.tomorrow], s.limit?.toString() ?? null],
-    );
-    const { rows } = await client.query<{ day: string; spent: string; cap_exhausted: boolean }>(
-      `select day::text, spent_micros::text as spent, cap_exhausted from campaign_day_spend
-       where brand_id = $1 and campaign_id = $2 and day >= $3 order by day for update`,
-      [s.brandId, s.campaignId, days.today],
-    );
-    const changes: CapChange[] = [];
-    for (const r of rows) {
-      const spent = BigInt(r.spent);
-      const exhausted = s.limit !== null && spent >= s.limit;
-      if (exhausted !== r.cap_exhausted)
-        changes.push({
-          brandId: s.brandId,
-          campaignId: s.campaignId,
-          day: r.day,
-          exhausted,
-          spent,
-          limit: s.limit,
-          cause: "limit",
-          actor,
-        });
-    }
-    await client.query(
-      `update campaign_day_spend set limit_micros = $4, cap_exhausted = $5::bigint is not null and spent_micros >= $5::bigint, cap_crossed = false
-       where brand_id = $1 and campaign_id = $2 and day >= $3`,
-      [s.brandId, s.campaignId, days.today, s.limit?.toString() ?? null, s.limit?.toString() ?? null],
-    );
+    const changes = bigintOrNull(prev.lim) === s.limit ? [] : await applyDailyLimit(client, s, days, actor);
+    if (bigintOrNull(prev.life) !== s.lifetimeLimit) changes.push(...(await applyLifetimeLimit(client, s, actor)));
     await writeCapEvents(client, prefix, changes, nowMs);
     return changes;
   });
+}
+
+function bigintOrNull(v: string | null): bigint | null {
+  return v === null ? null : BigInt(v);
+}
+
+/** The cap written into the campaign's day rows not yet ended (applyCapSetting), each judged. */
+async function applyDailyLimit(
+  client: pg.ClientBase,
+  s: CapSetting,
+  days: { today: string; tomorrow: string },
+  actor: Actor,
+): Promise<CapChange[]> {
+  await client.query(
+    `insert into campaign_day_spend (brand_id, campaign_id, day, spent_micros, event_count, limit_micros)
+       select $1, $2, d, 0, 0, $4 from unnest($3::date[]) as d order by d
+       on conflict do nothing`,
+    [s.brandId, s.campaignId, [days.today, days.tomorrow], s.limit?.toString() ?? null],
+  );
+  const { rows } = await client.query<{ day: string; spent: string; cap_exhausted: boolean }>(
+    `select day::text, spent_micros::text as spent, cap_exhausted from campaign_day_spend
+       where brand_id = $1 and campaign_id = $2 and day >= $3 order by day for update`,
+    [s.brandId, s.campaignId, days.today],
+  );
+  const changes: CapChange[] = [];
+  for (const r of rows) {
+    const spent = BigInt(r.spent);
+    const exhausted = s.limit !== null && spent >= s.limit;
+    if (exhausted !== r.cap_exhausted)
+      changes.push({
+        brandId: s.brandId,
+        campaignId: s.campaignId,
+        day: r.day,
+        exhausted,
+        spent,
+        limit: s.limit,
+        cause: "limit",
+        actor,
+      });
+  }
+  await client.query(
+    `update campaign_day_spend set limit_micros = $4, cap_exhausted = $5::bigint is not null and spent_micros >= $5::bigint, cap_crossed = false
+       where brand_id = $1 and campaign_id = $2 and day >= $3`,
+    [s.brandId, s.campaignId, days.today, s.limit?.toString() ?? null, s.limit?.toString() ?? null],
+  );
+  return changes;
+}
+
+/**
+ * The lifetime limit written into the campaign's lifetime row (created at 0 if the campaign never
+ * spent, so a first spend finds a row this change holds locked) and judged: at or past the new
+ * limit and not before is exhausted, below it and exhausted before has room again.
+ */
+async function applyLifetimeLimit(client: pg.ClientBase, s: CapSetting, actor: Actor): Promise<CapChange[]> {
+  const limit = s.lifetimeLimit?.toString() ?? null;
+  await client.query(
+    `insert into campaign_lifetime_spend (brand_id, campaign_id, spent_micros, event_count, limit_micros)
+     values ($1, $2, 0, 0, $3) on conflict do nothing`,
+    [s.brandId, s.campaignId, limit],
+  );
+  const { rows } = await client.query<{ spent: string; exhausted: boolean }>(
+    `select spent_micros::text as spent, exhausted from campaign_lifetime_spend
+     where brand_id = $1 and campaign_id = $2 for update`,
+    [s.brandId, s.campaignId],
+  );
+  const row = rows[0];
+  if (row === undefined) return [];
+  const spent = BigInt(row.spent);
+  const exhausted = s.lifetimeLimit !== null && spent >= s.lifetimeLimit;
+  await client.query(
+    `update campaign_lifetime_spend set limit_micros = $3, exhausted = $4, crossed = false
+     where brand_id = $1 and campaign_id = $2`,
+    [s.brandId, s.campaignId, limit, exhausted],
+  );
+  if (exhausted === row.exhausted) return [];
+  const { brandId, campaignId, lifetimeLimit } = s;
+  return [{ brandId, campaignId, day: null, exhausted, spent, limit: lifetimeLimit, cause: "limit", actor }];
 }
 
 /**
@@ -216,6 +292,7 @@ export function campaignEventHandler(deps: {
     const nowMs = deps.now();
     const version = /^v\d+$/.test(c.etag) ? BigInt(c.etag.slice(1)) : 0n;
     const limit = event.deleted ? null : (c.dailyLimitMicros ?? null);
+    const lifetimeLimit = event.deleted ? null : (c.lifetimeLimitMicros ?? null);
     const today = periodsOf(nowMs, zone).day;
     const changes = await applyCapSetting(
       deps.pool,
@@ -224,6 +301,7 @@ export function campaignEventHandler(deps: {
         campaignId: c.id,
         brandId: c.brandId,
         limit,
+        lifetimeLimit,
         version,
         startDate: c.startDate === undefined ? null : formatDate(c.startDate),
         endDate: c.endDate === undefined ? null : formatDate(c.endDate),
@@ -234,8 +312,13 @@ export function campaignEventHandler(deps: {
     );
     for (const change of changes) {
       deps.logger.info(
-        { campaignId: c.id, day: change.day, exhausted: change.exhausted, spent: change.spent.toString() },
-        "campaign cap changed the day's state",
+        {
+          campaignId: c.id,
+          day: change.day ?? "lifetime",
+          exhausted: change.exhausted,
+          spent: change.spent.toString(),
+        },
+        "campaign cap changed the campaign's state",
       );
     }
     if (changes.length > 0) deps.onEvents();

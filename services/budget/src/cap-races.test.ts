@@ -33,12 +33,18 @@ function days() {
   return { today: formatDate(today), tomorrow: formatDate(addDays(today, 1)) };
 }
 
-/** The consumer's cap change, applied as it would be. */
-function setCap(campaignId: string, version: bigint, limit: bigint | null, pool = h.budgetApp.pool) {
+/** The consumer's cap change, applied as it would be (a lifetime limit beside it when given). */
+function setCap(
+  campaignId: string,
+  version: bigint,
+  limit: bigint | null,
+  pool = h.budgetApp.pool,
+  lifetimeLimit: bigint | null = null,
+) {
   return applyCapSetting(
     pool,
     h.prefix,
-    { campaignId, brandId, limit, version, startDate: null, endDate: null },
+    { campaignId, brandId, limit, lifetimeLimit, version, startDate: null, endDate: null },
     days(),
     h.now(),
     { principal: "test:manager", requestId: "" },
@@ -77,10 +83,10 @@ async function spendDuringCapChangeTo(campaign: string, limit: bigint | null, am
   return h.budget.getCampaignSpend({ brandId, campaignId: campaign });
 }
 
-async function capEventsOf(campaignId: string) {
+async function capEventsOf(campaignId: string, lifetime = false) {
   await h.drained();
   return (await h.caps())
-    .filter((c) => c.event.campaignId === campaignId)
+    .filter((c) => c.event.campaignId === campaignId && c.event.lifetime === lifetime)
     .map((c) => [c.event.type, c.event.cause, c.event.spentMicros, c.event.limitMicros]);
 }
 
@@ -152,5 +158,69 @@ describe("the first settings of a new campaign, from two replicas at once", () =
       [campaign],
     );
     expect(rows).toEqual([{ lim: "4000000", version: "2" }]);
+  });
+});
+
+/**
+ * The same interleaving for a lifetime limit: the change holds the campaign's lifetime row (created
+ * by it when the campaign never spent) at its commit with the new limit written, and the spend
+ * waits for that row. The spend must judge by the limit in force when it gets the row.
+ */
+describe("a lifetime limit change while a spend of the same campaign is in flight", () => {
+  const setLifetime = (campaign: string, version: bigint, limit: bigint | null, pool = h.budgetApp.pool) =>
+    setCap(campaign, version, null, pool, limit);
+  async function spendDuringLifetimeChangeTo(campaign: string, limit: bigint | null, amountMicros: bigint) {
+    await spendDuringCapChange(
+      (pool) => setLifetime(campaign, 2n, limit, pool),
+      () => spend(campaign, amountMicros),
+    );
+    return h.budget.getCampaignSpend({ brandId, campaignId: campaign });
+  }
+
+  it("a raise: the spend judges by the raised limit", async () => {
+    const campaign = newCampaign();
+    await setLifetime(campaign, 1n, 5_000_000n);
+    await spend(campaign, 4_000_000n);
+    expect(await spendDuringLifetimeChangeTo(campaign, 10_000_000n, 2_000_000n)).toMatchObject({
+      lifetimeSpentMicros: 6_000_000n,
+      lifetimeLimitMicros: 10_000_000n,
+      lifetimeExhausted: false,
+    });
+    expect(await capEventsOf(campaign, true)).toEqual([]);
+  });
+
+  it("a first limit set while the campaign's first spend is in flight: the spend meets it and crosses it", async () => {
+    const campaign = newCampaign();
+    await setLifetime(campaign, 1n, null); // known to the ledger, no limit, never spent
+    expect(await spendDuringLifetimeChangeTo(campaign, 5_000_000n, 6_000_000n)).toMatchObject({
+      lifetimeSpentMicros: 6_000_000n,
+      lifetimeLimitMicros: 5_000_000n,
+      lifetimeExhausted: true,
+    });
+    expect(await capEventsOf(campaign, true)).toEqual([
+      [BudgetEventType.EXHAUSTED, BudgetEventCause.SPEND, 6_000_000n, 5_000_000n],
+    ]);
+  });
+
+  it("a lowered limit: the change finds room, the spend then crosses it, each said once", async () => {
+    const campaign = newCampaign();
+    await setLifetime(campaign, 1n, 10_000_000n);
+    await spend(campaign, 4_000_000n);
+    expect(await spendDuringLifetimeChangeTo(campaign, 5_000_000n, 2_000_000n)).toMatchObject({
+      lifetimeSpentMicros: 6_000_000n,
+      lifetimeLimitMicros: 5_000_000n,
+      lifetimeExhausted: true,
+    });
+    expect(await capEventsOf(campaign, true)).toEqual([
+      [BudgetEventType.EXHAUSTED, BudgetEventCause.SPEND, 6_000_000n, 5_000_000n],
+    ]);
+    // Removing it frees the campaign: one replenished event, caused by the change.
+    expect((await setLifetime(campaign, 3n, null)).map((c) => [c.day, c.exhausted, c.cause])).toEqual([
+      [null, false, "limit"],
+    ]);
+    expect(await capEventsOf(campaign, true)).toEqual([
+      [BudgetEventType.EXHAUSTED, BudgetEventCause.SPEND, 6_000_000n, 5_000_000n],
+      [BudgetEventType.REPLENISHED, BudgetEventCause.LIMIT_CHANGE, 6_000_000n, undefined],
+    ]);
   });
 });

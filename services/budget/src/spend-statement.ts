@@ -39,6 +39,14 @@ export interface CapReached {
   limit: bigint;
 }
 
+/** A campaign's lifetime total that this batch took to its limit (Campaign.lifetime_limit_micros). */
+export interface LifetimeReached {
+  brandId: string;
+  campaignId: string;
+  spent: bigint;
+  limit: bigint;
+}
+
 export interface Applied {
   /** Positions in `unique` of the events the ledger held already (a retry; usually none). */
   skipped: number[];
@@ -48,6 +56,8 @@ export interface Applied {
   current: Map<string, { day: CurrentPeriod; month: CurrentPeriod }>;
   /** Campaign day totals this batch took to their caps (each publishes one cap event). */
   capsReached: CapReached[];
+  /** Campaign lifetime totals this batch took to their limits (each publishes one lifetime event). */
+  lifetimesReached: LifetimeReached[];
   /** Positions in `unique` of the events recorded outside their campaign's flight dates. */
   outsideFlight: Set<number>;
 }
@@ -55,7 +65,8 @@ export interface Applied {
 /**
  * One row of the spend statement's answer, by its tag `t` (the branches of its `union all`):
  * 0 an input skipped as a repeat, 1 a period the batch added to, 2 a current period as it
- * stands, 3 a campaign day whose cap the batch crossed, 4 an input outside its campaign's flight.
+ * stands, 3 a campaign day whose cap the batch crossed, 4 an input outside its campaign's flight,
+ * 5 a campaign whose lifetime limit the batch crossed.
  * `i` is the input's index.
  */
 type StatementRow =
@@ -72,7 +83,8 @@ type StatementRow =
       alerts: string | null;
     }
   | { t: 2; brand_id: string; kind: Kind; start: string; spent: string; lim: string | null }
-  | { t: 3; brand_id: string; start: string; spent: string; lim: string; campaign_id: string };
+  | { t: 3; brand_id: string; start: string; spent: string; lim: string; campaign_id: string }
+  | { t: 5; brand_id: string; spent: string; lim: string; campaign_id: string };
 
 const DAY = PeriodKind.DAY;
 const MONTH = PeriodKind.MONTH;
@@ -100,11 +112,15 @@ const MONTH = PeriodKind.MONTH;
  *   from campaign_settings as of this statement, or none for a day that has ended. The spend
  *   never writes a row's cap: it used to write back the cap it had read before waiting for the
  *   row, undoing a raise committed meanwhile (a campaign paused at 6 of a 10 cap all day).
+ * - `lifetime_added`: the same per (brand, campaign) over the campaign's life, judged against the
+ *   lifetime limit the ROW carries (`crossed`), which only the cap consumer writes, creating the
+ *   row when it sets a limit: a row created here takes the limit of campaign_settings.
  * - `current`: each brand's current day and month. Its snapshot is the statement's, which does
  *   not see `added`'s own changes: those rows are taken from `added` (applyCurrent).
  *
  * Lock order (the ledger's, every writer): the budget rows (shared here, all of the batch's brands
- * first, `locked_budgets`), then period rows in key order, then campaign day rows in key order.
+ * first, `locked_budgets`), then period rows in key order, then campaign day rows in key order,
+ * then campaign lifetime rows in key order.
  *
  * Times go as epoch milliseconds (float8: exact to the microsecond for our range), the batch's
  * recording time once. Money comes back as text (no float on a money path).
@@ -194,6 +210,24 @@ export async function applySpend(
                    cap_exhausted = c.cap_exhausted or coalesce(c.spent_micros + excluded.spent_micros >= c.limit_micros, false),
                    cap_crossed = not c.cap_exhausted and coalesce(c.spent_micros + excluded.spent_micros >= c.limit_micros, false)
              returning brand_id, campaign_id, day, spent_micros, limit_micros, cap_crossed
+           ), lifetime_added as (
+             -- Each campaign's total over its life, after its day rows (the scalar subquery drains
+             -- 'campaign_added' first), in key order; 'crossed' as cap_crossed above.
+             insert into campaign_lifetime_spend as l (brand_id, campaign_id, spent_micros, event_count, limit_micros, exhausted, crossed)
+             select d.brand_id, d.campaign_id, d.amount, d.cnt, d.lim, coalesce(d.amount >= d.lim, false), coalesce(d.amount >= d.lim, false)
+             from (
+               select n.brand_id, n.campaign_id, sum(n.amount_micros) as amount, count(*) as cnt, k.lifetime_limit_micros as lim
+               from inserted n
+               left join campaign_settings k on k.campaign_id = n.campaign_id and k.brand_id = n.brand_id
+               where (select count(*) from campaign_added) >= 0
+               group by n.brand_id, n.campaign_id, k.lifetime_limit_micros
+             ) d
+             order by d.brand_id, d.campaign_id
+             on conflict (brand_id, campaign_id) do update
+               set spent_micros = l.spent_micros + excluded.spent_micros, event_count = l.event_count + excluded.event_count,
+                   exhausted = l.exhausted or coalesce(l.spent_micros + excluded.spent_micros >= l.limit_micros, false),
+                   crossed = not l.exhausted and coalesce(l.spent_micros + excluded.spent_micros >= l.limit_micros, false)
+             returning brand_id, campaign_id, spent_micros, limit_micros, crossed
            ), current as (
              select c.brand_id, c.kind, c.period_start, coalesce(p.spent_micros, 0) as spent,
                     case when p.brand_id is not null then p.limit_micros
@@ -217,7 +251,10 @@ export async function applySpend(
            from campaign_added where cap_crossed
            union all
            select 4, (input.i - 1)::int, null, null, null, null, null, null, null, null, null
-           from input join inserted n on n.brand_id = input.brand_id and n.event_id = input.event_id where n.outside_flight`,
+           from input join inserted n on n.brand_id = input.brand_id and n.event_id = input.event_id where n.outside_flight
+           union all
+           select 5, null, brand_id::text, null, null, spent_micros::text, limit_micros::text, null, null, null, campaign_id::text
+           from lifetime_added where crossed`,
     values: [
       unique.map((e) => e.eventId),
       unique.map((e) => e.brandId),
@@ -241,6 +278,7 @@ export async function applySpend(
   const byKey = new Map<string, CurrentPeriod>();
   const snapshot: { brandId: string; period: CurrentPeriod }[] = [];
   const capsReached: CapReached[] = [];
+  const lifetimesReached: LifetimeReached[] = [];
   const outsideFlight = new Set<number>();
   for (const r of result.rows) {
     switch (r.t) {
@@ -255,6 +293,14 @@ export async function applySpend(
           brandId: r.brand_id,
           campaignId: r.campaign_id,
           day: r.start,
+          spent: BigInt(r.spent),
+          limit: BigInt(r.lim),
+        });
+        break;
+      case 5:
+        lifetimesReached.push({
+          brandId: r.brand_id,
+          campaignId: r.campaign_id,
           spent: BigInt(r.spent),
           limit: BigInt(r.lim),
         });
@@ -291,5 +337,5 @@ export async function applySpend(
     const month = months.get(brandId);
     if (month !== undefined) currentByBrand.set(brandId, { day, month });
   }
-  return { skipped, added, current: currentByBrand, capsReached, outsideFlight };
+  return { skipped, added, current: currentByBrand, capsReached, lifetimesReached, outsideFlight };
 }

@@ -130,7 +130,10 @@ export class SpendWriter {
       const changes = crossings(applied.added);
       await writePeriodEvents(client, prefix, changes, now);
       const alerts = await writeThresholdEvents(client, prefix, thresholdsCrossed(applied.added), now);
-      const capEvents = applied.capsReached.map((c) => ({ ...c, exhausted: true, cause: "spend" as const }));
+      const capEvents = [
+        ...applied.capsReached.map((c) => ({ ...c, exhausted: true, cause: "spend" as const })),
+        ...applied.lifetimesReached.map((c) => ({ ...c, day: null, exhausted: true, cause: "spend" as const })),
+      ];
       const caps = await writeCapEvents(client, prefix, capEvents, now);
       const originals = await findSpend(
         client,

@@ -9,6 +9,7 @@ import { Migration0008CampaignDayCapSeq } from "./0008-campaign-day-cap-seq.js";
 import { Migration0009SpendReporter } from "./0009-spend-reporter.js";
 import { Migration0010AlertChanges } from "./0010-alert-changes.js";
 import { Migration0011Pacing } from "./0011-pacing.js";
+import { Migration0012Lifetime } from "./0012-lifetime.js";
 
 /** Every migration of the budget service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   { name: "0009-spend-reporter", class: Migration0009SpendReporter },
   { name: "0010-alert-changes", class: Migration0010AlertChanges },
   { name: "0011-pacing", class: Migration0011Pacing },
+  { name: "0012-lifetime", class: Migration0012Lifetime },
 ];
