@@ -24,6 +24,7 @@ const REASONS: Record<ModelReason, PauseReason> = {
   NOT_STARTED: PauseReason.NOT_STARTED,
   ENDED: PauseReason.ENDED,
   CAMPAIGN_BUDGET_EXHAUSTED: PauseReason.CAMPAIGN_BUDGET_EXHAUSTED,
+  LIFETIME_BUDGET_EXHAUSTED: PauseReason.LIFETIME_BUDGET_EXHAUSTED,
 };
 
 /** A google.type.Date as "YYYY-MM-DD" (undefined stays undefined). */

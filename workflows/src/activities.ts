@@ -364,6 +364,7 @@ export async function reconcileBrand(
         ? []
         : [{ campaignId: c.campaignId, day: c.day, exhausted: c.exhausted, sequence: c.sequence }],
     ),
+    lifetimes: truth.lifetimes.map((c) => ({ campaignId: c.campaignId, exhausted: c.exhausted, sequence: c.sequence })),
     sourceId,
   });
   return res.campaignsChanged;

@@ -399,6 +399,7 @@ const REASONS: Record<PauseReason, ModelReason | "UNSPECIFIED"> = {
   [PauseReason.NOT_STARTED]: "NOT_STARTED",
   [PauseReason.ENDED]: "ENDED",
   [PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]: "CAMPAIGN_BUDGET_EXHAUSTED",
+  [PauseReason.LIFETIME_BUDGET_EXHAUSTED]: "LIFETIME_BUDGET_EXHAUSTED",
 };
 
 function reasonName(r: PauseReason): string {

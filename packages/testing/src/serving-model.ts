@@ -34,6 +34,8 @@ export interface ModelCampaign {
   endDate?: string;
   /** The cap on its spend per brand day (null = none). */
   dailyCap: bigint | null;
+  /** The limit on its spend over its life, every day of it (undefined or null = none). */
+  lifetimeLimit?: bigint | null;
 }
 
 /** A weekly window: days 1 (Monday) to 7 (Sunday), "HH:MM" to "HH:MM" ("24:00" allowed; end <= start runs past midnight). */
@@ -58,7 +60,8 @@ export type ModelReason =
   | "BRAND_ARCHIVED"
   | "NOT_STARTED"
   | "ENDED"
-  | "CAMPAIGN_BUDGET_EXHAUSTED";
+  | "CAMPAIGN_BUDGET_EXHAUSTED"
+  | "LIFETIME_BUDGET_EXHAUSTED";
 
 export interface ModelState {
   serving: boolean;
@@ -93,7 +96,8 @@ export function insideWindows(instant: number, windows: ModelWindow[], zone: str
  * What the rules say for a campaign now: the spend of the brand's local day and month that
  * contain `now` against the limits (exhausted from spent >= limit, a limit of 0 from the first
  * instant), the campaign's own spend today against its cap, its flight, its windows, its user
- * intent and its brand's archive.
+ * intent and its brand's archive, and its spend over its life (every event of it) against its
+ * lifetime limit.
  */
 export function expectedServing(
   now: number,
@@ -107,7 +111,9 @@ export function expectedServing(
   let day = 0n;
   let monthly = 0n;
   let own = 0n;
+  let life = 0n;
   for (const s of spend) {
+    if (s.campaignId === campaignId) life += s.amount;
     const d = localDateOf(s.occurredAtMs, brand.zone);
     if (d.slice(0, 7) === month) monthly += s.amount;
     if (d !== today) continue;
@@ -125,5 +131,7 @@ export function expectedServing(
   if (campaign.startDate !== undefined && today < campaign.startDate) reasons.push("NOT_STARTED");
   if (campaign.endDate !== undefined && today > campaign.endDate) reasons.push("ENDED");
   if (campaign.dailyCap !== null && own >= campaign.dailyCap) reasons.push("CAMPAIGN_BUDGET_EXHAUSTED");
+  const lifetime = campaign.lifetimeLimit ?? null;
+  if (lifetime !== null && life >= lifetime) reasons.push("LIFETIME_BUDGET_EXHAUSTED");
   return { serving: reasons.length === 0, reasons };
 }

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { isInside } from "@adbudget/time";
 import { applyTruth, rezoneFlags, type PeriodTruth } from "./budget-flags.js";
-import { applyCapTruth, type CapSignal } from "./cap-flags.js";
+import { applyCapTruth, applyLifetimeTruth, type CapFlag, type CapSignal } from "./cap-flags.js";
 import {
   brandState,
   capFloorOf,
@@ -14,7 +14,7 @@ import {
   type BrandFacts,
 } from "./brand-state.js";
 import { stateOf, type BrandStateRow, type CampaignChange, type CampaignRow, type Cause } from "./campaign-rows.js";
-import { recomputeBrand, saveCampaign, writeCapFlags } from "./campaign-writes.js";
+import { recomputeBrand, saveCampaign, writeCapFlags, writeLifetimeFlag } from "./campaign-writes.js";
 import { flightAt, hasFlight } from "./flight.js";
 import { lockBrandCampaigns } from "./lock-order.js";
 import { sameState } from "./serving-state.js";
@@ -37,6 +37,8 @@ export interface BrandTruth {
   month?: PeriodTruth;
   /** The cap state of each capped campaign on the budget's current day. */
   caps: (CapSignal & { campaignId: string })[];
+  /** The lifetime state of each campaign the budget service knows. */
+  lifetimes: (CapFlag & { campaignId: string })[];
 }
 
 /**
@@ -127,13 +129,19 @@ export async function reconcileBrand(
   const campaigns = await lockBrandCampaigns(client, brand.brandId);
   const caps = new Map<string, CapSignal[]>();
   for (const t of truth.caps) caps.set(t.campaignId, [...(caps.get(t.campaignId) ?? []), t]);
+  const lifetimes = new Map(truth.lifetimes.map((t) => [t.campaignId, t]));
   const floor = capFloorOf(brand);
   for (const c of campaigns) {
     const flags = (caps.get(c.id) ?? []).reduce((f, t) => applyCapTruth(f, t, floor), c.capFlags);
-    const after: CampaignRow = { ...c, capFlags: flags };
+    const lifetime = lifetimes.get(c.id);
+    const lifetimeFlag = lifetime === undefined ? c.lifetimeFlag : applyLifetimeTruth(c.lifetimeFlag, lifetime);
+    const after: CampaignRow = { ...c, capFlags: flags, lifetimeFlag };
     if (!sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand)))
       changes.push(await saveCampaign(client, c, after, brand, cause, now));
-    else if (flags !== c.capFlags) await writeCapFlags(client, c.id, flags);
+    else {
+      if (flags !== c.capFlags) await writeCapFlags(client, c.id, flags);
+      if (lifetimeFlag !== c.lifetimeFlag) await writeLifetimeFlag(client, c.id, lifetimeFlag);
+    }
   }
   return changes;
 }

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { applyBudgetSignal as applyToFlags, type BudgetSignal } from "./budget-flags.js";
-import { applyCapSignal, type CapFlags, type CapSignal } from "./cap-flags.js";
+import { applyCapSignal, applyLifetimeSignal, type CapFlag, type CapFlags, type CapSignal } from "./cap-flags.js";
 import { brandOf, capFloorOf, kindName, lockedBrand, moveFlags } from "./brand-state.js";
 import {
   stateOf,
@@ -12,7 +12,7 @@ import {
   type Cause,
   type Kind,
 } from "./campaign-rows.js";
-import { recomputeBrand, saveCampaign, writeCapFlags } from "./campaign-writes.js";
+import { recomputeBrand, saveCampaign, writeCapFlags, writeLifetimeFlag } from "./campaign-writes.js";
 import { lockCampaign } from "./lock-order.js";
 import { sameState } from "./serving-state.js";
 
@@ -119,6 +119,35 @@ export async function applyCap(
   const flags = applyCapSignal(c.capFlags, signal, capFloorOf(brand));
   if (flags === c.capFlags) return changes;
   return [...changes, ...(await saveCapFlags(client, c, flags, brand, cause, now))];
+}
+
+/**
+ * Applies a lifetime event of the budget service (a CampaignCapEvent with `lifetime`) to one
+ * campaign: the higher sequence wins (cap-flags.ts), and no day is involved, so neither a late
+ * nor a repeated event undoes a newer one. Writes an audit row and an event only when serving
+ * or the reasons changed. Lock order: the brand's row, then the campaign's (lock-order.ts); the
+ * campaign is judged by the brand's state read after that lock.
+ */
+export async function applyLifetime(
+  client: pg.ClientBase,
+  campaignId: string,
+  signal: CapFlag,
+  cause: Cause,
+  now: Date,
+): Promise<CampaignChange[]> {
+  const brandId = await brandOf(client, campaignId);
+  if (brandId === undefined) return [];
+  const brand = await lockedBrand(client, brandId, now);
+  const c = await lockCampaign(client, campaignId);
+  if (c === undefined) return [];
+  const flag = applyLifetimeSignal(c.lifetimeFlag, signal);
+  if (flag === c.lifetimeFlag) return [];
+  const after: CampaignRow = { ...c, lifetimeFlag: flag };
+  if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) {
+    await writeLifetimeFlag(client, c.id, flag);
+    return [];
+  }
+  return [await saveCampaign(client, c, after, brand, cause, now)];
 }
 
 /** A campaign's cap flags changed: saved, with a new state, audit and event only if its serving state changed. */

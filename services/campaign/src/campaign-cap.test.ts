@@ -205,4 +205,68 @@ describe("campaign cap", () => {
     const log = (await h.campaigns.listCampaignStateChanges({ campaignId: campaign!.id })).changes.map((c) => c.cause);
     expect(log).toEqual(["campaign_budget.replenished", "campaign_budget.exhausted", "create"]);
   }, 60_000);
+  it("lifetime events: applied by sequence whatever the order, a day changes nothing, reconciliation repairs a drift", async () => {
+    const { brand } = await h.brands.createBrand({ name: "Lifetime events brand", timeZone: testZone() });
+    const brandId = brand!.id;
+    const end = addDays(localDate(h.now(), testZone()), 30);
+    const { campaign } = await h.campaigns.createCampaign({
+      brandId,
+      name: "Lifetime",
+      endDate: end,
+      lifetimeLimitMicros: 1_000_000_000n,
+    });
+    const js = jetstream(h.nc);
+    /** Publishes a lifetime event as the budget service would; returns its id (the audit's source). */
+    const publish = async (exhausted: boolean, sequence: bigint, campaignId = campaign!.id) => {
+      const eventId = crypto.randomUUID();
+      await js.publish(
+        `${h.prefix}.budget.campaign_${exhausted ? "exhausted" : "replenished"}.${brandId}`,
+        toBinary(
+          CampaignCapEventSchema,
+          create(CampaignCapEventSchema, {
+            eventId,
+            type: exhausted ? BudgetEventType.EXHAUSTED : BudgetEventType.REPLENISHED,
+            brandId,
+            campaignId,
+            lifetime: true,
+            spentMicros: 1n,
+            limitMicros: 1n,
+            sequence,
+          }),
+        ),
+      );
+      return eventId;
+    };
+    await publish(true, 5n, "not-a-campaign-id"); // dropped, not redelivered for ever
+    const exhausted = await publish(true, 10n);
+    await eventually(
+      async () => (await get(campaign!.id)).pauseReasons.includes(PauseReason.LIFETIME_BUDGET_EXHAUSTED),
+      10_000,
+      "the lifetime event applied",
+    );
+    await publish(true, 10n); // a replay
+    await publish(false, 9n); // late: older than what was applied, changes nothing
+    const replenished = await publish(false, 12n);
+    await eventually(async () => (await get(campaign!.id)).serving, 10_000, "the newer replenishment applied");
+    const log = async () =>
+      (await h.campaigns.listCampaignStateChanges({ campaignId: campaign!.id })).changes.map((c) => [
+        c.cause,
+        c.sourceId,
+      ]);
+    // The campaign served again by the event of sequence 12, not by the late one of 9.
+    expect(await log()).toEqual([
+      ["lifetime_budget.replenished", `nats:${replenished}`],
+      ["lifetime_budget.exhausted", `nats:${exhausted}`],
+      ["create", expect.any(String)],
+    ]);
+    // The budget service's truth, read at sequence 12, says exhausted: a drifted flag, repaired.
+    const r = await h.campaignClock.reconcileBrand({
+      brandId,
+      lifetimes: [{ campaignId: campaign!.id, exhausted: true, sequence: 12n }],
+      sourceId: "test",
+    });
+    expect(r.campaignsChanged).toBe(1);
+    expect((await get(campaign!.id)).pauseReasons).toEqual([PauseReason.LIFETIME_BUDGET_EXHAUSTED]);
+    expect((await log())[0]?.[0]).toBe("reconcile");
+  }, 60_000);
 });

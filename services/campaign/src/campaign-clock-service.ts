@@ -6,6 +6,7 @@ import { PeriodKind, type Period } from "@adbudget/proto/adbudget/common/v1/peri
 import type {
   BrandFacts,
   CampaignCapState,
+  CampaignLifetimeState,
   PeriodState,
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_clock_service_pb.js";
 import { reconcileBrand, type BrandTruth } from "./brand-changes.js";
@@ -96,6 +97,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
       day?: PeriodState;
       month?: PeriodState;
       caps: CampaignCapState[];
+      lifetimes: CampaignLifetimeState[];
       sourceId: string;
     },
     ctx: HandlerContext,
@@ -121,6 +123,7 @@ export class CampaignClockServiceImpl implements ServiceImpl<typeof CampaignCloc
           seq: c.sequence,
         };
       }),
+      lifetimes: req.lifetimes.map((c) => ({ campaignId: c.campaignId, exhausted: c.exhausted, seq: c.sequence })),
     };
     const nowMs = this.deps.now();
     const { changes } = await this.deps.store.tx(async (client) => {

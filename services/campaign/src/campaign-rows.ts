@@ -2,7 +2,7 @@ import type { PauseReason } from "@adbudget/proto/adbudget/campaign/v1/campaign_
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import type { FlightPhase } from "@adbudget/time";
 import { uuidv7 } from "@adbudget/kit";
-import { capExhaustedOn, capFlagsFromJson, type CapFlags } from "./cap-flags.js";
+import { capExhaustedOn, capFlagsFromJson, type CapFlag, type CapFlags } from "./cap-flags.js";
 import type { StoredSchedule } from "./schedule.js";
 import { servingState, type ServingState } from "./serving-state.js";
 
@@ -47,6 +47,10 @@ export interface CampaignRow {
   throttleSeq: bigint;
   /** When the throttle stops applying (the end of its brand day); null: never paced. */
   throttleUntil: Date | null;
+  /** The campaign's budget over its life; null = none. */
+  lifetimeLimitMicros: bigint | null;
+  /** The budget service's lifetime events (cap-flags.ts). */
+  lifetimeFlag: CapFlag;
 }
 
 export interface BrandStateRow {
@@ -105,7 +109,7 @@ export interface Cause {
 export const CAMPAIGN_COLUMNS = `id::text, brand_id::text, name, enabled, schedule, in_daypart, daypart_as_of, serving,
   pause_reasons, version::text, schedule_version::text, created_at, updated_at, deleted_at, next_change_at,
   start_date::text, end_date::text, flight, daily_limit_micros::text, cap_flags, throttle,
-  throttle_seq::text, throttle_until`;
+  throttle_seq::text, throttle_until, lifetime_limit_micros::text, lifetime_exhausted, lifetime_seq::text`;
 
 export interface RawCampaign {
   id: string;
@@ -131,6 +135,9 @@ export interface RawCampaign {
   throttle: number;
   throttle_seq: string;
   throttle_until: Date | null;
+  lifetime_limit_micros: string | null;
+  lifetime_exhausted: boolean;
+  lifetime_seq: string;
 }
 
 export function toCampaign(r: RawCampaign): CampaignRow {
@@ -158,6 +165,8 @@ export function toCampaign(r: RawCampaign): CampaignRow {
     throttle: r.throttle,
     throttleSeq: BigInt(r.throttle_seq),
     throttleUntil: r.throttle_until,
+    lifetimeLimitMicros: r.lifetime_limit_micros === null ? null : BigInt(r.lifetime_limit_micros),
+    lifetimeFlag: { exhausted: r.lifetime_exhausted, seq: BigInt(r.lifetime_seq) },
   };
 }
 
@@ -194,10 +203,10 @@ export function toBrandState(r: RawBrandState): BrandStateRow {
 
 /**
  * The serving inputs of a campaign given its brand's state. The cap pauses it only by the flag
- * of the brand's current day: the day's reset frees it.
+ * of the brand's current day: the day's reset frees it. The lifetime flag has no day.
  */
 export function stateOf(
-  c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" | "capFlags">,
+  c: Pick<CampaignRow, "enabled" | "inDaypart" | "flight" | "capFlags" | "lifetimeFlag">,
   b: BrandStateRow | undefined,
 ): ServingState {
   return servingState({
@@ -208,6 +217,7 @@ export function stateOf(
     brandArchived: b?.archived ?? false,
     flight: c.flight,
     capExhausted: capExhaustedOn(c.capFlags, b?.dayPeriod ?? null),
+    lifetimeExhausted: c.lifetimeFlag.exhausted,
   });
 }
 

@@ -27,7 +27,7 @@ import {
 } from "@adbudget/proto/adbudget/campaign/v1/campaign_service_pb.js";
 import type { Date as ProtoDate } from "@adbudget/proto/google/type/date_pb.js";
 import { formatDate, isInside } from "@adbudget/time";
-import { NO_CAP_FLAGS } from "./cap-flags.js";
+import { NO_CAP_FLAGS, NO_LIFETIME_FLAG } from "./cap-flags.js";
 import { flightAt, hasFlight } from "./flight.js";
 import { nextChangeOf } from "./next-change.js";
 import { applyBrand } from "./brand-changes.js";
@@ -54,7 +54,7 @@ export interface CampaignServiceDeps {
 }
 
 /** The fields UpdateCampaign's mask may name. */
-const UPDATABLE = ["name", "schedule", "start_date", "end_date", "daily_limit_micros"];
+const UPDATABLE = ["name", "schedule", "start_date", "end_date", "daily_limit_micros", "lifetime_limit_micros"];
 
 /** The brand's version from its etag ("v7" -> 7n): orders brand data from different sources. */
 function brandVersion(etag: string): bigint {
@@ -165,6 +165,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       startDate?: ProtoDate;
       endDate?: ProtoDate;
       dailyLimitMicros?: bigint;
+      lifetimeLimitMicros?: bigint;
     },
     ctx: HandlerContext,
   ) {
@@ -173,6 +174,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const startDate = this.flightDate(req.startDate, "start_date", violations);
     const endDate = this.flightDate(req.endDate, "end_date", violations);
     this.checkFlight(startDate, endDate, "end_date", violations);
+    const lifetimeLimitMicros = req.lifetimeLimitMicros ?? null;
+    checkLifetime(lifetimeLimitMicros, endDate, "lifetime_limit_micros", violations);
     let schedule: StoredSchedule | null = null;
     try {
       schedule = scheduleFromProto(req.schedule, "schedule") ?? null;
@@ -222,6 +225,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         throttle: 1,
         throttleSeq: 0n,
         throttleUntil: null,
+        lifetimeLimitMicros,
+        lifetimeFlag: NO_LIFETIME_FLAG,
       };
       const s = stateOf(base, state);
       const row: CampaignRow = { ...base, serving: s.serving, reasons: s.reasons };
@@ -273,6 +278,7 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     let startDate: string | null | undefined;
     let endDate: string | null | undefined;
     let dailyLimit: bigint | null | undefined;
+    let lifetimeLimit: bigint | null | undefined;
     for (const p of paths) {
       if (p === "name") {
         if (c.name.length < 1 || c.name.length > 200)
@@ -290,6 +296,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         endDate = this.flightDate(c.endDate, "campaign.end_date", violations);
       } else if (p === "daily_limit_micros") {
         dailyLimit = c.dailyLimitMicros ?? null;
+      } else if (p === "lifetime_limit_micros") {
+        lifetimeLimit = c.lifetimeLimitMicros ?? null;
       } else {
         violations.push({
           field: "update_mask",
@@ -311,11 +319,18 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       if (startDate !== undefined) after.startDate = startDate;
       if (endDate !== undefined) after.endDate = endDate;
       if (dailyLimit !== undefined) after.dailyLimitMicros = dailyLimit;
+      if (lifetimeLimit !== undefined) after.lifetimeLimitMicros = lifetimeLimit;
       const flightViolations: FieldViolation[] = [];
       this.checkFlight(
         after.startDate,
         after.endDate,
         endDate !== undefined ? "campaign.end_date" : "campaign.start_date",
+        flightViolations,
+      );
+      checkLifetime(
+        after.lifetimeLimitMicros,
+        after.endDate,
+        lifetimeLimit !== undefined ? "campaign.lifetime_limit_micros" : "campaign.end_date",
         flightViolations,
       );
       if (flightViolations.length > 0) throw new InvalidArgumentError(flightViolations);
@@ -483,4 +498,18 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
       changes.close();
     }
   }
+}
+
+/**
+ * A lifetime budget is spread over the flight's remaining days (pacing), so it needs a last day:
+ * an end date, set with it or kept while it stays.
+ */
+function checkLifetime(
+  limit: bigint | null,
+  endDate: string | null,
+  field: string,
+  violations: FieldViolation[],
+): void {
+  if (limit !== null && endDate === null)
+    violations.push({ field, description: "a lifetime limit needs an end_date (the last day it is spread over)" });
 }

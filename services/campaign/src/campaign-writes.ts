@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { capFlagsToJson, type CapFlags } from "./cap-flags.js";
+import { capFlagsToJson, type CapFlag, type CapFlags } from "./cap-flags.js";
 import {
   auditRow,
   stateOf,
@@ -41,6 +41,9 @@ function storedColumns(row: CampaignRow): [column: string, value: unknown][] {
     ["flight", row.flight],
     ["daily_limit_micros", row.dailyLimitMicros?.toString() ?? null],
     ["cap_flags", JSON.stringify(capFlagsToJson(row.capFlags))],
+    ["lifetime_limit_micros", row.lifetimeLimitMicros?.toString() ?? null],
+    ["lifetime_exhausted", row.lifetimeFlag.exhausted],
+    ["lifetime_seq", row.lifetimeFlag.seq.toString()],
   ];
 }
 
@@ -116,6 +119,15 @@ export async function deleteCampaign(
 /** Who a change's event names as its maker: the cause's caller. */
 function by(cause: Cause): Pick<CampaignChange, "principal" | "requestId"> {
   return { principal: cause.principal ?? "", requestId: cause.requestId ?? "" };
+}
+
+/** A campaign's lifetime flag alone (its serving state did not change with it). */
+export async function writeLifetimeFlag(client: pg.ClientBase, campaignId: string, flag: CapFlag): Promise<void> {
+  await client.query("update campaigns set lifetime_exhausted = $2, lifetime_seq = $3 where id = $1", [
+    campaignId,
+    flag.exhausted,
+    flag.seq.toString(),
+  ]);
 }
 
 /** A campaign's cap flags alone (its serving state did not change with them). */

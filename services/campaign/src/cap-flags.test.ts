@@ -3,6 +3,9 @@ import { describe, expect, it } from "vitest";
 import {
   applyCapSignal,
   applyCapTruth,
+  applyLifetimeSignal,
+  applyLifetimeTruth,
+  NO_LIFETIME_FLAG,
   capExhaustedOn,
   capFlagsFromJson,
   capFlagsToJson,
@@ -126,5 +129,43 @@ describe("cap events in any order", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("the lifetime flag", () => {
+  const f = (exhausted: boolean, seq: number) => ({ exhausted, seq: BigInt(seq) });
+
+  it("ends with the published event of the highest sequence, whatever the delivery order and repeats", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),
+        fc.func(fc.integer()),
+        fc.nat(),
+        (published, order, repeats) => {
+          const events = published.map((exhausted, i) => f(exhausted, i + 1));
+          const delivered = [...events, ...events.slice(0, repeats % (events.length + 1))]
+            .map((e, i) => ({ e, k: order(i) }))
+            .sort((a, b) => a.k - b.k)
+            .map((x) => x.e);
+          const final = delivered.reduce(applyLifetimeSignal, NO_LIFETIME_FLAG);
+          expect(final).toEqual(events.at(-1));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("keeps the same object when an event changes nothing (nothing is written)", () => {
+    const flag = f(true, 7);
+    expect(applyLifetimeSignal(flag, f(false, 7))).toBe(flag);
+    expect(applyLifetimeSignal(flag, f(false, 3))).toBe(flag);
+  });
+
+  it.each<[string, [boolean, number], [boolean, number], [boolean, number]]>([
+    ["reconciliation repairs a flag that drifted, at the same sequence", [true, 5], [false, 5], [false, 5]],
+    ["and keeps one set by an event after the read", [true, 9], [false, 5], [true, 9]],
+    ["and takes a newer truth", [false, 0], [true, 4], [true, 4]],
+  ])("%s", (_name, state, truth, want) => {
+    expect(applyLifetimeTruth(f(...state), f(...truth))).toEqual(f(...want));
   });
 });

@@ -80,3 +80,25 @@ export function capFlagsFromJson(json: unknown): CapFlags {
   }
   return out;
 }
+
+/**
+ * What the campaign service knows of a campaign's lifetime budget (Campaign.lifetime_limit_micros):
+ * whether the budget service's last lifetime event said it was reached, and that event's sequence.
+ * One flag for the campaign's life: no day resets it, only a replenished event (a higher or
+ * removed limit) clears it.
+ */
+export const NO_LIFETIME_FLAG: CapFlag = { exhausted: false, seq: 0n };
+
+/** Applies a lifetime event: the higher sequence wins; returns the same object when it changes nothing. */
+export function applyLifetimeSignal(flag: CapFlag, signal: CapFlag): CapFlag {
+  return signal.seq > flag.seq ? { exhausted: signal.exhausted, seq: signal.seq } : flag;
+}
+
+/**
+ * Reconciliation: the budget service's lifetime state, read now. It replaces the flag unless the
+ * flag carries a higher sequence (an event committed after the read).
+ */
+export function applyLifetimeTruth(flag: CapFlag, truth: CapFlag): CapFlag {
+  if (truth.seq < flag.seq || (truth.exhausted === flag.exhausted && truth.seq === flag.seq)) return flag;
+  return { exhausted: truth.exhausted, seq: truth.seq };
+}

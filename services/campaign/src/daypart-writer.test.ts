@@ -28,6 +28,8 @@ const campaign = (over: Partial<CampaignRow>): CampaignRow => ({
   throttle: 1,
   throttleSeq: 0n,
   throttleUntil: null,
+  lifetimeLimitMicros: null,
+  lifetimeFlag: { exhausted: false, seq: 0n },
   ...over,
 });
 

@@ -7,11 +7,12 @@ import {
   BudgetPeriodEventSchema,
   CampaignCapEventSchema,
   CampaignThrottleEventSchema,
+  type CampaignCapEvent,
 } from "@adbudget/proto/adbudget/budget/v1/events_pb.js";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { daysInMonth, formatDate } from "@adbudget/time";
 import { applyBrand } from "./brand-changes.js";
-import { applyBudgetSignal, applyCap } from "./budget-signals.js";
+import { applyBudgetSignal, applyCap, applyLifetime } from "./budget-signals.js";
 import type { Cause } from "./campaign-rows.js";
 import type { CampaignStore } from "./campaign-store.js";
 import { applyThrottle } from "./throttle.js";
@@ -116,12 +117,14 @@ export function brandEventHandler(store: CampaignStore, logger: Logger, now: Now
 /**
  * Applies one campaign cap event (CampaignCapEvent): the campaign's cap flag for the brand day it
  * names, ordered by day and sequence (budget-signals.ts, applyCap), so only that campaign stops, and
- * only while that day is the brand's current one.
+ * only while that day is the brand's current one; or, for a lifetime event, its lifetime flag,
+ * ordered by sequence (applyLifetime).
  */
 function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
   return async (msg: JsMsg): Promise<void> => {
     const event = decodeOrSkip(CampaignCapEventSchema, msg, logger, "campaign cap event");
     if (event === undefined) return;
+    if (event.lifetime) return lifetimeEvent(store, logger, now, event);
     const start = event.period?.start;
     if (start === undefined || !/^[0-9a-f-]{36}$/i.test(event.campaignId)) return;
     const exhausted = event.type === BudgetEventType.EXHAUSTED;
@@ -138,6 +141,25 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
     }, nowMs);
     logger.debug({ campaignId: event.campaignId, exhausted, changed: changes.length }, "campaign cap event applied");
   };
+}
+
+/** A lifetime event (CampaignCapEvent with `lifetime`): the campaign's lifetime flag. */
+async function lifetimeEvent(store: CampaignStore, logger: Logger, now: Now, event: CampaignCapEvent): Promise<void> {
+  // A malformed id is dropped: redelivering it would fail the same way for ever.
+  if (!UUID.test(event.campaignId)) return;
+  const exhausted = event.type === BudgetEventType.EXHAUSTED;
+  const nowMs = now();
+  const { changes } = await store.tx(async (client) => {
+    const changes = await applyLifetime(
+      client,
+      event.campaignId,
+      { exhausted, seq: event.sequence },
+      causeOf(exhausted ? "lifetime_budget.exhausted" : "lifetime_budget.replenished", event),
+      new Date(nowMs),
+    );
+    return { result: undefined, changes };
+  }, nowMs);
+  logger.debug({ campaignId: event.campaignId, exhausted, changed: changes.length }, "campaign lifetime event applied");
 }
 
 /**

@@ -33,6 +33,7 @@ export function campaignProto(c: CampaignRow): Campaign {
     dailyLimitMicros: c.dailyLimitMicros ?? undefined,
     throttle: c.throttle,
     throttleExpireTime: c.throttleUntil === null ? undefined : timestampFromDate(c.throttleUntil),
+    lifetimeLimitMicros: c.lifetimeLimitMicros ?? undefined,
   });
 }
 

@@ -4,15 +4,16 @@ import { FlightPhase } from "@adbudget/time";
 import { servingState } from "./serving-state.js";
 
 describe("servingState over every combination", () => {
-  // 6 booleans x 3 flight phases: every combination of the inputs.
-  const combos = Array.from({ length: 64 * 3 }, (_, n) => ({
+  // 7 booleans x 3 flight phases: every combination of the inputs.
+  const combos = Array.from({ length: 128 * 3 }, (_, n) => ({
     enabled: (n & 1) === 0,
     inDaypart: (n & 2) === 0,
     dayExhausted: (n & 4) !== 0,
     monthExhausted: (n & 8) !== 0,
     brandArchived: (n & 16) !== 0,
     capExhausted: (n & 32) !== 0,
-    flight: [FlightPhase.DURING, FlightPhase.BEFORE, FlightPhase.AFTER][n >> 6],
+    lifetimeExhausted: (n & 64) !== 0,
+    flight: [FlightPhase.DURING, FlightPhase.BEFORE, FlightPhase.AFTER][n >> 7],
   }));
   it.each(combos)("%j", (inputs) => {
     const want: PauseReason[] = [];
@@ -24,6 +25,7 @@ describe("servingState over every combination", () => {
     if (inputs.flight === FlightPhase.BEFORE) want.push(PauseReason.NOT_STARTED);
     if (inputs.flight === FlightPhase.AFTER) want.push(PauseReason.ENDED);
     if (inputs.capExhausted) want.push(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED);
+    if (inputs.lifetimeExhausted) want.push(PauseReason.LIFETIME_BUDGET_EXHAUSTED);
     expect(servingState(inputs)).toEqual({ serving: want.length === 0, reasons: want });
   });
 });

@@ -16,6 +16,8 @@ export interface ServingInputs {
   flight: FlightPhase;
   /** The campaign's own spend today reached its cap (Campaign.daily_limit_micros). */
   capExhausted: boolean;
+  /** The campaign's spend over its life reached its lifetime limit (Campaign.lifetime_limit_micros). */
+  lifetimeExhausted: boolean;
 }
 
 export interface ServingState {
@@ -39,6 +41,7 @@ export function servingState(i: ServingInputs): ServingState {
   if (i.flight === FlightPhase.BEFORE) reasons.push(PauseReason.NOT_STARTED);
   if (i.flight === FlightPhase.AFTER) reasons.push(PauseReason.ENDED);
   if (i.capExhausted) reasons.push(PauseReason.CAMPAIGN_BUDGET_EXHAUSTED);
+  if (i.lifetimeExhausted) reasons.push(PauseReason.LIFETIME_BUDGET_EXHAUSTED);
   return { serving: reasons.length === 0, reasons };
 }
 

@@ -7,6 +7,7 @@ import { Migration0006FlightAndCap } from "./0006-flight-and-cap.js";
 import { Migration0007CapFlagsPerDay } from "./0007-cap-flags-per-day.js";
 import { Migration0008CampaignChanges } from "./0008-campaign-changes.js";
 import { Migration0009Throttle } from "./0009-throttle.js";
+import { Migration0010Lifetime } from "./0010-lifetime.js";
 
 /** Every migration of the campaign service, in order. Append; never edit one that shipped. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   { name: "0007-cap-flags-per-day", class: Migration0007CapFlagsPerDay },
   { name: "0008-campaign-changes", class: Migration0008CampaignChanges },
   { name: "0009-throttle", class: Migration0009Throttle },
+  { name: "0010-lifetime", class: Migration0010Lifetime },
 ];
