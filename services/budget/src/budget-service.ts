@@ -1,5 +1,5 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Validator } from "@bufbuild/protovalidate";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
@@ -22,11 +22,12 @@ import type { CampaignDirectory } from "./campaign-directory.js";
 import type { BudgetStore } from "./budget-store.js";
 import { listBudgetChanges } from "./budget-changes.js";
 import { budgetPatch, type SetBudgetFields } from "./budget-patch.js";
-import { formatDate, periodsOf } from "@adbudget/time";
+import { addDays, formatDate, parseDate, periodsOf } from "@adbudget/time";
 import type { AlertWatch } from "./alert-watch.js";
 import { targetMicros } from "./pacing-curve.js";
 import type { PacingProfiles } from "./pacing-profile.js";
 import { RATE_WINDOW_MS } from "./forecast.js";
+import { lifetimeExhaustion } from "./lifetime-budget.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
 import { SpendIntake } from "./spend-intake.js";
 import { SpendRecorder } from "./spend-recorder.js";
@@ -160,12 +161,41 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     const bad = req.day === undefined ? undefined : dateViolation(req.day, "day");
     if (bad !== undefined) throw new InvalidArgumentError([bad]);
     const brand = await this.deps.brands.get(req.brandId);
-    const day = req.day === undefined ? periodsOf(this.now(), await this.deps.zones.zoneOf(brand)).day : req.day;
+    const nowMs = this.now();
+    const zone = await this.deps.zones.zoneOf(brand);
+    const today = formatDate(periodsOf(nowMs, zone).day);
+    const day = req.day ?? parseDate(today);
     const { campaignId } = req;
     const spend = await this.deps.store.campaignSpend(brand.id, campaignId, formatDate(day));
     const { spent, count, limit, exhausted } = spend;
     const limitMicros = limit ?? undefined;
-    return { brandId: brand.id, campaignId, day, spentMicros: spent, eventCount: count, limitMicros, exhausted };
+    const life = await this.deps.store.campaignLifetime(brand.id, campaignId);
+    // The recent pace: since the start of yesterday, or of the flight if it began today.
+    const yesterday = formatDate(addDays(parseDate(today), -1));
+    const sinceDay = life.startDate !== null && life.startDate > yesterday ? life.startDate : yesterday;
+    const projected =
+      life.limit === null || life.exhausted || sinceDay > today
+        ? undefined
+        : lifetimeExhaustion({
+            ...life,
+            recentSpent: await this.deps.store.campaignSpentDays(brand.id, campaignId, sinceDay, today),
+            sinceDay,
+            nowMs,
+            zone,
+          });
+    return {
+      brandId: brand.id,
+      campaignId,
+      day,
+      spentMicros: spent,
+      eventCount: count,
+      limitMicros,
+      exhausted,
+      lifetimeSpentMicros: life.spent,
+      lifetimeLimitMicros: life.limit ?? undefined,
+      lifetimeExhausted: life.exhausted,
+      lifetimeProjectedExhaustTime: projected === undefined ? undefined : timestampFromMs(projected),
+    };
   }
 
   async recordSpend(req: RecordSpendRequest, ctx: HandlerContext) {

@@ -11,23 +11,26 @@ export interface ForecastInput {
   /** What is left of the limit (absent: unlimited). */
   remaining: bigint | undefined;
   exhausted: boolean;
-  /** Spend that occurred in the RATE_WINDOW_MS before `nowMs`, counted toward this period. */
+  /** Spend that occurred in the window before `nowMs`, counted toward this period. */
   spentInWindow: bigint;
+  /** The window's length (default RATE_WINDOW_MS). */
+  windowMs?: number;
   nowMs: number;
   /** The first instant of the next period (the local midnight, or the 1st, in the brand's zone). */
   periodEndMs: number;
 }
 
 /**
- * The instant the remaining budget is spent if spend goes on at the last hour's rate, rounded up
+ * The instant the remaining budget is spent if spend goes on at the window's rate, rounded up
  * to the millisecond; undefined when unlimited, already exhausted, nothing was spent in the last
  * hour, or when that instant is not before the period's end (the period resets first).
  * Exact integer arithmetic: micros * ms / micros, no floating point on money. One period alone:
  * `forecastPeriods` is what answers a brand's day and month together.
  */
 export function projectedExhaustion(f: ForecastInput): number | undefined {
-  if (f.remaining === undefined || f.exhausted || f.spentInWindow <= 0n) return undefined;
-  const window = BigInt(RATE_WINDOW_MS);
+  const windowMs = f.windowMs ?? RATE_WINDOW_MS;
+  if (f.remaining === undefined || f.exhausted || f.spentInWindow <= 0n || windowMs <= 0) return undefined;
+  const window = BigInt(Math.round(windowMs));
   // ceil(remaining * window / spentInWindow)
   const after = (f.remaining * window + f.spentInWindow - 1n) / f.spentInWindow;
   const horizon = BigInt(Math.max(0, f.periodEndMs - f.nowMs));

@@ -13,6 +13,7 @@ import {
   worthPublishing,
   type PacingMemory,
 } from "./pacing-controller.js";
+import { lifetimeShareToday } from "./lifetime-budget.js";
 import { targetMicros } from "./pacing-curve.js";
 import { writeThrottleEvents, type ThrottleChange } from "./pacing-events.js";
 import type { PacingProfiles } from "./pacing-profile.js";
@@ -52,10 +53,10 @@ interface BrandRow {
 
 /**
  * Paces budgets (docs: "Pacing"): each tick computes, for every paced brand, the throttle of its
- * day (pacing-controller.ts, on the brand's target curve) and of each campaign's cap, and
- * publishes a campaign's throttle (the lower of the two) when it moved by a step, reached 0 or 1,
- * or is the first of a new local day; a brand switched to ACCELERATED gets 1 for every campaign
- * it had throttled.
+ * day (pacing-controller.ts, on the brand's target curve) and of each campaign's cap (the lower of
+ * its daily cap and its lifetime budget's share of today), and publishes a campaign's throttle
+ * (the lower of the two) when it moved by a step, reached 0 or 1, or is the first of a new local
+ * day; a brand switched to ACCELERATED gets 1 for every campaign it had throttled.
  *
  * It reads the ledger's totals as committed at the tick (no row locks: the spend path never waits
  * on pacing) and writes only its own tables and the outbox, under one transaction-scoped advisory
@@ -105,7 +106,8 @@ export class PacingLoop {
         `select b.brand_id::text, b.daily_limit_micros::text as daily, b.pacing_mode as pacing from budgets b
          where (b.pacing_mode = ${PacingMode.PACED}
                 and (b.daily_limit_micros is not null
-                     or exists (select 1 from campaign_settings s where s.brand_id = b.brand_id and s.daily_limit_micros is not null)))
+                     or exists (select 1 from campaign_settings s where s.brand_id = b.brand_id
+                                and (s.daily_limit_micros is not null or s.lifetime_limit_micros is not null))))
             or exists (select 1 from pacing_published p where p.brand_id = b.brand_id and p.throttle < 1)`,
       );
       const published: ThrottleChange[] = [];
@@ -139,7 +141,8 @@ export class PacingLoop {
 
   /**
    * Paces one brand: observes each campaign's spend (its demand at the throttle ad servers had),
-   * computes the throttle of each capped campaign from its cap's curve and the brand's from its
+   * computes the throttle of each capped campaign from its cap's curve (a lifetime budget caps
+   * today at its share of what is left, lifetime-budget.ts) and the brand's from its
    * day's curve, and publishes each campaign's lower of the two when worth it. A campaign whose
    * last throttle was published at a later instant than this tick's now (a replica whose clock
    * lags) is left alone: a tick never takes a throttle back in time. (A zone moved west, which
@@ -164,9 +167,21 @@ export class PacingLoop {
       });
     const demandOptions = { tauMs: this.deps.horizonMs / 6, maxGapMs: this.deps.horizonMs };
     const campaigns = state.campaigns.map((c) => {
-      const spent = state.capSpent.get(c.id) ?? 0n;
+      const spent = c.spentToday;
       const memory = observe(state.memory.get(c.id), { tick, nowMs, day, spent }, demandOptions);
-      const cap = paced && c.cap !== null ? throttleFor(rate(c.cap, spent), memory.demand) : 1;
+      // A lifetime budget is paced as a cap of today's share of what is left (lifetime-budget.ts).
+      const share =
+        c.lifetime === null || c.endDate === null
+          ? undefined
+          : lifetimeShareToday({
+              limit: c.lifetime,
+              spent: c.lifetimeSpent,
+              spentToday: spent,
+              today: day,
+              endDate: c.endDate,
+            });
+      const limit = c.cap === null ? share : share === undefined || c.cap < share ? c.cap : share;
+      const cap = paced && limit !== undefined ? throttleFor(rate(limit, spent), memory.demand) : 1;
       return { id: c.id, memory, cap };
     });
     const brand =
@@ -205,17 +220,24 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
     `select spent_micros::text as s from budget_periods where brand_id = $1 and kind = ${PeriodKind.DAY} and period_start = $2`,
     [brandId, day],
   );
-  const campaigns = await client.query<{ id: string; cap: string | null }>(
+  const campaigns = await client.query<{
+    id: string;
+    cap: string | null;
+    life: string | null;
+    end: string | null;
+    today: string | null;
+    total: string | null;
+  }>(
     // Every campaign with settings, and any that spent today without (a create event not yet
-    // applied): a campaign left out would spend unthrottled while the others make up for it.
-    `select s.campaign_id::text as id, s.daily_limit_micros::text as cap from campaign_settings s where s.brand_id = $1
-     union
-     select d.campaign_id::text, null from campaign_day_spend d
-     where d.brand_id = $1 and d.day = $2 and not exists (select 1 from campaign_settings s where s.campaign_id = d.campaign_id)`,
-    [brandId, day],
-  );
-  const caps = await client.query<{ id: string; s: string }>(
-    "select campaign_id::text as id, spent_micros::text as s from campaign_day_spend where brand_id = $1 and day = $2",
+    // applied): a campaign left out would spend unthrottled while the others make up for it. Its
+    // day and lifetime totals are read in this one statement, so they agree with each other.
+    `select c.id::text, s.daily_limit_micros::text as cap, s.lifetime_limit_micros::text as life, s.end_date::text as end,
+            d.spent_micros::text as today, l.spent_micros::text as total
+     from (select campaign_id as id from campaign_settings where brand_id = $1
+           union select campaign_id from campaign_day_spend where brand_id = $1 and day = $2) c
+     left join campaign_settings s on s.campaign_id = c.id and s.brand_id = $1
+     left join campaign_day_spend d on d.brand_id = $1 and d.campaign_id = c.id and d.day = $2
+     left join campaign_lifetime_spend l on l.brand_id = $1 and l.campaign_id = c.id`,
     [brandId, day],
   );
   const published = await client.query<{ id: string; day: string; throttle: number; at: Date }>(
@@ -236,8 +258,14 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
   );
   return {
     brandSpent: BigInt(spent.rows[0]?.s ?? "0"),
-    campaigns: campaigns.rows.map((r) => ({ id: r.id, cap: r.cap === null ? null : BigInt(r.cap) })),
-    capSpent: new Map(caps.rows.map((r) => [r.id, BigInt(r.s)])),
+    campaigns: campaigns.rows.map((r) => ({
+      id: r.id,
+      cap: r.cap === null ? null : BigInt(r.cap),
+      lifetime: r.life === null ? null : BigInt(r.life),
+      endDate: r.end,
+      spentToday: BigInt(r.today ?? "0"),
+      lifetimeSpent: BigInt(r.total ?? "0"),
+    })),
     published: new Map(
       published.rows.map((r) => [r.id, { day: r.day, throttle: r.throttle, publishedAtMs: r.at.getTime() }]),
     ),

@@ -1,0 +1,78 @@
+/**
+ * Lifetime budgets (Campaign.lifetime_limit_micros), the pure rules: what a paced campaign may
+ * spend today out of what is left of its lifetime, and when the lifetime runs out at its recent
+ * pace. The spend path judges exhaustion (spend-statement.ts); these only pace and forecast.
+ */
+import { addDays, parseDate, startOfDay, utcMs } from "@adbudget/time";
+import { projectedExhaustion } from "./forecast.js";
+
+const DAY_MS = 86_400_000;
+
+/** Local days from `from` to `to`, both "YYYY-MM-DD", both counted (0 when `to` is before `from`). */
+export function daysThrough(from: string, to: string): number {
+  const a = parseDate(from);
+  const b = parseDate(to);
+  // Calendar dates as UTC midnights: every day is 24 h there, whatever the brand's zone.
+  const days = (utcMs(b.year, b.month, b.day) - utcMs(a.year, a.month, a.day)) / DAY_MS + 1;
+  return Math.max(0, days);
+}
+
+export interface LifetimeShareInput {
+  limit: bigint;
+  /** The campaign's spend over its life, today's included. */
+  spent: bigint;
+  /** Its spend on the brand's local day `today`. */
+  spentToday: bigint;
+  /** The brand's local day, "YYYY-MM-DD". */
+  today: string;
+  /** The flight's last day, "YYYY-MM-DD" (a lifetime limit requires one). */
+  endDate: string;
+}
+
+/**
+ * Today's share of a lifetime budget, as a cap on today's spend for pacing: what was left when the
+ * day began, spread evenly over the flight's days left, today included, rounded down. So an
+ * under-spent day leaves more for each later day, an over-spent one less, and the last day may
+ * spend all that is left. Fixed for the day (today's own spend does not move it), so the day's
+ * curve is paced against one limit. Undefined after the flight's last day: nothing is paced then.
+ */
+export function lifetimeShareToday(i: LifetimeShareInput): bigint | undefined {
+  const daysLeft = daysThrough(i.today, i.endDate);
+  if (daysLeft === 0) return undefined;
+  const leftAtDayStart = i.limit - (i.spent - i.spentToday);
+  return leftAtDayStart <= 0n ? 0n : leftAtDayStart / BigInt(daysLeft);
+}
+
+export interface LifetimeForecastInput {
+  limit: bigint | null;
+  spent: bigint;
+  exhausted: boolean;
+  /** The campaign's spend counted toward the local days from `sinceDay` through today. */
+  recentSpent: bigint;
+  /** The first of those days: the brand's yesterday, or the flight's first day if later. */
+  sinceDay: string;
+  /** The flight's last day, or null (then no end bounds the projection). */
+  endDate: string | null;
+  nowMs: number;
+  zone: string;
+}
+
+/**
+ * When the lifetime budget runs out if the campaign keeps its recent pace (its spend since the
+ * start of `sinceDay`, spread over the time since), rounded up to the millisecond; undefined
+ * without a limit, when exhausted, with no recent spend, or when that instant is not before the
+ * end of the flight (the first instant after its last day).
+ */
+export function lifetimeExhaustion(f: LifetimeForecastInput): number | undefined {
+  if (f.limit === null) return undefined;
+  const sinceMs = startOfDay(parseDate(f.sinceDay), f.zone);
+  const endMs = f.endDate === null ? Number.MAX_SAFE_INTEGER : startOfDay(addDays(parseDate(f.endDate), 1), f.zone);
+  return projectedExhaustion({
+    remaining: f.limit - f.spent,
+    exhausted: f.exhausted || f.spent >= f.limit,
+    spentInWindow: f.recentSpent,
+    windowMs: f.nowMs - sinceMs,
+    nowMs: f.nowMs,
+    periodEndMs: endMs,
+  });
+}
