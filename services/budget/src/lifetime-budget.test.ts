@@ -19,10 +19,16 @@ describe("daysThrough", () => {
 });
 
 describe("lifetimeShareToday", () => {
-  const base = { limit: 300_000_000n, spent: 0n, spentToday: 0n, today: "2027-03-01", endDate: "2027-03-03" };
+  const base = { limit: 300_000_000n, spent: 0n, spentFromToday: 0n, today: "2027-03-01", endDate: "2027-03-03" };
   it.each<[string, Partial<typeof base>, bigint | undefined]>([
     ["the first of three days: a third", {}, 100_000_000n],
-    ["today's own spend does not move it", { spent: 40_000_000n, spentToday: 40_000_000n }, 100_000_000n],
+    ["today's own spend does not move it", { spent: 40_000_000n, spentFromToday: 40_000_000n }, 100_000_000n],
+    ["nor spend dated ahead into tomorrow", { spent: 45_000_000n, spentFromToday: 45_000_000n }, 100_000_000n],
+    [
+      "late spend of an earlier day is spent before today",
+      { spent: 45_000_000n, spentFromToday: 40_000_000n },
+      98_333_333n,
+    ],
     ["an under-spent past leaves more for each day left", { spent: 60_000_000n, today: "2027-03-02" }, 120_000_000n],
     ["an over-spent past leaves less", { spent: 180_000_000n, today: "2027-03-02" }, 60_000_000n],
     ["the last day may spend all that is left", { spent: 250_000_000n, today: "2027-03-03" }, 50_000_000n],
@@ -47,14 +53,14 @@ describe("lifetimeShareToday", () => {
           const endDate = dayOf(days - 1);
           let spent = 0n;
           for (let i = 0; i < days; i++) {
-            const share = lifetimeShareToday({ limit, spent, spentToday: 0n, today: dayOf(i), endDate });
+            const share = lifetimeShareToday({ limit, spent, spentFromToday: 0n, today: dayOf(i), endDate });
             if (share === undefined) throw new Error(`day ${i} of the flight must be paced`);
             const last = i === days - 1;
             spent += last ? share : (share * BigInt(ppm[i] ?? 0)) / 1_000_000n;
             expect(spent).toBeLessThanOrEqual(limit);
           }
           expect(spent).toBe(limit);
-          expect(lifetimeShareToday({ limit, spent, spentToday: 0n, today: dayOf(days), endDate })).toBeUndefined();
+          expect(lifetimeShareToday({ limit, spent, spentFromToday: 0n, today: dayOf(days), endDate })).toBeUndefined();
         },
       ),
     );

@@ -7,6 +7,8 @@ import { addDays, parseDate, startOfDay, utcMs } from "@adbudget/time";
 import { projectedExhaustion } from "./forecast.js";
 
 const DAY_MS = 86_400_000;
+/** 9999-12-31T23:59:59.999Z, the last instant a google.protobuf.Timestamp holds: no projection passes it. */
+const LAST_TIMESTAMP_MS = 253_402_300_799_999;
 
 /** Local days from `from` to `to`, both "YYYY-MM-DD", both counted (0 when `to` is before `from`). */
 export function daysThrough(from: string, to: string): number {
@@ -21,8 +23,12 @@ export interface LifetimeShareInput {
   limit: bigint;
   /** The campaign's spend over its life, today's included. */
   spent: bigint;
-  /** Its spend on the brand's local day `today`. */
-  spentToday: bigint;
+  /**
+   * Its spend counted toward the brand's local day `today` and later days (spend dated a few
+   * minutes ahead): what was not spent yet when today began. Late spend of earlier days is not in
+   * it: that money was spent before today.
+   */
+  spentFromToday: bigint;
   /** The brand's local day, "YYYY-MM-DD". */
   today: string;
   /** The flight's last day, "YYYY-MM-DD" (a lifetime limit requires one). */
@@ -39,7 +45,7 @@ export interface LifetimeShareInput {
 export function lifetimeShareToday(i: LifetimeShareInput): bigint | undefined {
   const daysLeft = daysThrough(i.today, i.endDate);
   if (daysLeft === 0) return undefined;
-  const leftAtDayStart = i.limit - (i.spent - i.spentToday);
+  const leftAtDayStart = i.limit - (i.spent - i.spentFromToday);
   return leftAtDayStart <= 0n ? 0n : leftAtDayStart / BigInt(daysLeft);
 }
 
@@ -66,7 +72,7 @@ export interface LifetimeForecastInput {
 export function lifetimeExhaustion(f: LifetimeForecastInput): number | undefined {
   if (f.limit === null) return undefined;
   const sinceMs = startOfDay(parseDate(f.sinceDay), f.zone);
-  const endMs = f.endDate === null ? Number.MAX_SAFE_INTEGER : startOfDay(addDays(parseDate(f.endDate), 1), f.zone);
+  const endMs = f.endDate === null ? LAST_TIMESTAMP_MS : startOfDay(addDays(parseDate(f.endDate), 1), f.zone);
   return projectedExhaustion({
     remaining: f.limit - f.spent,
     exhausted: f.exhausted || f.spent >= f.limit,

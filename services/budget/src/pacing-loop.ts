@@ -176,7 +176,7 @@ export class PacingLoop {
           : lifetimeShareToday({
               limit: c.lifetime,
               spent: c.lifetimeSpent,
-              spentToday: spent,
+              spentFromToday: c.spentFromToday,
               today: day,
               endDate: c.endDate,
             });
@@ -227,14 +227,18 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
     end: string | null;
     today: string | null;
     total: string | null;
+    ahead: string | null;
   }>(
     // Every campaign with settings, and any that spent today without (a create event not yet
     // applied): a campaign left out would spend unthrottled while the others make up for it. Its
     // day and lifetime totals are read in this one statement, so they agree with each other.
     `select c.id::text, s.daily_limit_micros::text as cap, s.lifetime_limit_micros::text as life, s.end_date::text as end,
-            d.spent_micros::text as today, l.spent_micros::text as total
+            d.spent_micros::text as today, l.spent_micros::text as total,
+            (select sum(a.spent_micros) from campaign_day_spend a where a.brand_id = $1 and a.campaign_id = c.id and a.day >= $2)::text as ahead
      from (select campaign_id as id from campaign_settings where brand_id = $1
-           union select campaign_id from campaign_day_spend where brand_id = $1 and day = $2) c
+           union
+           select d.campaign_id from campaign_day_spend d
+           where d.brand_id = $1 and d.day = $2 and not exists (select 1 from campaign_settings x where x.campaign_id = d.campaign_id)) c
      left join campaign_settings s on s.campaign_id = c.id and s.brand_id = $1
      left join campaign_day_spend d on d.brand_id = $1 and d.campaign_id = c.id and d.day = $2
      left join campaign_lifetime_spend l on l.brand_id = $1 and l.campaign_id = c.id`,
@@ -265,6 +269,8 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
       endDate: r.end,
       spentToday: BigInt(r.today ?? "0"),
       lifetimeSpent: BigInt(r.total ?? "0"),
+      // Today's and later days' (spend dated a few minutes ahead): not spent when today began.
+      spentFromToday: BigInt(r.ahead ?? "0"),
     })),
     published: new Map(
       published.rows.map((r) => [r.id, { day: r.day, throttle: r.throttle, publishedAtMs: r.at.getTime() }]),
