@@ -28,6 +28,7 @@ import { targetMicros } from "./pacing-curve.js";
 import type { PacingProfiles } from "./pacing-profile.js";
 import { RATE_WINDOW_MS } from "./forecast.js";
 import { lifetimeExhaustion } from "./lifetime-budget.js";
+import { readCampaignFigures } from "./campaign-figures.js";
 import { budgetChangeProto, budgetProto, budgetStatus, periodProto, spendProto } from "./proto-mapping.js";
 import { SpendIntake } from "./spend-intake.js";
 import { SpendRecorder } from "./spend-recorder.js";
@@ -166,20 +167,26 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     const today = formatDate(periodsOf(nowMs, zone).day);
     const day = req.day ?? parseDate(today);
     const { campaignId } = req;
-    const spend = await this.deps.store.campaignSpend(brand.id, campaignId, formatDate(day));
-    const { spent, count, limit, exhausted } = spend;
+    // The recent pace of the forecast: from the start of yesterday, or of the flight if later.
+    const recentFrom = formatDate(addDays(parseDate(today), -1));
+    const f = await readCampaignFigures(this.deps.store.pool, {
+      brandId: brand.id,
+      campaignId,
+      day: formatDate(day),
+      recentFrom,
+      today,
+    });
+    const { spent, count, limit, exhausted } = f.day;
     const limitMicros = limit ?? undefined;
-    const life = await this.deps.store.campaignLifetime(brand.id, campaignId);
-    // The recent pace: since the start of yesterday, or of the flight if it began today.
-    const yesterday = formatDate(addDays(parseDate(today), -1));
-    const sinceDay = life.startDate !== null && life.startDate > yesterday ? life.startDate : yesterday;
+    const life = f.lifetime;
     const projected =
-      life.limit === null || life.exhausted || sinceDay > today
+      f.sinceDay > today
         ? undefined
         : lifetimeExhaustion({
             ...life,
-            recentSpent: await this.deps.store.campaignSpentDays(brand.id, campaignId, sinceDay, today),
-            sinceDay,
+            endDate: f.endDate,
+            recentSpent: f.recent,
+            sinceDay: f.sinceDay,
             nowMs,
             zone,
           });
