@@ -102,6 +102,15 @@ describe("a campaign's lifetime budget", () => {
       updateMask: { paths: ["end_date"] },
     });
     expect(await refusal(removeEnd)).toEqual({ code: Code.InvalidArgument, fields: ["campaign.end_date"] });
+    // Both in one request: both named.
+    const both = h.campaigns.updateCampaign({
+      campaign: { id: campaignId, lifetimeLimitMicros: LIFETIME },
+      updateMask: { paths: ["end_date", "lifetime_limit_micros"] },
+    });
+    expect(await refusal(both)).toEqual({
+      code: Code.InvalidArgument,
+      fields: ["campaign.lifetime_limit_micros", "campaign.end_date"],
+    });
   });
 
   it("paces the first day at its share of the flight, and forecasts the end at the recent pace", async () => {

@@ -111,7 +111,8 @@ export class SpendWriter {
     const code = err instanceof Error && "code" in err ? err.code : undefined;
     this.logger.info({ code, eventId: input.eventId, brandId: input.brandId }, "spend event refused by the database");
     if (code === OUT_OF_RANGE) {
-      const description = "would take a period total of the brand past the int64 range";
+      const description =
+        "would take a running total (a period of the brand, or the campaign's life) past the int64 range";
       return new InvalidArgumentError([{ field: "amount_micros", description }]);
     }
     return err instanceof Error ? err : new Error(String(err));

@@ -205,7 +205,7 @@ describe("campaign cap", () => {
     const log = (await h.campaigns.listCampaignStateChanges({ campaignId: campaign!.id })).changes.map((c) => c.cause);
     expect(log).toEqual(["campaign_budget.replenished", "campaign_budget.exhausted", "create"]);
   }, 60_000);
-  it("lifetime events: applied by sequence whatever the order, a day changes nothing, reconciliation repairs a drift", async () => {
+  it("lifetime events: applied by sequence whatever the order; reconciliation repairs a drift", async () => {
     const { brand } = await h.brands.createBrand({ name: "Lifetime events brand", timeZone: testZone() });
     const brandId = brand!.id;
     const end = addDays(localDate(h.now(), testZone()), 30);
@@ -237,7 +237,7 @@ describe("campaign cap", () => {
       );
       return eventId;
     };
-    await publish(true, 5n, "not-a-campaign-id"); // dropped, not redelivered for ever
+    await publish(true, 5n, "not-a-campaign-id"); // dropped: the events after it apply
     const exhausted = await publish(true, 10n);
     await eventually(
       async () => (await get(campaign!.id)).pauseReasons.includes(PauseReason.LIFETIME_BUDGET_EXHAUSTED),

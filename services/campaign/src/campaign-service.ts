@@ -175,7 +175,8 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
     const endDate = this.flightDate(req.endDate, "end_date", violations);
     this.checkFlight(startDate, endDate, "end_date", violations);
     const lifetimeLimitMicros = req.lifetimeLimitMicros ?? null;
-    checkLifetime(lifetimeLimitMicros, endDate, "lifetime_limit_micros", violations);
+    // An end date sent but invalid is named already: the limit is refused only for one not sent.
+    if (req.endDate === undefined) checkLifetime(lifetimeLimitMicros, null, "lifetime_limit_micros", violations);
     let schedule: StoredSchedule | null = null;
     try {
       schedule = scheduleFromProto(req.schedule, "schedule") ?? null;
@@ -327,12 +328,12 @@ export class CampaignServiceImpl implements ServiceImpl<typeof CampaignService> 
         endDate !== undefined ? "campaign.end_date" : "campaign.start_date",
         flightViolations,
       );
-      checkLifetime(
-        after.lifetimeLimitMicros,
-        after.endDate,
-        lifetimeLimit !== undefined ? "campaign.lifetime_limit_micros" : "campaign.end_date",
-        flightViolations,
-      );
+      // Named by what this request changed: the limit it set, the end date it removed, or both.
+      for (const field of [
+        ...(lifetimeLimit !== undefined ? ["campaign.lifetime_limit_micros"] : []),
+        ...(endDate !== undefined || lifetimeLimit === undefined ? ["campaign.end_date"] : []),
+      ])
+        checkLifetime(after.lifetimeLimitMicros, after.endDate, field, flightViolations);
       if (flightViolations.length > 0) throw new InvalidArgumentError(flightViolations);
       if (schedule !== undefined) {
         after.schedule = schedule;
