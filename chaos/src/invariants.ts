@@ -124,7 +124,8 @@ export async function eventInvariants(
     if (m.subject.includes(".budget.campaign_")) {
       // Campaign caps: another message type, counted apart.
       const c = fromBinary(CampaignCapEventSchema, m.data);
-      if (c.type !== BudgetEventType.EXHAUSTED) continue;
+      // Lifetime budgets (no day): the chaos run sets none, so none is judged here.
+      if (c.type !== BudgetEventType.EXHAUSTED || c.lifetime) continue;
       const key = `${c.campaignId} ${formatDate(c.period!.start!)}`;
       if (m.msgId === undefined) capProblems.push(`${key}: cap event at seq ${m.seq} without Nats-Msg-Id`);
       else capped.set(key, (capped.get(key) ?? new Set()).add(m.msgId));
