@@ -5,7 +5,8 @@
  * spend for serving campaigns, so within a minute budgets run out and campaigns stop; then an
  * operator raises one limit and its campaigns come back. Three budgets are ACCELERATED (they
  * run out); Dune Tea's is PACED (the default), so its ad servers take only the share of
- * traffic its campaigns' throttle says and its day lasts. Prints what happens as it happens,
+ * traffic its campaigns' throttle says and its day lasts; its launch campaign has a lifetime
+ * budget over a three-day flight, paced at today's share. Prints what happens as it happens,
  * from WatchCampaigns.
  *
  * Every RecordSpend carries a W3C traceparent the demo made, so it knows the trace of the spend
@@ -66,6 +67,7 @@ const REASON: Record<number, string> = {
   [PauseReason.NOT_STARTED]: "flight not started",
   [PauseReason.ENDED]: "flight ended",
   [PauseReason.CAMPAIGN_BUDGET_EXHAUSTED]: "campaign budget exhausted",
+  [PauseReason.LIFETIME_BUDGET_EXHAUSTED]: "lifetime budget exhausted",
 };
 
 interface DemoBrand {
@@ -81,6 +83,9 @@ interface DemoBrand {
 say(`seeding brands (run ${run})`);
 /** The capped campaign with a flight (Cove's promo). */
 let promo: { brand: string; id: string } | undefined;
+/** The campaign with a lifetime budget over a three-day flight (Dune Tea's launch). */
+let launch: { brand: string; id: string } | undefined;
+const LAUNCH_LIFETIME = 3_000_000n;
 const seeds = [
   { name: "Acme Coffee", zone: "America/New_York", limit: 4_000_000n, paced: false },
   { name: "Bolt Bikes", zone: "Asia/Kathmandu", limit: 6_000_000n, paced: false },
@@ -140,13 +145,26 @@ for (const { seed: s, id } of demoBrands) {
   ];
   // Cove's promo has campaign controls: its own $1 a day, and a flight that ends in a week.
   if (s.name.startsWith("Cove")) plan.push(["Promo", undefined, false]);
+  // Dune Tea's launch has $3 for its life, over a flight of three days: pacing gives today a third.
+  if (s.name.startsWith("Dune")) plan.push(["Launch", undefined, false]);
   for (const [name, schedule, paused] of plan) {
-    const controls = name === "Promo" ? { dailyLimitMicros: 1_000_000n, endDate: addDays(today, 6) } : {};
+    const controls =
+      name === "Promo"
+        ? { dailyLimitMicros: 1_000_000n, endDate: addDays(today, 6) }
+        : name === "Launch"
+          ? { lifetimeLimitMicros: LAUNCH_LIFETIME, startDate: today, endDate: addDays(today, 2) }
+          : {};
     const { campaign } = await campaigns.createCampaign({ brandId: b.id, name, schedule, ...controls });
     if (name === "Promo") {
       promo = { brand: b.name, id: campaign!.id };
       say(
         `${s.name} / Promo: capped at ${usd(1_000_000n)} a day of its own spend, flight until ${formatDate(controls.endDate!)} (its clock wakes at ${new Date(timestampMs(campaign!.nextChangeTime!)).toISOString()})`,
+      );
+    }
+    if (name === "Launch") {
+      launch = { brand: b.name, id: campaign!.id };
+      say(
+        `${s.name} / Launch: ${usd(LAUNCH_LIFETIME)} for its life, over a flight until ${formatDate(addDays(today, 2))}: paced at a third of it today`,
       );
     }
     if (paused) await campaigns.pauseCampaign({ id: campaign!.id });
@@ -308,6 +326,21 @@ if (promo !== undefined) {
   const { campaign } = await campaigns.getCampaign({ id: promo.id });
   say(
     `${promo.brand} / Promo: ${campaign!.serving ? "serving" : campaign!.pauseReasons.map((r) => REASON[r]).join(", ")}; its clock: http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}/namespaces/default/workflows?query=${encodeURIComponent(`CampaignId="${promo.id}"`)}`,
+  );
+}
+if (launch !== undefined) {
+  const b = demo.find((d) => d.name === launch?.brand);
+  const r = await budget.getCampaignSpend({ brandId: b?.id ?? "", campaignId: launch.id });
+  const end = r.lifetimeProjectedExhaustTime;
+  const local = end === undefined || b === undefined ? undefined : wallTime(timestampMs(end), b.zone);
+  say(
+    `${launch.brand} / Launch: ${usd(r.lifetimeSpentMicros)} of its ${usd(r.lifetimeLimitMicros ?? 0n)} lifetime spent${
+      r.lifetimeExhausted
+        ? ", exhausted"
+        : local === undefined
+          ? "; at its pace it lasts the flight"
+          : `; at its pace it runs out on ${formatDate(local)} at ${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}`
+    }`,
   );
 }
 say(

@@ -80,6 +80,10 @@ test("the demo shows exhaustion, campaigns stopping, a raise bringing them back,
     /Dune Tea: spent \$\d+\.\d\d today \(limit \$40\.00, paced: the day's curve stands at \$\d+\.\d\d now\)/,
   );
   expect(text).not.toMatch(/Dune Tea: daily budget exhausted/);
+  // Its launch has a lifetime budget over a three-day flight: paced at today's share, and reported.
+  expect(text).toMatch(/Dune Tea \/ Launch: \$3\.00 for its life, over a flight until \d{4}-\d\d-\d\d/);
+  expect(text).toMatch(/Dune Tea \/ Launch: pacing throttle 1\.00 -> 0\.\d\d/);
+  expect(text).toMatch(/Dune Tea \/ Launch: \$\d+\.\d\d of its \$3\.00 lifetime spent/);
   expect(text).toMatch(
     /Cove Books \/ Promo: campaign budget exhausted; its clock: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=CampaignId/,
   );
