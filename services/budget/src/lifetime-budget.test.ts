@@ -98,4 +98,22 @@ describe("lifetimeExhaustion", () => {
   ])("%s", (_name, over, want) => {
     expect(lifetimeExhaustion({ ...base, ...over })).toBe(want);
   });
+  it("never passes the last instant a Timestamp holds, even where the flight ends later (west of UTC)", () => {
+    // Pago Pago is UTC-11: a flight ending 9999-12-31 there ends at 10000-01-01T11:00Z. From
+    // 9999-12-30 00:00 local (11:00Z) to 12:00Z on the 31st is 25 hours: 25 spent is 1 an hour,
+    // so 13 left would run out at 01:00Z on 10000-01-01, past 9999-12-31T23:59:59.999Z.
+    const west: LifetimeForecastInput = {
+      limit: 113n,
+      spent: 100n,
+      exhausted: false,
+      recentSpent: 25n,
+      sinceDay: "9999-12-30",
+      endDate: "9999-12-31",
+      nowMs: Date.UTC(9999, 11, 31, 12, 0),
+      zone: "Pacific/Pago_Pago",
+    };
+    expect(lifetimeExhaustion(west)).toBeUndefined();
+    // 11 left: 23:00Z, inside the range, is answered.
+    expect(lifetimeExhaustion({ ...west, limit: 111n })).toBe(Date.UTC(9999, 11, 31, 23, 0));
+  });
 });

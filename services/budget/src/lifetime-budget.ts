@@ -72,7 +72,11 @@ export interface LifetimeForecastInput {
 export function lifetimeExhaustion(f: LifetimeForecastInput): number | undefined {
   if (f.limit === null) return undefined;
   const sinceMs = startOfDay(parseDate(f.sinceDay), f.zone);
-  const endMs = f.endDate === null ? LAST_TIMESTAMP_MS : startOfDay(addDays(parseDate(f.endDate), 1), f.zone);
+  // Bounded by the last instant a Timestamp holds: the end of a flight ending 9999-12-31 west of
+  // UTC is hours past it.
+  const flightEndMs =
+    f.endDate === null ? Number.POSITIVE_INFINITY : startOfDay(addDays(parseDate(f.endDate), 1), f.zone);
+  const endMs = Math.min(flightEndMs, LAST_TIMESTAMP_MS + 1);
   return projectedExhaustion({
     remaining: f.limit - f.spent,
     exhausted: f.exhausted || f.spent >= f.limit,
