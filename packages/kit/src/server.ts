@@ -145,7 +145,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     shutdownSignal: shutdown.signal,
     // Connect JSON (and the `debug` of error details) writes an Any only when it knows the type:
     // every message an answer may hold in one (json-registry.ts). Binary needs no registry.
-    jsonOptions: { registry: ANSWER_REGISTRY },
+    // A JSON request naming a field or an enum value this server does not know is refused
+    // (INVALID_ARGUMENT), not read as if it were absent: "pacingMode": "PACING_MODE_ACCELERATD"
+    // left a budget paced and answered OK, and a misspelled field was dropped in silence.
+    jsonOptions: { registry: ANSWER_REGISTRY, ignoreUnknownFields: false },
     // TLS: the verified client certificate of the connection (mutual TLS), for handlers.
     ...(options.tls ? { contextValues: peerContextValues } : {}),
     requestGate: options.requestGate,

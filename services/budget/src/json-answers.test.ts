@@ -69,3 +69,23 @@ describe("RecordSpendBatch over Connect JSON", () => {
     expect(read!.day!.spentMicros).toBe(7n);
   });
 });
+
+describe("a Connect JSON request naming what the server does not know", () => {
+  it("is refused, INVALID_ARGUMENT, and changes nothing: an unknown enum value, a misspelled field", async () => {
+    const { brand } = await h.brands.createBrand({ name: `JSON strict ${Math.random()}`, timeZone: testZone() });
+    const brandId = brand!.id;
+    const first = await postJson("SetBudget", { brandId, dailyLimitMicros: "5", pacingMode: "PACING_MODE_PACED" });
+    expect(first.status).toBe(200);
+    for (const body of [
+      { brandId, pacingMode: "PACING_MODE_ACCELERATD" },
+      { brandId, pacingMode: "PACING_MODE_ACCELERATED " },
+      { brandId, dailyLimitMicros: "7", dailyLimitMicross: "9" },
+    ]) {
+      const { status, json } = await postJson("SetBudget", body);
+      expect([status, json.code], JSON.stringify(body)).toEqual([400, "invalid_argument"]);
+    }
+    const { budget } = await h.budget.getBudget({ brandId });
+    expect([budget?.dailyLimitMicros, budget?.pacingMode]).toEqual([5n, 1]);
+    expect((await h.budget.listBudgetChanges({ brandId })).changes).toHaveLength(1);
+  });
+});
