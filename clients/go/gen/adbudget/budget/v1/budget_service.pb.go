@@ -30,9 +30,9 @@ const (
 
 // Request of SetBudget. Which fields change follows AIP-134:
 //   - with `update_mask`, exactly the fields it names: "daily_limit_micros",
-//     "monthly_limit_micros", "alerts", or "*" for all three. A named field the request leaves out
-//     is cleared (a limit becomes unlimited, alerts become none): the explicit way to remove a
-//     limit is to name it and leave it out;
+//     "monthly_limit_micros", "alerts", "pacing_mode", or "*" for all four. A named field the
+//     request leaves out is cleared (a limit becomes unlimited, alerts become none, the pacing mode
+//     becomes PACED): the explicit way to remove a limit is to name it and leave it out;
 //   - without a mask (or with an empty one), the fields the request populates: a call with only
 //     `alerts` changes the alerts and keeps both limits;
 //   - the first SetBudget of a brand creates its budget: limits it does not set are unlimited.
