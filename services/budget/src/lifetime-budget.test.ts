@@ -36,6 +36,11 @@ describe("lifetimeShareToday", () => {
     ["nothing left: 0", { spent: 300_000_000n, today: "2027-03-02" }, 0n],
     ["past the limit: 0, never negative", { spent: 400_000_000n, today: "2027-03-02" }, 0n],
     ["after the last day: not paced", { today: "2027-03-04" }, undefined],
+    [
+      "a lifetime total behind its day rows gives no money back",
+      { spent: 10_000_000n, spentFromToday: 40_000_000n },
+      100_000_000n,
+    ],
   ])("%s", (_name, over, want) => {
     expect(lifetimeShareToday({ ...base, ...over })).toBe(want);
   });

@@ -45,7 +45,10 @@ export interface LifetimeShareInput {
 export function lifetimeShareToday(i: LifetimeShareInput): bigint | undefined {
   const daysLeft = daysThrough(i.today, i.endDate);
   if (daysLeft === 0) return undefined;
-  const leftAtDayStart = i.limit - (i.spent - i.spentFromToday);
+  // Never below 0: a lifetime total behind its day rows (a replica of the version before lifetime
+  // budgets recorded spend, see migration 0012) must not read as money given back.
+  const spentBefore = i.spent > i.spentFromToday ? i.spent - i.spentFromToday : 0n;
+  const leftAtDayStart = i.limit - spentBefore;
   return leftAtDayStart <= 0n ? 0n : leftAtDayStart / BigInt(daysLeft);
 }
 

@@ -230,8 +230,9 @@ async function readBrandState(client: pg.ClientBase, brandId: string, day: strin
     ahead: string | null;
   }>(
     // Every campaign with settings, and any that spent today without (a create event not yet
-    // applied): a campaign left out would spend unthrottled while the others make up for it. Its
-    // day and lifetime totals are read in this one statement, so they agree with each other.
+    // applied): a campaign left out would spend unthrottled while the others make up for it. Not
+    // one whose settings are another brand's: pacing's rows are keyed by campaign alone. Its day
+    // and lifetime totals are read in this one statement, so they agree with each other.
     `select c.id::text, s.daily_limit_micros::text as cap, s.lifetime_limit_micros::text as life, s.end_date::text as end,
             d.spent_micros::text as today, l.spent_micros::text as total,
             (select sum(a.spent_micros) from campaign_day_spend a where a.brand_id = $1 and a.campaign_id = c.id and a.day >= $2)::text as ahead
