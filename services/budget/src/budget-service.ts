@@ -179,17 +179,15 @@ export class BudgetServiceImpl implements ServiceImpl<typeof BudgetService> {
     const { spent, count, limit, exhausted } = f.day;
     const limitMicros = limit ?? undefined;
     const life = f.lifetime;
-    const projected =
-      f.sinceDay > today
-        ? undefined
-        : lifetimeExhaustion({
-            ...life,
-            endDate: f.endDate,
-            recentSpent: f.recent,
-            sinceDay: f.sinceDay,
-            nowMs,
-            zone,
-          });
+    // A flight not started yet (its first day after today) has no window: no projection.
+    const projected = lifetimeExhaustion({
+      ...life,
+      endDate: f.endDate,
+      recentSpent: f.recent,
+      sinceDay: f.sinceDay,
+      nowMs,
+      zone,
+    });
     return {
       brandId: brand.id,
       campaignId,

@@ -24,6 +24,7 @@ import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { addDays, formatDate, parseDate, periodsOf } from "@adbudget/time";
 import type { BrandDirectory } from "./brand-directory.js";
 import { OUTBOX_CHANNEL } from "./events.js";
+import { micros } from "./period-rules.js";
 
 /** A campaign's day (or lifetime) total reaching its cap, or having room again, to publish. */
 export interface CapChange {
@@ -178,15 +179,11 @@ export async function applyCapSetting(
         s.lifetimeLimit?.toString() ?? null,
       ],
     );
-    const changes = bigintOrNull(prev.lim) === s.limit ? [] : await applyDailyLimit(client, s, days, actor);
-    if (bigintOrNull(prev.life) !== s.lifetimeLimit) changes.push(...(await applyLifetimeLimit(client, s, actor)));
+    const changes = micros(prev.lim) === s.limit ? [] : await applyDailyLimit(client, s, days, actor);
+    if (micros(prev.life) !== s.lifetimeLimit) changes.push(...(await applyLifetimeLimit(client, s, actor)));
     await writeCapEvents(client, prefix, changes, nowMs);
     return changes;
   });
-}
-
-function bigintOrNull(v: string | null): bigint | null {
-  return v === null ? null : BigInt(v);
 }
 
 /** The cap written into the campaign's day rows not yet ended (applyCapSetting), each judged. */

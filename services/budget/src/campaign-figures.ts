@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { micros } from "./period-rules.js";
 
 /** A campaign's figures as GetCampaignSpend answers them (money in micros). */
 export interface CampaignFigures {
@@ -13,8 +14,6 @@ export interface CampaignFigures {
   /** Its spend counted toward the days from `sinceDay` through `today`. */
   recent: bigint;
 }
-
-const micros = (v: string | null): bigint | null => (v === null ? null : BigInt(v));
 
 /**
  * Everything GetCampaignSpend says of one campaign of one brand, read in ONE statement, so its

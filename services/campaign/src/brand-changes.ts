@@ -14,7 +14,7 @@ import {
   type BrandFacts,
 } from "./brand-state.js";
 import { stateOf, type BrandStateRow, type CampaignChange, type CampaignRow, type Cause } from "./campaign-rows.js";
-import { recomputeBrand, saveCampaign, writeCapFlags, writeLifetimeFlag } from "./campaign-writes.js";
+import { recomputeBrand, saveCampaign, saveFlags } from "./campaign-writes.js";
 import { flightAt, hasFlight } from "./flight.js";
 import { lockBrandCampaigns } from "./lock-order.js";
 import { sameState } from "./serving-state.js";
@@ -136,12 +136,10 @@ export async function reconcileBrand(
     const lifetime = lifetimes.get(c.id);
     const lifetimeFlag = lifetime === undefined ? c.lifetimeFlag : applyLifetimeTruth(c.lifetimeFlag, lifetime);
     const after: CampaignRow = { ...c, capFlags: flags, lifetimeFlag };
-    if (!sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand)))
-      changes.push(await saveCampaign(client, c, after, brand, cause, now));
-    else {
-      if (flags !== c.capFlags) await writeCapFlags(client, c.id, flags);
-      if (lifetimeFlag !== c.lifetimeFlag) await writeLifetimeFlag(client, c.id, lifetimeFlag);
-    }
+    // A flag that moved, or a state that was wrong whatever the flags (saveFlags saves it whole).
+    const moved = flags !== c.capFlags || lifetimeFlag !== c.lifetimeFlag;
+    if (moved || !sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand)))
+      changes.push(...(await saveFlags(client, c, after, brand, cause, now)));
   }
   return changes;
 }

@@ -2,19 +2,11 @@ import type pg from "pg";
 import { PeriodKind } from "@adbudget/proto/adbudget/common/v1/period_pb.js";
 import { formatDate, periodsOf } from "@adbudget/time";
 import { applyBudgetSignal as applyToFlags, type BudgetSignal } from "./budget-flags.js";
-import { applyCapSignal, applyLifetimeSignal, type CapFlag, type CapFlags, type CapSignal } from "./cap-flags.js";
+import { applyCapSignal, applyLifetimeSignal, type CapFlag, type CapSignal } from "./cap-flags.js";
 import { brandOf, capFloorOf, kindName, lockedBrand, moveFlags } from "./brand-state.js";
-import {
-  stateOf,
-  type BrandStateRow,
-  type CampaignChange,
-  type CampaignRow,
-  type Cause,
-  type Kind,
-} from "./campaign-rows.js";
-import { recomputeBrand, saveCampaign, writeCapFlags, writeLifetimeFlag } from "./campaign-writes.js";
+import type { CampaignChange, Cause, Kind } from "./campaign-rows.js";
+import { recomputeBrand, saveFlags } from "./campaign-writes.js";
 import { lockCampaign } from "./lock-order.js";
-import { sameState } from "./serving-state.js";
 
 /*
  * The budget service's signals, applied to a brand and its campaigns: period exhaustion
@@ -118,7 +110,7 @@ export async function applyCap(
   if (c === undefined) return changes;
   const flags = applyCapSignal(c.capFlags, signal, capFloorOf(brand));
   if (flags === c.capFlags) return changes;
-  return [...changes, ...(await saveCapFlags(client, c, flags, brand, cause, now))];
+  return [...changes, ...(await saveFlags(client, c, { ...c, capFlags: flags }, brand, cause, now))];
 }
 
 /**
@@ -142,27 +134,5 @@ export async function applyLifetime(
   if (c === undefined) return [];
   const flag = applyLifetimeSignal(c.lifetimeFlag, signal);
   if (flag === c.lifetimeFlag) return [];
-  const after: CampaignRow = { ...c, lifetimeFlag: flag };
-  if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) {
-    await writeLifetimeFlag(client, c.id, flag);
-    return [];
-  }
-  return [await saveCampaign(client, c, after, brand, cause, now)];
-}
-
-/** A campaign's cap flags changed: saved, with a new state, audit and event only if its serving state changed. */
-export async function saveCapFlags(
-  client: pg.ClientBase,
-  c: CampaignRow,
-  flags: CapFlags,
-  brand: BrandStateRow,
-  cause: Cause,
-  now: Date,
-): Promise<CampaignChange[]> {
-  const after: CampaignRow = { ...c, capFlags: flags };
-  if (sameState({ serving: c.serving, reasons: c.reasons }, stateOf(after, brand))) {
-    await writeCapFlags(client, c.id, flags);
-    return [];
-  }
-  return [await saveCampaign(client, c, after, brand, cause, now)];
+  return saveFlags(client, c, { ...c, lifetimeFlag: flag }, brand, cause, now);
 }

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { capFlagsToJson, type CapFlag, type CapFlags } from "./cap-flags.js";
+import { capFlagsToJson } from "./cap-flags.js";
 import {
   auditRow,
   stateOf,
@@ -121,21 +121,27 @@ function by(cause: Cause): Pick<CampaignChange, "principal" | "requestId"> {
   return { principal: cause.principal ?? "", requestId: cause.requestId ?? "" };
 }
 
-/** A campaign's lifetime flag alone (its serving state did not change with it). */
-export async function writeLifetimeFlag(client: pg.ClientBase, campaignId: string, flag: CapFlag): Promise<void> {
-  await client.query("update campaigns set lifetime_exhausted = $2, lifetime_seq = $3 where id = $1", [
-    campaignId,
-    flag.exhausted,
-    flag.seq.toString(),
+/**
+ * Saves a campaign whose budget-service flags (its cap flags, its lifetime flag) moved: in full,
+ * with an audit row and an event, when its serving state changes with them; else the flags alone.
+ */
+export async function saveFlags(
+  client: pg.ClientBase,
+  before: CampaignRow,
+  after: CampaignRow,
+  brand: BrandStateRow,
+  cause: Cause,
+  now: Date,
+): Promise<CampaignChange[]> {
+  if (!sameState({ serving: before.serving, reasons: before.reasons }, stateOf(after, brand)))
+    return [await saveCampaign(client, before, after, brand, cause, now)];
+  await client.query("update campaigns set cap_flags = $2, lifetime_exhausted = $3, lifetime_seq = $4 where id = $1", [
+    after.id,
+    JSON.stringify(capFlagsToJson(after.capFlags)),
+    after.lifetimeFlag.exhausted,
+    after.lifetimeFlag.seq.toString(),
   ]);
-}
-
-/** A campaign's cap flags alone (its serving state did not change with them). */
-export async function writeCapFlags(client: pg.ClientBase, campaignId: string, flags: CapFlags): Promise<void> {
-  await client.query("update campaigns set cap_flags = $2 where id = $1", [
-    campaignId,
-    JSON.stringify(capFlagsToJson(flags)),
-  ]);
+  return [];
 }
 
 /** Every live campaign of the brand again under the brand's state; saves those that changed. */

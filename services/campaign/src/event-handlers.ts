@@ -126,7 +126,7 @@ function capEventHandler(store: CampaignStore, logger: Logger, now: Now) {
     if (event === undefined) return;
     if (event.lifetime) return lifetimeEvent(store, logger, now, event);
     const start = event.period?.start;
-    if (start === undefined || !/^[0-9a-f-]{36}$/i.test(event.campaignId)) return;
+    if (start === undefined || !UUID.test(event.campaignId)) return;
     const exhausted = event.type === BudgetEventType.EXHAUSTED;
     const nowMs = now();
     const { changes } = await store.tx(async (client) => {
